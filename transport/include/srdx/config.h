@@ -1,0 +1,131 @@
+// Every tuning knob of the transport core, in one place, with the relations
+// between them asserted. EndpointConfig carries the per-endpoint values (their
+// defaults come from `tuning`); validate() explains any value it refuses.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "srdx/time.h"
+
+namespace srdx {
+
+namespace tuning {
+using namespace srdx::literals;
+
+// Wire and packet sizes.
+inline constexpr uint32_t kDefaultMtu = 1500;       // IP MTU of the link
+inline constexpr uint32_t kMinMtu = 576;            // smallest IPv4 MTU every host accepts
+inline constexpr uint32_t kMaxMtu = 9216;           // jumbo frames (EC2 VPC MTU is 9001)
+inline constexpr uint32_t kIpUdpOverhead = 28;      // IPv4 (20) + UDP (8) header bytes
+
+// Messages.
+inline constexpr uint64_t kDefaultMaxMessage = 16u << 20;  // 16 MiB
+inline constexpr uint64_t kMaxMaxMessage = 1u << 30;       // 1 GiB hard ceiling
+inline constexpr Duration kDefaultMessageTimeout = 2_s;
+inline constexpr uint32_t kDefaultMaxOutstandingMsgs = 1024;  // per peer, sender side
+inline constexpr uint32_t kDefaultRecvMsgWindow = 4096;       // per peer, receiver side
+inline constexpr uint64_t kDefaultRecvBufferBytes = 64u << 20;
+// Every held message is charged at least this much receive buffer, so that a
+// flood of empty messages is bounded too.
+inline constexpr uint32_t kMinMessageCharge = 64;
+
+// Paths (entropies).
+inline constexpr uint32_t kDefaultPathsPerPeer = 16;
+inline constexpr uint32_t kMaxPathsPerPeer = 256;
+// A path with this many consecutive retransmission timeouts is replaced by a
+// fresh entropy.
+inline constexpr uint32_t kPathTimeoutsBeforeReplace = 2;
+// Packets sent later on the same path that must be acknowledged before an
+// earlier one on that path is declared lost (per-path reordering threshold).
+inline constexpr uint32_t kDefaultReorderThreshold = 3;
+
+// Loss recovery timers.
+inline constexpr Duration kDefaultRtoMin = 50_us;
+inline constexpr Duration kDefaultRtoMax = 20_ms;
+inline constexpr Duration kDefaultRtoInitial = 1_ms;  // before any RTT sample
+inline constexpr uint32_t kMaxInflightPackets = 1u << 20;
+inline constexpr uint32_t kDefaultMaxInflightPackets = 8192;  // per peer
+inline constexpr uint32_t kMaxAckRanges = 32;  // per ACK packet
+
+// Acknowledgements.
+inline constexpr Duration kDefaultAckDelay = 10_us;
+inline constexpr uint32_t kDefaultAckEvery = 2;
+
+// Handshake and liveness.
+inline constexpr Duration kDefaultHandshakeInterval = 1_ms;   // first retry
+inline constexpr Duration kDefaultPeerTimeout = 200_ms;       // silence => peer down
+
+// Congestion control (delay based, after Swift): the window grows while
+// measured RTT stays under base RTT + target queueing delay and shrinks in
+// proportion to the excess, at most once per RTT.
+inline constexpr Duration kDefaultCcTargetDelay = 25_us;
+inline constexpr uint64_t kDefaultCcInitialWindow = 64u << 10;
+inline constexpr uint64_t kDefaultCcMaxWindow = 64u << 20;
+inline constexpr double kDefaultCcAdditiveIncrease = 1.0;  // packets per RTT
+inline constexpr double kDefaultCcBeta = 0.8;
+inline constexpr double kDefaultCcMaxDecrease = 0.5;
+inline constexpr double kPacingGain = 1.5;
+
+static_assert(kMinMtu < kDefaultMtu && kDefaultMtu <= kMaxMtu);
+static_assert(kDefaultPathsPerPeer >= 16 && kDefaultPathsPerPeer <= kMaxPathsPerPeer);
+static_assert(kDefaultRtoMin < kDefaultRtoInitial && kDefaultRtoInitial < kDefaultRtoMax);
+static_assert(kDefaultAckDelay < kDefaultRtoMin, "a delayed ACK must arrive before the RTO fires");
+static_assert(kDefaultMaxOutstandingMsgs <= kDefaultRecvMsgWindow);
+static_assert(kDefaultRecvBufferBytes >= kDefaultMaxMessage,
+              "a receiver must be able to hold one largest message");
+static_assert((kDefaultRecvMsgWindow & (kDefaultRecvMsgWindow - 1)) == 0);
+static_assert((kDefaultMaxOutstandingMsgs & (kDefaultMaxOutstandingMsgs - 1)) == 0);
+static_assert((kDefaultMaxInflightPackets & (kDefaultMaxInflightPackets - 1)) == 0);
+static_assert(kDefaultCcInitialWindow < kDefaultCcMaxWindow);
+static_assert(kDefaultCcMaxDecrease > 0.0 && kDefaultCcMaxDecrease < 1.0);
+static_assert(kDefaultHandshakeInterval < kDefaultPeerTimeout);
+}  // namespace tuning
+
+struct EndpointConfig {
+  // Identifies this incarnation of the endpoint. It must grow every time the
+  // endpoint restarts (the dataplane uses the boot time in nanoseconds), so
+  // that peers can tell a restart from a late packet. Zero is reserved.
+  uint64_t epoch = 1;
+  // Seeds the endpoint's own pseudo-random choices (fresh entropies). Same
+  // seed and same inputs give the same behaviour.
+  uint64_t seed = 1;
+
+  uint32_t mtu = tuning::kDefaultMtu;
+  uint64_t max_message_size = tuning::kDefaultMaxMessage;
+  Duration message_timeout = tuning::kDefaultMessageTimeout;
+  uint32_t max_outstanding_msgs = tuning::kDefaultMaxOutstandingMsgs;
+  uint32_t recv_msg_window = tuning::kDefaultRecvMsgWindow;
+  uint64_t recv_buffer_bytes = tuning::kDefaultRecvBufferBytes;
+  bool accept_unknown_peers = true;
+
+  uint32_t paths_per_peer = tuning::kDefaultPathsPerPeer;
+  uint32_t reorder_threshold = tuning::kDefaultReorderThreshold;
+  Duration rto_min = tuning::kDefaultRtoMin;
+  Duration rto_max = tuning::kDefaultRtoMax;
+  Duration rto_initial = tuning::kDefaultRtoInitial;
+  uint32_t max_inflight_packets = tuning::kDefaultMaxInflightPackets;
+
+  Duration ack_delay = tuning::kDefaultAckDelay;
+  uint32_t ack_every = tuning::kDefaultAckEvery;
+
+  Duration handshake_interval = tuning::kDefaultHandshakeInterval;
+  Duration peer_timeout = tuning::kDefaultPeerTimeout;
+
+  Duration cc_target_delay = tuning::kDefaultCcTargetDelay;
+  uint64_t cc_initial_window = tuning::kDefaultCcInitialWindow;
+  uint64_t cc_max_window = tuning::kDefaultCcMaxWindow;
+  double cc_additive_increase = tuning::kDefaultCcAdditiveIncrease;
+  double cc_beta = tuning::kDefaultCcBeta;
+  double cc_max_decrease = tuning::kDefaultCcMaxDecrease;
+  bool pacing = true;
+
+  // Payload bytes one packet can carry with this MTU.
+  uint32_t max_payload() const;
+  // Empty when the configuration is usable; otherwise one line naming the
+  // field, what was wrong and what is accepted.
+  std::string validate() const;
+};
+
+}  // namespace srdx

@@ -1,0 +1,141 @@
+// Wire format v1: the packets srdx endpoints exchange, inside UDP datagrams.
+// docs/protocol.md describes every field; this header and its static
+// assertions are the code side of that document. All integers are big endian.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "srdx/endpoint.h"
+
+namespace srdx::wire {
+
+inline constexpr uint8_t kVersion = 1;
+inline constexpr uint16_t kMagic = 0x5244;  // "RD"
+
+enum class Type : uint8_t {
+  hello = 1,      // opens (or re-opens) a connection, carries epoch and limits
+  hello_ack = 2,  // answers a hello
+  data = 3,       // one fragment of one message
+  ack = 4,        // selective acknowledgement and flow-control credit
+};
+
+// Feature bits, negotiated in hello / hello_ack: a feature is used when both
+// sides offer it.
+namespace feature {
+inline constexpr uint32_t kOrdered = 1u << 0;  // ordered delivery per flow
+inline constexpr uint32_t kAuthTag = 1u << 1;  // reserved: AEAD tag replaces the CRC
+inline constexpr uint32_t kSupported = kOrdered;
+}  // namespace feature
+
+// Flags in the common header.
+namespace flag {
+inline constexpr uint16_t kOrdered = 1u << 0;        // data: ordered message
+inline constexpr uint16_t kRetransmission = 1u << 1; // data: not the first copy
+inline constexpr uint16_t kAckNow = 1u << 2;         // data: sender wants an ACK at once
+inline constexpr uint16_t kKnown = kOrdered | kRetransmission | kAckNow;
+}  // namespace flag
+
+// Common header, 24 bytes, on every packet:
+//   0 magic u16 | 2 version u8 | 3 type u8 | 4 flags u16 | 6 header_len u16 |
+//   8 checksum u32 (CRC32C of the whole packet with this field zero) |
+//   12 reserved u32 (zero) | 16 src_epoch u64
+// followed by the type's own header and, for data, the payload.
+inline constexpr size_t kCommonHeaderSize = 24;
+
+struct Common {
+  Type type = Type::data;
+  uint16_t flags = 0;
+  uint64_t src_epoch = 0;
+};
+
+// hello and hello_ack, 40 bytes after the common header.
+struct Hello {
+  uint64_t dst_epoch = 0;     // the epoch the sender knows of the receiver (0: none)
+  uint32_t features = 0;
+  uint32_t max_payload = 0;   // largest data payload the sender accepts
+  uint64_t max_message = 0;   // largest message the sender accepts
+  uint32_t recv_msg_window = 0;
+  uint32_t reserved = 0;
+  uint64_t recv_buffer = 0;
+};
+inline constexpr size_t kHelloSize = 40;
+
+// data, 48 bytes after the common header, then `payload_len` bytes.
+struct Data {
+  uint64_t dst_epoch = 0;
+  uint64_t pn = 0;           // packet number, per connection, never reused
+  uint32_t pn_floor_delta = 0;   // pn - lowest pn the sender still waits for
+  uint32_t msg_floor_delta = 0;  // msg_id - lowest message the sender still has
+  uint64_t msg_id = 0;
+  uint32_t msg_len = 0;
+  uint32_t frag_index = 0;
+  uint32_t prev_delta = 0;   // ordered: msg_id - previous message of the flow (0: first)
+  uint16_t frag_size = 0;    // payload bytes of every fragment but the last
+  uint16_t flow = 0;
+  uint16_t payload_len = 0;
+  uint16_t reserved = 0;
+  std::span<const uint8_t> payload;
+};
+inline constexpr size_t kDataSize = 48;
+
+struct AckRange {
+  uint64_t lo = 0, hi = 0;  // inclusive packet numbers
+};
+
+// ack, 40 bytes after the common header, then range_count x (gap u32, len u32):
+// the first range ends at largest_pn; each gap counts the missing packet
+// numbers between a range and the next lower one.
+struct Ack {
+  uint64_t dst_epoch = 0;
+  uint64_t largest_pn = 0;
+  uint32_t ack_delay_ns = 0;   // time the receiver held largest_pn before acking
+  uint32_t ack_seq = 0;        // orders ACKs, so stale credit is ignored
+  uint64_t max_msg_id = 0;     // sender may use message ids below this
+  uint32_t free_buffer_kib = 0;  // receive buffer still free, in KiB
+  uint16_t range_count = 0;
+  uint16_t reserved = 0;
+  AckRange ranges[tuning::kMaxAckRanges];  // descending, disjoint
+};
+inline constexpr size_t kAckSize = 40;
+inline constexpr size_t kAckRangeSize = 8;
+
+struct Packet {
+  Common common;
+  Hello hello;
+  Data data;
+  Ack ack;
+};
+
+enum class DecodeError : uint8_t {
+  ok = 0,
+  too_short,
+  bad_version,  // magic or version not ours
+  bad_type,
+  bad_checksum,
+  bad_length,   // header_len or payload_len disagree with the datagram
+  bad_field,    // a field out of range (fragment beyond the message, bad ranges, ...)
+};
+DropReason to_drop_reason(DecodeError e);
+
+// Parses `bytes` into `out`. Never reads outside `bytes`; on error `out` is
+// unspecified. data.payload points into `bytes`.
+DecodeError decode(std::span<const uint8_t> bytes, Packet& out);
+
+// Each encoder writes one whole packet (with checksum) into `buf` and returns
+// its length, or 0 if `buf` is too small.
+size_t encode_hello(std::span<uint8_t> buf, const Common& c, const Hello& h);
+size_t encode_data(std::span<uint8_t> buf, const Common& c, const Data& d);
+size_t encode_ack(std::span<uint8_t> buf, const Common& c, const Ack& a);
+
+inline constexpr size_t kDataOverhead = kCommonHeaderSize + kDataSize;
+static_assert(kCommonHeaderSize == 24 && kHelloSize == 40 && kDataSize == 48 && kAckSize == 40);
+static_assert(kDataOverhead + tuning::kIpUdpOverhead < tuning::kMinMtu);
+static_assert(kCommonHeaderSize + kAckSize + tuning::kMaxAckRanges * kAckRangeSize +
+                  tuning::kIpUdpOverhead <=
+              tuning::kMinMtu);
+
+uint32_t crc32c(std::span<const uint8_t> bytes, uint32_t crc = 0);
+
+}  // namespace srdx::wire
