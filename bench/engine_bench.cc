@@ -142,17 +142,18 @@ class BackToBack {
 
   const char* error() const { return error_; }
 
-  // Adds each endpoint as the other's peer and pumps until both are up.
+  // Adds each endpoint as the other's peer and pumps until both are up, or
+  // for at most 100 ms: an engine that handshakes only once it has something
+  // to send finishes the handshake during the warm-up batches instead.
   bool connect() {
     auto pa = a_.add_peer(kAddrB);
     auto pb = b_.add_peer(kAddrA);
     if (!pa.ok() || !pb.ok()) return fail("add_peer failed");
     peer_b_ = pa.value;
     const auto start = Clock::now();
-    while (!(a_up_ && b_up_)) {
+    while (!(a_up_ && b_up_) && Clock::now() - start < std::chrono::milliseconds(100)) {
       pump(now_from(origin_));
       if (error_) return false;
-      if (Clock::now() - start > kStallLimit) return fail("handshake did not complete in 5 s");
     }
     return true;
   }
