@@ -1,0 +1,857 @@
+// Wire format v1: checksum, encoders, decoder. The golden vector pins the byte
+// layout that docs/protocol.md describes; the corruption tests check that
+// every malformed datagram is refused with the right DecodeError.
+#include "wire.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "crc32c.h"
+
+namespace srdx::wire {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+constexpr uint16_t kMax16 = std::numeric_limits<uint16_t>::max();
+constexpr uint32_t kMax32 = std::numeric_limits<uint32_t>::max();
+constexpr uint64_t kMax64 = std::numeric_limits<uint64_t>::max();
+
+std::span<const uint8_t> as_bytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// ---- CRC32C -----------------------------------------------------------------
+
+TEST(Crc32c, KnownVectors) {
+  EXPECT_EQ(crc32c(as_bytes("123456789")), 0xE3069283u);
+  EXPECT_EQ(crc32c({}), 0u);
+  // RFC 3720 appendix B.4.
+  Bytes zeros(32, 0x00), ones(32, 0xff), up(32), down(32);
+  for (int i = 0; i < 32; ++i) {
+    up[i] = static_cast<uint8_t>(i);
+    down[i] = static_cast<uint8_t>(31 - i);
+  }
+  EXPECT_EQ(crc32c(zeros), 0x8A9136AAu);
+  EXPECT_EQ(crc32c(ones), 0x62A8AB43u);
+  EXPECT_EQ(crc32c(up), 0x46DD794Eu);
+  EXPECT_EQ(crc32c(down), 0x113FDB5Cu);
+  EXPECT_EQ(crc32c_impl::portable(as_bytes("123456789"), 0), 0xE3069283u);
+  EXPECT_EQ(crc32c_impl::portable(up, 0), 0x46DD794Eu);
+}
+
+TEST(Crc32c, ContinuationEqualsWhole) {
+  std::mt19937_64 rng(7);
+  Bytes buf(300);
+  for (auto& b : buf) b = static_cast<uint8_t>(rng());
+  const uint32_t whole = crc32c(buf);
+  const std::span<const uint8_t> s(buf);
+  for (size_t cut = 0; cut <= buf.size(); ++cut) {
+    EXPECT_EQ(crc32c(s.subspan(cut), crc32c(s.first(cut))), whole) << cut;
+    EXPECT_EQ(crc32c_impl::portable(s.subspan(cut), crc32c_impl::portable(s.first(cut), 0)), whole)
+        << cut;
+  }
+}
+
+TEST(Crc32c, HardwareMatchesPortable) {
+  std::mt19937_64 rng(42);
+  Bytes buf(4096 + 8);
+  for (auto& b : buf) b = static_cast<uint8_t>(rng());
+  const bool hw = crc32c_impl::hardware_available();
+  for (int iter = 0; iter < 2000; ++iter) {
+    const size_t off = rng() % 8, len = iter < 200 ? iter : rng() % 4096;
+    const uint32_t seed = iter % 2 ? static_cast<uint32_t>(rng()) : 0;
+    const std::span<const uint8_t> s(buf.data() + off, len);
+    const uint32_t want = crc32c_impl::portable(s, seed);
+    ASSERT_EQ(crc32c(s, seed), want) << off << " " << len;
+    if (hw) {
+      ASSERT_EQ(crc32c_impl::hardware(s, seed), want) << off << " " << len;
+    }
+  }
+  if (!hw) GTEST_SKIP() << "no CRC32C instruction on this CPU; portable path only";
+}
+
+// ---- helpers ----------------------------------------------------------------
+
+void put_be(Bytes& b, size_t off, uint64_t v, size_t width) {
+  for (size_t i = 0; i < width; ++i) b[off + i] = static_cast<uint8_t>(v >> (8 * (width - 1 - i)));
+}
+// Recomputes the checksum after a test edited a packet, so that the edit is
+// what the decoder judges.
+void reseal(Bytes& b) {
+  put_be(b, 8, 0, 4);
+  put_be(b, 8, crc32c(b), 4);
+}
+void patch(Bytes& b, size_t off, uint64_t v, size_t width) {
+  put_be(b, off, v, width);
+  reseal(b);
+}
+
+DecodeError dec(const Bytes& b) {
+  Packet p;
+  return decode(b, p);
+}
+
+Bytes enc_hello(const Common& c, const Hello& h) {
+  Bytes b(256);
+  b.resize(encode_hello(b, c, h));
+  return b;
+}
+Bytes enc_data(const Common& c, const Data& d) {
+  Bytes b(kDataOverhead + kMax16);
+  b.resize(encode_data(b, c, d));
+  return b;
+}
+Bytes enc_ack(const Common& c, const Ack& a) {
+  Bytes b(1024);
+  b.resize(encode_ack(b, c, a));
+  return b;
+}
+
+// Byte offsets the corruption tests patch.
+namespace off {
+constexpr size_t kType = 3, kFlags = 4, kHeaderLen = 6, kChecksum = 8, kReserved = 12,
+                 kSrcEpoch = 16, kBody = 24;
+// hello
+constexpr size_t kMaxPayload = kBody + 12, kRecvMsgWindow = kBody + 24, kHelloReserved = kBody + 28;
+// ack
+constexpr size_t kLargest = kBody + 8, kRangeCount = kBody + 36, kAckReserved = kBody + 38,
+                 kRanges = kBody + 40;
+}  // namespace off
+
+Common common(Type t, uint16_t flags = 0, uint64_t src_epoch = 7) {
+  Common c;
+  c.type = t;
+  c.flags = flags;
+  c.src_epoch = src_epoch;
+  return c;
+}
+
+Hello valid_hello() {
+  Hello h;
+  h.dst_epoch = 9;
+  h.features = feature::kOrdered;
+  h.max_payload = 1400;
+  h.max_message = 1 << 20;
+  h.recv_msg_window = 4096;
+  h.recv_buffer = 64 << 20;
+  return h;
+}
+
+// Fragment 1 of a 3000-byte message cut in 1400-byte fragments.
+struct DataFixture {
+  Bytes payload = Bytes(1400);
+  Data d;
+  DataFixture() {
+    for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<uint8_t>(i * 7);
+    d.dst_epoch = 9;
+    d.pn = 50;
+    d.pn_floor_delta = 5;
+    d.msg_floor_delta = 3;
+    d.msg_id = 100;
+    d.msg_len = 3000;
+    d.frag_index = 1;
+    d.prev_delta = 1;
+    d.frag_size = 1400;
+    d.flow = 12;
+    d.payload = payload;
+  }
+};
+
+Ack valid_ack() {
+  Ack a;
+  a.dst_epoch = 9;
+  a.largest_pn = 100;
+  a.ack_delay_ns = 5000;
+  a.ack_seq = 3;
+  a.max_msg_id = 4196;
+  a.free_buffer_kib = 65536;
+  a.range_count = 3;
+  a.ranges[0] = {90, 100};
+  a.ranges[1] = {50, 80};
+  a.ranges[2] = {10, 10};
+  return a;
+}
+
+void expect_same(const Common& a, const Common& b) {
+  EXPECT_EQ(a.type, b.type);
+  EXPECT_EQ(a.flags, b.flags);
+  EXPECT_EQ(a.src_epoch, b.src_epoch);
+}
+void expect_same(const Hello& a, const Hello& b) {
+  EXPECT_EQ(a.dst_epoch, b.dst_epoch);
+  EXPECT_EQ(a.features, b.features);
+  EXPECT_EQ(a.max_payload, b.max_payload);
+  EXPECT_EQ(a.max_message, b.max_message);
+  EXPECT_EQ(a.recv_msg_window, b.recv_msg_window);
+  EXPECT_EQ(a.reserved, b.reserved);
+  EXPECT_EQ(a.recv_buffer, b.recv_buffer);
+}
+void expect_same(const Data& a, const Data& b) {
+  EXPECT_EQ(a.dst_epoch, b.dst_epoch);
+  EXPECT_EQ(a.pn, b.pn);
+  EXPECT_EQ(a.pn_floor_delta, b.pn_floor_delta);
+  EXPECT_EQ(a.msg_floor_delta, b.msg_floor_delta);
+  EXPECT_EQ(a.msg_id, b.msg_id);
+  EXPECT_EQ(a.msg_len, b.msg_len);
+  EXPECT_EQ(a.frag_index, b.frag_index);
+  EXPECT_EQ(a.prev_delta, b.prev_delta);
+  EXPECT_EQ(a.frag_size, b.frag_size);
+  EXPECT_EQ(a.flow, b.flow);
+  EXPECT_EQ(b.payload_len, b.payload.size());
+  EXPECT_EQ(a.payload.size(), b.payload.size());
+  EXPECT_TRUE(std::equal(a.payload.begin(), a.payload.end(), b.payload.begin(), b.payload.end()));
+}
+void expect_same(const Ack& a, const Ack& b) {
+  EXPECT_EQ(a.dst_epoch, b.dst_epoch);
+  EXPECT_EQ(a.largest_pn, b.largest_pn);
+  EXPECT_EQ(a.ack_delay_ns, b.ack_delay_ns);
+  EXPECT_EQ(a.ack_seq, b.ack_seq);
+  EXPECT_EQ(a.max_msg_id, b.max_msg_id);
+  EXPECT_EQ(a.free_buffer_kib, b.free_buffer_kib);
+  ASSERT_EQ(a.range_count, b.range_count);
+  for (int i = 0; i < a.range_count; ++i) {
+    EXPECT_EQ(a.ranges[i].lo, b.ranges[i].lo) << i;
+    EXPECT_EQ(a.ranges[i].hi, b.ranges[i].hi) << i;
+  }
+}
+
+Packet decoded(const Bytes& b) {
+  Packet p;
+  EXPECT_EQ(decode(b, p), DecodeError::ok);
+  return p;
+}
+
+// ---- round trips ------------------------------------------------------------
+
+TEST(WireRoundTrip, HelloAndHelloAckAtBoundaries) {
+  Hello lo;
+  lo.max_payload = 1;
+  lo.recv_msg_window = 1;
+  Hello hi;
+  hi.dst_epoch = kMax64;
+  hi.features = kMax32;  // unknown feature bits are carried, not refused
+  hi.max_payload = kMax32;
+  hi.max_message = kMax64;
+  hi.recv_msg_window = kMax32;
+  hi.recv_buffer = kMax64;
+  for (Type t : {Type::hello, Type::hello_ack}) {
+    for (const Hello& h : {lo, hi, valid_hello()}) {
+      for (uint64_t epoch : {uint64_t{1}, kMax64}) {
+        const Common c = common(t, flag::kKnown, epoch);
+        const Bytes b = enc_hello(c, h);
+        ASSERT_EQ(b.size(), kCommonHeaderSize + kHelloSize);
+        const Packet p = decoded(b);
+        expect_same(c, p.common);
+        expect_same(h, p.hello);
+      }
+    }
+  }
+}
+
+TEST(WireRoundTrip, DataAtBoundaries) {
+  // The largest everything: the last fragment of a 4 GiB - 1 message cut in
+  // 64 KiB - 1 fragments, with every other field at its maximum.
+  Bytes big(kMax16, 0xa5);
+  Data hi;
+  hi.dst_epoch = kMax64;
+  hi.pn = kMax64;
+  hi.pn_floor_delta = kMax32;
+  hi.msg_floor_delta = kMax32;
+  hi.msg_id = kMax64;
+  hi.msg_len = kMax32;
+  hi.frag_size = kMax16;
+  hi.frag_index = kMax32 / kMax16 - 1;  // offset 4294901760, ends at msg_len
+  hi.prev_delta = kMax32;
+  hi.flow = kMax16;
+  hi.payload = big;
+  // The smallest: the empty message (frag_size is free then).
+  Data empty;
+  empty.frag_size = kMax16;
+  // One-byte fragments up to the last byte of a 4 GiB - 1 message.
+  Bytes one(1, 0x42);
+  Data tiny;
+  tiny.msg_len = kMax32;
+  tiny.frag_size = 1;
+  tiny.frag_index = kMax32 - 1;
+  tiny.payload = one;
+  // A single fragment shorter than frag_size.
+  Data single = tiny;
+  single.msg_len = 1;
+  single.frag_size = 1400;
+  single.frag_index = 0;
+
+  DataFixture f;
+  for (const Data* d : {&hi, &empty, &tiny, &single, &f.d}) {
+    for (uint16_t flags : {flag::kKnown, uint16_t{0}}) {
+      Data dd = *d;
+      if (!(flags & flag::kOrdered)) dd.prev_delta = 0;
+      const Common c = common(Type::data, flags, kMax64);
+      const Bytes b = enc_data(c, dd);
+      ASSERT_EQ(b.size(), kDataOverhead + dd.payload.size());
+      const Packet p = decoded(b);
+      expect_same(c, p.common);
+      expect_same(dd, p.data);
+      EXPECT_EQ(p.data.payload.data(), b.data() + kDataOverhead) << "payload points into bytes";
+    }
+  }
+}
+
+TEST(WireRoundTrip, AckAtBoundaries) {
+  Ack lo;  // one range holding packet number 0 only
+  lo.range_count = 1;
+  lo.ranges[0] = {0, 0};
+  Ack hi;
+  hi.dst_epoch = kMax64;
+  hi.largest_pn = kMax64;
+  hi.ack_delay_ns = kMax32;
+  hi.ack_seq = kMax32;
+  hi.max_msg_id = kMax64;
+  hi.free_buffer_kib = kMax32;
+  hi.range_count = 1;
+  hi.ranges[0] = {kMax64 - kMax32 + 1, kMax64};  // the longest range: 2^32-1 pns
+  for (const Ack& a : {lo, hi, valid_ack()}) {
+    const Common c = common(Type::ack, 0, 1);
+    const Bytes b = enc_ack(c, a);
+    ASSERT_EQ(b.size(), kCommonHeaderSize + kAckSize + a.range_count * kAckRangeSize);
+    const Packet p = decoded(b);
+    expect_same(c, p.common);
+    expect_same(a, p.ack);
+  }
+}
+
+TEST(WireRoundTrip, AckWithOneAndMaxRanges) {
+  Ack one = valid_ack();
+  one.range_count = 1;
+  one.ranges[0] = {7, 100};
+  expect_same(one, decoded(enc_ack(common(Type::ack), one)).ack);
+
+  // kMaxAckRanges ranges, alternately with the smallest gap (1) and the
+  // largest (2^32-1), the last one ending exactly at packet number 0.
+  Ack full;
+  full.range_count = tuning::kMaxAckRanges;
+  uint64_t lo = 0;
+  for (int i = tuning::kMaxAckRanges - 1; i >= 0; --i) {
+    const uint64_t len = 1 + static_cast<uint64_t>(i) * 3;
+    full.ranges[i] = {lo, lo + len - 1};
+    lo += len + (i % 2 ? 1 : kMax32);
+  }
+  full.largest_pn = full.ranges[0].hi;
+  const Bytes b = enc_ack(common(Type::ack), full);
+  ASSERT_EQ(b.size(), kCommonHeaderSize + kAckSize + tuning::kMaxAckRanges * kAckRangeSize);
+  expect_same(full, decoded(b).ack);
+}
+
+TEST(WireRoundTrip, AckEncoderClipsWhatDoesNotFit32Bits) {
+  // A range longer than 2^32-1 is cut to its top 2^32-1 packets and ends the
+  // list; so does a gap longer than 2^32-1: acking less is always truthful.
+  Ack a = valid_ack();
+  a.largest_pn = uint64_t{1} << 40;
+  a.range_count = 2;
+  a.ranges[0] = {0x10, a.largest_pn};
+  a.ranges[1] = {1, 2};
+  Ack p = decoded(enc_ack(common(Type::ack), a)).ack;
+  ASSERT_EQ(p.range_count, 1);
+  EXPECT_EQ(p.ranges[0].hi, a.largest_pn);
+  EXPECT_EQ(p.ranges[0].lo, a.largest_pn - kMax32 + 1);
+
+  a.ranges[0] = {a.largest_pn - 5, a.largest_pn};
+  a.ranges[1] = {1, 2};  // gap of about 2^40
+  p = decoded(enc_ack(common(Type::ack), a)).ack;
+  ASSERT_EQ(p.range_count, 1);
+  EXPECT_EQ(p.ranges[0].lo, a.largest_pn - 5);
+}
+
+// ---- the golden vector ------------------------------------------------------
+
+TEST(WireGolden, DataPacketBytes) {
+  // Every byte written out, so that docs/protocol.md, wire.h and wire.cc
+  // cannot drift apart unnoticed. The checksum was computed independently
+  // (bitwise CRC32C in Python) over these bytes with the checksum field zero.
+  const Bytes golden = {
+      0x52, 0x44,                                      // 0 magic "RD"
+      0x01,                                            // 2 version
+      0x03,                                            // 3 type: data
+      0x00, 0x05,                                      // 4 flags: ordered | ack_now
+      0x00, 0x48,                                      // 6 header_len: 72
+      0x7e, 0x71, 0xbc, 0xef,                          // 8 checksum
+      0x00, 0x00, 0x00, 0x00,                          // 12 reserved
+      0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,  // 16 src_epoch
+      0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18,  // 24 dst_epoch
+      0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28,  // 32 pn
+      0x31, 0x32, 0x33, 0x34,                          // 40 pn_floor_delta
+      0x41, 0x42, 0x43, 0x44,                          // 44 msg_floor_delta
+      0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58,  // 48 msg_id
+      0x00, 0x00, 0x08, 0x05,                          // 56 msg_len: 2053
+      0x00, 0x00, 0x00, 0x02,                          // 60 frag_index: 2
+      0x00, 0x00, 0x00, 0x03,                          // 64 prev_delta: 3
+      0x04, 0x00,                                      // 68 frag_size: 1024
+      0x71, 0x72,                                      // 70 flow
+      'h',  'e',  'l',  'l',  'o',                     // 72 payload: bytes 2048..2052
+  };
+  const Bytes payload = {'h', 'e', 'l', 'l', 'o'};
+  Data d;
+  d.dst_epoch = 0x1112131415161718;
+  d.pn = 0x2122232425262728;
+  d.pn_floor_delta = 0x31323334;
+  d.msg_floor_delta = 0x41424344;
+  d.msg_id = 0x5152535455565758;
+  d.msg_len = 2053;
+  d.frag_index = 2;
+  d.prev_delta = 3;
+  d.frag_size = 1024;
+  d.flow = 0x7172;
+  d.payload = payload;
+  const Common c = common(Type::data, flag::kOrdered | flag::kAckNow, 0x0102030405060708);
+  EXPECT_EQ(enc_data(c, d), golden);
+
+  const Packet p = decoded(golden);
+  expect_same(c, p.common);
+  expect_same(d, p.data);
+  EXPECT_EQ(p.data.payload_len, 5);
+}
+
+TEST(WireGolden, HelloAndAckLayout) {
+  // Field offsets of the other types, checked through the encoder.
+  Hello h;
+  h.dst_epoch = 0x0102030405060708;
+  h.features = 0x11121314;
+  h.max_payload = 0x21222324;
+  h.max_message = 0x3132333435363738;
+  h.recv_msg_window = 0x41424344;
+  h.recv_buffer = 0x5152535455565758;
+  const Bytes hb = enc_hello(common(Type::hello_ack, 0, 0xa0a1a2a3a4a5a6a7), h);
+  const Bytes hello_body = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x11, 0x12,
+                            0x13, 0x14, 0x21, 0x22, 0x23, 0x24, 0x31, 0x32, 0x33, 0x34,
+                            0x35, 0x36, 0x37, 0x38, 0x41, 0x42, 0x43, 0x44, 0,    0,
+                            0,    0,    0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58};
+  ASSERT_EQ(hb.size(), 64u);
+  EXPECT_EQ(Bytes(hb.begin(), hb.begin() + 8),
+            (Bytes{0x52, 0x44, 0x01, 0x02, 0x00, 0x00, 0x00, 64}));
+  EXPECT_EQ(Bytes(hb.begin() + 12, hb.begin() + 24),
+            (Bytes{0, 0, 0, 0, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7}));
+  EXPECT_EQ(Bytes(hb.begin() + 24, hb.end()), hello_body);
+
+  Ack a;
+  a.dst_epoch = 0x0102030405060708;
+  a.largest_pn = 1000;
+  a.ack_delay_ns = 0x21222324;
+  a.ack_seq = 0x31323334;
+  a.max_msg_id = 0x4142434445464748;
+  a.free_buffer_kib = 0x51525354;
+  a.range_count = 2;
+  a.ranges[0] = {991, 1000};  // len 10
+  a.ranges[1] = {900, 979};   // gap 11 (980..990), len 80
+  const Bytes ab = enc_ack(common(Type::ack, 0, 1), a);
+  const Bytes ack_body = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0,    0,    0,    0,
+                          0,    0,    0x03, 0xe8, 0x21, 0x22, 0x23, 0x24, 0x31, 0x32, 0x33, 0x34,
+                          0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x51, 0x52, 0x53, 0x54,
+                          0,    2,    0,    0,    0,    0,    0,    0,    0,    0,    0,    10,
+                          0,    0,    0,    11,   0,    0,    0,    80};
+  ASSERT_EQ(ab.size(), 24u + 40 + 16);
+  EXPECT_EQ(Bytes(ab.begin(), ab.begin() + 8),
+            (Bytes{0x52, 0x44, 0x01, 0x04, 0x00, 0x00, 0x00, 80}));
+  EXPECT_EQ(Bytes(ab.begin() + 24, ab.end()), ack_body);
+}
+
+// ---- encoders ---------------------------------------------------------------
+
+TEST(WireEncode, ReturnsZeroWhenTheBufferIsTooSmall) {
+  DataFixture f;
+  const Ack a = valid_ack();
+  const Hello h = valid_hello();
+  const size_t need_hello = enc_hello(common(Type::hello), h).size();
+  const size_t need_data = enc_data(common(Type::data, flag::kOrdered), f.d).size();
+  const size_t need_ack = enc_ack(common(Type::ack), a).size();
+  Bytes buf(need_data);
+  for (size_t n = 0; n <= need_data; ++n) {
+    const std::span<uint8_t> s(buf.data(), n);
+    EXPECT_EQ(encode_hello(s, common(Type::hello), h), n >= need_hello ? need_hello : 0) << n;
+    EXPECT_EQ(encode_data(s, common(Type::data, flag::kOrdered), f.d),
+              n >= need_data ? need_data : 0)
+        << n;
+    EXPECT_EQ(encode_ack(s, common(Type::ack), a), n >= need_ack ? need_ack : 0) << n;
+  }
+}
+
+TEST(WireEncode, RefusesWhatCannotBeEncoded) {
+  Bytes buf(kDataOverhead + kMax16 + 1);
+  EXPECT_EQ(encode_hello(buf, common(Type::data), valid_hello()), 0u);
+  Bytes huge(kMax16 + 1);
+  Data d;
+  d.msg_len = static_cast<uint32_t>(huge.size());
+  d.frag_size = kMax16;
+  d.payload = huge;
+  EXPECT_EQ(encode_data(buf, common(Type::data), d), 0u);
+  Ack a = valid_ack();
+  a.range_count = tuning::kMaxAckRanges + 1;
+  EXPECT_EQ(encode_ack(buf, common(Type::ack), a), 0u);
+}
+
+// ---- decoder errors ---------------------------------------------------------
+
+struct Valid {
+  DataFixture f;
+  Bytes hello = enc_hello(common(Type::hello), valid_hello());
+  Bytes hello_ack = enc_hello(common(Type::hello_ack), valid_hello());
+  Bytes data = enc_data(common(Type::data, flag::kOrdered), f.d);
+  Bytes ack = enc_ack(common(Type::ack), valid_ack());
+  std::vector<const Bytes*> all() const { return {&hello, &hello_ack, &data, &ack}; }
+};
+
+TEST(WireDecode, ValidPacketsDecode) {
+  const Valid v;
+  for (const Bytes* b : v.all()) EXPECT_EQ(dec(*b), DecodeError::ok);
+}
+
+TEST(WireDecode, TooShort) {
+  const Valid v;
+  EXPECT_EQ(dec({}), DecodeError::too_short);
+  EXPECT_EQ(dec(Bytes(v.hello.begin(), v.hello.begin() + 23)), DecodeError::too_short);
+  // An ack whose range_count promises more ranges than the datagram holds.
+  Bytes b = v.ack;
+  b.resize(b.size() - kAckRangeSize);
+  patch(b, off::kRangeCount, 3, 2);
+  EXPECT_EQ(dec(b), DecodeError::too_short);
+}
+
+TEST(WireDecode, TruncatedAtEveryLength) {
+  const Valid v;
+  for (const Bytes* pkt : v.all()) {
+    const size_t header_len = (size_t{(*pkt)[6]} << 8) | (*pkt)[7];
+    for (size_t n = 0; n < pkt->size(); ++n) {
+      const Bytes b(pkt->begin(), pkt->begin() + n);
+      // Cut into the header: too short. Cut into a data payload: the lengths
+      // still agree (the payload is the rest), so the checksum catches it.
+      EXPECT_EQ(dec(b), n < header_len ? DecodeError::too_short : DecodeError::bad_checksum)
+          << "type " << int((*pkt)[3]) << " len " << n;
+    }
+  }
+}
+
+TEST(WireDecode, EveryFlippedByteIsRefused) {
+  const Valid v;
+  for (const Bytes* pkt : v.all()) {
+    const uint8_t type = (*pkt)[3];
+    for (size_t i = 0; i < pkt->size(); ++i) {
+      for (uint8_t mask : {0x01, 0x10, 0x80, 0xff}) {
+        Bytes b = *pkt;
+        b[i] ^= mask;
+        const DecodeError e = dec(b);
+        ASSERT_NE(e, DecodeError::ok) << "type " << int(type) << " byte " << i;
+        if (i < 3) {
+          EXPECT_EQ(e, DecodeError::bad_version) << i;
+        } else if (i == off::kType) {
+          EXPECT_TRUE(e == DecodeError::bad_type || e == DecodeError::bad_length ||
+                      e == DecodeError::too_short)
+              << i;
+        } else if (i == off::kHeaderLen || i == off::kHeaderLen + 1 ||
+                   (type == uint8_t(Type::ack) &&
+                    (i == off::kRangeCount || i == off::kRangeCount + 1))) {
+          EXPECT_TRUE(e == DecodeError::bad_length || e == DecodeError::too_short) << i;
+        } else {
+          EXPECT_EQ(e, DecodeError::bad_checksum) << "type " << int(type) << " byte " << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(WireDecode, BadVersion) {
+  const Valid v;
+  Bytes b = v.hello;
+  patch(b, 0, 0x5245, 2);
+  EXPECT_EQ(dec(b), DecodeError::bad_version);
+  for (uint8_t version : {0, 2, 255}) {
+    b = v.hello;
+    patch(b, 2, version, 1);
+    EXPECT_EQ(dec(b), DecodeError::bad_version);
+  }
+}
+
+TEST(WireDecode, BadType) {
+  const Valid v;
+  for (uint8_t type : {0, 5, 255}) {
+    Bytes b = v.data;
+    patch(b, off::kType, type, 1);
+    EXPECT_EQ(dec(b), DecodeError::bad_type) << int(type);
+  }
+}
+
+TEST(WireDecode, BadLength) {
+  const Valid v;
+  for (const Bytes* pkt : v.all()) {
+    for (int delta : {-1, 1, 8}) {
+      Bytes b = *pkt;
+      patch(b, off::kHeaderLen, ((b[6] << 8) | b[7]) + delta, 2);
+      EXPECT_EQ(dec(b), DecodeError::bad_length) << int(b[3]) << " " << delta;
+    }
+  }
+  // Bytes past the end of a hello or an ack.
+  for (const Bytes* pkt : {&v.hello, &v.ack}) {
+    Bytes b = *pkt;
+    b.push_back(0);
+    reseal(b);
+    EXPECT_EQ(dec(b), DecodeError::bad_length);
+  }
+  // More range entries than range_count says (header_len agreeing with them).
+  Bytes b = v.ack;
+  b.resize(b.size() + kAckRangeSize);
+  patch(b, off::kHeaderLen, b.size(), 2);
+  EXPECT_EQ(dec(b), DecodeError::bad_length);
+  // A data payload longer than payload_len can say.
+  b = v.data;
+  b.resize(kDataOverhead + kMax16 + 1);
+  reseal(b);
+  EXPECT_EQ(dec(b), DecodeError::bad_length);
+}
+
+TEST(WireDecode, BadChecksum) {
+  const Valid v;
+  for (const Bytes* pkt : v.all()) {
+    Bytes b = *pkt;
+    b[off::kChecksum + 3] ^= 1;
+    EXPECT_EQ(dec(b), DecodeError::bad_checksum);
+    b = *pkt;
+    b.back() ^= 0x40;
+    EXPECT_EQ(dec(b), DecodeError::bad_checksum);
+  }
+}
+
+TEST(WireDecode, ChecksumIsCheckedBeforeFields) {
+  const Valid v;
+  Bytes b = v.hello;
+  patch(b, off::kReserved, 1, 4);
+  ASSERT_EQ(dec(b), DecodeError::bad_field);
+  b[off::kChecksum] ^= 1;
+  EXPECT_EQ(dec(b), DecodeError::bad_checksum);
+}
+
+TEST(WireDecode, BadCommonFields) {
+  const Valid v;
+  for (const Bytes* pkt : v.all()) {
+    Bytes b = *pkt;
+    patch(b, off::kReserved, 0x80000000u, 4);
+    EXPECT_EQ(dec(b), DecodeError::bad_field);
+    b = *pkt;
+    patch(b, off::kSrcEpoch, 0, 8);
+    EXPECT_EQ(dec(b), DecodeError::bad_field) << "src_epoch 0";
+    for (uint16_t f = 1u << 3; f != 0; f = static_cast<uint16_t>(f << 1)) {
+      b = *pkt;
+      patch(b, off::kFlags, f, 2);
+      EXPECT_EQ(dec(b), DecodeError::bad_field) << "flag " << f;
+    }
+  }
+}
+
+TEST(WireDecode, BadHelloFields) {
+  const Valid v;
+  Bytes b = v.hello;
+  patch(b, off::kMaxPayload, 0, 4);
+  EXPECT_EQ(dec(b), DecodeError::bad_field);
+  b = v.hello;
+  patch(b, off::kRecvMsgWindow, 0, 4);
+  EXPECT_EQ(dec(b), DecodeError::bad_field);
+  b = v.hello_ack;
+  patch(b, off::kHelloReserved, 1, 4);
+  EXPECT_EQ(dec(b), DecodeError::bad_field);
+}
+
+// Encodes `d` as an ordered data packet and returns the decoder's verdict.
+DecodeError dec_data(const Data& d, uint16_t flags = flag::kOrdered) {
+  return dec(enc_data(common(Type::data, flags), d));
+}
+
+TEST(WireDecode, BadDataFields) {
+  const DataFixture f;
+  ASSERT_EQ(dec_data(f.d), DecodeError::ok);
+  const auto bad = [&](auto edit, uint16_t flags = flag::kOrdered) {
+    Data d = f.d;
+    edit(d);
+    return dec_data(d, flags);
+  };
+  EXPECT_EQ(bad([](Data&) {}, 0), DecodeError::bad_field) << "prev_delta without ordered";
+  EXPECT_EQ(bad([](Data& d) { d.pn_floor_delta = static_cast<uint32_t>(d.pn + 1); }),
+            DecodeError::bad_field);
+  EXPECT_EQ(bad([](Data& d) { d.msg_floor_delta = static_cast<uint32_t>(d.msg_id + 1); }),
+            DecodeError::bad_field);
+  EXPECT_EQ(bad([](Data& d) { d.prev_delta = static_cast<uint32_t>(d.msg_id + 1); }),
+            DecodeError::bad_field);
+  EXPECT_EQ(bad([](Data& d) { d.frag_size = 0; }), DecodeError::bad_field);
+  EXPECT_EQ(bad([](Data& d) { d.payload = {}; }), DecodeError::bad_field) << "empty fragment";
+  EXPECT_EQ(bad([](Data& d) { d.frag_index = 2; }), DecodeError::bad_field)
+      << "fragment 2 starts at 2800 and would end past 3000";
+  EXPECT_EQ(bad([](Data& d) { d.msg_len = 2799; }), DecodeError::bad_field) << "ends past msg_len";
+  EXPECT_EQ(bad([](Data& d) { d.payload = d.payload.first(1399); }), DecodeError::bad_field)
+      << "a fragment that is neither full nor last";
+  EXPECT_EQ(bad([](Data& d) { d.frag_size = 1399; }), DecodeError::bad_field)
+      << "longer than frag_size";
+  EXPECT_EQ(bad([](Data& d) {
+              d.frag_index = kMax32;
+              d.frag_size = kMax16;
+            }),
+            DecodeError::bad_field)
+      << "offset beyond 32 bits";
+  EXPECT_EQ(bad([](Data& d) {
+              d.msg_len = 1400;  // single fragment: fine with frag_size > msg_len only at index 0
+              d.frag_index = 1;
+            }),
+            DecodeError::bad_field);
+  // The empty message: fragment 0, no payload.
+  EXPECT_EQ(bad([](Data& d) { d.msg_len = 0; }), DecodeError::bad_field) << "payload in it";
+  EXPECT_EQ(bad([](Data& d) {
+              d.msg_len = 0;
+              d.payload = {};
+            }),
+            DecodeError::bad_field)
+      << "frag_index 1 of an empty message";
+}
+
+TEST(WireDecode, ConsistentFragmentsAreAccepted) {
+  const DataFixture f;
+  const auto ok = [&](auto edit) {
+    Data d = f.d;
+    edit(d);
+    return dec_data(d);
+  };
+  EXPECT_EQ(ok([](Data& d) { d.frag_index = 0; }), DecodeError::ok);
+  EXPECT_EQ(ok([](Data& d) {
+              d.frag_index = 2;  // the last, 200 bytes
+              d.payload = d.payload.first(200);
+            }),
+            DecodeError::ok);
+  EXPECT_EQ(ok([](Data& d) {
+              d.msg_len = 5;  // frag_size larger than the whole message
+              d.frag_index = 0;
+              d.payload = d.payload.first(5);
+            }),
+            DecodeError::ok);
+  EXPECT_EQ(ok([](Data& d) {
+              d.msg_len = 0;
+              d.frag_index = 0;
+              d.frag_size = 0;
+              d.payload = {};
+            }),
+            DecodeError::ok);
+  EXPECT_EQ(ok([](Data& d) {
+              d.pn_floor_delta = static_cast<uint32_t>(d.pn);
+              d.msg_floor_delta = static_cast<uint32_t>(d.msg_id);
+              d.prev_delta = static_cast<uint32_t>(d.msg_id);
+            }),
+            DecodeError::ok);
+}
+
+TEST(WireDecode, BadAckFields) {
+  const Valid v;
+  const size_t r0 = off::kRanges, r1 = off::kRanges + 8;  // (gap, len) of ranges 0 and 1
+  Bytes b = v.ack;
+  patch(b, off::kAckReserved, 1, 2);
+  EXPECT_EQ(dec(b), DecodeError::bad_field) << "reserved";
+  b = v.ack;
+  patch(b, r0, 1, 4);
+  EXPECT_EQ(dec(b), DecodeError::bad_field) << "first gap not 0";
+  b = v.ack;
+  patch(b, r1, 0, 4);
+  EXPECT_EQ(dec(b), DecodeError::bad_field) << "later gap 0: ranges would touch";
+  b = v.ack;
+  patch(b, r0 + 4, 0, 4);
+  EXPECT_EQ(dec(b), DecodeError::bad_field) << "first len 0";
+  b = v.ack;
+  patch(b, r1 + 4, 0, 4);
+  EXPECT_EQ(dec(b), DecodeError::bad_field) << "later len 0";
+
+  // Underflow below packet number 0. One range 90..100 first.
+  Ack a = valid_ack();
+  a.range_count = 1;
+  b = enc_ack(common(Type::ack), a);
+  patch(b, r0 + 4, 101, 4);
+  EXPECT_EQ(dec(b), DecodeError::ok) << "0..100 is fine";
+  patch(b, r0 + 4, 102, 4);
+  EXPECT_EQ(dec(b), DecodeError::bad_field) << "first range below 0";
+  // Then 90..100 and 50..80: gap 9 (81..89), len 31.
+  a.range_count = 2;
+  b = enc_ack(common(Type::ack), a);
+  patch(b, r1 + 4, 81, 4);
+  EXPECT_EQ(dec(b), DecodeError::ok) << "0..80 is fine";
+  patch(b, r1 + 4, 82, 4);
+  EXPECT_EQ(dec(b), DecodeError::bad_field) << "second range below 0";
+  patch(b, r1, 89, 4);  // hi = 90 - 89 - 1 = 0
+  patch(b, r1 + 4, 1, 4);
+  EXPECT_EQ(dec(b), DecodeError::ok) << "range 1 is exactly pn 0";
+  patch(b, r1, 90, 4);  // hi would be -1
+  EXPECT_EQ(dec(b), DecodeError::bad_field);
+  patch(b, r1, kMax32, 4);
+  EXPECT_EQ(dec(b), DecodeError::bad_field);
+  patch(b, off::kLargest, kMax64, 8);  // but from the top of the space it fits
+  EXPECT_EQ(dec(b), DecodeError::ok);
+
+  // range_count 0, and one past the maximum with header_len agreeing.
+  a = valid_ack();
+  a.range_count = 0;
+  EXPECT_EQ(dec(enc_ack(common(Type::ack), a)), DecodeError::bad_field);
+  b = v.ack;
+  const size_t n = tuning::kMaxAckRanges + 1;
+  b.resize(off::kRanges + n * kAckRangeSize);
+  for (size_t i = 3; i < n; ++i) {
+    put_be(b, off::kRanges + i * 8, 1, 4);
+    put_be(b, off::kRanges + i * 8 + 4, 1, 4);
+  }
+  put_be(b, off::kLargest, kMax64, 8);
+  put_be(b, off::kRangeCount, n, 2);
+  patch(b, off::kHeaderLen, b.size(), 2);
+  EXPECT_EQ(dec(b), DecodeError::bad_field);
+}
+
+TEST(WireDecode, ToDropReason) {
+  EXPECT_EQ(to_drop_reason(DecodeError::too_short), DropReason::too_short);
+  EXPECT_EQ(to_drop_reason(DecodeError::bad_version), DropReason::bad_version);
+  EXPECT_EQ(to_drop_reason(DecodeError::bad_type), DropReason::bad_type);
+  EXPECT_EQ(to_drop_reason(DecodeError::bad_checksum), DropReason::bad_checksum);
+  EXPECT_EQ(to_drop_reason(DecodeError::bad_length), DropReason::bad_length);
+  EXPECT_EQ(to_drop_reason(DecodeError::bad_field), DropReason::bad_field);
+}
+
+// Writes the fuzzer's seed corpus (fuzz/corpus/wire) when SRDX_WIRE_SEED_DIR
+// names a directory: one valid packet of every kind.
+TEST(WireSeeds, Write) {
+  const char* dir = std::getenv("SRDX_WIRE_SEED_DIR");
+  if (dir == nullptr) GTEST_SKIP() << "set SRDX_WIRE_SEED_DIR to write the fuzz seeds";
+  const Valid v;
+  Ack one = valid_ack();
+  one.range_count = 1;
+  one.ranges[0] = {0, 100};
+  Data empty;
+  empty.msg_id = 1;
+  const Bytes small = {1, 2, 3};
+  Data single;
+  single.msg_id = 2;
+  single.msg_len = 3;
+  single.frag_size = 1400;
+  single.payload = small;
+  const std::pair<const char*, Bytes> seeds[] = {
+      {"hello", v.hello},
+      {"hello_ack", v.hello_ack},
+      {"data_fragment", v.data},
+      {"data_empty", enc_data(common(Type::data, flag::kAckNow), empty)},
+      {"data_single", enc_data(common(Type::data, flag::kRetransmission), single)},
+      {"ack_three_ranges", v.ack},
+      {"ack_one_range", enc_ack(common(Type::ack), one)},
+  };
+  for (const auto& [name, bytes] : seeds) {
+    ASSERT_EQ(dec(bytes), DecodeError::ok) << name;
+    std::ofstream out(std::string(dir) + "/" + name, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    ASSERT_TRUE(out.good()) << name;
+  }
+}
+
+}  // namespace
+}  // namespace srdx::wire

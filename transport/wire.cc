@@ -1,0 +1,377 @@
+// Wire format v1 encoders and the decoder; docs/protocol.md is the spec.
+// The decoder checks in a fixed order (sizes, magic and version, type,
+// lengths, checksum, then field semantics) so that every malformed datagram is
+// refused for its first fault and nothing past the datagram is ever read.
+//
+// Data header layout note: wire.h lists twelve Data fields, which add up to
+// 52 bytes, but fixes kDataSize (and so kDataOverhead, which max_payload is
+// computed from) at 48. The 48-byte layout is what is implemented: the last
+// two members, payload_len and reserved, are not on the wire. payload_len is
+// the datagram's length minus header_len (as in UDP, IP carries the length),
+// and reserved is always 0 after decoding.
+#include "wire.h"
+
+#include <bit>
+#include <cassert>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+namespace srdx::wire {
+namespace {
+
+// Byte offsets in the common header.
+constexpr size_t kOffMagic = 0;
+constexpr size_t kOffChecksum = 8;
+constexpr size_t kHelloHeaderLen = kCommonHeaderSize + kHelloSize;
+constexpr size_t kDataHeaderLen = kCommonHeaderSize + kDataSize;
+constexpr size_t kAckHeaderLen = kCommonHeaderSize + kAckSize;
+static_assert(kAckHeaderLen + tuning::kMaxAckRanges * kAckRangeSize <= 0xffff);
+
+template <class T>
+inline T byteswap_if_little(T v) {
+  static_assert(std::is_unsigned_v<T>);
+  if constexpr (std::endian::native == std::endian::little) {
+    if constexpr (sizeof(T) == 2) return __builtin_bswap16(v);
+    if constexpr (sizeof(T) == 4) return __builtin_bswap32(v);
+    if constexpr (sizeof(T) == 8) return __builtin_bswap64(v);
+  }
+  return v;
+}
+
+template <class T>
+inline T load_be(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return byteswap_if_little(v);
+}
+
+template <class T>
+inline void store_be(uint8_t* p, T v) {
+  v = byteswap_if_little(v);
+  std::memcpy(p, &v, sizeof v);
+}
+
+// Sequential big-endian writer/reader over a region whose size the caller
+// checked beforehand; they do no bounds checks of their own.
+class Writer {
+ public:
+  explicit Writer(uint8_t* p) : p_(p) {}
+  void u8(uint8_t v) { *p_++ = v; }
+  void u16(uint16_t v) { put(v); }
+  void u32(uint32_t v) { put(v); }
+  void u64(uint64_t v) { put(v); }
+  uint8_t* pos() const { return p_; }
+
+ private:
+  template <class T>
+  void put(T v) {
+    store_be(p_, v);
+    p_ += sizeof v;
+  }
+  uint8_t* p_;
+};
+
+class Reader {
+ public:
+  explicit Reader(const uint8_t* p) : p_(p) {}
+  uint8_t u8() { return *p_++; }
+  uint16_t u16() { return get<uint16_t>(); }
+  uint32_t u32() { return get<uint32_t>(); }
+  uint64_t u64() { return get<uint64_t>(); }
+
+ private:
+  template <class T>
+  T get() {
+    T v = load_be<T>(p_);
+    p_ += sizeof v;
+    return v;
+  }
+  const uint8_t* p_;
+};
+
+// CRC32C of the datagram with the checksum field read as zero.
+uint32_t packet_checksum(std::span<const uint8_t> pkt) {
+  static constexpr uint8_t kZero[4] = {};
+  uint32_t crc = crc32c(pkt.first(kOffChecksum));
+  crc = crc32c(kZero, crc);
+  return crc32c(pkt.subspan(kOffChecksum + 4), crc);
+}
+
+void write_common(Writer& w, Type type, uint16_t flags, size_t header_len, uint64_t src_epoch) {
+  w.u16(kMagic);
+  w.u8(kVersion);
+  w.u8(static_cast<uint8_t>(type));
+  w.u16(flags);
+  w.u16(static_cast<uint16_t>(header_len));
+  w.u32(0);  // checksum, filled in by seal()
+  w.u32(0);  // reserved
+  w.u64(src_epoch);
+}
+
+size_t seal(std::span<uint8_t> pkt) {
+  store_be<uint32_t>(pkt.data() + kOffChecksum, packet_checksum(pkt));
+  return pkt.size();
+}
+
+DecodeError check_data(const Common& c, const Data& d) {
+  if (d.pn_floor_delta > d.pn || d.msg_floor_delta > d.msg_id || d.prev_delta > d.msg_id) {
+    return DecodeError::bad_field;
+  }
+  if (d.prev_delta != 0 && !(c.flags & flag::kOrdered)) return DecodeError::bad_field;
+  if (d.msg_len == 0) {
+    // The empty message: one fragment with nothing in it.
+    return d.frag_index == 0 && d.payload_len == 0 ? DecodeError::ok : DecodeError::bad_field;
+  }
+  if (d.frag_size == 0 || d.payload_len == 0 || d.payload_len > d.frag_size) {
+    return DecodeError::bad_field;
+  }
+  // Fragment i covers [i * frag_size, i * frag_size + payload_len); every
+  // fragment but the last is exactly frag_size long. 32 x 16 bits: no overflow.
+  const uint64_t offset = uint64_t{d.frag_index} * d.frag_size;
+  const uint64_t end = offset + d.payload_len;
+  if (end > d.msg_len) return DecodeError::bad_field;
+  if (end != d.msg_len && d.payload_len != d.frag_size) return DecodeError::bad_field;
+  return DecodeError::ok;
+}
+
+DecodeError decode_hello(Reader& r, Hello& h) {
+  h.dst_epoch = r.u64();
+  h.features = r.u32();  // unknown feature bits are legal: they are ignored
+  h.max_payload = r.u32();
+  h.max_message = r.u64();
+  h.recv_msg_window = r.u32();
+  h.reserved = r.u32();
+  h.recv_buffer = r.u64();
+  if (h.reserved != 0 || h.max_payload == 0 || h.recv_msg_window == 0) {
+    return DecodeError::bad_field;
+  }
+  return DecodeError::ok;
+}
+
+DecodeError decode_data(Reader& r, std::span<const uint8_t> bytes, const Common& c, Data& d) {
+  d.dst_epoch = r.u64();
+  d.pn = r.u64();
+  d.pn_floor_delta = r.u32();
+  d.msg_floor_delta = r.u32();
+  d.msg_id = r.u64();
+  d.msg_len = r.u32();
+  d.frag_index = r.u32();
+  d.prev_delta = r.u32();
+  d.frag_size = r.u16();
+  d.flow = r.u16();
+  // The payload is the rest of the datagram (decode() checked it fits in 16
+  // bits); payload_len and reserved are not carried on the wire, see below.
+  d.payload = bytes.subspan(kDataHeaderLen);
+  d.payload_len = static_cast<uint16_t>(d.payload.size());
+  d.reserved = 0;
+  return check_data(c, d);
+}
+
+DecodeError decode_ack(Reader& r, Ack& a) {
+  a.dst_epoch = r.u64();
+  a.largest_pn = r.u64();
+  a.ack_delay_ns = r.u32();
+  a.ack_seq = r.u32();
+  a.max_msg_id = r.u64();
+  a.free_buffer_kib = r.u32();
+  a.range_count = r.u16();
+  a.reserved = r.u16();
+  if (a.reserved != 0 || a.range_count == 0 || a.range_count > tuning::kMaxAckRanges) {
+    return DecodeError::bad_field;
+  }
+  // Ranges descend from largest_pn; every subtraction is checked first, so a
+  // range reaching below packet number 0 is refused, not wrapped.
+  uint64_t hi = a.largest_pn;
+  for (uint16_t i = 0; i < a.range_count; ++i) {
+    const uint32_t gap = r.u32();
+    const uint32_t len = r.u32();
+    if (i == 0 ? gap != 0 : gap == 0) return DecodeError::bad_field;
+    if (i > 0) {
+      const uint64_t prev_lo = a.ranges[i - 1].lo;
+      if (prev_lo < uint64_t{gap} + 1) return DecodeError::bad_field;
+      hi = prev_lo - gap - 1;
+    }
+    if (len == 0 || len - 1 > hi) return DecodeError::bad_field;
+    a.ranges[i] = AckRange{hi - (len - 1), hi};
+  }
+  return DecodeError::ok;
+}
+
+}  // namespace
+
+DropReason to_drop_reason(DecodeError e) {
+  switch (e) {
+    case DecodeError::too_short:
+      return DropReason::too_short;
+    case DecodeError::bad_version:
+      return DropReason::bad_version;
+    case DecodeError::bad_type:
+      return DropReason::bad_type;
+    case DecodeError::bad_checksum:
+      return DropReason::bad_checksum;
+    case DecodeError::bad_length:
+      return DropReason::bad_length;
+    case DecodeError::bad_field:
+      return DropReason::bad_field;
+    case DecodeError::ok:
+      break;
+  }
+  // ok is not a reason to drop; callers only map errors.
+  assert(false && "to_drop_reason(DecodeError::ok)");
+  return DropReason::bad_field;
+}
+
+DecodeError decode(std::span<const uint8_t> bytes, Packet& out) {
+  if (bytes.size() < kCommonHeaderSize) return DecodeError::too_short;
+  const uint8_t* p = bytes.data();
+  if (load_be<uint16_t>(p + kOffMagic) != kMagic || p[2] != kVersion) {
+    return DecodeError::bad_version;
+  }
+
+  // Length sanity: the type's fixed header must be present before anything in
+  // it (range_count) is read, header_len must be exactly what the type needs,
+  // and the datagram must end exactly where the packet does.
+  const uint8_t type = p[3];
+  size_t fixed = 0;
+  switch (static_cast<Type>(type)) {
+    case Type::hello:
+    case Type::hello_ack:
+      fixed = kHelloHeaderLen;
+      break;
+    case Type::data:
+      fixed = kDataHeaderLen;
+      break;
+    case Type::ack:
+      fixed = kAckHeaderLen;
+      break;
+    default:
+      return DecodeError::bad_type;
+  }
+  if (bytes.size() < fixed) return DecodeError::too_short;
+  size_t want_header_len = fixed;
+  if (static_cast<Type>(type) == Type::ack) {
+    want_header_len += size_t{load_be<uint16_t>(p + kAckHeaderLen - 4)} * kAckRangeSize;
+  }
+  const size_t header_len = load_be<uint16_t>(p + 6);
+  if (header_len != want_header_len) return DecodeError::bad_length;
+  if (bytes.size() < header_len) return DecodeError::too_short;
+  // Only data carries bytes past its header, at most 2^16-1 of them.
+  const size_t max_size = static_cast<Type>(type) == Type::data
+                              ? header_len + std::numeric_limits<uint16_t>::max()
+                              : header_len;
+  if (bytes.size() > max_size) return DecodeError::bad_length;
+
+  if (load_be<uint32_t>(p + kOffChecksum) != packet_checksum(bytes)) {
+    return DecodeError::bad_checksum;
+  }
+
+  Reader r(p + 4);
+  Common& c = out.common;
+  c.type = static_cast<Type>(type);
+  c.flags = r.u16();
+  r.u16();  // header_len
+  r.u32();  // checksum
+  const uint32_t reserved = r.u32();
+  c.src_epoch = r.u64();
+  if (reserved != 0 || (c.flags & ~flag::kKnown) != 0 || c.src_epoch == 0) {
+    return DecodeError::bad_field;
+  }
+  switch (c.type) {
+    case Type::hello:
+    case Type::hello_ack:
+      return decode_hello(r, out.hello);
+    case Type::data:
+      return decode_data(r, bytes, c, out.data);
+    case Type::ack:
+      return decode_ack(r, out.ack);
+  }
+  return DecodeError::bad_type;  // unreachable: the type was checked above
+}
+
+size_t encode_hello(std::span<uint8_t> buf, const Common& c, const Hello& h) {
+  if (c.type != Type::hello && c.type != Type::hello_ack) return 0;
+  if (buf.size() < kHelloHeaderLen) return 0;
+  Writer w(buf.data());
+  write_common(w, c.type, c.flags, kHelloHeaderLen, c.src_epoch);
+  w.u64(h.dst_epoch);
+  w.u32(h.features);
+  w.u32(h.max_payload);
+  w.u64(h.max_message);
+  w.u32(h.recv_msg_window);
+  w.u32(h.reserved);
+  w.u64(h.recv_buffer);
+  assert(w.pos() == buf.data() + kHelloHeaderLen);
+  return seal(buf.first(kHelloHeaderLen));
+}
+
+size_t encode_data(std::span<uint8_t> buf, const Common& c, const Data& d) {
+  // The payload's length is the datagram's length minus the header: the
+  // payload_len and reserved members of Data are not written (see the layout
+  // note at the top of this file).
+  if (d.payload.size() > std::numeric_limits<uint16_t>::max()) return 0;
+  const size_t total = kDataHeaderLen + d.payload.size();
+  if (buf.size() < total) return 0;
+  Writer w(buf.data());
+  write_common(w, Type::data, c.flags, kDataHeaderLen, c.src_epoch);
+  w.u64(d.dst_epoch);
+  w.u64(d.pn);
+  w.u32(d.pn_floor_delta);
+  w.u32(d.msg_floor_delta);
+  w.u64(d.msg_id);
+  w.u32(d.msg_len);
+  w.u32(d.frag_index);
+  w.u32(d.prev_delta);
+  w.u16(d.frag_size);
+  w.u16(d.flow);
+  assert(w.pos() == buf.data() + kDataHeaderLen);
+  if (!d.payload.empty()) std::memcpy(w.pos(), d.payload.data(), d.payload.size());
+  return seal(buf.first(total));
+}
+
+size_t encode_ack(std::span<uint8_t> buf, const Common& c, const Ack& a) {
+  if (a.range_count > tuning::kMaxAckRanges) return 0;
+  // Ranges are written as (gap, len) pairs of 32 bits. A range or gap too
+  // long for that ends the list there (the range itself clipped to its top
+  // 2^32-1 packets): acknowledging fewer packets than were received is always
+  // truthful, and the sender's pn_floor keeps real ranges far shorter.
+  constexpr uint64_t kMax32 = std::numeric_limits<uint32_t>::max();
+  uint32_t gaps[tuning::kMaxAckRanges];
+  uint32_t lens[tuning::kMaxAckRanges];
+  uint16_t count = 0;
+  for (uint16_t i = 0; i < a.range_count; ++i) {
+    const AckRange& r = a.ranges[i];
+    assert(r.lo <= r.hi);
+    assert(i == 0 ? r.hi == a.largest_pn : r.hi + 1 < a.ranges[i - 1].lo);
+    uint64_t gap = 0;
+    if (i > 0) {
+      gap = a.ranges[i - 1].lo - r.hi - 1;
+      if (gap > kMax32) break;
+    }
+    const uint64_t len_minus_1 = r.hi - r.lo;  // cannot overflow, unlike len
+    gaps[count] = static_cast<uint32_t>(gap);
+    lens[count] = static_cast<uint32_t>(len_minus_1 < kMax32 ? len_minus_1 + 1 : kMax32);
+    ++count;
+    if (len_minus_1 >= kMax32) break;  // clipped: the pns below it are not described
+  }
+  const size_t header_len = kAckHeaderLen + size_t{count} * kAckRangeSize;
+  if (buf.size() < header_len) return 0;
+  Writer w(buf.data());
+  write_common(w, Type::ack, c.flags, header_len, c.src_epoch);
+  w.u64(a.dst_epoch);
+  w.u64(a.largest_pn);
+  w.u32(a.ack_delay_ns);
+  w.u32(a.ack_seq);
+  w.u64(a.max_msg_id);
+  w.u32(a.free_buffer_kib);
+  w.u16(count);
+  w.u16(a.reserved);
+  for (uint16_t i = 0; i < count; ++i) {
+    w.u32(gaps[i]);
+    w.u32(lens[i]);
+  }
+  assert(w.pos() == buf.data() + header_len);
+  return seal(buf.first(header_len));
+}
+
+}  // namespace srdx::wire
