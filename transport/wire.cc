@@ -174,12 +174,15 @@ DecodeError decode_ack(Reader& r, Ack& a) {
   a.ack_delay_ns = r.u32();
   a.ack_seq = r.u32();
   a.max_msg_id = r.u64();
+  a.msg_floor = r.u64();
   a.free_buffer_kib = r.u32();
   a.range_count = r.u16();
   a.reserved = r.u16();
-  if (a.reserved != 0 || a.range_count == 0 || a.range_count > tuning::kMaxAckRanges) {
+  if (a.reserved != 0 || a.range_count > tuning::kMaxAckRanges) {
     return DecodeError::bad_field;
   }
+  // No ranges: a pure update of credit and floor, acknowledging nothing.
+  if (a.range_count == 0 && a.largest_pn != 0) return DecodeError::bad_field;
   // Ranges descend from largest_pn; every subtraction is checked first, so a
   // range reaching below packet number 0 is refused, not wrapped.
   uint64_t hi = a.largest_pn;
@@ -363,6 +366,7 @@ size_t encode_ack(std::span<uint8_t> buf, const Common& c, const Ack& a) {
   w.u32(a.ack_delay_ns);
   w.u32(a.ack_seq);
   w.u64(a.max_msg_id);
+  w.u64(a.msg_floor);
   w.u32(a.free_buffer_kib);
   w.u16(count);
   w.u16(a.reserved);

@@ -84,21 +84,23 @@ struct AckRange {
   uint64_t lo = 0, hi = 0;  // inclusive packet numbers
 };
 
-// ack, 40 bytes after the common header, then range_count x (gap u32, len u32):
+// ack, 48 bytes after the common header, then range_count x (gap u32, len u32):
 // the first range ends at largest_pn; each gap counts the missing packet
-// numbers between a range and the next lower one.
+// numbers between a range and the next lower one. range_count 0 (with
+// largest_pn 0) acknowledges nothing: a pure credit or msg_floor update.
 struct Ack {
   uint64_t dst_epoch = 0;
   uint64_t largest_pn = 0;
   uint32_t ack_delay_ns = 0;   // time the receiver held largest_pn before acking
   uint32_t ack_seq = 0;        // orders ACKs, so stale credit is ignored
   uint64_t max_msg_id = 0;     // sender may use message ids below this
+  uint64_t msg_floor = 0;      // the ACK sender's own send floor (see Data)
   uint32_t free_buffer_kib = 0;  // receive buffer still free, in KiB
   uint16_t range_count = 0;
   uint16_t reserved = 0;
   AckRange ranges[tuning::kMaxAckRanges];  // descending, disjoint
 };
-inline constexpr size_t kAckSize = 40;
+inline constexpr size_t kAckSize = 48;
 inline constexpr size_t kAckRangeSize = 8;
 
 struct Packet {
@@ -130,7 +132,7 @@ size_t encode_data(std::span<uint8_t> buf, const Common& c, const Data& d);
 size_t encode_ack(std::span<uint8_t> buf, const Common& c, const Ack& a);
 
 inline constexpr size_t kDataOverhead = kCommonHeaderSize + kDataSize;
-static_assert(kCommonHeaderSize == 24 && kHelloSize == 40 && kDataSize == 48 && kAckSize == 40);
+static_assert(kCommonHeaderSize == 24 && kHelloSize == 40 && kDataSize == 48 && kAckSize == 48);
 static_assert(kDataOverhead + tuning::kIpUdpOverhead < tuning::kMinMtu);
 static_assert(kCommonHeaderSize + kAckSize + tuning::kMaxAckRanges * kAckRangeSize +
                   tuning::kIpUdpOverhead <=

@@ -1,0 +1,49 @@
+#include "buffer_pool.h"
+
+namespace srdx {
+
+int BufferPool::class_of(size_t len) {
+  int c = kMinClass;
+  while ((uint64_t{1} << c) < len) ++c;
+  return c;
+}
+
+BufferPool::Handle BufferPool::get(size_t len) {
+  int c = class_of(len);
+  Handle h;
+  if (!free_[c].empty()) {
+    h = free_[c].back();
+    free_[c].pop_back();
+    retained_ -= bufs_[h].cap;
+  } else {
+    if (!empty_.empty()) {
+      h = empty_.back();
+      empty_.pop_back();
+    } else {
+      h = static_cast<Handle>(bufs_.size());
+      bufs_.emplace_back();
+    }
+    Buf& b = bufs_[h];
+    b.cap = uint64_t{1} << c;
+    b.p.reset(new uint8_t[b.cap]);
+    b.cls = c;
+  }
+  in_use_ += bufs_[h].cap;
+  return h;
+}
+
+void BufferPool::put(Handle h) {
+  Buf& b = bufs_[h];
+  in_use_ -= b.cap;
+  if (retained_ + b.cap > retain_limit_) {
+    b.p.reset();
+    b.cap = 0;
+    b.cls = -1;
+    empty_.push_back(h);
+    return;
+  }
+  retained_ += b.cap;
+  free_[b.cls].push_back(h);
+}
+
+}  // namespace srdx

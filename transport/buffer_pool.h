@@ -1,0 +1,48 @@
+// Message buffers, recycled by power-of-two size class so that steady-state
+// traffic allocates nothing. Handles are small integers, so events and
+// message slots can refer to a buffer without owning a pointer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace srdx {
+
+class BufferPool {
+ public:
+  using Handle = uint32_t;
+  static constexpr Handle kNone = 0xffffffffu;
+
+  // `retain_limit`: free bytes kept for reuse; beyond it, released buffers go
+  // back to the heap.
+  explicit BufferPool(uint64_t retain_limit) : retain_limit_(retain_limit) {}
+
+  // A buffer of at least `len` bytes (contents undefined).
+  Handle get(size_t len);
+  void put(Handle h);
+  uint8_t* data(Handle h) { return bufs_[h].p.get(); }
+  const uint8_t* data(Handle h) const { return bufs_[h].p.get(); }
+
+  uint64_t bytes_in_use() const { return in_use_; }
+  uint64_t bytes_retained() const { return retained_; }
+
+ private:
+  static constexpr int kMinClass = 6;  // 64 bytes
+  static constexpr int kClasses = 40;
+  struct Buf {
+    std::unique_ptr<uint8_t[]> p;
+    uint64_t cap = 0;
+    int cls = -1;
+  };
+  static int class_of(size_t len);
+  std::vector<Buf> bufs_;
+  std::vector<Handle> free_[kClasses];
+  std::vector<Handle> empty_;  // handles whose memory went back to the heap
+  uint64_t retain_limit_;
+  uint64_t retained_ = 0, in_use_ = 0;
+};
+
+}  // namespace srdx

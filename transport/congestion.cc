@@ -1,0 +1,54 @@
+#include "congestion.h"
+
+#include <algorithm>
+
+namespace srdx {
+
+Congestion::Congestion(const EndpointConfig& cfg, uint32_t mss)
+    : cfg_(cfg), mss_(mss), cwnd_(static_cast<double>(cfg.cc_initial_window)) {}
+
+void Congestion::reset() {
+  cwnd_ = static_cast<double>(cfg_.cc_initial_window);
+  inflight_ = 0;
+  last_decrease_ = Time::zero();
+  next_send_ = Time::zero();
+}
+
+void Congestion::on_sent(uint32_t bytes, Time now, Duration srtt) {
+  inflight_ += bytes;
+  if (!cfg_.pacing) return;
+  // rate = gain * cwnd / srtt  =>  interval = bytes * srtt / (gain * cwnd)
+  double interval_ns =
+      static_cast<double>(bytes) * static_cast<double>(srtt.ns()) / (tuning::kPacingGain * cwnd_);
+  // Allow a small burst (a few packets) to absorb scheduling jitter without
+  // building credit over idle periods.
+  Duration burst = Duration::nanos(static_cast<int64_t>(interval_ns * 4));
+  Time base = max(next_send_, now - burst);
+  next_send_ = base + Duration::nanos(static_cast<int64_t>(interval_ns));
+}
+
+void Congestion::on_acked(uint32_t bytes, Duration queue_delay, Duration srtt, Time now) {
+  inflight_ -= bytes <= inflight_ ? bytes : inflight_;
+  const double max_w = static_cast<double>(cfg_.cc_max_window);
+  if (queue_delay < Duration::zero()) return;
+  if (queue_delay <= cfg_.cc_target_delay) {
+    // About cc_additive_increase packets per window's worth of ACKs.
+    cwnd_ += cfg_.cc_additive_increase * mss_ * static_cast<double>(bytes) / cwnd_;
+    cwnd_ = std::min(cwnd_, max_w);
+    return;
+  }
+  if (now - last_decrease_ < srtt) return;
+  double excess = static_cast<double>((queue_delay - cfg_.cc_target_delay).ns()) /
+                  static_cast<double>(queue_delay.ns());
+  double factor = std::max(1.0 - cfg_.cc_beta * excess, 1.0 - cfg_.cc_max_decrease);
+  cwnd_ = std::max(cwnd_ * factor, mss_);
+  last_decrease_ = now;
+}
+
+void Congestion::on_timeout(Duration srtt, Time now) {
+  if (now - last_decrease_ < srtt) return;
+  cwnd_ = std::max(cwnd_ * (1.0 - cfg_.cc_max_decrease), mss_);
+  last_decrease_ = now;
+}
+
+}  // namespace srdx

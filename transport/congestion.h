@@ -1,0 +1,43 @@
+// Per-connection congestion control, delay based in the spirit of Swift: the
+// window grows additively while the queueing delay a packet saw (its RTT minus
+// its path's minimum RTT) stays under a target, and shrinks in proportion to
+// the excess, at most once per RTT. A retransmission timeout halves it.
+// Sends are paced at gain x window / srtt so a window leaves as a smooth
+// stream rather than a burst that fills a switch queue.
+#pragma once
+
+#include <cstdint>
+
+#include "srdx/config.h"
+#include "srdx/time.h"
+
+namespace srdx {
+
+class Congestion {
+ public:
+  Congestion(const EndpointConfig& cfg, uint32_t mss);
+
+  bool can_send(uint32_t bytes) const { return inflight_ == 0 || inflight_ + bytes <= cwnd(); }
+  // Earliest time the pacer lets the next packet go.
+  Time next_send_time() const { return next_send_; }
+  void on_sent(uint32_t bytes, Time now, Duration srtt);
+  // `queue_delay` is the packet's RTT minus its path's minimum RTT, or negative
+  // when the ACK gave no usable sample.
+  void on_acked(uint32_t bytes, Duration queue_delay, Duration srtt, Time now);
+  void on_lost(uint32_t bytes) { inflight_ -= bytes <= inflight_ ? bytes : inflight_; }
+  void on_timeout(Duration srtt, Time now);
+  void reset();
+
+  uint64_t cwnd() const { return static_cast<uint64_t>(cwnd_); }
+  uint64_t inflight() const { return inflight_; }
+
+ private:
+  const EndpointConfig& cfg_;
+  double mss_;
+  double cwnd_;
+  uint64_t inflight_ = 0;
+  Time last_decrease_ = Time::zero();
+  Time next_send_ = Time::zero();
+};
+
+}  // namespace srdx

@@ -1,0 +1,170 @@
+#include "path_selector.h"
+
+#include <algorithm>
+
+namespace srdx {
+
+namespace {
+// Loss fraction above which a slot is considered broken and re-drawn. Random
+// loss spread evenly over every path stays far below it; a path that drops a
+// large share of what it carries does not.
+constexpr double kLossReplaceThreshold = 0.2;
+constexpr double kLossEwmaGain = 1.0 / 16;
+}  // namespace
+
+PathSelector::PathSelector(uint32_t slots, Rng& rng, const EndpointConfig& cfg)
+    : rng_(rng), cfg_(cfg), slots_(slots), min_rto_(cfg.rto_initial) {
+  for (auto& s : slots_) s.entropy = fresh_entropy();
+}
+
+uint16_t PathSelector::fresh_entropy() {
+  // Entropies are 16-bit and nonzero; avoid values another slot holds.
+  while (true) {
+    uint16_t e = static_cast<uint16_t>(1 + rng_.below(0xfffe));
+    bool used = false;
+    for (const auto& s : slots_) used |= (s.entropy == e);
+    if (!used) return e;
+  }
+}
+
+double PathSelector::cost(const PathSlot& s) const {
+  double rtt = static_cast<double>((s.has_rtt ? s.srtt : srtt()).ns()) + 1.0;
+  return (s.inflight + 1.0) * rtt * (1.0 + 4.0 * s.loss_ewma);
+}
+
+uint16_t PathSelector::choose(uint16_t avoid, Time now) {
+  const uint32_t n = size();
+  if (n == 1) return 0;
+  // Power of two choices among usable slots.
+  uint16_t best = kNone;
+  for (int tries = 0; tries < 8; ++tries) {
+    uint16_t c = static_cast<uint16_t>(rng_.below(n));
+    if (c == avoid || !usable(slots_[c], now)) continue;
+    if (best == kNone) {
+      best = c;
+      if (tries >= 6) break;
+      continue;
+    }
+    if (cost(slots_[c]) < cost(slots_[best])) best = c;
+    break;
+  }
+  if (best != kNone) return best;
+  // Everything drawn was penalised: take the cheapest slot that is not `avoid`.
+  double bc = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i == avoid) continue;
+    double c = cost(slots_[i]) * (usable(slots_[i], now) ? 1.0 : 16.0);
+    if (best == kNone || c < bc) {
+      best = i;
+      bc = c;
+    }
+  }
+  return best;
+}
+
+uint64_t PathSelector::on_sent(uint16_t slot) {
+  PathSlot& s = slots_[slot];
+  ++s.inflight;
+  ++s.sent;
+  return s.next_seq++;
+}
+
+void PathSelector::on_acked(uint16_t slot, uint64_t seq, Duration rtt) {
+  PathSlot& s = slots_[slot];
+  if (s.inflight) --s.inflight;
+  ++s.acked;
+  s.consecutive_timeouts = 0;
+  s.loss_ewma *= (1 - kLossEwmaGain);
+  if (seq + 1 > s.largest_acked_seq) s.largest_acked_seq = seq + 1;
+  if (rtt < Duration::zero()) return;
+  if (rtt == Duration::zero()) rtt = Duration::nanos(1);
+  s.last_rtt = rtt;
+  if (!s.has_rtt) {
+    s.has_rtt = true;
+    s.srtt = rtt;
+    s.rttvar = rtt / 2;
+    s.min_rtt = rtt;
+  } else {
+    Duration err = s.srtt > rtt ? s.srtt - rtt : rtt - s.srtt;
+    s.rttvar = (s.rttvar * 3 + err) / 4;
+    s.srtt = (s.srtt * 7 + rtt) / 8;
+    s.min_rtt = min(s.min_rtt, rtt);
+  }
+  if (!has_rtt_) {
+    has_rtt_ = true;
+    srtt_ = rtt;
+    min_rtt_ = rtt;
+  } else {
+    srtt_ = (srtt_ * 7 + rtt) / 8;
+    min_rtt_ = min(min_rtt_, rtt);
+  }
+}
+
+void PathSelector::on_lost(uint16_t slot, Time now) {
+  PathSlot& s = slots_[slot];
+  if (s.inflight) --s.inflight;
+  ++s.lost;
+  s.loss_ewma = s.loss_ewma * (1 - kLossEwmaGain) + kLossEwmaGain;
+  if (s.loss_ewma > kLossReplaceThreshold && s.sent >= 16) replace(slot, now);
+}
+
+void PathSelector::on_timeout(uint16_t slot, uint32_t gen, Time now) {
+  PathSlot& s = slots_[slot];
+  if (s.inflight) --s.inflight;
+  ++s.lost;
+  if (gen != s.generation) return;
+  ++s.timeouts;
+  ++s.consecutive_timeouts;
+  s.loss_ewma = s.loss_ewma * (1 - kLossEwmaGain) + kLossEwmaGain;
+  // Keep new packets off this slot for a while; a second timeout in a row
+  // means the path is likely dead: move the slot to a fresh entropy.
+  s.penalty_until = now + rto(slot);
+  if (s.consecutive_timeouts >= tuning::kPathTimeoutsBeforeReplace) replace(slot, now);
+}
+
+void PathSelector::on_abandoned(uint16_t slot) {
+  PathSlot& s = slots_[slot];
+  if (s.inflight) --s.inflight;
+}
+
+void PathSelector::replace(uint16_t slot, Time now) {
+  PathSlot& s = slots_[slot];
+  PathSlot fresh;
+  fresh.entropy = fresh_entropy();
+  fresh.generation = s.generation + 1;
+  // Sequences continue, so packets still out on the old entropy are judged
+  // against what the new one delivers.
+  fresh.next_seq = s.next_seq;
+  fresh.largest_acked_seq = s.largest_acked_seq;
+  fresh.inflight = s.inflight;
+  fresh.sent = s.sent;
+  fresh.acked = s.acked;
+  fresh.lost = s.lost;
+  fresh.timeouts = s.timeouts;
+  fresh.penalty_until = now;
+  s = fresh;
+  ++replacements_;
+}
+
+Duration PathSelector::rto(uint16_t slot) const {
+  const PathSlot& s = slots_[slot];
+  Duration base;
+  if (s.has_rtt) {
+    base = s.srtt + max(s.rttvar * 4, Duration::micros(1));
+  } else if (has_rtt_) {
+    base = srtt_ * 2;
+  } else {
+    base = cfg_.rto_initial;
+  }
+  base = max(base, cfg_.rto_min);
+  for (uint32_t i = 0; i < s.consecutive_timeouts && base < cfg_.rto_max; ++i) base = base * 2;
+  return min(base, cfg_.rto_max);
+}
+
+void PathSelector::refresh_min_rto() {
+  Duration m = cfg_.rto_max;
+  for (uint16_t i = 0; i < size(); ++i) m = min(m, rto(i));
+  min_rto_ = m;
+}
+
+}  // namespace srdx

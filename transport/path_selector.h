@@ -1,0 +1,83 @@
+// Spraying: one connection's packets spread over many path entropies (the UDP
+// source port the dataplane sends from; ECMP switches hash it, so each entropy
+// pins a path through the fabric). Every slot keeps its own RTT and loss
+// statistics. New packets go to the better of two randomly drawn slots
+// (fewest packets in flight weighted by smoothed RTT), so slow or queued
+// paths get less traffic; a slot that keeps timing out or losing is given a
+// fresh entropy, which moves it to another path.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "rng.h"
+#include "srdx/endpoint.h"
+#include "srdx/time.h"
+
+namespace srdx {
+
+struct PathSlot {
+  uint16_t entropy = 0;
+  PathState state = PathState::active;
+  bool has_rtt = false;
+  Duration srtt, rttvar, min_rtt, last_rtt;
+  uint64_t next_seq = 0;          // per-slot send sequence
+  uint64_t largest_acked_seq = 0; // highest sequence acked (+1; 0 = none)
+  uint32_t inflight = 0;
+  uint32_t consecutive_timeouts = 0;
+  double loss_ewma = 0;           // fraction of recent packets lost
+  Time penalty_until;             // avoided until then (after a timeout)
+  uint64_t sent = 0, acked = 0, lost = 0, timeouts = 0;
+  uint32_t generation = 0;
+};
+
+class PathSelector {
+ public:
+  static constexpr uint16_t kNone = 0xffff;
+
+  PathSelector(uint32_t slots, Rng& rng, const EndpointConfig& cfg);
+
+  // The slot for the next packet; `avoid` (a slot, or kNone) is skipped when
+  // another usable slot exists (retransmissions go elsewhere).
+  uint16_t choose(uint16_t avoid, Time now);
+  // Records a send on `slot`; returns the packet's per-slot sequence.
+  uint64_t on_sent(uint16_t slot);
+  // A packet sent on `slot` with sequence `seq` was acknowledged; `rtt` is the
+  // sample, or a negative duration when none applies.
+  void on_acked(uint16_t slot, uint64_t seq, Duration rtt);
+  // Was the packet (slot, seq) overtaken by `threshold` later packets on its slot?
+  bool overtaken(uint16_t slot, uint64_t seq, uint32_t threshold) const {
+    return slots_[slot].largest_acked_seq >= seq + 1 + threshold;
+  }
+  void on_lost(uint16_t slot, Time now);      // detected by reordering
+  // Retransmission timer fired for a packet sent on generation `gen` of the slot;
+  // only timeouts of the current entropy count towards replacing it.
+  void on_timeout(uint16_t slot, uint32_t gen, Time now);
+  void on_abandoned(uint16_t slot);           // in flight, now forgotten (reset)
+
+  Duration rto(uint16_t slot) const;
+  Duration min_rto() const { return min_rto_; }
+  Duration srtt() const { return has_rtt_ ? srtt_ : cfg_.rto_initial; }
+  bool has_rtt() const { return has_rtt_; }
+  Duration min_rtt() const { return min_rtt_; }
+  const PathSlot& slot(uint16_t i) const { return slots_[i]; }
+  uint32_t size() const { return static_cast<uint32_t>(slots_.size()); }
+  uint64_t replacements() const { return replacements_; }
+  void refresh_min_rto();
+
+ private:
+  void replace(uint16_t slot, Time now);
+  uint16_t fresh_entropy();
+  bool usable(const PathSlot& s, Time now) const { return now >= s.penalty_until; }
+  double cost(const PathSlot& s) const;
+
+  Rng& rng_;
+  const EndpointConfig& cfg_;
+  std::vector<PathSlot> slots_;
+  bool has_rtt_ = false;
+  Duration srtt_, min_rtt_;
+  Duration min_rto_;
+  uint64_t replacements_ = 0;
+};
+
+}  // namespace srdx

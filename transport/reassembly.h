@@ -1,0 +1,83 @@
+// Receiver side of messages: fragments are placed into per-message buffers,
+// each message is handed up exactly once when its last fragment lands (out of
+// order across messages; in send order within a flow for ordered messages),
+// and the receive window and buffer credit that flow control advertises are
+// kept here. Message ids below `base` are finished: delivered, or abandoned by
+// the sender (its msg_floor passed them).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "buffer_pool.h"
+#include "srdx/config.h"
+#include "wire.h"
+
+namespace srdx {
+
+class Reassembly {
+ public:
+  struct Sink {
+    // A whole message, in `buf` (owned by the sink from now on), charged
+    // `charge` bytes of receive buffer until release() is called.
+    virtual void deliver(uint64_t msg_id, uint16_t flow, BufferPool::Handle buf, uint32_t len,
+                         uint32_t charge) = 0;
+
+   protected:
+    ~Sink() = default;
+  };
+
+  enum class Verdict : uint8_t { accepted, duplicate, out_of_window, no_buffer, inconsistent };
+
+  Reassembly(const EndpointConfig& cfg, BufferPool& pool);
+  ~Reassembly();
+  Reassembly(const Reassembly&) = delete;
+  Reassembly& operator=(const Reassembly&) = delete;
+
+  Verdict on_fragment(const wire::Data& d, Sink& sink);
+  // The sender finished every message below `floor`.
+  void raise_floor(uint64_t floor, Sink& sink);
+  // The application consumed a delivered message.
+  void release(uint32_t charge) { held_ -= charge <= held_ ? charge : held_; }
+  void reset();
+
+  uint64_t base() const { return base_; }
+  uint64_t max_msg_id() const { return base_ + window_; }
+  uint64_t free_bytes() const { return held_ >= capacity_ ? 0 : capacity_ - held_; }
+  uint64_t held_bytes() const { return held_; }
+  uint64_t partial_messages() const { return active_; }
+
+ private:
+  struct Msg {
+    uint64_t id = 0;
+    bool active = false, complete = false, ordered = false;
+    uint16_t flow = 0;
+    uint32_t len = 0, frag_size = 0, nfrags = 0, got = 0, prev_delta = 0, charge = 0;
+    BufferPool::Handle buf = BufferPool::kNone;
+    std::vector<uint64_t> frags;  // received-fragment bitmap (multi-fragment only)
+  };
+  Msg& slot(uint64_t id) { return msgs_[id & (window_ - 1)]; }
+  bool delivered(uint64_t id) const {
+    return id < base_ || ((done_[(id & (window_ - 1)) >> 6] >> (id & 63)) & 1);
+  }
+  bool predecessor_done(const Msg& m) const {
+    return m.prev_delta == 0 || delivered(m.id - m.prev_delta);
+  }
+  void hand_up(Msg& m, Sink& sink);
+  void drop(Msg& m);
+  void advance_base();
+  void deliver_ready_held(Sink& sink);
+
+  const EndpointConfig& cfg_;
+  BufferPool& pool_;
+  uint64_t window_;
+  uint64_t capacity_;
+  std::vector<Msg> msgs_;
+  std::vector<uint64_t> done_;  // delivered bits for ids in [base, base + window)
+  std::vector<uint64_t> held_ids_;  // complete ordered messages waiting for their predecessor
+  uint64_t base_ = 0;
+  uint64_t held_ = 0;   // bytes charged: partial, waiting and undelivered-to-app messages
+  uint64_t active_ = 0;
+};
+
+}  // namespace srdx

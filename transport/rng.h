@@ -1,0 +1,26 @@
+// A small deterministic pseudo-random generator (splitmix64). The core draws
+// fresh path entropies from it; seeded from EndpointConfig::seed, so runs
+// replay exactly.
+#pragma once
+
+#include <cstdint>
+
+namespace srdx {
+
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : s_(seed) {}
+  uint64_t next() {
+    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [0, n), n > 0.
+  uint64_t below(uint64_t n) { return next() % n; }
+
+ private:
+  uint64_t s_;
+};
+
+}  // namespace srdx

@@ -1,0 +1,57 @@
+// Sender side record of every data packet in flight, indexed by packet
+// number in a ring, with an intrusive list of the unacknowledged ones in
+// packet-number (= send-time) order. ACK processing and the RTO scan walk
+// only that list, so their cost follows what is in flight, not what was sent.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "srdx/time.h"
+
+namespace srdx {
+
+struct SentPacket {
+  uint64_t pn = 0;
+  uint64_t msg_id = 0;
+  uint64_t path_seq = 0;  // sequence of this packet on its path slot
+  Time sent_time;
+  uint32_t frag = 0;
+  uint32_t bytes = 0;     // payload bytes (what congestion control counts)
+  uint16_t slot = 0;      // path slot it was sent on
+  uint32_t slot_gen = 0;  // that slot's generation (entropy) when sent
+  bool in_flight = false;
+  uint32_t prev = 0, next = 0;  // unacked list links (ring indices)
+};
+
+class SentPackets {
+ public:
+  static constexpr uint32_t kNil = 0xffffffffu;
+
+  explicit SentPackets(uint32_t capacity) : ring_(capacity), mask_(capacity - 1) {}
+
+  // Whether packet number `pn` can be recorded without overwriting a packet
+  // still in flight.
+  bool has_room(uint64_t pn) const {
+    return head_ == kNil || pn - ring_[head_].pn < ring_.size();
+  }
+  SentPacket& add(const SentPacket& p);
+  // Removes a packet from the in-flight list.
+  void remove(SentPacket& p);
+  SentPacket* find(uint64_t pn) {
+    SentPacket& p = ring_[pn & mask_];
+    return (p.in_flight && p.pn == pn) ? &p : nullptr;
+  }
+
+  SentPacket* first() { return head_ == kNil ? nullptr : &ring_[head_]; }
+  SentPacket* next(const SentPacket& p) { return p.next == kNil ? nullptr : &ring_[p.next]; }
+  uint32_t count() const { return count_; }
+  void clear();
+
+ private:
+  std::vector<SentPacket> ring_;
+  uint64_t mask_;
+  uint32_t head_ = kNil, tail_ = kNil, count_ = 0;
+};
+
+}  // namespace srdx
