@@ -337,8 +337,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     if (p.up) push_event({EventType::peer_down, FailReason::peer_restarted, 0, p.id, 0, 0, {}});
     p.up = false;
     p.state = PeerState::idle;
-    p.sq.~SendQueue();
-    new (&p.sq) SendQueue(cfg_.max_outstanding_msgs, pool_);
+    p.sq.reset();
     p.floor_updates_left = 0;
     p.rx.reset();
     p.acks.reset();

@@ -70,6 +70,13 @@ bool SendQueue::ack_frag(TxMsg& m, uint32_t f) {
   return true;
 }
 
+void SendQueue::reset() {
+  for (auto& m : ring_)
+    if (m.live) finish(m);
+  next_id_ = floor_ = cursor_ = 0;
+  last_of_flow_.clear();
+}
+
 void SendQueue::finish(TxMsg& m) {
   if (m.owned != BufferPool::kNone) pool_.put(m.owned);
   m.owned = BufferPool::kNone;

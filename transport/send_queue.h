@@ -59,7 +59,9 @@ class SendQueue {
   bool ack_frag(TxMsg& m, uint32_t f);
   // Removes a completed or failed message and advances the floor.
   void finish(TxMsg& m);
-  void clear_flows() { last_of_flow_.clear(); }
+  // Forgets every message (they must all be finished) and restarts ids at 0:
+  // the peer restarted and its new incarnation expects ids from 0.
+  void reset();
 
   uint64_t floor() const { return floor_; }
   uint64_t next_id() const { return next_id_; }
