@@ -32,6 +32,13 @@ BufferPool::Handle BufferPool::get(size_t len) {
   return h;
 }
 
+BufferPool::Handle BufferPool::get_bitmap(size_t words, uint64_t*& bits) {
+  Handle h = get(words * sizeof(uint64_t));
+  bits = reinterpret_cast<uint64_t*>(data(h));
+  for (size_t i = 0; i < words; ++i) bits[i] = 0;
+  return h;
+}
+
 void BufferPool::put(Handle h) {
   Buf& b = bufs_[h];
   in_use_ -= b.cap;

@@ -25,6 +25,9 @@ class BufferPool {
   void put(Handle h);
   uint8_t* data(Handle h) { return bufs_[h].p.get(); }
   const uint8_t* data(Handle h) const { return bufs_[h].p.get(); }
+  // A zeroed bitmap of `words` 64-bit words, from the same recycled storage
+  // (new[] storage is aligned for any fundamental type).
+  Handle get_bitmap(size_t words, uint64_t*& bits);
 
   uint64_t bytes_in_use() const { return in_use_; }
   uint64_t bytes_retained() const { return retained_; }

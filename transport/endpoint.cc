@@ -810,10 +810,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
       m = p.sq.next_unsent();
       if (!m) return 0;
       if (!m->started) {
-        m->started = true;
-        m->frag_size = payload_size(p);
-        m->nfrags = m->len == 0 ? 1 : (m->len + m->frag_size - 1) / m->frag_size;
-        if (m->nfrags > 1) m->acked_bits.assign((m->nfrags + 63) / 64, 0);
+        p.sq.start(*m, payload_size(p));
         p.started_unacked += std::max<uint64_t>(m->len, tuning::kMinMessageCharge);
       }
       frag = m->next_frag++;

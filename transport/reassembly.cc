@@ -25,9 +25,16 @@ void Reassembly::reset() {
   active_ = 0;
 }
 
+void Reassembly::release_bits(Msg& m) {
+  if (m.bits != BufferPool::kNone) pool_.put(m.bits);
+  m.bits = BufferPool::kNone;
+  m.frags = nullptr;
+}
+
 void Reassembly::drop(Msg& m) {
   if (m.buf != BufferPool::kNone) pool_.put(m.buf);
   m.buf = BufferPool::kNone;
+  release_bits(m);
   held_ -= m.charge <= held_ ? m.charge : held_;
   m.active = false;
   m.complete = false;
@@ -57,7 +64,7 @@ Reassembly::Verdict Reassembly::on_fragment(const wire::Data& d, Sink& sink) {
     m.prev_delta = d.prev_delta;
     m.charge = charge;
     m.buf = pool_.get(d.msg_len);
-    if (nfrags > 1) m.frags.assign((nfrags + 63) / 64, 0);
+    if (nfrags > 1) m.bits = pool_.get_bitmap((nfrags + 63) / 64, m.frags);
     held_ += charge;
     ++active_;
   } else if (m.id != id || m.len != d.msg_len || m.frag_size != d.frag_size ||
@@ -90,6 +97,7 @@ void Reassembly::hand_up(Msg& m, Sink& sink) {
   done_[(id & (window_ - 1)) >> 6] |= uint64_t{1} << (id & 63);
   BufferPool::Handle buf = m.buf;
   m.buf = BufferPool::kNone;
+  release_bits(m);
   m.active = false;
   m.complete = false;
   --active_;
@@ -138,6 +146,7 @@ void Reassembly::raise_floor(uint64_t floor, Sink& sink) {
       done_[bit_word] |= uint64_t{1} << (id & 63);
       BufferPool::Handle buf = m.buf;
       m.buf = BufferPool::kNone;
+      release_bits(m);
       m.active = false;
       m.complete = false;
       --active_;

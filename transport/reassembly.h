@@ -54,7 +54,8 @@ class Reassembly {
     uint16_t flow = 0;
     uint32_t len = 0, frag_size = 0, nfrags = 0, got = 0, prev_delta = 0, charge = 0;
     BufferPool::Handle buf = BufferPool::kNone;
-    std::vector<uint64_t> frags;  // received-fragment bitmap (multi-fragment only)
+    BufferPool::Handle bits = BufferPool::kNone;
+    uint64_t* frags = nullptr;  // received-fragment bitmap (multi-fragment only)
   };
   Msg& slot(uint64_t id) { return msgs_[id & (window_ - 1)]; }
   bool delivered(uint64_t id) const {
@@ -65,6 +66,7 @@ class Reassembly {
   }
   void hand_up(Msg& m, Sink& sink);
   void drop(Msg& m);
+  void release_bits(Msg& m);
   void advance_base();
   void deliver_ready_held(Sink& sink);
 

@@ -8,8 +8,11 @@ SendQueue::SendQueue(uint32_t capacity, BufferPool& pool)
     : ring_(capacity), mask_(capacity - 1), pool_(pool) {}
 
 SendQueue::~SendQueue() {
-  for (auto& m : ring_)
-    if (m.live && m.owned != BufferPool::kNone) pool_.put(m.owned);
+  for (auto& m : ring_) {
+    if (!m.live) continue;
+    if (m.owned != BufferPool::kNone) pool_.put(m.owned);
+    if (m.bits != BufferPool::kNone) pool_.put(m.bits);
+  }
 }
 
 TxMsg& SendQueue::push(std::span<const uint8_t> data, const SendOptions& opt, Time deadline) {
@@ -56,6 +59,13 @@ TxMsg* SendQueue::next_unsent() {
   return nullptr;
 }
 
+void SendQueue::start(TxMsg& m, uint32_t frag_size) {
+  m.started = true;
+  m.frag_size = frag_size;
+  m.nfrags = m.len == 0 ? 1 : (m.len + frag_size - 1) / frag_size;
+  if (m.nfrags > 1) m.bits = pool_.get_bitmap((m.nfrags + 63) / 64, m.acked_bits);
+}
+
 bool SendQueue::ack_frag(TxMsg& m, uint32_t f) {
   if (m.nfrags == 1) {
     if (m.acked) return false;
@@ -79,7 +89,9 @@ void SendQueue::reset() {
 
 void SendQueue::finish(TxMsg& m) {
   if (m.owned != BufferPool::kNone) pool_.put(m.owned);
-  m.owned = BufferPool::kNone;
+  if (m.bits != BufferPool::kNone) pool_.put(m.bits);
+  m.owned = m.bits = BufferPool::kNone;
+  m.acked_bits = nullptr;
   m.data = nullptr;
   m.live = false;
   --live_;

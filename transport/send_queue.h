@@ -25,7 +25,8 @@ struct TxMsg {
   BufferPool::Handle owned = BufferPool::kNone;
   Time deadline;
   uint64_t cookie = 0;
-  std::vector<uint64_t> acked_bits;  // multi-fragment messages only
+  BufferPool::Handle bits = BufferPool::kNone;  // acked_bits' storage
+  uint64_t* acked_bits = nullptr;                // multi-fragment messages only
 
   bool frag_acked(uint32_t f) const {
     return nfrags == 1 ? acked != 0 : (acked_bits[f >> 6] >> (f & 63)) & 1;
@@ -53,6 +54,8 @@ class SendQueue {
     TxMsg& m = ring_[id & mask_];
     return m.live ? &m : nullptr;
   }
+  // Fixes the fragmentation of a message about to send its first packet.
+  void start(TxMsg& m, uint32_t frag_size);
   // The oldest message with fragments never sent, or null.
   TxMsg* next_unsent();
   // Marks fragment f acknowledged; true if it was not before.
