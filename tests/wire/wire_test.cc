@@ -122,8 +122,8 @@ constexpr size_t kType = 3, kFlags = 4, kHeaderLen = 6, kChecksum = 8, kReserved
 // hello
 constexpr size_t kMaxPayload = kBody + 12, kRecvMsgWindow = kBody + 24, kHelloReserved = kBody + 28;
 // ack
-constexpr size_t kLargest = kBody + 8, kRangeCount = kBody + 36, kAckReserved = kBody + 38,
-                 kRanges = kBody + 40;
+constexpr size_t kLargest = kBody + 8, kRangeCount = kBody + 44, kAckReserved = kBody + 46,
+                 kRanges = kBody + 48;
 }  // namespace off
 
 Common common(Type t, uint16_t flags = 0, uint64_t src_epoch = 7) {
@@ -172,6 +172,7 @@ Ack valid_ack() {
   a.ack_delay_ns = 5000;
   a.ack_seq = 3;
   a.max_msg_id = 4196;
+  a.msg_floor = 77;
   a.free_buffer_kib = 65536;
   a.range_count = 3;
   a.ranges[0] = {90, 100};
@@ -215,6 +216,7 @@ void expect_same(const Ack& a, const Ack& b) {
   EXPECT_EQ(a.ack_delay_ns, b.ack_delay_ns);
   EXPECT_EQ(a.ack_seq, b.ack_seq);
   EXPECT_EQ(a.max_msg_id, b.max_msg_id);
+  EXPECT_EQ(a.msg_floor, b.msg_floor);
   EXPECT_EQ(a.free_buffer_kib, b.free_buffer_kib);
   ASSERT_EQ(a.range_count, b.range_count);
   for (int i = 0; i < a.range_count; ++i) {
@@ -314,10 +316,14 @@ TEST(WireRoundTrip, AckAtBoundaries) {
   hi.ack_delay_ns = kMax32;
   hi.ack_seq = kMax32;
   hi.max_msg_id = kMax64;
+  hi.msg_floor = kMax64;
   hi.free_buffer_kib = kMax32;
   hi.range_count = 1;
   hi.ranges[0] = {kMax64 - kMax32 + 1, kMax64};  // the longest range: 2^32-1 pns
-  for (const Ack& a : {lo, hi, valid_ack()}) {
+  Ack update = hi;                               // no ranges: a pure credit and msg_floor update
+  update.largest_pn = 0;
+  update.range_count = 0;
+  for (const Ack& a : {lo, hi, update, valid_ack()}) {
     const Common c = common(Type::ack, 0, 1);
     const Bytes b = enc_ack(c, a);
     ASSERT_EQ(b.size(), kCommonHeaderSize + kAckSize + a.range_count * kAckRangeSize);
@@ -445,19 +451,28 @@ TEST(WireGolden, HelloAndAckLayout) {
   a.ack_delay_ns = 0x21222324;
   a.ack_seq = 0x31323334;
   a.max_msg_id = 0x4142434445464748;
+  a.msg_floor = 0x6162636465666768;
   a.free_buffer_kib = 0x51525354;
   a.range_count = 2;
   a.ranges[0] = {991, 1000};  // len 10
   a.ranges[1] = {900, 979};   // gap 11 (980..990), len 80
   const Bytes ab = enc_ack(common(Type::ack, 0, 1), a);
-  const Bytes ack_body = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0,    0,    0,    0,
-                          0,    0,    0x03, 0xe8, 0x21, 0x22, 0x23, 0x24, 0x31, 0x32, 0x33, 0x34,
-                          0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x51, 0x52, 0x53, 0x54,
-                          0,    2,    0,    0,    0,    0,    0,    0,    0,    0,    0,    10,
-                          0,    0,    0,    11,   0,    0,    0,    80};
-  ASSERT_EQ(ab.size(), 24u + 40 + 16);
+  const Bytes ack_body = {
+      0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,  // dst_epoch
+      0,    0,    0,    0,    0,    0,    0x03, 0xe8,  // largest_pn 1000
+      0x21, 0x22, 0x23, 0x24,                          // ack_delay_ns
+      0x31, 0x32, 0x33, 0x34,                          // ack_seq
+      0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48,  // max_msg_id
+      0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,  // msg_floor
+      0x51, 0x52, 0x53, 0x54,                          // free_buffer_kib
+      0,    2,                                         // range_count
+      0,    0,                                         // reserved
+      0,    0,    0,    0,    0,    0,    0,    10,    // gap 0, len 10
+      0,    0,    0,    11,   0,    0,    0,    80,    // gap 11, len 80
+  };
+  ASSERT_EQ(ab.size(), 24u + 48 + 16);
   EXPECT_EQ(Bytes(ab.begin(), ab.begin() + 8),
-            (Bytes{0x52, 0x44, 0x01, 0x04, 0x00, 0x00, 0x00, 80}));
+            (Bytes{0x52, 0x44, 0x01, 0x04, 0x00, 0x00, 0x00, 88}));
   EXPECT_EQ(Bytes(ab.begin() + 24, ab.end()), ack_body);
 }
 
@@ -792,10 +807,13 @@ TEST(WireDecode, BadAckFields) {
   patch(b, off::kLargest, kMax64, 8);  // but from the top of the space it fits
   EXPECT_EQ(dec(b), DecodeError::ok);
 
-  // range_count 0, and one past the maximum with header_len agreeing.
+  // range_count 0 acknowledges nothing, so largest_pn must be 0 too.
   a = valid_ack();
   a.range_count = 0;
   EXPECT_EQ(dec(enc_ack(common(Type::ack), a)), DecodeError::bad_field);
+  a.largest_pn = 0;
+  EXPECT_EQ(dec(enc_ack(common(Type::ack), a)), DecodeError::ok);
+  // One range past the maximum, header_len agreeing.
   b = v.ack;
   const size_t n = tuning::kMaxAckRanges + 1;
   b.resize(off::kRanges + n * kAckRangeSize);
@@ -827,6 +845,9 @@ TEST(WireSeeds, Write) {
   Ack one = valid_ack();
   one.range_count = 1;
   one.ranges[0] = {0, 100};
+  Ack update = valid_ack();
+  update.largest_pn = 0;
+  update.range_count = 0;
   Data empty;
   empty.msg_id = 1;
   const Bytes small = {1, 2, 3};
@@ -843,6 +864,7 @@ TEST(WireSeeds, Write) {
       {"data_single", enc_data(common(Type::data, flag::kRetransmission), single)},
       {"ack_three_ranges", v.ack},
       {"ack_one_range", enc_ack(common(Type::ack), one)},
+      {"ack_no_ranges", enc_ack(common(Type::ack), update)},
   };
   for (const auto& [name, bytes] : seeds) {
     ASSERT_EQ(dec(bytes), DecodeError::ok) << name;
