@@ -1,0 +1,292 @@
+#include "sim/report.h"
+
+#include <cmath>
+#include <cstdio>
+#include <string_view>
+
+#include "sim/units.h"
+
+namespace srdx::sim {
+
+namespace {
+
+constexpr FailReason kReasons[] = {FailReason::timeout, FailReason::peer_unreachable,
+                                   FailReason::peer_restarted, FailReason::peer_removed,
+                                   FailReason::too_large};
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string pct(double fraction) {
+  if (fraction == 0) return "0";
+  return fmt(fraction * 100 < 0.1 ? "%.3g%%" : "%.2g%%", fraction * 100);
+}
+
+// A minimal JSON writer: objects, arrays, numbers, strings, booleans, null.
+class Json {
+ public:
+  Json& open(std::string_view key = {}, char bracket = '{') {
+    sep(key);
+    out_ += bracket;
+    first_ = true;
+    return *this;
+  }
+  Json& close(char bracket = '}') {
+    out_ += bracket;
+    first_ = false;
+    return *this;
+  }
+  Json& num(std::string_view key, uint64_t v) { return raw(key, std::to_string(v)); }
+  Json& num(std::string_view key, double v) {
+    return raw(key, std::isfinite(v) ? fmt("%.9g", v) : std::string("null"));
+  }
+  Json& boolean(std::string_view key, bool v) { return raw(key, v ? "true" : "false"); }
+  Json& null(std::string_view key) { return raw(key, "null"); }
+  Json& str(std::string_view key, std::string_view v) {
+    std::string s = "\"";
+    for (char c : v) {
+      if (c == '"' || c == '\\') {
+        s += '\\';
+        s += c;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        s += buf;
+      } else {
+        s += c;
+      }
+    }
+    return raw(key, s + "\"");
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  Json& raw(std::string_view key, std::string_view v) {
+    sep(key);
+    out_ += v;
+    return *this;
+  }
+  void sep(std::string_view key) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    if (!key.empty()) {
+      out_ += '"';
+      out_ += key;
+      out_ += "\":";
+    }
+  }
+  std::string out_;
+  bool first_ = true;
+};
+
+void counters(Json& j, std::string_view key, const LinkCounters& c) {
+  j.open(key)
+      .num("enqueued_packets", c.enqueued_packets)
+      .num("enqueued_bytes", c.enqueued_bytes)
+      .num("delivered_packets", c.delivered_packets)
+      .num("delivered_bytes", c.delivered_bytes)
+      .num("dropped_loss", c.dropped_loss)
+      .num("dropped_queue", c.dropped_queue)
+      .num("dropped_blackhole", c.dropped_blackhole)
+      .num("duplicated", c.duplicated)
+      .num("corrupted", c.corrupted)
+      .num("reordered", c.reordered)
+      .close();
+}
+
+std::string blackholes_text(const ScenarioConfig& cfg) {
+  std::string s;
+  for (const Blackhole& b : cfg.blackholes) {
+    s += s.empty() ? "" : ", ";
+    s += "path " + std::to_string(b.path) + " from " + format_duration(b.start - Time::zero());
+    s += b.end.is_infinite() ? " on" : " to " + format_duration(b.end - Time::zero());
+  }
+  return s.empty() ? "none" : s;
+}
+
+}  // namespace
+
+std::string report_table(const ScenarioConfig& cfg, const ScenarioResult& r) {
+  const LinkParams& l = cfg.net.link;
+  std::string o;
+  auto line = [&o](const std::string& s) { o += s + "\n"; };
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "workload   %s, %llu x %s%s, seed %llu",
+                std::string(to_string(cfg.workload)).c_str(),
+                static_cast<unsigned long long>(cfg.count *
+                                                (cfg.workload == Workload::bulk ? cfg.senders : 1)),
+                format_size(cfg.msg_size).c_str(),
+                cfg.workload == Workload::bulk
+                    ? (", window " + std::to_string(cfg.window) +
+                       (cfg.senders > 1 ? ", " + std::to_string(cfg.senders) + " senders" : ""))
+                          .c_str()
+                    : " round trips",
+                static_cast<unsigned long long>(cfg.seed));
+  line(buf);
+  std::snprintf(buf, sizeof buf,
+                "fabric     %u paths x %s, delay %s, jitter %s, queue %s, mtu %u, %u entropies",
+                cfg.net.paths,
+                l.rate_bps ? format_rate(static_cast<double>(l.rate_bps)).c_str() : "unlimited",
+                format_duration(l.delay).c_str(), format_duration(l.jitter).c_str(),
+                l.queue_bytes ? format_size(l.queue_bytes).c_str() : "unbounded", cfg.endpoint.mtu,
+                cfg.endpoint.paths_per_peer);
+  line(buf);
+  line("impairing  loss " + pct(l.loss) + ", dup " + pct(l.duplicate) + ", reorder " +
+       pct(l.reorder) + ", corrupt " + pct(l.corrupt) + "; blackhole " + blackholes_text(cfg));
+  line("");
+  std::snprintf(
+      buf, sizeof buf,
+      "messages   sent %llu, delivered %llu, failed %llu, missing %llu, duplicated %llu, "
+      "corrupted %llu  => %s",
+      static_cast<unsigned long long>(r.messages_sent),
+      static_cast<unsigned long long>(r.delivered), static_cast<unsigned long long>(r.failed),
+      static_cast<unsigned long long>(r.missing), static_cast<unsigned long long>(r.duplicated),
+      static_cast<unsigned long long>(r.corrupted_delivered), r.ok() ? "OK" : "INVARIANT FAILED");
+  line(buf);
+  if (r.failed > 0) {
+    std::string s = "failures  ";
+    for (FailReason f : kReasons) {
+      if (uint64_t n = r.failed_by_reason[static_cast<size_t>(f)]) {
+        s += " " + std::string(to_string(f)) + " " + std::to_string(n);
+      }
+    }
+    if (r.failed_but_delivered)
+      s += " (" + std::to_string(r.failed_but_delivered) + " of them arrived anyway)";
+    line(s);
+  }
+  std::snprintf(buf, sizeof buf,
+                "%-10s p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f us  (%s)",
+                r.latency_is_rtt ? "rtt" : "latency", r.latency.p50_us, r.latency.p90_us,
+                r.latency.p99_us, r.latency.p999_us, r.latency.max_us,
+                r.latency_is_rtt ? "round trip at the client" : "send to delivery");
+  line(buf);
+  line("goodput    " + format_rate(r.goodput_bps) + " over " + format_duration(r.elapsed) +
+       " simulated; longest gap between deliveries " + format_duration(r.longest_gap));
+  std::snprintf(buf, sizeof buf,
+                "transport  packets %llu, retransmissions %llu, corrupt packets rejected %llu, "
+                "peer up %llu / down %llu",
+                static_cast<unsigned long long>(r.packets_sent),
+                static_cast<unsigned long long>(r.retransmissions),
+                static_cast<unsigned long long>(r.corrupted_rejected),
+                static_cast<unsigned long long>(r.peer_up),
+                static_cast<unsigned long long>(r.peer_down));
+  line(buf);
+  line(std::string("end        ") + format_duration(r.end_time - Time::zero()) + " simulated" +
+       (r.timed_out ? ", TIME LIMIT reached before the workload finished" : "") +
+       (r.drained ? "; endpoint buffers drained"
+                  : "; endpoint buffers NOT drained (" + std::to_string(r.buffered_bytes) +
+                        " bytes, " + std::to_string(r.buffered_messages) + " messages)"));
+  line("");
+  line(
+      "path  share   offered  delivered    loss   queue  blackhole  dup  corrupt  reorder  (a->b)");
+  for (size_t p = 0; p < r.path_a_to_b.size(); p++) {
+    const LinkCounters& c = r.path_a_to_b[p];
+    std::snprintf(
+        buf, sizeof buf, "%4zu  %5.1f%%  %7llu  %9llu  %6llu  %6llu  %9llu  %3llu  %7llu  %7llu", p,
+        r.path_share[p] * 100, static_cast<unsigned long long>(c.enqueued_packets),
+        static_cast<unsigned long long>(c.delivered_packets),
+        static_cast<unsigned long long>(c.dropped_loss),
+        static_cast<unsigned long long>(c.dropped_queue),
+        static_cast<unsigned long long>(c.dropped_blackhole),
+        static_cast<unsigned long long>(c.duplicated), static_cast<unsigned long long>(c.corrupted),
+        static_cast<unsigned long long>(c.reordered));
+    line(buf);
+  }
+  return o;
+}
+
+std::string report_json(const ScenarioConfig& cfg, const ScenarioResult& r) {
+  const LinkParams& l = cfg.net.link;
+  Json j;
+  j.open();
+  j.open("config")
+      .num("seed", cfg.seed)
+      .str("workload", to_string(cfg.workload))
+      .num("paths", static_cast<uint64_t>(cfg.net.paths))
+      .num("rate_bps", l.rate_bps)
+      .num("delay_ns", static_cast<uint64_t>(l.delay.ns()))
+      .num("jitter_ns", static_cast<uint64_t>(l.jitter.ns()))
+      .num("queue_bytes", l.queue_bytes)
+      .num("loss", l.loss)
+      .num("duplicate", l.duplicate)
+      .num("reorder", l.reorder)
+      .num("corrupt", l.corrupt);
+  j.open("blackholes", '[');
+  for (const Blackhole& b : cfg.blackholes) {
+    j.open()
+        .num("path", static_cast<uint64_t>(b.path))
+        .num("start_ns", static_cast<uint64_t>(b.start.ns()));
+    if (b.end.is_infinite()) {
+      j.null("end_ns");
+    } else {
+      j.num("end_ns", static_cast<uint64_t>(b.end.ns()));
+    }
+    j.close();
+  }
+  j.close(']');
+  j.num("size", cfg.msg_size)
+      .num("count", cfg.count)
+      .num("window", static_cast<uint64_t>(cfg.window))
+      .num("senders", static_cast<uint64_t>(cfg.senders))
+      .num("mtu", static_cast<uint64_t>(cfg.endpoint.mtu))
+      .num("entropies", static_cast<uint64_t>(cfg.endpoint.paths_per_peer))
+      .num("time_limit_ns", static_cast<uint64_t>(cfg.time_limit.ns()))
+      .close();
+  j.open("result")
+      .boolean("ok", r.ok())
+      .num("messages_sent", r.messages_sent)
+      .num("delivered", r.delivered)
+      .num("duplicated", r.duplicated)
+      .num("corrupted_delivered", r.corrupted_delivered)
+      .num("missing", r.missing)
+      .num("failed", r.failed);
+  j.open("failed_by_reason");
+  for (FailReason f : kReasons) j.num(to_string(f), r.failed_by_reason[static_cast<size_t>(f)]);
+  j.close();
+  j.num("failed_but_delivered", r.failed_but_delivered)
+      .num("unacknowledged", r.unacknowledged)
+      .num("send_errors", r.send_errors)
+      .num("corrupted_rejected", r.corrupted_rejected)
+      .num("retransmissions", r.retransmissions)
+      .num("packets_sent", r.packets_sent)
+      .num("peer_up", r.peer_up)
+      .num("peer_down", r.peer_down);
+  j.open("latency")
+      .str("kind", r.latency_is_rtt ? "rtt" : "send_to_delivery")
+      .str("unit", "us")
+      .num("count", r.latency.count)
+      .num("mean", r.latency.mean_us)
+      .num("p50", r.latency.p50_us)
+      .num("p90", r.latency.p90_us)
+      .num("p99", r.latency.p99_us)
+      .num("p99.9", r.latency.p999_us)
+      .num("max", r.latency.max_us)
+      .close();
+  char hash[32];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(r.trace_hash));
+  j.num("goodput_bps", r.goodput_bps)
+      .num("elapsed_ns", static_cast<uint64_t>(r.elapsed.ns()))
+      .num("longest_gap_ns", static_cast<uint64_t>(r.longest_gap.ns()))
+      .num("end_time_ns", static_cast<uint64_t>(r.end_time.ns()))
+      .boolean("timed_out", r.timed_out)
+      .boolean("drained", r.drained)
+      .num("buffered_bytes", r.buffered_bytes)
+      .num("buffered_messages", r.buffered_messages)
+      .str("trace_hash", hash)
+      .close();
+  j.open("paths", '[');
+  for (size_t p = 0; p < r.path_a_to_b.size(); p++) {
+    j.open().num("path", static_cast<uint64_t>(p)).num("share", r.path_share[p]);
+    counters(j, "a_to_b", r.path_a_to_b[p]);
+    counters(j, "b_to_a", r.path_b_to_a[p]);
+    j.close();
+  }
+  j.close(']');
+  j.close();
+  return j.take() + "\n";
+}
+
+}  // namespace srdx::sim

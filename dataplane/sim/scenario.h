@@ -1,0 +1,151 @@
+// Workloads over simulated hosts, checked end to end.
+//
+// Every message's payload is generated from (seed, message index): its first
+// 8 bytes are the index, the rest a stream seeded by both. The receiving side
+// regenerates and compares every byte, so a corruption that got past the
+// transport, a duplicate delivery, or a message that vanished (neither
+// delivered nor reported failed) is caught and counted. Those three must be zero.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/host.h"
+#include "sim/network.h"
+#include "sim/stats.h"
+#include "srdx/endpoint.h"
+
+namespace srdx::sim {
+
+enum class Workload : uint8_t {
+  bulk,      // senders push `count` messages each to one receiver, `window` outstanding
+  pingpong,  // the client sends a request, the server echoes it back, `count` times
+};
+std::string_view to_string(Workload);
+
+struct Blackhole {
+  uint32_t path = 0;
+  Time start;
+  Time end = Time::infinite();  // restored at `end`
+};
+
+struct ScenarioConfig {
+  uint64_t seed = 1;
+  NetworkConfig net;  // net.seed is replaced by `seed`
+  std::vector<Blackhole> blackholes;
+  Workload workload = Workload::bulk;
+  uint32_t senders = 1;                         // bulk: many-to-one when more than one
+  uint64_t msg_size = 64u << 10;                // bytes; at least 8 (the index)
+  uint64_t count = 1000;                        // messages per sender, or round trips
+  uint32_t window = 32;                         // bulk: outstanding messages per sender
+  EndpointConfig endpoint;                      // epoch and seed are derived per host
+  Duration time_limit = Duration::seconds(10);  // simulated
+  // After the workload, how long to let acks and timers settle before
+  // checking that every endpoint's buffers are empty.
+  Duration drain_limit = Duration::millis(100);
+
+  // Empty when usable; otherwise one line naming the field.
+  std::string validate() const;
+};
+
+struct ScenarioResult {
+  Workload workload = Workload::bulk;
+  uint64_t messages_sent = 0;                  // accepted by send()
+  uint64_t send_errors = 0;                    // refused by send() other than would_block
+  uint64_t delivered = 0;                      // delivered (at least once, intact)
+  uint64_t duplicated = 0;                     // delivered more than once: invariant
+  uint64_t corrupted_delivered = 0;            // delivered with wrong bytes: invariant
+  uint64_t missing = 0;                        // neither delivered nor failed: invariant
+  uint64_t failed = 0;                         // send_failed
+  std::array<uint64_t, 6> failed_by_reason{};  // indexed by FailReason
+  uint64_t failed_but_delivered = 0;           // reported failed, yet it did arrive
+  uint64_t unacknowledged = 0;                 // delivered, sender never told either way
+  uint64_t corrupted_rejected = 0;             // decode drops (bad checksum, ...) at the endpoints
+  uint64_t retransmissions = 0;
+  uint64_t packets_sent = 0;  // by the endpoints
+  uint64_t peer_up = 0, peer_down = 0;
+
+  bool latency_is_rtt = false;  // pingpong: RTT; bulk: send to delivery
+  Percentiles latency;
+  Duration elapsed;        // first send to last delivery
+  double goodput_bps = 0;  // delivered payload bits / elapsed
+  Duration longest_gap;    // between consecutive deliveries
+  Time end_time;           // simulated time when the run ended
+  bool timed_out = false;  // time_limit hit before the workload finished
+
+  std::vector<double> path_share;  // of a_to_b packets offered, per path
+  std::vector<LinkCounters> path_a_to_b, path_b_to_a;
+  bool drained = false;  // every endpoint's buffered bytes and messages back to 0
+  uint64_t buffered_bytes = 0, buffered_messages = 0;  // at the end, summed
+  uint64_t trace_hash = 0;
+
+  bool ok() const { return missing == 0 && duplicated == 0 && corrupted_delivered == 0; }
+};
+
+// The payload of message `index` of a run seeded `seed`.
+void make_payload(uint64_t seed, uint64_t index, std::span<uint8_t> out);
+// The index the payload claims, and whether every byte matches it.
+bool check_payload(uint64_t seed, std::span<const uint8_t> data, uint64_t& index);
+
+// Builds the network and hosts; tests may reach in (schedule actions, restart
+// hosts, pause a reader) before run().
+class Scenario {
+ public:
+  explicit Scenario(const ScenarioConfig& cfg);  // throws std::invalid_argument
+  ~Scenario();
+
+  Network& network() { return *net_; }
+  Host& receiver() { return *hosts_.back(); }  // bulk receiver / pingpong server
+  Host& sender(size_t i = 0) { return *hosts_.at(i); }
+  size_t senders() const { return hosts_.size() - 1; }
+
+  ScenarioResult run();
+
+ private:
+  struct Record {
+    Time sent_at = Time::infinite();
+    Time delivered_at = Time::infinite();
+    uint32_t deliveries = 0;  // at the final receiver
+    uint32_t hop1 = 0;        // pingpong: requests delivered at the server
+    bool completed = false;
+    FailReason failed = FailReason::none;
+    bool corrupted = false;
+  };
+  struct SenderState {
+    PeerId peer = kNoPeer;
+    uint64_t next = 0;  // next message index (within this sender)
+    uint64_t outstanding = 0;
+    bool retry_scheduled = false;
+  };
+
+  void on_sender_event(size_t s, const Event& ev, Time now);
+  void on_receiver_event(const Event& ev, Time now);
+  void top_up(size_t s);
+  void ping_next();
+  void on_arrival(uint64_t index, bool intact, Time now);
+  bool finished() const;
+  uint64_t total() const { return cfg_.count * senders(); }
+
+  ScenarioConfig cfg_;
+  std::unique_ptr<Network> net_;
+  std::vector<std::unique_ptr<Host>> hosts_;  // senders..., then the receiver
+  std::vector<SenderState> st_;
+  std::vector<Record> rec_;
+  std::vector<uint8_t> payload_;
+  std::vector<Duration> latencies_;
+  ScenarioResult res_;
+  Time first_send_ = Time::infinite();
+  Time last_delivery_ = Time::infinite();
+  Duration longest_gap_;
+  uint64_t delivered_bytes_ = 0;
+  uint64_t pp_resolved_ = 0;  // pingpong: round trips finished either way
+};
+
+ScenarioResult run_scenario(const ScenarioConfig& cfg);
+
+}  // namespace srdx::sim

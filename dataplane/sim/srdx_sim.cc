@@ -1,0 +1,210 @@
+// srdx-sim: runs a workload between simulated hosts over a deterministic
+// multipath network and checks that every message arrived exactly once and
+// intact. Exit codes: 0 all good, 1 an invariant failed (a message missing,
+// duplicated or delivered corrupted), 2 bad command line.
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "sim/report.h"
+#include "sim/scenario.h"
+#include "sim/units.h"
+
+namespace po = boost::program_options;
+using namespace srdx;
+using namespace srdx::sim;
+
+namespace {
+
+constexpr int kExitOk = 0, kExitInvariant = 1, kExitUsage = 2;
+
+struct UsageError {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string& option, const std::string& what) {
+  throw UsageError{"--" + option + ": " + what};
+}
+
+std::string get(const po::variables_map& vm, const char* name) {
+  return vm[name].as<std::string>();
+}
+
+template <class T, class Parse>
+T parse(const po::variables_map& vm, const char* name, Parse p) {
+  T v{};
+  if (std::string err = p(get(vm, name), v); !err.empty()) fail(name, err);
+  return v;
+}
+
+uint64_t parse_count(const std::string& option, const std::string& text, uint64_t min,
+                     uint64_t max) {
+  uint64_t v = 0;
+  if (text.empty()) fail(option, "empty; expected a whole number");
+  for (char c : text) {
+    if (c < '0' || c > '9') fail(option, "'" + text + "' is not a whole number");
+    if (v > (max - static_cast<uint64_t>(c - '0')) / 10) {
+      fail(option, "'" + text + "' is too large; at most " + std::to_string(max));
+    }
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v < min) fail(option, "'" + text + "' is too small; at least " + std::to_string(min));
+  return v;
+}
+
+const char* kUsage =
+    "srdx-sim: run the srdx transport between simulated hosts over a deterministic\n"
+    "multipath network (hostA -- r1 == N paths == r2 -- hostB) and check that every\n"
+    "message arrives exactly once and intact. Same options and seed => same run.\n"
+    "\n"
+    "Usage: srdx-sim [options]\n";
+
+const char* kExamples =
+    "Examples:\n"
+    "  # 8 paths at 1 Gbit/s, 2% loss, path 3 dead from 2 ms on, 10000 x 16 KiB:\n"
+    "  srdx-sim --paths 8 --rate 1G --loss 2% --blackhole 3@2ms --size 16KiB --count 10000\n"
+    "  # ping-pong of 64-byte messages with jitter and reordering, machine output:\n"
+    "  srdx-sim --workload pingpong --size 64 --count 20000 --jitter 5us --reorder 1% --json\n"
+    "\n"
+    "Exit status: 0 ok; 1 a message went missing, was delivered twice or delivered\n"
+    "corrupted; 2 bad command line.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  po::options_description topology("Topology");
+  topology.add_options()("paths", po::value<std::string>()->default_value("4"),
+                         "parallel paths between r1 and r2")(
+      "rate", po::value<std::string>()->default_value("10G"),
+      "per path and direction, bits/s: 10G, 200M, 1.5Gbit; 0 = unlimited")(
+      "delay", po::value<std::string>()->default_value("10us"),
+      "one-way propagation delay per path: ns, us, ms, s")(
+      "queue", po::value<std::string>()->default_value("256KiB"),
+      "per path queue limit (tail drop): 1500, 64KiB, 1M; 0 = unbounded")(
+      "mtu", po::value<std::string>()->default_value("1500"), "IP MTU of every host")(
+      "entropies", po::value<std::string>()->default_value("16"),
+      "entropies (UDP source ports, i.e. paths) each endpoint sprays a peer over")(
+      "senders", po::value<std::string>()->default_value("1"),
+      "bulk: senders sharing one receiver (many-to-one)");
+  po::options_description impair(
+      "Impairments (per path and direction; probabilities as 0.01 or 1%)");
+  impair.add_options()("loss", po::value<std::string>()->default_value("1%"),
+                       "packet loss probability")(
+      "dup", po::value<std::string>()->default_value("0"), "duplication probability")(
+      "reorder", po::value<std::string>()->default_value("0"),
+      "probability a packet is held back (up to --reorder-delay) and overtaken")(
+      "reorder-delay", po::value<std::string>()->default_value("50us"),
+      "the most a reordered packet is held back")("corrupt",
+                                                  po::value<std::string>()->default_value("0"),
+                                                  "probability that bytes of a packet are flipped")(
+      "jitter", po::value<std::string>()->default_value("0"),
+      "uniform extra delay in [0, jitter]; keeps each path FIFO")(
+      "blackhole",
+      po::value<std::vector<std::string>>()->multitoken()->default_value({"2@10ms-40ms"},
+                                                                         "2@10ms-40ms"),
+      "PATH@START[-END]: the path drops everything from START (until END); repeatable; "
+      "'none' for no blackhole. Paths are numbered from 0");
+  po::options_description workload("Workload");
+  workload.add_options()(
+      "workload", po::value<std::string>()->default_value("bulk"),
+      "bulk: one sender streams --count messages of --size, --window outstanding;\n"
+      "pingpong: the client sends a message, the server echoes it; RTT per round trip")(
+      "size", po::value<std::string>(), "message size (default 64KiB for bulk, 64 for pingpong)")(
+      "count", po::value<std::string>(),
+      "messages per sender, or round trips (default 2000 for bulk, 10000 for pingpong)")(
+      "window", po::value<std::string>()->default_value("32"),
+      "bulk: messages outstanding per sender")("seed", po::value<std::string>()->default_value("1"),
+                                               "seeds the network and the endpoints")(
+      "time-limit", po::value<std::string>()->default_value("10s"), "simulated time limit");
+  po::options_description output("Output");
+  output.add_options()("json", "print one JSON object instead of the table")("help,h",
+                                                                             "show this help");
+  po::options_description all;
+  all.add(topology).add(impair).add(workload).add(output);
+
+  try {
+    po::variables_map vm;
+    try {
+      po::store(po::parse_command_line(argc, argv, all), vm);
+      po::notify(vm);
+    } catch (const po::error& e) {
+      throw UsageError{e.what()};
+    }
+    if (vm.count("help")) {
+      std::cout << kUsage << "\n" << all << "\n" << kExamples;
+      return kExitOk;
+    }
+
+    ScenarioConfig cfg;
+    LinkParams& l = cfg.net.link;
+    cfg.net.paths = static_cast<uint32_t>(parse_count("paths", get(vm, "paths"), 1, 4096));
+    l.rate_bps = parse<uint64_t>(vm, "rate", parse_rate);
+    l.delay = parse<Duration>(vm, "delay", parse_duration);
+    l.queue_bytes = parse<uint64_t>(vm, "queue", parse_size);
+    l.loss = parse<double>(vm, "loss", parse_probability);
+    l.duplicate = parse<double>(vm, "dup", parse_probability);
+    l.reorder = parse<double>(vm, "reorder", parse_probability);
+    l.reorder_delay = parse<Duration>(vm, "reorder-delay", parse_duration);
+    l.corrupt = parse<double>(vm, "corrupt", parse_probability);
+    l.jitter = parse<Duration>(vm, "jitter", parse_duration);
+    for (const std::string& b : vm["blackhole"].as<std::vector<std::string>>()) {
+      if (b == "none") continue;
+      Blackhole bh;
+      Duration start, end;
+      if (std::string err = parse_blackhole(b, bh.path, start, end); !err.empty()) {
+        fail("blackhole", err);
+      }
+      if (bh.path >= cfg.net.paths) {
+        fail("blackhole", "path " + std::to_string(bh.path) + " in '" + b +
+                              "' does not exist; paths are 0.." +
+                              std::to_string(cfg.net.paths - 1));
+      }
+      bh.start = Time::zero() + start;
+      bh.end = end == Duration::infinite() ? Time::infinite() : Time::zero() + end;
+      cfg.blackholes.push_back(bh);
+    }
+    const std::string w = get(vm, "workload");
+    if (w == "bulk") {
+      cfg.workload = Workload::bulk;
+    } else if (w == "pingpong" || w == "ping-pong") {
+      cfg.workload = Workload::pingpong;
+    } else {
+      fail("workload", "unknown workload '" + w + "'; accepted: bulk, pingpong");
+    }
+    const bool bulk = cfg.workload == Workload::bulk;
+    cfg.msg_size =
+        vm.count("size") ? parse<uint64_t>(vm, "size", parse_size) : (bulk ? 64u << 10 : 64u);
+    if (cfg.msg_size < 8) fail("size", "at least 8 bytes (each message carries its index)");
+    cfg.count = vm.count("count") ? parse_count("count", get(vm, "count"), 1, 1u << 30)
+                                  : (bulk ? 2000 : 10000);
+    cfg.window = static_cast<uint32_t>(parse_count("window", get(vm, "window"), 1, 1u << 20));
+    cfg.senders = static_cast<uint32_t>(parse_count("senders", get(vm, "senders"), 1, 250));
+    if (!bulk && cfg.senders != 1) fail("senders", "pingpong has exactly one client");
+    cfg.seed = parse_count("seed", get(vm, "seed"), 0, UINT64_MAX);
+    cfg.time_limit = parse<Duration>(vm, "time-limit", parse_duration);
+    if (cfg.time_limit <= Duration::zero()) fail("time-limit", "must be positive, e.g. 10s");
+    cfg.endpoint.mtu = static_cast<uint32_t>(parse_count("mtu", get(vm, "mtu"), 1, 65535));
+    cfg.endpoint.paths_per_peer =
+        static_cast<uint32_t>(parse_count("entropies", get(vm, "entropies"), 1, 65535));
+    if (cfg.msg_size > cfg.endpoint.max_message_size) {
+      fail("size", "at most " + format_size(cfg.endpoint.max_message_size) +
+                       " (the endpoint's max_message_size)");
+    }
+    if (std::string err = cfg.endpoint.validate(); !err.empty()) {
+      throw UsageError{"endpoint configuration (--mtu / --entropies): " + err};
+    }
+    if (std::string err = cfg.validate(); !err.empty()) throw UsageError{err};
+
+    const ScenarioResult r = run_scenario(cfg);
+    std::cout << (vm.count("json") ? report_json(cfg, r) : report_table(cfg, r));
+    return r.ok() ? kExitOk : kExitInvariant;
+  } catch (const UsageError& e) {
+    std::cerr << "srdx-sim: " << e.message << " (see srdx-sim --help)\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "srdx-sim: error: " << e.what() << "\n";
+    return kExitInvariant;
+  }
+}

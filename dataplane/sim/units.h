@@ -1,0 +1,31 @@
+// Parsers for the quantities srdx-sim's command line takes. Each returns an
+// empty string on success, otherwise what was wrong and what is accepted (the
+// caller prefixes the option name).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "sim/link.h"  // srdx/time.h
+
+namespace srdx::sim {
+
+// Bits per second: "10G", "200M", "1.5Gbit", "800kbps", "0" (unlimited).
+// k/M/G/T are powers of 1000.
+std::string parse_rate(std::string_view text, uint64_t& bps);
+// "10us", "1.5ms", "250ns", "2s", "0". A unit is required except for 0.
+std::string parse_duration(std::string_view text, Duration& out);
+// Bytes: "1500", "64KiB", "64K" (KiB), "1MiB", "2M" (MiB), "100kB" (1000s).
+std::string parse_size(std::string_view text, uint64_t& bytes);
+// A probability: "0.01" or "1%", within [0, 1].
+std::string parse_probability(std::string_view text, double& p);
+// "PATH@START" or "PATH@START-END", e.g. "2@5ms-20ms".
+std::string parse_blackhole(std::string_view text, uint32_t& path, Duration& start, Duration& end);
+
+// "10 Gbit/s", "250 us", "64 KiB": for tables.
+std::string format_rate(double bps);
+std::string format_duration(Duration d);
+std::string format_size(uint64_t bytes);
+
+}  // namespace srdx::sim
