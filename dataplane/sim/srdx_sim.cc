@@ -59,7 +59,9 @@ const char* kUsage =
     "multipath network (hostA -- r1 == N paths == r2 -- hostB) and check that every\n"
     "message arrives exactly once and intact. Same options and seed => same run.\n"
     "\n"
-    "Usage: srdx-sim [options]\n";
+    "Usage: srdx-sim [options]\n"
+    "With no options: a demo of 2000 x 64 KiB messages over 4 paths at 10 Gbit/s,\n"
+    "10 us delay, 1% loss on every path, and path 2 blackholed from 10 to 40 ms.\n";
 
 const char* kExamples =
     "Examples:\n"
