@@ -1,5 +1,8 @@
 #include "ack_tracker.h"
 
+#include <algorithm>
+#include <functional>
+
 namespace srdx {
 
 void AckTracker::clear_range(uint64_t from, uint64_t to) {
@@ -19,6 +22,15 @@ void AckTracker::clear_range(uint64_t from, uint64_t to) {
 }
 
 bool AckTracker::on_packet(uint64_t pn, Time now) {
+  if (fresh_count_ < kFresh) {
+    fresh_[fresh_count_++] = pn;
+  } else {
+    // Keep the newest: overwrite the oldest entry.
+    size_t oldest = 0;
+    for (size_t i = 1; i < kFresh; ++i)
+      if (fresh_[i] < fresh_[oldest]) oldest = i;
+    if (pn > fresh_[oldest]) fresh_[oldest] = pn;
+  }
   if (!has_largest_) {
     has_largest_ = true;
     largest_ = pn;
@@ -61,24 +73,53 @@ uint64_t AckTracker::find_prev(uint64_t pn, uint64_t lo, bool want) const {
   }
 }
 
-void AckTracker::fill(wire::Ack& ack) const {
-  ack.largest_pn = largest_;
+uint64_t AckTracker::find_next_clear(uint64_t pn, uint64_t hi) const {
+  while (pn <= hi) {
+    uint64_t w = ~bits_[(pn & (kWindow - 1)) >> 6];
+    unsigned b = static_cast<unsigned>(pn & 63);
+    w >>= b;
+    if (w) {
+      uint64_t hit = pn + static_cast<unsigned>(__builtin_ctzll(w));
+      return hit <= hi ? hit : hi + 1;
+    }
+    pn += 64 - b;
+  }
+  return hi + 1;
+}
+
+bool AckTracker::fill(wire::Ack& ack) {
+  ack.largest_pn = has_largest_ ? largest_ : 0;
   ack.range_count = 0;
-  if (!has_largest_) return;
+  if (!has_largest_) return true;
   uint64_t lo = largest_ >= kWindow ? largest_ - kWindow + 1 : 0;
   if (floor_ > lo) lo = floor_;
   if (lo > largest_) lo = largest_;  // always report at least the largest
-  uint64_t p = largest_;
-  while (ack.range_count < tuning::kMaxAckRanges) {
-    // p is a received packet number: extend the range down to the first gap.
-    uint64_t gap = find_prev(p, lo, false);
-    uint64_t range_lo = gap + 1;  // wraps to lo when no gap (gap == lo - 1)
-    ack.ranges[ack.range_count++] = {range_lo, p};
-    if (gap == lo - 1 || gap < lo) break;
-    uint64_t next = find_prev(gap, lo, true);
-    if (next == lo - 1 || next < lo || next > gap) break;
-    p = next;
+  // The range holding the largest packet number comes first.
+  auto range_of = [&](uint64_t pn) {
+    uint64_t gap = find_prev(pn, lo, false);
+    uint64_t rlo = (gap == lo - 1 || gap < lo) ? lo : gap + 1;
+    return wire::AckRange{rlo, find_next_clear(pn, largest_) - 1};
+  };
+  ack.ranges[ack.range_count++] = range_of(largest_);
+  // Then the ranges holding fresh arrivals, newest first.
+  std::sort(fresh_.begin(), fresh_.begin() + static_cast<long>(fresh_count_),
+            std::greater<uint64_t>());
+  size_t kept = 0;
+  for (size_t i = 0; i < fresh_count_; ++i) {
+    const uint64_t pn = fresh_[i];
+    const wire::AckRange& last = ack.ranges[ack.range_count - 1];
+    if (pn < lo || pn >= last.lo) continue;  // below the floor, or already covered
+    if (ack.range_count == tuning::kMaxAckRanges) {
+      fresh_[kept++] = pn;
+      continue;
+    }
+    wire::AckRange r = range_of(pn);
+    // Ranges must be disjoint and not adjacent: the bitmap guarantees it,
+    // because each range is maximal.
+    ack.ranges[ack.range_count++] = r;
   }
+  fresh_count_ = kept;
+  return kept == 0;
 }
 
 }  // namespace srdx

@@ -3,6 +3,13 @@
 // kWindow packet numbers; the sender's pn_floor (carried in every data packet)
 // bounds what is reported, so an ACK describes only what the sender still
 // waits for.
+//
+// Sprayed packets arrive with many holes (each path has its own delay), more
+// than one ACK has room to describe. So an ACK carries the range holding the
+// largest packet number, then the ranges holding every packet that arrived
+// since the last ACK; ranges in between may be left out. Leaving a range out
+// is harmless: the sender reads ACK gaps as "not acknowledged yet", never as
+// lost (loss comes from per-path order and timers).
 #pragma once
 
 #include <array>
@@ -27,9 +34,11 @@ class AckTracker {
   Time largest_time() const { return largest_time_; }
   bool contains(uint64_t pn) const;
 
-  // Fills ack.largest_pn, ranges and range_count (most recent first, at most
-  // tuning::kMaxAckRanges ranges, none below the floor).
-  void fill(wire::Ack& ack) const;
+  // Fills ack.largest_pn, ranges and range_count (descending, at most
+  // tuning::kMaxAckRanges, none below the floor), and forgets the packets it
+  // reported. Returns false if some new arrivals did not fit (ACK again soon).
+  bool fill(wire::Ack& ack);
+  size_t unreported() const { return fresh_count_; }
   void reset() { *this = AckTracker(); }
 
  private:
@@ -38,11 +47,18 @@ class AckTracker {
   void clear_range(uint64_t from, uint64_t to);  // (from, to]
   // Highest p in [lo, pn] whose bit equals `want`, or lo - 1 if none.
   uint64_t find_prev(uint64_t pn, uint64_t lo, bool want) const;
+  // Lowest p in [pn, hi] whose bit is clear, or hi + 1 if none.
+  uint64_t find_next_clear(uint64_t pn, uint64_t hi) const;
+  static constexpr size_t kFresh = 128;
 
   std::array<uint64_t, kWindow / 64> bits_{};
   uint64_t largest_ = 0, floor_ = 0;
   Time largest_time_;
   bool has_largest_ = false;
+  // Packet numbers that arrived since the last ACK (oldest dropped when full:
+  // the largest-first fill still covers recent ones).
+  std::array<uint64_t, kFresh> fresh_{};
+  size_t fresh_count_ = 0;
 };
 
 }  // namespace srdx

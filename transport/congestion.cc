@@ -10,6 +10,7 @@ Congestion::Congestion(const EndpointConfig& cfg, uint32_t mss)
 void Congestion::reset() {
   cwnd_ = static_cast<double>(cfg_.cc_initial_window);
   inflight_ = 0;
+  qdelay_ns_ = 0;
   last_decrease_ = Time::zero();
   next_send_ = Time::zero();
 }
@@ -31,6 +32,10 @@ void Congestion::on_acked(uint32_t bytes, Duration queue_delay, Duration srtt, T
   inflight_ -= bytes <= inflight_ ? bytes : inflight_;
   const double max_w = static_cast<double>(cfg_.cc_max_window);
   if (queue_delay < Duration::zero()) return;
+  // Packets of one connection cross many paths; a single packet that met a
+  // short burst on one of them says little. React to the smoothed delay.
+  qdelay_ns_ = qdelay_ns_ * (1 - kDelayGain) + static_cast<double>(queue_delay.ns()) * kDelayGain;
+  queue_delay = Duration::nanos(static_cast<int64_t>(qdelay_ns_));
   if (queue_delay <= cfg_.cc_target_delay) {
     // About cc_additive_increase packets per window's worth of ACKs.
     cwnd_ += cfg_.cc_additive_increase * mss_ * static_cast<double>(bytes) / cwnd_;

@@ -84,6 +84,8 @@ uint64_t EndpointStats::total_drops() const {
 namespace {
 
 constexpr uint32_t kWireOverhead = wire::kDataOverhead + tuning::kIpUdpOverhead;
+
+using tuning::credit_charge;
 // How many times a floor update (the sender gave up on messages and has no
 // data packet to carry the news) is repeated, an RTO apart.
 constexpr uint32_t kFloorUpdateRepeats = 3;
@@ -275,7 +277,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
       p->rx.release(lent_.charge);
       // Tell a sender that flow control held back that room opened up.
       const uint64_t cap = cfg_.recv_buffer_bytes;
-      if (p->acks.any() && p->last_adv_free < cap / 2 &&
+      if (p->state == PeerState::established && p->last_adv_free < cap / 2 &&
           p->rx.free_bytes() >= p->last_adv_free + cap / 4) {
         p->ack_due = true;
         want_ctrl(*p);
@@ -298,7 +300,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     ++stats_.messages_completed;
     ++p.st.messages_completed;
     p.st.bytes_acked += m.len;
-    if (m.started) p.started_unacked -= m.len;
+    if (m.started) p.started_unacked -= credit_charge(m.len);
     p.sq.finish(m);
   }
 
@@ -306,7 +308,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     push_event({EventType::send_failed, why, m.flow, p.id, m.id, m.cookie, {}});
     ++stats_.messages_failed;
     ++p.st.messages_failed;
-    if (m.started) p.started_unacked -= m.len;
+    if (m.started) p.started_unacked -= credit_charge(m.len);
     p.sq.finish(m);
     // The receiver learns of the new floor from the next data packet; if no
     // data follows, from a few ACK-type floor updates.
@@ -361,11 +363,17 @@ class Endpoint::Impl final : public Reassembly::Sink {
     PeerId id = find_peer(path.remote);
     Peer* p = peer(id);
     if (!p) {
-      if (pkt_.common.type != wire::Type::hello || !cfg_.accept_unknown_peers)
-        return drop(DropReason::unknown_peer);
+      if (!cfg_.accept_unknown_peers) return drop(DropReason::unknown_peer);
       Result<PeerId> r = add_peer(path.remote);
       if (!r.ok()) return drop(DropReason::unknown_peer);
       p = peer(r.value);
+      if (pkt_.common.type != wire::Type::hello) {
+        // Data or ACKs from a peer we do not know: most likely we restarted
+        // and it still talks to our previous incarnation. Our hello carries
+        // the new epoch, from which it learns of the restart.
+        drop(DropReason::unknown_peer);
+        return reply_hello(*p, now);
+      }
     }
     switch (pkt_.common.type) {
       case wire::Type::hello:
@@ -427,7 +435,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
       p.hello_ack_due = true;
       want_ctrl(p);
       // A hello on an established connection is also a credit probe.
-      if (!fresh && p.acks.any()) p.ack_due = true;
+      if (!fresh) p.ack_due = true;
     }
     if (!fresh) return;
     p.features = h.features & wire::feature::kSupported;
@@ -510,14 +518,17 @@ class Endpoint::Impl final : public Reassembly::Sink {
     // reorder_threshold acknowledged packets is lost.
     for (SentPacket* s = p.sent.first(); s && s->pn < a.largest_pn;) {
       SentPacket* next = p.sent.next(*s);
-      if (p.paths.overtaken(s->slot, s->path_seq, cfg_.reorder_threshold)) {
+      // Only against packets of the same entropy: after a slot moves to a new
+      // one, older packets on the old path are judged by the RTO alone.
+      if (s->slot_gen == p.paths.slot(s->slot).generation &&
+          p.paths.overtaken(s->slot, s->path_seq, cfg_.reorder_threshold)) {
         ++stats_.reorder_losses;
         p.paths.on_lost(s->slot, now);
         lose(p, *s);
       }
       s = next;
     }
-    if (any_acked) p.paths.refresh_min_rto();
+    if (any_acked) p.paths.refresh(now);
     arm_rto(p);
   }
 
@@ -586,6 +597,8 @@ class Endpoint::Impl final : public Reassembly::Sink {
     const Duration floor = p.paths.min_rto();
     Time next = Time::infinite();
     bool fired = false;
+    uint16_t first_slot = PathSelector::kNone;
+    bool many_slots = false;
     SentPacket* s = p.sent.first();
     while (s && s->sent_time + floor <= now) {
       SentPacket* n = p.sent.next(*s);
@@ -593,6 +606,8 @@ class Endpoint::Impl final : public Reassembly::Sink {
       if (expiry <= now) {
         ++stats_.rto_events;
         p.paths.on_timeout(s->slot, s->slot_gen, now);
+        many_slots |= (first_slot != PathSelector::kNone && first_slot != s->slot);
+        first_slot = s->slot;
         lose(p, *s);
         fired = true;
       } else {
@@ -602,8 +617,11 @@ class Endpoint::Impl final : public Reassembly::Sink {
     }
     if (s) next = min(next, s->sent_time + floor);
     if (fired) {
-      p.cc.on_timeout(p.paths.srtt(), now);
-      p.paths.refresh_min_rto();
+      // A timeout on one path is that path's problem (the selector steers
+      // away from it); timeouts across paths mean the connection sends too
+      // much.
+      if (many_slots) p.cc.on_timeout(p.paths.srtt(), now);
+      p.paths.refresh(now);
     }
     p.rto_deadline = next;
   }
@@ -728,7 +746,10 @@ class Endpoint::Impl final : public Reassembly::Sink {
       }
       wire::Ack& a = ack_;
       a.dst_epoch = p.remote_epoch;
-      p.acks.fill(a);
+      if (!p.acks.fill(a)) {
+        // More fresh arrivals than one ACK holds: another ACK right away.
+        p.ack_due = true;
+      }
       a.ack_delay_ns = p.acks.any() ? static_cast<uint32_t>(std::min<int64_t>(
                                           (now - p.acks.largest_time()).ns(), 0xffffffffll))
                                     : 0;
@@ -742,9 +763,16 @@ class Endpoint::Impl final : public Reassembly::Sink {
       ++stats_.ack_packets_sent;
       return wire::encode_ack(buf, common(wire::Type::ack), a);
     }
+    if (p.state != PeerState::established) {
+      // Nothing to acknowledge to a peer we have no connection with; the
+      // floor reaches it with the first data after the next handshake.
+      p.ack_deadline = Time::infinite();
+      p.floor_updates_left = 0;
+    }
     p.ack_due = false;
     return 0;
   }
+
 
   // Whether `p` may send a data packet, and of how many wire bytes.
   enum class Gate : uint8_t { ready, nothing, blocked_cwnd, blocked_credit, blocked_ring };
@@ -764,7 +792,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
       if (!m) return Gate::nothing;
       if (!m->started) {
         if (m->id >= p.peer_max_msg_id) return Gate::blocked_credit;
-        const uint64_t need = std::max<uint64_t>(m->len, tuning::kMinMessageCharge);
+        const uint64_t need = credit_charge(m->len);
         if (p.started_unacked + need > p.peer_free) return Gate::blocked_credit;
       }
       bytes = kWireOverhead + std::min<uint32_t>(m->len, payload_size(p));
@@ -811,7 +839,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
       if (!m) return 0;
       if (!m->started) {
         p.sq.start(*m, payload_size(p));
-        p.started_unacked += std::max<uint64_t>(m->len, tuning::kMinMessageCharge);
+        p.started_unacked += credit_charge(m->len);
       }
       frag = m->next_frag++;
     }

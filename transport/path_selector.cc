@@ -79,6 +79,7 @@ void PathSelector::on_acked(uint16_t slot, uint64_t seq, Duration rtt) {
   if (rtt < Duration::zero()) return;
   if (rtt == Duration::zero()) rtt = Duration::nanos(1);
   s.last_rtt = rtt;
+  ++s.samples;
   if (!s.has_rtt) {
     s.has_rtt = true;
     s.srtt = rtt;
@@ -149,10 +150,11 @@ void PathSelector::replace(uint16_t slot, Time now) {
 Duration PathSelector::rto(uint16_t slot) const {
   const PathSlot& s = slots_[slot];
   Duration base;
+  // Like RFC 6298, plus the longest the receiver may hold an ACK back.
   if (s.has_rtt) {
-    base = s.srtt + max(s.rttvar * 4, Duration::micros(1));
+    base = s.srtt + max(s.rttvar * 4, s.srtt / 2) + cfg_.ack_delay;
   } else if (has_rtt_) {
-    base = srtt_ * 2;
+    base = srtt_ * 2 + cfg_.ack_delay;
   } else {
     base = cfg_.rto_initial;
   }
@@ -161,10 +163,40 @@ Duration PathSelector::rto(uint16_t slot) const {
   return min(base, cfg_.rto_max);
 }
 
-void PathSelector::refresh_min_rto() {
+void PathSelector::refresh(Time now) {
   Duration m = cfg_.rto_max;
-  for (uint16_t i = 0; i < size(); ++i) m = min(m, rto(i));
+  Duration best = Duration::infinite();
+  uint16_t worst = kNone;
+  for (uint16_t i = 0; i < size(); ++i) {
+    const PathSlot& s = slots_[i];
+    m = min(m, rto(i));
+    if (s.has_rtt && s.samples >= kSamplesBeforeJudging) {
+      best = min(best, s.srtt);
+      if (worst == kNone || s.srtt > slots_[worst].srtt) worst = i;
+    }
+  }
   min_rto_ = m;
+  // A slot whose smoothed RTT stays well above the best slot's sits on a
+  // queued or slower path: give it a fresh entropy, which lands it on a
+  // random path. Repeated, this moves entropies off congested paths and onto
+  // idle ones. One replacement per RTT at most, so the signal can settle.
+  if (worst == kNone || size() < 2 || now < next_slow_replace_) return;
+  const Duration excess = slots_[worst].srtt - best;
+  if (excess > max(cfg_.cc_target_delay, best / 2)) {
+    ++slow_replacements_;
+    replace(worst, now);
+    next_slow_replace_ = now + best * 2;
+    return;
+  }
+  // Exploration: when every slot sees queueing, a path that no entropy maps
+  // to may be idle. Now and then move the slowest slot to a fresh entropy; if
+  // it lands on a quieter path it wins traffic, if not nothing is lost.
+  if (slots_[worst].srtt - min_rtt_ > cfg_.cc_target_delay / 2 && now >= next_explore_) {
+    ++slow_replacements_;
+    replace(worst, now);
+    next_explore_ = now + best * 16;
+    next_slow_replace_ = now + best * 2;
+  }
 }
 
 }  // namespace srdx

@@ -29,6 +29,7 @@ struct PathSlot {
   Time penalty_until;             // avoided until then (after a timeout)
   uint64_t sent = 0, acked = 0, lost = 0, timeouts = 0;
   uint32_t generation = 0;
+  uint32_t samples = 0;  // RTT samples since this entropy was drawn
 };
 
 class PathSelector {
@@ -63,7 +64,10 @@ class PathSelector {
   const PathSlot& slot(uint16_t i) const { return slots_[i]; }
   uint32_t size() const { return static_cast<uint32_t>(slots_.size()); }
   uint64_t replacements() const { return replacements_; }
-  void refresh_min_rto();
+  // After an ACK or timeout: recomputes min_rto() and re-draws a slot that is
+  // persistently slower than the best one.
+  void refresh(Time now);
+  uint64_t slow_replacements() const { return slow_replacements_; }
 
  private:
   void replace(uint16_t slot, Time now);
@@ -77,7 +81,10 @@ class PathSelector {
   bool has_rtt_ = false;
   Duration srtt_, min_rtt_;
   Duration min_rto_;
-  uint64_t replacements_ = 0;
+  uint64_t replacements_ = 0, slow_replacements_ = 0;
+  Time next_slow_replace_ = Time::zero();
+  Time next_explore_ = Time::zero();
+  static constexpr uint32_t kSamplesBeforeJudging = 16;
 };
 
 }  // namespace srdx

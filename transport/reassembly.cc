@@ -50,7 +50,7 @@ Reassembly::Verdict Reassembly::on_fragment(const wire::Data& d, Sink& sink) {
       d.msg_len == 0 ? 1 : static_cast<uint32_t>((uint64_t{d.msg_len} + d.frag_size - 1) / d.frag_size);
   if (!m.active) {
     if (d.msg_len > cfg_.max_message_size) return Verdict::inconsistent;
-    const uint32_t charge = std::max<uint32_t>(d.msg_len, tuning::kMinMessageCharge);
+    const uint32_t charge = static_cast<uint32_t>(tuning::credit_charge(d.msg_len));
     if (held_ + charge > capacity_) return Verdict::no_buffer;
     m.id = id;
     m.active = true;

@@ -23,8 +23,7 @@ class Reassembly {
     virtual void deliver(uint64_t msg_id, uint16_t flow, BufferPool::Handle buf, uint32_t len,
                          uint32_t charge) = 0;
 
-   protected:
-    ~Sink() = default;
+    virtual ~Sink() = default;
   };
 
   enum class Verdict : uint8_t { accepted, duplicate, out_of_window, no_buffer, inconsistent };

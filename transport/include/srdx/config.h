@@ -30,6 +30,11 @@ inline constexpr uint64_t kDefaultRecvBufferBytes = 64u << 20;
 // Every held message is charged at least this much receive buffer, so that a
 // flood of empty messages is bounded too.
 inline constexpr uint32_t kMinMessageCharge = 64;
+// The receive buffer a message occupies for flow control; sender and
+// receiver must agree on it.
+constexpr uint64_t credit_charge(uint64_t len) {
+  return len > kMinMessageCharge ? len : kMinMessageCharge;
+}
 
 // Paths (entropies).
 inline constexpr uint32_t kDefaultPathsPerPeer = 16;
@@ -60,7 +65,7 @@ inline constexpr Duration kDefaultPeerTimeout = 200_ms;       // silence => peer
 // Congestion control (delay based, after Swift): the window grows while
 // measured RTT stays under base RTT + target queueing delay and shrinks in
 // proportion to the excess, at most once per RTT.
-inline constexpr Duration kDefaultCcTargetDelay = 25_us;
+inline constexpr Duration kDefaultCcTargetDelay = 50_us;
 inline constexpr uint64_t kDefaultCcInitialWindow = 64u << 10;
 inline constexpr uint64_t kDefaultCcMaxWindow = 64u << 20;
 inline constexpr double kDefaultCcAdditiveIncrease = 1.0;  // packets per RTT

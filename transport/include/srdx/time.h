@@ -6,6 +6,7 @@
 // a length of time is meant.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <limits>
 
