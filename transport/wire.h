@@ -74,6 +74,8 @@ struct Data {
   uint32_t prev_delta = 0;   // ordered: msg_id - previous message of the flow (0: first)
   uint16_t frag_size = 0;    // payload bytes of every fragment but the last
   uint16_t flow = 0;
+  // Not on the wire: payload_len is the datagram length minus the headers,
+  // and reserved is always 0. The decoder fills both.
   uint16_t payload_len = 0;
   uint16_t reserved = 0;
   std::span<const uint8_t> payload;
