@@ -360,11 +360,15 @@ class Endpoint::Impl final : public Reassembly::Sink {
     stats_.bytes_received += bytes.size();
     wire::DecodeError e = wire::decode(bytes, pkt_);
     if (e != wire::DecodeError::ok) return drop(wire::to_drop_reason(e));
-    PeerId id = find_peer(path.remote);
+    // A peer is named by its address and the port it receives on; the
+    // datagram's source port is only the path entropy.
+    Addr from = path.remote;
+    if (pkt_.common.src_port) from.port = pkt_.common.src_port;
+    PeerId id = find_peer(from);
     Peer* p = peer(id);
     if (!p) {
       if (!cfg_.accept_unknown_peers) return drop(DropReason::unknown_peer);
-      Result<PeerId> r = add_peer(path.remote);
+      Result<PeerId> r = add_peer(from);
       if (!r.ok()) return drop(DropReason::unknown_peer);
       p = peer(r.value);
       if (pkt_.common.type != wire::Type::hello) {
@@ -703,6 +707,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     wire::Common c;
     c.type = t;
     c.flags = flags;
+    c.src_port = cfg_.port;
     c.src_epoch = cfg_.epoch;
     return c;
   }

@@ -98,15 +98,16 @@ uint32_t packet_checksum(std::span<const uint8_t> pkt) {
   return crc32c(pkt.subspan(kOffChecksum + 4), crc);
 }
 
-void write_common(Writer& w, Type type, uint16_t flags, size_t header_len, uint64_t src_epoch) {
+void write_common(Writer& w, Type type, uint16_t flags, size_t header_len, const Common& c) {
   w.u16(kMagic);
   w.u8(kVersion);
   w.u8(static_cast<uint8_t>(type));
   w.u16(flags);
   w.u16(static_cast<uint16_t>(header_len));
   w.u32(0);  // checksum, filled in by seal()
-  w.u32(0);  // reserved
-  w.u64(src_epoch);
+  w.u16(c.src_port);
+  w.u16(0);  // reserved
+  w.u64(c.src_epoch);
 }
 
 size_t seal(std::span<uint8_t> pkt) {
@@ -275,7 +276,8 @@ DecodeError decode(std::span<const uint8_t> bytes, Packet& out) {
   c.flags = r.u16();
   r.u16();  // header_len
   r.u32();  // checksum
-  const uint32_t reserved = r.u32();
+  c.src_port = r.u16();
+  const uint16_t reserved = r.u16();
   c.src_epoch = r.u64();
   if (reserved != 0 || (c.flags & ~flag::kKnown) != 0 || c.src_epoch == 0) {
     return DecodeError::bad_field;
@@ -296,7 +298,7 @@ size_t encode_hello(std::span<uint8_t> buf, const Common& c, const Hello& h) {
   if (c.type != Type::hello && c.type != Type::hello_ack) return 0;
   if (buf.size() < kHelloHeaderLen) return 0;
   Writer w(buf.data());
-  write_common(w, c.type, c.flags, kHelloHeaderLen, c.src_epoch);
+  write_common(w, c.type, c.flags, kHelloHeaderLen, c);
   w.u64(h.dst_epoch);
   w.u32(h.features);
   w.u32(h.max_payload);
@@ -316,7 +318,7 @@ size_t encode_data(std::span<uint8_t> buf, const Common& c, const Data& d) {
   const size_t total = kDataHeaderLen + d.payload.size();
   if (buf.size() < total) return 0;
   Writer w(buf.data());
-  write_common(w, Type::data, c.flags, kDataHeaderLen, c.src_epoch);
+  write_common(w, Type::data, c.flags, kDataHeaderLen, c);
   w.u64(d.dst_epoch);
   w.u64(d.pn);
   w.u32(d.pn_floor_delta);
@@ -360,7 +362,7 @@ size_t encode_ack(std::span<uint8_t> buf, const Common& c, const Ack& a) {
   const size_t header_len = kAckHeaderLen + size_t{count} * kAckRangeSize;
   if (buf.size() < header_len) return 0;
   Writer w(buf.data());
-  write_common(w, Type::ack, c.flags, header_len, c.src_epoch);
+  write_common(w, Type::ack, c.flags, header_len, c);
   w.u64(a.dst_epoch);
   w.u64(a.largest_pn);
   w.u32(a.ack_delay_ns);

@@ -40,13 +40,17 @@ inline constexpr uint16_t kKnown = kOrdered | kRetransmission | kAckNow;
 // Common header, 24 bytes, on every packet:
 //   0 magic u16 | 2 version u8 | 3 type u8 | 4 flags u16 | 6 header_len u16 |
 //   8 checksum u32 (CRC32C of the whole packet with this field zero) |
-//   12 reserved u32 (zero) | 16 src_epoch u64
+//   12 src_port u16 | 14 reserved u16 (zero) | 16 src_epoch u64
 // followed by the type's own header and, for data, the payload.
 inline constexpr size_t kCommonHeaderSize = 24;
 
 struct Common {
   Type type = Type::data;
   uint16_t flags = 0;
+  // The UDP port the sender receives on: with src_ip it names the sender,
+  // whatever source port (entropy) the datagram left from. 0: the datagram's
+  // own source port is the sender's address.
+  uint16_t src_port = 0;
   uint64_t src_epoch = 0;
 };
 

@@ -7,8 +7,11 @@ Host::Host(Network& net, std::string name, Addr addr, Side side, const EndpointC
       name_(std::move(name)),
       addr_(addr),
       cfg_(cfg),
-      ep_(std::make_unique<Endpoint>(cfg)),
+      ep_(nullptr),
       txbuf_(cfg.mtu - tuning::kIpUdpOverhead) {
+  // The endpoint names itself by the port it receives on, like a real one.
+  cfg_.port = addr.port;
+  ep_ = std::make_unique<Endpoint>(cfg_);
   net_.attach(*this, addr, side);
 }
 

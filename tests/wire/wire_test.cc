@@ -653,8 +653,14 @@ TEST(WireDecode, BadCommonFields) {
   const Valid v;
   for (const Bytes* pkt : v.all()) {
     Bytes b = *pkt;
-    patch(b, off::kReserved, 0x80000000u, 4);
+    // offset 12 is src_port (any value), 14 the reserved u16.
+    patch(b, off::kReserved + 2, 0x8000u, 2);
     EXPECT_EQ(dec(b), DecodeError::bad_field);
+    b = *pkt;
+    patch(b, off::kReserved, 0xbeefu, 2);
+    Packet out;
+    ASSERT_EQ(decode(b, out), DecodeError::ok) << "src_port is not reserved";
+    EXPECT_EQ(out.common.src_port, 0xbeefu);
     b = *pkt;
     patch(b, off::kSrcEpoch, 0, 8);
     EXPECT_EQ(dec(b), DecodeError::bad_field) << "src_epoch 0";

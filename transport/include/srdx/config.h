@@ -96,6 +96,10 @@ struct EndpointConfig {
   // Seeds the endpoint's own pseudo-random choices (fresh entropies). Same
   // seed and same inputs give the same behaviour.
   uint64_t seed = 1;
+  // The UDP port this endpoint receives on, written into every packet so a
+  // peer knows where to answer whatever source port (entropy) a packet left
+  // from. 0: peers are named by the datagram's own source address and port.
+  uint16_t port = 0;
 
   uint32_t mtu = tuning::kDefaultMtu;
   uint64_t max_message_size = tuning::kDefaultMaxMessage;
