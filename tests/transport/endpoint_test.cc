@@ -626,6 +626,29 @@ TEST(Endpoint, RestartedReceiverNeverGetsAnOldMessage) {
   EXPECT_EQ(w.B().stats().messages_received, 0u);
 }
 
+TEST(Endpoint, SilentlyRestartedReceiverIsDetectedFromItsAnswer) {
+  Wire2 w;
+  w.send_a("before");
+  w.run_until(at(100_us));
+  for (int i = 0; i < 3; ++i) w.send_a(pattern(3000, i));
+  w.run_until(at(103_us));
+  w.restart_b(Wire2::config(201, 3));  // the new B sends nothing of its own
+  w.events_b.clear();
+  w.run_until(at(1_ms));
+  // A learns of the restart from the hello the new B answers its data with,
+  // long before peer_timeout.
+  EXPECT_EQ(w.events('A'),
+            "peer_up; send_completed msg=0; send_failed msg=1 peer_restarted; "
+            "send_failed msg=2 peer_restarted; send_failed msg=3 peer_restarted; "
+            "peer_down peer_restarted; peer_up");
+  const Got& down = *std::find_if(w.events_a.begin(), w.events_a.end(),
+                                  [](const Got& g) { return g.ev.type == EventType::peer_down; });
+  EXPECT_LT(down.t, at(200_us));
+  ASSERT_TRUE(w.send_a("after").ok());
+  w.run_until(at(2_ms));
+  EXPECT_EQ(w.events('B'), "peer_up; recv msg=0 len=5 'after'");
+}
+
 // ---- ordering --------------------------------------------------------------------
 
 TEST(Endpoint, OrderedMessageWaitsForItsLostPredecessor) {
@@ -659,6 +682,92 @@ TEST(Endpoint, UnorderedMessageDoesNotWaitForALostOne) {
   EXPECT_EQ(w.events_b[2].t, retx->t + kDelay);
 }
 
+TEST(Endpoint, OrderedSuccessorIsDeliveredAfterItsPredecessorTimesOut) {
+  Wire2 w;
+  w.drop_if([](const Sent& s) { return s.is_data() && s.pkt.data.msg_id == 0; });
+  SendOptions first;
+  first.ordered = true;
+  first.flow = 4;
+  first.timeout = 1_ms;
+  SendOptions second = first;
+  second.timeout = Duration::zero();  // the default, 2s
+  w.send_a("never", first);
+  w.send_a("waits", second);
+  w.run_until(at(5_ms));
+  EXPECT_EQ(w.events('A', true),
+            "10us peer_up; 20us send_completed msg=1; 1000us send_failed msg=0 timeout");
+  // Completed when B's endpoint had it; handed up once the sender's floor
+  // passed message 0.
+  EXPECT_EQ(w.events('B', true), "5us peer_up; 1005us recv msg=1 len=5 'waits'");
+  EXPECT_EQ(w.B().buffered_messages(), 0u);
+}
+
+TEST(Endpoint, DuplicatedPacketsAreDeliveredOnce) {
+  Wire2 w;
+  w.send_a("dup");
+  w.run_until(at(1_ms));
+  const std::vector<uint8_t> data = w.first([](const Sent& s) { return s.is_data(); })->bytes;
+  w.inject('B', data, kAddrA, at(1_ms));
+  w.inject('B', data, kAddrA, at(1_ms));
+  w.run_until(at(2_ms));
+  EXPECT_EQ(w.events('B'), "peer_up; recv msg=0 len=3 'dup'");
+  EXPECT_EQ(w.B().stats().duplicate_fragments, 2u);
+  EXPECT_EQ(w.events('A'), "peer_up; send_completed msg=0");
+}
+
+TEST(Endpoint, CompletionCarriesTheCookieAndFlow) {
+  Wire2 w;
+  SendOptions o;
+  o.cookie = 0xc00c1e;
+  o.flow = 9;
+  w.send_a("c", o);
+  w.run_until(at(1_ms));
+  ASSERT_EQ(w.events_a.back().ev.type, EventType::send_completed);
+  EXPECT_EQ(w.events_a.back().ev.cookie, 0xc00c1eu);
+  EXPECT_EQ(w.events_a.back().ev.flow, 9);
+  EXPECT_EQ(w.events_b.back().ev.flow, 9);
+}
+
+TEST(Endpoint, ZeroCopySendDeliversTheCallersBytes) {
+  Wire2 w;
+  const std::string m = pattern(5000, 8);
+  SendOptions o;
+  o.copy = false;
+  ASSERT_TRUE(w.send_a(m, o).ok());
+  w.run_until(at(1_ms));
+  ASSERT_EQ(w.count_events('B', EventType::message_received), 1u);
+  EXPECT_TRUE(w.events_b.back().data == m);
+}
+
+TEST(Endpoint, RemovePeerFailsItsMessages) {
+  Wire2 w;
+  w.send_a("a");
+  w.run_until(at(100_us));
+  w.drop_if([](const Sent&) { return true; });
+  w.send_a("b");
+  w.send_a("c");
+  EXPECT_EQ(w.A().remove_peer(w.peer_b(), w.now()), Errc::ok);
+  w.run_until(at(1_ms));
+  EXPECT_EQ(w.events('A'),
+            "peer_up; send_completed msg=0; send_failed msg=1 peer_removed; "
+            "send_failed msg=2 peer_removed; peer_down peer_removed");
+  EXPECT_EQ(w.A().peers().size(), 0u);
+  EXPECT_EQ(w.A().remove_peer(w.peer_b(), w.now()), Errc::unknown_peer);
+  EXPECT_EQ(w.A().buffered_messages(), 0u);
+}
+
+TEST(Endpoint, MessageLargerThanThePeerAcceptsFails) {
+  EndpointConfig b = Wire2::config(200, 2);
+  b.max_message_size = 1000;
+  Wire2 w(Wire2::config(100, 1), b);
+  w.send_a(std::string(1001, 'x'));  // queued before A knows B's limit
+  w.send_a(std::string(1000, 'y'));
+  w.run_until(at(1_ms));
+  EXPECT_EQ(w.events('A'), "peer_up; send_failed msg=0 too_large; send_completed msg=1");
+  EXPECT_EQ(w.send_a(std::string(1001, 'x')).err, Errc::too_large);  // now known
+  EXPECT_EQ(w.count_events('B', EventType::message_received), 1u);
+}
+
 // ---- flow control ----------------------------------------------------------------
 
 TEST(Endpoint, ReceiverThatStopsReadingHoldsTheSenderBackAndLosesNothing) {
@@ -686,7 +795,35 @@ TEST(Endpoint, ReceiverThatStopsReadingHoldsTheSenderBackAndLosesNothing) {
   }
   for (int i = 0; i < kN; ++i) EXPECT_EQ(seen[i], 1) << "message " << i;
   EXPECT_EQ(w.count_events('A', EventType::send_completed), static_cast<size_t>(kN));
-  EXPECT_EQ(w.B().buffered_bytes(), 0u);
+  w.run_until(at(3_s));  // past the message timeout
+  for (Endpoint* ep : {&w.A(), &w.B()}) {
+    EXPECT_EQ(ep->next_deadline(), Time::infinite());
+    EXPECT_EQ(ep->buffered_bytes(), 0u);
+    EXPECT_EQ(ep->buffered_messages(), 0u);
+  }
+}
+
+TEST(Endpoint, EveryMessageArrivesOnceUnderSteadyLossBothWays) {
+  Wire2 w;
+  w.drop_if([](const Sent& s) { return s.index % 7 == 3; });
+  constexpr int kN = 200;
+  for (int i = 0; i < kN; ++i) ASSERT_TRUE(w.send_a(pattern(100 + 37 * i, i)).ok());
+  w.run_until(at(3_s));
+  std::vector<int> seen(kN, 0);
+  for (const Got& g : w.events_b) {
+    if (g.ev.type != EventType::message_received) continue;
+    ASSERT_LT(g.ev.msg_id, static_cast<uint64_t>(kN));
+    ++seen[g.ev.msg_id];
+    EXPECT_TRUE(g.data == pattern(100 + 37 * g.ev.msg_id, static_cast<uint32_t>(g.ev.msg_id)));
+  }
+  for (int i = 0; i < kN; ++i) EXPECT_EQ(seen[i], 1) << "message " << i;
+  EXPECT_EQ(w.count_events('A', EventType::send_completed), static_cast<size_t>(kN));
+  EXPECT_GT(w.A().stats().retransmissions, 0u);
+  for (Endpoint* ep : {&w.A(), &w.B()}) {
+    EXPECT_EQ(ep->next_deadline(), Time::infinite());
+    EXPECT_EQ(ep->buffered_bytes(), 0u);
+    EXPECT_EQ(ep->buffered_messages(), 0u);
+  }
 }
 
 // ---- liveness ---------------------------------------------------------------------
