@@ -88,35 +88,58 @@ uint64_t AckTracker::find_next_clear(uint64_t pn, uint64_t hi) const {
 }
 
 bool AckTracker::fill(wire::Ack& ack) {
+  constexpr size_t kMax = tuning::kMaxAckRanges;
   ack.largest_pn = has_largest_ ? largest_ : 0;
   ack.range_count = 0;
   if (!has_largest_) return true;
   uint64_t lo = largest_ >= kWindow ? largest_ - kWindow + 1 : 0;
   if (floor_ > lo) lo = floor_;
   if (lo > largest_) lo = largest_;  // always report at least the largest
-  // The range holding the largest packet number comes first.
+  // The maximal range of received packet numbers holding pn (received).
   auto range_of = [&](uint64_t pn) {
     uint64_t gap = find_prev(pn, lo, false);
     uint64_t rlo = (gap == lo - 1 || gap < lo) ? lo : gap + 1;
     return wire::AckRange{rlo, find_next_clear(pn, largest_) - 1};
   };
-  ack.ranges[ack.range_count++] = range_of(largest_);
-  // Then the ranges holding fresh arrivals, newest first.
+
+  // 1. The newest ranges, from the largest packet number down. Repeating
+  //    them makes a lost ACK harmless.
+  wire::AckRange top[kMax];
+  size_t nt = 0;
+  for (uint64_t p = largest_; nt < kMax;) {
+    top[nt] = range_of(p);
+    const uint64_t below = top[nt].lo;
+    ++nt;
+    if (below <= lo) break;
+    const uint64_t next = find_prev(below - 1, lo, true);
+    if (next == lo - 1 || next < lo || next >= below) break;
+    p = next;
+  }
+  // 2. Fresh arrivals older than those: each needs its range reported once.
   std::sort(fresh_.begin(), fresh_.begin() + static_cast<long>(fresh_count_),
             std::greater<uint64_t>());
+  wire::AckRange old[kMax];
+  size_t no = 0;
+  const uint64_t covered = top[nt - 1].lo;
+  for (size_t i = 0; i < fresh_count_ && no < kMax - 1; ++i) {
+    const uint64_t pn = fresh_[i];
+    if (pn < lo || pn >= covered) continue;
+    if (no && pn >= old[no - 1].lo) continue;
+    old[no++] = range_of(pn);
+  }
+  // 3. Keep as many newest ranges as leave room for the fresh older ones.
+  const size_t keep_top = std::min(nt, kMax - no);
+  for (size_t i = 0; i < keep_top; ++i) ack.ranges[ack.range_count++] = top[i];
+  for (size_t i = 0; i < no; ++i) ack.ranges[ack.range_count++] = old[i];
+  // Fresh arrivals still unreported wait for the next ACK.
   size_t kept = 0;
   for (size_t i = 0; i < fresh_count_; ++i) {
     const uint64_t pn = fresh_[i];
-    const wire::AckRange& last = ack.ranges[ack.range_count - 1];
-    if (pn < lo || pn >= last.lo) continue;  // below the floor, or already covered
-    if (ack.range_count == tuning::kMaxAckRanges) {
-      fresh_[kept++] = pn;
-      continue;
-    }
-    wire::AckRange r = range_of(pn);
-    // Ranges must be disjoint and not adjacent: the bitmap guarantees it,
-    // because each range is maximal.
-    ack.ranges[ack.range_count++] = r;
+    if (pn < lo) continue;
+    bool reported = false;
+    for (size_t r = 0; r < ack.range_count && !reported; ++r)
+      reported = ack.ranges[r].lo <= pn && pn <= ack.ranges[r].hi;
+    if (!reported) fresh_[kept++] = pn;
   }
   fresh_count_ = kept;
   return kept == 0;

@@ -144,6 +144,7 @@ struct Peer {
   Time rto_deadline = Time::infinite();
   Time msg_deadline = Time::infinite();  // no message expires before this
   Time probe_next = Time::infinite();     // credit probe when flow control blocks
+  Time keepalive_next = Time::zero();     // hello when busy and the peer is quiet
   uint32_t floor_updates_left = 0;
   Time floor_update_next = Time::infinite();
 
@@ -159,7 +160,11 @@ struct Peer {
   PeerStats st;
   uint64_t retransmissions = 0;
 
-  bool busy() const { return state == PeerState::connecting || sq.live() > 0; }
+  // Expecting to hear from the peer: connecting, messages to send, or parts
+  // of its messages waiting for the rest.
+  bool busy() const {
+    return state == PeerState::connecting || sq.live() > 0 || rx.partial_messages() > 0;
+  }
 };
 
 class Endpoint::Impl final : public Reassembly::Sink {
@@ -593,7 +598,16 @@ class Endpoint::Impl final : public Reassembly::Sink {
       }
       if (now >= p.rto_deadline) scan_rto(p, now);
       if (now >= p.msg_deadline) scan_deadlines(p, now);
-      if (p.busy() && now - p.last_heard > cfg_.peer_timeout) peer_down(p, now);
+      if (p.busy() && now - p.last_heard > cfg_.peer_timeout) {
+        peer_down(p, now);
+      } else if (p.busy() && p.state == PeerState::established &&
+                 now - p.last_heard > cfg_.peer_timeout / 2 && now >= p.keepalive_next) {
+        // Quiet for half the timeout: ask. A hello is answered by a live peer
+        // (and tells us of a restart through its epoch).
+        p.hello_due = true;
+        p.keepalive_next = now + cfg_.peer_timeout / 8;
+        want_ctrl(p);
+      }
     }
   }
 
@@ -625,6 +639,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
       // away from it); timeouts across paths mean the connection sends too
       // much.
       if (many_slots) p.cc.on_timeout(p.paths.srtt(), now);
+      p.paths.on_rto_round();
       p.paths.refresh(now);
     }
     p.rto_deadline = next;
@@ -646,6 +661,9 @@ class Endpoint::Impl final : public Reassembly::Sink {
 
   void peer_down(Peer& p, Time now) {
     fail_all(p, FailReason::peer_unreachable, now);
+    // Parts of its messages will not be completed by a peer we lost.
+    delivering_ = &p;
+    p.rx.abandon_partial(*this);
     if (p.up) push_event({EventType::peer_down, FailReason::peer_unreachable, 0, p.id, 0, 0, {}});
     p.up = false;
     p.state = PeerState::idle;
@@ -665,7 +683,11 @@ class Endpoint::Impl final : public Reassembly::Sink {
       t = min(t, p.msg_deadline);
       t = min(t, p.probe_next);
       if (p.floor_updates_left) t = min(t, p.floor_update_next);
-      if (p.busy()) t = min(t, p.last_heard + cfg_.peer_timeout + Duration::nanos(1));
+      if (p.busy()) {
+        t = min(t, p.last_heard + cfg_.peer_timeout + Duration::nanos(1));
+        if (p.state == PeerState::established)
+          t = min(t, max(p.keepalive_next, p.last_heard + cfg_.peer_timeout / 2 + Duration::nanos(1)));
+      }
       t = min(t, data_ready_time(p));
     }
     return t;

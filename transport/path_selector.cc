@@ -74,6 +74,7 @@ void PathSelector::on_acked(uint16_t slot, uint64_t seq, Duration rtt) {
   if (s.inflight) --s.inflight;
   ++s.acked;
   s.consecutive_timeouts = 0;
+  backoff_ = 0;
   s.loss_ewma *= (1 - kLossEwmaGain);
   if (seq + 1 > s.largest_acked_seq) s.largest_acked_seq = seq + 1;
   if (rtt < Duration::zero()) return;
@@ -159,7 +160,8 @@ Duration PathSelector::rto(uint16_t slot) const {
     base = cfg_.rto_initial;
   }
   base = max(base, cfg_.rto_min);
-  for (uint32_t i = 0; i < s.consecutive_timeouts && base < cfg_.rto_max; ++i) base = base * 2;
+  const uint32_t doublings = s.consecutive_timeouts + backoff_;
+  for (uint32_t i = 0; i < doublings && base < cfg_.rto_max; ++i) base = base * 2;
   return min(base, cfg_.rto_max);
 }
 

@@ -55,6 +55,12 @@ class PathSelector {
   // only timeouts of the current entropy count towards replacing it.
   void on_timeout(uint16_t slot, uint32_t gen, Time now);
   void on_abandoned(uint16_t slot);           // in flight, now forgotten (reset)
+  // Retransmission timers fired and nothing was acknowledged since the last
+  // time: every RTO doubles (Karn), so a path whose real RTT exceeds the
+  // estimate gets a sample instead of timing out forever.
+  void on_rto_round() {
+    if (backoff_ < kMaxBackoff) ++backoff_;
+  }
 
   Duration rto(uint16_t slot) const;
   Duration min_rto() const { return min_rto_; }
@@ -82,6 +88,8 @@ class PathSelector {
   Duration srtt_, min_rtt_;
   Duration min_rto_;
   uint64_t replacements_ = 0, slow_replacements_ = 0;
+  uint32_t backoff_ = 0;
+  static constexpr uint32_t kMaxBackoff = 16;
   Time next_slow_replace_ = Time::zero();
   Time next_explore_ = Time::zero();
   static constexpr uint32_t kSamplesBeforeJudging = 16;

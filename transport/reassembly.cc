@@ -31,6 +31,15 @@ void Reassembly::release_bits(Msg& m) {
   m.frags = nullptr;
 }
 
+void Reassembly::abandon_partial(Sink& sink) {
+  std::sort(held_ids_.begin(), held_ids_.end());
+  for (uint64_t id : held_ids_) give(slot(id), sink);
+  held_ids_.clear();
+  for (auto& m : msgs_)
+    if (m.active) drop(m);
+  advance_base();
+}
+
 void Reassembly::drop(Msg& m) {
   if (m.buf != BufferPool::kNone) pool_.put(m.buf);
   m.buf = BufferPool::kNone;
@@ -92,7 +101,7 @@ Reassembly::Verdict Reassembly::on_fragment(const wire::Data& d, Sink& sink) {
   return Verdict::accepted;
 }
 
-void Reassembly::hand_up(Msg& m, Sink& sink) {
+void Reassembly::give(Msg& m, Sink& sink) {
   const uint64_t id = m.id;
   done_[(id & (window_ - 1)) >> 6] |= uint64_t{1} << (id & 63);
   BufferPool::Handle buf = m.buf;
@@ -103,6 +112,10 @@ void Reassembly::hand_up(Msg& m, Sink& sink) {
   --active_;
   // The charge stays on held_ until the application consumes the message.
   sink.deliver(id, m.flow, buf, m.len, m.charge);
+}
+
+void Reassembly::hand_up(Msg& m, Sink& sink) {
+  give(m, sink);
   advance_base();
 }
 
@@ -141,16 +154,7 @@ void Reassembly::raise_floor(uint64_t floor, Sink& sink) {
   for (size_t i = 0; i < held_ids_.size(); ++i) {
     uint64_t id = held_ids_[i];
     if (id < floor) {
-      Msg& m = slot(id);
-      const uint64_t bit_word = (id & (window_ - 1)) >> 6;
-      done_[bit_word] |= uint64_t{1} << (id & 63);
-      BufferPool::Handle buf = m.buf;
-      m.buf = BufferPool::kNone;
-      release_bits(m);
-      m.active = false;
-      m.complete = false;
-      --active_;
-      sink.deliver(id, m.flow, buf, m.len, m.charge);
+      give(slot(id), sink);
     } else {
       held_ids_[kept++] = id;
     }

@@ -39,6 +39,9 @@ class Reassembly {
   // The application consumed a delivered message.
   void release(uint32_t charge) { held_ -= charge <= held_ ? charge : held_; }
   void reset();
+  // The peer is gone: drops incomplete messages and delivers complete ones
+  // still waiting for an ordered predecessor (the sender counts them done).
+  void abandon_partial(Sink& sink);
 
   uint64_t base() const { return base_; }
   uint64_t max_msg_id() const { return base_ + window_; }
@@ -63,6 +66,8 @@ class Reassembly {
   bool predecessor_done(const Msg& m) const {
     return m.prev_delta == 0 || delivered(m.id - m.prev_delta);
   }
+  // Marks m delivered and hands its buffer to the sink.
+  void give(Msg& m, Sink& sink);
   void hand_up(Msg& m, Sink& sink);
   void drop(Msg& m);
   void release_bits(Msg& m);
