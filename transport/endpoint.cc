@@ -307,6 +307,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     p.st.bytes_acked += m.len;
     if (m.started) p.started_unacked -= credit_charge(m.len);
     p.sq.finish(m);
+    if (p.sq.live() == 0) p.msg_deadline = Time::infinite();
   }
 
   void fail(Peer& p, TxMsg& m, FailReason why, Time now) {
@@ -315,6 +316,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     ++p.st.messages_failed;
     if (m.started) p.started_unacked -= credit_charge(m.len);
     p.sq.finish(m);
+    if (p.sq.live() == 0) p.msg_deadline = Time::infinite();
     // The receiver learns of the new floor from the next data packet; if no
     // data follows, from a few ACK-type floor updates.
     p.floor_updates_left = kFloorUpdateRepeats;
@@ -373,16 +375,22 @@ class Endpoint::Impl final : public Reassembly::Sink {
     Peer* p = peer(id);
     if (!p) {
       if (!cfg_.accept_unknown_peers) return drop(DropReason::unknown_peer);
+      const wire::Type t = pkt_.common.type;
+      // A peer is created by a hello, or by a hello_ack naming our epoch (the
+      // answer to a hello we sent without keeping state, below).
+      if (t == wire::Type::data || t == wire::Type::ack ||
+          (t == wire::Type::hello_ack && pkt_.hello.dst_epoch != cfg_.epoch)) {
+        // Most likely we restarted and the peer still talks to our previous
+        // incarnation: a hello with our new epoch tells it. Sent without
+        // creating state, so stray or forged packets cannot fill the peer
+        // table.
+        drop(DropReason::unknown_peer);
+        if (stateless_hellos_.size() < kMaxStatelessHellos) stateless_hellos_.push(from);
+        return;
+      }
       Result<PeerId> r = add_peer(from);
       if (!r.ok()) return drop(DropReason::unknown_peer);
       p = peer(r.value);
-      if (pkt_.common.type != wire::Type::hello) {
-        // Data or ACKs from a peer we do not know: most likely we restarted
-        // and it still talks to our previous incarnation. Our hello carries
-        // the new epoch, from which it learns of the restart.
-        drop(DropReason::unknown_peer);
-        return reply_hello(*p, now);
-      }
     }
     switch (pkt_.common.type) {
       case wire::Type::hello:
@@ -673,7 +681,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
 
   Time next_deadline() const {
     Time t = Time::infinite();
-    if (!ctrl_.empty()) return Time::zero();
+    if (!ctrl_.empty() || !stateless_hellos_.empty()) return Time::zero();
     for (auto& up : peers_) {
       if (!up) continue;
       const Peer& p = *up;
@@ -695,6 +703,15 @@ class Endpoint::Impl final : public Reassembly::Sink {
 
   // ---- transmitting ------------------------------------------------------
   size_t poll_transmit(std::span<uint8_t> buf, TxPath& path, Time now) {
+    if (!stateless_hellos_.empty()) {
+      path.remote = stateless_hellos_.pop();
+      path.entropy = static_cast<uint16_t>(1 + rng_.below(0xfffe));
+      path.link = 0;
+      wire::Hello h;
+      fill_hello(h, 0);
+      ++stats_.handshake_packets_sent;
+      if (size_t n = wire::encode_hello(buf, common(wire::Type::hello), h)) return count_sent(n);
+    }
     while (!ctrl_.empty()) {
       Peer* p = peer(ctrl_.front());
       if (!p) {
@@ -734,8 +751,8 @@ class Endpoint::Impl final : public Reassembly::Sink {
     return c;
   }
 
-  void fill_hello(wire::Hello& h, const Peer& p) const {
-    h.dst_epoch = p.remote_epoch;
+  void fill_hello(wire::Hello& h, uint64_t dst_epoch) const {
+    h.dst_epoch = dst_epoch;
     h.features = wire::feature::kSupported;
     h.max_payload = cfg_.max_payload();
     h.max_message = cfg_.max_message_size;
@@ -751,14 +768,14 @@ class Endpoint::Impl final : public Reassembly::Sink {
     if (p.hello_ack_due) {
       p.hello_ack_due = false;
       wire::Hello h;
-      fill_hello(h, p);
+      fill_hello(h, p.remote_epoch);
       ++stats_.handshake_packets_sent;
       return wire::encode_hello(buf, common(wire::Type::hello_ack), h);
     }
     if (p.hello_due) {
       p.hello_due = false;
       wire::Hello h;
-      fill_hello(h, p);
+      fill_hello(h, p.remote_epoch);
       ++stats_.handshake_packets_sent;
       return wire::encode_hello(buf, common(wire::Type::hello), h);
     }
@@ -994,6 +1011,8 @@ class Endpoint::Impl final : public Reassembly::Sink {
   RingQueue<EventEntry> events_;
   EventEntry lent_;
   RingQueue<PeerId> ctrl_{64};
+  static constexpr size_t kMaxStatelessHellos = 64;
+  RingQueue<Addr> stateless_hellos_{kMaxStatelessHellos};
   size_t rr_ = 0;
   Peer* delivering_ = nullptr;
   wire::Packet pkt_;

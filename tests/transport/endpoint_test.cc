@@ -890,6 +890,9 @@ TEST(Endpoint, DataFromAnUnknownPeerIsDroppedAndAnsweredWithAHello) {
   EXPECT_EQ(w.lines(true, lines), "1000us B>? hello");  // to C
   EXPECT_EQ(w.events('B'), "peer_up; recv msg=0 len=1 'x'");
   EXPECT_EQ(w.B().stats().messages_received, 1u);
+  // Answered without keeping state: stray or forged packets cannot fill the
+  // peer table.
+  EXPECT_EQ(w.B().peers().size(), 1u);
 }
 
 TEST(Endpoint, HelloFromAnUnknownPeerIsDroppedWhenNotAccepted) {
@@ -913,8 +916,6 @@ TEST(Endpoint, IdleWithNoDeadlineBeforeAnyTraffic) {
 }
 
 TEST(Endpoint, NoDeadlineLeftOnceEveryMessageCompleted) {
-  GTEST_SKIP() << "ENGINE BUG: msg_deadline is not recomputed when messages complete; "
-                  "next_deadline() stays at send time + message_timeout (2s) while idle";
   Wire2 w;
   w.send_a("x");
   w.run_until(at(1_ms));
@@ -928,8 +929,7 @@ TEST(Endpoint, EverythingReturnsToZeroAfterTrafficEnds) {
   for (int i = 0; i < 20; ++i) w.send_a(pattern(3000, i));
   w.send_b("reply");
   w.drop_nth(5);  // some repair work too
-  // Past the message timeout (2s): see NoDeadlineLeftOnceEveryMessageCompleted.
-  w.run_until(at(3_s));
+  w.run_until(at(100_ms));
   EXPECT_EQ(w.count_events('B', EventType::message_received), 20u);
   EXPECT_EQ(w.count_events('A', EventType::message_received), 1u);
   for (Endpoint* ep : {&w.A(), &w.B()}) {
