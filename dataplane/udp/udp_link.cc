@@ -1,0 +1,501 @@
+#include "udp/udp_link.h"
+
+#include <arpa/inet.h>
+#include <liburing.h>
+#include <linux/filter.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace srdx::dp {
+
+namespace {
+
+// user_data of a completion: what it belongs to (top byte) and an index.
+constexpr uint64_t kTagShift = 56;
+constexpr uint64_t kTagTx = uint64_t{1} << kTagShift;      // | slot index
+constexpr uint64_t kTagRx = uint64_t{2} << kTagShift;      // the multishot recvmsg
+constexpr uint64_t kTagCancel = uint64_t{3} << kTagShift;  // shutdown
+constexpr uint64_t kIndexMask = (uint64_t{1} << kTagShift) - 1;
+
+constexpr uint16_t kBufGroup = 0;
+constexpr uint32_t kMaxRingBuffers = 32768;  // the kernel's limit for a buffer ring
+constexpr uint32_t kMaxQueueDepth = 16384;
+constexpr size_t kCacheLine = 64;
+constexpr int kSocketBufferBytes = 4 << 20;  // receive socket: absorbs bursts while the ring is dry
+constexpr unsigned kReapBatch = 64;
+
+std::string addr_str(uint32_t ip, uint16_t port) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%u.%u.%u.%u:%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
+                ip & 0xff, port);
+  return b;
+}
+
+std::string errno_str(int err) { return std::strerror(err); }
+
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error("udp link: " + what); }
+
+[[noreturn]] void fail_errno(const std::string& what, int err) {
+  std::string hint;
+  if (err == EADDRINUSE) hint = " (is another srdx running?)";
+  if (err == EADDRNOTAVAIL) hint = " (is that an address of this host?)";
+  if (err == EACCES) hint = " (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
+  if (err == EMFILE || err == ENFILE) hint = " (one socket per entropy port: raise ulimit -n)";
+  fail(what + ": " + errno_str(err) + hint);
+}
+
+size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+uint32_t pow2_at_least(uint32_t v) {
+  uint32_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+void* map_anon(size_t len, const char* what) {
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) fail_errno(std::string("cannot allocate ") + what, errno);
+  return p;
+}
+
+sockaddr_in sockaddr_of(uint32_t ip, uint16_t port) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(ip);
+  sa.sin_port = htons(port);
+  return sa;
+}
+
+// Packets the kernel dropped on this socket (full receive queue, filter).
+uint64_t socket_drops(int fd) {
+  uint32_t mem[SK_MEMINFO_VARS] = {};
+  socklen_t len = sizeof mem;
+  if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0) return 0;
+  return len > SK_MEMINFO_DROPS * sizeof(uint32_t) ? mem[SK_MEMINFO_DROPS] : 0;
+}
+
+void check_kernel() {
+  utsname u{};
+  unsigned major = 0, minor = 0;
+  if (uname(&u) != 0 || std::sscanf(u.release, "%u.%u", &major, &minor) != 2) return;
+  if (major < 6)
+    fail(std::string("Linux ") + u.release +
+         " lacks multishot recvmsg on io_uring (needs 6.0 or later)");
+}
+
+void check_config(const LinkConfig& cfg) {
+  const EntropyPorts& e = cfg.entropy;
+  if (cfg.mtu < 576 || cfg.mtu > 65535)
+    fail("mtu " + std::to_string(cfg.mtu) + " out of range (576..65535)");
+  if (cfg.burst == 0) fail("burst must be at least 1");
+  if (cfg.queue_depth == 0 || cfg.queue_depth > kMaxQueueDepth)
+    fail("queue_depth " + std::to_string(cfg.queue_depth) + " out of range (1.." +
+         std::to_string(kMaxQueueDepth) + ")");
+  if (e.port_count == 0) fail("entropy.port_count must be at least 1");
+  if (e.first_port == 0 || uint32_t{e.first_port} + e.port_count - 1 > 65535)
+    fail("entropy ports " + std::to_string(e.first_port) + ".." +
+         std::to_string(uint32_t{e.first_port} + e.port_count - 1) + " out of range (1..65535)");
+  if (cfg.local.port >= e.first_port && cfg.local.port < uint32_t{e.first_port} + e.port_count)
+    fail("receive port " + std::to_string(cfg.local.port) + " lies inside the entropy ports " +
+         std::to_string(e.first_port) + ".." +
+         std::to_string(uint32_t{e.first_port} + e.port_count - 1));
+}
+
+int open_udp(const std::string& what) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail_errno("cannot open a UDP socket for " + what, errno);
+  return fd;
+}
+
+// Best effort: the forced size needs CAP_NET_ADMIN, the plain one is capped by
+// net.core.[rw]mem_max.
+void set_buffer(int fd, int force_opt, int opt, int bytes) {
+  if (setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof bytes) != 0)
+    setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof bytes);
+}
+
+}  // namespace
+
+struct UdpLink::TxSlot {
+  msghdr msg;
+  iovec iov;
+  sockaddr_in to;
+};
+
+struct UdpLink::RxMsg {
+  msghdr msg;
+};
+
+UdpLink::UdpLink(const LinkConfig& cfg) : cfg_(cfg), local_(cfg.local) {
+  check_config(cfg_);
+  check_kernel();
+  payload_max_ = cfg_.mtu - 28;
+  try {
+    open_sockets();
+    setup_ring();
+    setup_rx_buffers();
+  } catch (...) {
+    close_all();
+    throw;
+  }
+}
+
+UdpLink::~UdpLink() { close_all(); }
+
+void UdpLink::open_sockets() {
+  rx_fd_ = open_udp("receiving");
+  set_buffer(rx_fd_, SO_RCVBUFFORCE, SO_RCVBUF, kSocketBufferBytes);
+  sockaddr_in sa = sockaddr_of(cfg_.local.ip, cfg_.local.port);
+  if (bind(rx_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+    fail_errno("cannot bind " + addr_str(cfg_.local.ip, cfg_.local.port), errno);
+  socklen_t len = sizeof sa;
+  if (getsockname(rx_fd_, reinterpret_cast<sockaddr*>(&sa), &len) == 0)
+    local_ = Addr{ntohl(sa.sin_addr.s_addr), ntohs(sa.sin_port)};
+
+  // Transmit sockets: never read, so a filter drops what reaches them rather
+  // than letting it sit in their queues (the kernel counts it in sk_drops).
+  static sock_filter drop_all[] = {{BPF_RET | BPF_K, 0, 0, 0}};
+  sock_fprog prog{1, drop_all};
+  const EntropyPorts& e = cfg_.entropy;
+  tx_fds_.reserve(e.port_count);
+  for (uint32_t i = 0; i < e.port_count; ++i) {
+    const auto port = static_cast<uint16_t>(e.first_port + i);
+    int fd = open_udp("entropy port " + std::to_string(port));
+    tx_fds_.push_back(fd);
+    setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+    sockaddr_in ta = sockaddr_of(cfg_.local.ip, port);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&ta), sizeof ta) != 0)
+      fail_errno("cannot bind entropy source port " + addr_str(cfg_.local.ip, port) +
+                     " (entropy ports " + std::to_string(e.first_port) + ".." +
+                     std::to_string(uint32_t{e.first_port} + e.port_count - 1) + ")",
+                 errno);
+  }
+}
+
+void UdpLink::setup_ring() {
+  rx_nbufs_ =
+      std::min(kMaxRingBuffers, pow2_at_least(std::max({cfg_.queue_depth, 4 * cfg_.burst, 64u})));
+  const uint32_t sq = pow2_at_least(cfg_.queue_depth + 16);
+  // Room for every completion that can be outstanding at once: one per
+  // transmit slot, one per receive buffer, a few for arming and cancelling.
+  const uint32_t cq = std::min(65536u, pow2_at_least(2 * (cfg_.queue_depth + rx_nbufs_ + 16)));
+
+  ring_ = std::make_unique<io_uring>();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+  p.cq_entries = cq;
+  int r = io_uring_queue_init_params(sq, ring_.get(), &p);
+  if (r == -EINVAL) {  // a kernel without SUBMIT_ALL
+    p = io_uring_params{};
+    p.flags = IORING_SETUP_CQSIZE;
+    p.cq_entries = cq;
+    r = io_uring_queue_init_params(sq, ring_.get(), &p);
+  }
+  if (r < 0) {
+    std::string hint = r == -EPERM || r == -ENOSYS
+                           ? " (io_uring disabled? see /proc/sys/kernel/io_uring_disabled)"
+                           : "";
+    fail("cannot create an io_uring of " + std::to_string(sq) + " entries: " + errno_str(-r) +
+         hint);
+  }
+  ring_ok_ = true;
+
+  std::vector<int> fds;
+  fds.push_back(rx_fd_);
+  fds.insert(fds.end(), tx_fds_.begin(), tx_fds_.end());
+  r = io_uring_register_files(ring_.get(), fds.data(), static_cast<unsigned>(fds.size()));
+  if (r < 0) fail_errno("cannot register the sockets with io_uring", -r);
+
+  // Transmit pool.
+  tx_stride_ = round_up(payload_max_, kCacheLine);
+  tx_mem_len_ = round_up(tx_stride_ * cfg_.queue_depth, 4096);
+  tx_mem_ = static_cast<uint8_t*>(map_anon(tx_mem_len_, "the transmit buffers"));
+  tx_slots_.resize(cfg_.queue_depth);
+  tx_free_.reserve(cfg_.queue_depth);
+  for (uint32_t i = 0; i < cfg_.queue_depth; ++i) {
+    TxSlot& s = tx_slots_[i];
+    s = TxSlot{};
+    s.iov.iov_base = tx_mem_ + size_t{i} * tx_stride_;
+    s.msg.msg_name = &s.to;
+    s.msg.msg_namelen = sizeof s.to;
+    s.msg.msg_iov = &s.iov;
+    s.msg.msg_iovlen = 1;
+    tx_free_.push_back(cfg_.queue_depth - 1 - i);  // hand out slot 0 first
+  }
+}
+
+void UdpLink::setup_rx_buffers() {
+  rx_msg_ = std::make_unique<RxMsg>();
+  rx_msg_->msg = msghdr{};
+  rx_msg_->msg.msg_namelen = sizeof(sockaddr_in);
+  rx_msg_->msg.msg_controllen = 0;
+
+  // Each buffer: the kernel's io_uring_recvmsg_out, the source address, then
+  // the payload. A datagram larger than mtu - 28 is truncated and counted.
+  const size_t header = sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_in);
+  rx_buf_len_ = header + payload_max_;
+  rx_stride_ = round_up(rx_buf_len_, kCacheLine);
+  rx_mem_len_ = round_up(rx_stride_ * rx_nbufs_, 4096);
+  rx_mem_ = static_cast<uint8_t*>(map_anon(rx_mem_len_, "the receive buffers"));
+
+  br_len_ = round_up(sizeof(io_uring_buf) * rx_nbufs_, 4096);
+  br_ = static_cast<io_uring_buf_ring*>(map_anon(br_len_, "the buffer ring"));
+  io_uring_buf_ring_init(br_);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(br_);
+  reg.ring_entries = rx_nbufs_;
+  reg.bgid = kBufGroup;
+  int r = io_uring_register_buf_ring(ring_.get(), &reg, 0);
+  if (r < 0) {
+    munmap(br_, br_len_);
+    br_ = nullptr;
+    fail_errno("cannot register a provided-buffer ring (needs Linux 5.19 or later)", -r);
+  }
+  rx_ready_.resize(rx_nbufs_);
+  rx_lent_.reserve(rx_nbufs_);
+  for (uint32_t i = 0; i < rx_nbufs_; ++i) recycle(static_cast<uint16_t>(i));
+  recycle_commit();
+}
+
+void UdpLink::recycle(uint16_t bid) {
+  io_uring_buf_ring_add(br_, rx_buf(bid), static_cast<unsigned>(rx_buf_len_), bid,
+                        io_uring_buf_ring_mask(rx_nbufs_), br_pending_);
+  ++br_pending_;
+}
+
+void UdpLink::recycle_commit() {
+  if (br_pending_ == 0) return;
+  io_uring_buf_ring_advance(br_, br_pending_);
+  rx_in_ring_ += static_cast<uint32_t>(br_pending_);
+  br_pending_ = 0;
+}
+
+void UdpLink::arm_rx() {
+  if (rx_armed_ || rx_in_ring_ == 0) return;
+  io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
+  if (!sqe) {
+    submit();
+    sqe = io_uring_get_sqe(ring_.get());
+    if (!sqe) return;  // tried again at the next rx_burst or tx_flush
+  }
+  io_uring_prep_recvmsg_multishot(sqe, 0, &rx_msg_->msg, 0);
+  sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufGroup;
+  io_uring_sqe_set_data64(sqe, kTagRx);
+  rx_armed_ = true;
+  counters_.rx_rearms++;
+}
+
+void UdpLink::submit() {
+  int r = io_uring_submit(ring_.get());
+  if (r == -EBUSY || r == -EAGAIN) {  // completions to reap first
+    reap();
+    r = io_uring_submit(ring_.get());
+  }
+  if (r < 0) {
+    counters_.submit_errors++;  // the prepared entries stay queued for the next flush
+    return;
+  }
+  tx_went_ += tx_prepared_;
+  tx_prepared_ = 0;
+}
+
+void UdpLink::reap() {
+  io_uring_cqe* cqes[kReapBatch];
+  for (;;) {
+    const unsigned n = io_uring_peek_batch_cqe(ring_.get(), cqes, kReapBatch);
+    for (unsigned i = 0; i < n; ++i) {
+      const io_uring_cqe* c = cqes[i];
+      const uint64_t tag = c->user_data & ~kIndexMask;
+      if (tag == kTagTx) {
+        const auto idx = static_cast<uint32_t>(c->user_data & kIndexMask);
+        if (c->res >= 0) {
+          stats_.tx_packets++;
+          stats_.tx_bytes += static_cast<uint64_t>(c->res);
+        } else {
+          stats_.tx_dropped++;
+          if (c->res == -ECONNREFUSED) counters_.tx_refused++;
+          if (c->res == -ENOBUFS || c->res == -ENOMEM) counters_.tx_no_buffer_space++;
+        }
+        tx_free_.push_back(idx);
+        --tx_inflight_;
+      } else if (tag == kTagRx) {
+        if (!(c->flags & IORING_CQE_F_MORE)) rx_armed_ = false;
+        if (c->flags & IORING_CQE_F_BUFFER) {
+          const auto bid = static_cast<uint16_t>(c->flags >> IORING_CQE_BUFFER_SHIFT);
+          --rx_in_ring_;
+          if (c->res > 0) {
+            rx_ready_[(rx_head_ + rx_count_) & (rx_nbufs_ - 1)] = RxReady{bid, c->res};
+            ++rx_count_;
+          } else {
+            if (c->res < 0) counters_.rx_errors++;
+            recycle(bid);
+          }
+        } else if (c->res == -ENOBUFS) {
+          counters_.rx_ring_empty++;
+        } else if (c->res < 0 && c->res != -ECANCELED) {
+          // ECONNREFUSED and friends: an error reported on the socket, not a
+          // datagram. Ignore it; the request is armed again.
+          counters_.rx_errors++;
+        }
+      }
+    }
+    io_uring_cq_advance(ring_.get(), n);
+    if (n < kReapBatch) break;
+  }
+  recycle_commit();
+}
+
+size_t UdpLink::rx_burst(std::span<RxDatagram> out) {
+  for (uint16_t bid : rx_lent_) recycle(bid);
+  rx_lent_.clear();
+  recycle_commit();
+  reap();
+  if (!rx_armed_ && rx_in_ring_ > 0) {
+    arm_rx();
+    submit();
+  }
+
+  size_t n = 0;
+  msghdr* mh = &rx_msg_->msg;
+  while (n < out.size() && rx_count_ > 0) {
+    const RxReady r = rx_ready_[rx_head_];
+    rx_head_ = (rx_head_ + 1) & (rx_nbufs_ - 1);
+    --rx_count_;
+    uint8_t* buf = rx_buf(r.bid);
+    io_uring_recvmsg_out* o = io_uring_recvmsg_validate(buf, r.len, mh);
+    if (!o || o->namelen < sizeof(sockaddr_in)) {
+      counters_.rx_errors++;
+      recycle(r.bid);
+      continue;
+    }
+    if (o->flags & MSG_TRUNC) {
+      stats_.rx_truncated++;
+      recycle(r.bid);
+      continue;
+    }
+    sockaddr_in sa;
+    std::memcpy(&sa, io_uring_recvmsg_name(o), sizeof sa);
+    const auto* payload = static_cast<const uint8_t*>(io_uring_recvmsg_payload(o, mh));
+    const unsigned len = io_uring_recvmsg_payload_length(o, r.len, mh);
+    out[n].payload = std::span<const uint8_t>(payload, len);
+    out[n].src = Addr{ntohl(sa.sin_addr.s_addr), ntohs(sa.sin_port)};
+    stats_.rx_packets++;
+    stats_.rx_bytes += len;
+    rx_lent_.push_back(r.bid);
+    ++n;
+  }
+  recycle_commit();
+  return n;
+}
+
+std::span<uint8_t> UdpLink::tx_buffer() {
+  if (tx_current_ < 0) {
+    if (tx_free_.empty()) reap();
+    if (tx_free_.empty()) {
+      stats_.tx_no_buffer++;
+      return {};
+    }
+    tx_current_ = tx_free_.back();
+    tx_free_.pop_back();
+  }
+  return std::span<uint8_t>(static_cast<uint8_t*>(tx_slots_[tx_current_].iov.iov_base),
+                            payload_max_);
+}
+
+void UdpLink::tx_commit(size_t len, const TxPath& path) {
+  if (tx_current_ < 0) return;  // no tx_buffer() to commit
+  if (len == 0 || len > payload_max_) {
+    stats_.tx_dropped++;  // the slot stays with the caller for the next payload
+    return;
+  }
+  io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
+  if (!sqe) {
+    submit();
+    sqe = io_uring_get_sqe(ring_.get());
+    if (!sqe) {
+      stats_.tx_dropped++;
+      return;
+    }
+  }
+  const auto idx = static_cast<uint32_t>(tx_current_);
+  TxSlot& s = tx_slots_[idx];
+  s.to = sockaddr_of(path.remote.ip, path.remote.port);
+  s.iov.iov_len = len;
+  const unsigned file = 1 + path.entropy % cfg_.entropy.port_count;
+  io_uring_prep_sendmsg(sqe, static_cast<int>(file), &s.msg, 0);
+  sqe->flags |= IOSQE_FIXED_FILE;
+  io_uring_sqe_set_data64(sqe, kTagTx | idx);
+  tx_current_ = -1;
+  ++tx_prepared_;
+  ++tx_inflight_;
+}
+
+size_t UdpLink::tx_flush() {
+  arm_rx();
+  if (io_uring_sq_ready(ring_.get()) > 0) submit();
+  reap();
+  const size_t went = tx_went_;
+  tx_went_ = 0;
+  return went;
+}
+
+int UdpLink::wait_fd() const { return ring_ok_ ? ring_->ring_fd : -1; }
+
+LinkStats UdpLink::stats() const {
+  LinkStats s = stats_;
+  s.rx_dropped = socket_drops(rx_fd_);
+  for (int fd : tx_fds_) s.rx_not_for_us += socket_drops(fd);
+  return s;
+}
+
+void UdpLink::close_all() {
+  if (ring_ok_) {
+    // Cancel what is pending (the multishot receive, sends waiting for socket
+    // space) and wait, briefly, for the kernel to let go of our buffers.
+    if (io_uring_sqe* sqe = io_uring_get_sqe(ring_.get())) {
+      io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+      io_uring_sqe_set_data64(sqe, kTagCancel);
+    }
+    io_uring_submit(ring_.get());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    for (;;) {
+      reap();
+      if (!rx_armed_ && tx_inflight_ == 0) break;
+      if (std::chrono::steady_clock::now() > deadline) break;
+      __kernel_timespec ts{0, 10'000'000};
+      io_uring_cqe* c = nullptr;
+      io_uring_wait_cqe_timeout(ring_.get(), &c, &ts);
+    }
+    if (br_) io_uring_unregister_buf_ring(ring_.get(), kBufGroup);
+    io_uring_queue_exit(ring_.get());
+    ring_ok_ = false;
+  }
+  if (br_) munmap(br_, br_len_);
+  if (rx_mem_) munmap(rx_mem_, rx_mem_len_);
+  if (tx_mem_) munmap(tx_mem_, tx_mem_len_);
+  br_ = nullptr;
+  rx_mem_ = tx_mem_ = nullptr;
+  if (rx_fd_ >= 0) close(rx_fd_);
+  rx_fd_ = -1;
+  for (int fd : tx_fds_) close(fd);
+  tx_fds_.clear();
+}
+
+std::unique_ptr<Link> make_udp_link(const LinkConfig& cfg) {
+  return std::make_unique<UdpLink>(cfg);
+}
+
+}  // namespace srdx::dp

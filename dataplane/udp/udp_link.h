@@ -1,0 +1,143 @@
+// The `udp` link backend: kernel UDP sockets driven through one io_uring.
+//
+// Sockets. One receive socket bound to cfg.local (the port peers answer to,
+// which the endpoint writes into every packet) and one transmit socket per
+// port of cfg.entropy, each bound to cfg.local.ip: a datagram leaves from the
+// socket of the port its entropy maps to (EntropyPorts::port_for), so ECMP
+// hashes it onto that path. Nothing is expected on the transmit sockets; a
+// socket filter drops whatever arrives there (counted in rx_not_for_us).
+//
+// Transmit. A fixed pool of cfg.queue_depth slots of mtu - 28 bytes.
+// tx_commit() prepares one IORING_OP_SENDMSG per datagram, tx_flush() submits
+// all of them with one io_uring_enter and reaps what has completed without
+// waiting. A slot is free again once its completion is reaped; until then
+// tx_buffer() may run dry (counted in tx_no_buffer). Failed sends are counted
+// in tx_dropped, never retried.
+//
+// Receive. One multishot recvmsg on the receive socket picks buffers from a
+// provided-buffer ring: every arriving datagram becomes one completion
+// without a system call. rx_burst() only reads the completion queue. Buffers
+// handed out by rx_burst() go back to the ring at the next rx_burst(). When
+// the ring runs dry the kernel ends the multishot request (datagrams wait in
+// the socket's receive queue) and the next rx_burst()/tx_flush() re-arms it.
+// The receive is first armed by the first rx_burst() or tx_flush(), so that
+// its work belongs to the thread that polls the link, not to the one that
+// built it; until then datagrams wait in the socket.
+//
+// wait_fd() is the ring's own fd: readable while completions are waiting,
+// which is exactly when rx_burst() has work (call rx_burst() once before
+// sleeping on it). Needs Linux 6.0 or later.
+//
+// One thread drives a link at a time (the poll loop's); nothing is locked.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "link.h"
+
+struct io_uring;
+struct io_uring_buf_ring;
+
+namespace srdx::dp {
+
+// What the udp link counts beyond LinkStats.
+struct UdpLinkCounters {
+  uint64_t tx_refused = 0;          // sends failed with ECONNREFUSED (ICMP port unreachable)
+  uint64_t tx_no_buffer_space = 0;  // sends failed with ENOBUFS or ENOMEM
+  uint64_t rx_errors = 0;           // receive completions carrying an error
+  uint64_t rx_ring_empty = 0;       // the multishot receive stopped: no free buffer
+  uint64_t rx_rearms = 0;           // the multishot receive was armed again
+  uint64_t submit_errors = 0;       // io_uring_enter refused a submission (retried next flush)
+};
+
+class UdpLink final : public Link {
+ public:
+  // Throws std::runtime_error with a one line reason.
+  explicit UdpLink(const LinkConfig& cfg);
+  ~UdpLink() override;
+  UdpLink(const UdpLink&) = delete;
+  UdpLink& operator=(const UdpLink&) = delete;
+
+  std::string_view kind() const override { return "udp"; }
+  // The bound address: with cfg.local.port == 0 the kernel's choice.
+  Addr local() const override { return local_; }
+  size_t rx_burst(std::span<RxDatagram> out) override;
+  std::span<uint8_t> tx_buffer() override;
+  void tx_commit(size_t len, const TxPath& path) override;
+  size_t tx_flush() override;
+  int wait_fd() const override;
+  LinkStats stats() const override;
+
+  const UdpLinkCounters& counters() const { return counters_; }
+  const EntropyPorts& entropy() const { return cfg_.entropy; }
+  // Sends prepared or submitted whose completion has not been reaped.
+  size_t tx_in_flight() const { return tx_inflight_; }
+
+ private:
+  struct TxSlot;
+  struct RxReady {
+    uint16_t bid;
+    int32_t len;
+  };
+
+  void open_sockets();
+  void setup_ring();
+  void setup_rx_buffers();
+  void close_all();
+  void arm_rx();  // prepares the multishot recvmsg if it is not running
+  void submit();  // io_uring_submit, counting refusals
+  void reap();    // every completion waiting, both directions
+  void recycle(uint16_t bid);
+  void recycle_commit();  // publishes the recycled buffers to the kernel
+  uint8_t* rx_buf(uint16_t bid) { return rx_mem_ + size_t{bid} * rx_stride_; }
+
+  LinkConfig cfg_;
+  Addr local_;
+  uint32_t payload_max_ = 0;  // mtu - 28
+
+  int rx_fd_ = -1;
+  std::vector<int> tx_fds_;  // one per entropy port, in port order
+
+  std::unique_ptr<io_uring> ring_;
+  bool ring_ok_ = false;
+
+  // Transmit pool.
+  std::vector<TxSlot> tx_slots_;
+  std::vector<uint32_t> tx_free_;
+  uint8_t* tx_mem_ = nullptr;
+  size_t tx_mem_len_ = 0;
+  size_t tx_stride_ = 0;
+  int64_t tx_current_ = -1;  // the slot the last tx_buffer() gave out
+  size_t tx_prepared_ = 0;   // sends prepared, not yet submitted
+  size_t tx_went_ = 0;       // sends submitted since the last tx_flush()
+  size_t tx_inflight_ = 0;   // sends prepared whose completion is not reaped
+
+  // Receive: provided buffers, completions waiting, buffers lent to the caller.
+  io_uring_buf_ring* br_ = nullptr;
+  size_t br_len_ = 0;
+  uint32_t rx_nbufs_ = 0;
+  uint8_t* rx_mem_ = nullptr;
+  size_t rx_mem_len_ = 0;
+  size_t rx_stride_ = 0;
+  size_t rx_buf_len_ = 0;          // what the kernel may fill: header, address, mtu - 28
+  int br_pending_ = 0;             // buffers added to the ring, not yet published
+  uint32_t rx_in_ring_ = 0;        // buffers the kernel may fill
+  std::vector<RxReady> rx_ready_;  // a FIFO of capacity rx_nbufs_
+  size_t rx_head_ = 0, rx_count_ = 0;
+  std::vector<uint16_t> rx_lent_;
+  bool rx_armed_ = false;
+  struct RxMsg;
+  std::unique_ptr<RxMsg> rx_msg_;  // the msghdr template of the multishot recvmsg
+
+  LinkStats stats_;
+  UdpLinkCounters counters_;
+};
+
+std::unique_ptr<Link> make_udp_link(const LinkConfig& cfg);
+
+}  // namespace srdx::dp
