@@ -1,0 +1,66 @@
+// The `dpdk` link backend: any DPDK poll-mode driver behind link.h's burst
+// interface (net_ena / net_mlx5 on hardware; net_af_xdp, net_af_packet,
+// net_memif, net_ring, net_null on this machine).
+//
+// The link owns Ethernet, IPv4, UDP, ARP and ICMP echo on its port: it answers
+// ARP for its address and learns neighbours, answers pings (an engineer can
+// ping the appliance), and hands only srdx datagrams to the transport. Every
+// other frame is counted by reason (frame::Verdict) and freed. Frame layouts
+// are in frame.h, the ARP table in neighbours.h, EAL start-up in eal.h.
+//
+// LinkConfig::device is a vdev spec ("net_af_xdp0,iface=veth0") or PCI address
+// that the link probes (and removes again when it is destroyed), the name of
+// a port that already exists ("net_ring_a", "0000:00:05.0"), or a port id
+// ("0"). A port without a MAC address (net_ring) gets 02:00 followed by the
+// link's IPv4 address. The link takes the port over: configures, starts, and at the end
+// stops and closes it. This version receives and sends on queue 0; it
+// configures min(cfg.queues, what the port supports) queues.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "dpdk/frame.h"
+#include "link.h"
+
+namespace srdx::dp {
+
+std::unique_ptr<Link> make_dpdk_link(const LinkConfig& cfg);
+
+struct DpdkPortInfo {
+  uint16_t port_id = 0;
+  std::string driver;
+  frame::Mac mac{};
+  uint16_t rx_queues = 0, tx_queues = 0;
+  uint16_t rx_desc = 0, tx_desc = 0;
+  uint32_t mtu = 0;
+  bool tx_ip_checksum_offload = false, tx_udp_checksum_offload = false;
+  bool rx_checksum_offload = false;
+  bool owns_device = false;  // probed by the link, removed when it goes
+};
+
+// What the device itself counts (rte_eth_stats_get), beside the link's counters.
+struct DpdkPortCounters {
+  uint64_t ipackets = 0, opackets = 0, ibytes = 0, obytes = 0;
+  uint64_t imissed = 0, ierrors = 0, oerrors = 0, rx_nombuf = 0;
+};
+
+// The dpdk-specific side of a link make_dpdk_link() built.
+class DpdkLink : public Link {
+ public:
+  virtual DpdkPortInfo port_info() const = 0;
+  virtual DpdkPortCounters port_counters() const = 0;
+  // The link's counters for one queue (stats() sums the queues).
+  virtual LinkStats queue_stats(uint16_t queue) const = 0;
+  // Received frames by parse verdict, all queues.
+  virtual std::array<uint64_t, frame::kVerdictCount> verdicts() const = 0;
+  // Whether a MAC is known for `ip` (static or learned).
+  virtual bool knows_neighbour(uint32_t ip) const = 0;
+};
+
+// The DpdkLink behind a Link make_dpdk_link() built, or nullptr.
+inline DpdkLink* as_dpdk(Link* link) { return dynamic_cast<DpdkLink*>(link); }
+
+}  // namespace srdx::dp

@@ -1,0 +1,40 @@
+// DPDK's Environment Abstraction Layer, initialised once per process from the
+// first dpdk link's LinkConfig::eal_args.
+//
+// On a machine with no free hugepages (this one, CI), unless the arguments
+// already choose the memory (--no-huge, -m, --socket-mem, --in-memory,
+// --huge-dir), --no-huge -m 256 is added, plus --no-pci when the device is a
+// vdev; the reason is logged in one line on stderr. Every process gets its own
+// --file-prefix (srdx-<pid>) unless one is given: two DPDK processes sharing
+// the default prefix collide.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace srdx::dp {
+
+// True when `device` names a virtual device ("net_null0", "net_af_xdp0,iface=x")
+// rather than a PCI address ("0000:00:05.0", "00:05.0") or a port id ("0").
+bool is_vdev(std::string_view device);
+// True when /proc/meminfo or /sys/kernel/mm/hugepages/*/free_hugepages shows a
+// free hugepage.
+bool hugepages_available();
+
+struct EalPlan {
+  std::vector<std::string> args;  // argv[0] first
+  std::string note;               // the one-line reason for what was added, or empty
+};
+// The arguments rte_eal_init() gets for `user_args` (pure: tested alone).
+EalPlan plan_eal_args(const std::vector<std::string>& user_args, std::string_view device,
+                      bool hugepages, int pid);
+
+// Initialises EAL on the first call; later calls return at once (their
+// arguments are ignored). Throws std::runtime_error naming the arguments and
+// rte_strerror(rte_errno) when it fails; a failure is sticky (EAL cannot be
+// initialised twice in one process).
+void eal_init(const std::vector<std::string>& user_args, std::string_view device);
+bool eal_initialised();
+
+}  // namespace srdx::dp

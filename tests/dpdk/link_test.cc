@@ -1,0 +1,458 @@
+// The dpdk link on real DPDK ports with no hardware: EAL with --no-huge -m 256
+// --no-pci (started once for the process by the environment below), net_ring
+// ports made from rte_rings (two links wired to each other, or one link whose
+// far side the test plays by enqueueing and dequeueing frames), and net_null.
+#include <gtest/gtest.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "dpdk/dpdk_link.h"
+#include "dpdk/eal.h"
+#include "dpdk/frame.h"
+
+namespace srdx::dp {
+namespace {
+
+using frame::Mac;
+using frame::Verdict;
+
+constexpr uint32_t kIpA = 0xc6120001;  // 198.18.0.1
+constexpr uint32_t kIpB = 0xc6120002;  // 198.18.0.2
+constexpr uint16_t kPort = 4791;
+constexpr Mac kMacA = {0x02, 0, 198, 18, 0, 1};
+constexpr Mac kMacB = {0x02, 0, 198, 18, 0, 2};
+
+class EalEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    eal_init({"--no-huge", "-m", "256", "--no-pci", "--log-level=lib.eal:warning"}, "net_null0");
+  }
+};
+[[maybe_unused]] const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new EalEnvironment);
+
+rte_mempool* test_pool() {
+  static rte_mempool* pool =
+      rte_pktmbuf_pool_create("srdx_test", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  return pool;
+}
+
+std::string unique(const std::string& base) {
+  static int n = 0;
+  return base + std::to_string(n++);
+}
+
+rte_ring* make_ring(unsigned size = 1024) {
+  rte_ring* r = rte_ring_create(unique("srdx_r").c_str(), size, SOCKET_ID_ANY, 0);
+  EXPECT_NE(r, nullptr);
+  return r;
+}
+
+// A net_ring port reading `rx` and writing `tx`. Returns the port name (what
+// LinkConfig.device names). net_ring ports have no MAC: the link on it takes
+// 02:00 + its IP (kMacA, kMacB).
+std::string ring_port(rte_ring* rx, rte_ring* tx) {
+  const std::string name = unique("p");
+  const int port = rte_eth_from_rings(name.c_str(), &rx, 1, &tx, 1, SOCKET_ID_ANY);
+  EXPECT_GE(port, 0) << rte_strerror(rte_errno);
+  return "net_ring_" + name;
+}
+
+LinkConfig config(const std::string& device, uint32_t ip) {
+  LinkConfig c;
+  c.kind = "dpdk";
+  c.device = device;
+  c.local = Addr{ip, kPort};
+  c.burst = 32;
+  c.queue_depth = 256;
+  c.prefix_len = 24;
+  return c;
+}
+
+// Sends `payload` to `to` from entropy `entropy`; false when tx_buffer had none.
+bool send(Link& link, const std::string& payload, Addr to, uint16_t entropy = 3) {
+  std::span<uint8_t> buf = link.tx_buffer();
+  if (buf.size() < payload.size()) return false;
+  std::memcpy(buf.data(), payload.data(), payload.size());
+  link.tx_commit(payload.size(), TxPath{to, entropy, 0});
+  return true;
+}
+
+std::vector<std::string> receive(Link& link, std::vector<Addr>* from = nullptr) {
+  std::vector<RxDatagram> rx(64);
+  const size_t n = link.rx_burst(rx);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i) {
+    out.emplace_back(rx[i].payload.begin(), rx[i].payload.end());
+    if (from != nullptr) from->push_back(rx[i].src);
+  }
+  return out;
+}
+
+uint64_t verdict(const Link& link, Verdict v) {
+  return as_dpdk(const_cast<Link*>(&link))->verdicts()[static_cast<size_t>(v)];
+}
+
+// Two links on net_ring ports wired back to back.
+struct Pair {
+  rte_ring* ab = make_ring();
+  rte_ring* ba = make_ring();
+  std::unique_ptr<Link> a, b;
+  explicit Pair(LinkConfig ca = config("", kIpA), LinkConfig cb = config("", kIpB)) {
+    ca.device = ring_port(ba, ab);
+    cb.device = ring_port(ab, ba);
+    a = make_dpdk_link(ca);
+    b = make_dpdk_link(cb);
+  }
+  ~Pair() {
+    a.reset();
+    b.reset();
+    rte_ring_free(ab);
+    rte_ring_free(ba);
+  }
+};
+
+TEST(DpdkLink, PortInfo) {
+  Pair p;
+  const DpdkPortInfo info = as_dpdk(p.a.get())->port_info();
+  EXPECT_EQ(info.driver, "net_ring");
+  EXPECT_EQ(info.mac, kMacA);
+  EXPECT_EQ(info.rx_queues, 1);
+  EXPECT_FALSE(info.owns_device);
+  EXPECT_EQ(p.a->kind(), "dpdk");
+  EXPECT_EQ(p.a->local(), (Addr{kIpA, kPort}));
+  EXPECT_GE(p.a->tx_buffer().size(), 1500u - 28);
+}
+
+TEST(DpdkLink, ArpThenDatagramsBothWays) {
+  Pair p;
+  // No neighbour yet: dropped and counted, an ARP request goes out.
+  ASSERT_TRUE(send(*p.a, "first", {kIpB, kPort}));
+  EXPECT_EQ(p.a->stats().tx_no_neighbour, 1u);
+  EXPECT_EQ(p.a->tx_flush(), 1u);  // the ARP request
+  EXPECT_TRUE(receive(*p.b).empty());
+  EXPECT_EQ(p.b->stats().arp_requests, 1u);
+  EXPECT_TRUE(as_dpdk(p.b.get())->knows_neighbour(kIpA));  // learned from the request
+  EXPECT_TRUE(receive(*p.a).empty());                      // the reply
+  EXPECT_EQ(p.a->stats().arp_replies, 1u);
+  ASSERT_TRUE(as_dpdk(p.a.get())->knows_neighbour(kIpB));
+
+  // The transport retransmits: now it goes.
+  ASSERT_TRUE(send(*p.a, "hello b", {kIpB, kPort}, /*entropy=*/5));
+  ASSERT_TRUE(send(*p.a, "again", {kIpB, kPort}, /*entropy=*/64 + 6));
+  EXPECT_EQ(p.a->tx_flush(), 2u);
+  std::vector<Addr> from;
+  EXPECT_EQ(receive(*p.b, &from), (std::vector<std::string>{"hello b", "again"}));
+  ASSERT_EQ(from.size(), 2u);
+  EXPECT_EQ(from[0], (Addr{kIpA, 49152 + 5}));  // entropy -> source port
+  EXPECT_EQ(from[1], (Addr{kIpA, 49152 + 6}));
+
+  ASSERT_TRUE(send(*p.b, "hello a", {kIpA, kPort}));
+  EXPECT_EQ(p.b->tx_flush(), 1u);
+  EXPECT_EQ(receive(*p.a), (std::vector<std::string>{"hello a"}));
+
+  const LinkStats sa = p.a->stats();
+  EXPECT_EQ(sa.tx_packets, 2u);
+  EXPECT_EQ(sa.tx_bytes, 12u);
+  EXPECT_EQ(sa.rx_packets, 1u);
+  EXPECT_EQ(sa.rx_bytes, 7u);
+  EXPECT_EQ(as_dpdk(p.a.get())->queue_stats(0).tx_packets, 2u);
+  EXPECT_EQ(as_dpdk(p.a.get())->port_counters().opackets, 3u);  // with the ARP request
+}
+
+TEST(DpdkLink, ArpRequestsAreRateLimited) {
+  Pair p;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(send(*p.a, "x", {kIpB, kPort}));
+  EXPECT_EQ(p.a->stats().tx_no_neighbour, 5u);
+  EXPECT_EQ(p.a->tx_flush(), 1u);  // one ARP request, not five
+}
+
+TEST(DpdkLink, StaticNeighboursAndGateway) {
+  LinkConfig ca = config("", kIpA);
+  ca.gateway = kIpB;  // B is the "router" for everything off 198.18.0.0/24
+  ca.static_neighbours = {{kIpB, kMacB}};
+  Pair p(ca);
+  ASSERT_TRUE(send(*p.a, "on-link", {kIpB, kPort}));
+  const uint32_t far = 0x0a000005;  // 10.0.0.5, via the gateway's MAC
+  ASSERT_TRUE(send(*p.a, "routed", {far, kPort}));
+  EXPECT_EQ(p.a->tx_flush(), 2u);
+  EXPECT_EQ(p.a->stats().tx_no_neighbour, 0u);
+  EXPECT_EQ(receive(*p.b), (std::vector<std::string>{"on-link"}));
+  EXPECT_EQ(verdict(*p.b, Verdict::wrong_dst_ip), 1u);  // B is not 10.0.0.5
+  EXPECT_EQ(p.b->stats().rx_not_for_us, 1u);
+}
+
+TEST(DpdkLink, FullTxRingIsCountedNotRetried) {
+  rte_ring* rx = make_ring(64);
+  rte_ring* tx = make_ring(64);  // holds 63
+  LinkConfig c = config(ring_port(rx, tx), kIpA);
+  c.static_neighbours = {{kIpB, kMacB}};
+  c.burst = 32;
+  {
+    auto link = make_dpdk_link(c);
+    size_t sent = 0;
+    for (int i = 0; i < 100; ++i) {
+      ASSERT_TRUE(send(*link, "payload", {kIpB, kPort}));
+    }
+    sent += link->tx_flush();
+    const LinkStats s = link->stats();
+    EXPECT_EQ(s.tx_packets, 63u);
+    EXPECT_EQ(s.tx_dropped, 37u);
+    EXPECT_LE(sent, 63u);
+    // Drain what went, so the mbufs return to the link's pool before it closes.
+    void* objs[64];
+    const unsigned n = rte_ring_dequeue_burst(tx, objs, 64, nullptr);
+    EXPECT_EQ(n, 63u);
+    for (unsigned i = 0; i < n; ++i) rte_pktmbuf_free(static_cast<rte_mbuf*>(objs[i]));
+  }
+  rte_ring_free(rx);
+  rte_ring_free(tx);
+}
+
+// One link; the test is the far side: it enqueues frames on the link's RX
+// ring and reads what the link sends from its TX ring.
+class Wire : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rx_ = make_ring();
+    tx_ = make_ring();
+    LinkConfig c = config(ring_port(rx_, tx_), kIpA);
+    link_ = make_dpdk_link(c);
+  }
+  void TearDown() override {
+    (void)sent();
+    link_.reset();
+    rte_ring_free(rx_);
+    rte_ring_free(tx_);
+  }
+  void inject(const std::vector<uint8_t>& bytes) {
+    rte_mbuf* m = rte_pktmbuf_alloc(test_pool());
+    ASSERT_NE(m, nullptr);
+    char* d = rte_pktmbuf_append(m, static_cast<uint16_t>(bytes.size()));
+    ASSERT_NE(d, nullptr);
+    std::memcpy(d, bytes.data(), bytes.size());
+    ASSERT_EQ(rte_ring_enqueue(rx_, m), 0);
+  }
+  // Frames the link has sent since the last call.
+  std::vector<std::vector<uint8_t>> sent() {
+    std::vector<std::vector<uint8_t>> out;
+    void* obj = nullptr;
+    while (rte_ring_dequeue(tx_, &obj) == 0) {
+      auto* m = static_cast<rte_mbuf*>(obj);
+      const auto* p = rte_pktmbuf_mtod(m, const uint8_t*);
+      out.emplace_back(p, p + m->data_len);
+      rte_pktmbuf_free(m);
+    }
+    return out;
+  }
+  // A valid datagram from 198.18.0.2:7000 to the link.
+  std::vector<uint8_t> datagram(const std::string& payload) {
+    frame::UdpFrameSpec s;
+    s.src_mac = kPeerMac;
+    s.dst_mac = kLinkMac;
+    s.src_ip = kIpB;
+    s.dst_ip = kIpA;
+    s.src_port = 7000;
+    s.dst_port = kPort;
+    std::vector<uint8_t> f(frame::kHeadersLen + payload.size());
+    std::memcpy(f.data() + frame::kHeadersLen, payload.data(), payload.size());
+    frame::build_udp(f, payload.size(), s);
+    return f;
+  }
+  static void fix_ip_checksum(std::vector<uint8_t>& f) {
+    f[24] = f[25] = 0;
+    const uint16_t c = frame::internet_checksum({f.data() + 14, 20});
+    f[24] = static_cast<uint8_t>(c >> 8);
+    f[25] = static_cast<uint8_t>(c);
+  }
+
+  static constexpr Mac kLinkMac = kMacA;
+  static constexpr Mac kPeerMac = kMacB;
+  rte_ring* rx_ = nullptr;
+  rte_ring* tx_ = nullptr;
+  std::unique_ptr<Link> link_;
+};
+
+TEST_F(Wire, DeliversAndFrees) {
+  const unsigned before = rte_mempool_avail_count(test_pool());
+  inject(datagram("one"));
+  inject(datagram("two"));
+  std::vector<Addr> from;
+  EXPECT_EQ(receive(*link_, &from), (std::vector<std::string>{"one", "two"}));
+  EXPECT_EQ(from[0], (Addr{kIpB, 7000}));
+  EXPECT_EQ(rte_mempool_avail_count(test_pool()), before - 2);  // held until the next rx_burst
+  EXPECT_TRUE(receive(*link_).empty());
+  EXPECT_EQ(rte_mempool_avail_count(test_pool()), before);
+}
+
+TEST_F(Wire, RejectionsAreCountedAndDropped) {
+  const unsigned before = rte_mempool_avail_count(test_pool());
+  auto bad_ip = datagram("x");
+  bad_ip[25] ^= 1;
+  inject(bad_ip);
+  auto bad_udp = datagram("x");
+  bad_udp.back() ^= 1;
+  inject(bad_udp);
+  auto lldp = datagram("x");
+  lldp[12] = 0x88;
+  lldp[13] = 0xcc;
+  inject(lldp);
+  auto ipv6 = datagram("x");
+  ipv6[12] = 0x86;
+  ipv6[13] = 0xdd;
+  inject(ipv6);
+  auto frag = datagram("x");
+  frag[20] = 0x20;  // MF
+  fix_ip_checksum(frag);
+  inject(frag);
+  auto other_ip = datagram("x");
+  other_ip[33] = 9;
+  fix_ip_checksum(other_ip);
+  inject(other_ip);
+  auto other_port = datagram("x");
+  other_port[37] ^= 1;  // dst port; breaks the UDP checksum too, so clear it
+  other_port[40] = other_port[41] = 0;
+  inject(other_port);
+  auto other_mac = datagram("x");
+  other_mac[5] = 0x77;
+  inject(other_mac);
+  auto tcp = datagram("x");
+  tcp[23] = 6;
+  fix_ip_checksum(tcp);
+  inject(tcp);
+  auto shortf = datagram("x");
+  shortf.resize(30);
+  inject(shortf);
+
+  EXPECT_TRUE(receive(*link_).empty());
+  const LinkStats s = link_->stats();
+  EXPECT_EQ(s.rx_packets, 0u);
+  EXPECT_EQ(s.rx_bad_checksum, 2u);
+  EXPECT_EQ(s.rx_unknown_ethertype, 1u);
+  EXPECT_EQ(s.rx_not_ip, 1u);
+  EXPECT_EQ(s.rx_fragments, 1u);
+  EXPECT_EQ(s.rx_not_for_us, 3u);
+  EXPECT_EQ(s.rx_not_udp, 1u);
+  EXPECT_EQ(s.rx_truncated, 1u);
+  EXPECT_EQ(verdict(*link_, Verdict::bad_ip_checksum), 1u);
+  EXPECT_EQ(verdict(*link_, Verdict::bad_udp_checksum), 1u);
+  EXPECT_EQ(verdict(*link_, Verdict::wrong_dst_ip), 1u);
+  EXPECT_EQ(verdict(*link_, Verdict::wrong_dst_port), 1u);
+  EXPECT_EQ(verdict(*link_, Verdict::not_for_us), 1u);
+  EXPECT_EQ(rte_mempool_avail_count(test_pool()), before);  // every one freed
+  EXPECT_TRUE(sent().empty());
+}
+
+TEST_F(Wire, AnswersArpForItsAddressOnly) {
+  std::vector<uint8_t> req(frame::kArpFrameLen);
+  frame::build_arp_request(req, kPeerMac, kIpB, kIpA);
+  inject(req);
+  std::vector<uint8_t> other(frame::kArpFrameLen);
+  frame::build_arp_request(other, kPeerMac, kIpB, kIpA + 7);
+  inject(other);
+  EXPECT_TRUE(receive(*link_).empty());
+  const auto out = sent();
+  ASSERT_EQ(out.size(), 1u);
+  frame::ParseContext ctx;
+  ctx.local_mac = kPeerMac;
+  ctx.local_ip = kIpB;
+  const frame::Parsed r = frame::parse(out[0], ctx);
+  EXPECT_EQ(r.verdict, Verdict::arp_reply);
+  EXPECT_EQ(r.arp_sender_mac, kLinkMac);
+  EXPECT_EQ(r.src_ip, kIpA);
+  EXPECT_EQ(link_->stats().arp_requests, 1u);
+  EXPECT_EQ(verdict(*link_, Verdict::arp_other), 1u);
+  EXPECT_TRUE(as_dpdk(link_.get())->knows_neighbour(kIpB));
+}
+
+TEST_F(Wire, AnswersPing) {
+  // 8-byte ICMP echo request, id 0x1234 seq 1, from B.
+  std::vector<uint8_t> f(frame::kEthLen + 20 + 16);
+  std::memcpy(f.data(), kLinkMac.data(), 6);
+  std::memcpy(f.data() + 6, kPeerMac.data(), 6);
+  f[12] = 0x08;
+  const uint8_t ip[20] = {0x45, 0, 0, 36, 0, 1, 0x40, 0, 64, 1, 0, 0, 198, 18, 0, 2, 198, 18, 0, 1};
+  std::memcpy(f.data() + 14, ip, 20);
+  fix_ip_checksum(f);
+  uint8_t* icmp = f.data() + 34;
+  icmp[0] = 8;
+  icmp[4] = 0x12;
+  icmp[5] = 0x34;
+  icmp[7] = 1;
+  for (int i = 0; i < 8; ++i) icmp[8 + i] = static_cast<uint8_t>(i);
+  const uint16_t c = frame::internet_checksum({icmp, 16});
+  icmp[2] = static_cast<uint8_t>(c >> 8);
+  icmp[3] = static_cast<uint8_t>(c);
+  inject(f);
+  EXPECT_TRUE(receive(*link_).empty());
+  EXPECT_EQ(link_->stats().icmp_echo, 1u);
+  const auto out = sent();
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_EQ(out[0].size(), f.size());
+  EXPECT_EQ(out[0][34], 0);  // echo reply
+  EXPECT_EQ(frame::internet_checksum({out[0].data() + 34, 16}), 0);
+  EXPECT_EQ(frame::internet_checksum({out[0].data() + 14, 20}), 0);
+  EXPECT_TRUE(std::equal(out[0].begin() + 38, out[0].end(), f.begin() + 38));  // id, seq, data
+}
+
+TEST_F(Wire, SentFramesParseAtTheFarEnd) {
+  std::vector<uint8_t> req(frame::kArpFrameLen);
+  frame::build_arp_request(req, kPeerMac, kIpB, kIpA);  // teaches the link B's MAC
+  inject(req);
+  receive(*link_);
+  (void)sent();
+  ASSERT_TRUE(send(*link_, "to b", {kIpB, 9000}, 17));
+  link_->tx_flush();
+  const auto out = sent();
+  ASSERT_EQ(out.size(), 1u);
+  frame::ParseContext ctx;
+  ctx.local_mac = kPeerMac;
+  ctx.local_ip = kIpB;
+  ctx.local_port = 9000;
+  const frame::Parsed p = frame::parse(out[0], ctx);
+  ASSERT_EQ(p.verdict, Verdict::datagram);
+  EXPECT_EQ(p.src_port, 49152 + 17);
+  EXPECT_EQ(p.src_ip, kIpA);
+  EXPECT_EQ(std::string(out[0].begin() + static_cast<long>(p.payload_offset), out[0].end()),
+            "to b");
+}
+
+TEST(DpdkLinkNull, ProbesAndRemovesAVdev) {
+  for (int round = 0; round < 2; ++round) {  // the same name again: it was removed
+    LinkConfig c = config("net_null7,size=64", kIpA);
+    c.static_neighbours = {{kIpB, kMacB}};
+    auto link = make_dpdk_link(c);
+    EXPECT_TRUE(as_dpdk(link.get())->port_info().owns_device);
+    EXPECT_EQ(as_dpdk(link.get())->port_info().driver, "net_null");
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(send(*link, std::string(64, 'z'), {kIpB, kPort}));
+    EXPECT_EQ(link->tx_flush(), 10u);
+    EXPECT_EQ(link->stats().tx_packets, 10u);
+    // net_null receives zeroed frames: dropped as an unknown ethertype, or as
+    // not for us (zero destination MAC).
+    std::vector<RxDatagram> rx(32);
+    EXPECT_EQ(link->rx_burst(rx), 0u);
+    EXPECT_EQ(link->stats().rx_packets, 0u);
+  }
+}
+
+TEST(DpdkLinkErrors, BadDeviceSaysWhat) {
+  LinkConfig c = config("net_nosuchpmd0", kIpA);
+  try {
+    make_dpdk_link(c);
+    FAIL() << "no exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("net_nosuchpmd0"), std::string::npos) << e.what();
+  }
+  c.device = "250";
+  EXPECT_THROW(make_dpdk_link(c), std::runtime_error);
+  c.device = "";
+  EXPECT_THROW(make_dpdk_link(c), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace srdx::dp
