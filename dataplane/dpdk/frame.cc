@@ -1,4 +1,4 @@
-#include "dpdk/frame.h"
+#include "frame.h"  // beside it: the fuzz build compiles this file alone
 
 #include <bit>
 #include <cstring>
