@@ -22,7 +22,7 @@ namespace srdx {
 
 class AckTracker {
  public:
-  static constexpr uint64_t kWindow = 1u << 16;
+  static constexpr uint64_t kWindow = tuning::kAckWindow;
 
   // Records `pn`. Returns false if it was seen before (a duplicate packet).
   bool on_packet(uint64_t pn, Time now);
@@ -49,7 +49,7 @@ class AckTracker {
   uint64_t find_prev(uint64_t pn, uint64_t lo, bool want) const;
   // Lowest p in [pn, hi] whose bit is clear, or hi + 1 if none.
   uint64_t find_next_clear(uint64_t pn, uint64_t hi) const;
-  static constexpr size_t kFresh = 128;
+  static constexpr size_t kFresh = tuning::kAckFreshArrivals;
 
   std::array<uint64_t, kWindow / 64> bits_{};
   uint64_t largest_ = 0, floor_ = 0;

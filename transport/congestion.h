@@ -39,7 +39,6 @@ class Congestion {
   Time last_decrease_ = Time::zero();
   Time next_send_ = Time::zero();
   double qdelay_ns_ = 0;  // smoothed queueing delay
-  static constexpr double kDelayGain = 1.0 / 8;
 };
 
 }  // namespace srdx

@@ -86,9 +86,8 @@ namespace {
 constexpr uint32_t kWireOverhead = wire::kDataOverhead + tuning::kIpUdpOverhead;
 
 using tuning::credit_charge;
-// How many times a floor update (the sender gave up on messages and has no
-// data packet to carry the news) is repeated, an RTO apart.
-constexpr uint32_t kFloorUpdateRepeats = 3;
+using tuning::kFloorUpdateRepeats;
+using tuning::kMaxStatelessHellos;
 
 struct Retx {
   uint64_t msg_id = 0;
@@ -1011,7 +1010,6 @@ class Endpoint::Impl final : public Reassembly::Sink {
   RingQueue<EventEntry> events_;
   EventEntry lent_;
   RingQueue<PeerId> ctrl_{64};
-  static constexpr size_t kMaxStatelessHellos = 64;
   RingQueue<Addr> stateless_hellos_{kMaxStatelessHellos};
   size_t rr_ = 0;
   Peer* delivering_ = nullptr;

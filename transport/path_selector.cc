@@ -4,13 +4,11 @@
 
 namespace srdx {
 
-namespace {
-// Loss fraction above which a slot is considered broken and re-drawn. Random
-// loss spread evenly over every path stays far below it; a path that drops a
-// large share of what it carries does not.
-constexpr double kLossReplaceThreshold = 0.2;
-constexpr double kLossEwmaGain = 1.0 / 16;
-}  // namespace
+using tuning::kExploreEveryRtts;
+using tuning::kPathLossEwmaGain;
+using tuning::kPathLossReplaceThreshold;
+using tuning::kPathSamplesBeforeJudging;
+using tuning::kSlowReplaceEveryRtts;
 
 PathSelector::PathSelector(uint32_t slots, Rng& rng, const EndpointConfig& cfg)
     : rng_(rng), cfg_(cfg), slots_(slots), min_rto_(cfg.rto_initial) {
@@ -75,7 +73,7 @@ void PathSelector::on_acked(uint16_t slot, uint64_t seq, Duration rtt) {
   ++s.acked;
   s.consecutive_timeouts = 0;
   backoff_ = 0;
-  s.loss_ewma *= (1 - kLossEwmaGain);
+  s.loss_ewma *= (1 - kPathLossEwmaGain);
   if (seq + 1 > s.largest_acked_seq) s.largest_acked_seq = seq + 1;
   if (rtt < Duration::zero()) return;
   if (rtt == Duration::zero()) rtt = Duration::nanos(1);
@@ -106,8 +104,8 @@ void PathSelector::on_lost(uint16_t slot, Time now) {
   PathSlot& s = slots_[slot];
   if (s.inflight) --s.inflight;
   ++s.lost;
-  s.loss_ewma = s.loss_ewma * (1 - kLossEwmaGain) + kLossEwmaGain;
-  if (s.loss_ewma > kLossReplaceThreshold && s.sent >= 16) replace(slot, now);
+  s.loss_ewma = s.loss_ewma * (1 - kPathLossEwmaGain) + kPathLossEwmaGain;
+  if (s.loss_ewma > kPathLossReplaceThreshold && s.sent >= 16) replace(slot, now);
 }
 
 void PathSelector::on_timeout(uint16_t slot, uint32_t gen, Time now) {
@@ -117,7 +115,7 @@ void PathSelector::on_timeout(uint16_t slot, uint32_t gen, Time now) {
   if (gen != s.generation) return;
   ++s.timeouts;
   ++s.consecutive_timeouts;
-  s.loss_ewma = s.loss_ewma * (1 - kLossEwmaGain) + kLossEwmaGain;
+  s.loss_ewma = s.loss_ewma * (1 - kPathLossEwmaGain) + kPathLossEwmaGain;
   // Keep new packets off this slot for a while; a second timeout in a row
   // means the path is likely dead: move the slot to a fresh entropy.
   s.penalty_until = now + rto(slot);
@@ -172,7 +170,7 @@ void PathSelector::refresh(Time now) {
   for (uint16_t i = 0; i < size(); ++i) {
     const PathSlot& s = slots_[i];
     m = min(m, rto(i));
-    if (s.has_rtt && s.samples >= kSamplesBeforeJudging) {
+    if (s.has_rtt && s.samples >= kPathSamplesBeforeJudging) {
       best = min(best, s.srtt);
       if (worst == kNone || s.srtt > slots_[worst].srtt) worst = i;
     }
@@ -187,7 +185,7 @@ void PathSelector::refresh(Time now) {
   if (excess > max(cfg_.cc_target_delay, best / 2)) {
     ++slow_replacements_;
     replace(worst, now);
-    next_slow_replace_ = now + best * 2;
+    next_slow_replace_ = now + best * kSlowReplaceEveryRtts;
     return;
   }
   // Exploration: when every slot sees queueing, a path that no entropy maps
@@ -196,8 +194,8 @@ void PathSelector::refresh(Time now) {
   if (slots_[worst].srtt - min_rtt_ > cfg_.cc_target_delay / 2 && now >= next_explore_) {
     ++slow_replacements_;
     replace(worst, now);
-    next_explore_ = now + best * 16;
-    next_slow_replace_ = now + best * 2;
+    next_explore_ = now + best * kExploreEveryRtts;
+    next_slow_replace_ = now + best * kSlowReplaceEveryRtts;
   }
 }
 

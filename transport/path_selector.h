@@ -59,7 +59,7 @@ class PathSelector {
   // time: every RTO doubles (Karn), so a path whose real RTT exceeds the
   // estimate gets a sample instead of timing out forever.
   void on_rto_round() {
-    if (backoff_ < kMaxBackoff) ++backoff_;
+    if (backoff_ < tuning::kMaxRtoBackoff) ++backoff_;
   }
 
   Duration rto(uint16_t slot) const;
@@ -89,10 +89,8 @@ class PathSelector {
   Duration min_rto_;
   uint64_t replacements_ = 0, slow_replacements_ = 0;
   uint32_t backoff_ = 0;
-  static constexpr uint32_t kMaxBackoff = 16;
   Time next_slow_replace_ = Time::zero();
   Time next_explore_ = Time::zero();
-  static constexpr uint32_t kSamplesBeforeJudging = 16;
 };
 
 }  // namespace srdx

@@ -46,6 +46,20 @@ inline constexpr uint32_t kPathTimeoutsBeforeReplace = 2;
 // earlier one on that path is declared lost (per-path reordering threshold).
 inline constexpr uint32_t kDefaultReorderThreshold = 3;
 
+// Path steering (path_selector.cc).
+// A slot losing more than this fraction of its packets is re-drawn; random
+// loss spread over every path stays far below it.
+inline constexpr double kPathLossReplaceThreshold = 0.2;
+inline constexpr double kPathLossEwmaGain = 1.0 / 16;
+// RTT samples a fresh entropy needs before it is compared with the others.
+inline constexpr uint32_t kPathSamplesBeforeJudging = 16;
+// A slot slower than the best by more than max(target delay, best / 2) is
+// re-drawn, at most once per this many best RTTs...
+inline constexpr int64_t kSlowReplaceEveryRtts = 2;
+// ...and while every slot sees queueing, the slowest is re-drawn once per
+// this many RTTs, to find paths that no entropy maps to.
+inline constexpr int64_t kExploreEveryRtts = 16;
+
 // Loss recovery timers.
 inline constexpr Duration kDefaultRtoMin = 50_us;
 inline constexpr Duration kDefaultRtoMax = 20_ms;
@@ -53,14 +67,25 @@ inline constexpr Duration kDefaultRtoInitial = 1_ms;  // before any RTT sample
 inline constexpr uint32_t kMaxInflightPackets = 1u << 20;
 inline constexpr uint32_t kDefaultMaxInflightPackets = 8192;  // per peer
 inline constexpr uint32_t kMaxAckRanges = 32;  // per ACK packet
+// Doublings of every RTO while timeouts follow timeouts with no ACK between.
+inline constexpr uint32_t kMaxRtoBackoff = 16;
+// How many times a floor update (the sender gave up on messages and has no
+// data packet to carry the news) is repeated, an RTO apart.
+inline constexpr uint32_t kFloorUpdateRepeats = 3;
 
 // Acknowledgements.
 inline constexpr Duration kDefaultAckDelay = 10_us;
 inline constexpr uint32_t kDefaultAckEvery = 2;
+// Packet numbers the receiver tracks per peer (ack_tracker.h), and arrivals
+// it remembers between two ACKs.
+inline constexpr uint64_t kAckWindow = 1u << 16;
+inline constexpr size_t kAckFreshArrivals = 128;
 
 // Handshake and liveness.
 inline constexpr Duration kDefaultHandshakeInterval = 1_ms;   // first retry
 inline constexpr Duration kDefaultPeerTimeout = 200_ms;       // silence => peer down
+// Hellos queued for senders we keep no state for (a restarted receiver).
+inline constexpr size_t kMaxStatelessHellos = 64;
 
 // Congestion control (delay based, after Swift): the window grows while
 // measured RTT stays under base RTT + target queueing delay and shrinks in
@@ -72,6 +97,8 @@ inline constexpr double kDefaultCcAdditiveIncrease = 1.0;  // packets per RTT
 inline constexpr double kDefaultCcBeta = 0.8;
 inline constexpr double kDefaultCcMaxDecrease = 0.5;
 inline constexpr double kPacingGain = 1.5;
+// Gain of the smoothed queueing delay the window reacts to.
+inline constexpr double kCcDelayGain = 1.0 / 8;
 
 static_assert(kMinMtu < kDefaultMtu && kDefaultMtu <= kMaxMtu);
 static_assert(kDefaultPathsPerPeer >= 16 && kDefaultPathsPerPeer <= kMaxPathsPerPeer);
@@ -86,6 +113,11 @@ static_assert((kDefaultMaxInflightPackets & (kDefaultMaxInflightPackets - 1)) ==
 static_assert(kDefaultCcInitialWindow < kDefaultCcMaxWindow);
 static_assert(kDefaultCcMaxDecrease > 0.0 && kDefaultCcMaxDecrease < 1.0);
 static_assert(kDefaultHandshakeInterval < kDefaultPeerTimeout);
+static_assert(kPathLossReplaceThreshold > 0.0 && kPathLossReplaceThreshold < 1.0);
+static_assert(kSlowReplaceEveryRtts < kExploreEveryRtts, "exploring is the slower of the two");
+static_assert((kAckWindow & (kAckWindow - 1)) == 0 && kAckWindow >= kMaxInflightPackets / 16);
+static_assert(kAckFreshArrivals >= 2 * kMaxAckRanges);
+static_assert(kCcDelayGain > 0.0 && kCcDelayGain <= 1.0);
 }  // namespace tuning
 
 struct EndpointConfig {
