@@ -480,6 +480,11 @@ void UdpLink::close_all() {
       io_uring_wait_cqe_timeout(ring_.get(), &c, &ts);
     }
     if (br_) io_uring_unregister_buf_ring(ring_.get(), kBufGroup);
+    // Let go of the sockets now: left to the ring's teardown, which the
+    // kernel finishes later in a worker, the ports would stay bound for a
+    // while and a restarted srdx would find them in use.
+    io_uring_unregister_files(ring_.get());
+    close_sockets();
     io_uring_queue_exit(ring_.get());
     ring_ok_ = false;
   }
@@ -488,6 +493,10 @@ void UdpLink::close_all() {
   if (tx_mem_) munmap(tx_mem_, tx_mem_len_);
   br_ = nullptr;
   rx_mem_ = tx_mem_ = nullptr;
+  close_sockets();
+}
+
+void UdpLink::close_sockets() {
   if (rx_fd_ >= 0) close(rx_fd_);
   rx_fd_ = -1;
   for (int fd : tx_fds_) close(fd);

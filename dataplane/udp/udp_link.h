@@ -89,6 +89,7 @@ class UdpLink final : public Link {
   void setup_ring();
   void setup_rx_buffers();
   void close_all();
+  void close_sockets();
   void arm_rx();  // prepares the multishot recvmsg if it is not running
   void submit();  // io_uring_submit, counting refusals
   void reap();    // every completion waiting, both directions

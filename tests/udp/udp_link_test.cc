@@ -222,6 +222,8 @@ TEST(UdpLink, ReceiveRingRunsDryAndIsArmedAgain) {
       ASSERT_TRUE(send_one(*a, b->local(), i, 200));
     a->tx_flush();
   }
+  // Polled without taking anything: the 64 buffers fill, the receive stops.
+  for (int i = 0; i < 10; ++i) b->rx_burst({});
   std::vector<int> seen(kCount, 0);
   size_t got = receive(*b, kCount, [&](const RxDatagram& d) { seen[check_payload(d.payload)]++; });
   EXPECT_EQ(got, kCount);
@@ -364,7 +366,9 @@ TEST(UdpLink, WaitFdWakesAPollerSleepingOnIt) {
     RxDatagram rx[8];
     got += b->rx_burst(rx);
     pollfd p{b->wait_fd(), POLLIN, 0};
+    const auto t0 = std::chrono::steady_clock::now();
     woke = poll(&p, 1, 5000);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2)) << "woke by timeout";
     got += receive(*b, 1, [](const RxDatagram& d) { EXPECT_EQ(check_payload(d.payload), 42u); });
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -373,6 +377,30 @@ TEST(UdpLink, WaitFdWakesAPollerSleepingOnIt) {
   poller.join();
   EXPECT_EQ(woke, 1);
   EXPECT_EQ(got, 1u);
+}
+
+TEST(UdpLink, ItsPortsAreFreeAgainAsSoonAsItIsGone) {
+  // A restarted srdx must find its ports free, even when another thread
+  // polled the link (the ring's teardown in the kernel is asynchronous).
+  auto a = open_link();
+  auto b = open_link();
+  LinkConfig cfg;
+  cfg.local = b->local();
+  cfg.entropy = b->entropy();
+  std::thread poller([&] {
+    for (uint32_t i = 0; i < 10; ++i) ASSERT_TRUE(send_one(*b, a->local(), i, 64));
+    b->tx_flush();
+    b->rx_burst({});
+  });
+  poller.join();
+  EXPECT_EQ(receive(*a, 10, [](const RxDatagram&) {}), 10u);
+  b.reset();
+  UdpLink again(cfg);
+  EXPECT_EQ(again.local(), cfg.local);
+  ASSERT_TRUE(send_one(*a, again.local(), 5, 64));
+  a->tx_flush();
+  EXPECT_EQ(receive(again, 1, [](const RxDatagram& d) { EXPECT_EQ(check_payload(d.payload), 5u); }),
+            1u);
 }
 
 TEST(UdpLink, MakeUdpLinkBuildsOne) {
