@@ -155,9 +155,10 @@ class DpdkLinkImpl final : public DpdkLink {
   std::vector<uint16_t> tx_payload_;
   std::vector<rte_mbuf*> stash_;  // pre-allocated TX mbufs
   rte_mbuf* staged_ = nullptr;    // handed out by tx_buffer, not committed yet
-  // One-entry next-hop cache: datagrams come in runs to one peer.
-  uint32_t cached_hop_ = 0;
-  frame::Mac cached_mac_{};
+  // Headers for the last destination: datagrams come in runs to one peer.
+  // Invalidated whenever the ARP table changes.
+  uint32_t cached_dst_ = 0;
+  frame::UdpHeaderTemplate header_;
   bool cache_valid_ = false;
 };
 
@@ -469,8 +470,8 @@ void DpdkLinkImpl::tx_commit(size_t len, const TxPath& path) {
     ++qs.stats.tx_dropped;  // nothing staged, or more than tx_buffer() offered
     return;
   }
-  const uint32_t hop = neighbours_.next_hop(path.remote.ip);
-  if (!cache_valid_ || cached_hop_ != hop) {
+  if (!cache_valid_ || cached_dst_ != path.remote.ip) {
+    const uint32_t hop = neighbours_.next_hop(path.remote.ip);
     const frame::Mac* mac = neighbours_.lookup(hop);
     if (mac == nullptr) {
       // The staged mbuf stays for the next tx_buffer(); the transport retransmits.
@@ -478,19 +479,17 @@ void DpdkLinkImpl::tx_commit(size_t len, const TxPath& path) {
       if (neighbours_.should_request(hop, now_ns())) send_arp_request(hop);
       return;
     }
-    cached_hop_ = hop;
-    cached_mac_ = *mac;
+    frame::UdpFrameSpec spec = spec_;
+    spec.dst_mac = *mac;
+    spec.dst_ip = path.remote.ip;
+    header_ = frame::UdpHeaderTemplate(spec);
+    cached_dst_ = path.remote.ip;
     cache_valid_ = true;
   }
-  frame::UdpFrameSpec spec = spec_;
-  spec.dst_mac = cached_mac_;
-  spec.dst_ip = path.remote.ip;
-  spec.dst_port = path.remote.port;
-  spec.src_port = cfg_.entropy.port_for(path.entropy);
-  spec.ip_id = ip_id_++;
   rte_mbuf* m = staged_;
   const size_t flen =
-      frame::build_udp({rte_pktmbuf_mtod(m, uint8_t*), frame::kHeadersLen + len}, len, spec);
+      header_.write({rte_pktmbuf_mtod(m, uint8_t*), frame::kHeadersLen + len}, len,
+                    cfg_.entropy.port_for(path.entropy), path.remote.port, ip_id_++);
   m->data_len = static_cast<uint16_t>(flen);
   m->pkt_len = static_cast<uint32_t>(flen);
   if (tx_offload_) {

@@ -55,38 +55,51 @@ void write_ipv4(uint8_t* p, uint16_t total_len, uint16_t id, uint8_t ttl, uint8_
   put16(p + 10, 0);
   put32(p + 12, src);
   put32(p + 16, dst);
-  if (!offload) put16(p + 10, internet_checksum({p, kIpv4Len}));
+  if (!offload) {
+    // Summed from the values, not read back from the bytes just stored: a
+    // wide load over fresh narrow stores stalls store-to-load forwarding.
+    const uint64_t sum = 0x4500u + total_len + id + 0x4000u + (uint32_t{ttl} << 8 | proto) +
+                         (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff);
+    put16(p + 10, static_cast<uint16_t>(~fold(sum)));
+  }
 }
 
 }  // namespace
 
 uint16_t ones_sum(std::span<const uint8_t> bytes, uint32_t sum) {
   // One's complement addition does not depend on byte order (RFC 1071 2(B)):
-  // add native 32-bit words, fold, and swap to network order at the end.
+  // add native 64-bit words with end-around carry, fold, and swap to network
+  // order at the end. Two accumulators keep the carries out of each other's way.
   const uint8_t* p = bytes.data();
   size_t n = bytes.size();
-  uint64_t acc = 0;
-  while (n >= 4) {
-    uint32_t w;
-    std::memcpy(&w, p, 4);
-    acc += w;
-    p += 4;
-    n -= 4;
+  uint64_t a = 0, b = 0;
+  auto add = [](uint64_t& acc, uint64_t w) {
+    if (__builtin_add_overflow(acc, w, &acc)) ++acc;
+  };
+  while (n >= 16) {
+    uint64_t w0, w1;
+    std::memcpy(&w0, p, 8);
+    std::memcpy(&w1, p + 8, 8);
+    add(a, w0);
+    add(b, w1);
+    p += 16;
+    n -= 16;
   }
-  if (n >= 2) {
-    uint16_t w;
-    std::memcpy(&w, p, 2);
-    acc += w;
-    p += 2;
-    n -= 2;
+  add(a, b);
+  if (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    add(a, w);
+    p += 8;
+    n -= 8;
   }
-  if (n == 1) {
-    const uint8_t last[2] = {p[0], 0};
-    uint16_t w;
-    std::memcpy(&w, last, 2);
-    acc += w;
-  }
-  uint16_t native = fold(acc);
+  // The last 0..7 bytes, zero padded, at their natural position in a word.
+  uint8_t tail[8] = {};
+  std::memcpy(tail, p, n);
+  uint64_t w;
+  std::memcpy(&w, tail, 8);
+  add(a, w);
+  uint16_t native = fold((a >> 32) + (a & 0xffffffff));
   if constexpr (std::endian::native == std::endian::little) {
     native = static_cast<uint16_t>(native << 8 | native >> 8);
   }
@@ -114,13 +127,64 @@ size_t build_udp(std::span<uint8_t> frame, size_t payload_len, const UdpFrameSpe
   const uint32_t ph = pseudo_sum(spec.src_ip, spec.dst_ip, kProtoUdp, udp_len);
   switch (spec.udp_checksum) {
     case Checksum::software: {
-      uint16_t c = static_cast<uint16_t>(~ones_sum({u, udp_len}, ph));
+      // Header from the values, payload from memory (see write_ipv4).
+      const uint32_t hdr = ph + spec.src_port + spec.dst_port + udp_len;
+      uint16_t c = static_cast<uint16_t>(~ones_sum({u + kUdpLen, payload_len}, fold(hdr)));
       put16(u + 6, c == 0 ? 0xffff : c);  // zero means "no checksum" on the wire
       break;
     }
     case Checksum::offload:
       // What DPDK's rte_ipv4_phdr_cksum() gives: the device adds the rest.
       put16(u + 6, fold(ph));
+      break;
+    case Checksum::none:
+      break;
+  }
+  return kHeadersLen + payload_len;
+}
+
+UdpHeaderTemplate::UdpHeaderTemplate(const UdpFrameSpec& spec)
+    : ip_checksum_(spec.ip_checksum), udp_checksum_(spec.udp_checksum) {
+  UdpFrameSpec s = spec;
+  s.src_port = s.dst_port = 0;
+  s.ip_id = 0;
+  s.ip_checksum = Checksum::offload;  // zero fields: write() fills them
+  s.udp_checksum = Checksum::none;
+  build_udp(bytes_, 0, s);
+  ip_sum_ = 0x4500u + 0x4000u + (uint32_t{s.ttl} << 8 | kProtoUdp) + (s.src_ip >> 16) +
+            (s.src_ip & 0xffff) + (s.dst_ip >> 16) + (s.dst_ip & 0xffff);
+  udp_sum_ = pseudo_sum(s.src_ip, s.dst_ip, kProtoUdp, 0);
+}
+
+size_t UdpHeaderTemplate::write(std::span<uint8_t> frame, size_t payload_len, uint16_t src_port,
+                                uint16_t dst_port, uint16_t ip_id) const {
+  if (payload_len > 65535 - kIpv4Len - kUdpLen || frame.size() < kHeadersLen + payload_len) {
+    return 0;
+  }
+  uint8_t* p = frame.data();
+  std::memcpy(p, bytes_.data(), kHeadersLen);
+  const auto udp_len = static_cast<uint16_t>(kUdpLen + payload_len);
+  const auto total = static_cast<uint16_t>(kIpv4Len + udp_len);
+  uint8_t* ip = p + kEthLen;
+  put16(ip + 2, total);
+  put16(ip + 4, ip_id);
+  if (ip_checksum_ != Checksum::offload) {
+    put16(ip + 10, static_cast<uint16_t>(~fold(uint64_t{ip_sum_} + total + ip_id)));
+  }
+  uint8_t* u = ip + kIpv4Len;
+  put16(u, src_port);
+  put16(u + 2, dst_port);
+  put16(u + 4, udp_len);
+  // Pseudo-header and UDP header both carry the length.
+  const uint64_t hdr = uint64_t{udp_sum_} + udp_len + src_port + dst_port + udp_len;
+  switch (udp_checksum_) {
+    case Checksum::software: {
+      const uint16_t c = static_cast<uint16_t>(~ones_sum({u + kUdpLen, payload_len}, fold(hdr)));
+      put16(u + 6, c == 0 ? 0xffff : c);
+      break;
+    }
+    case Checksum::offload:
+      put16(u + 6, fold(uint64_t{udp_sum_} + udp_len));
       break;
     case Checksum::none:
       break;

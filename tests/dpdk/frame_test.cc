@@ -163,6 +163,34 @@ TEST(FrameBuild, ZeroChecksumIsSentAsFfff) {
   FAIL() << "no payload with a zero checksum found";
 }
 
+TEST(FrameBuild, TemplateWritesWhatBuildUdpWrites) {
+  for (Checksum ip : {Checksum::software, Checksum::offload}) {
+    for (Checksum udp : {Checksum::software, Checksum::offload, Checksum::none}) {
+      UdpFrameSpec s = spec();
+      s.ip_checksum = ip;
+      s.udp_checksum = udp;
+      s.dst_ip = 0x0a0000ff;
+      const UdpHeaderTemplate t(s);
+      for (size_t len : {0u, 1u, 7u, 64u, 1000u, 1473u}) {
+        for (uint16_t port : {uint16_t{0}, uint16_t{49152}, uint16_t{65535}}) {
+          s.src_port = port;
+          s.dst_port = static_cast<uint16_t>(port ^ 0x5a5a);
+          s.ip_id = static_cast<uint16_t>(len * 977 + port);
+          std::string payload(len, '\0');
+          for (size_t i = 0; i < len; ++i) payload[i] = static_cast<char>(i * 31 + port);
+          const auto want = build(payload, s);
+          std::vector<uint8_t> got(kHeadersLen + len);
+          std::copy(payload.begin(), payload.end(), got.begin() + kHeadersLen);
+          ASSERT_EQ(t.write(got, len, s.src_port, s.dst_port, s.ip_id), got.size());
+          EXPECT_EQ(got, want) << "len " << len << " port " << port;
+        }
+      }
+      std::vector<uint8_t> small(kHeadersLen + 3);
+      EXPECT_EQ(t.write(small, 4, 1, 2, 3), 0u);
+    }
+  }
+}
+
 TEST(FrameParse, Truncated) {
   const auto f = hex(kUdpFrame);
   for (size_t n : {size_t{0}, size_t{13}, size_t{14}, size_t{33}, f.size() - 1}) {
