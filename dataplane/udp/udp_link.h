@@ -10,9 +10,9 @@
 // Transmit. A fixed pool of cfg.queue_depth slots of mtu - 28 bytes.
 // tx_commit() prepares one IORING_OP_SEND with a destination (a sendto) per
 // datagram, tx_flush() submits all of them with one io_uring_enter and reaps
-// what has completed without waiting. A slot is free again once its completion is reaped; until then
-// tx_buffer() may run dry (counted in tx_no_buffer). Failed sends are counted
-// in tx_dropped, never retried.
+// what has completed without waiting. A slot is free again once its
+// completion is reaped; until then tx_buffer() may run dry (counted in
+// tx_no_buffer). Failed sends are counted in tx_dropped, never retried.
 //
 // Receive. One multishot recvmsg on the receive socket picks buffers from a
 // provided-buffer ring: every arriving datagram becomes one completion
