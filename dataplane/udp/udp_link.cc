@@ -185,7 +185,8 @@ void UdpLink::open_sockets() {
 
 void UdpLink::setup_ring() {
   rx_nbufs_ =
-      std::min(kMaxRingBuffers, pow2_at_least(std::max({cfg_.queue_depth, 4 * cfg_.burst, 64u})));
+      std::min(kMaxRingBuffers,
+               pow2_at_least(std::max({cfg_.queue_depth, 4 * std::min(cfg_.burst, 4096u), 64u})));
   const uint32_t sq = pow2_at_least(cfg_.queue_depth + 16);
   // Room for every completion that can be outstanding at once: one per
   // transmit slot, one per receive buffer, a few for arming and cancelling.
