@@ -1,0 +1,983 @@
+// srdx-perf: moves messages between two srdx endpoints over a real link (udp
+// or dpdk), checks every byte end to end, and reports rate, goodput,
+// retransmissions and latency percentiles.
+//
+//   srdx-perf recv --link udp --local 198.18.2.2:47000
+//   srdx-perf send --link udp --local 198.18.1.2:47000 --peer 198.18.2.2:47000 --bytes 1GiB
+//
+// The sender first sends a header (mode, count, sizes, seed); each data
+// message carries its index, the seed and a CRC32C (payload.h). The receiver
+// checks each message, counts duplicates in a bitmap, exits once every
+// message has arrived, and reports received / duplicates / corrupt / missing.
+// Exit status: 0 every message arrived exactly once and intact (send: every
+// message completed); 1 anything else (timeout, loss, corruption, a link
+// error); 2 bad command line.
+#include <arpa/inet.h>
+
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "loop/clock.h"
+#include "loop/poller.h"
+#include "perf/payload.h"
+#include "perf/report.h"
+#include "sim/units.h"
+
+namespace po = boost::program_options;
+using namespace srdx;
+using namespace srdx::perf;
+
+namespace {
+
+constexpr int kExitOk = 0, kExitFailed = 1, kExitUsage = 2;
+
+// Set by SIGINT/SIGTERM; the poll loop's tick handler turns it into a stop.
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_signal(int) { g_interrupted.store(true); }
+
+struct UsageError {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string& option, const std::string& what) {
+  throw UsageError{"--" + option + ": " + what};
+}
+
+// ---- parsing ------------------------------------------------------------------
+
+uint64_t parse_uint(const std::string& option, const std::string& text, uint64_t min,
+                    uint64_t max) {
+  uint64_t v = 0;
+  if (text.empty()) fail(option, "empty; expected a whole number");
+  for (char c : text) {
+    if (c < '0' || c > '9') fail(option, "'" + text + "' is not a whole number");
+    if (v > (max - static_cast<uint64_t>(c - '0')) / 10) {
+      fail(option, "'" + text + "' is too large; at most " + std::to_string(max));
+    }
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v < min) fail(option, "'" + text + "' is too small; at least " + std::to_string(min));
+  return v;
+}
+
+uint32_t parse_ip(const std::string& option, const std::string& text) {
+  in_addr a{};
+  if (inet_pton(AF_INET, text.c_str(), &a) != 1) {
+    fail(option, "'" + text + "' is not an IPv4 address");
+  }
+  return ntohl(a.s_addr);
+}
+
+Addr parse_addr(const std::string& option, const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos) fail(option, "'" + text + "': expected IP:PORT");
+  Addr a;
+  a.ip = parse_ip(option, text.substr(0, colon));
+  a.port = static_cast<uint16_t>(parse_uint(option, text.substr(colon + 1), 1, 65535));
+  return a;
+}
+
+std::string format_addr(Addr a) {
+  return std::to_string(a.ip >> 24) + "." + std::to_string((a.ip >> 16) & 255) + "." +
+         std::to_string((a.ip >> 8) & 255) + "." + std::to_string(a.ip & 255) + ":" +
+         std::to_string(a.port);
+}
+
+uint64_t parse_size(const std::string& option, const std::string& text) {
+  uint64_t v = 0;
+  if (std::string err = sim::parse_size(text, v); !err.empty()) fail(option, err);
+  return v;
+}
+
+Duration parse_duration(const std::string& option, const std::string& text) {
+  Duration d;
+  if (std::string err = sim::parse_duration(text, d); !err.empty()) fail(option, err);
+  return d;
+}
+
+std::array<uint8_t, 6> parse_mac(const std::string& option, const std::string& text) {
+  std::array<uint8_t, 6> mac{};
+  unsigned b[6];
+  char extra = 0;
+  if (std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+                  &b[5], &extra) != 6) {
+    fail(option, "'" + text + "' is not a MAC address (aa:bb:cc:dd:ee:ff)");
+  }
+  for (int i = 0; i < 6; ++i) mac[static_cast<size_t>(i)] = static_cast<uint8_t>(b[i]);
+  return mac;
+}
+
+std::vector<std::string> split_words(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+// ---- options --------------------------------------------------------------------
+
+struct Options {
+  bool send = false;
+  dp::LinkConfig link;
+  EndpointConfig ep;
+  dp::PollerConfig poll;
+  Addr peer;
+  Mode mode = Mode::bulk;
+  uint64_t count = 0;
+  uint64_t size = 0;
+  uint64_t last_size = 0;
+  uint32_t window = 64;
+  uint64_t seed = 1;
+  Duration timeout = Duration::seconds(300);
+  Duration linger = Duration::millis(100);
+  bool json = false;
+  bool progress = true;
+};
+
+const char* kUsage =
+    "srdx-perf: move messages between two srdx endpoints over a real link, check\n"
+    "every byte end to end, and report rate, goodput, retransmissions and latency.\n"
+    "\n"
+    "Usage: srdx-perf recv --local IP:PORT [options]\n"
+    "       srdx-perf send --local IP:PORT --peer IP:PORT [--count N | --bytes SIZE] [options]\n"
+    "\n"
+    "The sender first tells the receiver the run (count, sizes, seed); each message\n"
+    "carries its index, a CRC32C and bytes derived from (seed, index). The receiver\n"
+    "checks every byte, detects duplicates, exits once all messages arrived, and\n"
+    "prints received / duplicates / corrupt / missing. Latency: bulk reports each\n"
+    "message's send -> completion time at the sender; --pingpong has the receiver\n"
+    "echo each message and reports the round-trip time (RTT).\n";
+
+const char* kExamples =
+    "Examples (the fabric from scripts/fabric up):\n"
+    "  ip netns exec srdx-hB srdx-perf recv --link udp --local 198.18.2.2:47000\n"
+    "  ip netns exec srdx-hA srdx-perf send --link udp --local 198.18.1.2:47000 \\\n"
+    "      --peer 198.18.2.2:47000 --bytes 1GiB --size 64KiB --window 64\n"
+    "  # ping-pong of 64-byte messages, RTT percentiles as JSON:\n"
+    "  ip netns exec srdx-hA srdx-perf send --local 198.18.1.2:47000 --peer 198.18.2.2:47000 \\\n"
+    "      --pingpong --count 100000 --size 64 --json\n"
+    "  # the sender on DPDK over AF_XDP on the host's veth:\n"
+    "  ip netns exec srdx-hA srdx-perf send --link dpdk --device net_af_xdp0,iface=veth0 \\\n"
+    "      --local 198.18.1.2:47000 --peer 198.18.2.2:47000 --gateway 198.18.1.1 --bytes 1GiB\n"
+    "  # on loopback, two processes need distinct entropy port ranges:\n"
+    "  srdx-perf recv --local 127.0.0.1:47000 --entropy-ports 40000:16 &\n"
+    "  srdx-perf send --local 127.0.0.1:47100 --entropy-ports 41000:16 --peer 127.0.0.1:47000\n"
+    "\n"
+    "Exit status: 0 every message arrived exactly once and intact (and, when\n"
+    "sending, completed); 1 anything else; 2 bad command line.\n";
+
+struct OptionGroups {
+  po::options_description link{"Link"};
+  po::options_description dpdk{"DPDK link (--link dpdk)"};
+  po::options_description run{"Transfer (send; the receiver learns it from the sender)"};
+  po::options_description endpoint{"Endpoint and poll loop"};
+  po::options_description output{"Output"};
+  po::options_description visible;
+  po::options_description all;
+
+  OptionGroups() {
+    link.add_options()("link", po::value<std::string>()->default_value("udp"),
+                       "link backend: udp (kernel sockets, io_uring) or dpdk")(
+        "local", po::value<std::string>(), "IP:PORT this endpoint receives on (required)")(
+        "peer", po::value<std::string>(), "send: IP:PORT of the receiver (required)")(
+        "entropy-ports", po::value<std::string>()->default_value("49152:64"),
+        "FIRST:COUNT: the UDP source ports packets leave from (one per entropy slot)")(
+        "mtu", po::value<std::string>()->default_value("1500"), "IP MTU of the link")(
+        "burst", po::value<std::string>()->default_value("32"), "packets per rx/tx burst")(
+        "queue-depth", po::value<std::string>()->default_value("1024"),
+        "link queue depth (packets)");
+    dpdk.add_options()("device", po::value<std::string>(),
+                       "vdev spec or PCI address: net_af_xdp0,iface=veth0, "
+                       "net_af_packet0,iface=veth0, 0000:00:05.0")(
+        "eal", po::value<std::string>()->default_value(""),
+        "EAL arguments, one string (default: --no-huge -m 256 and a --file-prefix of "
+        "its own when there are no hugepages)")("gateway", po::value<std::string>(),
+                                                "next hop IP for peers off the local subnet")(
+        "prefix-len", po::value<std::string>()->default_value("24"), "local subnet prefix length")(
+        "neighbour", po::value<std::vector<std::string>>()->composing(),
+        "IP=MAC: a static neighbour entry; repeatable");
+    run.add_options()("count", po::value<std::string>(), "messages to send (default 10000)")(
+        "bytes", po::value<std::string>(),
+        "bytes to send instead of --count: 1GiB, 500MB; the last message may be shorter")(
+        "size", po::value<std::string>(),
+        "message size: 64KiB, 1500, 16MiB at most (default 64KiB; 64 with --pingpong)")(
+        "window", po::value<std::string>()->default_value("64"),
+        "bulk: messages outstanding at once (1..1024)")(
+        "pingpong", "the receiver echoes each message; one outstanding; reports RTT")(
+        "seed", po::value<std::string>()->default_value("1"), "seeds the payload bytes");
+    endpoint.add_options()("paths", po::value<std::string>()->default_value("16"),
+                           "entropies (paths) the endpoint sprays each peer over")(
+        "timeout", po::value<std::string>()->default_value("300s"),
+        "give up after this long (recv: counting from start); 0 = never")(
+        "idle", po::value<std::string>()->default_value("sleep"),
+        "busy: poll without pause (a core each); sleep: spin, then sleep on the link")(
+        "spin", po::value<std::string>()->default_value("200"),
+        "--idle sleep: idle iterations before sleeping")(
+        "max-sleep", po::value<std::string>()->default_value("1ms"), "longest single sleep")(
+        "cc-target", po::value<std::string>(),
+        "congestion control: target queueing delay (default 50us); noisy hosts want more")(
+        "rto-min", po::value<std::string>(), "smallest retransmission timeout (default 50us)")(
+        "no-pacing", "send a window at once instead of pacing it");
+    output.add_options()("json", "print one JSON object instead of the table")(
+        "quiet,q", "no progress line on stderr")("help,h", "show this help");
+    visible.add(link).add(dpdk).add(run).add(endpoint).add(output);
+    all.add(visible);
+    all.add_options()("role", po::value<std::string>(), "send or recv");
+  }
+};
+
+std::string get(const po::variables_map& vm, const char* name) {
+  return vm[name].as<std::string>();
+}
+
+Options parse_options(const po::variables_map& vm) {
+  Options o;
+  if (!vm.count("role")) throw UsageError{"missing the role: srdx-perf send|recv [options]"};
+  const std::string role = get(vm, "role");
+  if (role == "send") {
+    o.send = true;
+  } else if (role != "recv" && role != "receive") {
+    throw UsageError{"unknown role '" + role + "'; accepted: send, recv"};
+  }
+
+  o.link.kind = get(vm, "link");
+  if (o.link.kind != "udp" && o.link.kind != "dpdk") {
+    fail("link", "unknown link '" + o.link.kind + "'; accepted: udp, dpdk");
+  }
+  if (!vm.count("local")) fail("local", "required: the IP:PORT this endpoint receives on");
+  o.link.local = parse_addr("local", get(vm, "local"));
+  {
+    const std::string ep = get(vm, "entropy-ports");
+    const size_t colon = ep.find(':');
+    if (colon == std::string::npos) fail("entropy-ports", "'" + ep + "': expected FIRST:COUNT");
+    o.link.entropy.first_port =
+        static_cast<uint16_t>(parse_uint("entropy-ports", ep.substr(0, colon), 1, 65535));
+    o.link.entropy.port_count =
+        static_cast<uint16_t>(parse_uint("entropy-ports", ep.substr(colon + 1), 1, 65535));
+    if (uint32_t{o.link.entropy.first_port} + o.link.entropy.port_count > 65536) {
+      fail("entropy-ports", "'" + ep + "' runs past port 65535");
+    }
+  }
+  o.link.mtu =
+      static_cast<uint32_t>(parse_uint("mtu", get(vm, "mtu"), tuning::kMinMtu, tuning::kMaxMtu));
+  o.link.burst = static_cast<uint32_t>(parse_uint("burst", get(vm, "burst"), 1, 1024));
+  o.link.queue_depth =
+      static_cast<uint32_t>(parse_uint("queue-depth", get(vm, "queue-depth"), 1, 65536));
+
+  if (o.link.kind == "dpdk") {
+    if (!vm.count("device")) {
+      fail("device", "required with --link dpdk, e.g. net_af_xdp0,iface=veth0");
+    }
+    o.link.device = get(vm, "device");
+    o.link.eal_args = split_words(get(vm, "eal"));
+    if (vm.count("gateway")) o.link.gateway = parse_ip("gateway", get(vm, "gateway"));
+    o.link.prefix_len =
+        static_cast<uint32_t>(parse_uint("prefix-len", get(vm, "prefix-len"), 1, 32));
+    if (vm.count("neighbour")) {
+      for (const std::string& n : vm["neighbour"].as<std::vector<std::string>>()) {
+        const size_t eq = n.find('=');
+        if (eq == std::string::npos) fail("neighbour", "'" + n + "': expected IP=MAC");
+        o.link.static_neighbours.emplace_back(parse_ip("neighbour", n.substr(0, eq)),
+                                              parse_mac("neighbour", n.substr(eq + 1)));
+      }
+    }
+  } else {
+    for (const char* opt : {"device", "gateway", "neighbour"}) {
+      if (vm.count(opt)) fail(opt, "only with --link dpdk");
+    }
+  }
+
+  o.mode = vm.count("pingpong") ? Mode::pingpong : Mode::bulk;
+  if (o.send) {
+    if (!vm.count("peer")) fail("peer", "required when sending: the receiver's IP:PORT");
+    o.peer = parse_addr("peer", get(vm, "peer"));
+    if (o.peer == o.link.local) fail("peer", "is --local itself");
+    const bool bulk = o.mode == Mode::bulk;
+    o.size = vm.count("size") ? parse_size("size", get(vm, "size")) : (bulk ? 64u << 10 : 64u);
+    if (o.size < kMinMessageBytes) {
+      fail("size", "at least " + std::to_string(kMinMessageBytes) +
+                       " bytes (each message carries its index, seed and checksum)");
+    }
+    if (o.size > tuning::kDefaultMaxMessage) {
+      fail("size", "at most " + sim::format_size(tuning::kDefaultMaxMessage) +
+                       " (the endpoint's largest message)");
+    }
+    if (vm.count("count") && vm.count("bytes")) fail("bytes", "give --count or --bytes, not both");
+    if (vm.count("bytes")) {
+      const uint64_t bytes = parse_size("bytes", get(vm, "bytes"));
+      if (bytes < kMinMessageBytes) fail("bytes", "at least one message of 24 bytes");
+      o.count = (bytes + o.size - 1) / o.size;
+      o.last_size = bytes - (o.count - 1) * o.size;
+      if (o.last_size < kMinMessageBytes) {  // fold a tiny tail into the previous message
+        o.count -= 1;
+        o.last_size += o.size;
+        if (o.last_size > tuning::kDefaultMaxMessage) fail("bytes", "leaves a tail too large");
+      }
+    } else {
+      o.count =
+          vm.count("count") ? parse_uint("count", get(vm, "count"), 1, uint64_t{1} << 32) : 10000;
+      o.last_size = o.size;
+    }
+    o.window = static_cast<uint32_t>(
+        parse_uint("window", get(vm, "window"), 1, tuning::kDefaultMaxOutstandingMsgs));
+    if (!bulk) o.window = 1;
+    o.seed = parse_uint("seed", get(vm, "seed"), 0, UINT64_MAX);
+  } else {
+    for (const char* opt : {"peer", "count", "bytes", "size", "pingpong"}) {
+      if (vm.count(opt))
+        fail(opt, "only when sending (the receiver learns the run from the sender)");
+    }
+  }
+
+  o.ep.epoch = dp::startup_epoch();
+  o.ep.seed = o.ep.epoch;
+  o.ep.port = o.link.local.port;
+  o.ep.mtu = o.link.mtu;
+  o.ep.paths_per_peer =
+      static_cast<uint32_t>(parse_uint("paths", get(vm, "paths"), 1, tuning::kMaxPathsPerPeer));
+  if (vm.count("cc-target"))
+    o.ep.cc_target_delay = parse_duration("cc-target", get(vm, "cc-target"));
+  if (vm.count("rto-min")) {
+    o.ep.rto_min = parse_duration("rto-min", get(vm, "rto-min"));
+    o.ep.rto_initial = max(o.ep.rto_initial, o.ep.rto_min);
+    o.ep.rto_max = max(o.ep.rto_max, o.ep.rto_initial);
+  }
+  if (vm.count("no-pacing")) o.ep.pacing = false;
+  if (std::string err = o.ep.validate(); !err.empty()) {
+    throw UsageError{"endpoint configuration (--mtu / --paths): " + err};
+  }
+
+  o.timeout = parse_duration("timeout", get(vm, "timeout"));
+  if (o.timeout < Duration::zero()) fail("timeout", "must not be negative");
+  if (o.timeout == Duration::zero()) o.timeout = Duration::infinite();
+  const std::string idle = get(vm, "idle");
+  if (idle == "busy") {
+    o.poll.idle = dp::IdleMode::busy_poll;
+  } else if (idle == "sleep") {
+    o.poll.idle = dp::IdleMode::spin_then_sleep;
+  } else {
+    fail("idle", "'" + idle + "'; accepted: busy, sleep");
+  }
+  o.poll.spin_iterations = static_cast<uint32_t>(parse_uint("spin", get(vm, "spin"), 1, 1u << 30));
+  o.poll.max_sleep = parse_duration("max-sleep", get(vm, "max-sleep"));
+  o.poll.burst = o.link.burst;
+  o.poll.tx_budget = std::max<uint32_t>(256, o.link.burst);
+  if (std::string err = o.poll.validate(); !err.empty()) throw UsageError{err};
+  o.json = vm.count("json") > 0;
+  o.progress = vm.count("quiet") == 0;
+  return o;
+}
+
+// ---- common reporting -----------------------------------------------------------
+
+void add_endpoint_json(Json& j, const Endpoint& ep) {
+  const EndpointStats& s = ep.stats();
+  j.begin("endpoint");
+  j.field("packets_sent", s.packets_sent).field("packets_received", s.packets_received);
+  j.field("data_packets_sent", s.data_packets_sent).field("ack_packets_sent", s.ack_packets_sent);
+  j.field("retransmissions", s.retransmissions).field("rto_events", s.rto_events);
+  j.field("reorder_losses", s.reorder_losses);
+  j.field("duplicate_fragments", s.duplicate_fragments);
+  j.field("out_of_order_packets", s.out_of_order_packets);
+  j.field("path_replacements", s.path_replacements);
+  j.field("messages_failed", s.messages_failed);
+  j.field("drops", s.total_drops());
+  j.end();
+}
+
+void add_paths_json(Json& j, const Endpoint& ep, PeerId peer) {
+  j.begin_array("paths");
+  for (const PathStats& p : ep.path_stats(peer)) {
+    j.begin();
+    j.field("entropy", uint64_t{p.entropy});
+    j.field("state", p.state == PathState::active      ? "active"
+                     : p.state == PathState::probation ? "probation"
+                                                       : "retired");
+    j.field("packets_sent", p.packets_sent).field("packets_lost", p.packets_lost);
+    j.field("timeouts", p.timeouts).field("srtt_us", p.srtt.us());
+    j.field("generation", uint64_t{p.generation});
+    j.end();
+  }
+  j.end_array();
+}
+
+void add_loop_json(Json& j, const dp::Poller& poller, const dp::Link& link) {
+  const dp::PollerStats& p = poller.stats();
+  j.begin("poller");
+  j.field("iterations", p.iterations).field("idle_sleeps", p.idle_sleeps);
+  j.field("wakeups_by_link", p.wakeups_by_link);
+  j.field("slept_s", static_cast<double>(p.slept_ns) / 1e9);
+  j.field("rx_bursts", p.rx_bursts).field("tx_bursts", p.tx_bursts);
+  j.field("partial_tx", p.partial_tx).field("tx_dropped", p.tx_dropped);
+  j.field("tx_no_buffer", p.tx_no_buffer);
+  j.end();
+  const dp::LinkStats l = link.stats();
+  j.begin("link_stats");
+  j.field("kind", std::string(link.kind()));
+  j.field("rx_packets", l.rx_packets).field("tx_packets", l.tx_packets);
+  j.field("tx_dropped", l.tx_dropped).field("tx_no_buffer", l.tx_no_buffer);
+  j.field("rx_dropped", l.rx_dropped).field("arp_requests", l.arp_requests);
+  j.field("arp_replies", l.arp_replies).field("tx_no_neighbour", l.tx_no_neighbour);
+  j.end();
+}
+
+void add_loop_rows(Table& t, const dp::Poller& poller, const dp::Link& link, const Endpoint& ep) {
+  const dp::PollerStats& p = poller.stats();
+  const dp::LinkStats l = link.stats();
+  const EndpointStats& s = ep.stats();
+  t.row("packets sent / received",
+        std::to_string(s.packets_sent) + " / " + std::to_string(s.packets_received));
+  t.row("poll iterations / sleeps",
+        std::to_string(p.iterations) + " / " + std::to_string(p.idle_sleeps) + " (" +
+            fmt("%.2f", static_cast<double>(p.slept_ns) / 1e9) + " s asleep)");
+  t.row("link tx dropped / no buffer",
+        std::to_string(l.tx_dropped) + " / " + std::to_string(l.tx_no_buffer));
+}
+
+std::string path_summary(const Endpoint& ep, PeerId peer) {
+  std::string s;
+  uint64_t total = 0;
+  size_t active = 0;
+  const std::vector<PathStats> paths = ep.path_stats(peer);
+  for (const PathStats& p : paths) {
+    total += p.packets_sent;
+    if (p.state == PathState::active) ++active;
+  }
+  s = std::to_string(active) + " of " + std::to_string(paths.size()) + " active";
+  return s;
+}
+
+void progress_line(const char* role, Duration elapsed, uint64_t msgs, uint64_t bytes,
+                   double bps_now, const Endpoint& ep) {
+  std::string peer;
+  const std::vector<PeerId> peers = ep.peers();
+  PeerStats ps;
+  if (!peers.empty() && ep.peer_stats(peers.front(), ps)) {
+    peer =
+        "  cwnd " + std::to_string(ps.cwnd_bytes >> 10) + " KiB  srtt " + format_us(ps.srtt.us());
+  }
+  std::fprintf(stderr, "srdx-perf %s: %6.1f s  %10llu msgs  %8.1f MiB  %s  retx %llu%s\n", role,
+               elapsed.sec(), static_cast<unsigned long long>(msgs),
+               static_cast<double>(bytes) / (1 << 20), sim::format_rate(bps_now).c_str(),
+               static_cast<unsigned long long>(ep.stats().retransmissions), peer.c_str());
+}
+
+// ---- sender ---------------------------------------------------------------------
+
+constexpr uint64_t kHeaderCookie = ~uint64_t{0};
+
+class Sender {
+ public:
+  Sender(const Options& o, Endpoint& ep, dp::Poller& poller)
+      : o_(o), ep_(ep), poller_(poller), pattern_(o.seed, std::max(o.size, o.last_size)) {
+    header_.mode = o.mode;
+    header_.count = o.count;
+    header_.size = o.size;
+    header_.last_size = o.last_size;
+    header_.seed = o.seed;
+    header_bytes_ = encode_header(header_);
+    const Result<PeerId> r = ep_.add_peer(o.peer);
+    if (!r.ok()) throw std::runtime_error("add_peer: " + std::string(to_string(r.err)));
+    peer_ = r.value;
+    slots_.resize(o.window);
+    for (uint32_t i = 0; i < o.window; ++i) {
+      slots_[i].buf.resize(std::max(o.size, o.last_size));
+      free_.push_back(o.window - 1 - i);
+    }
+    latencies_.reserve(std::min<uint64_t>(o.count, 1u << 24));
+  }
+
+  bool done() const { return finished_ || fatal_; }
+  bool ok() const { return !fatal_ && completed_ == o_.count && failed_ == 0; }
+
+  void on_event(const Event& ev, Time now) {
+    switch (ev.type) {
+      case EventType::send_completed:
+        if (ev.cookie == kHeaderCookie) {
+          header_done_ = true;
+          start_ = now;
+          last_progress_ = now;
+          return;
+        }
+        if (o_.mode == Mode::bulk) complete_slot(static_cast<uint32_t>(ev.cookie), now);
+        return;
+      case EventType::send_failed:
+        if (ev.cookie == kHeaderCookie) {
+          error_ = "the run header was not delivered (" + std::string(to_string(ev.reason)) +
+                   "): is the receiver running at " + format_addr(o_.peer) + "?";
+          fatal_ = true;
+          return;
+        }
+        ++failed_;
+        if (fail_reason_.empty()) fail_reason_ = std::string(to_string(ev.reason));
+        if (o_.mode == Mode::bulk) {
+          free_slot(static_cast<uint32_t>(ev.cookie));
+        } else {
+          in_flight_ = false;
+        }
+        check_finished(now);
+        return;
+      case EventType::message_received:
+        if (o_.mode == Mode::pingpong) on_echo(ev, now);
+        return;
+      case EventType::peer_up:
+        ++peer_ups_;
+        return;
+      case EventType::peer_down:
+        ++peer_downs_;
+        return;
+    }
+  }
+
+  void on_tick(Time now) {
+    if (!header_sent_) {
+      SendOptions so;
+      so.cookie = kHeaderCookie;
+      const Result<MsgId> r = ep_.send(peer_, header_bytes_, so, now);
+      if (!r.ok()) {
+        error_ = "sending the run header: " + std::string(to_string(r.err));
+        fatal_ = true;
+        return;
+      }
+      header_sent_ = true;
+      return;
+    }
+    if (!header_done_ || finished_) return;
+    if (o_.mode == Mode::bulk) {
+      while (!free_.empty() && next_ < o_.count) {
+        const uint32_t slot = free_.back();
+        Slot& s = slots_[slot];
+        const size_t len = header_.size_of(next_);
+        pattern_.fill(next_, std::span<uint8_t>(s.buf.data(), len));
+        SendOptions so;
+        so.copy = false;  // the slot stays untouched until completed or failed
+        so.cookie = slot;
+        const Result<MsgId> r =
+            ep_.send(peer_, std::span<const uint8_t>(s.buf.data(), len), so, now);
+        if (r.err == Errc::would_block) break;
+        if (!r.ok()) {
+          error_ = "send: " + std::string(to_string(r.err));
+          fatal_ = true;
+          return;
+        }
+        free_.pop_back();
+        s.sent = now;
+        s.len = len;
+        ++next_;
+      }
+    } else if (!in_flight_ && next_ < o_.count) {
+      Slot& s = slots_[0];
+      const size_t len = header_.size_of(next_);
+      pattern_.fill(next_, std::span<uint8_t>(s.buf.data(), len));
+      const Result<MsgId> r =
+          ep_.send(peer_, std::span<const uint8_t>(s.buf.data(), len), SendOptions{}, now);
+      if (r.ok()) {
+        s.sent = now;
+        s.len = len;
+        in_flight_ = true;
+        ++next_;
+      } else if (r.err != Errc::would_block) {
+        error_ = "send: " + std::string(to_string(r.err));
+        fatal_ = true;
+      }
+    }
+  }
+
+  void progress(Time now) {
+    if (!header_done_ || now - last_progress_ < Duration::seconds(1)) return;
+    const double dt = (now - last_progress_).sec();
+    progress_line("send", now - start_, completed_, bytes_done_,
+                  static_cast<double>(bytes_done_ - bytes_at_progress_) * 8 / dt, ep_);
+    last_progress_ = now;
+    bytes_at_progress_ = bytes_done_;
+  }
+
+  std::string report(bool json) {
+    const Duration elapsed = (finished_ ? end_ : dp::monotonic_now()) - start_;
+    const double secs = header_done_ ? std::max(elapsed.sec(), 1e-9) : 0;
+    const Percentiles lat = percentiles(latencies_);
+    const EndpointStats& s = ep_.stats();
+    const double goodput = secs > 0 ? static_cast<double>(bytes_done_) * 8 / secs : 0;
+    const double rate = secs > 0 ? static_cast<double>(completed_) / secs : 0;
+    const char* lat_kind = o_.mode == Mode::pingpong ? "rtt" : "completion";
+    if (json) {
+      Json j;
+      j.begin();
+      j.field("role", "send").field("ok", ok()).field("link", o_.link.kind);
+      j.field("mode", std::string(to_string(o_.mode)));
+      j.field("local", format_addr(o_.link.local)).field("peer", format_addr(o_.peer));
+      j.field("messages", o_.count).field("size", o_.size).field("bytes", header_.total_bytes());
+      j.field("window", uint64_t{o_.window});
+      j.field("completed", completed_).field("failed", failed_);
+      j.field("bytes_completed", bytes_done_);
+      j.field("elapsed_s", secs).field("msg_rate", rate);
+      j.field("goodput_bps", goodput).field("goodput_gbps", goodput / 1e9);
+      j.field("retransmissions", s.retransmissions);
+      j.field("latency_kind", lat_kind);
+      j.percentiles("latency_us", lat);
+      add_endpoint_json(j, ep_);
+      add_paths_json(j, ep_, peer_);
+      add_loop_json(j, poller_, poller_.link());
+      if (!error_.empty()) j.field("error", error_);
+      j.end();
+      return j.str() + "\n";
+    }
+    Table t;
+    t.section("srdx-perf send (" + o_.link.kind + ", " + std::string(to_string(o_.mode)) + ") " +
+              format_addr(o_.link.local) + " -> " + format_addr(o_.peer));
+    t.row("messages completed",
+          std::to_string(completed_) + " of " + std::to_string(o_.count) + " x " +
+              sim::format_size(o_.size) +
+              (failed_ ? ", " + std::to_string(failed_) + " FAILED (" + fail_reason_ + ")" : ""));
+    t.row("bytes", sim::format_size(bytes_done_));
+    t.row("elapsed", fmt("%.3f s", secs));
+    t.row("message rate", fmt("%.0f msg/s", rate));
+    t.row("goodput", sim::format_rate(goodput));
+    t.row("retransmissions", std::to_string(s.retransmissions) + " (RTO events " +
+                                 std::to_string(s.rto_events) + ", reorder losses " +
+                                 std::to_string(s.reorder_losses) + ")");
+    t.row("paths",
+          path_summary(ep_, peer_) + ", " + std::to_string(s.path_replacements) + " replaced");
+    t.row(o_.mode == Mode::pingpong ? "RTT (round trip)" : "send->completion latency",
+          "p50 " + format_us(lat.p50) + "  p90 " + format_us(lat.p90) + "  p99 " +
+              format_us(lat.p99) + "  p99.9 " + format_us(lat.p999) + "  max " +
+              format_us(lat.max));
+    add_loop_rows(t, poller_, poller_.link(), ep_);
+    if (!error_.empty()) t.row("error", error_);
+    t.row("result", ok() ? "OK" : "FAILED");
+    return t.str();
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  struct Slot {
+    std::vector<uint8_t> buf;
+    Time sent;
+    size_t len = 0;
+  };
+
+  void free_slot(uint32_t slot) {
+    if (slot < slots_.size()) free_.push_back(slot);
+  }
+
+  void complete_slot(uint32_t slot, Time now) {
+    if (slot >= slots_.size()) return;
+    const Slot& s = slots_[slot];
+    latencies_.push_back((now - s.sent).ns());
+    bytes_done_ += s.len;
+    ++completed_;
+    free_.push_back(slot);
+    check_finished(now);
+  }
+
+  void on_echo(const Event& ev, Time now) {
+    uint64_t index = 0;
+    const Decoded d = pattern_.check(ev.data, index);
+    if (d != Decoded::ok || !in_flight_ || index + 1 != next_ || ev.data.size() != slots_[0].len) {
+      error_ =
+          "pingpong: an echo did not match the message sent (index " + std::to_string(index) + ")";
+      fatal_ = true;
+      return;
+    }
+    latencies_.push_back((now - slots_[0].sent).ns());
+    bytes_done_ += ev.data.size();
+    ++completed_;
+    in_flight_ = false;
+    check_finished(now);
+  }
+
+  void check_finished(Time now) {
+    if (completed_ + failed_ == o_.count) {
+      finished_ = true;
+      end_ = now;
+    }
+  }
+
+  const Options& o_;
+  Endpoint& ep_;
+  dp::Poller& poller_;
+  Pattern pattern_;
+  RunHeader header_;
+  std::vector<uint8_t> header_bytes_;
+  PeerId peer_ = kNoPeer;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_;
+  std::vector<int64_t> latencies_;
+  bool header_sent_ = false, header_done_ = false, in_flight_ = false;
+  bool finished_ = false, fatal_ = false;
+  uint64_t next_ = 0, completed_ = 0, failed_ = 0, bytes_done_ = 0;
+  uint64_t peer_ups_ = 0, peer_downs_ = 0;
+  Time start_, end_, last_progress_;
+  uint64_t bytes_at_progress_ = 0;
+  std::string error_, fail_reason_;
+};
+
+// ---- receiver -------------------------------------------------------------------
+
+class Receiver {
+ public:
+  Receiver(const Options& o, Endpoint& ep, dp::Poller& poller) : o_(o), ep_(ep), poller_(poller) {}
+
+  bool done() const { return have_header_ && bitmap_.marked() == header_.count; }
+  bool ok() const { return done() && duplicates_ == 0 && corrupt_ == 0; }
+
+  void on_event(const Event& ev, Time now) {
+    if (ev.type == EventType::peer_up) {
+      ++peer_ups_;
+      return;
+    }
+    if (ev.type == EventType::peer_down) {
+      ++peer_downs_;
+      return;
+    }
+    if (ev.type != EventType::message_received) return;
+    last_data_ = now;
+    RunHeader h;
+    switch (decode_header(ev.data, h)) {
+      case Decoded::ok:
+        on_header(h, ev.peer, now);
+        return;
+      case Decoded::corrupt:
+        ++corrupt_;
+        return;
+      case Decoded::not_this_kind:
+        break;
+    }
+    if (!pattern_) {
+      // Data before the header (it is sent first, but delivery is out of
+      // order): the seed is in every message.
+      if (ev.data.size() < kMinMessageBytes) {
+        ++corrupt_;
+        return;
+      }
+      uint64_t seed = 0;
+      for (int i = 7; i >= 0; --i) seed = (seed << 8) | ev.data[16 + static_cast<size_t>(i)];
+      pattern_ = std::make_unique<Pattern>(seed, tuning::kDefaultMaxMessage);
+    }
+    if (start_ == Time()) start_ = now;
+    uint64_t index = 0;
+    const Decoded d = pattern_->check(ev.data, index);
+    const uint64_t limit = have_header_ ? header_.count : uint64_t{1} << 32;
+    if (d != Decoded::ok || index >= limit ||
+        (have_header_ && ev.data.size() != header_.size_of(index))) {
+      ++corrupt_;
+      return;
+    }
+    if (!bitmap_.mark(index)) {
+      ++duplicates_;
+      return;
+    }
+    bytes_ += ev.data.size();
+    if (have_header_ && header_.mode == Mode::pingpong) {
+      const Result<MsgId> r = ep_.send(ev.peer, ev.data, SendOptions{}, now);
+      if (!r.ok()) ++echo_failures_;
+    }
+    if (done() && end_ == Time()) end_ = now;
+  }
+
+  void progress(Time now) {
+    if (start_ == Time() || now - last_progress_ < Duration::seconds(1)) return;
+    if (last_progress_ == Time()) {
+      last_progress_ = now;
+      return;
+    }
+    const double dt = (now - last_progress_).sec();
+    progress_line("recv", now - start_, bitmap_.marked(), bytes_,
+                  static_cast<double>(bytes_ - bytes_at_progress_) * 8 / dt, ep_);
+    last_progress_ = now;
+    bytes_at_progress_ = bytes_;
+  }
+
+  // Keeps acknowledging after the last message (its ACK may be lost and the
+  // sender retransmit) until the link has been quiet for `quiet`.
+  bool lingered(Time now, Duration quiet) {
+    const uint64_t rx = poller_.stats().rx_packets;
+    if (rx != rx_seen_) {
+      rx_seen_ = rx;
+      quiet_since_ = now;
+    }
+    if (quiet_since_ == Time()) quiet_since_ = now;
+    return now - quiet_since_ >= quiet;
+  }
+
+  std::string report(bool json) {
+    const Time end = end_ != Time() ? end_ : last_data_;
+    const double secs = start_ != Time() ? std::max((end - start_).sec(), 1e-9) : 0;
+    const uint64_t received = bitmap_.marked();
+    const uint64_t missing = have_header_ ? header_.count - received : 0;
+    const double goodput = secs > 0 ? static_cast<double>(bytes_) * 8 / secs : 0;
+    const EndpointStats& s = ep_.stats();
+    if (json) {
+      Json j;
+      j.begin();
+      j.field("role", "recv").field("ok", ok()).field("link", o_.link.kind);
+      j.field("local", format_addr(o_.link.local));
+      j.field("header_received", have_header_);
+      if (have_header_) {
+        j.field("mode", std::string(to_string(header_.mode)));
+        j.field("expected", header_.count).field("size", header_.size);
+      }
+      j.field("received", received).field("duplicates", duplicates_);
+      j.field("corrupt", corrupt_).field("missing", missing);
+      j.field("bytes", bytes_).field("elapsed_s", secs);
+      j.field("goodput_bps", goodput).field("goodput_gbps", goodput / 1e9);
+      j.field("echo_failures", echo_failures_);
+      add_endpoint_json(j, ep_);
+      add_loop_json(j, poller_, poller_.link());
+      j.end();
+      return j.str() + "\n";
+    }
+    Table t;
+    t.section("srdx-perf recv (" + o_.link.kind + ") " + format_addr(o_.link.local));
+    if (have_header_) {
+      t.row("run", std::string(to_string(header_.mode)) + ", " + std::to_string(header_.count) +
+                       " x " + sim::format_size(header_.size) + " from " + sender_);
+    } else {
+      t.row("run", "no header received (no sender?)");
+    }
+    t.row("received", std::to_string(received) + " (" + sim::format_size(bytes_) + ")");
+    t.row("duplicates", std::to_string(duplicates_));
+    t.row("corrupt", std::to_string(corrupt_));
+    t.row("missing", std::to_string(missing));
+    t.row("elapsed", fmt("%.3f s", secs));
+    t.row("goodput", sim::format_rate(goodput));
+    t.row("out-of-order packets", std::to_string(s.out_of_order_packets));
+    t.row("duplicate fragments", std::to_string(s.duplicate_fragments));
+    add_loop_rows(t, poller_, poller_.link(), ep_);
+    t.row("result", ok() ? "OK: every message exactly once and intact" : "FAILED");
+    return t.str();
+  }
+
+ private:
+  void on_header(const RunHeader& h, PeerId peer, Time now) {
+    if (have_header_) {
+      if (h.count != header_.count || h.seed != header_.seed || h.size != header_.size) {
+        ++corrupt_;  // a second, different run: this receiver checks one
+      }
+      return;
+    }
+    if (h.count == 0 || h.count > (uint64_t{1} << 32) || h.size < kMinMessageBytes ||
+        h.size > tuning::kDefaultMaxMessage || h.last_size < kMinMessageBytes ||
+        h.last_size > tuning::kDefaultMaxMessage) {
+      ++corrupt_;
+      return;
+    }
+    have_header_ = true;
+    header_ = h;
+    bitmap_.reserve(h.count);
+    if (!pattern_ || pattern_->seed() != h.seed) {
+      pattern_ = std::make_unique<Pattern>(h.seed, tuning::kDefaultMaxMessage);
+    }
+    PeerStats ps;
+    if (ep_.peer_stats(peer, ps)) sender_ = format_addr(ps.addr);
+    if (start_ == Time()) start_ = now;
+  }
+
+  const Options& o_;
+  Endpoint& ep_;
+  dp::Poller& poller_;
+  bool have_header_ = false;
+  RunHeader header_;
+  std::unique_ptr<Pattern> pattern_;
+  IndexBitmap bitmap_;
+  uint64_t bytes_ = 0, duplicates_ = 0, corrupt_ = 0, echo_failures_ = 0;
+  uint64_t peer_ups_ = 0, peer_downs_ = 0;
+  Time start_, end_, last_data_, last_progress_, quiet_since_;
+  uint64_t bytes_at_progress_ = 0, rx_seen_ = 0;
+  std::string sender_;
+};
+
+// ---- main -----------------------------------------------------------------------
+
+int run(const Options& o) {
+  std::unique_ptr<dp::Link> link = dp::make_link(o.link);
+  Endpoint ep(o.ep);
+  dp::Poller poller(*link, ep, o.poll);
+  std::atomic<bool> stop{false};
+  const Time started = dp::monotonic_now();
+  const Time deadline = started + o.timeout;
+  bool timed_out = false;
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+
+  std::string out;
+  bool ok = false;
+  if (o.send) {
+    Sender s(o, ep, poller);
+    poller.on_event([&](const Event& ev, Time now) { s.on_event(ev, now); });
+    poller.on_tick([&](Time now) {
+      s.on_tick(now);
+      if (o.progress) s.progress(now);
+      if (s.done() || g_interrupted.load()) stop = true;
+      if (now >= deadline) {
+        timed_out = true;
+        stop = true;
+      }
+    });
+    poller.run(stop);
+    out = s.report(o.json);
+    ok = s.ok() && !timed_out && !g_interrupted.load();
+    if (!s.error().empty()) std::fprintf(stderr, "srdx-perf: %s\n", s.error().c_str());
+  } else {
+    Receiver r(o, ep, poller);
+    poller.on_event([&](const Event& ev, Time now) { r.on_event(ev, now); });
+    poller.on_tick([&](Time now) {
+      if (o.progress) r.progress(now);
+      if (g_interrupted.load()) stop = true;
+      if (now >= deadline) {
+        timed_out = true;
+        stop = true;
+      }
+      if (r.done() && r.lingered(now, o.linger)) stop = true;
+    });
+    poller.run(stop);
+    out = r.report(o.json);
+    ok = r.ok() && !g_interrupted.load();
+  }
+  if (timed_out) {
+    std::fprintf(stderr, "srdx-perf: timed out after %.1f s (--timeout)\n", o.timeout.sec());
+  }
+  if (g_interrupted.load()) std::fprintf(stderr, "srdx-perf: interrupted\n");
+  std::fputs(out.c_str(), stdout);
+  std::fflush(stdout);
+  return ok ? kExitOk : kExitFailed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  OptionGroups g;
+  po::positional_options_description pos;
+  pos.add("role", 1);
+  try {
+    po::variables_map vm;
+    try {
+      po::store(po::command_line_parser(argc, argv).options(g.all).positional(pos).run(), vm);
+      po::notify(vm);
+    } catch (const po::error& e) {
+      throw UsageError{e.what()};
+    }
+    if (vm.count("help")) {
+      std::cout << kUsage << "\n" << g.visible << "\n" << kExamples;
+      return kExitOk;
+    }
+    const Options o = parse_options(vm);
+    return run(o);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "srdx-perf: %s (see srdx-perf --help)\n", e.message.c_str());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "srdx-perf: %s\n", e.what());
+    return kExitFailed;
+  }
+}

@@ -1,0 +1,147 @@
+#include "loop/poller.h"
+
+#include <poll.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <string>
+
+#include "loop/clock.h"
+
+namespace srdx::dp {
+
+std::string PollerConfig::validate() const {
+  if (burst == 0 || burst > 4096) return "burst: " + std::to_string(burst) + "; 1 to 4096";
+  if (tx_budget < burst) {
+    return "tx_budget: " + std::to_string(tx_budget) + " is below burst (" + std::to_string(burst) +
+           ")";
+  }
+  if (max_sleep <= Duration::zero() || max_sleep > Duration::seconds(1)) {
+    return "max_sleep: must be within (0, 1 s]";
+  }
+  if (timer_slack < Duration::zero()) return "timer_slack: must not be negative";
+  return {};
+}
+
+Poller::Poller(Link& link, Endpoint& endpoint, const PollerConfig& cfg)
+    : link_(link), ep_(endpoint), cfg_(cfg) {
+  if (std::string err = cfg_.validate(); !err.empty()) {
+    throw std::invalid_argument("poller: " + err);
+  }
+  rx_.resize(cfg_.burst);
+}
+
+size_t Poller::receive(Time now) {
+  const size_t n = link_.rx_burst(rx_);
+  if (n == 0) return 0;
+  ++stats_.rx_bursts;
+  stats_.rx_packets += n;
+  for (size_t i = 0; i < n; ++i) {
+    // The datagram's source port is the remote's entropy (the path it took).
+    const RxPath path{rx_[i].src, rx_[i].src.port, 0};
+    ep_.on_packet(rx_[i].payload, path, now);
+  }
+  return n;
+}
+
+size_t Poller::flush(size_t committed) {
+  const size_t sent = link_.tx_flush();
+  if (sent > 0) {
+    ++stats_.tx_bursts;
+    stats_.tx_packets += sent;
+  }
+  if (sent < committed) {
+    // The link dropped and counted the rest; the transport's loss recovery
+    // resends what mattered. Never spin on a full ring.
+    ++stats_.partial_tx;
+    stats_.tx_dropped += committed - sent;
+  }
+  return sent;
+}
+
+size_t Poller::transmit(Time now) {
+  size_t total = 0, pending = 0;
+  TxPath path;
+  while (total < cfg_.tx_budget) {
+    std::span<uint8_t> buf = link_.tx_buffer();
+    if (buf.empty()) {
+      ++stats_.tx_no_buffer;
+      break;
+    }
+    const size_t len = ep_.poll_transmit(buf, path, now);
+    if (len == 0) break;
+    link_.tx_commit(len, path);
+    ++total;
+    if (++pending == cfg_.burst) {
+      flush(pending);
+      pending = 0;
+    }
+  }
+  if (total == cfg_.tx_budget) ++stats_.tx_budget_spent;
+  // Always flush: a link may hold datagrams committed outside this loop, and
+  // flushing also reaps its completions.
+  flush(pending);
+  return total;
+}
+
+bool Poller::poll_once(Time now) {
+  ++stats_.iterations;
+  size_t work = receive(now);
+  if (ep_.next_deadline() <= now) {
+    ++stats_.timer_calls;
+    ep_.on_timer(now);
+    ++work;
+  }
+  Event ev;
+  while (ep_.poll_event(ev)) {
+    ++stats_.events;
+    ++work;
+    if (on_event_) on_event_(ev, now);
+  }
+  if (on_tick_) on_tick_(now);
+  work += transmit(now);
+  if (work == 0) ++stats_.idle_iterations;
+  return work != 0;
+}
+
+void Poller::sleep_until(Time now, Time wake) {
+  if (wake <= now) return;
+  const Duration d = wake - now;
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(d.ns() / 1000000000);
+  ts.tv_nsec = static_cast<long>(d.ns() % 1000000000);
+  ++stats_.idle_sleeps;
+  const int fd = link_.wait_fd();
+  if (fd >= 0) {
+    pollfd p{fd, POLLIN, 0};
+    const int r = ppoll(&p, 1, &ts, nullptr);
+    if (r > 0) ++stats_.wakeups_by_link;
+  } else {
+    clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
+  }
+  stats_.slept_ns += static_cast<uint64_t>((monotonic_now() - now).ns());
+}
+
+void Poller::run(const std::atomic<bool>& stop) {
+  const bool may_sleep = cfg_.idle == IdleMode::spin_then_sleep;
+  if (may_sleep && cfg_.timer_slack > Duration::zero()) {
+    prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(cfg_.timer_slack.ns()), 0, 0, 0);
+  }
+  uint32_t idle_in_a_row = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    const Time now = monotonic_now();
+    if (poll_once(now)) {
+      idle_in_a_row = 0;
+      continue;
+    }
+    if (!may_sleep || ++idle_in_a_row < cfg_.spin_iterations) continue;
+    // Nothing to do: sleep until the endpoint has work, packets arrive, or
+    // max_sleep has passed (stop requests are seen within max_sleep).
+    const Time wake = min(ep_.next_deadline(), now + cfg_.max_sleep);
+    sleep_until(now, wake);
+  }
+}
+
+}  // namespace srdx::dp

@@ -1,0 +1,126 @@
+// The poll loop: run to completion on one core, like a DPDK l2fwd lcore.
+//
+// One Poller drives one Link and one Endpoint. Each iteration reads the
+// monotonic clock once and passes that `now` to everything it calls:
+//
+//   1. rx: link.rx_burst() -> endpoint.on_packet() for each datagram
+//   2. timers: endpoint.on_timer(now) when next_deadline() <= now
+//   3. events: endpoint.poll_event() -> the event handler, then the tick
+//      handler (where an application sends; both may call endpoint.send())
+//   4. tx: while the link has a buffer and poll_transmit() fills it,
+//      tx_commit(); tx_flush() every `burst` packets and at the end. What a
+//      flush could not send is counted (partial_tx, tx_dropped), never retried.
+//
+// Events are handled before transmitting so that what a handler sends (an
+// echo, the next message of a window) leaves in the same iteration.
+//
+// Idle back-off: with IdleMode::busy_poll the loop never sleeps (a dedicated
+// core, lowest latency). With IdleMode::spin_then_sleep, after
+// `spin_iterations` iterations in a row that did nothing, it sleeps until the
+// endpoint's next deadline, at most `max_sleep`, or until the link's
+// wait_fd() becomes readable (packets arrived); a link without a wait_fd is
+// re-polled after at most `max_sleep`. This lets two pollers and a kernel
+// router share a 2-core machine.
+//
+// The Poller holds no globals; its owner stops it through an atomic flag that
+// is checked once per iteration (so within max_sleep of being set). Signal
+// handling belongs to the application.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "link.h"
+#include "srdx/endpoint.h"
+#include "srdx/time.h"
+
+namespace srdx::dp {
+
+enum class IdleMode : uint8_t {
+  busy_poll,        // never sleep
+  spin_then_sleep,  // spin, then sleep on the link's fd / the next deadline
+};
+
+struct PollerConfig {
+  IdleMode idle = IdleMode::spin_then_sleep;
+  // Idle iterations in a row before the first sleep.
+  uint32_t spin_iterations = 200;
+  // The longest one sleep lasts: bounds how late a stop request or a packet
+  // on a link without wait_fd() is seen.
+  Duration max_sleep = Duration::millis(1);
+  // Datagrams per rx_burst(), and packets committed between two tx_flush().
+  uint32_t burst = 32;
+  // Packets transmitted per iteration at most, so that receiving (and with it
+  // acknowledgements) is never starved by a large window.
+  uint32_t tx_budget = 256;
+  // Timer slack for the polling thread (prctl PR_SET_TIMERSLACK) while it
+  // sleeps in spin_then_sleep mode: the kernel's default of 50 us would delay
+  // every wake-up for a microsecond-scale transport. Zero leaves it alone.
+  Duration timer_slack = Duration::micros(1);
+
+  // Empty when usable; otherwise one line naming the field.
+  std::string validate() const;
+};
+
+struct PollerStats {
+  uint64_t iterations = 0;
+  uint64_t idle_iterations = 0;            // did nothing: no packet in or out, no timer, no event
+  uint64_t idle_sleeps = 0;                // times the loop went to sleep
+  uint64_t wakeups_by_link = 0;            // sleeps ended by the link's fd
+  uint64_t slept_ns = 0;                   // time spent asleep
+  uint64_t rx_bursts = 0, rx_packets = 0;  // non-empty bursts
+  uint64_t tx_bursts = 0, tx_packets = 0;  // flushes that sent something; packets sent
+  uint64_t partial_tx = 0;                 // flushes that sent fewer than were committed
+  uint64_t tx_dropped = 0;                 // packets those flushes did not send
+  uint64_t tx_no_buffer = 0;               // iterations that stopped because the link had no buffer
+  uint64_t tx_budget_spent = 0;            // iterations that stopped at tx_budget
+  uint64_t timer_calls = 0;                // on_timer() calls
+  uint64_t events = 0;
+};
+
+class Poller {
+ public:
+  // Called for each endpoint event. A message_received event's data is valid
+  // only during the call.
+  using EventHandler = std::function<void(const Event& ev, Time now)>;
+  // Called once per iteration after the events: the place to send.
+  using TickHandler = std::function<void(Time now)>;
+
+  // The link and the endpoint must outlive the poller. Throws
+  // std::invalid_argument when cfg.validate() refuses the configuration.
+  Poller(Link& link, Endpoint& endpoint, const PollerConfig& cfg = {});
+
+  void on_event(EventHandler h) { on_event_ = std::move(h); }
+  void on_tick(TickHandler h) { on_tick_ = std::move(h); }
+
+  // Runs iterations until `stop` is true, reading the monotonic clock and
+  // backing off when idle as configured.
+  void run(const std::atomic<bool>& stop);
+
+  // One iteration at `now`, no clock read and no sleep (tests, or an
+  // application's own loop). Returns true when it did anything.
+  bool poll_once(Time now);
+
+  const PollerStats& stats() const { return stats_; }
+  const PollerConfig& config() const { return cfg_; }
+  Link& link() { return link_; }
+  Endpoint& endpoint() { return ep_; }
+
+ private:
+  size_t receive(Time now);
+  size_t transmit(Time now);
+  size_t flush(size_t committed);
+  void sleep_until(Time now, Time wake);
+
+  Link& link_;
+  Endpoint& ep_;
+  PollerConfig cfg_;
+  PollerStats stats_;
+  EventHandler on_event_;
+  TickHandler on_tick_;
+  std::vector<RxDatagram> rx_;
+};
+
+}  // namespace srdx::dp
