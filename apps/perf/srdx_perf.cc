@@ -909,6 +909,9 @@ int run(const Options& o) {
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  // Scripts wait for this line before starting the other side.
+  std::fprintf(stderr, "srdx-perf %s: listening on %s (%s)\n", o.send ? "send" : "recv",
+               format_addr(o.link.local).c_str(), o.link.kind.c_str());
 
   std::string out;
   bool ok = false;
