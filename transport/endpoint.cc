@@ -136,6 +136,8 @@ struct Peer {
   RingQueue<Retx> retx{16};
   uint64_t next_pn = 0;
   uint64_t peer_max_msg_id = 0;
+  uint64_t peer_window = 0;    // the peer's recv_msg_window: max_msg_id - window = its delivered floor
+  uint64_t ordered_waiting = 0;  // ordered messages fully acked, not yet delivered there
   uint64_t peer_free = 0;
   uint32_t last_ack_seq_rx = 0;
   bool have_ack_seq = false;
@@ -310,6 +312,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
   }
 
   void fail(Peer& p, TxMsg& m, FailReason why, Time now) {
+    if (m.started && m.prev_delta && m.acked == m.nfrags && p.ordered_waiting) --p.ordered_waiting;
     push_event({EventType::send_failed, why, m.flow, p.id, m.id, m.cookie, {}});
     ++stats_.messages_failed;
     ++p.st.messages_failed;
@@ -355,6 +358,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     p.ack_due = false;
     p.have_ack_seq = false;
     p.peer_max_msg_id = 0;
+    p.ordered_waiting = 0;
     p.started_unacked = 0;
   }
 
@@ -458,6 +462,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     p.peer_max_payload = h.max_payload;
     p.peer_max_message = h.max_message;
     p.peer_max_msg_id = p.sq.floor() + h.recv_msg_window;
+    p.peer_window = h.recv_msg_window;
     p.peer_free = h.recv_buffer;
     p.have_ack_seq = false;
     p.state = PeerState::established;
@@ -509,10 +514,17 @@ class Endpoint::Impl final : public Reassembly::Sink {
       p.peer_max_msg_id = std::max(p.peer_max_msg_id, a.max_msg_id);
       p.peer_free = uint64_t{a.free_buffer_kib} * 1024;
       if (p.peer_free >= p.started_unacked) p.probe_next = Time::infinite();
+      complete_delivered_ordered(p);
     }
-    // The peer's own send floor: messages it gave up on.
+    // The peer's own send floor: messages it gave up on. If that lets us hand
+    // up messages, the peer learns the new window from an ACK.
     delivering_ = &p;
+    const uint64_t base = p.rx.base();
     p.rx.raise_floor(a.msg_floor, *this);
+    if (p.rx.base() != base) {
+      p.ack_due = true;
+      want_ctrl(p);
+    }
     if (a.range_count == 0) return;
 
     // Pass 1: everything the ranges cover (ranges are descending; the list
@@ -558,8 +570,32 @@ class Endpoint::Impl final : public Reassembly::Sink {
     const uint64_t msg_id = s.msg_id;
     const uint32_t frag = s.frag;
     p.sent.remove(s);
-    if (TxMsg* m = p.sq.find(msg_id)) {
-      if (p.sq.ack_frag(*m, frag) && m->acked == m->nfrags) complete(p, *m);
+    TxMsg* m = p.sq.find(msg_id);
+    if (!m || !p.sq.ack_frag(*m, frag) || m->acked != m->nfrags) return;
+    // An ordered message may sit complete at the peer waiting for its
+    // predecessor; it is done when the peer delivered it (its delivered floor,
+    // max_msg_id - window, passed it), so a restart there cannot lose it
+    // after we reported success.
+    if (m->prev_delta && m->id >= delivered_floor(p)) {
+      ++p.ordered_waiting;
+      return;
+    }
+    complete(p, *m);
+  }
+
+  static uint64_t delivered_floor(const Peer& p) {
+    return p.peer_max_msg_id >= p.peer_window ? p.peer_max_msg_id - p.peer_window : 0;
+  }
+
+  void complete_delivered_ordered(Peer& p) {
+    const uint64_t floor = delivered_floor(p);
+    for (uint64_t id = p.sq.floor(); p.ordered_waiting && id < floor && id < p.sq.next_id();
+         ++id) {
+      TxMsg* m = p.sq.find(id);
+      if (m && m->started && m->acked == m->nfrags && m->prev_delta) {
+        --p.ordered_waiting;
+        complete(p, *m);
+      }
     }
   }
 

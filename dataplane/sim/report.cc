@@ -140,11 +140,12 @@ std::string report_table(const ScenarioConfig& cfg, const ScenarioResult& r) {
   std::snprintf(
       buf, sizeof buf,
       "messages   sent %llu, delivered %llu, failed %llu, missing %llu, duplicated %llu, "
-      "corrupted %llu  => %s",
+      "corrupted %llu, out of order %llu  => %s",
       static_cast<unsigned long long>(r.messages_sent),
       static_cast<unsigned long long>(r.delivered), static_cast<unsigned long long>(r.failed),
       static_cast<unsigned long long>(r.missing), static_cast<unsigned long long>(r.duplicated),
-      static_cast<unsigned long long>(r.corrupted_delivered), r.ok() ? "OK" : "INVARIANT FAILED");
+      static_cast<unsigned long long>(r.corrupted_delivered),
+      static_cast<unsigned long long>(r.order_violations), r.ok() ? "OK" : "INVARIANT FAILED");
   line(buf);
   if (r.failed > 0) {
     std::string s = "failures  ";
@@ -241,6 +242,7 @@ std::string report_json(const ScenarioConfig& cfg, const ScenarioResult& r) {
       .num("delivered", r.delivered)
       .num("duplicated", r.duplicated)
       .num("corrupted_delivered", r.corrupted_delivered)
+      .num("order_violations", r.order_violations)
       .num("missing", r.missing)
       .num("failed", r.failed);
   j.open("failed_by_reason");

@@ -140,6 +140,8 @@ void Scenario::top_up(size_t s) {
     make_payload(cfg_.seed, index, payload_);
     SendOptions opt;
     opt.cookie = index;
+    opt.ordered = cfg_.ordered;
+    opt.flow = static_cast<uint16_t>(s);
     const Result<MsgId> r = h.send(st.peer, payload_, opt);
     if (r.err == Errc::would_block) {
       if (st.outstanding == 0 && !st.retry_scheduled) {
@@ -205,6 +207,19 @@ void Scenario::on_arrival(uint64_t index, bool intact, Time now) {
   }
   Record& r = rec_[index];
   if (++r.deliveries > 1) return;  // counted as duplicated at the end
+  if (cfg_.ordered && cfg_.workload == Workload::bulk) {
+    // Every earlier message of this sender must be delivered, or its sender
+    // told that it failed (before the receiver could learn it was given up).
+    const uint64_t s = index / cfg_.count;
+    SenderState& st = st_[s];
+    const uint64_t base = s * cfg_.count;
+    while (st.resolved < index - base) {
+      const Record& q = rec_[base + st.resolved];
+      if (q.deliveries == 0 && q.failed == FailReason::none) break;
+      ++st.resolved;
+    }
+    if (st.resolved < index - base) res_.order_violations++;
+  }
   r.delivered_at = now;
   if (!r.sent_at.is_infinite()) latencies_.push_back(now - r.sent_at);
   if (!last_delivery_.is_infinite()) longest_gap_ = max(longest_gap_, now - last_delivery_);

@@ -43,6 +43,10 @@ struct ScenarioConfig {
   uint64_t msg_size = 64u << 10;                // bytes; at least 8 (the index)
   uint64_t count = 1000;                        // messages per sender, or round trips
   uint32_t window = 32;                         // bulk: outstanding messages per sender
+  // bulk: each sender's messages form one ordered flow (SendOptions::ordered);
+  // the receiver then checks they arrive in send order, skipping only
+  // messages whose sender was told they failed.
+  bool ordered = false;
   EndpointConfig endpoint;                      // epoch and seed are derived per host
   Duration time_limit = Duration::seconds(10);  // simulated
   // After the workload, how long to let acks and timers settle before
@@ -60,6 +64,7 @@ struct ScenarioResult {
   uint64_t delivered = 0;                      // delivered (at least once, intact)
   uint64_t duplicated = 0;                     // delivered more than once: invariant
   uint64_t corrupted_delivered = 0;            // delivered with wrong bytes: invariant
+  uint64_t order_violations = 0;  // ordered: delivered before an unresolved predecessor
   uint64_t missing = 0;                        // neither delivered nor failed: invariant
   uint64_t failed = 0;                         // send_failed
   std::array<uint64_t, 6> failed_by_reason{};  // indexed by FailReason
@@ -84,7 +89,9 @@ struct ScenarioResult {
   uint64_t buffered_bytes = 0, buffered_messages = 0;  // at the end, summed
   uint64_t trace_hash = 0;
 
-  bool ok() const { return missing == 0 && duplicated == 0 && corrupted_delivered == 0; }
+  bool ok() const {
+    return missing == 0 && duplicated == 0 && corrupted_delivered == 0 && order_violations == 0;
+  }
 };
 
 // The payload of message `index` of a run seeded `seed`.
@@ -118,6 +125,7 @@ class Scenario {
   };
   struct SenderState {
     PeerId peer = kNoPeer;
+    uint64_t resolved = 0;  // ordered: messages below this index are delivered or failed
     uint64_t next = 0;  // next message index (within this sender)
     uint64_t outstanding = 0;
     bool retry_scheduled = false;

@@ -117,7 +117,8 @@ int main(int argc, char** argv) {
       "count", po::value<std::string>(),
       "messages per sender, or round trips (default 2000 for bulk, 10000 for pingpong)")(
       "window", po::value<std::string>()->default_value("32"),
-      "bulk: messages outstanding per sender")("seed", po::value<std::string>()->default_value("1"),
+      "bulk: messages outstanding per sender")(
+      "ordered", "bulk: send each sender's messages as one ordered flow and check the order")("seed", po::value<std::string>()->default_value("1"),
                                                "seeds the network and the endpoints")(
       "time-limit", po::value<std::string>()->default_value("10s"), "simulated time limit");
   po::options_description output("Output");
@@ -182,6 +183,7 @@ int main(int argc, char** argv) {
     cfg.count = vm.count("count") ? parse_count("count", get(vm, "count"), 1, 1u << 30)
                                   : (bulk ? 2000 : 10000);
     cfg.window = static_cast<uint32_t>(parse_count("window", get(vm, "window"), 1, 1u << 20));
+    cfg.ordered = vm.count("ordered") > 0;
     cfg.senders = static_cast<uint32_t>(parse_count("senders", get(vm, "senders"), 1, 250));
     if (!bulk && cfg.senders != 1) fail("senders", "pingpong has exactly one client");
     cfg.seed = parse_count("seed", get(vm, "seed"), 0, UINT64_MAX);

@@ -86,6 +86,7 @@ struct Params {
   Duration restart_at;
   bool pause = false;
   Duration pause_at, pause_len;
+  bool ordered = false;
   EndpointConfig ep;
   Duration time_limit, drain_limit;
 
@@ -115,6 +116,7 @@ std::string Params::describe() const {
   if (blackhole) o << " blackhole=p" << bh_path << "@" << us(bh_start) << "+" << us(bh_len);
   if (restart) o << " restart@" << us(restart_at);
   if (pause) o << " pause@" << us(pause_at) << "+" << us(pause_len);
+  if (ordered) o << " ordered";
   o << " ep{mtu=" << ep.mtu << " paths_per_peer=" << ep.paths_per_peer
     << " msg_timeout=" << us(ep.message_timeout) << " max_outstanding=" << ep.max_outstanding_msgs
     << " recv_window=" << ep.recv_msg_window << " recv_buffer=" << ep.recv_buffer_bytes
@@ -264,6 +266,8 @@ Params derive(uint64_t seed) {
   p.time_limit = e.message_timeout * static_cast<int64_t>(waves + 2) + e.peer_timeout * 2 + 1_s;
   p.drain_limit = e.message_timeout * 2 + e.peer_timeout * 2 + e.rto_max * 4 + 100_ms;
   if (p.pause) p.time_limit += p.pause_len;
+  // Drawn last, so that adding it left every other parameter of a seed as it was.
+  p.ordered = p.workload == Workload::bulk && r.chance(0.3);
   return p;
 }
 
@@ -276,6 +280,7 @@ ScenarioResult run(const Params& p) {
   c.msg_size = p.msg_size;
   c.count = p.count;
   c.window = p.window;
+  c.ordered = p.ordered;
   c.endpoint = p.ep;
   c.time_limit = p.time_limit;
   c.drain_limit = p.drain_limit;
@@ -337,6 +342,7 @@ std::string violations(const Params& p, const ScenarioResult& r) {
   if (r.missing > (echo_may_die ? 1u : 0u)) v += " missing";
   if (r.duplicated != 0) v += " duplicated";
   if (r.corrupted_delivered != 0) v += " corrupted_delivered";
+  if (r.order_violations != 0) v += " order_violations";
   if (r.timed_out && !(echo_may_die && r.missing == 1)) v += " timed_out";
   if (!r.drained) v += " not_drained";
   return v;

@@ -692,10 +692,12 @@ TEST(Endpoint, OrderedSuccessorIsDeliveredAfterItsPredecessorTimesOut) {
   w.send_a("never", first);
   w.send_a("waits", second);
   w.run_until(at(5_ms));
+  // An ordered message completes only once B handed it up (so a restart of B
+  // cannot lose it after A reported success): B had it at 20us but held it
+  // until A's floor passed message 0 (1000us floor update, 1005us delivery),
+  // and B's next ACK (its delivered floor) reached A at 1010us.
   EXPECT_EQ(w.events('A', true),
-            "10us peer_up; 20us send_completed msg=1; 1000us send_failed msg=0 timeout");
-  // Completed when B's endpoint had it; handed up once the sender's floor
-  // passed message 0.
+            "10us peer_up; 1000us send_failed msg=0 timeout; 1010us send_completed msg=1");
   EXPECT_EQ(w.events('B', true), "5us peer_up; 1005us recv msg=1 len=5 'waits'");
   EXPECT_EQ(w.B().buffered_messages(), 0u);
 }

@@ -74,7 +74,7 @@ struct Result {
 
 enum class EventType : uint8_t {
   message_received,  // data: the whole message, valid until the next poll_event()
-  send_completed,    // every byte of msg_id reached the peer's endpoint
+  send_completed,    // every byte of msg_id reached the peer's endpoint (ordered: and was handed up)
   send_failed,       // msg_id will not be delivered; `reason` says why
   peer_up,           // handshake done (also after the peer restarted)
   peer_down,         // peer silent for peer_timeout, restarted, or removed
