@@ -121,6 +121,7 @@ struct Peer {
   // Control work (handshake, ACKs) waiting for poll_transmit.
   bool in_ctrl = false;
   bool hello_due = false, hello_ack_due = false, ack_due = false;
+  bool first_hello_sent = false;  // silence is timed from the first hello out
   Duration hello_interval;
   Time hello_next = Time::infinite();
   Time hello_reply_ok = Time::zero();  // rate limit for hellos sent as a reply
@@ -235,6 +236,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
 
   void start_handshake(Peer& p, Time now) {
     p.state = PeerState::connecting;
+    p.first_hello_sent = false;
     p.hello_interval = cfg_.handshake_interval;
     p.hello_next = now + p.hello_interval;
     p.hello_due = true;
@@ -641,7 +643,8 @@ class Endpoint::Impl final : public Reassembly::Sink {
       }
       if (now >= p.rto_deadline) scan_rto(p, now);
       if (now >= p.msg_deadline) scan_deadlines(p, now);
-      if (p.busy() && now - p.last_heard > cfg_.peer_timeout) {
+      const bool waiting_to_ask = p.state == PeerState::connecting && !p.first_hello_sent;
+      if (p.busy() && !waiting_to_ask && now - p.last_heard > cfg_.peer_timeout) {
         peer_down(p, now);
       } else if (p.busy() && p.state == PeerState::established &&
                  now - p.last_heard > cfg_.peer_timeout / 2 && now >= p.keepalive_next) {
@@ -726,7 +729,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
       t = min(t, p.msg_deadline);
       t = min(t, p.probe_next);
       if (p.floor_updates_left) t = min(t, p.floor_update_next);
-      if (p.busy()) {
+      if (p.busy() && !(p.state == PeerState::connecting && !p.first_hello_sent)) {
         t = min(t, p.last_heard + cfg_.peer_timeout + Duration::nanos(1));
         if (p.state == PeerState::established)
           t = min(t, max(p.keepalive_next, p.last_heard + cfg_.peer_timeout / 2 + Duration::nanos(1)));
@@ -809,6 +812,12 @@ class Endpoint::Impl final : public Reassembly::Sink {
     }
     if (p.hello_due) {
       p.hello_due = false;
+      if (p.state == PeerState::connecting && !p.first_hello_sent) {
+        // However late the caller polls after send(), the peer gets a full
+        // peer_timeout to answer.
+        p.first_hello_sent = true;
+        p.last_heard = max(p.last_heard, now);
+      }
       wire::Hello h;
       fill_hello(h, p.remote_epoch);
       ++stats_.handshake_packets_sent;
