@@ -22,15 +22,9 @@ void AckTracker::clear_range(uint64_t from, uint64_t to) {
 }
 
 bool AckTracker::on_packet(uint64_t pn, Time now) {
-  if (fresh_count_ < kFresh) {
-    fresh_[fresh_count_++] = pn;
-  } else {
-    // Keep the newest: overwrite the oldest entry.
-    size_t oldest = 0;
-    for (size_t i = 1; i < kFresh; ++i)
-      if (fresh_[i] < fresh_[oldest]) oldest = i;
-    if (pn > fresh_[oldest]) fresh_[oldest] = pn;
-  }
+  // When full (many packets between two ACKs), later arrivals are left to
+  // the newest-first ranges every ACK carries.
+  if (fresh_count_ < kFresh) fresh_[fresh_count_++] = pn;
   if (!has_largest_) {
     has_largest_ = true;
     largest_ = pn;

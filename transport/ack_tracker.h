@@ -55,8 +55,7 @@ class AckTracker {
   uint64_t largest_ = 0, floor_ = 0;
   Time largest_time_;
   bool has_largest_ = false;
-  // Packet numbers that arrived since the last ACK (oldest dropped when full:
-  // the largest-first fill still covers recent ones).
+  // Packet numbers that arrived since the last ACK (the first kFresh).
   std::array<uint64_t, kFresh> fresh_{};
   size_t fresh_count_ = 0;
 };

@@ -865,18 +865,15 @@ class Endpoint::Impl final : public Reassembly::Sink {
   // Whether `p` may send a data packet, and of how many wire bytes.
   enum class Gate : uint8_t { ready, nothing, blocked_cwnd, blocked_credit, blocked_ring };
 
-  Gate data_gate(const Peer& p, uint32_t& bytes) const {
+  // `next`: the message new fragments come from (when no repair is queued).
+  Gate data_gate(const Peer& p, uint32_t& bytes, const TxMsg** next = nullptr) const {
     if (p.state != PeerState::established) return Gate::nothing;
     if (!p.sent.has_room(p.next_pn)) return Gate::blocked_ring;
-    const Retx* r = nullptr;
-    for (size_t i = 0; i < p.retx.size(); ++i) {
-      r = &p.retx[i];
-      break;
-    }
-    if (r) {
+    if (!p.retx.empty()) {
       bytes = cfg_.max_payload() + kWireOverhead;
     } else {
-      TxMsg* m = const_cast<SendQueue&>(p.sq).next_unsent();
+      const TxMsg* m = p.sq.next_unsent();
+      if (next) *next = m;
       if (!m) return Gate::nothing;
       if (!m->started) {
         if (m->id >= p.peer_max_msg_id) return Gate::blocked_credit;
@@ -902,7 +899,8 @@ class Endpoint::Impl final : public Reassembly::Sink {
 
   size_t data_packet(Peer& p, std::span<uint8_t> buf, TxPath& path, Time now) {
     uint32_t bytes = 0;
-    Gate g = data_gate(p, bytes);
+    const TxMsg* next = nullptr;
+    Gate g = data_gate(p, bytes, &next);
     if (g == Gate::blocked_credit && p.sent.count() == 0 && p.probe_next.is_infinite())
       p.probe_next = now + p.paths.min_rto();
     if (g != Gate::ready) return 0;
@@ -923,7 +921,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
       break;
     }
     if (!m) {
-      m = p.sq.next_unsent();
+      m = next ? p.sq.find(next->id) : p.sq.next_unsent();
       if (!m) return 0;
       if (!m->started) {
         p.sq.start(*m, payload_size(p));
@@ -956,7 +954,8 @@ class Endpoint::Impl final : public Reassembly::Sink {
     // Ask for an immediate ACK when this packet may be the last for a while
     // (the tail of the queue, or a repair), so completion does not wait for
     // the delayed-ACK timer.
-    if (retransmission || (m->next_frag >= m->nfrags && !p.sq.next_unsent() && p.retx.empty()))
+    if (retransmission ||
+        (m->next_frag >= m->nfrags && m->id + 1 == p.sq.next_id() && p.retx.empty()))
       flags |= wire::flag::kAckNow;
     size_t n = wire::encode_data(buf, common(wire::Type::data, flags), d);
     if (n == 0) return 0;

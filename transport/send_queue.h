@@ -58,6 +58,7 @@ class SendQueue {
   void start(TxMsg& m, uint32_t frag_size);
   // The oldest message with fragments never sent, or null.
   TxMsg* next_unsent();
+  const TxMsg* next_unsent() const { return const_cast<SendQueue*>(this)->next_unsent(); }
   // Marks fragment f acknowledged; true if it was not before.
   bool ack_frag(TxMsg& m, uint32_t f);
   // Removes a completed or failed message and advances the floor.
