@@ -9,6 +9,7 @@ namespace {
 
 constexpr uint32_t kDataMagic = 0x44585053;    // "SPXD" little endian
 constexpr uint32_t kHeaderMagic = 0x48585053;  // "SPXH"
+constexpr uint32_t kEndMagic = 0x45585053;     // "SPXE"
 constexpr uint32_t kVersion = 1;
 constexpr size_t kOffsets = 4096;  // distinct payload offsets into the pattern
 
@@ -66,6 +67,24 @@ Decoded decode_header(std::span<const uint8_t> msg, RunHeader& out) {
   out.size = get64(p + 24);
   out.last_size = get64(p + 32);
   out.seed = get64(p + 40);
+  return Decoded::ok;
+}
+
+std::vector<uint8_t> encode_end(const RunEnd& e) {
+  std::vector<uint8_t> b(kRunEndBytes);
+  put32(&b[0], kEndMagic);
+  put64(&b[8], e.completed);
+  put64(&b[16], e.failed);
+  put32(&b[4], wire::crc32c(std::span<const uint8_t>(b).subspan(8)));
+  return b;
+}
+
+Decoded decode_end(std::span<const uint8_t> msg, RunEnd& out) {
+  if (msg.size() < 4 || get32(msg.data()) != kEndMagic) return Decoded::not_this_kind;
+  if (msg.size() != kRunEndBytes) return Decoded::corrupt;
+  if (get32(msg.data() + 4) != wire::crc32c(msg.subspan(8))) return Decoded::corrupt;
+  out.completed = get64(msg.data() + 8);
+  out.failed = get64(msg.data() + 16);
   return Decoded::ok;
 }
 

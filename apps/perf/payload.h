@@ -9,6 +9,10 @@
 //          [24,len) pattern(seed) from an offset derived from (seed, index)
 //   header [0,4) magic 'SPXH'  [4,8) crc32c of [8,48)   [8,12) version [12,16) mode
 //          [16,24) count  [24,32) size  [32,40) last_size  [40,48) seed
+//   end    [0,4) magic 'SPXE'  [4,8) crc32c of [8,24)   [8,16) completed [16,24) failed
+//
+// The end message goes last, once the sender knows the fate of every message,
+// so that a receiver missing messages the sender gave up on stops waiting.
 //
 // Integers are little endian.
 #pragma once
@@ -41,6 +45,13 @@ struct RunHeader {
 std::vector<uint8_t> encode_header(const RunHeader& h);
 enum class Decoded : uint8_t { ok, not_this_kind, corrupt };
 Decoded decode_header(std::span<const uint8_t> msg, RunHeader& out);
+
+inline constexpr size_t kRunEndBytes = 24;
+struct RunEnd {
+  uint64_t completed = 0, failed = 0;
+};
+std::vector<uint8_t> encode_end(const RunEnd& e);
+Decoded decode_end(std::span<const uint8_t> msg, RunEnd& out);
 
 // The bytes a seed stands for: enough for messages up to max_size.
 class Pattern {

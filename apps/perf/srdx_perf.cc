@@ -225,6 +225,8 @@ struct OptionGroups {
         "cc-target", po::value<std::string>(),
         "congestion control: target queueing delay (default 50us); noisy hosts want more")(
         "rto-min", po::value<std::string>(), "smallest retransmission timeout (default 50us)")(
+        "msg-timeout", po::value<std::string>(),
+        "a message not acknowledged within this fails (default 2s)")(
         "no-pacing", "send a window at once instead of pacing it");
     output.add_options()("json", "print one JSON object instead of the table")(
         "quiet,q", "no progress line on stderr")("help,h", "show this help");
@@ -351,6 +353,9 @@ Options parse_options(const po::variables_map& vm) {
     o.ep.rto_max = max(o.ep.rto_max, o.ep.rto_initial);
   }
   if (vm.count("no-pacing")) o.ep.pacing = false;
+  if (vm.count("msg-timeout")) {
+    o.ep.message_timeout = parse_duration("msg-timeout", get(vm, "msg-timeout"));
+  }
   if (std::string err = o.ep.validate(); !err.empty()) {
     throw UsageError{"endpoint configuration (--mtu / --paths): " + err};
   }
@@ -473,6 +478,7 @@ void progress_line(const char* role, Duration elapsed, uint64_t msgs, uint64_t b
 // ---- sender ---------------------------------------------------------------------
 
 constexpr uint64_t kHeaderCookie = ~uint64_t{0};
+constexpr uint64_t kEndCookie = ~uint64_t{0} - 1;
 
 class Sender {
  public:
@@ -495,12 +501,19 @@ class Sender {
     latencies_.reserve(std::min<uint64_t>(o.count, 1u << 24));
   }
 
-  bool done() const { return finished_ || fatal_; }
+  // Finished and the receiver told (or given up on telling: end_timeout).
+  bool done(Time now) const {
+    return fatal_ || (finished_ && (end_done_ || now - end_ >= Duration::seconds(1)));
+  }
   bool ok() const { return !fatal_ && completed_ == o_.count && failed_ == 0; }
 
   void on_event(const Event& ev, Time now) {
     switch (ev.type) {
       case EventType::send_completed:
+        if (ev.cookie == kEndCookie) {
+          end_done_ = true;
+          return;
+        }
         if (ev.cookie == kHeaderCookie) {
           header_done_ = true;
           start_ = now;
@@ -510,6 +523,10 @@ class Sender {
         if (o_.mode == Mode::bulk) complete_slot(static_cast<uint32_t>(ev.cookie), now);
         return;
       case EventType::send_failed:
+        if (ev.cookie == kEndCookie) {
+          end_done_ = true;
+          return;
+        }
         if (ev.cookie == kHeaderCookie) {
           error_ = "the run header was not delivered (" + std::string(to_string(ev.reason)) +
                    "): is the receiver running at " + format_addr(o_.peer) + "?";
@@ -550,7 +567,18 @@ class Sender {
       header_sent_ = true;
       return;
     }
-    if (!header_done_ || finished_) return;
+    if (!header_done_) return;
+    if (finished_) {
+      if (!end_sent_) {
+        // Tell the receiver the run is over, so that it stops waiting for
+        // messages that failed here.
+        SendOptions so;
+        so.cookie = kEndCookie;
+        ep_.send(peer_, encode_end(RunEnd{completed_, failed_}), so, now);
+        end_sent_ = true;
+      }
+      return;
+    }
     if (o_.mode == Mode::bulk) {
       while (!free_.empty() && next_ < o_.count) {
         const uint32_t slot = free_.back();
@@ -713,6 +741,7 @@ class Sender {
   std::vector<uint32_t> free_;
   std::vector<int64_t> latencies_;
   bool header_sent_ = false, header_done_ = false, in_flight_ = false;
+  bool end_sent_ = false, end_done_ = false;
   bool finished_ = false, fatal_ = false;
   uint64_t next_ = 0, completed_ = 0, failed_ = 0, bytes_done_ = 0;
   uint64_t peer_ups_ = 0, peer_downs_ = 0;
@@ -728,6 +757,8 @@ class Receiver {
   Receiver(const Options& o, Endpoint& ep, dp::Poller& poller) : o_(o), ep_(ep), poller_(poller) {}
 
   bool done() const { return have_header_ && bitmap_.marked() == header_.count; }
+  // The sender said it is finished (some messages may have failed there).
+  bool sender_finished() const { return sender_finished_; }
   bool ok() const { return done() && duplicates_ == 0 && corrupt_ == 0; }
 
   void on_event(const Event& ev, Time now) {
@@ -741,6 +772,18 @@ class Receiver {
     }
     if (ev.type != EventType::message_received) return;
     last_data_ = now;
+    RunEnd e;
+    switch (decode_end(ev.data, e)) {
+      case Decoded::ok:
+        sender_finished_ = true;
+        sender_failed_ = e.failed;
+        return;
+      case Decoded::corrupt:
+        ++corrupt_;
+        return;
+      case Decoded::not_this_kind:
+        break;
+    }
     RunHeader h;
     switch (decode_header(ev.data, h)) {
       case Decoded::ok:
@@ -831,6 +874,7 @@ class Receiver {
       j.field("bytes", bytes_).field("elapsed_s", secs);
       j.field("goodput_bps", goodput).field("goodput_gbps", goodput / 1e9);
       j.field("echo_failures", echo_failures_);
+      j.field("sender_finished", sender_finished_).field("sender_failed", sender_failed_);
       add_endpoint_json(j, ep_);
       add_loop_json(j, poller_, poller_.link());
       j.end();
@@ -847,7 +891,10 @@ class Receiver {
     t.row("received", std::to_string(received) + " (" + sim::format_size(bytes_) + ")");
     t.row("duplicates", std::to_string(duplicates_));
     t.row("corrupt", std::to_string(corrupt_));
-    t.row("missing", std::to_string(missing));
+    t.row("missing",
+          std::to_string(missing) +
+              (sender_failed_ ? " (the sender gave up on " + std::to_string(sender_failed_) + ")"
+                              : ""));
     t.row("elapsed", fmt("%.3f s", secs));
     t.row("goodput", sim::format_rate(goodput));
     t.row("out-of-order packets", std::to_string(s.out_of_order_packets));
@@ -885,7 +932,8 @@ class Receiver {
   const Options& o_;
   Endpoint& ep_;
   dp::Poller& poller_;
-  bool have_header_ = false;
+  bool have_header_ = false, sender_finished_ = false;
+  uint64_t sender_failed_ = 0;
   RunHeader header_;
   std::unique_ptr<Pattern> pattern_;
   IndexBitmap bitmap_;
@@ -921,7 +969,7 @@ int run(const Options& o) {
     poller.on_tick([&](Time now) {
       s.on_tick(now);
       if (o.progress) s.progress(now);
-      if (s.done() || g_interrupted.load()) stop = true;
+      if (s.done(now) || g_interrupted.load()) stop = true;
       if (now >= deadline) {
         timed_out = true;
         stop = true;
@@ -941,7 +989,7 @@ int run(const Options& o) {
         timed_out = true;
         stop = true;
       }
-      if (r.done() && r.lingered(now, o.linger)) stop = true;
+      if ((r.done() || r.sender_finished()) && r.lingered(now, o.linger)) stop = true;
     });
     poller.run(stop);
     out = r.report(o.json);
