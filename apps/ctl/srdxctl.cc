@@ -1,0 +1,413 @@
+// srdxctl: the command line client of srdxd's control API.
+//
+//   srdxctl status
+//   srdxctl peers
+//   srdxctl paths b
+//   srdxctl probe b --transport both --count 1000 --size 64
+//
+// Human tables by default, the daemon's JSON with --json. The exit status
+// says what went wrong (see kUsageText below): scripts tell a daemon that is
+// down (3) from a refused token (4) from a request the daemon rejected (1).
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ctl/client.h"
+#include "ctl/format.h"
+
+namespace po = boost::program_options;
+using nlohmann::json;
+using namespace srdx::cli;
+
+namespace {
+
+constexpr const char* kDefaultApi = "127.0.0.1:7480";
+constexpr const char* kDefaultTokenFile = "/etc/srdx/token";
+
+constexpr const char* kUsageText =
+    R"(usage: srdxctl [global options] COMMAND [command options]
+
+Commands:
+  status                 daemon version, uptime, link, engine summary
+  peers                  every peer: up, RTT, window, messages, retransmissions
+  paths PEER             the peer's paths (one per entropy): state, RTT, losses
+  counters               every endpoint, link, poller and API counter
+  probe PEER [--size N] [--count N] [--interval-us N] [--transport srdx|tcp|both]
+                         measure RTT to PEER over srdx and/or TCP; a progress
+                         line on stderr while it runs, Ctrl-C cancels it; then
+                         p50/p90/p99/p99.9/max side by side and tcp/srdx ratios
+  probes                 the probes the daemon knows, running or finished
+
+Exit status:
+  0    ok
+  1    the daemon answered with an error (unknown peer, bad request, draining,
+       a failed probe)
+  2    usage: bad command line, unreadable token file
+  3    cannot reach the daemon (not running, wrong --api)
+  4    unauthorized: the daemon refused the token
+  130  interrupted by Ctrl-C (a running probe is cancelled first)
+)";
+
+po::options_description global_options() {
+  po::options_description d("Global options");
+  d.add_options()("api", po::value<std::string>()->value_name("HOST:PORT"),
+                  "srdxd's control API (default 127.0.0.1:7480, env SRDXCTL_API)")(
+      "token-file", po::value<std::string>()->value_name("FILE"),
+      "bearer token file (default /etc/srdx/token, env SRDXCTL_TOKEN_FILE)")(
+      "json", po::bool_switch(), "print the daemon's JSON instead of a table")(
+      "help,h", po::bool_switch(), "this help")("version", po::bool_switch(), "srdxctl's version");
+  return d;
+}
+
+// Kept as text: Boost's unsigned parser takes "-1" as 4294967295. Ranges are
+// the daemon's to check (it answers 400 with the limits).
+struct ProbeOptions {
+  std::string size = "64";
+  std::string count = "1000";
+  std::string interval_us = "0";
+  std::string transport = "both";
+};
+
+uint64_t whole_number(const std::string& option, const std::string& text);
+
+po::options_description probe_options(ProbeOptions& p) {
+  po::options_description d("probe options");
+  d.add_options()("size", po::value<std::string>(&p.size)->default_value(p.size),
+                  "message size in bytes")("count",
+                                           po::value<std::string>(&p.count)->default_value(p.count),
+                                           "round trips per transport")(
+      "interval-us", po::value<std::string>(&p.interval_us)->default_value(p.interval_us),
+      "pause between round trips, microseconds")(
+      "transport", po::value<std::string>(&p.transport)->default_value(p.transport),
+      "srdx, tcp or both (alternating)");
+  return d;
+}
+
+std::string env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+
+// Options that take a value, so that the value is not mistaken for the
+// command (srdxctl --api 127.0.0.1:7480 status).
+bool takes_value(const std::string& arg) { return arg == "--api" || arg == "--token-file"; }
+
+struct CommandLine {
+  std::string command;
+  std::vector<std::string> args;  // everything but the command itself
+};
+
+CommandLine split(int argc, char** argv) {
+  CommandLine cl;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (cl.command.empty() && !a.empty() && a[0] != '-') {
+      cl.command = a;
+      continue;
+    }
+    cl.args.push_back(a);
+    if (cl.command.empty() && takes_value(a) && i + 1 < argc) cl.args.push_back(argv[++i]);
+  }
+  return cl;
+}
+
+void print_json(const Reply& r) {
+  std::cout << r.body;
+  if (r.body.empty() || r.body.back() != '\n') std::cout << '\n';
+}
+
+std::string path_segment(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+const json& field(const json& obj, const char* key) {
+  static const json kNull;
+  return obj.is_object() && obj.contains(key) ? obj[key] : kNull;
+}
+
+// ---- commands -----------------------------------------------------------------
+
+int cmd_status(ApiClient& api, bool as_json) {
+  const Reply r = api.get("/v1/status");
+  if (as_json) return print_json(r), kExitOk;
+  const json& d = r.doc;
+  const json& link = field(d, "link");
+  const json& engine = field(d, "engine");
+  Table t({"", ""});
+  t.add({"srdxd", format_value(field(d, "version"))});
+  t.add({"state", format_value(field(d, "state"))});
+  t.add({"uptime", format_uptime(field(d, "uptime_s"))});
+  t.add({"link", format_value(field(link, "kind")) + " " + format_value(field(link, "local"))});
+  t.add({"epoch", format_value(field(engine, "epoch"))});
+  t.add({"peers", format_value(field(engine, "peers")) + " (" +
+                      format_value(field(engine, "peers_up")) + " up)"});
+  t.align_left(1);
+  // No header line: it is a list of facts, not a table.
+  const std::string text = t.render();
+  std::cout << text.substr(text.find('\n') + 1);
+  return kExitOk;
+}
+
+int cmd_peers(ApiClient& api, bool as_json) {
+  const Reply r = api.get("/v1/peers");
+  if (as_json) return print_json(r), kExitOk;
+  Table t({"PEER", "ADDRESS", "UP", "SRTT", "MIN RTT", "CWND", "INFLIGHT", "COMPLETED", "FAILED",
+           "RECEIVED", "RETRANSMITTED"});
+  t.align_left(1);
+  t.align_left(2);
+  for (const json& p : field(r.doc, "peers")) {
+    t.add({format_value(field(p, "name")), format_value(field(p, "address")),
+           format_value(field(p, "up")), format_us(field(p, "srtt_us")),
+           format_us(field(p, "min_rtt_us")), format_bytes(field(p, "cwnd_bytes")),
+           format_bytes(field(p, "inflight_bytes")), format_value(field(p, "messages_completed")),
+           format_value(field(p, "messages_failed")), format_value(field(p, "messages_received")),
+           format_value(field(p, "retransmissions"))});
+  }
+  std::cout << t.render();
+  return kExitOk;
+}
+
+int cmd_paths(ApiClient& api, bool as_json, const std::string& peer) {
+  const Reply r = api.get("/v1/peers/" + path_segment(peer) + "/paths");
+  if (as_json) return print_json(r), kExitOk;
+  Table t({"ENTROPY", "STATE", "SRTT", "RTTVAR", "MIN RTT", "SENT", "ACKED", "LOST", "TIMEOUTS",
+           "INFLIGHT", "GEN"});
+  t.align_left(1);
+  for (const json& p : field(r.doc, "paths")) {
+    t.add({format_value(field(p, "entropy")), format_value(field(p, "state")),
+           format_us(field(p, "srtt_us")), format_us(field(p, "rttvar_us")),
+           format_us(field(p, "min_rtt_us")), format_value(field(p, "packets_sent")),
+           format_value(field(p, "packets_acked")), format_value(field(p, "packets_lost")),
+           format_value(field(p, "timeouts")), format_value(field(p, "inflight")),
+           format_value(field(p, "generation"))});
+  }
+  std::cout << "peer " << format_value(field(r.doc, "peer")) << "\n" << t.render();
+  return kExitOk;
+}
+
+int cmd_counters(ApiClient& api, bool as_json) {
+  const Reply r = api.get("/v1/counters");
+  if (as_json) return print_json(r), kExitOk;
+  Table t({"COUNTER", "VALUE"});
+  for (const auto& [name, value] : flatten(r.doc)) t.add({name, value});
+  std::cout << t.render();
+  return kExitOk;
+}
+
+std::string progress_cell(const json& probe) {
+  const json& progress = field(probe, "progress");
+  return format_value(field(progress, "done")) + "/" + format_value(field(progress, "count"));
+}
+
+int cmd_probes(ApiClient& api, bool as_json) {
+  const Reply r = api.get("/v1/probes");
+  if (as_json) return print_json(r), kExitOk;
+  const json& list = r.doc.is_array() ? r.doc : field(r.doc, "probes");
+  Table t({"ID", "PEER", "TRANSPORT", "STATE", "PROGRESS", "SRDX P50", "SRDX P99", "TCP P50",
+           "TCP P99"});
+  t.align_left(1);
+  t.align_left(2);
+  t.align_left(3);
+  for (const json& p : list) {
+    const json& results = field(p, "results");
+    const json& srdx = field(results, "srdx");
+    const json& tcp = field(results, "tcp");
+    t.add({format_value(field(p, "id")), format_value(field(p, "peer")),
+           format_value(field(p, "transport")), format_value(field(p, "state")), progress_cell(p),
+           format_us(field(srdx, "p50_us")), format_us(field(srdx, "p99_us")),
+           format_us(field(tcp, "p50_us")), format_us(field(tcp, "p99_us"))});
+  }
+  std::cout << t.render();
+  return kExitOk;
+}
+
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_sigint(int) { g_interrupted = 1; }
+
+int cmd_probe(ApiClient& api, bool as_json, const std::string& peer, const ProbeOptions& o) {
+  const json request = {{"peer", peer},
+                        {"transport", o.transport},
+                        {"size", whole_number("size", o.size)},
+                        {"count", whole_number("count", o.count)},
+                        {"interval_us", whole_number("interval-us", o.interval_us)}};
+  // Ctrl-C from here on cancels the probe; a second one kills srdxctl.
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sa.sa_flags = SA_RESTART | SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+
+  const Reply started = api.post("/v1/probes", request);
+  const std::string id = format_value(field(started.doc, "id"));
+  const std::string where = "/v1/probes/" + path_segment(id);
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  using clock = std::chrono::steady_clock;
+  auto next_line = clock::now();
+
+  json probe = started.doc;
+  for (;;) {
+    if (g_interrupted) {
+      const Reply cancelled = api.del(where);
+      if (tty) std::cerr << "\r\033[K";
+      std::cerr << "probe " << id << " cancelled (" << progress_cell(probe) << " done)\n";
+      if (as_json) print_json(cancelled);
+      return kExitInterrupted;
+    }
+    probe = api.get(where).doc;
+    const std::string state = format_value(field(probe, "state"));
+    if (state != "running") break;
+    // One line kept up to date on a terminal; a line a second otherwise.
+    if (tty) {
+      std::cerr << "\r\033[Kprobe " << id << " to " << peer << " (" << o.transport
+                << "): " << progress_cell(probe) << std::flush;
+    } else if (clock::now() >= next_line) {
+      std::cerr << "probe " << id << " to " << peer << " (" << o.transport
+                << "): " << progress_cell(probe) << "\n";
+      next_line = clock::now() + std::chrono::seconds(1);
+    }
+    for (int i = 0; i < 10 && !g_interrupted; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  if (tty) std::cerr << "\r\033[K" << std::flush;
+  signal(SIGINT, SIG_DFL);
+
+  const std::string state = format_value(field(probe, "state"));
+  if (as_json) {
+    std::cout << probe.dump(2) << "\n";
+  } else {
+    std::cout << "probe " << id << " to " << peer << ": " << o.count << " x " << o.size
+              << " B round trips, " << o.transport << ", " << state << "\n"
+              << probe_table(probe);
+  }
+  if (state == "failed") {
+    throw CtlError{kExitDaemonError,
+                   "probe " + id + " failed: " + format_value(field(probe, "error"))};
+  }
+  if (state == "cancelled") throw CtlError{kExitDaemonError, "probe " + id + " was cancelled"};
+  return kExitOk;
+}
+
+// ---- main ---------------------------------------------------------------------
+
+[[noreturn]] void usage_error(const std::string& message) {
+  throw CtlError{kExitUsage, message + "\n(srdxctl --help for usage)"};
+}
+
+uint64_t whole_number(const std::string& option, const std::string& text) {
+  uint64_t v = 0;
+  if (text.empty() || text.size() > 18)
+    usage_error("--" + option + ": '" + text + "' is not a whole number");
+  for (char c : text) {
+    if (c < '0' || c > '9') usage_error("--" + option + ": '" + text + "' is not a whole number");
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return v;
+}
+
+int run(int argc, char** argv) {
+  const CommandLine cl = split(argc, argv);
+  po::options_description global = global_options();
+  ProbeOptions probe;
+  po::options_description all("");
+  all.add(global);
+  std::vector<std::string> positional;
+  all.add_options()("arg", po::value<std::vector<std::string>>(&positional), "");
+  if (cl.command == "probe") all.add(probe_options(probe));
+  po::positional_options_description pos;
+  pos.add("arg", -1);
+
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(cl.args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    usage_error(e.what());
+  }
+  if (vm["help"].as<bool>()) {
+    std::cout << kUsageText << "\n" << global;
+    if (cl.command == "probe") {
+      ProbeOptions defaults;
+      std::cout << "\n" << probe_options(defaults) << "\n";
+    }
+    return kExitOk;
+  }
+  if (vm["version"].as<bool>()) {
+    std::cout << "srdxctl 0.1.0\n";
+    return kExitOk;
+  }
+  if (cl.command.empty()) usage_error("no command given");
+
+  struct Command {
+    const char* name;
+    size_t args;  // positional arguments after the command
+  };
+  static const Command kCommands[] = {{"status", 0},   {"peers", 0}, {"paths", 1},
+                                      {"counters", 0}, {"probe", 1}, {"probes", 0}};
+  const Command* cmd = nullptr;
+  for (const Command& c : kCommands) {
+    if (cl.command == c.name) cmd = &c;
+  }
+  if (cmd == nullptr) usage_error("unknown command '" + cl.command + "'");
+  if (positional.size() != cmd->args) {
+    usage_error(cl.command + (cmd->args == 0 ? " takes no arguments" : " needs one PEER"));
+  }
+  if (cl.command == "probe") {
+    if (probe.transport != "srdx" && probe.transport != "tcp" && probe.transport != "both") {
+      usage_error("--transport: '" + probe.transport + "' is not srdx, tcp or both");
+    }
+    whole_number("size", probe.size);
+    whole_number("count", probe.count);
+    whole_number("interval-us", probe.interval_us);
+  }
+
+  const std::string api_text =
+      vm.count("api") ? vm["api"].as<std::string>() : env_or("SRDXCTL_API", kDefaultApi);
+  const auto endpoint = parse_endpoint(api_text);
+  if (!endpoint) usage_error("--api: '" + api_text + "' is not HOST:PORT");
+  const std::string token_file = vm.count("token-file")
+                                     ? vm["token-file"].as<std::string>()
+                                     : env_or("SRDXCTL_TOKEN_FILE", kDefaultTokenFile);
+  ApiClient api(*endpoint, read_token(token_file));
+  const bool as_json = vm["json"].as<bool>();
+
+  if (cl.command == "status") return cmd_status(api, as_json);
+  if (cl.command == "peers") return cmd_peers(api, as_json);
+  if (cl.command == "paths") return cmd_paths(api, as_json, positional[0]);
+  if (cl.command == "counters") return cmd_counters(api, as_json);
+  if (cl.command == "probe") return cmd_probe(api, as_json, positional[0], probe);
+  return cmd_probes(api, as_json);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const CtlError& e) {
+    std::cerr << "srdxctl: " << e.message << "\n";
+    return e.exit_code;
+  } catch (const std::exception& e) {
+    std::cerr << "srdxctl: " << e.what() << "\n";
+    return kExitDaemonError;
+  }
+}
