@@ -221,7 +221,8 @@ struct OptionGroups {
         "busy: poll without pause (a core each); sleep: spin, then sleep on the link")(
         "spin", po::value<std::string>()->default_value("200"),
         "--idle sleep: idle iterations before sleeping")(
-        "max-sleep", po::value<std::string>()->default_value("1ms"), "longest single sleep")(
+        "max-sleep", po::value<std::string>()->default_value("1ms"),
+        "longest single sleep (dpdk, which cannot wake the loop: at most 50us)")(
         "cc-target", po::value<std::string>(),
         "congestion control: target queueing delay (default 50us); noisy hosts want more")(
         "rto-min", po::value<std::string>(), "smallest retransmission timeout (default 50us)")(

@@ -21,6 +21,7 @@ std::string PollerConfig::validate() const {
   if (max_sleep <= Duration::zero() || max_sleep > Duration::seconds(1)) {
     return "max_sleep: must be within (0, 1 s]";
   }
+  if (max_sleep_without_fd <= Duration::zero()) return "max_sleep_without_fd: must be positive";
   if (timer_slack < Duration::zero()) return "timer_slack: must not be negative";
   return {};
 }
@@ -139,7 +140,9 @@ void Poller::run(const std::atomic<bool>& stop) {
     if (!may_sleep || ++idle_in_a_row < cfg_.spin_iterations) continue;
     // Nothing to do: sleep until the endpoint has work, packets arrive, or
     // max_sleep has passed (stop requests are seen within max_sleep).
-    const Time wake = min(ep_.next_deadline(), now + cfg_.max_sleep);
+    const Duration nap =
+        link_.wait_fd() >= 0 ? cfg_.max_sleep : min(cfg_.max_sleep, cfg_.max_sleep_without_fd);
+    const Time wake = min(ep_.next_deadline(), now + nap);
     sleep_until(now, wake);
   }
 }

@@ -19,7 +19,7 @@
 // `spin_iterations` iterations in a row that did nothing, it sleeps until the
 // endpoint's next deadline, at most `max_sleep`, or until the link's
 // wait_fd() becomes readable (packets arrived); a link without a wait_fd is
-// re-polled after at most `max_sleep`. This lets two pollers and a kernel
+// re-polled after at most `max_sleep_without_fd`. This lets two pollers and a kernel
 // router share a 2-core machine.
 //
 // The Poller holds no globals; its owner stops it through an atomic flag that
@@ -50,6 +50,9 @@ struct PollerConfig {
   // The longest one sleep lasts: bounds how late a stop request or a packet
   // on a link without wait_fd() is seen.
   Duration max_sleep = Duration::millis(1);
+  // The same bound for a link without wait_fd() (dpdk): nothing wakes the
+  // loop when packets arrive, so it sleeps in short naps.
+  Duration max_sleep_without_fd = Duration::micros(50);
   // Datagrams per rx_burst(), and packets committed between two tx_flush().
   uint32_t burst = 32;
   // Packets transmitted per iteration at most, so that receiving (and with it
