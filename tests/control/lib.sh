@@ -1,0 +1,244 @@
+# shellcheck shell=bash
+# Shared by the control suite's scripts: real srdxd processes on loopback
+# (udp link), each in its own temp dir with its own ports and a 0600 token
+# file, torn down by an EXIT trap whatever happens.
+#
+#   source lib.sh SRDXD SRDXCTL
+#   node_new a; node_new b
+#   node_config a b; node_config b a     # a names b as its peer, b names a
+#   node_start a; node_start b
+#   api a GET /v1/status; expect_status 200
+#   jv 'd["state"]'                      # a value of the last reply
+set -euo pipefail
+
+SRDXD=${1:?usage: $0 SRDXD SRDXCTL}
+SRDXCTL=${2:?usage: $0 SRDXD SRDXCTL}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PY=/usr/bin/python3
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/srdx-control.XXXXXX")
+BODY=$WORK/body        # the last reply's body
+STATUS=0               # the last reply's HTTP status
+
+declare -A PID LOCAL_PORT CONTROL ECHO_PORT TOKEN_FILE CONFIG LOG
+declare -a BACKGROUND=()   # other processes a test starts (srdxctl, ...)
+
+cleanup() {
+  local rc=$?
+  local pid
+  for pid in "${PID[@]}" "${BACKGROUND[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PID[@]}" "${BACKGROUND[@]}"; do
+    for _ in $(seq 30); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ $rc -ne 0 ]]; then
+    local f
+    for f in "$WORK"/*/srdxd.log; do
+      [[ -f $f ]] || continue
+      echo "---- $f (last 30 lines)" >&2
+      tail -n 30 "$f" >&2
+    done
+  fi
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { echo "== $*"; }
+ok() { echo "ok: $*"; }
+fail() {
+  echo "FAIL: $*" >&2
+  if [[ -s $BODY ]]; then
+    echo "last reply ($STATUS): $(head -c 2000 "$BODY")" >&2
+  fi
+  exit 1
+}
+
+# node_new NAME: ports (link.local, 8 entropy ports, control, tcp echo) and a
+# token file only the owner can read.
+node_new() {
+  local n=$1 base
+  base=$("$PY" "$HERE/ctltest.py" ports 11)
+  mkdir -p "$WORK/$n"
+  LOCAL_PORT[$n]=$base
+  CONTROL[$n]=127.0.0.1:$((base + 9))
+  ECHO_PORT[$n]=$((base + 10))
+  TOKEN_FILE[$n]=$WORK/$n/token
+  CONFIG[$n]=$WORK/$n/srdxd.conf
+  LOG[$n]=$WORK/$n/srdxd.log
+  (umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"${TOKEN_FILE[$n]}")
+}
+
+# peer_spec NAME: how another node names NAME in [peers].
+peer_spec() { echo "$1=127.0.0.1:${LOCAL_PORT[$1]},tcp=${ECHO_PORT[$1]}"; }
+
+# node_config NAME [PEER...] [-- EXTRA_INI_LINES]: writes NAME's config file.
+node_config() {
+  local n=$1 p
+  shift
+  local peers=() extra=()
+  while [[ $# -gt 0 && $1 != -- ]]; do peers+=("$1"); shift; done
+  [[ $# -gt 0 ]] && shift
+  extra=("$@")
+  {
+    echo "# srdxd config of node $n (control suite)"
+    echo "[link]"
+    echo "kind = udp"
+    echo "local = 127.0.0.1:${LOCAL_PORT[$n]}"
+    echo "entropy-ports = $((LOCAL_PORT[$n] + 1)):8"
+    echo "[peers]"
+    for p in "${peers[@]}"; do echo "peer = $(peer_spec "$p")"; done
+    echo "[control]"
+    echo "listen = ${CONTROL[$n]}"
+    echo "token-file = ${TOKEN_FILE[$n]}"
+    echo "[services]"
+    echo "tcp-echo = 127.0.0.1:${ECHO_PORT[$n]}"
+    echo "[log]"
+    echo "level = info"
+    echo "[daemon]"
+    echo "drain-timeout = 3s"
+    for p in "${extra[@]}"; do echo "$p"; done
+  } >"${CONFIG[$n]}"
+}
+
+# node_start NAME: starts srdxd and waits until its API answers.
+node_start() {
+  local n=$1
+  "$SRDXD" --config "${CONFIG[$n]}" >>"${LOG[$n]}" 2>&1 &
+  PID[$n]=$!
+  local i
+  for i in $(seq 100); do
+    if ! kill -0 "${PID[$n]}" 2>/dev/null; then
+      cat "${LOG[$n]}" >&2
+      fail "srdxd $n exited during start-up"
+    fi
+    if [[ $(api "$n" GET /v1/status) == 200 ]]; then
+      return 0
+    fi
+    sleep 0.05
+    [[ $i -eq 100 ]] && fail "srdxd $n's API did not answer within 5 s"
+  done
+}
+
+# api NAME METHOD PATH [BODY] [CURL_ARGS...]: one request with NAME's token.
+# Prints the status (also left in STATUS); the body is in $BODY.
+api() {
+  local n=$1 method=$2 path=$3
+  local body=${4-}
+  shift 3
+  [[ $# -gt 0 ]] && shift
+  local args=(-sS -o "$BODY" -w '%{http_code}' --max-time 10 -X "$method"
+    -H "Authorization: Bearer $(cat "${TOKEN_FILE[$n]}")")
+  if [[ -n $body ]]; then
+    args+=(-H 'Content-Type: application/json' --data-binary "$body")
+  fi
+  STATUS=$(curl "${args[@]}" "$@" "http://${CONTROL[$n]}$path" 2>/dev/null) || STATUS=000
+  echo "$STATUS"
+}
+
+# api_noauth NAME METHOD PATH [CURL_ARGS...]: the same without the token.
+api_noauth() {
+  local n=$1 method=$2 path=$3
+  shift 3
+  STATUS=$(curl -sS -o "$BODY" -w '%{http_code}' --max-time 10 -X "$method" "$@" \
+    "http://${CONTROL[$n]}$path" 2>/dev/null) || STATUS=000
+  echo "$STATUS"
+}
+
+# jv EXPR [FILE]: a value of the JSON in FILE (default: the last reply).
+jv() { "$PY" "$HERE/ctltest.py" json "${2:-$BODY}" "$1"; }
+
+# expect CONDITION_EXPR WHAT: fails unless EXPR is true of the last reply.
+expect() {
+  local v
+  v=$(jv "$1" 2>&1) || fail "$2: cannot evaluate $1 on the reply: $v"
+  [[ $v == true ]] || fail "$2: expected $1"
+}
+
+# call NAME METHOD PATH [BODY] -> expects STATUS $EXPECTED_STATUS.
+call() {
+  local want=$1
+  shift
+  local got
+  got=$(api "$@")
+  STATUS=$got
+  [[ $got == "$want" ]] || fail "$2 $3: HTTP $got, expected $want"
+}
+
+# ctl NAME ARGS...: srdxctl against NAME's daemon; output in $WORK/ctl.out
+# (stdout) and $WORK/ctl.err; returns srdxctl's exit status in CTL_RC.
+CTL_RC=0
+ctl() {
+  local n=$1
+  shift
+  CTL_RC=0
+  "$SRDXCTL" --api "${CONTROL[$n]}" --token-file "${TOKEN_FILE[$n]}" "$@" \
+    >"$WORK/ctl.out" 2>"$WORK/ctl.err" || CTL_RC=$?
+}
+
+ctl_expect() {
+  local want=$1
+  shift
+  ctl "$@"
+  if [[ $CTL_RC -ne $want ]]; then
+    echo "stdout:" >&2
+    cat "$WORK/ctl.out" >&2
+    echo "stderr:" >&2
+    cat "$WORK/ctl.err" >&2
+    fail "srdxctl $*: exit $CTL_RC, expected $want"
+  fi
+}
+
+# wait_for SECONDS WHAT COMMAND...: retries COMMAND every 0.1 s.
+wait_for() {
+  local secs=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@"; do
+    [[ $SECONDS -lt $deadline ]] || fail "$what: not within $secs s"
+    sleep 0.1
+  done
+}
+
+# Is NAME's peer PEER up?
+peer_up() {
+  [[ $(api "$1" GET /v1/peers) == 200 ]] &&
+    [[ $(jv "any(p['name'] == '$2' and p['up'] for p in d['peers'])") == true ]]
+}
+
+# Does NAME list PEER at all?
+peer_listed() {
+  [[ $(api "$1" GET /v1/peers) == 200 ]] &&
+    [[ $(jv "any(p['name'] == '$2' for p in d['peers'])") == true ]]
+}
+
+# probe_start NAME PEER TRANSPORT COUNT INTERVAL_US -> prints the probe id.
+probe_start() {
+  local code
+  code=$(api "$1" POST /v1/probes \
+    "{\"peer\":\"$2\",\"transport\":\"$3\",\"size\":64,\"count\":$4,\"interval_us\":$5}")
+  [[ $code == 202 ]] || fail "POST /v1/probes: HTTP $code, expected 202"
+  jv 'd["id"]'
+}
+
+probe_state() {
+  api "$1" GET "/v1/probes/$2" >/dev/null
+  jv 'd["state"]'
+}
+
+probe_done_count() {
+  api "$1" GET "/v1/probes/$2" >/dev/null
+  jv 'd["progress"]["done"]'
+}
+
+# probe_past NAME ID N: has the probe done more than N pings?
+probe_past() { [[ $(probe_done_count "$1" "$2") -gt $3 ]]; }
+
+# probe_over NAME ID: is the probe no longer running?
+probe_over() { [[ $(probe_state "$1" "$2") != running ]]; }
