@@ -4,14 +4,28 @@
 // scripts/bench-dpdk to set beside dpdk-testpmd on the same vdev.
 //
 //   srdx-dpdk-bench --mode tx   --device net_null0            # TX burst
-//   srdx-dpdk-bench --mode rx   --device net_null0,size=106   # RX: parse, count, free
-//   srdx-dpdk-bench --mode io   --device net_null0,size=106   # RX burst then TX burst
+//   srdx-dpdk-bench --mode rx   --device net_null0,size=106   # RX: parse, deliver, free
+//   srdx-dpdk-bench --mode io   --device net_null0,size=106   # RX, parse, echo each back
 //   srdx-dpdk-bench --mode loop --device net_ring0            # TX to itself, RX the datagrams
 //   srdx-dpdk-bench --mode tx --device net_af_xdp0,iface=veth0 --remote-mac M  # a veth
+//
+// rx and io on net_null: net_null "receives" mbufs fresh from the RX queue's
+// pool without writing them (unless copy=1), so a frame is whatever its mbuf
+// last held. The bench therefore plays the far side: it probes the port
+// itself, gives it a fixed MAC, and writes a 64-byte-payload srdx datagram
+// addressed to the link into every mbuf of the link's pool before it starts.
+// Every frame the link then receives is a real datagram for it, parsed and
+// checked in full. In io mode each datagram is echoed to its source (payload
+// copied into a new TX buffer, headers from the link), and that source is the
+// link itself (its own IP, UDP port and MAC; entropy ports collapsed to its
+// port), so the mbufs net_null recycles stay datagrams for the link.
 //
 // Options: --seconds S (3), --payload BYTES (64), --burst N (32),
 // --eal "ARGS" (extra EAL arguments, split on spaces), --local IP, --remote IP.
 #include <arpa/inet.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
 
 #include <chrono>
 #include <cstdio>
@@ -23,6 +37,7 @@
 #include <vector>
 
 #include "dpdk/dpdk_link.h"
+#include "dpdk/eal.h"
 
 namespace {
 
@@ -121,6 +136,68 @@ size_t fill(Link& link, size_t n, size_t payload, Addr to, uint16_t& entropy) {
   return k;
 }
 
+constexpr frame::Mac kLinkMac = {0x02, 0x00, 0xc6, 0x12, 0x00, 0x01};
+
+// Probes `device` (a vdev spec) before the link and gives it kLinkMac.
+// Returns the port name the link should take, or empty when it cannot.
+std::string preprobe(const Options& o) {
+  try {
+    eal_init(o.eal, o.device);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "srdx-dpdk-bench: %s\n", e.what());
+    return {};
+  }
+  const std::string name = o.device.substr(0, o.device.find(','));
+  uint16_t port = 0;
+  if (rte_eth_dev_get_port_by_name(name.c_str(), &port) != 0) {
+    if (rte_dev_probe(o.device.c_str()) != 0 ||
+        rte_eth_dev_get_port_by_name(name.c_str(), &port) != 0) {
+      return {};
+    }
+  }
+  rte_ether_addr mac{};
+  std::memcpy(mac.addr_bytes, kLinkMac.data(), 6);
+  if (rte_eth_dev_default_mac_addr_set(port, &mac) != 0) return {};
+  return name;
+}
+
+struct Prefill {
+  std::vector<uint8_t> frame;
+  unsigned mbufs = 0;
+};
+
+// Writes `frame` at the data offset of every mbuf of the srdx link's pool.
+void prefill_pool(Prefill& p) {
+  rte_mempool_walk(
+      [](rte_mempool* mp, void* arg) {
+        if (std::strncmp(mp->name, "srdx_p", 6) != 0) return;
+        rte_mempool_obj_iter(
+            mp,
+            [](rte_mempool*, void* a, void* obj, unsigned) {
+              auto* pf = static_cast<Prefill*>(a);
+              auto* m = static_cast<rte_mbuf*>(obj);
+              std::memcpy(static_cast<uint8_t*>(m->buf_addr) + RTE_PKTMBUF_HEADROOM,
+                          pf->frame.data(), pf->frame.size());
+              ++pf->mbufs;
+            },
+            arg);
+      },
+      &p);
+}
+
+// Echoes each received datagram to its source; returns how many went out.
+size_t echo(Link& link, std::span<const RxDatagram> rx, uint16_t& entropy) {
+  size_t k = 0;
+  for (const RxDatagram& d : rx) {
+    std::span<uint8_t> buf = link.tx_buffer();
+    if (buf.size() < d.payload.size()) break;
+    std::memcpy(buf.data(), d.payload.data(), d.payload.size());
+    link.tx_commit(d.payload.size(), TxPath{d.src, entropy++, 0});
+    ++k;
+  }
+  return k;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -132,7 +209,20 @@ int main(int argc, char** argv) {
   cfg.burst = o.burst;
   cfg.local = Addr{o.local, 4791};
   Addr to{o.remote, 4791};
-  if (o.mode == "loop") {
+  // rx and io on net_null: see the top of the file.
+  const bool far_side = (o.mode == "rx" || o.mode == "io") && o.device.rfind("net_null", 0) == 0;
+  if (far_side) {
+    cfg.device = preprobe(o);
+    if (cfg.device.empty()) {
+      std::fprintf(stderr, "srdx-dpdk-bench: cannot probe %s or set its MAC\n", o.device.c_str());
+      return 1;
+    }
+  }
+  if (far_side && o.mode == "io") {
+    cfg.static_neighbours = {{o.local, kLinkMac}};
+    cfg.entropy.first_port = 4791;
+    cfg.entropy.port_count = 1;
+  } else if (o.mode == "loop") {
     to.ip = o.local;  // net_ring0 hands our frames back to us
     cfg.static_neighbours = {
         {o.local,
@@ -155,6 +245,34 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  if (far_side) {
+    Prefill pf;
+    pf.frame.resize(frame::kHeadersLen + o.payload);
+    for (size_t i = 0; i < o.payload; ++i)
+      pf.frame[frame::kHeadersLen + i] = static_cast<uint8_t>(i);
+    frame::UdpFrameSpec spec;
+    spec.dst_mac = kLinkMac;
+    spec.dst_ip = o.local;
+    spec.dst_port = 4791;
+    if (o.mode == "io") {  // from the link itself: echoes go back to it
+      spec.src_mac = kLinkMac;
+      spec.src_ip = o.local;
+      spec.src_port = 4791;
+    } else {
+      spec.src_mac = o.remote_mac;
+      spec.src_ip = o.remote;
+      spec.src_port = 49152;
+    }
+    // What a peer without checksum offload sends (the link's own policy).
+    spec.udp_checksum = frame::Checksum::none;
+    frame::build_udp(pf.frame, o.payload, spec);
+    prefill_pool(pf);
+    if (pf.mbufs == 0) {
+      std::fprintf(stderr, "srdx-dpdk-bench: no srdx mempool found to prefill\n");
+      return 1;
+    }
+  }
+
   std::vector<RxDatagram> rx(o.burst);
   uint16_t entropy = 0;
   uint64_t rx_frames = 0, delivered = 0, iterations = 0;
@@ -170,8 +288,13 @@ int main(int argc, char** argv) {
       } else if (mode == 1) {
         delivered += link->rx_burst(rx);
       } else if (mode == 2) {
-        delivered += link->rx_burst(rx);
-        fill(*link, o.burst, o.payload, to, entropy);
+        const size_t n = link->rx_burst(rx);
+        delivered += n;
+        if (far_side) {
+          echo(*link, std::span<const RxDatagram>(rx).first(n), entropy);
+        } else {
+          fill(*link, o.burst, o.payload, to, entropy);
+        }
         link->tx_flush();
       } else {  // loop
         fill(*link, o.burst, o.payload, to, entropy);

@@ -8,7 +8,10 @@
 // of the IP and L4 checksums (unknown, good, bad).
 //
 // Checks: parse() reads only inside the frame (ASan), a datagram's payload lies
-// inside it and rebuilds into a frame that parses to the same fields; an ARP
+// inside it and rebuilds into a frame that parses to the same fields (with a
+// computed UDP checksum and with none); parse_datagram(), the link's fast
+// path, accepts exactly what parse() accepts as a datagram without IP options,
+// with the same fields; an ARP
 // request gets a reply that parses as a reply at the requester; an echo
 // request gets a reply with valid checksums, built apart and in place alike.
 #include <cstdint>
@@ -73,6 +76,7 @@ void check_datagram(std::span<const uint8_t> f, const Parsed& p, const ParseCont
   s.dst_ip = p.dst_ip;
   s.src_port = p.src_port;
   s.dst_port = p.dst_port;
+  s.udp_checksum = (p.payload_len & 1) != 0 ? Checksum::none : Checksum::software;
   check(build_udp(g, p.payload_len, s) == g.size(), "rebuild failed");
   ParseContext soft = ctx;
   soft.ip_checksum = soft.l4_checksum = HwCheck::unknown;
@@ -134,6 +138,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const ParseContext ctx = context(control, f);
   const Parsed p = parse(f, ctx);
   check(static_cast<size_t>(p.verdict) < kVerdictCount, "verdict out of range");
+  DatagramRef d;
+  const bool fast = parse_datagram(f, ctx, d);
+  if (fast) {
+    check(p.verdict == Verdict::datagram, "fast path accepted what parse() refuses");
+    check(d.src_ip == p.src_ip && d.src_port == p.src_port &&
+              d.payload_offset == p.payload_offset && d.payload_len == p.payload_len,
+          "fast path fields differ");
+  } else if (p.verdict == Verdict::datagram) {
+    check(f[kEthLen] != 0x45, "fast path refused a datagram without IP options");
+  }
   check(to_string(p.verdict) != "?", "unnamed verdict");
   switch (p.verdict) {
     case Verdict::datagram:

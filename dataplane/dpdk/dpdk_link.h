@@ -36,9 +36,12 @@ struct DpdkPortInfo {
   uint16_t rx_queues = 0, tx_queues = 0;
   uint16_t rx_desc = 0, tx_desc = 0;
   uint32_t mtu = 0;
+  // Checksums the device computes on TX. Without the UDP one, datagrams leave
+  // with UDP checksum 0 ("none", legal in IPv4): srdx packets carry their own
+  // CRC32C. Without the IPv4 one, the link computes it.
   bool tx_ip_checksum_offload = false, tx_udp_checksum_offload = false;
-  bool rx_checksum_offload = false;
-  bool owns_device = false;  // probed by the link, removed when it goes
+  bool rx_checksum_offload = false;  // some RX checksum is verified by the device
+  bool owns_device = false;          // probed by the link, removed when it goes
 };
 
 // What the device itself counts (rte_eth_stats_get), beside the link's counters.

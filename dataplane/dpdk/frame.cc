@@ -156,40 +156,9 @@ UdpHeaderTemplate::UdpHeaderTemplate(const UdpFrameSpec& spec)
   udp_sum_ = pseudo_sum(s.src_ip, s.dst_ip, kProtoUdp, 0);
 }
 
-size_t UdpHeaderTemplate::write(std::span<uint8_t> frame, size_t payload_len, uint16_t src_port,
-                                uint16_t dst_port, uint16_t ip_id) const {
-  if (payload_len > 65535 - kIpv4Len - kUdpLen || frame.size() < kHeadersLen + payload_len) {
-    return 0;
-  }
-  uint8_t* p = frame.data();
-  std::memcpy(p, bytes_.data(), kHeadersLen);
-  const auto udp_len = static_cast<uint16_t>(kUdpLen + payload_len);
-  const auto total = static_cast<uint16_t>(kIpv4Len + udp_len);
-  uint8_t* ip = p + kEthLen;
-  put16(ip + 2, total);
-  put16(ip + 4, ip_id);
-  if (ip_checksum_ != Checksum::offload) {
-    put16(ip + 10, static_cast<uint16_t>(~fold(uint64_t{ip_sum_} + total + ip_id)));
-  }
-  uint8_t* u = ip + kIpv4Len;
-  put16(u, src_port);
-  put16(u + 2, dst_port);
-  put16(u + 4, udp_len);
-  // Pseudo-header and UDP header both carry the length.
-  const uint64_t hdr = uint64_t{udp_sum_} + udp_len + src_port + dst_port + udp_len;
-  switch (udp_checksum_) {
-    case Checksum::software: {
-      const uint16_t c = static_cast<uint16_t>(~ones_sum({u + kUdpLen, payload_len}, fold(hdr)));
-      put16(u + 6, c == 0 ? 0xffff : c);
-      break;
-    }
-    case Checksum::offload:
-      put16(u + 6, fold(uint64_t{udp_sum_} + udp_len));
-      break;
-    case Checksum::none:
-      break;
-  }
-  return kHeadersLen + payload_len;
+uint16_t detail::udp_software_checksum(const uint8_t* payload, size_t len, uint64_t hdr) {
+  const auto c = static_cast<uint16_t>(~ones_sum({payload, len}, fold(hdr)));
+  return c == 0 ? 0xffff : c;  // zero means "no checksum" on the wire
 }
 
 std::string_view to_string(Verdict v) {

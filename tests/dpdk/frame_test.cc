@@ -191,6 +191,102 @@ TEST(FrameBuild, TemplateWritesWhatBuildUdpWrites) {
   }
 }
 
+// The link's UDP checksum policy without a TX offload: checksum zero ("none").
+// The receiver takes it: payload integrity is the srdx CRC32C's job.
+TEST(FrameChecksumNone, ZeroChecksumSkipsVerificationNonzeroDoesNot) {
+  UdpFrameSpec s = spec();
+  s.udp_checksum = Checksum::none;
+  auto f = build(kPayload, s);
+  ASSERT_EQ(f[40] | f[41], 0);
+  EXPECT_EQ(internet_checksum({f.data() + 14, 20}), 0);  // the IP checksum is still there
+  f.back() ^= 0x40;  // corrupted payload: not seen without a checksum
+  EXPECT_EQ(verdict(f), Verdict::datagram);
+  DatagramRef d;
+  EXPECT_TRUE(parse_datagram(f, peer_ctx(), d));
+  // A nonzero checksum is verified, by both parsers, unless the device did.
+  auto g = hex(kUdpFrame);
+  g.back() ^= 0x40;
+  EXPECT_EQ(verdict(g), Verdict::bad_udp_checksum);
+  EXPECT_FALSE(parse_datagram(g, peer_ctx(), d));
+  ParseContext c = peer_ctx();
+  c.l4_checksum = HwCheck::good;
+  EXPECT_TRUE(parse_datagram(g, c, d));
+  c.l4_checksum = HwCheck::bad;
+  EXPECT_FALSE(parse_datagram(f, c, d));  // the device's "bad" wins even over zero
+  EXPECT_EQ(verdict(f, c), Verdict::bad_udp_checksum);
+}
+
+TEST(FrameChecksumNone, TemplateLeavesZeroAndKeepsIpChecksum) {
+  UdpFrameSpec s = spec();
+  s.udp_checksum = Checksum::none;
+  const UdpHeaderTemplate t(s);
+  std::vector<uint8_t> f(kHeadersLen + 64, 0xa5);
+  ASSERT_EQ(t.write(f, 64, 49153, kPort, 7), f.size());
+  EXPECT_EQ(f[40] | f[41], 0);
+  EXPECT_EQ(internet_checksum({f.data() + 14, 20}), 0);
+  EXPECT_EQ(verdict(f), Verdict::datagram);
+}
+
+// parse_datagram() is parse()'s fast path: whenever it accepts, parse() says
+// datagram with the same fields; whenever parse() says datagram for a frame
+// without IP options, it accepts. Checked on every single-byte change and
+// every truncation of a valid frame (zero and nonzero UDP checksums), under
+// every device checksum verdict.
+TEST(FrameFastPath, AgreesWithParse) {
+  UdpFrameSpec none = spec();
+  none.udp_checksum = Checksum::none;
+  const std::vector<std::vector<uint8_t>> bases = {hex(kUdpFrame), build(kPayload, none),
+                                                   build(std::string(64, 'x'))};
+  size_t accepted = 0, cases = 0;
+  auto check = [&](const std::vector<uint8_t>& f, const ParseContext& c) {
+    ++cases;
+    DatagramRef d;
+    const bool fast = parse_datagram(f, c, d);
+    const Parsed p = parse(f, c);
+    if (fast) {
+      ++accepted;
+      ASSERT_EQ(p.verdict, Verdict::datagram);
+      EXPECT_EQ(d.src_ip, p.src_ip);
+      EXPECT_EQ(d.src_port, p.src_port);
+      EXPECT_EQ(d.payload_offset, p.payload_offset);
+      EXPECT_EQ(d.payload_len, p.payload_len);
+    } else if (p.verdict == Verdict::datagram) {
+      EXPECT_NE(f[14], 0x45)
+          << "parse() accepted a frame without options that the fast path refused";
+    }
+  };
+  for (int hw = 0; hw < 9; ++hw) {
+    ParseContext c = peer_ctx();
+    c.ip_checksum = static_cast<HwCheck>(hw % 3);
+    c.l4_checksum = static_cast<HwCheck>(hw / 3);
+    for (const auto& base : bases) {
+      check(base, c);
+      for (size_t n = 0; n < base.size(); ++n) {
+        check(std::vector<uint8_t>(base.begin(), base.begin() + static_cast<long>(n)), c);
+      }
+      for (size_t i = 0; i < base.size(); ++i) {
+        for (uint8_t x : {0x01, 0x10, 0x80, 0xff}) {
+          auto f = base;
+          f[i] ^= x;
+          check(f, c);
+          fix_ip_checksum(f);
+          check(f, c);
+        }
+      }
+    }
+  }
+  EXPECT_GT(accepted, 100u);
+  EXPECT_GT(cases, 10000u);
+  // A broadcast "local" MAC: parse() refuses IPv4 to broadcast, so must the fast path.
+  ParseContext b = peer_ctx();
+  b.local_mac = kBroadcast;
+  auto f = hex(kUdpFrame);
+  std::fill(f.begin(), f.begin() + 6, 0xff);
+  DatagramRef d;
+  EXPECT_FALSE(parse_datagram(f, b, d));
+  EXPECT_EQ(verdict(f, b), Verdict::not_for_us);
+}
+
 TEST(FrameParse, Truncated) {
   const auto f = hex(kUdpFrame);
   for (size_t n : {size_t{0}, size_t{13}, size_t{14}, size_t{33}, f.size() - 1}) {

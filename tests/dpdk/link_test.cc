@@ -264,9 +264,9 @@ class Wire : public ::testing::Test {
     frame::build_udp(f, payload.size(), s);
     return f;
   }
-  static void fix_ip_checksum(std::vector<uint8_t>& f) {
+  static void fix_ip_checksum(std::vector<uint8_t>& f, size_t ihl = 20) {
     f[24] = f[25] = 0;
-    const uint16_t c = frame::internet_checksum({f.data() + 14, 20});
+    const uint16_t c = frame::internet_checksum({f.data() + 14, ihl});
     f[24] = static_cast<uint8_t>(c >> 8);
     f[25] = static_cast<uint8_t>(c);
   }
@@ -288,6 +288,30 @@ TEST_F(Wire, DeliversAndFrees) {
   EXPECT_EQ(rte_mempool_avail_count(test_pool()), before - 2);  // held until the next rx_burst
   EXPECT_TRUE(receive(*link_).empty());
   EXPECT_EQ(rte_mempool_avail_count(test_pool()), before);
+}
+
+TEST_F(Wire, UdpChecksumZeroIsTakenNonzeroIsVerified) {
+  auto zero = datagram("zero");
+  zero[40] = zero[41] = 0;
+  inject(zero);
+  inject(datagram("sum"));  // build_udp computed a nonzero checksum
+  auto bad = datagram("bad");
+  bad.back() ^= 1;
+  inject(bad);
+  auto bad_zero = zero;  // no checksum: a corrupted payload goes up (the CRC32C's job)
+  bad_zero.back() ^= 1;
+  inject(bad_zero);
+  // IP options: not the fast path, still a datagram.
+  auto opts = datagram("opts");
+  opts.insert(opts.begin() + 34, {1, 1, 1, 0});  // NOP NOP NOP EOL
+  opts[14] = 0x46;
+  opts[17] = static_cast<uint8_t>(opts[17] + 4);
+  fix_ip_checksum(opts, 24);
+  inject(opts);
+  EXPECT_EQ(receive(*link_), (std::vector<std::string>{"zero", "sum", "zern", "opts"}));
+  EXPECT_EQ(link_->stats().rx_bad_checksum, 1u);
+  EXPECT_EQ(link_->stats().rx_packets, 4u);
+  EXPECT_EQ(verdict(*link_, Verdict::datagram), 4u);
 }
 
 TEST_F(Wire, RejectionsAreCountedAndDropped) {
@@ -418,6 +442,11 @@ TEST_F(Wire, SentFramesParseAtTheFarEnd) {
   ASSERT_EQ(p.verdict, Verdict::datagram);
   EXPECT_EQ(p.src_port, 49152 + 17);
   EXPECT_EQ(p.src_ip, kIpA);
+  // net_ring has no checksum offload: the IPv4 checksum is computed, the UDP
+  // checksum is zero ("none"; srdx packets carry their own CRC32C).
+  EXPECT_FALSE(as_dpdk(link_.get())->port_info().tx_udp_checksum_offload);
+  EXPECT_EQ(out[0][40] | out[0][41], 0);
+  EXPECT_EQ(frame::internet_checksum({out[0].data() + 14, 20}), 0);
   EXPECT_EQ(std::string(out[0].begin() + static_cast<long>(p.payload_offset), out[0].end()),
             "to b");
 }
