@@ -1,0 +1,347 @@
+#include "api.h"
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon.h"
+#include "log.h"
+#include "metrics.h"
+#include "request.h"
+
+namespace srdx::ctl {
+
+using nlohmann::json;
+
+namespace {
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+void reply(httplib::Response& res, int status, const json& j) {
+  res.status = status;
+  res.set_content(dump(j), "application/json");
+}
+
+void error(httplib::Response& res, int status, const std::string& msg) {
+  res.status = status;
+  res.set_content(error_json(msg), "application/json");
+}
+
+std::string_view path_state(PathState s) {
+  switch (s) {
+    case PathState::active:
+      return "active";
+    case PathState::probation:
+      return "probation";
+    case PathState::retired:
+      return "retired";
+  }
+  return "?";
+}
+
+json peer_json(const PeerSnapshot& p) {
+  const PeerStats& s = p.stats;
+  return {{"name", p.cfg.name},
+          {"address", format_addr(p.cfg.addr)},
+          {"tcp_port", p.cfg.tcp_port},
+          {"up", s.up},
+          {"srtt_us", s.srtt.us()},
+          {"min_rtt_us", s.min_rtt.us()},
+          {"cwnd_bytes", s.cwnd_bytes},
+          {"inflight_bytes", s.inflight_bytes},
+          {"messages_queued", s.messages_queued},
+          {"messages_completed", s.messages_completed},
+          {"messages_failed", s.messages_failed},
+          {"messages_received", s.messages_received},
+          {"retransmissions", s.retransmissions},
+          {"bytes_acked", s.bytes_acked},
+          {"bytes_received", s.bytes_received}};
+}
+
+json paths_json(const PeerSnapshot& p) {
+  json paths = json::array();
+  for (const PathStats& ps : p.paths) {
+    paths.push_back({{"entropy", ps.entropy},
+                     {"state", std::string(path_state(ps.state))},
+                     {"srtt_us", ps.srtt.us()},
+                     {"rttvar_us", ps.rttvar.us()},
+                     {"min_rtt_us", ps.min_rtt.us()},
+                     {"last_rtt_us", ps.last_rtt.us()},
+                     {"packets_sent", ps.packets_sent},
+                     {"packets_acked", ps.packets_acked},
+                     {"packets_lost", ps.packets_lost},
+                     {"timeouts", ps.timeouts},
+                     {"inflight", ps.inflight},
+                     {"generation", ps.generation}});
+  }
+  return {{"peer", p.cfg.name}, {"paths", paths}};
+}
+
+json counters_json(const Snapshot& s, const ApiCounters& api) {
+  json ep = json::object();
+#define SRDX_J(f) ep[#f] = s.ep.f;
+  SRDX_ENDPOINT_COUNTERS(SRDX_J)
+#undef SRDX_J
+  json drops = json::object();
+  for (size_t i = 0; i < static_cast<size_t>(DropReason::kCount); ++i) {
+    drops[std::string(to_string(static_cast<DropReason>(i)))] = s.ep.drops[i];
+  }
+  ep["drops"] = drops;
+  ep["buffered_messages"] = s.buffered_messages;
+  ep["buffered_bytes"] = s.buffered_bytes;
+  json link = json::object();
+  link["kind"] = s.link_kind;
+#define SRDX_J(f) link[#f] = s.link.f;
+  SRDX_LINK_COUNTERS(SRDX_J)
+#undef SRDX_J
+  json poller = json::object();
+#define SRDX_J(f) poller[#f] = s.poller.f;
+  SRDX_POLLER_COUNTERS(SRDX_J)
+#undef SRDX_J
+  return {{"endpoint", ep},
+          {"link", link},
+          {"poller", poller},
+          {"echo",
+           {{"served", s.echo_served},
+            {"failed", s.echo_failed},
+            {"unserved_messages", s.other_flow_dropped}}},
+          {"api",
+           {{"requests", api.requests},
+            {"unauthorized", api.unauthorized},
+            {"bad_requests", api.bad_requests}}}};
+}
+
+// Splits "/v1/peers/b/paths" into {"v1","peers","b","paths"}; false on an
+// empty segment (a doubled or trailing slash).
+bool split_path(const std::string& path, std::vector<std::string>& out) {
+  out.clear();
+  if (path.empty() || path[0] != '/') return false;
+  size_t i = 1;
+  while (i <= path.size()) {
+    const size_t j = path.find('/', i);
+    const size_t end = j == std::string::npos ? path.size() : j;
+    if (end == i) return false;
+    out.push_back(path.substr(i, end - i));
+    if (j == std::string::npos) break;
+    i = j + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+ApiServer::ApiServer(Daemon& d) : d_(d), srv_(std::make_unique<httplib::Server>()) {}
+
+ApiServer::~ApiServer() { stop(); }
+
+ApiCounters ApiServer::counters() const {
+  return ApiCounters{requests_.load(), unauthorized_.load(), bad_requests_.load()};
+}
+
+std::string ApiServer::start(Addr listen) {
+  auto h = [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); };
+  srv_->Get(".*", h);
+  srv_->Post(".*", h);
+  srv_->Put(".*", h);
+  srv_->Patch(".*", h);
+  srv_->Delete(".*", h);
+  srv_->Options(".*", h);
+  srv_->set_payload_max_length(kMaxRequestBody);
+  srv_->set_read_timeout(5, 0);
+  srv_->set_write_timeout(5, 0);
+  // Responses the library makes itself (413, 400 on a bad request line) get a
+  // JSON body too.
+  srv_->set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+        if (res.body.empty()) {
+          res.set_content(error_json(res.status == 413   ? "request body too large"
+                                     : res.status == 404 ? "no such resource"
+                                                         : "bad request (HTTP status " +
+                                                               std::to_string(res.status) + ")"),
+                          "application/json");
+        }
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  srv_->set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "internal error";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what += std::string(": ") + e.what();
+        } catch (...) {
+        }
+        SRDX_LOG_ERROR("api: %s", what.c_str());
+        error(res, 500, what);
+      });
+  const std::string host = format_ip(listen.ip);
+  if (!srv_->bind_to_port(host, listen.port)) {
+    return "--control.listen: cannot listen on " + format_addr(listen) +
+           " (address in use or not local?)";
+  }
+  thread_ = std::thread([this] { srv_->listen_after_bind(); });
+  return {};
+}
+
+void ApiServer::stop() {
+  if (thread_.joinable()) {
+    srv_->stop();
+    thread_.join();
+  }
+}
+
+void ApiServer::handle(const httplib::Request& req, httplib::Response& res) {
+  requests_.fetch_add(1);
+  if (!bearer_matches(req.get_header_value("Authorization"), d_.config().token)) {
+    unauthorized_.fetch_add(1);
+    res.set_header("WWW-Authenticate", "Bearer realm=\"srdxd\"");
+    error(res, 401, "missing or wrong bearer token");
+    SRDX_LOG_DEBUG("api: 401 %s %s from %s", req.method.c_str(), req.path.c_str(),
+                   req.remote_addr.c_str());
+    return;
+  }
+  try {
+    route(req, res);
+  } catch (const std::exception& e) {
+    // Never expected; the daemon must not die of a request.
+    SRDX_LOG_ERROR("api: %s %s: %s", req.method.c_str(), req.path.c_str(), e.what());
+    error(res, 500, std::string("internal error: ") + e.what());
+  }
+  if (res.status >= 400 && res.status < 500) bad_requests_.fetch_add(1);
+  SRDX_LOG_DEBUG("api: %d %s %s", res.status, req.method.c_str(), req.path.c_str());
+}
+
+void ApiServer::route(const httplib::Request& req, httplib::Response& res) {
+  std::vector<std::string> seg;
+  const std::string& m = req.method;
+  const bool get = m == "GET" || m == "HEAD";
+  auto not_allowed = [&](const char* allow) {
+    res.set_header("Allow", allow);
+    error(res, 405, "method " + m + " not allowed on " + req.path + "; allowed: " + allow);
+  };
+  if (!split_path(req.path, seg)) {
+    error(res, 404, "no such resource: " + req.path);
+    return;
+  }
+  if (seg.size() == 1 && seg[0] == "metrics") {
+    if (!get) return not_allowed("GET");
+    const Snapshot s = d_.snapshot();
+    MetricsInput in;
+    in.snap = &s;
+    in.api = counters();
+    in.probe_rtt = d_.histograms().copy();
+    in.uptime_s = d_.uptime_s();
+    in.draining = d_.draining();
+    in.probes_started = d_.probes().started();
+    res.status = 200;
+    res.set_content(render_prometheus(in), "text/plain; version=0.0.4; charset=utf-8");
+    return;
+  }
+  if (seg.size() < 2 || seg[0] != "v1") {
+    error(res, 404, "no such resource: " + req.path);
+    return;
+  }
+  const std::string& what = seg[1];
+  if (what == "status" && seg.size() == 2) {
+    if (!get) return not_allowed("GET");
+    const Snapshot s = d_.snapshot();
+    uint64_t up = 0;
+    for (const PeerSnapshot& p : s.peers) up += p.stats.up ? 1 : 0;
+    json j = {{"version", kVersion},
+              {"uptime_s", d_.uptime_s()},
+              {"link", {{"kind", s.link_kind}, {"local", format_addr(s.link_local)}}},
+              {"engine",
+               {{"epoch", s.epoch},
+                {"peers", s.peers.size()},
+                {"peers_up", up},
+                {"endpoint_peers", s.endpoint_peers},
+                {"buffered_messages", s.buffered_messages}}},
+              {"probes_running", d_.probes().running()},
+              {"state", d_.draining() ? "draining" : "running"}};
+    reply(res, 200, j);
+    return;
+  }
+  if (what == "counters" && seg.size() == 2) {
+    if (!get) return not_allowed("GET");
+    reply(res, 200, counters_json(d_.snapshot(), counters()));
+    return;
+  }
+  if (what == "peers" && seg.size() >= 2 && seg.size() <= 4) {
+    if (!get) return not_allowed("GET");
+    const Snapshot s = d_.snapshot();
+    if (seg.size() == 2) {
+      json peers = json::array();
+      for (const PeerSnapshot& p : s.peers) peers.push_back(peer_json(p));
+      reply(res, 200, {{"peers", peers}});
+      return;
+    }
+    if (seg.size() == 4 && seg[3] != "paths") {
+      error(res, 404, "no such resource: " + req.path);
+      return;
+    }
+    for (const PeerSnapshot& p : s.peers) {
+      if (p.cfg.name != seg[2]) continue;
+      reply(res, 200, seg.size() == 4 ? paths_json(p) : peer_json(p));
+      return;
+    }
+    error(res, 404, "unknown peer '" + seg[2] + "'");
+    return;
+  }
+  if (what == "probes" && seg.size() == 2) {
+    if (m == "POST") {
+      if (d_.draining()) {
+        error(res, 503, "draining: not accepting new probes");
+        return;
+      }
+      ProbeRequest pr;
+      if (std::string err = parse_probe_request(req.body, pr); !err.empty()) {
+        error(res, 400, err);
+        return;
+      }
+      const std::optional<PeerConfig> peer = d_.find_peer(pr.peer);
+      if (!peer) {
+        error(res, 404, "unknown peer '" + pr.peer + "'");
+        return;
+      }
+      const auto p = d_.probes().start(pr, *peer, true);
+      SRDX_LOG_INFO("probe %llu: %s to %s, %u x %u B, interval %u us",
+                    static_cast<unsigned long long>(p->id()),
+                    std::string(to_string(pr.transport)).c_str(), pr.peer.c_str(), pr.count,
+                    pr.size, pr.interval_us);
+      res.set_header("Location", "/v1/probes/" + std::to_string(p->id()));
+      reply(res, 202, {{"id", std::to_string(p->id())}, {"state", "running"}});
+      return;
+    }
+    if (!get) return not_allowed("GET, POST");
+    json list = json::array();
+    for (const auto& p : d_.probes().list()) list.push_back(p->to_json());
+    reply(res, 200, {{"probes", list}});
+    return;
+  }
+  if (what == "probes" && seg.size() == 3) {
+    uint64_t id = 0;
+    std::shared_ptr<Probe> p;
+    if (parse_probe_id(seg[2], id)) p = d_.probes().find(id);
+    if (m == "GET" || m == "HEAD" || m == "DELETE") {
+      if (!p) {
+        error(res, 404, "unknown probe '" + seg[2] + "'");
+        return;
+      }
+      if (m == "DELETE") {
+        p->cancel();
+        p->finish(ProbeState::cancelled);
+        SRDX_LOG_INFO("probe %llu: cancelled (%s)", static_cast<unsigned long long>(id),
+                      std::string(to_string(p->state())).c_str());
+        reply(res, 200,
+              {{"id", std::to_string(id)}, {"state", std::string(to_string(p->state()))}});
+        return;
+      }
+      reply(res, 200, p->to_json());
+      return;
+    }
+    return not_allowed("GET, DELETE");
+  }
+  error(res, 404, "no such resource: " + req.path);
+}
+
+}  // namespace srdx::ctl

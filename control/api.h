@@ -1,0 +1,48 @@
+// The control API: HTTP/1.1 + JSON on cpp-httplib (Debian's libcpp-httplib),
+// bound to control.listen (127.0.0.1:7480 by default). Every request needs
+// "Authorization: Bearer <token>"; a missing or wrong one gets 401 and is
+// counted. Routes:
+//   GET    /v1/status  /v1/peers  /v1/peers/{name}  /v1/peers/{name}/paths  /v1/counters
+//   GET    /v1/probes  /v1/probes/{id}      POST /v1/probes     DELETE /v1/probes/{id}
+//   GET    /metrics    (Prometheus text format 0.0.4)
+// Errors are {"error":"..."} with 400, 401, 404, 405, 413 or 503.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "snapshot.h"
+#include "srdx/endpoint.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace srdx::ctl {
+
+class Daemon;
+
+class ApiServer {
+ public:
+  explicit ApiServer(Daemon& d);
+  ~ApiServer();
+  // Binds and starts serving; empty on success, else one line.
+  std::string start(Addr listen);
+  void stop();
+  ApiCounters counters() const;
+
+ private:
+  void handle(const httplib::Request& req, httplib::Response& res);
+  void route(const httplib::Request& req, httplib::Response& res);
+
+  Daemon& d_;
+  std::unique_ptr<httplib::Server> srv_;
+  std::thread thread_;
+  std::atomic<uint64_t> requests_{0}, unauthorized_{0}, bad_requests_{0};
+};
+
+}  // namespace srdx::ctl

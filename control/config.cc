@@ -1,0 +1,653 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <sys/stat.h>
+
+#include <boost/program_options.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "sim/units.h"
+
+namespace po = boost::program_options;
+
+namespace srdx::ctl {
+namespace {
+
+// One line: "--OPTION: what was wrong; accepted: ...".
+struct Invalid {
+  std::string line;
+};
+
+[[noreturn]] void fail(const std::string& option, const std::string& what) {
+  throw Invalid{"--" + option + ": " + what};
+}
+
+std::string quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// ---- the option table ---------------------------------------------------------
+
+struct Opt {
+  const char* group;
+  const char* name;
+  const char* def;  // nullptr: no default
+  const char* help;
+  bool repeat = false;
+};
+
+// Groups in --help order.
+const char* const kGroups[] = {"link", "engine", "peers", "control", "services", "log", "daemon"};
+const char* group_caption(std::string_view g) {
+  if (g == "link") return "Link ([link] in the config file)";
+  if (g == "engine") return "Engine: paths, timers, congestion control ([engine])";
+  if (g == "peers") return "Peers ([peers]; SIGHUP re-reads them)";
+  if (g == "control") return "Control API ([control])";
+  if (g == "services") return "Measurement responders ([services])";
+  if (g == "log") return "Logging ([log])";
+  return "Daemon ([daemon])";
+}
+
+const std::vector<Opt>& options_table() {
+  static const std::vector<Opt> t = {
+      {"link", "link.kind", "udp", "link backend: udp (kernel sockets, io_uring) or dpdk"},
+      {"link", "link.local", nullptr, "IP:PORT the endpoint receives on (required)"},
+      {"link", "link.entropy-ports", "49152:64",
+       "FIRST:COUNT: UDP source ports packets leave from (one per entropy)"},
+      {"link", "link.mtu", "1500", "IP MTU of the link (576..9216)"},
+      {"link", "link.burst", "32", "packets per rx/tx burst (1..1024)"},
+      {"link", "link.queue-depth", "1024", "link queue depth in packets (1..65536)"},
+      {"link", "link.device", nullptr,
+       "dpdk: vdev spec or PCI address (net_af_xdp0,iface=veth0, 0000:00:05.0)"},
+      {"link", "link.eal", "", "dpdk: EAL arguments, one string (--no-huge -m 256 ...)"},
+      {"link", "link.gateway", nullptr, "dpdk: next-hop IP for peers off the local subnet"},
+      {"link", "link.prefix-len", "24", "dpdk: local subnet prefix length (1..32)"},
+      {"link", "link.neighbour", nullptr, "dpdk: IP=MAC static neighbour entry; repeatable", true},
+      {"engine", "engine.paths", "16", "entropies (paths) per peer (1..256)"},
+      {"engine", "engine.rto-min", "50us", "smallest retransmission timeout"},
+      {"engine", "engine.rto-initial", "1ms", "retransmission timeout before any RTT sample"},
+      {"engine", "engine.rto-max", "20ms", "largest retransmission timeout"},
+      {"engine", "engine.message-timeout", "2s", "a message not acknowledged within this fails"},
+      {"engine", "engine.max-message", "16MiB", "largest message (1..1GiB)"},
+      {"engine", "engine.peer-timeout", "200ms", "silence after which a busy peer is down"},
+      {"engine", "engine.handshake-interval", "1ms", "first hello retry interval"},
+      {"engine", "engine.ack-delay", "10us", "longest delay of an acknowledgement"},
+      {"engine", "engine.ack-every", "2", "acknowledge at least every N packets (1..64)"},
+      {"engine", "engine.reorder-threshold", "3",
+       "later packets on a path acked before an earlier one is lost (1..1000)"},
+      {"engine", "engine.cc-target", "50us", "congestion control: target queueing delay"},
+      {"engine", "engine.cc-initial-window", "64KiB", "congestion control: initial window"},
+      {"engine", "engine.cc-max-window", "64MiB", "congestion control: largest window"},
+      {"engine", "engine.pacing", "on", "pace each window out (on/off)"},
+      {"engine", "engine.idle", "sleep",
+       "poll loop when idle: sleep (spin, then sleep on the link) or busy (a core)"},
+      {"engine", "engine.max-sleep", "1ms", "poll loop: longest single sleep"},
+      {"peers", "peers.peer", nullptr,
+       "NAME=IP:PORT[,tcp=PORT]: a peer and its TCP echo port (default 7481); repeatable", true},
+      {"control", "control.listen", "127.0.0.1:7480", "IP:PORT of the HTTP/JSON control API"},
+      {"control", "control.token-file", nullptr,
+       "file holding the API bearer token; must not be world-readable (required)"},
+      {"services", "services.tcp-echo", nullptr,
+       "IP:PORT of the TCP echo listener, or off (default: link.local's IP, port 7481)"},
+      {"log", "log.level", "info", "error, warn, info or debug"},
+      {"daemon", "daemon.drain-timeout", "5s",
+       "SIGTERM: how long to wait for in-flight messages before exiting"},
+      {"daemon", "daemon.probe-every", "0",
+       "probe every peer over srdx and tcp (10 pings) this often, as metrics; 0 = off"},
+  };
+  return t;
+}
+
+// program_options names may also be spelled with '_' for '-' (control.token_file).
+std::string underscored(std::string s) {
+  for (char& c : s)
+    if (c == '-') c = '_';
+  return s;
+}
+
+struct Descriptions {
+  po::options_description general{"General"};
+  std::map<std::string, po::options_description> groups;
+  po::options_description visible;
+  po::options_description all;        // command line: visible + hidden aliases
+  po::options_description file_opts;  // config file: the same names
+
+  Descriptions() {
+    general.add_options()("help,h", "show this help and exit")("version", "print the version")(
+        "config,c", po::value<std::string>(), "read options from this INI-style file")(
+        "check-config", "validate the configuration (and token file), print 'config ok', exit");
+    visible.add(general);
+    po::options_description hidden;
+    for (const char* g : kGroups) groups.emplace(g, po::options_description(group_caption(g)));
+    for (const Opt& o : options_table()) {
+      auto add = [&](po::options_description& d, const std::string& name, const char* help) {
+        if (o.repeat) {
+          d.add_options()(name.c_str(), po::value<std::vector<std::string>>()->composing(), help);
+        } else if (o.def) {
+          d.add_options()(name.c_str(), po::value<std::string>()->default_value(o.def), help);
+        } else {
+          d.add_options()(name.c_str(), po::value<std::string>(), help);
+        }
+      };
+      add(groups.at(o.group), o.name, o.help);
+      add(file_opts, o.name, o.help);
+      const std::string alias = underscored(o.name);
+      if (alias != o.name) {
+        // Aliases carry no default, so that a default never hides a value.
+        if (o.repeat) {
+          hidden.add_options()(alias.c_str(), po::value<std::vector<std::string>>()->composing(),
+                               "");
+          file_opts.add_options()(alias.c_str(), po::value<std::vector<std::string>>()->composing(),
+                                  "");
+        } else {
+          hidden.add_options()(alias.c_str(), po::value<std::string>(), "");
+          file_opts.add_options()(alias.c_str(), po::value<std::string>(), "");
+        }
+      }
+    }
+    for (const char* g : kGroups) visible.add(groups.at(g));
+    all.add(visible).add(hidden);
+  }
+};
+
+const char* kUsage =
+    "srdxd: the srdx appliance daemon. Runs the dataplane (udp or dpdk link) and the\n"
+    "srdx engine, answers srdx and TCP echo probes, and serves the control API\n"
+    "(HTTP/JSON with a bearer token, Prometheus metrics on /metrics).\n"
+    "\n"
+    "Usage: srdxd --config /etc/srdx/srdxd.conf\n"
+    "       srdxd --check-config --config FILE     (prints 'config ok'; exit 0, else 2)\n"
+    "       srdxd --link.local IP:PORT --control.token-file FILE [options]\n"
+    "\n"
+    "Every option can be given on the command line (--link.mtu 9001) or in the\n"
+    "config file under its section ([link] then mtu = 9001); the command line wins.\n"
+    "Durations take a unit (50us, 2ms, 5s), sizes may (64KiB, 16MiB).\n"
+    "Signals: SIGTERM/SIGINT drain in-flight messages (daemon.drain-timeout) and\n"
+    "exit 0; SIGHUP re-reads the config file's peers.\n";
+
+// ---- value parsers --------------------------------------------------------------
+
+uint64_t parse_uint(const std::string& option, const std::string& text, uint64_t min,
+                    uint64_t max) {
+  uint64_t v = 0;
+  const std::string accepted = "; accepted " + std::to_string(min) + ".." + std::to_string(max);
+  if (text.empty()) fail(option, "empty; expected a whole number" + accepted);
+  for (char c : text) {
+    if (c < '0' || c > '9') fail(option, quote(text) + " is not a whole number" + accepted);
+    if (v > (UINT64_MAX - static_cast<uint64_t>(c - '0')) / 10) {
+      fail(option, quote(text) + " is out of range" + accepted);
+    }
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v < min || v > max) fail(option, quote(text) + " is out of range" + accepted);
+  return v;
+}
+
+uint32_t parse_ip_or_fail(const std::string& option, const std::string& text) {
+  in_addr a{};
+  if (inet_pton(AF_INET, text.c_str(), &a) != 1) {
+    fail(option, quote(text) + " is not an IPv4 address; accepted: a.b.c.d");
+  }
+  return ntohl(a.s_addr);
+}
+
+Addr parse_addr_or_fail(const std::string& option, const std::string& text) {
+  Addr a;
+  if (std::string err = parse_addr(text, a); !err.empty()) fail(option, err);
+  return a;
+}
+
+Duration parse_duration_or_fail(const std::string& option, const std::string& text, Duration min,
+                                Duration max) {
+  Duration d;
+  if (std::string err = sim::parse_duration(text, d); !err.empty()) fail(option, err);
+  if (d < min || d > max) {
+    fail(option, quote(text) + " is out of range; accepted " + sim::format_duration(min) + " to " +
+                     sim::format_duration(max));
+  }
+  return d;
+}
+
+uint64_t parse_size_or_fail(const std::string& option, const std::string& text, uint64_t min,
+                            uint64_t max) {
+  uint64_t v = 0;
+  if (std::string err = sim::parse_size(text, v); !err.empty()) fail(option, err);
+  if (v < min || v > max) {
+    fail(option, quote(text) + " is out of range; accepted " + sim::format_size(min) + " to " +
+                     sim::format_size(max));
+  }
+  return v;
+}
+
+bool parse_bool_or_fail(const std::string& option, const std::string& text) {
+  if (text == "on" || text == "true" || text == "yes" || text == "1") return true;
+  if (text == "off" || text == "false" || text == "no" || text == "0") return false;
+  fail(option, quote(text) + " is not a switch; accepted: on, off (true/false, yes/no, 1/0)");
+}
+
+std::array<uint8_t, 6> parse_mac_or_fail(const std::string& option, const std::string& text) {
+  std::array<uint8_t, 6> mac{};
+  unsigned b[6];
+  char extra = 0;
+  if (std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+                  &b[5], &extra) != 6) {
+    fail(option, quote(text) + " is not a MAC address; accepted: aa:bb:cc:dd:ee:ff");
+  }
+  for (size_t i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(b[i]);
+  return mac;
+}
+
+std::vector<std::string> split_words(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+// Values by option name, looked up under both spellings.
+class Values {
+ public:
+  explicit Values(const po::variables_map& vm) : vm_(vm) {}
+
+  // Explicitly given (not a default)?
+  bool given(const std::string& name) const {
+    return given_one(name) || given_one(underscored(name));
+  }
+  bool has(const std::string& name) const { return given(name) || vm_.count(name) > 0; }
+  std::string get(const std::string& name) const {
+    if (given_one(name)) return vm_[name].as<std::string>();
+    const std::string alias = underscored(name);
+    if (given_one(alias)) return vm_[alias].as<std::string>();
+    return vm_[name].as<std::string>();  // the default
+  }
+  std::vector<std::string> list(const std::string& name) const {
+    std::vector<std::string> out;
+    std::vector<std::string> names{name};
+    if (underscored(name) != name) names.push_back(underscored(name));
+    for (const std::string& n : names) {
+      if (vm_.count(n)) {
+        for (const std::string& v : vm_[n].as<std::vector<std::string>>()) out.push_back(v);
+      }
+    }
+    return out;
+  }
+
+ private:
+  bool given_one(const std::string& n) const { return vm_.count(n) && !vm_[n].defaulted(); }
+  const po::variables_map& vm_;
+};
+
+void parse_link(const Values& v, DaemonConfig& c) {
+  dp::LinkConfig& l = c.link;
+  l.kind = v.get("link.kind");
+  if (l.kind != "udp" && l.kind != "dpdk") {
+    fail("link.kind", quote(l.kind) + " is not a link kind; accepted: udp, dpdk");
+  }
+  if (!v.has("link.local")) {
+    fail("link.local", "required: the IP:PORT this endpoint receives on, e.g. 198.18.1.1:47000");
+  }
+  l.local = parse_addr_or_fail("link.local", v.get("link.local"));
+  {
+    const std::string ep = v.get("link.entropy-ports");
+    const size_t colon = ep.find(':');
+    if (colon == std::string::npos) {
+      fail("link.entropy-ports", quote(ep) + " is not FIRST:COUNT; accepted e.g. 49152:64");
+    }
+    l.entropy.first_port =
+        static_cast<uint16_t>(parse_uint("link.entropy-ports", ep.substr(0, colon), 1, 65535));
+    l.entropy.port_count =
+        static_cast<uint16_t>(parse_uint("link.entropy-ports", ep.substr(colon + 1), 1, 4096));
+    if (uint32_t{l.entropy.first_port} + l.entropy.port_count > 65536) {
+      fail("link.entropy-ports", quote(ep) + " runs past port 65535");
+    }
+    if (l.local.port >= l.entropy.first_port &&
+        l.local.port < uint32_t{l.entropy.first_port} + l.entropy.port_count) {
+      fail("link.entropy-ports", quote(ep) + " contains link.local's port " +
+                                     std::to_string(l.local.port) +
+                                     "; accepted: a range that leaves it out");
+    }
+  }
+  l.mtu = static_cast<uint32_t>(
+      parse_uint("link.mtu", v.get("link.mtu"), tuning::kMinMtu, tuning::kMaxMtu));
+  l.burst = static_cast<uint32_t>(parse_uint("link.burst", v.get("link.burst"), 1, 1024));
+  l.queue_depth =
+      static_cast<uint32_t>(parse_uint("link.queue-depth", v.get("link.queue-depth"), 1, 65536));
+  if (l.kind == "dpdk") {
+    if (!v.has("link.device")) {
+      fail("link.device", "required with link.kind=dpdk; accepted e.g. net_af_xdp0,iface=veth0");
+    }
+    l.device = v.get("link.device");
+    l.eal_args = split_words(v.get("link.eal"));
+    if (v.has("link.gateway")) l.gateway = parse_ip_or_fail("link.gateway", v.get("link.gateway"));
+    l.prefix_len =
+        static_cast<uint32_t>(parse_uint("link.prefix-len", v.get("link.prefix-len"), 1, 32));
+    for (const std::string& n : v.list("link.neighbour")) {
+      const size_t eq = n.find('=');
+      if (eq == std::string::npos) {
+        fail("link.neighbour",
+             quote(n) + " is not IP=MAC; accepted e.g. 198.18.1.1=02:00:00:00:00:01");
+      }
+      l.static_neighbours.emplace_back(parse_ip_or_fail("link.neighbour", n.substr(0, eq)),
+                                       parse_mac_or_fail("link.neighbour", n.substr(eq + 1)));
+    }
+  } else {
+    for (const char* opt : {"link.device", "link.gateway"}) {
+      if (v.given(opt)) fail(opt, "only with link.kind=dpdk");
+    }
+    if (!v.list("link.neighbour").empty()) fail("link.neighbour", "only with link.kind=dpdk");
+    if (v.given("link.eal") && !v.get("link.eal").empty()) {
+      fail("link.eal", "only with link.kind=dpdk");
+    }
+  }
+}
+
+void parse_engine(const Values& v, DaemonConfig& c) {
+  EndpointConfig& e = c.ep;
+  const Duration hour = Duration::seconds(3600);
+  e.port = c.link.local.port;
+  e.mtu = c.link.mtu;
+  e.paths_per_peer = static_cast<uint32_t>(
+      parse_uint("engine.paths", v.get("engine.paths"), 1, tuning::kMaxPathsPerPeer));
+  e.rto_min = parse_duration_or_fail("engine.rto-min", v.get("engine.rto-min"), Duration::micros(1),
+                                     Duration::seconds(1));
+  e.rto_initial = parse_duration_or_fail("engine.rto-initial", v.get("engine.rto-initial"),
+                                         Duration::micros(1), Duration::seconds(10));
+  e.rto_max = parse_duration_or_fail("engine.rto-max", v.get("engine.rto-max"), Duration::micros(1),
+                                     Duration::seconds(60));
+  // A raised floor carries the defaults above it along; explicit values are checked.
+  if (!v.given("engine.rto-initial")) e.rto_initial = max(e.rto_initial, e.rto_min);
+  if (!v.given("engine.rto-max")) e.rto_max = max(e.rto_max, e.rto_initial);
+  if (e.rto_min > e.rto_initial) {
+    fail("engine.rto-initial",
+         "must not be below engine.rto-min (" + sim::format_duration(e.rto_min) + ")");
+  }
+  if (e.rto_initial > e.rto_max) {
+    fail("engine.rto-max",
+         "must not be below engine.rto-initial (" + sim::format_duration(e.rto_initial) + ")");
+  }
+  e.message_timeout = parse_duration_or_fail(
+      "engine.message-timeout", v.get("engine.message-timeout"), Duration::micros(100), hour);
+  e.max_message_size = parse_size_or_fail("engine.max-message", v.get("engine.max-message"), 1,
+                                          tuning::kMaxMaxMessage);
+  e.recv_buffer_bytes = std::max<uint64_t>(e.recv_buffer_bytes, e.max_message_size);
+  e.peer_timeout = parse_duration_or_fail("engine.peer-timeout", v.get("engine.peer-timeout"),
+                                          Duration::millis(1), hour);
+  e.handshake_interval =
+      parse_duration_or_fail("engine.handshake-interval", v.get("engine.handshake-interval"),
+                             Duration::micros(10), Duration::seconds(10));
+  if (e.handshake_interval >= e.peer_timeout) {
+    fail("engine.handshake-interval",
+         "must be shorter than engine.peer-timeout (" + sim::format_duration(e.peer_timeout) + ")");
+  }
+  e.ack_delay = parse_duration_or_fail("engine.ack-delay", v.get("engine.ack-delay"),
+                                       Duration::zero(), Duration::millis(100));
+  if (e.ack_delay >= e.rto_min) {
+    fail("engine.ack-delay",
+         "must be shorter than engine.rto-min (" + sim::format_duration(e.rto_min) + ")");
+  }
+  e.ack_every =
+      static_cast<uint32_t>(parse_uint("engine.ack-every", v.get("engine.ack-every"), 1, 64));
+  e.reorder_threshold = static_cast<uint32_t>(
+      parse_uint("engine.reorder-threshold", v.get("engine.reorder-threshold"), 1, 1000));
+  e.cc_target_delay = parse_duration_or_fail("engine.cc-target", v.get("engine.cc-target"),
+                                             Duration::micros(1), Duration::seconds(1));
+  e.cc_initial_window = parse_size_or_fail(
+      "engine.cc-initial-window", v.get("engine.cc-initial-window"), 4096, uint64_t{1} << 32);
+  e.cc_max_window = parse_size_or_fail("engine.cc-max-window", v.get("engine.cc-max-window"), 4096,
+                                       uint64_t{1} << 34);
+  if (e.cc_initial_window > e.cc_max_window) {
+    fail("engine.cc-initial-window",
+         "must not exceed engine.cc-max-window (" + sim::format_size(e.cc_max_window) + ")");
+  }
+  e.pacing = parse_bool_or_fail("engine.pacing", v.get("engine.pacing"));
+  const std::string idle = v.get("engine.idle");
+  if (idle == "busy") {
+    c.poll.idle = dp::IdleMode::busy_poll;
+  } else if (idle == "sleep") {
+    c.poll.idle = dp::IdleMode::spin_then_sleep;
+  } else {
+    fail("engine.idle", quote(idle) + " is not an idle mode; accepted: sleep, busy");
+  }
+  c.poll.max_sleep = parse_duration_or_fail("engine.max-sleep", v.get("engine.max-sleep"),
+                                            Duration::micros(1), Duration::millis(100));
+  c.poll.burst = c.link.burst;
+  c.poll.tx_budget = std::max<uint32_t>(256, c.link.burst);
+  if (std::string err = c.poll.validate(); !err.empty()) fail("engine.max-sleep", err);
+  if (std::string err = e.validate(); !err.empty()) {
+    throw Invalid{"engine configuration refused: " + err};
+  }
+}
+
+void parse_peers(const Values& v, DaemonConfig& c) {
+  c.peers.clear();
+  for (const std::string& text : v.list("peers.peer")) {
+    PeerConfig p;
+    if (std::string err = parse_peer(text, p); !err.empty()) fail("peers.peer", err);
+    for (const PeerConfig& q : c.peers) {
+      if (q.name == p.name) fail("peers.peer", "peer name " + quote(p.name) + " given twice");
+      if (q.addr == p.addr) {
+        fail("peers.peer", "peers " + quote(q.name) + " and " + quote(p.name) +
+                               " have the same address " + format_addr(p.addr));
+      }
+    }
+    if (p.addr == c.link.local) {
+      fail("peers.peer", "peer " + quote(p.name) + " is link.local itself");
+    }
+    c.peers.push_back(p);
+  }
+}
+
+void parse_rest(const Values& v, DaemonConfig& c, bool read_token) {
+  c.control_listen = parse_addr_or_fail("control.listen", v.get("control.listen"));
+  if (!v.has("control.token-file")) {
+    fail("control.token-file",
+         "required: a file holding the API bearer token, readable by its owner only (chmod 600)");
+  }
+  c.token_file = v.get("control.token-file");
+  if (c.token_file.empty()) fail("control.token-file", "empty; accepted: a file path");
+  if (read_token) {
+    if (std::string err = read_token_file(c.token_file, c.token); !err.empty()) {
+      fail("control.token-file", err);
+    }
+  }
+  if (v.has("services.tcp-echo")) {
+    const std::string t = v.get("services.tcp-echo");
+    if (t == "off") {
+      c.tcp_echo = false;
+    } else {
+      c.tcp_echo = true;
+      c.tcp_echo_addr = parse_addr_or_fail("services.tcp-echo", t);
+    }
+  } else {
+    c.tcp_echo = true;
+    c.tcp_echo_addr = Addr{c.link.local.ip, kDefaultTcpEchoPort};
+  }
+  if (c.tcp_echo && c.tcp_echo_addr == c.control_listen) {
+    fail("services.tcp-echo", "is control.listen's address " + format_addr(c.control_listen));
+  }
+  const std::string level = v.get("log.level");
+  if (!parse_log_level(level, c.log_level)) {
+    fail("log.level", quote(level) + " is not a log level; accepted: error, warn, info, debug");
+  }
+  c.drain_timeout = parse_duration_or_fail("daemon.drain-timeout", v.get("daemon.drain-timeout"),
+                                           Duration::zero(), Duration::seconds(3600));
+  c.probe_every = parse_duration_or_fail("daemon.probe-every", v.get("daemon.probe-every"),
+                                         Duration::zero(), Duration::seconds(86400));
+  if (c.probe_every != Duration::zero() && c.probe_every < Duration::millis(100)) {
+    fail("daemon.probe-every",
+         quote(v.get("daemon.probe-every")) + " is too often; accepted 0 (off) or 100ms to 1 day");
+  }
+}
+
+}  // namespace
+
+// ---- public -------------------------------------------------------------------------
+
+std::string format_ip(uint32_t ip) {
+  return std::to_string(ip >> 24) + "." + std::to_string((ip >> 16) & 255) + "." +
+         std::to_string((ip >> 8) & 255) + "." + std::to_string(ip & 255);
+}
+
+std::string format_addr(Addr a) { return format_ip(a.ip) + ":" + std::to_string(a.port); }
+
+std::string parse_addr(std::string_view text, Addr& out) {
+  const std::string t(text);
+  const size_t colon = t.rfind(':');
+  if (colon == std::string::npos) {
+    return quote(t) + " is not IP:PORT; accepted e.g. 198.18.1.1:47000";
+  }
+  in_addr a{};
+  const std::string ip = t.substr(0, colon);
+  if (inet_pton(AF_INET, ip.c_str(), &a) != 1) {
+    return quote(t) + ": " + quote(ip) + " is not an IPv4 address; accepted: IP:PORT";
+  }
+  const std::string port = t.substr(colon + 1);
+  uint32_t p = 0;
+  bool ok = !port.empty() && port.size() <= 5;
+  for (char ch : port) {
+    if (ch < '0' || ch > '9') ok = false;
+    if (ok) p = p * 10 + static_cast<uint32_t>(ch - '0');
+  }
+  if (!ok || p < 1 || p > 65535) {
+    return quote(t) + ": port " + quote(port) + " is out of range; accepted 1..65535";
+  }
+  out.ip = ntohl(a.s_addr);
+  out.port = static_cast<uint16_t>(p);
+  return {};
+}
+
+std::string parse_peer(std::string_view text, PeerConfig& out) {
+  const std::string t(text);
+  const std::string accepted = "; accepted: NAME=IP:PORT[,tcp=PORT], e.g. b=198.18.2.2:47000";
+  const size_t eq = t.find('=');
+  if (eq == std::string::npos) return quote(t) + " has no NAME=" + accepted;
+  PeerConfig p;
+  p.name = t.substr(0, eq);
+  if (p.name.empty() || p.name.size() > 64) {
+    return quote(t) + ": the name must be 1 to 64 characters" + accepted;
+  }
+  for (char ch : p.name) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
+    if (!ok) return quote(t) + ": the name may hold only letters, digits, '-', '_' and '.'";
+  }
+  std::string rest = t.substr(eq + 1);
+  std::string addr = rest;
+  const size_t comma = rest.find(',');
+  if (comma != std::string::npos) {
+    addr = rest.substr(0, comma);
+    const std::string opt = rest.substr(comma + 1);
+    if (opt.rfind("tcp=", 0) != 0) return quote(t) + ": unknown " + quote(opt) + accepted;
+    const std::string port = opt.substr(4);
+    uint32_t v = 0;
+    bool ok = !port.empty() && port.size() <= 5;
+    for (char ch : port) {
+      if (ch < '0' || ch > '9') ok = false;
+      if (ok) v = v * 10 + static_cast<uint32_t>(ch - '0');
+    }
+    if (!ok || v < 1 || v > 65535) {
+      return quote(t) + ": tcp port " + quote(port) + " is out of range; accepted 1..65535";
+    }
+    p.tcp_port = static_cast<uint16_t>(v);
+  }
+  if (std::string err = parse_addr(addr, p.addr); !err.empty()) {
+    return "peer " + quote(p.name) + ": " + err;
+  }
+  out = p;
+  return {};
+}
+
+std::string read_token_file(const std::string& path, std::string& token) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return path + ": cannot read (" + std::strerror(errno) +
+           "); accepted: an existing file holding the token";
+  }
+  if (!S_ISREG(st.st_mode)) return path + ": not a regular file";
+  if (st.st_mode & S_IROTH) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return path + " is world-readable (mode " + mode +
+           "); accepted: a file others cannot read (chmod 600 or 640)";
+  }
+  std::ifstream in(path);
+  if (!in) return path + ": cannot read (" + std::strerror(errno) + ")";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string t = ss.str();
+  const char* ws = " \t\r\n";
+  const size_t b = t.find_first_not_of(ws);
+  if (b == std::string::npos) return path + " is empty; accepted: a file holding the token";
+  t = t.substr(b, t.find_last_not_of(ws) - b + 1);
+  for (char ch : t) {
+    if (static_cast<unsigned char>(ch) < 0x21 || static_cast<unsigned char>(ch) > 0x7e) {
+      return path + ": the token must be one word of printable ASCII characters";
+    }
+  }
+  token = t;
+  return {};
+}
+
+std::string help_text() {
+  const Descriptions d;
+  std::ostringstream out;
+  out << kUsage << "\n" << d.visible << "\n";
+  return out.str();
+}
+
+ParseResult parse_config(const std::vector<std::string>& args, DaemonConfig& out, bool read_token) {
+  const Descriptions d;
+  ParseResult r;
+  po::variables_map vm;
+  try {
+    try {
+      po::store(po::command_line_parser(args).options(d.all).run(), vm);
+    } catch (const po::error& e) {
+      throw Invalid{std::string("command line: ") + e.what() + " (see srdxd --help)"};
+    }
+    if (vm.count("help")) {
+      r.outcome = ParseOutcome::help;
+      r.message = help_text();
+      return r;
+    }
+    if (vm.count("version")) {
+      r.outcome = ParseOutcome::version;
+      r.message = std::string("srdxd ") + kVersion + "\n";
+      return r;
+    }
+    DaemonConfig c;
+    if (vm.count("config")) {
+      c.config_file = vm["config"].as<std::string>();
+      std::ifstream in(c.config_file);
+      if (!in) {
+        throw Invalid{"--config: " + c.config_file + ": cannot open (" + std::strerror(errno) +
+                      ")"};
+      }
+      try {
+        po::store(po::parse_config_file(in, d.file_opts, false), vm);
+      } catch (const po::error& e) {
+        throw Invalid{"config file " + c.config_file + ": " + e.what()};
+      }
+    }
+    po::notify(vm);
+    const Values v(vm);
+    parse_link(v, c);
+    parse_engine(v, c);
+    parse_peers(v, c);
+    parse_rest(v, c, read_token);
+    out = std::move(c);
+    r.outcome = vm.count("check-config") ? ParseOutcome::check : ParseOutcome::run;
+  } catch (const Invalid& e) {
+    r.outcome = ParseOutcome::error;
+    r.message = e.line;
+  } catch (const po::error& e) {
+    r.outcome = ParseOutcome::error;
+    r.message = e.what();
+  }
+  return r;
+}
+
+}  // namespace srdx::ctl

@@ -1,0 +1,83 @@
+// srdxd's configuration: the command line and an INI-style config file with
+// the same option names (Boost.Program_options). `--link.kind udp` on the
+// command line is `kind = udp` under `[link]` in the file.
+//
+// Every value is parsed here, once, into typed fields; an invalid value gives
+// one line naming the option, what was wrong and what is accepted, and the
+// daemon refuses to start rather than guess.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "link.h"
+#include "log.h"
+#include "loop/poller.h"
+#include "srdx/config.h"
+#include "srdx/endpoint.h"
+#include "srdx/time.h"
+
+namespace srdx::ctl {
+
+inline constexpr const char* kVersion = "0.1.0";
+inline constexpr uint16_t kDefaultTcpEchoPort = 7481;
+inline constexpr uint16_t kDefaultControlPort = 7480;
+// The flow the srdx echo service answers on (probes use it).
+inline constexpr uint16_t kEchoFlow = 0xFFFF;
+
+struct PeerConfig {
+  std::string name;
+  Addr addr;
+  uint16_t tcp_port = kDefaultTcpEchoPort;
+  bool operator==(const PeerConfig&) const = default;
+};
+
+struct DaemonConfig {
+  std::string config_file;  // empty: command line only
+  dp::LinkConfig link;
+  EndpointConfig ep;
+  dp::PollerConfig poll;
+  std::vector<PeerConfig> peers;
+  Addr control_listen{0x7f000001, kDefaultControlPort};
+  std::string token_file;
+  std::string token;  // read from token_file
+  bool tcp_echo = true;
+  Addr tcp_echo_addr;  // default: the link's local IP, port 7481
+  LogLevel log_level = LogLevel::info;
+  Duration drain_timeout = Duration::seconds(5);
+  Duration probe_every = Duration::zero();  // 0: no periodic probing
+};
+
+enum class ParseOutcome { run, check, help, version, error };
+
+struct ParseResult {
+  ParseOutcome outcome = ParseOutcome::error;
+  std::string message;  // help text, or the one-line error
+};
+
+// Parses a command line (args excludes the program name) and the config file
+// it names (--config). On error, outcome is `error` and message is one line.
+// read_token: also read and check the token file (the daemon and
+// --check-config do; tests of other options may not).
+ParseResult parse_config(const std::vector<std::string>& args, DaemonConfig& out,
+                         bool read_token = true);
+
+// --help: usage and every option, grouped by topic.
+std::string help_text();
+
+// "NAME=IP:PORT[,tcp=PORT]". Empty on success, else what is wrong.
+std::string parse_peer(std::string_view text, PeerConfig& out);
+
+// Reads the bearer token from `path`: the file must exist, be a regular file,
+// not be world-readable (mode & 0004 == 0) and hold a non-empty token (leading
+// and trailing white space ignored). Empty on success, else the reason.
+std::string read_token_file(const std::string& path, std::string& token);
+
+// "IP:PORT" (IPv4). Empty on success.
+std::string parse_addr(std::string_view text, Addr& out);
+std::string format_addr(Addr a);
+std::string format_ip(uint32_t ip);
+
+}  // namespace srdx::ctl

@@ -1,0 +1,339 @@
+#include "daemon.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <random>
+
+#include "api.h"
+#include "log.h"
+#include "loop/clock.h"
+#include "sim/units.h"
+#include "telemetry.h"
+
+namespace srdx::ctl {
+
+namespace {
+constexpr Duration kSnapshotEvery = Duration::millis(10);
+}
+
+Daemon::Daemon(DaemonConfig cfg, std::vector<std::string> args)
+    : cfg_(std::move(cfg)), args_(std::move(args)), started_(dp::monotonic_now()) {}
+
+Daemon::~Daemon() = default;
+
+double Daemon::uptime_s() const { return (dp::monotonic_now() - started_).sec(); }
+
+Snapshot Daemon::snapshot() const {
+  std::lock_guard<std::mutex> lock(snap_mu_);
+  return snap_;
+}
+
+std::optional<PeerConfig> Daemon::find_peer(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(snap_mu_);
+  for (const PeerSnapshot& p : snap_.peers)
+    if (p.cfg.name == name) return p.cfg;
+  return std::nullopt;
+}
+
+void Daemon::post(std::function<void(Time)> cmd) {
+  std::lock_guard<std::mutex> lock(cmd_mu_);
+  cmds_.push_back(std::move(cmd));
+  have_cmds_.store(true);
+}
+
+// ---- poller thread -------------------------------------------------------------------
+
+void Daemon::on_event(const Event& ev, Time now) {
+  switch (ev.type) {
+    case EventType::message_received:
+      if (ev.flow != kEchoFlow) {
+        ++other_flow_;
+        return;
+      }
+      if (pinger_->on_message(ev, now)) return;
+      {
+        SendOptions opt;
+        opt.flow = kEchoFlow;
+        if (ep_->send(ev.peer, ev.data, opt, now).ok()) {
+          ++echo_served_;
+        } else {
+          ++echo_failed_;
+        }
+      }
+      return;
+    case EventType::send_failed:
+      pinger_->on_send_failed(ev, now);
+      return;
+    case EventType::peer_up:
+    case EventType::peer_down: {
+      std::string name;
+      for (const auto& [n, id] : peer_ids_)
+        if (id == ev.peer) name = n;
+      PeerStats ps;
+      const std::string addr = ep_->peer_stats(ev.peer, ps) ? format_addr(ps.addr) : "?";
+      const bool up = ev.type == EventType::peer_up;
+      if (!name.empty()) {
+        logf(up ? LogLevel::info : LogLevel::warn, "peer %s (%s) %s", name.c_str(), addr.c_str(),
+             up ? "up" : ("down: " + std::string(to_string(ev.reason))).c_str());
+      } else {
+        SRDX_LOG_DEBUG("unconfigured peer %s %s", addr.c_str(), up ? "up" : "down");
+      }
+      return;
+    }
+    case EventType::send_completed:
+      return;
+  }
+}
+
+void Daemon::on_tick(Time now) {
+  if (have_cmds_.load(std::memory_order_relaxed)) {
+    std::deque<std::function<void(Time)>> cmds;
+    {
+      std::lock_guard<std::mutex> lock(cmd_mu_);
+      cmds.swap(cmds_);
+      have_cmds_.store(false);
+    }
+    for (auto& c : cmds) c(now);
+    refresh_snapshot(now);
+  }
+  pinger_->tick(now);
+  if (now - last_refresh_ >= kSnapshotEvery) refresh_snapshot(now);
+}
+
+void Daemon::refresh_snapshot(Time now) {
+  last_refresh_ = now;
+  Snapshot s;
+  s.epoch = cfg_.ep.epoch;
+  s.link_kind = cfg_.link.kind;
+  s.link_local = link_->local();
+  s.ep = ep_->stats();
+  s.link = link_->stats();
+  s.poller = poller_->stats();
+  s.buffered_messages = ep_->buffered_messages();
+  s.buffered_bytes = ep_->buffered_bytes();
+  s.endpoint_peers = ep_->peers().size();
+  s.echo_served = echo_served_;
+  s.echo_failed = echo_failed_;
+  s.other_flow_dropped = other_flow_;
+  s.peers.reserve(peers_.size());
+  for (const PeerConfig& pc : peers_) {
+    PeerSnapshot ps;
+    ps.cfg = pc;
+    auto it = peer_ids_.find(pc.name);
+    if (it != peer_ids_.end() && ep_->peer_stats(it->second, ps.stats)) {
+      ps.known = true;
+      ps.paths = ep_->path_stats(it->second);
+    }
+    s.peers.push_back(std::move(ps));
+  }
+  std::lock_guard<std::mutex> lock(snap_mu_);
+  snap_ = std::move(s);
+}
+
+void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
+  // Removed, or changed address: remove_peer (their messages fail).
+  std::vector<PeerConfig> kept;
+  for (const PeerConfig& old : peers_) {
+    const PeerConfig* same = nullptr;
+    for (const PeerConfig& p : peers)
+      if (p.name == old.name) same = &p;
+    if (same && same->addr == old.addr) {
+      if (same->tcp_port != old.tcp_port) {
+        SRDX_LOG_INFO("reload: peer %s tcp echo port %u -> %u", old.name.c_str(), old.tcp_port,
+                      same->tcp_port);
+      }
+      continue;
+    }
+    auto it = peer_ids_.find(old.name);
+    if (it != peer_ids_.end()) {
+      pinger_->on_peer_removed(it->second);
+      ep_->remove_peer(it->second, now);
+      peer_ids_.erase(it);
+    }
+    SRDX_LOG_INFO("reload: peer %s (%s) removed%s", old.name.c_str(), format_addr(old.addr).c_str(),
+                  same ? " (address changed)" : "");
+  }
+  for (const PeerConfig& p : peers) {
+    if (peer_ids_.count(p.name)) continue;
+    PeerId id = ep_->find_peer(p.addr);
+    if (id == kNoPeer) {
+      const Result<PeerId> r = ep_->add_peer(p.addr);
+      if (!r.ok()) {
+        SRDX_LOG_ERROR("peer %s (%s): cannot add: %s", p.name.c_str(), format_addr(p.addr).c_str(),
+                       std::string(to_string(r.err)).c_str());
+        continue;
+      }
+      id = r.value;
+    }
+    peer_ids_[p.name] = id;
+    SRDX_LOG_INFO("peer %s added: %s (tcp echo port %u)", p.name.c_str(),
+                  format_addr(p.addr).c_str(), p.tcp_port);
+  }
+  peers_ = peers;
+}
+
+void Daemon::poller_main() {
+  try {
+    poller_->run(stop_poller_);
+  } catch (const std::exception& e) {
+    SRDX_LOG_ERROR("poll loop stopped: %s", e.what());
+    poller_failed_.store(true);
+  }
+  // Whatever still waits on the poller is answered now.
+  pinger_->cancel_all();
+}
+
+// ---- control -------------------------------------------------------------------------
+
+void Daemon::reload() {
+  if (cfg_.config_file.empty()) {
+    SRDX_LOG_WARN("SIGHUP: no --config file to re-read; peers unchanged");
+    return;
+  }
+  DaemonConfig fresh;
+  const ParseResult r = parse_config(args_, fresh, false);
+  if (r.outcome == ParseOutcome::error) {
+    SRDX_LOG_ERROR("SIGHUP: %s; keeping the current peers", r.message.c_str());
+    return;
+  }
+  SRDX_LOG_INFO("SIGHUP: re-read %s (%zu peers; only [peers] is reloaded)",
+                cfg_.config_file.c_str(), fresh.peers.size());
+  post([this, peers = fresh.peers](Time now) { apply_peers(peers, now); });
+}
+
+void Daemon::periodic_main() {
+  std::unique_lock<std::mutex> lock(periodic_mu_);
+  const auto every = std::chrono::nanoseconds(cfg_.probe_every.ns());
+  while (!periodic_stop_) {
+    if (periodic_cv_.wait_for(lock, every, [this] { return periodic_stop_; })) break;
+    if (draining_.load()) continue;
+    const Snapshot s = snapshot();
+    for (const PeerSnapshot& p : s.peers) {
+      ProbeRequest req;
+      req.peer = p.cfg.name;
+      req.transport = ProbeTransport::both;
+      req.size = 64;
+      req.count = 10;
+      probes_->start(req, p.cfg, false);
+    }
+  }
+}
+
+int Daemon::run() {
+  // Signals go to the main thread only (sigwait); every thread inherits the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::random_device rd;
+  cfg_.ep.epoch = dp::startup_epoch();
+  cfg_.ep.seed = cfg_.ep.epoch ^ (uint64_t{rd()} << 32);
+  try {
+    link_ = dp::make_link(cfg_.link);
+    ep_ = std::make_unique<Endpoint>(cfg_.ep);
+    poller_ = std::make_unique<dp::Poller>(*link_, *ep_, cfg_.poll);
+  } catch (const std::exception& e) {
+    SRDX_LOG_ERROR("cannot start the dataplane: %s", e.what());
+    return 1;
+  }
+  const uint64_t magic = (uint64_t{rd()} << 32) ^ rd() ^ cfg_.ep.epoch;
+  pinger_ = std::make_unique<SrdxPinger>(*ep_, magic, hist_);
+  apply_peers(cfg_.peers, dp::monotonic_now());
+  refresh_snapshot(dp::monotonic_now());
+  probes_ = std::make_unique<ProbeManager>(hist_, [this](std::shared_ptr<SrdxBatch> b) {
+    post([this, b](Time now) {
+      auto it = peer_ids_.find(b->peer);
+      if (it == peer_ids_.end()) {
+        b->complete("peer " + b->peer + " is not configured (any more)");
+        return;
+      }
+      pinger_->add(b, it->second, now);
+    });
+  });
+
+  if (cfg_.tcp_echo) {
+    if (std::string err = tcp_echo_.start(cfg_.tcp_echo_addr); !err.empty()) {
+      SRDX_LOG_ERROR("%s", err.c_str());
+      return 1;
+    }
+  }
+  api_ = std::make_unique<ApiServer>(*this);
+  if (std::string err = api_->start(cfg_.control_listen); !err.empty()) {
+    SRDX_LOG_ERROR("%s", err.c_str());
+    tcp_echo_.stop();
+    return 1;
+  }
+  if (cfg_.link.kind == "dpdk") register_telemetry(this);
+
+  poller_->on_event([this](const Event& ev, Time now) { on_event(ev, now); });
+  poller_->on_tick([this](Time now) { on_tick(now); });
+  poller_thread_ = std::thread([this] { poller_main(); });
+  if (cfg_.probe_every > Duration::zero()) {
+    periodic_thread_ = std::thread([this] { periodic_main(); });
+  }
+
+  SRDX_LOG_INFO(
+      "running: link %s %s, %zu peers, control http://%s, tcp echo %s, srdx echo on "
+      "flow 0x%04x",
+      cfg_.link.kind.c_str(), format_addr(link_->local()).c_str(), cfg_.peers.size(),
+      format_addr(cfg_.control_listen).c_str(),
+      cfg_.tcp_echo ? format_addr(cfg_.tcp_echo_addr).c_str() : "off", kEchoFlow);
+
+  int exit_code = 0;
+  for (;;) {
+    timespec ts{0, 200 * 1000 * 1000};
+    const int sig = sigtimedwait(&sigs, nullptr, &ts);
+    if (poller_failed_.load()) {
+      exit_code = 1;
+      break;
+    }
+    if (sig == SIGHUP) {
+      reload();
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      SRDX_LOG_INFO("%s: draining (at most %s)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                    sim::format_duration(cfg_.drain_timeout).c_str());
+      break;
+    }
+  }
+  drain_and_stop();
+  SRDX_LOG_INFO("stopped");
+  return exit_code;
+}
+
+void Daemon::drain_and_stop() {
+  draining_.store(true);
+  {
+    std::lock_guard<std::mutex> lock(periodic_mu_);
+    periodic_stop_ = true;
+  }
+  periodic_cv_.notify_all();
+  if (periodic_thread_.joinable()) periodic_thread_.join();
+  probes_->cancel_all();
+  // Wait for in-flight messages (bounded by the drain timeout).
+  const Time deadline = dp::monotonic_now() + cfg_.drain_timeout;
+  uint64_t left = 0;
+  while (!poller_failed_.load()) {
+    left = snapshot().buffered_messages;
+    if (left == 0 && probes_->running() == 0) break;
+    if (dp::monotonic_now() >= deadline) {
+      SRDX_LOG_WARN("drain timeout: %llu messages still in flight",
+                    static_cast<unsigned long long>(left));
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (left == 0) SRDX_LOG_INFO("drained: no message in flight");
+  stop_poller_.store(true);
+  if (poller_thread_.joinable()) poller_thread_.join();
+  probes_->stop();
+  api_->stop();
+  tcp_echo_.stop();
+}
+
+}  // namespace srdx::ctl

@@ -1,0 +1,102 @@
+// The daemon: the dataplane (link + endpoint + poller on one thread), the
+// echo responders, the probes, the control API and the signals.
+//
+// Threads: the poller thread owns the Link and the Endpoint. Other threads
+// read a Snapshot it refreshes every 10 ms, and hand it work through a
+// command queue it drains every iteration (probe pings, peer reloads). The
+// main thread waits for signals: SIGTERM/SIGINT drain and exit, SIGHUP
+// reloads the peers.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config.h"
+#include "echo.h"
+#include "link.h"
+#include "loop/poller.h"
+#include "metrics.h"
+#include "probe.h"
+#include "snapshot.h"
+
+namespace srdx::ctl {
+
+class ApiServer;
+
+class Daemon {
+ public:
+  // args: the command line (without the program name), kept for SIGHUP.
+  Daemon(DaemonConfig cfg, std::vector<std::string> args);
+  ~Daemon();
+
+  // Starts everything, waits for SIGTERM/SIGINT, drains, stops. Returns the
+  // exit status (0 clean, 1 could not start).
+  int run();
+
+  // ---- for the API threads ----
+  Snapshot snapshot() const;
+  std::optional<PeerConfig> find_peer(const std::string& name) const;
+  bool draining() const { return draining_.load(); }
+  double uptime_s() const;
+  const DaemonConfig& config() const { return cfg_; }
+  ProbeManager& probes() { return *probes_; }
+  ProbeHistograms& histograms() { return hist_; }
+  // Runs `cmd` on the poller thread (with its `now`).
+  void post(std::function<void(Time)> cmd);
+
+ private:
+  void poller_main();
+  void on_event(const Event& ev, Time now);
+  void on_tick(Time now);
+  void refresh_snapshot(Time now);
+  void apply_peers(const std::vector<PeerConfig>& peers, Time now);
+  void reload();
+  void periodic_main();
+  void drain_and_stop();
+
+  DaemonConfig cfg_;
+  std::vector<std::string> args_;
+  const Time started_;
+
+  std::unique_ptr<dp::Link> link_;
+  std::unique_ptr<Endpoint> ep_;
+  std::unique_ptr<dp::Poller> poller_;
+  std::unique_ptr<SrdxPinger> pinger_;
+  std::atomic<bool> stop_poller_{false};
+  std::thread poller_thread_;
+  std::atomic<bool> poller_failed_{false};
+
+  // Poller-thread state.
+  std::vector<PeerConfig> peers_;
+  std::map<std::string, PeerId> peer_ids_;
+  Time last_refresh_;
+  uint64_t echo_served_ = 0, echo_failed_ = 0, other_flow_ = 0;
+
+  // Shared.
+  mutable std::mutex snap_mu_;
+  Snapshot snap_;
+  std::mutex cmd_mu_;
+  std::deque<std::function<void(Time)>> cmds_;
+  std::atomic<bool> have_cmds_{false};
+  std::atomic<bool> draining_{false};
+
+  ProbeHistograms hist_;
+  std::unique_ptr<ProbeManager> probes_;
+  TcpEchoServer tcp_echo_;
+  std::unique_ptr<ApiServer> api_;
+
+  std::thread periodic_thread_;
+  std::mutex periodic_mu_;
+  std::condition_variable periodic_cv_;
+  bool periodic_stop_ = false;
+};
+
+}  // namespace srdx::ctl

@@ -1,0 +1,138 @@
+#include "echo.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "config.h"
+#include "log.h"
+
+namespace srdx::ctl {
+
+namespace {
+constexpr size_t kMaxConnections = 256;
+constexpr size_t kBuf = 64 * 1024;
+
+struct Conn {
+  int fd = -1;
+  std::vector<uint8_t> pending;  // read but not yet written back
+  size_t off = 0;
+};
+}  // namespace
+
+TcpEchoServer::~TcpEchoServer() { stop(); }
+
+std::string TcpEchoServer::start(Addr addr) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::string("socket: ") + std::strerror(errno);
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(addr.port);
+  sa.sin_addr.s_addr = htonl(addr.ip);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 64) != 0) {
+    const std::string e = std::strerror(errno);
+    ::close(fd);
+    return "--services.tcp-echo: cannot listen on " + format_addr(addr) + ": " + e;
+  }
+  listen_fd_ = fd;
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  thread_ = std::thread([this] { run(); });
+  return {};
+}
+
+void TcpEchoServer::stop() {
+  if (thread_.joinable()) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+    thread_.join();
+  }
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+  listen_fd_ = wake_fd_ = -1;
+}
+
+void TcpEchoServer::run() {
+  std::vector<Conn> conns;
+  std::vector<pollfd> pfds;
+  std::vector<uint8_t> buf(kBuf);
+  for (;;) {
+    pfds.clear();
+    pfds.push_back({wake_fd_, POLLIN, 0});
+    pfds.push_back(
+        {listen_fd_, static_cast<short>(conns.size() < kMaxConnections ? POLLIN : 0), 0});
+    for (const Conn& c : conns) {
+      // Read only when everything read before went back (bounded memory).
+      const short ev = c.pending.empty() ? POLLIN : POLLOUT;
+      pfds.push_back({c.fd, ev, 0});
+    }
+    if (::poll(pfds.data(), pfds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      SRDX_LOG_ERROR("tcp echo: poll: %s", std::strerror(errno));
+      break;
+    }
+    if (pfds[0].revents) break;
+    std::vector<bool> dead(conns.size(), false);
+    for (size_t i = 0; i < conns.size(); ++i) {
+      Conn& c = conns[i];
+      const short re = pfds[i + 2].revents;
+      if (!re) continue;
+      if (c.pending.empty()) {
+        const ssize_t n = ::recv(c.fd, buf.data(), buf.size(), 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+          dead[i] = true;
+          continue;
+        }
+        if (n < 0) continue;
+        bytes_.fetch_add(static_cast<uint64_t>(n));
+        c.pending.assign(buf.begin(), buf.begin() + n);
+        c.off = 0;
+      }
+      // Write back at once (usually all of it goes).
+      while (c.off < c.pending.size()) {
+        const ssize_t w =
+            ::send(c.fd, c.pending.data() + c.off, c.pending.size() - c.off, MSG_NOSIGNAL);
+        if (w > 0) {
+          c.off += static_cast<size_t>(w);
+        } else {
+          if (w < 0 && errno != EAGAIN && errno != EINTR) dead[i] = true;
+          break;
+        }
+      }
+      if (c.off == c.pending.size()) {
+        c.pending.clear();
+        c.off = 0;
+      }
+    }
+    for (size_t i = conns.size(); i-- > 0;) {
+      if (dead[i]) {
+        ::close(conns[i].fd);
+        conns.erase(conns.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+    }
+    if (pfds[1].revents & POLLIN) {
+      for (;;) {
+        const int cfd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0) break;
+        const int one = 1;
+        ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        conns.push_back(Conn{cfd, {}, 0});
+        connections_.fetch_add(1);
+        if (conns.size() >= kMaxConnections) break;
+      }
+    }
+  }
+  for (Conn& c : conns) ::close(c.fd);
+}
+
+}  // namespace srdx::ctl

@@ -1,0 +1,97 @@
+// srdxd's log: one line per record on stderr,
+//   2026-11-27T00:00:00.123Z info srdxd: message
+// with levels error < warn < info < debug. Thread-safe (one write per line).
+#pragma once
+
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
+#include <string>
+#include <string_view>
+
+namespace srdx::ctl {
+
+enum class LogLevel : int { error = 0, warn = 1, info = 2, debug = 3 };
+
+inline std::atomic<int>& log_threshold() {
+  static std::atomic<int> level{static_cast<int>(LogLevel::info)};
+  return level;
+}
+
+inline void set_log_level(LogLevel l) { log_threshold().store(static_cast<int>(l)); }
+
+// "error", "warn", "info", "debug" -> level; false for anything else.
+inline bool parse_log_level(std::string_view s, LogLevel& out) {
+  if (s == "error")
+    out = LogLevel::error;
+  else if (s == "warn" || s == "warning")
+    out = LogLevel::warn;
+  else if (s == "info")
+    out = LogLevel::info;
+  else if (s == "debug")
+    out = LogLevel::debug;
+  else
+    return false;
+  return true;
+}
+
+inline bool log_enabled(LogLevel l) { return static_cast<int>(l) <= log_threshold().load(); }
+
+inline const char* level_name(LogLevel l) {
+  switch (l) {
+    case LogLevel::error:
+      return "error";
+    case LogLevel::warn:
+      return "warn";
+    case LogLevel::info:
+      return "info";
+    case LogLevel::debug:
+      return "debug";
+  }
+  return "?";
+}
+
+// "2026-11-27T00:00:00.123Z" (UTC, milliseconds).
+inline std::string utc_timestamp() {
+  timeval tv{};
+  gettimeofday(&tv, nullptr);
+  tm t{};
+  gmtime_r(&tv.tv_sec, &t);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", t.tm_year + 1900,
+                t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                static_cast<int>(tv.tv_usec / 1000));
+  return buf;
+}
+
+inline void log_line(LogLevel l, const std::string& msg) {
+  if (!log_enabled(l)) return;
+  std::string line = utc_timestamp() + " " + level_name(l) + " srdxd: " + msg + "\n";
+  // One write(2) per line, so that lines from several threads never interleave.
+  [[maybe_unused]] ssize_t n = ::write(2, line.data(), line.size());
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+inline void
+logf(LogLevel l, const char* fmt, ...) {
+  if (!log_enabled(l)) return;
+  char buf[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  log_line(l, buf);
+}
+
+#define SRDX_LOG_ERROR(...) ::srdx::ctl::logf(::srdx::ctl::LogLevel::error, __VA_ARGS__)
+#define SRDX_LOG_WARN(...) ::srdx::ctl::logf(::srdx::ctl::LogLevel::warn, __VA_ARGS__)
+#define SRDX_LOG_INFO(...) ::srdx::ctl::logf(::srdx::ctl::LogLevel::info, __VA_ARGS__)
+#define SRDX_LOG_DEBUG(...) ::srdx::ctl::logf(::srdx::ctl::LogLevel::debug, __VA_ARGS__)
+
+}  // namespace srdx::ctl

@@ -1,0 +1,235 @@
+#include "metrics.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace srdx::ctl {
+
+const std::vector<double>& Histogram::bounds() {
+  static const std::vector<double> b = {5e-6,   10e-6,  20e-6,  50e-6,  100e-6, 200e-6,
+                                        500e-6, 1e-3,   2e-3,   5e-3,   10e-3,  20e-3,
+                                        50e-3,  100e-3, 200e-3, 500e-3, 1.0};
+  return b;
+}
+
+void Histogram::observe(double seconds) {
+  const std::vector<double>& b = bounds();
+  size_t i = 0;
+  while (i < b.size() && seconds > b[i]) ++i;
+  ++buckets_[i];
+  ++count_;
+  sum_ += seconds;
+}
+
+void ProbeHistograms::observe(const std::string& peer, std::string_view transport, double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  h_[{peer, std::string(transport)}].observe(seconds);
+}
+
+std::map<std::pair<std::string, std::string>, Histogram> ProbeHistograms::copy() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return h_;
+}
+
+std::string escape_label(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+namespace {
+
+std::string num(double v) {
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (std::isnan(v)) return "NaN";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+std::string num(uint64_t v) { return std::to_string(v); }
+
+class Writer {
+ public:
+  // HELP and TYPE once per metric family.
+  void family(const std::string& name, const char* type, const char* help) {
+    out_ += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  }
+  void sample(const std::string& name, const std::string& labels, const std::string& value) {
+    out_ += name;
+    if (!labels.empty()) out_ += "{" + labels + "}";
+    out_ += " " + value + "\n";
+  }
+  std::string& str() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+std::string label(const char* k, std::string_view v) {
+  return std::string(k) + "=\"" + escape_label(v) + "\"";
+}
+
+}  // namespace
+
+std::string render_prometheus(const MetricsInput& in) {
+  Writer w;
+  const Snapshot& s = *in.snap;
+
+  w.family("srdx_info", "gauge", "srdxd version and link (always 1)");
+  w.sample("srdx_info",
+           label("version", kVersion) + "," + label("link", s.link_kind) + "," +
+               label("local", format_addr(s.link_local)),
+           "1");
+  w.family("srdx_uptime_seconds", "gauge", "Seconds since srdxd started");
+  w.sample("srdx_uptime_seconds", "", num(in.uptime_s));
+  w.family("srdx_draining", "gauge", "1 while srdxd drains before exiting");
+  w.sample("srdx_draining", "", in.draining ? "1" : "0");
+  w.family("srdx_epoch", "gauge", "Epoch of this endpoint incarnation");
+  w.sample("srdx_epoch", "", num(s.epoch));
+
+  // Endpoint counters.
+#define SRDX_EP_METRIC(f)                                           \
+  w.family("srdx_" #f "_total", "counter", "Endpoint counter " #f); \
+  w.sample("srdx_" #f "_total", "", num(s.ep.f));
+  SRDX_ENDPOINT_COUNTERS(SRDX_EP_METRIC)
+#undef SRDX_EP_METRIC
+  w.family("srdx_drops_total", "counter", "Incoming packets the endpoint dropped, by reason");
+  for (size_t i = 0; i < static_cast<size_t>(DropReason::kCount); ++i) {
+    w.sample("srdx_drops_total", label("reason", to_string(static_cast<DropReason>(i))),
+             num(s.ep.drops[i]));
+  }
+  w.family("srdx_buffered_messages", "gauge", "Messages in flight or undelivered");
+  w.sample("srdx_buffered_messages", "", num(s.buffered_messages));
+  w.family("srdx_buffered_bytes", "gauge", "Bytes of messages in flight or undelivered");
+  w.sample("srdx_buffered_bytes", "", num(s.buffered_bytes));
+  w.family("srdx_endpoint_peers", "gauge", "Peers the endpoint knows (configured or not)");
+  w.sample("srdx_endpoint_peers", "", num(s.endpoint_peers));
+  w.family("srdx_echo_messages_total", "counter", "Messages the srdx echo service answered");
+  w.sample("srdx_echo_messages_total", "", num(s.echo_served));
+  w.family("srdx_echo_failures_total", "counter", "Echoes the endpoint refused to send");
+  w.sample("srdx_echo_failures_total", "", num(s.echo_failed));
+  w.family("srdx_unserved_messages_total", "counter",
+           "Messages on flows no application serves (dropped)");
+  w.sample("srdx_unserved_messages_total", "", num(s.other_flow_dropped));
+
+#define SRDX_LINK_METRIC(f)                                          \
+  w.family("srdx_link_" #f "_total", "counter", "Link counter " #f); \
+  w.sample("srdx_link_" #f "_total", label("kind", s.link_kind), num(s.link.f));
+  SRDX_LINK_COUNTERS(SRDX_LINK_METRIC)
+#undef SRDX_LINK_METRIC
+
+#define SRDX_POLLER_METRIC(f)                                               \
+  w.family("srdx_poller_" #f "_total", "counter", "Poll loop counter " #f); \
+  w.sample("srdx_poller_" #f "_total", "", num(s.poller.f));
+  SRDX_POLLER_COUNTERS(SRDX_POLLER_METRIC)
+#undef SRDX_POLLER_METRIC
+
+  // Peers.
+  struct PeerMetric {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::string (*value)(const PeerSnapshot&);
+  };
+  static const PeerMetric peer_metrics[] = {
+      {"srdx_peer_up", "gauge", "1 when the handshake with the peer is done",
+       [](const PeerSnapshot& p) { return std::string(p.stats.up ? "1" : "0"); }},
+      {"srdx_peer_srtt_seconds", "gauge", "Smoothed RTT to the peer",
+       [](const PeerSnapshot& p) { return num(p.stats.srtt.sec()); }},
+      {"srdx_peer_min_rtt_seconds", "gauge", "Smallest RTT seen to the peer",
+       [](const PeerSnapshot& p) { return num(p.stats.min_rtt.sec()); }},
+      {"srdx_peer_cwnd_bytes", "gauge", "Congestion window",
+       [](const PeerSnapshot& p) { return num(p.stats.cwnd_bytes); }},
+      {"srdx_peer_inflight_bytes", "gauge", "Bytes in flight",
+       [](const PeerSnapshot& p) { return num(p.stats.inflight_bytes); }},
+      {"srdx_peer_retransmissions_total", "counter", "Packets retransmitted to the peer",
+       [](const PeerSnapshot& p) { return num(p.stats.retransmissions); }},
+      {"srdx_peer_messages_completed_total", "counter", "Messages the peer acknowledged",
+       [](const PeerSnapshot& p) { return num(p.stats.messages_completed); }},
+      {"srdx_peer_messages_failed_total", "counter", "Messages to the peer that failed",
+       [](const PeerSnapshot& p) { return num(p.stats.messages_failed); }},
+      {"srdx_peer_messages_received_total", "counter", "Messages received from the peer",
+       [](const PeerSnapshot& p) { return num(p.stats.messages_received); }},
+      {"srdx_peer_bytes_acked_total", "counter", "Bytes the peer acknowledged",
+       [](const PeerSnapshot& p) { return num(p.stats.bytes_acked); }},
+      {"srdx_peer_bytes_received_total", "counter", "Bytes received from the peer",
+       [](const PeerSnapshot& p) { return num(p.stats.bytes_received); }},
+  };
+  for (const PeerMetric& m : peer_metrics) {
+    w.family(m.name, m.type, m.help);
+    for (const PeerSnapshot& p : s.peers) w.sample(m.name, label("peer", p.cfg.name), m.value(p));
+  }
+
+  // Paths.
+  struct PathMetric {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::string (*value)(const PathStats&);
+  };
+  static const PathMetric path_metrics[] = {
+      {"srdx_path_srtt_seconds", "gauge", "Smoothed RTT of the path",
+       [](const PathStats& p) { return num(p.srtt.sec()); }},
+      {"srdx_path_min_rtt_seconds", "gauge", "Smallest RTT of the path",
+       [](const PathStats& p) { return num(p.min_rtt.sec()); }},
+      {"srdx_path_active", "gauge", "1 when the path is active (not on probation or retired)",
+       [](const PathStats& p) { return std::string(p.state == PathState::active ? "1" : "0"); }},
+      {"srdx_path_packets_sent_total", "counter", "Packets sent on the path",
+       [](const PathStats& p) { return num(p.packets_sent); }},
+      {"srdx_path_packets_lost_total", "counter", "Packets lost on the path",
+       [](const PathStats& p) { return num(p.packets_lost); }},
+      {"srdx_path_timeouts_total", "counter", "Retransmission timeouts on the path",
+       [](const PathStats& p) { return num(p.timeouts); }},
+  };
+  for (const PathMetric& m : path_metrics) {
+    w.family(m.name, m.type, m.help);
+    for (const PeerSnapshot& p : s.peers) {
+      for (const PathStats& ps : p.paths) {
+        w.sample(m.name,
+                 label("peer", p.cfg.name) + "," + label("entropy", std::to_string(ps.entropy)),
+                 m.value(ps));
+      }
+    }
+  }
+
+  // Probes.
+  w.family("srdx_probes_started_total", "counter", "Probes started (API and periodic)");
+  w.sample("srdx_probes_started_total", "", num(in.probes_started));
+  w.family("srdx_probe_rtt_seconds", "histogram",
+           "Ping-pong round-trip time of probes, by peer and transport");
+  const std::vector<double>& b = Histogram::bounds();
+  for (const auto& [key, h] : in.probe_rtt) {
+    const std::string base = label("peer", key.first) + "," + label("transport", key.second);
+    uint64_t cum = 0;
+    for (size_t i = 0; i < b.size(); ++i) {
+      cum += h.buckets()[i];
+      w.sample("srdx_probe_rtt_seconds_bucket", base + "," + label("le", num(b[i])), num(cum));
+    }
+    cum += h.buckets()[b.size()];
+    w.sample("srdx_probe_rtt_seconds_bucket", base + "," + label("le", "+Inf"), num(cum));
+    w.sample("srdx_probe_rtt_seconds_sum", base, num(h.sum()));
+    w.sample("srdx_probe_rtt_seconds_count", base, num(h.count()));
+  }
+
+  // Control API.
+  w.family("srdx_api_requests_total", "counter", "Control API requests");
+  w.sample("srdx_api_requests_total", "", num(in.api.requests));
+  w.family("srdx_api_unauthorized_total", "counter",
+           "Control API requests refused for a missing or wrong bearer token");
+  w.sample("srdx_api_unauthorized_total", "", num(in.api.unauthorized));
+  w.family("srdx_api_bad_requests_total", "counter", "Control API requests answered with 4xx");
+  w.sample("srdx_api_bad_requests_total", "", num(in.api.bad_requests));
+  return std::move(w.str());
+}
+
+}  // namespace srdx::ctl

@@ -1,0 +1,182 @@
+// Ping-pong measurements between two appliances, over srdx and over TCP.
+//
+// A Probe belongs to the ProbeManager and runs on its own thread, which
+// alternates batches of pings between the transports (same peer, same
+// moment, so the comparison is fair). TCP pings run on that thread over one
+// TCP_NODELAY connection to the peer's TCP echo listener. srdx pings are
+// handed to the poller thread as an SrdxBatch (the Endpoint is single
+// threaded): the SrdxPinger there sends each ping on flow 0xFFFF, timestamps
+// the send and the echo with the poll loop's clock, and completes the batch.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config.h"
+#include "metrics.h"
+#include "request.h"
+#include "srdx/endpoint.h"
+
+namespace srdx::ctl {
+
+// RTT percentiles of one transport, from samples in nanoseconds.
+struct RttSummary {
+  uint64_t count = 0, lost = 0;
+  double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, max_us = 0;
+};
+// Nearest-rank percentiles; sorts `ns`.
+RttSummary summarize(std::vector<int64_t>& ns, uint64_t lost);
+
+enum class ProbeState : uint8_t { running, done, cancelled, failed };
+std::string_view to_string(ProbeState s);
+
+class Probe {
+ public:
+  Probe(uint64_t id, const ProbeRequest& req, const PeerConfig& peer, bool listed);
+
+  uint64_t id() const { return id_; }
+  const ProbeRequest& request() const { return req_; }
+  const PeerConfig& peer() const { return peer_; }
+  bool listed() const { return listed_; }
+  ProbeState state() const;
+  bool cancelled() const { return cancel_.load(); }
+  bool finished() const { return state() != ProbeState::running; }
+
+  void cancel() { cancel_.store(true); }
+  // Samples (thread-safe): an RTT in nanoseconds, or a lost ping.
+  void record(ProbeTransport t, int64_t rtt_ns);
+  void record_lost(ProbeTransport t);
+  void finish(ProbeState s, const std::string& error = {});
+
+  // The GET /v1/probes/{id} object.
+  nlohmann::json to_json() const;
+  // Pings done so far on transport t (measured + lost).
+  uint64_t done(ProbeTransport t) const;
+
+ private:
+  const uint64_t id_;
+  const ProbeRequest req_;
+  const PeerConfig peer_;
+  const bool listed_;
+  std::atomic<bool> cancel_{false};
+  mutable std::mutex mu_;
+  ProbeState state_ = ProbeState::running;
+  std::string error_;
+  std::vector<int64_t> rtt_[2];
+  uint64_t lost_[2] = {0, 0};
+};
+
+// A batch of srdx pings for the poller thread.
+struct SrdxBatch {
+  std::shared_ptr<Probe> probe;
+  std::string peer;  // configured peer name
+  uint32_t size = 64, count = 1, interval_us = 0;
+  // Set by the poller thread when the batch ends; error empty on success.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  std::string error;
+  void complete(const std::string& err);
+  // Waits for complete(); returns its error.
+  std::string wait();
+};
+
+// Runs in the poller thread: sends srdx pings and matches their echoes.
+class SrdxPinger {
+ public:
+  // `magic` marks this daemon's pings (their first 8 bytes), so that an echo
+  // coming back is never echoed again.
+  SrdxPinger(Endpoint& ep, uint64_t magic, ProbeHistograms& hist);
+
+  void add(std::shared_ptr<SrdxBatch> b, PeerId peer, Time now);
+  // A flow-0xFFFF message: true when it is (or was) an answer to one of our
+  // pings, so it must not be echoed.
+  bool on_message(const Event& ev, Time now);
+  void on_send_failed(const Event& ev, Time now);
+  void on_peer_removed(PeerId peer);
+  void tick(Time now);
+  // Cancels every batch (drain).
+  void cancel_all();
+  size_t active() const { return queues_.size(); }
+
+ private:
+  struct Peer {
+    std::deque<std::shared_ptr<SrdxBatch>> batches;
+    uint32_t done = 0;
+    bool in_flight = false, warmup = false, started = false;
+    uint64_t seq = 0, cookie = 0;
+    Time sent, next_send;
+    std::vector<uint8_t> payload;
+  };
+  void send_ping(PeerId id, Peer& p, Time now);
+  void ping_done(PeerId id, Peer& p, Time now);
+  bool is_ours(std::span<const uint8_t> data) const;
+
+  Endpoint& ep_;
+  uint8_t magic_[8];
+  ProbeHistograms& hist_;
+  std::map<PeerId, Peer> queues_;
+  uint64_t next_seq_ = 1;
+};
+
+// Starts, lists, cancels and reaps probes.
+class ProbeManager {
+ public:
+  // submit: hands a batch to the poller thread (its command queue).
+  using Submit = std::function<void(std::shared_ptr<SrdxBatch>)>;
+  ProbeManager(ProbeHistograms& hist, Submit submit);
+  ~ProbeManager();
+
+  // Returns the new probe (already running). listed=false: a periodic probe,
+  // not shown in /v1/probes.
+  std::shared_ptr<Probe> start(const ProbeRequest& req, const PeerConfig& peer, bool listed);
+  std::shared_ptr<Probe> find(uint64_t id) const;
+  std::vector<std::shared_ptr<Probe>> list() const;
+  size_t running() const;
+  uint64_t started() const { return started_.load(); }
+  void cancel_all();
+  // Cancels and joins every probe thread.
+  void stop();
+
+ private:
+  void run(std::shared_ptr<Probe> p);
+  void reap_locked();
+
+  ProbeHistograms& hist_;
+  Submit submit_;
+  mutable std::mutex mu_;
+  uint64_t next_id_ = 1;
+  std::atomic<uint64_t> started_{0};
+  std::map<uint64_t, std::shared_ptr<Probe>> probes_;
+  std::map<uint64_t, std::thread> threads_;
+  std::vector<std::thread> done_threads_;
+};
+
+// One TCP ping-pong connection (used by the probe threads).
+class TcpPinger {
+ public:
+  ~TcpPinger();
+  // Empty on success.
+  std::string connect(uint32_t ip, uint16_t port, int timeout_ms);
+  // One ping of `size` bytes: >0 RTT in ns; 0 lost (timed out; reconnect);
+  // <0 error (err says why).
+  int64_t ping(uint32_t size, int timeout_ms, std::string& err);
+  void close();
+  bool connected() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+  std::vector<uint8_t> out_, in_;
+};
+
+}  // namespace srdx::ctl

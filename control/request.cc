@@ -1,0 +1,138 @@
+#include "request.h"
+
+#include <nlohmann/json.hpp>
+
+namespace srdx::ctl {
+
+using nlohmann::json;
+
+std::string_view to_string(ProbeTransport t) {
+  switch (t) {
+    case ProbeTransport::srdx:
+      return "srdx";
+    case ProbeTransport::tcp:
+      return "tcp";
+    case ProbeTransport::both:
+      return "both";
+  }
+  return "?";
+}
+
+namespace {
+
+// An integer field within [min, max]; refuses floats, strings, booleans.
+std::string get_uint(const json& j, const char* name, uint64_t min, uint64_t max, uint32_t& out) {
+  const std::string accepted =
+      "; accepted: a whole number " + std::to_string(min) + ".." + std::to_string(max);
+  if (j.is_number_unsigned()) {
+    const uint64_t v = j.get<uint64_t>();
+    if (v < min || v > max) {
+      return std::string(name) + ": " + std::to_string(v) + " is out of range" + accepted;
+    }
+    out = static_cast<uint32_t>(v);
+    return {};
+  }
+  if (j.is_number_integer()) {  // negative
+    return std::string(name) + ": " + std::to_string(j.get<int64_t>()) + " is out of range" +
+           accepted;
+  }
+  return std::string(name) + ": must be a number" + accepted;
+}
+
+}  // namespace
+
+std::string parse_probe_request(std::string_view body, ProbeRequest& out) {
+  if (body.size() > kMaxRequestBody) return "request body too large";
+  json j;
+  try {
+    j = json::parse(body.begin(), body.end());
+  } catch (const json::exception& e) {
+    return std::string("malformed JSON: ") + e.what();
+  }
+  if (!j.is_object()) return "the body must be a JSON object";
+  ProbeRequest r;
+  bool have_peer = false;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& key = it.key();
+    const json& v = it.value();
+    if (key == "peer") {
+      if (!v.is_string()) return "peer: must be a string (a configured peer's name)";
+      r.peer = v.get<std::string>();
+      if (!valid_peer_name(r.peer)) {
+        return "peer: not a peer name; accepted: 1 to 64 of letters, digits, '-', '_', '.'";
+      }
+      have_peer = true;
+    } else if (key == "transport") {
+      const std::string accepted = "; accepted: \"srdx\", \"tcp\", \"both\"";
+      if (!v.is_string()) return "transport: must be a string" + accepted;
+      const std::string t = v.get<std::string>();
+      if (t == "srdx")
+        r.transport = ProbeTransport::srdx;
+      else if (t == "tcp")
+        r.transport = ProbeTransport::tcp;
+      else if (t == "both")
+        r.transport = ProbeTransport::both;
+      else
+        return "transport: unknown transport" + accepted;
+    } else if (key == "size") {
+      if (std::string e = get_uint(v, "size", 1, kProbeMaxSize, r.size); !e.empty()) return e;
+    } else if (key == "count") {
+      if (std::string e = get_uint(v, "count", 1, kProbeMaxCount, r.count); !e.empty()) return e;
+    } else if (key == "interval_us") {
+      if (std::string e = get_uint(v, "interval_us", 0, kProbeMaxIntervalUs, r.interval_us);
+          !e.empty()) {
+        return e;
+      }
+    } else {
+      std::string shown = key.size() > 64 ? key.substr(0, 64) + "..." : key;
+      return "unknown field " + json(shown).dump(-1, ' ', false, json::error_handler_t::replace) +
+             "; accepted: peer, transport, size, count, interval_us";
+    }
+  }
+  if (!have_peer) return "peer: required (a configured peer's name)";
+  out = r;
+  return {};
+}
+
+bool valid_peer_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char ch : name) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool parse_probe_id(std::string_view text, uint64_t& id) {
+  if (text.empty() || text.size() > 18 || text[0] == '0') return false;
+  uint64_t v = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(ch - '0');
+  }
+  id = v;
+  return true;
+}
+
+bool bearer_matches(std::string_view authorization, std::string_view token) {
+  constexpr std::string_view kPrefix = "Bearer ";
+  if (token.empty() || authorization.size() != kPrefix.size() + token.size()) return false;
+  unsigned diff = 0;
+  for (size_t i = 0; i < kPrefix.size(); ++i) {
+    diff |= static_cast<unsigned char>(authorization[i]) ^ static_cast<unsigned char>(kPrefix[i]);
+  }
+  for (size_t i = 0; i < token.size(); ++i) {
+    diff |= static_cast<unsigned char>(authorization[kPrefix.size() + i]) ^
+            static_cast<unsigned char>(token[i]);
+  }
+  return diff == 0;
+}
+
+std::string error_json(std::string_view message) {
+  json j = json::object();
+  j["error"] = std::string(message);
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace srdx::ctl

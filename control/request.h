@@ -1,0 +1,48 @@
+// Validation of control API requests: pure functions of their input (no
+// daemon state), so that the fuzzer can hammer them. Each returns an empty
+// string when the request is acceptable, otherwise the message a 400 carries.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace srdx::ctl {
+
+enum class ProbeTransport : uint8_t { srdx, tcp, both };
+std::string_view to_string(ProbeTransport t);
+
+struct ProbeRequest {
+  std::string peer;
+  ProbeTransport transport = ProbeTransport::both;
+  uint32_t size = 64;        // 1..65536 bytes
+  uint32_t count = 1000;     // 1..1000000 pings per transport
+  uint32_t interval_us = 0;  // 0..1000000 between pings
+};
+
+inline constexpr uint32_t kProbeMaxSize = 65536;
+inline constexpr uint32_t kProbeMaxCount = 1000000;
+inline constexpr uint32_t kProbeMaxIntervalUs = 1000000;
+// Bodies larger than this are refused before parsing.
+inline constexpr size_t kMaxRequestBody = 64 * 1024;
+
+// POST /v1/probes body: {"peer":"b","transport":"srdx"|"tcp"|"both","size":64,
+// "count":1000,"interval_us":0}; "peer" is required, the rest default.
+// Malformed JSON, a non-object, unknown fields, wrong types and out-of-range
+// values are refused.
+std::string parse_probe_request(std::string_view body, ProbeRequest& out);
+
+// A peer name as the config accepts it: 1..64 of [A-Za-z0-9._-].
+bool valid_peer_name(std::string_view name);
+
+// A probe id in a path: 1..18 decimal digits, no leading zero.
+bool parse_probe_id(std::string_view text, uint64_t& id);
+
+// Compares the Authorization header with "Bearer <token>" in constant time
+// (for a given header length). An empty token never matches.
+bool bearer_matches(std::string_view authorization, std::string_view token);
+
+// {"error":"<message>"} with the message JSON-escaped.
+std::string error_json(std::string_view message);
+
+}  // namespace srdx::ctl

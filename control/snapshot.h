@@ -1,0 +1,64 @@
+// What the poller thread publishes for the HTTP threads: a copy of the
+// endpoint's, link's and poller's counters and of every configured peer's
+// state, refreshed every few milliseconds under a mutex. The HTTP threads
+// never touch the Endpoint.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "link.h"
+#include "loop/poller.h"
+#include "srdx/endpoint.h"
+
+namespace srdx::ctl {
+
+struct PeerSnapshot {
+  PeerConfig cfg;
+  bool known = false;  // the endpoint has it (false briefly after a reload)
+  PeerStats stats;
+  std::vector<PathStats> paths;
+};
+
+struct Snapshot {
+  uint64_t epoch = 0;
+  std::string link_kind;
+  Addr link_local;
+  EndpointStats ep;
+  dp::LinkStats link;
+  dp::PollerStats poller;
+  uint64_t buffered_messages = 0, buffered_bytes = 0;
+  uint64_t endpoint_peers = 0;      // every peer the endpoint knows, named or not
+  uint64_t echo_served = 0;         // srdx echo service: messages echoed
+  uint64_t echo_failed = 0;         // ... that could not be sent back
+  uint64_t other_flow_dropped = 0;  // messages on flows no application serves
+  std::vector<PeerSnapshot> peers;  // configured peers, in config order
+};
+
+struct ApiCounters {
+  uint64_t requests = 0, unauthorized = 0, bad_requests = 0;
+};
+
+// Every EndpointStats counter by name (X(name)), drops aside.
+#define SRDX_ENDPOINT_COUNTERS(X)                                                               \
+  X(packets_sent)                                                                               \
+  X(packets_received) X(bytes_sent) X(bytes_received) X(data_packets_sent) X(ack_packets_sent)  \
+      X(handshake_packets_sent) X(retransmissions) X(rto_events) X(reorder_losses)              \
+          X(duplicate_fragments) X(out_of_order_packets) X(messages_sent) X(messages_completed) \
+              X(messages_failed) X(messages_received) X(path_replacements) X(peer_restarts)
+
+#define SRDX_LINK_COUNTERS(X)                                                                    \
+  X(rx_packets)                                                                                  \
+  X(rx_bytes) X(tx_packets) X(tx_bytes) X(tx_dropped) X(tx_no_buffer) X(rx_dropped) X(rx_not_ip) \
+      X(rx_not_udp) X(rx_not_for_us) X(rx_bad_checksum) X(rx_truncated) X(rx_fragments)          \
+          X(rx_unknown_ethertype) X(arp_requests) X(arp_replies) X(icmp_echo) X(tx_no_neighbour)
+
+#define SRDX_POLLER_COUNTERS(X)                                                                 \
+  X(iterations)                                                                                 \
+  X(idle_iterations) X(idle_sleeps) X(wakeups_by_link) X(slept_ns) X(rx_bursts) X(rx_packets)   \
+      X(tx_bursts) X(tx_packets) X(partial_tx) X(tx_dropped) X(tx_no_buffer) X(tx_budget_spent) \
+          X(timer_calls) X(events)
+
+}  // namespace srdx::ctl
