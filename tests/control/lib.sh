@@ -16,6 +16,10 @@ SRDXCTL=${2:?usage: $0 SRDXD SRDXCTL}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PY=/usr/bin/python3
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/srdx-control.XXXXXX")
+# The daemons run through a link with another name, so that a `pkill srdxd`
+# (or pkill -f) from a developer's shell or another suite does not hit them.
+ln -s "$(realpath "$SRDXD")" "$WORK/ctltest-daemon"
+SRDXD=$WORK/ctltest-daemon
 BODY=$WORK/body        # the last reply's body
 STATUS=0               # the last reply's HTTP status
 
@@ -38,7 +42,7 @@ cleanup() {
   done
   if [[ $rc -ne 0 ]]; then
     local f
-    for f in "$WORK"/*/srdxd.log; do
+    for f in "$WORK"/*/daemon.log; do
       [[ -f $f ]] || continue
       echo "---- $f (last 30 lines)" >&2
       tail -n 30 "$f" >&2
@@ -70,8 +74,8 @@ node_new() {
   CONTROL[$n]=127.0.0.1:$((base + 9))
   ECHO_PORT[$n]=$((base + 10))
   TOKEN_FILE[$n]=$WORK/$n/token
-  CONFIG[$n]=$WORK/$n/srdxd.conf
-  LOG[$n]=$WORK/$n/srdxd.log
+  CONFIG[$n]=$WORK/$n/node.conf
+  LOG[$n]=$WORK/$n/daemon.log
   (umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"${TOKEN_FILE[$n]}")
 }
 
