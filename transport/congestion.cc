@@ -11,6 +11,7 @@ void Congestion::reset() {
   cwnd_ = static_cast<double>(cfg_.cc_initial_window);
   inflight_ = 0;
   qdelay_ns_ = 0;
+  cwnd_before_timeout_ = 0;
   last_decrease_ = Time::zero();
   next_send_ = Time::zero();
 }
@@ -50,8 +51,14 @@ void Congestion::on_acked(uint32_t bytes, Duration queue_delay, Duration srtt, T
   last_decrease_ = now;
 }
 
+void Congestion::undo_timeout() {
+  if (cwnd_before_timeout_ > cwnd_) cwnd_ = cwnd_before_timeout_;
+  cwnd_before_timeout_ = 0;
+}
+
 void Congestion::on_timeout(Duration srtt, Time now) {
   if (now - last_decrease_ < srtt) return;
+  cwnd_before_timeout_ = cwnd_;
   cwnd_ = std::max(cwnd_ * (1.0 - cfg_.cc_max_decrease), mss_);
   last_decrease_ = now;
 }

@@ -26,6 +26,8 @@ class Congestion {
   void on_acked(uint32_t bytes, Duration queue_delay, Duration srtt, Time now);
   void on_lost(uint32_t bytes) { inflight_ -= bytes <= inflight_ ? bytes : inflight_; }
   void on_timeout(Duration srtt, Time now);
+  // The timeout that last shrank the window was spurious: restore it.
+  void undo_timeout();
   void reset();
 
   uint64_t cwnd() const { return static_cast<uint64_t>(cwnd_); }
@@ -39,6 +41,7 @@ class Congestion {
   Time last_decrease_ = Time::zero();
   Time next_send_ = Time::zero();
   double qdelay_ns_ = 0;  // smoothed queueing delay
+  double cwnd_before_timeout_ = 0;  // 0: nothing to undo
 };
 
 }  // namespace srdx

@@ -132,6 +132,7 @@ struct Peer {
   // Transmit side.
   SendQueue sq;
   SentPackets sent;
+  RecentLosses recent_losses;
   PathSelector paths;
   Congestion cc;
   RingQueue<Retx> retx{16};
@@ -156,6 +157,11 @@ struct Peer {
   uint32_t ack_pending = 0;
   Time ack_deadline = Time::infinite();
   uint32_t ack_seq_tx = 0;
+  // ACKs leave with the entropy of the latest data packet: the sender's path
+  // choice then covers the round trip, so an entropy whose return path is dead
+  // times out at the sender and is replaced there, like a dead forward path.
+  // A pure receiver has no other way to learn which return paths work.
+  uint16_t ack_entropy = 0;
   uint64_t last_adv_free = 0, last_adv_max_msg = 0;
   uint32_t rx_gen = 0;
 
@@ -335,6 +341,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
       p.paths.on_abandoned(s->slot);
       p.sent.remove(*s);
     }
+    p.recent_losses.clear();
     p.retx.clear();
     p.cc.reset();
     p.rto_deadline = Time::infinite();
@@ -402,7 +409,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
       case wire::Type::hello_ack:
         return on_hello(*p, pkt_.common.type == wire::Type::hello_ack, now);
       case wire::Type::data:
-        return on_data(*p, now);
+        return on_data(*p, path.entropy, now);
       case wire::Type::ack:
         return on_ack(*p, now);
     }
@@ -480,7 +487,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
         fail(p, *m, FailReason::too_large, now);
   }
 
-  void on_data(Peer& p, Time now) {
+  void on_data(Peer& p, uint16_t entropy, Time now) {
     const wire::Data& d = pkt_.data;
     if (!check_epochs(p, d.dst_epoch, now)) return;
     const uint64_t msg_floor = d.msg_id - d.msg_floor_delta;
@@ -496,6 +503,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     }
     if (p.acks.any() && d.pn < p.acks.largest()) ++stats_.out_of_order_packets;
     p.acks.on_packet(d.pn, now);
+    p.ack_entropy = entropy;
     p.acks.raise_floor(d.pn - d.pn_floor_delta);
     ++p.ack_pending;
     if (p.ack_pending >= cfg_.ack_every || (pkt_.common.flags & wire::flag::kAckNow) ||
@@ -544,22 +552,64 @@ class Endpoint::Impl final : public Reassembly::Sink {
       }
       s = next;
     }
-    // Pass 2: per-path reordering. A packet overtaken on its own path by
-    // reorder_threshold acknowledged packets is lost.
+    // Pass 2: per-path order. A path delivers in order, so a packet overtaken
+    // on its own path is lost: at once when reorder_threshold later packets
+    // of that path were acknowledged; when only one was, once it is also
+    // older than twice the path's smoothed RTT (ACKs come back over other paths
+    // and may themselves be reordered; a path carries few
+    // packets of a sprayed connection, so the count alone comes too rarely).
     for (SentPacket* s = p.sent.first(); s && s->pn < a.largest_pn;) {
       SentPacket* next = p.sent.next(*s);
+      const PathSlot& slot = p.paths.slot(s->slot);
       // Only against packets of the same entropy: after a slot moves to a new
       // one, older packets on the old path are judged by the RTO alone.
-      if (s->slot_gen == p.paths.slot(s->slot).generation &&
-          p.paths.overtaken(s->slot, s->path_seq, cfg_.reorder_threshold)) {
+      if (s->slot_gen == slot.generation &&
+          (p.paths.overtaken(s->slot, s->path_seq, cfg_.reorder_threshold) ||
+           (p.paths.overtaken(s->slot, s->path_seq, 1) && slot.has_rtt &&
+            now - s->sent_time > slot.srtt * 2 + cfg_.ack_delay))) {
         ++stats_.reorder_losses;
         p.paths.on_lost(s->slot, now);
-        lose(p, *s);
+        lose(p, *s, now, false);
       }
       s = next;
     }
+    if (p.recent_losses.size()) check_late_acks(p, a, now, ack_delay);
     if (any_acked) p.paths.refresh(now);
     arm_rto(p);
+  }
+
+  // Packets declared lost that this ACK names after all: the loss was only a
+  // delay. Learn the path's real RTT from it, undo the penalties, and count
+  // the fragment as delivered (its repair may still be queued; it is skipped).
+  void check_late_acks(Peer& p, const wire::Ack& a, Time now, Duration ack_delay) {
+    const uint64_t lowest = a.ranges[a.range_count - 1].lo;
+    for (size_t i = 0; i < p.recent_losses.size();) {
+      RecentLosses::Entry& e = p.recent_losses[i];
+      const uint64_t pn = e.pkt.pn;
+      bool acked = false;
+      if (pn >= lowest && pn <= a.largest_pn) {
+        for (int r = 0; r < a.range_count && !acked; ++r)
+          acked = a.ranges[r].lo <= pn && pn <= a.ranges[r].hi;
+      }
+      if (!acked) {
+        // Past the longest an ACK can plausibly be late: forget it.
+        if (now - e.declared > cfg_.rto_max) {
+          p.recent_losses.drop(i);
+        } else {
+          ++i;
+        }
+        continue;
+      }
+      ++stats_.spurious_losses;
+      Duration rtt = now - e.pkt.sent_time;
+      if (rtt > ack_delay) rtt -= ack_delay;
+      p.paths.on_late_ack(e.pkt.slot, e.pkt.slot_gen, e.pkt.path_seq, rtt);
+      if (e.by_timeout) p.cc.undo_timeout();
+      const uint64_t msg_id = e.pkt.msg_id;
+      const uint32_t frag = e.pkt.frag;
+      p.recent_losses.drop(i);
+      finish_fragment(p, msg_id, frag);
+    }
   }
 
   void on_packet_acked(Peer& p, SentPacket& s, Time now, Duration ack_delay) {
@@ -572,6 +622,11 @@ class Endpoint::Impl final : public Reassembly::Sink {
     const uint64_t msg_id = s.msg_id;
     const uint32_t frag = s.frag;
     p.sent.remove(s);
+    finish_fragment(p, msg_id, frag);
+  }
+
+  // Fragment `frag` of message `msg_id` reached the peer.
+  void finish_fragment(Peer& p, uint64_t msg_id, uint32_t frag) {
     TxMsg* m = p.sq.find(msg_id);
     if (!m || !p.sq.ack_frag(*m, frag) || m->acked != m->nfrags) return;
     // An ordered message may sit complete at the peer waiting for its
@@ -603,7 +658,8 @@ class Endpoint::Impl final : public Reassembly::Sink {
 
   // A packet is lost: forget it and queue its fragment for retransmission on
   // another path (unless the fragment got through in another copy).
-  void lose(Peer& p, SentPacket& s) {
+  void lose(Peer& p, SentPacket& s, Time now, bool by_timeout) {
+    p.recent_losses.add(s, now, by_timeout);
     p.cc.on_lost(s.bytes);
     const uint64_t msg_id = s.msg_id;
     const uint32_t frag = s.frag;
@@ -660,35 +716,38 @@ class Endpoint::Impl final : public Reassembly::Sink {
   void scan_rto(Peer& p, Time now) {
     const Duration floor = p.paths.min_rto();
     Time next = Time::infinite();
-    bool fired = false;
-    uint16_t first_slot = PathSelector::kNone;
-    bool many_slots = false;
+    expired_.clear();
+    uint64_t slots_hit[tuning::kMaxPathsPerPeer / 64] = {};
+    uint32_t distinct = 0;
     SentPacket* s = p.sent.first();
-    while (s && s->sent_time + floor <= now) {
-      SentPacket* n = p.sent.next(*s);
+    for (; s && s->sent_time + floor <= now; s = p.sent.next(*s)) {
       Time expiry = s->sent_time + p.paths.rto(s->slot);
-      if (expiry <= now) {
-        ++stats_.rto_events;
-        p.paths.on_timeout(s->slot, s->slot_gen, now);
-        many_slots |= (first_slot != PathSelector::kNone && first_slot != s->slot);
-        first_slot = s->slot;
-        lose(p, *s);
-        fired = true;
-      } else {
+      if (expiry > now) {
         next = min(next, expiry);
+        continue;
       }
-      s = n;
+      expired_.push_back(s);
+      uint64_t& w = slots_hit[s->slot >> 6];
+      const uint64_t bit = uint64_t{1} << (s->slot & 63);
+      distinct += (w & bit) ? 0 : 1;
+      w |= bit;
     }
     if (s) next = min(next, s->sent_time + floor);
-    if (fired) {
-      // A timeout on one path is that path's problem (the selector steers
-      // away from it); timeouts across paths mean the connection sends too
-      // much.
-      if (many_slots) p.cc.on_timeout(p.paths.srtt(), now);
-      p.paths.on_rto_round();
-      p.paths.refresh(now);
-    }
     p.rto_deadline = next;
+    if (expired_.empty()) return;
+    // Timeouts on one or a few paths are those paths' problem: the selector
+    // steers away and re-draws them. Timeouts on most paths at once are a
+    // stall (the peer or this host was descheduled) or the connection sending
+    // too much: no path is blamed, and the window shrinks.
+    const bool stall = p.paths.size() > 1 && distinct * 2 > p.paths.size();
+    for (SentPacket* e : expired_) {
+      ++stats_.rto_events;
+      p.paths.on_timeout(e->slot, e->slot_gen, now, !stall);
+      lose(p, *e, now, true);
+    }
+    if (distinct > 1) p.cc.on_timeout(p.paths.srtt(), now);
+    p.paths.on_rto_round();
+    p.paths.refresh(now);
   }
 
   void scan_deadlines(Peer& p, Time now) {
@@ -803,6 +862,11 @@ class Endpoint::Impl final : public Reassembly::Sink {
     path.remote = p.addr;
     path.link = 0;
     path.entropy = p.paths.slot(p.paths.choose(PathSelector::kNone, now)).entropy;
+    // An ACK for fresh data follows that data's entropy back; anything else
+    // (handshake, keepalive answers, floor updates) takes a path of its own,
+    // so it does not keep following an entropy that may have died since.
+    if (p.ack_entropy && p.ack_pending && !p.hello_ack_due && !p.hello_due)
+      path.entropy = p.ack_entropy;
     if (p.hello_ack_due) {
       p.hello_ack_due = false;
       wire::Hello h;
@@ -1057,6 +1121,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
   RingQueue<Addr> stateless_hellos_{kMaxStatelessHellos};
   size_t rr_ = 0;
   Peer* delivering_ = nullptr;
+  std::vector<SentPacket*> expired_;  // scan_rto's scratch list
   wire::Packet pkt_;
   wire::Data pkt_out_;
   wire::Ack ack_;

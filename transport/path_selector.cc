@@ -75,6 +75,23 @@ void PathSelector::on_acked(uint16_t slot, uint64_t seq, Duration rtt) {
   backoff_ = 0;
   s.loss_ewma *= (1 - kPathLossEwmaGain);
   if (seq + 1 > s.largest_acked_seq) s.largest_acked_seq = seq + 1;
+  sample(s, rtt);
+}
+
+void PathSelector::on_late_ack(uint16_t slot, uint32_t gen, uint64_t seq, Duration rtt) {
+  PathSlot& s = slots_[slot];
+  ++s.spurious;
+  backoff_ = 0;
+  if (gen != s.generation) return;  // the entropy moved on; its stats are not this path's
+  // The path was slow, not lossy: take back the penalties, learn its RTT.
+  s.consecutive_timeouts = 0;
+  s.penalty_until = Time::zero();
+  s.loss_ewma = s.loss_ewma > kPathLossEwmaGain ? s.loss_ewma - kPathLossEwmaGain : 0.0;
+  if (seq + 1 > s.largest_acked_seq) s.largest_acked_seq = seq + 1;
+  sample(s, rtt);
+}
+
+void PathSelector::sample(PathSlot& s, Duration rtt) {
   if (rtt < Duration::zero()) return;
   if (rtt == Duration::zero()) rtt = Duration::nanos(1);
   s.last_rtt = rtt;
@@ -108,14 +125,15 @@ void PathSelector::on_lost(uint16_t slot, Time now) {
   if (s.loss_ewma > kPathLossReplaceThreshold && s.sent >= 16) replace(slot, now);
 }
 
-void PathSelector::on_timeout(uint16_t slot, uint32_t gen, Time now) {
+void PathSelector::on_timeout(uint16_t slot, uint32_t gen, Time now, bool blame_path) {
   PathSlot& s = slots_[slot];
   if (s.inflight) --s.inflight;
   ++s.lost;
   if (gen != s.generation) return;
   ++s.timeouts;
-  ++s.consecutive_timeouts;
   s.loss_ewma = s.loss_ewma * (1 - kPathLossEwmaGain) + kPathLossEwmaGain;
+  if (!blame_path) return;
+  ++s.consecutive_timeouts;
   // Keep new packets off this slot for a while; a second timeout in a row
   // means the path is likely dead: move the slot to a fresh entropy.
   s.penalty_until = now + rto(slot);

@@ -30,6 +30,7 @@ struct PathSlot {
   uint64_t sent = 0, acked = 0, lost = 0, timeouts = 0;
   uint32_t generation = 0;
   uint32_t samples = 0;  // RTT samples since this entropy was drawn
+  uint64_t spurious = 0; // losses later found to be only late
 };
 
 class PathSelector {
@@ -50,10 +51,13 @@ class PathSelector {
   bool overtaken(uint16_t slot, uint64_t seq, uint32_t threshold) const {
     return slots_[slot].largest_acked_seq >= seq + 1 + threshold;
   }
+  // An ACK named a packet after it was declared lost: the loss was spurious.
+  void on_late_ack(uint16_t slot, uint32_t gen, uint64_t seq, Duration rtt);
   void on_lost(uint16_t slot, Time now);      // detected by reordering
-  // Retransmission timer fired for a packet sent on generation `gen` of the slot;
-  // only timeouts of the current entropy count towards replacing it.
-  void on_timeout(uint16_t slot, uint32_t gen, Time now);
+  // Retransmission timer fired for a packet sent on generation `gen` of the
+  // slot. Only timeouts of the current entropy, and only when the path is to
+  // blame (not a stall that hit most paths at once), count towards replacing it.
+  void on_timeout(uint16_t slot, uint32_t gen, Time now, bool blame_path = true);
   void on_abandoned(uint16_t slot);           // in flight, now forgotten (reset)
   // Retransmission timers fired and nothing was acknowledged since the last
   // time: every RTO doubles (Karn), so a path whose real RTT exceeds the
@@ -77,6 +81,7 @@ class PathSelector {
 
  private:
   void replace(uint16_t slot, Time now);
+  void sample(PathSlot& s, Duration rtt);
   uint16_t fresh_entropy();
   bool usable(const PathSlot& s, Time now) const { return now >= s.penalty_until; }
   double cost(const PathSlot& s) const;

@@ -4,6 +4,7 @@
 // only that list, so their cost follows what is in flight, not what was sent.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -52,6 +53,35 @@ class SentPackets {
   std::vector<SentPacket> ring_;
   uint64_t mask_;
   uint32_t head_ = kNil, tail_ = kNil, count_ = 0;
+};
+
+// Packets declared lost a short while ago. If an ACK names one of them later,
+// the loss was spurious (the packet or its ACK was only late): that ACK is an
+// RTT sample the estimator missed, and the penalties can be undone. Without
+// it, a path whose real RTT jumps above the estimate (a descheduled receiver,
+// a burst of queueing) keeps timing out without ever measuring how slow it is.
+class RecentLosses {
+ public:
+  static constexpr size_t kCapacity = 256;
+  struct Entry {
+    SentPacket pkt;
+    Time declared;
+    bool by_timeout = false;
+  };
+
+  void add(const SentPacket& p, Time now, bool by_timeout) {
+    if (n_ == kCapacity) drop(0);  // full: forget one
+    e_[n_++] = Entry{p, now, by_timeout};
+  }
+  size_t size() const { return n_; }
+  Entry& operator[](size_t i) { return e_[i]; }
+  // Removes entry i (order is not kept).
+  void drop(size_t i) { e_[i] = e_[--n_]; }
+  void clear() { n_ = 0; }
+
+ private:
+  Entry e_[kCapacity];
+  size_t n_ = 0;
 };
 
 }  // namespace srdx

@@ -137,6 +137,7 @@ struct EndpointStats {
   uint64_t bytes_sent = 0, bytes_received = 0;
   uint64_t data_packets_sent = 0, ack_packets_sent = 0, handshake_packets_sent = 0;
   uint64_t retransmissions = 0, rto_events = 0, reorder_losses = 0;
+  uint64_t spurious_losses = 0;  // declared lost, then acknowledged after all
   uint64_t duplicate_fragments = 0, out_of_order_packets = 0;
   uint64_t messages_sent = 0, messages_completed = 0, messages_failed = 0;
   uint64_t messages_received = 0;
