@@ -362,7 +362,7 @@ void parse_engine(const Values& v, DaemonConfig& c) {
   if (!v.given("engine.rto-max")) e.rto_max = max(e.rto_max, e.rto_initial);
   if (e.rto_min > e.rto_initial) {
     fail("engine.rto-initial",
-         "must not be below engine.rto-min (" + sim::format_duration(e.rto_min) + ")");
+         "must not be below engine.rto-min (" + v.get("engine.rto-min") + ")");
   }
   if (e.rto_initial > e.rto_max) {
     fail("engine.rto-max",
@@ -380,13 +380,13 @@ void parse_engine(const Values& v, DaemonConfig& c) {
                              Duration::micros(10), Duration::seconds(10));
   if (e.handshake_interval >= e.peer_timeout) {
     fail("engine.handshake-interval",
-         "must be shorter than engine.peer-timeout (" + sim::format_duration(e.peer_timeout) + ")");
+         "must be shorter than engine.peer-timeout (" + v.get("engine.peer-timeout") + ")");
   }
   e.ack_delay = parse_duration_or_fail("engine.ack-delay", v.get("engine.ack-delay"),
                                        Duration::zero(), Duration::millis(100));
   if (e.ack_delay >= e.rto_min) {
     fail("engine.ack-delay",
-         "must be shorter than engine.rto-min (" + sim::format_duration(e.rto_min) + ")");
+         "must be shorter than engine.rto-min (" + v.get("engine.rto-min") + ")");
   }
   e.ack_every =
       static_cast<uint32_t>(parse_uint("engine.ack-every", v.get("engine.ack-every"), 1, 64));
@@ -400,7 +400,7 @@ void parse_engine(const Values& v, DaemonConfig& c) {
                                        uint64_t{1} << 34);
   if (e.cc_initial_window > e.cc_max_window) {
     fail("engine.cc-initial-window",
-         "must not exceed engine.cc-max-window (" + sim::format_size(e.cc_max_window) + ")");
+         "must not exceed engine.cc-max-window (" + v.get("engine.cc-max-window") + ")");
   }
   e.pacing = parse_bool_or_fail("engine.pacing", v.get("engine.pacing"));
   const std::string idle = v.get("engine.idle");

@@ -1,0 +1,249 @@
+// srdxd's configuration: good files and command lines parse into the right
+// values; every bad value is refused with one line naming the option.
+#include "config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace srdx;
+using namespace srdx::ctl;
+using ::testing::HasSubstr;
+
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/srdx-config-test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    token_ = dir_ + "/token";
+    write(token_, "  s3cret-token \n", 0600);
+  }
+  void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
+
+  static void write(const std::string& path, const std::string& text, mode_t mode) {
+    std::ofstream(path) << text;
+    chmod(path.c_str(), mode);
+  }
+
+  // A minimal valid command line, plus `extra`.
+  std::vector<std::string> args(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> a = {"--link.local", "127.0.0.1:47000", "--control.token-file",
+                                  token_};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+
+  // The error line for `extra` on top of the minimal command line.
+  std::string error(std::vector<std::string> extra) const {
+    DaemonConfig c;
+    const ParseResult r = parse_config(args(std::move(extra)), c);
+    EXPECT_EQ(r.outcome, ParseOutcome::error);
+    EXPECT_EQ(r.message.find('\n'), std::string::npos) << r.message;
+    return r.message;
+  }
+
+  std::string dir_, token_;
+};
+
+TEST_F(ConfigTest, MinimalCommandLineGetsTheDefaults) {
+  DaemonConfig c;
+  const ParseResult r = parse_config(args(), c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_EQ(c.link.kind, "udp");
+  EXPECT_EQ(c.link.local, (Addr{0x7f000001, 47000}));
+  EXPECT_EQ(c.link.entropy.first_port, 49152);
+  EXPECT_EQ(c.link.entropy.port_count, 64);
+  EXPECT_EQ(c.link.mtu, 1500u);
+  EXPECT_EQ(c.ep.port, 47000);
+  EXPECT_EQ(c.ep.paths_per_peer, 16u);
+  EXPECT_EQ(c.ep.rto_min, Duration::micros(50));
+  EXPECT_EQ(c.ep.message_timeout, Duration::seconds(2));
+  EXPECT_EQ(c.control_listen, (Addr{0x7f000001, 7480}));
+  EXPECT_EQ(c.token, "s3cret-token");
+  EXPECT_TRUE(c.tcp_echo);
+  EXPECT_EQ(c.tcp_echo_addr, (Addr{0x7f000001, 7481}));
+  EXPECT_EQ(c.log_level, LogLevel::info);
+  EXPECT_EQ(c.drain_timeout, Duration::seconds(5));
+  EXPECT_EQ(c.probe_every, Duration::zero());
+  EXPECT_TRUE(c.peers.empty());
+}
+
+TEST_F(ConfigTest, ConfigFileSectionsAndCommandLineOverride) {
+  const std::string conf = dir_ + "/srdxd.conf";
+  write(conf,
+        "# a comment\n"
+        "[link]\nkind = udp\nlocal = 198.18.1.1:47000\nentropy-ports = 40000:16\nmtu = 9001\n"
+        "[engine]\npaths = 32\nrto-min = 100us\nmessage-timeout = 500ms\ncc-target = 80us\n"
+        "pacing = off\n"
+        "[peers]\npeer = b=198.18.2.2:47000,tcp=7500\npeer = c=198.18.3.3:47000\n"
+        "[control]\nlisten = 127.0.0.1:9000\ntoken_file = " +
+            token_ +
+            "\n"
+            "[services]\ntcp-echo = off\n[log]\nlevel = debug\n"
+            "[daemon]\ndrain-timeout = 1s\nprobe-every = 30s\n",
+        0644);
+  DaemonConfig c;
+  const ParseResult r = parse_config({"--config", conf, "--link.mtu", "1500"}, c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_EQ(c.config_file, conf);
+  EXPECT_EQ(c.link.local, (Addr{(198u << 24) | (18u << 16) | (1u << 8) | 1u, 47000}));
+  EXPECT_EQ(c.link.mtu, 1500u);  // the command line wins
+  EXPECT_EQ(c.ep.mtu, 1500u);
+  EXPECT_EQ(c.ep.paths_per_peer, 32u);
+  EXPECT_EQ(c.ep.rto_min, Duration::micros(100));
+  EXPECT_GE(c.ep.rto_initial, c.ep.rto_min);
+  EXPECT_EQ(c.ep.message_timeout, Duration::millis(500));
+  EXPECT_EQ(c.ep.cc_target_delay, Duration::micros(80));
+  EXPECT_FALSE(c.ep.pacing);
+  ASSERT_EQ(c.peers.size(), 2u);
+  EXPECT_EQ(c.peers[0].name, "b");
+  EXPECT_EQ(c.peers[0].tcp_port, 7500);
+  EXPECT_EQ(c.peers[1].name, "c");
+  EXPECT_EQ(c.peers[1].tcp_port, kDefaultTcpEchoPort);
+  EXPECT_EQ(c.control_listen.port, 9000);
+  EXPECT_FALSE(c.tcp_echo);
+  EXPECT_EQ(c.log_level, LogLevel::debug);
+  EXPECT_EQ(c.drain_timeout, Duration::seconds(1));
+  EXPECT_EQ(c.probe_every, Duration::seconds(30));
+}
+
+TEST_F(ConfigTest, CheckHelpAndVersion) {
+  DaemonConfig c;
+  EXPECT_EQ(parse_config(args({"--check-config"}), c).outcome, ParseOutcome::check);
+  const ParseResult h = parse_config({"--help"}, c);
+  EXPECT_EQ(h.outcome, ParseOutcome::help);
+  for (const char* s : {"Link", "Engine", "Peers", "Control API", "--link.kind", "--engine.rto-min",
+                        "--peers.peer", "--control.token-file", "--services.tcp-echo",
+                        "--log.level", "--daemon.drain-timeout", "--check-config"}) {
+    EXPECT_THAT(h.message, HasSubstr(s));
+  }
+  EXPECT_EQ(parse_config({"--version"}, c).outcome, ParseOutcome::version);
+}
+
+TEST_F(ConfigTest, ExactMessagesForBadValues) {
+  EXPECT_EQ(error({"--link.mtu", "100"}), "--link.mtu: '100' is out of range; accepted 576..9216");
+  EXPECT_EQ(error({"--link.mtu", "big"}),
+            "--link.mtu: 'big' is not a whole number; accepted 576..9216");
+  EXPECT_EQ(error({"--link.kind", "rdma"}),
+            "--link.kind: 'rdma' is not a link kind; accepted: udp, dpdk");
+  EXPECT_EQ(error({"--engine.paths", "0"}), "--engine.paths: '0' is out of range; accepted 1..256");
+  EXPECT_EQ(
+      error({"--engine.rto-min", "fast"}),
+      "--engine.rto-min: not a duration: 'fast'; accepted: a number with a unit ns, us, ms or "
+      "s, e.g. 10us, 1.5ms");
+  EXPECT_EQ(error({"--log.level", "chatty"}),
+            "--log.level: 'chatty' is not a log level; accepted: error, warn, info, debug");
+  EXPECT_EQ(error({"--control.listen", "127.0.0.1"}),
+            "--control.listen: '127.0.0.1' is not IP:PORT; accepted e.g. 198.18.1.1:47000");
+  EXPECT_EQ(error({"--control.listen", "127.0.0.1:99999"}),
+            "--control.listen: '127.0.0.1:99999': port '99999' is out of range; accepted 1..65535");
+  EXPECT_EQ(error({"--peers.peer", "b"}),
+            "--peers.peer: 'b' has no NAME=; accepted: NAME=IP:PORT[,tcp=PORT], e.g. "
+            "b=198.18.2.2:47000");
+  EXPECT_EQ(error({"--peers.peer", "b=300.1.1.1:5"}),
+            "--peers.peer: peer 'b': '300.1.1.1:5': '300.1.1.1' is not an IPv4 address; "
+            "accepted: IP:PORT");
+  EXPECT_EQ(error({"--peers.peer", "b=10.0.0.1:5", "--peers.peer", "b=10.0.0.2:5"}),
+            "--peers.peer: peer name 'b' given twice");
+  EXPECT_EQ(error({"--services.tcp-echo", "on"}),
+            "--services.tcp-echo: 'on' is not IP:PORT; accepted e.g. 198.18.1.1:47000");
+  EXPECT_EQ(
+      error({"--engine.pacing", "maybe"}),
+      "--engine.pacing: 'maybe' is not a switch; accepted: on, off (true/false, yes/no, 1/0)");
+  EXPECT_EQ(error({"--daemon.probe-every", "1ms"}),
+            "--daemon.probe-every: '1ms' is too often; accepted 0 (off) or 100ms to 1 day");
+  EXPECT_EQ(error({"--link.device", "net_null0"}), "--link.device: only with link.kind=dpdk");
+  EXPECT_EQ(error({"--link.kind", "dpdk"}),
+            "--link.device: required with link.kind=dpdk; accepted e.g. net_af_xdp0,iface=veth0");
+  EXPECT_EQ(error({"--link.entropy-ports", "46990:20"}),
+            "--link.entropy-ports: '46990:20' contains link.local's port 47000; accepted: a range "
+            "that leaves it out");
+  EXPECT_EQ(error({"--engine.rto-min", "5ms", "--engine.rto-initial", "1ms"}),
+            "--engine.rto-initial: must not be below engine.rto-min (5ms)");
+}
+
+TEST_F(ConfigTest, RequiredOptions) {
+  DaemonConfig c;
+  ParseResult r = parse_config({"--control.token-file", token_}, c);
+  EXPECT_EQ(r.outcome, ParseOutcome::error);
+  EXPECT_EQ(r.message,
+            "--link.local: required: the IP:PORT this endpoint receives on, e.g. "
+            "198.18.1.1:47000");
+  r = parse_config({"--link.local", "127.0.0.1:47000"}, c);
+  EXPECT_EQ(r.outcome, ParseOutcome::error);
+  EXPECT_THAT(r.message, HasSubstr("--control.token-file: required"));
+}
+
+TEST_F(ConfigTest, UnknownOptionsAndFiles) {
+  DaemonConfig c;
+  ParseResult r = parse_config(args({"--link.colour", "blue"}), c);
+  EXPECT_EQ(r.outcome, ParseOutcome::error);
+  EXPECT_THAT(r.message, HasSubstr("link.colour"));
+  const std::string conf = dir_ + "/bad.conf";
+  write(conf, "[link]\ncolour = blue\n", 0644);
+  r = parse_config(args({"--config", conf}), c);
+  EXPECT_EQ(r.outcome, ParseOutcome::error);
+  EXPECT_THAT(r.message, HasSubstr("link.colour"));
+  EXPECT_THAT(r.message, HasSubstr(conf));
+  r = parse_config(args({"--config", dir_ + "/missing.conf"}), c);
+  EXPECT_EQ(r.outcome, ParseOutcome::error);
+  EXPECT_THAT(r.message, HasSubstr("missing.conf: cannot open"));
+}
+
+TEST_F(ConfigTest, TokenFilePermissions) {
+  std::string tok;
+  EXPECT_EQ(read_token_file(token_, tok), "");
+  EXPECT_EQ(tok, "s3cret-token");
+
+  const std::string world = dir_ + "/world";
+  write(world, "abc\n", 0644);
+  EXPECT_EQ(read_token_file(world, tok),
+            world +
+                " is world-readable (mode 0644); accepted: a file others cannot read (chmod "
+                "600 or 640)");
+  const std::string group = dir_ + "/group";
+  write(group, "abc\n", 0640);
+  EXPECT_EQ(read_token_file(group, tok), "");
+
+  const std::string empty = dir_ + "/empty";
+  write(empty, " \n", 0600);
+  EXPECT_EQ(read_token_file(empty, tok), empty + " is empty; accepted: a file holding the token");
+  EXPECT_THAT(read_token_file(dir_ + "/none", tok), HasSubstr("cannot read (No such file"));
+  EXPECT_EQ(read_token_file(dir_, tok), dir_ + ": not a regular file");
+
+  // Through the option: one line naming it.
+  DaemonConfig c;
+  const ParseResult r =
+      parse_config({"--link.local", "127.0.0.1:47000", "--control.token-file", world}, c);
+  EXPECT_EQ(r.outcome, ParseOutcome::error);
+  EXPECT_EQ(r.message,
+            "--control.token-file: " + world +
+                " is world-readable (mode 0644); accepted: a file others cannot read (chmod 600 "
+                "or 640)");
+}
+
+TEST(PeerSpec, Forms) {
+  PeerConfig p;
+  EXPECT_EQ(parse_peer("b=198.18.2.2:47000", p), "");
+  EXPECT_EQ(p.name, "b");
+  EXPECT_EQ(p.addr.port, 47000);
+  EXPECT_EQ(p.tcp_port, kDefaultTcpEchoPort);
+  EXPECT_EQ(parse_peer("node-2.x=10.0.0.1:1,tcp=9", p), "");
+  EXPECT_EQ(p.tcp_port, 9);
+  EXPECT_THAT(parse_peer("b=10.0.0.1:1,udp=9", p), HasSubstr("unknown 'udp=9'"));
+  EXPECT_THAT(parse_peer("b=10.0.0.1:1,tcp=0", p), HasSubstr("tcp port '0' is out of range"));
+  EXPECT_THAT(parse_peer("b c=10.0.0.1:1", p), HasSubstr("the name may hold only"));
+  EXPECT_THAT(parse_peer("=10.0.0.1:1", p), HasSubstr("1 to 64 characters"));
+}
+
+}  // namespace

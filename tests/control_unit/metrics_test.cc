@@ -1,0 +1,117 @@
+// Prometheus text rendering of a sample snapshot: names, HELP/TYPE once per
+// family, labels escaped, cumulative histogram buckets.
+#include "metrics.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+#include <sstream>
+
+using namespace srdx;
+using namespace srdx::ctl;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+namespace {
+
+Snapshot sample() {
+  Snapshot s;
+  s.epoch = 42;
+  s.link_kind = "udp";
+  s.link_local = Addr{0x7f000001, 47000};
+  s.ep.packets_sent = 1000;
+  s.ep.retransmissions = 3;
+  s.ep.drops[static_cast<size_t>(DropReason::bad_checksum)] = 5;
+  s.link.tx_packets = 999;
+  s.poller.iterations = 12345;
+  PeerSnapshot p;
+  p.cfg.name = "b";
+  p.cfg.addr = Addr{0x7f000001, 47100};
+  p.known = true;
+  p.stats.up = true;
+  p.stats.srtt = Duration::micros(25);
+  p.stats.retransmissions = 2;
+  PathStats path;
+  path.entropy = 7;
+  path.srtt = Duration::micros(30);
+  path.packets_sent = 500;
+  p.paths.push_back(path);
+  s.peers.push_back(p);
+  PeerSnapshot q;
+  q.cfg.name = "we\"ird\\";
+  s.peers.push_back(q);
+  return s;
+}
+
+TEST(Prometheus, RendersASample) {
+  const Snapshot s = sample();
+  MetricsInput in;
+  in.snap = &s;
+  in.api = ApiCounters{10, 4, 2};
+  Histogram h;
+  h.observe(3e-6);   // first bucket (5us)
+  h.observe(40e-6);  // 50us
+  h.observe(2.0);    // +Inf
+  in.probe_rtt[{"b", "srdx"}] = h;
+  in.uptime_s = 1.5;
+  const std::string t = render_prometheus(in);
+
+  EXPECT_THAT(t, HasSubstr("# HELP srdx_packets_sent_total "));
+  EXPECT_THAT(t,
+              HasSubstr("# TYPE srdx_packets_sent_total counter\nsrdx_packets_sent_total 1000\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_retransmissions_total 3\n"));
+  EXPECT_THAT(t, HasSubstr("# TYPE srdx_drops_total counter\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_drops_total{reason=\"bad_checksum\"} 5\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_link_tx_packets_total{kind=\"udp\"} 999\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_poller_iterations_total 12345\n"));
+  EXPECT_THAT(t, HasSubstr("# TYPE srdx_peer_up gauge\nsrdx_peer_up{peer=\"b\"} 1\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_peer_up{peer=\"we\\\"ird\\\\\"} 0\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_peer_srtt_seconds{peer=\"b\"} 2.5e-05\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_peer_retransmissions_total{peer=\"b\"} 2\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_path_srtt_seconds{peer=\"b\",entropy=\"7\"} 3e-05\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_path_packets_sent_total{peer=\"b\",entropy=\"7\"} 500\n"));
+  EXPECT_THAT(t, HasSubstr("# TYPE srdx_probe_rtt_seconds histogram\n"));
+  EXPECT_THAT(
+      t,
+      HasSubstr("srdx_probe_rtt_seconds_bucket{peer=\"b\",transport=\"srdx\",le=\"5e-06\"} 1\n"));
+  EXPECT_THAT(
+      t,
+      HasSubstr("srdx_probe_rtt_seconds_bucket{peer=\"b\",transport=\"srdx\",le=\"5e-05\"} 2\n"));
+  EXPECT_THAT(
+      t, HasSubstr("srdx_probe_rtt_seconds_bucket{peer=\"b\",transport=\"srdx\",le=\"1\"} 2\n"));
+  EXPECT_THAT(
+      t, HasSubstr("srdx_probe_rtt_seconds_bucket{peer=\"b\",transport=\"srdx\",le=\"+Inf\"} 3\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_probe_rtt_seconds_count{peer=\"b\",transport=\"srdx\"} 3\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_probe_rtt_seconds_sum{peer=\"b\",transport=\"srdx\"} 2.000043\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_api_unauthorized_total 4\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_api_requests_total 10\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_uptime_seconds 1.5\n"));
+
+  // Every sample line belongs to a family announced by one TYPE line before it.
+  std::istringstream in2(t);
+  std::set<std::string> typed;
+  for (std::string line; std::getline(in2, line);) {
+    ASSERT_FALSE(line.empty());
+    if (line.rfind("# TYPE ", 0) == 0) {
+      const std::string name = line.substr(7, line.find(' ', 7) - 7);
+      EXPECT_TRUE(typed.insert(name).second) << "TYPE twice: " << name;
+      continue;
+    }
+    if (line[0] == '#') continue;
+    std::string name = line.substr(0, line.find_first_of("{ "));
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      const std::string base = name.substr(0, name.size() - std::string(suffix).size());
+      if (name.size() > std::string(suffix).size() &&
+          name.compare(name.size() - std::string(suffix).size(), std::string::npos, suffix) == 0 &&
+          typed.count(base)) {
+        name = base;
+      }
+    }
+    EXPECT_TRUE(typed.count(name)) << "no TYPE before " << line;
+  }
+}
+
+TEST(Prometheus, EscapeLabel) { EXPECT_EQ(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd"); }
+
+}  // namespace

@@ -1,0 +1,90 @@
+// Control API request validation: pure functions, also fuzzed (fuzz/api_fuzz.cc).
+#include "request.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+using namespace srdx::ctl;
+using ::testing::HasSubstr;
+
+namespace {
+
+TEST(ProbeRequest, DefaultsAndFields) {
+  ProbeRequest r;
+  ASSERT_EQ(parse_probe_request(R"({"peer":"b"})", r), "");
+  EXPECT_EQ(r.peer, "b");
+  EXPECT_EQ(r.transport, ProbeTransport::both);
+  EXPECT_EQ(r.size, 64u);
+  EXPECT_EQ(r.count, 1000u);
+  EXPECT_EQ(r.interval_us, 0u);
+  ASSERT_EQ(
+      parse_probe_request(
+          R"({"peer":"b","transport":"tcp","size":65536,"count":1000000,"interval_us":1000000})",
+          r),
+      "");
+  EXPECT_EQ(r.transport, ProbeTransport::tcp);
+  EXPECT_EQ(r.size, 65536u);
+  EXPECT_EQ(r.count, 1000000u);
+  EXPECT_EQ(r.interval_us, 1000000u);
+  ASSERT_EQ(parse_probe_request(R"({"transport":"srdx","peer":"x.y-z_1","size":1,"count":1})", r),
+            "");
+  EXPECT_EQ(r.transport, ProbeTransport::srdx);
+}
+
+TEST(ProbeRequest, Refusals) {
+  ProbeRequest r;
+  EXPECT_THAT(parse_probe_request("", r), HasSubstr("malformed JSON"));
+  EXPECT_THAT(parse_probe_request("{", r), HasSubstr("malformed JSON"));
+  EXPECT_THAT(parse_probe_request(R"({"peer":"b"} x)", r), HasSubstr("malformed JSON"));
+  EXPECT_EQ(parse_probe_request("[1]", r), "the body must be a JSON object");
+  EXPECT_EQ(parse_probe_request("{}", r), "peer: required (a configured peer's name)");
+  EXPECT_EQ(parse_probe_request(R"({"peer":"b","colour":"red"})", r),
+            "unknown field \"colour\"; accepted: peer, transport, size, count, interval_us");
+  EXPECT_EQ(parse_probe_request(R"({"peer":"b","size":0})", r),
+            "size: 0 is out of range; accepted: a whole number 1..65536");
+  EXPECT_EQ(parse_probe_request(R"({"peer":"b","size":65537})", r),
+            "size: 65537 is out of range; accepted: a whole number 1..65536");
+  EXPECT_EQ(parse_probe_request(R"({"peer":"b","count":-1})", r),
+            "count: -1 is out of range; accepted: a whole number 1..1000000");
+  EXPECT_EQ(parse_probe_request(R"({"peer":"b","count":1.5})", r),
+            "count: must be a number; accepted: a whole number 1..1000000");
+  EXPECT_EQ(parse_probe_request(R"({"peer":"b","interval_us":"10"})", r),
+            "interval_us: must be a number; accepted: a whole number 0..1000000");
+  EXPECT_EQ(parse_probe_request(R"({"peer":"b","count":18446744073709551615})", r),
+            "count: 18446744073709551615 is out of range; accepted: a whole number 1..1000000");
+  EXPECT_EQ(parse_probe_request(R"({"peer":"b","transport":"udp"})", r),
+            "transport: unknown transport; accepted: \"srdx\", \"tcp\", \"both\"");
+  EXPECT_EQ(parse_probe_request(R"({"peer":7})", r),
+            "peer: must be a string (a configured peer's name)");
+  EXPECT_THAT(parse_probe_request(R"({"peer":"../etc"})", r), HasSubstr("not a peer name"));
+  EXPECT_EQ(parse_probe_request(std::string(kMaxRequestBody + 1, ' '), r),
+            "request body too large");
+}
+
+TEST(ProbeId, Parse) {
+  uint64_t id = 0;
+  EXPECT_TRUE(parse_probe_id("1", id));
+  EXPECT_EQ(id, 1u);
+  EXPECT_TRUE(parse_probe_id("123456789012345678", id));
+  EXPECT_FALSE(parse_probe_id("0", id));
+  EXPECT_FALSE(parse_probe_id("01", id));
+  EXPECT_FALSE(parse_probe_id("1234567890123456789", id));
+  EXPECT_FALSE(parse_probe_id("1a", id));
+  EXPECT_FALSE(parse_probe_id("", id));
+}
+
+TEST(Bearer, Matches) {
+  EXPECT_TRUE(bearer_matches("Bearer abc", "abc"));
+  EXPECT_FALSE(bearer_matches("Bearer abd", "abc"));
+  EXPECT_FALSE(bearer_matches("bearer abc", "abc"));
+  EXPECT_FALSE(bearer_matches("Bearer abc ", "abc"));
+  EXPECT_FALSE(bearer_matches("", "abc"));
+  EXPECT_FALSE(bearer_matches("Bearer ", ""));
+}
+
+TEST(ErrorJson, Escapes) {
+  EXPECT_EQ(error_json("a \"b\"\n"), R"({"error":"a \"b\"\n"})");
+  EXPECT_EQ(error_json(std::string("bad \xff byte")), "{\"error\":\"bad \xEF\xBF\xBD byte\"}");
+}
+
+}  // namespace
