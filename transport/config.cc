@@ -31,8 +31,7 @@ std::string EndpointConfig::validate() const {
     e << "max_outstanding_msgs: " << max_outstanding_msgs
       << " must be a power of two between 1 and 1048576";
   } else if (!pow2(recv_msg_window) || recv_msg_window > (1u << 20)) {
-    e << "recv_msg_window: " << recv_msg_window
-      << " must be a power of two between 1 and 1048576";
+    e << "recv_msg_window: " << recv_msg_window << " must be a power of two between 1 and 1048576";
   } else if (recv_buffer_bytes < max_message_size || recv_buffer_bytes < 64 * 1024) {
     e << "recv_buffer_bytes: " << recv_buffer_bytes
       << " must hold at least one largest message (max_message_size) and at least 65536";

@@ -35,7 +35,8 @@ void Congestion::on_acked(uint32_t bytes, Duration queue_delay, Duration srtt, T
   if (queue_delay < Duration::zero()) return;
   // Packets of one connection cross many paths; a single packet that met a
   // short burst on one of them says little. React to the smoothed delay.
-  qdelay_ns_ = qdelay_ns_ * (1 - tuning::kCcDelayGain) + static_cast<double>(queue_delay.ns()) * tuning::kCcDelayGain;
+  qdelay_ns_ = qdelay_ns_ * (1 - tuning::kCcDelayGain) +
+               static_cast<double>(queue_delay.ns()) * tuning::kCcDelayGain;
   queue_delay = Duration::nanos(static_cast<int64_t>(qdelay_ns_));
   if (queue_delay <= cfg_.cc_target_delay) {
     // About cc_additive_increase packets per window's worth of ACKs.

@@ -40,7 +40,7 @@ class Congestion {
   uint64_t inflight_ = 0;
   Time last_decrease_ = Time::zero();
   Time next_send_ = Time::zero();
-  double qdelay_ns_ = 0;  // smoothed queueing delay
+  double qdelay_ns_ = 0;            // smoothed queueing delay
   double cwnd_before_timeout_ = 0;  // 0: nothing to undo
 };
 

@@ -23,54 +23,84 @@ namespace srdx {
 
 std::string_view to_string(Errc e) {
   switch (e) {
-    case Errc::ok: return "ok";
-    case Errc::unknown_peer: return "unknown peer";
-    case Errc::too_large: return "message too large";
-    case Errc::would_block: return "send queue full";
-    case Errc::too_many_peers: return "too many peers";
-    case Errc::invalid_argument: return "invalid argument";
+    case Errc::ok:
+      return "ok";
+    case Errc::unknown_peer:
+      return "unknown peer";
+    case Errc::too_large:
+      return "message too large";
+    case Errc::would_block:
+      return "send queue full";
+    case Errc::too_many_peers:
+      return "too many peers";
+    case Errc::invalid_argument:
+      return "invalid argument";
   }
   return "?";
 }
 
 std::string_view to_string(EventType t) {
   switch (t) {
-    case EventType::message_received: return "message_received";
-    case EventType::send_completed: return "send_completed";
-    case EventType::send_failed: return "send_failed";
-    case EventType::peer_up: return "peer_up";
-    case EventType::peer_down: return "peer_down";
+    case EventType::message_received:
+      return "message_received";
+    case EventType::send_completed:
+      return "send_completed";
+    case EventType::send_failed:
+      return "send_failed";
+    case EventType::peer_up:
+      return "peer_up";
+    case EventType::peer_down:
+      return "peer_down";
   }
   return "?";
 }
 
 std::string_view to_string(FailReason r) {
   switch (r) {
-    case FailReason::none: return "none";
-    case FailReason::timeout: return "timeout";
-    case FailReason::peer_unreachable: return "peer_unreachable";
-    case FailReason::peer_restarted: return "peer_restarted";
-    case FailReason::peer_removed: return "peer_removed";
-    case FailReason::too_large: return "too_large";
+    case FailReason::none:
+      return "none";
+    case FailReason::timeout:
+      return "timeout";
+    case FailReason::peer_unreachable:
+      return "peer_unreachable";
+    case FailReason::peer_restarted:
+      return "peer_restarted";
+    case FailReason::peer_removed:
+      return "peer_removed";
+    case FailReason::too_large:
+      return "too_large";
   }
   return "?";
 }
 
 std::string_view to_string(DropReason r) {
   switch (r) {
-    case DropReason::too_short: return "too_short";
-    case DropReason::bad_version: return "bad_version";
-    case DropReason::bad_type: return "bad_type";
-    case DropReason::bad_checksum: return "bad_checksum";
-    case DropReason::bad_length: return "bad_length";
-    case DropReason::bad_field: return "bad_field";
-    case DropReason::unknown_peer: return "unknown_peer";
-    case DropReason::stale_epoch: return "stale_epoch";
-    case DropReason::wrong_epoch: return "wrong_epoch";
-    case DropReason::no_state: return "no_state";
-    case DropReason::out_of_window: return "out_of_window";
-    case DropReason::no_buffer: return "no_buffer";
-    case DropReason::kCount: break;
+    case DropReason::too_short:
+      return "too_short";
+    case DropReason::bad_version:
+      return "bad_version";
+    case DropReason::bad_type:
+      return "bad_type";
+    case DropReason::bad_checksum:
+      return "bad_checksum";
+    case DropReason::bad_length:
+      return "bad_length";
+    case DropReason::bad_field:
+      return "bad_field";
+    case DropReason::unknown_peer:
+      return "unknown_peer";
+    case DropReason::stale_epoch:
+      return "stale_epoch";
+    case DropReason::wrong_epoch:
+      return "wrong_epoch";
+    case DropReason::no_state:
+      return "no_state";
+    case DropReason::out_of_window:
+      return "out_of_window";
+    case DropReason::no_buffer:
+      return "no_buffer";
+    case DropReason::kCount:
+      break;
   }
   return "?";
 }
@@ -138,7 +168,8 @@ struct Peer {
   RingQueue<Retx> retx{16};
   uint64_t next_pn = 0;
   uint64_t peer_max_msg_id = 0;
-  uint64_t peer_window = 0;    // the peer's recv_msg_window: max_msg_id - window = its delivered floor
+  uint64_t peer_window =
+      0;  // the peer's recv_msg_window: max_msg_id - window = its delivered floor
   uint64_t ordered_waiting = 0;  // ordered messages fully acked, not yet delivered there
   uint64_t peer_free = 0;
   uint32_t last_ack_seq_rx = 0;
@@ -146,8 +177,8 @@ struct Peer {
   uint64_t started_unacked = 0;  // bytes of started, unfinished messages
   Time rto_deadline = Time::infinite();
   Time msg_deadline = Time::infinite();  // no message expires before this
-  Time probe_next = Time::infinite();     // credit probe when flow control blocks
-  Time keepalive_next = Time::zero();     // hello when busy and the peer is quiet
+  Time probe_next = Time::infinite();    // credit probe when flow control blocks
+  Time keepalive_next = Time::zero();    // hello when busy and the peer is quiet
   uint32_t floor_updates_left = 0;
   Time floor_update_next = Time::infinite();
 
@@ -202,9 +233,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     return {id, Errc::ok};
   }
 
-  Peer* peer(PeerId id) const {
-    return id < peers_.size() ? peers_[id].get() : nullptr;
-  }
+  Peer* peer(PeerId id) const { return id < peers_.size() ? peers_[id].get() : nullptr; }
 
   PeerId find_peer(Addr a) const {
     auto it = by_addr_.find(key(a));
@@ -222,8 +251,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
   }
 
   // ---- sending -----------------------------------------------------------
-  Result<MsgId> send(PeerId id, std::span<const uint8_t> data, const SendOptions& opt,
-                     Time now) {
+  Result<MsgId> send(PeerId id, std::span<const uint8_t> data, const SendOptions& opt, Time now) {
     Peer* p = peer(id);
     if (!p) return {0, Errc::unknown_peer};
     if (data.size() > cfg_.max_message_size ||
@@ -495,11 +523,17 @@ class Endpoint::Impl final : public Reassembly::Sink {
     p.rx.raise_floor(msg_floor, *this);
     Reassembly::Verdict v = p.rx.on_fragment(d, *this);
     switch (v) {
-      case Reassembly::Verdict::out_of_window: return drop(DropReason::out_of_window);
-      case Reassembly::Verdict::no_buffer: return drop(DropReason::no_buffer);
-      case Reassembly::Verdict::inconsistent: return drop(DropReason::bad_field);
-      case Reassembly::Verdict::duplicate: ++stats_.duplicate_fragments; break;
-      case Reassembly::Verdict::accepted: break;
+      case Reassembly::Verdict::out_of_window:
+        return drop(DropReason::out_of_window);
+      case Reassembly::Verdict::no_buffer:
+        return drop(DropReason::no_buffer);
+      case Reassembly::Verdict::inconsistent:
+        return drop(DropReason::bad_field);
+      case Reassembly::Verdict::duplicate:
+        ++stats_.duplicate_fragments;
+        break;
+      case Reassembly::Verdict::accepted:
+        break;
     }
     if (p.acks.any() && d.pn < p.acks.largest()) ++stats_.out_of_order_packets;
     p.acks.on_packet(d.pn, now);
@@ -646,8 +680,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
 
   void complete_delivered_ordered(Peer& p) {
     const uint64_t floor = delivered_floor(p);
-    for (uint64_t id = p.sq.floor(); p.ordered_waiting && id < floor && id < p.sq.next_id();
-         ++id) {
+    for (uint64_t id = p.sq.floor(); p.ordered_waiting && id < floor && id < p.sq.next_id(); ++id) {
       TxMsg* m = p.sq.find(id);
       if (m && m->started && m->acked == m->nfrags && m->prev_delta) {
         --p.ordered_waiting;
@@ -791,7 +824,8 @@ class Endpoint::Impl final : public Reassembly::Sink {
       if (p.busy() && !(p.state == PeerState::connecting && !p.first_hello_sent)) {
         t = min(t, p.last_heard + cfg_.peer_timeout + Duration::nanos(1));
         if (p.state == PeerState::established)
-          t = min(t, max(p.keepalive_next, p.last_heard + cfg_.peer_timeout / 2 + Duration::nanos(1)));
+          t = min(t,
+                  max(p.keepalive_next, p.last_heard + cfg_.peer_timeout / 2 + Duration::nanos(1)));
       }
       t = min(t, data_ready_time(p));
     }
@@ -925,7 +959,6 @@ class Endpoint::Impl final : public Reassembly::Sink {
     return 0;
   }
 
-
   // Whether `p` may send a data packet, and of how many wire bytes.
   enum class Gate : uint8_t { ready, nothing, blocked_cwnd, blocked_credit, blocked_ring };
 
@@ -1000,18 +1033,19 @@ class Endpoint::Impl final : public Reassembly::Sink {
     d.dst_epoch = p.remote_epoch;
     d.pn = p.next_pn;
     SentPacket* head = p.sent.first();
-    d.pn_floor_delta = static_cast<uint32_t>(
-        std::min<uint64_t>(head ? d.pn - head->pn : 0, 0xffffffffu));
+    d.pn_floor_delta =
+        static_cast<uint32_t>(std::min<uint64_t>(head ? d.pn - head->pn : 0, 0xffffffffu));
     d.msg_id = m->id;
-    d.msg_floor_delta = static_cast<uint32_t>(std::min<uint64_t>(m->id - p.sq.floor(), 0xffffffffu));
+    d.msg_floor_delta =
+        static_cast<uint32_t>(std::min<uint64_t>(m->id - p.sq.floor(), 0xffffffffu));
     d.msg_len = m->len;
     d.frag_index = frag;
     d.prev_delta = m->prev_delta;
     d.frag_size = static_cast<uint16_t>(m->frag_size);
     d.flow = m->flow;
     d.payload_len = static_cast<uint16_t>(flen);
-    d.payload = std::span<const uint8_t>(m->data ? m->data + uint64_t{frag} * m->frag_size : nullptr,
-                                         flen);
+    d.payload =
+        std::span<const uint8_t>(m->data ? m->data + uint64_t{frag} * m->frag_size : nullptr, flen);
     uint16_t flags = 0;
     if (m->prev_delta) flags |= wire::flag::kOrdered;
     if (retransmission) flags |= wire::flag::kRetransmission;
@@ -1162,9 +1196,7 @@ std::vector<PeerId> Endpoint::peers() const {
 bool Endpoint::peer_stats(PeerId peer, PeerStats& out) const {
   return impl_->peer_stats(peer, out);
 }
-std::vector<PathStats> Endpoint::path_stats(PeerId peer) const {
-  return impl_->path_stats(peer);
-}
+std::vector<PathStats> Endpoint::path_stats(PeerId peer) const { return impl_->path_stats(peer); }
 uint64_t Endpoint::buffered_bytes() const { return impl_->buffered_bytes(); }
 uint64_t Endpoint::buffered_messages() const { return impl_->buffered_messages(); }
 

@@ -21,16 +21,16 @@ struct PathSlot {
   PathState state = PathState::active;
   bool has_rtt = false;
   Duration srtt, rttvar, min_rtt, last_rtt;
-  uint64_t next_seq = 0;          // per-slot send sequence
-  uint64_t largest_acked_seq = 0; // highest sequence acked (+1; 0 = none)
+  uint64_t next_seq = 0;           // per-slot send sequence
+  uint64_t largest_acked_seq = 0;  // highest sequence acked (+1; 0 = none)
   uint32_t inflight = 0;
   uint32_t consecutive_timeouts = 0;
-  double loss_ewma = 0;           // fraction of recent packets lost
-  Time penalty_until;             // avoided until then (after a timeout)
+  double loss_ewma = 0;  // fraction of recent packets lost
+  Time penalty_until;    // avoided until then (after a timeout)
   uint64_t sent = 0, acked = 0, lost = 0, timeouts = 0;
   uint32_t generation = 0;
-  uint32_t samples = 0;  // RTT samples since this entropy was drawn
-  uint64_t spurious = 0; // losses later found to be only late
+  uint32_t samples = 0;   // RTT samples since this entropy was drawn
+  uint64_t spurious = 0;  // losses later found to be only late
 };
 
 class PathSelector {
@@ -53,12 +53,12 @@ class PathSelector {
   }
   // An ACK named a packet after it was declared lost: the loss was spurious.
   void on_late_ack(uint16_t slot, uint32_t gen, uint64_t seq, Duration rtt);
-  void on_lost(uint16_t slot, Time now);      // detected by reordering
+  void on_lost(uint16_t slot, Time now);  // detected by reordering
   // Retransmission timer fired for a packet sent on generation `gen` of the
   // slot. Only timeouts of the current entropy, and only when the path is to
   // blame (not a stall that hit most paths at once), count towards replacing it.
   void on_timeout(uint16_t slot, uint32_t gen, Time now, bool blame_path = true);
-  void on_abandoned(uint16_t slot);           // in flight, now forgotten (reset)
+  void on_abandoned(uint16_t slot);  // in flight, now forgotten (reset)
   // Retransmission timers fired and nothing was acknowledged since the last
   // time: every RTO doubles (Karn), so a path whose real RTT exceeds the
   // estimate gets a sample instead of timing out forever.

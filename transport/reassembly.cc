@@ -56,7 +56,8 @@ Reassembly::Verdict Reassembly::on_fragment(const wire::Data& d, Sink& sink) {
   if (id >= base_ + window_) return Verdict::out_of_window;
   Msg& m = slot(id);
   const uint32_t nfrags =
-      d.msg_len == 0 ? 1 : static_cast<uint32_t>((uint64_t{d.msg_len} + d.frag_size - 1) / d.frag_size);
+      d.msg_len == 0 ? 1
+                     : static_cast<uint32_t>((uint64_t{d.msg_len} + d.frag_size - 1) / d.frag_size);
   if (!m.active) {
     if (d.msg_len > cfg_.max_message_size) return Verdict::inconsistent;
     const uint32_t charge = static_cast<uint32_t>(tuning::credit_charge(d.msg_len));

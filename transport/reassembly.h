@@ -79,10 +79,10 @@ class Reassembly {
   uint64_t window_;
   uint64_t capacity_;
   std::vector<Msg> msgs_;
-  std::vector<uint64_t> done_;  // delivered bits for ids in [base, base + window)
+  std::vector<uint64_t> done_;      // delivered bits for ids in [base, base + window)
   std::vector<uint64_t> held_ids_;  // complete ordered messages waiting for their predecessor
   uint64_t base_ = 0;
-  uint64_t held_ = 0;   // bytes charged: partial, waiting and undelivered-to-app messages
+  uint64_t held_ = 0;  // bytes charged: partial, waiting and undelivered-to-app messages
   uint64_t active_ = 0;
 };
 

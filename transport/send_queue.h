@@ -26,7 +26,7 @@ struct TxMsg {
   Time deadline;
   uint64_t cookie = 0;
   BufferPool::Handle bits = BufferPool::kNone;  // acked_bits' storage
-  uint64_t* acked_bits = nullptr;                // multi-fragment messages only
+  uint64_t* acked_bits = nullptr;               // multi-fragment messages only
 
   bool frag_acked(uint32_t f) const {
     return nfrags == 1 ? acked != 0 : (acked_bits[f >> 6] >> (f & 63)) & 1;

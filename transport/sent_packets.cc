@@ -18,8 +18,14 @@ SentPacket& SentPackets::add(const SentPacket& p) {
 
 void SentPackets::remove(SentPacket& p) {
   uint32_t i = static_cast<uint32_t>(p.pn & mask_);
-  if (p.prev != kNil) ring_[p.prev].next = p.next; else head_ = p.next;
-  if (p.next != kNil) ring_[p.next].prev = p.prev; else tail_ = p.prev;
+  if (p.prev != kNil)
+    ring_[p.prev].next = p.next;
+  else
+    head_ = p.next;
+  if (p.next != kNil)
+    ring_[p.next].prev = p.prev;
+  else
+    tail_ = p.prev;
   p.in_flight = false;
   (void)i;
   --count_;

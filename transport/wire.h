@@ -31,9 +31,9 @@ inline constexpr uint32_t kSupported = kOrdered;
 
 // Flags in the common header.
 namespace flag {
-inline constexpr uint16_t kOrdered = 1u << 0;        // data: ordered message
-inline constexpr uint16_t kRetransmission = 1u << 1; // data: not the first copy
-inline constexpr uint16_t kAckNow = 1u << 2;         // data: sender wants an ACK at once
+inline constexpr uint16_t kOrdered = 1u << 0;         // data: ordered message
+inline constexpr uint16_t kRetransmission = 1u << 1;  // data: not the first copy
+inline constexpr uint16_t kAckNow = 1u << 2;          // data: sender wants an ACK at once
 inline constexpr uint16_t kKnown = kOrdered | kRetransmission | kAckNow;
 }  // namespace flag
 
@@ -56,10 +56,10 @@ struct Common {
 
 // hello and hello_ack, 40 bytes after the common header.
 struct Hello {
-  uint64_t dst_epoch = 0;     // the epoch the sender knows of the receiver (0: none)
+  uint64_t dst_epoch = 0;  // the epoch the sender knows of the receiver (0: none)
   uint32_t features = 0;
-  uint32_t max_payload = 0;   // largest data payload the sender accepts
-  uint64_t max_message = 0;   // largest message the sender accepts
+  uint32_t max_payload = 0;  // largest data payload the sender accepts
+  uint64_t max_message = 0;  // largest message the sender accepts
   uint32_t recv_msg_window = 0;
   uint32_t reserved = 0;
   uint64_t recv_buffer = 0;
@@ -69,14 +69,14 @@ inline constexpr size_t kHelloSize = 40;
 // data, 48 bytes after the common header, then `payload_len` bytes.
 struct Data {
   uint64_t dst_epoch = 0;
-  uint64_t pn = 0;           // packet number, per connection, never reused
+  uint64_t pn = 0;               // packet number, per connection, never reused
   uint32_t pn_floor_delta = 0;   // pn - lowest pn the sender still waits for
   uint32_t msg_floor_delta = 0;  // msg_id - lowest message the sender still has
   uint64_t msg_id = 0;
   uint32_t msg_len = 0;
   uint32_t frag_index = 0;
-  uint32_t prev_delta = 0;   // ordered: msg_id - previous message of the flow (0: first)
-  uint16_t frag_size = 0;    // payload bytes of every fragment but the last
+  uint32_t prev_delta = 0;  // ordered: msg_id - previous message of the flow (0: first)
+  uint16_t frag_size = 0;   // payload bytes of every fragment but the last
   uint16_t flow = 0;
   // Not on the wire: payload_len is the datagram length minus the headers,
   // and reserved is always 0. The decoder fills both.
@@ -97,10 +97,10 @@ struct AckRange {
 struct Ack {
   uint64_t dst_epoch = 0;
   uint64_t largest_pn = 0;
-  uint32_t ack_delay_ns = 0;   // time the receiver held largest_pn before acking
-  uint32_t ack_seq = 0;        // orders ACKs, so stale credit is ignored
-  uint64_t max_msg_id = 0;     // sender may use message ids below this
-  uint64_t msg_floor = 0;      // the ACK sender's own send floor (see Data)
+  uint32_t ack_delay_ns = 0;     // time the receiver held largest_pn before acking
+  uint32_t ack_seq = 0;          // orders ACKs, so stale credit is ignored
+  uint64_t max_msg_id = 0;       // sender may use message ids below this
+  uint64_t msg_floor = 0;        // the ACK sender's own send floor (see Data)
   uint32_t free_buffer_kib = 0;  // receive buffer still free, in KiB
   uint16_t range_count = 0;
   uint16_t reserved = 0;
@@ -122,8 +122,8 @@ enum class DecodeError : uint8_t {
   bad_version,  // magic or version not ours
   bad_type,
   bad_checksum,
-  bad_length,   // header_len or payload_len disagree with the datagram
-  bad_field,    // a field out of range (fragment beyond the message, bad ranges, ...)
+  bad_length,  // header_len or payload_len disagree with the datagram
+  bad_field,   // a field out of range (fragment beyond the message, bad ranges, ...)
 };
 DropReason to_drop_reason(DecodeError e);
 

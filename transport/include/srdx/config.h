@@ -15,10 +15,10 @@ namespace tuning {
 using namespace srdx::literals;
 
 // Wire and packet sizes.
-inline constexpr uint32_t kDefaultMtu = 1500;       // IP MTU of the link
-inline constexpr uint32_t kMinMtu = 576;            // smallest IPv4 MTU every host accepts
-inline constexpr uint32_t kMaxMtu = 9216;           // jumbo frames (EC2 VPC MTU is 9001)
-inline constexpr uint32_t kIpUdpOverhead = 28;      // IPv4 (20) + UDP (8) header bytes
+inline constexpr uint32_t kDefaultMtu = 1500;   // IP MTU of the link
+inline constexpr uint32_t kMinMtu = 576;        // smallest IPv4 MTU every host accepts
+inline constexpr uint32_t kMaxMtu = 9216;       // jumbo frames (EC2 VPC MTU is 9001)
+inline constexpr uint32_t kIpUdpOverhead = 28;  // IPv4 (20) + UDP (8) header bytes
 
 // Messages.
 inline constexpr uint64_t kDefaultMaxMessage = 16u << 20;  // 16 MiB
@@ -66,7 +66,7 @@ inline constexpr Duration kDefaultRtoMax = 20_ms;
 inline constexpr Duration kDefaultRtoInitial = 1_ms;  // before any RTT sample
 inline constexpr uint32_t kMaxInflightPackets = 1u << 20;
 inline constexpr uint32_t kDefaultMaxInflightPackets = 8192;  // per peer
-inline constexpr uint32_t kMaxAckRanges = 32;  // per ACK packet
+inline constexpr uint32_t kMaxAckRanges = 32;                 // per ACK packet
 // Doublings of every RTO while timeouts follow timeouts with no ACK between.
 inline constexpr uint32_t kMaxRtoBackoff = 16;
 // How many times a floor update (the sender gave up on messages and has no
@@ -82,8 +82,8 @@ inline constexpr uint64_t kAckWindow = 1u << 16;
 inline constexpr size_t kAckFreshArrivals = 128;
 
 // Handshake and liveness.
-inline constexpr Duration kDefaultHandshakeInterval = 1_ms;   // first retry
-inline constexpr Duration kDefaultPeerTimeout = 200_ms;       // silence => peer down
+inline constexpr Duration kDefaultHandshakeInterval = 1_ms;  // first retry
+inline constexpr Duration kDefaultPeerTimeout = 200_ms;      // silence => peer down
 // Hellos queued for senders we keep no state for (a restarted receiver).
 inline constexpr size_t kMaxStatelessHellos = 64;
 

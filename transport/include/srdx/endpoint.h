@@ -58,8 +58,8 @@ struct TxPath {
 enum class Errc : uint8_t {
   ok = 0,
   unknown_peer,
-  too_large,       // message larger than max_message_size
-  would_block,     // the peer's send queue is full; retry after a completion
+  too_large,    // message larger than max_message_size
+  would_block,  // the peer's send queue is full; retry after a completion
   too_many_peers,
   invalid_argument,
 };
@@ -74,10 +74,10 @@ struct Result {
 
 enum class EventType : uint8_t {
   message_received,  // data: the whole message, valid until the next poll_event()
-  send_completed,    // every byte of msg_id reached the peer's endpoint (ordered: and was handed up)
-  send_failed,       // msg_id will not be delivered; `reason` says why
-  peer_up,           // handshake done (also after the peer restarted)
-  peer_down,         // peer silent for peer_timeout, restarted, or removed
+  send_completed,  // every byte of msg_id reached the peer's endpoint (ordered: and was handed up)
+  send_failed,     // msg_id will not be delivered; `reason` says why
+  peer_up,         // handshake done (also after the peer restarted)
+  peer_down,       // peer silent for peer_timeout, restarted, or removed
 };
 std::string_view to_string(EventType);
 
@@ -96,8 +96,8 @@ struct Event {
   FailReason reason = FailReason::none;
   uint16_t flow = 0;
   PeerId peer = kNoPeer;
-  MsgId msg_id = 0;      // the sender's message id
-  uint64_t cookie = 0;   // SendOptions::cookie, on send_completed / send_failed
+  MsgId msg_id = 0;               // the sender's message id
+  uint64_t cookie = 0;            // SendOptions::cookie, on send_completed / send_failed
   std::span<const uint8_t> data;  // message_received only
 };
 
@@ -125,9 +125,9 @@ enum class DropReason : uint8_t {
   unknown_peer,
   stale_epoch,
   wrong_epoch,
-  no_state,        // data or ack before a handshake
-  out_of_window,   // message id beyond the receive window
-  no_buffer,       // receive buffer full (slow reader)
+  no_state,       // data or ack before a handshake
+  out_of_window,  // message id beyond the receive window
+  no_buffer,      // receive buffer full (slow reader)
   kCount
 };
 std::string_view to_string(DropReason);
@@ -184,8 +184,7 @@ class Endpoint {
   Errc remove_peer(PeerId peer, Time now);
   PeerId find_peer(Addr addr) const;
 
-  Result<MsgId> send(PeerId peer, std::span<const uint8_t> data, const SendOptions& opt,
-                     Time now);
+  Result<MsgId> send(PeerId peer, std::span<const uint8_t> data, const SendOptions& opt, Time now);
 
   void on_packet(std::span<const uint8_t> packet, const RxPath& path, Time now);
   void on_timer(Time now);

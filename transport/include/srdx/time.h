@@ -20,9 +20,7 @@ class Duration {
   static constexpr Duration millis(int64_t ms) { return Duration(ms * 1000000); }
   static constexpr Duration seconds(int64_t s) { return Duration(s * 1000000000); }
   static constexpr Duration zero() { return Duration(0); }
-  static constexpr Duration infinite() {
-    return Duration(std::numeric_limits<int64_t>::max());
-  }
+  static constexpr Duration infinite() { return Duration(std::numeric_limits<int64_t>::max()); }
 
   constexpr int64_t ns() const { return ns_; }
   constexpr double us() const { return static_cast<double>(ns_) / 1e3; }
@@ -83,10 +81,18 @@ constexpr Duration min(Duration a, Duration b) { return a < b ? a : b; }
 constexpr Duration max(Duration a, Duration b) { return a < b ? b : a; }
 
 namespace literals {
-constexpr Duration operator""_ns(unsigned long long v) { return Duration::nanos(static_cast<int64_t>(v)); }
-constexpr Duration operator""_us(unsigned long long v) { return Duration::micros(static_cast<int64_t>(v)); }
-constexpr Duration operator""_ms(unsigned long long v) { return Duration::millis(static_cast<int64_t>(v)); }
-constexpr Duration operator""_s(unsigned long long v) { return Duration::seconds(static_cast<int64_t>(v)); }
+constexpr Duration operator""_ns(unsigned long long v) {
+  return Duration::nanos(static_cast<int64_t>(v));
+}
+constexpr Duration operator""_us(unsigned long long v) {
+  return Duration::micros(static_cast<int64_t>(v));
+}
+constexpr Duration operator""_ms(unsigned long long v) {
+  return Duration::millis(static_cast<int64_t>(v));
+}
+constexpr Duration operator""_s(unsigned long long v) {
+  return Duration::seconds(static_cast<int64_t>(v));
+}
 }  // namespace literals
 
 }  // namespace srdx
