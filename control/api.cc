@@ -330,7 +330,8 @@ void ApiServer::route(const httplib::Request& req, httplib::Response& res) {
       if (m == "DELETE") {
         p->cancel();
         p->finish(ProbeState::cancelled);
-        SRDX_LOG_INFO("probe %llu: cancelled (%s)", static_cast<unsigned long long>(id),
+        SRDX_LOG_INFO("probe %llu: cancel requested (state %s)",
+                      static_cast<unsigned long long>(id),
                       std::string(to_string(p->state())).c_str());
         reply(res, 200,
               {{"id", std::to_string(id)}, {"state", std::string(to_string(p->state()))}});

@@ -109,9 +109,10 @@ std::string underscored(std::string s) {
 }
 
 struct Descriptions {
-  po::options_description general{"General"};
+  static constexpr unsigned kWidth = 100, kDescWidth = 50;  // --help columns
+  po::options_description general{"General", kWidth, kDescWidth};
   std::map<std::string, po::options_description> groups;
-  po::options_description visible;
+  po::options_description visible{kWidth, kDescWidth};
   po::options_description all;        // command line: visible + hidden aliases
   po::options_description file_opts;  // config file: the same names
 
@@ -121,7 +122,8 @@ struct Descriptions {
         "check-config", "validate the configuration (and token file), print 'config ok', exit");
     visible.add(general);
     po::options_description hidden;
-    for (const char* g : kGroups) groups.emplace(g, po::options_description(group_caption(g)));
+    for (const char* g : kGroups)
+      groups.emplace(g, po::options_description(group_caption(g), kWidth, kDescWidth));
     for (const Opt& o : options_table()) {
       auto add = [&](po::options_description& d, const std::string& name, const char* help) {
         if (o.repeat) {
@@ -164,6 +166,7 @@ const char* kUsage =
     "\n"
     "Every option can be given on the command line (--link.mtu 9001) or in the\n"
     "config file under its section ([link] then mtu = 9001); the command line wins.\n"
+    "Names may also be spelled with '_' for '-' (control.token_file).\n"
     "Durations take a unit (50us, 2ms, 5s), sizes may (64KiB, 16MiB).\n"
     "Signals: SIGTERM/SIGINT drain in-flight messages (daemon.drain-timeout) and\n"
     "exit 0; SIGHUP re-reads the config file's peers.\n";

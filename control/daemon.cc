@@ -206,17 +206,22 @@ void Daemon::reload() {
 void Daemon::periodic_main() {
   std::unique_lock<std::mutex> lock(periodic_mu_);
   const auto every = std::chrono::nanoseconds(cfg_.probe_every.ns());
+  // A peer's previous round still running (an unreachable peer's pings time
+  // out one by one) is not started again: rounds never pile up.
+  std::map<std::string, std::shared_ptr<Probe>> last;
   while (!periodic_stop_) {
     if (periodic_cv_.wait_for(lock, every, [this] { return periodic_stop_; })) break;
     if (draining_.load()) continue;
     const Snapshot s = snapshot();
     for (const PeerSnapshot& p : s.peers) {
+      auto it = last.find(p.cfg.name);
+      if (it != last.end() && !it->second->finished()) continue;
       ProbeRequest req;
       req.peer = p.cfg.name;
       req.transport = ProbeTransport::both;
       req.size = 64;
       req.count = 10;
-      probes_->start(req, p.cfg, false);
+      last[p.cfg.name] = probes_->start(req, p.cfg, false);
     }
   }
 }
