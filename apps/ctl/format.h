@@ -32,7 +32,7 @@ std::string format_us(const nlohmann::json& micros);
 std::string format_us(std::optional<double> micros);
 // 64 B, 12.0 KiB, 3.5 MiB.
 std::string format_bytes(const nlohmann::json& bytes);
-// 5.2x; "-" when missing (the daemon sends null when srdx's value is 0).
+// 5.2x, 0.28x, 123x; "-" when missing (the daemon sends null when srdx's value is 0).
 std::string format_ratio(const nlohmann::json& ratio);
 // Whole numbers as integers, other numbers with up to 3 decimals, strings
 // as they are, booleans yes/no, null as "-".

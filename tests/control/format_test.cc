@@ -23,6 +23,7 @@ TEST(Format, BytesRatiosValues) {
   EXPECT_EQ(format_bytes(json(3 * 1024 * 1024 + 512 * 1024)), "3.5 MiB");
   EXPECT_EQ(format_ratio(json(5.23)), "5.2x");
   EXPECT_EQ(format_ratio(json(123.4)), "123x");
+  EXPECT_EQ(format_ratio(json(0.2828)), "0.28x");
   EXPECT_EQ(format_ratio(json()), "-");
   EXPECT_EQ(format_value(json(true)), "yes");
   EXPECT_EQ(format_value(json(12)), "12");
