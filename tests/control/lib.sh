@@ -15,6 +15,10 @@ SRDXD=${1:?usage: $0 SRDXD SRDXCTL}
 SRDXCTL=${2:?usage: $0 SRDXD SRDXCTL}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PY=/usr/bin/python3
+# Skipped (77), not failed, on a machine without the tools.
+for tool in curl "$PY" timeout od; do
+  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
+done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/srdx-control.XXXXXX")
 # The daemons run through a link with another name, so that a `pkill srdxd`
 # (or pkill -f) from a developer's shell or another suite does not hit them.
