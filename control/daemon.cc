@@ -334,6 +334,7 @@ void Daemon::drain_and_stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (left == 0) SRDX_LOG_INFO("drained: no message in flight");
+  if (cfg_.link.kind == "dpdk") unregister_telemetry();
   stop_poller_.store(true);
   if (poller_thread_.joinable()) poller_thread_.join();
   probes_->stop();

@@ -1,5 +1,9 @@
 #include "telemetry.h"
 
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+
 #include "daemon.h"
 #include "log.h"
 
@@ -12,11 +16,12 @@ namespace srdx::ctl {
 #if SRDX_HAVE_DPDK_TELEMETRY
 namespace {
 // Telemetry callbacks take no user pointer: one daemon per process.
-Daemon* g_daemon = nullptr;
+std::atomic<Daemon*> g_daemon{nullptr};
 
 int counters_cb(const char*, const char*, rte_tel_data* d) {
-  if (!g_daemon) return -1;
-  const Snapshot s = g_daemon->snapshot();
+  Daemon* daemon = g_daemon.load();
+  if (!daemon) return -1;
+  const Snapshot s = daemon->snapshot();
   rte_tel_data_start_dict(d);
 #define SRDX_T(f) rte_tel_data_add_dict_u64(d, #f, s.ep.f);
   SRDX_ENDPOINT_COUNTERS(SRDX_T)
@@ -30,8 +35,9 @@ int counters_cb(const char*, const char*, rte_tel_data* d) {
 }
 
 int link_cb(const char*, const char*, rte_tel_data* d) {
-  if (!g_daemon) return -1;
-  const Snapshot s = g_daemon->snapshot();
+  Daemon* daemon = g_daemon.load();
+  if (!daemon) return -1;
+  const Snapshot s = daemon->snapshot();
   rte_tel_data_start_dict(d);
 #define SRDX_T(f) rte_tel_data_add_dict_u64(d, #f, s.link.f);
   SRDX_LINK_COUNTERS(SRDX_T)
@@ -40,18 +46,31 @@ int link_cb(const char*, const char*, rte_tel_data* d) {
 }
 
 int peers_cb(const char*, const char* params, rte_tel_data* d) {
-  if (!g_daemon) return -1;
-  const Snapshot s = g_daemon->snapshot();
+  Daemon* daemon = g_daemon.load();
+  if (!daemon) return -1;
+  const Snapshot s = daemon->snapshot();
   rte_tel_data_start_dict(d);
+  // One dict per peer: telemetry names allow letters, digits and '_' only
+  // reliably, so peers whose names hold other characters get them as '_'.
   for (const PeerSnapshot& p : s.peers) {
     if (params && *params && p.cfg.name != params) continue;
-    rte_tel_data_add_dict_u64(d, (p.cfg.name + ".up").c_str(), p.stats.up ? 1 : 0);
-    rte_tel_data_add_dict_u64(d, (p.cfg.name + ".srtt_us").c_str(),
-                              static_cast<uint64_t>(p.stats.srtt.us()));
-    rte_tel_data_add_dict_u64(d, (p.cfg.name + ".retransmissions").c_str(),
-                              p.stats.retransmissions);
-    rte_tel_data_add_dict_u64(d, (p.cfg.name + ".messages_completed").c_str(),
-                              p.stats.messages_completed);
+    rte_tel_data* c = rte_tel_data_alloc();
+    if (!c) return -ENOMEM;
+    rte_tel_data_start_dict(c);
+    rte_tel_data_add_dict_u64(c, "up", p.stats.up ? 1 : 0);
+    rte_tel_data_add_dict_u64(c, "srtt_ns", static_cast<uint64_t>(p.stats.srtt.ns()));
+    rte_tel_data_add_dict_u64(c, "min_rtt_ns", static_cast<uint64_t>(p.stats.min_rtt.ns()));
+    rte_tel_data_add_dict_u64(c, "cwnd_bytes", p.stats.cwnd_bytes);
+    rte_tel_data_add_dict_u64(c, "inflight_bytes", p.stats.inflight_bytes);
+    rte_tel_data_add_dict_u64(c, "retransmissions", p.stats.retransmissions);
+    rte_tel_data_add_dict_u64(c, "messages_completed", p.stats.messages_completed);
+    rte_tel_data_add_dict_u64(c, "messages_failed", p.stats.messages_failed);
+    rte_tel_data_add_dict_u64(c, "messages_received", p.stats.messages_received);
+    std::string key = p.cfg.name;
+    for (char& ch : key) {
+      if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+    }
+    if (rte_tel_data_add_dict_container(d, key.c_str(), c, 0) != 0) rte_tel_data_free(c);
   }
   return 0;
 }
@@ -70,7 +89,9 @@ void register_telemetry(Daemon* d) {
     SRDX_LOG_INFO("dpdk telemetry: /srdx/counters, /srdx/link, /srdx/peers registered");
   }
 }
+void unregister_telemetry() { g_daemon = nullptr; }
 #else
+void unregister_telemetry() {}
 void register_telemetry(Daemon*) {
   SRDX_LOG_WARN("dpdk telemetry: this build has no DPDK; no telemetry commands");
 }
