@@ -28,6 +28,8 @@ ctl_expect 0 a status
 grep -q running "$WORK/ctl.out" || fail "srdxctl status: no 'running' in: $(cat "$WORK/ctl.out")"
 grep -q "127.0.0.1:${LOCAL_PORT[a]}" "$WORK/ctl.out" || fail "srdxctl status: no link address"
 ctl_expect 0 a status --json
+SRDXCTL_API=${CONTROL[a]} SRDXCTL_TOKEN_FILE=${TOKEN_FILE[a]} "$SRDXCTL" status >/dev/null ||
+  fail "srdxctl with SRDXCTL_API and SRDXCTL_TOKEN_FILE"
 jv 'd["state"]' "$WORK/ctl.out" >/dev/null || fail "srdxctl status --json is not JSON"
 ok "status"
 

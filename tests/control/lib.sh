@@ -121,7 +121,7 @@ node_start() {
   "$SRDXD" --config "${CONFIG[$n]}" >>"${LOG[$n]}" 2>&1 &
   PID[$n]=$!
   local i
-  for i in $(seq 100); do
+  for i in $(seq 200); do
     if ! kill -0 "${PID[$n]}" 2>/dev/null; then
       cat "${LOG[$n]}" >&2
       fail "srdxd $n exited during start-up"
@@ -130,7 +130,7 @@ node_start() {
       return 0
     fi
     sleep 0.05
-    [[ $i -eq 100 ]] && fail "srdxd $n's API did not answer within 5 s"
+    [[ $i -eq 200 ]] && fail "srdxd $n's API did not answer within 10 s"
   done
 }
 
