@@ -17,7 +17,7 @@ class Table {
  public:
   explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
   void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-  // Left-align every column (for tables of names rather than numbers).
+  // Left-align this column too (names and states rather than numbers).
   void align_left(size_t column) { left_.push_back(column); }
   std::string render() const;
 
