@@ -195,7 +195,7 @@ bool SrdxPinger::is_ours(std::span<const uint8_t> data) const {
   return n > 0 && std::memcmp(data.data(), magic_, n) == 0;
 }
 
-void SrdxPinger::send_ping(PeerId id, Peer& p, Time now) {
+std::string SrdxPinger::send_ping(PeerId id, Peer& p, Time now) {
   const SrdxBatch& b = *p.batches.front();
   if (!p.started) {
     p.started = true;
@@ -216,16 +216,24 @@ void SrdxPinger::send_ping(PeerId id, Peer& p, Time now) {
   opt.cookie = p.cookie;
   opt.timeout = kPingTimeout;
   const Result<MsgId> r = ep_.send(id, p.payload, opt, now);
-  if (!r.ok()) {
-    // would_block and the like: the ping is lost, try the next one later.
+  if (r.err == Errc::would_block) {
+    // The peer's send queue is full (other traffic): this ping is lost, the
+    // next one goes a little later.
     if (!p.warmup) b.probe->record_lost(ProbeTransport::srdx);
     p.warmup = false;
     ++p.done;
     p.next_send = now + Duration::micros(std::max<uint32_t>(b.interval_us, 1000));
-    return;
+    return {};
+  }
+  if (!r.ok()) {
+    // Every further ping would fail the same way (too large, no such peer).
+    return "the endpoint refused a " + std::to_string(b.size) +
+           "-byte ping: " + std::string(to_string(r.err)) +
+           (r.err == Errc::too_large ? " (larger than engine.max-message)" : "");
   }
   p.in_flight = true;
   p.sent = now;
+  return {};
 }
 
 void SrdxPinger::ping_done(PeerId, Peer& p, Time now) {
@@ -302,8 +310,13 @@ void SrdxPinger::tick(Time now) {
         p.warmup = false;
         ping_done(id, p, now);
       }
-      if (b.probe->cancelled() || p.done >= b.count) {
-        b.complete(b.probe->cancelled() && p.done < b.count ? "cancelled" : "");
+      std::string err;
+      if (!p.in_flight && now >= p.next_send && !b.probe->cancelled() && p.done < b.count) {
+        err = send_ping(id, p, now);
+      }
+      if (!err.empty() || b.probe->cancelled() || p.done >= b.count) {
+        if (err.empty() && b.probe->cancelled() && p.done < b.count) err = "cancelled";
+        b.complete(err);
         p.batches.pop_front();
         p.done = 0;
         p.started = false;
@@ -313,7 +326,6 @@ void SrdxPinger::tick(Time now) {
         p.next_send = now;
         continue;
       }
-      if (!p.in_flight && now >= p.next_send) send_ping(id, p, now);
       break;
     }
     if (p.batches.empty()) {

@@ -118,7 +118,8 @@ class SrdxPinger {
     Time sent, next_send;
     std::vector<uint8_t> payload;
   };
-  void send_ping(PeerId id, Peer& p, Time now);
+  // Empty, or why no ping of this batch can be sent.
+  std::string send_ping(PeerId id, Peer& p, Time now);
   void ping_done(PeerId id, Peer& p, Time now);
   bool is_ours(std::span<const uint8_t> data) const;
 
