@@ -176,25 +176,14 @@ const char* kUsage =
 uint64_t parse_uint(const std::string& option, const std::string& text, uint64_t min,
                     uint64_t max) {
   uint64_t v = 0;
-  const std::string accepted = "; accepted " + std::to_string(min) + ".." + std::to_string(max);
-  if (text.empty()) fail(option, "empty; expected a whole number" + accepted);
-  for (char c : text) {
-    if (c < '0' || c > '9') fail(option, quote(text) + " is not a whole number" + accepted);
-    if (v > (UINT64_MAX - static_cast<uint64_t>(c - '0')) / 10) {
-      fail(option, quote(text) + " is out of range" + accepted);
-    }
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (v < min || v > max) fail(option, quote(text) + " is out of range" + accepted);
+  if (std::string err = sim::parse_uint(text, min, max, v); !err.empty()) fail(option, err);
   return v;
 }
 
 uint32_t parse_ip_or_fail(const std::string& option, const std::string& text) {
-  in_addr a{};
-  if (inet_pton(AF_INET, text.c_str(), &a) != 1) {
-    fail(option, quote(text) + " is not an IPv4 address; accepted: a.b.c.d");
-  }
-  return ntohl(a.s_addr);
+  uint32_t ip = 0;
+  if (std::string err = sim::parse_ipv4(text, ip); !err.empty()) fail(option, err);
+  return ip;
 }
 
 Addr parse_addr_or_fail(const std::string& option, const std::string& text) {
@@ -233,22 +222,11 @@ bool parse_bool_or_fail(const std::string& option, const std::string& text) {
 
 std::array<uint8_t, 6> parse_mac_or_fail(const std::string& option, const std::string& text) {
   std::array<uint8_t, 6> mac{};
-  unsigned b[6];
-  char extra = 0;
-  if (std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
-                  &b[5], &extra) != 6) {
-    fail(option, quote(text) + " is not a MAC address; accepted: aa:bb:cc:dd:ee:ff");
-  }
-  for (size_t i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(b[i]);
+  if (std::string err = sim::parse_mac(text, mac); !err.empty()) fail(option, err);
   return mac;
 }
 
-std::vector<std::string> split_words(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<std::string> words;
-  for (std::string w; in >> w;) words.push_back(w);
-  return words;
-}
+using sim::split_words;
 
 // Values by option name, looked up under both spellings.
 class Values {
@@ -496,31 +474,7 @@ std::string format_ip(uint32_t ip) {
 
 std::string format_addr(Addr a) { return format_ip(a.ip) + ":" + std::to_string(a.port); }
 
-std::string parse_addr(std::string_view text, Addr& out) {
-  const std::string t(text);
-  const size_t colon = t.rfind(':');
-  if (colon == std::string::npos) {
-    return quote(t) + " is not IP:PORT; accepted e.g. 198.18.1.1:47000";
-  }
-  in_addr a{};
-  const std::string ip = t.substr(0, colon);
-  if (inet_pton(AF_INET, ip.c_str(), &a) != 1) {
-    return quote(t) + ": " + quote(ip) + " is not an IPv4 address; accepted: IP:PORT";
-  }
-  const std::string port = t.substr(colon + 1);
-  uint32_t p = 0;
-  bool ok = !port.empty() && port.size() <= 5;
-  for (char ch : port) {
-    if (ch < '0' || ch > '9') ok = false;
-    if (ok) p = p * 10 + static_cast<uint32_t>(ch - '0');
-  }
-  if (!ok || p < 1 || p > 65535) {
-    return quote(t) + ": port " + quote(port) + " is out of range; accepted 1..65535";
-  }
-  out.ip = ntohl(a.s_addr);
-  out.port = static_cast<uint16_t>(p);
-  return {};
-}
+std::string parse_addr(std::string_view text, Addr& out) { return sim::parse_addr(text, out); }
 
 std::string parse_peer(std::string_view text, PeerConfig& out) {
   const std::string t(text);

@@ -56,40 +56,23 @@ struct UsageError {
 uint64_t parse_uint(const std::string& option, const std::string& text, uint64_t min,
                     uint64_t max) {
   uint64_t v = 0;
-  if (text.empty()) fail(option, "empty; expected a whole number");
-  for (char c : text) {
-    if (c < '0' || c > '9') fail(option, "'" + text + "' is not a whole number");
-    if (v > (max - static_cast<uint64_t>(c - '0')) / 10) {
-      fail(option, "'" + text + "' is too large; at most " + std::to_string(max));
-    }
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (v < min) fail(option, "'" + text + "' is too small; at least " + std::to_string(min));
+  if (std::string err = sim::parse_uint(text, min, max, v); !err.empty()) fail(option, err);
   return v;
 }
 
 uint32_t parse_ip(const std::string& option, const std::string& text) {
-  in_addr a{};
-  if (inet_pton(AF_INET, text.c_str(), &a) != 1) {
-    fail(option, "'" + text + "' is not an IPv4 address");
-  }
-  return ntohl(a.s_addr);
+  uint32_t ip = 0;
+  if (std::string err = sim::parse_ipv4(text, ip); !err.empty()) fail(option, err);
+  return ip;
 }
 
 Addr parse_addr(const std::string& option, const std::string& text) {
-  const size_t colon = text.rfind(':');
-  if (colon == std::string::npos) fail(option, "'" + text + "': expected IP:PORT");
   Addr a;
-  a.ip = parse_ip(option, text.substr(0, colon));
-  a.port = static_cast<uint16_t>(parse_uint(option, text.substr(colon + 1), 1, 65535));
+  if (std::string err = sim::parse_addr(text, a); !err.empty()) fail(option, err);
   return a;
 }
 
-std::string format_addr(Addr a) {
-  return std::to_string(a.ip >> 24) + "." + std::to_string((a.ip >> 16) & 255) + "." +
-         std::to_string((a.ip >> 8) & 255) + "." + std::to_string(a.ip & 255) + ":" +
-         std::to_string(a.port);
-}
+using sim::format_addr;
 
 uint64_t parse_size(const std::string& option, const std::string& text) {
   uint64_t v = 0;
@@ -105,22 +88,11 @@ Duration parse_duration(const std::string& option, const std::string& text) {
 
 std::array<uint8_t, 6> parse_mac(const std::string& option, const std::string& text) {
   std::array<uint8_t, 6> mac{};
-  unsigned b[6];
-  char extra = 0;
-  if (std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
-                  &b[5], &extra) != 6) {
-    fail(option, "'" + text + "' is not a MAC address (aa:bb:cc:dd:ee:ff)");
-  }
-  for (int i = 0; i < 6; ++i) mac[static_cast<size_t>(i)] = static_cast<uint8_t>(b[i]);
+  if (std::string err = sim::parse_mac(text, mac); !err.empty()) fail(option, err);
   return mac;
 }
 
-std::vector<std::string> split_words(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<std::string> words;
-  for (std::string w; in >> w;) words.push_back(w);
-  return words;
-}
+using sim::split_words;
 
 // ---- options --------------------------------------------------------------------
 

@@ -42,15 +42,7 @@ T parse(const po::variables_map& vm, const char* name, Parse p) {
 uint64_t parse_count(const std::string& option, const std::string& text, uint64_t min,
                      uint64_t max) {
   uint64_t v = 0;
-  if (text.empty()) fail(option, "empty; expected a whole number");
-  for (char c : text) {
-    if (c < '0' || c > '9') fail(option, "'" + text + "' is not a whole number");
-    if (v > (max - static_cast<uint64_t>(c - '0')) / 10) {
-      fail(option, "'" + text + "' is too large; at most " + std::to_string(max));
-    }
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (v < min) fail(option, "'" + text + "' is too small; at least " + std::to_string(min));
+  if (std::string err = parse_uint(text, min, max, v); !err.empty()) fail(option, err);
   return v;
 }
 
@@ -118,8 +110,8 @@ int main(int argc, char** argv) {
       "messages per sender, or round trips (default 2000 for bulk, 10000 for pingpong)")(
       "window", po::value<std::string>()->default_value("32"),
       "bulk: messages outstanding per sender")(
-      "ordered", "bulk: send each sender's messages as one ordered flow and check the order")("seed", po::value<std::string>()->default_value("1"),
-                                               "seeds the network and the endpoints")(
+      "ordered", "bulk: send each sender's messages as one ordered flow and check the order")(
+      "seed", po::value<std::string>()->default_value("1"), "seeds the network and the endpoints")(
       "time-limit", po::value<std::string>()->default_value("10s"), "simulated time limit");
   po::options_description output("Output");
   output.add_options()("json", "print one JSON object instead of the table")("help,h",

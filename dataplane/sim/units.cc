@@ -1,8 +1,11 @@
 #include "sim/units.h"
 
+#include <arpa/inet.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 
 namespace srdx::sim {
 
@@ -216,6 +219,77 @@ std::string format_size(uint64_t bytes) {
   else
     std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
   return buf;
+}
+
+std::string parse_uint(std::string_view text, uint64_t min, uint64_t max, uint64_t& out) {
+  const std::string t(text);
+  const std::string accepted = "; accepted " + std::to_string(min) + ".." + std::to_string(max);
+  if (t.empty()) return "empty; expected a whole number" + accepted;
+  uint64_t v = 0;
+  for (char c : t) {
+    if (c < '0' || c > '9') return "'" + t + "' is not a whole number" + accepted;
+    if (v > (UINT64_MAX - static_cast<uint64_t>(c - '0')) / 10) {
+      return "'" + t + "' is out of range" + accepted;
+    }
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v < min || v > max) return "'" + t + "' is out of range" + accepted;
+  out = v;
+  return {};
+}
+
+std::string parse_ipv4(std::string_view text, uint32_t& ip) {
+  const std::string t(text);
+  in_addr a{};
+  if (inet_pton(AF_INET, t.c_str(), &a) != 1) {
+    return "'" + t + "' is not an IPv4 address; accepted: a.b.c.d";
+  }
+  ip = ntohl(a.s_addr);
+  return {};
+}
+
+std::string parse_addr(std::string_view text, Addr& out) {
+  const std::string t(text);
+  const size_t colon = t.rfind(':');
+  if (colon == std::string::npos)
+    return "'" + t + "' is not IP:PORT; accepted e.g. 198.18.1.1:47000";
+  Addr a;
+  const std::string ip = t.substr(0, colon);
+  if (!parse_ipv4(ip, a.ip).empty()) {
+    return "'" + t + "': '" + ip + "' is not an IPv4 address; accepted: IP:PORT";
+  }
+  uint64_t port = 0;
+  if (std::string err = parse_uint(t.substr(colon + 1), 1, 65535, port); !err.empty()) {
+    return "'" + t + "': port " + err;
+  }
+  a.port = static_cast<uint16_t>(port);
+  out = a;
+  return {};
+}
+
+std::string format_addr(Addr a) {
+  return std::to_string(a.ip >> 24) + "." + std::to_string((a.ip >> 16) & 255) + "." +
+         std::to_string((a.ip >> 8) & 255) + "." + std::to_string(a.ip & 255) + ":" +
+         std::to_string(a.port);
+}
+
+std::string parse_mac(std::string_view text, std::array<uint8_t, 6>& mac) {
+  const std::string t(text);
+  unsigned b[6];
+  char extra = 0;
+  if (std::sscanf(t.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+                  &extra) != 6) {
+    return "'" + t + "' is not a MAC address; accepted: aa:bb:cc:dd:ee:ff";
+  }
+  for (size_t i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(b[i]);
+  return {};
+}
+
+std::vector<std::string> split_words(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
 }
 
 }  // namespace srdx::sim

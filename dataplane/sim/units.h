@@ -1,13 +1,16 @@
-// Parsers for the quantities srdx-sim's command line takes. Each returns an
-// empty string on success, otherwise what was wrong and what is accepted (the
-// caller prefixes the option name).
+// Parsers for the quantities the command lines and config files of srdx-sim,
+// srdx-perf and srdxd take. Each returns an empty string on success, otherwise
+// what was wrong and what is accepted (the caller prefixes the option name).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
-#include "sim/link.h"  // srdx/time.h
+#include "sim/link.h"       // srdx/time.h
+#include "srdx/endpoint.h"  // Addr
 
 namespace srdx::sim {
 
@@ -20,6 +23,17 @@ std::string parse_duration(std::string_view text, Duration& out);
 std::string parse_size(std::string_view text, uint64_t& bytes);
 // A probability: "0.01" or "1%", within [0, 1].
 std::string parse_probability(std::string_view text, double& p);
+// A whole number in [min, max].
+std::string parse_uint(std::string_view text, uint64_t min, uint64_t max, uint64_t& out);
+// An IPv4 address "a.b.c.d", in host byte order.
+std::string parse_ipv4(std::string_view text, uint32_t& ip);
+// "IP:PORT", port 1..65535.
+std::string parse_addr(std::string_view text, Addr& out);
+std::string format_addr(Addr a);
+// "aa:bb:cc:dd:ee:ff".
+std::string parse_mac(std::string_view text, std::array<uint8_t, 6>& mac);
+// Whitespace-separated words (EAL arguments in one option).
+std::vector<std::string> split_words(std::string_view text);
 // "PATH@START" or "PATH@START-END", e.g. "2@5ms-20ms".
 std::string parse_blackhole(std::string_view text, uint32_t& path, Duration& start, Duration& end);
 
