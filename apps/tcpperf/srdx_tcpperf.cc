@@ -59,7 +59,15 @@ struct Options {
   double timeout_s = 300;
   bool json = false;
   bool quiet = false;
+  bool mptcp = false;
 };
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+bool g_mptcp = false;
+int stream_socket() { return ::socket(AF_INET, SOCK_STREAM, g_mptcp ? IPPROTO_MPTCP : 0); }
+const char* proto_name() { return g_mptcp ? "mptcp" : "tcp"; }
 
 [[noreturn]] void usage(int rc) {
   std::fputs(
@@ -75,6 +83,8 @@ struct Options {
       "  --flows N         bulk: N parallel connections (default 1)\n"
       "  --timeout T       give up after T (300s, 2.5s, 500ms; 0 = never); a run\n"
       "                    cut short reports ok:false and what it completed\n"
+      "  --mptcp           IPPROTO_MPTCP sockets (both sides); subflows follow the\n"
+      "                    host's `ip mptcp endpoint` and `ip mptcp limits`\n"
       "  --json            one JSON object instead of the table\n"
       "  -q, --quiet       no progress on stderr\n"
       "  -h, --help        this help\n\n"
@@ -161,6 +171,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--flows") o.flows = std::atoi(val().c_str());
     else if (a == "--timeout") o.timeout_s = parse_time(val());
     else if (a == "--json") o.json = true;
+    else if (a == "--mptcp") o.mptcp = true;
     else if (a == "-q" || a == "--quiet") o.quiet = true;
     else if (a == "-h" || a == "--help") usage(0);
     else {
@@ -279,14 +290,14 @@ void serve(int fd, const Header& h, std::atomic<uint64_t>& bytes_total) {
 
 int run_recv(const Options& o) {
   sockaddr_in a = parse_addr(o.local, true);
-  int ls = ::socket(AF_INET, SOCK_STREAM, 0);
+  int ls = stream_socket();
   int one = 1;
   setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(ls, 1024) != 0) {
     std::fprintf(stderr, "srdx-tcpperf recv: %s: %s\n", o.local.c_str(), std::strerror(errno));
     return 1;
   }
-  std::fprintf(stderr, "srdx-tcpperf recv: listening on %s (tcp, %s)\n", o.local.c_str(), cc_name().c_str());
+  std::fprintf(stderr, "srdx-tcpperf recv: listening on %s (%s, %s)\n", o.local.c_str(), proto_name(), cc_name().c_str());
   auto start = Clock::now();
   auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.timeout_s));
   bool has_dl = o.timeout_s > 0;
@@ -321,9 +332,9 @@ int run_recv(const Options& o) {
   }
   double el = std::chrono::duration<double>(Clock::now() - start).count();
   if (o.json)
-    std::printf("{\"role\":\"recv\",\"ok\":%s,\"transport\":\"tcp\",\"cc\":\"%s\",\"local\":\"%s\",\"mode\":\"%s\","
+    std::printf("{\"role\":\"recv\",\"ok\":%s,\"transport\":\"%s\",\"cc\":\"%s\",\"local\":\"%s\",\"mode\":\"%s\","
                 "\"flows\":%u,\"size\":%u,\"bytes\":%llu,\"elapsed_s\":%.6g}\n",
-                ok ? "true" : "false", cc_name().c_str(), o.local.c_str(), first.mode ? "pingpong" : "bulk", accepted,
+                ok ? "true" : "false", proto_name(), cc_name().c_str(), o.local.c_str(), first.mode ? "pingpong" : "bulk", accepted,
                 first.size, static_cast<unsigned long long>(bytes.load()), el);
   else
     std::printf("srdx-tcpperf recv: %s, %u flow(s), %llu bytes in %.3f s\n", ok ? "ok" : "incomplete", accepted,
@@ -343,7 +354,7 @@ struct FlowResult {
 };
 
 int connect_to(const Options& o) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int fd = stream_socket();
   set_nodelay(fd);
   if (!o.local.empty()) {
     sockaddr_in l = parse_addr(o.local, false);
@@ -455,8 +466,8 @@ int run_send(const Options& o) {
       return 1;
     }
   }
-  std::fprintf(stderr, "srdx-tcpperf send: listening on %s (tcp, %s): %d flow(s) to %s\n",
-               o.local.empty() ? "-" : o.local.c_str(), cc_name().c_str(), n, o.peer.c_str());
+  std::fprintf(stderr, "srdx-tcpperf send: listening on %s (%s, %s): %d flow(s) to %s\n",
+               o.local.empty() ? "-" : o.local.c_str(), proto_name(), cc_name().c_str(), n, o.peer.c_str());
   std::vector<FlowResult> res(n);
   std::atomic<uint64_t> progress{0};
   std::atomic<bool> done{false};
@@ -503,7 +514,7 @@ int run_send(const Options& o) {
   if (o.json) {
     std::string s = "{\"role\":\"send\",\"ok\":";
     s += ok ? "true" : "false";
-    s += ",\"transport\":\"tcp\",\"cc\":\"" + cc_name() + "\",\"mode\":\"";
+    s += ",\"transport\":\"" + std::string(proto_name()) + "\",\"cc\":\"" + cc_name() + "\",\"mode\":\"";
     s += o.pingpong ? "pingpong" : "bulk";
     s += "\",\"local\":\"" + o.local + "\",\"peer\":\"" + o.peer + "\"";
     s += ",\"flows\":" + std::to_string(n) + ",\"size\":" + std::to_string(o.size);
@@ -535,7 +546,7 @@ int run_send(const Options& o) {
     s += "]}";
     std::puts(s.c_str());
   } else {
-    std::printf("srdx-tcpperf send: %s (tcp, %s), %d flow(s)\n", ok ? "ok" : "INCOMPLETE", cc_name().c_str(), n);
+    std::printf("srdx-tcpperf send: %s (%s, %s), %d flow(s)\n", ok ? "ok" : "INCOMPLETE", proto_name(), cc_name().c_str(), n);
     std::printf("  goodput          %.3f Gbit/s (%llu bytes in %.3f s)\n", gbps,
                 static_cast<unsigned long long>(bytes), elapsed);
     std::printf("  retransmissions  %llu\n", static_cast<unsigned long long>(retrans));
@@ -560,5 +571,6 @@ int run_send(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o = parse(argc, argv);
+  g_mptcp = o.mptcp;
   return o.role == "recv" ? run_recv(o) : run_send(o);
 }
