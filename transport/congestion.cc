@@ -29,7 +29,9 @@ void Congestion::on_sent(uint32_t bytes, Time now, Duration srtt) {
   next_send_ = base + Duration::nanos(static_cast<int64_t>(interval_ns));
 }
 
-void Congestion::on_acked(uint32_t bytes, Duration queue_delay, Duration srtt, Time now) {
+void Congestion::on_acked(uint32_t bytes, Duration queue_delay, Duration base_rtt, Duration srtt,
+                          Time now) {
+  const Duration goal = target(base_rtt);
   inflight_ -= bytes <= inflight_ ? bytes : inflight_;
   const double max_w = static_cast<double>(cfg_.cc_max_window);
   if (queue_delay < Duration::zero()) return;
@@ -38,15 +40,15 @@ void Congestion::on_acked(uint32_t bytes, Duration queue_delay, Duration srtt, T
   qdelay_ns_ = qdelay_ns_ * (1 - tuning::kCcDelayGain) +
                static_cast<double>(queue_delay.ns()) * tuning::kCcDelayGain;
   queue_delay = Duration::nanos(static_cast<int64_t>(qdelay_ns_));
-  if (queue_delay <= cfg_.cc_target_delay) {
+  if (queue_delay <= goal) {
     // About cc_additive_increase packets per window's worth of ACKs.
     cwnd_ += cfg_.cc_additive_increase * mss_ * static_cast<double>(bytes) / cwnd_;
     cwnd_ = std::min(cwnd_, max_w);
     return;
   }
   if (now - last_decrease_ < srtt) return;
-  double excess = static_cast<double>((queue_delay - cfg_.cc_target_delay).ns()) /
-                  static_cast<double>(queue_delay.ns());
+  double excess =
+      static_cast<double>((queue_delay - goal).ns()) / static_cast<double>(queue_delay.ns());
   double factor = std::max(1.0 - cfg_.cc_beta * excess, 1.0 - cfg_.cc_max_decrease);
   cwnd_ = std::max(cwnd_ * factor, mss_);
   last_decrease_ = now;

@@ -22,8 +22,14 @@ class Congestion {
   Time next_send_time() const { return next_send_; }
   void on_sent(uint32_t bytes, Time now, Duration srtt);
   // `queue_delay` is the packet's RTT minus its path's minimum RTT, or negative
-  // when the ACK gave no usable sample.
-  void on_acked(uint32_t bytes, Duration queue_delay, Duration srtt, Time now);
+  // when the ACK gave no usable sample; `base_rtt` the connection's minimum RTT.
+  void on_acked(uint32_t bytes, Duration queue_delay, Duration base_rtt, Duration srtt, Time now);
+  // The queueing delay the window aims at: cc_target_delay, or the base RTT
+  // when that is longer. On a slow path one packet's serialisation alone can
+  // exceed a fixed microsecond target (1500 B at 200 Mbit/s: 60 us), and a
+  // target below it keeps the path idle; the base RTT grows with it (Swift
+  // scales its target with the path for the same reason).
+  Duration target(Duration base_rtt) const { return max(cfg_.cc_target_delay, base_rtt); }
   void on_lost(uint32_t bytes) { inflight_ -= bytes <= inflight_ ? bytes : inflight_; }
   void on_timeout(Duration srtt, Time now);
   // The timeout that last shrank the window was spurious: restore it.

@@ -652,7 +652,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     p.paths.on_acked(s.slot, s.path_seq, rtt);
     const PathSlot& slot = p.paths.slot(s.slot);
     Duration qdelay = slot.has_rtt ? rtt - slot.min_rtt : Duration::nanos(-1);
-    p.cc.on_acked(s.bytes, qdelay, p.paths.srtt(), now);
+    p.cc.on_acked(s.bytes, qdelay, p.paths.min_rtt(), p.paths.srtt(), now);
     const uint64_t msg_id = s.msg_id;
     const uint32_t frag = s.frag;
     p.sent.remove(s);

@@ -13,6 +13,8 @@ using namespace srdx::literals;
 
 const Time kT0 = Time::zero() + 1_ms;
 constexpr Duration kSrtt = 100_us;
+// A base RTT below the configured target, so the target is cc_target_delay.
+constexpr Duration kNoBase = 1_us;
 
 struct Fixture {
   Fixture() : cc(cfg, 1500) { cfg.cc_target_delay = 25_us; }
@@ -29,7 +31,7 @@ TEST(Congestion, StartsAtTheInitialWindow) {
 TEST(Congestion, AdditiveIncreaseBelowTarget) {
   Fixture f;
   f.cc.on_sent(1500, kT0, kSrtt);
-  f.cc.on_acked(1500, 10_us, kSrtt, kT0 + 100_us);
+  f.cc.on_acked(1500, 10_us, kNoBase, kSrtt, kT0 + 100_us);
   // + 1 x 1500 x 1500 / 65536 = 34.3 bytes
   EXPECT_EQ(f.cc.cwnd(), 65570u);
   EXPECT_EQ(f.cc.inflight(), 0u);
@@ -37,13 +39,13 @@ TEST(Congestion, AdditiveIncreaseBelowTarget) {
 
 TEST(Congestion, ExactlyTargetStillIncreases) {
   Fixture f;
-  f.cc.on_acked(1500, 200_us, kSrtt, kT0);  // smoothed: 25us
+  f.cc.on_acked(1500, 200_us, kNoBase, kSrtt, kT0);  // smoothed: 25us
   EXPECT_EQ(f.cc.cwnd(), 65570u);
 }
 
 TEST(Congestion, AWindowOfAcksGrowsAboutOnePacket) {
   Fixture f;
-  for (int i = 0; i < 44; ++i) f.cc.on_acked(1500, 5_us, kSrtt, kT0);  // ~65536 bytes
+  for (int i = 0; i < 44; ++i) f.cc.on_acked(1500, 5_us, kNoBase, kSrtt, kT0);  // ~65536 bytes
   EXPECT_GE(f.cc.cwnd(), 65536u + 1400);
   EXPECT_LE(f.cc.cwnd(), 65536u + 1500);
 }
@@ -51,7 +53,7 @@ TEST(Congestion, AWindowOfAcksGrowsAboutOnePacket) {
 TEST(Congestion, NoSampleNoChange) {
   Fixture f;
   f.cc.on_sent(1500, kT0, kSrtt);
-  f.cc.on_acked(1500, Duration::nanos(-1), kSrtt, kT0);
+  f.cc.on_acked(1500, Duration::nanos(-1), kNoBase, kSrtt, kT0);
   EXPECT_EQ(f.cc.cwnd(), 65536u);
   EXPECT_EQ(f.cc.inflight(), 0u);
 }
@@ -59,13 +61,13 @@ TEST(Congestion, NoSampleNoChange) {
 TEST(Congestion, ProportionalDecreaseAboveTarget) {
   Fixture f;
   // Smoothed 50us: excess (50 - 25) / 50 = 0.5; factor 1 - 0.8 x 0.5 = 0.6
-  f.cc.on_acked(1500, 400_us, kSrtt, kT0);
+  f.cc.on_acked(1500, 400_us, kNoBase, kSrtt, kT0);
   EXPECT_EQ(f.cc.cwnd(), 39321u);
 }
 
 TEST(Congestion, OneDelaySpikeIsSmoothedAway) {
   Fixture f;
-  f.cc.on_acked(1500, 150_us, kSrtt, kT0);  // smoothed 18.75us: under the target
+  f.cc.on_acked(1500, 150_us, kNoBase, kSrtt, kT0);  // smoothed 18.75us: under the target
   EXPECT_EQ(f.cc.cwnd(), 65570u);
 }
 
@@ -74,7 +76,7 @@ TEST(Congestion, PersistentDelayEventuallyDecreases) {
   Time t = kT0;
   int acks = 0;
   while (f.cc.cwnd() >= 65536 && acks < 100) {
-    f.cc.on_acked(1500, 60_us, kSrtt, t);
+    f.cc.on_acked(1500, 60_us, kNoBase, kSrtt, t);
     t += 1_us;
     ++acks;
   }
@@ -85,17 +87,17 @@ TEST(Congestion, PersistentDelayEventuallyDecreases) {
 TEST(Congestion, DecreaseIsBoundedByMaxDecrease) {
   Fixture f;
   // Smoothed 1ms: 1 - 0.8 x 0.975 = 0.22, bounded to 0.5
-  f.cc.on_acked(1500, 8_ms, kSrtt, kT0);
+  f.cc.on_acked(1500, 8_ms, kNoBase, kSrtt, kT0);
   EXPECT_EQ(f.cc.cwnd(), 32768u);
 }
 
 TEST(Congestion, AtMostOneDecreasePerSrtt) {
   Fixture f;
-  f.cc.on_acked(1500, 8_ms, kSrtt, kT0);
+  f.cc.on_acked(1500, 8_ms, kNoBase, kSrtt, kT0);
   EXPECT_EQ(f.cc.cwnd(), 32768u);
-  f.cc.on_acked(1500, 8_ms, kSrtt, kT0 + 99_us);
+  f.cc.on_acked(1500, 8_ms, kNoBase, kSrtt, kT0 + 99_us);
   EXPECT_EQ(f.cc.cwnd(), 32768u);
-  f.cc.on_acked(1500, 8_ms, kSrtt, kT0 + 100_us);
+  f.cc.on_acked(1500, 8_ms, kNoBase, kSrtt, kT0 + 100_us);
   EXPECT_EQ(f.cc.cwnd(), 16384u);
 }
 
@@ -114,14 +116,14 @@ TEST(Congestion, WindowNeverFallsBelowOnePacket) {
   Time t = kT0;
   for (int i = 0; i < 20; ++i, t += kSrtt) f.cc.on_timeout(kSrtt, t);
   EXPECT_EQ(f.cc.cwnd(), 1500u);
-  f.cc.on_acked(1500, 80_ms, kSrtt, t);
+  f.cc.on_acked(1500, 80_ms, kNoBase, kSrtt, t);
   EXPECT_EQ(f.cc.cwnd(), 1500u);
 }
 
 TEST(Congestion, WindowNeverExceedsTheMaximum) {
   Fixture f;
   f.cfg.cc_max_window = 65600;
-  for (int i = 0; i < 10; ++i) f.cc.on_acked(1500, 1_us, kSrtt, kT0);
+  for (int i = 0; i < 10; ++i) f.cc.on_acked(1500, 1_us, kNoBase, kSrtt, kT0);
   EXPECT_EQ(f.cc.cwnd(), 65600u);
 }
 
@@ -146,7 +148,7 @@ TEST(Congestion, LossAndAckNeverDriveInflightNegative) {
   f.cc.on_sent(100, kT0, kSrtt);
   f.cc.on_lost(1500);
   EXPECT_EQ(f.cc.inflight(), 0u);
-  f.cc.on_acked(1500, 1_us, kSrtt, kT0);
+  f.cc.on_acked(1500, 1_us, kNoBase, kSrtt, kT0);
   EXPECT_EQ(f.cc.inflight(), 0u);
 }
 
@@ -185,6 +187,37 @@ TEST(Congestion, ResetRestoresTheInitialState) {
   EXPECT_EQ(f.cc.cwnd(), 65536u);
   EXPECT_EQ(f.cc.inflight(), 0u);
   EXPECT_EQ(f.cc.next_send_time(), Time::zero());
+}
+
+}  // namespace
+}  // namespace srdx
+
+namespace srdx {
+namespace {
+using namespace srdx::literals;
+
+// On a slow path the base RTT exceeds the configured target: one packet's
+// serialisation alone would count as queueing. The window then aims at the
+// base RTT instead, and keeps growing where a fixed target would shrink it.
+TEST(Congestion, TargetFollowsALongBaseRtt) {
+  EndpointConfig cfg;
+  cfg.cc_target_delay = 25_us;
+  Congestion cc(cfg, 1500);
+  EXPECT_EQ(cc.target(10_us), 25_us);
+  EXPECT_EQ(cc.target(200_us), 200_us);
+  const Time t0 = Time::zero() + 1_ms;
+  const uint64_t before = cc.cwnd();
+  for (int i = 0; i < 64; ++i) {
+    cc.on_sent(1500, t0, 300_us);
+    cc.on_acked(1500, 120_us, 200_us, 300_us, t0 + Duration::micros(300 * (i + 1)));
+  }
+  EXPECT_GT(cc.cwnd(), before) << "120 us of queueing is under a 200 us base RTT";
+  Congestion fixed(cfg, 1500);
+  for (int i = 0; i < 64; ++i) {
+    fixed.on_sent(1500, t0, 300_us);
+    fixed.on_acked(1500, 120_us, 10_us, 300_us, t0 + Duration::micros(300 * (i + 1)));
+  }
+  EXPECT_LT(fixed.cwnd(), before) << "120 us of queueing is over a 25 us target";
 }
 
 }  // namespace
