@@ -60,38 +60,33 @@ uint64_t parse_uint(const std::string& option, const std::string& text, uint64_t
   return v;
 }
 
-uint32_t parse_ip(const std::string& option, const std::string& text) {
-  uint32_t ip = 0;
-  if (std::string err = sim::parse_ipv4(text, ip); !err.empty()) fail(option, err);
-  return ip;
-}
-
-Addr parse_addr(const std::string& option, const std::string& text) {
-  Addr a;
-  if (std::string err = sim::parse_addr(text, a); !err.empty()) fail(option, err);
-  return a;
-}
-
-using sim::format_addr;
-
-uint64_t parse_size(const std::string& option, const std::string& text) {
-  uint64_t v = 0;
-  if (std::string err = sim::parse_size(text, v); !err.empty()) fail(option, err);
+// Runs one of sim/units' parsers; a refusal becomes a usage error naming the
+// option.
+template <class T>
+T parsed(const std::string& option, const std::string& text,
+         std::string (*parse)(std::string_view, T&)) {
+  T v{};
+  if (std::string err = parse(text, v); !err.empty()) fail(option, err);
   return v;
 }
 
+uint32_t parse_ip(const std::string& option, const std::string& text) {
+  return parsed(option, text, sim::parse_ipv4);
+}
+Addr parse_addr(const std::string& option, const std::string& text) {
+  return parsed(option, text, sim::parse_addr);
+}
+uint64_t parse_size(const std::string& option, const std::string& text) {
+  return parsed(option, text, sim::parse_size);
+}
 Duration parse_duration(const std::string& option, const std::string& text) {
-  Duration d;
-  if (std::string err = sim::parse_duration(text, d); !err.empty()) fail(option, err);
-  return d;
+  return parsed(option, text, sim::parse_duration);
 }
-
 std::array<uint8_t, 6> parse_mac(const std::string& option, const std::string& text) {
-  std::array<uint8_t, 6> mac{};
-  if (std::string err = sim::parse_mac(text, mac); !err.empty()) fail(option, err);
-  return mac;
+  return parsed(option, text, sim::parse_mac);
 }
 
+using sim::format_addr;
 using sim::split_words;
 
 // ---- options --------------------------------------------------------------------
