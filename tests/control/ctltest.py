@@ -1,11 +1,18 @@
 #!/usr/bin/python3
 """Small helpers for the control suite's shell scripts (no extra packages).
 
-  ctltest.py ports N            a base port B with B..B+N-1 free (TCP and UDP)
+  ctltest.py ports N OWNER      a base port B with B..B+N-1 free (TCP and UDP)
+                                and held for process OWNER (a test script's
+                                pid) until it exits, so that no other node of
+                                this test or of a test running in parallel is
+                                given an overlapping range before its daemon
+                                binds
   ctltest.py json FILE EXPR     evaluates EXPR on the JSON document d in FILE;
                                 strings print bare, other values as JSON
 """
+import fcntl
 import json
+import os
 import random
 import socket
 import sys
@@ -23,20 +30,49 @@ def free(port):
     return True
 
 
-def ports(n):
+# Ranges handed out and not yet released: one JSON list of [base, n, owner]
+# shared by every test on the machine, read and written under a lock.
+REGISTRY = os.path.join(os.environ.get("TMPDIR", "/tmp"), "srdx-ctltest-ports.json")
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def ports(n, owner):
     # Below the kernel's ephemeral range (32768+), so that client sockets do
     # not take them between this check and the daemon's bind.
     rng = random.SystemRandom()
-    for _ in range(200):
-        base = rng.randrange(20000, 32000 - n)
-        if all(free(p) for p in range(base, base + n)):
-            return base
+    with open(REGISTRY + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(REGISTRY, encoding="utf-8") as f:
+                held = [r for r in json.load(f) if alive(r[2])]
+        except (OSError, ValueError):
+            held = []
+        for _ in range(500):
+            base = rng.randrange(20000, 32000 - n)
+            if any(base < b + m and b < base + n for b, m, _ in held):
+                continue
+            if all(free(p) for p in range(base, base + n)):
+                held.append([base, n, owner])
+                tmp = REGISTRY + ".%d" % os.getpid()
+                with open(tmp, "w", encoding="utf-8") as f:
+                    json.dump(held, f)
+                os.replace(tmp, REGISTRY)
+                return base
     raise SystemExit("ctltest: no free port range")
 
 
 def main(argv):
-    if len(argv) == 2 and argv[0] == "ports":
-        print(ports(int(argv[1])))
+    if len(argv) == 3 and argv[0] == "ports":
+        print(ports(int(argv[1]), int(argv[2])))
         return 0
     if len(argv) == 3 and argv[0] == "json":
         with open(argv[1], encoding="utf-8") as f:

@@ -72,7 +72,7 @@ fail() {
 # token file only the owner can read.
 node_new() {
   local n=$1 base
-  base=$("$PY" "$HERE/ctltest.py" ports 11)
+  base=$("$PY" "$HERE/ctltest.py" ports 11 $$)
   mkdir -p "$WORK/$n"
   LOCAL_PORT[$n]=$base
   CONTROL[$n]=127.0.0.1:$((base + 9))
