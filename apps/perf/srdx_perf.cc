@@ -29,6 +29,7 @@
 #include "loop/poller.h"
 #include "perf/payload.h"
 #include "perf/report.h"
+#include "perf/series.h"
 #include "sim/units.h"
 
 namespace po = boost::program_options;
@@ -107,6 +108,9 @@ struct Options {
   Duration linger = Duration::millis(100);
   bool json = false;
   bool progress = true;
+  std::string samples_path;   // --samples: every latency sample (us), one per line
+  std::string timeline_path;  // --timeline: goodput per --timeline-interval
+  Duration timeline_interval = Duration::millis(1);
 };
 
 const char* kUsage =
@@ -197,7 +201,15 @@ struct OptionGroups {
         "a message not acknowledged within this fails (default 2s)")(
         "no-pacing", "send a window at once instead of pacing it");
     output.add_options()("json", "print one JSON object instead of the table")(
-        "quiet,q", "no progress line on stderr")("help,h", "show this help");
+        "quiet,q", "no progress line on stderr")(
+        "samples", po::value<std::string>(),
+        "send: write every latency sample (RTT with --pingpong, else send->completion) "
+        "to FILE, one per line in microseconds, in completion order")(
+        "timeline", po::value<std::string>(),
+        "write goodput over time to FILE: one 'UNIX_TIME_S BYTES' line per interval "
+        "(send: bytes completed; recv: bytes delivered)")(
+        "timeline-interval", po::value<std::string>()->default_value("1ms"),
+        "--timeline: interval length (100us..10s)")("help,h", "show this help");
     visible.add(link).add(dpdk).add(run).add(endpoint).add(output);
     all.add(visible);
     all.add_options()("role", po::value<std::string>(), "send or recv");
@@ -328,6 +340,19 @@ Options parse_options(const po::variables_map& vm) {
     throw UsageError{"endpoint configuration (--mtu / --paths): " + err};
   }
 
+  if (vm.count("samples")) {
+    if (!o.send) fail("samples", "only when sending (the sender measures latency)");
+    o.samples_path = get(vm, "samples");
+    if (o.samples_path.empty()) fail("samples", "needs a file name");
+  }
+  if (vm.count("timeline")) {
+    o.timeline_path = get(vm, "timeline");
+    if (o.timeline_path.empty()) fail("timeline", "needs a file name");
+  }
+  o.timeline_interval = parse_duration("timeline-interval", get(vm, "timeline-interval"));
+  if (o.timeline_interval < Duration::micros(100) || o.timeline_interval > Duration::seconds(10))
+    fail("timeline-interval", "accepted: 100us..10s");
+
   o.timeout = parse_duration("timeout", get(vm, "timeout"));
   if (o.timeout < Duration::zero()) fail("timeout", "must not be negative");
   if (o.timeout == Duration::zero()) o.timeout = Duration::infinite();
@@ -450,8 +475,12 @@ constexpr uint64_t kEndCookie = ~uint64_t{0} - 1;
 
 class Sender {
  public:
-  Sender(const Options& o, Endpoint& ep, dp::Poller& poller)
-      : o_(o), ep_(ep), poller_(poller), pattern_(o.seed, std::max(o.size, o.last_size)) {
+  Sender(const Options& o, Endpoint& ep, dp::Poller& poller, Timeline* timeline)
+      : o_(o),
+        ep_(ep),
+        poller_(poller),
+        timeline_(timeline),
+        pattern_(o.seed, std::max(o.size, o.last_size)) {
     header_.mode = o.mode;
     header_.count = o.count;
     header_.size = o.size;
@@ -653,6 +682,8 @@ class Sender {
   }
 
   const std::string& error() const { return error_; }
+  // Latencies in nanoseconds, in completion order until report() sorts them.
+  const std::vector<int64_t>& latencies() const { return latencies_; }
 
  private:
   struct Slot {
@@ -670,6 +701,7 @@ class Sender {
     const Slot& s = slots_[slot];
     latencies_.push_back((now - s.sent).ns());
     bytes_done_ += s.len;
+    if (timeline_) timeline_->add(now.ns(), s.len);
     ++completed_;
     free_.push_back(slot);
     check_finished(now);
@@ -686,6 +718,7 @@ class Sender {
     }
     latencies_.push_back((now - slots_[0].sent).ns());
     bytes_done_ += ev.data.size();
+    if (timeline_) timeline_->add(now.ns(), ev.data.size());
     ++completed_;
     in_flight_ = false;
     check_finished(now);
@@ -701,6 +734,7 @@ class Sender {
   const Options& o_;
   Endpoint& ep_;
   dp::Poller& poller_;
+  Timeline* timeline_;
   Pattern pattern_;
   RunHeader header_;
   std::vector<uint8_t> header_bytes_;
@@ -722,7 +756,8 @@ class Sender {
 
 class Receiver {
  public:
-  Receiver(const Options& o, Endpoint& ep, dp::Poller& poller) : o_(o), ep_(ep), poller_(poller) {}
+  Receiver(const Options& o, Endpoint& ep, dp::Poller& poller, Timeline* timeline)
+      : o_(o), ep_(ep), poller_(poller), timeline_(timeline) {}
 
   bool done() const { return have_header_ && bitmap_.marked() == header_.count; }
   // The sender said it is finished (some messages may have failed there).
@@ -788,6 +823,7 @@ class Receiver {
       return;
     }
     bytes_ += ev.data.size();
+    if (timeline_) timeline_->add(now.ns(), ev.data.size());
     if (have_header_ && header_.mode == Mode::pingpong) {
       const Result<MsgId> r = ep_.send(ev.peer, ev.data, SendOptions{}, now);
       if (!r.ok()) ++echo_failures_;
@@ -900,6 +936,7 @@ class Receiver {
   const Options& o_;
   Endpoint& ep_;
   dp::Poller& poller_;
+  Timeline* timeline_;
   bool have_header_ = false, sender_finished_ = false;
   uint64_t sender_failed_ = 0;
   RunHeader header_;
@@ -929,10 +966,16 @@ int run(const Options& o) {
   std::fprintf(stderr, "srdx-perf %s: listening on %s (%s)\n", o.send ? "send" : "recv",
                format_addr(o.link.local).c_str(), o.link.kind.c_str());
 
-  std::string out;
+  std::unique_ptr<Timeline> timeline;
+  if (!o.timeline_path.empty()) {
+    const int64_t span =
+        o.timeout == Duration::infinite() ? int64_t{3600} * 1000000000 : o.timeout.ns();
+    timeline = std::make_unique<Timeline>(o.timeline_interval.ns(), span);
+  }
+  std::string out, series_error;
   bool ok = false;
   if (o.send) {
-    Sender s(o, ep, poller);
+    Sender s(o, ep, poller, timeline.get());
     poller.on_event([&](const Event& ev, Time now) { s.on_event(ev, now); });
     poller.on_tick([&](Time now) {
       s.on_tick(now);
@@ -944,11 +987,12 @@ int run(const Options& o) {
       }
     });
     poller.run(stop);
+    if (!o.samples_path.empty()) series_error = write_samples(o.samples_path, s.latencies(), 1e-3);
     out = s.report(o.json);
     ok = s.ok() && !timed_out && !g_interrupted.load();
     if (!s.error().empty()) std::fprintf(stderr, "srdx-perf: %s\n", s.error().c_str());
   } else {
-    Receiver r(o, ep, poller);
+    Receiver r(o, ep, poller, timeline.get());
     poller.on_event([&](const Event& ev, Time now) { r.on_event(ev, now); });
     poller.on_tick([&](Time now) {
       if (o.progress) r.progress(now);
@@ -967,6 +1011,15 @@ int run(const Options& o) {
     std::fprintf(stderr, "srdx-perf: timed out after %.1f s (--timeout)\n", o.timeout.sec());
   }
   if (g_interrupted.load()) std::fprintf(stderr, "srdx-perf: interrupted\n");
+  if (timeline && series_error.empty()) {
+    series_error = timeline->write(
+        o.timeline_path,
+        std::string("srdx-perf ") + (o.send ? "send: bytes completed" : "recv: bytes delivered"));
+  }
+  if (!series_error.empty()) {
+    std::fprintf(stderr, "srdx-perf: %s\n", series_error.c_str());
+    ok = false;
+  }
   std::fputs(out.c_str(), stdout);
   std::fflush(stdout);
   return ok ? kExitOk : kExitFailed;

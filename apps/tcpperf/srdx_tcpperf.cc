@@ -10,9 +10,9 @@
 // when that count arrives. Ping-pong: the server echoes every message of
 // `size` bytes; one outstanding.
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <linux/sockios.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -32,7 +32,12 @@
 #include <thread>
 #include <vector>
 
+#include "perf/series.h"
+
 namespace {
+
+using srdx::perf::clock_ns;
+using srdx::perf::Timeline;
 
 using Clock = std::chrono::steady_clock;
 constexpr uint64_t kMagic = 0x7372647874637031ull;  // "srdxtcp1"
@@ -60,7 +65,15 @@ struct Options {
   bool json = false;
   bool quiet = false;
   bool mptcp = false;
+  std::string samples;       // --samples FILE
+  std::string timeline;      // --timeline FILE
+  double timeline_s = 1e-3;  // --timeline-interval
 };
+
+Timeline* g_timeline = nullptr;  // --timeline: bytes over time, shared by the flows
+void timeline_add(uint64_t bytes) {
+  if (g_timeline) g_timeline->add(clock_ns(CLOCK_MONOTONIC), bytes);
+}
 
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
@@ -73,7 +86,8 @@ const char* proto_name() { return g_mptcp ? "mptcp" : "tcp"; }
   std::fputs(
       "srdx-tcpperf: kernel TCP (TCP_NODELAY) bulk and ping-pong, the baseline for srdx-perf.\n\n"
       "Usage: srdx-tcpperf recv --local IP:PORT [options]\n"
-      "       srdx-tcpperf send --peer IP:PORT [--local IP] [--count N | --bytes SIZE] [options]\n\n"
+      "       srdx-tcpperf send --peer IP:PORT [--local IP] [--count N | --bytes SIZE] "
+      "[options]\n\n"
       "  --local IP:PORT   recv: address to listen on; send: source IP (port ignored)\n"
       "  --peer IP:PORT    send: the receiver\n"
       "  --count N         messages (default 10000); bulk: count x size bytes\n"
@@ -85,6 +99,11 @@ const char* proto_name() { return g_mptcp ? "mptcp" : "tcp"; }
       "                    cut short reports ok:false and what it completed\n"
       "  --mptcp           IPPROTO_MPTCP sockets (both sides); subflows follow the\n"
       "                    host's `ip mptcp endpoint` and `ip mptcp limits`\n"
+      "  --samples FILE    send: every RTT (ping-pong) in microseconds, one per line\n"
+      "  --timeline FILE   goodput over time: one 'UNIX_TIME_S BYTES' line per\n"
+      "                    interval (recv: bytes read; send: bytes written, or\n"
+      "                    echoed with --pingpong)\n"
+      "  --timeline-interval T  its interval (default 1ms; 100us..10s)\n"
       "  --json            one JSON object instead of the table\n"
       "  -q, --quiet       no progress on stderr\n"
       "  -h, --help        this help\n\n"
@@ -172,6 +191,12 @@ Options parse(int argc, char** argv) {
     else if (a == "--timeout") o.timeout_s = parse_time(val());
     else if (a == "--json") o.json = true;
     else if (a == "--mptcp") o.mptcp = true;
+    else if (a == "--samples")
+      o.samples = val();
+    else if (a == "--timeline")
+      o.timeline = val();
+    else if (a == "--timeline-interval")
+      o.timeline_s = parse_time(val());
     else if (a == "-q" || a == "--quiet") o.quiet = true;
     else if (a == "-h" || a == "--help") usage(0);
     else {
@@ -180,6 +205,14 @@ Options parse(int argc, char** argv) {
     }
   }
   if (o.flows < 1 || o.flows > 1024) usage(2);
+  if (o.timeline_s < 1e-4 || o.timeline_s > 10) {
+    std::fprintf(stderr, "srdx-tcpperf: --timeline-interval: accepted 100us..10s\n");
+    std::exit(2);
+  }
+  if (!o.samples.empty() && o.role != "send") {
+    std::fprintf(stderr, "srdx-tcpperf: --samples only when sending (the sender measures RTT)\n");
+    std::exit(2);
+  }
   if (o.role == "recv" && o.local.empty()) usage(2);
   if (o.role == "send" && o.peer.empty()) usage(2);
   if (o.size == 0) o.size = o.pingpong ? 64 : 65536;
@@ -264,6 +297,20 @@ bool read_all(int fd, char* b, size_t n, Clock::time_point dl, bool has_dl) {
   return true;
 }
 
+// Writes what --samples and --timeline asked for; false when a file failed.
+bool write_series(const Options& o, const std::vector<double>& rtt_us) {
+  std::string err;
+  if (!o.samples.empty()) err = srdx::perf::write_samples(o.samples, rtt_us, 1.0);
+  if (err.empty() && g_timeline) {
+    err = g_timeline->write(o.timeline, o.role == "recv" ? "srdx-tcpperf recv: bytes read"
+                                        : o.pingpong     ? "srdx-tcpperf send: bytes echoed back"
+                                                         : "srdx-tcpperf send: bytes written");
+  }
+  if (err.empty()) return true;
+  std::fprintf(stderr, "srdx-tcpperf: %s\n", err.c_str());
+  return false;
+}
+
 // ---------------------------------------------------------------- receiver
 
 void serve(int fd, const Header& h, std::atomic<uint64_t>& bytes_total) {
@@ -274,6 +321,7 @@ void serve(int fd, const Header& h, std::atomic<uint64_t>& bytes_total) {
       if (!read_all(fd, buf.data(), h.size, none, false)) break;
       if (!write_all(fd, buf.data(), h.size, none, false)) break;
       bytes_total += h.size;
+      timeline_add(h.size);
     }
   } else {
     uint64_t got = 0;
@@ -281,6 +329,7 @@ void serve(int fd, const Header& h, std::atomic<uint64_t>& bytes_total) {
       ssize_t r = ::recv(fd, buf.data(), buf.size(), 0);
       if (r <= 0) break;
       got += static_cast<uint64_t>(r);
+      timeline_add(static_cast<uint64_t>(r));
     }
     bytes_total += got;
     write_all(fd, reinterpret_cast<const char*>(&got), sizeof got, none, false);
@@ -331,6 +380,7 @@ int run_recv(const Options& o) {
     for (auto& w : workers) w.join();
   }
   double el = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!write_series(o, {})) ok = false;
   if (o.json)
     std::printf("{\"role\":\"recv\",\"ok\":%s,\"transport\":\"%s\",\"cc\":\"%s\",\"local\":\"%s\",\"mode\":\"%s\","
                 "\"flows\":%u,\"size\":%u,\"bytes\":%llu,\"elapsed_s\":%.6g}\n",
@@ -388,6 +438,7 @@ void run_flow(const Options& o, int fd, uint64_t amount, Clock::time_point start
       r.rtt_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
       r.bytes += o.size;
       progress->fetch_add(o.size, std::memory_order_relaxed);
+      timeline_add(o.size);
     }
     r.ok = r.error.empty();
   } else {
@@ -401,6 +452,7 @@ void run_flow(const Options& o, int fd, uint64_t amount, Clock::time_point start
       }
       left -= n;
       progress->fetch_add(n, std::memory_order_relaxed);
+      timeline_add(n);
     }
     uint64_t got = 0;
     if (ok) {
@@ -504,6 +556,7 @@ int run_send(const Options& o) {
     elapsed = std::max(elapsed, r.elapsed_s);
     rtt.insert(rtt.end(), r.rtt_us.begin(), r.rtt_us.end());
   }
+  if (!write_series(o, rtt)) ok = false;
   std::sort(rtt.begin(), rtt.end());
   double gbps = elapsed > 0 ? static_cast<double>(bytes) * 8 / elapsed / 1e9 : 0;
   uint64_t completed = o.pingpong ? rtt.size() - (ok ? 0 : 1) : bytes / o.size;
@@ -572,5 +625,12 @@ int run_send(const Options& o) {
 int main(int argc, char** argv) {
   Options o = parse(argc, argv);
   g_mptcp = o.mptcp;
+  if (!o.timeline.empty()) {
+    // Never freed: a receiver that gave up leaves its flow threads running
+    // until the process exits, and they may still count bytes.
+    const double span_s = o.timeout_s > 0 ? o.timeout_s : 3600;
+    g_timeline =
+        new Timeline(static_cast<int64_t>(o.timeline_s * 1e9), static_cast<int64_t>(span_s * 1e9));
+  }
   return o.role == "recv" ? run_recv(o) : run_send(o);
 }
