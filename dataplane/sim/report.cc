@@ -175,6 +175,11 @@ std::string report_table(const ScenarioConfig& cfg, const ScenarioResult& r) {
                 static_cast<unsigned long long>(r.peer_up),
                 static_cast<unsigned long long>(r.peer_down));
   line(buf);
+  std::snprintf(buf, sizeof buf, "losses     by timeout %llu, by reordering %llu; spurious %llu",
+                static_cast<unsigned long long>(r.rto_events),
+                static_cast<unsigned long long>(r.reorder_losses),
+                static_cast<unsigned long long>(r.spurious_losses));
+  line(buf);
   line(std::string("end        ") + format_duration(r.end_time - Time::zero()) + " simulated" +
        (r.timed_out ? ", TIME LIMIT reached before the workload finished" : "") +
        (r.drained ? "; endpoint buffers drained"
@@ -253,6 +258,9 @@ std::string report_json(const ScenarioConfig& cfg, const ScenarioResult& r) {
       .num("send_errors", r.send_errors)
       .num("corrupted_rejected", r.corrupted_rejected)
       .num("retransmissions", r.retransmissions)
+      .num("rto_events", r.rto_events)
+      .num("reorder_losses", r.reorder_losses)
+      .num("spurious_losses", r.spurious_losses)
       .num("packets_sent", r.packets_sent)
       .num("peer_up", r.peer_up)
       .num("peer_down", r.peer_down);

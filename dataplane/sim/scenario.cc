@@ -381,6 +381,9 @@ ScenarioResult Scenario::run() {
   for (const auto& h : hosts_) {
     const EndpointStats& s = h->endpoint().stats();
     res_.retransmissions += s.retransmissions;
+    res_.rto_events += s.rto_events;
+    res_.reorder_losses += s.reorder_losses;
+    res_.spurious_losses += s.spurious_losses;
     res_.packets_sent += s.packets_sent;
     for (DropReason d : {DropReason::too_short, DropReason::bad_version, DropReason::bad_type,
                          DropReason::bad_checksum, DropReason::bad_length, DropReason::bad_field}) {

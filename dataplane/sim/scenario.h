@@ -39,10 +39,10 @@ struct ScenarioConfig {
   NetworkConfig net;  // net.seed is replaced by `seed`
   std::vector<Blackhole> blackholes;
   Workload workload = Workload::bulk;
-  uint32_t senders = 1;                         // bulk: many-to-one when more than one
-  uint64_t msg_size = 64u << 10;                // bytes; at least 8 (the index)
-  uint64_t count = 1000;                        // messages per sender, or round trips
-  uint32_t window = 32;                         // bulk: outstanding messages per sender
+  uint32_t senders = 1;           // bulk: many-to-one when more than one
+  uint64_t msg_size = 64u << 10;  // bytes; at least 8 (the index)
+  uint64_t count = 1000;          // messages per sender, or round trips
+  uint32_t window = 32;           // bulk: outstanding messages per sender
   // bulk: each sender's messages form one ordered flow (SendOptions::ordered);
   // the receiver then checks they arrive in send order, skipping only
   // messages whose sender was told they failed.
@@ -59,19 +59,23 @@ struct ScenarioConfig {
 
 struct ScenarioResult {
   Workload workload = Workload::bulk;
-  uint64_t messages_sent = 0;                  // accepted by send()
-  uint64_t send_errors = 0;                    // refused by send() other than would_block
-  uint64_t delivered = 0;                      // delivered (at least once, intact)
-  uint64_t duplicated = 0;                     // delivered more than once: invariant
-  uint64_t corrupted_delivered = 0;            // delivered with wrong bytes: invariant
-  uint64_t order_violations = 0;  // ordered: delivered before an unresolved predecessor
-  uint64_t missing = 0;                        // neither delivered nor failed: invariant
-  uint64_t failed = 0;                         // send_failed
+  uint64_t messages_sent = 0;        // accepted by send()
+  uint64_t send_errors = 0;          // refused by send() other than would_block
+  uint64_t delivered = 0;            // delivered (at least once, intact)
+  uint64_t duplicated = 0;           // delivered more than once: invariant
+  uint64_t corrupted_delivered = 0;  // delivered with wrong bytes: invariant
+  uint64_t order_violations = 0;     // ordered: delivered before an unresolved predecessor
+  uint64_t missing = 0;              // neither delivered nor failed: invariant
+  uint64_t failed = 0;               // send_failed
   std::array<uint64_t, 6> failed_by_reason{};  // indexed by FailReason
   uint64_t failed_but_delivered = 0;           // reported failed, yet it did arrive
   uint64_t unacknowledged = 0;                 // delivered, sender never told either way
   uint64_t corrupted_rejected = 0;             // decode drops (bad checksum, ...) at the endpoints
   uint64_t retransmissions = 0;
+  // Why packets were declared lost (summed over the endpoints): retransmission
+  // timeouts, per-path reordering, and how many of those losses an ACK later
+  // showed to be only late (spurious).
+  uint64_t rto_events = 0, reorder_losses = 0, spurious_losses = 0;
   uint64_t packets_sent = 0;  // by the endpoints
   uint64_t peer_up = 0, peer_down = 0;
 
@@ -126,7 +130,7 @@ class Scenario {
   struct SenderState {
     PeerId peer = kNoPeer;
     uint64_t resolved = 0;  // ordered: messages below this index are delivered or failed
-    uint64_t next = 0;  // next message index (within this sender)
+    uint64_t next = 0;      // next message index (within this sender)
     uint64_t outstanding = 0;
     bool retry_scheduled = false;
   };
