@@ -63,6 +63,7 @@ struct LinkConfig {
   uint32_t mtu = 1500;       // IP MTU
   uint32_t burst = 32;       // packets per rx/tx burst
   uint32_t queue_depth = 1024;
+  bool udp_gso = true;  // udp only: several datagrams per send with UDP GSO
 
   // dpdk only.
   std::vector<std::string> eal_args;  // passed to rte_eal_init as given
@@ -94,6 +95,8 @@ class Link {
   // poller to sleep on), or -1 when the link can only be polled.
   virtual int wait_fd() const { return -1; }
   virtual LinkStats stats() const = 0;
+  // What this backend counts beyond LinkStats, by name (for reports).
+  virtual std::vector<std::pair<std::string_view, uint64_t>> backend_counters() const { return {}; }
 };
 
 // Builds the link that cfg.kind names. Throws std::runtime_error with a one

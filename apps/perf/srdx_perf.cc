@@ -199,7 +199,8 @@ struct OptionGroups {
         "rto-min", po::value<std::string>(), "smallest retransmission timeout (default 50us)")(
         "msg-timeout", po::value<std::string>(),
         "a message not acknowledged within this fails (default 2s)")(
-        "no-pacing", "send a window at once instead of pacing it");
+        "no-pacing", "send a window at once instead of pacing it")(
+        "no-gso", "udp link: one datagram per send (no UDP GSO)");
     output.add_options()("json", "print one JSON object instead of the table")(
         "quiet,q", "no progress line on stderr")(
         "samples", po::value<std::string>(),
@@ -333,6 +334,7 @@ Options parse_options(const po::variables_map& vm) {
     o.ep.rto_max = max(o.ep.rto_max, o.ep.rto_initial);
   }
   if (vm.count("no-pacing")) o.ep.pacing = false;
+  if (vm.count("no-gso")) o.link.udp_gso = false;
   if (vm.count("msg-timeout")) {
     o.ep.message_timeout = parse_duration("msg-timeout", get(vm, "msg-timeout"));
   }
@@ -424,6 +426,9 @@ void add_loop_json(Json& j, const dp::Poller& poller, const dp::Link& link) {
   j.field("tx_dropped", l.tx_dropped).field("tx_no_buffer", l.tx_no_buffer);
   j.field("rx_dropped", l.rx_dropped).field("arp_requests", l.arp_requests);
   j.field("arp_replies", l.arp_replies).field("tx_no_neighbour", l.tx_no_neighbour);
+  j.end();
+  j.begin("link_counters");
+  for (const auto& [name, v] : link.backend_counters()) j.field(std::string(name).c_str(), v);
   j.end();
 }
 

@@ -5,6 +5,7 @@
 #include <linux/filter.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
@@ -27,6 +28,7 @@ constexpr uint64_t kTagShift = 56;
 constexpr uint64_t kTagTx = uint64_t{1} << kTagShift;      // | slot index
 constexpr uint64_t kTagRx = uint64_t{2} << kTagShift;      // the multishot recvmsg
 constexpr uint64_t kTagCancel = uint64_t{3} << kTagShift;  // shutdown
+constexpr uint64_t kTagGso = uint64_t{4} << kTagShift;     // | GsoMsg index
 constexpr uint64_t kIndexMask = (uint64_t{1} << kTagShift) - 1;
 
 constexpr uint16_t kBufGroup = 0;
@@ -35,6 +37,9 @@ constexpr uint32_t kMaxQueueDepth = 16384;
 constexpr size_t kCacheLine = 64;
 constexpr int kSocketBufferBytes = 4 << 20;  // receive socket: absorbs bursts while the ring is dry
 constexpr unsigned kReapBatch = 64;
+constexpr size_t kMaxGsoSegments = 64;     // the kernel's UDP_MAX_SEGMENTS
+constexpr size_t kMaxGsoBytes = 65000;     // below the 64 KiB an IPv4 datagram can carry
+constexpr size_t kPrepareThreshold = 256;  // queued datagrams that trigger grouping before a flush
 
 std::string addr_str(uint32_t ip, uint16_t port) {
   char b[32];
@@ -131,6 +136,18 @@ void set_buffer(int fd, int force_opt, int opt, int bytes) {
 struct UdpLink::TxSlot {
   uint8_t* data;
   sockaddr_in to;  // read by the kernel until the send completes
+  uint32_t len;
+  uint16_t file;  // registered file index of the source socket
+};
+
+// One GSO send: the kernel reads all of it until the completion.
+struct UdpLink::GsoMsg {
+  msghdr msg;
+  sockaddr_in to;
+  iovec iov[kMaxGsoSegments];
+  alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(uint16_t))];
+  uint32_t slots[kMaxGsoSegments];
+  uint32_t count;
 };
 
 struct UdpLink::RxMsg {
@@ -141,6 +158,7 @@ UdpLink::UdpLink(const LinkConfig& cfg) : cfg_(cfg), local_(cfg.local) {
   check_config(cfg_);
   check_kernel();
   payload_max_ = cfg_.mtu - 28;
+  gso_ = cfg_.udp_gso;
   try {
     open_sockets();
     setup_ring();
@@ -229,6 +247,14 @@ void UdpLink::setup_ring() {
     s = TxSlot{};
     s.data = tx_mem_ + size_t{i} * tx_stride_;
     tx_free_.push_back(cfg_.queue_depth - 1 - i);  // hand out slot 0 first
+  }
+  tx_queued_.reserve(cfg_.queue_depth);
+  tx_order_.reserve(cfg_.queue_depth);
+  if (gso_) {
+    const uint32_t n = std::max(1u, cfg_.queue_depth / 2);
+    gso_msgs_.resize(n);
+    gso_free_.reserve(n);
+    for (uint32_t i = 0; i < n; ++i) gso_free_.push_back(n - 1 - i);
   }
 }
 
@@ -325,8 +351,26 @@ void UdpLink::reap() {
           if (c->res == -ECONNREFUSED) counters_.tx_refused++;
           if (c->res == -ENOBUFS || c->res == -ENOMEM) counters_.tx_no_buffer_space++;
         }
-        tx_free_.push_back(idx);
-        --tx_inflight_;
+        free_slot(idx);
+      } else if (tag == kTagGso) {
+        const auto gi = static_cast<uint32_t>(c->user_data & kIndexMask);
+        GsoMsg& g = gso_msgs_[gi];
+        if (c->res >= 0) {
+          stats_.tx_packets += g.count;
+          stats_.tx_bytes += static_cast<uint64_t>(c->res);
+        } else {
+          stats_.tx_dropped += g.count;
+          if (c->res == -ECONNREFUSED) counters_.tx_refused++;
+          if (c->res == -ENOBUFS || c->res == -ENOMEM) counters_.tx_no_buffer_space++;
+          if (c->res == -EINVAL || c->res == -EIO || c->res == -ENOPROTOOPT ||
+              c->res == -EOPNOTSUPP) {
+            // This kernel or route cannot segment: single datagrams from now on.
+            if (gso_) counters_.gso_refused++;
+            gso_ = false;
+          }
+        }
+        for (uint32_t k = 0; k < g.count; ++k) free_slot(g.slots[k]);
+        gso_free_.push_back(gi);
       } else if (tag == kTagRx) {
         if (!(c->flags & IORING_CQE_F_MORE)) rx_armed_ = false;
         if (c->flags & IORING_CQE_F_BUFFER) {
@@ -416,37 +460,166 @@ void UdpLink::tx_commit(size_t len, const TxPath& path) {
     stats_.tx_dropped++;  // the slot stays with the caller for the next payload
     return;
   }
+  const auto idx = static_cast<uint32_t>(tx_current_);
+  TxSlot& s = tx_slots_[idx];
+  s.to = sockaddr_of(path.remote.ip, path.remote.port);
+  s.len = static_cast<uint32_t>(len);
+  s.file = static_cast<uint16_t>(1 + path.entropy % cfg_.entropy.port_count);
+  tx_current_ = -1;
+  ++tx_inflight_;
+  tx_queued_.push_back(idx);
+  if (tx_queued_.size() >= kPrepareThreshold) prepare_sends();
+}
+
+void UdpLink::free_slot(uint32_t slot) {
+  tx_free_.push_back(slot);
+  --tx_inflight_;
+}
+
+io_uring_sqe* UdpLink::next_sqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
   if (!sqe) {
     submit();
     sqe = io_uring_get_sqe(ring_.get());
-    if (!sqe) {
-      stats_.tx_dropped++;
-      return;
-    }
   }
-  const auto idx = static_cast<uint32_t>(tx_current_);
+  return sqe;
+}
+
+bool UdpLink::prepare_one(uint32_t idx) {
+  io_uring_sqe* sqe = next_sqe();
+  if (!sqe) {
+    stats_.tx_dropped++;
+    free_slot(idx);
+    return false;
+  }
   TxSlot& s = tx_slots_[idx];
-  s.to = sockaddr_of(path.remote.ip, path.remote.port);
-  const unsigned file = 1 + path.entropy % cfg_.entropy.port_count;
   // IORING_OP_SEND with a destination (sendto) spares the kernel the
   // msghdr and iovec copies of a sendmsg.
-  io_uring_prep_send(sqe, static_cast<int>(file), s.data, len, 0);
+  io_uring_prep_send(sqe, s.file, s.data, s.len, 0);
   io_uring_prep_send_set_addr(sqe, reinterpret_cast<const sockaddr*>(&s.to), sizeof s.to);
   sqe->flags |= IOSQE_FIXED_FILE;
   io_uring_sqe_set_data64(sqe, kTagTx | idx);
-  tx_current_ = -1;
   ++tx_prepared_;
-  ++tx_inflight_;
+  return true;
+}
+
+bool UdpLink::prepare_gso(const uint32_t* slots, size_t n) {
+  if (gso_free_.empty()) {
+    for (size_t k = 0; k < n; ++k) prepare_one(slots[k]);
+    return false;
+  }
+  io_uring_sqe* sqe = next_sqe();
+  if (!sqe) {
+    stats_.tx_dropped += n;
+    for (size_t k = 0; k < n; ++k) free_slot(slots[k]);
+    return false;
+  }
+  const uint32_t gi = gso_free_.back();
+  gso_free_.pop_back();
+  GsoMsg& g = gso_msgs_[gi];
+  const TxSlot& first = tx_slots_[slots[0]];
+  g.to = first.to;
+  g.count = static_cast<uint32_t>(n);
+  for (size_t k = 0; k < n; ++k) {
+    g.slots[k] = slots[k];
+    g.iov[k] = iovec{tx_slots_[slots[k]].data, tx_slots_[slots[k]].len};
+  }
+  g.msg = msghdr{};
+  g.msg.msg_name = &g.to;
+  g.msg.msg_namelen = sizeof g.to;
+  g.msg.msg_iov = g.iov;
+  g.msg.msg_iovlen = n;
+  g.msg.msg_control = g.control;
+  g.msg.msg_controllen = sizeof g.control;
+  cmsghdr* cm = CMSG_FIRSTHDR(&g.msg);
+  cm->cmsg_level = IPPROTO_UDP;
+  cm->cmsg_type = UDP_SEGMENT;
+  cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  const auto seg = static_cast<uint16_t>(first.len);
+  std::memcpy(CMSG_DATA(cm), &seg, sizeof seg);
+  io_uring_prep_sendmsg(sqe, first.file, &g.msg, 0);
+  sqe->flags |= IOSQE_FIXED_FILE;
+  io_uring_sqe_set_data64(sqe, kTagGso | gi);
+  tx_prepared_ += n;
+  counters_.gso_sends++;
+  counters_.gso_datagrams += n;
+  return true;
+}
+
+void UdpLink::prepare_sends() {
+  if (tx_queued_.empty()) return;
+  if (!gso_) {
+    for (uint32_t idx : tx_queued_) prepare_one(idx);
+    tx_queued_.clear();
+    return;
+  }
+  // Group by source socket and destination, keeping commit order inside a
+  // group: a sprayed burst touches a few dozen sockets, so quadratic is fine.
+  auto same = [&](uint32_t a, uint32_t b) {
+    const TxSlot& x = tx_slots_[a];
+    const TxSlot& y = tx_slots_[b];
+    return x.file == y.file && x.to.sin_addr.s_addr == y.to.sin_addr.s_addr &&
+           x.to.sin_port == y.to.sin_port;
+  };
+  tx_order_.clear();
+  const size_t n = tx_queued_.size();
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t head = tx_queued_[i];
+    if (head == UINT32_MAX) continue;
+    tx_order_.push_back(head);
+    for (size_t j = i + 1; j < n; ++j) {
+      if (tx_queued_[j] != UINT32_MAX && same(head, tx_queued_[j])) {
+        tx_order_.push_back(tx_queued_[j]);
+        tx_queued_[j] = UINT32_MAX;
+      }
+    }
+  }
+  tx_queued_.clear();
+  // Runs of one group with one size (the last may be shorter) go as one send.
+  size_t i = 0;
+  while (i < tx_order_.size()) {
+    const uint32_t head = tx_order_[i];
+    const uint32_t seg = tx_slots_[head].len;
+    size_t j = i + 1;
+    size_t bytes = seg;
+    while (j < tx_order_.size() && j - i < kMaxGsoSegments && same(head, tx_order_[j])) {
+      const uint32_t len = tx_slots_[tx_order_[j]].len;
+      if (len > seg || bytes + len > kMaxGsoBytes) break;
+      bytes += len;
+      ++j;
+      if (len < seg) break;  // a shorter datagram ends the run
+    }
+    if (j - i == 1 || !gso_) {
+      for (size_t k = i; k < j; ++k) prepare_one(tx_order_[k]);
+    } else {
+      prepare_gso(&tx_order_[i], j - i);
+    }
+    i = j;
+  }
 }
 
 size_t UdpLink::tx_flush() {
+  prepare_sends();
   arm_rx();
   if (io_uring_sq_ready(ring_.get()) > 0) submit();
   reap();
   const size_t went = tx_went_;
   tx_went_ = 0;
   return went;
+}
+
+std::vector<std::pair<std::string_view, uint64_t>> UdpLink::backend_counters() const {
+  const UdpLinkCounters& c = counters_;
+  return {{"gso", gso_ ? 1 : 0},
+          {"gso_sends", c.gso_sends},
+          {"gso_datagrams", c.gso_datagrams},
+          {"gso_refused", c.gso_refused},
+          {"tx_refused", c.tx_refused},
+          {"tx_no_buffer_space", c.tx_no_buffer_space},
+          {"rx_errors", c.rx_errors},
+          {"rx_ring_empty", c.rx_ring_empty},
+          {"rx_rearms", c.rx_rearms},
+          {"submit_errors", c.submit_errors}};
 }
 
 int UdpLink::wait_fd() const { return ring_ok_ ? ring_->ring_fd : -1; }

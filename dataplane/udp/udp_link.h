@@ -8,11 +8,22 @@
 // socket filter drops whatever arrives there (counted in rx_not_for_us).
 //
 // Transmit. A fixed pool of cfg.queue_depth slots of mtu - 28 bytes.
-// tx_commit() prepares one IORING_OP_SEND with a destination (a sendto) per
-// datagram, tx_flush() submits all of them with one io_uring_enter and reaps
-// what has completed without waiting. A slot is free again once its
-// completion is reaped; until then tx_buffer() may run dry (counted in
-// tx_no_buffer). Failed sends are counted in tx_dropped, never retried.
+// tx_commit() queues a datagram; tx_flush() (or a full queue) groups the
+// queued datagrams by source socket and destination, keeping their order
+// within a group, and prepares one request per group: with UDP GSO
+// (cfg.udp_gso, on by default) a run of same-size datagrams, the last
+// possibly shorter, becomes one IORING_OP_SENDMSG carrying a UDP_SEGMENT
+// control message (at most 64 datagrams, 64 KiB), which the kernel walks
+// through its stack once and cuts into datagrams as late as it can; a lone
+// datagram is an IORING_OP_SEND with a destination (a sendto). Then one
+// io_uring_enter submits them all and what has completed is reaped without
+// waiting. Sprayed traffic changes source port every few datagrams, so the
+// groups are short; a burst over 16 ports still halves the requests. A kernel
+// that refuses GSO (EINVAL, EIO, ENOPROTOOPT) turns it off for the link
+// (counted; the refused datagrams are dropped and counted, as any failed
+// send). A slot is free again once its completion is reaped; until then
+// tx_buffer() may run dry (counted in tx_no_buffer). Failed sends are
+// counted in tx_dropped, never retried.
 //
 // Receive. One multishot recvmsg on the receive socket picks buffers from a
 // provided-buffer ring: every arriving datagram becomes one completion
@@ -42,6 +53,7 @@
 
 struct io_uring;
 struct io_uring_buf_ring;
+struct io_uring_sqe;
 
 namespace srdx::dp {
 
@@ -53,6 +65,9 @@ struct UdpLinkCounters {
   uint64_t rx_ring_empty = 0;       // the multishot receive stopped: no free buffer
   uint64_t rx_rearms = 0;           // the multishot receive was armed again
   uint64_t submit_errors = 0;       // io_uring_enter refused a submission (retried next flush)
+  uint64_t gso_sends = 0;           // requests that carried several datagrams (UDP GSO)
+  uint64_t gso_datagrams = 0;       // datagrams those carried
+  uint64_t gso_refused = 0;         // GSO sends the kernel refused; GSO is then off
 };
 
 class UdpLink final : public Link {
@@ -72,14 +87,18 @@ class UdpLink final : public Link {
   size_t tx_flush() override;
   int wait_fd() const override;
   LinkStats stats() const override;
+  std::vector<std::pair<std::string_view, uint64_t>> backend_counters() const override;
 
   const UdpLinkCounters& counters() const { return counters_; }
   const EntropyPorts& entropy() const { return cfg_.entropy; }
   // Sends prepared or submitted whose completion has not been reaped.
   size_t tx_in_flight() const { return tx_inflight_; }
+  // Whether UDP GSO is in use (configured, and not refused by the kernel).
+  bool gso() const { return gso_; }
 
  private:
   struct TxSlot;
+  struct GsoMsg;
   struct RxReady {
     uint16_t bid;
     int32_t len;
@@ -95,6 +114,11 @@ class UdpLink final : public Link {
   void reap();    // every completion waiting, both directions
   void recycle(uint16_t bid);
   void recycle_commit();  // publishes the recycled buffers to the kernel
+  void prepare_sends();   // turns the queued datagrams into send requests
+  bool prepare_one(uint32_t slot);
+  bool prepare_gso(const uint32_t* slots, size_t n);
+  io_uring_sqe* next_sqe();
+  void free_slot(uint32_t slot);
   uint8_t* rx_buf(uint16_t bid) { return rx_mem_ + size_t{bid} * rx_stride_; }
 
   LinkConfig cfg_;
@@ -117,6 +141,11 @@ class UdpLink final : public Link {
   size_t tx_prepared_ = 0;   // sends prepared, not yet submitted
   size_t tx_went_ = 0;       // sends submitted since the last tx_flush()
   size_t tx_inflight_ = 0;   // sends prepared whose completion is not reaped
+  std::vector<uint32_t> tx_queued_;  // committed, not yet prepared (in commit order)
+  std::vector<uint32_t> tx_order_;   // scratch: tx_queued_ grouped
+  bool gso_ = true;
+  std::vector<GsoMsg> gso_msgs_;  // msghdr, iovecs and control message of a GSO send
+  std::vector<uint32_t> gso_free_;
 
   // Receive: provided buffers, completions waiting, buffers lent to the caller.
   io_uring_buf_ring* br_ = nullptr;

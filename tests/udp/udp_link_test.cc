@@ -170,6 +170,72 @@ TEST(UdpLink, ThousandDatagramsInOneFlushAreAllAccountedFor) {
   EXPECT_GT(got, kCount / 2);
 }
 
+// Sends datagram i (len bytes) to `to` with the given entropy.
+bool send_on(UdpLink& link, Addr to, uint32_t i, size_t len, uint16_t entropy) {
+  std::span<uint8_t> buf = link.tx_buffer();
+  if (buf.empty()) return false;
+  TxPath path;
+  path.remote = to;
+  path.entropy = entropy;
+  link.tx_commit(write_payload(buf, i, len), path);
+  return true;
+}
+
+uint64_t backend_counter(const Link& link, std::string_view name) {
+  for (const auto& [n, v] : link.backend_counters())
+    if (n == name) return v;
+  ADD_FAILURE() << "no backend counter " << name;
+  return 0;
+}
+
+// Datagrams of one entropy in one flush leave as GSO sends, and still arrive
+// one by one: each intact, with its own length (a shorter one ends a run),
+// from the entropy's port. Interleaved entropies are grouped per port.
+TEST(UdpLink, RunsOfOneEntropyLeaveAsGsoSendsAndArriveAsSingleDatagrams) {
+  auto a = open_link(4);
+  auto b = open_link(4);
+  ASSERT_TRUE(a->gso());
+  const size_t max = a->tx_buffer().size();
+  constexpr uint32_t kCount = 200;
+  std::vector<size_t> len(kCount);
+  for (uint32_t i = 0; i < kCount; ++i) {
+    // Mostly full-size; every 7th shorter; entropies interleaved 0,1,2,3,...
+    len[i] = i % 7 == 6 ? 300 + i : max;
+    ASSERT_TRUE(send_on(*a, b->local(), i, len[i], static_cast<uint16_t>(i % 4)));
+  }
+  EXPECT_EQ(a->tx_flush(), kCount);
+  std::vector<int> seen(kCount, 0);
+  const size_t got = receive(*b, kCount, [&](const RxDatagram& d) {
+    const uint32_t i = check_payload(d.payload);
+    ASSERT_LT(i, kCount);
+    seen[i]++;
+    EXPECT_EQ(d.payload.size(), len[i]) << "datagram " << i;
+    EXPECT_EQ(d.src.port, a->entropy().port_for(static_cast<uint16_t>(i % 4)));
+  });
+  EXPECT_EQ(got, kCount);
+  for (uint32_t i = 0; i < kCount; ++i) EXPECT_EQ(seen[i], 1) << "datagram " << i;
+  EXPECT_GT(backend_counter(*a, "gso_sends"), 0u);
+  EXPECT_GT(backend_counter(*a, "gso_datagrams"), backend_counter(*a, "gso_sends"));
+  EXPECT_EQ(backend_counter(*a, "gso_refused"), 0u);
+  const LinkStats s = a->stats();
+  EXPECT_EQ(s.tx_packets, kCount);
+  EXPECT_EQ(s.tx_dropped, 0u);
+  EXPECT_EQ(a->tx_in_flight(), 0u);
+}
+
+TEST(UdpLink, GsoOffSendsEveryDatagramAlone) {
+  LinkConfig cfg;
+  cfg.udp_gso = false;
+  auto a = open_link(cfg, 2);
+  auto b = open_link(2);
+  EXPECT_FALSE(a->gso());
+  for (uint32_t i = 0; i < 50; ++i) ASSERT_TRUE(send_on(*a, b->local(), i, 1000, 0));
+  EXPECT_EQ(a->tx_flush(), 50u);
+  EXPECT_EQ(receive(*b, 50, [&](const RxDatagram& d) { check_payload(d.payload); }), 50u);
+  EXPECT_EQ(backend_counter(*a, "gso_sends"), 0u);
+  EXPECT_EQ(backend_counter(*a, "gso"), 0u);
+}
+
 TEST(UdpLink, TxBufferRunsOutWhenTheQueueIsFullAndRecoversAfterFlush) {
   LinkConfig cfg;
   cfg.queue_depth = 8;
