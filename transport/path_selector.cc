@@ -25,33 +25,39 @@ uint16_t PathSelector::fresh_entropy() {
   }
 }
 
-double PathSelector::cost(const PathSlot& s) const {
-  double rtt = static_cast<double>((s.has_rtt ? s.srtt : srtt()).ns()) + 1.0;
-  return (s.inflight + 1.0) * rtt * (1.0 + 4.0 * s.loss_ewma);
+void PathSelector::reweigh(PathSlot& s) {
+  const double loss = 1.0 + 4.0 * s.loss_ewma;
+  s.weight = s.has_rtt ? (static_cast<double>(s.srtt.ns()) + 1.0) * loss : -loss;
 }
 
 uint16_t PathSelector::choose(uint16_t avoid, Time now) {
   const uint32_t n = size();
   if (n == 1) return 0;
-  // Power of two choices among usable slots.
+  // The cheapest usable slot among kPathChoices consecutive ones from a
+  // random start (slot indices map to paths at random, so a run of slots is
+  // as good a sample as any). Entropies land unevenly on paths and several
+  // slots share each path without knowing it: a choice between two slots
+  // often has no slot of the idle path to pick, so a path stays idle while
+  // another's queue grows. A wider look finds the idle one.
+  const uint32_t look = n < tuning::kPathChoices ? n : tuning::kPathChoices;
+  const double fallback = static_cast<double>(srtt().ns()) + 1.0;
+  uint32_t at = static_cast<uint32_t>(rng_.below(n));
   uint16_t best = kNone;
-  for (int tries = 0; tries < 8; ++tries) {
-    uint16_t c = static_cast<uint16_t>(rng_.below(n));
-    if (c == avoid || !usable(slots_[c], now)) continue;
-    if (best == kNone) {
-      best = c;
-      if (tries >= 6) break;
-      continue;
+  double bc = 0;
+  for (uint32_t k = 0; k < look; ++k, at = at + 1 == n ? 0 : at + 1) {
+    if (at == avoid || !usable(slots_[at], now)) continue;
+    const double c = cost(slots_[at], fallback);
+    if (best == kNone || c < bc) {
+      best = static_cast<uint16_t>(at);
+      bc = c;
     }
-    if (cost(slots_[c]) < cost(slots_[best])) best = c;
-    break;
   }
   if (best != kNone) return best;
-  // Everything drawn was penalised: take the cheapest slot that is not `avoid`.
-  double bc = 0;
+  // Everything looked at was penalised: take the cheapest slot that is not
+  // `avoid`.
   for (uint16_t i = 0; i < n; ++i) {
     if (i == avoid) continue;
-    double c = cost(slots_[i]) * (usable(slots_[i], now) ? 1.0 : 16.0);
+    double c = cost(slots_[i], fallback) * (usable(slots_[i], now) ? 1.0 : 16.0);
     if (best == kNone || c < bc) {
       best = i;
       bc = c;
@@ -76,6 +82,7 @@ void PathSelector::on_acked(uint16_t slot, uint64_t seq, Duration rtt) {
   s.loss_ewma *= (1 - kPathLossEwmaGain);
   if (seq + 1 > s.largest_acked_seq) s.largest_acked_seq = seq + 1;
   sample(s, rtt);
+  reweigh(s);
 }
 
 void PathSelector::on_late_ack(uint16_t slot, uint32_t gen, uint64_t seq, Duration rtt) {
@@ -89,6 +96,7 @@ void PathSelector::on_late_ack(uint16_t slot, uint32_t gen, uint64_t seq, Durati
   s.loss_ewma = s.loss_ewma > kPathLossEwmaGain ? s.loss_ewma - kPathLossEwmaGain : 0.0;
   if (seq + 1 > s.largest_acked_seq) s.largest_acked_seq = seq + 1;
   sample(s, rtt);
+  reweigh(s);
 }
 
 void PathSelector::sample(PathSlot& s, Duration rtt) {
@@ -122,6 +130,7 @@ void PathSelector::on_lost(uint16_t slot, Time now) {
   if (s.inflight) --s.inflight;
   ++s.lost;
   s.loss_ewma = s.loss_ewma * (1 - kPathLossEwmaGain) + kPathLossEwmaGain;
+  reweigh(s);
   if (s.loss_ewma > kPathLossReplaceThreshold && s.sent >= 16) replace(slot, now);
 }
 
@@ -132,6 +141,7 @@ void PathSelector::on_timeout(uint16_t slot, uint32_t gen, Time now, bool blame_
   if (gen != s.generation) return;
   ++s.timeouts;
   s.loss_ewma = s.loss_ewma * (1 - kPathLossEwmaGain) + kPathLossEwmaGain;
+  reweigh(s);
   if (!blame_path) return;
   ++s.consecutive_timeouts;
   // Keep new packets off this slot for a while; a second timeout in a row

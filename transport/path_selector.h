@@ -31,6 +31,11 @@ struct PathSlot {
   uint32_t generation = 0;
   uint32_t samples = 0;   // RTT samples since this entropy was drawn
   uint64_t spurious = 0;  // losses later found to be only late
+  // choose()'s factor for this slot, kept current whenever the RTT or the
+  // loss rate changes so that looking at a slot costs one multiplication:
+  // (srtt + 1 ns) x (1 + 4 x loss_ewma) once the slot has an RTT, and
+  // -(1 + 4 x loss_ewma) before (the connection's srtt stands in).
+  double weight = -1;
 };
 
 class PathSelector {
@@ -84,7 +89,12 @@ class PathSelector {
   void sample(PathSlot& s, Duration rtt);
   uint16_t fresh_entropy();
   bool usable(const PathSlot& s, Time now) const { return now >= s.penalty_until; }
-  double cost(const PathSlot& s) const;
+  void reweigh(PathSlot& s);
+  // Packets in flight x RTT x loss factor; `fallback` is the connection's
+  // srtt in ns + 1, for slots without an RTT of their own.
+  static double cost(const PathSlot& s, double fallback) {
+    return (s.inflight + 1.0) * (s.weight >= 0 ? s.weight : -s.weight * fallback);
+  }
 
   Rng& rng_;
   const EndpointConfig& cfg_;

@@ -74,9 +74,12 @@ TEST(PathSelector, PenalisedSlotIsSkippedUntilItsRtoPasses) {
   std::array<int, 4> picks{};
   for (int i = 0; i < 1000; ++i) ++picks[f.ps.choose(PathSelector::kNone, kT0 + 1999_us)];
   EXPECT_EQ(picks[2], 0);
+  // Usable again: a little costlier (it lost a packet), so it is chosen when
+  // the others are busier.
+  for (uint16_t s : {0, 1, 3}) f.ps.on_sent(s);
   picks = {};
   for (int i = 0; i < 1000; ++i) ++picks[f.ps.choose(PathSelector::kNone, kT0 + 2_ms)];
-  EXPECT_GT(picks[2], 30);  // usable again (a little costlier: it lost a packet)
+  EXPECT_EQ(picks[2], 1000);
 }
 
 TEST(PathSelector, AllPenalisedStillChoosesOne) {
@@ -95,9 +98,27 @@ TEST(PathSelector, SlowSlotGetsFewerPicks) {
   sample(f.ps, 3, 10_us);
   std::array<int, 4> picks{};
   for (int i = 0; i < 4000; ++i) ++picks[f.ps.choose(PathSelector::kNone, kT0)];
-  // Power of two choices: the slow slot wins only when drawn twice (~1/16).
-  EXPECT_LT(picks[0], 4000 / 10);
-  for (int s = 1; s < 4; ++s) EXPECT_GT(picks[s], 4000 / 4);
+  // Four slots are fewer than kPathChoices: every choice looks at all of
+  // them, and the slow one never wins while the others are as empty.
+  EXPECT_EQ(picks[0], 0);
+  for (int s = 1; s < 4; ++s) EXPECT_GT(picks[s], 4000 / 8);
+}
+
+// 16 slots, 15 of them with packets in flight (on busy paths) and one empty
+// (the only slot of an idle path): the empty one is in the kPathChoices = 8
+// slots looked at half of the time, and wins every time it is. Two random
+// choices would find it about one time in eight.
+TEST(PathSelector, TheOneIdleSlotIsFoundAmongMany) {
+  static_assert(tuning::kPathChoices == 8);
+  Fixture f(16, 3);
+  for (uint16_t s = 0; s < 16; ++s) {
+    sample(f.ps, s, 100_us);
+    if (s != 9) f.ps.on_sent(s);
+  }
+  std::array<int, 16> picks{};
+  for (int i = 0; i < 4000; ++i) ++picks[f.ps.choose(PathSelector::kNone, kT0)];
+  EXPECT_GT(picks[9], 4000 * 4 / 10);
+  EXPECT_LT(picks[9], 4000 * 6 / 10);
 }
 
 TEST(PathSelector, BusySlotGetsFewerPicks) {
@@ -242,10 +263,10 @@ TEST(PathSelector, RtoInitialBacksOffAndCaps) {
 TEST(PathSelector, MinRtoIsTheSmallestSlotRto) {
   Fixture f(2);
   EXPECT_EQ(f.ps.min_rto(), 1_ms);  // rto_initial until refreshed
-  sample(f.ps, 0, 100_us);
+  for (int i = 0; i < 64; ++i) sample(f.ps, 0, 100_us);
   f.ps.refresh(kT0);
-  // slot 0: 310us; slot 1: 2 x srtt + ack_delay = 210us.
-  EXPECT_EQ(f.ps.min_rto(), 210_us);
+  // slot 0: 100 + 100 / 2 + 10 = 160us; slot 1: 2 x srtt + ack_delay = 210us.
+  EXPECT_EQ(f.ps.min_rto(), 160_us);
 }
 
 }  // namespace

@@ -47,6 +47,10 @@ inline constexpr uint32_t kPathTimeoutsBeforeReplace = 2;
 inline constexpr uint32_t kDefaultReorderThreshold = 3;
 
 // Path steering (path_selector.cc).
+// A new packet goes to the cheapest of this many slots (all of them when the
+// peer has fewer). Two random choices balance slots, not paths: with several
+// slots per path a path can sit idle while no slot of it is drawn.
+inline constexpr uint32_t kPathChoices = 8;
 // A slot losing more than this fraction of its packets is re-drawn; random
 // loss spread over every path stays far below it.
 inline constexpr double kPathLossReplaceThreshold = 0.2;
@@ -115,6 +119,9 @@ static_assert(kDefaultCcMaxDecrease > 0.0 && kDefaultCcMaxDecrease < 1.0);
 static_assert(kDefaultHandshakeInterval < kDefaultPeerTimeout);
 static_assert(kPathLossReplaceThreshold > 0.0 && kPathLossReplaceThreshold < 1.0);
 static_assert(kSlowReplaceEveryRtts < kExploreEveryRtts, "exploring is the slower of the two");
+static_assert(kPathChoices >= 2 && kPathChoices <= kDefaultPathsPerPeer,
+              "a choice among fewer than two slots does not steer; among all of them, every "
+              "packet pays for a scan of every slot");
 static_assert((kAckWindow & (kAckWindow - 1)) == 0 && kAckWindow >= kMaxInflightPackets / 16);
 static_assert(kAckFreshArrivals >= 2 * kMaxAckRanges);
 static_assert(kCcDelayGain > 0.0 && kCcDelayGain <= 1.0);
