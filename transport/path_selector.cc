@@ -118,8 +118,11 @@ void PathSelector::sample(PathSlot& s, Duration rtt) {
   if (!has_rtt_) {
     has_rtt_ = true;
     srtt_ = rtt;
+    rttvar_ = rtt / 2;
     min_rtt_ = rtt;
   } else {
+    Duration err = srtt_ > rtt ? srtt_ - rtt : rtt - srtt_;
+    rttvar_ = (rttvar_ * 3 + err) / 4;
     srtt_ = (srtt_ * 7 + rtt) / 8;
     min_rtt_ = min(min_rtt_, rtt);
   }
@@ -185,6 +188,7 @@ Duration PathSelector::rto(uint16_t slot) const {
   } else {
     base = cfg_.rto_initial;
   }
+  if (has_rtt_) base = max(base, srtt_ + rttvar_ * 4 + cfg_.ack_delay);
   base = max(base, cfg_.rto_min);
   const uint32_t doublings = s.consecutive_timeouts + backoff_;
   for (uint32_t i = 0; i < doublings && base < cfg_.rto_max; ++i) base = base * 2;

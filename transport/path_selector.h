@@ -71,6 +71,11 @@ class PathSelector {
     if (backoff_ < tuning::kMaxRtoBackoff) ++backoff_;
   }
 
+  // The slot's retransmission timeout: RFC 6298 over the slot's samples, and
+  // never below the same over the whole connection's samples. Packets are
+  // sprayed, so a queue that builds on one path delays the next packets of
+  // every slot that maps to it; a slot's own estimate, fed by a few of them,
+  // lags that, while the connection's variance holds the spread between paths.
   Duration rto(uint16_t slot) const;
   Duration min_rto() const { return min_rto_; }
   Duration srtt() const { return has_rtt_ ? srtt_ : cfg_.rto_initial; }
@@ -100,7 +105,9 @@ class PathSelector {
   const EndpointConfig& cfg_;
   std::vector<PathSlot> slots_;
   bool has_rtt_ = false;
-  Duration srtt_, min_rtt_;
+  // Over every sample of every slot: the spread between paths' delays shows
+  // in rttvar_, which no single slot's estimate sees.
+  Duration srtt_, rttvar_, min_rtt_;
   Duration min_rto_;
   uint64_t replacements_ = 0, slow_replacements_ = 0;
   uint32_t backoff_ = 0;

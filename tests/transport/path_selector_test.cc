@@ -222,12 +222,32 @@ TEST(PathSelector, RtoIsSrttPlusFourRttvarPlusAckDelayWithTheFloor) {
   Fixture f(4);
   sample(f.ps, 0, 100_us);  // srtt 100us, rttvar 50us
   EXPECT_EQ(f.ps.rto(0), 310_us);
-  // A slot without samples uses twice the connection's srtt (+ ack_delay).
-  EXPECT_EQ(f.ps.rto(1), 210_us);
+  // A slot without samples uses twice the connection's srtt (+ ack_delay),
+  // 210us, but not less than the connection's own srtt + 4 x rttvar (+
+  // ack_delay): 310us.
+  EXPECT_EQ(f.ps.rto(1), 310_us);
   Fixture g(4);
   sample(g.ps, 0, 10_us);  // 10 + 4 x 5 + 10 = 40us: below rto_min
   EXPECT_EQ(g.ps.rto(0), 50_us);
   EXPECT_EQ(g.ps.rto(1), 50_us);
+}
+
+// A steady slot's own RTO is short, but when another path's delay differs
+// (a queue there), the connection's spread of RTTs bounds every slot's RTO
+// from below: sprayed packets of any slot may meet that queue next.
+TEST(PathSelector, RtoIsAtLeastTheConnectionsSpreadOfRtts) {
+  Fixture f(4);
+  for (int i = 0; i < 64; ++i) sample(f.ps, 0, 100_us);
+  // Slot 0 and the connection: srtt 100us, rttvar decayed to 0.
+  EXPECT_EQ(f.ps.slot(0).rttvar, Duration::zero());
+  EXPECT_EQ(f.ps.rto(0), 160_us);  // 100 + max(0, 100 / 2) + 10
+  sample(f.ps, 1, 500_us);
+  // Connection: srtt (7 x 100 + 500) / 8 = 150us, rttvar (0 + 400) / 4 = 100us:
+  // 150 + 4 x 100 + 10 = 560us for slot 0, whose own estimate still says 160.
+  EXPECT_EQ(f.ps.srtt(), 150_us);
+  EXPECT_EQ(f.ps.rto(0), 560_us);
+  // Slot 1's own (500 + 4 x 250 + 10) is the larger there.
+  EXPECT_EQ(f.ps.rto(1), 1510_us);
 }
 
 TEST(PathSelector, SecondSampleSmoothsSrttAndRttvar) {
