@@ -18,6 +18,7 @@
 
 #include "dpdk/eal.h"
 #include "dpdk/neighbours.h"
+#include "dpdk/pool.h"
 
 namespace srdx::dp {
 namespace {
@@ -343,9 +344,16 @@ void DpdkLinkImpl::open() {
       "srdx_p" + std::to_string(port) + "_" + std::to_string(pool_seq.fetch_add(1));
   int socket = rte_eth_dev_socket_id(port);
   if (socket < 0) socket = SOCKET_ID_ANY;
-  pool_ = rte_pktmbuf_pool_create(pool_name.c_str(), nmbufs, kMempoolCache, 0, data_room, socket);
+  // net_af_xdp makes this pool its UMEM and needs it packed (see pool.h).
+  const PoolLayout layout = pool_layout_for(info_.driver);
+  pool_ = create_mbuf_pool(pool_name, nmbufs, kMempoolCache, data_room, socket, layout);
   if (pool_ == nullptr) {
-    throw error(dev, "rte_pktmbuf_pool_create(" + std::to_string(nmbufs) + " mbufs)", rte_errno);
+    throw error(dev, "creating a pool of " + std::to_string(nmbufs) + " mbufs", rte_errno);
+  }
+  if (layout == PoolLayout::packed && !pool_fits_umem(pool_)) {
+    throw std::runtime_error("dpdk link '" + dev + "': the pool of " + std::to_string(nmbufs) +
+                             " mbufs is not one packed memory chunk, which " + info_.driver +
+                             " needs for its UMEM (give EAL more memory, -m)");
   }
 
   rte_eth_rxconf rxc = di.default_rxconf;
