@@ -248,7 +248,7 @@ void DpdkLinkImpl::resolve_port() {
     info_.port_id = port;
     return;
   }
-  const int rc = rte_dev_probe(dev.c_str());
+  const int rc = rte_dev_probe(probe_spec(dev).c_str());
   if (rc < 0) throw error(dev, "rte_dev_probe failed (is the PMD plugin installed?)", -rc);
   bool found = rte_eth_dev_get_port_by_name(name.c_str(), &port) == 0;
   if (!found) {  // a PCI address written another way ("00:05.0")

@@ -54,6 +54,17 @@ bool is_vdev(std::string_view device) {
   return !pci;
 }
 
+std::string probe_spec(std::string_view device) {
+  std::string spec(device);
+  const std::string_view name = device.substr(0, device.find(','));
+  if (!name.starts_with("net_af_xdp")) return spec;
+  // Devargs are "key=value" items after the name, separated by commas.
+  for (size_t at = device.find(','); at != std::string_view::npos; at = device.find(',', at + 1)) {
+    if (device.substr(at + 1).starts_with("busy_budget=")) return spec;
+  }
+  return spec + ",busy_budget=0";
+}
+
 bool hugepages_available() {
   std::ifstream meminfo("/proc/meminfo");
   for (std::string line; std::getline(meminfo, line);) {

@@ -22,6 +22,15 @@ bool is_vdev(std::string_view device);
 // free hugepage.
 bool hugepages_available();
 
+// The device spec the link probes for `device`: `device` itself, but a
+// net_af_xdp vdev gets busy_budget=0 unless it names a busy_budget. The PMD's
+// default (64) turns on preferred busy polling (SO_PREFER_BUSY_POLL), which
+// leaves the interface's NAPI processing to the application's own recvfrom()
+// and sendto() calls; a link that sleeps when idle (the poller's default)
+// then stalls its own receive path: on a veth, throughput fell to a fifth and
+// RTTs reached hundreds of ms. busy_budget=N in `device` restores it.
+std::string probe_spec(std::string_view device);
+
 struct EalPlan {
   std::vector<std::string> args;  // argv[0] first
   std::string note;               // the one-line reason for what was added, or empty

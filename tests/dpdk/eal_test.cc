@@ -47,6 +47,17 @@ TEST(EalPlan, ArgumentsThatChooseMemoryOrPrefixAreKept) {
   EXPECT_FALSE(has(p.args, "--no-pci"));  // an allow list says what PCI to use
 }
 
+TEST(EalPlan, AfXdpProbesWithoutPreferredBusyPolling) {
+  EXPECT_EQ(probe_spec("net_af_xdp0,iface=veth0"), "net_af_xdp0,iface=veth0,busy_budget=0");
+  EXPECT_EQ(probe_spec("net_af_xdp"), "net_af_xdp,busy_budget=0");
+  EXPECT_EQ(probe_spec("net_af_xdp0,iface=veth0,busy_budget=64"),
+            "net_af_xdp0,iface=veth0,busy_budget=64");  // the user's choice stays
+  EXPECT_EQ(probe_spec("net_af_xdp1,busy_budget=0,iface=v"), "net_af_xdp1,busy_budget=0,iface=v");
+  EXPECT_EQ(probe_spec("net_af_packet0,iface=veth0"), "net_af_packet0,iface=veth0");
+  EXPECT_EQ(probe_spec("net_null0"), "net_null0");
+  EXPECT_EQ(probe_spec("0000:00:05.0"), "0000:00:05.0");
+}
+
 TEST(EalPlan, DeviceKinds) {
   EXPECT_TRUE(is_vdev("net_null0"));
   EXPECT_TRUE(is_vdev("net_af_xdp0,iface=veth0"));
