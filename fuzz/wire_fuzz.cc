@@ -1,8 +1,11 @@
-// libFuzzer target: the wire decoder on arbitrary bytes. Whatever decodes
-// must re-encode to exactly the same bytes (v1 has one encoding per packet:
-// reserved fields are zero, ack ranges and lengths are canonical) and decode
-// again to the same fields. Every input is tried twice: as it is, and with its
-// checksum field corrected. Also checks the CRC32C paths against each other.
+// libFuzzer target: the wire decoder on arbitrary bytes, as datagrams (one
+// packet, or a coalesced ack then data). Whatever decodes must re-encode to
+// exactly the same bytes (v1 has one encoding per packet: reserved fields are
+// zero, ack ranges and lengths are canonical) and decode again to the same
+// fields. A coalesced datagram must be an ack with the flag, then a data
+// packet without it, of the same epochs and src_port. Every input is tried
+// twice: as it is, and with its (first packet's) checksum field corrected.
+// Also checks the CRC32C paths against each other.
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -28,7 +31,7 @@ void check(bool ok, const char* what) {
 
 bool same(const Packet& a, const Packet& b) {
   if (a.common.type != b.common.type || a.common.flags != b.common.flags ||
-      a.common.src_epoch != b.common.src_epoch) {
+      a.common.src_epoch != b.common.src_epoch || a.common.src_port != b.common.src_port) {
     return false;
   }
   switch (a.common.type) {
@@ -92,39 +95,65 @@ void check_invariants(const Packet& p, size_t size) {
   }
 }
 
-// Big enough for the largest data packet.
-std::array<uint8_t, kDataOverhead + 0xffff> g_in, g_out;
+// Big enough for the largest data packet behind the largest ack.
+constexpr size_t kMaxAckLen =
+    kCommonHeaderSize + kAckSize + srdx::tuning::kMaxAckRanges * kAckRangeSize;
+std::array<uint8_t, kMaxAckLen + kDataOverhead + 0xffff> g_in, g_out;
 
-// Decodes `in` and, if it is a packet, checks everything above.
-void round_trip(std::span<const uint8_t> in) {
-  Packet p;
-  const DecodeError e = decode(in, p);
-  if (e != DecodeError::ok) {
-    (void)to_drop_reason(e);
-    return;
-  }
-  check_invariants(p, in.size());
-
-  size_t n = 0;
+size_t encode(std::span<uint8_t> out, const Packet& p) {
   switch (p.common.type) {
     case Type::hello:
     case Type::hello_ack:
-      n = encode_hello(g_out, p.common, p.hello);
-      break;
+      return encode_hello(out, p.common, p.hello);
     case Type::data:
-      n = encode_data(g_out, p.common, p.data);
-      break;
+      return encode_data(out, p.common, p.data);
     case Type::ack:
-      n = encode_ack(g_out, p.common, p.ack);
-      break;
+      return encode_ack(out, p.common, p.ack);
   }
+  return 0;
+}
+
+// Decodes `in` and, if it is a datagram, checks everything above.
+void round_trip(std::span<const uint8_t> in) {
+  Packet p, p2;
+  size_t count = 0;
+  const DecodeError e = decode_datagram(in, p, p2, count);
+  if (e != DecodeError::ok) {
+    (void)to_drop_reason(e);
+    check(count == 0, "count on error");
+    return;
+  }
+  check(count == 1 || count == 2, "count");
+  const bool coalesced = count == 2;
+  check(coalesced == ((p.common.flags & flag::kCoalesced) != 0), "coalesced flag and count");
+  size_t first_len = in.size();
+  if (coalesced) {
+    check(p.common.type == Type::ack && p2.common.type == Type::data, "coalesced types");
+    check(!(p2.common.flags & flag::kCoalesced), "nested coalescing");
+    check(p2.common.src_epoch == p.common.src_epoch && p2.common.src_port == p.common.src_port &&
+              p2.data.dst_epoch == p.ack.dst_epoch,
+          "coalesced parts from different senders or to different receivers");
+    first_len = kCommonHeaderSize + kAckSize + size_t{p.ack.range_count} * kAckRangeSize;
+    check(first_len < in.size(), "ack length");
+    check_invariants(p2, in.size() - first_len);
+    Packet single;
+    check(decode(in, single) == DecodeError::bad_coalesce, "decode() took two packets");
+  }
+  check_invariants(p, first_len);
+
+  size_t n = encode(g_out, p);
+  check(n == first_len, "re-encoded length differs");
+  if (coalesced) n += encode(std::span<uint8_t>(g_out).subspan(n), p2);
   check(n == in.size(), "re-encoded length differs");
   check(std::memcmp(g_out.data(), in.data(), n) == 0, "re-encoded bytes differ");
 
-  Packet q;
-  check(decode(std::span<const uint8_t>(g_out.data(), n), q) == DecodeError::ok,
-        "re-encoded packet does not decode");
-  check(same(p, q), "decode(encode(decode(x))) != decode(x)");
+  Packet q, q2;
+  size_t count2 = 0;
+  check(decode_datagram(std::span<const uint8_t>(g_out.data(), n), q, q2, count2) ==
+                DecodeError::ok &&
+            count2 == count,
+        "re-encoded datagram does not decode");
+  check(same(p, q) && (!coalesced || same(p2, q2)), "decode(encode(decode(x))) != decode(x)");
 }
 
 }  // namespace

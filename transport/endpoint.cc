@@ -99,6 +99,8 @@ std::string_view to_string(DropReason r) {
       return "out_of_window";
     case DropReason::no_buffer:
       return "no_buffer";
+    case DropReason::bad_coalesce:
+      return "bad_coalesce";
     case DropReason::kCount:
       break;
   }
@@ -405,8 +407,13 @@ class Endpoint::Impl final : public Reassembly::Sink {
   void on_packet(std::span<const uint8_t> bytes, const RxPath& path, Time now) {
     ++stats_.packets_received;
     stats_.bytes_received += bytes.size();
-    wire::DecodeError e = wire::decode(bytes, pkt_);
+    size_t count = 0;
+    wire::DecodeError e = wire::decode_datagram(bytes, pkt_, pkt2_, count);
     if (e != wire::DecodeError::ok) return drop(wire::to_drop_reason(e));
+    const bool coalesced = count == 2;
+    // We never offered it: whoever sent this did not listen to our hello.
+    if (coalesced && !(offered_features() & wire::feature::kCoalesce))
+      return drop(DropReason::bad_coalesce);
     // A peer is named by its address and the port it receives on; the
     // datagram's source port is only the path entropy.
     Addr from = path.remote;
@@ -432,20 +439,32 @@ class Endpoint::Impl final : public Reassembly::Sink {
       if (!r.ok()) return drop(DropReason::unknown_peer);
       p = peer(r.value);
     }
+    if (coalesced) {
+      // Negotiated per connection: a peer that did not see our offer (or did
+      // not make its own) must not coalesce. Before a connection exists the
+      // epoch checks answer as they do for a lone ack.
+      if (p->state == PeerState::established && !(p->features & wire::feature::kCoalesce))
+        return drop(DropReason::bad_coalesce);
+      // The ACK first: it may free window for the data's answer. Both parts
+      // carry the same epochs, so the data passes the checks the ack passed.
+      if (!on_ack(*p, pkt_, now)) return;
+      ++stats_.coalesced_received;
+      return on_data(*p, pkt2_, path.entropy, now);
+    }
     switch (pkt_.common.type) {
       case wire::Type::hello:
       case wire::Type::hello_ack:
         return on_hello(*p, pkt_.common.type == wire::Type::hello_ack, now);
       case wire::Type::data:
-        return on_data(*p, path.entropy, now);
+        return on_data(*p, pkt_, path.entropy, now);
       case wire::Type::ack:
-        return on_ack(*p, now);
+        on_ack(*p, pkt_, now);
+        return;
     }
   }
 
   // Common epoch check for data and ack. Returns false if the packet is dropped.
-  bool check_epochs(Peer& p, uint64_t dst_epoch, Time now) {
-    const uint64_t src = pkt_.common.src_epoch;
+  bool check_epochs(Peer& p, uint64_t src, uint64_t dst_epoch, Time now) {
     if (p.remote_epoch == 0 || p.state != PeerState::established) {
       drop(DropReason::no_state);
       reply_hello(p, now);
@@ -495,7 +514,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
       if (!fresh) p.ack_due = true;
     }
     if (!fresh) return;
-    p.features = h.features & wire::feature::kSupported;
+    p.features = h.features & offered_features();
     p.peer_max_payload = h.max_payload;
     p.peer_max_message = h.max_message;
     p.peer_max_msg_id = p.sq.floor() + h.recv_msg_window;
@@ -515,9 +534,9 @@ class Endpoint::Impl final : public Reassembly::Sink {
         fail(p, *m, FailReason::too_large, now);
   }
 
-  void on_data(Peer& p, uint16_t entropy, Time now) {
-    const wire::Data& d = pkt_.data;
-    if (!check_epochs(p, d.dst_epoch, now)) return;
+  void on_data(Peer& p, const wire::Packet& pkt, uint16_t entropy, Time now) {
+    const wire::Data& d = pkt.data;
+    if (!check_epochs(p, pkt.common.src_epoch, d.dst_epoch, now)) return;
     const uint64_t msg_floor = d.msg_id - d.msg_floor_delta;
     delivering_ = &p;
     p.rx.raise_floor(msg_floor, *this);
@@ -540,7 +559,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     p.ack_entropy = entropy;
     p.acks.raise_floor(d.pn - d.pn_floor_delta);
     ++p.ack_pending;
-    if (p.ack_pending >= cfg_.ack_every || (pkt_.common.flags & wire::flag::kAckNow) ||
+    if (p.ack_pending >= cfg_.ack_every || (pkt.common.flags & wire::flag::kAckNow) ||
         v == Reassembly::Verdict::duplicate) {
       p.ack_due = true;
       want_ctrl(p);
@@ -549,9 +568,10 @@ class Endpoint::Impl final : public Reassembly::Sink {
     }
   }
 
-  void on_ack(Peer& p, Time now) {
-    const wire::Ack& a = pkt_.ack;
-    if (!check_epochs(p, a.dst_epoch, now)) return;
+  // Returns false when the ACK was dropped by the epoch checks.
+  bool on_ack(Peer& p, const wire::Packet& pkt, Time now) {
+    const wire::Ack& a = pkt.ack;
+    if (!check_epochs(p, pkt.common.src_epoch, a.dst_epoch, now)) return false;
     if (!p.have_ack_seq || static_cast<int32_t>(a.ack_seq - p.last_ack_seq_rx) > 0) {
       p.have_ack_seq = true;
       p.last_ack_seq_rx = a.ack_seq;
@@ -569,7 +589,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
       p.ack_due = true;
       want_ctrl(p);
     }
-    if (a.range_count == 0) return;
+    if (a.range_count == 0) return true;
 
     // Pass 1: everything the ranges cover (ranges are descending; the list
     // ascends).
@@ -610,6 +630,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     if (p.recent_losses.size()) check_late_acks(p, a, now, ack_delay);
     if (any_acked) p.paths.refresh(now);
     arm_rto(p);
+    return true;
   }
 
   // Packets declared lost that this ACK names after all: the loss was only a
@@ -882,9 +903,14 @@ class Endpoint::Impl final : public Reassembly::Sink {
     return c;
   }
 
+  uint32_t offered_features() const {
+    return cfg_.coalesce ? wire::feature::kSupported
+                         : wire::feature::kSupported & ~wire::feature::kCoalesce;
+  }
+
   void fill_hello(wire::Hello& h, uint64_t dst_epoch) const {
     h.dst_epoch = dst_epoch;
-    h.features = wire::feature::kSupported;
+    h.features = offered_features();
     h.max_payload = cfg_.max_payload();
     h.max_message = cfg_.max_message_size;
     h.recv_msg_window = cfg_.recv_msg_window;
@@ -947,6 +973,22 @@ class Endpoint::Impl final : public Reassembly::Sink {
       p.last_adv_free = p.rx.free_bytes();
       p.last_adv_max_msg = a.max_msg_id;
       ++stats_.ack_packets_sent;
+      // Data to the same peer that is ready to leave now rides in the same
+      // datagram when both fit in one packet's payload room (an answer to the
+      // request being acknowledged, typically). The datagram takes the data's
+      // path: the data's slot accounting needs it, and the ACK then returns
+      // over a path this side's selector picked as good.
+      const size_t ack_len =
+          wire::kCommonHeaderSize + wire::kAckSize + size_t{a.range_count} * wire::kAckRangeSize;
+      if (may_coalesce(p, ack_len, now)) {
+        const size_t n = wire::encode_ack(buf, common(wire::Type::ack, wire::flag::kCoalesced), a);
+        if (n != 0) {
+          if (size_t d = data_packet(p, buf.subspan(n), path, now)) {
+            ++stats_.coalesced_sent;
+            return n + d;
+          }
+        }
+      }
       return wire::encode_ack(buf, common(wire::Type::ack), a);
     }
     if (p.state != PeerState::established) {
@@ -981,6 +1023,38 @@ class Endpoint::Impl final : public Reassembly::Sink {
     }
     if (!p.cc.can_send(bytes)) return Gate::blocked_cwnd;
     return Gate::ready;
+  }
+
+  // Whether the data packet `p` sends next may follow an ACK of `ack_len`
+  // bytes in one datagram: coalescing negotiated, data_packet() would send
+  // now, and the ACK plus the fragment fit in one packet's payload room (the
+  // smaller of both sides' max_payload, so within both MTUs). A fragment's
+  // size is fixed when its message starts, so it cannot shrink to make room.
+  bool may_coalesce(Peer& p, size_t ack_len, Time now) {
+    if (!(p.features & wire::feature::kCoalesce)) return false;
+    // data_packet() skips repairs of fragments acknowledged since; so do we,
+    // to look at the fragment it would really send.
+    while (!p.retx.empty()) {
+      const Retx& r = p.retx.front();
+      const TxMsg* m = p.sq.find(r.msg_id);
+      if (m && !m->frag_acked(r.frag)) break;
+      p.retx.pop();
+    }
+    uint32_t bytes = 0;
+    const TxMsg* next = nullptr;
+    if (data_gate(p, bytes, &next) != Gate::ready) return false;
+    if (cfg_.pacing && now < p.cc.next_send_time()) return false;
+    uint32_t flen = 0;
+    if (!p.retx.empty()) {
+      const Retx& r = p.retx.front();
+      const TxMsg* m = p.sq.find(r.msg_id);
+      flen = m->len == 0 ? 0 : m->frag_len(r.frag);
+    } else if (next->started) {
+      flen = next->len == 0 ? 0 : next->frag_len(next->next_frag);
+    } else {
+      flen = std::min<uint32_t>(next->len, payload_size(p));
+    }
+    return ack_len + flen <= payload_size(p);
   }
 
   uint32_t payload_size(const Peer& p) const {
@@ -1156,7 +1230,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
   size_t rr_ = 0;
   Peer* delivering_ = nullptr;
   std::vector<SentPacket*> expired_;  // scan_rto's scratch list
-  wire::Packet pkt_;
+  wire::Packet pkt_, pkt2_;  // a datagram's packets (pkt2_: the data after a coalesced ack)
   wire::Data pkt_out_;
   wire::Ack ack_;
   EndpointStats stats_;

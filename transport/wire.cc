@@ -22,6 +22,7 @@ namespace {
 
 // Byte offsets in the common header.
 constexpr size_t kOffMagic = 0;
+constexpr size_t kOffFlags = 4;
 constexpr size_t kOffChecksum = 8;
 constexpr size_t kHelloHeaderLen = kCommonHeaderSize + kHelloSize;
 constexpr size_t kDataHeaderLen = kCommonHeaderSize + kDataSize;
@@ -218,6 +219,8 @@ DropReason to_drop_reason(DecodeError e) {
       return DropReason::bad_length;
     case DecodeError::bad_field:
       return DropReason::bad_field;
+    case DecodeError::bad_coalesce:
+      return DropReason::bad_coalesce;
     case DecodeError::ok:
       break;
   }
@@ -226,7 +229,13 @@ DropReason to_drop_reason(DecodeError e) {
   return DropReason::bad_field;
 }
 
-DecodeError decode(std::span<const uint8_t> bytes, Packet& out) {
+namespace {
+
+// Decodes the packet at the start of `bytes`. A packet without the coalesced
+// flag must fill the datagram; an ack with it ends at header_len, and `rest`
+// is set to the bytes after it (the next packet, checked by the caller).
+DecodeError decode_packet(std::span<const uint8_t> bytes, Packet& out,
+                          std::span<const uint8_t>& rest) {
   if (bytes.size() < kCommonHeaderSize) return DecodeError::too_short;
   const uint8_t* p = bytes.data();
   if (load_be<uint16_t>(p + kOffMagic) != kMagic || p[2] != kVersion) {
@@ -252,6 +261,10 @@ DecodeError decode(std::span<const uint8_t> bytes, Packet& out) {
     default:
       return DecodeError::bad_type;
   }
+  // Only an ack may have another packet after it (it knows its own length;
+  // a data packet's payload runs to the end of the datagram).
+  const bool coalesced = (load_be<uint16_t>(p + kOffFlags) & flag::kCoalesced) != 0;
+  if (coalesced && static_cast<Type>(type) != Type::ack) return DecodeError::bad_coalesce;
   if (bytes.size() < fixed) return DecodeError::too_short;
   size_t want_header_len = fixed;
   if (static_cast<Type>(type) == Type::ack) {
@@ -260,6 +273,11 @@ DecodeError decode(std::span<const uint8_t> bytes, Packet& out) {
   const size_t header_len = load_be<uint16_t>(p + 6);
   if (header_len != want_header_len) return DecodeError::bad_length;
   if (bytes.size() < header_len) return DecodeError::too_short;
+  rest = {};
+  if (coalesced) {
+    rest = bytes.subspan(header_len);
+    bytes = bytes.first(header_len);
+  }
   // Only data carries bytes past its header, at most 2^16-1 of them.
   const size_t max_size = static_cast<Type>(type) == Type::data
                               ? header_len + std::numeric_limits<uint16_t>::max()
@@ -292,6 +310,40 @@ DecodeError decode(std::span<const uint8_t> bytes, Packet& out) {
       return decode_ack(r, out.ack);
   }
   return DecodeError::bad_type;  // unreachable: the type was checked above
+}
+
+}  // namespace
+
+DecodeError decode(std::span<const uint8_t> bytes, Packet& out) {
+  std::span<const uint8_t> rest;
+  const DecodeError e = decode_packet(bytes, out, rest);
+  if (e != DecodeError::ok) return e;
+  return (out.common.flags & flag::kCoalesced) ? DecodeError::bad_coalesce : DecodeError::ok;
+}
+
+DecodeError decode_datagram(std::span<const uint8_t> bytes, Packet& first, Packet& second,
+                            size_t& count) {
+  count = 0;
+  std::span<const uint8_t> rest;
+  DecodeError e = decode_packet(bytes, first, rest);
+  if (e != DecodeError::ok) return e;
+  if (!(first.common.flags & flag::kCoalesced)) {
+    count = 1;
+    return DecodeError::ok;
+  }
+  // The packet after the ack: judged like a datagram of its own (so a missing
+  // or cut one is too_short), then it must be the last one, a data packet,
+  // from the same sender incarnation to the same receiver incarnation.
+  std::span<const uint8_t> after;
+  e = decode_packet(rest, second, after);
+  if (e != DecodeError::ok) return e;
+  const Common &a = first.common, &d = second.common;
+  if ((d.flags & flag::kCoalesced) || d.type != Type::data || d.src_epoch != a.src_epoch ||
+      d.src_port != a.src_port || second.data.dst_epoch != first.ack.dst_epoch) {
+    return DecodeError::bad_coalesce;
+  }
+  count = 2;
+  return DecodeError::ok;
 }
 
 size_t encode_hello(std::span<uint8_t> buf, const Common& c, const Hello& h) {

@@ -26,7 +26,8 @@ enum class Type : uint8_t {
 namespace feature {
 inline constexpr uint32_t kOrdered = 1u << 0;  // ordered delivery per flow
 inline constexpr uint32_t kAuthTag = 1u << 1;  // reserved: AEAD tag replaces the CRC
-inline constexpr uint32_t kSupported = kOrdered;
+inline constexpr uint32_t kCoalesce = 1u << 2;  // an ACK and a data packet may share a datagram
+inline constexpr uint32_t kSupported = kOrdered | kCoalesce;
 }  // namespace feature
 
 // Flags in the common header.
@@ -34,7 +35,10 @@ namespace flag {
 inline constexpr uint16_t kOrdered = 1u << 0;         // data: ordered message
 inline constexpr uint16_t kRetransmission = 1u << 1;  // data: not the first copy
 inline constexpr uint16_t kAckNow = 1u << 2;          // data: sender wants an ACK at once
-inline constexpr uint16_t kKnown = kOrdered | kRetransmission | kAckNow;
+// ack: this packet ends at header_len, its checksum covers only those bytes,
+// and a data packet follows in the same datagram (feature kCoalesce).
+inline constexpr uint16_t kCoalesced = 1u << 3;
+inline constexpr uint16_t kKnown = kOrdered | kRetransmission | kAckNow | kCoalesced;
 }  // namespace flag
 
 // Common header, 24 bytes, on every packet:
@@ -124,15 +128,29 @@ enum class DecodeError : uint8_t {
   bad_checksum,
   bad_length,  // header_len or payload_len disagree with the datagram
   bad_field,   // a field out of range (fragment beyond the message, bad ranges, ...)
+  // A coalesced datagram that is not exactly an ack (flag coalesced) then a
+  // data packet (no flag) of the same sender and receiver epochs and src_port.
+  bad_coalesce,
 };
 DropReason to_drop_reason(DecodeError e);
 
-// Parses `bytes` into `out`. Never reads outside `bytes`; on error `out` is
-// unspecified. data.payload points into `bytes`.
+// Parses a datagram holding one packet into `out`. Never reads outside
+// `bytes`; on error `out` is unspecified. data.payload points into `bytes`.
+// A coalesced datagram (two packets) is refused with bad_coalesce here; the
+// endpoint reads datagrams with decode_datagram().
 DecodeError decode(std::span<const uint8_t> bytes, Packet& out);
 
+// Parses a datagram: one packet into `first` (count 1), or a coalesced ack
+// into `first` and the data packet after it into `second` (count 2). The
+// whole datagram is refused at its first fault, in either part; the same
+// guarantees as decode().
+DecodeError decode_datagram(std::span<const uint8_t> bytes, Packet& first, Packet& second,
+                            size_t& count);
+
 // Each encoder writes one whole packet (with checksum) into `buf` and returns
-// its length, or 0 if `buf` is too small.
+// its length, or 0 if `buf` is too small. A coalesced datagram is an ack
+// encoded with flag::kCoalesced followed by a data packet encoded right
+// after it; each packet's checksum covers that packet only.
 size_t encode_hello(std::span<uint8_t> buf, const Common& c, const Hello& h);
 size_t encode_data(std::span<uint8_t> buf, const Common& c, const Data& d);
 size_t encode_ack(std::span<uint8_t> buf, const Common& c, const Ack& a);

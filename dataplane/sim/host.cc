@@ -72,16 +72,17 @@ void Host::poll(Time now) {
   polling_ = true;
   kicked_ = false;
   if (ep_->next_deadline() <= now) ep_->on_timer(now);
+  // Events before transmitting, as the real poll loop does (dp::Poller): what
+  // a handler sends (an echo) leaves with the ACK of what it answers.
   for (;;) {
-    drain_transmit(now);
-    if (paused_) break;
     bool any_event = false;
     Event ev;
     // The callback may restart this host: always go through ep_.
-    while (ep_->poll_event(ev)) {
+    while (!paused_ && ep_->poll_event(ev)) {
       any_event = true;
       if (on_event_) on_event_(*this, ev, now);
     }
+    drain_transmit(now);
     if (!any_event) break;
   }
   polling_ = false;

@@ -86,9 +86,14 @@ struct Sent {
   uint16_t entropy = 0;
   bool dropped = false;
   wire::Packet pkt;  // decoded; pkt.data.payload is not valid
+  // A coalesced datagram: `ack` is the ACK in front, `pkt` the data after it.
+  bool coalesced = false;
+  wire::Packet ack;
   std::vector<uint8_t> bytes;
 
-  bool is(wire::Type t) const { return pkt.common.type == t; }
+  bool is(wire::Type t) const {
+    return pkt.common.type == t || (coalesced && t == wire::Type::ack);
+  }
   bool is_data() const { return is(wire::Type::data); }
   bool retx() const { return is_data() && (pkt.common.flags & wire::flag::kRetransmission); }
 };
@@ -147,6 +152,11 @@ class Wire2 {
 
   // ---- the application side -------------------------------------------------
   bool polling_a = true, polling_b = true;
+  // Called for every event as the application reads it (it may send). With
+  // events_first, the harness reads events before it polls for packets, as
+  // the real poll loop does, so what a handler sends leaves at once.
+  std::function<void(char side, const Got& g)> on_event;
+  bool events_first = false;
   std::vector<Got> events_a, events_b;
   std::vector<Sent> log;
 
@@ -236,7 +246,10 @@ class Wire2 {
   void pump() {
     bool more = true;
     while (more) {
-      more = transmit('A', *a_, kAddrA) | transmit('B', *b_, kAddrB);
+      more = false;
+      if (events_first)
+        more = poll('A', *a_, polling_a, events_a) | poll('B', *b_, polling_b, events_b);
+      more |= transmit('A', *a_, kAddrA) | transmit('B', *b_, kAddrB);
       more |= poll('A', *a_, polling_a, events_a) | poll('B', *b_, polling_b, events_b);
     }
   }
@@ -254,9 +267,14 @@ class Wire2 {
       s.to = tx.remote == kAddrA ? 'A' : tx.remote == kAddrB ? 'B' : '?';
       s.entropy = tx.entropy;
       s.bytes.assign(buf, buf + n);
-      const wire::DecodeError e = wire::decode(s.bytes, s.pkt);
+      size_t count = 0;
+      const wire::DecodeError e = wire::decode_datagram(s.bytes, s.pkt, s.ack, count);
+      s.coalesced = count == 2;
+      if (s.coalesced) std::swap(s.pkt, s.ack);
       s.line = std::string(1, name) + ">" + s.to + " " +
-               (e == wire::DecodeError::ok ? describe(s.pkt) : "undecodable");
+               (e != wire::DecodeError::ok ? "undecodable"
+                : s.coalesced              ? describe(s.ack) + " + " + describe(s.pkt)
+                                           : describe(s.pkt));
       EXPECT_EQ(e, wire::DecodeError::ok) << "the engine sent a packet the decoder refuses";
       s.pkt.data.payload = {};
       s.dropped = drop_index_.count(s.index) > 0;
@@ -273,7 +291,6 @@ class Wire2 {
   }
 
   bool poll(char name, Endpoint& ep, bool enabled, std::vector<Got>& out) {
-    (void)name;
     if (!enabled) return false;
     bool any = false;
     Event ev;
@@ -304,7 +321,8 @@ class Wire2 {
           g.line = "peer_down " + std::string(to_string(ev.reason));
           break;
       }
-      out.push_back(std::move(g));
+      out.push_back(g);
+      if (on_event) on_event(name, g);
     }
     return any;
   }
@@ -824,6 +842,200 @@ TEST(Endpoint, EveryMessageArrivesOnceUnderSteadyLossBothWays) {
     EXPECT_EQ(ep->buffered_bytes(), 0u);
     EXPECT_EQ(ep->buffered_messages(), 0u);
   }
+}
+
+// ---- coalescing an ACK with data --------------------------------------------------
+
+// B echoes every message; A sends the next one when the echo arrives, up to
+// `rounds` messages: a ping-pong, with events read before transmitting.
+void ping_pong(Wire2& w, int rounds, size_t size = 4) {
+  w.events_first = true;
+  w.on_event = [&w, rounds, size](char side, const Got& g) {
+    if (g.ev.type != EventType::message_received) return;
+    if (side == 'B') {
+      ASSERT_TRUE(w.send_b(g.data).ok());
+    } else if (g.ev.msg_id + 1 < static_cast<uint64_t>(rounds)) {
+      ASSERT_TRUE(w.send_a(pattern(size, static_cast<uint32_t>(g.ev.msg_id + 1))).ok());
+    }
+  };
+  ASSERT_TRUE(w.send_a(pattern(size, 0)).ok());
+}
+
+TEST(EndpointCoalesce, EchoCarriesTheAckOfWhatItAnswers) {
+  Wire2 w;
+  ping_pong(w, 3);
+  w.run_until(at(1_ms));
+  EXPECT_EQ(w.lines(true),
+            "0us A>B hello\n"
+            "5us B>A hello_ack\n"
+            "10us A>B data pn=0 msg=0 frag=0/1\n"
+            "15us B>A ack largest=0 ranges=1 + data pn=0 msg=0 frag=0/1\n"
+            "20us A>B ack largest=0 ranges=1 floor=1 + data pn=1 msg=1 frag=0/1\n"
+            "25us B>A ack largest=1 ranges=1 floor=1 + data pn=1 msg=1 frag=0/1\n"
+            "30us A>B ack largest=1 ranges=1 floor=2 + data pn=2 msg=2 frag=0/1\n"
+            "35us B>A ack largest=2 ranges=1 floor=2 + data pn=2 msg=2 frag=0/1\n"
+            "40us A>B ack largest=2 ranges=1 floor=3");
+  EXPECT_EQ(w.count_events('A', EventType::send_completed), 3u);
+  EXPECT_EQ(w.count_events('B', EventType::send_completed), 3u);
+  EXPECT_EQ(w.count_events('A', EventType::message_received), 3u);
+  const EndpointStats &a = w.A().stats(), &b = w.B().stats();
+  EXPECT_EQ(a.coalesced_sent, 2u);
+  EXPECT_EQ(b.coalesced_sent, 3u);
+  EXPECT_EQ(a.coalesced_received, 3u);
+  EXPECT_EQ(b.coalesced_received, 2u);
+  // Packets are counted each, datagrams once.
+  EXPECT_EQ(b.ack_packets_sent + b.data_packets_sent + b.handshake_packets_sent,
+            b.packets_sent + b.coalesced_sent);
+  EXPECT_EQ(a.total_drops() + b.total_drops(), 0u);
+  for (Endpoint* ep : {&w.A(), &w.B()}) {
+    EXPECT_EQ(ep->buffered_messages(), 0u);
+    EXPECT_EQ(ep->next_deadline(), Time::infinite());
+  }
+}
+
+// The datagram leaves on the data's path (one of B's own entropy slots, so
+// the data is accounted to it), not on the entropy the ACK would follow; A
+// still takes its RTT sample from the ACK.
+TEST(EndpointCoalesce, TheDatagramTakesTheDataPath) {
+  Wire2 w;
+  ping_pong(w, 20);
+  w.run_until(at(2_ms));
+  const PeerId a_at_b = w.B().find_peer(kAddrA);
+  std::set<uint16_t> b_slots, a_slots;
+  for (const PathStats& ps : w.B().path_stats(a_at_b)) b_slots.insert(ps.entropy);
+  for (const PathStats& ps : w.A().path_stats(w.peer_b())) a_slots.insert(ps.entropy);
+  size_t coalesced = 0;
+  for (const Sent& s : w.log) {
+    if (!s.coalesced) continue;
+    ++coalesced;
+    EXPECT_EQ((s.from == 'B' ? b_slots : a_slots).count(s.entropy), 1u) << s.line;
+  }
+  EXPECT_EQ(coalesced, 39u);
+  PeerStats pa;
+  ASSERT_TRUE(w.A().peer_stats(w.peer_b(), pa));
+  EXPECT_EQ(pa.min_rtt, 10_us);
+}
+
+TEST(EndpointCoalesce, OnlyWhenBothSidesOfferIt) {
+  for (int off : {0, 1}) {
+    EndpointConfig a = Wire2::config(100, 1), b = Wire2::config(200, 2);
+    (off == 0 ? a : b).coalesce = false;
+    Wire2 w(a, b);
+    ping_pong(w, 2);
+    w.run_until(at(1_ms));
+    EXPECT_EQ(w.lines(true),
+              "0us A>B hello\n"
+              "5us B>A hello_ack\n"
+              "10us A>B data pn=0 msg=0 frag=0/1\n"
+              "15us B>A ack largest=0 ranges=1\n"
+              "15us B>A data pn=0 msg=0 frag=0/1\n"
+              "20us A>B ack largest=0 ranges=1 floor=1\n"
+              "20us A>B data pn=1 msg=1 frag=0/1\n"
+              "25us B>A ack largest=1 ranges=1 floor=1\n"
+              "25us B>A data pn=1 msg=1 frag=0/1\n"
+              "30us A>B ack largest=1 ranges=1 floor=2")
+        << "coalesce off at " << (off == 0 ? 'A' : 'B');
+    EXPECT_EQ(w.A().stats().coalesced_sent + w.B().stats().coalesced_sent, 0u);
+    EXPECT_EQ(w.A().stats().total_drops() + w.B().stats().total_drops(), 0u);
+  }
+}
+
+// The ACK and the fragment share one packet's payload room (1400 bytes at
+// MTU 1500): an ACK of one range is 80 bytes, so a 1320-byte answer rides
+// with it and a 1321-byte one follows it in a datagram of its own.
+TEST(EndpointCoalesce, OnlyWhenBothFitInOnePacket) {
+  for (size_t size : {size_t{1320}, size_t{1321}}) {
+    Wire2 w;
+    ping_pong(w, 1, size);
+    w.run_until(at(1_ms));
+    const std::string answer = size == 1320
+                                   ? "15us B>A ack largest=0 ranges=1 + data pn=0 msg=0 frag=0/1"
+                                   : "15us B>A ack largest=0 ranges=1\n"
+                                     "15us B>A data pn=0 msg=0 frag=0/1";
+    EXPECT_EQ(w.lines(true, 3), answer + "\n20us A>B ack largest=0 ranges=1 floor=1") << size;
+    for (const Sent& s : w.log) EXPECT_LE(s.bytes.size(), 1500u - 28) << s.line;
+    EXPECT_EQ(w.count_events('A', EventType::message_received), 1u);
+    EXPECT_TRUE(w.events_a.back().data == pattern(size, 0));
+  }
+}
+
+// Losing a coalesced datagram loses both packets: the data is repaired by its
+// sender's RTO, the ACK by the repeat of the ACK for the repaired request.
+TEST(EndpointCoalesce, PingPongUnderLossDeliversEverythingOnce) {
+  Wire2 w;
+  w.drop_if([](const Sent& s) { return s.index % 5 == 4; });
+  constexpr int kRounds = 100;
+  ping_pong(w, kRounds, 64);
+  w.run_until(at(1_s));
+  EXPECT_EQ(w.count_events('A', EventType::message_received), static_cast<size_t>(kRounds));
+  EXPECT_EQ(w.count_events('B', EventType::message_received), static_cast<size_t>(kRounds));
+  EXPECT_EQ(w.count_events('A', EventType::send_completed), static_cast<size_t>(kRounds));
+  EXPECT_EQ(w.count_events('B', EventType::send_completed), static_cast<size_t>(kRounds));
+  EXPECT_GT(w.A().stats().coalesced_sent, 0u);
+  EXPECT_GT(w.B().stats().coalesced_sent, 0u);
+  EXPECT_GT(w.A().stats().retransmissions + w.B().stats().retransmissions, 0u);
+  for (Endpoint* ep : {&w.A(), &w.B()}) {
+    EXPECT_EQ(ep->buffered_messages(), 0u);
+    EXPECT_EQ(ep->buffered_bytes(), 0u);
+  }
+}
+
+// A coalesced datagram built by hand from what A sent: A's ACK of B's data
+// in front of A's data.
+std::vector<uint8_t> coalesce(const Sent& ack, const Sent& data) {
+  std::vector<uint8_t> b = ack.bytes;
+  b[5] |= wire::flag::kCoalesced;
+  b[8] = b[9] = b[10] = b[11] = 0;
+  const uint32_t crc = wire::crc32c(b);
+  for (int i = 0; i < 4; ++i) b[8 + i] = static_cast<uint8_t>(crc >> (24 - 8 * i));
+  b.insert(b.end(), data.bytes.begin(), data.bytes.end());
+  return b;
+}
+
+TEST(EndpointCoalesce, ACoalescedDatagramFromAPeerThatDidNotNegotiateItIsDropped) {
+  for (int off : {0, 1}) {
+    // off 0: B never offered coalescing; off 1: B did, A did not.
+    EndpointConfig a = Wire2::config(100, 1), b = Wire2::config(200, 2);
+    (off == 0 ? b : a).coalesce = false;
+    Wire2 w(a, b);
+    ping_pong(w, 2);
+    w.run_until(at(1_ms));
+    ASSERT_EQ(w.count_events('A', EventType::message_received), 2u);
+    const Sent* ack = w.first([](const Sent& s) { return s.from == 'A' && s.is(wire::Type::ack); });
+    const Sent* data = w.first([](const Sent& s) { return s.from == 'A' && s.is_data(); });
+    ASSERT_TRUE(ack && data);
+    const size_t lines = w.log.size();
+    w.inject('B', coalesce(*ack, *data), kAddrA, at(1_ms));
+    w.run_until(at(2_ms));
+    EXPECT_EQ(drops(w.B(), DropReason::bad_coalesce), 1u) << off;
+    EXPECT_EQ(w.B().stats().total_drops(), 1u);
+    EXPECT_EQ(w.B().stats().coalesced_received, 0u);
+    EXPECT_EQ(w.log.size(), lines) << "not even a duplicate's ACK: the datagram was not read";
+  }
+}
+
+TEST(EndpointCoalesce, ANegotiatedCoalescedDatagramIsReadWhole) {
+  // Coalescing on at both ends. A's first request and its last ACK went out
+  // alone (nothing to share them with); put together, B reads both parts:
+  // the ACK, and a duplicate fragment it acknowledges again.
+  Wire2 w;
+  ping_pong(w, 2);
+  w.run_until(at(1_ms));
+  const Sent* ack = w.find([](const Sent& s) {
+                       return s.from == 'A' && s.is(wire::Type::ack) && !s.coalesced;
+                     }).back();
+  const Sent* data = w.first([](const Sent& s) { return s.from == 'A' && s.is_data(); });
+  ASSERT_TRUE(ack && data);
+  ASSERT_FALSE(data->coalesced);
+  const size_t lines = w.log.size();
+  const uint64_t dups = w.B().stats().duplicate_fragments;
+  w.inject('B', coalesce(*ack, *data), kAddrA, at(1_ms));
+  w.run_until(at(2_ms));
+  EXPECT_EQ(w.B().stats().total_drops(), 0u);
+  EXPECT_EQ(w.B().stats().coalesced_received, 2u);
+  EXPECT_EQ(w.B().stats().duplicate_fragments, dups + 1);
+  EXPECT_EQ(w.lines(false, lines), "B>A ack largest=1 ranges=1 floor=2");
+  EXPECT_EQ(w.count_events('B', EventType::message_received), 2u);
 }
 
 // ---- liveness ---------------------------------------------------------------------

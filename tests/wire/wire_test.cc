@@ -23,6 +23,9 @@ using Bytes = std::vector<uint8_t>;
 constexpr uint16_t kMax16 = std::numeric_limits<uint16_t>::max();
 constexpr uint32_t kMax32 = std::numeric_limits<uint32_t>::max();
 constexpr uint64_t kMax64 = std::numeric_limits<uint64_t>::max();
+// Every flag a packet that fills its datagram may carry (coalesced says that
+// another packet follows).
+constexpr uint16_t kLoneFlags = flag::kKnown & ~flag::kCoalesced;
 
 std::span<const uint8_t> as_bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
@@ -247,7 +250,7 @@ TEST(WireRoundTrip, HelloAndHelloAckAtBoundaries) {
   for (Type t : {Type::hello, Type::hello_ack}) {
     for (const Hello& h : {lo, hi, valid_hello()}) {
       for (uint64_t epoch : {uint64_t{1}, kMax64}) {
-        const Common c = common(t, flag::kKnown, epoch);
+        const Common c = common(t, kLoneFlags, epoch);
         const Bytes b = enc_hello(c, h);
         ASSERT_EQ(b.size(), kCommonHeaderSize + kHelloSize);
         const Packet p = decoded(b);
@@ -292,7 +295,7 @@ TEST(WireRoundTrip, DataAtBoundaries) {
 
   DataFixture f;
   for (const Data* d : {&hi, &empty, &tiny, &single, &f.d}) {
-    for (uint16_t flags : {flag::kKnown, uint16_t{0}}) {
+    for (uint16_t flags : {kLoneFlags, uint16_t{0}}) {
       Data dd = *d;
       if (!(flags & flag::kOrdered)) dd.prev_delta = 0;
       const Common c = common(Type::data, flags, kMax64);
@@ -567,6 +570,9 @@ TEST(WireDecode, EveryFlippedByteIsRefused) {
           EXPECT_TRUE(e == DecodeError::bad_type || e == DecodeError::bad_length ||
                       e == DecodeError::too_short)
               << i;
+        } else if (i == off::kFlags + 1 && (mask & flag::kCoalesced) &&
+                   type != uint8_t(Type::ack)) {
+          EXPECT_EQ(e, DecodeError::bad_coalesce) << "type " << int(type);
         } else if (i == off::kHeaderLen || i == off::kHeaderLen + 1 ||
                    (type == uint8_t(Type::ack) &&
                     (i == off::kRangeCount || i == off::kRangeCount + 1))) {
@@ -664,11 +670,21 @@ TEST(WireDecode, BadCommonFields) {
     b = *pkt;
     patch(b, off::kSrcEpoch, 0, 8);
     EXPECT_EQ(dec(b), DecodeError::bad_field) << "src_epoch 0";
-    for (uint16_t f = 1u << 3; f != 0; f = static_cast<uint16_t>(f << 1)) {
+    for (uint16_t f = 1u << 4; f != 0; f = static_cast<uint16_t>(f << 1)) {
       b = *pkt;
       patch(b, off::kFlags, f, 2);
       EXPECT_EQ(dec(b), DecodeError::bad_field) << "flag " << f;
     }
+    // Bit 3, coalesced, says another packet follows: only an ack may say it,
+    // and a lone ack that says it lacks the packet it promises.
+    b = *pkt;
+    patch(b, off::kFlags, flag::kCoalesced, 2);
+    Packet first, second;
+    size_t count = 0;
+    EXPECT_EQ(decode_datagram(b, first, second, count), b[off::kType] == uint8_t(Type::ack)
+                                                            ? DecodeError::too_short
+                                                            : DecodeError::bad_coalesce);
+    EXPECT_EQ(dec(b), DecodeError::bad_coalesce);
   }
 }
 
@@ -840,6 +856,161 @@ TEST(WireDecode, ToDropReason) {
   EXPECT_EQ(to_drop_reason(DecodeError::bad_checksum), DropReason::bad_checksum);
   EXPECT_EQ(to_drop_reason(DecodeError::bad_length), DropReason::bad_length);
   EXPECT_EQ(to_drop_reason(DecodeError::bad_field), DropReason::bad_field);
+  EXPECT_EQ(to_drop_reason(DecodeError::bad_coalesce), DropReason::bad_coalesce);
+}
+
+// ---- coalesced datagrams: an ack, then a data packet -----------------------
+
+Bytes cat(const Bytes& a, const Bytes& b) {
+  Bytes r = a;
+  r.insert(r.end(), b.begin(), b.end());
+  return r;
+}
+
+// An ack (3 ranges, 96 bytes) with the coalesced flag, then a 64-byte
+// message: what a ping-pong's answer looks like.
+struct Coalesced {
+  Bytes payload = Bytes(64, 0x5a);
+  Ack a = valid_ack();
+  Data d;
+  Common ac = common(Type::ack, flag::kCoalesced);
+  Common dc = common(Type::data, flag::kAckNow);
+  Bytes ack, data, both;
+  Coalesced() {
+    d.dst_epoch = a.dst_epoch;
+    d.pn = 7;
+    d.msg_id = 3;
+    d.msg_len = 64;
+    d.frag_size = 1400;
+    d.payload = payload;
+    ac.src_port = dc.src_port = 4000;
+    ack = enc_ack(ac, a);
+    data = enc_data(dc, d);
+    both = cat(ack, data);
+  }
+  DecodeError dec2(const Bytes& b, size_t* count = nullptr) const {
+    Packet p, q;
+    size_t n = 0;
+    const DecodeError e = decode_datagram(b, p, q, n);
+    if (count) *count = n;
+    return e;
+  }
+};
+
+TEST(WireCoalesced, AckThenDataRoundTrip) {
+  const Coalesced c;
+  ASSERT_EQ(c.ack.size(), 96u);
+  ASSERT_EQ(c.data.size(), 72u + 64);
+  Packet p, q;
+  size_t count = 0;
+  ASSERT_EQ(decode_datagram(c.both, p, q, count), DecodeError::ok);
+  EXPECT_EQ(count, 2u);
+  expect_same(c.ac, p.common);
+  EXPECT_EQ(p.common.src_port, 4000u);
+  expect_same(c.a, p.ack);
+  expect_same(c.dc, q.common);
+  expect_same(c.d, q.data);
+  EXPECT_EQ(q.data.payload.data(), c.both.data() + 96 + kDataOverhead);
+  // A lone packet decodes with count 1, the second packet untouched.
+  const Valid v;
+  for (const Bytes* b : v.all()) {
+    ASSERT_EQ(decode_datagram(*b, p, q, count), DecodeError::ok);
+    EXPECT_EQ(count, 1u);
+  }
+  // decode() takes one packet only.
+  EXPECT_EQ(dec(c.both), DecodeError::bad_coalesce);
+}
+
+TEST(WireCoalesced, EachChecksumCoversItsOwnPacket) {
+  const Coalesced c;
+  // Bytes 0..95: the ack alone, sealed over its header_len bytes.
+  Bytes ack = c.ack;
+  const uint32_t stored = (uint32_t{ack[8]} << 24) | (ack[9] << 16) | (ack[10] << 8) | ack[11];
+  put_be(ack, off::kChecksum, 0, 4);
+  EXPECT_EQ(stored, crc32c(ack));
+  // The flag is the only difference from the same ack sent alone.
+  Common lc = common(Type::ack);
+  lc.src_port = c.ac.src_port;
+  Bytes lone = enc_ack(lc, c.a);
+  lone[off::kFlags + 1] |= flag::kCoalesced;
+  reseal(lone);
+  EXPECT_EQ(lone, c.ack);
+  // A checksum over the whole datagram (both packets) is wrong.
+  Bytes b = c.both;
+  put_be(b, off::kChecksum, 0, 4);
+  put_be(b, off::kChecksum, crc32c(b), 4);
+  EXPECT_EQ(c.dec2(b), DecodeError::bad_checksum);
+}
+
+TEST(WireCoalesced, OnlyAnAckMayBeFollowed) {
+  const Coalesced c;
+  const Valid v;
+  for (const Bytes* first : {&v.hello, &v.hello_ack, &v.data}) {
+    Bytes b = *first;
+    patch(b, off::kFlags, flag::kCoalesced, 2);
+    EXPECT_EQ(c.dec2(cat(b, c.data)), DecodeError::bad_coalesce) << int(b[off::kType]);
+  }
+}
+
+TEST(WireCoalesced, TheSecondPacketMustBeOneDataPacket) {
+  const Coalesced c;
+  const Valid v;
+  // Nothing after the ack, or a cut data packet.
+  for (size_t n = 0; n < c.data.size(); ++n) {
+    const Bytes b = cat(c.ack, Bytes(c.data.begin(), c.data.begin() + n));
+    EXPECT_EQ(c.dec2(b), n < kDataOverhead ? DecodeError::too_short : DecodeError::bad_checksum)
+        << n;
+  }
+  // Not data after the ack.
+  Bytes ack2 = enc_ack(common(Type::ack), valid_ack());
+  EXPECT_EQ(c.dec2(cat(c.ack, ack2)), DecodeError::bad_coalesce);
+  EXPECT_EQ(c.dec2(cat(c.ack, v.hello)), DecodeError::bad_coalesce);
+  // Nesting: a second coalesced ack (with data after it), or a data packet
+  // claiming to be followed.
+  Bytes nested = enc_ack(common(Type::ack, flag::kCoalesced), valid_ack());
+  EXPECT_EQ(c.dec2(cat(c.ack, cat(nested, c.data))), DecodeError::bad_coalesce);
+  Bytes data = c.data;
+  patch(data, off::kFlags, flag::kCoalesced | flag::kAckNow, 2);
+  EXPECT_EQ(c.dec2(cat(c.ack, data)), DecodeError::bad_coalesce);
+  // Two data packets after the ack: the first one's payload runs to the end
+  // of the datagram, so it fails its own checksum.
+  EXPECT_EQ(c.dec2(cat(c.both, c.data)), DecodeError::bad_checksum);
+  // The second packet's own faults are the datagram's.
+  data = c.data;
+  patch(data, off::kBody + 32, 63, 4);  // msg_len 63 < the 64-byte payload
+  EXPECT_EQ(c.dec2(cat(c.ack, data)), DecodeError::bad_field);
+  data = c.data;
+  patch(data, 2, 2, 1);  // version 2
+  EXPECT_EQ(c.dec2(cat(c.ack, data)), DecodeError::bad_version);
+}
+
+TEST(WireCoalesced, BothPartsComeFromOneSenderToOneReceiver) {
+  const Coalesced c;
+  Common dc = c.dc;
+  dc.src_epoch = c.ac.src_epoch + 1;
+  EXPECT_EQ(c.dec2(cat(c.ack, enc_data(dc, c.d))), DecodeError::bad_coalesce) << "src_epoch";
+  dc = c.dc;
+  dc.src_port = 4001;
+  EXPECT_EQ(c.dec2(cat(c.ack, enc_data(dc, c.d))), DecodeError::bad_coalesce) << "src_port";
+  Data d = c.d;
+  d.dst_epoch = c.a.dst_epoch + 1;
+  EXPECT_EQ(c.dec2(cat(c.ack, enc_data(c.dc, d))), DecodeError::bad_coalesce) << "dst_epoch";
+}
+
+TEST(WireCoalesced, EveryFlippedByteAndEveryCutIsRefused) {
+  const Coalesced c;
+  for (size_t i = 0; i < c.both.size(); ++i) {
+    for (uint8_t mask : {0x01, 0x08, 0x80, 0xff}) {
+      Bytes b = c.both;
+      b[i] ^= mask;
+      size_t count = 0;
+      EXPECT_NE(c.dec2(b, &count), DecodeError::ok) << "byte " << i << " mask " << int(mask);
+    }
+  }
+  for (size_t n = 0; n < c.both.size(); ++n) {
+    const Bytes b(c.both.begin(), c.both.begin() + n);
+    EXPECT_NE(c.dec2(b), DecodeError::ok) << n;
+  }
 }
 
 // Writes the fuzzer's seed corpus (fuzz/corpus/wire) when SRDX_WIRE_SEED_DIR
@@ -862,6 +1033,9 @@ TEST(WireSeeds, Write) {
   single.msg_len = 3;
   single.frag_size = 1400;
   single.payload = small;
+  // The data after a coalesced ack is for the same receiver epoch.
+  Data empty9 = empty, single9 = single;
+  empty9.dst_epoch = single9.dst_epoch = update.dst_epoch;
   const std::pair<const char*, Bytes> seeds[] = {
       {"hello", v.hello},
       {"hello_ack", v.hello_ack},
@@ -871,9 +1045,17 @@ TEST(WireSeeds, Write) {
       {"ack_three_ranges", v.ack},
       {"ack_one_range", enc_ack(common(Type::ack), one)},
       {"ack_no_ranges", enc_ack(common(Type::ack), update)},
+      {"coalesced_ack_data", Coalesced().both},
+      {"coalesced_update_empty", cat(enc_ack(common(Type::ack, flag::kCoalesced), update),
+                                     enc_data(common(Type::data, flag::kAckNow), empty9))},
+      {"coalesced_one_range_single",
+       cat(enc_ack(common(Type::ack, flag::kCoalesced), one),
+           enc_data(common(Type::data, flag::kRetransmission), single9))},
   };
   for (const auto& [name, bytes] : seeds) {
-    ASSERT_EQ(dec(bytes), DecodeError::ok) << name;
+    Packet p, q;
+    size_t count = 0;
+    ASSERT_EQ(decode_datagram(bytes, p, q, count), DecodeError::ok) << name;
     std::ofstream out(std::string(dir) + "/" + name, std::ios::binary);
     out.write(reinterpret_cast<const char*>(bytes.data()),
               static_cast<std::streamsize>(bytes.size()));

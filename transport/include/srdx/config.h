@@ -157,6 +157,10 @@ struct EndpointConfig {
 
   Duration ack_delay = tuning::kDefaultAckDelay;
   uint32_t ack_every = tuning::kDefaultAckEvery;
+  // Offer feature `coalesce` in the handshake: when the peer offers it too,
+  // an ACK and a data packet to that peer that are ready together leave in
+  // one datagram (docs/protocol.md, section 8).
+  bool coalesce = true;
 
   Duration handshake_interval = tuning::kDefaultHandshakeInterval;
   Duration peer_timeout = tuning::kDefaultPeerTimeout;

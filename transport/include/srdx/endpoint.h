@@ -128,6 +128,7 @@ enum class DropReason : uint8_t {
   no_state,       // data or ack before a handshake
   out_of_window,  // message id beyond the receive window
   no_buffer,      // receive buffer full (slow reader)
+  bad_coalesce,   // a malformed coalesced datagram, or one from a peer that did not negotiate it
   kCount
 };
 std::string_view to_string(DropReason);
@@ -143,6 +144,8 @@ struct EndpointStats {
   uint64_t messages_received = 0;
   uint64_t path_replacements = 0;
   uint64_t peer_restarts = 0;
+  // Datagrams that carried an ACK and a data packet together (feature coalesce).
+  uint64_t coalesced_sent = 0, coalesced_received = 0;
   uint64_t drops[static_cast<size_t>(DropReason::kCount)] = {};
   uint64_t total_drops() const;
 };
