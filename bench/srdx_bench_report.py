@@ -159,10 +159,16 @@ def build_records(args):
         else:
             per_flow = [p.get("goodput_gbps") for p in j.get("per_flow", [])]
         ok = bool(j.get("ok", False)) and rc in ("0", "reuse")
-        lost = None
+        lost = undelivered = None
         if tr in SRDX and rj:
-            # srdx-perf's receiver checks every message: missing ones are lost.
-            lost = (rj.get("missing") or 0) + (rj.get("duplicates") or 0) + (rj.get("corrupt") or 0)
+            # srdx-perf's receiver checks every message. Lost: the sender was
+            # told a message was delivered and the receiver never got it, or
+            # got it twice or damaged. A run cut short by its timeout leaves
+            # messages undelivered, not lost (the sender knows about them).
+            got = rj.get("received") or 0
+            done = j.get("completed") or 0
+            lost = max(0, done - got) + (rj.get("duplicates") or 0) + (rj.get("corrupt") or 0)
+            undelivered = rj.get("missing")
         rec = {
             "transport": tr,
             "impl": impl_name(tr, args.paths, args.dpdk_pmd),
@@ -181,6 +187,8 @@ def build_records(args):
             "wall_s": round(float(t1) - float(t0), 3) if rc != "reuse" else None,
             "dead_after_s": None if dead_after == "-" else float(dead_after),
             "lost_messages": lost,
+            "undelivered_messages": undelivered,
+            "failed_messages": j.get("failed") if tr in SRDX else None,
             "raw": os.path.relpath(sfile, out),
             "samples": None,
             "timeline": None,
@@ -197,7 +205,7 @@ def build_records(args):
             src = next((r for r in recs if r["transport"] == tr and r["workload"] == "bulk" and r["scenario"] == sc
                         and r["size"] == int(size)), None)
             if src:
-                for k in ("lost_messages", "timeline", "failure"):
+                for k in ("lost_messages", "undelivered_messages", "failed_messages", "timeline", "failure"):
                     rec[k] = src[k]
         recs.append(rec)
     return recs
@@ -264,6 +272,10 @@ def table(recs, args):
                     note.append(f["verdict"])
                 if r.get("lost_messages"):
                     note.append("%d LOST" % r["lost_messages"])
+                if r.get("failed_messages"):
+                    note.append("%d failed (reported to the sender)" % r["failed_messages"])
+                if not r["ok"] and r.get("undelivered_messages"):
+                    note.append("%d not delivered by the timeout" % r["undelivered_messages"])
                 print(cols % (name, size, tr, gp,
                               ratio(r["goodput_gbps"], t and t["goodput_gbps"]) if tr != "tcp" else "",
                               us(rt.get("p50")), us(rt.get("p99")), us(rt.get("p99.9")),
