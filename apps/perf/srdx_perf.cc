@@ -383,6 +383,7 @@ void add_endpoint_json(Json& j, const Endpoint& ep) {
   j.begin("endpoint");
   j.field("packets_sent", s.packets_sent).field("packets_received", s.packets_received);
   j.field("data_packets_sent", s.data_packets_sent).field("ack_packets_sent", s.ack_packets_sent);
+  j.field("coalesced_sent", s.coalesced_sent).field("coalesced_received", s.coalesced_received);
   j.field("retransmissions", s.retransmissions).field("rto_events", s.rto_events);
   j.field("reorder_losses", s.reorder_losses);
   j.field("duplicate_fragments", s.duplicate_fragments);
@@ -438,6 +439,8 @@ void add_loop_rows(Table& t, const dp::Poller& poller, const dp::Link& link, con
   const EndpointStats& s = ep.stats();
   t.row("packets sent / received",
         std::to_string(s.packets_sent) + " / " + std::to_string(s.packets_received));
+  t.row("ACK+data datagrams sent / received",
+        std::to_string(s.coalesced_sent) + " / " + std::to_string(s.coalesced_received));
   t.row("poll iterations / sleeps",
         std::to_string(p.iterations) + " / " + std::to_string(p.idle_sleeps) + " (" +
             fmt("%.2f", static_cast<double>(p.slept_ns) / 1e9) + " s asleep)");
