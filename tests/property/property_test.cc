@@ -126,7 +126,8 @@ std::string Params::describe() const {
     << " hs=" << us(ep.handshake_interval) << " peer_timeout=" << us(ep.peer_timeout)
     << " cc_target=" << us(ep.cc_target_delay) << " cc_init=" << ep.cc_initial_window
     << " cc_ai=" << ep.cc_additive_increase << " cc_beta=" << ep.cc_beta
-    << " cc_md=" << ep.cc_max_decrease << " pacing=" << ep.pacing << "}"
+    << " cc_md=" << ep.cc_max_decrease << " pacing=" << ep.pacing << " coalesce=" << ep.coalesce
+    << "}"
     << " time_limit=" << us(time_limit) << " drain=" << us(drain_limit);
   return o.str();
 }
@@ -268,6 +269,8 @@ Params derive(uint64_t seed) {
   if (p.pause) p.time_limit += p.pause_len;
   // Drawn last, so that adding it left every other parameter of a seed as it was.
   p.ordered = p.workload == Workload::bulk && r.chance(0.3);
+  // Likewise: feature coalesce (an ACK and data in one datagram) on in most runs.
+  p.ep.coalesce = r.chance(0.8);
   return p;
 }
 

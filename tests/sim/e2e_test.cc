@@ -78,6 +78,48 @@ TEST(SimE2e, PingPongWorks) {
   EXPECT_TRUE(r.drained);
 }
 
+// Ping-pong with feature coalesce: every answer carries the ACK of what it
+// answers, so a round trip is one datagram each way (plus the last ACK);
+// without it, two each way. Under loss and duplication it stays exactly once.
+TEST(SimE2e, PingPongCoalescesEachAckWithTheAnswer) {
+  for (bool coalesce : {true, false}) {
+    for (double loss : {0.0, 0.02}) {
+      ScenarioConfig c = clean_bulk();
+      c.workload = Workload::pingpong;
+      c.msg_size = 64;
+      c.count = 500;
+      c.net.link.loss = loss;
+      c.net.link.duplicate = loss;
+      c.endpoint.coalesce = coalesce;
+      Scenario s(c);
+      const ScenarioResult r = s.run();
+      expect_exactly_once(r, 500);
+      EXPECT_EQ(r.failed, 0u);
+      EXPECT_TRUE(r.drained);
+      const EndpointStats &a = s.sender().endpoint().stats(), &b = s.receiver().endpoint().stats();
+      const double per_round_trip = static_cast<double>(a.packets_sent + b.packets_sent) / 500;
+      std::cout << "coalesce=" << coalesce << " loss=" << loss << ": " << per_round_trip
+                << " datagrams per round trip, " << a.coalesced_sent + b.coalesced_sent
+                << " coalesced, " << r.retransmissions << " retransmissions\n";
+      EXPECT_EQ(a.drops[static_cast<size_t>(DropReason::bad_coalesce)] +
+                    b.drops[static_cast<size_t>(DropReason::bad_coalesce)],
+                0u);
+      if (!coalesce) {
+        EXPECT_EQ(a.coalesced_sent + b.coalesced_sent, 0u);
+        EXPECT_GE(per_round_trip, 4.0);
+      } else if (loss == 0.0) {
+        EXPECT_EQ(b.coalesced_sent, 500u);  // every echo
+        EXPECT_EQ(a.coalesced_sent, 499u);  // every request but the first
+        EXPECT_EQ(a.coalesced_received, b.coalesced_sent);
+        EXPECT_LT(per_round_trip, 2.05);
+      } else {
+        EXPECT_GT(a.coalesced_received, 400u);
+        EXPECT_LT(per_round_trip, 2.5);
+      }
+    }
+  }
+}
+
 TEST(SimE2e, BulkSurvivesLossAndABlackhole) {
   ScenarioConfig c = clean_bulk();
   c.net.link.loss = 0.01;
