@@ -2,6 +2,9 @@
 // The decoder checks in a fixed order (sizes, magic and version, type,
 // lengths, checksum, then field semantics) so that every malformed datagram is
 // refused for its first fault and nothing past the datagram is ever read.
+// A coalesced datagram (feature coalesce) is an ack that ends at its
+// header_len followed by a data packet; decode_datagram() runs the same
+// checks on each part, then the rules that bind the two together.
 //
 // Data header layout note: wire.h lists twelve Data fields, which add up to
 // 52 bytes, but fixes kDataSize (and so kDataOverhead, which max_payload is
