@@ -166,6 +166,14 @@ std::string report_table(const ScenarioConfig& cfg, const ScenarioResult& r) {
   line(buf);
   line("goodput    " + format_rate(r.goodput_bps) + " over " + format_duration(r.elapsed) +
        " simulated; longest gap between deliveries " + format_duration(r.longest_gap));
+  if (r.dip.measured) {
+    std::snprintf(buf, sizeof buf,
+                  "dip        %.2f ms below half the pre-failure goodput %s (5 ms windows); "
+                  "lowest after the failure %s",
+                  r.dip.longest.us() / 1000.0, format_rate(r.dip.baseline_bps).c_str(),
+                  format_rate(r.dip.min_after_bps).c_str());
+    line(buf);
+  }
   std::snprintf(buf, sizeof buf,
                 "transport  packets %llu, retransmissions %llu, corrupt packets rejected %llu, "
                 "peer up %llu / down %llu",
@@ -282,7 +290,15 @@ std::string report_json(const ScenarioConfig& cfg, const ScenarioResult& r) {
       .num("longest_gap_ns", static_cast<uint64_t>(r.longest_gap.ns()))
       .num("end_time_ns", static_cast<uint64_t>(r.end_time.ns()))
       .boolean("timed_out", r.timed_out)
-      .boolean("drained", r.drained)
+      .num("timeline_interval_ns", static_cast<uint64_t>(r.timeline.interval().ns()));
+  if (r.dip.measured) {
+    j.num("dip_ms", r.dip.longest.us() / 1000.0)
+        .num("dip_baseline_bps", r.dip.baseline_bps)
+        .num("dip_min_window_bps", r.dip.min_after_bps);
+  } else {
+    j.null("dip_ms").null("dip_baseline_bps").null("dip_min_window_bps");
+  }
+  j.boolean("drained", r.drained)
       .num("buffered_bytes", r.buffered_bytes)
       .num("buffered_messages", r.buffered_messages)
       .str("trace_hash", hash)

@@ -74,6 +74,7 @@ std::string ScenarioConfig::validate() const {
   if (workload == Workload::pingpong && senders != 1) return "senders: pingpong has one client";
   if (window == 0) return "window: must be at least 1";
   if (time_limit <= Duration::zero()) return "time-limit: must be positive";
+  if (timeline_interval <= Duration::zero()) return "timeline-interval: must be positive";
   for (const Blackhole& b : blackholes) {
     if (b.path >= net.paths) {
       return "blackhole: path " + std::to_string(b.path) + " does not exist (paths are 0.." +
@@ -225,6 +226,7 @@ void Scenario::on_arrival(uint64_t index, bool intact, Time now) {
   if (!last_delivery_.is_infinite()) longest_gap_ = max(longest_gap_, now - last_delivery_);
   last_delivery_ = now;
   delivered_bytes_ += cfg_.msg_size;
+  res_.timeline.add(run_start_, now, cfg_.msg_size);
 }
 
 void Scenario::on_sender_event(size_t s, const Event& ev, Time now) {
@@ -333,7 +335,9 @@ ScenarioResult Scenario::run() {
   res_ = ScenarioResult{};
   res_.workload = cfg_.workload;
   res_.latency_is_rtt = cfg_.workload == Workload::pingpong;
+  res_.timeline = Timeline(cfg_.timeline_interval);
   const Time start = net_->now();
+  run_start_ = start;
   net_->at(start, [this](Network&) {
     if (cfg_.workload == Workload::pingpong) {
       ping_next();
@@ -378,6 +382,11 @@ ScenarioResult Scenario::run() {
     res_.goodput_bps = static_cast<double>(delivered_bytes_) * 8.0 / res_.elapsed.sec();
   }
   res_.longest_gap = longest_gap_;
+  Time failure = Time::infinite();
+  for (const Blackhole& b : cfg_.blackholes) failure = min(failure, b.start);
+  if (!failure.is_infinite() && failure >= start) {
+    res_.dip = measure_dip(res_.timeline.bins(), res_.timeline.interval(), failure - start);
+  }
   for (const auto& h : hosts_) {
     const EndpointStats& s = h->endpoint().stats();
     res_.retransmissions += s.retransmissions;

@@ -18,6 +18,7 @@
 #include "sim/host.h"
 #include "sim/network.h"
 #include "sim/stats.h"
+#include "sim/timeline.h"
 #include "srdx/endpoint.h"
 
 namespace srdx::sim {
@@ -52,6 +53,8 @@ struct ScenarioConfig {
   // After the workload, how long to let acks and timers settle before
   // checking that every endpoint's buffers are empty.
   Duration drain_limit = Duration::millis(100);
+  // Resolution of the delivered goodput timeline (ScenarioResult::timeline).
+  Duration timeline_interval = Duration::millis(1);
 
   // Empty when usable; otherwise one line naming the field.
   std::string validate() const;
@@ -86,6 +89,12 @@ struct ScenarioResult {
   Duration longest_gap;    // between consecutive deliveries
   Time end_time;           // simulated time when the run ended
   bool timed_out = false;  // time_limit hit before the workload finished
+  // Payload bytes delivered per timeline_interval from the start of the run,
+  // at the final receiver (bulk: the receiver; pingpong: the client).
+  Timeline timeline;
+  // What the first blackhole did to that goodput (measured when there is one
+  // and deliveries before and after it).
+  Dip dip;
 
   std::vector<double> path_share;  // of a_to_b packets offered, per path
   std::vector<LinkCounters> path_a_to_b, path_b_to_a;
@@ -154,6 +163,7 @@ class Scenario {
   Time first_send_ = Time::infinite();
   Time last_delivery_ = Time::infinite();
   Duration longest_gap_;
+  Time run_start_;
   uint64_t delivered_bytes_ = 0;
   uint64_t pp_resolved_ = 0;  // pingpong: round trips finished either way
 };

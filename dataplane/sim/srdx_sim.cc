@@ -4,6 +4,7 @@
 // duplicated or delivered corrupted), 2 bad command line.
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -61,6 +62,8 @@ const char* kExamples =
     "  srdx-sim --paths 8 --rate 1G --loss 2% --blackhole 3@2ms --size 16KiB --count 10000\n"
     "  # ping-pong of 64-byte messages with jitter and reordering, machine output:\n"
     "  srdx-sim --workload pingpong --size 64 --count 20000 --jitter 5us --reorder 1% --json\n"
+    "  # 4 paths at 200 Mbit/s, path 2 dead from 100 ms on; goodput per ms and its dip:\n"
+    "  srdx-sim --rate 200M --loss 0 --blackhole 2@100ms --count 1500 --timeline t.txt\n"
     "\n"
     "Exit status: 0 ok; 1 a message went missing, was delivered twice or delivered\n"
     "corrupted; 2 bad command line.\n";
@@ -114,8 +117,13 @@ int main(int argc, char** argv) {
       "seed", po::value<std::string>()->default_value("1"), "seeds the network and the endpoints")(
       "time-limit", po::value<std::string>()->default_value("10s"), "simulated time limit");
   po::options_description output("Output");
-  output.add_options()("json", "print one JSON object instead of the table")("help,h",
-                                                                             "show this help");
+  output.add_options()("json", "print one JSON object instead of the table")(
+      "timeline", po::value<std::string>(),
+      "write the receiver's delivered bytes per interval to FILE: a '# interval_s' line, then "
+      "'TIME_S BYTES' lines (simulated seconds from the start)")(
+      "timeline-interval", po::value<std::string>()->default_value("1ms"),
+      "the timeline's interval; the dip after a blackhole is judged on 5 ms windows of it")(
+      "help,h", "show this help");
   po::options_description all;
   all.add(topology).add(impair).add(workload).add(output);
 
@@ -181,6 +189,14 @@ int main(int argc, char** argv) {
     cfg.seed = parse_count("seed", get(vm, "seed"), 0, UINT64_MAX);
     cfg.time_limit = parse<Duration>(vm, "time-limit", parse_duration);
     if (cfg.time_limit <= Duration::zero()) fail("time-limit", "must be positive, e.g. 10s");
+    cfg.timeline_interval = parse<Duration>(vm, "timeline-interval", parse_duration);
+    if (cfg.timeline_interval <= Duration::zero())
+      fail("timeline-interval", "must be positive, e.g. 1ms");
+    std::ofstream timeline;
+    if (vm.count("timeline")) {
+      timeline.open(get(vm, "timeline"));
+      if (!timeline) fail("timeline", "cannot write '" + get(vm, "timeline") + "'");
+    }
     cfg.endpoint.mtu = static_cast<uint32_t>(parse_count("mtu", get(vm, "mtu"), 1, 65535));
     cfg.endpoint.paths_per_peer =
         static_cast<uint32_t>(parse_count("entropies", get(vm, "entropies"), 1, 65535));
@@ -194,6 +210,11 @@ int main(int argc, char** argv) {
     if (std::string err = cfg.validate(); !err.empty()) throw UsageError{err};
 
     const ScenarioResult r = run_scenario(cfg);
+    if (timeline.is_open()) {
+      timeline << r.timeline.text();
+      timeline.close();
+      if (!timeline) fail("timeline", "could not write '" + get(vm, "timeline") + "'");
+    }
     std::cout << (vm.count("json") ? report_json(cfg, r) : report_table(cfg, r));
     return r.ok() ? kExitOk : kExitInvariant;
   } catch (const UsageError& e) {
