@@ -12,8 +12,10 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "dpdk/eal.h"
@@ -110,9 +112,20 @@ void free_segments(rte_mbuf* const* ms, uint32_t n, rte_mempool* pool) {
   if (k != 0) rte_mempool_put_bulk(pool, put, k);
 }
 
+// The link's counters for one queue number (its RX queue, its TX queue).
 struct QueueState {
   LinkStats stats;
   std::array<uint64_t, frame::kVerdictCount> verdicts{};
+  uint64_t tx_partial_bursts = 0;  // tx_bursts the device took only part of
+};
+
+// Frames committed to one TX queue, waiting for tx_flush().
+struct TxQueue {
+  std::array<rte_mbuf*, kMaxBurst> mbufs{};
+  std::array<uint16_t, kMaxBurst> payload{};  // payload bytes; 0 for ARP/ICMP
+  uint32_t n = 0;
+  uint64_t pending_bytes = 0;    // payload bytes in mbufs
+  uint32_t pending_control = 0;  // ARP/ICMP frames in mbufs
 };
 
 class DpdkLinkImpl final : public DpdkLink {
@@ -125,6 +138,7 @@ class DpdkLinkImpl final : public DpdkLink {
   void open();
 
   std::string_view kind() const override { return "dpdk"; }
+  std::vector<std::pair<std::string_view, uint64_t>> backend_counters() const override;
   Addr local() const override { return cfg_.local; }
   size_t rx_burst(std::span<RxDatagram> out) override;
   std::span<uint8_t> tx_buffer() override;
@@ -149,17 +163,32 @@ class DpdkLinkImpl final : public DpdkLink {
     return n;
   }
   void resolve_port();
+  void choose_queues(const rte_eth_dev_info& di, rte_eth_conf& conf);
+  void name_counters();
   void close();
   bool refill_stash();
-  // Queues a frame for the next tx_flush(); `payload_len` is 0 for ARP/ICMP.
-  void push_tx(rte_mbuf* m, uint16_t payload_len) {
-    if (n_tx_ == burst_) [[unlikely]]
-      tx_flush();  // a full burst goes, as l2fwd does
-    tx_[n_tx_] = m;
-    tx_payload_[n_tx_++] = payload_len;
-    tx_pending_bytes_ += payload_len;
-    if (payload_len == 0) ++tx_pending_control_;
+  // The TX queue of a datagram leaving from UDP source port `sport`: every
+  // datagram of one path (one source port) takes the same queue, so a path's
+  // packets stay in order.
+  uint16_t tx_queue_for(uint16_t sport) const {
+    if (n_txq_ == 1) [[likely]]
+      return 0;
+    return txq_pow2_ ? static_cast<uint16_t>(sport & (n_txq_ - 1))
+                     : static_cast<uint16_t>(sport % n_txq_);
   }
+  // Queues a frame on TX queue `q` for the next tx_flush(); `payload_len` is
+  // 0 for ARP/ICMP.
+  void push_tx(uint16_t q, rte_mbuf* m, uint16_t payload_len) {
+    TxQueue& t = txq_[q];
+    if (t.n == burst_) [[unlikely]]
+      flush_queue(q);  // a full burst goes, as l2fwd does
+    t.mbufs[t.n] = m;
+    t.payload[t.n++] = payload_len;
+    t.pending_bytes += payload_len;
+    if (payload_len == 0) ++t.pending_control;
+  }
+  // Hands TX queue `q`'s pending frames to the device; returns how many went.
+  uint16_t flush_queue(uint16_t q);
   [[gnu::cold]] void send_arp_request(uint32_t ip);
   void handle_control(rte_mbuf* m, const frame::Parsed& p);
   // Everything but the common case of the RX loop: full parse, counting,
@@ -206,7 +235,9 @@ class DpdkLinkImpl final : public DpdkLink {
   uint64_t tx_offload_ = 0;   // mbuf tx_offload word: l2_len, l3_len when offloading
   uint64_t rx_cksum_offloads_ = 0;
   uint16_t ip_id_ = 0;
-  uint16_t next_rx_queue_ = 0;
+  uint16_t n_rxq_ = 1, n_txq_ = 1;  // queues in use (what the port allows of cfg.queues)
+  bool txq_pow2_ = true;            // n_txq_ is a power of two: a mask picks the queue
+  uint16_t next_rx_queue_ = 0;      // where the next rx_burst starts polling
   uint16_t entropy_mask_ = 0;  // port_count - 1 when that is a power of two
   bool entropy_pow2_ = false;
   // Prefetch received frames ahead of parsing them: on a bus device (PCI),
@@ -215,15 +246,12 @@ class DpdkLinkImpl final : public DpdkLink {
   // are already in cache, and there a prefetch per packet measured ~8% slower.
   bool prefetch_ = true;
 
-  std::vector<QueueState> queues_;
+  std::vector<QueueState> queues_;          // max(n_rxq_, n_txq_), indexed by queue number
+  std::vector<TxQueue> txq_;                // n_txq_; sized once in open(), no growth later
+  std::vector<std::string> counter_names_;  // backend_counters()' names, built in open()
   // Fixed arrays, no growth on the fast path.
   std::array<rte_mbuf*, kMaxBurst> rx_held_{};  // datagrams handed out by the last rx_burst
   uint32_t n_held_ = 0;
-  std::array<rte_mbuf*, kMaxBurst> tx_{};  // committed frames waiting for tx_flush
-  std::array<uint16_t, kMaxBurst> tx_payload_{};
-  uint32_t n_tx_ = 0;
-  uint64_t tx_pending_bytes_ = 0;             // payload bytes in tx_
-  uint32_t tx_pending_control_ = 0;           // ARP/ICMP frames in tx_
   std::array<rte_mbuf*, kMaxBurst> stash_{};  // pre-allocated TX mbufs, used from the top
   uint32_t n_stash_ = 0;
   rte_mbuf* staged_ = nullptr;  // handed out by tx_buffer, not committed yet
@@ -266,6 +294,97 @@ void DpdkLinkImpl::resolve_port() {
   info_.owns_device = true;
 }
 
+// How many RX and TX queues: cfg.queues, each clamped to what the port has
+// (logged when it is less). With more than one RX queue, RSS over IP and UDP
+// spreads received flows when the port offers it (logged either way).
+void DpdkLinkImpl::choose_queues(const rte_eth_dev_info& di, rte_eth_conf& conf) {
+  const std::string& dev = cfg_.device;
+  const uint16_t want = std::max<uint16_t>(cfg_.queues, 1);
+  n_rxq_ = std::clamp<uint16_t>(want, 1, std::max<uint16_t>(di.max_rx_queues, 1));
+  n_txq_ = std::clamp<uint16_t>(want, 1, std::max<uint16_t>(di.max_tx_queues, 1));
+  std::string note;
+  if (n_rxq_ < want || n_txq_ < want) {
+    note = "dpdk link '" + dev + "': " + std::to_string(want) + " queues asked for, the port (" +
+           info_.driver + ") has at most " + std::to_string(di.max_rx_queues) + " RX and " +
+           std::to_string(di.max_tx_queues) + " TX queues: using " + std::to_string(n_rxq_) +
+           " RX and " + std::to_string(n_txq_) + " TX";
+    std::fprintf(stderr, "%s\n", note.c_str());
+  }
+  if (n_rxq_ > 1) {
+    const uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & di.flow_type_rss_offloads;
+    std::string line;
+    if (hf != 0) {
+      conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+      conf.rx_adv_conf.rss_conf.rss_key = nullptr;  // the port's default key
+      conf.rx_adv_conf.rss_conf.rss_hf = hf;
+      info_.rss = true;
+      line = "dpdk link '" + dev + "': RSS (IP/UDP hash) over " + std::to_string(n_rxq_) +
+             " RX queues";
+    } else {
+      line = "dpdk link '" + dev + "': " + std::to_string(n_rxq_) + " RX queues but the port (" +
+             info_.driver + ") offers no IP/UDP RSS: each queue receives what the port puts on it";
+    }
+    std::fprintf(stderr, "%s\n", line.c_str());
+    note += note.empty() ? line : "; " + line;
+  }
+  info_.queue_note = note;
+}
+
+// backend_counters()' names, fixed for the link's life: per RX queue, per TX
+// queue, then the port's own counters (rte_eth_stats_get).
+void DpdkLinkImpl::name_counters() {
+  counter_names_.clear();
+  for (uint16_t q = 0; q < n_rxq_; ++q) {
+    const std::string p = "rxq" + std::to_string(q) + "_";
+    counter_names_.push_back(p + "packets");
+    counter_names_.push_back(p + "bytes");
+    counter_names_.push_back(p + "not_datagram");
+  }
+  for (uint16_t q = 0; q < n_txq_; ++q) {
+    const std::string p = "txq" + std::to_string(q) + "_";
+    counter_names_.push_back(p + "packets");
+    counter_names_.push_back(p + "bytes");
+    counter_names_.push_back(p + "dropped");
+    counter_names_.push_back(p + "partial_bursts");
+    counter_names_.push_back(p + "no_neighbour");
+  }
+}
+
+std::vector<std::pair<std::string_view, uint64_t>> DpdkLinkImpl::backend_counters() const {
+  std::vector<std::pair<std::string_view, uint64_t>> out;
+  out.reserve(counter_names_.size() + 11);
+  out.emplace_back("rx_queues", n_rxq_);
+  out.emplace_back("tx_queues", n_txq_);
+  out.emplace_back("rss", info_.rss ? 1 : 0);
+  size_t k = 0;
+  for (uint16_t q = 0; q < n_rxq_; ++q) {
+    const QueueState& qs = queues_[q];
+    uint64_t other = 0;
+    for (size_t v = 0; v < qs.verdicts.size(); ++v) {
+      if (v != stat_index(frame::Verdict::datagram)) other += qs.verdicts[v];
+    }
+    out.emplace_back(counter_names_[k++], qs.stats.rx_packets);
+    out.emplace_back(counter_names_[k++], qs.stats.rx_bytes);
+    out.emplace_back(counter_names_[k++], other);
+  }
+  for (uint16_t q = 0; q < n_txq_; ++q) {
+    const QueueState& qs = queues_[q];
+    out.emplace_back(counter_names_[k++], qs.stats.tx_packets);
+    out.emplace_back(counter_names_[k++], qs.stats.tx_bytes);
+    out.emplace_back(counter_names_[k++], qs.stats.tx_dropped);
+    out.emplace_back(counter_names_[k++], qs.tx_partial_bursts);
+    out.emplace_back(counter_names_[k++], qs.stats.tx_no_neighbour);
+  }
+  const DpdkPortCounters pc = port_counters();
+  out.emplace_back("port_ipackets", pc.ipackets);
+  out.emplace_back("port_opackets", pc.opackets);
+  out.emplace_back("port_imissed", pc.imissed);
+  out.emplace_back("port_ierrors", pc.ierrors);
+  out.emplace_back("port_oerrors", pc.oerrors);
+  out.emplace_back("port_rx_nombuf", pc.rx_nombuf);
+  return out;
+}
+
 void DpdkLinkImpl::open() {
   eal_init(cfg_.eal_args, cfg_.device);
   resolve_port();
@@ -281,15 +400,8 @@ void DpdkLinkImpl::open() {
     const char* bus_name = bus != nullptr ? rte_bus_name(bus) : nullptr;
     prefetch_ = bus_name == nullptr || std::strcmp(bus_name, "vdev") != 0;
   }
-  const uint16_t max_q = std::min(di.max_rx_queues, di.max_tx_queues);
-  const uint16_t nq = std::clamp<uint16_t>(cfg_.queues, 1, std::max<uint16_t>(max_q, 1));
-
   rte_eth_conf conf{};
-  if (nq > 1 && di.flow_type_rss_offloads != 0) {
-    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-    conf.rx_adv_conf.rss_conf.rss_hf =
-        (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & di.flow_type_rss_offloads;
-  }
+  choose_queues(di, conf);
   // Checksums, whatever LinkConfig says:
   //  - TX: each checksum the port can compute is left to it. The IPv4 header
   //    checksum is otherwise computed here (20 bytes, incrementally from the
@@ -322,7 +434,7 @@ void DpdkLinkImpl::open() {
                              std::to_string(di.max_mtu));
   }
   conf.rxmode.mtu = cfg_.mtu;
-  rc = rte_eth_dev_configure(port, nq, nq, &conf);
+  rc = rte_eth_dev_configure(port, n_rxq_, n_txq_, &conf);
   if (rc != 0) throw error(dev, "rte_eth_dev_configure", -rc);
   configured_ = true;
 
@@ -333,9 +445,10 @@ void DpdkLinkImpl::open() {
 
   burst_ = std::clamp<uint32_t>(cfg_.burst, 1, kMaxBurst);
   // Every descriptor may hold an mbuf, plus a burst held by the transport, a
-  // burst committed, a stash, the per-core caches and the control replies.
-  const uint32_t nmbufs =
-      nq * (uint32_t{rxd} + txd) + 4 * burst_ + kMempoolCache * 2 + kControlMbufs;
+  // burst committed per TX queue, a stash, the per-core caches and the
+  // control replies.
+  const uint32_t nmbufs = uint32_t{n_rxq_} * rxd + uint32_t{n_txq_} * txd + (3u + n_txq_) * burst_ +
+                          kMempoolCache * 2 + kControlMbufs;
   const uint32_t frame_room = cfg_.mtu + frame::kEthLen + 4;  // + a VLAN tag's worth
   const auto data_room = static_cast<uint16_t>(
       std::max<uint32_t>(RTE_MBUF_DEFAULT_BUF_SIZE, RTE_PKTMBUF_HEADROOM + frame_room));
@@ -360,9 +473,11 @@ void DpdkLinkImpl::open() {
   rxc.offloads = conf.rxmode.offloads;
   rte_eth_txconf txc = di.default_txconf;
   txc.offloads = conf.txmode.offloads;
-  for (uint16_t q = 0; q < nq; ++q) {
+  for (uint16_t q = 0; q < n_rxq_; ++q) {
     rc = rte_eth_rx_queue_setup(port, q, rxd, static_cast<unsigned>(socket), &rxc, pool_);
     if (rc != 0) throw error(dev, "rte_eth_rx_queue_setup(" + std::to_string(q) + ")", -rc);
+  }
+  for (uint16_t q = 0; q < n_txq_; ++q) {
     rc = rte_eth_tx_queue_setup(port, q, txd, static_cast<unsigned>(socket), &txc);
     if (rc != 0) throw error(dev, "rte_eth_tx_queue_setup(" + std::to_string(q) + ")", -rc);
   }
@@ -390,14 +505,18 @@ void DpdkLinkImpl::open() {
   }
   uint16_t mtu = 0;
   info_.mtu = rte_eth_dev_get_mtu(port, &mtu) == 0 ? mtu : cfg_.mtu;
-  info_.rx_queues = info_.tx_queues = nq;
+  info_.rx_queues = n_rxq_;
+  info_.tx_queues = n_txq_;
   info_.rx_desc = rxd;
   info_.tx_desc = txd;
   info_.tx_ip_checksum_offload = ip_tx;
   info_.tx_udp_checksum_offload = udp_tx;
   info_.rx_checksum_offload = rx_cksum_offloads_ != 0;
 
-  queues_.resize(nq);
+  queues_.resize(std::max(n_rxq_, n_txq_));
+  txq_.resize(n_txq_);
+  txq_pow2_ = (n_txq_ & (n_txq_ - 1)) == 0;
+  name_counters();
   const uint16_t pc = cfg_.entropy.port_count;
   entropy_pow2_ = pc != 0 && (pc & (pc - 1)) == 0;  // then a mask, not a division per packet
   entropy_mask_ = entropy_pow2_ ? static_cast<uint16_t>(pc - 1) : 0;
@@ -412,11 +531,14 @@ void DpdkLinkImpl::open() {
 
 void DpdkLinkImpl::close() {
   if (n_held_ != 0) rte_pktmbuf_free_bulk(rx_held_.data(), n_held_);
-  if (n_tx_ != 0) rte_pktmbuf_free_bulk(tx_.data(), n_tx_);
+  for (TxQueue& t : txq_) {
+    if (t.n != 0) rte_pktmbuf_free_bulk(t.mbufs.data(), t.n);
+    t.n = 0;
+    t.pending_bytes = t.pending_control = 0;
+  }
   if (n_stash_ != 0) rte_pktmbuf_free_bulk(stash_.data(), n_stash_);
   if (staged_ != nullptr) rte_pktmbuf_free(staged_);
-  n_held_ = n_tx_ = n_stash_ = 0;
-  tx_pending_bytes_ = tx_pending_control_ = 0;
+  n_held_ = n_stash_ = 0;
   staged_ = nullptr;
   if (started_) rte_eth_dev_stop(info_.port_id);
   if (configured_ || info_.owns_device) rte_eth_dev_close(info_.port_id);
@@ -444,7 +566,7 @@ size_t DpdkLinkImpl::rx_burst(std::span<RxDatagram> out) {
   ctx.local_port = cfg_.local.port;
   const frame::DatagramMatch match(ctx);
   // Poll every RX queue, starting where the last call stopped, until `out` is full.
-  const auto nq = static_cast<uint16_t>(queues_.size());
+  const uint16_t nq = n_rxq_;
   for (uint16_t i = 0; i < nq && got < want; ++i) {
     const uint16_t q = next_rx_queue_;
     next_rx_queue_ = static_cast<uint16_t>(next_rx_queue_ + 1 == nq ? 0 : next_rx_queue_ + 1);
@@ -550,7 +672,7 @@ void DpdkLinkImpl::handle_control(rte_mbuf* m, const frame::Parsed& p) {
   }
   r->data_len = static_cast<uint16_t>(len);
   r->pkt_len = static_cast<uint32_t>(len);
-  push_tx(r, 0);
+  push_tx(0, r, 0);  // replies and requests leave on TX queue 0
 }
 
 // TX mbufs come from the pool raw, a burst at a time, as testpmd's txonly and
@@ -590,7 +712,7 @@ void DpdkLinkImpl::send_arp_request(uint32_t ip) {
       {rte_pktmbuf_mtod(r, uint8_t*), rte_pktmbuf_tailroom(r)}, info_.mac, cfg_.local.ip, ip);
   r->data_len = static_cast<uint16_t>(len);
   r->pkt_len = static_cast<uint32_t>(len);
-  push_tx(r, 0);
+  push_tx(0, r, 0);  // replies and requests leave on TX queue 0
 }
 
 const frame::UdpHeaderTemplate* DpdkLinkImpl::fill_header(HeaderSlot& slot, uint32_t dst) {
@@ -598,7 +720,7 @@ const frame::UdpHeaderTemplate* DpdkLinkImpl::fill_header(HeaderSlot& slot, uint
   const frame::Mac* mac = neighbours_.lookup(hop);
   if (mac == nullptr) {
     // The staged mbuf stays for the next tx_buffer(); the transport retransmits.
-    ++queues_[0].stats.tx_no_neighbour;
+    // tx_commit() counts the datagram on its queue.
     if (neighbours_.should_request(hop, now_ns())) send_arp_request(hop);
     return nullptr;
   }
@@ -612,45 +734,58 @@ const frame::UdpHeaderTemplate* DpdkLinkImpl::fill_header(HeaderSlot& slot, uint
 }
 
 void DpdkLinkImpl::tx_commit(size_t len, const TxPath& path) {
+  const uint16_t sport = source_port(path.entropy);
+  const uint16_t q = tx_queue_for(sport);
   if (staged_ == nullptr || len == 0 || len > max_payload_) [[unlikely]] {
-    ++queues_[0].stats.tx_dropped;  // nothing staged, or more than tx_buffer() offered
+    ++queues_[q].stats.tx_dropped;  // nothing staged, or more than tx_buffer() offered
     return;
   }
   const frame::UdpHeaderTemplate* header = header_for(path.remote.ip);
-  if (header == nullptr) [[unlikely]]
+  if (header == nullptr) [[unlikely]] {
+    ++queues_[q].stats.tx_no_neighbour;
     return;
+  }
   rte_mbuf* m = staged_;
   const size_t flen = header->write({rte_pktmbuf_mtod(m, uint8_t*), frame::kHeadersLen + len}, len,
-                                    source_port(path.entropy), path.remote.port, ip_id_++);
+                                    sport, path.remote.port, ip_id_++);
   m->data_len = static_cast<uint16_t>(flen);
   m->pkt_len = static_cast<uint32_t>(flen);
   m->ol_flags = tx_ol_flags_;  // also clears what a previous life left
   m->tx_offload = tx_offload_;
   staged_ = nullptr;
-  push_tx(m, static_cast<uint16_t>(len));
+  push_tx(q, m, static_cast<uint16_t>(len));
+}
+
+uint16_t DpdkLinkImpl::flush_queue(uint16_t q) {
+  TxQueue& t = txq_[q];
+  QueueState& qs = queues_[q];
+  const auto n = static_cast<uint16_t>(t.n);
+  const uint16_t sent = rte_eth_tx_burst(info_.port_id, q, t.mbufs.data(), n);
+  if (sent == n) [[likely]] {
+    qs.stats.tx_packets += n - t.pending_control;
+    qs.stats.tx_bytes += t.pending_bytes;
+  } else {  // never spin on a full ring: free and count the rest
+    for (uint16_t i = 0; i < sent; ++i) {
+      if (t.payload[i] != 0) {
+        ++qs.stats.tx_packets;
+        qs.stats.tx_bytes += t.payload[i];
+      }
+    }
+    rte_pktmbuf_free_bulk(t.mbufs.data() + sent, n - sent);
+    qs.stats.tx_dropped += n - sent;
+    ++qs.tx_partial_bursts;
+  }
+  t.n = 0;
+  t.pending_bytes = 0;
+  t.pending_control = 0;
+  return sent;
 }
 
 size_t DpdkLinkImpl::tx_flush() {
-  if (n_tx_ == 0) return 0;
-  QueueState& qs = queues_[0];
-  const auto n = static_cast<uint16_t>(n_tx_);
-  const uint16_t sent = rte_eth_tx_burst(info_.port_id, 0, tx_.data(), n);
-  if (sent == n) [[likely]] {
-    qs.stats.tx_packets += n - tx_pending_control_;
-    qs.stats.tx_bytes += tx_pending_bytes_;
-  } else {  // never spin on a full ring: free and count the rest
-    for (uint16_t i = 0; i < sent; ++i) {
-      if (tx_payload_[i] != 0) {
-        ++qs.stats.tx_packets;
-        qs.stats.tx_bytes += tx_payload_[i];
-      }
-    }
-    rte_pktmbuf_free_bulk(tx_.data() + sent, n - sent);
-    qs.stats.tx_dropped += n - sent;
+  size_t sent = 0;
+  for (uint16_t q = 0; q < n_txq_; ++q) {
+    if (txq_[q].n != 0) sent += flush_queue(q);
   }
-  n_tx_ = 0;
-  tx_pending_bytes_ = 0;
-  tx_pending_control_ = 0;
   return sent;
 }
 

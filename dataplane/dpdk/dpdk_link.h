@@ -13,8 +13,18 @@
 // a port that already exists ("net_ring_a", "0000:00:05.0"), or a port id
 // ("0"). A port without a MAC address (net_ring) gets 02:00 followed by the
 // link's IPv4 address. The link takes the port over: configures, starts, and at the end
-// stops and closes it. This version receives and sends on queue 0; it
-// configures min(cfg.queues, what the port supports) queues.
+// stops and closes it.
+//
+// Queues: cfg.queues RX and TX queues, each clamped to what the port has (a
+// line on stderr says so). With more than one RX queue the link asks for RSS
+// over IP and UDP when the port offers it (and says when it does not).
+// rx_burst() polls every RX queue within the caller's burst, starting from a
+// rotating queue so that a busy one cannot starve the others. A datagram goes
+// to the TX queue its UDP source port (its entropy) picks, so one path's
+// packets stay in order on one queue; each TX queue has its own pending burst,
+// all flushed by tx_flush(); ARP and ICMP replies leave on queue 0. Counters
+// per queue: queue_stats(), and by name in backend_counters() (rxqN_*,
+// txqN_*, then the port's own port_*).
 #pragma once
 
 #include <array>
@@ -34,6 +44,8 @@ struct DpdkPortInfo {
   std::string driver;
   frame::Mac mac{};
   uint16_t rx_queues = 0, tx_queues = 0;
+  bool rss = false;        // RSS (IP/UDP hash) spreads received frames over the RX queues
+  std::string queue_note;  // what was logged about the queues (clamped, RSS), or empty
   uint16_t rx_desc = 0, tx_desc = 0;
   uint32_t mtu = 0;
   // Checksums the device computes on TX. Without the UDP one, datagrams leave
