@@ -8,8 +8,12 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <cctype>
 #include <cstring>
+#include <map>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dpdk/dpdk_link.h"
@@ -467,6 +471,252 @@ TEST(DpdkLinkNull, ProbesAndRemovesAVdev) {
     EXPECT_EQ(link->rx_burst(rx), 0u);
     EXPECT_EQ(link->stats().rx_packets, 0u);
   }
+}
+
+// --- Several queues -------------------------------------------------------
+
+// A net_ring port with one ring per RX queue and per TX queue.
+std::string ring_port(const std::vector<rte_ring*>& rx, const std::vector<rte_ring*>& tx) {
+  const std::string name = unique("p");
+  std::vector<rte_ring*> r = rx, t = tx;
+  const int port = rte_eth_from_rings(name.c_str(), r.data(), static_cast<unsigned>(r.size()),
+                                      t.data(), static_cast<unsigned>(t.size()), SOCKET_ID_ANY);
+  EXPECT_GE(port, 0) << rte_strerror(rte_errno);
+  return "net_ring_" + name;
+}
+
+uint64_t counter(const Link& link, std::string_view name) {
+  for (const auto& [n, v] : link.backend_counters()) {
+    if (n == name) return v;
+  }
+  ADD_FAILURE() << "no backend counter " << name;
+  return 0;
+}
+
+// Sums the backend counters named PREFIX<q>SUFFIX over every queue.
+uint64_t sum_counters(const Link& link, std::string_view prefix, std::string_view suffix) {
+  uint64_t t = 0;
+  for (const auto& [n, v] : link.backend_counters()) {
+    if (n.size() > prefix.size() + suffix.size() && n.substr(0, prefix.size()) == prefix &&
+        n.substr(n.size() - suffix.size()) == suffix &&
+        std::isdigit(static_cast<unsigned char>(n[prefix.size()])) != 0 &&
+        n.find('_') == n.size() - suffix.size()) {
+      t += v;
+    }
+  }
+  return t;
+}
+
+// Two links on net_ring ports with kQueues queue pairs each, wired back to
+// back queue by queue (A's TX queue i is B's RX queue i), neighbours static.
+struct QueuePair {
+  static constexpr size_t kQueues = 2;
+  std::vector<rte_ring*> ab, ba;
+  std::unique_ptr<Link> a, b;
+  std::string log;
+  explicit QueuePair(uint16_t queues = kQueues) {
+    for (size_t i = 0; i < kQueues; ++i) {
+      ab.push_back(make_ring());
+      ba.push_back(make_ring());
+    }
+    LinkConfig ca = config(ring_port(ba, ab), kIpA);
+    LinkConfig cb = config(ring_port(ab, ba), kIpB);
+    ca.queues = cb.queues = queues;
+    ca.static_neighbours = {{kIpB, kMacB}};
+    cb.static_neighbours = {{kIpA, kMacA}};
+    ::testing::internal::CaptureStderr();
+    a = make_dpdk_link(ca);
+    b = make_dpdk_link(cb);
+    log = ::testing::internal::GetCapturedStderr();
+  }
+  ~QueuePair() {
+    a.reset();
+    b.reset();
+    for (rte_ring* r : ab) rte_ring_free(r);
+    for (rte_ring* r : ba) rte_ring_free(r);
+  }
+};
+
+TEST(DpdkLinkQueues, SprayedDatagramsUseEveryQueueAndArriveOnce) {
+  QueuePair p;
+  const DpdkPortInfo info = as_dpdk(p.a.get())->port_info();
+  EXPECT_EQ(info.rx_queues, 2);
+  EXPECT_EQ(info.tx_queues, 2);
+  EXPECT_FALSE(info.rss);  // net_ring has no RSS: said so, once per link
+  EXPECT_NE(p.log.find("offers no IP/UDP RSS"), std::string::npos) << p.log;
+  EXPECT_EQ(p.log.find("asked for"), std::string::npos) << p.log;  // nothing clamped
+
+  // 300 datagrams over 64 entropies (several per path), flushed now and then.
+  constexpr int kCount = 300;
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(send(*p.a, "d" + std::to_string(i), {kIpB, kPort}, static_cast<uint16_t>(i % 64)));
+    if (i % 50 == 49) p.a->tx_flush();
+  }
+  p.a->tx_flush();
+  // Both TX queues carried some; each frame is on the ring of its source port's queue.
+  EXPECT_GT(rte_ring_count(p.ab[0]), 0u);
+  EXPECT_GT(rte_ring_count(p.ab[1]), 0u);
+  EXPECT_EQ(rte_ring_count(p.ab[0]) + rte_ring_count(p.ab[1]), unsigned{kCount});
+  const DpdkLink& da = *as_dpdk(p.a.get());
+  EXPECT_EQ(da.queue_stats(0).tx_packets, rte_ring_count(p.ab[0]));
+  EXPECT_EQ(da.queue_stats(1).tx_packets, rte_ring_count(p.ab[1]));
+  EXPECT_EQ(p.a->stats().tx_packets, uint64_t{kCount});
+  EXPECT_EQ(sum_counters(*p.a, "txq", "_packets"), uint64_t{kCount});
+  EXPECT_EQ(counter(*p.a, "txq0_packets") + counter(*p.a, "txq1_packets"), uint64_t{kCount});
+  EXPECT_EQ(counter(*p.a, "txq0_dropped") + counter(*p.a, "txq1_dropped"), 0u);
+  EXPECT_EQ(counter(*p.a, "port_opackets"), uint64_t{kCount});
+  EXPECT_EQ(counter(*p.a, "tx_queues"), 2u);
+
+  // Every datagram arrives exactly once, through rx_bursts across both
+  // queues, and one path's (source port's) datagrams in the order sent.
+  std::map<std::string, int> seen;
+  std::map<uint16_t, int> last_of_port;
+  for (int round = 0; round < 100; ++round) {
+    std::vector<Addr> from;
+    const auto got = receive(*p.b, &from);
+    if (got.empty()) break;
+    for (size_t i = 0; i < got.size(); ++i) {
+      ++seen[got[i]];
+      const int idx = std::stoi(got[i].substr(1));
+      EXPECT_EQ(from[i].port, 49152 + idx % 64);
+      auto [it, fresh] = last_of_port.try_emplace(from[i].port, idx);
+      if (!fresh) {
+        EXPECT_GT(idx, it->second) << "path " << from[i].port << " reordered";
+        it->second = idx;
+      }
+    }
+  }
+  EXPECT_EQ(seen.size(), size_t{kCount});
+  for (const auto& [payload, n] : seen) EXPECT_EQ(n, 1) << payload;
+  const DpdkLink& db = *as_dpdk(p.b.get());
+  EXPECT_GT(db.queue_stats(0).rx_packets, 0u);
+  EXPECT_GT(db.queue_stats(1).rx_packets, 0u);
+  EXPECT_EQ(db.queue_stats(0).rx_packets, da.queue_stats(0).tx_packets);
+  EXPECT_EQ(db.queue_stats(1).rx_packets, da.queue_stats(1).tx_packets);
+  EXPECT_EQ(p.b->stats().rx_packets, uint64_t{kCount});
+  EXPECT_EQ(counter(*p.b, "rxq0_packets") + counter(*p.b, "rxq1_packets"), uint64_t{kCount});
+  EXPECT_EQ(counter(*p.b, "rxq0_bytes") + counter(*p.b, "rxq1_bytes"), p.b->stats().rx_bytes);
+  EXPECT_EQ(counter(*p.b, "port_ipackets"), uint64_t{kCount});
+}
+
+TEST(DpdkLinkQueues, ABusyQueueDoesNotStarveTheOthers) {
+  QueuePair p;
+  // 200 datagrams on even source ports (TX queue 0, so B's RX queue 0), 3 on odd ones.
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(send(*p.a, "busy", {kIpB, kPort}, static_cast<uint16_t>(2 * (i % 32))));
+  }
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(send(*p.a, "quiet", {kIpB, kPort}, 1));
+  p.a->tx_flush();
+  ASSERT_EQ(rte_ring_count(p.ab[0]), 200u);
+  ASSERT_EQ(rte_ring_count(p.ab[1]), 3u);
+  // Bursts of 8: wherever polling starts, the second burst starts on the other queue.
+  std::vector<RxDatagram> rx(8);
+  EXPECT_EQ(p.b->rx_burst(rx), 8u);
+  EXPECT_EQ(p.b->rx_burst(rx), 8u);
+  const DpdkLink& db = *as_dpdk(p.b.get());
+  EXPECT_EQ(db.queue_stats(1).rx_packets, 3u);
+  EXPECT_EQ(db.queue_stats(0).rx_packets, 13u);
+  size_t total = 16;
+  while (const size_t n = p.b->rx_burst(rx)) total += n;
+  EXPECT_EQ(total, 203u);
+}
+
+TEST(DpdkLinkQueues, FullTxQueueIsCountedOnItsQueue) {
+  std::vector<rte_ring*> rx = {make_ring(64), make_ring(64)};
+  std::vector<rte_ring*> tx = {make_ring(64), make_ring(64)};  // each holds 63
+  LinkConfig c = config(ring_port(rx, tx), kIpA);
+  c.static_neighbours = {{kIpB, kMacB}};
+  c.queues = 2;
+  {
+    ::testing::internal::CaptureStderr();
+    auto link = make_dpdk_link(c);
+    (void)::testing::internal::GetCapturedStderr();
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(send(*link, "even", {kIpB, kPort}, 0));
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(send(*link, "odd", {kIpB, kPort}, 1));
+    link->tx_flush();
+    const DpdkLink& d = *as_dpdk(link.get());
+    EXPECT_EQ(d.queue_stats(0).tx_packets, 63u);
+    EXPECT_EQ(d.queue_stats(0).tx_dropped, 37u);
+    EXPECT_EQ(d.queue_stats(1).tx_packets, 10u);
+    EXPECT_EQ(d.queue_stats(1).tx_dropped, 0u);
+    EXPECT_EQ(counter(*link, "txq0_dropped"), 37u);
+    EXPECT_GE(counter(*link, "txq0_partial_bursts"), 1u);
+    EXPECT_EQ(counter(*link, "txq1_partial_bursts"), 0u);
+    EXPECT_EQ(link->stats().tx_dropped, 37u);
+    for (rte_ring* r : tx) {
+      void* objs[64];
+      const unsigned n = rte_ring_dequeue_burst(r, objs, 64, nullptr);
+      for (unsigned i = 0; i < n; ++i) rte_pktmbuf_free(static_cast<rte_mbuf*>(objs[i]));
+    }
+  }
+  for (rte_ring* r : rx) rte_ring_free(r);
+  for (rte_ring* r : tx) rte_ring_free(r);
+}
+
+TEST(DpdkLinkQueues, MoreQueuesThanThePortHasAreClampedAndSaid) {
+  rte_ring* rx = make_ring();
+  rte_ring* tx = make_ring();
+  LinkConfig c = config(ring_port(rx, tx), kIpA);
+  c.static_neighbours = {{kIpB, kMacB}};
+  c.queues = 4;
+  {
+    ::testing::internal::CaptureStderr();
+    auto link = make_dpdk_link(c);
+    const std::string log = ::testing::internal::GetCapturedStderr();
+    EXPECT_NE(log.find("4 queues asked for"), std::string::npos) << log;
+    EXPECT_NE(log.find("using 1 RX and 1 TX"), std::string::npos) << log;
+    EXPECT_EQ(log.find("RSS"), std::string::npos) << log;  // one RX queue: no RSS to speak of
+    const DpdkPortInfo info = as_dpdk(link.get())->port_info();
+    EXPECT_EQ(info.rx_queues, 1);
+    EXPECT_EQ(info.tx_queues, 1);
+    EXPECT_EQ(info.queue_note + "\n", log);
+    EXPECT_EQ(counter(*link, "rx_queues"), 1u);
+    for (int i = 0; i < 10; ++i)
+      ASSERT_TRUE(send(*link, "x", {kIpB, kPort}, static_cast<uint16_t>(i)));
+    EXPECT_EQ(link->tx_flush(), 10u);
+    EXPECT_EQ(counter(*link, "txq0_packets"), 10u);
+    void* objs[16];
+    const unsigned n = rte_ring_dequeue_burst(tx, objs, 16, nullptr);
+    EXPECT_EQ(n, 10u);
+    for (unsigned i = 0; i < n; ++i) rte_pktmbuf_free(static_cast<rte_mbuf*>(objs[i]));
+  }
+  rte_ring_free(rx);
+  rte_ring_free(tx);
+}
+
+TEST(DpdkLinkQueues, NullPortWithFourQueues) {
+  LinkConfig c = config("net_null9,size=64", kIpA);
+  c.static_neighbours = {{kIpB, kMacB}};
+  c.queues = 4;
+  ::testing::internal::CaptureStderr();
+  auto link = make_dpdk_link(c);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  const DpdkPortInfo info = as_dpdk(link.get())->port_info();
+  ASSERT_EQ(info.rx_queues, 4) << log;
+  ASSERT_EQ(info.tx_queues, 4) << log;
+  EXPECT_NE(log.find("RX queues"), std::string::npos) << log;  // RSS on, or why not
+  if (info.rss) {
+    EXPECT_NE(log.find("RSS (IP/UDP hash) over 4 RX queues"), std::string::npos) << log;
+  }
+  EXPECT_EQ(counter(*link, "rss"), info.rss ? 1u : 0u);
+  // 64 entropies, 64 source ports: 16 per TX queue.
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_TRUE(send(*link, std::string(64, 'z'), {kIpB, kPort}, static_cast<uint16_t>(i)));
+  }
+  EXPECT_EQ(link->tx_flush(), 64u);
+  for (int q = 0; q < 4; ++q) {
+    EXPECT_EQ(counter(*link, "txq" + std::to_string(q) + "_packets"), 16u) << q;
+  }
+  EXPECT_EQ(link->stats().tx_packets, 64u);
+  EXPECT_EQ(counter(*link, "port_opackets"), 64u);
+  // net_null hands every queue zeroed frames, none a datagram: one rx_burst
+  // polls all four queues (refused frames do not use up the caller's burst).
+  std::vector<RxDatagram> rx(32);
+  EXPECT_EQ(link->rx_burst(rx), 0u);
+  for (int q = 0; q < 4; ++q) {
+    EXPECT_EQ(counter(*link, "rxq" + std::to_string(q) + "_not_datagram"), 32u) << q;
+  }
+  EXPECT_EQ(counter(*link, "port_ipackets"), 4u * 32);
 }
 
 TEST(DpdkLinkErrors, BadDeviceSaysWhat) {
