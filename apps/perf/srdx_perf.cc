@@ -173,6 +173,8 @@ struct OptionGroups {
         "its own when there are no hugepages)")("gateway", po::value<std::string>(),
                                                 "next hop IP for peers off the local subnet")(
         "prefix-len", po::value<std::string>()->default_value("24"), "local subnet prefix length")(
+        "queues", po::value<std::string>()->default_value("1"),
+        "RX and TX queues (1..64), at most what the port has; more than one uses RSS")(
         "neighbour", po::value<std::vector<std::string>>()->composing(),
         "IP=MAC: a static neighbour entry; repeatable");
     run.add_options()("count", po::value<std::string>(), "messages to send (default 10000)")(
@@ -264,6 +266,7 @@ Options parse_options(const po::variables_map& vm) {
     if (vm.count("gateway")) o.link.gateway = parse_ip("gateway", get(vm, "gateway"));
     o.link.prefix_len =
         static_cast<uint32_t>(parse_uint("prefix-len", get(vm, "prefix-len"), 1, 32));
+    o.link.queues = static_cast<uint16_t>(parse_uint("queues", get(vm, "queues"), 1, 64));
     if (vm.count("neighbour")) {
       for (const std::string& n : vm["neighbour"].as<std::vector<std::string>>()) {
         const size_t eq = n.find('=');
