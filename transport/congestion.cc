@@ -11,6 +11,8 @@ void Congestion::reset() {
   cwnd_ = static_cast<double>(cfg_.cc_initial_window);
   inflight_ = 0;
   qdelay_ns_ = 0;
+  win_min_ = Duration::infinite();
+  win_end_ = Time::zero();
   cwnd_before_timeout_ = 0;
   last_decrease_ = Time::zero();
   next_send_ = Time::zero();
@@ -35,10 +37,18 @@ void Congestion::on_acked(uint32_t bytes, Duration queue_delay, Duration base_rt
   inflight_ -= bytes <= inflight_ ? bytes : inflight_;
   const double max_w = static_cast<double>(cfg_.cc_max_window);
   if (queue_delay < Duration::zero()) return;
-  // Packets of one connection cross many paths; a single packet that met a
-  // short burst on one of them says little. React to the smoothed delay.
-  qdelay_ns_ = qdelay_ns_ * (1 - tuning::kCcDelayGain) +
-               static_cast<double>(queue_delay.ns()) * tuning::kCcDelayGain;
+  // React to the standing queue, not to what single packets met: the least
+  // queueing delay any packet saw over the last RTT. A queue that
+  // persists shows in every packet and so in the least of them; a busy host's
+  // scheduling noise (a late receiver, a descheduled sender), a short burst
+  // on one path, only in some. The mean of those samples read noise as
+  // queueing, and on a noisy host held every path at a fraction of its rate.
+  if (queue_delay < win_min_) win_min_ = queue_delay;
+  if (now >= win_end_) {
+    qdelay_ns_ = static_cast<double>(win_min_.ns());
+    win_min_ = Duration::infinite();
+    win_end_ = now + max(srtt / tuning::kCcStandingWindowDiv, tuning::kCcStandingWindowMin);
+  }
   queue_delay = Duration::nanos(static_cast<int64_t>(qdelay_ns_));
   if (queue_delay <= goal) {
     // About cc_additive_increase packets per window's worth of ACKs.

@@ -1,7 +1,8 @@
 // Per-connection congestion control, delay based in the spirit of Swift: the
-// window grows additively while the queueing delay a packet saw (its RTT minus
-// its path's minimum RTT) stays under a target, and shrinks in proportion to
-// the excess, at most once per RTT. A retransmission timeout halves it.
+// window grows additively while the standing queueing delay (the least that
+// packets saw over the last RTT, each packet's RTT minus its path's minimum
+// RTT) stays under a target, and shrinks in proportion to the excess, at most
+// once per RTT. A retransmission timeout of a stall halves it.
 // Sends are paced at gain x window / srtt so a window leaves as a smooth
 // stream rather than a burst that fills a switch queue.
 #pragma once
@@ -46,7 +47,9 @@ class Congestion {
   uint64_t inflight_ = 0;
   Time last_decrease_ = Time::zero();
   Time next_send_ = Time::zero();
-  double qdelay_ns_ = 0;            // smoothed queueing delay
+  double qdelay_ns_ = 0;  // standing queueing delay: the least of the last window's
+  Duration win_min_ = Duration::infinite();  // least queueing delay in this window
+  Time win_end_ = Time::zero();
   double cwnd_before_timeout_ = 0;  // 0: nothing to undo
 };
 

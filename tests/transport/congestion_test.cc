@@ -1,7 +1,8 @@
 // Congestion: delay-based window and pacing, with literal delays and times.
 // mss 1500, initial window 65536, target delay 25us, beta 0.8, max decrease
-// 0.5, pacing gain 1.5. The window reacts to the smoothed queueing delay
-// (gain 1/8, from 0): a first sample q counts as q / 8.
+// 0.5, pacing gain 1.5. The window reacts to the standing queueing delay: the
+// least sample over a window of one srtt. The first sample closes the first
+// window, so it counts at once; later ones when the window they fall in ends.
 #include "congestion.h"
 
 #include <gtest/gtest.h>
@@ -39,7 +40,7 @@ TEST(Congestion, AdditiveIncreaseBelowTarget) {
 
 TEST(Congestion, ExactlyTargetStillIncreases) {
   Fixture f;
-  f.cc.on_acked(1500, 200_us, kNoBase, kSrtt, kT0);  // smoothed: 25us
+  f.cc.on_acked(1500, 25_us, kNoBase, kSrtt, kT0);
   EXPECT_EQ(f.cc.cwnd(), 65570u);
 }
 
@@ -60,28 +61,34 @@ TEST(Congestion, NoSampleNoChange) {
 
 TEST(Congestion, ProportionalDecreaseAboveTarget) {
   Fixture f;
-  // Smoothed 50us: excess (50 - 25) / 50 = 0.5; factor 1 - 0.8 x 0.5 = 0.6
-  f.cc.on_acked(1500, 400_us, kNoBase, kSrtt, kT0);
+  // Standing 50us: excess (50 - 25) / 50 = 0.5; factor 1 - 0.8 x 0.5 = 0.6
+  f.cc.on_acked(1500, 50_us, kNoBase, kSrtt, kT0);
   EXPECT_EQ(f.cc.cwnd(), 39321u);
 }
 
-TEST(Congestion, OneDelaySpikeIsSmoothedAway) {
+TEST(Congestion, DelaySpikesWithinAnRttAreNoQueue) {
   Fixture f;
-  f.cc.on_acked(1500, 150_us, kNoBase, kSrtt, kT0);  // smoothed 18.75us: under the target
-  EXPECT_EQ(f.cc.cwnd(), 65570u);
+  f.cc.on_acked(1500, 10_us, kNoBase, kSrtt, kT0);  // standing 10us; window to kT0 + 100us
+  // Noise: single packets delayed by far more than the target.
+  f.cc.on_acked(1500, 400_us, kNoBase, kSrtt, kT0 + 30_us);
+  f.cc.on_acked(1500, 10_us, kNoBase, kSrtt, kT0 + 60_us);
+  f.cc.on_acked(1500, 300_us, kNoBase, kSrtt, kT0 + 100_us);  // window ends: least was 10us
+  f.cc.on_acked(1500, 200_us, kNoBase, kSrtt, kT0 + 150_us);
+  EXPECT_GT(f.cc.cwnd(), 65536u + 5 * 34);
 }
 
-TEST(Congestion, PersistentDelayEventuallyDecreases) {
+TEST(Congestion, ADelayEveryPacketSeesDecreasesWhenItsWindowEnds) {
   Fixture f;
-  Time t = kT0;
-  int acks = 0;
-  while (f.cc.cwnd() >= 65536 && acks < 100) {
-    f.cc.on_acked(1500, 60_us, kNoBase, kSrtt, t);
-    t += 1_us;
-    ++acks;
-  }
-  // 60 x (1 - (7/8)^k) first exceeds 25 at k = 5.
-  EXPECT_EQ(acks, 5);
+  f.cc.on_acked(1500, 10_us, kNoBase, kSrtt, kT0);  // standing 10us; window to kT0 + 100us
+  const uint64_t grown = f.cc.cwnd();
+  Time t = kT0 + 10_us;
+  for (; t < kT0 + 100_us; t += 10_us) f.cc.on_acked(1500, 60_us, kNoBase, kSrtt, t);
+  EXPECT_GT(f.cc.cwnd(), grown) << "a queue of less than one window is not yet standing";
+  const uint64_t before = f.cc.cwnd();
+  f.cc.on_acked(1500, 60_us, kNoBase, kSrtt, t);  // the window ends: every packet saw 60us
+  // excess (60 - 25) / 60; factor 1 - 0.8 x 0.583 = 0.533
+  EXPECT_NEAR(static_cast<double>(f.cc.cwnd()), static_cast<double>(before) * (1 - 0.8 * 35 / 60),
+              2.0);
 }
 
 TEST(Congestion, DecreaseIsBoundedByMaxDecrease) {
