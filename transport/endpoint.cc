@@ -799,7 +799,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
       p.paths.on_timeout(e->slot, e->slot_gen, now, !stall);
       lose(p, *e, now, true);
     }
-    if (distinct > 1) p.cc.on_timeout(p.paths.srtt(), now);
+    if (stall || p.paths.size() == 1) p.cc.on_timeout(p.paths.srtt(), now);
     p.paths.on_rto_round();
     p.paths.refresh(now);
   }
