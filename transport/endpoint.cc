@@ -628,6 +628,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
       s = next;
     }
     if (p.recent_losses.size()) check_late_acks(p, a, now, ack_delay);
+    drop_stale_retx(p);
     if (any_acked) p.paths.refresh(now);
     arm_rto(p);
     return true;
@@ -1008,7 +1009,10 @@ class Endpoint::Impl final : public Reassembly::Sink {
   Gate data_gate(const Peer& p, uint32_t& bytes, const TxMsg** next = nullptr) const {
     if (p.state != PeerState::established) return Gate::nothing;
     if (!p.sent.has_room(p.next_pn)) return Gate::blocked_ring;
-    if (!p.retx.empty()) {
+    // Only a repair still needed counts: one whose fragment was acknowledged
+    // since (a spurious loss) sends nothing, and must not let a new message
+    // start here without the credit check below.
+    if (has_live_retx(p)) {
       bytes = cfg_.max_payload() + kWireOverhead;
     } else {
       const TxMsg* m = p.sq.next_unsent();
@@ -1025,6 +1029,25 @@ class Endpoint::Impl final : public Reassembly::Sink {
     return Gate::ready;
   }
 
+  static bool stale(const Peer& p, const Retx& r) {
+    const TxMsg* m = p.sq.find(r.msg_id);
+    return !m || m->frag_acked(r.frag);
+  }
+
+  // Whether a queued repair is still needed. The front one usually is: every
+  // path that pops repairs drops stale ones from the front first.
+  static bool has_live_retx(const Peer& p) {
+    for (size_t i = 0; i < p.retx.size(); ++i)
+      if (!stale(p, p.retx[i])) return true;
+    return false;
+  }
+
+  // Drops repairs whose fragments were acknowledged (or whose messages ended)
+  // from the front of the queue.
+  static void drop_stale_retx(Peer& p) {
+    while (!p.retx.empty() && stale(p, p.retx.front())) p.retx.pop();
+  }
+
   // Whether the data packet `p` sends next may follow an ACK of `ack_len`
   // bytes in one datagram: coalescing negotiated, data_packet() would send
   // now, and the ACK plus the fragment fit in one packet's payload room (the
@@ -1034,12 +1057,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     if (!(p.features & wire::feature::kCoalesce)) return false;
     // data_packet() skips repairs of fragments acknowledged since; so do we,
     // to look at the fragment it would really send.
-    while (!p.retx.empty()) {
-      const Retx& r = p.retx.front();
-      const TxMsg* m = p.sq.find(r.msg_id);
-      if (m && !m->frag_acked(r.frag)) break;
-      p.retx.pop();
-    }
+    drop_stale_retx(p);
     uint32_t bytes = 0;
     const TxMsg* next = nullptr;
     if (data_gate(p, bytes, &next) != Gate::ready) return false;
@@ -1069,6 +1087,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
   }
 
   size_t data_packet(Peer& p, std::span<uint8_t> buf, TxPath& path, Time now) {
+    drop_stale_retx(p);
     uint32_t bytes = 0;
     const TxMsg* next = nullptr;
     Gate g = data_gate(p, bytes, &next);

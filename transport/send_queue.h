@@ -54,6 +54,7 @@ class SendQueue {
     TxMsg& m = ring_[id & mask_];
     return m.live ? &m : nullptr;
   }
+  const TxMsg* find(uint64_t id) const { return const_cast<SendQueue*>(this)->find(id); }
   // Fixes the fragmentation of a message about to send its first packet.
   void start(TxMsg& m, uint32_t frag_size);
   // The oldest message with fragments never sent, or null.

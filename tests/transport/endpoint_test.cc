@@ -821,6 +821,37 @@ TEST(Endpoint, ReceiverThatStopsReadingHoldsTheSenderBackAndLosesNothing) {
   }
 }
 
+// A repair queued behind a full window whose fragment is acknowledged before
+// it leaves (the loss was spurious) must not open the gate for a message that
+// has no credit. B never reads: it holds messages 0 and 1 (2 x 1300 of its
+// 64 KiB), so message 2 (64000 more) may never start. B's first ACK is lost:
+// A times out msg 0 (sent at 10 us) at 1010 us and queues its repair, which
+// the window (two packets) holds back behind msg 1 (sent at 1005 us). B's ACK
+// of msg 1 names msg 0 too: the queue then holds only a stale repair.
+TEST(Endpoint, StaleRepairsDoNotBypassTheCreditCheck) {
+  EndpointConfig a = Wire2::config(100, 1);
+  a.max_message_size = 64 << 10;
+  a.cc_initial_window = 2 * 1400 + 50;  // two 1300-byte messages (1400 on the wire)
+  EndpointConfig b = Wire2::config(200, 2);
+  b.max_message_size = 64 << 10;
+  b.recv_buffer_bytes = 64 << 10;
+  Wire2 w(a, b);
+  w.polling_b = false;
+  w.drop_if([&w](const Sent& s) { return s.is(wire::Type::ack) && w.now() < at(500_us); });
+  ASSERT_TRUE(w.send_a(std::string(1300, 'a')).ok());
+  w.run_until(at(1005_us));
+  ASSERT_TRUE(w.send_a(std::string(1300, 'b')).ok());
+  ASSERT_TRUE(w.send_a(std::string(64000, 'c')).ok());  // 1300 + 1300 + 64000 > 64 KiB
+  w.run_until(at(30_ms));
+  EXPECT_NE(w.lines().find("B>A ack largest=0 ranges=1 DROPPED"), std::string::npos)
+      << w.lines(true);
+  EXPECT_EQ(w.first([](const Sent& s) { return s.is_data() && s.pkt.data.msg_id == 2; }), nullptr)
+      << w.lines(true);
+  EXPECT_EQ(drops(w.B(), DropReason::no_buffer), 0u);
+  EXPECT_EQ(w.count_events('A', EventType::send_completed), 2u) << w.events('A');
+  EXPECT_EQ(w.B().stats().messages_received, 2u);
+}
+
 TEST(Endpoint, EveryMessageArrivesOnceUnderSteadyLossBothWays) {
   Wire2 w;
   w.drop_if([](const Sent& s) { return s.index % 7 == 3; });
