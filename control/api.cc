@@ -94,6 +94,9 @@ json counters_json(const Snapshot& s, const ApiCounters& api) {
 #define SRDX_J(f) link[#f] = s.link.f;
   SRDX_LINK_COUNTERS(SRDX_J)
 #undef SRDX_J
+  json backend = json::object();
+  for (const auto& [name, v] : s.link_backend) backend[name] = v;
+  link["backend"] = backend;
   json poller = json::object();
 #define SRDX_J(f) poller[#f] = s.poller.f;
   SRDX_POLLER_COUNTERS(SRDX_J)

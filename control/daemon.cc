@@ -110,6 +110,7 @@ void Daemon::refresh_snapshot(Time now) {
   s.link_local = link_->local();
   s.ep = ep_->stats();
   s.link = link_->stats();
+  for (const auto& [name, v] : link_->backend_counters()) s.link_backend.emplace_back(name, v);
   s.poller = poller_->stats();
   s.buffered_messages = ep_->buffered_messages();
   s.buffered_bytes = ep_->buffered_bytes();

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config.h"
@@ -28,6 +29,9 @@ struct Snapshot {
   Addr link_local;
   EndpointStats ep;
   dp::LinkStats link;
+  // What the link backend counts beyond LinkStats (udp: GSO, ring; dpdk:
+  // per queue and the port's own), by name.
+  std::vector<std::pair<std::string, uint64_t>> link_backend;
   dp::PollerStats poller;
   uint64_t buffered_messages = 0, buffered_bytes = 0;
   uint64_t endpoint_peers = 0;      // every peer the endpoint knows, named or not

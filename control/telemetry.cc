@@ -42,6 +42,11 @@ int link_cb(const char*, const char*, rte_tel_data* d) {
 #define SRDX_T(f) rte_tel_data_add_dict_u64(d, #f, s.link.f);
   SRDX_LINK_COUNTERS(SRDX_T)
 #undef SRDX_T
+  // The backend's own (per queue, the port's), prefixed so they cannot
+  // collide with the names above.
+  for (const auto& [name, v] : s.link_backend) {
+    rte_tel_data_add_dict_u64(d, ("backend_" + name).c_str(), v);
+  }
   return 0;
 }
 

@@ -106,6 +106,9 @@ ok "paths"
 call 200 a GET /v1/counters
 for k in endpoint link poller api; do expect "'$k' in d" "counters section $k"; done
 expect 'isinstance(d["endpoint"]["drops"], dict)' "counters endpoint.drops"
+# The udp link's own counters: it has sent (the probes and hellos) through io_uring.
+expect 'd["link"]["backend"]["gso"] in (0, 1) and d["link"]["backend"]["rx_rearms"] >= 1' \
+  "counters link.backend (the udp link's own)"
 ctl_expect 0 a counters
 grep -q '^api.requests ' "$WORK/ctl.out" || fail "srdxctl counters: no api.requests"
 ok "counters"
