@@ -54,6 +54,23 @@ TEST(SimE2e, BulkOverFourCleanPathsDeliversEveryMessageOnce) {
   EXPECT_GE(used, 2);
 }
 
+TEST(SimE2e, TimelineAddsUpToTheDeliveredBytesAndABlackholeGetsADip) {
+  ScenarioConfig c = clean_bulk();
+  c.count = 2000;
+  c.net.link.rate_bps = 1'000'000'000;
+  c.blackholes.push_back({1, Time::zero() + 20_ms});
+  const ScenarioResult r = run_scenario(c);
+  expect_exactly_once(r, 2000);
+  uint64_t sum = 0;
+  for (uint64_t b : r.timeline.bins()) sum += b;
+  EXPECT_EQ(sum, r.delivered * c.msg_size);
+  EXPECT_EQ(r.timeline.interval(), 1_ms);
+  ASSERT_TRUE(r.dip.measured);
+  EXPECT_GT(r.dip.baseline_bps, 0.0);
+  EXPECT_LT(r.dip.longest, 10_ms);
+  EXPECT_FALSE(run_scenario(clean_bulk()).dip.measured) << "no blackhole, no dip";
+}
+
 TEST(SimE2e, SameSeedSameRun) {
   ScenarioConfig c = clean_bulk();
   c.count = 100;
