@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -620,11 +621,32 @@ int run_send(const Options& o) {
   return ok ? 0 : 1;
 }
 
+// SIGTERM or SIGINT (a benchmark giving up on a stalled run): the timeline
+// so far is still written, then the process exits with status 1. Runs on a
+// thread of its own, the signals being blocked everywhere else.
+void watch_signals(const Options& o) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([o, set] {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) return;
+    std::fprintf(stderr, "srdx-tcpperf %s: %s: stopping\n", o.role.c_str(),
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (g_timeline) write_series(o, {});
+    std::fflush(nullptr);
+    std::_Exit(1);
+  }).detach();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o = parse(argc, argv);
   g_mptcp = o.mptcp;
+  watch_signals(o);
   if (!o.timeline.empty()) {
     // Never freed: a receiver that gave up leaves its flow threads running
     // until the process exits, and they may still count bytes.
