@@ -384,7 +384,7 @@ def plots(recs, args):
 set output "%s"
 set title "64 B ping-pong RTT, scenario %s, %d paths: share of messages slower than x (every sample)"
 set logscale xy
-set format y "10^{%%L}"
+set format y "1e%%L"
 set xlabel "RTT (us)"
 set ylabel "P(RTT > x)"
 set key top right
