@@ -64,6 +64,7 @@ struct LinkConfig {
   uint32_t burst = 32;       // packets per rx/tx burst
   uint32_t queue_depth = 1024;
   bool udp_gso = true;  // udp only: several datagrams per send with UDP GSO
+  bool udp_gro = true;  // udp only: the kernel may hand over several datagrams at once (UDP GRO)
 
   // dpdk only.
   std::vector<std::string> eal_args;  // passed to rte_eal_init as given

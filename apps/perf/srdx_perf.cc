@@ -202,7 +202,8 @@ struct OptionGroups {
         "msg-timeout", po::value<std::string>(),
         "a message not acknowledged within this fails (default 2s)")(
         "no-pacing", "send a window at once instead of pacing it")(
-        "no-gso", "udp link: one datagram per send (no UDP GSO)");
+        "no-gso", "udp link: one datagram per send (no UDP GSO)")(
+        "no-gro", "udp link: one datagram per receive (no UDP GRO)");
     output.add_options()("json", "print one JSON object instead of the table")(
         "quiet,q", "no progress line on stderr")(
         "samples", po::value<std::string>(),
@@ -338,6 +339,7 @@ Options parse_options(const po::variables_map& vm) {
   }
   if (vm.count("no-pacing")) o.ep.pacing = false;
   if (vm.count("no-gso")) o.link.udp_gso = false;
+  if (vm.count("no-gro")) o.link.udp_gro = false;
   if (vm.count("msg-timeout")) {
     o.ep.message_timeout = parse_duration("msg-timeout", get(vm, "msg-timeout"));
   }

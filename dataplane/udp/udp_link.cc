@@ -39,7 +39,10 @@ constexpr int kSocketBufferBytes = 4 << 20;  // receive socket: absorbs bursts w
 constexpr unsigned kReapBatch = 64;
 constexpr size_t kMaxGsoSegments = 64;     // the kernel's UDP_MAX_SEGMENTS
 constexpr size_t kMaxGsoBytes = 65000;     // below the 64 KiB an IPv4 datagram can carry
-constexpr size_t kPrepareThreshold = 256;  // queued datagrams that trigger grouping before a flush
+constexpr size_t kPrepareThreshold = 256;
+constexpr uint32_t kGroBuffers = 256;  // receive buffers with UDP GRO (64 KiB each)
+constexpr size_t kGroBufferPayload =
+    65535;  // queued datagrams that trigger grouping before a flush
 
 std::string addr_str(uint32_t ip, uint16_t port) {
   char b[32];
@@ -180,6 +183,10 @@ void UdpLink::open_sockets() {
   socklen_t len = sizeof sa;
   if (getsockname(rx_fd_, reinterpret_cast<sockaddr*>(&sa), &len) == 0)
     local_ = Addr{ntohl(sa.sin_addr.s_addr), ntohs(sa.sin_port)};
+  if (cfg_.udp_gro) {
+    const int one = 1;  // refused by kernels before 5.0: single datagrams then
+    gro_ = setsockopt(rx_fd_, IPPROTO_UDP, UDP_GRO, &one, sizeof one) == 0;
+  }
 
   // Transmit sockets: never read, so a filter drops what reaches them rather
   // than letting it sit in their queues (the kernel counts it in sk_drops).
@@ -205,6 +212,7 @@ void UdpLink::setup_ring() {
   rx_nbufs_ =
       std::min(kMaxRingBuffers,
                pow2_at_least(std::max({cfg_.queue_depth, 4 * std::min(cfg_.burst, 4096u), 64u})));
+  if (gro_) rx_nbufs_ = std::min(rx_nbufs_, kGroBuffers);
   const uint32_t sq = pow2_at_least(cfg_.queue_depth + 16);
   // Room for every completion that can be outstanding at once: one per
   // transmit slot, one per receive buffer, a few for arming and cancelling.
@@ -262,12 +270,15 @@ void UdpLink::setup_rx_buffers() {
   rx_msg_ = std::make_unique<RxMsg>();
   rx_msg_->msg = msghdr{};
   rx_msg_->msg.msg_namelen = sizeof(sockaddr_in);
-  rx_msg_->msg.msg_controllen = 0;
+  // With GRO: room for the control message carrying the segment size.
+  rx_msg_->msg.msg_controllen = gro_ ? CMSG_SPACE(sizeof(int)) : 0;
 
-  // Each buffer: the kernel's io_uring_recvmsg_out, the source address, then
-  // the payload. A datagram larger than mtu - 28 is truncated and counted.
-  const size_t header = sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_in);
-  rx_buf_len_ = header + payload_max_;
+  // Each buffer: the kernel's io_uring_recvmsg_out, the source address, the
+  // control message, then the payload. A datagram larger than mtu - 28 is
+  // truncated and counted; with GRO a buffer takes a whole coalesced train.
+  const size_t header =
+      sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_in) + rx_msg_->msg.msg_controllen;
+  rx_buf_len_ = header + (gro_ ? kGroBufferPayload : payload_max_);
   rx_stride_ = round_up(rx_buf_len_, kCacheLine);
   rx_mem_len_ = round_up(rx_stride_ * rx_nbufs_, 4096);
   rx_mem_ = static_cast<uint8_t*>(map_anon(rx_mem_len_, "the receive buffers"));
@@ -408,7 +419,8 @@ size_t UdpLink::rx_burst(std::span<RxDatagram> out) {
     submit();
   }
 
-  size_t n = 0;
+  // The rest of a coalesced buffer a previous call did not finish.
+  size_t n = emit_gro(out, 0);
   msghdr* mh = &rx_msg_->msg;
   while (n < out.size() && rx_count_ > 0) {
     const RxReady r = rx_ready_[rx_head_];
@@ -428,16 +440,63 @@ size_t UdpLink::rx_burst(std::span<RxDatagram> out) {
     }
     sockaddr_in sa;
     std::memcpy(&sa, io_uring_recvmsg_name(o), sizeof sa);
+    const Addr src{ntohl(sa.sin_addr.s_addr), ntohs(sa.sin_port)};
     const auto* payload = static_cast<const uint8_t*>(io_uring_recvmsg_payload(o, mh));
     const unsigned len = io_uring_recvmsg_payload_length(o, r.len, mh);
+    int seg = 0;  // UDP GRO: the size of every datagram but the last
+    if (gro_) {
+      for (cmsghdr* c = io_uring_recvmsg_cmsg_firsthdr(o, mh); c;
+           c = io_uring_recvmsg_cmsg_nexthdr(o, mh, c)) {
+        if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO &&
+            c->cmsg_len >= CMSG_LEN(sizeof(int)))
+          std::memcpy(&seg, CMSG_DATA(c), sizeof seg);
+      }
+    }
+    if (seg > 0 && static_cast<unsigned>(seg) < len) {
+      if (static_cast<unsigned>(seg) > payload_max_) {
+        stats_.rx_truncated++;  // datagrams larger than ours could be
+        recycle(r.bid);
+        continue;
+      }
+      counters_.gro_buffers++;
+      counters_.gro_datagrams +=
+          (len + static_cast<unsigned>(seg) - 1) / static_cast<unsigned>(seg);
+      gro_cut_ = GroCut{r.bid, payload, len, static_cast<size_t>(seg), src};
+      n = emit_gro(out, n);
+      continue;
+    }
+    if (len > payload_max_) {  // only possible with the larger GRO buffers
+      stats_.rx_truncated++;
+      recycle(r.bid);
+      continue;
+    }
     out[n].payload = std::span<const uint8_t>(payload, len);
-    out[n].src = Addr{ntohl(sa.sin_addr.s_addr), ntohs(sa.sin_port)};
+    out[n].src = src;
     stats_.rx_packets++;
     stats_.rx_bytes += len;
     rx_lent_.push_back(r.bid);
     ++n;
   }
   recycle_commit();
+  return n;
+}
+
+// Hands out the datagrams of the coalesced buffer being cut, from out[n] on;
+// the buffer is lent (recycled at the next rx_burst) once its last datagram
+// is out. Returns the new n.
+size_t UdpLink::emit_gro(std::span<RxDatagram> out, size_t n) {
+  GroCut& g = gro_cut_;
+  while (g.left > 0 && n < out.size()) {
+    const size_t take = std::min(g.left, g.seg);
+    out[n].payload = std::span<const uint8_t>(g.next, take);
+    out[n].src = g.src;
+    stats_.rx_packets++;
+    stats_.rx_bytes += take;
+    g.next += take;
+    g.left -= take;
+    ++n;
+    if (g.left == 0) rx_lent_.push_back(g.bid);
+  }
   return n;
 }
 
@@ -614,6 +673,9 @@ std::vector<std::pair<std::string_view, uint64_t>> UdpLink::backend_counters() c
           {"gso_sends", c.gso_sends},
           {"gso_datagrams", c.gso_datagrams},
           {"gso_refused", c.gso_refused},
+          {"gro", gro_ ? 1 : 0},
+          {"gro_buffers", c.gro_buffers},
+          {"gro_datagrams", c.gro_datagrams},
           {"tx_refused", c.tx_refused},
           {"tx_no_buffer_space", c.tx_no_buffer_space},
           {"rx_errors", c.rx_errors},

@@ -35,6 +35,13 @@
 // its work belongs to the thread that polls the link, not to the one that
 // built it; until then datagrams wait in the socket.
 //
+// With UDP GRO (cfg.udp_gro, on by default, when the kernel takes the socket
+// option) the kernel may coalesce datagrams of one source into one buffer
+// with their segment size in a control message (a GSO train from a peer over
+// loopback or a NIC that aggregates); rx_burst() cuts it into the datagrams
+// it was. Buffers are then 64 KiB each and fewer (the ring holds 256), since
+// a coalesced buffer must never be truncated.
+//
 // wait_fd() is the ring's own fd: readable while completions are waiting,
 // which is exactly when rx_burst() has work (call rx_burst() once before
 // sleeping on it). Needs Linux 6.0 or later.
@@ -68,6 +75,8 @@ struct UdpLinkCounters {
   uint64_t gso_sends = 0;           // requests that carried several datagrams (UDP GSO)
   uint64_t gso_datagrams = 0;       // datagrams those carried
   uint64_t gso_refused = 0;         // GSO sends the kernel refused; GSO is then off
+  uint64_t gro_buffers = 0;         // receive buffers that held several datagrams (UDP GRO)
+  uint64_t gro_datagrams = 0;       // datagrams those held
 };
 
 class UdpLink final : public Link {
@@ -95,6 +104,8 @@ class UdpLink final : public Link {
   size_t tx_in_flight() const { return tx_inflight_; }
   // Whether UDP GSO is in use (configured, and not refused by the kernel).
   bool gso() const { return gso_; }
+  // Whether the receive socket accepts coalesced datagrams (UDP GRO).
+  bool gro() const { return gro_; }
 
  private:
   struct TxSlot;
@@ -144,6 +155,15 @@ class UdpLink final : public Link {
   std::vector<uint32_t> tx_queued_;  // committed, not yet prepared (in commit order)
   std::vector<uint32_t> tx_order_;   // scratch: tx_queued_ grouped
   bool gso_ = true;
+  bool gro_ = false;
+  // A coalesced receive buffer being cut into datagrams by rx_burst().
+  struct GroCut {
+    uint16_t bid = 0;
+    const uint8_t* next = nullptr;
+    size_t left = 0, seg = 0;  // left = 0: no cut under way
+    Addr src;
+  } gro_cut_;
+  size_t emit_gro(std::span<RxDatagram> out, size_t n);
   std::vector<GsoMsg> gso_msgs_;  // msghdr, iovecs and control message of a GSO send
   std::vector<uint32_t> gso_free_;
 

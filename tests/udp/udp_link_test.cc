@@ -216,11 +216,56 @@ TEST(UdpLink, RunsOfOneEntropyLeaveAsGsoSendsAndArriveAsSingleDatagrams) {
   for (uint32_t i = 0; i < kCount; ++i) EXPECT_EQ(seen[i], 1) << "datagram " << i;
   EXPECT_GT(backend_counter(*a, "gso_sends"), 0u);
   EXPECT_GT(backend_counter(*a, "gso_datagrams"), backend_counter(*a, "gso_sends"));
+  // Over loopback a GSO train reaches a GRO socket whole: b cut it up.
+  ASSERT_TRUE(b->gro());
+  EXPECT_GT(backend_counter(*b, "gro_buffers"), 0u);
+  EXPECT_GT(backend_counter(*b, "gro_datagrams"), backend_counter(*b, "gro_buffers"));
+  EXPECT_EQ(b->stats().rx_packets, kCount);
   EXPECT_EQ(backend_counter(*a, "gso_refused"), 0u);
   const LinkStats s = a->stats();
   EXPECT_EQ(s.tx_packets, kCount);
   EXPECT_EQ(s.tx_dropped, 0u);
   EXPECT_EQ(a->tx_in_flight(), 0u);
+}
+
+// A coalesced buffer larger than one rx_burst is handed out over several
+// calls, and its datagrams stay valid until the next call.
+TEST(UdpLink, ACoalescedTrainIsCutAcrossSmallRxBursts) {
+  auto a = open_link(1);
+  auto b = open_link(1);
+  ASSERT_TRUE(b->gro());
+  constexpr uint32_t kCount = 40;
+  for (uint32_t i = 0; i < kCount; ++i) ASSERT_TRUE(send_on(*a, b->local(), i, 1200, 0));
+  EXPECT_EQ(a->tx_flush(), kCount);
+  std::vector<int> seen(kCount, 0);
+  RxDatagram rx[3];
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  uint32_t got = 0;
+  while (got < kCount && std::chrono::steady_clock::now() < deadline) {
+    const size_t n = b->rx_burst(rx);
+    for (size_t k = 0; k < n; ++k) {
+      const uint32_t i = check_payload(rx[k].payload);
+      ASSERT_LT(i, kCount);
+      EXPECT_EQ(rx[k].payload.size(), 1200u);
+      seen[i]++;
+    }
+    got += static_cast<uint32_t>(n);
+  }
+  EXPECT_EQ(got, kCount);
+  for (uint32_t i = 0; i < kCount; ++i) EXPECT_EQ(seen[i], 1) << "datagram " << i;
+  EXPECT_GT(backend_counter(*b, "gro_buffers"), 0u);
+}
+
+TEST(UdpLink, GroOffReceivesSingleDatagrams) {
+  LinkConfig cfg;
+  cfg.udp_gro = false;
+  auto a = open_link(1);
+  auto b = open_link(cfg, 1);
+  EXPECT_FALSE(b->gro());
+  for (uint32_t i = 0; i < 30; ++i) ASSERT_TRUE(send_on(*a, b->local(), i, 1000, 0));
+  EXPECT_EQ(a->tx_flush(), 30u);
+  EXPECT_EQ(receive(*b, 30, [&](const RxDatagram& d) { check_payload(d.payload); }), 30u);
+  EXPECT_EQ(backend_counter(*b, "gro_buffers"), 0u);
 }
 
 TEST(UdpLink, GsoOffSendsEveryDatagramAlone) {
