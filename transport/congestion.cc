@@ -10,7 +10,7 @@ Congestion::Congestion(const EndpointConfig& cfg, uint32_t mss)
 void Congestion::reset() {
   cwnd_ = static_cast<double>(cfg_.cc_initial_window);
   inflight_ = 0;
-  qdelay_ns_ = 0;
+  standing_ = Duration::zero();
   win_min_ = Duration::infinite();
   win_end_ = Time::zero();
   cwnd_before_timeout_ = 0;
@@ -31,12 +31,8 @@ void Congestion::on_sent(uint32_t bytes, Time now, Duration srtt) {
   next_send_ = base + Duration::nanos(static_cast<int64_t>(interval_ns));
 }
 
-void Congestion::on_acked(uint32_t bytes, Duration queue_delay, Duration base_rtt, Duration srtt,
+void Congestion::on_delay(uint32_t bytes, Duration queue_delay, Duration base_rtt, Duration srtt,
                           Time now) {
-  const Duration goal = target(base_rtt);
-  inflight_ -= bytes <= inflight_ ? bytes : inflight_;
-  const double max_w = static_cast<double>(cfg_.cc_max_window);
-  if (queue_delay < Duration::zero()) return;
   // React to the standing queue, not to what single packets met: the least
   // queueing delay any packet saw over the last RTT. A queue that
   // persists shows in every packet and so in the least of them; a busy host's
@@ -45,20 +41,20 @@ void Congestion::on_acked(uint32_t bytes, Duration queue_delay, Duration base_rt
   // queueing, and on a noisy host held every path at a fraction of its rate.
   if (queue_delay < win_min_) win_min_ = queue_delay;
   if (now >= win_end_) {
-    qdelay_ns_ = static_cast<double>(win_min_.ns());
+    standing_ = win_min_;
     win_min_ = Duration::infinite();
     win_end_ = now + max(srtt / tuning::kCcStandingWindowDiv, tuning::kCcStandingWindowMin);
   }
-  queue_delay = Duration::nanos(static_cast<int64_t>(qdelay_ns_));
-  if (queue_delay <= goal) {
+  const Duration goal = target(base_rtt);
+  if (standing_ <= goal) {
     // About cc_additive_increase packets per window's worth of ACKs.
     cwnd_ += cfg_.cc_additive_increase * mss_ * static_cast<double>(bytes) / cwnd_;
-    cwnd_ = std::min(cwnd_, max_w);
+    cwnd_ = std::min(cwnd_, static_cast<double>(cfg_.cc_max_window));
     return;
   }
   if (now - last_decrease_ < srtt) return;
   double excess =
-      static_cast<double>((queue_delay - goal).ns()) / static_cast<double>(queue_delay.ns());
+      static_cast<double>((standing_ - goal).ns()) / static_cast<double>(standing_.ns());
   double factor = std::max(1.0 - cfg_.cc_beta * excess, 1.0 - cfg_.cc_max_decrease);
   cwnd_ = std::max(cwnd_ * factor, mss_);
   last_decrease_ = now;

@@ -24,7 +24,13 @@ class Congestion {
   void on_sent(uint32_t bytes, Time now, Duration srtt);
   // `queue_delay` is the packet's RTT minus its path's minimum RTT, or negative
   // when the ACK gave no usable sample; `base_rtt` the connection's minimum RTT.
-  void on_acked(uint32_t bytes, Duration queue_delay, Duration base_rtt, Duration srtt, Time now);
+  // Called for every acknowledged packet: inline, so a packet without a sample
+  // costs a subtraction and a branch; with one, on_delay() is a compare, a
+  // roll-over once per window, and the window update.
+  void on_acked(uint32_t bytes, Duration queue_delay, Duration base_rtt, Duration srtt, Time now) {
+    inflight_ -= bytes <= inflight_ ? bytes : inflight_;
+    if (queue_delay >= Duration::zero()) on_delay(bytes, queue_delay, base_rtt, srtt, now);
+  }
   // The queueing delay the window aims at: cc_target_delay, or the base RTT
   // when that is longer. On a slow path one packet's serialisation alone can
   // exceed a fixed microsecond target (1500 B at 200 Mbit/s: 60 us), and a
@@ -41,14 +47,16 @@ class Congestion {
   uint64_t inflight() const { return inflight_; }
 
  private:
+  void on_delay(uint32_t bytes, Duration queue_delay, Duration base_rtt, Duration srtt, Time now);
+
   const EndpointConfig& cfg_;
   double mss_;
   double cwnd_;
   uint64_t inflight_ = 0;
   Time last_decrease_ = Time::zero();
   Time next_send_ = Time::zero();
-  double qdelay_ns_ = 0;  // standing queueing delay: the least of the last window's
-  Duration win_min_ = Duration::infinite();  // least queueing delay in this window
+  Duration standing_ = Duration::zero();     // the least queueing delay of the last window
+  Duration win_min_ = Duration::infinite();  // the least so far in this window
   Time win_end_ = Time::zero();
   double cwnd_before_timeout_ = 0;  // 0: nothing to undo
 };
