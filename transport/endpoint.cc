@@ -673,10 +673,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     if (rtt > ack_delay) rtt -= ack_delay;
     p.paths.on_acked(s.slot, s.path_seq, rtt);
     const PathSlot& slot = p.paths.slot(s.slot);
-    // An ACK in the instant the packet left (rtt 0, which the path records as
-    // its 1 ns floor) met no queue: a sample of 0, not a missing one.
-    Duration qdelay = Duration::nanos(-1);
-    if (slot.has_rtt && rtt >= Duration::zero()) qdelay = max(rtt - slot.min_rtt, Duration::zero());
+    Duration qdelay = slot.has_rtt ? rtt - slot.min_rtt : Duration::nanos(-1);
     p.cc.on_acked(s.bytes, qdelay, p.paths.min_rtt(), p.paths.srtt(), now);
     const uint64_t msg_id = s.msg_id;
     const uint32_t frag = s.frag;

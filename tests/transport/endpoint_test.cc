@@ -1188,37 +1188,5 @@ TEST(Endpoint, EverythingReturnsToZeroAfterTrafficEnds) {
   EXPECT_EQ(ps.messages_queued, 0u);
 }
 
-// Two endpoints handing packets straight to each other with one `now` per
-// turn (as an in-memory loop does): every ACK comes back in the instant its
-// packets left, an RTT of 0. That is a sample of no queueing, so the window
-// grows; before, it read as no sample and the window never moved.
-TEST(Endpoint, AnAckInTheSameInstantIsASampleOfNoQueueing) {
-  Endpoint a(Wire2::config(100, 1)), b(Wire2::config(200, 2));
-  const PeerId pb = a.add_peer(kAddrB).value;
-  ASSERT_TRUE(b.add_peer(kAddrA).ok());
-  std::vector<uint8_t> buf(tuning::kMaxMtu);
-  const std::vector<uint8_t> msg(64, 7);
-  Event ev;
-  uint64_t completed = 0;
-  Time now = at(1_us);
-  for (int turn = 0; turn < 200; ++turn, now = now + 1_us) {
-    for (int i = 0; i < 16; ++i) ASSERT_TRUE(a.send(pb, msg, SendOptions{}, now).ok());
-    for (int rounds = 0; rounds < 4; ++rounds) {
-      TxPath tx;
-      while (size_t n = a.poll_transmit(buf, tx, now))
-        b.on_packet(std::span<const uint8_t>(buf.data(), n), RxPath{kAddrA, tx.entropy, 0}, now);
-      while (b.poll_event(ev)) {
-      }
-      while (size_t n = b.poll_transmit(buf, tx, now))
-        a.on_packet(std::span<const uint8_t>(buf.data(), n), RxPath{kAddrB, tx.entropy, 0}, now);
-      while (a.poll_event(ev)) completed += ev.type == EventType::send_completed;
-    }
-  }
-  EXPECT_EQ(completed, 200u * 16);
-  PeerStats ps;
-  ASSERT_TRUE(a.peer_stats(pb, ps));
-  EXPECT_GT(ps.cwnd_bytes, tuning::kDefaultCcInitialWindow);
-}
-
 }  // namespace
 }  // namespace srdx
