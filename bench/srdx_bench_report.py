@@ -90,7 +90,9 @@ def failure_analysis(timeline, dead_file, ok):
         with open(dead_file, encoding="utf-8") as f:
             t_before, t_after = (float(x) for x in f.read().split())
     except (OSError, ValueError):
-        return None
+        # The killer never fired: the run was over before its time came.
+        return {"failed_at_unix_s": None, "failure_applied_s": None,
+                "verdict": "the run ended before the path died"}
     res = {"failed_at_unix_s": t_before, "failure_applied_s": round(t_after - t_before, 4)}
     if not timeline:
         res["verdict"] = "no timeline"
@@ -397,7 +399,8 @@ plot %s
     # one panel per transport, from 1 s before to 2 s after.
     panels = []
     for r in recs:
-        if r["scenario"] != "dead" or r["workload"] != "bulk" or not r["timeline"] or not r["failure"]:
+        if r["scenario"] != "dead" or r["workload"] != "bulk" or not r["timeline"] or not r["failure"] \
+                or r["failure"]["failed_at_unix_s"] is None:
             continue
         tl = load_timeline(os.path.join(out, r["timeline"]))
         if not tl:
