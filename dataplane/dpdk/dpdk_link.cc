@@ -482,6 +482,14 @@ void DpdkLinkImpl::open() {
     if (rc != 0) throw error(dev, "rte_eth_tx_queue_setup(" + std::to_string(q) + ")", -rc);
   }
   rc = rte_eth_dev_start(port);
+  if (rc != 0 && info_.driver == "net_memif") {
+    // memif's start returns -1 whatever went wrong ("Operation not
+    // permitted"); what goes wrong is nearly always a client with no server.
+    throw std::runtime_error("dpdk link '" + dev +
+                             "': rte_eth_dev_start failed: a memif client connects to its "
+                             "server's socket when it starts: is a memif server (role=server, "
+                             "same socket and id) listening? (DPDK's log says more)");
+  }
   if (rc != 0) throw error(dev, "rte_eth_dev_start", -rc);
   started_ = true;
 
