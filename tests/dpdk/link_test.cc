@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "dpdk/dpdk_link.h"
+#include "link_test_util.h"
 #include "dpdk/eal.h"
 #include "dpdk/frame.h"
 
@@ -28,7 +29,9 @@ using frame::Verdict;
 
 constexpr uint32_t kIpA = 0xc6120001;  // 198.18.0.1
 constexpr uint32_t kIpB = 0xc6120002;  // 198.18.0.2
-constexpr uint16_t kPort = 4791;
+using test::kPort;
+using test::config;
+using test::send;
 constexpr Mac kMacA = {0x02, 0, 198, 18, 0, 1};
 constexpr Mac kMacB = {0x02, 0, 198, 18, 0, 2};
 
@@ -67,25 +70,6 @@ std::string ring_port(rte_ring* rx, rte_ring* tx) {
   return "net_ring_" + name;
 }
 
-LinkConfig config(const std::string& device, uint32_t ip) {
-  LinkConfig c;
-  c.kind = "dpdk";
-  c.device = device;
-  c.local = Addr{ip, kPort};
-  c.burst = 32;
-  c.queue_depth = 256;
-  c.prefix_len = 24;
-  return c;
-}
-
-// Sends `payload` to `to` from entropy `entropy`; false when tx_buffer had none.
-bool send(Link& link, const std::string& payload, Addr to, uint16_t entropy = 3) {
-  std::span<uint8_t> buf = link.tx_buffer();
-  if (buf.size() < payload.size()) return false;
-  std::memcpy(buf.data(), payload.data(), payload.size());
-  link.tx_commit(payload.size(), TxPath{to, entropy, 0});
-  return true;
-}
 
 std::vector<std::string> receive(Link& link, std::vector<Addr>* from = nullptr) {
   std::vector<RxDatagram> rx(64);

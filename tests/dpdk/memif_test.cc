@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "dpdk/dpdk_link.h"
+#include "link_test_util.h"
 #include "dpdk/frame.h"
 
 namespace srdx::dp {
@@ -40,7 +41,9 @@ using frame::Verdict;
 
 constexpr uint32_t kIpA = 0xc6120101;  // 198.18.1.1, the server's link
 constexpr uint32_t kIpB = 0xc6120102;  // 198.18.1.2, the client's link
-constexpr uint16_t kPort = 4791;
+using test::kPort;
+using test::config;
+using test::send;
 constexpr Mac kMacA = {0x02, 0, 198, 18, 1, 1};
 constexpr Mac kMacB = {0x02, 0, 198, 18, 1, 2};
 constexpr auto kLinkUpDeadline = std::chrono::seconds(10);  // a busy machine
@@ -72,16 +75,6 @@ std::string memif_spec(int n, const std::string& role, const std::string& socket
          ",socket-abstract=no,id=0,mac=" + mac_string(mac);
 }
 
-LinkConfig config(const std::string& device, uint32_t ip) {
-  LinkConfig c;
-  c.kind = "dpdk";
-  c.device = device;
-  c.local = Addr{ip, kPort};
-  c.burst = 32;
-  c.queue_depth = 256;
-  c.prefix_len = 24;
-  return c;
-}
 
 bool link_up(const Link& link) {
   rte_eth_link l{};
@@ -170,14 +163,6 @@ std::string payload(char side, int i) {
     p[k] = k < head.size() ? head[k] : static_cast<char>((k * 31 + static_cast<size_t>(i)) & 0xff);
   }
   return p;
-}
-
-bool send(Link& link, const std::string& p, Addr to, uint16_t entropy) {
-  std::span<uint8_t> buf = link.tx_buffer();
-  if (buf.size() < p.size()) return false;
-  std::memcpy(buf.data(), p.data(), p.size());
-  link.tx_commit(p.size(), TxPath{to, entropy, 0});
-  return true;
 }
 
 // Polls `link` until `want` datagrams came or a quiet deadline passed;
