@@ -30,16 +30,24 @@ inline int64_t clock_ns(clockid_t id) {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
+// Creates `path` and lets `fill` write it. Returns "" or the reason it could not.
+template <typename Fill>
+std::string write_file(const std::string& path, Fill&& fill) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) return "cannot write " + path + ": " + std::strerror(errno);
+  fill(f);
+  const bool ok = std::fflush(f) == 0 && !std::ferror(f);
+  std::fclose(f);
+  return ok ? "" : "cannot write " + path + ": " + std::strerror(errno);
+}
+
 // Writes `path` with one line per value, times `to_us` (microseconds, three
 // decimals), in the order given. Returns "" or the reason it could not.
 template <typename T>
 std::string write_samples(const std::string& path, const std::vector<T>& values, double to_us) {
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  if (!f) return "cannot write " + path + ": " + std::strerror(errno);
-  for (const T& v : values) std::fprintf(f, "%.3f\n", static_cast<double>(v) * to_us);
-  const bool ok = std::fflush(f) == 0 && !std::ferror(f);
-  std::fclose(f);
-  return ok ? "" : "cannot write " + path + ": " + std::strerror(errno);
+  return write_file(path, [&](std::FILE* f) {
+    for (const T& v : values) std::fprintf(f, "%.3f\n", static_cast<double>(v) * to_us);
+  });
 }
 
 // Bytes per interval from construction on; add() may be called from several
@@ -72,8 +80,13 @@ class Timeline {
   // "# comment" header lines, then one line per interval from the first up to
   // the last that saw bytes. Returns "" or the reason it could not.
   std::string write(const std::string& path, const std::string& what) const {
-    std::FILE* f = std::fopen(path.c_str(), "w");
-    if (!f) return "cannot write " + path + ": " + std::strerror(errno);
+    return write_file(path, [&](std::FILE* f) { write_to(f, what); });
+  }
+
+  static constexpr int64_t kMaxIntervals = int64_t{1} << 23;
+
+ private:
+  void write_to(std::FILE* f, const std::string& what) const {
     std::fprintf(f, "# %s\n# interval_s %.6f\n# columns: unix_time_s bytes\n", what.c_str(),
                  static_cast<double>(interval_) / 1e9);
     const size_t last = last_.load(std::memory_order_relaxed);
@@ -84,14 +97,8 @@ class Timeline {
                    static_cast<unsigned long long>(bytes_[i].load(std::memory_order_relaxed)));
     }
     if (last + 1 == count_) std::fprintf(f, "# the last interval also holds every later byte\n");
-    const bool ok = std::fflush(f) == 0 && !std::ferror(f);
-    std::fclose(f);
-    return ok ? "" : "cannot write " + path + ": " + std::strerror(errno);
   }
 
-  static constexpr int64_t kMaxIntervals = int64_t{1} << 23;
-
- private:
   int64_t interval_, start_mono_, start_unix_;
   size_t count_ = 0;
   std::unique_ptr<std::atomic<uint64_t>[]> bytes_;

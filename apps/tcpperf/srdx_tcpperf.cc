@@ -266,15 +266,18 @@ bool wait_fd(int fd, short ev, Clock::time_point deadline, bool has_deadline) {
   }
 }
 
-bool write_all(int fd, const char* b, size_t n, Clock::time_point dl, bool has_dl) {
+// Moves all n bytes through send (POLLOUT) or recv (POLLIN), waiting for the
+// socket as needed.
+bool move_all(int fd, char* b, size_t n, short ev, Clock::time_point dl, bool has_dl) {
   while (n) {
-    ssize_t w = ::send(fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w > 0) {
-      b += w, n -= static_cast<size_t>(w);
+    const ssize_t r = ev == POLLOUT ? ::send(fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT)
+                                    : ::recv(fd, b, n, MSG_DONTWAIT);
+    if (r > 0) {
+      b += r, n -= static_cast<size_t>(r);
       continue;
     }
-    if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!wait_fd(fd, POLLOUT, dl, has_dl)) return false;
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (!wait_fd(fd, ev, dl, has_dl)) return false;
       continue;
     }
     return false;
@@ -282,20 +285,12 @@ bool write_all(int fd, const char* b, size_t n, Clock::time_point dl, bool has_d
   return true;
 }
 
+bool write_all(int fd, const char* b, size_t n, Clock::time_point dl, bool has_dl) {
+  return move_all(fd, const_cast<char*>(b), n, POLLOUT, dl, has_dl);  // send only reads b
+}
+
 bool read_all(int fd, char* b, size_t n, Clock::time_point dl, bool has_dl) {
-  while (n) {
-    ssize_t r = ::recv(fd, b, n, MSG_DONTWAIT);
-    if (r > 0) {
-      b += r, n -= static_cast<size_t>(r);
-      continue;
-    }
-    if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!wait_fd(fd, POLLIN, dl, has_dl)) return false;
-      continue;
-    }
-    return false;
-  }
-  return true;
+  return move_all(fd, b, n, POLLIN, dl, has_dl);
 }
 
 // Writes what --samples and --timeline asked for; false when a file failed.

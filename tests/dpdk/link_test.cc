@@ -32,6 +32,7 @@ constexpr uint32_t kIpB = 0xc6120002;  // 198.18.0.2
 using test::kPort;
 using test::config;
 using test::send;
+using test::drain;
 constexpr Mac kMacA = {0x02, 0, 198, 18, 0, 1};
 constexpr Mac kMacB = {0x02, 0, 198, 18, 0, 2};
 
@@ -193,10 +194,7 @@ TEST(DpdkLink, FullTxRingIsCountedNotRetried) {
     EXPECT_EQ(s.tx_dropped, 37u);
     EXPECT_LE(sent, 63u);
     // Drain what went, so the mbufs return to the link's pool before it closes.
-    void* objs[64];
-    const unsigned n = rte_ring_dequeue_burst(tx, objs, 64, nullptr);
-    EXPECT_EQ(n, 63u);
-    for (unsigned i = 0; i < n; ++i) rte_pktmbuf_free(static_cast<rte_mbuf*>(objs[i]));
+    EXPECT_EQ(drain(tx), 63u);
   }
   rte_ring_free(rx);
   rte_ring_free(tx);
@@ -627,11 +625,7 @@ TEST(DpdkLinkQueues, FullTxQueueIsCountedOnItsQueue) {
     EXPECT_GE(counter(*link, "txq0_partial_bursts"), 1u);
     EXPECT_EQ(counter(*link, "txq1_partial_bursts"), 0u);
     EXPECT_EQ(link->stats().tx_dropped, 37u);
-    for (rte_ring* r : tx) {
-      void* objs[64];
-      const unsigned n = rte_ring_dequeue_burst(r, objs, 64, nullptr);
-      for (unsigned i = 0; i < n; ++i) rte_pktmbuf_free(static_cast<rte_mbuf*>(objs[i]));
-    }
+    for (rte_ring* r : tx) drain(r);
   }
   for (rte_ring* r : rx) rte_ring_free(r);
   for (rte_ring* r : tx) rte_ring_free(r);
@@ -659,10 +653,7 @@ TEST(DpdkLinkQueues, MoreQueuesThanThePortHasAreClampedAndSaid) {
       ASSERT_TRUE(send(*link, "x", {kIpB, kPort}, static_cast<uint16_t>(i)));
     EXPECT_EQ(link->tx_flush(), 10u);
     EXPECT_EQ(counter(*link, "txq0_packets"), 10u);
-    void* objs[16];
-    const unsigned n = rte_ring_dequeue_burst(tx, objs, 16, nullptr);
-    EXPECT_EQ(n, 10u);
-    for (unsigned i = 0; i < n; ++i) rte_pktmbuf_free(static_cast<rte_mbuf*>(objs[i]));
+    EXPECT_EQ(drain(tx, 16), 10u);
   }
   rte_ring_free(rx);
   rte_ring_free(tx);

@@ -2,6 +2,9 @@
 // one datagram through the link's public API.
 #pragma once
 
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -32,6 +35,16 @@ inline bool send(Link& link, const std::string& payload, Addr to, uint16_t entro
   std::memcpy(buf.data(), payload.data(), payload.size());
   link.tx_commit(payload.size(), TxPath{to, entropy, 0});
   return true;
+}
+
+// Takes up to `max` (at most 64) mbufs a link sent off `ring`, frees them and
+// returns how many there were, so they go back to the link's pool before it
+// closes.
+inline unsigned drain(rte_ring* ring, unsigned max = 64) {
+  void* objs[64];
+  const unsigned n = rte_ring_dequeue_burst(ring, objs, max < 64 ? max : 64, nullptr);
+  for (unsigned i = 0; i < n; ++i) rte_pktmbuf_free(static_cast<rte_mbuf*>(objs[i]));
+  return n;
 }
 
 }  // namespace srdx::dp::test
