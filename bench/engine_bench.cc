@@ -188,6 +188,7 @@ class BackToBack {
         --to_send;
       }
       pump(now);
+      ++turns_;
       if (error_) return false;
       if (++loops % 1024 == 0) {
         const auto t = Clock::now();
@@ -230,6 +231,7 @@ class BackToBack {
   uint64_t completed() const { return completed_; }
   uint64_t received() const { return received_; }
   uint64_t packets() const { return packets_; }
+  uint64_t turns() const { return turns_; }
   uint64_t cwnd() const {
     srdx::PeerStats ps;
     return a_.peer_stats(peer_b_, ps) ? ps.cwnd_bytes : 0;
@@ -300,7 +302,7 @@ class BackToBack {
   srdx::PeerId peer_b_ = srdx::kNoPeer;
   bool a_up_ = false, b_up_ = false;
   uint8_t first_ = 0, last_ = 0;
-  uint64_t sent_ = 0, completed_ = 0, received_ = 0, packets_ = 0;
+  uint64_t sent_ = 0, completed_ = 0, received_ = 0, packets_ = 0, turns_ = 0;
   const char* error_ = nullptr;
 };
 
@@ -336,6 +338,7 @@ void BM_Engine(benchmark::State& state) {
 
   const uint64_t completed0 = link.completed();
   const uint64_t packets0 = link.packets();
+  const uint64_t turns0 = link.turns();
   const uint64_t retx0 = link.retransmissions();
   const uint64_t allocs0 = allocations();
   for (auto _ : state) {
@@ -363,6 +366,8 @@ void BM_Engine(benchmark::State& state) {
       Counter(msgs ? static_cast<double>(allocs) / static_cast<double>(msgs) : 0.0);
   state.counters["retx/msg"] = Counter(
       msgs ? static_cast<double>(link.retransmissions() - retx0) / static_cast<double>(msgs) : 0.0);
+  state.counters["turns/msg"] =
+      Counter(msgs ? static_cast<double>(link.turns() - turns0) / static_cast<double>(msgs) : 0.0);
   state.counters["window"] = Counter(static_cast<double>(window));
   state.counters["cwnd"] = Counter(static_cast<double>(link.cwnd()) / 1024);
 }

@@ -1,6 +1,8 @@
 #include "path_selector.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 
 namespace srdx {
 
@@ -42,19 +44,24 @@ uint16_t PathSelector::choose(uint16_t avoid, Time now) {
   const uint32_t look = n < tuning::kPathChoices ? n : tuning::kPathChoices;
   const double fallback = static_cast<double>(srtt().ns()) + 1.0;
   uint32_t at = static_cast<uint32_t>(rng_.below(n));
-  uint16_t best = kNone;
-  double bc = 0;
+  // Without branches on the comparisons, which no predictor guesses: costs
+  // are positive and finite, so their bit patterns order as the values do,
+  // and a skipped slot gets the largest key, which no real cost reaches. The
+  // first of equal costs wins, as in a scan with `<`.
+  uint32_t best = kNone;
+  uint64_t best_key = UINT64_MAX;
   for (uint32_t k = 0; k < look; ++k, at = at + 1 == n ? 0 : at + 1) {
-    if (at == avoid || !usable(slots_[at], now)) continue;
-    const double c = cost(slots_[at], fallback);
-    if (best == kNone || c < bc) {
-      best = static_cast<uint16_t>(at);
-      bc = c;
-    }
+    const PathSlot& s = slots_[at];
+    uint64_t key = std::bit_cast<uint64_t>(cost(s, fallback));
+    key = (at == avoid || !usable(s, now)) ? UINT64_MAX : key;
+    const uint32_t take = 0u - static_cast<uint32_t>(key < best_key);  // all ones or zero
+    best = (at & take) | (best & ~take);
+    best_key = key < best_key ? key : best_key;
   }
-  if (best != kNone) return best;
+  if (best != kNone) return static_cast<uint16_t>(best);
   // Everything looked at was penalised: take the cheapest slot that is not
   // `avoid`.
+  double bc = 0;
   for (uint16_t i = 0; i < n; ++i) {
     if (i == avoid) continue;
     double c = cost(slots_[i], fallback) * (usable(slots_[i], now) ? 1.0 : 16.0);
@@ -63,7 +70,7 @@ uint16_t PathSelector::choose(uint16_t avoid, Time now) {
       bc = c;
     }
   }
-  return best;
+  return static_cast<uint16_t>(best);
 }
 
 uint64_t PathSelector::on_sent(uint16_t slot) {

@@ -16,8 +16,12 @@ class Rng {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
   }
-  // Uniform in [0, n), n > 0.
-  uint64_t below(uint64_t n) { return next() % n; }
+  // Uniform in [0, n), n > 0. A power of two (the usual slot count) is
+  // masked instead of divided: the same value, without a 64-bit division.
+  uint64_t below(uint64_t n) {
+    const uint64_t r = next();
+    return (n & (n - 1)) == 0 ? r & (n - 1) : r % n;
+  }
 
  private:
   uint64_t s_;

@@ -95,12 +95,7 @@ class Reader {
 };
 
 // CRC32C of the datagram with the checksum field read as zero.
-uint32_t packet_checksum(std::span<const uint8_t> pkt) {
-  static constexpr uint8_t kZero[4] = {};
-  uint32_t crc = crc32c(pkt.first(kOffChecksum));
-  crc = crc32c(kZero, crc);
-  return crc32c(pkt.subspan(kOffChecksum + 4), crc);
-}
+uint32_t packet_checksum(std::span<const uint8_t> pkt) { return crc32c_hole(pkt, kOffChecksum); }
 
 void write_common(Writer& w, Type type, uint16_t flags, size_t header_len, const Common& c) {
   w.u16(kMagic);

@@ -24,8 +24,8 @@ enum class Type : uint8_t {
 // Feature bits, negotiated in hello / hello_ack: a feature is used when both
 // sides offer it.
 namespace feature {
-inline constexpr uint32_t kOrdered = 1u << 0;  // ordered delivery per flow
-inline constexpr uint32_t kAuthTag = 1u << 1;  // reserved: AEAD tag replaces the CRC
+inline constexpr uint32_t kOrdered = 1u << 0;   // ordered delivery per flow
+inline constexpr uint32_t kAuthTag = 1u << 1;   // reserved: AEAD tag replaces the CRC
 inline constexpr uint32_t kCoalesce = 1u << 2;  // an ACK and a data packet may share a datagram
 inline constexpr uint32_t kSupported = kOrdered | kCoalesce;
 }  // namespace feature
@@ -163,5 +163,8 @@ static_assert(kCommonHeaderSize + kAckSize + tuning::kMaxAckRanges * kAckRangeSi
               tuning::kMinMtu);
 
 uint32_t crc32c(std::span<const uint8_t> bytes, uint32_t crc = 0);
+// The CRC32C of `bytes` with the four bytes at `hole` read as zero (a packet's
+// checksum field), in one pass; hole + 4 <= bytes.size().
+uint32_t crc32c_hole(std::span<const uint8_t> bytes, size_t hole);
 
 }  // namespace srdx::wire

@@ -63,18 +63,39 @@ TEST(Crc32c, ContinuationEqualsWhole) {
   }
 }
 
+TEST(Crc32c, HoleReadsAsZero) {
+  std::mt19937_64 rng(9);
+  Bytes buf(1200);
+  for (auto& b : buf) b = static_cast<uint8_t>(rng() | 1);  // no zero bytes
+  for (size_t len : {4u, 12u, 100u, 164u, 1200u}) {
+    for (size_t hole = 0; hole + 4 <= len; hole += (len > 200 ? 97 : 1)) {
+      Bytes copy(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(len));
+      std::fill_n(copy.begin() + static_cast<std::ptrdiff_t>(hole), 4, 0);
+      ASSERT_EQ(crc32c_hole(std::span<const uint8_t>(buf.data(), len), hole), crc32c(copy))
+          << len << " " << hole;
+    }
+  }
+}
+
 TEST(Crc32c, HardwareMatchesPortable) {
+  // Lengths 0..299 one by one (every tail and stripe boundary of small
+  // packets), then random ones up to past two jumbo frames (several rounds of
+  // the widest stripes), from every alignment.
   std::mt19937_64 rng(42);
-  Bytes buf(4096 + 8);
+  Bytes buf(20000 + 8);
   for (auto& b : buf) b = static_cast<uint8_t>(rng());
   const bool hw = crc32c_impl::hardware_available();
-  for (int iter = 0; iter < 2000; ++iter) {
-    const size_t off = rng() % 8, len = iter < 200 ? iter : rng() % 4096;
+  const bool wide = crc32c_impl::interleaved_available();
+  for (int iter = 0; iter < 3000; ++iter) {
+    const size_t off = rng() % 8, len = iter < 300 ? iter : rng() % 20000;
     const uint32_t seed = iter % 2 ? static_cast<uint32_t>(rng()) : 0;
     const std::span<const uint8_t> s(buf.data() + off, len);
     const uint32_t want = crc32c_impl::portable(s, seed);
     ASSERT_EQ(crc32c(s, seed), want) << off << " " << len;
     if (hw) {
+      ASSERT_EQ(crc32c_impl::hardware_serial(s, seed), want) << off << " " << len;
+    }
+    if (wide) {
       ASSERT_EQ(crc32c_impl::hardware(s, seed), want) << off << " " << len;
     }
   }
