@@ -30,6 +30,7 @@ uint16_t PathSelector::fresh_entropy() {
 void PathSelector::reweigh(PathSlot& s) {
   const double loss = 1.0 + 4.0 * s.loss_ewma;
   s.weight = s.has_rtt ? (static_cast<double>(s.srtt.ns()) + 1.0) * loss : -loss;
+  recost(s);
 }
 
 uint16_t PathSelector::choose(uint16_t avoid, Time now) {
@@ -75,14 +76,14 @@ uint16_t PathSelector::choose(uint16_t avoid, Time now) {
 
 uint64_t PathSelector::on_sent(uint16_t slot) {
   PathSlot& s = slots_[slot];
-  ++s.inflight;
+  add_inflight(s);
   ++s.sent;
   return s.next_seq++;
 }
 
 void PathSelector::on_acked(uint16_t slot, uint64_t seq, Duration rtt) {
   PathSlot& s = slots_[slot];
-  if (s.inflight) --s.inflight;
+  drop_inflight(s);
   ++s.acked;
   s.consecutive_timeouts = 0;
   backoff_ = 0;
@@ -137,7 +138,7 @@ void PathSelector::sample(PathSlot& s, Duration rtt) {
 
 void PathSelector::on_lost(uint16_t slot, Time now) {
   PathSlot& s = slots_[slot];
-  if (s.inflight) --s.inflight;
+  drop_inflight(s);
   ++s.lost;
   s.loss_ewma = s.loss_ewma * (1 - kPathLossEwmaGain) + kPathLossEwmaGain;
   reweigh(s);
@@ -146,7 +147,7 @@ void PathSelector::on_lost(uint16_t slot, Time now) {
 
 void PathSelector::on_timeout(uint16_t slot, uint32_t gen, Time now, bool blame_path) {
   PathSlot& s = slots_[slot];
-  if (s.inflight) --s.inflight;
+  drop_inflight(s);
   ++s.lost;
   if (gen != s.generation) return;
   ++s.timeouts;
@@ -162,7 +163,7 @@ void PathSelector::on_timeout(uint16_t slot, uint32_t gen, Time now, bool blame_
 
 void PathSelector::on_abandoned(uint16_t slot) {
   PathSlot& s = slots_[slot];
-  if (s.inflight) --s.inflight;
+  drop_inflight(s);
 }
 
 void PathSelector::replace(uint16_t slot, Time now) {
@@ -174,7 +175,7 @@ void PathSelector::replace(uint16_t slot, Time now) {
   // against what the new one delivers.
   fresh.next_seq = s.next_seq;
   fresh.largest_acked_seq = s.largest_acked_seq;
-  fresh.inflight = s.inflight;
+  fresh.inflight = s.inflight;  // no RTT yet: cost stays -1
   fresh.sent = s.sent;
   fresh.acked = s.acked;
   fresh.lost = s.lost;

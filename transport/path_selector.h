@@ -36,6 +36,10 @@ struct PathSlot {
   // (srtt + 1 ns) x (1 + 4 x loss_ewma) once the slot has an RTT, and
   // -(1 + 4 x loss_ewma) before (the connection's srtt stands in).
   double weight = -1;
+  // choose()'s cost of this slot as it stands, (inflight + 1) x weight, kept
+  // current whenever either changes; -1 while the slot has no RTT (the cost
+  // then follows the connection's srtt and is computed when needed).
+  double cost = -1;
 };
 
 class PathSelector {
@@ -95,10 +99,20 @@ class PathSelector {
   uint16_t fresh_entropy();
   bool usable(const PathSlot& s, Time now) const { return now >= s.penalty_until; }
   void reweigh(PathSlot& s);
+  // Keep PathSlot::cost current: every change of inflight goes through these.
+  static void recost(PathSlot& s) { s.cost = s.weight >= 0 ? (s.inflight + 1.0) * s.weight : -1; }
+  static void add_inflight(PathSlot& s) {
+    ++s.inflight;
+    recost(s);
+  }
+  static void drop_inflight(PathSlot& s) {
+    if (s.inflight) --s.inflight;
+    recost(s);
+  }
   // Packets in flight x RTT x loss factor; `fallback` is the connection's
   // srtt in ns + 1, for slots without an RTT of their own.
   static double cost(const PathSlot& s, double fallback) {
-    return (s.inflight + 1.0) * (s.weight >= 0 ? s.weight : -s.weight * fallback);
+    return s.cost >= 0 ? s.cost : (s.inflight + 1.0) * (-s.weight * fallback);
   }
 
   Rng& rng_;
