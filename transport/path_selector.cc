@@ -13,7 +13,7 @@ using tuning::kPathSamplesBeforeJudging;
 using tuning::kSlowReplaceEveryRtts;
 
 PathSelector::PathSelector(uint32_t slots, Rng& rng, const EndpointConfig& cfg)
-    : rng_(rng), cfg_(cfg), slots_(slots), min_rto_(cfg.rto_initial) {
+    : rng_(rng), cfg_(cfg), slots_(slots), cost_(slots, -1.0), min_rto_(cfg.rto_initial) {
   for (auto& s : slots_) s.entropy = fresh_entropy();
 }
 
@@ -51,10 +51,10 @@ uint16_t PathSelector::choose(uint16_t avoid, Time now) {
   // first of equal costs wins, as in a scan with `<`.
   uint32_t best = kNone;
   uint64_t best_key = UINT64_MAX;
+  const bool all_usable = now >= penalty_horizon_;
   for (uint32_t k = 0; k < look; ++k, at = at + 1 == n ? 0 : at + 1) {
-    const PathSlot& s = slots_[at];
-    uint64_t key = std::bit_cast<uint64_t>(cost(s, fallback));
-    key = (at == avoid || !usable(s, now)) ? UINT64_MAX : key;
+    uint64_t key = std::bit_cast<uint64_t>(cost(at, fallback));
+    key = (at == avoid || (!all_usable && !usable(slots_[at], now))) ? UINT64_MAX : key;
     const uint32_t take = 0u - static_cast<uint32_t>(key < best_key);  // all ones or zero
     best = (at & take) | (best & ~take);
     best_key = key < best_key ? key : best_key;
@@ -65,7 +65,7 @@ uint16_t PathSelector::choose(uint16_t avoid, Time now) {
   double bc = 0;
   for (uint16_t i = 0; i < n; ++i) {
     if (i == avoid) continue;
-    double c = cost(slots_[i], fallback) * (usable(slots_[i], now) ? 1.0 : 16.0);
+    double c = cost(i, fallback) * (usable(slots_[i], now) ? 1.0 : 16.0);
     if (best == kNone || c < bc) {
       best = i;
       bc = c;
@@ -157,7 +157,7 @@ void PathSelector::on_timeout(uint16_t slot, uint32_t gen, Time now, bool blame_
   ++s.consecutive_timeouts;
   // Keep new packets off this slot for a while; a second timeout in a row
   // means the path is likely dead: move the slot to a fresh entropy.
-  s.penalty_until = now + rto(slot);
+  penalise(s, now + rto(slot));
   if (s.consecutive_timeouts >= tuning::kPathTimeoutsBeforeReplace) replace(slot, now);
 }
 
@@ -175,13 +175,14 @@ void PathSelector::replace(uint16_t slot, Time now) {
   // against what the new one delivers.
   fresh.next_seq = s.next_seq;
   fresh.largest_acked_seq = s.largest_acked_seq;
-  fresh.inflight = s.inflight;  // no RTT yet: cost stays -1
+  fresh.inflight = s.inflight;
   fresh.sent = s.sent;
   fresh.acked = s.acked;
   fresh.lost = s.lost;
   fresh.timeouts = s.timeouts;
-  fresh.penalty_until = now;
   s = fresh;
+  penalise(s, now);
+  recost(s);  // no RTT yet
   ++replacements_;
 }
 

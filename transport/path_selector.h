@@ -36,10 +36,6 @@ struct PathSlot {
   // (srtt + 1 ns) x (1 + 4 x loss_ewma) once the slot has an RTT, and
   // -(1 + 4 x loss_ewma) before (the connection's srtt stands in).
   double weight = -1;
-  // choose()'s cost of this slot as it stands, (inflight + 1) x weight, kept
-  // current whenever either changes; -1 while the slot has no RTT (the cost
-  // then follows the connection's srtt and is computed when needed).
-  double cost = -1;
 };
 
 class PathSelector {
@@ -99,25 +95,39 @@ class PathSelector {
   uint16_t fresh_entropy();
   bool usable(const PathSlot& s, Time now) const { return now >= s.penalty_until; }
   void reweigh(PathSlot& s);
-  // Keep PathSlot::cost current: every change of inflight goes through these.
-  static void recost(PathSlot& s) { s.cost = s.weight >= 0 ? (s.inflight + 1.0) * s.weight : -1; }
-  static void add_inflight(PathSlot& s) {
+  // Keep cost_ current: every change of inflight or weight goes through these.
+  void recost(const PathSlot& s) {
+    cost_[static_cast<size_t>(&s - slots_.data())] =
+        s.weight >= 0 ? (s.inflight + 1.0) * s.weight : -1;
+  }
+  void add_inflight(PathSlot& s) {
     ++s.inflight;
     recost(s);
   }
-  static void drop_inflight(PathSlot& s) {
+  void drop_inflight(PathSlot& s) {
     if (s.inflight) --s.inflight;
     recost(s);
   }
+  void penalise(PathSlot& s, Time until) {
+    s.penalty_until = until;
+    penalty_horizon_ = max(penalty_horizon_, until);
+  }
   // Packets in flight x RTT x loss factor; `fallback` is the connection's
   // srtt in ns + 1, for slots without an RTT of their own.
-  static double cost(const PathSlot& s, double fallback) {
-    return s.cost >= 0 ? s.cost : (s.inflight + 1.0) * (-s.weight * fallback);
+  double cost(uint32_t i, double fallback) const {
+    const double c = cost_[i];
+    return c >= 0 ? c : (slots_[i].inflight + 1.0) * (-slots_[i].weight * fallback);
   }
 
   Rng& rng_;
   const EndpointConfig& cfg_;
   std::vector<PathSlot> slots_;
+  // choose()'s cost of each slot as it stands, (inflight + 1) x weight, next
+  // to each other for the scan; -1 while the slot has no RTT (its cost then
+  // follows the connection's srtt and is computed when looked at).
+  std::vector<double> cost_;
+  // No slot is penalised from this time on (the latest penalty_until given).
+  Time penalty_horizon_ = Time::zero();
   bool has_rtt_ = false;
   // Over every sample of every slot: the spread between paths' delays shows
   // in rttvar_, which no single slot's estimate sees.
