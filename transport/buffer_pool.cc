@@ -2,33 +2,20 @@
 
 namespace srdx {
 
-int BufferPool::class_of(size_t len) {
-  int c = kMinClass;
-  while ((uint64_t{1} << c) < len) ++c;
-  return c;
-}
-
-BufferPool::Handle BufferPool::get(size_t len) {
-  int c = class_of(len);
+BufferPool::Handle BufferPool::get_new(int c) {
   Handle h;
-  if (!free_[c].empty()) {
-    h = free_[c].back();
-    free_[c].pop_back();
-    retained_ -= bufs_[h].cap;
+  if (!empty_.empty()) {
+    h = empty_.back();
+    empty_.pop_back();
   } else {
-    if (!empty_.empty()) {
-      h = empty_.back();
-      empty_.pop_back();
-    } else {
-      h = static_cast<Handle>(bufs_.size());
-      bufs_.emplace_back();
-    }
-    Buf& b = bufs_[h];
-    b.cap = uint64_t{1} << c;
-    b.p.reset(new uint8_t[b.cap]);
-    b.cls = c;
+    h = static_cast<Handle>(bufs_.size());
+    bufs_.emplace_back();
   }
-  in_use_ += bufs_[h].cap;
+  Buf& b = bufs_[h];
+  b.cap = uint64_t{1} << c;
+  b.p.reset(new uint8_t[b.cap]);
+  b.cls = c;
+  in_use_ += b.cap;
   return h;
 }
 
@@ -39,18 +26,12 @@ BufferPool::Handle BufferPool::get_bitmap(size_t words, uint64_t*& bits) {
   return h;
 }
 
-void BufferPool::put(Handle h) {
+void BufferPool::release(Handle h) {
   Buf& b = bufs_[h];
-  in_use_ -= b.cap;
-  if (retained_ + b.cap > retain_limit_) {
-    b.p.reset();
-    b.cap = 0;
-    b.cls = -1;
-    empty_.push_back(h);
-    return;
-  }
-  retained_ += b.cap;
-  free_[b.cls].push_back(h);
+  b.p.reset();
+  b.cap = 0;
+  b.cls = -1;
+  empty_.push_back(h);
 }
 
 }  // namespace srdx
