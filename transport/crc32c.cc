@@ -1,8 +1,8 @@
 // CRC32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of every
-// srdx packet. The CPU's CRC32C instruction when there is one (x86-64 SSE4.2,
-// three chains at once with PCLMULQDQ to join them, chosen at run time; ARMv8
-// CRC32, chosen at compile time), slicing-by-8 with compile-time tables
-// otherwise. All paths give the same result.
+// srdx packet. The CPU's CRC32C instructions when there are some (x86-64
+// SSE4.2, ARMv8 CRC32; three chains at once, joined with PCLMULQDQ or PMULL
+// when the CPU has them), chosen at run time; slicing-by-8 with compile-time
+// tables otherwise. All paths give the same result.
 #include "crc32c.h"
 
 #include <array>
@@ -17,10 +17,11 @@
 #include <emmintrin.h>
 #include <nmmintrin.h>
 #include <wmmintrin.h>
-#define SRDX_CRC32C_X86 1
-#elif defined(__ARM_FEATURE_CRC32)
+#elif defined(__aarch64__)
 #include <arm_acle.h>
-#define SRDX_CRC32C_ARM 1
+#include <arm_neon.h>
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
 #endif
 
 namespace srdx::wire {
@@ -67,16 +68,16 @@ uint32_t raw_portable(const uint8_t* p, size_t n, uint32_t s) {
   return s;
 }
 
-#if defined(SRDX_CRC32C_X86)
-// The CRC32 instruction has a latency of three cycles and a throughput of
-// one, so one dependent chain uses a third of it. Inputs long enough are cut
-// into three stripes of equal length whose CRCs run interleaved, then joined:
-// for stripes A, B, C of b bytes each, started from s, 0 and 0,
+// The CRC32 instructions (x86-64 and ARMv8 alike) have a latency of three
+// cycles and a throughput of one, so one dependent chain uses a third of the
+// unit. Inputs long enough are cut into three stripes of equal length whose
+// CRCs run interleaved, then joined: for stripes A, B, C of b bytes each,
+// started from s, 0 and 0,
 //   crc(ABC, s) = crc(A, s) * x^(16b) + crc(B, 0) * x^(8b) + crc(C, 0)  (mod P).
-// Multiplying a CRC by x^(8b) mod P takes one carry-less multiply and one
-// CRC32: clmul(v, x^(8b-33)) is v * x^(8b-33) * x in the instruction's
-// reflected 64-bit order, and CRC32 of that from 0 multiplies by x^32 and
-// reduces, which makes v * x^(8b).
+// Multiplying a CRC by x^(8b) mod P takes one carry-less multiply (PCLMULQDQ,
+// PMULL) and one CRC32: clmul(v, x^(8b-33)) is v * x^(8b-33) * x in the
+// instructions' reflected 64-bit order, and CRC32 of that from 0 multiplies
+// by x^32 and reduces, which makes v * x^(8b).
 
 // Polynomial arithmetic in the reflected domain: bit 31 is x^0.
 constexpr uint32_t mul_mod_p(uint32_t a, uint32_t b) {
@@ -112,85 +113,98 @@ constexpr JoinTable make_join_table() {
   }
   return t;
 }
-constexpr JoinTable kJoin = make_join_table();
+[[maybe_unused]] constexpr JoinTable kJoin = make_join_table();
 
-__attribute__((target("sse4.2"))) inline uint32_t tail_hardware(const uint8_t* p, size_t n,
-                                                                uint32_t s) {
-  uint64_t s64 = s;
-  for (; n >= 8; p += 8, n -= 8) s64 = _mm_crc32_u64(s64, load_le64(p));
-  s = static_cast<uint32_t>(s64);
+// One set of loops over the CPU's primitives: crc8/16/32/64(state, data) as
+// the instructions define them, and clmul(a, b), the low 64 bits of the
+// carry-less product of two 32-bit values.
+#if defined(__x86_64__)
+#define SRDX_CRC32C_HW 1
+#define SRDX_CRC_TARGET __attribute__((target("sse4.2")))
+#define SRDX_CLMUL_TARGET __attribute__((target("sse4.2,pclmul")))
+SRDX_CRC_TARGET inline uint32_t crc8(uint32_t s, uint8_t v) { return _mm_crc32_u8(s, v); }
+SRDX_CRC_TARGET inline uint32_t crc16(uint32_t s, uint16_t v) { return _mm_crc32_u16(s, v); }
+SRDX_CRC_TARGET inline uint32_t crc32(uint32_t s, uint32_t v) { return _mm_crc32_u32(s, v); }
+SRDX_CRC_TARGET inline uint32_t crc64(uint32_t s, uint64_t v) {
+  return static_cast<uint32_t>(_mm_crc32_u64(s, v));
+}
+SRDX_CLMUL_TARGET inline uint64_t clmul(uint32_t a, uint32_t b) {
+  const __m128i prod = _mm_clmulepi64_si128(_mm_cvtsi32_si128(static_cast<int>(a)),
+                                            _mm_cvtsi32_si128(static_cast<int>(b)), 0);
+  return static_cast<uint64_t>(_mm_cvtsi128_si64(prod));
+}
+bool detect_hardware() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("sse4.2");
+}
+bool detect_clmul() { return detect_hardware() && __builtin_cpu_supports("pclmul"); }
+#elif defined(__aarch64__)
+// Chosen at run time too: Debian builds for plain ARMv8-A, where the CRC32
+// instructions are optional (Graviton has them, and PMULL).
+#define SRDX_CRC32C_HW 1
+#define SRDX_CRC_TARGET __attribute__((target("+crc")))
+#define SRDX_CLMUL_TARGET __attribute__((target("+crc+crypto")))
+SRDX_CRC_TARGET inline uint32_t crc8(uint32_t s, uint8_t v) { return __crc32cb(s, v); }
+SRDX_CRC_TARGET inline uint32_t crc16(uint32_t s, uint16_t v) { return __crc32ch(s, v); }
+SRDX_CRC_TARGET inline uint32_t crc32(uint32_t s, uint32_t v) { return __crc32cw(s, v); }
+SRDX_CRC_TARGET inline uint32_t crc64(uint32_t s, uint64_t v) { return __crc32cd(s, v); }
+SRDX_CLMUL_TARGET inline uint64_t clmul(uint32_t a, uint32_t b) {
+  return vgetq_lane_u64(vreinterpretq_u64_p128(vmull_p64(a, b)), 0);
+}
+bool detect_hardware() { return (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0; }
+bool detect_clmul() { return detect_hardware() && (getauxval(AT_HWCAP) & HWCAP_PMULL) != 0; }
+#endif
+
+#if defined(SRDX_CRC32C_HW)
+SRDX_CRC_TARGET inline uint32_t tail_hardware(const uint8_t* p, size_t n, uint32_t s) {
+  for (; n >= 8; p += 8, n -= 8) s = crc64(s, load_le64(p));
   if (n & 4) {
     uint32_t v;
     std::memcpy(&v, p, 4);
-    s = _mm_crc32_u32(s, v);
+    s = crc32(s, v);
     p += 4;
   }
   if (n & 2) {
     uint16_t v;
     std::memcpy(&v, p, 2);
-    s = _mm_crc32_u16(s, v);
+    s = crc16(s, v);
     p += 2;
   }
-  if (n & 1) s = _mm_crc32_u8(s, *p);
+  if (n & 1) s = crc8(s, *p);
   return s;
 }
 
-__attribute__((target("sse4.2"))) uint32_t raw_hardware_serial(const uint8_t* p, size_t n,
-                                                               uint32_t s) {
+SRDX_CRC_TARGET uint32_t raw_hardware_serial(const uint8_t* p, size_t n, uint32_t s) {
   return tail_hardware(p, n, s);
 }
 
-__attribute__((target("sse4.2,pclmul"))) inline uint64_t times_x8b(uint64_t crc, uint32_t k) {
-  const __m128i prod = _mm_clmulepi64_si128(_mm_cvtsi64_si128(static_cast<int64_t>(crc)),
-                                            _mm_cvtsi32_si128(static_cast<int>(k)), 0);
-  return _mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(prod)));
+SRDX_CLMUL_TARGET inline uint32_t times_x8b(uint32_t crc, uint32_t k) {
+  return crc64(0, clmul(crc, k));
 }
 
-__attribute__((target("sse4.2,pclmul"))) uint32_t raw_hardware(const uint8_t* p, size_t n,
-                                                               uint32_t s) {
+SRDX_CLMUL_TARGET uint32_t raw_hardware(const uint8_t* p, size_t n, uint32_t s) {
   while (n >= 3 * 8 * kMinWords) {
     const size_t words = std::min(n / 24, kMaxWords), b = words * 8;
-    uint64_t ca = s, cb = 0, cc = 0;
+    uint32_t ca = s, cb = 0, cc = 0;
     for (const uint8_t* q = p; q != p + b; q += 8) {
-      ca = _mm_crc32_u64(ca, load_le64(q));
-      cb = _mm_crc32_u64(cb, load_le64(q + b));
-      cc = _mm_crc32_u64(cc, load_le64(q + 2 * b));
+      ca = crc64(ca, load_le64(q));
+      cb = crc64(cb, load_le64(q + b));
+      cc = crc64(cc, load_le64(q + 2 * b));
     }
-    s = static_cast<uint32_t>(times_x8b(ca, kJoin[words].two) ^ times_x8b(cb, kJoin[words].one) ^
-                              cc);
+    s = times_x8b(ca, kJoin[words].two) ^ times_x8b(cb, kJoin[words].one) ^ cc;
     p += 3 * b;
     n -= 3 * b;
   }
   return tail_hardware(p, n, s);
 }
+
 // A packet's checksum: the bytes before the field, the field as zero, the rest,
 // without three calls through the dispatch pointer.
-__attribute__((target("sse4.2,pclmul"))) uint32_t raw_hole_hardware(const uint8_t* p, size_t n,
-                                                                    size_t hole) {
+SRDX_CLMUL_TARGET uint32_t raw_hole_hardware(const uint8_t* p, size_t n, size_t hole) {
   uint32_t s = tail_hardware(p, hole, ~0u);
-  s = _mm_crc32_u32(s, 0);
+  s = crc32(s, 0);
   return raw_hardware(p + hole + 4, n - hole - 4, s);
 }
-#define SRDX_CRC32C_HOLE 1
-bool detect_hardware() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("sse4.2");
-}
-bool detect_clmul() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("pclmul");
-}
-#elif defined(SRDX_CRC32C_ARM)
-uint32_t raw_hardware(const uint8_t* p, size_t n, uint32_t s) {
-  for (; n >= 8; p += 8, n -= 8) s = __crc32cd(s, load_le64(p));
-  for (; n > 0; ++p, --n) s = __crc32cb(s, *p);
-  return s;
-}
-uint32_t raw_hardware_serial(const uint8_t* p, size_t n, uint32_t s) {
-  return raw_hardware(p, n, s);
-}
-bool detect_hardware() { return true; }
-bool detect_clmul() { return true; }  // raw_hardware is the serial loop here
 #else
 uint32_t raw_hardware(const uint8_t* p, size_t n, uint32_t s) { return raw_portable(p, n, s); }
 uint32_t raw_hardware_serial(const uint8_t* p, size_t n, uint32_t s) {
@@ -232,7 +246,7 @@ uint32_t raw_hole_generic(const uint8_t* p, size_t n, size_t hole) {
 void choose_once() {
   const RawFn fn = pick();
   RawHoleFn hole = raw_hole_generic;
-#if defined(SRDX_CRC32C_HOLE)
+#if defined(SRDX_CRC32C_HW)
   if (fn == raw_hardware) hole = raw_hole_hardware;
 #endif
   g_fn.store(fn, std::memory_order_relaxed);

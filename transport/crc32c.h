@@ -13,9 +13,9 @@ uint32_t portable(std::span<const uint8_t> bytes, uint32_t crc);
 // them; only valid when hardware_available().
 uint32_t hardware_serial(std::span<const uint8_t> bytes, uint32_t crc);
 bool hardware_available();
-// The fastest hardware path: on x86-64, three chains interleaved over stripes
-// of the input and joined with carry-less multiplication (PCLMULQDQ); on
-// ARMv8 the single chain. Only valid when interleaved_available().
+// The fastest hardware path: three chains interleaved over stripes of the
+// input and joined with carry-less multiplication (x86-64 PCLMULQDQ, ARMv8
+// PMULL). Only valid when interleaved_available().
 uint32_t hardware(std::span<const uint8_t> bytes, uint32_t crc);
 bool interleaved_available();
 
