@@ -1,6 +1,7 @@
 #include "api.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <nlohmann/json.hpp>
 
@@ -149,6 +150,14 @@ std::string ApiServer::start(Addr listen) {
   srv_->Patch(".*", h);
   srv_->Delete(".*", h);
   srv_->Options(".*", h);
+  // httplib's default sets SO_REUSEPORT, which lets a second srdxd bind the
+  // same control port and silently take half of the requests: SO_REUSEADDR
+  // only (a restart still binds at once past TIME_WAIT; a live listener
+  // makes bind fail).
+  srv_->set_socket_options([](int sock) {
+    const int one = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  });
   srv_->set_payload_max_length(kMaxRequestBody);
   srv_->set_read_timeout(5, 0);
   srv_->set_write_timeout(5, 0);

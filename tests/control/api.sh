@@ -33,6 +33,23 @@ SRDXCTL_API=${CONTROL[a]} SRDXCTL_TOKEN_FILE=${TOKEN_FILE[a]} "$SRDXCTL" status 
 jv 'd["state"]' "$WORK/ctl.out" >/dev/null || fail "srdxctl status --json is not JSON"
 ok "status"
 
+# ---- a second daemon on a's control port is refused ---------------------------------
+# (cpp-httplib's default SO_REUSEPORT let it start and take half of a's requests.)
+node_new dup
+node_config dup b
+sed -i "s/^listen = .*/listen = ${CONTROL[a]}/" "${CONFIG[dup]}"
+epoch_a=$(api a GET /v1/status >/dev/null && jv 'd["engine"]["epoch"]')
+rc=0
+timeout 10 "$SRDXD" --config "${CONFIG[dup]}" >"$WORK/dup.out" 2>&1 || rc=$?
+[[ $rc == 1 ]] || fail "srdxd on an occupied control port: exit $rc, expected 1: $(cat "$WORK/dup.out")"
+grep -q -- "--control.listen: cannot listen on ${CONTROL[a]} (address in use" "$WORK/dup.out" ||
+  fail "srdxd on an occupied control port: $(cat "$WORK/dup.out")"
+for _ in $(seq 20); do
+  call 200 a GET /v1/status
+  expect "d['engine']['epoch'] == $epoch_a" "every request answered by a"
+done
+ok "a second srdxd on the same control port exits 1 ('cannot listen'); a keeps answering"
+
 # ---- a probe over both transports -----------------------------------------------
 ctl_expect 0 a --json probe b --transport both --count 200 --size 64
 P=$WORK/ctl.out
