@@ -40,6 +40,8 @@ std::string_view path_state(PathState s) {
   return "?";
 }
 
+}  // namespace
+
 json peer_json(const PeerSnapshot& p) {
   const PeerStats& s = p.stats;
   return {{"name", p.cfg.name},
@@ -114,6 +116,8 @@ json counters_json(const Snapshot& s, const ApiCounters& api) {
             {"unauthorized", api.unauthorized},
             {"bad_requests", api.bad_requests}}}};
 }
+
+namespace {
 
 // Splits "/v1/peers/b/paths" into {"v1","peers","b","paths"}; false on an
 // empty segment (a doubled or trailing slash).
@@ -241,7 +245,7 @@ void ApiServer::route(const httplib::Request& req, httplib::Response& res) {
     MetricsInput in;
     in.snap = &s;
     in.api = counters();
-    in.probe_rtt = d_.histograms().copy();
+    in.probes = d_.histograms().copy();
     in.uptime_s = d_.uptime_s();
     in.draining = d_.draining();
     in.probes_started = d_.probes().started();

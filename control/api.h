@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <thread>
 
@@ -25,6 +26,12 @@ struct Response;
 namespace srdx::ctl {
 
 class Daemon;
+
+// The JSON of GET /v1/counters, /v1/peers/{name} and /v1/peers/{name}/paths.
+// DPDK telemetry (telemetry.cc) answers from the same documents.
+nlohmann::json counters_json(const Snapshot& s, const ApiCounters& api);
+nlohmann::json peer_json(const PeerSnapshot& p);
+nlohmann::json paths_json(const PeerSnapshot& p);
 
 class ApiServer {
  public:

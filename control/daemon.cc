@@ -204,25 +204,78 @@ void Daemon::reload() {
   post([this, peers = fresh.peers](Time now) { apply_peers(peers, now); });
 }
 
+namespace {
+
+// Why a finished periodic round counts as failed, or empty: it failed, or a
+// transport got not one answer.
+std::string round_failure(const Probe& p) {
+  if (p.state() == ProbeState::failed) return p.error();
+  for (ProbeTransport t : {ProbeTransport::srdx, ProbeTransport::tcp}) {
+    if (p.answered(t) == 0 && p.lost(t) > 0) {
+      return std::string(to_string(t)) + ": no answer (" + std::to_string(p.lost(t)) +
+             " pings lost)";
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 void Daemon::periodic_main() {
   std::unique_lock<std::mutex> lock(periodic_mu_);
   const auto every = std::chrono::nanoseconds(cfg_.probe_every.ns());
   // A peer's previous round still running (an unreachable peer's pings time
-  // out one by one) is not started again: rounds never pile up.
-  std::map<std::string, std::shared_ptr<Probe>> last;
+  // out) is not started again: rounds never pile up. A peer whose rounds
+  // fail is logged once when they start failing and once when one succeeds
+  // again, not every round (the metrics count every failed round).
+  struct PeerRounds {
+    std::shared_ptr<Probe> last;
+    bool judged = false, failing = false;
+    uint64_t failed_rounds = 0;
+  };
+  std::map<std::string, PeerRounds> peers;
+  auto judge = [&](const std::string& name, PeerRounds& r) {
+    if (!r.last || r.judged || !r.last->finished()) return;
+    r.judged = true;
+    if (r.last->state() == ProbeState::cancelled) return;
+    const std::string why = round_failure(*r.last);
+    if (!why.empty()) {
+      ++r.failed_rounds;
+      if (!r.failing) {
+        SRDX_LOG_WARN("periodic probe to %s failing: %s (logged again when it recovers)",
+                      name.c_str(), why.c_str());
+      } else {
+        SRDX_LOG_DEBUG("periodic probe to %s still failing: %s", name.c_str(), why.c_str());
+      }
+      r.failing = true;
+    } else if (r.failing) {
+      SRDX_LOG_INFO("periodic probe to %s recovered after %llu failed rounds", name.c_str(),
+                    static_cast<unsigned long long>(r.failed_rounds));
+      r.failing = false;
+      r.failed_rounds = 0;
+    }
+  };
   while (!periodic_stop_) {
     if (periodic_cv_.wait_for(lock, every, [this] { return periodic_stop_; })) break;
     if (draining_.load()) continue;
     const Snapshot s = snapshot();
+    // Peers removed by a reload are forgotten.
+    for (auto it = peers.begin(); it != peers.end();) {
+      bool still = false;
+      for (const PeerSnapshot& p : s.peers) still = still || p.cfg.name == it->first;
+      it = still ? std::next(it) : peers.erase(it);
+    }
     for (const PeerSnapshot& p : s.peers) {
-      auto it = last.find(p.cfg.name);
-      if (it != last.end() && !it->second->finished()) continue;
+      PeerRounds& r = peers[p.cfg.name];
+      judge(p.cfg.name, r);
+      if (r.last && !r.last->finished()) continue;
       ProbeRequest req;
       req.peer = p.cfg.name;
       req.transport = ProbeTransport::both;
       req.size = 64;
       req.count = 10;
-      last[p.cfg.name] = probes_->start(req, p.cfg, false);
+      r.last = probes_->start(req, p.cfg, false);
+      r.judged = false;
     }
   }
 }
@@ -249,7 +302,7 @@ int Daemon::run() {
     return 1;
   }
   const uint64_t magic = (uint64_t{rd()} << 32) ^ rd() ^ cfg_.ep.epoch;
-  pinger_ = std::make_unique<SrdxPinger>(*ep_, magic, hist_);
+  pinger_ = std::make_unique<SrdxPinger>(*ep_, magic);
   apply_peers(cfg_.peers, dp::monotonic_now());
   refresh_snapshot(dp::monotonic_now());
   probes_ = std::make_unique<ProbeManager>(hist_, [this](std::shared_ptr<SrdxBatch> b) {
@@ -275,7 +328,7 @@ int Daemon::run() {
     tcp_echo_.stop();
     return 1;
   }
-  if (cfg_.link.kind == "dpdk") register_telemetry(this);
+  if (cfg_.link.kind == "dpdk") register_telemetry(this, api_.get());
 
   poller_->on_event([this](const Event& ev, Time now) { on_event(ev, now); });
   poller_->on_tick([this](Time now) { on_tick(now); });
