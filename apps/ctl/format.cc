@@ -138,14 +138,18 @@ std::vector<std::pair<std::string, std::string>> flatten(const json& tree) {
 std::string probe_table(const json& probe) {
   static const json kEmpty = json::object();
   const json& results =
-      probe.contains("results") && probe["results"].is_object() ? probe["results"] : kEmpty;
+      probe.is_object() && probe.contains("results") && probe["results"].is_object()
+          ? probe["results"]
+          : kEmpty;
   std::vector<std::string> transports;
   for (const char* t : {"srdx", "tcp"}) {
     if (results.contains(t) && results[t].is_object()) transports.emplace_back(t);
   }
+  if (transports.empty()) return "nothing measured\n";
   const bool both = transports.size() == 2;
-  const json& ratio =
-      probe.contains("ratio") && probe["ratio"].is_object() ? probe["ratio"] : kEmpty;
+  const json& ratio = probe.is_object() && probe.contains("ratio") && probe["ratio"].is_object()
+                          ? probe["ratio"]
+                          : kEmpty;
 
   std::vector<std::string> header{""};
   header.insert(header.end(), transports.begin(), transports.end());
@@ -182,6 +186,43 @@ std::string probe_table(const json& probe) {
     table.add(row);
   }
   return table.render();
+}
+
+namespace {
+
+const json& member(const json& obj, const char* key) {
+  static const json kNull;
+  return obj.is_object() && obj.contains(key) ? obj[key] : kNull;
+}
+
+}  // namespace
+
+std::string probe_progress(const json& probe) {
+  const json& progress = member(probe, "progress");
+  return format_value(member(progress, "done")) + "/" + format_value(member(progress, "count"));
+}
+
+std::string probe_heading(const json& probe) {
+  std::string line = "probe " + format_value(member(probe, "id")) + " to " +
+                     format_value(member(probe, "peer")) + ": " +
+                     format_value(member(probe, "count")) + " x " +
+                     format_value(member(probe, "size")) + " B round trips";
+  const json& interval = member(probe, "interval_us");
+  if (interval.is_number() && interval.get<double>() > 0) {
+    line += " " + format_value(interval) + " us apart";
+  }
+  const std::string state = format_value(member(probe, "state"));
+  line += ", " + format_value(member(probe, "transport")) + ", " + state;
+  if (state == "running") {
+    line += " (" + probe_progress(probe) + " done)";
+  } else if (state == "cancelled" || state == "failed") {
+    line += " after " + probe_progress(probe);
+    const json& error = member(probe, "error");
+    if (state == "failed" && error.is_string() && !error.get<std::string>().empty()) {
+      line += ": " + error.get<std::string>();
+    }
+  }
+  return line + "\n";
 }
 
 }  // namespace srdx::cli

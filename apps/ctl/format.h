@@ -43,9 +43,21 @@ std::string format_uptime(const nlohmann::json& seconds);
 // {"a":{"b":1,"c":{"d":2}}} -> [("a.b","1"), ("a.c.d","2")], in key order.
 std::vector<std::pair<std::string, std::string>> flatten(const nlohmann::json& tree);
 
-// Quantile table of a finished probe: rows p50/p90/p99/p99.9/max (plus
-// count and lost), one column per transport present, and tcp/srdx when both
-// are present. `probe` is the daemon's GET /v1/probes/{id} object.
+// Quantile table of a probe: rows p50/p90/p99/p99.9/max (plus count and
+// lost), one column per transport present, and tcp/srdx when both are
+// present; "nothing measured" when there is no result yet (a probe cancelled
+// before its first round trip). `probe` is the daemon's GET /v1/probes/{id}
+// object, finished or not (a cancelled probe keeps its partial results).
 std::string probe_table(const nlohmann::json& probe);
+
+// "340/1000": round trips done (per transport) out of the requested count.
+std::string probe_progress(const nlohmann::json& probe);
+
+// The line above a probe's table, saying what was asked and where it stands:
+//   probe 7 to b: 1000 x 64 B round trips, both, done
+//   probe 7 to b: 1000 x 64 B round trips 1000 us apart, both, running (340/1000 done)
+//   probe 7 to b: 1000 x 64 B round trips, both, cancelled after 340/1000
+//   probe 7 to b: 1000 x 64 B round trips, srdx, failed after 12/1000: peer b is down
+std::string probe_heading(const nlohmann::json& probe);
 
 }  // namespace srdx::cli

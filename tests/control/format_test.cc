@@ -82,5 +82,46 @@ TEST(Format, ProbeTableComputesAMissingRatioAndShowsOneTransport) {
   EXPECT_NE(srdx_only.find("p50    10.0 us"), std::string::npos) << srdx_only;
 }
 
+TEST(Format, ProbeTableWithNothingMeasured) {
+  // A probe cancelled before its first round trip has no results at all.
+  const json probe = json::parse(R"({"id": "4", "state": "cancelled",
+      "progress": {"done": 0, "count": 1000}})");
+  EXPECT_EQ(probe_table(probe), "nothing measured\n");
+  EXPECT_EQ(probe_table(json()), "nothing measured\n");
+}
+
+TEST(Format, ProbeHeadingSaysWhereTheProbeStands) {
+  json probe = json::parse(R"({"id": "7", "peer": "b", "transport": "both", "size": 64,
+      "count": 1000, "interval_us": 0, "state": "done",
+      "progress": {"done": 1000, "count": 1000}})");
+  EXPECT_EQ(probe_heading(probe), "probe 7 to b: 1000 x 64 B round trips, both, done\n");
+  EXPECT_EQ(probe_progress(probe), "1000/1000");
+
+  probe["state"] = "running";
+  probe["interval_us"] = 1000;
+  probe["progress"]["done"] = 340;
+  EXPECT_EQ(probe_heading(probe),
+            "probe 7 to b: 1000 x 64 B round trips 1000 us apart, both, running (340/1000 done)\n");
+
+  probe["state"] = "cancelled";
+  probe["interval_us"] = 0;
+  EXPECT_EQ(probe_heading(probe),
+            "probe 7 to b: 1000 x 64 B round trips, both, cancelled after 340/1000\n");
+
+  probe["state"] = "failed";
+  probe["transport"] = "srdx";
+  probe["progress"]["done"] = 12;
+  probe["error"] = "peer b is down";
+  EXPECT_EQ(probe_heading(probe),
+            "probe 7 to b: 1000 x 64 B round trips, srdx, failed after 12/1000: peer b is down\n");
+}
+
+TEST(Format, ProbeHeadingOfAnIncompleteObject) {
+  // DELETE's reply carries only id and state; missing fields print as "-".
+  const json probe = json::parse(R"({"id": "9", "state": "cancelled"})");
+  EXPECT_EQ(probe_heading(probe), "probe 9 to -: - x - B round trips, -, cancelled after -/-\n");
+  EXPECT_EQ(probe_progress(json()), "-/-");
+}
+
 }  // namespace
 }  // namespace srdx::cli
