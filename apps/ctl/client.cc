@@ -148,8 +148,10 @@ Reply finish(const Endpoint& ep, const httplib::Result& res, const std::string& 
         message.pop_back();
       }
     }
-    throw CtlError{kExitDaemonError, "srdxd: " + message + " (" + std::to_string(res->status) +
-                                         ", " + method + " " + path + ")"};
+    throw CtlError{
+        kExitDaemonError,
+        "srdxd: " + message + " (" + std::to_string(res->status) + ", " + method + " " + path + ")",
+        res->status};
   }
   return reply;
 }

@@ -15,16 +15,20 @@ class Client;
 namespace srdx::cli {
 
 constexpr int kExitOk = 0;
-constexpr int kExitDaemonError = 1;    // the daemon answered with an error
-constexpr int kExitUsage = 2;          // bad command line, unreadable token file
-constexpr int kExitUnreachable = 3;    // cannot connect, or no answer
-constexpr int kExitUnauthorized = 4;   // 401: the token was refused
-constexpr int kExitInterrupted = 130;  // Ctrl-C (a running probe is cancelled)
+constexpr int kExitDaemonError = 1;   // the daemon answered with an error
+constexpr int kExitUsage = 2;         // bad command line, unreadable token file
+constexpr int kExitUnreachable = 3;   // cannot connect, or no answer
+constexpr int kExitUnauthorized = 4;  // 401: the token was refused
+// SIGINT, SIGTERM or SIGHUP while `srdxctl probe` waits (the probe is
+// cancelled first): 128 + the signal's number, as a shell reports a command
+// killed by it: 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP.
+constexpr int kExitSignalBase = 128;
 
 // What a command prints before exiting with `exit_code`.
 struct CtlError {
   int exit_code;
   std::string message;
+  int http_status = 0;  // the daemon's status when it answered (404, ...), else 0
 };
 
 struct Endpoint {

@@ -4,6 +4,9 @@
 //   srdxctl peers
 //   srdxctl paths b
 //   srdxctl probe b --transport both --count 1000 --size 64
+//   srdxctl probe b --count 1000000 --interval-us 1000 --detach   (prints the id)
+//   srdxctl probes [ID]
+//   srdxctl cancel ID
 //
 // Human tables by default, the daemon's JSON with --json. The exit status
 // says what went wrong (see kUsageText below): scripts tell a daemon that is
@@ -11,11 +14,13 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,19 +46,41 @@ Commands:
   paths PEER             the peer's paths (one per entropy): state, RTT, losses
   counters               every endpoint, link, poller and API counter
   probe PEER [--size N] [--count N] [--interval-us N] [--transport srdx|tcp|both]
+             [--detach]
                          measure RTT to PEER over srdx and/or TCP; a progress
-                         line on stderr while it runs, Ctrl-C cancels it; then
-                         p50/p90/p99/p99.9/max side by side and tcp/srdx ratios
-  probes                 the probes the daemon knows, running or finished
+                         line on stderr while it runs, then p50/p90/p99/p99.9/max
+                         side by side and tcp/srdx ratios. Ctrl-C, SIGTERM or
+                         SIGHUP cancel the probe on the daemon and print what it
+                         measured so far (SIGHUP is left alone under nohup).
+                         --detach: print the new probe's id and return at once;
+                         the probe runs on (see probes ID, cancel ID)
+  probes [ID]            the probes the daemon knows, running or finished: id,
+                         peer, state, progress, p50/p99; with ID, that probe's
+                         progress and its results so far
+  cancel ID              cancel a running probe; prints its final state and the
+                         results it kept (the daemon keeps partial results)
+
+Examples:
+  srdxctl --api 10.0.0.1:7480 --token-file ~/srdx.token peers
+  srdxctl probe b --count 10000 --interval-us 100
+  srdxctl --json probe b --transport srdx      # the probe's JSON when it ends
+  id=$(srdxctl probe b --count 1000000 --interval-us 1000 --detach)
+  srdxctl probes "$id"                         # how far it got, results so far
+  srdxctl cancel "$id"                         # stop it, print partial results
+  timeout -s TERM 60 srdxctl probe b --count 1000000   # cancelled after 60 s
 
 Exit status:
-  0    ok
-  1    the daemon answered with an error (unknown peer, bad request, draining,
-       a failed probe)
+  0    ok; cancel: the probe is no longer running (also when it had already
+       finished: its state is printed); probes ID: whatever the probe's state
+  1    the daemon answered with an error (unknown peer, unknown probe id, bad
+       request, draining), or the probe that `srdxctl probe` waited for failed
+       or was cancelled by someone else
   2    usage: bad command line, unreadable token file
   3    cannot reach the daemon (not running, wrong --api)
   4    unauthorized: the daemon refused the token
-  130  interrupted by Ctrl-C (a running probe is cancelled first)
+  128+N  srdxctl probe stopped by signal N: 130 Ctrl-C (SIGINT), 143 SIGTERM,
+       129 SIGHUP; the probe was cancelled on the daemon first and what it had
+       measured printed
 )";
 
 po::options_description global_options() {
@@ -74,6 +101,7 @@ struct ProbeOptions {
   std::string count = "1000";
   std::string interval_us = "0";
   std::string transport = "both";
+  bool detach = false;
 };
 
 uint64_t whole_number(const std::string& option, const std::string& text);
@@ -87,7 +115,9 @@ po::options_description probe_options(ProbeOptions& p) {
       "interval-us", po::value<std::string>(&p.interval_us)->default_value(p.interval_us),
       "pause between round trips, microseconds")(
       "transport", po::value<std::string>(&p.transport)->default_value(p.transport),
-      "srdx, tcp or both (alternating)");
+      "srdx, tcp or both (alternating)")(
+      "detach", po::bool_switch(&p.detach),
+      "print the probe's id (--json: the daemon's reply) and exit 0 without waiting");
   return d;
 }
 
@@ -213,11 +243,6 @@ int cmd_counters(ApiClient& api, bool as_json) {
   return kExitOk;
 }
 
-std::string progress_cell(const json& probe) {
-  const json& progress = field(probe, "progress");
-  return format_value(field(progress, "done")) + "/" + format_value(field(progress, "count"));
-}
-
 int cmd_probes(ApiClient& api, bool as_json) {
   const Reply r = api.get("/v1/probes");
   if (as_json) return print_json(r), kExitOk;
@@ -232,7 +257,7 @@ int cmd_probes(ApiClient& api, bool as_json) {
     const json& srdx = field(results, "srdx");
     const json& tcp = field(results, "tcp");
     t.add({format_value(field(p, "id")), format_value(field(p, "peer")),
-           format_value(field(p, "transport")), format_value(field(p, "state")), progress_cell(p),
+           format_value(field(p, "transport")), format_value(field(p, "state")), probe_progress(p),
            format_us(field(srdx, "p50_us")), format_us(field(srdx, "p99_us")),
            format_us(field(tcp, "p50_us")), format_us(field(tcp, "p99_us"))});
   }
@@ -240,8 +265,140 @@ int cmd_probes(ApiClient& api, bool as_json) {
   return kExitOk;
 }
 
-volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_sigint(int) { g_interrupted = 1; }
+// An unknown probe id gets a hint on where to find the right one.
+[[noreturn]] void rethrow_with_probe_hint(const CtlError& e) {
+  if (e.http_status != 404) throw e;
+  throw CtlError{e.exit_code,
+                 e.message +
+                     "\n(srdxctl probes lists the probes srdxd knows; it keeps the newest " +
+                     "256 finished ones)",
+                 e.http_status};
+}
+
+void print_probe(const json& probe, bool as_json) {
+  if (as_json) {
+    std::cout << probe.dump(2) << "\n";
+  } else {
+    std::cout << probe_heading(probe) << probe_table(probe);
+  }
+}
+
+// srdxctl probes ID: one probe, running or finished.
+int cmd_probe_status(ApiClient& api, bool as_json, const std::string& id) {
+  try {
+    print_probe(api.get("/v1/probes/" + path_segment(id)).doc, as_json);
+  } catch (const CtlError& e) {
+    rethrow_with_probe_hint(e);
+  }
+  return kExitOk;
+}
+
+// GET, DELETE, GET: the probe as it stands after the cancel (DELETE's
+// reply has only id and state). `was_running` says whether this cancel
+// stopped it (false: it had finished, or been cancelled, before).
+json cancel_probe(ApiClient& api, const std::string& id, bool& was_running) {
+  const std::string where = "/v1/probes/" + path_segment(id);
+  Reply cancelled;
+  try {
+    const Reply before = api.get(where);
+    cancelled = api.del(where);
+    // "cancelled" when it was stopped now; "done" or "failed" when it ended
+    // between the two requests.
+    was_running = format_value(field(before.doc, "state")) == "running" &&
+                  format_value(field(cancelled.doc, "state")) == "cancelled";
+  } catch (const CtlError& e) {
+    rethrow_with_probe_hint(e);
+  }
+  try {
+    return api.get(where).doc;
+  } catch (const CtlError& e) {
+    std::cerr << "srdxctl: probe " << id
+              << " cancelled, but its results could not be read: " << e.message << "\n";
+    return cancelled.doc;
+  }
+}
+
+int cmd_cancel(ApiClient& api, bool as_json, const std::string& id) {
+  bool was_running = false;
+  const json probe = cancel_probe(api, id, was_running);
+  if (!was_running) {
+    std::cerr << "srdxctl: probe " << id << " had already finished ("
+              << format_value(field(probe, "state")) << "); nothing to cancel\n";
+  }
+  print_probe(probe, as_json);
+  return kExitOk;
+}
+
+// SIGINT, SIGTERM and SIGHUP while `srdxctl probe` waits: the signal's number.
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGINT:
+      return "Ctrl-C (SIGINT)";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+  }
+  return "a signal";
+}
+
+// From here on a stop signal cancels the probe; a second one of the same
+// kind kills srdxctl (SA_RESETHAND). SIGHUP ignored at start (nohup) stays
+// ignored. SIGINT is caught even when ignored at start, as a shell script's
+// background job gets it, so that `kill -INT` still cancels.
+class StopSignals {
+ public:
+  StopSignals() {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < std::size(kStopSignals); ++i) {
+      sigaction(kStopSignals[i], nullptr, &old_[i]);
+      if (kStopSignals[i] == SIGHUP && old_[i].sa_handler == SIG_IGN) continue;
+      sigaction(kStopSignals[i], &sa, nullptr);
+    }
+  }
+  ~StopSignals() {
+    for (size_t i = 0; i < std::size(kStopSignals); ++i)
+      sigaction(kStopSignals[i], &old_[i], nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction old_[std::size(kStopSignals)]{};
+};
+
+// The probe is cancelled on the daemon before anything is printed, so that
+// a closed pipe or terminal cannot leave it running.
+int stop_probe(ApiClient& api, bool as_json, const std::string& id, bool tty, int sig) {
+  if (tty) std::cerr << "\r\033[K" << std::flush;
+  bool was_running = false;
+  json probe;
+  try {
+    probe = cancel_probe(api, id, was_running);
+  } catch (const CtlError& e) {
+    throw CtlError{e.exit_code,
+                   std::string(signal_name(sig)) + ": could not cancel probe " + id +
+                       " (it may still be running; srdxctl cancel " + id + "): " + e.message,
+                   e.http_status};
+  }
+  if (was_running) {
+    std::cerr << "srdxctl: " << signal_name(sig) << ": probe " << id << " cancelled after "
+              << probe_progress(probe) << "\n";
+  } else {
+    std::cerr << "srdxctl: " << signal_name(sig) << ": probe " << id << " had already finished ("
+              << format_value(field(probe, "state")) << ")\n";
+  }
+  print_probe(probe, as_json);
+  return kExitSignalBase + sig;
+}
 
 int cmd_probe(ApiClient& api, bool as_json, const std::string& peer, const ProbeOptions& o) {
   const json request = {{"peer", peer},
@@ -249,13 +406,22 @@ int cmd_probe(ApiClient& api, bool as_json, const std::string& peer, const Probe
                         {"size", whole_number("size", o.size)},
                         {"count", whole_number("count", o.count)},
                         {"interval_us", whole_number("interval-us", o.interval_us)}};
-  // Ctrl-C from here on cancels the probe; a second one kills srdxctl.
-  struct sigaction sa {};
-  sa.sa_handler = on_sigint;
-  sa.sa_flags = SA_RESTART | SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
+  if (o.detach) {
+    const Reply started = api.post("/v1/probes", request);
+    const std::string id = format_value(field(started.doc, "id"));
+    if (as_json) {
+      print_json(started);
+    } else {
+      std::cout << id << "\n";
+    }
+    if (isatty(STDERR_FILENO) != 0) {
+      std::cerr << "probe " << id << " to " << peer << " started: srdxctl probes " << id
+                << " shows it, srdxctl cancel " << id << " stops it\n";
+    }
+    return kExitOk;
+  }
 
+  const StopSignals stop_signals;
   const Reply started = api.post("/v1/probes", request);
   const std::string id = format_value(field(started.doc, "id"));
   const std::string where = "/v1/probes/" + path_segment(id);
@@ -265,45 +431,34 @@ int cmd_probe(ApiClient& api, bool as_json, const std::string& peer, const Probe
 
   json probe = started.doc;
   for (;;) {
-    if (g_interrupted) {
-      const Reply cancelled = api.del(where);
-      if (tty) std::cerr << "\r\033[K";
-      std::cerr << "probe " << id << " cancelled (" << progress_cell(probe) << " done)\n";
-      if (as_json) print_json(cancelled);
-      return kExitInterrupted;
-    }
+    if (g_stop_signal != 0) return stop_probe(api, as_json, id, tty, g_stop_signal);
     probe = api.get(where).doc;
     const std::string state = format_value(field(probe, "state"));
     if (state != "running") break;
     // One line kept up to date on a terminal; a line a second otherwise.
     if (tty) {
       std::cerr << "\r\033[Kprobe " << id << " to " << peer << " (" << o.transport
-                << "): " << progress_cell(probe) << std::flush;
+                << "): " << probe_progress(probe) << std::flush;
     } else if (clock::now() >= next_line) {
       std::cerr << "probe " << id << " to " << peer << " (" << o.transport
-                << "): " << progress_cell(probe) << "\n";
+                << "): " << probe_progress(probe) << "\n";
       next_line = clock::now() + std::chrono::seconds(1);
     }
-    for (int i = 0; i < 10 && !g_interrupted; ++i) {
+    for (int i = 0; i < 10 && g_stop_signal == 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
   if (tty) std::cerr << "\r\033[K" << std::flush;
-  signal(SIGINT, SIG_DFL);
 
   const std::string state = format_value(field(probe, "state"));
-  if (as_json) {
-    std::cout << probe.dump(2) << "\n";
-  } else {
-    std::cout << "probe " << id << " to " << peer << ": " << o.count << " x " << o.size
-              << " B round trips, " << o.transport << ", " << state << "\n"
-              << probe_table(probe);
-  }
+  print_probe(probe, as_json);
   if (state == "failed") {
     throw CtlError{kExitDaemonError,
                    "probe " + id + " failed: " + format_value(field(probe, "error"))};
   }
-  if (state == "cancelled") throw CtlError{kExitDaemonError, "probe " + id + " was cancelled"};
+  if (state == "cancelled") {
+    throw CtlError{kExitDaemonError, "probe " + id + " was cancelled (not by this srdxctl)"};
+  }
   return kExitOk;
 }
 
@@ -359,17 +514,28 @@ int run(int argc, char** argv) {
 
   struct Command {
     const char* name;
-    size_t args;  // positional arguments after the command
+    size_t min_args, max_args;  // positional arguments after the command
+    const char* args_error;     // when their number is wrong
   };
-  static const Command kCommands[] = {{"status", 0},   {"peers", 0}, {"paths", 1},
-                                      {"counters", 0}, {"probe", 1}, {"probes", 0}};
+  static const Command kCommands[] = {
+      {"status", 0, 0, "status takes no arguments"},
+      {"peers", 0, 0, "peers takes no arguments"},
+      {"paths", 1, 1, "paths needs one PEER"},
+      {"counters", 0, 0, "counters takes no arguments"},
+      {"probe", 1, 1, "probe needs one PEER"},
+      {"probes", 0, 1, "probes takes at most one probe ID"},
+      {"cancel", 1, 1, "cancel needs one probe ID (srdxctl probes lists them)"}};
   const Command* cmd = nullptr;
   for (const Command& c : kCommands) {
     if (cl.command == c.name) cmd = &c;
   }
   if (cmd == nullptr) usage_error("unknown command '" + cl.command + "'");
-  if (positional.size() != cmd->args) {
-    usage_error(cl.command + (cmd->args == 0 ? " takes no arguments" : " needs one PEER"));
+  if (positional.size() < cmd->min_args || positional.size() > cmd->max_args) {
+    usage_error(cmd->args_error);
+  }
+  if ((cl.command == "probes" || cl.command == "cancel") && !positional.empty() &&
+      positional[0].empty()) {
+    usage_error(cl.command + ": the probe ID is empty");
   }
   if (cl.command == "probe") {
     if (probe.transport != "srdx" && probe.transport != "tcp" && probe.transport != "both") {
@@ -395,6 +561,8 @@ int run(int argc, char** argv) {
   if (cl.command == "paths") return cmd_paths(api, as_json, positional[0]);
   if (cl.command == "counters") return cmd_counters(api, as_json);
   if (cl.command == "probe") return cmd_probe(api, as_json, positional[0], probe);
+  if (cl.command == "cancel") return cmd_cancel(api, as_json, positional[0]);
+  if (!positional.empty()) return cmd_probe_status(api, as_json, positional[0]);
   return cmd_probes(api, as_json);
 }
 
