@@ -96,7 +96,8 @@ const std::vector<Opt>& options_table() {
       {"daemon", "daemon.drain-timeout", "5s",
        "SIGTERM: how long to wait for in-flight messages before exiting"},
       {"daemon", "daemon.probe-every", "0",
-       "probe every peer over srdx and tcp (10 pings) this often, as metrics; 0 = off"},
+       "probe every peer over srdx and tcp (10 pings) this often, as metrics "
+       "(source=\"periodic\"); 0 = off, else 100ms or more"},
   };
   return t;
 }

@@ -21,14 +21,24 @@ void Histogram::observe(double seconds) {
   sum_ += seconds;
 }
 
-void ProbeHistograms::observe(const std::string& peer, std::string_view transport, double seconds) {
+void ProbeHistograms::observe(const ProbeKey& k, double seconds) {
   std::lock_guard<std::mutex> lock(mu_);
-  h_[{peer, std::string(transport)}].observe(seconds);
+  m_.rtt[k].observe(seconds);
 }
 
-std::map<std::pair<std::string, std::string>, Histogram> ProbeHistograms::copy() const {
+void ProbeHistograms::lost(const ProbeKey& k) {
   std::lock_guard<std::mutex> lock(mu_);
-  return h_;
+  ++m_.lost[k];
+}
+
+void ProbeHistograms::failed(const ProbeKey& k) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++m_.failed[k];
+}
+
+ProbeMetrics ProbeHistograms::copy() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return m_;
 }
 
 std::string escape_label(std::string_view v) {
@@ -205,11 +215,16 @@ std::string render_prometheus(const MetricsInput& in) {
   // Probes.
   w.family("srdx_probes_started_total", "counter", "Probes started (API and periodic)");
   w.sample("srdx_probes_started_total", "", num(in.probes_started));
+  auto probe_labels = [](const ProbeKey& k) {
+    return label("peer", k.peer) + "," + label("transport", k.transport) + "," +
+           label("source", k.source);
+  };
   w.family("srdx_probe_rtt_seconds", "histogram",
-           "Ping-pong round-trip time of probes, by peer and transport");
+           "Ping-pong round-trip time of probes, by peer, transport and source (probe: the "
+           "API; periodic: daemon.probe-every)");
   const std::vector<double>& b = Histogram::bounds();
-  for (const auto& [key, h] : in.probe_rtt) {
-    const std::string base = label("peer", key.first) + "," + label("transport", key.second);
+  for (const auto& [key, h] : in.probes.rtt) {
+    const std::string base = probe_labels(key);
     uint64_t cum = 0;
     for (size_t i = 0; i < b.size(); ++i) {
       cum += h.buckets()[i];
@@ -219,6 +234,17 @@ std::string render_prometheus(const MetricsInput& in) {
     w.sample("srdx_probe_rtt_seconds_bucket", base + "," + label("le", "+Inf"), num(cum));
     w.sample("srdx_probe_rtt_seconds_sum", base, num(h.sum()));
     w.sample("srdx_probe_rtt_seconds_count", base, num(h.count()));
+  }
+  w.family("srdx_probe_pings_lost_total", "counter",
+           "Probe pings that got no answer in time, by peer, transport and source");
+  for (const auto& [key, n] : in.probes.lost) {
+    w.sample("srdx_probe_pings_lost_total", probe_labels(key), num(n));
+  }
+  w.family("srdx_probe_failures_total", "counter",
+           "Probes (periodic rounds or API probes) that failed on a transport: an error "
+           "(connect refused, ping refused) or not one answer, by peer, transport and source");
+  for (const auto& [key, n] : in.probes.failed) {
+    w.sample("srdx_probe_failures_total", probe_labels(key), num(n));
   }
 
   // Control API.

@@ -31,21 +31,40 @@ class Histogram {
   double sum_ = 0;
 };
 
-// Probe RTT histograms keyed by (peer, transport), thread-safe.
+// What the probes measured, per (peer, transport, source): source is
+// "probe" for POST /v1/probes (srdxctl probe) and "periodic" for the rounds
+// daemon.probe-every starts, so that the two never mix in one series.
+struct ProbeKey {
+  std::string peer, transport, source;
+  auto operator<=>(const ProbeKey&) const = default;
+};
+
+struct ProbeMetrics {
+  std::map<ProbeKey, Histogram> rtt;  // answered pings' round-trip times
+  std::map<ProbeKey, uint64_t> lost;  // pings without an answer in time
+  // Probes (API probes or periodic rounds) that ended failed on the
+  // transport: an error over it (tcp connect refused, the endpoint refused a
+  // ping) or not one answer over it.
+  std::map<ProbeKey, uint64_t> failed;
+};
+
+// ProbeMetrics, thread-safe (probe threads and the poller thread write).
 class ProbeHistograms {
  public:
-  void observe(const std::string& peer, std::string_view transport, double seconds);
-  std::map<std::pair<std::string, std::string>, Histogram> copy() const;
+  void observe(const ProbeKey& k, double seconds);
+  void lost(const ProbeKey& k);
+  void failed(const ProbeKey& k);
+  ProbeMetrics copy() const;
 
  private:
   mutable std::mutex mu_;
-  std::map<std::pair<std::string, std::string>, Histogram> h_;
+  ProbeMetrics m_;
 };
 
 struct MetricsInput {
   const Snapshot* snap = nullptr;
   ApiCounters api;
-  std::map<std::pair<std::string, std::string>, Histogram> probe_rtt;
+  ProbeMetrics probes;
   double uptime_s = 0;
   bool draining = false;
   uint64_t probes_started = 0;

@@ -28,6 +28,7 @@ constexpr size_t idx(ProbeTransport t) { return t == ProbeTransport::tcp ? 1 : 0
 constexpr uint64_t kPingCookieTag = uint64_t{0x5052} << 48;
 constexpr Duration kPingTimeout = Duration::seconds(1);
 constexpr uint32_t kBatch = 100;  // pings per transport before switching
+constexpr uint32_t kPeriodicGiveUpAfterLost = 2;
 }  // namespace
 
 RttSummary summarize(std::vector<int64_t>& ns, uint64_t lost) {
@@ -65,8 +66,9 @@ std::string_view to_string(ProbeState s) {
 
 // ---- Probe -----------------------------------------------------------------------
 
-Probe::Probe(uint64_t id, const ProbeRequest& req, const PeerConfig& peer, bool listed)
-    : id_(id), req_(req), peer_(peer), listed_(listed) {}
+Probe::Probe(uint64_t id, const ProbeRequest& req, const PeerConfig& peer, bool listed,
+             ProbeHistograms& metrics)
+    : id_(id), req_(req), peer_(peer), listed_(listed), metrics_(metrics) {}
 
 ProbeState Probe::state() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -74,13 +76,20 @@ ProbeState Probe::state() const {
 }
 
 void Probe::record(ProbeTransport t, int64_t rtt_ns) {
-  std::lock_guard<std::mutex> lock(mu_);
-  rtt_[idx(t)].push_back(rtt_ns);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    rtt_[idx(t)].push_back(rtt_ns);
+  }
+  metrics_.observe({peer_.name, std::string(to_string(t)), source()},
+                   static_cast<double>(rtt_ns) / 1e9);
 }
 
 void Probe::record_lost(ProbeTransport t) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ++lost_[idx(t)];
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++lost_[idx(t)];
+  }
+  metrics_.lost({peer_.name, std::string(to_string(t)), source()});
 }
 
 void Probe::finish(ProbeState s, const std::string& error) {
@@ -93,6 +102,21 @@ void Probe::finish(ProbeState s, const std::string& error) {
 uint64_t Probe::done(ProbeTransport t) const {
   std::lock_guard<std::mutex> lock(mu_);
   return rtt_[idx(t)].size() + lost_[idx(t)];
+}
+
+uint64_t Probe::answered(ProbeTransport t) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return rtt_[idx(t)].size();
+}
+
+uint64_t Probe::lost(ProbeTransport t) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return lost_[idx(t)];
+}
+
+std::string Probe::error() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return error_;
 }
 
 json Probe::to_json() const {
@@ -176,7 +200,7 @@ std::string SrdxBatch::wait() {
 
 // ---- SrdxPinger --------------------------------------------------------------------
 
-SrdxPinger::SrdxPinger(Endpoint& ep, uint64_t magic, ProbeHistograms& hist) : ep_(ep), hist_(hist) {
+SrdxPinger::SrdxPinger(Endpoint& ep, uint64_t magic) : ep_(ep) {
   for (size_t i = 0; i < 8; ++i) magic_[i] = static_cast<uint8_t>(magic >> (8 * i));
 }
 
@@ -184,6 +208,7 @@ void SrdxPinger::add(std::shared_ptr<SrdxBatch> b, PeerId peer, Time now) {
   Peer& p = queues_[peer];
   if (p.batches.empty()) {
     p.done = 0;
+    p.lost_in_row = 0;
     p.started = false;
     p.next_send = now;
   }
@@ -219,9 +244,12 @@ std::string SrdxPinger::send_ping(PeerId id, Peer& p, Time now) {
   if (r.err == Errc::would_block) {
     // The peer's send queue is full (other traffic): this ping is lost, the
     // next one goes a little later.
-    if (!p.warmup) b.probe->record_lost(ProbeTransport::srdx);
+    if (!p.warmup) {
+      ping_lost(p);
+    } else {
+      ++p.done;
+    }
     p.warmup = false;
-    ++p.done;
     p.next_send = now + Duration::micros(std::max<uint32_t>(b.interval_us, 1000));
     return {};
   }
@@ -234,6 +262,12 @@ std::string SrdxPinger::send_ping(PeerId id, Peer& p, Time now) {
   p.in_flight = true;
   p.sent = now;
   return {};
+}
+
+void SrdxPinger::ping_lost(Peer& p) {
+  p.batches.front()->probe->record_lost(ProbeTransport::srdx);
+  ++p.done;
+  ++p.lost_in_row;
 }
 
 void SrdxPinger::ping_done(PeerId, Peer& p, Time now) {
@@ -259,8 +293,8 @@ bool SrdxPinger::on_message(const Event& ev, Time now) {
     p.warmup = false;
   } else {
     b.probe->record(ProbeTransport::srdx, rtt);
-    hist_.observe(b.peer, "srdx", static_cast<double>(rtt) / 1e9);
     ++p.done;
+    p.lost_in_row = 0;
   }
   ping_done(ev.peer, p, now);
   return true;
@@ -275,8 +309,7 @@ void SrdxPinger::on_send_failed(const Event& ev, Time now) {
   if (p.warmup) {
     p.warmup = false;
   } else {
-    p.batches.front()->probe->record_lost(ProbeTransport::srdx);
-    ++p.done;
+    ping_lost(p);
   }
   ping_done(ev.peer, p, now);
 }
@@ -303,10 +336,7 @@ void SrdxPinger::tick(Time now) {
       SrdxBatch& b = *p.batches.front();
       if (p.in_flight && now - p.sent > kPingTimeout + Duration::millis(100)) {
         // The endpoint's own message timeout normally fires first.
-        if (!p.warmup) {
-          b.probe->record_lost(ProbeTransport::srdx);
-          ++p.done;
-        }
+        if (!p.warmup) ping_lost(p);
         p.warmup = false;
         ping_done(id, p, now);
       }
@@ -314,11 +344,14 @@ void SrdxPinger::tick(Time now) {
       if (!p.in_flight && now >= p.next_send && !b.probe->cancelled() && p.done < b.count) {
         err = send_ping(id, p, now);
       }
-      if (!err.empty() || b.probe->cancelled() || p.done >= b.count) {
+      const bool give_up = b.give_up_after_lost > 0 && p.lost_in_row >= b.give_up_after_lost;
+      if (!err.empty() || b.probe->cancelled() || p.done >= b.count || give_up) {
+        if (give_up && p.done < b.count) b.gave_up = true;
         if (err.empty() && b.probe->cancelled() && p.done < b.count) err = "cancelled";
         b.complete(err);
         p.batches.pop_front();
         p.done = 0;
+        p.lost_in_row = 0;
         p.started = false;
         // The next batch may start at once; an in-flight ping of the
         // cancelled batch is simply forgotten (its echo is dropped).
@@ -348,7 +381,7 @@ std::shared_ptr<Probe> ProbeManager::start(const ProbeRequest& req, const PeerCo
   std::lock_guard<std::mutex> lock(mu_);
   reap_locked();
   const uint64_t id = next_id_++;
-  auto p = std::make_shared<Probe>(id, req, peer, listed);
+  auto p = std::make_shared<Probe>(id, req, peer, listed, hist_);
   probes_[id] = p;
   started_.fetch_add(1);
   // The thread cannot finish before it is in threads_: run() takes mu_ last.
@@ -359,7 +392,12 @@ std::shared_ptr<Probe> ProbeManager::start(const ProbeRequest& req, const PeerCo
 void ProbeManager::reap_locked() {
   for (std::thread& t : done_threads_) t.join();
   done_threads_.clear();
-  // Keep the newest 256 finished probes.
+  // Keep the newest 256 finished API probes; finished periodic rounds are
+  // not listed, so they go at once (else frequent rounds would push the API
+  // probes' results out).
+  for (auto it = probes_.begin(); it != probes_.end();) {
+    it = !it->second->listed() && it->second->finished() ? probes_.erase(it) : std::next(it);
+  }
   size_t finished = 0;
   for (const auto& [id, p] : probes_) finished += p->finished() ? 1 : 0;
   for (auto it = probes_.begin(); it != probes_.end() && finished > 256;) {
@@ -418,6 +456,10 @@ void ProbeManager::run(std::shared_ptr<Probe> p) {
   const bool do_tcp = req.transport != ProbeTransport::srdx;
   uint32_t rem_srdx = do_srdx ? req.count : 0;
   uint32_t rem_tcp = do_tcp ? req.count : 0;
+  // A periodic round is a health check: a transport that leaves this many
+  // pings in a row unanswered is given up for the round.
+  const uint32_t give_up = p->listed() ? 0 : kPeriodicGiveUpAfterLost;
+  uint32_t tcp_lost_in_row = 0;
   TcpPinger tcp;
   std::string error;
   while ((rem_srdx || rem_tcp) && !p->cancelled() && error.empty()) {
@@ -428,10 +470,12 @@ void ProbeManager::run(std::shared_ptr<Probe> p) {
       b->size = req.size;
       b->count = std::min(kBatch, rem_srdx);
       b->interval_us = req.interval_us;
+      b->give_up_after_lost = give_up;
       submit_(b);
       const std::string err = b->wait();
       if (!err.empty() && err != "cancelled") error = "srdx: " + err;
       rem_srdx -= b->count;
+      if (err.empty() && b->gave_up) rem_srdx = 0;
     }
     for (uint32_t i = 0; rem_tcp && i < kBatch && !p->cancelled() && error.empty(); ++i) {
       if (!tcp.connected()) {
@@ -450,18 +494,35 @@ void ProbeManager::run(std::shared_ptr<Probe> p) {
       if (rtt == 0) {
         p->record_lost(ProbeTransport::tcp);
         tcp.close();
+        ++tcp_lost_in_row;
       } else {
         p->record(ProbeTransport::tcp, rtt);
-        hist_.observe(p->peer().name, "tcp", static_cast<double>(rtt) / 1e9);
+        tcp_lost_in_row = 0;
       }
       --rem_tcp;
+      if (give_up && tcp_lost_in_row >= give_up) rem_tcp = 0;
       if (req.interval_us) std::this_thread::sleep_for(std::chrono::microseconds(req.interval_us));
+    }
+  }
+  // Failures by transport, for the metrics: the transport's error, or not
+  // one answer over it (a cancelled probe counts as neither).
+  const bool stopped_early = p->cancelled() && (rem_srdx || rem_tcp);
+  if (!stopped_early || !error.empty()) {
+    for (ProbeTransport t : {ProbeTransport::srdx, ProbeTransport::tcp}) {
+      if (t == ProbeTransport::srdx ? !do_srdx : !do_tcp) continue;
+      const std::string name(to_string(t));
+      const bool its_error = error.rfind(name + ":", 0) == 0;
+      const bool no_answer = p->answered(t) == 0 && p->lost(t) > 0;
+      if (its_error || no_answer) hist_.failed({p->peer().name, name, p->source()});
     }
   }
   if (!error.empty()) {
     p->finish(ProbeState::failed, error);
-    SRDX_LOG_WARN("probe %llu to %s failed: %s", static_cast<unsigned long long>(p->id()),
-                  p->peer().name.c_str(), error.c_str());
+    // Periodic rounds log on a change of state only (Daemon::periodic_main).
+    if (p->listed()) {
+      SRDX_LOG_WARN("probe %llu to %s failed: %s", static_cast<unsigned long long>(p->id()),
+                    p->peer().name.c_str(), error.c_str());
+    }
   } else if (p->cancelled() && (rem_srdx || rem_tcp)) {
     p->finish(ProbeState::cancelled);
   } else {

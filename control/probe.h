@@ -42,12 +42,18 @@ std::string_view to_string(ProbeState s);
 
 class Probe {
  public:
-  Probe(uint64_t id, const ProbeRequest& req, const PeerConfig& peer, bool listed);
+  // listed=false: a periodic round (daemon.probe-every), not in /v1/probes.
+  // Samples and lost pings also go to `metrics` under source "probe" or
+  // "periodic".
+  Probe(uint64_t id, const ProbeRequest& req, const PeerConfig& peer, bool listed,
+        ProbeHistograms& metrics);
 
   uint64_t id() const { return id_; }
   const ProbeRequest& request() const { return req_; }
   const PeerConfig& peer() const { return peer_; }
   bool listed() const { return listed_; }
+  // "probe" (API) or "periodic": the metrics' source label.
+  const char* source() const { return listed_ ? "probe" : "periodic"; }
   ProbeState state() const;
   bool cancelled() const { return cancel_.load(); }
   bool finished() const { return state() != ProbeState::running; }
@@ -62,12 +68,16 @@ class Probe {
   nlohmann::json to_json() const;
   // Pings done so far on transport t (measured + lost).
   uint64_t done(ProbeTransport t) const;
+  uint64_t answered(ProbeTransport t) const;
+  uint64_t lost(ProbeTransport t) const;
+  std::string error() const;
 
  private:
   const uint64_t id_;
   const ProbeRequest req_;
   const PeerConfig peer_;
   const bool listed_;
+  ProbeHistograms& metrics_;
   std::atomic<bool> cancel_{false};
   mutable std::mutex mu_;
   ProbeState state_ = ProbeState::running;
@@ -81,6 +91,11 @@ struct SrdxBatch {
   std::shared_ptr<Probe> probe;
   std::string peer;  // configured peer name
   uint32_t size = 64, count = 1, interval_us = 0;
+  // Non-zero: the batch ends early, without an error, after this many pings
+  // in a row got no answer (periodic rounds: a dead peer costs a round a few
+  // ping timeouts, not count of them); gave_up then says so.
+  uint32_t give_up_after_lost = 0;
+  bool gave_up = false;
   // Set by the poller thread when the batch ends; error empty on success.
   std::mutex mu;
   std::condition_variable cv;
@@ -96,7 +111,7 @@ class SrdxPinger {
  public:
   // `magic` marks this daemon's pings (their first 8 bytes), so that an echo
   // coming back is never echoed again.
-  SrdxPinger(Endpoint& ep, uint64_t magic, ProbeHistograms& hist);
+  SrdxPinger(Endpoint& ep, uint64_t magic);
 
   void add(std::shared_ptr<SrdxBatch> b, PeerId peer, Time now);
   // A flow-0xFFFF message: true when it is (or was) an answer to one of our
@@ -112,7 +127,7 @@ class SrdxPinger {
  private:
   struct Peer {
     std::deque<std::shared_ptr<SrdxBatch>> batches;
-    uint32_t done = 0;
+    uint32_t done = 0, lost_in_row = 0;
     bool in_flight = false, warmup = false, started = false;
     uint64_t seq = 0, cookie = 0;
     Time sent, next_send;
@@ -121,11 +136,12 @@ class SrdxPinger {
   // Empty, or why no ping of this batch can be sent.
   std::string send_ping(PeerId id, Peer& p, Time now);
   void ping_done(PeerId id, Peer& p, Time now);
+  // A counted ping of the front batch got no answer.
+  void ping_lost(Peer& p);
   bool is_ours(std::span<const uint8_t> data) const;
 
   Endpoint& ep_;
   uint8_t magic_[8];
-  ProbeHistograms& hist_;
   std::map<PeerId, Peer> queues_;
   uint64_t next_seq_ = 1;
 };

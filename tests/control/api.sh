@@ -186,7 +186,9 @@ cp "$BODY" "$WORK/metrics.txt"
   --require srdx_probe_rtt_seconds --require srdx_api_unauthorized_total \
   --require-sample '^srdx_peer_up\{peer="b"\} 1$' \
   --require-sample '^srdx_probe_rtt_seconds_bucket\{.*transport="tcp".*\} ' \
-  --require-sample '^srdx_probe_rtt_seconds_bucket\{.*transport="srdx".*\} ' ||
+  --require-sample '^srdx_probe_rtt_seconds_bucket\{.*transport="srdx".*\} ' \
+  --require-sample '^srdx_probe_rtt_seconds_count\{peer="b",transport="srdx",source="probe"\} ' \
+  --require srdx_probe_pings_lost_total --require srdx_probe_failures_total ||
   fail "/metrics is not valid Prometheus text (saved above)"
 # Every metric the Grafana dashboard queries is one srdxd exports.
 "$PY" - "$HERE/../../dashboards/srdx-grafana.json" "$WORK/metrics.txt" <<'PYEOF' ||

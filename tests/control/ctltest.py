@@ -9,11 +9,16 @@
                                 binds
   ctltest.py json FILE EXPR     evaluates EXPR on the JSON document d in FILE;
                                 strings print bare, other values as JSON
+  ctltest.py metric FILE NAME [LABEL=VALUE]...
+                                the value of the one sample NAME in the
+                                Prometheus text FILE whose labels include
+                                these; prints "absent" if there is none
 """
 import fcntl
 import json
 import os
 import random
+import re
 import socket
 import sys
 
@@ -70,6 +75,22 @@ def ports(n, owner):
     raise SystemExit("ctltest: no free port range")
 
 
+def metric(path, name, wanted):
+    want = dict(w.split("=", 1) for w in wanted)
+    found = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$", line.rstrip("\n"))
+            if not m or m[1] != name:
+                continue
+            labels = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m[2] or ""))
+            if all(labels.get(k) == v for k, v in want.items()):
+                found.append(m[3])
+    if len(found) > 1:
+        raise SystemExit("ctltest: %d samples of %s match %s" % (len(found), name, want))
+    return found[0] if found else "absent"
+
+
 def main(argv):
     if len(argv) == 3 and argv[0] == "ports":
         print(ports(int(argv[1]), int(argv[2])))
@@ -79,6 +100,9 @@ def main(argv):
             d = json.load(f)
         v = eval(argv[2], {"d": d, "len": len, "all": all, "any": any})  # noqa: S307 (test input)
         print(v if isinstance(v, str) else json.dumps(v))
+        return 0
+    if len(argv) >= 3 and argv[0] == "metric":
+        print(metric(argv[1], argv[2], argv[3:]))
         return 0
     print(__doc__, file=sys.stderr)
     return 2

@@ -250,3 +250,27 @@ probe_past() { [[ $(probe_done_count "$1" "$2") -gt $3 ]]; }
 
 # probe_over NAME ID: is the probe no longer running?
 probe_over() { [[ $(probe_state "$1" "$2") != running ]]; }
+
+# metrics NAME: fetches NAME's /metrics into $WORK/NAME.metrics.
+metrics() {
+  [[ $(api "$1" GET /metrics) == 200 ]] || fail "GET /metrics on $1: HTTP $STATUS"
+  cp "$BODY" "$WORK/$1.metrics"
+}
+
+# mv_of NAME METRIC [LABEL=VALUE]...: the value of one sample in NAME's last
+# fetched /metrics ("absent" if there is none).
+mv_of() {
+  local n=$1
+  shift
+  "$PY" "$HERE/ctltest.py" metric "$WORK/$n.metrics" "$@"
+}
+
+# metric_at_least NAME MIN METRIC [LABEL=VALUE]...: fetches NAME's /metrics;
+# is the sample there with a value of at least MIN?
+metric_at_least() {
+  local n=$1 min=$2 v
+  shift 2
+  metrics "$n"
+  v=$(mv_of "$n" "$@")
+  [[ $v != absent ]] && "$PY" -c "import sys; sys.exit(0 if float('$v') >= $min else 1)"
+}

@@ -53,7 +53,10 @@ TEST(Prometheus, RendersASample) {
   h.observe(3e-6);   // first bucket (5us)
   h.observe(40e-6);  // 50us
   h.observe(2.0);    // +Inf
-  in.probe_rtt[{"b", "srdx"}] = h;
+  in.probes.rtt[{"b", "srdx", "probe"}] = h;
+  in.probes.rtt[{"b", "tcp", "periodic"}] = h;
+  in.probes.lost[{"b", "srdx", "periodic"}] = 3;
+  in.probes.failed[{"b", "tcp", "periodic"}] = 2;
   in.uptime_s = 1.5;
   const std::string t = render_prometheus(in);
 
@@ -72,18 +75,30 @@ TEST(Prometheus, RendersASample) {
   EXPECT_THAT(t, HasSubstr("srdx_path_srtt_seconds{peer=\"b\",entropy=\"7\"} 3e-05\n"));
   EXPECT_THAT(t, HasSubstr("srdx_path_packets_sent_total{peer=\"b\",entropy=\"7\"} 500\n"));
   EXPECT_THAT(t, HasSubstr("# TYPE srdx_probe_rtt_seconds histogram\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_probe_rtt_seconds_bucket{peer=\"b\",transport=\"srdx\",source="
+                           "\"probe\",le=\"5e-06\"} 1\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_probe_rtt_seconds_bucket{peer=\"b\",transport=\"srdx\",source="
+                           "\"probe\",le=\"5e-05\"} 2\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_probe_rtt_seconds_bucket{peer=\"b\",transport=\"srdx\",source="
+                           "\"probe\",le=\"1\"} 2\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_probe_rtt_seconds_bucket{peer=\"b\",transport=\"srdx\",source="
+                           "\"probe\",le=\"+Inf\"} 3\n"));
+  EXPECT_THAT(
+      t, HasSubstr(
+             "srdx_probe_rtt_seconds_count{peer=\"b\",transport=\"srdx\",source=\"probe\"} 3\n"));
   EXPECT_THAT(
       t,
-      HasSubstr("srdx_probe_rtt_seconds_bucket{peer=\"b\",transport=\"srdx\",le=\"5e-06\"} 1\n"));
-  EXPECT_THAT(
-      t,
-      HasSubstr("srdx_probe_rtt_seconds_bucket{peer=\"b\",transport=\"srdx\",le=\"5e-05\"} 2\n"));
-  EXPECT_THAT(
-      t, HasSubstr("srdx_probe_rtt_seconds_bucket{peer=\"b\",transport=\"srdx\",le=\"1\"} 2\n"));
-  EXPECT_THAT(
-      t, HasSubstr("srdx_probe_rtt_seconds_bucket{peer=\"b\",transport=\"srdx\",le=\"+Inf\"} 3\n"));
-  EXPECT_THAT(t, HasSubstr("srdx_probe_rtt_seconds_count{peer=\"b\",transport=\"srdx\"} 3\n"));
-  EXPECT_THAT(t, HasSubstr("srdx_probe_rtt_seconds_sum{peer=\"b\",transport=\"srdx\"} 2.000043\n"));
+      HasSubstr(
+          "srdx_probe_rtt_seconds_sum{peer=\"b\",transport=\"srdx\",source=\"probe\"} 2.000043\n"));
+  // Periodic rounds and API probes are separate series.
+  EXPECT_THAT(t, HasSubstr("srdx_probe_rtt_seconds_count{peer=\"b\",transport=\"tcp\","
+                           "source=\"periodic\"} 3\n"));
+  EXPECT_THAT(t, HasSubstr("# TYPE srdx_probe_pings_lost_total counter\n"
+                           "srdx_probe_pings_lost_total{peer=\"b\",transport=\"srdx\","
+                           "source=\"periodic\"} 3\n"));
+  EXPECT_THAT(t, HasSubstr("# TYPE srdx_probe_failures_total counter\n"
+                           "srdx_probe_failures_total{peer=\"b\",transport=\"tcp\","
+                           "source=\"periodic\"} 2\n"));
   EXPECT_THAT(t, HasSubstr("srdx_api_unauthorized_total 4\n"));
   EXPECT_THAT(t, HasSubstr("srdx_api_requests_total 10\n"));
   EXPECT_THAT(t, HasSubstr("srdx_uptime_seconds 1.5\n"));
