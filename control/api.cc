@@ -119,6 +119,26 @@ json counters_json(const Snapshot& s, const ApiCounters& api) {
 
 namespace {
 
+// Where the daemon listens and sends from: the link's local address, the
+// entropy (source) port range, the DPDK device, the TCP echo listener and the
+// control API.
+json ports_json(const DaemonConfig& c, const Snapshot& s) {
+  const dp::EntropyPorts& e = c.link.entropy;
+  json link = {{"local", format_addr(s.link_local)},
+               {"local_port", s.link_local.port},
+               {"entropy_ports",
+                {{"first", e.first_port},
+                 {"count", e.port_count},
+                 {"last", uint32_t{e.first_port} + e.port_count - 1}}}};
+  if (c.link.kind == "dpdk") {
+    link["dpdk_device"] = c.link.device;
+    link["dpdk_queues"] = c.link.queues;
+  }
+  return {{"link", link},
+          {"tcp_echo", c.tcp_echo ? json(format_addr(c.tcp_echo_addr)) : json(nullptr)},
+          {"control", format_addr(c.control_listen)}};
+}
+
 // Splits "/v1/peers/b/paths" into {"v1","peers","b","paths"}; false on an
 // empty segment (a doubled or trailing slash).
 bool split_path(const std::string& path, std::vector<std::string>& out) {
@@ -272,6 +292,7 @@ void ApiServer::route(const httplib::Request& req, httplib::Response& res) {
                 {"peers_up", up},
                 {"endpoint_peers", s.endpoint_peers},
                 {"buffered_messages", s.buffered_messages}}},
+              {"ports", ports_json(d_.config(), s)},
               {"probes_running", d_.probes().running()},
               {"state", d_.draining() ? "draining" : "running"}};
     reply(res, 200, j);

@@ -24,6 +24,14 @@ expect "d['link']['local'] == '127.0.0.1:${LOCAL_PORT[a]}'" "status link local"
 expect 'd["engine"]["peers"] == 1' "status engine peers"
 expect 'isinstance(d["uptime_s"], (int, float)) and d["uptime_s"] >= 0' "status uptime"
 expect 'isinstance(d["engine"]["epoch"], int)' "status epoch"
+# The ports a uses (node_config: link.local, 8 entropy ports after it, tcp echo, control).
+expect "d['ports']['link']['local'] == '127.0.0.1:${LOCAL_PORT[a]}'" "status ports.link.local"
+expect "d['ports']['link']['local_port'] == ${LOCAL_PORT[a]}" "status ports.link.local_port"
+expect "d['ports']['link']['entropy_ports'] == {'first': $((LOCAL_PORT[a] + 1)), 'count': 8, 'last': $((LOCAL_PORT[a] + 8))}" \
+  "status ports.link.entropy_ports"
+expect "'dpdk_device' not in d['ports']['link']" "no dpdk device on the udp link"
+expect "d['ports']['tcp_echo'] == '127.0.0.1:${ECHO_PORT[a]}'" "status ports.tcp_echo"
+expect "d['ports']['control'] == '${CONTROL[a]}'" "status ports.control"
 ctl_expect 0 a status
 grep -q running "$WORK/ctl.out" || fail "srdxctl status: no 'running' in: $(cat "$WORK/ctl.out")"
 grep -q "127.0.0.1:${LOCAL_PORT[a]}" "$WORK/ctl.out" || fail "srdxctl status: no link address"
