@@ -340,7 +340,16 @@ void ApiServer::route(const httplib::Request& req, httplib::Response& res) {
         error(res, 404, "unknown peer '" + pr.peer + "'");
         return;
       }
-      const auto p = d_.probes().start(pr, *peer, true);
+      const uint32_t max = d_.config().max_probes;
+      const auto p = d_.probes().start(pr, *peer, true, max);
+      if (!p) {
+        res.set_header("Retry-After", "1");
+        error(res, 429,
+              "too many probes: " + std::to_string(max) +
+                  " already running (control.max-probes); cancel one (DELETE "
+                  "/v1/probes/{id}) or wait for one to finish");
+        return;
+      }
       SRDX_LOG_INFO("probe %llu: %s to %s, %u x %u B, interval %u us",
                     static_cast<unsigned long long>(p->id()),
                     std::string(to_string(pr.transport)).c_str(), pr.peer.c_str(), pr.count,

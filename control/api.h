@@ -5,7 +5,8 @@
 //   GET    /v1/status  /v1/peers  /v1/peers/{name}  /v1/peers/{name}/paths  /v1/counters
 //   GET    /v1/probes  /v1/probes/{id}      POST /v1/probes     DELETE /v1/probes/{id}
 //   GET    /metrics    (Prometheus text format 0.0.4)
-// Errors are {"error":"..."} with 400, 401, 404, 405, 413 or 503.
+// Errors are {"error":"..."} with 400, 401, 404, 405, 413, 429 (more than
+// control.max-probes probes running; Retry-After: 1) or 503.
 #pragma once
 
 #include <atomic>

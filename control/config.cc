@@ -90,6 +90,8 @@ const std::vector<Opt>& options_table() {
       {"control", "control.listen", "127.0.0.1:7480", "IP:PORT of the HTTP/JSON control API"},
       {"control", "control.token-file", nullptr,
        "file holding the API bearer token; must not be world-readable (required)"},
+      {"control", "control.max-probes", "8",
+       "API probes running at once (1..1024); one more gets 429 until one ends"},
       {"services", "services.tcp-echo", nullptr,
        "IP:PORT of the TCP echo listener, or off (default: link.local's IP, port 7481)"},
       {"log", "log.level", "info", "error, warn, info or debug"},
@@ -428,6 +430,8 @@ void parse_rest(const Values& v, DaemonConfig& c, bool read_token) {
     fail("control.token-file",
          "required: a file holding the API bearer token, readable by its owner only (chmod 600)");
   }
+  c.max_probes =
+      static_cast<uint32_t>(parse_uint("control.max-probes", v.get("control.max-probes"), 1, 1024));
   c.token_file = v.get("control.token-file");
   if (c.token_file.empty()) fail("control.token-file", "empty; accepted: a file path");
   if (read_token) {

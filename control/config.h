@@ -42,7 +42,8 @@ struct DaemonConfig {
   std::vector<PeerConfig> peers;
   Addr control_listen{0x7f000001, kDefaultControlPort};
   std::string token_file;
-  std::string token;  // read from token_file
+  std::string token;        // read from token_file
+  uint32_t max_probes = 8;  // API probes running at once (each has a thread)
   bool tcp_echo = true;
   Addr tcp_echo_addr;  // default: the link's local IP, port 7481
   LogLevel log_level = LogLevel::info;

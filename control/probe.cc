@@ -377,9 +377,15 @@ ProbeManager::ProbeManager(ProbeHistograms& hist, Submit submit)
 ProbeManager::~ProbeManager() { stop(); }
 
 std::shared_ptr<Probe> ProbeManager::start(const ProbeRequest& req, const PeerConfig& peer,
-                                           bool listed) {
+                                           bool listed, size_t max_listed) {
   std::lock_guard<std::mutex> lock(mu_);
   reap_locked();
+  if (listed && max_listed > 0) {
+    // Threads, not states: a cancelled probe holds its thread until the
+    // thread notices.
+    if (listed_threads_ >= max_listed) return nullptr;
+  }
+  if (listed) ++listed_threads_;
   const uint64_t id = next_id_++;
   auto p = std::make_shared<Probe>(id, req, peer, listed, hist_);
   probes_[id] = p;
@@ -529,6 +535,7 @@ void ProbeManager::run(std::shared_ptr<Probe> p) {
     p->finish(ProbeState::done);
   }
   std::lock_guard<std::mutex> lock(mu_);
+  if (p->listed()) --listed_threads_;
   auto it = threads_.find(p->id());
   if (it != threads_.end()) {
     done_threads_.push_back(std::move(it->second));

@@ -155,8 +155,10 @@ class ProbeManager {
   ~ProbeManager();
 
   // Returns the new probe (already running). listed=false: a periodic probe,
-  // not shown in /v1/probes.
-  std::shared_ptr<Probe> start(const ProbeRequest& req, const PeerConfig& peer, bool listed);
+  // not shown in /v1/probes. max_listed > 0: nullptr instead when that many
+  // listed probes still have their thread (periodic rounds do not count).
+  std::shared_ptr<Probe> start(const ProbeRequest& req, const PeerConfig& peer, bool listed,
+                               size_t max_listed = 0);
   std::shared_ptr<Probe> find(uint64_t id) const;
   std::vector<std::shared_ptr<Probe>> list() const;
   size_t running() const;
@@ -176,6 +178,7 @@ class ProbeManager {
   std::atomic<uint64_t> started_{0};
   std::map<uint64_t, std::shared_ptr<Probe>> probes_;
   std::map<uint64_t, std::thread> threads_;
+  size_t listed_threads_ = 0;  // API probes whose thread still runs
   std::vector<std::thread> done_threads_;
 };
 

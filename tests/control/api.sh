@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 
 node_new a
 node_new b
-node_config a b
+node_config a b -- "[control]" "max-probes = 2"
 node_config b a
 node_start a
 node_start b
@@ -183,6 +183,33 @@ grep -q nosuchpeer "$WORK/ctl.err" || fail "srdxctl probe nosuchpeer: $(cat "$WO
 ctl_expect 1 a probe b --size 100000000
 grep -q size "$WORK/ctl.err" || fail "srdxctl probe --size huge: $(cat "$WORK/ctl.err")"
 ok "bad requests (400 malformed, unknown field, out of range; 404 unknown peer; 405)"
+
+# ---- at most control.max-probes (2 on a) probes at once: 429 past that --------------------
+p1=$(probe_start a b srdx 1000000 1000)
+p2=$(probe_start a b srdx 1000000 1000)
+call 429 a POST /v1/probes '{"peer":"b","transport":"srdx","count":10}' -D "$WORK/429.headers"
+expect '"error" in d and "control.max-probes" in d["error"] and "2" in d["error"]' "429 message"
+grep -qi '^Retry-After: 1' "$WORK/429.headers" || fail "429 without Retry-After: $(cat "$WORK/429.headers")"
+call 200 a GET /v1/status
+expect 'd["probes_running"] == 2' "2 probes running after a refused third"
+# A burst of 20 more: every one refused, none started.
+codes=""
+for _ in $(seq 20); do codes+="$(api a POST /v1/probes '{"peer":"b","count":10}') "; done
+[[ $codes == "$(printf '429 %.0s' $(seq 20))" ]] || fail "a burst of 20 POSTs past the limit: $codes"
+call 200 a GET /v1/probes
+expect "sorted(p['id'] for p in d['probes'] if p['state'] == 'running') == sorted(['$p1', '$p2'])" \
+  "only the 2 first probes running"
+# Cancelling one frees its place (once its thread has noticed).
+call 200 a DELETE "/v1/probes/$p1"
+p3=
+post_ok() {
+  [[ $(api a POST /v1/probes '{"peer":"b","transport":"srdx","count":1000000,"interval_us":1000}') == 202 ]] &&
+    p3=$(jv 'd["id"]')
+}
+wait_for 10 "a POST accepted after a DELETE" post_ok
+call 429 a POST /v1/probes '{"peer":"b","count":10}'
+for p in "$p2" "$p3"; do call 200 a DELETE "/v1/probes/$p"; done
+ok "at most control.max-probes probes at once (429 with Retry-After past it; a cancel frees a place)"
 
 # ---- /metrics ------------------------------------------------------------------------------
 call 200 a GET /metrics

@@ -75,7 +75,20 @@ TEST_F(ConfigTest, MinimalCommandLineGetsTheDefaults) {
   EXPECT_EQ(c.log_level, LogLevel::info);
   EXPECT_EQ(c.drain_timeout, Duration::seconds(5));
   EXPECT_EQ(c.probe_every, Duration::zero());
+  EXPECT_EQ(c.max_probes, 8u);
   EXPECT_TRUE(c.peers.empty());
+}
+
+TEST_F(ConfigTest, MaxProbes) {
+  DaemonConfig c;
+  ASSERT_EQ(parse_config(args({"--control.max-probes", "1"}), c).outcome, ParseOutcome::run);
+  EXPECT_EQ(c.max_probes, 1u);
+  ASSERT_EQ(parse_config(args({"--control.max_probes", "1024"}), c).outcome, ParseOutcome::run);
+  EXPECT_EQ(c.max_probes, 1024u);
+  EXPECT_EQ(error({"--control.max-probes", "0"}),
+            "--control.max-probes: '0' is out of range; accepted 1..1024");
+  EXPECT_EQ(error({"--control.max-probes", "lots"}),
+            "--control.max-probes: 'lots' is not a whole number; accepted 1..1024");
 }
 
 TEST_F(ConfigTest, ConfigFileSectionsAndCommandLineOverride) {
