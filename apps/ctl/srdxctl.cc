@@ -19,6 +19,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <iterator>
 #include <string>
@@ -51,7 +52,8 @@ Commands:
                          line on stderr while it runs, then p50/p90/p99/p99.9/max
                          side by side and tcp/srdx ratios. Ctrl-C, SIGTERM or
                          SIGHUP cancel the probe on the daemon and print what it
-                         measured so far (SIGHUP is left alone under nohup).
+                         measured so far (SIGHUP is left alone under nohup); a
+                         second signal a second or more later quits at once.
                          --detach: print the new probe's id and return at once;
                          the probe runs on (see probes ID, cancel ID)
   probes [ID]            the probes the daemon knows, running or finished: id,
@@ -322,8 +324,11 @@ int cmd_cancel(ApiClient& api, bool as_json, const std::string& id) {
   bool was_running = false;
   const json probe = cancel_probe(api, id, was_running);
   if (!was_running) {
-    std::cerr << "srdxctl: probe " << id << " had already finished ("
-              << format_value(field(probe, "state")) << "); nothing to cancel\n";
+    const std::string state = format_value(field(probe, "state"));
+    std::cerr << "srdxctl: probe " << id
+              << (state == "cancelled" ? " was already cancelled"
+                                       : " had already finished (" + state + ")")
+              << "; nothing to cancel\n";
   }
   print_probe(probe, as_json);
   return kExitOk;
@@ -331,7 +336,32 @@ int cmd_cancel(ApiClient& api, bool as_json, const std::string& id) {
 
 // SIGINT, SIGTERM and SIGHUP while `srdxctl probe` waits: the signal's number.
 volatile std::sig_atomic_t g_stop_signal = 0;
-extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+// When the first one came (CLOCK_MONOTONIC); only the handler uses it, and
+// the handler runs with the stop signals blocked, so never twice at once.
+timespec g_stop_signal_at{};
+
+// The first stop signal asks for the probe to be cancelled. Another within a
+// second is the same request again (timeout(1) sends its signal to srdxctl
+// and then to srdxctl's whole process group); one later quits at once, without
+// waiting for the daemon, in case it does not answer.
+extern "C" void on_stop_signal(int sig) {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (g_stop_signal == 0) {
+    g_stop_signal_at = now;
+    g_stop_signal = sig;
+    return;
+  }
+  const long long since_ns = (now.tv_sec - g_stop_signal_at.tv_sec) * 1'000'000'000LL +
+                             (now.tv_nsec - g_stop_signal_at.tv_nsec);
+  if (since_ns < 1'000'000'000LL) return;
+  // Dies of `sig` when the handler returns (it is blocked until then).
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(sig, &dfl, nullptr);
+  raise(sig);
+}
 
 constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
@@ -347,17 +377,17 @@ const char* signal_name(int sig) {
   return "a signal";
 }
 
-// From here on a stop signal cancels the probe; a second one of the same
-// kind kills srdxctl (SA_RESETHAND). SIGHUP ignored at start (nohup) stays
-// ignored. SIGINT is caught even when ignored at start, as a shell script's
-// background job gets it, so that `kill -INT` still cancels.
+// From here on a stop signal cancels the probe (see on_stop_signal). SIGHUP
+// ignored at start (nohup) stays ignored. SIGINT is caught even when ignored at start, as a shell
+// script's background job gets it, so that `kill -INT` still cancels.
 class StopSignals {
  public:
   StopSignals() {
     struct sigaction sa {};
     sa.sa_handler = on_stop_signal;
-    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
+    for (int sig : kStopSignals) sigaddset(&sa.sa_mask, sig);
     for (size_t i = 0; i < std::size(kStopSignals); ++i) {
       sigaction(kStopSignals[i], nullptr, &old_[i]);
       if (kStopSignals[i] == SIGHUP && old_[i].sa_handler == SIG_IGN) continue;
