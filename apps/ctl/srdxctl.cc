@@ -75,8 +75,8 @@ Exit status:
   0    ok; cancel: the probe is no longer running (also when it had already
        finished: its state is printed); probes ID: whatever the probe's state
   1    the daemon answered with an error (unknown peer, unknown probe id, bad
-       request, draining), or the probe that `srdxctl probe` waited for failed
-       or was cancelled by someone else
+       request, too many probes running, draining), or the probe that
+       `srdxctl probe` waited for failed or was cancelled by someone else
   2    usage: bad command line, unreadable token file
   3    cannot reach the daemon (not running, wrong --api)
   4    unauthorized: the daemon refused the token
