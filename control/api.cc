@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "daemon.h"
@@ -166,14 +167,50 @@ ApiCounters ApiServer::counters() const {
   return ApiCounters{requests_.load(), unauthorized_.load(), bad_requests_.load()};
 }
 
+namespace {
+
+// Set by the pre-routing handler of the request this thread serves (it was
+// counted), cleared before its response goes out (post-routing handler). The
+// error handler sees it unset for what httplib refused before routing (a
+// request line it cannot parse, an unknown method): those are counted there.
+thread_local bool tl_counted = false;
+
+constexpr const char* kAllowed = "GET, HEAD, POST, DELETE";
+
+bool known_method(const std::string& m) {
+  return m == "GET" || m == "HEAD" || m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE" ||
+         m == "OPTIONS";
+}
+
+// An HTTP method token (RFC 9110: tchar), so that "FOO / HTTP/1.1" gets 405,
+// and a garbled request line 400.
+bool method_token(const std::string& m) {
+  if (m.empty() || m.size() > 32) return false;
+  for (char c : m) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string shown(const std::string& s) { return s.size() > 64 ? s.substr(0, 64) + "..." : s; }
+
+}  // namespace
+
 std::string ApiServer::start(Addr listen) {
+  // GET and HEAD (Get), OPTIONS: no body. POST, PUT, PATCH, DELETE: the body
+  // is read by handle_body itself, with the same 64 KiB limit whatever its
+  // Content-Type (httplib's own reading stops urlencoded forms at 8 KiB).
   auto h = [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); };
+  auto hb = [this](const httplib::Request& req, httplib::Response& res,
+                   const httplib::ContentReader& reader) { handle_body(req, res, reader); };
   srv_->Get(".*", h);
-  srv_->Post(".*", h);
-  srv_->Put(".*", h);
-  srv_->Patch(".*", h);
-  srv_->Delete(".*", h);
   srv_->Options(".*", h);
+  srv_->Post(".*", hb);
+  srv_->Put(".*", hb);
+  srv_->Patch(".*", hb);
+  srv_->Delete(".*", hb);
   // httplib's default sets SO_REUSEPORT, which lets a second srdxd bind the
   // same control port and silently take half of the requests: SO_REUSEADDR
   // only (a restart still binds at once past TIME_WAIT; a live listener
@@ -182,22 +219,50 @@ std::string ApiServer::start(Addr listen) {
     const int one = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   });
+  // One request per connection ("Connection: close"): a request answered
+  // before its body or headers were read (401, 405, 413) can never leave
+  // bytes behind that would be taken for the next request.
+  srv_->set_keep_alive_max_count(1);
   srv_->set_payload_max_length(kMaxRequestBody);
   srv_->set_read_timeout(5, 0);
   srv_->set_write_timeout(5, 0);
-  // Responses the library makes itself (413, 400 on a bad request line) get a
-  // JSON body too.
-  srv_->set_error_handler(
-      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
-        if (res.body.empty()) {
-          res.set_content(error_json(res.status == 413   ? "request body too large"
-                                     : res.status == 404 ? "no such resource"
-                                                         : "bad request (HTTP status " +
-                                                               std::to_string(res.status) + ")"),
-                          "application/json");
-        }
-        return httplib::Server::HandlerResponse::Handled;
-      }));
+  // Every request httplib could parse: counted, the token checked (before
+  // any body is read), methods the API has no use for refused.
+  srv_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    tl_counted = true;
+    requests_.fetch_add(1);
+    if (!authorized(req, res)) return httplib::Server::HandlerResponse::Handled;
+    if (!known_method(req.method)) {
+      res.set_header("Allow", kAllowed);
+      error(res, 405, "method " + shown(req.method) + " not supported; allowed: " + kAllowed);
+      bad_requests_.fetch_add(1);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  srv_->set_post_routing_handler(
+      [](const httplib::Request&, httplib::Response&) { tl_counted = false; });
+  // Responses the library makes itself (400 on a bad request line, 414, 416)
+  // get a JSON body too, and are counted; an unknown method is a 405.
+  srv_->set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
+                                                                      httplib::Response& res) {
+    if (!tl_counted) requests_.fetch_add(1);
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Handled;  // ours
+    if (res.status == 400 && !tl_counted && !known_method(req.method) && req.method != "TRACE" &&
+        req.method != "CONNECT" && method_token(req.method) && req.version.rfind("HTTP/", 0) == 0) {
+      res.status = 405;
+      res.set_header("Allow", kAllowed);
+      error(res, 405, "method " + shown(req.method) + " not supported; allowed: " + kAllowed);
+    } else {
+      error(res, res.status,
+            res.status == 413   ? "request body too large; accepted: up to 64 KiB"
+            : res.status == 414 ? "request line too long"
+            : res.status == 404 ? "no such resource"
+                                : "bad request (HTTP status " + std::to_string(res.status) + ")");
+    }
+    if (res.status >= 400 && res.status < 500) bad_requests_.fetch_add(1);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
   srv_->set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "internal error";
@@ -226,18 +291,73 @@ void ApiServer::stop() {
   }
 }
 
+bool ApiServer::authorized(const httplib::Request& req, httplib::Response& res) {
+  if (bearer_matches(req.get_header_value("Authorization"), d_.config().token)) return true;
+  unauthorized_.fetch_add(1);
+  res.set_header("WWW-Authenticate", "Bearer realm=\"srdxd\"");
+  error(res, 401, "missing or wrong bearer token");
+  SRDX_LOG_DEBUG("api: 401 %s %s from %s", shown(req.method).c_str(), req.path.c_str(),
+                 req.remote_addr.c_str());
+  return false;
+}
+
 void ApiServer::handle(const httplib::Request& req, httplib::Response& res) {
-  requests_.fetch_add(1);
-  if (!bearer_matches(req.get_header_value("Authorization"), d_.config().token)) {
-    unauthorized_.fetch_add(1);
-    res.set_header("WWW-Authenticate", "Bearer realm=\"srdxd\"");
-    error(res, 401, "missing or wrong bearer token");
-    SRDX_LOG_DEBUG("api: 401 %s %s from %s", req.method.c_str(), req.path.c_str(),
-                   req.remote_addr.c_str());
+  dispatch(req, req.body, res);
+}
+
+void ApiServer::handle_body(const httplib::Request& req, httplib::Response& res,
+                            const httplib::ContentReader& reader) {
+  // Read (or skip) the whole body first, at most kMaxRequestBody bytes of
+  // any Content-Type; a longer one is a 413.
+  std::string body;
+  bool too_large = false;
+  bool ok = true;
+  if (req.is_multipart_form_data()) {
+    size_t n = 0;
+    ok = reader([](const httplib::MultipartFormData&) { return true; },
+                [&](const char*, size_t len) {
+                  n += len;
+                  too_large = too_large || n > kMaxRequestBody;
+                  return !too_large;
+                });
+  } else {
+    ok = reader([&](const char* data, size_t len) {
+      if (body.size() + len > kMaxRequestBody) {
+        too_large = true;
+        return false;
+      }
+      body.append(data, len);
+      return true;
+    });
+  }
+  if (too_large || res.status == 413) {
+    error(res, 413, "request body too large; accepted: up to 64 KiB");
+  } else if (!ok) {
+    error(res, 400, "could not read the request body");
+  } else if (!body.empty() || req.is_multipart_form_data()) {
+    // A body is JSON: say so rather than guess.
+    std::string type = req.get_header_value("Content-Type");
+    type = type.substr(0, type.find(';'));
+    while (!type.empty() && type.back() == ' ') type.pop_back();
+    for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (type != "application/json") {
+      error(res, 415,
+            "Content-Type " + (type.empty() ? std::string("missing") : "'" + shown(type) + "'") +
+                "; accepted: application/json");
+    }
+  }
+  if (res.status >= 400) {
+    bad_requests_.fetch_add(1);
+    SRDX_LOG_DEBUG("api: %d %s %s", res.status, req.method.c_str(), req.path.c_str());
     return;
   }
+  dispatch(req, body, res);
+}
+
+void ApiServer::dispatch(const httplib::Request& req, const std::string& body,
+                         httplib::Response& res) {
   try {
-    route(req, res);
+    route(req, body, res);
   } catch (const std::exception& e) {
     // Never expected; the daemon must not die of a request.
     SRDX_LOG_ERROR("api: %s %s: %s", req.method.c_str(), req.path.c_str(), e.what());
@@ -247,7 +367,8 @@ void ApiServer::handle(const httplib::Request& req, httplib::Response& res) {
   SRDX_LOG_DEBUG("api: %d %s %s", res.status, req.method.c_str(), req.path.c_str());
 }
 
-void ApiServer::route(const httplib::Request& req, httplib::Response& res) {
+void ApiServer::route(const httplib::Request& req, const std::string& body,
+                      httplib::Response& res) {
   std::vector<std::string> seg;
   const std::string& m = req.method;
   const bool get = m == "GET" || m == "HEAD";
@@ -331,7 +452,7 @@ void ApiServer::route(const httplib::Request& req, httplib::Response& res) {
         return;
       }
       ProbeRequest pr;
-      if (std::string err = parse_probe_request(req.body, pr); !err.empty()) {
+      if (std::string err = parse_probe_request(body, pr); !err.empty()) {
         error(res, 400, err);
         return;
       }

@@ -5,8 +5,11 @@
 //   GET    /v1/status  /v1/peers  /v1/peers/{name}  /v1/peers/{name}/paths  /v1/counters
 //   GET    /v1/probes  /v1/probes/{id}      POST /v1/probes     DELETE /v1/probes/{id}
 //   GET    /metrics    (Prometheus text format 0.0.4)
-// Errors are {"error":"..."} with 400, 401, 404, 405, 413, 429 (more than
-// control.max-probes probes running; Retry-After: 1) or 503.
+// Errors are {"error":"..."} with 400, 401, 404, 405 (any other method, even
+// one httplib cannot parse), 413 (a body over 64 KiB, whatever its type), 415
+// (a body that is not application/json), 429 (more than control.max-probes
+// probes running; Retry-After: 1) or 503. The token is checked before the
+// method and before any body is read. One request per connection.
 #pragma once
 
 #include <atomic>
@@ -20,6 +23,7 @@
 
 namespace httplib {
 class Server;
+class ContentReader;
 struct Request;
 struct Response;
 }  // namespace httplib
@@ -44,8 +48,13 @@ class ApiServer {
   ApiCounters counters() const;
 
  private:
+  // Counts and answers 401 unless the bearer token matches.
+  bool authorized(const httplib::Request& req, httplib::Response& res);
   void handle(const httplib::Request& req, httplib::Response& res);
-  void route(const httplib::Request& req, httplib::Response& res);
+  void handle_body(const httplib::Request& req, httplib::Response& res,
+                   const httplib::ContentReader& reader);
+  void dispatch(const httplib::Request& req, const std::string& body, httplib::Response& res);
+  void route(const httplib::Request& req, const std::string& body, httplib::Response& res);
 
   Daemon& d_;
   std::unique_ptr<httplib::Server> srv_;

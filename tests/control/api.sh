@@ -184,6 +184,56 @@ ctl_expect 1 a probe b --size 100000000
 grep -q size "$WORK/ctl.err" || fail "srdxctl probe --size huge: $(cat "$WORK/ctl.err")"
 ok "bad requests (400 malformed, unknown field, out of range; 404 unknown peer; 405)"
 
+# ---- odd methods, body sizes and content types -----------------------------------------------
+call 200 a GET /v1/counters
+before_req=$(jv 'd["api"]["requests"]')
+before_unauth=$(jv 'd["api"]["unauthorized"]')
+before_bad=$(jv 'd["api"]["bad_requests"]')
+# TRACE (httplib knows it, the API does not): the token is checked first.
+[[ $(api_noauth a TRACE /v1/status) == 401 ]] || fail "TRACE without a token: HTTP $STATUS, expected 401"
+call 405 a TRACE /v1/status "" -D "$WORK/405.headers"
+expect '"error" in d and "TRACE" in d["error"] and "GET" in d["error"]' "405 for TRACE names the method"
+grep -qi '^Allow: GET, HEAD, POST, DELETE' "$WORK/405.headers" || fail "405 without Allow: $(cat "$WORK/405.headers")"
+# A method httplib cannot parse: 405 with a JSON message, counted.
+[[ $(api_noauth a FOO /v1/status) == 405 ]] || fail "FOO: HTTP $STATUS, expected 405"
+expect '"error" in d and "FOO" in d["error"]' "405 for FOO names the method"
+# A garbled request line: 400, counted.
+printf 'GET\r\n\r\n' >"$WORK/garbled"
+code=$("$PY" - "${CONTROL[a]}" "$WORK/garbled" <<'PYEOF'
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+with socket.create_connection((host, int(port)), timeout=10) as s:
+    s.sendall(open(sys.argv[2], "rb").read())
+    reply = b""
+    while chunk := s.recv(4096):
+        reply += chunk
+print(reply.split(b" ")[1].decode())
+PYEOF
+)
+[[ $code == 400 ]] || fail "a garbled request line: HTTP $code, expected 400"
+# Bodies: 64 KiB whatever the Content-Type; a body must be JSON.
+"$PY" -c 'import sys; sys.stdout.write("{\"peer\":\"nosuchpeer\"" + " " * 20000 + "}")' >"$WORK/json20k"
+"$PY" -c 'import sys; sys.stdout.write("{\"peer\":\"nosuchpeer\"" + " " * 70000 + "}")' >"$WORK/json70k"
+call 404 a POST /v1/probes "" -H 'Content-Type: application/json' --data-binary @"$WORK/json20k"
+expect '"nosuchpeer" in d["error"]' "a 20 KiB JSON body is read whole"
+call 415 a POST /v1/probes "" --data-binary @"$WORK/json20k"
+expect '"application/x-www-form-urlencoded" in d["error"] and "accepted: application/json" in d["error"]' \
+  "415 for a 20 KiB form body (httplib's own limit would say 413)"
+call 415 a POST /v1/probes "" -F 'peer=b'
+expect '"multipart/form-data" in d["error"]' "415 for a multipart body"
+call 413 a POST /v1/probes "" -H 'Content-Type: application/json' --data-binary @"$WORK/json70k"
+expect '"64 KiB" in d["error"]' "413 message for a 70 KiB JSON body"
+call 413 a POST /v1/probes "" --data-binary @"$WORK/json70k"
+call 413 a POST /v1/probes "" -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
+  --data-binary @"$WORK/json70k"
+expect '"64 KiB" in d["error"]' "413 for a chunked 70 KiB body"
+call 200 a GET /v1/counters
+# 10 requests above and this one; 1 unauthorized (FOO's token is never read); 9 bad.
+expect "d['api']['requests'] == $before_req + 11" "every request counted (odd methods, garbled lines)"
+expect "d['api']['unauthorized'] == $before_unauth + 1" "the TRACE without a token counted as unauthorized"
+expect "d['api']['bad_requests'] == $before_bad + 9" "405s, 400, 404, 415s and 413s counted as bad requests"
+ok "odd methods (401 first, then 405), garbled lines (400), 64 KiB bodies of any type (413), JSON only (415)"
+
 # ---- at most control.max-probes (2 on a) probes at once: 429 past that --------------------
 p1=$(probe_start a b srdx 1000000 1000)
 p2=$(probe_start a b srdx 1000000 1000)
