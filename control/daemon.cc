@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <random>
 
 #include "api.h"
@@ -360,13 +361,18 @@ int Daemon::run() {
       break;
     }
   }
-  drain_and_stop();
-  SRDX_LOG_INFO("stopped");
+  const std::string summary = drain_and_stop();
+  SRDX_LOG_INFO("stopped: %s", summary.c_str());
   return exit_code;
 }
 
-void Daemon::drain_and_stop() {
+std::string Daemon::drain_and_stop() {
+  const Time started = dp::monotonic_now();
   draining_.store(true);
+  // What was in flight when the signal came, to say at the end what became
+  // of it.
+  const Snapshot before = snapshot();
+  const size_t probes_running = probes_->running();
   {
     std::lock_guard<std::mutex> lock(periodic_mu_);
     periodic_stop_ = true;
@@ -376,9 +382,11 @@ void Daemon::drain_and_stop() {
   probes_->cancel_all();
   // Wait for in-flight messages (bounded by the drain timeout).
   const Time deadline = dp::monotonic_now() + cfg_.drain_timeout;
-  uint64_t left = 0;
+  Snapshot after = before;
+  uint64_t left = before.buffered_messages;
   while (!poller_failed_.load()) {
-    left = snapshot().buffered_messages;
+    after = snapshot();
+    left = after.buffered_messages;
     if (left == 0 && probes_->running() == 0) break;
     if (dp::monotonic_now() >= deadline) {
       SRDX_LOG_WARN("drain timeout: %llu messages still in flight",
@@ -388,12 +396,23 @@ void Daemon::drain_and_stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (left == 0) SRDX_LOG_INFO("drained: no message in flight");
+  char summary[256];
+  std::snprintf(
+      summary, sizeof summary,
+      "drained for %lld ms: %llu messages in flight at the signal; during the drain "
+      "%llu completed, %llu failed; %llu left; %zu probes cancelled",
+      static_cast<long long>((dp::monotonic_now() - started).ns() / 1000000),
+      static_cast<unsigned long long>(before.buffered_messages),
+      static_cast<unsigned long long>(after.ep.messages_completed - before.ep.messages_completed),
+      static_cast<unsigned long long>(after.ep.messages_failed - before.ep.messages_failed),
+      static_cast<unsigned long long>(left), probes_running);
   if (cfg_.link.kind == "dpdk") unregister_telemetry();
   stop_poller_.store(true);
   if (poller_thread_.joinable()) poller_thread_.join();
   probes_->stop();
   api_->stop();
   tcp_echo_.stop();
+  return summary;
 }
 
 }  // namespace srdx::ctl

@@ -60,7 +60,9 @@ class Daemon {
   void apply_peers(const std::vector<PeerConfig>& peers, Time now);
   void reload();
   void periodic_main();
-  void drain_and_stop();
+  // Returns the summary for the last log line: messages in flight at the
+  // signal, completed and failed during the drain, left at its end.
+  std::string drain_and_stop();
 
   DaemonConfig cfg_;
   std::vector<std::string> args_;

@@ -86,7 +86,8 @@ node_new() {
 # peer_spec NAME: how another node names NAME in [peers].
 peer_spec() { echo "$1=127.0.0.1:${LOCAL_PORT[$1]},tcp=${ECHO_PORT[$1]}"; }
 
-# node_config NAME [PEER...] [-- EXTRA_INI_LINES]: writes NAME's config file.
+# node_config NAME [PEER...] [-- EXTRA_INI_LINES]: writes NAME's config file
+# (daemon.drain-timeout: $DRAIN_TIMEOUT, default 3s).
 node_config() {
   local n=$1 p
   shift
@@ -110,7 +111,7 @@ node_config() {
     echo "[log]"
     echo "level = info"
     echo "[daemon]"
-    echo "drain-timeout = 3s"
+    echo "drain-timeout = ${DRAIN_TIMEOUT:-3s}"
     for p in "${extra[@]}"; do echo "$p"; done
   } >"${CONFIG[$n]}"
 }
