@@ -15,6 +15,10 @@
 
 namespace po = boost::program_options;
 
+#ifndef SRDX_SYSCONFDIR
+#define SRDX_SYSCONFDIR "/etc"  // meson passes the configured one
+#endif
+
 namespace srdx::ctl {
 namespace {
 
@@ -163,7 +167,8 @@ const char* kUsage =
     "srdx engine, answers srdx and TCP echo probes, and serves the control API\n"
     "(HTTP/JSON with a bearer token, Prometheus metrics on /metrics).\n"
     "\n"
-    "Usage: srdxd --config /etc/srdx/srdxd.conf\n"
+    "Usage: srdxd --config " SRDX_SYSCONFDIR
+    "/srdx/srdxd.conf\n"
     "       srdxd --check-config --config FILE     (prints 'config ok'; exit 0, else 2)\n"
     "       srdxd --link.local IP:PORT --control.token-file FILE [options]\n"
     "\n"
