@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "sim/units.h"
@@ -173,11 +174,12 @@ const char* kUsage =
     "       srdxd --link.local IP:PORT --control.token-file FILE [options]\n"
     "\n"
     "Every option can be given on the command line (--link.mtu 9001) or in the\n"
-    "config file under its section ([link] then mtu = 9001); the command line wins.\n"
+    "config file under its section ([link] then mtu = 9001); the command line wins\n"
+    "(--peers.peer and --link.neighbour given there replace all of the file's).\n"
     "Names may also be spelled with '_' for '-' (control.token_file).\n"
     "Durations take a unit (50us, 2ms, 5s), sizes may (64KiB, 16MiB).\n"
     "Signals: SIGTERM/SIGINT drain in-flight messages (daemon.drain-timeout) and\n"
-    "exit 0; SIGHUP re-reads the config file's peers.\n";
+    "exit 0; SIGHUP re-reads the config file's peers (unless --peers.peer is given).\n";
 
 // ---- value parsers --------------------------------------------------------------
 
@@ -290,7 +292,12 @@ void parse_link(const Values& v, DaemonConfig& c) {
     l.entropy.port_count =
         static_cast<uint16_t>(parse_uint("link.entropy-ports", ep.substr(colon + 1), 1, 4096));
     if (uint32_t{l.entropy.first_port} + l.entropy.port_count > 65536) {
-      fail("link.entropy-ports", quote(ep) + " runs past port 65535");
+      fail("link.entropy-ports",
+           quote(ep) +
+               " runs past port 65535; accepted: FIRST + COUNT at most 65536 (FIRST at "
+               "most " +
+               std::to_string(65536 - l.entropy.port_count) + " for " +
+               std::to_string(l.entropy.port_count) + " ports)");
     }
     if (l.local.port >= l.entropy.first_port &&
         l.local.port < uint32_t{l.entropy.first_port} + l.entropy.port_count) {
@@ -323,13 +330,14 @@ void parse_link(const Values& v, DaemonConfig& c) {
                                        parse_mac_or_fail("link.neighbour", n.substr(eq + 1)));
     }
   } else {
+    const std::string dpdk_only = "only with link.kind=dpdk (link.kind is " + l.kind +
+                                  "); accepted: link.kind = dpdk, or "
+                                  "leave this option out";
     for (const char* opt : {"link.device", "link.gateway"}) {
-      if (v.given(opt)) fail(opt, "only with link.kind=dpdk");
+      if (v.given(opt)) fail(opt, dpdk_only);
     }
-    if (!v.list("link.neighbour").empty()) fail("link.neighbour", "only with link.kind=dpdk");
-    if (v.given("link.eal") && !v.get("link.eal").empty()) {
-      fail("link.eal", "only with link.kind=dpdk");
-    }
+    if (!v.list("link.neighbour").empty()) fail("link.neighbour", dpdk_only);
+    if (v.given("link.eal") && !v.get("link.eal").empty()) fail("link.eal", dpdk_only);
   }
 }
 
@@ -416,14 +424,18 @@ void parse_peers(const Values& v, DaemonConfig& c) {
     PeerConfig p;
     if (std::string err = parse_peer(text, p); !err.empty()) fail("peers.peer", err);
     for (const PeerConfig& q : c.peers) {
-      if (q.name == p.name) fail("peers.peer", "peer name " + quote(p.name) + " given twice");
+      if (q.name == p.name) {
+        fail("peers.peer", "peer name " + quote(p.name) + " given twice; accepted: each name once");
+      }
       if (q.addr == p.addr) {
         fail("peers.peer", "peers " + quote(q.name) + " and " + quote(p.name) +
-                               " have the same address " + format_addr(p.addr));
+                               " have the same address " + format_addr(p.addr) +
+                               "; accepted: one peer per address");
       }
     }
     if (p.addr == c.link.local) {
-      fail("peers.peer", "peer " + quote(p.name) + " is link.local itself");
+      fail("peers.peer", "peer " + quote(p.name) + " is link.local itself (" + format_addr(p.addr) +
+                             "); accepted: another endpoint's address");
     }
     c.peers.push_back(p);
   }
@@ -457,7 +469,8 @@ void parse_rest(const Values& v, DaemonConfig& c, bool read_token) {
     c.tcp_echo_addr = Addr{c.link.local.ip, kDefaultTcpEchoPort};
   }
   if (c.tcp_echo && c.tcp_echo_addr == c.control_listen) {
-    fail("services.tcp-echo", "is control.listen's address " + format_addr(c.control_listen));
+    fail("services.tcp-echo", "is control.listen's address " + format_addr(c.control_listen) +
+                                  "; accepted: another IP:PORT, or off");
   }
   const std::string level = v.get("log.level");
   if (!parse_log_level(level, c.log_level)) {
@@ -588,16 +601,45 @@ ParseResult parse_config(const std::vector<std::string>& args, DaemonConfig& out
     DaemonConfig c;
     if (vm.count("config")) {
       c.config_file = vm["config"].as<std::string>();
+      const std::string accepted = "; accepted: a readable INI file";
+      struct stat st {};
+      if (::stat(c.config_file.c_str(), &st) != 0) {
+        throw Invalid{"--config: " + c.config_file + ": cannot open (" + std::strerror(errno) +
+                      ")" + accepted};
+      }
+      if (S_ISDIR(st.st_mode)) {
+        throw Invalid{"--config: " + c.config_file + " is a directory" + accepted};
+      }
       std::ifstream in(c.config_file);
       if (!in) {
         throw Invalid{"--config: " + c.config_file + ": cannot open (" + std::strerror(errno) +
-                      ")"};
+                      ")" + accepted};
       }
+      po::parsed_options from_file(&d.file_opts);
       try {
-        po::store(po::parse_config_file(in, d.file_opts, false), vm);
+        from_file = po::parse_config_file(in, d.file_opts, false);
       } catch (const po::error& e) {
         throw Invalid{"config file " + c.config_file + ": " + e.what()};
       }
+      if (in.bad()) {
+        throw Invalid{"--config: " + c.config_file + ": cannot read (" + std::strerror(errno) +
+                      ")" + accepted};
+      }
+      // The command line wins for repeatable options too: --peers.peer on
+      // the command line replaces the file's peers (rather than adding to
+      // them); so does --link.neighbour.
+      std::set<std::string> overridden;
+      for (const Opt& o : options_table()) {
+        if (!o.repeat) continue;
+        if (vm.count(o.name) || vm.count(underscored(o.name))) {
+          overridden.insert(o.name);
+          overridden.insert(underscored(o.name));
+        }
+      }
+      std::erase_if(from_file.options, [&](const po::basic_option<char>& o) {
+        return overridden.count(o.string_key) > 0;
+      });
+      po::store(from_file, vm);
     }
     po::notify(vm);
     const Values v(vm);

@@ -20,10 +20,29 @@ std::string_view to_string(ProbeTransport t) {
 
 namespace {
 
-// An integer field within [min, max]; refuses floats, strings, booleans.
+const char* type_name(const json& j) {
+  switch (j.type()) {
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::boolean:
+      return "true or false";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    default:
+      return "not a number";
+  }
+}
+
+// An integer field within [min, max]; refuses fractions and exponents (1e3,
+// also integers too large for 64 bits, which JSON parsing turns into
+// floating point), strings, booleans.
 std::string get_uint(const json& j, const char* name, uint64_t min, uint64_t max, uint32_t& out) {
   const std::string accepted =
-      "; accepted: a whole number " + std::to_string(min) + ".." + std::to_string(max);
+      "; accepted: an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
   if (j.is_number_unsigned()) {
     const uint64_t v = j.get<uint64_t>();
     if (v < min || v > max) {
@@ -36,7 +55,10 @@ std::string get_uint(const json& j, const char* name, uint64_t min, uint64_t max
     return std::string(name) + ": " + std::to_string(j.get<int64_t>()) + " is out of range" +
            accepted;
   }
-  return std::string(name) + ": must be a number" + accepted;
+  if (j.is_number_float()) {
+    return std::string(name) + ": " + j.dump() + " is not an integer" + accepted;
+  }
+  return std::string(name) + ": " + type_name(j) + " is not an integer" + accepted;
 }
 
 }  // namespace

@@ -99,6 +99,7 @@ node_config a b
 check_config 2 'log\.level' --config "${CONFIG[a]}" --log.level chatty
 check_config 2 'drain' --config "${CONFIG[a]}" --daemon.drain-timeout soon
 check_config 2 'no-such' --config "$WORK/no-such.conf"
+check_config 2 "^srdxd: --config: $WORK/a is a directory; accepted: a readable INI file\$" --config "$WORK/a"
 ok "unknown option, bad values and a missing config file refused"
 
 say "all configuration checks passed"

@@ -167,7 +167,19 @@ TEST_F(ConfigTest, ExactMessagesForBadValues) {
             "--peers.peer: peer 'b': '300.1.1.1:5': '300.1.1.1' is not an IPv4 address; "
             "accepted: IP:PORT");
   EXPECT_EQ(error({"--peers.peer", "b=10.0.0.1:5", "--peers.peer", "b=10.0.0.2:5"}),
-            "--peers.peer: peer name 'b' given twice");
+            "--peers.peer: peer name 'b' given twice; accepted: each name once");
+  EXPECT_EQ(error({"--peers.peer", "b=10.0.0.1:5", "--peers.peer", "c=10.0.0.1:5"}),
+            "--peers.peer: peers 'b' and 'c' have the same address 10.0.0.1:5; accepted: one "
+            "peer per address");
+  EXPECT_EQ(error({"--peers.peer", "b=127.0.0.1:47000"}),
+            "--peers.peer: peer 'b' is link.local itself (127.0.0.1:47000); accepted: another "
+            "endpoint's address");
+  EXPECT_EQ(error({"--link.entropy-ports", "65500:64"}),
+            "--link.entropy-ports: '65500:64' runs past port 65535; accepted: FIRST + COUNT at "
+            "most 65536 (FIRST at most 65472 for 64 ports)");
+  EXPECT_EQ(error({"--services.tcp-echo", "127.0.0.1:7480"}),
+            "--services.tcp-echo: is control.listen's address 127.0.0.1:7480; accepted: another "
+            "IP:PORT, or off");
   EXPECT_EQ(error({"--services.tcp-echo", "on"}),
             "--services.tcp-echo: 'on' is not IP:PORT; accepted e.g. 198.18.1.1:47000");
   EXPECT_EQ(
@@ -175,7 +187,12 @@ TEST_F(ConfigTest, ExactMessagesForBadValues) {
       "--engine.pacing: 'maybe' is not a switch; accepted: on, off (true/false, yes/no, 1/0)");
   EXPECT_EQ(error({"--daemon.probe-every", "1ms"}),
             "--daemon.probe-every: '1ms' is too often; accepted 0 (off) or 100ms to 1 day");
-  EXPECT_EQ(error({"--link.device", "net_null0"}), "--link.device: only with link.kind=dpdk");
+  EXPECT_EQ(error({"--link.device", "net_null0"}),
+            "--link.device: only with link.kind=dpdk (link.kind is udp); accepted: link.kind = "
+            "dpdk, or leave this option out");
+  EXPECT_EQ(error({"--link.neighbour", "10.0.0.1=02:00:00:00:00:01"}),
+            "--link.neighbour: only with link.kind=dpdk (link.kind is udp); accepted: link.kind = "
+            "dpdk, or leave this option out");
   EXPECT_EQ(error({"--link.kind", "dpdk"}),
             "--link.device: required with link.kind=dpdk; accepted e.g. net_af_xdp0,iface=veth0");
   EXPECT_EQ(error({"--link.entropy-ports", "46990:20"}),
@@ -210,7 +227,51 @@ TEST_F(ConfigTest, UnknownOptionsAndFiles) {
   EXPECT_THAT(r.message, HasSubstr(conf));
   r = parse_config(args({"--config", dir_ + "/missing.conf"}), c);
   EXPECT_EQ(r.outcome, ParseOutcome::error);
-  EXPECT_THAT(r.message, HasSubstr("missing.conf: cannot open"));
+  EXPECT_EQ(r.message, "--config: " + dir_ +
+                           "/missing.conf: cannot open (No such file or directory); accepted: a "
+                           "readable INI file");
+  // A directory is said to be one (not "--link.local: required").
+  r = parse_config(args({"--config", dir_}), c);
+  EXPECT_EQ(r.outcome, ParseOutcome::error);
+  EXPECT_EQ(r.message, "--config: " + dir_ + " is a directory; accepted: a readable INI file");
+  r = parse_config({"--config", dir_}, c);
+  EXPECT_EQ(r.message, "--config: " + dir_ + " is a directory; accepted: a readable INI file");
+  // A file its reader may not read (root reads any file: checked as others).
+  if (geteuid() != 0) {
+    const std::string secret = dir_ + "/secret.conf";
+    write(secret, "[link]\nmtu = 1500\n", 0);
+    r = parse_config(args({"--config", secret}), c);
+    EXPECT_EQ(r.outcome, ParseOutcome::error);
+    EXPECT_EQ(r.message, "--config: " + secret +
+                             ": cannot open (Permission denied); accepted: a readable INI file");
+  }
+}
+
+TEST_F(ConfigTest, CommandLinePeersReplaceTheFiles) {
+  const std::string conf = dir_ + "/peers.conf";
+  write(conf,
+        "[link]\nlocal = 127.0.0.1:47000\n[peers]\npeer = b=10.0.0.2:47000\n"
+        "peer = c=10.0.0.3:47000\n[control]\ntoken-file = " +
+            token_ + "\n",
+        0644);
+  DaemonConfig c;
+  ParseResult r = parse_config({"--config", conf}, c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  ASSERT_EQ(c.peers.size(), 2u);
+  // The command line wins: its peers, not the file's and its own.
+  r = parse_config({"--config", conf, "--peers.peer", "d=10.0.0.4:47000"}, c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  ASSERT_EQ(c.peers.size(), 1u);
+  EXPECT_EQ(c.peers[0].name, "d");
+  // A name the file also has takes the command line's address.
+  r = parse_config(
+      {"--config", conf, "--peers.peer", "b=10.0.0.9:47000", "--peers.peer", "e=10.0.0.5:47000"},
+      c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  ASSERT_EQ(c.peers.size(), 2u);
+  EXPECT_EQ(c.peers[0].name, "b");
+  EXPECT_EQ(c.peers[0].addr.ip, (10u << 24) | 9u);
+  EXPECT_EQ(c.peers[1].name, "e");
 }
 
 TEST_F(ConfigTest, TokenFilePermissions) {

@@ -41,17 +41,28 @@ TEST(ProbeRequest, Refusals) {
   EXPECT_EQ(parse_probe_request(R"({"peer":"b","colour":"red"})", r),
             "unknown field \"colour\"; accepted: peer, transport, size, count, interval_us");
   EXPECT_EQ(parse_probe_request(R"({"peer":"b","size":0})", r),
-            "size: 0 is out of range; accepted: a whole number 1..65536");
+            "size: 0 is out of range; accepted: an integer in [1, 65536]");
   EXPECT_EQ(parse_probe_request(R"({"peer":"b","size":65537})", r),
-            "size: 65537 is out of range; accepted: a whole number 1..65536");
+            "size: 65537 is out of range; accepted: an integer in [1, 65536]");
   EXPECT_EQ(parse_probe_request(R"({"peer":"b","count":-1})", r),
-            "count: -1 is out of range; accepted: a whole number 1..1000000");
+            "count: -1 is out of range; accepted: an integer in [1, 1000000]");
   EXPECT_EQ(parse_probe_request(R"({"peer":"b","count":1.5})", r),
-            "count: must be a number; accepted: a whole number 1..1000000");
+            "count: 1.5 is not an integer; accepted: an integer in [1, 1000000]");
   EXPECT_EQ(parse_probe_request(R"({"peer":"b","interval_us":"10"})", r),
-            "interval_us: must be a number; accepted: a whole number 0..1000000");
+            "interval_us: a string is not an integer; accepted: an integer in [0, 1000000]");
   EXPECT_EQ(parse_probe_request(R"({"peer":"b","count":18446744073709551615})", r),
-            "count: 18446744073709551615 is out of range; accepted: a whole number 1..1000000");
+            "count: 18446744073709551615 is out of range; accepted: an integer in [1, 1000000]");
+  // An exponent, or an integer past 64 bits (JSON gives both as floating
+  // point): not "must be a number", but what is accepted.
+  EXPECT_EQ(parse_probe_request(R"({"peer":"b","count":1e3})", r),
+            "count: 1000.0 is not an integer; accepted: an integer in [1, 1000000]");
+  EXPECT_EQ(parse_probe_request(R"({"peer":"b","count":123456789012345678901234567890})", r),
+            "count: 1.2345678901234568e+29 is not an integer; accepted: an integer in [1, "
+            "1000000]");
+  EXPECT_EQ(parse_probe_request(R"({"peer":"b","size":true})", r),
+            "size: true or false is not an integer; accepted: an integer in [1, 65536]");
+  EXPECT_EQ(parse_probe_request(R"({"peer":"b","size":null})", r),
+            "size: null is not an integer; accepted: an integer in [1, 65536]");
   EXPECT_EQ(parse_probe_request(R"({"peer":"b","transport":"udp"})", r),
             "transport: unknown transport; accepted: \"srdx\", \"tcp\", \"both\"");
   EXPECT_EQ(parse_probe_request(R"({"peer":7})", r),
