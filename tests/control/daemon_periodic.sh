@@ -15,8 +15,9 @@ node_new z
 node_config a b z -- "[daemon]" "probe-every = 100ms"
 node_config b a
 node_config z a
-node_start a
+# b first, so that a's first round to b finds it running.
 node_start b
+node_start a
 say "srdxd a on ${CONTROL[a]} (probe-every 100ms), b on ${CONTROL[b]}; z not started"
 
 # ---- rounds to b: RTT samples of both transports, source="periodic" ---------------------
