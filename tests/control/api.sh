@@ -322,7 +322,8 @@ for args in "" "frobnicate" "paths" "probe b --transport udp" "probe b --count x
   "$SRDXCTL" --api "${CONTROL[a]}" --token-file "${TOKEN_FILE[a]}" $args 2>/dev/null >&2 || rc=$?
   [[ $rc == 2 ]] || fail "srdxctl $args: exit $rc, expected 2"
 done
-"$SRDXCTL" --help | grep -q "4    unauthorized" || fail "srdxctl --help documents no exit statuses"
+"$SRDXCTL" --help >"$WORK/help.out" || fail "srdxctl --help failed"
+grep -q "4    unauthorized" "$WORK/help.out" || fail "srdxctl --help documents no exit statuses"
 ok "srdxctl exit statuses (2 usage, 3 unreachable)"
 
 say "all control API checks passed"

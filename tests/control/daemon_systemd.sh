@@ -32,7 +32,9 @@ grep -qx "token-file = $sysconfdir/srdx/token" "$EXAMPLE" ||
   fail "the example's token-file is not under $sysconfdir/srdx: $(grep token-file "$EXAMPLE")"
 grep -q -- "--config $sysconfdir/srdx/srdxd.conf" "$EXAMPLE" ||
   fail "the example does not name the unit's config file $sysconfdir/srdx/srdxd.conf"
-"$SRDXD" --help | grep -q -- "--config $sysconfdir/srdx/srdxd.conf" ||
+# (Into a file: grep -q leaving a pipe early would fail it under pipefail.)
+"$SRDXD" --help >"$WORK/help" || fail "srdxd --help failed"
+grep -q -- "--config $sysconfdir/srdx/srdxd.conf" "$WORK/help" ||
   fail "srdxd --help does not name $sysconfdir/srdx/srdxd.conf"
 ok "unit, example and --help agree on $sysconfdir/srdx (sbin $sbindir)"
 
