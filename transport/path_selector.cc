@@ -13,7 +13,12 @@ using tuning::kPathSamplesBeforeJudging;
 using tuning::kSlowReplaceEveryRtts;
 
 PathSelector::PathSelector(uint32_t slots, Rng& rng, const EndpointConfig& cfg)
-    : rng_(rng), cfg_(cfg), slots_(slots), cost_(slots, -1.0), min_rto_(cfg.rto_initial) {
+    : rng_(rng),
+      cfg_(cfg),
+      slots_(slots),
+      n_(slots),
+      cost_(slots, -1.0),
+      min_rto_(cfg.rto_initial) {
   for (auto& s : slots_) s.entropy = fresh_entropy();
 }
 

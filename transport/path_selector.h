@@ -82,7 +82,7 @@ class PathSelector {
   bool has_rtt() const { return has_rtt_; }
   Duration min_rtt() const { return min_rtt_; }
   const PathSlot& slot(uint16_t i) const { return slots_[i]; }
-  uint32_t size() const { return static_cast<uint32_t>(slots_.size()); }
+  uint32_t size() const { return n_; }
   uint64_t replacements() const { return replacements_; }
   // After an ACK or timeout: recomputes min_rto() and re-draws a slot that is
   // persistently slower than the best one.
@@ -122,6 +122,7 @@ class PathSelector {
   Rng& rng_;
   const EndpointConfig& cfg_;
   std::vector<PathSlot> slots_;
+  uint32_t n_;  // slots_.size(), kept: that divides by sizeof(PathSlot)
   // choose()'s cost of each slot as it stands, (inflight + 1) x weight, next
   // to each other for the scan; -1 while the slot has no RTT (its cost then
   // follows the connection's srtt and is computed when looked at).

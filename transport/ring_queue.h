@@ -11,19 +11,19 @@ namespace srdx {
 template <class T>
 class RingQueue {
  public:
-  explicit RingQueue(size_t initial = 64) : buf_(round_up(initial)) {}
+  explicit RingQueue(size_t initial = 64) : buf_(round_up(initial)), mask_(buf_.size() - 1) {}
 
   bool empty() const { return head_ == tail_; }
   size_t size() const { return tail_ - head_; }
-  T& front() { return buf_[head_ & (buf_.size() - 1)]; }
-  const T& operator[](size_t i) const { return buf_[(head_ + i) & (buf_.size() - 1)]; }
-  T& operator[](size_t i) { return buf_[(head_ + i) & (buf_.size() - 1)]; }
+  T& front() { return buf_[head_ & mask_]; }
+  const T& operator[](size_t i) const { return buf_[(head_ + i) & mask_]; }
+  T& operator[](size_t i) { return buf_[(head_ + i) & mask_]; }
 
   void push(T v) {
-    if (size() == buf_.size()) grow();
-    buf_[tail_++ & (buf_.size() - 1)] = std::move(v);
+    if (size() > mask_) grow();
+    buf_[tail_++ & mask_] = std::move(v);
   }
-  T pop() { return std::move(buf_[head_++ & (buf_.size() - 1)]); }
+  T pop() { return std::move(buf_[head_++ & mask_]); }
   void clear() { head_ = tail_ = 0; }
 
  private:
@@ -37,10 +37,12 @@ class RingQueue {
     size_t n = size();
     for (size_t i = 0; i < n; ++i) next[i] = std::move((*this)[i]);
     buf_.swap(next);
+    mask_ = buf_.size() - 1;
     head_ = 0;
     tail_ = n;
   }
   std::vector<T> buf_;
+  size_t mask_;  // buf_.size() - 1, kept: size() divides by sizeof(T)
   size_t head_ = 0, tail_ = 0;
 };
 

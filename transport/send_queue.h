@@ -45,7 +45,7 @@ class SendQueue {
   SendQueue(const SendQueue&) = delete;
   SendQueue& operator=(const SendQueue&) = delete;
 
-  bool full() const { return next_id_ - floor_ >= ring_.size(); }
+  bool full() const { return next_id_ - floor_ > mask_; }
   // Accepts a message; the caller checked !full().
   TxMsg& push(std::span<const uint8_t> data, const SendOptions& opt, Time deadline);
 

@@ -33,7 +33,7 @@ class SentPackets {
 
   // Whether packet number `pn` can be recorded without overwriting a packet
   // still in flight.
-  bool has_room(uint64_t pn) const { return head_ == kNil || pn - ring_[head_].pn < ring_.size(); }
+  bool has_room(uint64_t pn) const { return head_ == kNil || pn - ring_[head_].pn <= mask_; }
   SentPacket& add(const SentPacket& p);
   // Removes a packet from the in-flight list.
   void remove(SentPacket& p);
