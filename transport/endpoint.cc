@@ -216,7 +216,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
   ~Impl() {
     release_lent();
     while (!events_.empty()) {
-      EventEntry e = events_.pop();
+      const EventEntry e = events_.pop();
       if (e.buf != BufferPool::kNone) pool_.put(e.buf);
     }
   }
@@ -293,32 +293,46 @@ class Endpoint::Impl final : public Reassembly::Sink {
     uint32_t rx_gen = 0;
   };
 
-  void push_event(const Event& ev) { events_.push(EventEntry{ev, BufferPool::kNone, 0, 0}); }
+  void push_event(const Event& ev) {
+    EventEntry& e = events_.push_slot();
+    e.ev = ev;
+    e.buf = BufferPool::kNone;
+  }
 
   void deliver(uint64_t msg_id, uint16_t flow, BufferPool::Handle buf, uint32_t len,
                uint32_t charge) override {
     Peer& p = *delivering_;
-    EventEntry e;
-    e.ev.type = EventType::message_received;
-    e.ev.peer = p.id;
-    e.ev.msg_id = msg_id;
-    e.ev.flow = flow;
-    e.ev.data = std::span<const uint8_t>(pool_.data(buf), len);
+    EventEntry& e = events_.push_slot();
+    e.ev = Event{EventType::message_received,
+                 FailReason::none,
+                 flow,
+                 p.id,
+                 msg_id,
+                 0,
+                 std::span<const uint8_t>(pool_.data(buf), len)};
     e.buf = buf;
     e.charge = charge;
     e.rx_gen = p.rx_gen;
-    events_.push(e);
     ++stats_.messages_received;
     ++p.st.messages_received;
     p.st.bytes_received += len;
   }
 
+  // The event poll_event() handed out last stays at the front of the queue,
+  // its buffer lent to the caller, until the next call.
   void release_lent() {
-    if (lent_.buf == BufferPool::kNone) return;
-    pool_.put(lent_.buf);
-    Peer* p = peer(lent_.ev.peer);
-    if (p && p->rx_gen == lent_.rx_gen) {
-      p->rx.release(lent_.charge);
+    if (!lent_) return;
+    lent_ = false;
+    const EventEntry& e = events_.front();
+    const BufferPool::Handle buf = e.buf;
+    const PeerId peer_id = e.ev.peer;
+    const uint32_t charge = e.charge, rx_gen = e.rx_gen;
+    events_.drop_front();
+    if (buf == BufferPool::kNone) return;
+    pool_.put(buf);
+    Peer* p = peer(peer_id);
+    if (p && p->rx_gen == rx_gen) {
+      p->rx.release(charge);
       // Tell a sender that flow control held back that room opened up.
       const uint64_t cap = cfg_.recv_buffer_bytes;
       if (p->state == PeerState::established && p->last_adv_free < cap / 2 &&
@@ -327,14 +341,13 @@ class Endpoint::Impl final : public Reassembly::Sink {
         want_ctrl(*p);
       }
     }
-    lent_.buf = BufferPool::kNone;
   }
 
   bool poll_event(Event& out) {
     release_lent();
     if (events_.empty()) return false;
-    lent_ = events_.pop();
-    out = lent_.ev;
+    out = events_.front().ev;
+    lent_ = true;
     return true;
   }
 
@@ -1224,7 +1237,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
   }
 
   uint64_t buffered_messages() const {
-    uint64_t n = events_.size();
+    uint64_t n = events_.size() - (lent_ ? 1 : 0);
     for (auto& p : peers_)
       if (p) n += p->sq.live() + p->rx.partial_messages() + p->sent.count() + p->retx.size();
     return n;
@@ -1243,7 +1256,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
   std::vector<std::unique_ptr<Peer>> peers_;
   std::unordered_map<uint64_t, PeerId> by_addr_;
   RingQueue<EventEntry> events_;
-  EventEntry lent_;
+  bool lent_ = false;  // events_.front() was handed out by poll_event()
   RingQueue<PeerId> ctrl_{64};
   RingQueue<Addr> stateless_hellos_{kMaxStatelessHellos};
   size_t rr_ = 0;

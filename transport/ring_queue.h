@@ -24,6 +24,13 @@ class RingQueue {
     buf_[tail_++ & mask_] = std::move(v);
   }
   T pop() { return std::move(buf_[head_++ & mask_]); }
+  // A new last element, to be filled in place (it holds whatever an earlier
+  // element there left).
+  T& push_slot() {
+    if (size() > mask_) grow();
+    return buf_[tail_++ & mask_];
+  }
+  void drop_front() { ++head_; }
   void clear() { head_ = tail_ = 0; }
 
  private:
