@@ -238,8 +238,15 @@ class Endpoint::Impl final : public Reassembly::Sink {
   Peer* peer(PeerId id) const { return id < peers_.size() ? peers_[id].get() : nullptr; }
 
   PeerId find_peer(Addr a) const {
-    auto it = by_addr_.find(key(a));
-    return it == by_addr_.end() ? kNoPeer : it->second;
+    // Datagrams come in runs from one peer: the last answer first, before
+    // hashing (the table's bucket index is a division).
+    const uint64_t k = key(a);
+    if (k == last_key_) return last_id_;
+    auto it = by_addr_.find(k);
+    if (it == by_addr_.end()) return kNoPeer;
+    last_key_ = k;
+    last_id_ = it->second;
+    return last_id_;
   }
 
   Errc remove_peer(PeerId id, Time now) {
@@ -248,6 +255,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     fail_all(*p, FailReason::peer_removed, now);
     if (p->up) push_event({EventType::peer_down, FailReason::peer_removed, 0, id, 0, 0, {}});
     by_addr_.erase(key(p->addr));
+    last_key_ = kNoKey;
     peers_[id].reset();
     return Errc::ok;
   }
@@ -1255,6 +1263,10 @@ class Endpoint::Impl final : public Reassembly::Sink {
   BufferPool pool_;
   std::vector<std::unique_ptr<Peer>> peers_;
   std::unordered_map<uint64_t, PeerId> by_addr_;
+  // find_peer()'s last hit; key() never makes kNoKey (48 bits).
+  static constexpr uint64_t kNoKey = ~uint64_t{0};
+  mutable uint64_t last_key_ = kNoKey;
+  mutable PeerId last_id_ = kNoPeer;
   RingQueue<EventEntry> events_;
   bool lent_ = false;  // events_.front() was handed out by poll_event()
   RingQueue<PeerId> ctrl_{64};
