@@ -75,9 +75,12 @@ ProbeState Probe::state() const {
   return state_;
 }
 
+// A sample that lands after the probe ended (a reply in flight when it was
+// cancelled) is dropped: the results and the metrics stop where the probe did.
 void Probe::record(ProbeTransport t, int64_t rtt_ns) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (state_ != ProbeState::running) return;
     rtt_[idx(t)].push_back(rtt_ns);
   }
   metrics_.observe({peer_.name, std::string(to_string(t)), source()},
@@ -87,6 +90,7 @@ void Probe::record(ProbeTransport t, int64_t rtt_ns) {
 void Probe::record_lost(ProbeTransport t) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (state_ != ProbeState::running) return;
     ++lost_[idx(t)];
   }
   metrics_.lost({peer_.name, std::string(to_string(t)), source()});

@@ -36,7 +36,10 @@ using namespace srdx::cli;
 namespace {
 
 constexpr const char* kDefaultApi = "127.0.0.1:7480";
-constexpr const char* kDefaultTokenFile = "/etc/srdx/token";
+#ifndef SRDX_SYSCONFDIR
+#define SRDX_SYSCONFDIR "/etc"  // meson passes the configured one, as to srdxd
+#endif
+constexpr const char* kDefaultTokenFile = SRDX_SYSCONFDIR "/srdx/token";
 
 constexpr const char* kUsageText =
     R"(usage: srdxctl [global options] COMMAND [command options]
@@ -90,7 +93,7 @@ po::options_description global_options() {
   d.add_options()("api", po::value<std::string>()->value_name("HOST:PORT"),
                   "srdxd's control API (default 127.0.0.1:7480, env SRDXCTL_API)")(
       "token-file", po::value<std::string>()->value_name("FILE"),
-      "bearer token file (default /etc/srdx/token, env SRDXCTL_TOKEN_FILE)")(
+      "bearer token file (default " SRDX_SYSCONFDIR "/srdx/token, env SRDXCTL_TOKEN_FILE)")(
       "json", po::bool_switch(), "print the daemon's JSON instead of a table")(
       "help,h", po::bool_switch(), "this help")("version", po::bool_switch(), "srdxctl's version");
   return d;
