@@ -109,6 +109,20 @@ size_t reply_size(const tjson& v) {
   return n;
 }
 
+// Adds `entry` under `key` while the reply stays within DPDK's budget; from
+// the first that does not fit on, counts it and every later one in `omitted`
+// (so a list is cut at one place, and a reader asks again from there).
+void add_within_budget(tjson& dst, const std::string& key, tjson entry, size_t& used,
+                       size_t& omitted) {
+  const size_t size = key.size() + 6 + reply_size(entry);
+  if (omitted > 0 || used + size > kReplyBudget) {
+    ++omitted;
+    return;
+  }
+  used += size;
+  dst[key] = std::move(entry);
+}
+
 void fill_dict(rte_tel_data* d, const tjson& obj);
 
 // Adds v to the dict d under key (DPDK refuses what it cannot hold; the
@@ -201,14 +215,7 @@ int peers_cb(const char*, const char* params, rte_tel_data* d) {
     std::string key = tel_key(s.peers[i].cfg.name);
     // Names differing only in '-' or '.' would meet on one key.
     if (peers.contains(key)) key += "_" + std::to_string(i);
-    tjson entry = shape(peer_json(s.peers[i]));
-    const size_t size = key.size() + 6 + reply_size(entry);
-    if (omitted > 0 || used + size > kReplyBudget) {
-      ++omitted;
-      continue;
-    }
-    used += size;
-    peers[key] = std::move(entry);
+    add_within_budget(peers, key, shape(peer_json(s.peers[i])), used, omitted);
   }
   tjson doc = {{"peers", std::move(peers)}};
   if (omitted > 0) doc["omitted"] = omitted;
@@ -241,15 +248,7 @@ int paths_cb(const char*, const char* params, rte_tel_data* d) {
   tjson paths = tjson::object();
   size_t used = 64 + reply_size(out), omitted = 0;
   for (size_t i = first; i < list.size(); ++i) {
-    const std::string key = std::to_string(i);
-    tjson entry = shape(list[i]);
-    const size_t size = key.size() + 6 + reply_size(entry);
-    if (omitted > 0 || used + size > kReplyBudget) {
-      ++omitted;
-      continue;
-    }
-    used += size;
-    paths[key] = std::move(entry);
+    add_within_budget(paths, std::to_string(i), shape(list[i]), used, omitted);
   }
   out["paths"] = std::move(paths);
   if (omitted > 0) out["omitted"] = omitted;
