@@ -166,12 +166,12 @@ wait_for 10 "srdxctl's probe running" running_probe
 stuck_id=$(jv "[p['id'] for p in d['probes'] if p['state'] == 'running'][0]")
 kill -STOP "${PID[a]}"
 kill -TERM "$pid"
-sleep 1.5
+sleep 3 # well past srdxctl's one second, however late it saw the first
 kill -TERM "$pid"
 rc=0
 wait "$pid" || rc=$?
 kill -CONT "${PID[a]}"
-[[ $rc == 143 ]] || fail "srdxctl probe, daemon stopped, SIGTERM twice 1.5 s apart: exit $rc, expected 143 ($(show))"
+[[ $rc == 143 ]] || fail "srdxctl probe, daemon stopped, SIGTERM twice 3 s apart: exit $rc, expected 143 ($(show))"
 grep -q cancelled "$ERR" && fail "srdxctl claims a cancel the stopped daemon never saw ($(show))"
 [[ $(probe_state a "$stuck_id") == running ]] || fail "probe $stuck_id: not running after srdxctl gave up"
 ctl_expect 0 a cancel "$stuck_id"

@@ -59,7 +59,7 @@ ok "probe to the new peer c"
 node_config a b c -- "${A_ENGINE[@]}"
 sed -i 's/^peer = c=.*/peer = c=not-an-address/' "${CONFIG[a]}"
 kill -HUP "${PID[a]}"
-sleep 0.5
+wait_for 10 "srdxd's refusal of the broken reload" grep -q "keeping the current peers" "${LOG[a]}"
 kill -0 "${PID[a]}" 2>/dev/null || fail "srdxd exited on SIGHUP with a broken config file"
 call 200 a GET /v1/peers
 expect 'sorted(p["name"] for p in d["peers"]) == ["b", "c"]' "peers kept after a broken reload"
