@@ -88,7 +88,7 @@ uint64_t PathSelector::on_sent(uint16_t slot) {
 
 void PathSelector::on_acked(uint16_t slot, uint64_t seq, Duration rtt) {
   PathSlot& s = slots_[slot];
-  drop_inflight(s);
+  if (s.inflight) --s.inflight;  // reweigh() below brings the cost up to date
   ++s.acked;
   s.consecutive_timeouts = 0;
   backoff_ = 0;
@@ -143,7 +143,7 @@ void PathSelector::sample(PathSlot& s, Duration rtt) {
 
 void PathSelector::on_lost(uint16_t slot, Time now) {
   PathSlot& s = slots_[slot];
-  drop_inflight(s);
+  if (s.inflight) --s.inflight;  // reweigh() below brings the cost up to date
   ++s.lost;
   s.loss_ewma = s.loss_ewma * (1 - kPathLossEwmaGain) + kPathLossEwmaGain;
   reweigh(s);

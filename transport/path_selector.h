@@ -95,7 +95,8 @@ class PathSelector {
   uint16_t fresh_entropy();
   bool usable(const PathSlot& s, Time now) const { return now >= s.penalty_until; }
   void reweigh(PathSlot& s);
-  // Keep cost_ current: every change of inflight or weight goes through these.
+  // Keep cost_ current: every change of inflight or weight goes through these
+  // (or is followed by reweigh(), which calls recost()).
   void recost(const PathSlot& s) {
     cost_[static_cast<size_t>(&s - slots_.data())] =
         s.weight >= 0 ? (s.inflight + 1.0) * s.weight : -1;
