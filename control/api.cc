@@ -495,13 +495,16 @@ void ApiServer::route(const httplib::Request& req, const std::string& body,
         return;
       }
       if (m == "DELETE") {
+        // The probe as GET shows it, final (samples after the cancel are
+        // dropped), and whether this request stopped it.
         p->cancel();
-        p->finish(ProbeState::cancelled);
+        const bool stopped = p->finish(ProbeState::cancelled);
         SRDX_LOG_INFO("probe %llu: cancel requested (state %s)",
                       static_cast<unsigned long long>(id),
                       std::string(to_string(p->state())).c_str());
-        reply(res, 200,
-              {{"id", std::to_string(id)}, {"state", std::string(to_string(p->state()))}});
+        json doc = p->to_json();
+        doc["stopped"] = stopped;
+        reply(res, 200, doc);
         return;
       }
       reply(res, 200, p->to_json());

@@ -4,6 +4,7 @@
 // counted. Routes:
 //   GET    /v1/status  /v1/peers  /v1/peers/{name}  /v1/peers/{name}/paths  /v1/counters
 //   GET    /v1/probes  /v1/probes/{id}      POST /v1/probes     DELETE /v1/probes/{id}
+//   (DELETE answers the probe as GET does, plus "stopped": whether it stopped it)
 //   GET    /metrics    (Prometheus text format 0.0.4)
 // Errors are {"error":"..."} with 400, 401, 404, 405 (any other method, even
 // one httplib cannot parse), 413 (a body over 64 KiB, whatever its type), 415

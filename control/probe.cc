@@ -96,11 +96,12 @@ void Probe::record_lost(ProbeTransport t) {
   metrics_.lost({peer_.name, std::string(to_string(t)), source()});
 }
 
-void Probe::finish(ProbeState s, const std::string& error) {
+bool Probe::finish(ProbeState s, const std::string& error) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (state_ != ProbeState::running) return;
+  if (state_ != ProbeState::running) return false;
   state_ = s;
   error_ = error;
+  return true;
 }
 
 uint64_t Probe::done(ProbeTransport t) const {

@@ -62,7 +62,8 @@ class Probe {
   // Samples (thread-safe): an RTT in nanoseconds, or a lost ping.
   void record(ProbeTransport t, int64_t rtt_ns);
   void record_lost(ProbeTransport t);
-  void finish(ProbeState s, const std::string& error = {});
+  // Ends a running probe with `s`; false when it had already ended.
+  bool finish(ProbeState s, const std::string& error = {});
 
   // The GET /v1/probes/{id} object.
   nlohmann::json to_json() const;

@@ -298,28 +298,20 @@ int cmd_probe_status(ApiClient& api, bool as_json, const std::string& id) {
   return kExitOk;
 }
 
-// GET, DELETE, GET: the probe as it stands after the cancel (DELETE's
-// reply has only id and state). `was_running` says whether this cancel
-// stopped it (false: it had finished, or been cancelled, before).
+// GET, then DELETE, which answers the probe as it stands after the cancel
+// and whether that request stopped it (`was_running`; false: it had
+// finished, or been cancelled, before). The GET first: nothing is asked of a
+// daemon that does not answer (srdxctl may give up on it at a second signal).
 json cancel_probe(ApiClient& api, const std::string& id, bool& was_running) {
   const std::string where = "/v1/probes/" + path_segment(id);
-  Reply cancelled;
   try {
-    const Reply before = api.get(where);
-    cancelled = api.del(where);
-    // "cancelled" when it was stopped now; "done" or "failed" when it ended
-    // between the two requests.
-    was_running = format_value(field(before.doc, "state")) == "running" &&
-                  format_value(field(cancelled.doc, "state")) == "cancelled";
+    api.get(where);
+    json doc = api.del(where).doc;
+    was_running = doc.is_object() && doc.value("stopped", false);
+    if (doc.is_object()) doc.erase("stopped");
+    return doc;
   } catch (const CtlError& e) {
     rethrow_with_probe_hint(e);
-  }
-  try {
-    return api.get(where).doc;
-  } catch (const CtlError& e) {
-    std::cerr << "srdxctl: probe " << id
-              << " cancelled, but its results could not be read: " << e.message << "\n";
-    return cancelled.doc;
   }
 }
 

@@ -251,6 +251,8 @@ expect "sorted(p['id'] for p in d['probes'] if p['state'] == 'running') == sorte
   "only the 2 first probes running"
 # Cancelling one frees its place (once its thread has noticed).
 call 200 a DELETE "/v1/probes/$p1"
+expect 'd["stopped"] is True and d["state"] == "cancelled" and d["id"] == "'"$p1"'"' \
+  "DELETE answers the cancelled probe and that it stopped it"
 p3=
 post_ok() {
   [[ $(api a POST /v1/probes '{"peer":"b","transport":"srdx","count":1000000,"interval_us":1000}') == 202 ]] &&
