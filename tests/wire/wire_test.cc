@@ -77,30 +77,10 @@ TEST(Crc32c, HoleReadsAsZero) {
   }
 }
 
-TEST(Crc32c, HardwareMatchesPortable) {
-  // Lengths 0..299 one by one (every tail and stripe boundary of small
-  // packets), then random ones up to past two jumbo frames (several rounds of
-  // the widest stripes), from every alignment.
-  std::mt19937_64 rng(42);
-  Bytes buf(20000 + 8);
-  for (auto& b : buf) b = static_cast<uint8_t>(rng());
-  const bool hw = crc32c_impl::hardware_available();
-  const bool wide = crc32c_impl::interleaved_available();
-  for (int iter = 0; iter < 3000; ++iter) {
-    const size_t off = rng() % 8, len = iter < 300 ? iter : rng() % 20000;
-    const uint32_t seed = iter % 2 ? static_cast<uint32_t>(rng()) : 0;
-    const std::span<const uint8_t> s(buf.data() + off, len);
-    const uint32_t want = crc32c_impl::portable(s, seed);
-    ASSERT_EQ(crc32c(s, seed), want) << off << " " << len;
-    if (hw) {
-      ASSERT_EQ(crc32c_impl::hardware_serial(s, seed), want) << off << " " << len;
-    }
-    if (wide) {
-      ASSERT_EQ(crc32c_impl::hardware(s, seed), want) << off << " " << len;
-    }
-  }
-  if (!hw) GTEST_SKIP() << "no CRC32C instruction on this CPU; portable path only";
-}
+// Every implementation against the portable one, over every length up to 300
+// and random ones past two jumbo frames from every alignment: the unit test
+// crc32c_selftest (crc32c_selftest.cc, without GoogleTest so that
+// scripts/check-arm64 runs the same on arm64).
 
 // ---- helpers ----------------------------------------------------------------
 
