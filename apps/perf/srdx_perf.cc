@@ -454,16 +454,12 @@ void add_loop_rows(Table& t, const dp::Poller& poller, const dp::Link& link, con
 }
 
 std::string path_summary(const Endpoint& ep, PeerId peer) {
-  std::string s;
-  uint64_t total = 0;
   size_t active = 0;
   const std::vector<PathStats> paths = ep.path_stats(peer);
   for (const PathStats& p : paths) {
-    total += p.packets_sent;
     if (p.state == PathState::active) ++active;
   }
-  s = std::to_string(active) + " of " + std::to_string(paths.size()) + " active";
-  return s;
+  return std::to_string(active) + " of " + std::to_string(paths.size()) + " active";
 }
 
 void progress_line(const char* role, Duration elapsed, uint64_t msgs, uint64_t bytes,
