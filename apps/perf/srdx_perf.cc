@@ -424,6 +424,9 @@ void add_loop_json(Json& j, const dp::Poller& poller, const dp::Link& link) {
   j.field("rx_bursts", p.rx_bursts).field("tx_bursts", p.tx_bursts);
   j.field("partial_tx", p.partial_tx).field("tx_dropped", p.tx_dropped);
   j.field("tx_no_buffer", p.tx_no_buffer);
+  j.field("max_iteration_us", static_cast<double>(p.max_iteration_ns) / 1e3);
+  j.field("long_iterations", p.long_iterations);
+  j.field("max_oversleep_us", static_cast<double>(p.max_oversleep_ns) / 1e3);
   j.end();
   const dp::LinkStats l = link.stats();
   j.begin("link_stats");

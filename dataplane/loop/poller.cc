@@ -4,6 +4,7 @@
 #include <sys/prctl.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 #include <string>
@@ -122,7 +123,18 @@ void Poller::sleep_until(Time now, Time wake) {
   } else {
     clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
   }
-  stats_.slept_ns += static_cast<uint64_t>((monotonic_now() - now).ns());
+  const Time woke = monotonic_now();
+  stats_.slept_ns += static_cast<uint64_t>((woke - now).ns());
+  if (woke > wake) {
+    stats_.max_oversleep_ns =
+        std::max(stats_.max_oversleep_ns, static_cast<uint64_t>((woke - wake).ns()));
+  }
+}
+
+void Poller::note_iteration(Duration d) {
+  const auto ns = static_cast<uint64_t>(std::max<int64_t>(d.ns(), 0));
+  stats_.max_iteration_ns = std::max(stats_.max_iteration_ns, ns);
+  if (d >= PollerStats::kLongIteration) ++stats_.long_iterations;
 }
 
 void Poller::run(const std::atomic<bool>& stop) {
@@ -131,8 +143,11 @@ void Poller::run(const std::atomic<bool>& stop) {
     prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(cfg_.timer_slack.ns()), 0, 0, 0);
   }
   uint32_t idle_in_a_row = 0;
+  Time last = Time::infinite();  // the previous iteration's clock read, if no sleep followed it
   while (!stop.load(std::memory_order_relaxed)) {
     const Time now = monotonic_now();
+    if (!last.is_infinite()) note_iteration(now - last);
+    last = now;
     if (poll_once(now)) {
       idle_in_a_row = 0;
       continue;
@@ -143,6 +158,10 @@ void Poller::run(const std::atomic<bool>& stop) {
     const Duration nap =
         link_.wait_fd() >= 0 ? cfg_.max_sleep : min(cfg_.max_sleep, cfg_.max_sleep_without_fd);
     const Time wake = min(ep_.next_deadline(), now + nap);
+    if (wake > now) {
+      note_iteration(monotonic_now() - now);  // this iteration, up to the sleep
+      last = Time::infinite();
+    }
     sleep_until(now, wake);
   }
 }

@@ -12,7 +12,12 @@
 //      flush could not send is counted (partial_tx, tx_dropped), never retried.
 //
 // Events are handled before transmitting so that what a handler sends (an
-// echo, the next message of a window) leaves in the same iteration.
+// echo, the next message of a window) leaves in the same iteration. So a
+// handler also holds back what the engine already has to send, the ACKs of
+// what was just received among it: handlers must stay short. A loop that
+// stops for the peer timeout (200 ms by default) is taken for dead by its
+// peers, which fail the messages they had in flight to it. PollerStats'
+// max_iteration_ns and max_oversleep_ns say how long the loop stopped.
 //
 // Idle back-off: with IdleMode::busy_poll the loop never sleeps (a dedicated
 // core, lowest latency). With IdleMode::spin_then_sleep, after
@@ -81,6 +86,16 @@ struct PollerStats {
   uint64_t tx_budget_spent = 0;            // iterations that stopped at tx_budget
   uint64_t timer_calls = 0;                // on_timer() calls
   uint64_t events = 0;
+  // Stalls, measured by run() (poll_once() alone does not read the clock).
+  // An iteration's length is from its clock read to the next one's when no
+  // sleep came between: its own work (the handlers' included) plus any time
+  // the thread was not scheduled. A sleep's overrun is how much longer than
+  // asked it lasted. Either, past the peer's timeout, looks to the peer like
+  // a dead endpoint.
+  uint64_t max_iteration_ns = 0;           // the longest iteration
+  uint64_t long_iterations = 0;            // iterations of kLongIteration or more
+  uint64_t max_oversleep_ns = 0;           // the longest overrun of a sleep
+  static constexpr Duration kLongIteration = Duration::millis(1);
 };
 
 class Poller {
@@ -116,6 +131,7 @@ class Poller {
   size_t transmit(Time now);
   size_t flush(size_t committed);
   void sleep_until(Time now, Time wake);
+  void note_iteration(Duration d);
 
   Link& link_;
   Endpoint& ep_;
