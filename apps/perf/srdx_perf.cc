@@ -14,6 +14,7 @@
 // error); 2 bad command line.
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <csignal>
@@ -810,16 +811,20 @@ class Receiver {
       case Decoded::not_this_kind:
         break;
     }
-    if (!pattern_) {
+    if (!have_header_) {
       // Data before the header (it is sent first, but delivery is out of
-      // order): the seed is in every message.
-      if (ev.data.size() < kMinMessageBytes) {
+      // order): the seed is in every message, and the sizes are not known
+      // yet, so the pattern grows with the messages.
+      uint64_t seed = 0;
+      if (pattern_) {
+        seed = pattern_->seed();
+      } else if (ev.data.size() < kMinMessageBytes) {
         ++corrupt_;
         return;
+      } else {
+        for (int i = 7; i >= 0; --i) seed = (seed << 8) | ev.data[16 + static_cast<size_t>(i)];
       }
-      uint64_t seed = 0;
-      for (int i = 7; i >= 0; --i) seed = (seed << 8) | ev.data[16 + static_cast<size_t>(i)];
-      pattern_ = std::make_unique<Pattern>(seed, tuning::kDefaultMaxMessage);
+      cover(seed, ev.data.size());
     }
     if (start_ == Time()) start_ = now;
     uint64_t index = 0;
@@ -921,6 +926,26 @@ class Receiver {
   }
 
  private:
+  // Makes pattern_ the one for `seed`, covering messages of up to `size`
+  // bytes, capped at the largest message srdx carries (check() refuses a
+  // message longer than its pattern covers). Built for the run's own sizes,
+  // not for that cap: a 16 MiB pattern takes 30-45 ms to build on a 2-core
+  // VM, and it was built in the event handler that took the run header, in
+  // the poll loop iteration that then sends the header's ACK. With CPU 0
+  // shared, that iteration once outlasted the sender's peer timeout (200 ms)
+  // and the sender gave the receiver up.
+  void cover(uint64_t seed, uint64_t size) {
+    size = std::min<uint64_t>(size, tuning::kDefaultMaxMessage);
+    if (pattern_ && pattern_->seed() == seed && pattern_->max_size() >= size) return;
+    if (pattern_ && pattern_->seed() == seed) {
+      // Growing before the header: by doubling, so a run of growing
+      // messages rebuilds it a few times, not once per message.
+      size = std::min<uint64_t>(std::max<uint64_t>(size, 2 * pattern_->max_size()),
+                                tuning::kDefaultMaxMessage);
+    }
+    pattern_ = std::make_unique<Pattern>(seed, static_cast<size_t>(size));
+  }
+
   void on_header(const RunHeader& h, PeerId peer, Time now) {
     if (have_header_) {
       if (h.count != header_.count || h.seed != header_.seed || h.size != header_.size) {
@@ -937,9 +962,7 @@ class Receiver {
     have_header_ = true;
     header_ = h;
     bitmap_.reserve(h.count);
-    if (!pattern_ || pattern_->seed() != h.seed) {
-      pattern_ = std::make_unique<Pattern>(h.seed, tuning::kDefaultMaxMessage);
-    }
+    cover(h.seed, std::max(h.size, h.last_size));
     PeerStats ps;
     if (ep_.peer_stats(peer, ps)) sender_ = format_addr(ps.addr);
     if (start_ == Time()) start_ = now;
