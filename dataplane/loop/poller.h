@@ -92,9 +92,9 @@ struct PollerStats {
   // the thread was not scheduled. A sleep's overrun is how much longer than
   // asked it lasted. Either, past the peer's timeout, looks to the peer like
   // a dead endpoint.
-  uint64_t max_iteration_ns = 0;           // the longest iteration
-  uint64_t long_iterations = 0;            // iterations of kLongIteration or more
-  uint64_t max_oversleep_ns = 0;           // the longest overrun of a sleep
+  uint64_t max_iteration_ns = 0;  // the longest iteration
+  uint64_t long_iterations = 0;   // iterations of kLongIteration or more
+  uint64_t max_oversleep_ns = 0;  // the longest overrun of a sleep
   static constexpr Duration kLongIteration = Duration::millis(1);
 };
 
