@@ -136,9 +136,8 @@ srdx::Time now_from(Clock::time_point origin) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - origin).count());
 }
 
-srdx::EndpointConfig make_config(uint64_t epoch, uint64_t seed, uint32_t mtu) {
+srdx::EndpointConfig make_config(uint64_t seed, uint32_t mtu) {
   srdx::EndpointConfig cfg;
-  cfg.epoch = epoch;
   cfg.seed = seed;
   cfg.mtu = mtu;
   return cfg;
@@ -147,8 +146,8 @@ srdx::EndpointConfig make_config(uint64_t epoch, uint64_t seed, uint32_t mtu) {
 class BackToBack {
  public:
   BackToBack(uint32_t mtu, std::size_t msg_size)
-      : a_(make_config(1, 11, mtu)),
-        b_(make_config(2, 22, mtu)),
+      : a_(make_config(11, mtu)),
+        b_(make_config(22, mtu)),
         buf_(srdx::tuning::kMaxMtu),
         msg_size_(msg_size),
         origin_(Clock::now()) {}

@@ -1,5 +1,6 @@
 #include "api.h"
 
+#include <cstdio>
 #include <httplib.h>
 #include <sys/socket.h>
 
@@ -16,6 +17,13 @@ namespace srdx::ctl {
 using nlohmann::json;
 
 namespace {
+
+// A 64-bit id as 16 hex digits (JSON numbers lose precision past 2^53).
+std::string format_hex64(uint64_t v) {
+  char b[17];
+  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
+  return b;
+}
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -408,7 +416,8 @@ void ApiServer::route(const httplib::Request& req, const std::string& body,
               {"uptime_s", d_.uptime_s()},
               {"link", {{"kind", s.link_kind}, {"local", format_addr(s.link_local)}}},
               {"engine",
-               {{"epoch", s.epoch},
+               {{"instance", format_hex64(s.instance)},
+                {"start_time", s.start_time},
                 {"peers", s.peers.size()},
                 {"peers_up", up},
                 {"endpoint_peers", s.endpoint_peers},

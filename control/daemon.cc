@@ -10,6 +10,7 @@
 #include "api.h"
 #include "log.h"
 #include "loop/clock.h"
+#include "loop/entropy.h"
 #include "sim/units.h"
 #include "telemetry.h"
 
@@ -106,7 +107,8 @@ void Daemon::on_tick(Time now) {
 void Daemon::refresh_snapshot(Time now) {
   last_refresh_ = now;
   Snapshot s;
-  s.epoch = cfg_.ep.epoch;
+  s.instance = instance_;
+  s.start_time = start_time_;
   s.link_kind = cfg_.link.kind;
   s.link_local = link_->local();
   s.ep = ep_->stats();
@@ -292,8 +294,15 @@ int Daemon::run() {
   signal(SIGPIPE, SIG_IGN);
 
   std::random_device rd;
-  cfg_.ep.epoch = dp::startup_epoch();
-  cfg_.ep.seed = cfg_.ep.epoch ^ (uint64_t{rd()} << 32);
+  try {
+    instance_ = dp::random_u64();
+    start_time_ = dp::wall_seconds();
+    cfg_.ep.seed = dp::random_u64();
+    cfg_.ep.secret = dp::random_secret();
+  } catch (const std::exception& e) {
+    SRDX_LOG_ERROR("cannot start: %s", e.what());
+    return 1;
+  }
   try {
     link_ = dp::make_link(cfg_.link);
     ep_ = std::make_unique<Endpoint>(cfg_.ep);
@@ -302,7 +311,7 @@ int Daemon::run() {
     SRDX_LOG_ERROR("cannot start the dataplane: %s", e.what());
     return 1;
   }
-  const uint64_t magic = (uint64_t{rd()} << 32) ^ rd() ^ cfg_.ep.epoch;
+  const uint64_t magic = (uint64_t{rd()} << 32) ^ rd() ^ instance_;
   pinger_ = std::make_unique<SrdxPinger>(*ep_, magic);
   apply_peers(cfg_.peers, dp::monotonic_now());
   refresh_snapshot(dp::monotonic_now());

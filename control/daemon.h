@@ -81,6 +81,8 @@ class Daemon {
   std::map<std::string, PeerId> peer_ids_;
   Time last_refresh_;
   uint64_t echo_served_ = 0, echo_failed_ = 0, other_flow_ = 0;
+  uint64_t instance_ = 0;   // random per start (status: "instance")
+  double start_time_ = 0;   // wall clock at start
 
   // Shared.
   mutable std::mutex snap_mu_;

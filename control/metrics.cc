@@ -104,8 +104,8 @@ std::string render_prometheus(const MetricsInput& in) {
   w.sample("srdx_uptime_seconds", "", num(in.uptime_s));
   w.family("srdx_draining", "gauge", "1 while srdxd drains before exiting");
   w.sample("srdx_draining", "", in.draining ? "1" : "0");
-  w.family("srdx_epoch", "gauge", "Epoch of this endpoint incarnation");
-  w.sample("srdx_epoch", "", num(s.epoch));
+  w.family("srdx_start_time_seconds", "gauge", "When srdxd started, in seconds since 1970");
+  w.sample("srdx_start_time_seconds", "", num(s.start_time));
 
   // Endpoint counters.
 #define SRDX_EP_METRIC(f)                                           \

@@ -7,15 +7,15 @@ namespace srdx {
 
 void AckTracker::clear_range(uint64_t from, uint64_t to) {
   if (to - from >= kWindow) {
-    bits_.fill(0);
+    bits_->fill(0);
     return;
   }
   for (uint64_t p = from + 1; p <= to;) {
     if ((p & 63) == 0 && to - p >= 63) {
-      bits_[(p & (kWindow - 1)) >> 6] = 0;
+      (*bits_)[(p & (kWindow - 1)) >> 6] = 0;
       p += 64;
     } else {
-      bits_[(p & (kWindow - 1)) >> 6] &= ~(uint64_t{1} << (p & 63));
+      (*bits_)[(p & (kWindow - 1)) >> 6] &= ~(uint64_t{1} << (p & 63));
       ++p;
     }
   }
@@ -29,7 +29,8 @@ bool AckTracker::on_packet(uint64_t pn, Time now) {
     has_largest_ = true;
     largest_ = pn;
     largest_time_ = now;
-    bits_.fill(0);
+    if (!bits_) bits_ = std::make_unique<Bits>();
+    bits_->fill(0);
     set(pn);
     return true;
   }
@@ -54,7 +55,7 @@ bool AckTracker::contains(uint64_t pn) const {
 uint64_t AckTracker::find_prev(uint64_t pn, uint64_t lo, bool want) const {
   // Scans down from pn one 64-bit word at a time.
   while (true) {
-    uint64_t w = bits_[(pn & (kWindow - 1)) >> 6];
+    uint64_t w = (*bits_)[(pn & (kWindow - 1)) >> 6];
     if (!want) w = ~w;
     unsigned b = static_cast<unsigned>(pn & 63);
     if (b != 63) w &= (uint64_t{2} << b) - 1;
@@ -69,7 +70,7 @@ uint64_t AckTracker::find_prev(uint64_t pn, uint64_t lo, bool want) const {
 
 uint64_t AckTracker::find_next_clear(uint64_t pn, uint64_t hi) const {
   while (pn <= hi) {
-    uint64_t w = ~bits_[(pn & (kWindow - 1)) >> 6];
+    uint64_t w = ~(*bits_)[(pn & (kWindow - 1)) >> 6];
     unsigned b = static_cast<unsigned>(pn & 63);
     w >>= b;
     if (w) {

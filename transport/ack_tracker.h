@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 
 #include "srdx/time.h"
 #include "wire.h"
@@ -39,11 +40,14 @@ class AckTracker {
   // reported. Returns false if some new arrivals did not fit (ACK again soon).
   bool fill(wire::Ack& ack);
   size_t unreported() const { return fresh_count_; }
+  // Forgets everything and gives the bitmap back (allocated again by the
+  // first packet after).
   void reset() { *this = AckTracker(); }
+  size_t allocated_bytes() const { return bits_ ? sizeof(Bits) : 0; }
 
  private:
-  bool test(uint64_t pn) const { return (bits_[(pn & (kWindow - 1)) >> 6] >> (pn & 63)) & 1; }
-  void set(uint64_t pn) { bits_[(pn & (kWindow - 1)) >> 6] |= uint64_t{1} << (pn & 63); }
+  bool test(uint64_t pn) const { return ((*bits_)[(pn & (kWindow - 1)) >> 6] >> (pn & 63)) & 1; }
+  void set(uint64_t pn) { (*bits_)[(pn & (kWindow - 1)) >> 6] |= uint64_t{1} << (pn & 63); }
   void clear_range(uint64_t from, uint64_t to);  // (from, to]
   // Highest p in [lo, pn] whose bit equals `want`, or lo - 1 if none.
   uint64_t find_prev(uint64_t pn, uint64_t lo, bool want) const;
@@ -51,7 +55,8 @@ class AckTracker {
   uint64_t find_next_clear(uint64_t pn, uint64_t hi) const;
   static constexpr size_t kFresh = tuning::kAckFreshArrivals;
 
-  std::array<uint64_t, kWindow / 64> bits_{};
+  using Bits = std::array<uint64_t, kWindow / 64>;
+  std::unique_ptr<Bits> bits_;  // allocated by the first packet
   uint64_t largest_ = 0, floor_ = 0;
   Time largest_time_;
   bool has_largest_ = false;

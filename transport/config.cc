@@ -17,9 +17,7 @@ bool pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 std::string EndpointConfig::validate() const {
   std::ostringstream e;
   auto us = [](Duration d) { return std::to_string(d.ns() / 1000) + "us"; };
-  if (epoch == 0) {
-    e << "epoch: 0 is reserved; use a value that grows on every restart (e.g. boot time in ns)";
-  } else if (mtu < tuning::kMinMtu || mtu > tuning::kMaxMtu) {
+  if (mtu < tuning::kMinMtu || mtu > tuning::kMaxMtu) {
     e << "mtu: " << mtu << " is out of range; accepted " << tuning::kMinMtu << ".."
       << tuning::kMaxMtu;
   } else if (max_message_size > tuning::kMaxMaxMessage) {
@@ -37,6 +35,14 @@ std::string EndpointConfig::validate() const {
       << " must hold at least one largest message (max_message_size) and at least 65536";
   } else if (recv_buffer_bytes > (uint64_t{1} << 42)) {
     e << "recv_buffer_bytes: " << recv_buffer_bytes << " is too large; at most 4 TiB";
+  } else if (recv_memory_bytes < recv_buffer_bytes) {
+    e << "recv_memory_bytes: " << recv_memory_bytes
+      << " must be at least recv_buffer_bytes (" << recv_buffer_bytes << ")";
+  } else if (max_peers < 1 || max_peers > tuning::kMaxMaxPeers) {
+    e << "max_peers: " << max_peers << " is out of range; accepted 1.." << tuning::kMaxMaxPeers;
+  } else if (idle_timeout <= peer_timeout) {
+    e << "idle_timeout: " << us(idle_timeout) << " must be longer than peer_timeout ("
+      << us(peer_timeout) << ")";
   } else if (paths_per_peer < 1 || paths_per_peer > tuning::kMaxPathsPerPeer) {
     e << "paths_per_peer: " << paths_per_peer << " is out of range; accepted 1.."
       << tuning::kMaxPathsPerPeer;

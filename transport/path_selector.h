@@ -83,6 +83,9 @@ class PathSelector {
   Duration min_rtt() const { return min_rtt_; }
   const PathSlot& slot(uint16_t i) const { return slots_[i]; }
   uint32_t size() const { return n_; }
+  size_t allocated_bytes() const {
+    return slots_.capacity() * sizeof(PathSlot) + cost_.capacity() * sizeof(double);
+  }
   uint64_t replacements() const { return replacements_; }
   // After an ACK or timeout: recomputes min_rto() and re-draws a slot that is
   // persistently slower than the best one.

@@ -5,24 +5,32 @@
 
 namespace srdx {
 
-Reassembly::Reassembly(const EndpointConfig& cfg, BufferPool& pool)
+Reassembly::Reassembly(const EndpointConfig& cfg, BufferPool& pool, RecvBudget& budget)
     : cfg_(cfg),
       pool_(pool),
+      budget_(budget),
       window_(cfg.recv_msg_window),
-      capacity_(cfg.recv_buffer_bytes),
-      msgs_(cfg.recv_msg_window),
-      done_((cfg.recv_msg_window + 63) / 64) {}
+      capacity_(cfg.recv_buffer_bytes) {}
 
 Reassembly::~Reassembly() { reset(); }
 
 void Reassembly::reset() {
   for (auto& m : msgs_)
     if (m.active) drop(m);
-  std::fill(done_.begin(), done_.end(), 0);
   held_ids_.clear();
   base_ = 0;
-  held_ = 0;
   active_ = 0;
+  uncharge(held_);
+  std::vector<Msg>().swap(msgs_);
+  std::vector<uint64_t>().swap(done_);
+}
+
+void Reassembly::release_memory() {
+  if (active_ != 0 || !held_ids_.empty()) return;
+  for (uint64_t w : done_)
+    if (w) return;  // delivered out of order above base: still needed
+  std::vector<Msg>().swap(msgs_);
+  std::vector<uint64_t>().swap(done_);
 }
 
 void Reassembly::release_bits(Msg& m) {
@@ -44,13 +52,17 @@ void Reassembly::drop(Msg& m) {
   if (m.buf != BufferPool::kNone) pool_.put(m.buf);
   m.buf = BufferPool::kNone;
   release_bits(m);
-  held_ -= m.charge <= held_ ? m.charge : held_;
+  uncharge(m.charge);
   m.active = false;
   m.complete = false;
   --active_;
 }
 
 Reassembly::Verdict Reassembly::on_fragment(const wire::Data& d, Sink& sink) {
+  if (msgs_.empty()) {
+    msgs_.resize(window_);
+    done_.assign((window_ + 63) / 64, 0);
+  }
   const uint64_t id = d.msg_id;
   if (delivered(id)) return Verdict::duplicate;
   if (id >= base_ + window_) return Verdict::out_of_window;
@@ -61,7 +73,8 @@ Reassembly::Verdict Reassembly::on_fragment(const wire::Data& d, Sink& sink) {
   if (!m.active) {
     if (d.msg_len > cfg_.max_message_size) return Verdict::inconsistent;
     const uint32_t charge = static_cast<uint32_t>(tuning::credit_charge(d.msg_len));
-    if (held_ + charge > capacity_) return Verdict::no_buffer;
+    if (held_ + charge > capacity_ || budget_.held + charge > budget_.capacity)
+      return Verdict::no_buffer;
     m.id = id;
     m.active = true;
     m.complete = false;
@@ -75,7 +88,7 @@ Reassembly::Verdict Reassembly::on_fragment(const wire::Data& d, Sink& sink) {
     m.charge = charge;
     m.buf = pool_.get(d.msg_len);
     if (nfrags > 1) m.bits = pool_.get_bitmap((nfrags + 63) / 64, m.frags);
-    held_ += charge;
+    this->charge(charge);
     ++active_;
   } else if (m.id != id || m.len != d.msg_len || m.frag_size != d.frag_size ||
              m.prev_delta != d.prev_delta) {
@@ -121,6 +134,7 @@ void Reassembly::hand_up(Msg& m, Sink& sink) {
 }
 
 void Reassembly::advance_base() {
+  if (done_.empty()) return;
   while (true) {
     uint64_t& w = done_[(base_ & (window_ - 1)) >> 6];
     const uint64_t bit = uint64_t{1} << (base_ & 63);
@@ -148,6 +162,10 @@ void Reassembly::deliver_ready_held(Sink& sink) {
 
 void Reassembly::raise_floor(uint64_t floor, Sink& sink) {
   if (floor <= base_) return;
+  if (msgs_.empty()) {  // nothing held: only the window moves
+    base_ = floor;
+    return;
+  }
   // Complete messages below the floor are delivered (their predecessors are
   // finished by definition); partial ones were given up by the sender.
   std::sort(held_ids_.begin(), held_ids_.end());

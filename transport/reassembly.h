@@ -15,6 +15,15 @@
 
 namespace srdx {
 
+// Receive buffer memory of every peer together (EndpointConfig::
+// recv_memory_bytes): each peer's Reassembly charges its messages here as
+// well as against its own recv_buffer_bytes.
+struct RecvBudget {
+  uint64_t capacity = 0;
+  uint64_t held = 0;
+  uint64_t free() const { return held >= capacity ? 0 : capacity - held; }
+};
+
 class Reassembly {
  public:
   struct Sink {
@@ -28,7 +37,7 @@ class Reassembly {
 
   enum class Verdict : uint8_t { accepted, duplicate, out_of_window, no_buffer, inconsistent };
 
-  Reassembly(const EndpointConfig& cfg, BufferPool& pool);
+  Reassembly(const EndpointConfig& cfg, BufferPool& pool, RecvBudget& budget);
   ~Reassembly();
   Reassembly(const Reassembly&) = delete;
   Reassembly& operator=(const Reassembly&) = delete;
@@ -37,15 +46,29 @@ class Reassembly {
   // The sender finished every message below `floor`.
   void raise_floor(uint64_t floor, Sink& sink);
   // The application consumed a delivered message.
-  void release(uint32_t charge) { held_ -= charge <= held_ ? charge : held_; }
+  void release(uint32_t charge) { uncharge(charge); }
+  // Forgets every message (the connection ended) and their charges, those of
+  // messages the application still holds included (the endpoint ignores
+  // their release()). Gives the rings back.
   void reset();
+  // Gives the rings back when nothing in them is live (on_fragment()
+  // allocates them again); the window position stays.
+  void release_memory();
+  size_t allocated_bytes() const {
+    return msgs_.capacity() * sizeof(Msg) + done_.capacity() * sizeof(uint64_t);
+  }
   // The peer is gone: drops incomplete messages and delivers complete ones
   // still waiting for an ordered predecessor (the sender counts them done).
   void abandon_partial(Sink& sink);
 
   uint64_t base() const { return base_; }
   uint64_t max_msg_id() const { return base_ + window_; }
-  uint64_t free_bytes() const { return held_ >= capacity_ ? 0 : capacity_ - held_; }
+  // What a sender may still start: this peer's room, within what is left of
+  // every peer's.
+  uint64_t free_bytes() const {
+    const uint64_t own = held_ >= capacity_ ? 0 : capacity_ - held_;
+    return own < budget_.free() ? own : budget_.free();
+  }
   uint64_t held_bytes() const { return held_; }
   uint64_t partial_messages() const { return active_; }
 
@@ -71,11 +94,21 @@ class Reassembly {
   void hand_up(Msg& m, Sink& sink);
   void drop(Msg& m);
   void release_bits(Msg& m);
+  void charge(uint32_t c) {
+    held_ += c;
+    budget_.held += c;
+  }
+  void uncharge(uint64_t c) {
+    const uint64_t n = c <= held_ ? c : held_;
+    held_ -= n;
+    budget_.held -= n <= budget_.held ? n : budget_.held;
+  }
   void advance_base();
   void deliver_ready_held(Sink& sink);
 
   const EndpointConfig& cfg_;
   BufferPool& pool_;
+  RecvBudget& budget_;
   uint64_t window_;
   uint64_t capacity_;
   std::vector<Msg> msgs_;

@@ -15,6 +15,7 @@ class RingQueue {
 
   bool empty() const { return head_ == tail_; }
   size_t size() const { return tail_ - head_; }
+  size_t allocated_bytes() const { return buf_.capacity() * sizeof(T); }
   T& front() { return buf_[head_ & mask_]; }
   const T& operator[](size_t i) const { return buf_[(head_ + i) & mask_]; }
   T& operator[](size_t i) { return buf_[(head_ + i) & mask_]; }

@@ -4,8 +4,7 @@
 
 namespace srdx {
 
-SendQueue::SendQueue(uint32_t capacity, BufferPool& pool)
-    : ring_(capacity), mask_(capacity - 1), pool_(pool) {}
+SendQueue::SendQueue(uint32_t capacity, BufferPool& pool) : mask_(capacity - 1), pool_(pool) {}
 
 SendQueue::~SendQueue() {
   for (auto& m : ring_) {
@@ -16,6 +15,7 @@ SendQueue::~SendQueue() {
 }
 
 TxMsg& SendQueue::push(std::span<const uint8_t> data, const SendOptions& opt, Time deadline) {
+  if (ring_.empty()) ring_.resize(mask_ + 1);
   const uint64_t id = next_id_++;
   TxMsg& m = ring_[id & mask_];
   m.id = id;
@@ -85,6 +85,12 @@ void SendQueue::reset() {
     if (m.live) finish(m);
   next_id_ = floor_ = cursor_ = 0;
   last_of_flow_.clear();
+  release();
+}
+
+void SendQueue::release() {
+  if (live_ != 0) return;
+  std::vector<TxMsg>().swap(ring_);
 }
 
 void SendQueue::finish(TxMsg& m) {

@@ -49,6 +49,8 @@ class SendQueue {
   // Accepts a message; the caller checked !full().
   TxMsg& push(std::span<const uint8_t> data, const SendOptions& opt, Time deadline);
 
+  // Message ids between floor() and next_id() are in the ring (when there
+  // are any, the ring is allocated).
   TxMsg* find(uint64_t id) {
     if (id < floor_ || id >= next_id_) return nullptr;
     TxMsg& m = ring_[id & mask_];
@@ -65,8 +67,12 @@ class SendQueue {
   // Removes a completed or failed message and advances the floor.
   void finish(TxMsg& m);
   // Forgets every message (they must all be finished) and restarts ids at 0:
-  // the peer restarted and its new incarnation expects ids from 0.
+  // a new connection numbers its messages from 0.
   void reset();
+  // Gives the ring's memory back when no message is live (push() allocates
+  // it again), so a peer with nothing to send costs a few words.
+  void release();
+  size_t allocated_bytes() const { return ring_.capacity() * sizeof(TxMsg); }
 
   uint64_t floor() const { return floor_; }
   uint64_t next_id() const { return next_id_; }

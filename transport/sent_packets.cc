@@ -3,6 +3,7 @@
 namespace srdx {
 
 SentPacket& SentPackets::add(const SentPacket& p) {
+  if (ring_.empty()) ring_.resize(mask_ + 1);
   uint32_t i = static_cast<uint32_t>(p.pn & mask_);
   SentPacket& s = ring_[i];
   s = p;
@@ -39,6 +40,11 @@ void SentPackets::clear() {
   }
   head_ = tail_ = kNil;
   count_ = 0;
+}
+
+void SentPackets::release() {
+  clear();
+  std::vector<SentPacket>().swap(ring_);
 }
 
 }  // namespace srdx

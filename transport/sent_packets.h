@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "srdx/time.h"
@@ -29,7 +30,9 @@ class SentPackets {
  public:
   static constexpr uint32_t kNil = 0xffffffffu;
 
-  explicit SentPackets(uint32_t capacity) : ring_(capacity), mask_(capacity - 1) {}
+  // The ring is allocated by the first add() and given back by release(), so
+  // a peer with nothing in flight costs a few words.
+  explicit SentPackets(uint32_t capacity) : mask_(capacity - 1) {}
 
   // Whether packet number `pn` can be recorded without overwriting a packet
   // still in flight.
@@ -38,6 +41,7 @@ class SentPackets {
   // Removes a packet from the in-flight list.
   void remove(SentPacket& p);
   SentPacket* find(uint64_t pn) {
+    if (ring_.empty()) return nullptr;
     SentPacket& p = ring_[pn & mask_];
     return (p.in_flight && p.pn == pn) ? &p : nullptr;
   }
@@ -46,6 +50,9 @@ class SentPackets {
   SentPacket* next(const SentPacket& p) { return p.next == kNil ? nullptr : &ring_[p.next]; }
   uint32_t count() const { return count_; }
   void clear();
+  // Gives the ring's memory back (nothing may be in flight).
+  void release();
+  size_t allocated_bytes() const { return ring_.capacity() * sizeof(SentPacket); }
 
  private:
   std::vector<SentPacket> ring_;
@@ -68,7 +75,8 @@ class RecentLosses {
   };
 
   void add(const SentPacket& p, Time now, bool by_timeout) {
-    if (n_ == kCapacity) drop(0);  // full: forget one
+    if (!e_) e_ = std::make_unique<Entry[]>(kCapacity);  // first loss of a connection
+    if (n_ == kCapacity) drop(0);                        // full: forget one
     e_[n_++] = Entry{p, now, by_timeout};
   }
   size_t size() const { return n_; }
@@ -76,9 +84,14 @@ class RecentLosses {
   // Removes entry i (order is not kept).
   void drop(size_t i) { e_[i] = e_[--n_]; }
   void clear() { n_ = 0; }
+  void release() {
+    n_ = 0;
+    e_.reset();
+  }
+  size_t allocated_bytes() const { return e_ ? kCapacity * sizeof(Entry) : 0; }
 
  private:
-  Entry e_[kCapacity];
+  std::unique_ptr<Entry[]> e_;
   size_t n_ = 0;
 };
 

@@ -1,4 +1,4 @@
-// Wire format v1 encoders and the decoder; docs/protocol.md is the spec.
+// Wire format v2 encoders and the decoder; docs/protocol.md is the spec.
 // The decoder checks in a fixed order (sizes, magic and version, type,
 // lengths, checksum, then field semantics) so that every malformed datagram is
 // refused for its first fault and nothing past the datagram is ever read.
@@ -30,6 +30,8 @@ constexpr size_t kOffChecksum = 8;
 constexpr size_t kHelloHeaderLen = kCommonHeaderSize + kHelloSize;
 constexpr size_t kDataHeaderLen = kCommonHeaderSize + kDataSize;
 constexpr size_t kAckHeaderLen = kCommonHeaderSize + kAckSize;
+constexpr size_t kRetryHeaderLen = kCommonHeaderSize + kRetrySize;
+constexpr size_t kCloseHeaderLen = kCommonHeaderSize + kCloseSize;
 static_assert(kAckHeaderLen + tuning::kMaxAckRanges * kAckRangeSize <= 0xffff);
 
 template <class T>
@@ -65,6 +67,10 @@ class Writer {
   void u16(uint16_t v) { put(v); }
   void u32(uint32_t v) { put(v); }
   void u64(uint64_t v) { put(v); }
+  void bytes(const uint8_t* b, size_t n) {
+    std::memcpy(p_, b, n);
+    p_ += n;
+  }
   uint8_t* pos() const { return p_; }
 
  private:
@@ -83,6 +89,10 @@ class Reader {
   uint16_t u16() { return get<uint16_t>(); }
   uint32_t u32() { return get<uint32_t>(); }
   uint64_t u64() { return get<uint64_t>(); }
+  void bytes(uint8_t* out, size_t n) {
+    std::memcpy(out, p_, n);
+    p_ += n;
+  }
 
  private:
   template <class T>
@@ -106,7 +116,7 @@ void write_common(Writer& w, Type type, uint16_t flags, size_t header_len, const
   w.u32(0);  // checksum, filled in by seal()
   w.u16(c.src_port);
   w.u16(0);  // reserved
-  w.u64(c.src_epoch);
+  w.u64(c.src_cid);
 }
 
 size_t seal(std::span<uint8_t> pkt) {
@@ -136,21 +146,38 @@ DecodeError check_data(const Common& c, const Data& d) {
 }
 
 DecodeError decode_hello(Reader& r, Hello& h) {
-  h.dst_epoch = r.u64();
+  h.dst_cid = r.u64();
   h.features = r.u32();  // unknown feature bits are legal: they are ignored
   h.max_payload = r.u32();
   h.max_message = r.u64();
   h.recv_msg_window = r.u32();
   h.reserved = r.u32();
   h.recv_buffer = r.u64();
+  r.bytes(h.cookie, kCookieSize);
   if (h.reserved != 0 || h.max_payload == 0 || h.recv_msg_window == 0) {
     return DecodeError::bad_field;
   }
   return DecodeError::ok;
 }
 
+DecodeError decode_retry(Reader& r, Retry& rt) {
+  rt.dst_cid = r.u64();
+  r.bytes(rt.cookie, kCookieSize);
+  return rt.dst_cid == 0 ? DecodeError::bad_field : DecodeError::ok;
+}
+
+DecodeError decode_close(Reader& r, Close& cl) {
+  cl.dst_cid = r.u64();
+  cl.reason = r.u32();
+  cl.reserved = r.u32();
+  if (cl.dst_cid == 0 || cl.reserved != 0 || cl.reason == 0 || cl.reason > kMaxCloseReason) {
+    return DecodeError::bad_field;
+  }
+  return DecodeError::ok;
+}
+
 DecodeError decode_data(Reader& r, std::span<const uint8_t> bytes, const Common& c, Data& d) {
-  d.dst_epoch = r.u64();
+  d.dst_cid = r.u64();
   d.pn = r.u64();
   d.pn_floor_delta = r.u32();
   d.msg_floor_delta = r.u32();
@@ -160,6 +187,7 @@ DecodeError decode_data(Reader& r, std::span<const uint8_t> bytes, const Common&
   d.prev_delta = r.u32();
   d.frag_size = r.u16();
   d.flow = r.u16();
+  if (d.dst_cid == 0) return DecodeError::bad_field;
   // The payload is the rest of the datagram (decode() checked it fits in 16
   // bits); payload_len and reserved are not carried on the wire, see below.
   d.payload = bytes.subspan(kDataHeaderLen);
@@ -169,16 +197,16 @@ DecodeError decode_data(Reader& r, std::span<const uint8_t> bytes, const Common&
 }
 
 DecodeError decode_ack(Reader& r, Ack& a) {
-  a.dst_epoch = r.u64();
+  a.dst_cid = r.u64();
   a.largest_pn = r.u64();
   a.ack_delay_ns = r.u32();
   a.ack_seq = r.u32();
   a.max_msg_id = r.u64();
   a.msg_floor = r.u64();
-  a.free_buffer_kib = r.u32();
+  a.free_buffer = r.u64();
   a.range_count = r.u16();
   a.reserved = r.u16();
-  if (a.reserved != 0 || a.range_count > tuning::kMaxAckRanges) {
+  if (a.reserved != 0 || a.range_count > tuning::kMaxAckRanges || a.dst_cid == 0) {
     return DecodeError::bad_field;
   }
   // No ranges: a pure update of credit and floor, acknowledging nothing.
@@ -256,6 +284,12 @@ DecodeError decode_packet(std::span<const uint8_t> bytes, Packet& out,
     case Type::ack:
       fixed = kAckHeaderLen;
       break;
+    case Type::retry:
+      fixed = kRetryHeaderLen;
+      break;
+    case Type::close:
+      fixed = kCloseHeaderLen;
+      break;
     default:
       return DecodeError::bad_type;
   }
@@ -294,8 +328,10 @@ DecodeError decode_packet(std::span<const uint8_t> bytes, Packet& out,
   r.u32();  // checksum
   c.src_port = r.u16();
   const uint16_t reserved = r.u16();
-  c.src_epoch = r.u64();
-  if (reserved != 0 || (c.flags & ~flag::kKnown) != 0 || c.src_epoch == 0) {
+  c.src_cid = r.u64();
+  // Every packet but a retry comes from a connection; a retry has none.
+  if (reserved != 0 || (c.flags & ~flag::kKnown) != 0 ||
+      (c.type == Type::retry) != (c.src_cid == 0)) {
     return DecodeError::bad_field;
   }
   switch (c.type) {
@@ -306,6 +342,10 @@ DecodeError decode_packet(std::span<const uint8_t> bytes, Packet& out,
       return decode_data(r, bytes, c, out.data);
     case Type::ack:
       return decode_ack(r, out.ack);
+    case Type::retry:
+      return decode_retry(r, out.retry);
+    case Type::close:
+      return decode_close(r, out.close);
   }
   return DecodeError::bad_type;  // unreachable: the type was checked above
 }
@@ -336,8 +376,8 @@ DecodeError decode_datagram(std::span<const uint8_t> bytes, Packet& first, Packe
   e = decode_packet(rest, second, after);
   if (e != DecodeError::ok) return e;
   const Common &a = first.common, &d = second.common;
-  if ((d.flags & flag::kCoalesced) || d.type != Type::data || d.src_epoch != a.src_epoch ||
-      d.src_port != a.src_port || second.data.dst_epoch != first.ack.dst_epoch) {
+  if ((d.flags & flag::kCoalesced) || d.type != Type::data || d.src_cid != a.src_cid ||
+      d.src_port != a.src_port || second.data.dst_cid != first.ack.dst_cid) {
     return DecodeError::bad_coalesce;
   }
   count = 2;
@@ -349,13 +389,14 @@ size_t encode_hello(std::span<uint8_t> buf, const Common& c, const Hello& h) {
   if (buf.size() < kHelloHeaderLen) return 0;
   Writer w(buf.data());
   write_common(w, c.type, c.flags, kHelloHeaderLen, c);
-  w.u64(h.dst_epoch);
+  w.u64(h.dst_cid);
   w.u32(h.features);
   w.u32(h.max_payload);
   w.u64(h.max_message);
   w.u32(h.recv_msg_window);
   w.u32(h.reserved);
   w.u64(h.recv_buffer);
+  w.bytes(h.cookie, kCookieSize);
   assert(w.pos() == buf.data() + kHelloHeaderLen);
   return seal(buf.first(kHelloHeaderLen));
 }
@@ -369,7 +410,7 @@ size_t encode_data(std::span<uint8_t> buf, const Common& c, const Data& d) {
   if (buf.size() < total) return 0;
   Writer w(buf.data());
   write_common(w, Type::data, c.flags, kDataHeaderLen, c);
-  w.u64(d.dst_epoch);
+  w.u64(d.dst_cid);
   w.u64(d.pn);
   w.u32(d.pn_floor_delta);
   w.u32(d.msg_floor_delta);
@@ -413,13 +454,13 @@ size_t encode_ack(std::span<uint8_t> buf, const Common& c, const Ack& a) {
   if (buf.size() < header_len) return 0;
   Writer w(buf.data());
   write_common(w, Type::ack, c.flags, header_len, c);
-  w.u64(a.dst_epoch);
+  w.u64(a.dst_cid);
   w.u64(a.largest_pn);
   w.u32(a.ack_delay_ns);
   w.u32(a.ack_seq);
   w.u64(a.max_msg_id);
   w.u64(a.msg_floor);
-  w.u32(a.free_buffer_kib);
+  w.u64(a.free_buffer);
   w.u16(count);
   w.u16(a.reserved);
   for (uint16_t i = 0; i < count; ++i) {
@@ -428,6 +469,46 @@ size_t encode_ack(std::span<uint8_t> buf, const Common& c, const Ack& a) {
   }
   assert(w.pos() == buf.data() + header_len);
   return seal(buf.first(header_len));
+}
+
+size_t encode_retry(std::span<uint8_t> buf, const Common& c, const Retry& rt) {
+  if (buf.size() < kRetryHeaderLen) return 0;
+  Common stateless = c;
+  stateless.src_cid = 0;
+  Writer w(buf.data());
+  write_common(w, Type::retry, c.flags, kRetryHeaderLen, stateless);
+  w.u64(rt.dst_cid);
+  w.bytes(rt.cookie, kCookieSize);
+  assert(w.pos() == buf.data() + kRetryHeaderLen);
+  return seal(buf.first(kRetryHeaderLen));
+}
+
+size_t encode_close(std::span<uint8_t> buf, const Common& c, const Close& cl) {
+  if (buf.size() < kCloseHeaderLen) return 0;
+  Writer w(buf.data());
+  write_common(w, Type::close, c.flags, kCloseHeaderLen, c);
+  w.u64(cl.dst_cid);
+  w.u32(cl.reason);
+  w.u32(cl.reserved);
+  assert(w.pos() == buf.data() + kCloseHeaderLen);
+  return seal(buf.first(kCloseHeaderLen));
+}
+
+uint64_t dst_cid(const Packet& p) {
+  switch (p.common.type) {
+    case Type::hello:
+    case Type::hello_ack:
+      return p.hello.dst_cid;
+    case Type::data:
+      return p.data.dst_cid;
+    case Type::ack:
+      return p.ack.dst_cid;
+    case Type::retry:
+      return p.retry.dst_cid;
+    case Type::close:
+      return p.close.dst_cid;
+  }
+  return 0;
 }
 
 }  // namespace srdx::wire

@@ -1,4 +1,4 @@
-// Wire format v1: the packets srdx endpoints exchange, inside UDP datagrams.
+// Wire format v2: the packets srdx endpoints exchange, inside UDP datagrams.
 // docs/protocol.md describes every field; this header and its static
 // assertions are the code side of that document. All integers are big endian.
 #pragma once
@@ -11,15 +11,31 @@
 
 namespace srdx::wire {
 
-inline constexpr uint8_t kVersion = 1;
+inline constexpr uint8_t kVersion = 2;
 inline constexpr uint16_t kMagic = 0x5244;  // "RD"
 
 enum class Type : uint8_t {
-  hello = 1,      // opens (or re-opens) a connection, carries epoch and limits
-  hello_ack = 2,  // answers a hello
+  hello = 1,      // opens a connection: the sender's connection id, limits, a cookie
+  hello_ack = 2,  // answers a hello that proved its address
   data = 3,       // one fragment of one message
   ack = 4,        // selective acknowledgement and flow-control credit
+  retry = 5,      // answers a hello that did not prove its address: a cookie to echo
+  close = 6,      // the connection named by the two ids is over
 };
+
+// Why a connection was closed (Close::reason).
+enum class CloseReason : uint32_t {
+  no_connection = 1,  // the receiver has no connection with those ids (restarted, forgot it)
+  removed = 2,        // the sender's application removed the peer
+  timeout = 3,        // the sender heard nothing for its peer timeout and gave up
+  idle = 4,           // the sender reclaimed an idle connection it had accepted
+  replaced = 5,       // a new connection with the same peer took its place
+};
+inline constexpr uint32_t kMaxCloseReason = 5;
+
+// Proof that a hello's sender receives at its address: a keyed hash the
+// receiver of the hello computes and checks without keeping state.
+inline constexpr size_t kCookieSize = 16;
 
 // Feature bits, negotiated in hello / hello_ack: a feature is used when both
 // sides offer it.
@@ -44,7 +60,7 @@ inline constexpr uint16_t kKnown = kOrdered | kRetransmission | kAckNow | kCoale
 // Common header, 24 bytes, on every packet:
 //   0 magic u16 | 2 version u8 | 3 type u8 | 4 flags u16 | 6 header_len u16 |
 //   8 checksum u32 (CRC32C of the whole packet with this field zero) |
-//   12 src_port u16 | 14 reserved u16 (zero) | 16 src_epoch u64
+//   12 src_port u16 | 14 reserved u16 (zero) | 16 src_cid u64
 // followed by the type's own header and, for data, the payload.
 inline constexpr size_t kCommonHeaderSize = 24;
 
@@ -55,24 +71,43 @@ struct Common {
   // whatever source port (entropy) the datagram left from. 0: the datagram's
   // own source port is the sender's address.
   uint16_t src_port = 0;
-  uint64_t src_epoch = 0;
+  // The sender's id for this connection: random, chosen by the sender when
+  // the connection starts, never 0 (except in a retry, which has none).
+  uint64_t src_cid = 0;
 };
 
-// hello and hello_ack, 40 bytes after the common header.
+// hello and hello_ack, 56 bytes after the common header.
 struct Hello {
-  uint64_t dst_epoch = 0;  // the epoch the sender knows of the receiver (0: none)
+  uint64_t dst_cid = 0;  // the receiver's connection id as the sender knows it (0: none)
   uint32_t features = 0;
   uint32_t max_payload = 0;  // largest data payload the sender accepts
   uint64_t max_message = 0;  // largest message the sender accepts
   uint32_t recv_msg_window = 0;
   uint32_t reserved = 0;
   uint64_t recv_buffer = 0;
+  // hello: the cookie from the receiver's retry (zeros: none yet). hello_ack: zeros.
+  uint8_t cookie[kCookieSize] = {};
 };
-inline constexpr size_t kHelloSize = 40;
+inline constexpr size_t kHelloSize = 56;
+
+// retry, 24 bytes after the common header (whose src_cid is 0).
+struct Retry {
+  uint64_t dst_cid = 0;  // the src_cid of the hello it answers
+  uint8_t cookie[kCookieSize] = {};
+};
+inline constexpr size_t kRetrySize = 24;
+
+// close, 16 bytes after the common header.
+struct Close {
+  uint64_t dst_cid = 0;  // the receiver's id of the connection that ended
+  uint32_t reason = 0;   // CloseReason
+  uint32_t reserved = 0;
+};
+inline constexpr size_t kCloseSize = 16;
 
 // data, 48 bytes after the common header, then `payload_len` bytes.
 struct Data {
-  uint64_t dst_epoch = 0;
+  uint64_t dst_cid = 0;
   uint64_t pn = 0;               // packet number, per connection, never reused
   uint32_t pn_floor_delta = 0;   // pn - lowest pn the sender still waits for
   uint32_t msg_floor_delta = 0;  // msg_id - lowest message the sender still has
@@ -94,23 +129,23 @@ struct AckRange {
   uint64_t lo = 0, hi = 0;  // inclusive packet numbers
 };
 
-// ack, 48 bytes after the common header, then range_count x (gap u32, len u32):
+// ack, 52 bytes after the common header, then range_count x (gap u32, len u32):
 // the first range ends at largest_pn; each gap counts the missing packet
 // numbers between a range and the next lower one. range_count 0 (with
 // largest_pn 0) acknowledges nothing: a pure credit or msg_floor update.
 struct Ack {
-  uint64_t dst_epoch = 0;
+  uint64_t dst_cid = 0;
   uint64_t largest_pn = 0;
   uint32_t ack_delay_ns = 0;     // time the receiver held largest_pn before acking
   uint32_t ack_seq = 0;          // orders ACKs, so stale credit is ignored
   uint64_t max_msg_id = 0;       // sender may use message ids below this
   uint64_t msg_floor = 0;        // the ACK sender's own send floor (see Data)
-  uint32_t free_buffer_kib = 0;  // receive buffer still free, in KiB
+  uint64_t free_buffer = 0;  // receive buffer still free, in bytes
   uint16_t range_count = 0;
   uint16_t reserved = 0;
   AckRange ranges[tuning::kMaxAckRanges];  // descending, disjoint
 };
-inline constexpr size_t kAckSize = 48;
+inline constexpr size_t kAckSize = 52;
 inline constexpr size_t kAckRangeSize = 8;
 
 struct Packet {
@@ -118,6 +153,8 @@ struct Packet {
   Hello hello;
   Data data;
   Ack ack;
+  Retry retry;
+  Close close;
 };
 
 enum class DecodeError : uint8_t {
@@ -129,7 +166,7 @@ enum class DecodeError : uint8_t {
   bad_length,  // header_len or payload_len disagree with the datagram
   bad_field,   // a field out of range (fragment beyond the message, bad ranges, ...)
   // A coalesced datagram that is not exactly an ack (flag coalesced) then a
-  // data packet (no flag) of the same sender and receiver epochs and src_port.
+  // data packet (no flag) of the same connection ids and src_port.
   bad_coalesce,
 };
 DropReason to_drop_reason(DecodeError e);
@@ -154,9 +191,20 @@ DecodeError decode_datagram(std::span<const uint8_t> bytes, Packet& first, Packe
 size_t encode_hello(std::span<uint8_t> buf, const Common& c, const Hello& h);
 size_t encode_data(std::span<uint8_t> buf, const Common& c, const Data& d);
 size_t encode_ack(std::span<uint8_t> buf, const Common& c, const Ack& a);
+size_t encode_retry(std::span<uint8_t> buf, const Common& c, const Retry& r);
+size_t encode_close(std::span<uint8_t> buf, const Common& c, const Close& cl);
+
+// The connection ids a decoded packet carries: the sender's and the one it
+// names at the receiver (0 where the packet has none: a first hello).
+uint64_t dst_cid(const Packet& p);
 
 inline constexpr size_t kDataOverhead = kCommonHeaderSize + kDataSize;
-static_assert(kCommonHeaderSize == 24 && kHelloSize == 40 && kDataSize == 48 && kAckSize == 48);
+static_assert(kCommonHeaderSize == 24 && kHelloSize == 56 && kDataSize == 48 && kAckSize == 52 &&
+              kRetrySize == 24 && kCloseSize == 16);
+// A retry is never larger than the hello it answers, nor a close than the
+// packet that draws it: neither amplifies a forged datagram.
+static_assert(kRetrySize <= kHelloSize && kCloseSize <= kHelloSize && kCloseSize <= kDataSize &&
+              kCloseSize <= kAckSize);
 static_assert(kDataOverhead + tuning::kIpUdpOverhead < tuning::kMinMtu);
 static_assert(kCommonHeaderSize + kAckSize + tuning::kMaxAckRanges * kAckRangeSize +
                   tuning::kIpUdpOverhead <=

@@ -192,7 +192,7 @@ int cmd_status(ApiClient& api, bool as_json) {
   t.add({"state", format_value(field(d, "state"))});
   t.add({"uptime", format_uptime(field(d, "uptime_s"))});
   t.add({"link", format_value(field(link, "kind")) + " " + format_value(field(link, "local"))});
-  t.add({"epoch", format_value(field(engine, "epoch"))});
+  t.add({"instance", format_value(field(engine, "instance"))});
   t.add({"peers", format_value(field(engine, "peers")) + " (" +
                       format_value(field(engine, "peers_up")) + " up)"});
   t.align_left(1);

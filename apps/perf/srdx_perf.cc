@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "loop/clock.h"
+#include "loop/entropy.h"
 #include "loop/poller.h"
 #include "perf/payload.h"
 #include "perf/report.h"
@@ -325,8 +326,8 @@ Options parse_options(const po::variables_map& vm) {
     }
   }
 
-  o.ep.epoch = dp::startup_epoch();
-  o.ep.seed = o.ep.epoch;
+  o.ep.seed = dp::random_u64();
+  o.ep.secret = dp::random_secret();
   o.ep.port = o.link.local.port;
   o.ep.mtu = o.link.mtu;
   o.ep.paths_per_peer =

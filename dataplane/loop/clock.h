@@ -18,15 +18,12 @@ inline Time monotonic_now() {
   return Time::from_ns(static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec);
 }
 
-// An EndpointConfig::epoch for an endpoint starting now: wall-clock
-// nanoseconds, so that it grows across restarts (a restarted peer is told
-// apart from a late packet). Never zero (zero is reserved).
-inline uint64_t startup_epoch() {
+// Wall-clock seconds since 1970, for "started at" in reports.
+inline double wall_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
-  const uint64_t ns =
-      static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
-  return ns == 0 ? 1 : ns;
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
+
 
 }  // namespace srdx::dp

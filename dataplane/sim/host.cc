@@ -31,8 +31,7 @@ Result<MsgId> Host::send(PeerId peer, std::span<const uint8_t> data, const SendO
 
 void Host::restart() {
   ep_.reset();
-  cfg_.epoch += 1;
-  cfg_.seed = mix64(cfg_.seed ^ cfg_.epoch);
+  cfg_.seed = mix64(cfg_.seed ^ (uint64_t{restarts_} + 1));
   ep_ = std::make_unique<Endpoint>(cfg_);
   for (const Addr& p : peers_) ep_->add_peer(p);
   restarts_++;

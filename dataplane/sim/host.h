@@ -44,10 +44,9 @@ class Host : public Port {
   Result<MsgId> send(PeerId peer, std::span<const uint8_t> data, const SendOptions& opt = {});
 
   // Destroys the endpoint and builds a new one at the same address with a
-  // larger epoch (and a derived seed), then re-adds the remembered peers in
+  // new seed (so new connection ids), then re-adds the remembered peers in
   // the same order. Packets in flight to the old endpoint reach the new one.
   void restart();
-  uint64_t epoch() const { return cfg_.epoch; }
   uint32_t restarts() const { return restarts_; }
 
   // While paused the host does not poll events: received messages stay in the

@@ -12,7 +12,7 @@ namespace {
 
 constexpr FailReason kReasons[] = {FailReason::timeout, FailReason::peer_unreachable,
                                    FailReason::peer_restarted, FailReason::peer_removed,
-                                   FailReason::too_large};
+                                   FailReason::too_large, FailReason::peer_closed};
 
 std::string fmt(const char* f, double v) {
   char buf[64];

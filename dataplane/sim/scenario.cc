@@ -97,7 +97,6 @@ Scenario::Scenario(const ScenarioConfig& cfg) : cfg_(cfg) {
   const Addr rx_addr{kSideBIp, kPort};
   for (uint32_t i = 0; i <= n; i++) {
     EndpointConfig ec = cfg_.endpoint;
-    ec.epoch = 1;
     ec.seed = mix64(cfg_.seed + 0x686f7374ull * (i + 1));  // "host"
     const bool rx = i == n;
     const Addr addr = rx ? rx_addr : Addr{kSideAIp + i, kPort};

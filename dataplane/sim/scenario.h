@@ -48,7 +48,7 @@ struct ScenarioConfig {
   // the receiver then checks they arrive in send order, skipping only
   // messages whose sender was told they failed.
   bool ordered = false;
-  EndpointConfig endpoint;                      // epoch and seed are derived per host
+  EndpointConfig endpoint;                      // the seed is derived per host
   Duration time_limit = Duration::seconds(10);  // simulated
   // After the workload, how long to let acks and timers settle before
   // checking that every endpoint's buffers are empty.
@@ -70,7 +70,7 @@ struct ScenarioResult {
   uint64_t order_violations = 0;     // ordered: delivered before an unresolved predecessor
   uint64_t missing = 0;              // neither delivered nor failed: invariant
   uint64_t failed = 0;               // send_failed
-  std::array<uint64_t, 6> failed_by_reason{};  // indexed by FailReason
+  std::array<uint64_t, kFailReasons> failed_by_reason{};  // indexed by FailReason
   uint64_t failed_but_delivered = 0;           // reported failed, yet it did arrive
   uint64_t unacknowledged = 0;                 // delivered, sender never told either way
   uint64_t corrupted_rejected = 0;             // decode drops (bad checksum, ...) at the endpoints

@@ -23,7 +23,7 @@ expect 'd["link"]["kind"] == "udp"' "status link kind"
 expect "d['link']['local'] == '127.0.0.1:${LOCAL_PORT[a]}'" "status link local"
 expect 'd["engine"]["peers"] == 1' "status engine peers"
 expect 'isinstance(d["uptime_s"], (int, float)) and d["uptime_s"] >= 0' "status uptime"
-expect 'isinstance(d["engine"]["epoch"], int)' "status epoch"
+expect 'isinstance(d["engine"]["instance"], str) and len(d["engine"]["instance"]) == 16' "status instance"
 # The ports a uses (node_config: link.local, 8 entropy ports after it, tcp echo, control).
 expect "d['ports']['link']['local'] == '127.0.0.1:${LOCAL_PORT[a]}'" "status ports.link.local"
 expect "d['ports']['link']['local_port'] == ${LOCAL_PORT[a]}" "status ports.link.local_port"
@@ -46,7 +46,7 @@ ok "status"
 node_new dup
 node_config dup b
 sed -i "s/^listen = .*/listen = ${CONTROL[a]}/" "${CONFIG[dup]}"
-epoch_a=$(api a GET /v1/status >/dev/null && jv 'd["engine"]["epoch"]')
+instance_a=$(api a GET /v1/status >/dev/null && jv 'd["engine"]["instance"]')
 rc=0
 timeout 10 "$SRDXD" --config "${CONFIG[dup]}" >"$WORK/dup.out" 2>&1 || rc=$?
 [[ $rc == 1 ]] || fail "srdxd on an occupied control port: exit $rc, expected 1: $(cat "$WORK/dup.out")"
@@ -54,7 +54,7 @@ grep -q -- "--control.listen: cannot listen on ${CONTROL[a]} (address in use" "$
   fail "srdxd on an occupied control port: $(cat "$WORK/dup.out")"
 for _ in $(seq 20); do
   call 200 a GET /v1/status
-  expect "d['engine']['epoch'] == $epoch_a" "every request answered by a"
+  expect "d['engine']['instance'] == '$instance_a'" "every request answered by a"
 done
 ok "a second srdxd on the same control port exits 1 ('cannot listen'); a keeps answering"
 

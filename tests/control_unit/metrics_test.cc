@@ -17,7 +17,8 @@ namespace {
 
 Snapshot sample() {
   Snapshot s;
-  s.epoch = 42;
+  s.instance = 42;
+  s.start_time = 1.5e9;
   s.link_kind = "udp";
   s.link_local = Addr{0x7f000001, 47000};
   s.ep.packets_sent = 1000;

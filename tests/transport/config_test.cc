@@ -35,7 +35,6 @@ struct Bad {
 
 TEST(Config, EachInvalidFieldIsNamedInOneLine) {
   const Bad cases[] = {
-      {"epoch", [](EndpointConfig& c) { c.epoch = 0; }},
       {"mtu", [](EndpointConfig& c) { c.mtu = 575; }},
       {"mtu", [](EndpointConfig& c) { c.mtu = 9217; }},
       {"max_message_size", [](EndpointConfig& c) { c.max_message_size = (1ull << 30) + 1; }},
@@ -51,6 +50,10 @@ TEST(Config, EachInvalidFieldIsNamedInOneLine) {
          c.recv_buffer_bytes = 1 << 19;
        }},
       {"recv_buffer_bytes", [](EndpointConfig& c) { c.recv_buffer_bytes = 1ull << 43; }},
+      {"recv_memory_bytes", [](EndpointConfig& c) { c.recv_memory_bytes = 1 << 20; }},
+      {"max_peers", [](EndpointConfig& c) { c.max_peers = 0; }},
+      {"max_peers", [](EndpointConfig& c) { c.max_peers = (1u << 20) + 1; }},
+      {"idle_timeout", [](EndpointConfig& c) { c.idle_timeout = 200_ms; }},  // == peer_timeout
       {"paths_per_peer", [](EndpointConfig& c) { c.paths_per_peer = 0; }},
       {"paths_per_peer", [](EndpointConfig& c) { c.paths_per_peer = 257; }},
       {"reorder_threshold", [](EndpointConfig& c) { c.reorder_threshold = 0; }},

@@ -51,9 +51,16 @@ std::string describe(const wire::Packet& p) {
   const uint16_t f = p.common.flags;
   switch (p.common.type) {
     case Type::hello:
-      return "hello";
+      return p.hello.cookie[0] | p.hello.cookie[1] | p.hello.cookie[2] ? "hello cookie" : "hello";
     case Type::hello_ack:
       return "hello_ack";
+    case Type::retry:
+      return "retry";
+    case Type::close: {
+      static const char* const kWhy[] = {"?", "no_connection", "removed", "timeout", "idle",
+                                         "replaced"};
+      return std::string("close ") + (p.close.reason <= 5 ? kWhy[p.close.reason] : "?");
+    }
     case Type::data: {
       const wire::Data& d = p.data;
       const uint32_t nfrags =
@@ -108,15 +115,14 @@ struct Got {
 
 class Wire2 {
  public:
-  static EndpointConfig config(uint64_t epoch, uint64_t seed) {
+  static EndpointConfig config(uint64_t seed) {
     EndpointConfig c;
-    c.epoch = epoch;
     c.seed = seed;
     c.max_message_size = kMaxMessage;
     return c;
   }
 
-  explicit Wire2(EndpointConfig a = config(100, 1), EndpointConfig b = config(200, 2))
+  explicit Wire2(EndpointConfig a = config(1), EndpointConfig b = config(2))
       : a_(std::make_unique<Endpoint>(a)), b_(std::make_unique<Endpoint>(b)) {
     b_of_a_ = a_->add_peer(kAddrB).value;
   }
@@ -371,7 +377,7 @@ TEST(Endpoint, HandshakeIsHelloThenHelloAckThenData) {
   EXPECT_EQ(w.events('B', true), "5us peer_up; 15us recv msg=0 len=2 'hi'");
 }
 
-TEST(Endpoint, PeerUpOnBothSidesWithTheirEpochs) {
+TEST(Endpoint, PeerUpOnBothSidesWithTheirConnectionIds) {
   Wire2 w;
   w.send_a("hi");
   w.run_until(at(100_us));
@@ -384,8 +390,12 @@ TEST(Endpoint, PeerUpOnBothSidesWithTheirEpochs) {
   ASSERT_TRUE(w.B().peer_stats(a_at_b, pb));
   EXPECT_TRUE(pa.up);
   EXPECT_TRUE(pb.up);
-  EXPECT_EQ(pa.remote_epoch, 200u);
-  EXPECT_EQ(pb.remote_epoch, 100u);
+  // Each side's id for the connection, and the other side's, agree.
+  EXPECT_NE(pa.local_cid, 0u);
+  EXPECT_NE(pb.local_cid, 0u);
+  EXPECT_NE(pa.local_cid, pb.local_cid);
+  EXPECT_EQ(pa.remote_cid, pb.local_cid);
+  EXPECT_EQ(pb.remote_cid, pa.local_cid);
   EXPECT_EQ(w.events_b[0].ev.peer, a_at_b);
   EXPECT_EQ(w.events_a[0].ev.peer, w.peer_b());
 }
@@ -430,7 +440,7 @@ TEST(Endpoint, UnknownPeerIdIsRejectedBySend) {
 }
 
 TEST(Endpoint, WouldBlockAtMaxOutstandingUntilACompletion) {
-  EndpointConfig a = Wire2::config(100, 1);
+  EndpointConfig a = Wire2::config(1);
   a.max_outstanding_msgs = 4;
   Wire2 w(a);
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(w.send_a("m").ok()) << i;
@@ -483,7 +493,7 @@ TEST(Endpoint, LostAckCausesNoDuplicateDelivery) {
 }
 
 TEST(Endpoint, ReorderingOnOnePathDetectsLossBeforeTheRto) {
-  EndpointConfig a = Wire2::config(100, 1);
+  EndpointConfig a = Wire2::config(1);
   a.paths_per_peer = 2;  // so that many later packets share the lost one's path
   Wire2 w(a);
   const Time lost_at = at(10_us);
@@ -586,7 +596,7 @@ struct Restart {
     w.run_until(at(103_us));
     old_ack_from_b = w.first([](const Sent& s) { return s.is(wire::Type::ack); })->bytes;
     old_data_from_a = w.first([](const Sent& s) { return s.is_data(); })->bytes;
-    w.restart_b(Wire2::config(201, 3));
+    w.restart_b(Wire2::config(3));
     w.events_b.clear();
     w.send_b("from new B");
   }
@@ -613,22 +623,22 @@ TEST(Endpoint, PeerRestartFailsInFlightMessagesAndNewSendsWork) {
   EXPECT_EQ(w.B().buffered_messages(), 0u);
 }
 
-TEST(Endpoint, PacketsOfTheOldEpochAreDroppedAndCounted) {
+TEST(Endpoint, PacketsOfTheOldConnectionAreDroppedAndCounted) {
   Restart r;
   Wire2& w = r.w;
   w.run_until(at(1_ms));
   ASSERT_EQ(w.count_events('B', EventType::peer_up), 1u);
-  // The data A sent to the old B before the restart reached the new B while
-  // it had no connection: dropped.
-  EXPECT_GE(drops(w.B(), DropReason::no_state), 1u);
+  // The data A sent to the old B before the restart reached the new B,
+  // which has no such connection: dropped.
+  EXPECT_GE(drops(w.B(), DropReason::wrong_connection), 1u);
   // Late copies now: an ACK of the old B to A, and A's data for the old B.
-  const uint64_t stale_before = drops(w.A(), DropReason::stale_epoch);
-  const uint64_t wrong_before = drops(w.B(), DropReason::wrong_epoch);
+  const uint64_t a_before = drops(w.A(), DropReason::wrong_connection);
+  const uint64_t b_before = drops(w.B(), DropReason::wrong_connection);
   w.inject('A', r.old_ack_from_b, kAddrB, at(1_ms));
   w.inject('B', r.old_data_from_a, kAddrA, at(1_ms));
   w.run_until(at(2_ms));
-  EXPECT_EQ(drops(w.A(), DropReason::stale_epoch), stale_before + 1);
-  EXPECT_EQ(drops(w.B(), DropReason::wrong_epoch), wrong_before + 1);
+  EXPECT_EQ(drops(w.A(), DropReason::wrong_connection), a_before + 1);
+  EXPECT_EQ(drops(w.B(), DropReason::wrong_connection), b_before + 1);
   EXPECT_EQ(w.count_events('A', EventType::peer_down), 1u);  // no second restart
   EXPECT_EQ(w.events('B'), "peer_up; send_completed msg=0");
 }
@@ -648,7 +658,7 @@ TEST(Endpoint, SilentlyRestartedReceiverIsDetectedFromItsAnswer) {
   w.run_until(at(100_us));
   for (int i = 0; i < 3; ++i) w.send_a(pattern(3000, i));
   w.run_until(at(103_us));
-  w.restart_b(Wire2::config(201, 3));  // the new B sends nothing of its own
+  w.restart_b(Wire2::config(3));  // the new B sends nothing of its own
   w.events_b.clear();
   w.run_until(at(1_ms));
   // A learns of the restart from the hello the new B answers its data with,
@@ -775,9 +785,9 @@ TEST(Endpoint, RemovePeerFailsItsMessages) {
 }
 
 TEST(Endpoint, MessageLargerThanThePeerAcceptsFails) {
-  EndpointConfig b = Wire2::config(200, 2);
+  EndpointConfig b = Wire2::config(2);
   b.max_message_size = 1000;
-  Wire2 w(Wire2::config(100, 1), b);
+  Wire2 w(Wire2::config(1), b);
   w.send_a(std::string(1001, 'x'));  // queued before A knows B's limit
   w.send_a(std::string(1000, 'y'));
   w.run_until(at(1_ms));
@@ -789,10 +799,10 @@ TEST(Endpoint, MessageLargerThanThePeerAcceptsFails) {
 // ---- flow control ----------------------------------------------------------------
 
 TEST(Endpoint, ReceiverThatStopsReadingHoldsTheSenderBackAndLosesNothing) {
-  EndpointConfig b = Wire2::config(200, 2);
+  EndpointConfig b = Wire2::config(2);
   b.recv_buffer_bytes = 64 << 10;
   b.max_message_size = 64 << 10;
-  Wire2 w(Wire2::config(100, 1), b);
+  Wire2 w(Wire2::config(1), b);
   w.polling_b = false;
   constexpr int kN = 40;  // 40 x 4000 bytes: more than twice the receive buffer
   for (int i = 0; i < kN; ++i) ASSERT_TRUE(w.send_a(pattern(4000, i)).ok());
@@ -829,10 +839,10 @@ TEST(Endpoint, ReceiverThatStopsReadingHoldsTheSenderBackAndLosesNothing) {
 // the window (two packets) holds back behind msg 1 (sent at 1005 us). B's ACK
 // of msg 1 names msg 0 too: the queue then holds only a stale repair.
 TEST(Endpoint, StaleRepairsDoNotBypassTheCreditCheck) {
-  EndpointConfig a = Wire2::config(100, 1);
+  EndpointConfig a = Wire2::config(1);
   a.max_message_size = 64 << 10;
   a.cc_initial_window = 2 * 1400 + 50;  // two 1300-byte messages (1400 on the wire)
-  EndpointConfig b = Wire2::config(200, 2);
+  EndpointConfig b = Wire2::config(2);
   b.max_message_size = 64 << 10;
   b.recv_buffer_bytes = 64 << 10;
   Wire2 w(a, b);
@@ -949,7 +959,7 @@ TEST(EndpointCoalesce, TheDatagramTakesTheDataPath) {
 
 TEST(EndpointCoalesce, OnlyWhenBothSidesOfferIt) {
   for (int off : {0, 1}) {
-    EndpointConfig a = Wire2::config(100, 1), b = Wire2::config(200, 2);
+    EndpointConfig a = Wire2::config(1), b = Wire2::config(2);
     (off == 0 ? a : b).coalesce = false;
     Wire2 w(a, b);
     ping_pong(w, 2);
@@ -1026,7 +1036,7 @@ std::vector<uint8_t> coalesce(const Sent& ack, const Sent& data) {
 TEST(EndpointCoalesce, ACoalescedDatagramFromAPeerThatDidNotNegotiateItIsDropped) {
   for (int off : {0, 1}) {
     // off 0: B never offered coalescing; off 1: B did, A did not.
-    EndpointConfig a = Wire2::config(100, 1), b = Wire2::config(200, 2);
+    EndpointConfig a = Wire2::config(1), b = Wire2::config(2);
     (off == 0 ? b : a).coalesce = false;
     Wire2 w(a, b);
     ping_pong(w, 2);
@@ -1141,9 +1151,9 @@ TEST(Endpoint, DataFromAnUnknownPeerIsDroppedAndAnsweredWithAHello) {
 }
 
 TEST(Endpoint, HelloFromAnUnknownPeerIsDroppedWhenNotAccepted) {
-  EndpointConfig b = Wire2::config(200, 2);
+  EndpointConfig b = Wire2::config(2);
   b.accept_unknown_peers = false;
-  Wire2 w(Wire2::config(100, 1), b);
+  Wire2 w(Wire2::config(1), b);
   w.send_a("x");
   w.run_until(at(1_ms));
   EXPECT_EQ(w.lines(true, 0).substr(0, 13), "0us A>B hello");

@@ -37,7 +37,7 @@ struct Recorder : Reassembly::Sink {
 };
 
 struct Fixture {
-  Fixture() : pool(1 << 20), rx(make_cfg(), pool), sink(pool) {}
+  Fixture() : pool(1 << 20), rx(make_cfg(), pool, budget), sink(pool) {}
   static const EndpointConfig& make_cfg() {
     static EndpointConfig c = [] {
       EndpointConfig cfg;
@@ -69,6 +69,7 @@ struct Fixture {
     return frag(id, msg, 0, 1000, prev_delta, flow);
   }
   BufferPool pool;
+  RecvBudget budget{1 << 20, 0};
   Reassembly rx;
   Recorder sink;
 };

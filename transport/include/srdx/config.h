@@ -3,6 +3,7 @@
 // defaults come from `tuning`); validate() explains any value it refuses.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -88,8 +89,19 @@ inline constexpr size_t kAckFreshArrivals = 128;
 // Handshake and liveness.
 inline constexpr Duration kDefaultHandshakeInterval = 1_ms;  // first retry
 inline constexpr Duration kDefaultPeerTimeout = 200_ms;      // silence => peer down
-// Hellos queued for senders we keep no state for (a restarted receiver).
-inline constexpr size_t kMaxStatelessHellos = 64;
+// Retries and closes queued for senders we keep no state for (strangers,
+// connections that ended); beyond it they are not answered until it drains.
+inline constexpr size_t kMaxStatelessReplies = 64;
+// A cookie is good for the period it was made in and the next one.
+inline constexpr Duration kCookiePeriod = 2_s;
+
+// Peers and memory, endpoint wide.
+inline constexpr uint32_t kDefaultMaxPeers = 4096;
+inline constexpr uint32_t kMaxMaxPeers = 1u << 20;
+inline constexpr uint64_t kDefaultRecvMemory = 256u << 20;  // every peer's receive buffers
+// A peer the endpoint accepted (not one added with add_peer) with nothing
+// buffered and nothing heard for this long is forgotten.
+inline constexpr Duration kDefaultIdleTimeout = 60_s;
 
 // Congestion control (delay based, after Swift): the window grows while
 // measured RTT stays under base RTT + target queueing delay and shrinks in
@@ -122,6 +134,10 @@ static_assert((kDefaultMaxInflightPackets & (kDefaultMaxInflightPackets - 1)) ==
 static_assert(kDefaultCcInitialWindow < kDefaultCcMaxWindow);
 static_assert(kDefaultCcMaxDecrease > 0.0 && kDefaultCcMaxDecrease < 1.0);
 static_assert(kDefaultHandshakeInterval < kDefaultPeerTimeout);
+static_assert(kDefaultPeerTimeout < kDefaultIdleTimeout);
+static_assert(kDefaultRecvMemory >= kDefaultRecvBufferBytes,
+              "one peer must be able to fill its own receive buffer");
+static_assert(kCookiePeriod > kDefaultPeerTimeout, "a cookie outlives a handshake");
 static_assert(kPathLossReplaceThreshold > 0.0 && kPathLossReplaceThreshold < 1.0);
 static_assert(kSlowReplaceEveryRtts < kExploreEveryRtts, "exploring is the slower of the two");
 static_assert(kPathChoices >= 2 && kPathChoices <= kDefaultPathsPerPeer,
@@ -135,13 +151,14 @@ static_assert(kCcStandingWindowMin < kDefaultRtoMin);
 }  // namespace tuning
 
 struct EndpointConfig {
-  // Identifies this incarnation of the endpoint. It must grow every time the
-  // endpoint restarts (the dataplane uses the boot time in nanoseconds), so
-  // that peers can tell a restart from a late packet. Zero is reserved.
-  uint64_t epoch = 1;
   // Seeds the endpoint's own pseudo-random choices (fresh entropies). Same
   // seed and same inputs give the same behaviour.
   uint64_t seed = 1;
+  // Keys what must not be guessed: connection ids and cookies. Fill it from
+  // the OS's generator (getrandom) in production, and give every incarnation
+  // of an endpoint a fresh one. All zero (the default) derives it from `seed`,
+  // for reproducible runs: simulations and tests.
+  std::array<uint8_t, 32> secret{};
   // The UDP port this endpoint receives on, written into every packet so a
   // peer knows where to answer whatever source port (entropy) a packet left
   // from. 0: peers are named by the datagram's own source address and port.
@@ -152,8 +169,16 @@ struct EndpointConfig {
   Duration message_timeout = tuning::kDefaultMessageTimeout;
   uint32_t max_outstanding_msgs = tuning::kDefaultMaxOutstandingMsgs;
   uint32_t recv_msg_window = tuning::kDefaultRecvMsgWindow;
-  uint64_t recv_buffer_bytes = tuning::kDefaultRecvBufferBytes;
+  uint64_t recv_buffer_bytes = tuning::kDefaultRecvBufferBytes;  // per peer
+  // Every peer's receive buffers together; credit advertised to a peer never
+  // exceeds what is left of it.
+  uint64_t recv_memory_bytes = tuning::kDefaultRecvMemory;
+  // Hosts that add_peer() did not name may connect (after proving their
+  // address with a cookie), up to max_peers peers in all; an accepted peer
+  // idle for idle_timeout is forgotten.
   bool accept_unknown_peers = true;
+  uint32_t max_peers = tuning::kDefaultMaxPeers;
+  Duration idle_timeout = tuning::kDefaultIdleTimeout;
 
   uint32_t paths_per_peer = tuning::kDefaultPathsPerPeer;
   uint32_t reorder_threshold = tuning::kDefaultReorderThreshold;

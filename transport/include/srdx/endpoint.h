@@ -74,21 +74,31 @@ struct Result {
 
 enum class EventType : uint8_t {
   message_received,  // data: the whole message, valid until the next poll_event()
-  send_completed,  // every byte of msg_id reached the peer's endpoint (ordered: and was handed up)
-  send_failed,     // msg_id will not be delivered; `reason` says why
-  peer_up,         // handshake done (also after the peer restarted)
-  peer_down,       // peer silent for peer_timeout, restarted, or removed
+  // Every byte of msg_id reached the peer's endpoint, which handed it up
+  // exactly once (ordered: in order).
+  send_completed,
+  // The endpoint gave up on msg_id; `reason` says why. With maybe_delivered
+  // false it was not delivered and never will be. With maybe_delivered true
+  // it was delivered at most once, possibly before or soon after this event
+  // (every fragment may have reached the peer while the answer was lost), and
+  // the application must find out which when it matters (replication: ask).
+  send_failed,
+  peer_up,    // a connection is up (also a new one after the peer restarted)
+  peer_down,  // the connection ended: `reason` says why
 };
 std::string_view to_string(EventType);
 
 enum class FailReason : uint8_t {
   none = 0,
   timeout,           // not acknowledged within its timeout
-  peer_unreachable,  // the peer went silent
-  peer_restarted,    // the peer restarted; it may or may not have the message
-  peer_removed,      // remove_peer() was called
+  peer_unreachable,  // the peer went silent for peer_timeout
+  peer_restarted,    // the peer has a new connection, or none: it restarted or forgot this one
+  peer_removed,      // remove_peer() was called here
   too_large,         // larger than the peer accepts
+  peer_closed,       // the peer ended the connection (it removed us, or gave up on us)
+  idle,              // peer_down only: an accepted peer idle for idle_timeout was forgotten
 };
+inline constexpr size_t kFailReasons = 8;
 std::string_view to_string(FailReason);
 
 struct Event {
@@ -99,6 +109,7 @@ struct Event {
   MsgId msg_id = 0;               // the sender's message id
   uint64_t cookie = 0;            // SendOptions::cookie, on send_completed / send_failed
   std::span<const uint8_t> data;  // message_received only
+  bool maybe_delivered = false;   // send_failed only: see EventType::send_failed
 };
 
 struct SendOptions {
@@ -122,10 +133,11 @@ enum class DropReason : uint8_t {
   bad_checksum,
   bad_length,
   bad_field,
-  unknown_peer,
-  stale_epoch,
-  wrong_epoch,
-  no_state,       // data or ack before a handshake
+  unknown_peer,      // from a host the endpoint does not know, and may not accept
+  wrong_connection,  // names a connection that is not the current one (old, forged)
+  no_cookie,         // a hello that did not prove its address: answered with a retry
+  peer_limit,        // a new peer past max_peers
+  no_state,          // data or ack before a handshake
   out_of_window,  // message id beyond the receive window
   no_buffer,      // receive buffer full (slow reader)
   bad_coalesce,   // a malformed coalesced datagram, or one from a peer that did not negotiate it
@@ -143,7 +155,9 @@ struct EndpointStats {
   uint64_t messages_sent = 0, messages_completed = 0, messages_failed = 0;
   uint64_t messages_received = 0;
   uint64_t path_replacements = 0;
-  uint64_t peer_restarts = 0;
+  uint64_t peer_restarts = 0;  // connections replaced by a new one of the same peer
+  uint64_t retries_sent = 0, closes_sent = 0, closes_received = 0;
+  uint64_t peers_reclaimed = 0;  // accepted peers forgotten after idle_timeout
   // Datagrams that carried an ACK and a data packet together (feature coalesce).
   uint64_t coalesced_sent = 0, coalesced_received = 0;
   uint64_t drops[static_cast<size_t>(DropReason::kCount)] = {};
@@ -164,7 +178,7 @@ struct PathStats {
 struct PeerStats {
   Addr addr;
   bool up = false;
-  uint64_t remote_epoch = 0;
+  uint64_t local_cid = 0, remote_cid = 0;  // the connection's ids (0: none)
   Duration srtt, min_rtt;
   uint64_t cwnd_bytes = 0, inflight_bytes = 0;
   uint64_t messages_queued = 0;
@@ -207,6 +221,10 @@ class Endpoint {
   // number of such messages: both return to zero when traffic ends.
   uint64_t buffered_bytes() const;
   uint64_t buffered_messages() const;
+  // Heap bytes the endpoint holds for its peers: their objects, rings and
+  // tables (not message buffers, which buffered_bytes() counts). A peer with
+  // no traffic holds no rings.
+  size_t memory_bytes() const;
 
   class Impl;
 

@@ -1,0 +1,297 @@
+// Connection identity (docs/protocol.md, section 4): which connection a
+// datagram belongs to, how connections start and end, and how a stranger is
+// answered without state.
+//
+// A connection is one incarnation of each side for one peer, named by two
+// random 64-bit ids, one chosen by each side (wire::Common::src_cid, and the
+// dst_cid every packet carries). Anything that does not name the current
+// connection is dropped, so a restarted or re-created side can never be
+// taken for the old one, and an off-path sender, who cannot guess the ids,
+// cannot touch a connection. A hello starts or replaces a connection only
+// when it proves its sender receives at its address: it echoes a cookie from
+// a retry, or names our own id.
+#include <algorithm>
+#include <cstring>
+
+#include "endpoint_impl.h"
+
+namespace srdx {
+
+void Endpoint::Impl::on_packet(std::span<const uint8_t> bytes, const RxPath& path, Time now) {
+  ++stats_.packets_received;
+  stats_.bytes_received += bytes.size();
+  size_t count = 0;
+  wire::DecodeError e = wire::decode_datagram(bytes, pkt_, pkt2_, count);
+  if (e != wire::DecodeError::ok) return drop(wire::to_drop_reason(e));
+  const bool coalesced = count == 2;
+  // We never offered it: whoever sent this did not listen to our hello.
+  if (coalesced && !(offered_features() & wire::feature::kCoalesce))
+    return drop(DropReason::bad_coalesce);
+  // A peer is named by its address and the port it receives on; the
+  // datagram's source port is only the path entropy.
+  Addr from = path.remote;
+  if (pkt_.common.src_port) from.port = pkt_.common.src_port;
+  Peer* p = peer(find_peer(from));
+  if (!p) {
+    on_stranger(path, from, now);
+    p = peer(find_peer(from));
+    if (!p) return;  // answered (or not) without state
+  }
+  if (coalesced) {
+    // Negotiated per connection: a peer that did not see our offer (or did
+    // not make its own) must not coalesce.
+    if (p->state == PeerState::established && !(p->features & wire::feature::kCoalesce))
+      return drop(DropReason::bad_coalesce);
+    // The ACK first: it may free window for the data's answer. Both parts
+    // carry the same ids, so the data passes the checks the ack passed.
+    if (!on_ack(*p, pkt_, now)) return;
+    ++stats_.coalesced_received;
+    return on_data(*p, pkt2_, path.entropy, now);
+  }
+  switch (pkt_.common.type) {
+    case wire::Type::hello:
+    case wire::Type::hello_ack:
+      return on_hello(*p, from, pkt_.common.type == wire::Type::hello_ack, now);
+    case wire::Type::data:
+      return on_data(*p, pkt_, path.entropy, now);
+    case wire::Type::ack:
+      on_ack(*p, pkt_, now);
+      return;
+    case wire::Type::retry:
+      return on_retry(*p);
+    case wire::Type::close:
+      return on_close(*p, now);
+  }
+}
+
+// A datagram from an address we keep no peer for. Only a proven hello may
+// create one (when strangers are accepted and there is room); a hello that
+// is not proven gets a retry; data or an ACK (we restarted, or forgot the
+// connection) gets a close, so that its sender fails its messages at once
+// instead of timing out. Nothing here keeps state.
+void Endpoint::Impl::on_stranger(const RxPath& path, Addr from, Time now) {
+  (void)path;
+  const wire::Type t = pkt_.common.type;
+  if (!cfg_.accept_unknown_peers) return drop(DropReason::unknown_peer);
+  if (t == wire::Type::data || t == wire::Type::ack) {
+    drop(DropReason::unknown_peer);
+    return queue_close(nullptr, from, wire::dst_cid(pkt_), pkt_.common.src_cid,
+                       wire::CloseReason::no_connection, now);
+  }
+  if (t != wire::Type::hello) return drop(DropReason::unknown_peer);
+  if (!hello_proven(nullptr, from, pkt_, now)) {
+    drop(DropReason::no_cookie);
+    return queue_retry(nullptr, from, pkt_.common.src_cid, now);
+  }
+  if (live_peers_ >= cfg_.max_peers) return drop(DropReason::peer_limit);
+  Result<PeerId> r = add_peer(from);
+  if (!r.ok()) return drop(DropReason::unknown_peer);
+  peer(r.value)->accepted = true;
+}
+
+bool Endpoint::Impl::hello_proven(const Peer* p, Addr from, const wire::Packet& pkt,
+                                  Time now) const {
+  const wire::Hello& h = pkt.hello;
+  if (p && p->local_cid != 0 && h.dst_cid == p->local_cid) return true;
+  static constexpr uint8_t kNoCookie[wire::kCookieSize] = {};
+  if (std::memcmp(h.cookie, kNoCookie, wire::kCookieSize) == 0) return false;
+  return secrets_.check_cookie(cookie_period(now), from, pkt.common.src_cid, h.cookie);
+}
+
+void Endpoint::Impl::on_hello(Peer& p, Addr from, bool is_ack, Time now) {
+  const wire::Hello& h = pkt_.hello;
+  const uint64_t src = pkt_.common.src_cid;
+  if (is_ack) {
+    // Only the answer to our own hello: it names our id, which no one else knows.
+    if (p.local_cid == 0 || h.dst_cid != p.local_cid) return drop(DropReason::wrong_connection);
+    if (p.state == PeerState::established) {
+      if (src != p.remote_cid) return drop(DropReason::wrong_connection);
+      p.last_heard = max(p.last_heard, now);  // the answer to a keepalive
+      return;
+    }
+    SRDX_ASSERT(p.state == PeerState::connecting);
+    return establish(p, src, h, now);
+  }
+  // The live connection's own hello: a keepalive, a credit probe, or a
+  // repeat of the hello whose answer was lost.
+  if (p.state == PeerState::established && src == p.remote_cid &&
+      (h.dst_cid == p.local_cid || hello_proven(&p, from, pkt_, now))) {
+    p.last_heard = max(p.last_heard, now);
+    p.hello_ack_due = true;
+    p.ack_due = true;  // also a credit probe
+    want_ctrl(p);
+    return;
+  }
+  if (!hello_proven(&p, from, pkt_, now)) {
+    drop(DropReason::no_cookie);
+    return queue_retry(&p, from, src, now);
+  }
+  if (p.state == PeerState::established) {
+    // A proven hello with another id: the peer is a new incarnation (it
+    // restarted, or re-created us). Nothing of the old connection is valid.
+    ++stats_.peer_restarts;
+    end_connection(p, FailReason::peer_restarted, 0, now);
+  }
+  if (p.local_cid == 0) p.local_cid = secrets_.next_cid();
+  establish(p, src, h, now);
+  p.hello_ack_due = true;
+  want_ctrl(p);
+}
+
+void Endpoint::Impl::establish(Peer& p, uint64_t remote_cid, const wire::Hello& h, Time now) {
+  SRDX_ASSERT(p.state != PeerState::established && p.local_cid != 0 && remote_cid != 0);
+  SRDX_ASSERT(p.sent.count() == 0 && p.rx.partial_messages() == 0);
+  p.remote_cid = remote_cid;
+  p.last_heard = max(p.last_heard, now);
+  p.features = h.features & offered_features();
+  p.peer_max_payload = h.max_payload;
+  p.peer_max_message = h.max_message;
+  p.peer_max_msg_id = p.sq.floor() + h.recv_msg_window;
+  p.peer_window = h.recv_msg_window;
+  p.peer_free = h.recv_buffer;
+  p.have_ack_seq = false;
+  p.have_cookie = false;
+  p.state = PeerState::established;
+  p.hello_due = false;
+  p.hello_next = Time::infinite();
+  if (!p.up) {
+    p.up = true;
+    push_event({EventType::peer_up, FailReason::none, 0, p.id, 0, 0, {}});
+  }
+  // Messages queued before the handshake larger than the peer accepts.
+  for (uint64_t id = p.sq.floor(); id < p.sq.next_id(); ++id)
+    if (TxMsg* m = p.sq.find(id); m && m->len > p.peer_max_message)
+      fail(p, *m, FailReason::too_large, now);
+}
+
+void Endpoint::Impl::on_retry(Peer& p) {
+  const wire::Retry& r = pkt_.retry;
+  // Only an answer to the hello we are sending now; it names our id.
+  if (p.state != PeerState::connecting || p.local_cid == 0 || r.dst_cid != p.local_cid)
+    return drop(DropReason::wrong_connection);
+  std::memcpy(p.cookie, r.cookie, wire::kCookieSize);
+  p.have_cookie = true;
+  p.hello_due = true;
+  want_ctrl(p);
+}
+
+void Endpoint::Impl::on_close(Peer& p, Time now) {
+  const wire::Close& c = pkt_.close;
+  if (p.state != PeerState::established || c.dst_cid != p.local_cid ||
+      pkt_.common.src_cid != p.remote_cid)
+    return drop(DropReason::wrong_connection);
+  ++stats_.closes_received;
+  // A peer that has no connection with these ids lost it (it restarted, or
+  // forgot us); one that closed it on purpose says why.
+  const FailReason why = c.reason == static_cast<uint32_t>(wire::CloseReason::no_connection)
+                             ? FailReason::peer_restarted
+                             : FailReason::peer_closed;
+  if (why == FailReason::peer_restarted) ++stats_.peer_restarts;
+  end_connection(p, why, 0, now);
+  // Messages queued since are for the next connection.
+  if (p.sq.live() > 0) start_handshake(p, now);
+}
+
+bool Endpoint::Impl::check_connection(Peer& p, uint64_t src_cid, uint64_t dst_cid, Time now) {
+  if (p.state == PeerState::established && dst_cid == p.local_cid && src_cid == p.remote_cid) {
+    p.last_heard = max(p.last_heard, now);
+    return true;
+  }
+  if (p.state == PeerState::connecting && dst_cid == p.local_cid) {
+    // The peer took our hello and answered; its hello_ack is lost or late.
+    // The next hello (due at once) brings another.
+    drop(DropReason::no_state);
+    if (reply_allowed(&p, now)) {
+      p.hello_due = true;
+      want_ctrl(p);
+    }
+    return false;
+  }
+  drop(DropReason::wrong_connection);
+  // Not our connection (an old one, or none): its sender should hear that
+  // it is over. A packet naming our current id but another sender id is
+  // not from the peer's current incarnation either; it is left unanswered.
+  if (dst_cid != p.local_cid || p.local_cid == 0)
+    queue_close(&p, p.addr, dst_cid, src_cid, wire::CloseReason::no_connection, now);
+  return false;
+}
+
+void Endpoint::Impl::start_handshake(Peer& p, Time now) {
+  SRDX_ASSERT(p.state == PeerState::idle);
+  p.state = PeerState::connecting;
+  p.local_cid = secrets_.next_cid();
+  p.remote_cid = 0;
+  p.have_cookie = false;
+  p.first_hello_sent = false;
+  p.hello_interval = cfg_.handshake_interval;
+  p.hello_next = now + p.hello_interval;
+  p.hello_due = true;
+  want_ctrl(p);
+}
+
+void Endpoint::Impl::end_connection(Peer& p, FailReason why, uint32_t close_reason, Time now) {
+  fail_all(p, why, now);
+  // The sender of our partial messages is gone with the connection: they
+  // cannot complete. Complete ordered ones still waiting for a predecessor
+  // are handed up (their sender's send_failed says they may have been).
+  delivering_ = &p;
+  p.rx.abandon_partial(*this);
+  if (p.up) push_event({EventType::peer_down, why, 0, p.id, 0, 0, {}});
+  if (close_reason != 0 && p.state == PeerState::established)
+    queue_close(nullptr, p.addr, p.local_cid, p.remote_cid,
+                static_cast<wire::CloseReason>(close_reason), now);
+  p.up = false;
+  p.state = PeerState::idle;
+  p.local_cid = p.remote_cid = 0;
+  p.have_cookie = false;
+  p.hello_due = p.hello_ack_due = p.ack_due = false;
+  p.hello_next = Time::infinite();
+  // The next connection numbers everything from 0 again.
+  p.sq.reset();
+  p.rx.reset();
+  p.acks.reset();
+  p.sent.release();
+  p.recent_losses.release();
+  ++p.rx_gen;
+  p.next_pn = 0;
+  p.ack_pending = 0;
+  p.ack_deadline = Time::infinite();
+  p.have_ack_seq = false;
+  p.peer_max_msg_id = 0;
+  p.ordered_waiting = 0;
+  p.floor_updates_left = 0;
+  p.floor_update_next = Time::infinite();
+  SRDX_ASSERT(p.started_unseen == 0 && !p.busy());
+}
+
+bool Endpoint::Impl::reply_allowed(Peer* p, Time now) {
+  if (!p) return true;  // strangers: bounded by the stateless queue alone
+  if (now < p->reply_ok) return false;
+  p->reply_ok = now + cfg_.handshake_interval;
+  return true;
+}
+
+void Endpoint::Impl::queue_retry(Peer* p, Addr to, uint64_t hello_src_cid, Time now) {
+  if (stateless_.size() >= tuning::kMaxStatelessReplies || !reply_allowed(p, now)) return;
+  StatelessReply& r = stateless_.push_slot();
+  r = StatelessReply{};
+  r.to = to;
+  r.type = wire::Type::retry;
+  r.dst_cid = hello_src_cid;
+  secrets_.cookie(cookie_period(now), to, hello_src_cid, r.cookie);
+}
+
+void Endpoint::Impl::queue_close(Peer* p, Addr to, uint64_t src_cid, uint64_t dst_cid,
+                                 wire::CloseReason why, Time now) {
+  if (src_cid == 0 || dst_cid == 0) return;
+  if (stateless_.size() >= tuning::kMaxStatelessReplies || !reply_allowed(p, now)) return;
+  StatelessReply& r = stateless_.push_slot();
+  r = StatelessReply{};
+  r.to = to;
+  r.type = wire::Type::close;
+  r.src_cid = src_cid;
+  r.dst_cid = dst_cid;
+  r.reason = static_cast<uint32_t>(why);
+}
+
+}  // namespace srdx

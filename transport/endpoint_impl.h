@@ -1,0 +1,298 @@
+// The endpoint's insides: the per-peer state and the one Impl that the public
+// Endpoint forwards to. Impl's members are defined across files, one per
+// concern (as eRPC splits its Rpc):
+//   endpoint.cc         peers, sending, events, completion and failure, stats
+//   endpoint_conn.cc    connection identity: hellos, cookies, retries, closes,
+//                       the start and end of connections, datagram dispatch
+//   endpoint_rx.cc      data and ACK processing, loss detection
+//   endpoint_tx.cc      what leaves next: control packets and data packets
+//   endpoint_timers.cc  timers, deadlines, giving up on silent peers, reclaiming
+#pragma once
+
+#include <cassert>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "ack_tracker.h"
+#include "buffer_pool.h"
+#include "congestion.h"
+#include "path_selector.h"
+#include "reassembly.h"
+#include "ring_queue.h"
+#include "rng.h"
+#include "secrets.h"
+#include "send_queue.h"
+#include "sent_packets.h"
+#include "srdx/endpoint.h"
+#include "wire.h"
+
+// Invariants that must hold wherever state changes hands. Checked in debug
+// and sanitizer builds, compiled out with NDEBUG.
+#define SRDX_ASSERT(cond) assert(cond)
+
+namespace srdx {
+
+inline constexpr uint32_t kWireOverhead = wire::kDataOverhead + tuning::kIpUdpOverhead;
+
+struct Retx {
+  uint64_t msg_id = 0;
+  uint32_t frag = 0;
+  uint16_t avoid = PathSelector::kNone;
+};
+
+// idle: no connection (ids 0). connecting: our hello is out, with local_cid.
+// established: both ids known; data and ACKs flow.
+enum class PeerState : uint8_t { idle, connecting, established };
+
+struct Peer {
+  Peer(PeerId pid, Addr a, const EndpointConfig& cfg, Rng& rng, BufferPool& pool,
+       RecvBudget& budget)
+      : id(pid),
+        addr(a),
+        sq(cfg.max_outstanding_msgs, pool),
+        sent(cfg.max_inflight_packets),
+        paths(cfg.paths_per_peer, rng, cfg),
+        cc(cfg, cfg.max_payload() + kWireOverhead),
+        rx(cfg, pool, budget) {}
+
+  PeerId id;
+  Addr addr;
+  bool accepted = false;  // created by a proven hello, not by add_peer(): reclaimed when idle
+  PeerState state = PeerState::idle;
+  bool up = false;
+  // The connection's identity: ours (in the dst_cid of what the peer sends)
+  // and the peer's (in the src_cid of what it sends). 0 while unknown.
+  uint64_t local_cid = 0, remote_cid = 0;
+  // The cookie the peer's retry gave us, echoed in our hellos.
+  bool have_cookie = false;
+  uint8_t cookie[wire::kCookieSize] = {};
+  uint32_t features = 0;
+  uint32_t peer_max_payload = 0;
+  uint64_t peer_max_message = 0;
+
+  // Control work (handshake, ACKs) waiting for poll_transmit.
+  bool in_ctrl = false;
+  bool hello_due = false, hello_ack_due = false, ack_due = false;
+  bool first_hello_sent = false;  // silence is timed from the first hello out
+  Duration hello_interval;
+  Time hello_next = Time::infinite();
+  Time reply_ok = Time::zero();  // rate limit for hellos, retries and closes sent as replies
+
+  // Liveness: the last time a packet of the connection (or a hello) came.
+  Time last_heard = Time::zero();
+
+  // Transmit side.
+  SendQueue sq;
+  SentPackets sent;
+  RecentLosses recent_losses;
+  PathSelector paths;
+  Congestion cc;
+  RingQueue<Retx> retx{16};
+  uint64_t next_pn = 0;
+  uint64_t peer_max_msg_id = 0;
+  uint64_t peer_window = 0;  // the peer's recv_msg_window: max_msg_id - window = its delivered floor
+  uint64_t ordered_waiting = 0;  // ordered messages fully acked, not yet delivered there
+  uint64_t peer_free = 0;        // receive buffer the peer last said it has free, in bytes
+  uint32_t last_ack_seq_rx = 0;
+  bool have_ack_seq = false;
+  // Credit charges of started messages of which the peer acknowledged no
+  // fragment yet. Once it acknowledged one, the peer holds the message and
+  // its free buffer counts it: charging it here too would count it twice.
+  uint64_t started_unseen = 0;
+  Time rto_deadline = Time::infinite();
+  Time msg_deadline = Time::infinite();  // no message expires before this
+  Time probe_next = Time::infinite();    // credit probe when flow control blocks
+  Time keepalive_next = Time::zero();    // hello when busy and the peer is quiet
+  uint32_t floor_updates_left = 0;
+  Time floor_update_next = Time::infinite();
+
+  // Receive side.
+  AckTracker acks;
+  Reassembly rx;
+  uint32_t ack_pending = 0;
+  Time ack_deadline = Time::infinite();
+  uint32_t ack_seq_tx = 0;
+  // ACKs leave with the entropy of the latest data packet: the sender's path
+  // choice then covers the round trip, so an entropy whose return path is dead
+  // times out at the sender and is replaced there, like a dead forward path.
+  // A pure receiver has no other way to learn which return paths work.
+  uint16_t ack_entropy = 0;
+  uint64_t last_adv_free = 0, last_adv_max_msg = 0;
+  uint32_t rx_gen = 0;  // bumped when the connection ends: older deliveries' charges are void
+
+  PeerStats st;
+  uint64_t retransmissions = 0;
+
+  // Expecting to hear from the peer: connecting, messages to send, or parts
+  // of its messages waiting for the rest.
+  bool busy() const {
+    return state == PeerState::connecting || sq.live() > 0 || rx.partial_messages() > 0;
+  }
+  // Heap bytes this peer holds besides the Peer object (rings, path slots).
+  size_t allocated_bytes() const;
+};
+
+// A packet sent without peer state: a retry to a hello that did not prove
+// its address, or a close for a connection that is not (or no longer) ours.
+struct StatelessReply {
+  Addr to;
+  wire::Type type = wire::Type::close;
+  uint64_t src_cid = 0, dst_cid = 0;
+  uint32_t reason = 0;  // close: wire::CloseReason
+  uint8_t cookie[wire::kCookieSize] = {};
+};
+
+class Endpoint::Impl final : public Reassembly::Sink {
+ public:
+  explicit Impl(const EndpointConfig& cfg);
+  ~Impl() override;
+
+  // ---- peers, sending, events (endpoint.cc) ----------------------------------
+  Result<PeerId> add_peer(Addr a);
+  Peer* peer(PeerId id) const { return id < peers_.size() ? peers_[id].get() : nullptr; }
+  PeerId find_peer(Addr a) const;
+  Errc remove_peer(PeerId id, Time now);
+  Result<MsgId> send(PeerId id, std::span<const uint8_t> data, const SendOptions& opt, Time now);
+  void want_ctrl(Peer& p);
+  void push_event(const Event& ev);
+  void deliver(uint64_t msg_id, uint16_t flow, BufferPool::Handle buf, uint32_t len,
+               uint32_t charge) override;
+  void release_lent();
+  bool poll_event(Event& out);
+  void complete(Peer& p, TxMsg& m);
+  void fail(Peer& p, TxMsg& m, FailReason why, Time now);
+  void fail_all(Peer& p, FailReason why, Time now);
+  bool peer_stats(PeerId id, PeerStats& out) const;
+  std::vector<PathStats> path_stats(PeerId id) const;
+  uint64_t buffered_bytes() const;
+  uint64_t buffered_messages() const;
+  EndpointStats& stats();
+  size_t memory_bytes() const;
+
+  // ---- connections (endpoint_conn.cc) ----------------------------------------
+  void on_packet(std::span<const uint8_t> bytes, const RxPath& path, Time now);
+  void on_stranger(const RxPath& path, Addr from, Time now);
+  void on_hello(Peer& p, Addr from, bool is_ack, Time now);
+  void on_retry(Peer& p);
+  void on_close(Peer& p, Time now);
+  // Whether a data or ACK packet belongs to p's connection; drops (and
+  // answers) it otherwise.
+  bool check_connection(Peer& p, uint64_t src_cid, uint64_t dst_cid, Time now);
+  void start_handshake(Peer& p, Time now);
+  void establish(Peer& p, uint64_t remote_cid, const wire::Hello& h, Time now);
+  // The connection is over on this side: its messages fail with `why`, the
+  // peer is told (a close with `close_reason`, 0: none), and every id and
+  // ring of it is forgotten.
+  void end_connection(Peer& p, FailReason why, uint32_t close_reason, Time now);
+  bool hello_proven(const Peer* p, Addr from, const wire::Packet& pkt, Time now) const;
+  void queue_retry(Peer* p, Addr to, uint64_t hello_src_cid, Time now);
+  void queue_close(Peer* p, Addr to, uint64_t src_cid, uint64_t dst_cid, wire::CloseReason r,
+                   Time now);
+  bool reply_allowed(Peer* p, Time now);
+  void forget_peer(Peer& p);
+  uint64_t cookie_period(Time now) const {
+    return static_cast<uint64_t>(now.ns() / tuning::kCookiePeriod.ns());
+  }
+
+  // ---- receiving (endpoint_rx.cc) --------------------------------------------
+  void drop(DropReason r) { ++stats_.drops[static_cast<size_t>(r)]; }
+  void on_data(Peer& p, const wire::Packet& pkt, uint16_t entropy, Time now);
+  bool on_ack(Peer& p, const wire::Packet& pkt, Time now);
+  void check_late_acks(Peer& p, const wire::Ack& a, Time now, Duration ack_delay);
+  void on_packet_acked(Peer& p, SentPacket& s, Time now, Duration ack_delay);
+  void finish_fragment(Peer& p, uint64_t msg_id, uint32_t frag);
+  static uint64_t delivered_floor(const Peer& p) {
+    return p.peer_max_msg_id >= p.peer_window ? p.peer_max_msg_id - p.peer_window : 0;
+  }
+  void complete_delivered_ordered(Peer& p);
+  void lose(Peer& p, SentPacket& s, Time now, bool by_timeout);
+  void arm_rto(Peer& p);
+
+  // ---- transmitting (endpoint_tx.cc) -----------------------------------------
+  size_t poll_transmit(std::span<uint8_t> buf, TxPath& path, Time now);
+  size_t stateless_packet(std::span<uint8_t> buf, TxPath& path);
+  size_t control_packet(Peer& p, std::span<uint8_t> buf, TxPath& path, Time now);
+  size_t data_packet(Peer& p, std::span<uint8_t> buf, TxPath& path, Time now);
+  enum class Gate : uint8_t { ready, nothing, blocked_cwnd, blocked_credit, blocked_ring };
+  Gate data_gate(const Peer& p, uint32_t& bytes, const TxMsg** next = nullptr) const;
+  static bool stale(const Peer& p, const Retx& r) {
+    const TxMsg* m = p.sq.find(r.msg_id);
+    return !m || m->frag_acked(r.frag);
+  }
+  static bool has_live_retx(const Peer& p);
+  static void drop_stale_retx(Peer& p) {
+    while (!p.retx.empty() && stale(p, p.retx.front())) p.retx.pop();
+  }
+  bool may_coalesce(Peer& p, size_t ack_len, Time now);
+  uint32_t payload_size(const Peer& p) const {
+    return std::min<uint32_t>(cfg_.max_payload(), p.peer_max_payload);
+  }
+  Time data_ready_time(const Peer& p) const;
+  size_t count_sent(size_t n) {
+    ++stats_.packets_sent;
+    stats_.bytes_sent += n;
+    return n;
+  }
+  wire::Common common(const Peer& p, wire::Type t, uint16_t flags = 0) const {
+    wire::Common c;
+    c.type = t;
+    c.flags = flags;
+    c.src_port = cfg_.port;
+    c.src_cid = p.local_cid;
+    return c;
+  }
+  uint32_t offered_features() const {
+    return cfg_.coalesce ? wire::feature::kSupported
+                         : wire::feature::kSupported & ~wire::feature::kCoalesce;
+  }
+  void fill_hello(wire::Hello& h, const Peer& p, bool with_cookie) const;
+
+  // ---- timers (endpoint_timers.cc) -------------------------------------------
+  void on_timer(Time now);
+  void scan_rto(Peer& p, Time now);
+  void scan_deadlines(Peer& p, Time now);
+  void peer_down(Peer& p, Time now);
+  bool reclaimable(const Peer& p) const {
+    return p.accepted && !p.busy() && p.sq.live() == 0 && p.rx.held_bytes() == 0;
+  }
+  Time next_deadline() const;
+
+  // ---- state -----------------------------------------------------------------
+  static uint64_t key(Addr a) { return (uint64_t{a.ip} << 16) | a.port; }
+
+  struct EventEntry {
+    Event ev;
+    BufferPool::Handle buf = BufferPool::kNone;
+    uint32_t charge = 0;
+    uint32_t rx_gen = 0;
+  };
+
+  EndpointConfig cfg_;
+  Rng rng_;
+  Secrets secrets_;
+  BufferPool pool_;
+  RecvBudget budget_;
+  std::vector<std::unique_ptr<Peer>> peers_;
+  std::vector<PeerId> free_ids_;  // ids of removed peers, reused
+  size_t live_peers_ = 0;
+  std::unordered_map<uint64_t, PeerId> by_addr_;
+  // find_peer()'s last hit; key() never makes kNoKey (48 bits).
+  static constexpr uint64_t kNoKey = ~uint64_t{0};
+  mutable uint64_t last_key_ = kNoKey;
+  mutable PeerId last_id_ = kNoPeer;
+  RingQueue<EventEntry> events_;
+  bool lent_ = false;  // events_.front() was handed out by poll_event()
+  RingQueue<PeerId> ctrl_{64};
+  RingQueue<StatelessReply> stateless_{tuning::kMaxStatelessReplies};
+  size_t rr_ = 0;
+  Peer* delivering_ = nullptr;
+  std::vector<SentPacket*> expired_;  // scan_rto's scratch list
+  wire::Packet pkt_, pkt2_;  // a datagram's packets (pkt2_: the data after a coalesced ack)
+  wire::Data pkt_out_;
+  wire::Ack ack_;
+  EndpointStats stats_;
+};
+
+}  // namespace srdx

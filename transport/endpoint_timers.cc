@@ -1,0 +1,141 @@
+// Time: the retransmission timer, message deadlines, delayed ACKs, hello
+// retries and keepalives, giving up on silent peers, reclaiming idle ones;
+// and next_deadline(), which must name the earliest of them.
+#include <algorithm>
+
+#include "endpoint_impl.h"
+
+namespace srdx {
+
+void Endpoint::Impl::on_timer(Time now) {
+  for (auto& up : peers_) {
+    if (!up) continue;
+    Peer& p = *up;
+    if (reclaimable(p) && now - p.last_heard >= cfg_.idle_timeout) {
+      // A stranger we accepted that went quiet: forget it (it may come back
+      // with a new handshake).
+      ++stats_.peers_reclaimed;
+      end_connection(p, FailReason::idle, static_cast<uint32_t>(wire::CloseReason::idle), now);
+      forget_peer(p);
+      continue;
+    }
+    if (p.state == PeerState::connecting && now >= p.hello_next) {
+      p.hello_due = true;
+      p.hello_interval = min(p.hello_interval * 2, cfg_.peer_timeout / 4);
+      p.hello_next = now + p.hello_interval;
+      want_ctrl(p);
+    }
+    if (now >= p.ack_deadline) {
+      p.ack_due = true;
+      want_ctrl(p);
+    }
+    if (now >= p.probe_next) {
+      p.hello_due = true;
+      p.probe_next = now + p.paths.min_rto() * 2;
+      want_ctrl(p);
+    }
+    if (now >= p.floor_update_next && p.floor_updates_left) {
+      want_ctrl(p);
+    }
+    if (now >= p.rto_deadline) scan_rto(p, now);
+    if (now >= p.msg_deadline) scan_deadlines(p, now);
+    const bool waiting_to_ask = p.state == PeerState::connecting && !p.first_hello_sent;
+    if (p.busy() && !waiting_to_ask && now - p.last_heard > cfg_.peer_timeout) {
+      peer_down(p, now);
+    } else if (p.busy() && p.state == PeerState::established &&
+               now - p.last_heard > cfg_.peer_timeout / 2 && now >= p.keepalive_next) {
+      // Quiet for half the timeout: ask. A hello is answered by a live peer
+      // (a restarted one answers our data with a close instead).
+      p.hello_due = true;
+      p.keepalive_next = now + cfg_.peer_timeout / 8;
+      want_ctrl(p);
+    }
+  }
+}
+
+void Endpoint::Impl::scan_rto(Peer& p, Time now) {
+  const Duration floor = p.paths.min_rto();
+  Time next = Time::infinite();
+  expired_.clear();
+  uint64_t slots_hit[tuning::kMaxPathsPerPeer / 64] = {};
+  uint32_t distinct = 0;
+  SentPacket* s = p.sent.first();
+  for (; s && s->sent_time + floor <= now; s = p.sent.next(*s)) {
+    Time expiry = s->sent_time + p.paths.rto(s->slot);
+    if (expiry > now) {
+      next = min(next, expiry);
+      continue;
+    }
+    expired_.push_back(s);
+    uint64_t& w = slots_hit[s->slot >> 6];
+    const uint64_t bit = uint64_t{1} << (s->slot & 63);
+    distinct += (w & bit) ? 0 : 1;
+    w |= bit;
+  }
+  if (s) next = min(next, s->sent_time + floor);
+  p.rto_deadline = next;
+  if (expired_.empty()) return;
+  // Timeouts on one or a few paths are those paths' problem: the selector
+  // steers away and re-draws them. Timeouts on most paths at once are a
+  // stall (the peer or this host was descheduled) or the connection sending
+  // too much: no path is blamed, and the window shrinks.
+  const bool stall = p.paths.size() > 1 && distinct * 2 > p.paths.size();
+  for (SentPacket* e : expired_) {
+    ++stats_.rto_events;
+    p.paths.on_timeout(e->slot, e->slot_gen, now, !stall);
+    lose(p, *e, now, true);
+  }
+  if (stall || p.paths.size() == 1) p.cc.on_timeout(p.paths.srtt(), now);
+  p.paths.on_rto_round();
+  p.paths.refresh(now);
+}
+
+void Endpoint::Impl::scan_deadlines(Peer& p, Time now) {
+  Time next = Time::infinite();
+  for (uint64_t id = p.sq.floor(); id < p.sq.next_id(); ++id) {
+    TxMsg* m = p.sq.find(id);
+    if (!m) continue;
+    if (m->deadline <= now) {
+      fail(p, *m, FailReason::timeout, now);
+    } else {
+      next = min(next, m->deadline);
+    }
+  }
+  p.msg_deadline = next;
+}
+
+// Silence for peer_timeout while expecting to hear: this side gives up on
+// the connection. Its messages fail, the partial messages it received are
+// dropped (their sender fails them when it hears the close, or when its own
+// timers run out), and the peer is told, so it does not go on sending into a
+// connection that no longer exists here.
+void Endpoint::Impl::peer_down(Peer& p, Time now) {
+  end_connection(p, FailReason::peer_unreachable,
+                 static_cast<uint32_t>(wire::CloseReason::timeout), now);
+}
+
+Time Endpoint::Impl::next_deadline() const {
+  Time t = Time::infinite();
+  if (!ctrl_.empty() || !stateless_.empty()) return Time::zero();
+  for (auto& up : peers_) {
+    if (!up) continue;
+    const Peer& p = *up;
+    if (reclaimable(p)) t = min(t, p.last_heard + cfg_.idle_timeout);
+    if (p.state == PeerState::connecting) t = min(t, p.hello_next);
+    t = min(t, p.ack_deadline);
+    t = min(t, p.rto_deadline);
+    t = min(t, p.msg_deadline);
+    t = min(t, p.probe_next);
+    if (p.floor_updates_left) t = min(t, p.floor_update_next);
+    if (p.busy() && !(p.state == PeerState::connecting && !p.first_hello_sent)) {
+      t = min(t, p.last_heard + cfg_.peer_timeout + Duration::nanos(1));
+      if (p.state == PeerState::established)
+        t = min(t,
+                max(p.keepalive_next, p.last_heard + cfg_.peer_timeout / 2 + Duration::nanos(1)));
+    }
+    t = min(t, data_ready_time(p));
+  }
+  return t;
+}
+
+}  // namespace srdx
