@@ -1,11 +1,12 @@
 // libFuzzer target: the wire decoder on arbitrary bytes, as datagrams (one
 // packet, or a coalesced ack then data). Whatever decodes must re-encode to
-// exactly the same bytes (v1 has one encoding per packet: reserved fields are
-// zero, ack ranges and lengths are canonical) and decode again to the same
-// fields. A coalesced datagram must be an ack with the flag, then a data
-// packet without it, of the same epochs and src_port. Every input is tried
-// twice: as it is, and with its (first packet's) checksum field corrected.
-// Also checks the CRC32C paths against each other.
+// exactly the same bytes (v2 has one encoding per packet: reserved fields are
+// zero, ack ranges and lengths are canonical, a retry's src_cid is 0) and
+// decode again to the same fields, cookies included. A coalesced datagram
+// must be an ack with the flag, then a data packet without it, of the same
+// connection ids (src_cid, dst_cid) and src_port. Every input is tried twice:
+// as it is, and with its (first packet's) checksum field corrected. Also
+// checks the CRC32C paths against each other.
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -31,21 +32,21 @@ void check(bool ok, const char* what) {
 
 bool same(const Packet& a, const Packet& b) {
   if (a.common.type != b.common.type || a.common.flags != b.common.flags ||
-      a.common.src_epoch != b.common.src_epoch || a.common.src_port != b.common.src_port) {
+      a.common.src_cid != b.common.src_cid || a.common.src_port != b.common.src_port) {
     return false;
   }
   switch (a.common.type) {
     case Type::hello:
     case Type::hello_ack: {
       const Hello &x = a.hello, &y = b.hello;
-      return x.dst_epoch == y.dst_epoch && x.features == y.features &&
-             x.max_payload == y.max_payload && x.max_message == y.max_message &&
-             x.recv_msg_window == y.recv_msg_window && x.reserved == y.reserved &&
-             x.recv_buffer == y.recv_buffer;
+      return x.dst_cid == y.dst_cid && x.features == y.features && x.max_payload == y.max_payload &&
+             x.max_message == y.max_message && x.recv_msg_window == y.recv_msg_window &&
+             x.reserved == y.reserved && x.recv_buffer == y.recv_buffer &&
+             std::memcmp(x.cookie, y.cookie, kCookieSize) == 0;
     }
     case Type::data: {
       const Data &x = a.data, &y = b.data;
-      return x.dst_epoch == y.dst_epoch && x.pn == y.pn && x.pn_floor_delta == y.pn_floor_delta &&
+      return x.dst_cid == y.dst_cid && x.pn == y.pn && x.pn_floor_delta == y.pn_floor_delta &&
              x.msg_floor_delta == y.msg_floor_delta && x.msg_id == y.msg_id &&
              x.msg_len == y.msg_len && x.frag_index == y.frag_index &&
              x.prev_delta == y.prev_delta && x.frag_size == y.frag_size && x.flow == y.flow &&
@@ -56,10 +57,10 @@ bool same(const Packet& a, const Packet& b) {
     }
     case Type::ack: {
       const Ack &x = a.ack, &y = b.ack;
-      if (x.dst_epoch != y.dst_epoch || x.largest_pn != y.largest_pn ||
+      if (x.dst_cid != y.dst_cid || x.largest_pn != y.largest_pn ||
           x.ack_delay_ns != y.ack_delay_ns || x.ack_seq != y.ack_seq ||
           x.max_msg_id != y.max_msg_id || x.msg_floor != y.msg_floor ||
-          x.free_buffer_kib != y.free_buffer_kib || x.range_count != y.range_count ||
+          x.free_buffer != y.free_buffer || x.range_count != y.range_count ||
           x.reserved != y.reserved) {
         return false;
       }
@@ -68,13 +69,54 @@ bool same(const Packet& a, const Packet& b) {
       }
       return true;
     }
+    case Type::retry: {
+      const Retry &x = a.retry, &y = b.retry;
+      return x.dst_cid == y.dst_cid && std::memcmp(x.cookie, y.cookie, kCookieSize) == 0;
+    }
+    case Type::close: {
+      const Close &x = a.close, &y = b.close;
+      return x.dst_cid == y.dst_cid && x.reason == y.reason && x.reserved == y.reserved;
+    }
   }
   return false;
 }
 
 // What an accepted packet promises its users (the endpoint relies on these).
 void check_invariants(const Packet& p, size_t size) {
-  check(p.common.src_epoch != 0, "src_epoch 0 accepted");
+  // Every packet comes from a connection (src_cid != 0) except a retry,
+  // which has none (src_cid 0).
+  check((p.common.type == Type::retry) == (p.common.src_cid == 0), "src_cid");
+  check((p.common.flags & ~flag::kKnown) == 0, "unknown flag accepted");
+  // data, ack, retry and close name a connection at their receiver; a first
+  // hello knows none yet (and a hello_ack's dst_cid is the endpoint's to judge).
+  const bool hello = p.common.type == Type::hello || p.common.type == Type::hello_ack;
+  check(hello || dst_cid(p) != 0, "dst_cid 0 accepted");
+  switch (p.common.type) {
+    case Type::hello:
+    case Type::hello_ack:
+      check(dst_cid(p) == p.hello.dst_cid, "dst_cid() of a hello");
+      check(size == kCommonHeaderSize + kHelloSize, "hello length");
+      check(p.hello.reserved == 0 && p.hello.max_payload != 0 && p.hello.recv_msg_window != 0,
+            "hello fields");
+      break;
+    case Type::data:
+      check(dst_cid(p) == p.data.dst_cid, "dst_cid() of a data packet");
+      break;
+    case Type::ack:
+      check(dst_cid(p) == p.ack.dst_cid, "dst_cid() of an ack");
+      check(p.ack.reserved == 0, "ack reserved");
+      break;
+    case Type::retry:
+      check(dst_cid(p) == p.retry.dst_cid, "dst_cid() of a retry");
+      check(size == kCommonHeaderSize + kRetrySize, "retry length");
+      break;
+    case Type::close:
+      check(dst_cid(p) == p.close.dst_cid, "dst_cid() of a close");
+      check(size == kCommonHeaderSize + kCloseSize, "close length");
+      check(p.close.reason >= 1 && p.close.reason <= kMaxCloseReason, "close reason");
+      check(p.close.reserved == 0, "close reserved");
+      break;
+  }
   if (p.common.type == Type::data) {
     const Data& d = p.data;
     check(d.payload_len == d.payload.size() && size == kDataOverhead + d.payload.size(),
@@ -109,6 +151,10 @@ size_t encode(std::span<uint8_t> out, const Packet& p) {
       return encode_data(out, p.common, p.data);
     case Type::ack:
       return encode_ack(out, p.common, p.ack);
+    case Type::retry:
+      return encode_retry(out, p.common, p.retry);
+    case Type::close:
+      return encode_close(out, p.common, p.close);
   }
   return 0;
 }
@@ -130,8 +176,8 @@ void round_trip(std::span<const uint8_t> in) {
   if (coalesced) {
     check(p.common.type == Type::ack && p2.common.type == Type::data, "coalesced types");
     check(!(p2.common.flags & flag::kCoalesced), "nested coalescing");
-    check(p2.common.src_epoch == p.common.src_epoch && p2.common.src_port == p.common.src_port &&
-              p2.data.dst_epoch == p.ack.dst_epoch,
+    check(p2.common.src_cid == p.common.src_cid && p2.common.src_port == p.common.src_port &&
+              p2.data.dst_cid == p.ack.dst_cid,
           "coalesced parts from different senders or to different receivers");
     first_len = kCommonHeaderSize + kAckSize + size_t{p.ack.range_count} * kAckRangeSize;
     check(first_len < in.size(), "ack length");
