@@ -84,8 +84,6 @@ std::string_view to_string(DropReason r) {
       return "unknown_peer";
     case DropReason::wrong_connection:
       return "wrong_connection";
-    case DropReason::no_cookie:
-      return "no_cookie";
     case DropReason::peer_limit:
       return "peer_limit";
     case DropReason::no_state:

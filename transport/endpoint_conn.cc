@@ -79,10 +79,10 @@ void Endpoint::Impl::on_stranger(const RxPath& path, Addr from, Time now) {
                        wire::CloseReason::no_connection, now);
   }
   if (t != wire::Type::hello) return drop(DropReason::unknown_peer);
-  if (!hello_proven(nullptr, from, pkt_, now)) {
-    drop(DropReason::no_cookie);
+  // Not a drop: the first hello of every handshake is answered this way
+  // (EndpointStats::retries_sent counts them).
+  if (!hello_proven(nullptr, from, pkt_, now))
     return queue_retry(nullptr, from, pkt_.common.src_cid, now);
-  }
   if (live_peers_ >= cfg_.max_peers) return drop(DropReason::peer_limit);
   Result<PeerId> r = add_peer(from);
   if (!r.ok()) return drop(DropReason::unknown_peer);
@@ -122,10 +122,7 @@ void Endpoint::Impl::on_hello(Peer& p, Addr from, bool is_ack, Time now) {
     want_ctrl(p);
     return;
   }
-  if (!hello_proven(&p, from, pkt_, now)) {
-    drop(DropReason::no_cookie);
-    return queue_retry(&p, from, src, now);
-  }
+  if (!hello_proven(&p, from, pkt_, now)) return queue_retry(&p, from, src, now);
   if (p.state == PeerState::established) {
     // A proven hello with another id: the peer is a new incarnation (it
     // restarted, or re-created us). Nothing of the old connection is valid.

@@ -301,6 +301,7 @@ size_t Endpoint::Impl::stateless_packet(std::span<uint8_t> buf, TxPath& path) {
     rt.dst_cid = r.dst_cid;
     std::memcpy(rt.cookie, r.cookie, wire::kCookieSize);
     ++stats_.retries_sent;
+    ++stats_.handshake_packets_sent;
     return wire::encode_retry(buf, c, rt);
   }
   wire::Close cl;

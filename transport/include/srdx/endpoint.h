@@ -135,7 +135,6 @@ enum class DropReason : uint8_t {
   bad_field,
   unknown_peer,      // from a host the endpoint does not know, and may not accept
   wrong_connection,  // names a connection that is not the current one (old, forged)
-  no_cookie,         // a hello that did not prove its address: answered with a retry
   peer_limit,        // a new peer past max_peers
   no_state,          // data or ack before a handshake
   out_of_window,  // message id beyond the receive window
@@ -148,6 +147,7 @@ std::string_view to_string(DropReason);
 struct EndpointStats {
   uint64_t packets_sent = 0, packets_received = 0;
   uint64_t bytes_sent = 0, bytes_received = 0;
+  // Each packet once by type; closes_sent (below) are the rest.
   uint64_t data_packets_sent = 0, ack_packets_sent = 0, handshake_packets_sent = 0;
   uint64_t retransmissions = 0, rto_events = 0, reorder_losses = 0;
   uint64_t spurious_losses = 0;  // declared lost, then acknowledged after all
@@ -156,7 +156,8 @@ struct EndpointStats {
   uint64_t messages_received = 0;
   uint64_t path_replacements = 0;
   uint64_t peer_restarts = 0;  // connections replaced by a new one of the same peer
-  uint64_t retries_sent = 0, closes_sent = 0, closes_received = 0;
+  uint64_t retries_sent = 0;  // answers to hellos without a cookie (also handshake packets)
+  uint64_t closes_sent = 0, closes_received = 0;
   uint64_t peers_reclaimed = 0;  // accepted peers forgotten after idle_timeout
   // Datagrams that carried an ACK and a data packet together (feature coalesce).
   uint64_t coalesced_sent = 0, coalesced_received = 0;
