@@ -125,6 +125,7 @@ bool Network::send(Addr src, uint16_t src_port, Addr dst, std::span<const uint8_
   const Admission a = links_[li].admit(p.len + cfg_.overhead_bytes, p.len, now_, rng);
   if (a.verdict != Verdict::deliver) return true;
   p.at = a.deliver_at;
+  latest_arrival_ = max(latest_arrival_, p.at);
   p.order = next_order_++;
   p.reordered = a.reordered;
   p.buf = take_buffer(bytes);

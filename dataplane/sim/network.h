@@ -132,6 +132,9 @@ class Network {
   // A running hash of every delivery (time, addresses, ports, path, bytes):
   // equal runs have equal hashes.
   uint64_t trace_hash() const { return trace_hash_; }
+  // When the last packet accepted so far arrives (queues can hold seconds of
+  // packets on a slow path): nothing sent until now is in flight after it.
+  Time latest_arrival() const { return latest_arrival_; }
 
  private:
   struct InFlight {
@@ -182,6 +185,7 @@ class Network {
   uint64_t next_order_ = 0, next_id_ = 0;
   uint64_t trace_hash_ = 0;
   uint64_t stalled_steps_ = 0;
+  Time latest_arrival_;
 };
 
 }  // namespace srdx::sim

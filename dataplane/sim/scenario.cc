@@ -356,7 +356,11 @@ ScenarioResult Scenario::run() {
     return bytes != 0 || msgs != 0;
   };
   uint64_t bytes = 0, msgs = 0;
-  net_->run_while([&] { return buffered(bytes, msgs); }, net_->now() + cfg_.drain_limit);
+  // The drain starts when the packets already queued in the network have
+  // arrived: a floor update sent at the end of the workload may sit behind
+  // seconds of queued retransmissions on a slow path.
+  net_->run_while([&] { return buffered(bytes, msgs); },
+                  max(net_->now(), net_->latest_arrival()) + cfg_.drain_limit);
   res_.drained = !buffered(res_.buffered_bytes, res_.buffered_messages);
   res_.end_time = net_->now();
 
