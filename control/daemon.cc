@@ -1,11 +1,15 @@
 #include "daemon.h"
 
 #include <signal.h>
+#include <sys/random.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <random>
+#include <set>
 
 #include "api.h"
 #include "log.h"
@@ -17,7 +21,22 @@ namespace srdx::ctl {
 
 namespace {
 constexpr Duration kSnapshotEvery = Duration::millis(10);
+
+// Fills `out` from the kernel's generator (getrandom(2), blocking until it is
+// seeded). Empty on success, else why not.
+std::string os_random(std::span<uint8_t> out) {
+  size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t n = ::getrandom(out.data() + got, out.size() - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::string("getrandom: ") + std::strerror(errno);
+    }
+    got += static_cast<size_t>(n);
+  }
+  return {};
 }
+}  // namespace
 
 Daemon::Daemon(DaemonConfig cfg, std::vector<std::string> args)
     : cfg_(std::move(cfg)), args_(std::move(args)), started_(dp::monotonic_now()) {}
@@ -200,7 +219,21 @@ void Daemon::reload() {
     SRDX_LOG_ERROR("SIGHUP: %s; keeping the current peers", r.message.c_str());
     return;
   }
-  SRDX_LOG_INFO("SIGHUP: re-read %s (%zu peers; only [peers] is reloaded)",
+  if (fresh.peers.size() > cfg_.limits.max_peers) {
+    SRDX_LOG_ERROR(
+        "SIGHUP: %zu peers in [peers], more than endpoint.max-peers (%u) allows; "
+        "keeping the current peers",
+        fresh.peers.size(), cfg_.limits.max_peers);
+    return;
+  }
+  // Read at start only: say so rather than seem to apply them.
+  if (fresh.ep.accept_unknown_peers != cfg_.ep.accept_unknown_peers) {
+    SRDX_LOG_WARN("SIGHUP: peers.accept-unknown changed; it takes effect at the next start");
+  }
+  if (!(fresh.limits == cfg_.limits)) {
+    SRDX_LOG_WARN("SIGHUP: [endpoint] limits changed; they take effect at the next start");
+  }
+  SRDX_LOG_INFO("SIGHUP: re-read %s (%zu peers; only the peer list is reloaded)",
                 cfg_.config_file.c_str(), fresh.peers.size());
   post([this, peers = fresh.peers](Time now) { apply_peers(peers, now); });
 }
@@ -294,6 +327,15 @@ int Daemon::run() {
   std::random_device rd;
   cfg_.ep.epoch = dp::startup_epoch();
   cfg_.ep.seed = cfg_.ep.epoch ^ (uint64_t{rd()} << 32);
+  // Keys the engine's connection ids and cookies (issue 9); never leaves
+  // this process, never logged.
+  std::array<uint8_t, 32> secret{};
+  if (std::string err = os_random(secret); !err.empty()) {
+    SRDX_LOG_ERROR("cannot start: no randomness for the endpoint's secret: %s", err.c_str());
+    return 1;
+  }
+  apply_endpoint_limits(cfg_.limits, secret, cfg_.ep);
+  std::fill(secret.begin(), secret.end(), uint8_t{0});
   try {
     link_ = dp::make_link(cfg_.link);
     ep_ = std::make_unique<Endpoint>(cfg_.ep);
@@ -339,9 +381,10 @@ int Daemon::run() {
   }
 
   SRDX_LOG_INFO(
-      "running: link %s %s, %zu peers, control http://%s, tcp echo %s, srdx echo on "
+      "running: link %s %s, %zu peers (%s), control http://%s, tcp echo %s, srdx echo on "
       "flow 0x%04x",
       cfg_.link.kind.c_str(), format_addr(link_->local()).c_str(), cfg_.peers.size(),
+      cfg_.ep.accept_unknown_peers ? "others accepted: peers.accept-unknown" : "no others",
       format_addr(cfg_.control_listen).c_str(),
       cfg_.tcp_echo ? format_addr(cfg_.tcp_echo_addr).c_str() : "off", kEchoFlow);
 
