@@ -73,6 +73,18 @@ void Daemon::on_event(const Event& ev, Time now) {
         return;
       }
       if (pinger_->on_message(ev, now)) return;
+      // The echo answers configured peers only: with peers.accept-unknown
+      // on, a stranger may connect, but it is not answered.
+      if (!peer_names_.count(ev.peer)) {
+        const uint64_t n = ++echo_refused_;
+        if ((n & (n - 1)) == 0) {  // the 1st, 2nd, 4th, 8th...
+          PeerStats ps;
+          const std::string addr = ep_->peer_stats(ev.peer, ps) ? format_addr(ps.addr) : "?";
+          SRDX_LOG_INFO("srdx echo: not answering %s (not a configured peer; %llu refused so far)",
+                        addr.c_str(), static_cast<unsigned long long>(n));
+        }
+        return;
+      }
       {
         SendOptions opt;
         opt.flow = kEchoFlow;
@@ -88,9 +100,8 @@ void Daemon::on_event(const Event& ev, Time now) {
       return;
     case EventType::peer_up:
     case EventType::peer_down: {
-      std::string name;
-      for (const auto& [n, id] : peer_ids_)
-        if (id == ev.peer) name = n;
+      auto named = peer_names_.find(ev.peer);
+      const std::string name = named == peer_names_.end() ? std::string() : named->second;
       PeerStats ps;
       const std::string addr = ep_->peer_stats(ev.peer, ps) ? format_addr(ps.addr) : "?";
       const bool up = ev.type == EventType::peer_up;
@@ -137,6 +148,10 @@ void Daemon::refresh_snapshot(Time now) {
   s.endpoint_peers = ep_->peers().size();
   s.echo_served = echo_served_;
   s.echo_failed = echo_failed_;
+  s.echo_refused = echo_refused_;
+  s.tcp_echo_connections = tcp_echo_.connections();
+  s.tcp_echo_bytes = tcp_echo_.bytes();
+  s.tcp_echo_refused = tcp_echo_.refused();
   s.other_flow_dropped = other_flow_;
   s.peers.reserve(peers_.size());
   for (const PeerConfig& pc : peers_) {
@@ -171,6 +186,7 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
     if (it != peer_ids_.end()) {
       pinger_->on_peer_removed(it->second);
       ep_->remove_peer(it->second, now);
+      peer_names_.erase(it->second);
       peer_ids_.erase(it);
     }
     SRDX_LOG_INFO("reload: peer %s (%s) removed%s", old.name.c_str(), format_addr(old.addr).c_str(),
@@ -189,10 +205,14 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
       id = r.value;
     }
     peer_ids_[p.name] = id;
+    peer_names_[id] = p.name;
     SRDX_LOG_INFO("peer %s added: %s (tcp echo port %u)", p.name.c_str(),
                   format_addr(p.addr).c_str(), p.tcp_port);
   }
   peers_ = peers;
+  std::set<uint32_t> ips;
+  for (const PeerConfig& p : peers_) ips.insert(p.addr.ip);
+  tcp_echo_.set_allowed(std::move(ips));
 }
 
 void Daemon::poller_main() {
@@ -348,16 +368,19 @@ int Daemon::run() {
   pinger_ = std::make_unique<SrdxPinger>(*ep_, magic);
   apply_peers(cfg_.peers, dp::monotonic_now());
   refresh_snapshot(dp::monotonic_now());
-  probes_ = std::make_unique<ProbeManager>(hist_, [this](std::shared_ptr<SrdxBatch> b) {
-    post([this, b](Time now) {
-      auto it = peer_ids_.find(b->peer);
-      if (it == peer_ids_.end()) {
-        b->complete("peer " + b->peer + " is not configured (any more)");
-        return;
-      }
-      pinger_->add(b, it->second, now);
-    });
-  });
+  probes_ = std::make_unique<ProbeManager>(
+      hist_,
+      [this](std::shared_ptr<SrdxBatch> b) {
+        post([this, b](Time now) {
+          auto it = peer_ids_.find(b->peer);
+          if (it == peer_ids_.end()) {
+            b->complete("peer " + b->peer + " is not configured (any more)");
+            return;
+          }
+          pinger_->add(b, it->second, now);
+        });
+      },
+      link_->local().ip);
 
   if (cfg_.tcp_echo) {
     if (std::string err = tcp_echo_.start(cfg_.tcp_echo_addr); !err.empty()) {

@@ -79,8 +79,10 @@ class Daemon {
   // Poller-thread state.
   std::vector<PeerConfig> peers_;
   std::map<std::string, PeerId> peer_ids_;
+  std::map<PeerId, std::string> peer_names_;  // the same, the other way
   Time last_refresh_;
   uint64_t echo_served_ = 0, echo_failed_ = 0, other_flow_ = 0;
+  uint64_t echo_refused_ = 0;  // echo requests from peers not configured
 
   // Shared.
   mutable std::mutex snap_mu_;

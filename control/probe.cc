@@ -376,8 +376,8 @@ void SrdxPinger::tick(Time now) {
 
 // ---- ProbeManager ------------------------------------------------------------------
 
-ProbeManager::ProbeManager(ProbeHistograms& hist, Submit submit)
-    : hist_(hist), submit_(std::move(submit)) {}
+ProbeManager::ProbeManager(ProbeHistograms& hist, Submit submit, uint32_t tcp_source_ip)
+    : hist_(hist), submit_(std::move(submit)), tcp_source_ip_(tcp_source_ip) {}
 
 ProbeManager::~ProbeManager() { stop(); }
 
@@ -490,7 +490,8 @@ void ProbeManager::run(std::shared_ptr<Probe> p) {
     }
     for (uint32_t i = 0; rem_tcp && i < kBatch && !p->cancelled() && error.empty(); ++i) {
       if (!tcp.connected()) {
-        if (std::string err = tcp.connect(p->peer().addr.ip, p->peer().tcp_port, 2000);
+        if (std::string err =
+                tcp.connect(p->peer().addr.ip, p->peer().tcp_port, 2000, tcp_source_ip_);
             !err.empty()) {
           error = "tcp: " + err;
           break;
@@ -557,11 +558,24 @@ void TcpPinger::close() {
   fd_ = -1;
 }
 
-std::string TcpPinger::connect(uint32_t ip, uint16_t port, int timeout_ms) {
+std::string TcpPinger::connect(uint32_t ip, uint16_t port, int timeout_ms, uint32_t source_ip) {
   close();
   const std::string where = format_addr(Addr{ip, port});
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::string("socket: ") + std::strerror(errno);
+  if (source_ip != 0) {
+    // The peer's TCP echo answers the IPs of its configured peers: leave
+    // from this appliance's srdx address when the kernel has it (a DPDK
+    // link's address is not the kernel's: then the kernel chooses).
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(source_ip);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 && errno != EADDRNOTAVAIL) {
+      const std::string e = std::strerror(errno);
+      ::close(fd);
+      return "bind to " + format_ip(source_ip) + ": " + e;
+    }
+  }
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
@@ -616,6 +630,9 @@ int64_t TcpPinger::ping(uint32_t size, int timeout_ms, std::string& err) {
       const ssize_t n = ::send(fd_, out_.data() + sent, size - sent, MSG_NOSIGNAL);
       if (n > 0) {
         sent += static_cast<size_t>(n);
+      } else if (n < 0 && (errno == ECONNRESET || errno == EPIPE)) {
+        err = "the peer reset the connection (does it list this host's IP in its [peers]?)";
+        return -1;
       } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         err = std::string("send: ") + std::strerror(errno);
         return -1;
@@ -627,6 +644,9 @@ int64_t TcpPinger::ping(uint32_t size, int timeout_ms, std::string& err) {
         got += static_cast<size_t>(n);
       } else if (n == 0) {
         err = "the peer closed the connection";
+        return -1;
+      } else if (errno == ECONNRESET) {
+        err = "the peer reset the connection (does it list this host's IP in its [peers]?)";
         return -1;
       } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         err = std::string("recv: ") + std::strerror(errno);

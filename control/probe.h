@@ -152,7 +152,10 @@ class ProbeManager {
  public:
   // submit: hands a batch to the poller thread (its command queue).
   using Submit = std::function<void(std::shared_ptr<SrdxBatch>)>;
-  ProbeManager(ProbeHistograms& hist, Submit submit);
+  // tcp_source_ip: the IP TCP pings leave from (link.local's, so that the
+  // peer's TCP echo knows this host as the peer it configured); 0 or an IP
+  // the kernel does not have: the kernel's choice.
+  ProbeManager(ProbeHistograms& hist, Submit submit, uint32_t tcp_source_ip = 0);
   ~ProbeManager();
 
   // Returns the new probe (already running). listed=false: a periodic probe,
@@ -174,6 +177,7 @@ class ProbeManager {
 
   ProbeHistograms& hist_;
   Submit submit_;
+  const uint32_t tcp_source_ip_;
   mutable std::mutex mu_;
   uint64_t next_id_ = 1;
   std::atomic<uint64_t> started_{0};
@@ -187,8 +191,9 @@ class ProbeManager {
 class TcpPinger {
  public:
   ~TcpPinger();
-  // Empty on success.
-  std::string connect(uint32_t ip, uint16_t port, int timeout_ms);
+  // Empty on success. source_ip: bind to it first (0: the kernel chooses; an
+  // address the kernel does not have is ignored).
+  std::string connect(uint32_t ip, uint16_t port, int timeout_ms, uint32_t source_ip = 0);
   // One ping of `size` bytes: >0 RTT in ns; 0 lost (timed out; reconnect);
   // <0 error (err says why).
   int64_t ping(uint32_t size, int timeout_ms, std::string& err);
