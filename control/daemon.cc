@@ -182,15 +182,27 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
       }
       continue;
     }
+    // Its probes end failed with this reason; its pings and echoes in
+    // flight fail in the endpoint (send_failed: peer_removed, counted in
+    // messages_failed), none is dropped unreported.
+    const std::string why = "peer " + old.name + " was removed from the configuration by a reload" +
+                            (same ? " (its address changed)" : "");
+    const size_t aborted = probes_ ? probes_->abort_peer(old.name, why) : 0;
+    uint64_t failed = 0;
     auto it = peer_ids_.find(old.name);
     if (it != peer_ids_.end()) {
-      pinger_->on_peer_removed(it->second);
+      pinger_->on_peer_removed(it->second, why);
+      PeerStats ps;
+      if (ep_->peer_stats(it->second, ps)) failed = ps.messages_queued;
       ep_->remove_peer(it->second, now);
       peer_names_.erase(it->second);
       peer_ids_.erase(it);
     }
-    SRDX_LOG_INFO("reload: peer %s (%s) removed%s", old.name.c_str(), format_addr(old.addr).c_str(),
-                  same ? " (address changed)" : "");
+    SRDX_LOG_INFO(
+        "reload: peer %s (%s) removed%s: %llu messages to it failed (peer_removed), "
+        "%zu probes to it stopped",
+        old.name.c_str(), format_addr(old.addr).c_str(), same ? " (address changed)" : "",
+        static_cast<unsigned long long>(failed), aborted);
   }
   for (const PeerConfig& p : peers) {
     if (peer_ids_.count(p.name)) continue;

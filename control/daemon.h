@@ -57,6 +57,11 @@ class Daemon {
   void on_event(const Event& ev, Time now);
   void on_tick(Time now);
   void refresh_snapshot(Time now);
+  // Makes the endpoint's peers those of `peers`: a peer whose name and
+  // address are unchanged keeps its connection untouched; a removed one (or
+  // one whose address changed) is removed from the endpoint, its messages
+  // failing (send_failed: peer_removed) and its probes ending failed; a new
+  // one is added. The TCP echo answers the new peers' IPs.
   void apply_peers(const std::vector<PeerConfig>& peers, Time now);
   void reload();
   void periodic_main();

@@ -59,6 +59,11 @@ class Probe {
   bool finished() const { return state() != ProbeState::running; }
 
   void cancel() { cancel_.store(true); }
+  // Stops the probe as cancel() does, but it ends failed with `why` (its
+  // peer was removed by a reload): the first reason given is kept.
+  void abort(const std::string& why);
+  // abort()'s reason; empty when not aborted.
+  std::string abort_reason() const;
   // Samples (thread-safe): an RTT in nanoseconds, or a lost ping.
   void record(ProbeTransport t, int64_t rtt_ns);
   void record_lost(ProbeTransport t);
@@ -83,6 +88,7 @@ class Probe {
   mutable std::mutex mu_;
   ProbeState state_ = ProbeState::running;
   std::string error_;
+  std::string abort_reason_;
   std::vector<int64_t> rtt_[2];
   uint64_t lost_[2] = {0, 0};
 };
@@ -119,7 +125,9 @@ class SrdxPinger {
   // pings, so it must not be echoed.
   bool on_message(const Event& ev, Time now);
   void on_send_failed(const Event& ev, Time now);
-  void on_peer_removed(PeerId peer);
+  // Ends the peer's batches with `why` (a ping in flight is failed by the
+  // endpoint's remove_peer, and its event ignored).
+  void on_peer_removed(PeerId peer, const std::string& why);
   void tick(Time now);
   // Cancels every batch (drain).
   void cancel_all();
@@ -168,6 +176,9 @@ class ProbeManager {
   size_t running() const;
   uint64_t started() const { return started_.load(); }
   void cancel_all();
+  // Aborts every running probe (API and periodic) to peer `name` with `why`.
+  // Returns how many.
+  size_t abort_peer(const std::string& name, const std::string& why);
   // Cancels and joins every probe thread.
   void stop();
 
