@@ -45,11 +45,15 @@ struct Opt {
 };
 
 // Groups in --help order.
-const char* const kGroups[] = {"link", "engine", "peers", "control", "services", "log", "daemon"};
+const char* const kGroups[] = {"link",    "engine",   "endpoint", "peers",
+                               "control", "services", "log",      "daemon"};
 const char* group_caption(std::string_view g) {
   if (g == "link") return "Link ([link] in the config file)";
   if (g == "engine") return "Engine: paths, timers, congestion control ([engine])";
-  if (g == "peers") return "Peers ([peers]; SIGHUP re-reads them)";
+  if (g == "endpoint")
+    return "Endpoint limits: peers and memory ([endpoint]; read at start; the engine enforces "
+           "them from issue 9 on)";
+  if (g == "peers") return "Peers ([peers]; SIGHUP re-reads the peer list)";
   if (g == "control") return "Control API ([control])";
   if (g == "services") return "Measurement responders ([services])";
   if (g == "log") return "Logging ([log])";
@@ -90,8 +94,20 @@ const std::vector<Opt>& options_table() {
       {"engine", "engine.idle", "sleep",
        "poll loop when idle: sleep (spin, then sleep on the link) or busy (a core)"},
       {"engine", "engine.max-sleep", "1ms", "poll loop: longest single sleep"},
+      {"endpoint", "endpoint.max-peers", "1024",
+       "peers the endpoint may hold, listed and accepted together (1..1048576); "
+       "[peers] must fit"},
+      {"endpoint", "endpoint.recv-memory", "1GiB",
+       "receive buffers of all peers together (engine.max-message..1024GiB)"},
+      {"endpoint", "endpoint.idle-timeout", "120s",
+       "an accepted peer (not in [peers]) idle this long is reclaimed (longer than "
+       "engine.peer-timeout; at most 1 day)"},
       {"peers", "peers.peer", nullptr,
        "NAME=IP:PORT[,tcp=PORT]: a peer and its TCP echo port (default 7481); repeatable", true},
+      {"peers", "peers.accept-unknown", "off",
+       "on: hosts not in [peers] may connect (up to endpoint.max-peers); off: their packets "
+       "are dropped (drops reason unknown_peer). Either way the srdx and TCP echo answer "
+       "listed peers only. Read at start"},
       {"control", "control.listen", "127.0.0.1:7480", "IP:PORT of the HTTP/JSON control API"},
       {"control", "control.token-file", nullptr,
        "file holding the API bearer token; must not be world-readable (required)"},
@@ -178,8 +194,11 @@ const char* kUsage =
     "(--peers.peer and --link.neighbour given there replace all of the file's).\n"
     "Names may also be spelled with '_' for '-' (control.token_file).\n"
     "Durations take a unit (50us, 2ms, 5s), sizes may (64KiB, 16MiB).\n"
+    "Only the hosts listed in [peers] may connect (peers.accept-unknown = off), and\n"
+    "the srdx and TCP echo answer them only (TCP: by the peer's IP).\n"
     "Signals: SIGTERM/SIGINT drain in-flight messages (daemon.drain-timeout) and\n"
-    "exit 0; SIGHUP re-reads the config file's peers (unless --peers.peer is given).\n";
+    "exit 0; SIGHUP re-reads the config file's peer list (unless --peers.peer is\n"
+    "given): added peers connect, removed ones' messages fail, the others are kept.\n";
 
 // ---- value parsers --------------------------------------------------------------
 
@@ -439,6 +458,37 @@ void parse_peers(const Values& v, DaemonConfig& c) {
     }
     c.peers.push_back(p);
   }
+  c.ep.accept_unknown_peers =
+      parse_bool_or_fail("peers.accept-unknown", v.get("peers.accept-unknown"));
+}
+
+// After parse_engine and parse_peers: the limits are checked against both.
+void parse_endpoint(const Values& v, DaemonConfig& c) {
+  EndpointLimits& l = c.limits;
+  l.max_peers = static_cast<uint32_t>(
+      parse_uint("endpoint.max-peers", v.get("endpoint.max-peers"), 1, uint64_t{1} << 20));
+  if (c.peers.size() > l.max_peers) {
+    fail("endpoint.max-peers", quote(v.get("endpoint.max-peers")) + " is fewer than the " +
+                                   std::to_string(c.peers.size()) +
+                                   " peers in [peers]; accepted: at least " +
+                                   std::to_string(c.peers.size()));
+  }
+  l.recv_memory_bytes = parse_size_or_fail("endpoint.recv-memory", v.get("endpoint.recv-memory"), 1,
+                                           uint64_t{1} << 40);
+  if (l.recv_memory_bytes < c.ep.recv_buffer_bytes) {
+    fail("endpoint.recv-memory",
+         quote(v.get("endpoint.recv-memory")) +
+             " cannot hold one peer's receive buffer; accepted: at least " +
+             std::to_string(c.ep.recv_buffer_bytes) +
+             " bytes (the larger of 64MiB and engine.max-message)");
+  }
+  l.idle_timeout = parse_duration_or_fail("endpoint.idle-timeout", v.get("endpoint.idle-timeout"),
+                                          Duration::seconds(1), Duration::seconds(86400));
+  if (l.idle_timeout <= c.ep.peer_timeout) {
+    fail("endpoint.idle-timeout", quote(v.get("endpoint.idle-timeout")) +
+                                      " must be longer than engine.peer-timeout (" +
+                                      v.get("engine.peer-timeout") + ")");
+  }
 }
 
 void parse_rest(const Values& v, DaemonConfig& c, bool read_token) {
@@ -571,6 +621,14 @@ std::string read_token_file(const std::string& path, std::string& token) {
   return {};
 }
 
+void apply_endpoint_limits(const EndpointLimits& limits, std::span<const uint8_t, 32> secret,
+                           EndpointConfig& ep) {
+  ep.max_peers = limits.max_peers;
+  ep.recv_memory_bytes = limits.recv_memory_bytes;
+  ep.idle_timeout = limits.idle_timeout;
+  std::copy(secret.begin(), secret.end(), ep.secret.begin());
+}
+
 std::string help_text() {
   const Descriptions d;
   std::ostringstream out;
@@ -646,6 +704,7 @@ ParseResult parse_config(const std::vector<std::string>& args, DaemonConfig& out
     parse_link(v, c);
     parse_engine(v, c);
     parse_peers(v, c);
+    parse_endpoint(v, c);
     parse_rest(v, c, read_token);
     out = std::move(c);
     r.outcome = vm.count("check-config") ? ParseOutcome::check : ParseOutcome::run;

@@ -7,7 +7,9 @@
 // daemon refuses to start rather than guess.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,10 +36,24 @@ struct PeerConfig {
   bool operator==(const PeerConfig&) const = default;
 };
 
+// The endpoint's bounds on state and memory ([endpoint]), read and checked
+// here. The engine takes them once issue 9's connection identity lands: see
+// apply_endpoint_limits(), the one place they reach EndpointConfig.
+struct EndpointLimits {
+  // Peers the endpoint may hold, configured and accepted together.
+  uint32_t max_peers = 1024;
+  // All peers' receive buffers together.
+  uint64_t recv_memory_bytes = uint64_t{1} << 30;
+  // An accepted (unconfigured) peer idle this long is reclaimed.
+  Duration idle_timeout = Duration::seconds(120);
+  bool operator==(const EndpointLimits&) const = default;
+};
+
 struct DaemonConfig {
   std::string config_file;  // empty: command line only
   dp::LinkConfig link;
-  EndpointConfig ep;
+  EndpointConfig ep;  // ep.accept_unknown_peers is peers.accept-unknown
+  EndpointLimits limits;
   dp::PollerConfig poll;
   std::vector<PeerConfig> peers;
   Addr control_listen{0x7f000001, kDefaultControlPort};
@@ -64,6 +80,14 @@ struct ParseResult {
 // --check-config do; tests of other options may not).
 ParseResult parse_config(const std::vector<std::string>& args, DaemonConfig& out,
                          bool read_token = true);
+
+// THE PLUG-IN POINT for issue 9's engine fields (connection identity,
+// cookies, caps): copies srdxd's [endpoint] limits and its secret into the
+// engine's configuration. The daemon calls it once, on the EndpointConfig it
+// builds the Endpoint from; `secret` comes from getrandom(2) at start-up.
+// Today it copies nothing: EndpointConfig has no such fields yet.
+void apply_endpoint_limits(const EndpointLimits& limits, std::span<const uint8_t, 32> secret,
+                           EndpointConfig& ep);
 
 // --help: usage and every option, grouped by topic.
 std::string help_text();

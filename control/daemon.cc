@@ -1,11 +1,15 @@
 #include "daemon.h"
 
 #include <signal.h>
+#include <sys/random.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <random>
+#include <set>
 
 #include "api.h"
 #include "log.h"
@@ -18,7 +22,8 @@ namespace srdx::ctl {
 
 namespace {
 constexpr Duration kSnapshotEvery = Duration::millis(10);
-}
+
+}  // namespace
 
 Daemon::Daemon(DaemonConfig cfg, std::vector<std::string> args)
     : cfg_(std::move(cfg)), args_(std::move(args)), started_(dp::monotonic_now()) {}
@@ -55,6 +60,18 @@ void Daemon::on_event(const Event& ev, Time now) {
         return;
       }
       if (pinger_->on_message(ev, now)) return;
+      // The echo answers configured peers only: with peers.accept-unknown
+      // on, a stranger may connect, but it is not answered.
+      if (!peer_names_.count(ev.peer)) {
+        const uint64_t n = ++echo_refused_;
+        if ((n & (n - 1)) == 0) {  // the 1st, 2nd, 4th, 8th...
+          PeerStats ps;
+          const std::string addr = ep_->peer_stats(ev.peer, ps) ? format_addr(ps.addr) : "?";
+          SRDX_LOG_INFO("srdx echo: not answering %s (not a configured peer; %llu refused so far)",
+                        addr.c_str(), static_cast<unsigned long long>(n));
+        }
+        return;
+      }
       {
         SendOptions opt;
         opt.flow = kEchoFlow;
@@ -70,9 +87,8 @@ void Daemon::on_event(const Event& ev, Time now) {
       return;
     case EventType::peer_up:
     case EventType::peer_down: {
-      std::string name;
-      for (const auto& [n, id] : peer_ids_)
-        if (id == ev.peer) name = n;
+      auto named = peer_names_.find(ev.peer);
+      const std::string name = named == peer_names_.end() ? std::string() : named->second;
       PeerStats ps;
       const std::string addr = ep_->peer_stats(ev.peer, ps) ? format_addr(ps.addr) : "?";
       const bool up = ev.type == EventType::peer_up;
@@ -120,6 +136,10 @@ void Daemon::refresh_snapshot(Time now) {
   s.endpoint_peers = ep_->peers().size();
   s.echo_served = echo_served_;
   s.echo_failed = echo_failed_;
+  s.echo_refused = echo_refused_;
+  s.tcp_echo_connections = tcp_echo_.connections();
+  s.tcp_echo_bytes = tcp_echo_.bytes();
+  s.tcp_echo_refused = tcp_echo_.refused();
   s.other_flow_dropped = other_flow_;
   s.peers.reserve(peers_.size());
   for (const PeerConfig& pc : peers_) {
@@ -150,14 +170,27 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
       }
       continue;
     }
+    // Its probes end failed with this reason; its pings and echoes in
+    // flight fail in the endpoint (send_failed: peer_removed, counted in
+    // messages_failed), none is dropped unreported.
+    const std::string why = "peer " + old.name + " was removed from the configuration by a reload" +
+                            (same ? " (its address changed)" : "");
+    const size_t aborted = probes_ ? probes_->abort_peer(old.name, why) : 0;
+    uint64_t failed = 0;
     auto it = peer_ids_.find(old.name);
     if (it != peer_ids_.end()) {
-      pinger_->on_peer_removed(it->second);
+      pinger_->on_peer_removed(it->second, why);
+      PeerStats ps;
+      if (ep_->peer_stats(it->second, ps)) failed = ps.messages_queued;
       ep_->remove_peer(it->second, now);
+      peer_names_.erase(it->second);
       peer_ids_.erase(it);
     }
-    SRDX_LOG_INFO("reload: peer %s (%s) removed%s", old.name.c_str(), format_addr(old.addr).c_str(),
-                  same ? " (address changed)" : "");
+    SRDX_LOG_INFO(
+        "reload: peer %s (%s) removed%s: %llu messages to it failed (peer_removed), "
+        "%zu probes to it stopped",
+        old.name.c_str(), format_addr(old.addr).c_str(), same ? " (address changed)" : "",
+        static_cast<unsigned long long>(failed), aborted);
   }
   for (const PeerConfig& p : peers) {
     if (peer_ids_.count(p.name)) continue;
@@ -172,10 +205,14 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
       id = r.value;
     }
     peer_ids_[p.name] = id;
+    peer_names_[id] = p.name;
     SRDX_LOG_INFO("peer %s added: %s (tcp echo port %u)", p.name.c_str(),
                   format_addr(p.addr).c_str(), p.tcp_port);
   }
   peers_ = peers;
+  std::set<uint32_t> ips;
+  for (const PeerConfig& p : peers_) ips.insert(p.addr.ip);
+  tcp_echo_.set_allowed(std::move(ips));
 }
 
 void Daemon::poller_main() {
@@ -202,7 +239,21 @@ void Daemon::reload() {
     SRDX_LOG_ERROR("SIGHUP: %s; keeping the current peers", r.message.c_str());
     return;
   }
-  SRDX_LOG_INFO("SIGHUP: re-read %s (%zu peers; only [peers] is reloaded)",
+  if (fresh.peers.size() > cfg_.limits.max_peers) {
+    SRDX_LOG_ERROR(
+        "SIGHUP: %zu peers in [peers], more than endpoint.max-peers (%u) allows; "
+        "keeping the current peers",
+        fresh.peers.size(), cfg_.limits.max_peers);
+    return;
+  }
+  // Read at start only: say so rather than seem to apply them.
+  if (fresh.ep.accept_unknown_peers != cfg_.ep.accept_unknown_peers) {
+    SRDX_LOG_WARN("SIGHUP: peers.accept-unknown changed; it takes effect at the next start");
+  }
+  if (!(fresh.limits == cfg_.limits)) {
+    SRDX_LOG_WARN("SIGHUP: [endpoint] limits changed; they take effect at the next start");
+  }
+  SRDX_LOG_INFO("SIGHUP: re-read %s (%zu peers; only the peer list is reloaded)",
                 cfg_.config_file.c_str(), fresh.peers.size());
   post([this, peers = fresh.peers](Time now) { apply_peers(peers, now); });
 }
@@ -298,9 +349,13 @@ int Daemon::run() {
     instance_ = dp::random_u64();
     start_time_ = dp::wall_seconds();
     cfg_.ep.seed = dp::random_u64();
-    cfg_.ep.secret = dp::random_secret();
+    // Keys the engine's connection ids and cookies; never leaves this
+    // process, never logged.
+    std::array<uint8_t, 32> secret = dp::random_secret();
+    apply_endpoint_limits(cfg_.limits, secret, cfg_.ep);
+    std::fill(secret.begin(), secret.end(), uint8_t{0});
   } catch (const std::exception& e) {
-    SRDX_LOG_ERROR("cannot start: %s", e.what());
+    SRDX_LOG_ERROR("cannot start: no randomness for the endpoint's secret: %s", e.what());
     return 1;
   }
   try {
@@ -315,16 +370,19 @@ int Daemon::run() {
   pinger_ = std::make_unique<SrdxPinger>(*ep_, magic);
   apply_peers(cfg_.peers, dp::monotonic_now());
   refresh_snapshot(dp::monotonic_now());
-  probes_ = std::make_unique<ProbeManager>(hist_, [this](std::shared_ptr<SrdxBatch> b) {
-    post([this, b](Time now) {
-      auto it = peer_ids_.find(b->peer);
-      if (it == peer_ids_.end()) {
-        b->complete("peer " + b->peer + " is not configured (any more)");
-        return;
-      }
-      pinger_->add(b, it->second, now);
-    });
-  });
+  probes_ = std::make_unique<ProbeManager>(
+      hist_,
+      [this](std::shared_ptr<SrdxBatch> b) {
+        post([this, b](Time now) {
+          auto it = peer_ids_.find(b->peer);
+          if (it == peer_ids_.end()) {
+            b->complete("peer " + b->peer + " is not configured (any more)");
+            return;
+          }
+          pinger_->add(b, it->second, now);
+        });
+      },
+      link_->local().ip);
 
   if (cfg_.tcp_echo) {
     if (std::string err = tcp_echo_.start(cfg_.tcp_echo_addr); !err.empty()) {
@@ -348,9 +406,10 @@ int Daemon::run() {
   }
 
   SRDX_LOG_INFO(
-      "running: link %s %s, %zu peers, control http://%s, tcp echo %s, srdx echo on "
+      "running: link %s %s, %zu peers (%s), control http://%s, tcp echo %s, srdx echo on "
       "flow 0x%04x",
       cfg_.link.kind.c_str(), format_addr(link_->local()).c_str(), cfg_.peers.size(),
+      cfg_.ep.accept_unknown_peers ? "others accepted: peers.accept-unknown" : "no others",
       format_addr(cfg_.control_listen).c_str(),
       cfg_.tcp_echo ? format_addr(cfg_.tcp_echo_addr).c_str() : "off", kEchoFlow);
 

@@ -57,6 +57,11 @@ class Daemon {
   void on_event(const Event& ev, Time now);
   void on_tick(Time now);
   void refresh_snapshot(Time now);
+  // Makes the endpoint's peers those of `peers`: a peer whose name and
+  // address are unchanged keeps its connection untouched; a removed one (or
+  // one whose address changed) is removed from the endpoint, its messages
+  // failing (send_failed: peer_removed) and its probes ending failed; a new
+  // one is added. The TCP echo answers the new peers' IPs.
   void apply_peers(const std::vector<PeerConfig>& peers, Time now);
   void reload();
   void periodic_main();
@@ -79,10 +84,12 @@ class Daemon {
   // Poller-thread state.
   std::vector<PeerConfig> peers_;
   std::map<std::string, PeerId> peer_ids_;
+  std::map<PeerId, std::string> peer_names_;  // the same, the other way
   Time last_refresh_;
   uint64_t echo_served_ = 0, echo_failed_ = 0, other_flow_ = 0;
-  uint64_t instance_ = 0;   // random per start (status: "instance")
-  double start_time_ = 0;   // wall clock at start
+  uint64_t echo_refused_ = 0;  // echo requests from peers not configured
+  uint64_t instance_ = 0;      // random per start (status: "instance")
+  double start_time_ = 0;      // wall clock at start
 
   // Shared.
   mutable std::mutex snap_mu_;

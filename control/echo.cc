@@ -24,6 +24,8 @@ constexpr size_t kBuf = 64 * 1024;
 
 struct Conn {
   int fd = -1;
+  uint32_t ip = 0;  // the client's address
+  uint16_t port = 0;
   std::vector<uint8_t> pending;  // read but not yet written back
   size_t off = 0;
 };
@@ -47,12 +49,44 @@ std::string TcpEchoServer::start(Addr addr) {
   }
   listen_fd_ = fd;
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  stop_.store(false);
   thread_ = std::thread([this] { run(); });
   return {};
 }
 
+void TcpEchoServer::set_allowed(std::set<uint32_t> ips) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    allowed_ = std::move(ips);
+  }
+  allowed_gen_.fetch_add(1);
+  if (wake_fd_ >= 0) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  }
+}
+
+bool TcpEchoServer::allowed(uint32_t ip) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return allowed_.count(ip) > 0;
+}
+
+void TcpEchoServer::refuse(int fd, uint32_t ip, uint16_t port, const char* what) {
+  // A reset, not a FIN: the client learns at once that it is not answered.
+  const linger lg{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  ::close(fd);
+  const uint64_t n = refused_.fetch_add(1) + 1;
+  // Logged at the 1st, 2nd, 4th, 8th... refusal: a scan cannot flood the log.
+  const bool log = (n & (n - 1)) == 0;
+  logf(log ? LogLevel::info : LogLevel::debug,
+       "tcp echo: %s %s (not the IP of a configured peer; %llu refused so far)", what,
+       format_addr(Addr{ip, port}).c_str(), static_cast<unsigned long long>(n));
+}
+
 void TcpEchoServer::stop() {
   if (thread_.joinable()) {
+    stop_.store(true);
     const uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
     thread_.join();
@@ -66,6 +100,7 @@ void TcpEchoServer::run() {
   std::vector<Conn> conns;
   std::vector<pollfd> pfds;
   std::vector<uint8_t> buf(kBuf);
+  uint64_t gen_seen = 0;
   for (;;) {
     pfds.clear();
     pfds.push_back({wake_fd_, POLLIN, 0});
@@ -81,8 +116,24 @@ void TcpEchoServer::run() {
       SRDX_LOG_ERROR("tcp echo: poll: %s", std::strerror(errno));
       break;
     }
-    if (pfds[0].revents) break;
+    if (pfds[0].revents) {
+      uint64_t v = 0;
+      [[maybe_unused]] ssize_t n = ::read(wake_fd_, &v, sizeof v);
+      if (stop_.load()) break;
+    }
     std::vector<bool> dead(conns.size(), false);
+    const uint64_t gen = allowed_gen_.load();
+    if (gen != gen_seen) {
+      // The peers changed: a connection whose IP is no longer a peer's ends.
+      gen_seen = gen;
+      for (size_t i = conns.size(); i-- > 0;) {
+        if (allowed(conns[i].ip)) continue;
+        refuse(conns[i].fd, conns[i].ip, conns[i].port, "reset an open connection from");
+        conns.erase(conns.begin() + static_cast<std::ptrdiff_t>(i));
+        pfds.erase(pfds.begin() + 2 + static_cast<std::ptrdiff_t>(i));
+        dead.erase(dead.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+    }
     for (size_t i = 0; i < conns.size(); ++i) {
       Conn& c = conns[i];
       const short re = pfds[i + 2].revents;
@@ -122,11 +173,19 @@ void TcpEchoServer::run() {
     }
     if (pfds[1].revents & POLLIN) {
       for (;;) {
-        const int cfd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        sockaddr_in from{};
+        socklen_t len = sizeof from;
+        const int cfd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&from), &len,
+                                  SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) break;
+        const uint32_t ip = from.sin_family == AF_INET ? ntohl(from.sin_addr.s_addr) : 0;
+        if (!allowed(ip)) {
+          refuse(cfd, ip, ntohs(from.sin_port), "refused a connection from");
+          continue;
+        }
         const int one = 1;
         ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        conns.push_back(Conn{cfd, {}, 0});
+        conns.push_back(Conn{cfd, ip, ntohs(from.sin_port), {}, 0});
         connections_.fetch_add(1);
         if (conns.size() >= kMaxConnections) break;
       }

@@ -128,6 +128,15 @@ std::string render_prometheus(const MetricsInput& in) {
   w.sample("srdx_echo_messages_total", "", num(s.echo_served));
   w.family("srdx_echo_failures_total", "counter", "Echoes the endpoint refused to send");
   w.sample("srdx_echo_failures_total", "", num(s.echo_failed));
+  w.family("srdx_echo_refused_total", "counter",
+           "Echo requests not answered: the sender is not a configured peer (tcp: by IP; the "
+           "connection is reset)");
+  w.sample("srdx_echo_refused_total", label("transport", "srdx"), num(s.echo_refused));
+  w.sample("srdx_echo_refused_total", label("transport", "tcp"), num(s.tcp_echo_refused));
+  w.family("srdx_tcp_echo_connections_total", "counter", "TCP echo connections accepted");
+  w.sample("srdx_tcp_echo_connections_total", "", num(s.tcp_echo_connections));
+  w.family("srdx_tcp_echo_bytes_total", "counter", "Bytes the TCP echo wrote back");
+  w.sample("srdx_tcp_echo_bytes_total", "", num(s.tcp_echo_bytes));
   w.family("srdx_unserved_messages_total", "counter",
            "Messages on flows no application serves (dropped)");
   w.sample("srdx_unserved_messages_total", "", num(s.other_flow_dropped));

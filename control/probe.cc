@@ -76,11 +76,12 @@ ProbeState Probe::state() const {
 }
 
 // A sample that lands after the probe ended (a reply in flight when it was
-// cancelled) is dropped: the results and the metrics stop where the probe did.
+// cancelled) or was aborted (a TCP ping to a peer just removed, timing out)
+// is dropped: the results and the metrics stop where the probe did.
 void Probe::record(ProbeTransport t, int64_t rtt_ns) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (state_ != ProbeState::running) return;
+    if (state_ != ProbeState::running || !abort_reason_.empty()) return;
     rtt_[idx(t)].push_back(rtt_ns);
   }
   metrics_.observe({peer_.name, std::string(to_string(t)), source()},
@@ -90,7 +91,7 @@ void Probe::record(ProbeTransport t, int64_t rtt_ns) {
 void Probe::record_lost(ProbeTransport t) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (state_ != ProbeState::running) return;
+    if (state_ != ProbeState::running || !abort_reason_.empty()) return;
     ++lost_[idx(t)];
   }
   metrics_.lost({peer_.name, std::string(to_string(t)), source()});
@@ -117,6 +118,19 @@ uint64_t Probe::answered(ProbeTransport t) const {
 uint64_t Probe::lost(ProbeTransport t) const {
   std::lock_guard<std::mutex> lock(mu_);
   return lost_[idx(t)];
+}
+
+void Probe::abort(const std::string& why) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (abort_reason_.empty()) abort_reason_ = why;
+  }
+  cancel_.store(true);
+}
+
+std::string Probe::abort_reason() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return abort_reason_;
 }
 
 std::string Probe::error() const {
@@ -319,10 +333,10 @@ void SrdxPinger::on_send_failed(const Event& ev, Time now) {
   ping_done(ev.peer, p, now);
 }
 
-void SrdxPinger::on_peer_removed(PeerId peer) {
+void SrdxPinger::on_peer_removed(PeerId peer, const std::string& why) {
   auto it = queues_.find(peer);
   if (it == queues_.end()) return;
-  for (auto& b : it->second.batches) b->complete("the peer was removed from the configuration");
+  for (auto& b : it->second.batches) b->complete(why);
   queues_.erase(it);
 }
 
@@ -376,8 +390,8 @@ void SrdxPinger::tick(Time now) {
 
 // ---- ProbeManager ------------------------------------------------------------------
 
-ProbeManager::ProbeManager(ProbeHistograms& hist, Submit submit)
-    : hist_(hist), submit_(std::move(submit)) {}
+ProbeManager::ProbeManager(ProbeHistograms& hist, Submit submit, uint32_t tcp_source_ip)
+    : hist_(hist), submit_(std::move(submit)), tcp_source_ip_(tcp_source_ip) {}
 
 ProbeManager::~ProbeManager() { stop(); }
 
@@ -448,6 +462,17 @@ void ProbeManager::cancel_all() {
   for (auto& [id, p] : probes_) p->cancel();
 }
 
+size_t ProbeManager::abort_peer(const std::string& name, const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (auto& [id, p] : probes_) {
+    if (p->peer().name != name || p->finished()) continue;
+    p->abort(why);
+    ++n;
+  }
+  return n;
+}
+
 void ProbeManager::stop() {
   cancel_all();
   std::map<uint64_t, std::thread> running;
@@ -490,7 +515,8 @@ void ProbeManager::run(std::shared_ptr<Probe> p) {
     }
     for (uint32_t i = 0; rem_tcp && i < kBatch && !p->cancelled() && error.empty(); ++i) {
       if (!tcp.connected()) {
-        if (std::string err = tcp.connect(p->peer().addr.ip, p->peer().tcp_port, 2000);
+        if (std::string err =
+                tcp.connect(p->peer().addr.ip, p->peer().tcp_port, 2000, tcp_source_ip_);
             !err.empty()) {
           error = "tcp: " + err;
           break;
@@ -514,6 +540,12 @@ void ProbeManager::run(std::shared_ptr<Probe> p) {
       if (give_up && tcp_lost_in_row >= give_up) rem_tcp = 0;
       if (req.interval_us) std::this_thread::sleep_for(std::chrono::microseconds(req.interval_us));
     }
+  }
+  // A probe aborted (its peer removed by a reload) before its end fails with
+  // that reason, whatever its transports saw as the peer went.
+  if (const std::string why = p->abort_reason();
+      !why.empty() && (rem_srdx || rem_tcp || !error.empty())) {
+    error = why;
   }
   // Failures by transport, for the metrics: the transport's error, or not
   // one answer over it (a cancelled probe counts as neither).
@@ -557,11 +589,24 @@ void TcpPinger::close() {
   fd_ = -1;
 }
 
-std::string TcpPinger::connect(uint32_t ip, uint16_t port, int timeout_ms) {
+std::string TcpPinger::connect(uint32_t ip, uint16_t port, int timeout_ms, uint32_t source_ip) {
   close();
   const std::string where = format_addr(Addr{ip, port});
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::string("socket: ") + std::strerror(errno);
+  if (source_ip != 0) {
+    // The peer's TCP echo answers the IPs of its configured peers: leave
+    // from this appliance's srdx address when the kernel has it (a DPDK
+    // link's address is not the kernel's: then the kernel chooses).
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(source_ip);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 && errno != EADDRNOTAVAIL) {
+      const std::string e = std::strerror(errno);
+      ::close(fd);
+      return "bind to " + format_ip(source_ip) + ": " + e;
+    }
+  }
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
@@ -616,6 +661,9 @@ int64_t TcpPinger::ping(uint32_t size, int timeout_ms, std::string& err) {
       const ssize_t n = ::send(fd_, out_.data() + sent, size - sent, MSG_NOSIGNAL);
       if (n > 0) {
         sent += static_cast<size_t>(n);
+      } else if (n < 0 && (errno == ECONNRESET || errno == EPIPE)) {
+        err = "the peer reset the connection (does it list this host's IP in its [peers]?)";
+        return -1;
       } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         err = std::string("send: ") + std::strerror(errno);
         return -1;
@@ -627,6 +675,9 @@ int64_t TcpPinger::ping(uint32_t size, int timeout_ms, std::string& err) {
         got += static_cast<size_t>(n);
       } else if (n == 0) {
         err = "the peer closed the connection";
+        return -1;
+      } else if (errno == ECONNRESET) {
+        err = "the peer reset the connection (does it list this host's IP in its [peers]?)";
         return -1;
       } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         err = std::string("recv: ") + std::strerror(errno);

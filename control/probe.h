@@ -59,6 +59,11 @@ class Probe {
   bool finished() const { return state() != ProbeState::running; }
 
   void cancel() { cancel_.store(true); }
+  // Stops the probe as cancel() does, but it ends failed with `why` (its
+  // peer was removed by a reload): the first reason given is kept.
+  void abort(const std::string& why);
+  // abort()'s reason; empty when not aborted.
+  std::string abort_reason() const;
   // Samples (thread-safe): an RTT in nanoseconds, or a lost ping.
   void record(ProbeTransport t, int64_t rtt_ns);
   void record_lost(ProbeTransport t);
@@ -83,6 +88,7 @@ class Probe {
   mutable std::mutex mu_;
   ProbeState state_ = ProbeState::running;
   std::string error_;
+  std::string abort_reason_;
   std::vector<int64_t> rtt_[2];
   uint64_t lost_[2] = {0, 0};
 };
@@ -119,7 +125,9 @@ class SrdxPinger {
   // pings, so it must not be echoed.
   bool on_message(const Event& ev, Time now);
   void on_send_failed(const Event& ev, Time now);
-  void on_peer_removed(PeerId peer);
+  // Ends the peer's batches with `why` (a ping in flight is failed by the
+  // endpoint's remove_peer, and its event ignored).
+  void on_peer_removed(PeerId peer, const std::string& why);
   void tick(Time now);
   // Cancels every batch (drain).
   void cancel_all();
@@ -152,7 +160,10 @@ class ProbeManager {
  public:
   // submit: hands a batch to the poller thread (its command queue).
   using Submit = std::function<void(std::shared_ptr<SrdxBatch>)>;
-  ProbeManager(ProbeHistograms& hist, Submit submit);
+  // tcp_source_ip: the IP TCP pings leave from (link.local's, so that the
+  // peer's TCP echo knows this host as the peer it configured); 0 or an IP
+  // the kernel does not have: the kernel's choice.
+  ProbeManager(ProbeHistograms& hist, Submit submit, uint32_t tcp_source_ip = 0);
   ~ProbeManager();
 
   // Returns the new probe (already running). listed=false: a periodic probe,
@@ -165,6 +176,9 @@ class ProbeManager {
   size_t running() const;
   uint64_t started() const { return started_.load(); }
   void cancel_all();
+  // Aborts every running probe (API and periodic) to peer `name` with `why`.
+  // Returns how many.
+  size_t abort_peer(const std::string& name, const std::string& why);
   // Cancels and joins every probe thread.
   void stop();
 
@@ -174,6 +188,7 @@ class ProbeManager {
 
   ProbeHistograms& hist_;
   Submit submit_;
+  const uint32_t tcp_source_ip_;
   mutable std::mutex mu_;
   uint64_t next_id_ = 1;
   std::atomic<uint64_t> started_{0};
@@ -187,8 +202,9 @@ class ProbeManager {
 class TcpPinger {
  public:
   ~TcpPinger();
-  // Empty on success.
-  std::string connect(uint32_t ip, uint16_t port, int timeout_ms);
+  // Empty on success. source_ip: bind to it first (0: the kernel chooses; an
+  // address the kernel does not have is ignored).
+  std::string connect(uint32_t ip, uint16_t port, int timeout_ms, uint32_t source_ip = 0);
   // One ping of `size` bytes: >0 RTT in ns; 0 lost (timed out; reconnect);
   // <0 error (err says why).
   int64_t ping(uint32_t size, int timeout_ms, std::string& err);

@@ -35,9 +35,12 @@ struct Snapshot {
   std::vector<std::pair<std::string, uint64_t>> link_backend;
   dp::PollerStats poller;
   uint64_t buffered_messages = 0, buffered_bytes = 0;
-  uint64_t endpoint_peers = 0;      // every peer the endpoint knows, named or not
-  uint64_t echo_served = 0;         // srdx echo service: messages echoed
-  uint64_t echo_failed = 0;         // ... that could not be sent back
+  uint64_t endpoint_peers = 0;  // every peer the endpoint knows, named or not
+  uint64_t echo_served = 0;     // srdx echo service: messages echoed
+  uint64_t echo_failed = 0;     // ... that could not be sent back
+  uint64_t echo_refused = 0;    // ... not answered: the sender is not a configured peer
+  uint64_t tcp_echo_connections = 0, tcp_echo_bytes = 0;  // TCP echo: accepted, echoed
+  uint64_t tcp_echo_refused = 0;    // TCP echo: connections reset (not a configured peer's IP)
   uint64_t other_flow_dropped = 0;  // messages on flows no application serves
   std::vector<PeerSnapshot> peers;  // configured peers, in config order
 };

@@ -27,7 +27,7 @@ SRDXD=$WORK/ctltest-daemon
 BODY=$WORK/body        # the last reply's body
 STATUS=0               # the last reply's HTTP status
 
-declare -A PID LOCAL_PORT CONTROL ECHO_PORT TOKEN_FILE CONFIG LOG
+declare -A PID IP LOCAL_PORT CONTROL ECHO_PORT TOKEN_FILE CONFIG LOG
 declare -a BACKGROUND=()   # other processes a test starts (srdxctl, ...)
 
 cleanup() {
@@ -68,12 +68,16 @@ fail() {
   exit 1
 }
 
-# node_new NAME: ports (link.local, 8 entropy ports, control, tcp echo) and a
-# token file only the owner can read.
+# node_new NAME [IP]: ports (link.local, 8 entropy ports, control, tcp echo)
+# and a token file only the owner can read. IP (default 127.0.0.1; any of
+# 127.0.0.0/8 works on loopback) is the node's srdx and TCP echo address, so
+# that a node can be a host that another node does not list as its peer; the
+# control API stays on 127.0.0.1.
 node_new() {
   local n=$1 base
   base=$("$PY" "$HERE/ctltest.py" ports 11 $$)
   mkdir -p "$WORK/$n"
+  IP[$n]=${2:-127.0.0.1}
   LOCAL_PORT[$n]=$base
   CONTROL[$n]=127.0.0.1:$((base + 9))
   ECHO_PORT[$n]=$((base + 10))
@@ -84,7 +88,7 @@ node_new() {
 }
 
 # peer_spec NAME: how another node names NAME in [peers].
-peer_spec() { echo "$1=127.0.0.1:${LOCAL_PORT[$1]},tcp=${ECHO_PORT[$1]}"; }
+peer_spec() { echo "$1=${IP[$1]}:${LOCAL_PORT[$1]},tcp=${ECHO_PORT[$1]}"; }
 
 # node_config NAME [PEER...] [-- EXTRA_INI_LINES]: writes NAME's config file
 # (daemon.drain-timeout: $DRAIN_TIMEOUT, default 3s).
@@ -99,7 +103,7 @@ node_config() {
     echo "# srdxd config of node $n (control suite)"
     echo "[link]"
     echo "kind = udp"
-    echo "local = 127.0.0.1:${LOCAL_PORT[$n]}"
+    echo "local = ${IP[$n]}:${LOCAL_PORT[$n]}"
     echo "entropy-ports = $((LOCAL_PORT[$n] + 1)):8"
     echo "[peers]"
     for p in "${peers[@]}"; do echo "peer = $(peer_spec "$p")"; done
@@ -107,7 +111,7 @@ node_config() {
     echo "listen = ${CONTROL[$n]}"
     echo "token-file = ${TOKEN_FILE[$n]}"
     echo "[services]"
-    echo "tcp-echo = 127.0.0.1:${ECHO_PORT[$n]}"
+    echo "tcp-echo = ${IP[$n]}:${ECHO_PORT[$n]}"
     echo "[log]"
     echo "level = info"
     echo "[daemon]"

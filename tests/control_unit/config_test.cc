@@ -77,6 +77,65 @@ TEST_F(ConfigTest, MinimalCommandLineGetsTheDefaults) {
   EXPECT_EQ(c.probe_every, Duration::zero());
   EXPECT_EQ(c.max_probes, 8u);
   EXPECT_TRUE(c.peers.empty());
+  // Strangers are refused unless asked for.
+  EXPECT_FALSE(c.ep.accept_unknown_peers);
+  EXPECT_EQ(c.limits, EndpointLimits{});
+  EXPECT_EQ(c.limits.max_peers, 1024u);
+  EXPECT_EQ(c.limits.recv_memory_bytes, uint64_t{1} << 30);
+  EXPECT_EQ(c.limits.idle_timeout, Duration::seconds(120));
+}
+
+TEST_F(ConfigTest, AcceptUnknownPeersAndEndpointLimits) {
+  const std::string conf = dir_ + "/srdxd.conf";
+  write(conf,
+        "[link]\nlocal = 127.0.0.1:47000\n"
+        "[endpoint]\nmax-peers = 2\nrecv-memory = 64MiB\nidle-timeout = 30s\n"
+        "[peers]\naccept-unknown = on\npeer = b=10.0.0.2:47000\npeer = c=10.0.0.3:47000\n"
+        "[control]\ntoken-file = " +
+            token_ + "\n",
+        0644);
+  DaemonConfig c;
+  ParseResult r = parse_config({"--config", conf}, c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_TRUE(c.ep.accept_unknown_peers);
+  EXPECT_EQ(c.limits.max_peers, 2u);
+  EXPECT_EQ(c.limits.recv_memory_bytes, uint64_t{64} << 20);
+  EXPECT_EQ(c.limits.idle_timeout, Duration::seconds(30));
+  // The command line wins.
+  r = parse_config({"--config", conf, "--peers.accept-unknown", "off", "--endpoint.max-peers", "3"},
+                   c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_FALSE(c.ep.accept_unknown_peers);
+  EXPECT_EQ(c.limits.max_peers, 3u);
+  // [peers] must fit under max-peers.
+  DaemonConfig d;
+  r = parse_config({"--config", conf, "--endpoint.max-peers", "1"}, d);
+  EXPECT_EQ(r.outcome, ParseOutcome::error);
+  EXPECT_EQ(r.message,
+            "--endpoint.max-peers: '1' is fewer than the 2 peers in [peers]; accepted: at least 2");
+}
+
+TEST_F(ConfigTest, EndpointLimitsRefused) {
+  EXPECT_EQ(error({"--endpoint.max-peers", "0"}),
+            "--endpoint.max-peers: '0' is out of range; accepted 1..1048576");
+  EXPECT_EQ(error({"--endpoint.recv-memory", "1MiB"}),
+            "--endpoint.recv-memory: '1MiB' cannot hold one largest message; accepted: at least "
+            "engine.max-message (16MiB)");
+  EXPECT_THAT(error({"--endpoint.recv-memory", "2048GiB"}),
+              HasSubstr("--endpoint.recv-memory: '2048GiB' is out of range; accepted"));
+  EXPECT_THAT(error({"--endpoint.idle-timeout", "100ms"}),
+              HasSubstr("--endpoint.idle-timeout: '100ms' is out of range; accepted"));
+  EXPECT_EQ(error({"--engine.peer-timeout", "5s", "--endpoint.idle-timeout", "5s"}),
+            "--endpoint.idle-timeout: '5s' must be longer than engine.peer-timeout (5s)");
+  EXPECT_EQ(error({"--peers.accept-unknown", "sometimes"}),
+            "--peers.accept-unknown: 'sometimes' is not a switch; accepted: on, off (true/false, "
+            "yes/no, 1/0)");
+  // A smaller largest message lowers the floor.
+  DaemonConfig c;
+  const ParseResult r =
+      parse_config(args({"--engine.max-message", "1MiB", "--endpoint.recv-memory", "1MiB"}), c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_EQ(c.limits.recv_memory_bytes, uint64_t{1} << 20);
 }
 
 TEST_F(ConfigTest, MaxProbes) {
@@ -135,9 +194,11 @@ TEST_F(ConfigTest, CheckHelpAndVersion) {
   EXPECT_EQ(parse_config(args({"--check-config"}), c).outcome, ParseOutcome::check);
   const ParseResult h = parse_config({"--help"}, c);
   EXPECT_EQ(h.outcome, ParseOutcome::help);
-  for (const char* s : {"Link", "Engine", "Peers", "Control API", "--link.kind", "--engine.rto-min",
-                        "--peers.peer", "--control.token-file", "--services.tcp-echo",
-                        "--log.level", "--daemon.drain-timeout", "--check-config"}) {
+  for (const char* s :
+       {"Link", "Engine", "Endpoint limits", "Peers", "Control API", "--link.kind",
+        "--engine.rto-min", "--endpoint.max-peers", "--endpoint.recv-memory",
+        "--endpoint.idle-timeout", "--peers.peer", "--peers.accept-unknown", "--control.token-file",
+        "--services.tcp-echo", "--log.level", "--daemon.drain-timeout", "--check-config"}) {
     EXPECT_THAT(h.message, HasSubstr(s));
   }
   EXPECT_EQ(parse_config({"--version"}, c).outcome, ParseOutcome::version);
