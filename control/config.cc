@@ -432,9 +432,7 @@ void parse_engine(const Values& v, DaemonConfig& c) {
   c.poll.burst = c.link.burst;
   c.poll.tx_budget = std::max<uint32_t>(256, c.link.burst);
   if (std::string err = c.poll.validate(); !err.empty()) fail("engine.max-sleep", err);
-  if (std::string err = e.validate(); !err.empty()) {
-    throw Invalid{"engine configuration refused: " + err};
-  }
+  // EndpointConfig::validate() runs once [endpoint] is read too (parse_endpoint).
 }
 
 void parse_peers(const Values& v, DaemonConfig& c) {
@@ -488,6 +486,13 @@ void parse_endpoint(const Values& v, DaemonConfig& c) {
     fail("endpoint.idle-timeout", quote(v.get("endpoint.idle-timeout")) +
                                       " must be longer than engine.peer-timeout (" +
                                       v.get("engine.peer-timeout") + ")");
+  }
+  // The engine checks them against the rest of its configuration now, not
+  // at start-up (the daemon applies them again with the real secret).
+  const std::array<uint8_t, 32> no_secret{};
+  apply_endpoint_limits(l, no_secret, c.ep);
+  if (std::string err = c.ep.validate(); !err.empty()) {
+    throw Invalid{"engine configuration refused: " + err};
   }
 }
 

@@ -108,33 +108,15 @@ ctl_expect 0 a --json probe c --transport srdx --count 50
   fail "probe to c after b's removal: $(cat "$WORK/ctl.out")"
 
 # ---- re-add b: a new connection ----------------------------------------------------------------
-# b still holds its connection to a's earlier incarnation of peer b (a kept
-# its epoch); issue 9's connection identity makes the re-added peer a new
-# connection. Until the engine has it, the re-added peer's messages are
-# taken by b for duplicates of what it already delivered: never echoed. That
-# known engine failure is reported and the test skipped (exit 77), not
-# passed; SRDX_RELOAD_STRICT=1 fails it instead. Remove the skip when the
-# engine's connection identity lands.
+# b still holds its connection to a's earlier incarnation of peer b, unless
+# a's close reached it: the re-added peer is a new connection either way
+# (new connection ids; b replaces the old one when a's hello proves itself).
 node_config a b c -- "${A_ENGINE[@]}"
 kill -HUP "${PID[a]}"
 wait_for 5 "b listed by a again" peer_listed a b
 ctl a --json probe b --transport both --count 20
-if [[ $(jv 'd["state"] == "done" and d["results"]["srdx"]["count"] == 20 and d["results"]["srdx"]["lost"] == 0 and d["results"]["tcp"]["count"] == 20' "$WORK/ctl.out") != true ]]; then
-  cp "$WORK/ctl.out" "$WORK/readd.json"
-  srdx=$(jv 'd["results"]["srdx"]' "$WORK/readd.json")
-  tcp=$(jv 'd["results"]["tcp"]["count"]' "$WORK/readd.json")
-  call 200 a GET /v1/peers/b
-  at_a=$(jv '{k: d[k] for k in ("up", "messages_completed", "messages_failed", "messages_received")}')
-  call 200 b GET /v1/peers/a
-  at_b=$(jv '{k: d[k] for k in ("up", "messages_completed", "messages_failed", "messages_received")}')
-  call 200 b GET /v1/counters
-  b_drops=$(jv '{k: v for k, v in d["endpoint"]["drops"].items() if v}')
-  echo "KNOWN FAILURE (issue 9, engine): a probe to b re-added by a reload: srdx $srdx, tcp" \
-    "$tcp of 20 answered; a's peer b: $at_a; b's peer a: $at_b; b's drops: $b_drops" >&2
-  [[ ${SRDX_RELOAD_STRICT:-0} == 1 ]] && fail "a probe to b re-added by a reload"
-  echo "SKIP: the re-add check waits for the engine's connection identity (issue 9)"
-  exit 77
-fi
+[[ $(jv 'd["state"] == "done" and d["results"]["srdx"]["count"] == 20 and d["results"]["srdx"]["lost"] == 0 and d["results"]["tcp"]["count"] == 20' "$WORK/ctl.out") == true ]] ||
+  fail "a probe to b re-added by a reload: $(cat "$WORK/ctl.out")"
 ok "SIGHUP re-added b: a new probe to b answered every ping"
 
 say "all reload checks passed"

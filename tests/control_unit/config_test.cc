@@ -119,8 +119,8 @@ TEST_F(ConfigTest, EndpointLimitsRefused) {
   EXPECT_EQ(error({"--endpoint.max-peers", "0"}),
             "--endpoint.max-peers: '0' is out of range; accepted 1..1048576");
   EXPECT_EQ(error({"--endpoint.recv-memory", "1MiB"}),
-            "--endpoint.recv-memory: '1MiB' cannot hold one largest message; accepted: at least "
-            "engine.max-message (16MiB)");
+            "--endpoint.recv-memory: '1MiB' cannot hold one peer's receive buffer; accepted: at "
+            "least 67108864 bytes (the larger of 64MiB and engine.max-message)");
   EXPECT_THAT(error({"--endpoint.recv-memory", "2048GiB"}),
               HasSubstr("--endpoint.recv-memory: '2048GiB' is out of range; accepted"));
   EXPECT_THAT(error({"--endpoint.idle-timeout", "100ms"}),
@@ -130,12 +130,16 @@ TEST_F(ConfigTest, EndpointLimitsRefused) {
   EXPECT_EQ(error({"--peers.accept-unknown", "sometimes"}),
             "--peers.accept-unknown: 'sometimes' is not a switch; accepted: on, off (true/false, "
             "yes/no, 1/0)");
-  // A smaller largest message lowers the floor.
+  // One peer's receive buffer is the floor: 64MiB, or the largest message
+  // when that is larger.
+  EXPECT_EQ(error({"--engine.max-message", "128MiB", "--endpoint.recv-memory", "100MiB"}),
+            "--endpoint.recv-memory: '100MiB' cannot hold one peer's receive buffer; accepted: at "
+            "least 134217728 bytes (the larger of 64MiB and engine.max-message)");
   DaemonConfig c;
-  const ParseResult r =
-      parse_config(args({"--engine.max-message", "1MiB", "--endpoint.recv-memory", "1MiB"}), c);
+  const ParseResult r = parse_config(args({"--endpoint.recv-memory", "64MiB"}), c);
   ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
-  EXPECT_EQ(c.limits.recv_memory_bytes, uint64_t{1} << 20);
+  EXPECT_EQ(c.limits.recv_memory_bytes, uint64_t{64} << 20);
+  EXPECT_EQ(c.ep.recv_memory_bytes, uint64_t{64} << 20);
 }
 
 TEST_F(ConfigTest, MaxProbes) {
