@@ -74,7 +74,10 @@ bool Endpoint::Impl::on_ack(Peer& p, const wire::Packet& pkt, Time now) {
     while (r >= 0 && a.ranges[r].hi < s->pn) --r;
     if (r < 0) break;
     if (a.ranges[r].lo <= s->pn) {
-      on_packet_acked(p, *s, now, ack_delay);
+      // The ACK delay is the time the receiver held largest_pn: only that
+      // packet's sample may subtract it (RFC 9002, 5.3). The others waited
+      // there for an unknown part of it, so theirs are taken whole.
+      on_packet_acked(p, *s, now, s->pn == a.largest_pn ? ack_delay : Duration::zero());
       any_acked = true;
     }
     s = next;
@@ -131,7 +134,7 @@ void Endpoint::Impl::check_late_acks(Peer& p, const wire::Ack& a, Time now, Dura
     }
     ++stats_.spurious_losses;
     Duration rtt = now - e.pkt.sent_time;
-    if (rtt > ack_delay) rtt -= ack_delay;
+    if (pn == a.largest_pn && rtt > ack_delay) rtt -= ack_delay;
     p.paths.on_late_ack(e.pkt.slot, e.pkt.slot_gen, e.pkt.path_seq, rtt);
     if (e.by_timeout) p.cc.undo_timeout();
     const uint64_t msg_id = e.pkt.msg_id;

@@ -152,6 +152,12 @@ class Wire2 {
 
   // B restarts: a new incarnation (larger epoch) at the same address.
   void restart_b(const EndpointConfig& cfg) { b_ = std::make_unique<Endpoint>(cfg); }
+  // A forgets B and adds it again, as srdxd's SIGHUP reload does.
+  void readd_b() {
+    ASSERT_EQ(a_->remove_peer(b_of_a_, now_), Errc::ok);
+    pump();
+    b_of_a_ = a_->add_peer(kAddrB).value;
+  }
 
   // ---- faults ---------------------------------------------------------------
   void drop_nth(size_t index) { drop_index_.insert(index); }
@@ -1215,6 +1221,424 @@ TEST(Endpoint, EverythingReturnsToZeroAfterTrafficEnds) {
   ASSERT_TRUE(w.A().peer_stats(w.peer_b(), ps));
   EXPECT_EQ(ps.inflight_bytes, 0u);
   EXPECT_EQ(ps.messages_queued, 0u);
+}
+
+
+// ---- exactly once under every fault (issue 9) ------------------------------------
+// Each case below broke the promise (send_completed for a message the
+// receiver never handed up) before connections had identities of their own.
+
+// The messages `side` handed up, by content.
+std::multiset<std::string> received(const Wire2& w, char side) {
+  std::multiset<std::string> m;
+  for (const Got& g : side == 'A' ? w.events_a : w.events_b)
+    if (g.ev.type == EventType::message_received) m.insert(g.data);
+  return m;
+}
+
+// A->B dead, B->A alive, longer than peer_timeout, in the middle of a
+// multi-fragment message. B gives up on A and drops the fragments it had
+// acknowledged; it must then tell A, whose message fails instead of
+// completing from the fragments it resends after the outage.
+TEST(ExactlyOnce, OneWayOutageLongerThanPeerTimeoutFailsTheMessage) {
+  Wire2 w;
+  const std::string big = pattern(kMaxMessage, 7);
+  bool outage = false;
+  w.drop_if([&outage](const Sent& s) { return outage && s.from == 'A'; });
+  w.send_a("warm-up");
+  w.run_until(at(1_ms));
+  SendOptions o;
+  o.timeout = 2_s;
+  ASSERT_TRUE(w.send_a(big, o).ok());
+  // Let the first window through (B acknowledges it), then cut A->B only.
+  w.run_until(at(1_ms) + 8_us);
+  const size_t acked_before = w.find([](const Sent& s) { return s.from == 'B'; }).size();
+  ASSERT_GT(acked_before, 0u);
+  outage = true;
+  w.run_until(at(400_ms));  // B's peer_timeout (200ms) passes; B->A still works
+  outage = false;
+  w.run_until(at(3_s));
+  // B gave up and said so; A's message failed, and says it may have been
+  // delivered only if every fragment had left.
+  EXPECT_GE(w.B().stats().closes_sent, 1u);
+  const auto fails = std::count_if(w.events_a.begin(), w.events_a.end(), [](const Got& g) {
+    return g.ev.type == EventType::send_failed && g.ev.msg_id == 1;
+  });
+  const bool completed = std::any_of(w.events_a.begin(), w.events_a.end(), [](const Got& g) {
+    return g.ev.type == EventType::send_completed && g.ev.msg_id == 1;
+  });
+  EXPECT_EQ(received(w, 'B').count(big), completed ? 1u : 0u) << w.events('A');
+  EXPECT_FALSE(completed) << "B dropped the partial message when it gave up";
+  EXPECT_EQ(fails, 1) << w.events('A');
+  EXPECT_EQ(w.A().buffered_messages(), 0u);
+  EXPECT_EQ(w.B().buffered_messages(), 0u);
+}
+
+// remove_peer + add_peer of a live peer (srdxd's reload): the new peer is a
+// new connection. Its message ids start at 0 again and must not be taken
+// for the ones the old connection delivered.
+TEST(ExactlyOnce, ReaddedPeerIsANewConnectionAndLosesNothing) {
+  Wire2 w;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(w.send_a("old " + std::to_string(i)).ok());
+  w.run_until(at(1_ms));
+  ASSERT_EQ(w.count_events('A', EventType::send_completed), 5u);
+  w.readd_b();
+  for (int i = 0; i < 5; ++i) {
+    Result<MsgId> r = w.send_a("new " + std::to_string(i));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.value, static_cast<MsgId>(i));  // ids start again
+  }
+  w.run_until(at(10_ms));
+  const auto got = received(w, 'B');
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(got.count("new " + std::to_string(i)), 1u) << i;
+  EXPECT_EQ(w.count_events('A', EventType::send_completed), 10u);
+  EXPECT_EQ(w.count_events('A', EventType::send_failed), 0u);
+  EXPECT_EQ(w.B().stats().duplicate_fragments, 0u);
+}
+
+// remove_peer with messages in flight: they fail at the remover
+// (peer_removed), and the far side learns from a close that the connection
+// is over, instead of holding partial messages until its peer_timeout.
+TEST(ExactlyOnce, RemovedPeerFailsItsMessagesAndTheOtherSideHearsOfIt) {
+  Wire2 w;
+  w.drop_if([](const Sent& s) { return s.is_data() && s.pkt.data.frag_index == 3; });
+  ASSERT_TRUE(w.send_a(pattern(10000, 1)).ok());
+  w.run_until(at(200_us));
+  ASSERT_EQ(w.B().buffered_messages(), 1u);  // a partial message
+  w.readd_b();
+  w.run_until(at(1_ms));
+  EXPECT_EQ(w.events('A'), "peer_up; send_failed msg=0 peer_removed; peer_down peer_removed");
+  // Every fragment left (fragment 3 was lost on the way): A cannot tell.
+  EXPECT_TRUE(w.events_a[1].ev.maybe_delivered);
+  EXPECT_EQ(w.events('B'), "peer_up; peer_down peer_closed");
+  EXPECT_EQ(w.B().buffered_messages(), 0u);
+  EXPECT_EQ(w.B().stats().closes_received, 1u);
+}
+
+// One forged datagram from the peer's address, by someone who does not know
+// the connection's ids (today's epochs let a larger src_epoch reset it, and
+// a huge one lock the real peer out for good).
+TEST(ExactlyOnce, ForgedDatagramsWithoutTheIdsChangeNothing) {
+  Wire2 w;
+  w.send_a("before");
+  w.run_until(at(1_ms));
+  PeerStats before;
+  const PeerId a_at_b = w.B().find_peer(kAddrA);
+  ASSERT_TRUE(w.B().peer_stats(a_at_b, before));
+  uint8_t buf[2048];
+  for (uint64_t forged_cid : {uint64_t{1}, before.remote_cid + 1, ~uint64_t{0}}) {
+    wire::Common c;
+    c.src_port = kAddrA.port;
+    c.src_cid = forged_cid;
+    // A hello (no cookie), a hello_ack, data, an ack and a close, each naming
+    // a guessed id at B.
+    wire::Hello h;
+    h.max_payload = 1000;
+    h.recv_msg_window = 8;
+    h.max_message = 1000;
+    h.dst_cid = forged_cid ^ 0x5555;
+    c.type = wire::Type::hello;
+    w.inject('B', {buf, buf + wire::encode_hello(buf, c, h)}, kAddrA, w.now());
+    c.type = wire::Type::hello_ack;
+    w.inject('B', {buf, buf + wire::encode_hello(buf, c, h)}, kAddrA, w.now());
+    wire::Data d;
+    d.dst_cid = forged_cid ^ 0x5555;
+    d.msg_id = 1;
+    d.msg_len = 4;
+    d.frag_size = 4;
+    const uint8_t evil[4] = {'e', 'v', 'i', 'l'};
+    d.payload = evil;
+    d.payload_len = 4;
+    c.type = wire::Type::data;
+    w.inject('B', {buf, buf + wire::encode_data(buf, c, d)}, kAddrA, w.now());
+    wire::Ack a;
+    a.dst_cid = forged_cid ^ 0x5555;
+    a.max_msg_id = 1u << 30;
+    a.msg_floor = 1u << 30;
+    c.type = wire::Type::ack;
+    w.inject('B', {buf, buf + wire::encode_ack(buf, c, a)}, kAddrA, w.now());
+    wire::Close cl;
+    cl.dst_cid = forged_cid ^ 0x5555;
+    cl.reason = static_cast<uint32_t>(wire::CloseReason::removed);
+    c.type = wire::Type::close;
+    w.inject('B', {buf, buf + wire::encode_close(buf, c, cl)}, kAddrA, w.now());
+  }
+  w.run_for(1_ms);
+  PeerStats after;
+  ASSERT_TRUE(w.B().peer_stats(a_at_b, after));
+  EXPECT_EQ(after.local_cid, before.local_cid);
+  EXPECT_EQ(after.remote_cid, before.remote_cid);
+  EXPECT_TRUE(after.up);
+  EXPECT_EQ(w.B().peers().size(), 1u);
+  EXPECT_EQ(w.events('B'), "peer_up; recv msg=0 len=6 'before'");
+  EXPECT_GE(drops(w.B(), DropReason::wrong_connection), 9u);
+  // The real peer is not locked out.
+  w.send_a("after");
+  w.run_for(1_ms);
+  EXPECT_EQ(w.events('B'), "peer_up; recv msg=0 len=6 'before'; recv msg=1 len=5 'after'");
+  EXPECT_EQ(w.A().stats().peer_restarts + w.B().stats().peer_restarts, 0u);
+}
+
+// A restarted endpoint is a new connection whatever its clock says: the
+// identity is random, not the wall clock (a clock stepped back made a
+// restarted appliance "stale" to every peer, forever).
+TEST(ExactlyOnce, RestartIsANewConnectionWhateverTheClock) {
+  Wire2 w(Wire2::config(1), Wire2::config(900));
+  w.send_a("to the first B");
+  w.run_until(at(1_ms));
+  w.restart_b(Wire2::config(2));  // "earlier" by any measure: smaller seed
+  w.events_b.clear();
+  w.send_a("lost with it");
+  w.run_until(at(2_ms));
+  // A hears from the new B (a close: it has no such connection) and fails
+  // what it had in flight; the next message gets through.
+  EXPECT_EQ(w.count_events('A', EventType::peer_down), 1u);
+  w.send_a("to the new B");
+  w.run_until(at(3_ms));
+  EXPECT_EQ(w.events('B'), "peer_up; recv msg=0 len=12 'to the new B'");
+}
+
+// send_failed says whether the message may have been delivered: an ordered
+// message every fragment of which was acknowledged, waiting at the receiver
+// for a lost predecessor, may be handed up after its sender gives up on it.
+TEST(ExactlyOnce, FailedOrderedMessageThatMayBeDeliveredSaysSo) {
+  Wire2 w;
+  w.drop_if([](const Sent& s) { return s.is_data() && s.pkt.data.msg_id == 0; });
+  SendOptions o;
+  o.ordered = true;
+  o.flow = 3;
+  o.timeout = 1_ms;
+  w.send_a("never", o);
+  w.send_a("waits", o);
+  w.run_until(at(5_ms));
+  const auto failed = [&w](MsgId id) {
+    for (const Got& g : w.events_a)
+      if (g.ev.type == EventType::send_failed && g.ev.msg_id == id) return &g;
+    return static_cast<const Got*>(nullptr);
+  };
+  ASSERT_NE(failed(0), nullptr);
+  ASSERT_NE(failed(1), nullptr);
+  // msg 0 left (and was lost) every time: it may have arrived, as far as A
+  // can tell; msg 1 reached B whole and was handed up once msg 0's floor came.
+  EXPECT_TRUE(failed(0)->ev.maybe_delivered);
+  EXPECT_TRUE(failed(1)->ev.maybe_delivered);
+  EXPECT_EQ(received(w, 'B').count("waits"), 1u);
+  EXPECT_EQ(received(w, 'B').count("never"), 0u);
+}
+
+// A message one of whose fragments never left cannot have been delivered:
+// send_failed says so, and it never is.
+TEST(ExactlyOnce, FailedMessageWithAnUnsentFragmentWasNotDelivered) {
+  EndpointConfig b = Wire2::config(2);
+  b.recv_buffer_bytes = kMaxMessage;  // room for one largest message at a time
+  Wire2 w(Wire2::config(1), b);
+  w.polling_b = false;  // B's application reads nothing: its buffer stays full
+  SendOptions o;
+  o.timeout = 3_ms;
+  ASSERT_TRUE(w.send_a(pattern(kMaxMessage, 1)).ok());
+  ASSERT_TRUE(w.send_a(pattern(kMaxMessage, 2), o).ok());  // waits for credit
+  w.run_until(at(10_ms));
+  const Got* f = nullptr;
+  for (const Got& g : w.events_a)
+    if (g.ev.type == EventType::send_failed) f = &g;
+  ASSERT_NE(f, nullptr) << w.events('A');
+  EXPECT_EQ(f->ev.msg_id, 1u);
+  EXPECT_EQ(f->ev.reason, FailReason::timeout);
+  EXPECT_FALSE(f->ev.maybe_delivered);
+  w.polling_b = true;
+  w.run_until(at(20_ms));
+  EXPECT_EQ(received(w, 'B').count(pattern(kMaxMessage, 2)), 0u);
+  EXPECT_EQ(received(w, 'B').count(pattern(kMaxMessage, 1)), 1u);
+}
+
+// Credit is exact, in bytes: a receive buffer exactly one largest message
+// big (not a multiple of 1 KiB) takes that message. In KiB it was rounded
+// down below the message, and the message never started.
+TEST(ExactlyOnce, ReceiveBufferOfExactlyOneLargestMessageTakesIt) {
+  EndpointConfig a = Wire2::config(1), b = Wire2::config(2);
+  a.max_message_size = b.max_message_size = 100001;  // 97.7 KiB
+  b.recv_buffer_bytes = 100001;
+  b.recv_memory_bytes = 100001;
+  Wire2 w(a, b);
+  const std::string m = pattern(100001, 5);
+  ASSERT_TRUE(w.send_a(m).ok());
+  ASSERT_TRUE(w.send_a(m).ok());
+  w.run_until(at(20_ms));
+  EXPECT_EQ(received(w, 'B').count(m), 2u);
+  EXPECT_EQ(w.count_events('A', EventType::send_completed), 2u);
+}
+
+// A message the receiver holds is charged once: its advertised free buffer
+// counts it, so the sender stops counting it when the first fragment is
+// acknowledged. Charged twice (the sender's unfinished messages on top of
+// the receiver's own count), a fourth message waited for the second and
+// third to complete although the first had freed its room.
+TEST(ExactlyOnce, MessagesInFlightAreChargedOnceAgainstCredit) {
+  constexpr size_t kSize = 30000;  // 22 fragments
+  EndpointConfig b = Wire2::config(2);
+  b.recv_buffer_bytes = 3 * kSize;
+  b.max_message_size = 3 * kSize;  // the buffer must hold one largest message
+  Wire2 w(Wire2::config(1), b);
+  // Messages 1 and 2 each lose a fragment's first copy: they complete only
+  // after a retransmission timeout, while message 0 completes at once.
+  w.drop_if([](const Sent& s) {
+    return s.is_data() && !s.retx() && s.pkt.data.frag_index == 5 &&
+           (s.pkt.data.msg_id == 1 || s.pkt.data.msg_id == 2);
+  });
+  for (uint32_t i = 0; i < 4; ++i) ASSERT_TRUE(w.send_a(pattern(kSize, i)).ok());
+  w.run_until(at(10_ms));
+  ASSERT_EQ(w.count_events('B', EventType::message_received), 4u);
+  const Sent* fourth =
+      w.first([](const Sent& s) { return s.is_data() && s.pkt.data.msg_id == 3; });
+  const Got* second_done = nullptr;
+  for (const Got& g : w.events_a)
+    if (g.ev.type == EventType::send_completed && g.ev.msg_id == 1) second_done = &g;
+  ASSERT_NE(fourth, nullptr);
+  ASSERT_NE(second_done, nullptr);
+  EXPECT_LT(fourth->t, second_done->t) << w.events('A', true);
+}
+
+// The ACK delay is the time the receiver held the largest packet: only that
+// packet's RTT sample may subtract it (RFC 9002, 5.3).
+TEST(ExactlyOnce, AckDelayIsSubtractedFromTheLargestPacketOnly) {
+  Wire2 w;
+  w.send_a("warm-up");
+  w.run_until(at(1_ms));
+  bool mute_b = true;
+  w.drop_if([&mute_b](const Sent& s) { return mute_b && s.from == 'B'; });
+  w.send_a("one");
+  w.run_until(at(1_ms) + 3_us);
+  w.send_a("two");
+  w.run_until(at(1_ms) + 10_us);
+  const Sent* one = w.first([](const Sent& s) { return s.is_data() && s.pkt.data.msg_id == 1; });
+  const Sent* two = w.first([](const Sent& s) { return s.is_data() && s.pkt.data.msg_id == 2; });
+  ASSERT_NE(one, nullptr);
+  ASSERT_NE(two, nullptr);
+  ASSERT_NE(one->entropy, two->entropy) << "two slots, so each has its own sample";
+  // B's ACK of both, sent at 1020us, says it held the largest ("two") 7us.
+  PeerStats pb;
+  ASSERT_TRUE(w.A().peer_stats(w.peer_b(), pb));
+  wire::Common c;
+  c.type = wire::Type::ack;
+  c.src_port = kAddrB.port;
+  c.src_cid = pb.remote_cid;
+  wire::Ack a;
+  a.dst_cid = pb.local_cid;
+  a.largest_pn = two->pkt.data.pn;
+  a.ack_delay_ns = 7000;
+  a.ack_seq = 1000;
+  a.max_msg_id = 1000;
+  a.msg_floor = 0;
+  a.free_buffer = 1 << 20;
+  a.range_count = 1;
+  a.ranges[0] = {one->pkt.data.pn, two->pkt.data.pn};
+  uint8_t buf[512];
+  w.inject('A', {buf, buf + wire::encode_ack(buf, c, a)}, kAddrB, at(1_ms) + 20_us);
+  w.run_until(at(1_ms) + 21_us);
+  Duration rtt_one, rtt_two;
+  for (const PathStats& ps : w.A().path_stats(w.peer_b())) {
+    if (ps.entropy == one->entropy) rtt_one = ps.last_rtt;
+    if (ps.entropy == two->entropy) rtt_two = ps.last_rtt;
+  }
+  EXPECT_EQ(rtt_two, 10_us);  // 17us, less the 7us B held it
+  EXPECT_EQ(rtt_one, 20_us);  // whole: it waited at B for an unknown part of those 7us
+  EXPECT_EQ(w.count_events('A', EventType::send_completed), 3u);
+}
+
+// No state for strangers: a hello from an address that has not proved it
+// receives there creates nothing (one host could otherwise make 65,535
+// identities through the header's port field), and is answered by a retry
+// no larger than itself.
+TEST(ExactlyOnce, HellosFromUnprovenAddressesCreateNothing) {
+  Wire2 w;
+  uint8_t buf[256];
+  wire::Hello h;
+  h.max_payload = 1000;
+  h.recv_msg_window = 8;
+  for (uint32_t port = 1; port <= 2000; ++port) {
+    wire::Common c;
+    c.type = wire::Type::hello;
+    c.src_port = static_cast<uint16_t>(port);
+    c.src_cid = port * 7919;
+    w.inject('B', {buf, buf + wire::encode_hello(buf, c, h)}, kAddrC, at(Duration::micros(port)));
+  }
+  w.run_until(at(5_ms));
+  EXPECT_EQ(w.B().peers().size(), 0u);
+  EXPECT_EQ(w.B().memory_bytes(), Endpoint(Wire2::config(2)).memory_bytes());
+  const EndpointStats& st = w.B().stats();
+  EXPECT_GT(st.retries_sent, 0u);
+  for (const Sent& s : w.log) EXPECT_LE(s.bytes.size(), wire::kCommonHeaderSize + wire::kHelloSize);
+}
+
+// A stranger that proves its address is accepted up to max_peers, and
+// forgotten once idle for idle_timeout.
+TEST(ExactlyOnce, AcceptedPeersAreCappedAndReclaimedWhenIdle) {
+  EndpointConfig b = Wire2::config(2);
+  b.max_peers = 1;
+  b.idle_timeout = 1_s;
+  Wire2 w(Wire2::config(1), b);
+  w.send_a("hi");
+  w.run_until(at(1_ms));
+  ASSERT_EQ(w.B().peers().size(), 1u);
+  // A second host (C) is refused: B is full.
+  Endpoint c(Wire2::config(3));
+  const PeerId b_at_c = c.add_peer(kAddrB).value;
+  ASSERT_TRUE(c.send(b_at_c, Wire2::bytes("from c"), {}, w.now()).ok());
+  uint8_t buf[2048];
+  TxPath tx;
+  for (int round = 0; round < 3; ++round) {
+    while (size_t n = c.poll_transmit(buf, tx, w.now()))
+      w.B().on_packet({buf, n}, RxPath{kAddrC, tx.entropy, 0}, w.now());
+    // B's answers (retries) go back to C.
+    while (size_t n = w.B().poll_transmit(buf, tx, w.now()))
+      if (tx.remote == kAddrC) c.on_packet({buf, n}, RxPath{kAddrB, tx.entropy, 0}, w.now());
+  }
+  EXPECT_EQ(drops(w.B(), DropReason::peer_limit), 1u);
+  EXPECT_EQ(w.B().peers().size(), 1u);
+  // A goes quiet: B forgets it after idle_timeout and tells it.
+  w.run_until(at(1_s) + 2_ms);
+  EXPECT_EQ(w.B().peers().size(), 0u);
+  EXPECT_EQ(w.B().stats().peers_reclaimed, 1u);
+  EXPECT_EQ(w.events('B'), "peer_up; recv msg=0 len=2 'hi'; peer_down idle");
+  EXPECT_EQ(w.count_events('A', EventType::peer_down), 1u);  // A heard the close
+  // A comes back: a new connection.
+  w.send_a("again");
+  w.run_until(at(1_s) + 4_ms);
+  EXPECT_EQ(received(w, 'B').count("again"), 1u);
+}
+
+// An idle peer costs little: its rings are allocated when first needed.
+TEST(ExactlyOnce, IdlePeersHoldNoRings) {
+  EndpointConfig cfg = Wire2::config(1);
+  cfg.max_peers = 20000;
+  Endpoint ep(cfg);
+  const size_t empty = ep.memory_bytes();
+  for (uint32_t i = 0; i < 10000; ++i) ASSERT_TRUE(ep.add_peer(Addr{0x0b000000 + i, 7000}).ok());
+  const size_t per_peer = (ep.memory_bytes() - empty) / 10000;
+  EXPECT_LE(per_peer, 16u * 1024) << per_peer << " bytes per idle peer";
+  EXPECT_EQ(ep.add_peer(Addr{0x0c000000, 7000}).err, Errc::ok);
+  cfg.max_peers = 2;
+  Endpoint small(cfg);
+  ASSERT_TRUE(small.add_peer(kAddrA).ok());
+  ASSERT_TRUE(small.add_peer(kAddrB).ok());
+  EXPECT_EQ(small.add_peer(kAddrC).err, Errc::too_many_peers);
+}
+
+// Receive memory is capped over all peers: credit never promises more than
+// what is left of recv_memory_bytes.
+TEST(ExactlyOnce, ReceiveMemoryIsCappedOverAllPeers) {
+  EndpointConfig b = Wire2::config(2);
+  b.recv_buffer_bytes = 1 << 20;
+  b.recv_memory_bytes = 1 << 20;
+  Wire2 w(Wire2::config(1), b);
+  w.polling_b = false;  // nothing is consumed
+  for (uint32_t i = 0; i < 30; ++i) w.send_a(pattern(50000, i));
+  w.run_until(at(50_ms));
+  EXPECT_LE(w.B().buffered_bytes(), uint64_t{1} << 20);
+  EXPECT_EQ(w.count_events('B', EventType::message_received), 0u);  // not read yet
+  w.polling_b = true;
+  w.run_until(at(2_s));
+  EXPECT_EQ(w.count_events('B', EventType::message_received), 30u);
 }
 
 }  // namespace
