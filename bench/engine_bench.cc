@@ -36,6 +36,7 @@
 // the loop (one clock read, one pump) a message took, so 1/256 means the whole
 // window moved each turn.
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <array>
@@ -385,6 +386,34 @@ void engine_args(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_Engine)->Apply(engine_args)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// What an idle peer costs: `peers` peers added, none sending. heap/peer is
+// the heap the process grew by (mallinfo2), mem/peer the engine's own count
+// (Endpoint::memory_bytes); issue 9 asks for at most 16 KiB at 10,000 peers.
+// Rings (send queue, sent packets, reassembly, ACK bitmap) come with the
+// first message in either direction.
+void BM_IdlePeers(benchmark::State& state) {
+  const uint32_t n = static_cast<uint32_t>(state.range(0));
+  double heap = 0, mem = 0;
+  for (auto _ : state) {
+    srdx::EndpointConfig cfg;
+    cfg.max_peers = n + 1;
+    srdx::Endpoint ep(cfg);
+    const size_t heap0 = mallinfo2().uordblks;
+    const size_t mem0 = ep.memory_bytes();
+    for (uint32_t i = 0; i < n; ++i) {
+      if (!ep.add_peer(srdx::Addr{0x0a000000 + i, 7000}).ok()) {
+        state.SkipWithError("add_peer failed");
+        return;
+      }
+    }
+    heap = static_cast<double>(mallinfo2().uordblks - heap0) / n;
+    mem = static_cast<double>(ep.memory_bytes() - mem0) / n;
+  }
+  state.counters["heap/peer"] = heap;
+  state.counters["mem/peer"] = mem;
+}
+BENCHMARK(BM_IdlePeers)->ArgName("peers")->Arg(10000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
