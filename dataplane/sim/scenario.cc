@@ -174,8 +174,10 @@ Scenario::Scenario(const ScenarioConfig& cfg) : cfg_(cfg) {
     ac.seed = mix64(cfg_.seed ^ (0x61747461636bull + i));  // "attack"
     attackers_.push_back(std::make_unique<Attacker>(
         *net_, Addr{kAttackerIp + static_cast<uint32_t>(i), kPort}, Side::a, ac, targets));
-    // Sample the peer tables through the attack (and once after it).
-    for (Time t = a.start; t <= a.end && !a.end.is_infinite(); t += kPeerSampleEvery) {
+    // Sample the peer tables through the attack (run() samples once more at
+    // the end).
+    const Time until = min(a.end, Time::zero() + cfg_.time_limit);
+    for (Time t = a.start; t <= until; t += kPeerSampleEvery) {
       net_->at(t, [this](Network&) { sample_peers(); });
     }
   }
@@ -432,6 +434,9 @@ void Scenario::on_receiver_event(const Event& ev, Time now) {
       res_.peer_down++;
       return;
     case EventType::send_completed:
+      if (cfg_.workload == Workload::pingpong && ev.cookie < rec_.size()) {
+        rec_[ev.cookie].echo_completed = true;
+      }
       return;
     case EventType::send_failed:
       // A pingpong echo that will not arrive: the round trip is over.
@@ -524,14 +529,16 @@ ScenarioResult Scenario::run() {
     const bool request_arrived = pingpong ? r.hop1 > 0 : arrived;
     if (arrived) res_.delivered++;
     if (r.deliveries > 1 || r.hop1 > 1) res_.duplicated++;
-    if (r.completed && !request_arrived) res_.completed_not_delivered++;
+    if ((r.completed && !request_arrived) || (r.echo_completed && !arrived)) {
+      res_.completed_not_delivered++;
+    }
     if (r.failed != FailReason::none) {
       res_.failed++;
       res_.failed_by_reason.at(static_cast<size_t>(r.failed))++;
       if (arrived) res_.failed_but_delivered++;
       const bool failed_one_arrived = r.failed_hop == 1 ? request_arrived : arrived;
       if (failed_one_arrived && !r.maybe_delivered) res_.failed_not_maybe_but_delivered++;
-    } else if (r.abandoned) {
+    } else if (!arrived && r.abandoned) {
       res_.abandoned++;
     } else if (!arrived) {
       res_.missing++;

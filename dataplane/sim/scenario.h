@@ -128,8 +128,8 @@ struct ScenarioResult {
   uint64_t corrupted_delivered = 0;  // delivered with wrong bytes: invariant
   uint64_t order_violations = 0;     // ordered: delivered before an unresolved predecessor
   uint64_t missing = 0;              // neither delivered nor failed: invariant
-  // Of those, reported completed: the sender was told the message arrived.
-  // (pingpong: the request completed but the server never got it.) Invariant.
+  // Reported completed yet never delivered: a bulk message, a pingpong
+  // request the server never got, or an echo the client never got. Invariant.
   uint64_t completed_not_delivered = 0;
   uint64_t failed = 0;                         // send_failed
   std::array<uint64_t, 6> failed_by_reason{};  // indexed by FailReason
@@ -138,8 +138,8 @@ struct ScenarioResult {
   // was told it was not delivered. Invariant. Always 0 while Event has no
   // maybe_delivered (kEventSaysMaybeDelivered).
   uint64_t failed_not_maybe_but_delivered = 0;
-  // In flight at a sender that restarted: its application went down with
-  // them, nobody is left to tell. Not a violation.
+  // In flight at a sender that restarted and never delivered: its
+  // application went down with them, nobody is left to tell. Not a violation.
   uint64_t abandoned = 0;
   // Delivered messages an attacker forged (its payloads say so). Invariant.
   uint64_t forged_delivered = 0;
@@ -240,6 +240,7 @@ class Scenario {
     uint32_t deliveries = 0;  // at the final receiver
     uint32_t hop1 = 0;        // pingpong: requests delivered at the server
     bool completed = false;
+    bool echo_completed = false;  // pingpong: the server was told the echo arrived
     FailReason failed = FailReason::none;
     bool maybe_delivered = true;  // with `failed`
     uint8_t failed_hop = 1;       // pingpong: 1 the request failed, 2 the echo
