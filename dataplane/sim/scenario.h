@@ -4,7 +4,14 @@
 // 8 bytes are the index, the rest a stream seeded by both. The receiving side
 // regenerates and compares every byte, so a corruption that got past the
 // transport, a duplicate delivery, or a message that vanished (neither
-// delivered nor reported failed) is caught and counted. Those three must be zero.
+// delivered nor reported failed) is caught and counted. Those three must be zero,
+// and so must: messages reported completed but never delivered, messages
+// reported failed as "not delivered" that were (once Event says so), messages
+// an attacker forged that were delivered, and peers an attacker got created.
+//
+// Faults, each at its time: blackholes of a path or every path, in both
+// directions or one; peer reloads (remove_peer + add_peer); restarts, the
+// clock forward or stepped back; frozen hosts; blind attackers.
 #pragma once
 
 #include <array>
