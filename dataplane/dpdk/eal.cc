@@ -1,7 +1,9 @@
 #include "dpdk/eal.h"
 
+#include <pthread.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -108,6 +110,11 @@ EalPlan plan_eal_args(const std::vector<std::string>& user_args, std::string_vie
   return plan;
 }
 
+bool lcores_chosen(const std::vector<std::string>& user_args) {
+  return has_option(user_args, "-l") || has_option(user_args, "-c") ||
+         has_option(user_args, "--lcores") || has_option(user_args, "--main-lcore");
+}
+
 bool eal_initialised() {
   std::lock_guard lock(g_mu);
   return g_done;
@@ -124,7 +131,13 @@ void eal_init(const std::vector<std::string>& user_args, std::string_view device
   std::vector<char*> argv;
   for (auto& a : plan.args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  cpu_set_t allowed;  // the CPUs this thread may run on before EAL pins it
+  CPU_ZERO(&allowed);
+  const bool unpin = !lcores_chosen(user_args) &&
+                     pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) == 0;
   const int rc = rte_eal_init(static_cast<int>(argv.size() - 1), argv.data());
+  // Best effort: a thread left pinned still works, only less well.
+  if (rc >= 0 && unpin) (void)pthread_setaffinity_np(pthread_self(), sizeof allowed, &allowed);
   if (rc < 0) {
     if (rte_errno == EALREADY) {  // someone else in this process did it
       g_done = true;

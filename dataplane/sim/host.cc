@@ -1,6 +1,20 @@
 #include "sim/host.h"
 
+#include <algorithm>
+#include <stdexcept>
+
 namespace srdx::sim {
+
+namespace {
+template <class C>
+uint64_t get_epoch(const C& cfg) {
+  if constexpr (requires { cfg.epoch; }) {
+    return cfg.epoch;
+  } else {
+    return 0;
+  }
+}
+}  // namespace
 
 Host::Host(Network& net, std::string name, Addr addr, Side side, const EndpointConfig& cfg)
     : net_(net),
@@ -11,6 +25,7 @@ Host::Host(Network& net, std::string name, Addr addr, Side side, const EndpointC
       txbuf_(cfg.mtu - tuning::kIpUdpOverhead) {
   // The endpoint names itself by the port it receives on, like a real one.
   cfg_.port = addr.port;
+  epoch_ = get_epoch(cfg_);
   ep_ = std::make_unique<Endpoint>(cfg_);
   net_.attach(*this, addr, side);
 }
@@ -24,14 +39,44 @@ Result<PeerId> Host::add_peer(Addr peer) {
   return r;
 }
 
+void Host::forget_peer(Addr peer) {
+  if (auto it = std::find(peers_.begin(), peers_.end(), peer); it != peers_.end()) peers_.erase(it);
+}
+
+Errc Host::remove_peer(Addr peer) {
+  kicked_ = true;
+  const PeerId id = ep_->find_peer(peer);
+  forget_peer(peer);
+  if (id == kNoPeer) return Errc::unknown_peer;
+  return ep_->remove_peer(id, net_.now());
+}
+
+Result<PeerId> Host::reload_peer(Addr peer) {
+  const Errc e = remove_peer(peer);
+  if (e != Errc::ok && e != Errc::unknown_peer) return {kNoPeer, e};
+  return add_peer(peer);
+}
+
 Result<MsgId> Host::send(PeerId peer, std::span<const uint8_t> data, const SendOptions& opt) {
   kicked_ = true;
   return ep_->send(peer, data, opt, net_.now());
 }
 
-void Host::restart() {
+void Host::restart(Clock clock) {
+  if (clock == Clock::stepped_back && epoch_ <= 1) {
+    throw std::logic_error(name_ +
+                           ": a restart with the clock stepped back needs an epoch above 1");
+  }
   ep_.reset();
-  cfg_.seed = mix64(cfg_.seed ^ (uint64_t{restarts_} + 1));
+  // A new process has a new socket: what the old one held is gone.
+  held_.clear();
+  frozen_ = false;
+  frozen_bytes_ = 0;
+  epoch_ = clock == Clock::forward ? epoch_ + 1 : epoch_ / 2;
+  set_epoch(cfg_, epoch_);
+  // Never derived from the epoch: a clock stepped back must not bring back an
+  // old incarnation's seed (the endpoint draws its identifiers from it).
+  cfg_.seed = mix64(cfg_.seed ^ (restarts_ + 2ull));
   ep_ = std::make_unique<Endpoint>(cfg_);
   for (const Addr& p : peers_) ep_->add_peer(p);
   restarts_++;
@@ -43,12 +88,42 @@ void Host::pause_reading(bool paused) {
   kicked_ = true;
 }
 
+void Host::freeze(uint64_t queue_bytes) {
+  frozen_ = true;
+  frozen_limit_ = queue_bytes;
+}
+
+void Host::thaw() {
+  if (!frozen_) return;
+  frozen_ = false;
+  const Time now = net_.now();
+  while (!held_.empty()) {
+    const Held h = std::move(held_.front());
+    held_.pop_front();
+    ep_->on_packet(h.bytes, h.path, now);
+  }
+  frozen_bytes_ = 0;
+  kicked_ = true;
+}
+
 void Host::deliver(const Datagram& d, Time now) {
-  ep_->on_packet(d.bytes, RxPath{d.src, d.src_port, 0}, now);
+  const RxPath path{d.src, d.src_port, 0};
+  if (frozen_) {
+    if (frozen_bytes_ + d.bytes.size() > frozen_limit_) {
+      frozen_dropped_++;
+      return;
+    }
+    frozen_bytes_ += d.bytes.size();
+    frozen_queued_++;
+    held_.push_back(Held{path, {d.bytes.begin(), d.bytes.end()}});
+    return;
+  }
+  ep_->on_packet(d.bytes, path, now);
   kicked_ = true;  // the endpoint may now have an ack or a message for us
 }
 
 Time Host::deadline() const {
+  if (frozen_) return Time::infinite();
   if (kicked_) return net_.now();
   return ep_->next_deadline();
 }
@@ -67,7 +142,7 @@ bool Host::drain_transmit(Time now) {
 }
 
 void Host::poll(Time now) {
-  if (polling_) return;  // a callback's send() runs inside this loop already
+  if (polling_ || frozen_) return;  // a callback's send() runs inside this loop already
   polling_ = true;
   kicked_ = false;
   if (ep_->next_deadline() <= now) ep_->on_timer(now);

@@ -7,6 +7,7 @@
 // call send()).
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
@@ -17,6 +18,22 @@
 #include "srdx/endpoint.h"
 
 namespace srdx::sim {
+
+// How a restarted host's wall clock compares with the one it had before: the
+// endpoint's epoch has come from it (the dataplane's boot time). A clock
+// stepped back (NTP, a VM restored from a snapshot) gives a smaller epoch.
+enum class Clock : uint8_t { forward, stepped_back };
+
+// What a frozen host's socket holds before it drops, like a receive buffer
+// (net.core.rmem_default is 208 KiB).
+inline constexpr uint64_t kDefaultFrozenQueueBytes = 256u << 10;
+
+// EndpointConfig::epoch is on its way out (connection ids drawn from the seed
+// replace it): the host sets it while the field exists, and builds without it.
+template <class C>
+void set_epoch(C& cfg, uint64_t epoch) {
+  if constexpr (requires { cfg.epoch; }) cfg.epoch = epoch;
+}
 
 class Host : public Port {
  public:
@@ -39,20 +56,42 @@ class Host : public Port {
 
   // add_peer() that the host remembers, to add again after restart().
   Result<PeerId> add_peer(Addr peer);
+  // Endpoint::remove_peer of the peer at `peer` (its messages fail with
+  // peer_removed), forgotten for restart() too. unknown_peer if there is none.
+  Errc remove_peer(Addr peer);
+  // What srdxd's SIGHUP reload does to a peer whose entry changed: remove it
+  // and add it again. Returns the new PeerId (the old one is dead).
+  Result<PeerId> reload_peer(Addr peer);
   // Endpoint::send at the network's current time; the host is polled in the
   // next step even if the endpoint's deadline does not say so.
   Result<MsgId> send(PeerId peer, std::span<const uint8_t> data, const SendOptions& opt = {});
 
   // Destroys the endpoint and builds a new one at the same address with a
-  // new seed (so new connection ids), then re-adds the remembered peers in
-  // the same order. Packets in flight to the old endpoint reach the new one.
-  void restart();
+  // fresh seed (the seed is what the endpoint draws its identifiers from), then
+  // re-adds the remembered peers in the same order. Packets in flight to the
+  // old endpoint reach the new one. While EndpointConfig::epoch exists the new
+  // endpoint's epoch is larger (Clock::forward) or, the clock stepped back,
+  // smaller: half the old one (which must be above 1, as zero is reserved).
+  void restart(Clock clock = Clock::forward);
+  uint64_t epoch() const { return epoch_; }
+  uint64_t seed() const { return cfg_.seed; }
   uint32_t restarts() const { return restarts_; }
 
   // While paused the host does not poll events: received messages stay in the
   // endpoint (to exercise receiver flow control). Packets still flow.
   void pause_reading(bool paused);
   bool reading_paused() const { return paused_; }
+
+  // The whole host stops, as a process stopped (SIGSTOP) or a VM descheduled:
+  // no on_packet, no on_timer, no poll_transmit, no events. Datagrams that
+  // arrive meanwhile wait in a socket buffer of `queue_bytes` (payload bytes;
+  // what does not fit is dropped and counted) and reach the endpoint in
+  // arrival order when the host thaws, at the thaw time.
+  void freeze(uint64_t queue_bytes = kDefaultFrozenQueueBytes);
+  void thaw();
+  bool frozen() const { return frozen_; }
+  uint64_t frozen_queued() const { return frozen_queued_; }    // datagrams held, in all
+  uint64_t frozen_dropped() const { return frozen_dropped_; }  // datagrams the full buffer dropped
 
   // Port.
   void deliver(const Datagram& d, Time now) override;
@@ -64,6 +103,12 @@ class Host : public Port {
 
  private:
   bool drain_transmit(Time now);
+  void forget_peer(Addr peer);
+
+  struct Held {
+    RxPath path;
+    std::vector<uint8_t> bytes;
+  };
 
   Network& net_;
   std::string name_;
@@ -77,7 +122,12 @@ class Host : public Port {
   bool paused_ = false;
   bool polling_ = false;
   uint32_t restarts_ = 0;
+  uint64_t epoch_ = 0;
   uint64_t tx_packets_ = 0;
+  bool frozen_ = false;
+  uint64_t frozen_limit_ = 0, frozen_bytes_ = 0;
+  uint64_t frozen_queued_ = 0, frozen_dropped_ = 0;
+  std::deque<Held> held_;
 };
 
 }  // namespace srdx::sim

@@ -42,6 +42,12 @@ struct LinkCounters {
   uint64_t dropped() const { return dropped_loss + dropped_queue + dropped_blackhole; }
 };
 
+// Which directions of a path a fault acts on: a_to_b is what side-A hosts
+// send (the bulk sender's data), b_to_a what side-B hosts send (its ACKs).
+enum class Directions : uint8_t { both = 0, a_to_b, b_to_a };
+// A fault on every path rather than one.
+inline constexpr uint32_t kAllPaths = 0xffffffffu;
+
 enum class Verdict : uint8_t { deliver, drop_blackhole, drop_loss, drop_queue };
 
 // What the link decided for one packet.

@@ -101,10 +101,37 @@ std::string blackholes_text(const ScenarioConfig& cfg) {
   std::string s;
   for (const Blackhole& b : cfg.blackholes) {
     s += s.empty() ? "" : ", ";
-    s += "path " + std::to_string(b.path) + " from " + format_duration(b.start - Time::zero());
+    s += b.path == kAllPaths ? std::string("every path") : "path " + std::to_string(b.path);
+    if (b.dir != Directions::both) s += " " + std::string(to_string(b.dir)) + " only";
+    s += " from " + format_duration(b.start - Time::zero());
     s += b.end.is_infinite() ? " on" : " to " + format_duration(b.end - Time::zero());
   }
   return s.empty() ? "none" : s;
+}
+
+std::string host_text(const HostRef& h) {
+  return h.role == Role::receiver ? "receiver" : "sender" + std::to_string(h.sender);
+}
+
+std::string ms(Time t) { return format_duration(t - Time::zero()); }
+
+// The host faults, one phrase each: "sender0 reloads at 2.000 ms, ...".
+std::string faults_text(const ScenarioConfig& cfg) {
+  std::string s;
+  auto add = [&s](const std::string& x) { s += (s.empty() ? "" : ", ") + x; };
+  for (const PeerReload& r : cfg.reloads) add(host_text(r.host) + " reloads at " + ms(r.at));
+  for (const Restart& r : cfg.restarts) {
+    add(host_text(r.host) + " restarts at " + ms(r.at) +
+        (r.clock == Clock::stepped_back ? " (clock stepped back)" : ""));
+  }
+  for (const Freeze& f : cfg.freezes) {
+    add(host_text(f.host) + " frozen from " + ms(f.start) + " for " + format_duration(f.length));
+  }
+  for (const Attack& a : cfg.attacks) {
+    add("attacker at " + std::to_string(a.rate_pps) + "/s from " + ms(a.start) +
+        (a.end.is_infinite() ? std::string(" on") : " to " + ms(a.end)));
+  }
+  return s;
 }
 
 }  // namespace
@@ -136,6 +163,7 @@ std::string report_table(const ScenarioConfig& cfg, const ScenarioResult& r) {
   line(buf);
   line("impairing  loss " + pct(l.loss) + ", dup " + pct(l.duplicate) + ", reorder " +
        pct(l.reorder) + ", corrupt " + pct(l.corrupt) + "; blackhole " + blackholes_text(cfg));
+  if (const std::string f = faults_text(cfg); !f.empty()) line("faults     " + f);
   line("");
   std::snprintf(
       buf, sizeof buf,
@@ -156,7 +184,21 @@ std::string report_table(const ScenarioConfig& cfg, const ScenarioResult& r) {
     }
     if (r.failed_but_delivered)
       s += " (" + std::to_string(r.failed_but_delivered) + " of them arrived anyway)";
+    if (r.failed_not_maybe_but_delivered)
+      s += " (" + std::to_string(r.failed_not_maybe_but_delivered) +
+           " said not delivered, yet arrived: INVARIANT)";
     line(s);
+  }
+  if (r.completed_not_delivered || r.forged_delivered || r.extra_peers) {
+    line("violated   completed but never delivered " + std::to_string(r.completed_not_delivered) +
+         ", forged messages delivered " + std::to_string(r.forged_delivered) +
+         ", peers beyond the configured " + std::to_string(r.extra_peers));
+  }
+  if (r.abandoned || r.peer_reloads || r.frozen_dropped || r.forged_sent) {
+    line("faults     peer reloads " + std::to_string(r.peer_reloads) +
+         ", messages abandoned by a restarted sender " + std::to_string(r.abandoned) +
+         ", dropped at a frozen host " + std::to_string(r.frozen_dropped) + ", datagrams forged " +
+         std::to_string(r.forged_sent));
   }
   std::snprintf(buf, sizeof buf,
                 "%-10s p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f us  (%s)",
@@ -230,9 +272,13 @@ std::string report_json(const ScenarioConfig& cfg, const ScenarioResult& r) {
       .num("corrupt", l.corrupt);
   j.open("blackholes", '[');
   for (const Blackhole& b : cfg.blackholes) {
-    j.open()
-        .num("path", static_cast<uint64_t>(b.path))
-        .num("start_ns", static_cast<uint64_t>(b.start.ns()));
+    j.open();
+    if (b.path == kAllPaths) {
+      j.str("path", "all");
+    } else {
+      j.num("path", static_cast<uint64_t>(b.path));
+    }
+    j.str("direction", to_string(b.dir)).num("start_ns", static_cast<uint64_t>(b.start.ns()));
     if (b.end.is_infinite()) {
       j.null("end_ns");
     } else {
@@ -241,6 +287,7 @@ std::string report_json(const ScenarioConfig& cfg, const ScenarioResult& r) {
     j.close();
   }
   j.close(']');
+  j.str("faults", faults_text(cfg));
   j.num("size", cfg.msg_size)
       .num("count", cfg.count)
       .num("window", static_cast<uint64_t>(cfg.window))
@@ -262,6 +309,14 @@ std::string report_json(const ScenarioConfig& cfg, const ScenarioResult& r) {
   for (FailReason f : kReasons) j.num(to_string(f), r.failed_by_reason[static_cast<size_t>(f)]);
   j.close();
   j.num("failed_but_delivered", r.failed_but_delivered)
+      .num("failed_not_maybe_but_delivered", r.failed_not_maybe_but_delivered)
+      .num("completed_not_delivered", r.completed_not_delivered)
+      .num("abandoned", r.abandoned)
+      .num("forged_delivered", r.forged_delivered)
+      .num("forged_sent", r.forged_sent)
+      .num("extra_peers", r.extra_peers)
+      .num("peer_reloads", r.peer_reloads)
+      .num("frozen_dropped", r.frozen_dropped)
       .num("unacknowledged", r.unacknowledged)
       .num("send_errors", r.send_errors)
       .num("corrupted_rejected", r.corrupted_rejected)

@@ -10,6 +10,12 @@ namespace {
 constexpr uint32_t kSideAIp = 0xC6120001;  // 198.18.0.1, then .2, ...
 constexpr uint32_t kSideBIp = 0xC6130001;  // 198.19.0.1
 constexpr uint16_t kPort = 7471;
+constexpr uint32_t kAttackerIp = 0xC6120000 + 200;  // 198.18.0.200, .201, ... on side A
+// Every host's first epoch, as the dataplane would take it from the clock at
+// boot: large enough for a restart with the clock stepped back to go lower.
+constexpr uint64_t kBootEpoch = 1'000'000'000'000;
+// How often the peer tables are sampled while an attack runs.
+constexpr Duration kPeerSampleEvery = Duration::micros(100);
 constexpr size_t kIndexBytes = 8;
 // When send() says would_block and nothing is outstanding to wake us up.
 constexpr Duration kRetryAfter = Duration::micros(20);
@@ -76,11 +82,30 @@ std::string ScenarioConfig::validate() const {
   if (time_limit <= Duration::zero()) return "time-limit: must be positive";
   if (timeline_interval <= Duration::zero()) return "timeline-interval: must be positive";
   for (const Blackhole& b : blackholes) {
-    if (b.path >= net.paths) {
+    if (b.path != kAllPaths && b.path >= net.paths) {
       return "blackhole: path " + std::to_string(b.path) + " does not exist (paths are 0.." +
              std::to_string(net.paths - 1) + ")";
     }
     if (b.end <= b.start) return "blackhole: the end must come after the start";
+  }
+  const uint32_t n = workload == Workload::pingpong ? 1 : senders;
+  auto bad_host = [n](const HostRef& h) { return h.role == Role::sender && h.sender >= n; };
+  for (const PeerReload& r : reloads) {
+    if (bad_host(r.host)) return "reload: no such sender";
+  }
+  for (const Restart& r : restarts) {
+    if (bad_host(r.host)) return "restart: no such sender";
+  }
+  for (const Freeze& f : freezes) {
+    if (bad_host(f.host)) return "freeze: no such sender";
+    if (f.length <= Duration::zero()) return "freeze: the length must be positive";
+  }
+  for (const Attack& a : attacks) {
+    if (a.rate_pps == 0 || a.rate_pps > 1'000'000'000)
+      return "attack: rate must be 1..1e9 per second";
+    if (a.end <= a.start) return "attack: the end must come after the start";
+    if (!(a.new_identity >= 0.0 && a.new_identity <= 1.0))
+      return "attack: new_identity within [0, 1]";
   }
   for (double p : {net.link.loss, net.link.duplicate, net.link.reorder, net.link.corrupt}) {
     if (!(p >= 0.0 && p <= 1.0)) return "impairment probabilities must be within [0, 1]";
@@ -97,6 +122,7 @@ Scenario::Scenario(const ScenarioConfig& cfg) : cfg_(cfg) {
   const Addr rx_addr{kSideBIp, kPort};
   for (uint32_t i = 0; i <= n; i++) {
     EndpointConfig ec = cfg_.endpoint;
+    set_epoch(ec, kBootEpoch);
     ec.seed = mix64(cfg_.seed + 0x686f7374ull * (i + 1));  // "host"
     const bool rx = i == n;
     const Addr addr = rx ? rx_addr : Addr{kSideAIp + i, kPort};
@@ -118,23 +144,140 @@ Scenario::Scenario(const ScenarioConfig& cfg) : cfg_(cfg) {
   receiver().on_event([this](Host&, const Event& ev, Time now) { on_receiver_event(ev, now); });
   rec_.resize(total());
   payload_.resize(cfg_.msg_size);
+  outages_.assign(static_cast<size_t>(net_->paths()) * 2, 0);
   for (const Blackhole& b : cfg_.blackholes) {
-    net_->at(b.start, [p = b.path](Network& net) {
-      net.set_path(p, [](LinkParams& l) { l.blackhole = true; });
-    });
-    if (!b.end.is_infinite()) {
-      net_->at(b.end, [p = b.path](Network& net) {
-        net.set_path(p, [](LinkParams& l) { l.blackhole = false; });
-      });
+    net_->at(b.start, [this, b](Network&) { set_outage(b, true); });
+    if (!b.end.is_infinite()) net_->at(b.end, [this, b](Network&) { set_outage(b, false); });
+  }
+  for (const PeerReload& r : cfg_.reloads) {
+    net_->at(r.at, [this, h = r.host](Network&) { reload_peer(h); });
+  }
+  for (const Restart& r : cfg_.restarts) {
+    net_->at(r.at, [this, r](Network&) { restart(r.host, r.clock); });
+  }
+  for (const Freeze& f : cfg_.freezes) {
+    net_->at(f.start, [this, f](Network&) { freeze(f.host, f.queue_bytes); });
+    net_->at(f.start + f.length, [this, f](Network&) { thaw(f.host); });
+  }
+  std::vector<AttackTarget> targets;
+  for (uint32_t i = 0; i < n; i++) {
+    targets.push_back({hosts_[i]->addr(), rx_addr});
+    targets.push_back({rx_addr, hosts_[i]->addr()});
+  }
+  for (size_t i = 0; i < cfg_.attacks.size(); i++) {
+    const Attack& a = cfg_.attacks[i];
+    AttackConfig ac;
+    ac.start = a.start;
+    ac.end = a.end;
+    ac.rate_pps = a.rate_pps;
+    ac.new_identity = a.new_identity;
+    ac.seed = mix64(cfg_.seed ^ (0x61747461636bull + i));  // "attack"
+    attackers_.push_back(std::make_unique<Attacker>(
+        *net_, Addr{kAttackerIp + static_cast<uint32_t>(i), kPort}, Side::a, ac, targets));
+    // Sample the peer tables through the attack (run() samples once more at
+    // the end).
+    const Time until = min(a.end, Time::zero() + cfg_.time_limit);
+    for (Time t = a.start; t <= until; t += kPeerSampleEvery) {
+      net_->at(t, [this](Network&) { sample_peers(); });
     }
   }
 }
 
-Scenario::~Scenario() = default;
+Scenario::~Scenario() {
+  attackers_.clear();  // detach before the network goes
+}
+
+uint64_t Scenario::extra_peers() const {
+  uint64_t extra = 0;
+  for (size_t i = 0; i < hosts_.size(); i++) {
+    const size_t expected = i + 1 == hosts_.size() ? st_.size() : 1;
+    const size_t have = hosts_[i]->endpoint().peers().size();
+    if (have > expected) extra += have - expected;
+  }
+  return extra;
+}
+
+void Scenario::sample_peers() { res_.extra_peers = std::max(res_.extra_peers, extra_peers()); }
+
+void Scenario::reload_peer(const HostRef& ref) {
+  const Addr rx_addr = receiver().addr();
+  if (ref.role == Role::sender) {
+    const size_t s = ref.sender;
+    const Result<PeerId> r = sender(s).reload_peer(rx_addr);
+    if (!r.ok()) throw std::runtime_error("reload: add_peer: " + std::string(to_string(r.err)));
+    st_[s].peer = r.value;
+    res_.peer_reloads++;
+    return;
+  }
+  const Addr peer = sender(ref.sender).addr();
+  if (cfg_.endpoint.accept_unknown_peers) {
+    receiver().remove_peer(peer);
+  } else {
+    const Result<PeerId> r = receiver().reload_peer(peer);
+    if (!r.ok()) throw std::runtime_error("reload: add_peer: " + std::string(to_string(r.err)));
+  }
+  res_.peer_reloads++;
+}
+
+void Scenario::restart(const HostRef& ref, Clock clock) {
+  Host& h = host(ref);
+  h.restart(clock);
+  if (ref.role == Role::receiver) return;
+  // The application restarts with its endpoint: what it had in flight is
+  // gone with the old process; it sends the rest over the new endpoint.
+  const size_t s = ref.sender;
+  SenderState& st = st_[s];
+  st.peer = h.endpoint().find_peer(receiver().addr());
+  const uint64_t base = s * cfg_.count;
+  for (uint64_t i = base; i < base + st.next; i++) {
+    Record& r = rec_[i];
+    if (!r.sent_at.is_infinite() && !r.completed && r.failed == FailReason::none) {
+      r.abandoned = true;
+    }
+  }
+  const bool was_waiting = st.outstanding > 0;
+  st.outstanding = 0;
+  if (cfg_.workload == Workload::bulk) {
+    top_up(s);
+  } else if (was_waiting) {
+    pp_resolved_++;
+    ping_next();
+  }
+}
+
+void Scenario::freeze(const HostRef& ref, uint64_t queue_bytes) { host(ref).freeze(queue_bytes); }
+
+void Scenario::thaw(const HostRef& ref) {
+  Host& h = host(ref);
+  if (!h.frozen()) return;
+  h.thaw();
+  if (ref.role == Role::receiver) return;
+  // A sender's application was stopped too: it carries on where it was.
+  if (cfg_.workload == Workload::bulk) {
+    top_up(ref.sender);
+  } else if (st_[0].outstanding == 0) {
+    ping_next();
+  }
+}
+
+void Scenario::set_outage(const Blackhole& b, bool on) {
+  const uint32_t first = b.path == kAllPaths ? 0 : b.path;
+  const uint32_t last = b.path == kAllPaths ? net_->paths() - 1 : b.path;
+  for (uint32_t p = first; p <= last; p++) {
+    for (Dir d : {Dir::a_to_b, Dir::b_to_a}) {
+      if (b.dir == Directions::a_to_b && d != Dir::a_to_b) continue;
+      if (b.dir == Directions::b_to_a && d != Dir::b_to_a) continue;
+      uint32_t& n = outages_[p * 2 + static_cast<uint32_t>(d)];
+      n = on ? n + 1 : n - 1;
+      net_->link(p, d).params.blackhole = n > 0;
+    }
+  }
+}
 
 void Scenario::top_up(size_t s) {
   SenderState& st = st_[s];
   Host& h = *hosts_[s];
+  if (h.frozen()) return;  // its application is stopped too; thaw() resumes it
   while (st.outstanding < cfg_.window && st.next < cfg_.count) {
     const uint64_t index = s * cfg_.count + st.next;
     make_payload(cfg_.seed, index, payload_);
@@ -168,7 +311,7 @@ void Scenario::top_up(size_t s) {
 
 void Scenario::ping_next() {
   SenderState& st = st_[0];
-  if (st.next >= cfg_.count) return;
+  if (st.next >= cfg_.count || sender().frozen()) return;
   const uint64_t index = st.next;
   make_payload(cfg_.seed, index, payload_);
   SendOptions opt;
@@ -200,6 +343,10 @@ void Scenario::ping_next() {
 
 // The final hop: a bulk message at the receiver, a response at the client.
 void Scenario::on_arrival(uint64_t index, bool intact, Time now) {
+  if (is_forged_index(index)) {
+    res_.forged_delivered++;
+    return;
+  }
   if (!intact || index >= rec_.size()) {
     res_.corrupted_delivered++;
     if (index < rec_.size()) rec_[index].corrupted = true;
@@ -215,7 +362,7 @@ void Scenario::on_arrival(uint64_t index, bool intact, Time now) {
     const uint64_t base = s * cfg_.count;
     while (st.resolved < index - base) {
       const Record& q = rec_[base + st.resolved];
-      if (q.deliveries == 0 && q.failed == FailReason::none) break;
+      if (q.deliveries == 0 && q.failed == FailReason::none && !q.abandoned) break;
       ++st.resolved;
     }
     if (st.resolved < index - base) res_.order_violations++;
@@ -226,6 +373,12 @@ void Scenario::on_arrival(uint64_t index, bool intact, Time now) {
   last_delivery_ = now;
   delivered_bytes_ += cfg_.msg_size;
   res_.timeline.add(run_start_, now, cfg_.msg_size);
+}
+
+void Scenario::on_failed(Record& r, const Event& ev, uint8_t hop) {
+  r.failed = ev.reason;
+  r.maybe_delivered = maybe_delivered(ev);
+  r.failed_hop = hop;
 }
 
 void Scenario::on_sender_event(size_t s, const Event& ev, Time now) {
@@ -243,7 +396,7 @@ void Scenario::on_sender_event(size_t s, const Event& ev, Time now) {
       if (ev.type == EventType::send_completed) {
         r.completed = true;
       } else {
-        r.failed = ev.reason;
+        on_failed(r, ev, 1);
       }
       if (cfg_.workload == Workload::bulk) {
         if (st_[s].outstanding > 0) st_[s].outstanding--;
@@ -281,11 +434,14 @@ void Scenario::on_receiver_event(const Event& ev, Time now) {
       res_.peer_down++;
       return;
     case EventType::send_completed:
+      if (cfg_.workload == Workload::pingpong && ev.cookie < rec_.size()) {
+        rec_[ev.cookie].echo_completed = true;
+      }
       return;
     case EventType::send_failed:
       // A pingpong echo that will not arrive: the round trip is over.
       if (cfg_.workload == Workload::pingpong && ev.cookie < rec_.size()) {
-        rec_[ev.cookie].failed = ev.reason;
+        on_failed(rec_[ev.cookie], ev, 2);
         if (ev.cookie + 1 == st_[0].next && st_[0].outstanding == 1) {
           st_[0].outstanding = 0;
           pp_resolved_++;
@@ -299,6 +455,10 @@ void Scenario::on_receiver_event(const Event& ev, Time now) {
           check_payload(cfg_.seed, ev.data, index) && ev.data.size() == cfg_.msg_size;
       if (cfg_.workload == Workload::bulk) {
         on_arrival(index, intact, now);
+        return;
+      }
+      if (is_forged_index(index)) {
+        res_.forged_delivered++;
         return;
       }
       if (!intact || index >= rec_.size()) {
@@ -364,21 +524,35 @@ ScenarioResult Scenario::run() {
   res_.drained = !buffered(res_.buffered_bytes, res_.buffered_messages);
   res_.end_time = net_->now();
 
+  const bool pingpong = cfg_.workload == Workload::pingpong;
   for (const Record& r : rec_) {
     if (r.sent_at.is_infinite() && r.failed == FailReason::none) continue;  // never sent
     const bool arrived = r.deliveries > 0;
+    // What the completed (or failed) message was: the request of a round
+    // trip reaches the server, everything else the final receiver.
+    const bool request_arrived = pingpong ? r.hop1 > 0 : arrived;
     if (arrived) res_.delivered++;
     if (r.deliveries > 1 || r.hop1 > 1) res_.duplicated++;
+    if ((r.completed && !request_arrived) || (r.echo_completed && !arrived)) {
+      res_.completed_not_delivered++;
+    }
     if (r.failed != FailReason::none) {
       res_.failed++;
       res_.failed_by_reason.at(static_cast<size_t>(r.failed))++;
       if (arrived) res_.failed_but_delivered++;
+      const bool failed_one_arrived = r.failed_hop == 1 ? request_arrived : arrived;
+      if (failed_one_arrived && !r.maybe_delivered) res_.failed_not_maybe_but_delivered++;
+    } else if (!arrived && r.abandoned) {
+      res_.abandoned++;
     } else if (!arrived) {
       res_.missing++;
-    } else if (!r.completed && cfg_.workload == Workload::bulk) {
+    } else if (!r.completed && !pingpong) {
       res_.unacknowledged++;
     }
   }
+  sample_peers();
+  for (const auto& h : hosts_) res_.frozen_dropped += h->frozen_dropped();
+  for (const auto& a : attackers_) res_.forged_sent += a->counters().sent;
   res_.latency = percentiles(latencies_);
   if (!first_send_.is_infinite() && !last_delivery_.is_infinite() && last_delivery_ > first_send_) {
     res_.elapsed = last_delivery_ - first_send_;

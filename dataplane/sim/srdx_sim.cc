@@ -1,7 +1,10 @@
 // srdx-sim: runs a workload between simulated hosts over a deterministic
 // multipath network and checks that every message arrived exactly once and
-// intact. Exit codes: 0 all good, 1 an invariant failed (a message missing,
-// duplicated or delivered corrupted), 2 bad command line.
+// intact, under impairments and faults (blackholes in one or both directions,
+// peer reloads, restarts, frozen hosts, a blind attacker). Exit codes: 0 all
+// good, 1 an invariant failed (a message missing, reported completed but not
+// delivered, duplicated, delivered corrupted or forged, or an attacker got
+// state), 2 bad command line.
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <fstream>
@@ -47,6 +50,53 @@ uint64_t parse_count(const std::string& option, const std::string& text, uint64_
   return v;
 }
 
+// "receiver", "server", "sender", "client", "senderN" (N from 0).
+HostRef parse_host(const std::string& option, std::string_view text) {
+  if (text == "receiver" || text == "server") return {Role::receiver, 0};
+  if (text == "sender" || text == "client") return {Role::sender, 0};
+  if (text.substr(0, 6) == "sender" && text.size() > 6) {
+    return {Role::sender,
+            static_cast<uint32_t>(parse_count(option, std::string(text.substr(6)), 0, 249))};
+  }
+  fail(option, "unknown host '" + std::string(text) +
+                   "'; accepted: receiver, server, sender, client, senderN");
+}
+
+// "HOST@TIME", the rest of the text after TIME (from the first ':') in `rest`.
+std::pair<HostRef, Duration> parse_host_at(const std::string& option, std::string_view text,
+                                           std::string_view& rest) {
+  const size_t at = text.find('@');
+  if (at == std::string_view::npos) {
+    fail(option, "expected HOST@TIME in '" + std::string(text) + "', e.g. receiver@2ms");
+  }
+  const HostRef h = parse_host(option, text.substr(0, at));
+  std::string_view t = text.substr(at + 1);
+  const size_t colon = t.find(':');
+  rest = colon == std::string_view::npos ? std::string_view() : t.substr(colon + 1);
+  t = t.substr(0, colon);
+  Duration d;
+  if (std::string err = parse_duration(t, d); !err.empty()) fail(option, err);
+  return {h, d};
+}
+
+// "START-END" (END may be "end": until the run ends).
+void parse_window(const std::string& option, std::string_view text, Time& start, Time& end) {
+  const size_t dash = text.find('-');
+  if (dash == std::string_view::npos) {
+    fail(option, "expected START-END in '" + std::string(text) + "', e.g. 2ms-302ms");
+  }
+  Duration s, e = Duration::infinite();
+  if (std::string err = parse_duration(text.substr(0, dash), s); !err.empty()) fail(option, err);
+  if (text.substr(dash + 1) != "end") {
+    if (std::string err = parse_duration(text.substr(dash + 1), e); !err.empty()) {
+      fail(option, err);
+    }
+    if (e <= s) fail(option, "the end comes before the start in '" + std::string(text) + "'");
+  }
+  start = Time::zero() + s;
+  end = e == Duration::infinite() ? Time::infinite() : Time::zero() + e;
+}
+
 const char* kUsage =
     "srdx-sim: run the srdx transport between simulated hosts over a deterministic\n"
     "multipath network (hostA -- r1 == N paths == r2 -- hostB) and check that every\n"
@@ -62,11 +112,18 @@ const char* kExamples =
     "  srdx-sim --paths 8 --rate 1G --loss 2% --blackhole 3@2ms --size 16KiB --count 10000\n"
     "  # ping-pong of 64-byte messages with jitter and reordering, machine output:\n"
     "  srdx-sim --workload pingpong --size 64 --count 20000 --jitter 5us --reorder 1% --json\n"
+    "  # every path dead from A to B only (ACKs still flow) for 300 ms, past peer_timeout:\n"
+    "  srdx-sim --blackhole all:a2b@10ms-310ms --count 500\n"
+    "  # the sender reloads its peer at 2 ms; the receiver restarts with its clock set back:\n"
+    "  srdx-sim --blackhole none --reload sender@2ms --restart receiver@5ms:back\n"
+    "  # the receiver stopped for 300 ms, and a blind attacker at 100k forgeries/s:\n"
+    "  srdx-sim --blackhole none --freeze receiver@2ms-302ms --attack 100k@0ms-200ms\n"
     "  # 4 paths at 200 Mbit/s, path 2 dead from 100 ms on; goodput per ms and its dip:\n"
     "  srdx-sim --rate 200M --loss 0 --blackhole 2@100ms --count 1500 --timeline t.txt\n"
     "\n"
-    "Exit status: 0 ok; 1 a message went missing, was delivered twice or delivered\n"
-    "corrupted; 2 bad command line.\n";
+    "Exit status: 0 ok; 1 an invariant failed (a message went missing, was reported\n"
+    "completed but never delivered, was delivered twice, corrupted or forged, or an\n"
+    "attacker got state in an endpoint); 2 bad command line.\n";
 
 }  // namespace
 
@@ -101,8 +158,33 @@ int main(int argc, char** argv) {
       "blackhole",
       po::value<std::vector<std::string>>()->multitoken()->default_value({"2@10ms-40ms"},
                                                                          "2@10ms-40ms"),
-      "PATH@START[-END]: the path drops everything from START (until END); repeatable; "
-      "'none' for no blackhole. Paths are numbered from 0");
+      "[PATH|all][:a2b|:b2a]@START[-END]: the path (or every path) drops everything from "
+      "START (until END), in both directions or only a2b (what side A sends: the data) or "
+      "b2a (side B: the ACKs); repeatable; 'none' for no blackhole. Paths are numbered "
+      "from 0");
+  po::options_description faults(
+      "Host faults (repeatable; HOST is receiver, server, sender, "
+      "client or senderN)");
+  faults.add_options()(
+      "reload", po::value<std::vector<std::string>>()->multitoken(),
+      "HOST@TIME: the host removes its peer and adds it again, as srdxd's SIGHUP reload "
+      "does; its messages in flight fail with peer_removed, the workload goes on")(
+      "restart", po::value<std::vector<std::string>>()->multitoken(),
+      "HOST@TIME[:back]: the host's endpoint is replaced by a new one (new seed, larger "
+      "epoch; ':back': its clock stepped back, a smaller epoch). A restarted sender "
+      "abandons what it had in flight")(
+      "freeze", po::value<std::vector<std::string>>()->multitoken(),
+      "HOST@START-END: the whole host stops (no packets, timers or events; SIGSTOP); "
+      "datagrams to it wait in a socket buffer of --freeze-buffer")(
+      "freeze-buffer", po::value<std::string>()->default_value("256KiB"),
+      "a frozen host's socket buffer; what does not fit is dropped")(
+      "attack", po::value<std::vector<std::string>>()->multitoken(),
+      "RATE[@START-END]: a blind attacker forges hellos, data and ACKs from each host's "
+      "address to its peer, RATE datagrams/s (100k, 1M), from START to END (default: the "
+      "whole run); nothing it sends may be delivered or create state")(
+      "configured-peers",
+      "the receiver adds the senders as peers and refuses unknown ones "
+      "(accept_unknown_peers off)");
   po::options_description workload("Workload");
   workload.add_options()(
       "workload", po::value<std::string>()->default_value("bulk"),
@@ -125,7 +207,7 @@ int main(int argc, char** argv) {
       "the timeline's interval; the dip after a blackhole is judged on 5 ms windows of it")(
       "help,h", "show this help");
   po::options_description all;
-  all.add(topology).add(impair).add(workload).add(output);
+  all.add(topology).add(impair).add(faults).add(workload).add(output);
 
   try {
     po::variables_map vm;
@@ -156,10 +238,10 @@ int main(int argc, char** argv) {
       if (b == "none") continue;
       Blackhole bh;
       Duration start, end;
-      if (std::string err = parse_blackhole(b, bh.path, start, end); !err.empty()) {
+      if (std::string err = parse_blackhole(b, bh.path, bh.dir, start, end); !err.empty()) {
         fail("blackhole", err);
       }
-      if (bh.path >= cfg.net.paths) {
+      if (bh.path != kAllPaths && bh.path >= cfg.net.paths) {
         fail("blackhole", "path " + std::to_string(bh.path) + " in '" + b +
                               "' does not exist; paths are 0.." +
                               std::to_string(cfg.net.paths - 1));
@@ -168,6 +250,53 @@ int main(int argc, char** argv) {
       bh.end = end == Duration::infinite() ? Time::infinite() : Time::zero() + end;
       cfg.blackholes.push_back(bh);
     }
+    auto strings = [&vm](const char* name) {
+      return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
+    };
+    for (const std::string& t : strings("reload")) {
+      std::string_view rest;
+      const auto [h, at] = parse_host_at("reload", t, rest);
+      if (!rest.empty()) fail("reload", "unexpected ':" + std::string(rest) + "' in '" + t + "'");
+      cfg.reloads.push_back({Time::zero() + at, h});
+    }
+    for (const std::string& t : strings("restart")) {
+      std::string_view rest;
+      const auto [h, at] = parse_host_at("restart", t, rest);
+      Clock clock = Clock::forward;
+      if (rest == "back") {
+        clock = Clock::stepped_back;
+      } else if (!rest.empty()) {
+        fail("restart", "unknown '" + std::string(rest) + "' in '" + t + "'; accepted: back");
+      }
+      cfg.restarts.push_back({Time::zero() + at, h, clock});
+    }
+    const uint64_t freeze_buffer = parse<uint64_t>(vm, "freeze-buffer", parse_size);
+    for (const std::string& t : strings("freeze")) {
+      const size_t at = t.find('@');
+      if (at == std::string::npos) fail("freeze", "expected HOST@START-END in '" + t + "'");
+      Freeze f;
+      f.host = parse_host("freeze", std::string_view(t).substr(0, at));
+      Time end;
+      parse_window("freeze", std::string_view(t).substr(at + 1), f.start, end);
+      if (end.is_infinite()) fail("freeze", "a freeze needs an end in '" + t + "'");
+      f.length = end - f.start;
+      f.queue_bytes = freeze_buffer;
+      cfg.freezes.push_back(f);
+    }
+    for (const std::string& t : strings("attack")) {
+      Attack a;
+      const size_t at = t.find('@');
+      uint64_t rate = 0;
+      if (std::string err = parse_rate(std::string_view(t).substr(0, at), rate); !err.empty()) {
+        fail("attack", err);
+      }
+      if (rate == 0 || rate > 1'000'000'000) fail("attack", "the rate must be 1 to 1G per second");
+      a.rate_pps = rate;
+      if (at != std::string::npos)
+        parse_window("attack", std::string_view(t).substr(at + 1), a.start, a.end);
+      cfg.attacks.push_back(a);
+    }
+    if (vm.count("configured-peers")) cfg.endpoint.accept_unknown_peers = false;
     const std::string w = get(vm, "workload");
     if (w == "bulk") {
       cfg.workload = Workload::bulk;

@@ -161,19 +161,49 @@ std::string parse_probability(std::string_view text, double& p) {
 }
 
 std::string parse_blackhole(std::string_view text, uint32_t& path, Duration& start, Duration& end) {
+  Directions dir = Directions::both;
   const std::string accepted = "accepted: PATH@START or PATH@START-END, e.g. 2@5ms or 2@5ms-20ms";
+  const size_t at = text.find('@');
+  const std::string_view head = text.substr(0, at);
+  if (head.find(':') != std::string_view::npos || head == "all") {
+    return "no direction or 'all' here in " + quote(text) + "; " + accepted;
+  }
+  return parse_blackhole(text, path, dir, start, end);
+}
+
+std::string parse_blackhole(std::string_view text, uint32_t& path, Directions& dir, Duration& start,
+                            Duration& end) {
+  const std::string accepted =
+      "accepted: [PATH|all][:a2b|:b2a]@START[-END], e.g. 2@5ms, 2@5ms-20ms, all:a2b@10ms-300ms";
   const size_t at = text.find('@');
   if (at == std::string_view::npos || at == 0) {
     return "expected PATH@TIME in " + quote(text) + "; " + accepted;
   }
-  const std::string_view p = text.substr(0, at);
-  uint64_t v = 0;
-  for (char c : p) {
-    if (c < '0' || c > '9' || v > 100000)
-      return "bad path number in " + quote(text) + "; " + accepted;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
+  std::string_view p = text.substr(0, at);
+  dir = Directions::both;
+  if (const size_t colon = p.find(':'); colon != std::string_view::npos) {
+    const std::string_view d = p.substr(colon + 1);
+    if (d == "a2b" || d == "a_to_b") {
+      dir = Directions::a_to_b;
+    } else if (d == "b2a" || d == "b_to_a") {
+      dir = Directions::b_to_a;
+    } else if (d != "both") {
+      return "bad direction in " + quote(text) + "; " + accepted;
+    }
+    p = p.substr(0, colon);
   }
-  path = static_cast<uint32_t>(v);
+  if (p == "all") {
+    path = kAllPaths;
+  } else {
+    uint64_t v = 0;
+    if (p.empty()) return "bad path number in " + quote(text) + "; " + accepted;
+    for (char c : p) {
+      if (c < '0' || c > '9' || v > 100000)
+        return "bad path number in " + quote(text) + "; " + accepted;
+      v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    path = static_cast<uint32_t>(v);
+  }
   std::string_view times = text.substr(at + 1);
   const size_t dash = times.find('-');
   if (std::string err = parse_duration(times.substr(0, dash), start); !err.empty()) {
@@ -187,6 +217,18 @@ std::string parse_blackhole(std::string_view text, uint32_t& path, Duration& sta
     if (end <= start) return "end before start in " + quote(text) + "; " + accepted;
   }
   return {};
+}
+
+std::string_view to_string(Directions d) {
+  switch (d) {
+    case Directions::both:
+      return "both";
+    case Directions::a_to_b:
+      return "a_to_b";
+    case Directions::b_to_a:
+      return "b_to_a";
+  }
+  return "?";
 }
 
 std::string format_rate(double bps) {

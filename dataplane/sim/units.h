@@ -36,6 +36,12 @@ std::string parse_mac(std::string_view text, std::array<uint8_t, 6>& mac);
 std::vector<std::string> split_words(std::string_view text);
 // "PATH@START" or "PATH@START-END", e.g. "2@5ms-20ms".
 std::string parse_blackhole(std::string_view text, uint32_t& path, Duration& start, Duration& end);
+// The same with a direction and "all" paths: "[PATH|all][:a2b|:b2a]@START[-END]",
+// e.g. "all:a2b@10ms-300ms" (every path, side A to side B only). `path` is
+// kAllPaths for "all"; no direction means both.
+std::string parse_blackhole(std::string_view text, uint32_t& path, Directions& dir, Duration& start,
+                            Duration& end);
+std::string_view to_string(Directions d);
 
 // "10 Gbit/s", "250 us", "64 KiB": for tables.
 std::string format_rate(double bps);

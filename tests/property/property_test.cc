@@ -2,9 +2,18 @@
 // failures, workload, endpoint knobs) and the end-to-end invariants must hold:
 //
 //   every message is delivered exactly once and intact, or reported failed
-//   (missing == 0, duplicated == 0, corrupted_delivered == 0), the workload
+//   (missing == 0, duplicated == 0, corrupted_delivered == 0); no message
+//   reported completed went undelivered (completed_not_delivered == 0); none
+//   reported failed as "not delivered" (Event::maybe_delivered false, once the
+//   field exists) was delivered; nothing an attacker forged is delivered and
+//   it gets no state (forged_delivered == 0, extra_peers == 0); the workload
 //   finishes within its simulated time limit, and afterwards every endpoint's
 //   buffers drain back to zero.
+//
+// The faults of issue 9 (one-way outages of a path or of every path, peer
+// reloads, restarts with the clock stepped back and of a sender, frozen hosts
+// longer or shorter than peer_timeout, a blind attacker) are drawn after every
+// older parameter, so a seed keeps its fabric, workload and knobs.
 //
 // How many seeds: the first command-line argument (meson passes the
 // `property_seeds` option), overridden by env SRDX_PROPERTY_SEEDS. Seeds run
@@ -29,6 +38,7 @@
 #include <vector>
 
 #include "sim/scenario.h"
+#include "sim/units.h"
 
 namespace srdx::sim {
 namespace {
@@ -87,6 +97,24 @@ struct Params {
   bool pause = false;
   Duration pause_at, pause_len;
   bool ordered = false;
+  // Issue 9's faults, each optional.
+  bool oneway = false;   // a blackhole of one direction
+  uint32_t ow_path = 0;  // kAllPaths: every path
+  Directions ow_dir = Directions::a_to_b;
+  Duration ow_start, ow_len;
+  bool reload = false;
+  HostRef reload_host;
+  Duration reload_at;
+  bool restart_back = false;  // the receiver's restart steps its clock back
+  bool sender_restart = false;
+  Clock sender_restart_clock = Clock::forward;
+  Duration sender_restart_at;
+  bool freeze = false;
+  HostRef freeze_host;
+  Duration freeze_at, freeze_len;
+  bool attack = false;
+  uint64_t attack_pps = 0;
+  Duration attack_at, attack_len;
   EndpointConfig ep;
   Duration time_limit, drain_limit;
 
@@ -114,9 +142,23 @@ std::string Params::describe() const {
   }
   o << "]";
   if (blackhole) o << " blackhole=p" << bh_path << "@" << us(bh_start) << "+" << us(bh_len);
-  if (restart) o << " restart@" << us(restart_at);
+  if (restart) o << " restart@" << us(restart_at) << (restart_back ? ":back" : "");
   if (pause) o << " pause@" << us(pause_at) << "+" << us(pause_len);
   if (ordered) o << " ordered";
+  auto host = [](const HostRef& h) {
+    return h.role == Role::receiver ? std::string("receiver") : "sender" + std::to_string(h.sender);
+  };
+  if (oneway) {
+    o << " oneway=" << (ow_path == kAllPaths ? std::string("all") : "p" + std::to_string(ow_path))
+      << ":" << to_string(ow_dir) << "@" << us(ow_start) << "+" << us(ow_len);
+  }
+  if (reload) o << " reload=" << host(reload_host) << "@" << us(reload_at);
+  if (sender_restart) {
+    o << " sender_restart@" << us(sender_restart_at)
+      << (sender_restart_clock == Clock::stepped_back ? ":back" : "");
+  }
+  if (freeze) o << " freeze=" << host(freeze_host) << "@" << us(freeze_at) << "+" << us(freeze_len);
+  if (attack) o << " attack=" << attack_pps << "pps@" << us(attack_at) << "+" << us(attack_len);
   o << " ep{mtu=" << ep.mtu << " paths_per_peer=" << ep.paths_per_peer
     << " msg_timeout=" << us(ep.message_timeout) << " max_outstanding=" << ep.max_outstanding_msgs
     << " recv_window=" << ep.recv_msg_window << " recv_buffer=" << ep.recv_buffer_bytes
@@ -271,6 +313,51 @@ Params derive(uint64_t seed) {
   p.ordered = p.workload == Workload::bulk && r.chance(0.3);
   // Likewise: feature coalesce (an ACK and data in one datagram) on in most runs.
   p.ep.coalesce = r.chance(0.8);
+
+  // Issue 9's faults, drawn after everything above. Half of the outages and
+  // freezes outlast peer_timeout: that is where a connection is given up on.
+  auto long_or_short = [&](double short_lo, double short_hi) {
+    return r.chance(0.5) ? e.peer_timeout + Duration::nanos(static_cast<int64_t>(
+                                                r.uniform(0.1, 1.0) * e.peer_timeout.ns()))
+                         : Duration::nanos(static_cast<int64_t>(r.log_uniform(short_lo, short_hi)));
+  };
+  auto any_host = [&](double receiver_share) {
+    return r.chance(receiver_share)
+               ? HostRef{Role::receiver, 0}
+               : HostRef{Role::sender, static_cast<uint32_t>(r.range(0, p.senders - 1))};
+  };
+  if (r.chance(0.15)) {
+    p.oneway = true;
+    p.ow_path = r.chance(0.5) ? kAllPaths : static_cast<uint32_t>(r.range(0, n - 1));
+    p.ow_dir = r.chance(0.6) ? Directions::a_to_b : Directions::b_to_a;
+    p.ow_start = within(0.05, 0.8);
+    p.ow_len = long_or_short(100e3, 20e6);
+  }
+  if (r.chance(0.1)) {
+    p.reload = true;
+    p.reload_host = any_host(0.4);
+    p.reload_at = within(0.05, 0.9);
+  }
+  p.restart_back = p.restart && r.chance(0.4);
+  if (r.chance(0.05)) {
+    p.sender_restart = true;
+    p.sender_restart_at = within(0.05, 0.9);
+    p.sender_restart_clock = r.chance(0.5) ? Clock::stepped_back : Clock::forward;
+  }
+  if (r.chance(0.1)) {
+    p.freeze = true;
+    p.freeze_host = any_host(0.7);
+    p.freeze_at = within(0.0, 0.8);
+    p.freeze_len = long_or_short(50e3, 20e6);
+  }
+  if (r.chance(0.08)) {
+    p.attack = true;
+    p.attack_pps = static_cast<uint64_t>(r.log_uniform(1e3, 2e5));
+    p.attack_at = within(0.0, 0.5);
+    p.attack_len = Duration::nanos(static_cast<int64_t>(r.log_uniform(1e6, 50e6)));
+  }
+  if (p.oneway) p.time_limit += p.ow_len;
+  if (p.freeze) p.time_limit += p.freeze_len;
   return p;
 }
 
@@ -293,6 +380,20 @@ ScenarioResult run(const Params& p) {
                                 ? Time::infinite()
                                 : Time::zero() + p.bh_start + p.bh_len});
   }
+  if (p.oneway) {
+    c.blackholes.push_back(
+        {p.ow_path, Time::zero() + p.ow_start, Time::zero() + p.ow_start + p.ow_len, p.ow_dir});
+  }
+  if (p.reload) c.reloads.push_back({Time::zero() + p.reload_at, p.reload_host});
+  if (p.sender_restart) {
+    c.restarts.push_back(
+        {Time::zero() + p.sender_restart_at, {Role::sender, 0}, p.sender_restart_clock});
+  }
+  if (p.freeze) c.freezes.push_back({Time::zero() + p.freeze_at, p.freeze_len, p.freeze_host});
+  if (p.attack) {
+    c.attacks.push_back(
+        {Time::zero() + p.attack_at, Time::zero() + p.attack_at + p.attack_len, p.attack_pps, 0.1});
+  }
   Scenario s(c);
   Network& net = s.network();
   for (uint32_t i = 0; i < p.paths.size(); i++) {
@@ -308,7 +409,11 @@ ScenarioResult run(const Params& p) {
     });
     net.link(i, Dir::b_to_a).params.delay = pp.delay_ba;
   }
-  if (p.restart) net.at(Time::zero() + p.restart_at, [&s](Network&) { s.receiver().restart(); });
+  if (p.restart) {
+    net.at(Time::zero() + p.restart_at, [&s, &p](Network&) {
+      s.restart({Role::receiver, 0}, p.restart_back ? Clock::stepped_back : Clock::forward);
+    });
+  }
   if (p.pause) {
     net.at(Time::zero() + p.pause_at, [&s](Network&) { s.receiver().pause_reading(true); });
     net.at(Time::zero() + p.pause_at + p.pause_len,
@@ -323,7 +428,12 @@ std::string summarize(const ScenarioResult& r) {
     << " delivered=" << r.delivered << " failed=" << r.failed
     << " (timeout=" << r.failed_by_reason[1] << " unreachable=" << r.failed_by_reason[2]
     << " restarted=" << r.failed_by_reason[3] << " too_large=" << r.failed_by_reason[5]
-    << ") failed_but_delivered=" << r.failed_but_delivered << " missing=" << r.missing
+    << " removed=" << r.failed_by_reason[4] << ") failed_but_delivered=" << r.failed_but_delivered
+    << " failed_not_maybe_but_delivered=" << r.failed_not_maybe_but_delivered
+    << (kEventSaysMaybeDelivered ? "" : " (Event has no maybe_delivered yet)")
+    << " missing=" << r.missing << " completed_not_delivered=" << r.completed_not_delivered
+    << " abandoned=" << r.abandoned << " forged_delivered=" << r.forged_delivered
+    << " forged_sent=" << r.forged_sent << " extra_peers=" << r.extra_peers
     << " duplicated=" << r.duplicated << " corrupted_delivered=" << r.corrupted_delivered
     << " timed_out=" << r.timed_out << " drained=" << r.drained << " (" << r.buffered_bytes
     << " B, " << r.buffered_messages << " msgs) retx=" << r.retransmissions
@@ -346,6 +456,10 @@ std::string violations(const Params& p, const ScenarioResult& r) {
   if (r.duplicated != 0) v += " duplicated";
   if (r.corrupted_delivered != 0) v += " corrupted_delivered";
   if (r.order_violations != 0) v += " order_violations";
+  if (r.completed_not_delivered != 0) v += " completed_not_delivered";
+  if (r.failed_not_maybe_but_delivered != 0) v += " failed_not_maybe_but_delivered";
+  if (r.forged_delivered != 0) v += " forged_delivered";
+  if (r.extra_peers != 0) v += " extra_peers";
   if (r.timed_out && !(echo_may_die && r.missing == 1)) v += " timed_out";
   if (!r.drained) v += " not_drained";
   return v;
@@ -362,6 +476,8 @@ TEST(Property, RandomScenariosKeepTheInvariants) {
   }
   const auto t0 = std::chrono::steady_clock::now();
   uint64_t failures = 0, delivered = 0, failed = 0, sent = 0, with_failures = 0;
+  // Failing seeds that drew each of issue 9's faults, and those that drew none.
+  uint64_t failing_with[6] = {}, failing_old_faults_only = 0;
   double slowest_ms = 0;
   uint64_t slowest_seed = 0;
   for (uint64_t seed : seeds) {
@@ -387,6 +503,15 @@ TEST(Property, RandomScenariosKeepTheInvariants) {
     }
     if (!v.empty()) {
       failures++;
+      if (!(p.oneway || p.reload || p.restart_back || p.sender_restart || p.freeze || p.attack)) {
+        failing_old_faults_only++;
+      }
+      failing_with[0] += p.oneway;
+      failing_with[1] += p.reload;
+      failing_with[2] += p.restart_back;
+      failing_with[3] += p.sender_restart;
+      failing_with[4] += p.freeze;
+      failing_with[5] += p.attack;
       ADD_FAILURE() << "FAILED seed " << seed << ":" << v << " (replay: SRDX_PROPERTY_SEED=" << seed
                     << ")\n  " << p.describe() << "\n  " << summarize(r);
     }
@@ -400,6 +525,13 @@ TEST(Property, RandomScenariosKeepTheInvariants) {
   std::cout << ", " << failures << " failing, " << sent << " messages sent, " << delivered
             << " delivered, " << failed << " failed (in " << with_failures << " seeds), " << secs
             << " s wall, slowest seed " << slowest_seed << " (" << slowest_ms << " ms)\n";
+  if (failures) {
+    std::cout << "property: failing seeds with a one-way outage " << failing_with[0]
+              << ", a reload " << failing_with[1] << ", a restart with the clock back "
+              << failing_with[2] << ", a sender restart " << failing_with[3] << ", a freeze "
+              << failing_with[4] << ", an attack " << failing_with[5] << "; with none of these "
+              << failing_old_faults_only << "\n";
+  }
 }
 
 // The same seed twice: the same trace and the same figures.
@@ -410,7 +542,9 @@ TEST(Property, SameSeedSameRun) {
   for (uint64_t seed = 1; checked < 6 && seed < 10000; seed++) {
     const Params p = derive(seed);
     // Prefer seeds that exercise impairments and failures.
-    if (checked < 3 && !(p.blackhole || p.restart || p.pause)) continue;
+    if (checked < 3 && !(p.blackhole || p.restart || p.pause || p.oneway || p.reload ||
+                         p.sender_restart || p.freeze || p.attack))
+      continue;
     checked++;
     const ScenarioResult a = run(p), b = run(p);
     SCOPED_TRACE(p.describe());
@@ -431,6 +565,9 @@ TEST(Property, SameSeedSameRun) {
     EXPECT_EQ(a.latency.max_us, b.latency.max_us);
     EXPECT_EQ(a.buffered_bytes, b.buffered_bytes);
     EXPECT_EQ(a.path_share, b.path_share);
+    EXPECT_EQ(a.forged_sent, b.forged_sent);
+    EXPECT_EQ(a.abandoned, b.abandoned);
+    EXPECT_EQ(a.frozen_dropped, b.frozen_dropped);
   }
 }
 

@@ -73,6 +73,33 @@ TEST(SimUnits, Blackholes) {
   EXPECT_NE(parse_blackhole("x@1ms", path, s, e), "");
   EXPECT_NE(parse_blackhole("1@5ms-2ms", path, s, e), "");
   EXPECT_NE(parse_blackhole("15ms", path, s, e), "");
+  // The short form refuses what it cannot return: a direction, every path.
+  EXPECT_NE(parse_blackhole("all@1ms", path, s, e), "");
+  EXPECT_NE(parse_blackhole("1:a2b@1ms", path, s, e), "");
+}
+
+TEST(SimUnits, OneWayBlackholesAndEveryPath) {
+  uint32_t path = 0;
+  Directions dir = Directions::both;
+  Duration s, e;
+  EXPECT_EQ(parse_blackhole("all:a2b@10ms-300ms", path, dir, s, e), "");
+  EXPECT_EQ(path, kAllPaths);
+  EXPECT_EQ(dir, Directions::a_to_b);
+  EXPECT_EQ(s, 10_ms);
+  EXPECT_EQ(e, 300_ms);
+  EXPECT_EQ(parse_blackhole("3:b2a@1ms", path, dir, s, e), "");
+  EXPECT_EQ(path, 3u);
+  EXPECT_EQ(dir, Directions::b_to_a);
+  EXPECT_EQ(e, Duration::infinite());
+  EXPECT_EQ(parse_blackhole("2@5ms-20ms", path, dir, s, e), "");
+  EXPECT_EQ(path, 2u);
+  EXPECT_EQ(dir, Directions::both);
+  EXPECT_EQ(parse_blackhole("all:both@0-1s", path, dir, s, e), "");
+  EXPECT_EQ(dir, Directions::both);
+  EXPECT_NE(parse_blackhole("all:sideways@1ms", path, dir, s, e), "");
+  EXPECT_NE(parse_blackhole(":a2b@1ms", path, dir, s, e), "");
+  EXPECT_NE(parse_blackhole("al@1ms", path, dir, s, e), "");
+  EXPECT_EQ(to_string(Directions::a_to_b), "a_to_b");
 }
 
 TEST(SimStats, NearestRankPercentiles) {
