@@ -5,17 +5,6 @@
 
 namespace srdx::sim {
 
-namespace {
-template <class C>
-uint64_t get_epoch(const C& cfg) {
-  if constexpr (requires { cfg.epoch; }) {
-    return cfg.epoch;
-  } else {
-    return 0;
-  }
-}
-}  // namespace
-
 Host::Host(Network& net, std::string name, Addr addr, Side side, const EndpointConfig& cfg)
     : net_(net),
       name_(std::move(name)),
@@ -25,7 +14,6 @@ Host::Host(Network& net, std::string name, Addr addr, Side side, const EndpointC
       txbuf_(cfg.mtu - tuning::kIpUdpOverhead) {
   // The endpoint names itself by the port it receives on, like a real one.
   cfg_.port = addr.port;
-  epoch_ = get_epoch(cfg_);
   ep_ = std::make_unique<Endpoint>(cfg_);
   net_.attach(*this, addr, side);
 }
@@ -73,7 +61,6 @@ void Host::restart(Clock clock) {
   frozen_ = false;
   frozen_bytes_ = 0;
   epoch_ = clock == Clock::forward ? epoch_ + 1 : epoch_ / 2;
-  set_epoch(cfg_, epoch_);
   // Never derived from the epoch: a clock stepped back must not bring back an
   // old incarnation's seed (the endpoint draws its identifiers from it).
   cfg_.seed = mix64(cfg_.seed ^ (restarts_ + 2ull));

@@ -19,21 +19,22 @@
 
 namespace srdx::sim {
 
-// How a restarted host's wall clock compares with the one it had before: the
-// endpoint's epoch has come from it (the dataplane's boot time). A clock
-// stepped back (NTP, a VM restored from a snapshot) gives a smaller epoch.
+// How a restarted host's wall clock compares with the one it had before (NTP,
+// a VM restored from a snapshot step it back). The host keeps an "epoch", its
+// boot time as such a clock reads it; srdx once identified incarnations by it
+// (a clock stepped back made a restarted host "stale" to its peers forever).
+// The engine no longer reads any clock for identity: restarts either way must
+// behave the same, which is what the faults test checks.
 enum class Clock : uint8_t { forward, stepped_back };
+
+// Every host's first epoch: large enough for a restart with the clock stepped
+// back to go lower.
+inline constexpr uint64_t kBootEpoch = 1'000'000'000'000;
 
 // What a frozen host's socket holds before it drops, like a receive buffer
 // (net.core.rmem_default is 208 KiB).
 inline constexpr uint64_t kDefaultFrozenQueueBytes = 256u << 10;
 
-// EndpointConfig::epoch is on its way out (connection ids drawn from the seed
-// replace it): the host sets it while the field exists, and builds without it.
-template <class C>
-void set_epoch(C& cfg, uint64_t epoch) {
-  if constexpr (requires { cfg.epoch; }) cfg.epoch = epoch;
-}
 
 class Host : public Port {
  public:
@@ -69,9 +70,8 @@ class Host : public Port {
   // Destroys the endpoint and builds a new one at the same address with a
   // fresh seed (the seed is what the endpoint draws its identifiers from), then
   // re-adds the remembered peers in the same order. Packets in flight to the
-  // old endpoint reach the new one. While EndpointConfig::epoch exists the new
-  // endpoint's epoch is larger (Clock::forward) or, the clock stepped back,
-  // smaller: half the old one (which must be above 1, as zero is reserved).
+  // old endpoint reach the new one. The host's epoch (Clock) grows, or with
+  // the clock stepped back halves.
   void restart(Clock clock = Clock::forward);
   uint64_t epoch() const { return epoch_; }
   uint64_t seed() const { return cfg_.seed; }
@@ -122,7 +122,7 @@ class Host : public Port {
   bool paused_ = false;
   bool polling_ = false;
   uint32_t restarts_ = 0;
-  uint64_t epoch_ = 0;
+  uint64_t epoch_ = kBootEpoch;
   uint64_t tx_packets_ = 0;
   bool frozen_ = false;
   uint64_t frozen_limit_ = 0, frozen_bytes_ = 0;

@@ -11,9 +11,6 @@ constexpr uint32_t kSideAIp = 0xC6120001;  // 198.18.0.1, then .2, ...
 constexpr uint32_t kSideBIp = 0xC6130001;  // 198.19.0.1
 constexpr uint16_t kPort = 7471;
 constexpr uint32_t kAttackerIp = 0xC6120000 + 200;  // 198.18.0.200, .201, ... on side A
-// Every host's first epoch, as the dataplane would take it from the clock at
-// boot: large enough for a restart with the clock stepped back to go lower.
-constexpr uint64_t kBootEpoch = 1'000'000'000'000;
 // How often the peer tables are sampled while an attack runs.
 constexpr Duration kPeerSampleEvery = Duration::micros(100);
 constexpr size_t kIndexBytes = 8;
@@ -122,7 +119,6 @@ Scenario::Scenario(const ScenarioConfig& cfg) : cfg_(cfg) {
   const Addr rx_addr{kSideBIp, kPort};
   for (uint32_t i = 0; i <= n; i++) {
     EndpointConfig ec = cfg_.endpoint;
-    set_epoch(ec, kBootEpoch);
     ec.seed = mix64(cfg_.seed + 0x686f7374ull * (i + 1));  // "host"
     const bool rx = i == n;
     const Addr addr = rx ? rx_addr : Addr{kSideAIp + i, kPort};

@@ -398,11 +398,11 @@ TEST(SimFaults, SenderFrozenLongerThanPeerTimeout) {
 // other's addresses. Nothing it sends is delivered or changes a connection
 // (no message fails, no peer restarts), and no state grows.
 void blind_attack(Workload w, bool configured) {
-  ScenarioConfig c = bulk(16u << 10, 300);
+  ScenarioConfig c = bulk(16u << 10, 1000);
   c.workload = w;
   if (w == Workload::pingpong) c.msg_size = 1000;
   c.endpoint.accept_unknown_peers = !configured;
-  c.attacks.push_back({Time::zero(), Time::zero() + 200_ms, 100'000, 0.1});
+  c.attacks.push_back({Time::zero(), Time::zero() + 200_ms, 1'000'000, 0.1});
   Scenario s(c);
   const ScenarioResult r = s.run();
   expect_invariants(r);
