@@ -228,11 +228,11 @@ void Endpoint::Impl::start_handshake(Peer& p, Time now) {
 
 void Endpoint::Impl::end_connection(Peer& p, FailReason why, uint32_t close_reason, Time now) {
   fail_all(p, why, now);
-  // The sender of our partial messages is gone with the connection: they
-  // cannot complete. Complete ordered ones still waiting for a predecessor
-  // are handed up (their sender's send_failed says they may have been).
-  delivering_ = &p;
-  p.rx.abandon_partial(*this);
+  // What we hold of the peer's messages goes with the connection: partial
+  // ones cannot complete, and complete ordered ones waiting for a
+  // predecessor are not handed up either, since that predecessor is not
+  // known to have failed at its sender yet (it will fail there, and these
+  // with maybe_delivered: their every fragment arrived).
   if (p.up) push_event({EventType::peer_down, why, 0, p.id, 0, 0, {}});
   if (close_reason != 0 && p.state == PeerState::established)
     queue_close(nullptr, p.addr, p.local_cid, p.remote_cid,

@@ -39,15 +39,6 @@ void Reassembly::release_bits(Msg& m) {
   m.frags = nullptr;
 }
 
-void Reassembly::abandon_partial(Sink& sink) {
-  std::sort(held_ids_.begin(), held_ids_.end());
-  for (uint64_t id : held_ids_) give(slot(id), sink);
-  held_ids_.clear();
-  for (auto& m : msgs_)
-    if (m.active) drop(m);
-  advance_base();
-}
-
 void Reassembly::drop(Msg& m) {
   if (m.buf != BufferPool::kNone) pool_.put(m.buf);
   m.buf = BufferPool::kNone;

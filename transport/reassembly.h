@@ -57,9 +57,6 @@ class Reassembly {
   size_t allocated_bytes() const {
     return msgs_.capacity() * sizeof(Msg) + done_.capacity() * sizeof(uint64_t);
   }
-  // The peer is gone: drops incomplete messages and delivers complete ones
-  // still waiting for an ordered predecessor (the sender counts them done).
-  void abandon_partial(Sink& sink);
 
   uint64_t base() const { return base_; }
   uint64_t max_msg_id() const { return base_ + window_; }
