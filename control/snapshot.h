@@ -58,7 +58,8 @@ struct ApiCounters {
   X(retransmissions) X(rto_events) X(reorder_losses) X(spurious_losses)             \
   X(duplicate_fragments) X(out_of_order_packets) X(messages_sent)                   \
   X(messages_completed) X(messages_failed) X(messages_received)                     \
-  X(path_replacements) X(peer_restarts) X(coalesced_sent) X(coalesced_received)
+  X(path_replacements) X(peer_restarts) X(coalesced_sent) X(coalesced_received)   \
+  X(retries_sent) X(closes_sent) X(closes_received) X(peers_reclaimed)
 
 #define SRDX_LINK_COUNTERS(X)                                                       \
   X(rx_packets) X(rx_bytes) X(tx_packets) X(tx_bytes) X(tx_dropped) X(tx_no_buffer) \
