@@ -137,16 +137,19 @@ Result<PeerId> Endpoint::Impl::add_peer(Addr a) {
   if (auto it = by_addr_.find(key(a)); it != by_addr_.end()) return {it->second, Errc::ok};
   if (a.ip == 0 || a.port == 0) return {kNoPeer, Errc::invalid_argument};
   if (live_peers_ >= cfg_.max_peers) return {kNoPeer, Errc::too_many_peers};
-  PeerId id;
-  if (!free_ids_.empty()) {
-    id = free_ids_.back();
-    free_ids_.pop_back();
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
   } else {
-    id = static_cast<PeerId>(peers_.size());
+    slot = static_cast<uint32_t>(peers_.size());
     peers_.emplace_back();
+    slot_gen_.push_back(0);
   }
-  peers_[id] = std::make_unique<Peer>(id, a, cfg_, rng_, pool_, budget_);
-  peers_[id]->st.addr = a;
+  const PeerId id = slot | (uint32_t{slot_gen_[slot]} << kSlotBits);
+  SRDX_ASSERT(id != kNoPeer);
+  peers_[slot] = std::make_unique<Peer>(id, a, cfg_, rng_, pool_, budget_);
+  peers_[slot]->st.addr = a;
   by_addr_[key(a)] = id;
   ++live_peers_;
   return {id, Errc::ok};
@@ -176,11 +179,12 @@ Errc Endpoint::Impl::remove_peer(PeerId id, Time now) {
 // Drops the Peer object; its connection has ended (end_connection).
 void Endpoint::Impl::forget_peer(Peer& p) {
   SRDX_ASSERT(p.state == PeerState::idle && p.sq.live() == 0 && p.sent.count() == 0);
-  const PeerId id = p.id;
+  const uint32_t slot = p.id & kSlotMask;
   by_addr_.erase(key(p.addr));
   last_key_ = kNoKey;
-  peers_[id].reset();
-  free_ids_.push_back(id);
+  peers_[slot].reset();
+  slot_gen_[slot] = static_cast<uint16_t>((slot_gen_[slot] + 1) % kGenerations);
+  free_slots_.push_back(slot);
   --live_peers_;
 }
 
@@ -381,7 +385,8 @@ uint64_t Endpoint::Impl::buffered_messages() const {
 }
 
 size_t Endpoint::Impl::memory_bytes() const {
-  size_t b = peers_.capacity() * sizeof(peers_[0]) + free_ids_.capacity() * sizeof(PeerId) +
+  size_t b = peers_.capacity() * sizeof(peers_[0]) + free_slots_.capacity() * sizeof(uint32_t) +
+             slot_gen_.capacity() * sizeof(uint16_t) +
              by_addr_.size() * (sizeof(std::pair<uint64_t, PeerId>) + 2 * sizeof(void*)) +
              by_addr_.bucket_count() * sizeof(void*);
   for (auto& p : peers_)

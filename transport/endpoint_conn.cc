@@ -185,8 +185,6 @@ void Endpoint::Impl::on_close(Peer& p, Time now) {
                              : FailReason::peer_closed;
   if (why == FailReason::peer_restarted) ++stats_.peer_restarts;
   end_connection(p, why, 0, now);
-  // Messages queued since are for the next connection.
-  if (p.sq.live() > 0) start_handshake(p, now);
 }
 
 bool Endpoint::Impl::check_connection(Peer& p, uint64_t src_cid, uint64_t dst_cid, Time now) {

@@ -151,7 +151,20 @@ class Endpoint::Impl final : public Reassembly::Sink {
 
   // ---- peers, sending, events (endpoint.cc) ----------------------------------
   Result<PeerId> add_peer(Addr a);
-  Peer* peer(PeerId id) const { return id < peers_.size() ? peers_[id].get() : nullptr; }
+  // A PeerId is a slot in peers_ (low kSlotBits) and the slot's generation:
+  // an id of a removed peer names nothing, even once its slot is reused, so
+  // events still queued for it (and the application's own records) can
+  // never be taken for the peer that came after.
+  static constexpr uint32_t kSlotBits = 20;
+  static constexpr uint32_t kSlotMask = (1u << kSlotBits) - 1;
+  static constexpr uint32_t kGenerations = 0xfff;  // 0xfff with slot 0xfffff would be kNoPeer
+  static_assert(tuning::kMaxMaxPeers <= (1u << kSlotBits));
+  Peer* peer(PeerId id) const {
+    const uint32_t slot = id & kSlotMask;
+    if (slot >= peers_.size()) return nullptr;
+    Peer* p = peers_[slot].get();
+    return p && p->id == id ? p : nullptr;
+  }
   PeerId find_peer(Addr a) const;
   Errc remove_peer(PeerId id, Time now);
   Result<MsgId> send(PeerId id, std::span<const uint8_t> data, const SendOptions& opt, Time now);
@@ -275,7 +288,8 @@ class Endpoint::Impl final : public Reassembly::Sink {
   BufferPool pool_;
   RecvBudget budget_;
   std::vector<std::unique_ptr<Peer>> peers_;
-  std::vector<PeerId> free_ids_;  // ids of removed peers, reused
+  std::vector<uint32_t> free_slots_;  // slots of removed peers, reused
+  std::vector<uint16_t> slot_gen_;    // each slot's next generation
   size_t live_peers_ = 0;
   std::unordered_map<uint64_t, PeerId> by_addr_;
   // find_peer()'s last hit; key() never makes kNoKey (48 bits).

@@ -1282,7 +1282,12 @@ TEST(ExactlyOnce, ReaddedPeerIsANewConnectionAndLosesNothing) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(w.send_a("old " + std::to_string(i)).ok());
   w.run_until(at(1_ms));
   ASSERT_EQ(w.count_events('A', EventType::send_completed), 5u);
+  const PeerId old_id = w.peer_b();
   w.readd_b();
+  // The new peer has an id of its own: nothing of the old one names it.
+  EXPECT_NE(w.peer_b(), old_id);
+  PeerStats gone;
+  EXPECT_FALSE(w.A().peer_stats(old_id, gone));
   for (int i = 0; i < 5; ++i) {
     Result<MsgId> r = w.send_a("new " + std::to_string(i));
     ASSERT_TRUE(r.ok());

@@ -35,6 +35,8 @@ struct Addr {
   constexpr bool operator==(const Addr&) const = default;
 };
 
+// Names a peer until it is removed (or, accepted, reclaimed); a later peer
+// never gets the same id back in practice (4095 generations per slot).
 using PeerId = uint32_t;
 using MsgId = uint64_t;
 inline constexpr PeerId kNoPeer = 0xffffffffu;
