@@ -441,5 +441,6 @@ std::vector<PathStats> Endpoint::path_stats(PeerId peer) const { return impl_->p
 uint64_t Endpoint::buffered_bytes() const { return impl_->buffered_bytes(); }
 uint64_t Endpoint::buffered_messages() const { return impl_->buffered_messages(); }
 size_t Endpoint::memory_bytes() const { return impl_->memory_bytes(); }
+uint64_t Endpoint::recv_held_bytes() const { return impl_->budget_.held; }
 
 }  // namespace srdx

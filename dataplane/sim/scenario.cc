@@ -421,7 +421,17 @@ void Scenario::on_sender_event(size_t s, const Event& ev, Time now) {
   }
 }
 
+void Scenario::check_caps() {
+  for (const auto& h : hosts_) {
+    const Endpoint& ep = h->endpoint();
+    if (ep.recv_held_bytes() > ep.config().recv_memory_bytes ||
+        ep.peers().size() > ep.config().max_peers)
+      res_.over_caps++;
+  }
+}
+
 void Scenario::on_receiver_event(const Event& ev, Time now) {
+  if (ev.type == EventType::message_received) check_caps();
   switch (ev.type) {
     case EventType::peer_up:
       res_.peer_up++;

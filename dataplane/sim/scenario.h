@@ -154,6 +154,9 @@ struct ScenarioResult {
   // The most peers the endpoints held beyond the configured ones, sampled
   // through the attacks and at the end. Invariant: strangers get no state.
   uint64_t extra_peers = 0;
+  // Samples (at every delivery) where a host held more receive buffer than
+  // recv_memory_bytes, or more peers than max_peers. Invariant.
+  uint64_t over_caps = 0;
   uint64_t frozen_dropped = 0;      // datagrams a frozen host's full socket buffer dropped
   uint64_t peer_reloads = 0;        // PeerReload faults carried out
   uint64_t unacknowledged = 0;      // delivered, sender never told either way
@@ -189,7 +192,7 @@ struct ScenarioResult {
   bool ok() const {
     return missing == 0 && duplicated == 0 && corrupted_delivered == 0 && order_violations == 0 &&
            completed_not_delivered == 0 && failed_not_maybe_but_delivered == 0 &&
-           forged_delivered == 0 && extra_peers == 0;
+           forged_delivered == 0 && extra_peers == 0 && over_caps == 0;
   }
 };
 
@@ -237,6 +240,7 @@ class Scenario {
   void thaw(const HostRef& h);
   // Peers the endpoints hold beyond the configured ones, now.
   uint64_t extra_peers() const;
+  void check_caps();
 
   ScenarioResult run();
 

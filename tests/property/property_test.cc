@@ -283,6 +283,10 @@ Params derive(uint64_t seed) {
   e.recv_msg_window = pow2_between(r, 0, 12);
   e.recv_buffer_bytes = static_cast<uint64_t>(r.log_uniform(256 << 10, 64 << 20));
   e.reorder_threshold = static_cast<uint32_t>(r.range(1, 16));
+  // Receive memory over all peers: one to three peers' buffers, a cap the
+  // senders share when there are more of them. Taken from a draw made
+  // already, so that adding it did not move every seed's later draws.
+  e.recv_memory_bytes = e.recv_buffer_bytes * (1 + e.reorder_threshold % 3);
   e.rto_min = Duration::nanos(static_cast<int64_t>(r.range(20'000, 200'000)));
   e.rto_initial = e.rto_min + Duration::nanos(static_cast<int64_t>(r.range(0, 2'000'000)));
   e.rto_max = e.rto_initial + Duration::nanos(static_cast<int64_t>(r.range(0, 40'000'000)));
@@ -433,7 +437,7 @@ std::string summarize(const ScenarioResult& r) {
     << (kEventSaysMaybeDelivered ? "" : " (Event has no maybe_delivered yet)")
     << " missing=" << r.missing << " completed_not_delivered=" << r.completed_not_delivered
     << " abandoned=" << r.abandoned << " forged_delivered=" << r.forged_delivered
-    << " forged_sent=" << r.forged_sent << " extra_peers=" << r.extra_peers
+    << " forged_sent=" << r.forged_sent << " extra_peers=" << r.extra_peers << " over_caps=" << r.over_caps
     << " duplicated=" << r.duplicated << " corrupted_delivered=" << r.corrupted_delivered
     << " timed_out=" << r.timed_out << " drained=" << r.drained << " (" << r.buffered_bytes
     << " B, " << r.buffered_messages << " msgs) retx=" << r.retransmissions

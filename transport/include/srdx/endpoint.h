@@ -228,6 +228,8 @@ class Endpoint {
   // tables (not message buffers, which buffered_bytes() counts). A peer with
   // no traffic holds no rings.
   size_t memory_bytes() const;
+  // Receive buffer charged over all peers: never above recv_memory_bytes.
+  uint64_t recv_held_bytes() const;
 
   class Impl;
 
