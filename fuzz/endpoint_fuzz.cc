@@ -11,7 +11,7 @@
 // drained into the network and their events read, and the invariants below
 // are checked; at the end of the input the network runs fault-free for two
 // simulated seconds, after which every message has its outcome and both
-// endpoints hold nothing:
+// endpoints hold nothing and are idle (next_deadline() infinite):
 //  - a delivered message is intact (its payload encodes its sender and index,
 //    and the rest of its bytes follow from them) and is delivered at most once;
 //  - a message gets at most one outcome (send_completed or send_failed, with
@@ -22,6 +22,7 @@
 //  - send_failed with maybe_delivered false: never delivered, before or after;
 //  - ordered messages of one flow and connection are delivered in send order;
 //  - peer_up and peer_down alternate per peer, and agree with peer_stats().up;
+//  - a removed or reclaimed peer's PeerId never names a later peer;
 //  - next_deadline() never stays at or before now without progress.
 //
 // Injected and altered datagrams that would pass as data or an ACK of a live
@@ -41,6 +42,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <tuple>
@@ -177,6 +179,8 @@ struct Side {
   uint32_t incarnation = 0;
   bool paused = false;  // the application does not read events
   std::unordered_map<PeerId, bool> up;
+  std::vector<PeerId> peers;  // peers() at the end of the last step
+  std::set<PeerId> gone;      // ids of peers removed or reclaimed since
 };
 
 // Reads the input; past its end every read gives 0.
@@ -347,7 +351,7 @@ class Harness {
         const PeerId p = ep(s).find_peer(kAddr[1 - s]);
         trace("%lld remove_peer %c (peer %u)\n", us(now_), kName[s], p);
         if (p != kNoPeer) CHECK(ep(s).remove_peer(p, now_) == Errc::ok, "remove_peer failed");
-        // Its messages failed at once: read them before the id can be reused.
+        // Its messages failed at once: read them now.
         poll_all();
         return;
       }
@@ -441,6 +445,8 @@ class Harness {
     ++sides_[s].incarnation;
     sides_[s].ep = std::make_unique<Endpoint>(config(s, variant_, seed(s)));
     sides_[s].up.clear();
+    sides_[s].peers.clear();
+    sides_[s].gone.clear();
     sides_[s].paused = false;
     trace("%lld restart %c (seed %llu)\n", us(now_), kName[s],
           static_cast<unsigned long long>(seed(s)));
@@ -599,13 +605,23 @@ class Harness {
       CHECK(++n < kMaxSettle, "poll_transmit / poll_event never run dry at %lldus", us(now_));
     }
     check_completions();
-    check_up(0);
-    check_up(1);
+    check_peers(0);
+    check_peers(1);
     return any;
   }
 
-  // With its events read, a side's peer_up / peer_down agree with peer_stats().
-  void check_up(int s) {
+  // A removed (or reclaimed) peer's id never names a later peer; with its
+  // events read, a side's peer_up / peer_down agree with peer_stats().
+  void check_peers(int s) {
+    Side& side = sides_[s];
+    std::vector<PeerId> now_peers = ep(s).peers();
+    for (PeerId id : side.peers)
+      if (std::find(now_peers.begin(), now_peers.end(), id) == now_peers.end())
+        side.gone.insert(id);
+    for (PeerId id : now_peers)
+      CHECK(!side.gone.count(id), "%c: peer id %u, of a removed peer, names a new one", kName[s],
+            id);
+    side.peers = std::move(now_peers);
     if (sides_[s].paused) return;
     for (const auto& [id, up] : sides_[s].up) {
       PeerStats ps;
@@ -822,8 +838,12 @@ class Harness {
             "%c still holds %llu bytes, %llu messages after the drain", kName[s],
             static_cast<unsigned long long>(ep(s).buffered_bytes()),
             static_cast<unsigned long long>(ep(s).buffered_messages()));
-      CHECK(ep(s).next_deadline() > now_, "%c has a deadline in the past after the drain",
-            kName[s]);
+      // Idle: nothing left for on_timer() to do, ever.
+      CHECK(ep(s).next_deadline().is_infinite(),
+            "%c is not idle %lldus after the input: next_deadline() %lldus (now %lldus), %llu "
+            "packets sent in all",
+            kName[s], static_cast<long long>(kDrain.ns() / 1000), us(ep(s).next_deadline()),
+            us(now_), static_cast<unsigned long long>(ep(s).stats().packets_sent));
     }
   }
 
