@@ -81,8 +81,7 @@ void Endpoint::Impl::on_stranger(const RxPath& path, Addr from, Time now) {
   if (t != wire::Type::hello) return drop(DropReason::unknown_peer);
   // Not a drop: the first hello of every handshake is answered this way
   // (EndpointStats::retries_sent counts them).
-  if (!hello_proven(nullptr, from, pkt_, now))
-    return queue_retry(nullptr, from, pkt_.common.src_cid, now);
+  if (!hello_proven(nullptr, from, pkt_, now)) return answer_unproven_hello(nullptr, from, now);
   if (live_peers_ >= cfg_.max_peers) return drop(DropReason::peer_limit);
   Result<PeerId> r = add_peer(from);
   if (!r.ok()) return drop(DropReason::unknown_peer);
@@ -122,7 +121,7 @@ void Endpoint::Impl::on_hello(Peer& p, Addr from, bool is_ack, Time now) {
     want_ctrl(p);
     return;
   }
-  if (!hello_proven(&p, from, pkt_, now)) return queue_retry(&p, from, src, now);
+  if (!hello_proven(&p, from, pkt_, now)) return answer_unproven_hello(&p, from, now);
   if (p.state == PeerState::established) {
     // A proven hello with another id: the peer is a new incarnation (it
     // restarted, or re-created us). Nothing of the old connection is valid.
@@ -257,6 +256,17 @@ void Endpoint::Impl::end_connection(Peer& p, FailReason why, uint32_t close_reas
   p.floor_updates_left = 0;
   p.floor_update_next = Time::infinite();
   SRDX_ASSERT(p.started_unseen == 0 && !p.busy());
+}
+
+// A hello that names a connection of ours (dst_cid not 0) that we do not
+// have comes from an established side talking to a connection that is gone
+// here (we restarted, or ended it): a close tells it so. Any other gets a
+// retry: a first hello, or its repeat, names no connection.
+void Endpoint::Impl::answer_unproven_hello(Peer* p, Addr from, Time now) {
+  const uint64_t src = pkt_.common.src_cid, named = pkt_.hello.dst_cid;
+  if (named != 0)
+    return queue_close(p, from, named, src, wire::CloseReason::no_connection, now);
+  queue_retry(p, from, src, now);
 }
 
 bool Endpoint::Impl::reply_allowed(Peer* p, Time now) {

@@ -200,6 +200,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
   // ring of it is forgotten.
   void end_connection(Peer& p, FailReason why, uint32_t close_reason, Time now);
   bool hello_proven(const Peer* p, Addr from, const wire::Packet& pkt, Time now) const;
+  void answer_unproven_hello(Peer* p, Addr from, Time now);
   void queue_retry(Peer* p, Addr to, uint64_t hello_src_cid, Time now);
   void queue_close(Peer* p, Addr to, uint64_t src_cid, uint64_t dst_cid, wire::CloseReason r,
                    Time now);

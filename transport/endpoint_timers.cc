@@ -30,9 +30,19 @@ void Endpoint::Impl::on_timer(Time now) {
       want_ctrl(p);
     }
     if (now >= p.probe_next) {
-      p.hello_due = true;
-      p.probe_next = now + p.paths.min_rto() * 2;
-      want_ctrl(p);
+      // A credit probe, while a message still waits for credit with nothing
+      // in flight; once none does (it completed, failed, or credit came),
+      // the probing stops: a probe outliving its message kept a connection
+      // to a receiver that had restarted busy forever (endpoint fuzz target,
+      // crash_credit_probe_forever).
+      uint32_t bytes = 0;
+      if (data_gate(p, bytes) == Gate::blocked_credit && p.sent.count() == 0) {
+        p.hello_due = true;
+        p.probe_next = now + p.paths.min_rto() * 2;
+        want_ctrl(p);
+      } else {
+        p.probe_next = Time::infinite();
+      }
     }
     if (now >= p.floor_update_next && p.floor_updates_left) {
       want_ctrl(p);

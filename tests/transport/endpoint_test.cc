@@ -1646,5 +1646,37 @@ TEST(ExactlyOnce, ReceiveMemoryIsCappedOverAllPeers) {
   EXPECT_EQ(w.count_events('B', EventType::message_received), 30u);
 }
 
+// A sender blocked on credit whose receiver restarted and was cut off for a
+// while ends up idle. (The endpoint fuzz target found a sequence where it
+// probed forever: fuzz/corpus/endpoint/crash_credit_probe_forever is its
+// regression input, run by the fuzz stage of scripts/test.)
+TEST(ExactlyOnce, CreditProbesEndWithTheMessageThatWaited) {
+  EndpointConfig a = Wire2::config(1), b = Wire2::config(2);
+  b.recv_buffer_bytes = kMaxMessage;  // room for one largest message
+  a.peer_timeout = b.peer_timeout = 3_ms;
+  a.handshake_interval = b.handshake_interval = 100_us;
+  Wire2 w(a, b);
+  w.polling_b = false;  // the buffer stays full
+  SendOptions o;
+  o.timeout = 5_ms;
+  ASSERT_TRUE(w.send_a(pattern(kMaxMessage, 1)).ok());
+  ASSERT_TRUE(w.send_a(pattern(kMaxMessage, 2), o).ok());  // waits for credit
+  w.run_until(at(2_ms));
+  ASSERT_EQ(w.count_events('A', EventType::send_completed), 1u);
+  w.restart_b(b);
+  w.polling_b = true;
+  bool cut = true;
+  w.drop_if([&cut](const Sent&) { return cut; });
+  w.send_b("hello from the new B");  // its handshake fails while cut off
+  w.run_until(at(30_ms));
+  cut = false;
+  w.run_until(at(100_ms));
+  EXPECT_EQ(w.count_events('A', EventType::send_failed), 1u);
+  EXPECT_TRUE(quiet(w.A(), w.now())) << w.A().stats().handshake_packets_sent << " hellos";
+  const size_t sent = w.log.size();
+  w.run_until(at(1_s));
+  EXPECT_EQ(w.log.size(), sent) << w.lines(true, sent).substr(0, 600);
+}
+
 }  // namespace
 }  // namespace srdx

@@ -225,8 +225,9 @@ class Endpoint {
   uint64_t buffered_bytes() const;
   uint64_t buffered_messages() const;
   // Heap bytes the endpoint holds for its peers: their objects, rings and
-  // tables (not message buffers, which buffered_bytes() counts). A peer with
-  // no traffic holds no rings.
+  // tables (not message buffers, which buffered_bytes() counts). A peer's
+  // rings come with its connection's first message and go when the
+  // connection ends: a peer that never had traffic holds none.
   size_t memory_bytes() const;
   // Receive buffer charged over all peers: never above recv_memory_bytes.
   uint64_t recv_held_bytes() const;
