@@ -170,8 +170,8 @@ PeerId Endpoint::Impl::find_peer(Addr a) const {
 Errc Endpoint::Impl::remove_peer(PeerId id, Time now) {
   Peer* p = peer(id);
   if (!p) return Errc::unknown_peer;
-  end_connection(*p, FailReason::peer_removed,
-                 static_cast<uint32_t>(wire::CloseReason::removed), now);
+  end_connection(*p, FailReason::peer_removed, static_cast<uint32_t>(wire::CloseReason::removed),
+                 now);
   forget_peer(*p);
   return Errc::ok;
 }
@@ -190,8 +190,8 @@ void Endpoint::Impl::forget_peer(Peer& p) {
 
 // ---- sending -----------------------------------------------------------------
 
-Result<MsgId> Endpoint::Impl::send(PeerId id, std::span<const uint8_t> data,
-                                   const SendOptions& opt, Time now) {
+Result<MsgId> Endpoint::Impl::send(PeerId id, std::span<const uint8_t> data, const SendOptions& opt,
+                                   Time now) {
   Peer* p = peer(id);
   if (!p) return {0, Errc::unknown_peer};
   if (data.size() > cfg_.max_message_size ||
@@ -215,31 +215,6 @@ void Endpoint::Impl::want_ctrl(Peer& p) {
 }
 
 // ---- events ------------------------------------------------------------------
-
-void Endpoint::Impl::push_event(const Event& ev) {
-  EventEntry& e = events_.push_slot();
-  e.ev = ev;
-  e.buf = BufferPool::kNone;
-}
-
-void Endpoint::Impl::deliver(uint64_t msg_id, uint16_t flow, BufferPool::Handle buf, uint32_t len,
-                             uint32_t charge) {
-  Peer& p = *delivering_;
-  EventEntry& e = events_.push_slot();
-  e.ev = Event{EventType::message_received,
-               FailReason::none,
-               flow,
-               p.id,
-               msg_id,
-               0,
-               std::span<const uint8_t>(pool_.data(buf), len)};
-  e.buf = buf;
-  e.charge = charge;
-  e.rx_gen = p.rx_gen;
-  ++stats_.messages_received;
-  ++p.st.messages_received;
-  p.st.bytes_received += len;
-}
 
 // The event poll_event() handed out last stays at the front of the queue,
 // its buffer lent to the caller, until the next call.
@@ -275,16 +250,6 @@ bool Endpoint::Impl::poll_event(Event& out) {
 }
 
 // ---- completion and failure ----------------------------------------------------
-
-void Endpoint::Impl::complete(Peer& p, TxMsg& m) {
-  SRDX_ASSERT(m.started && m.acked == m.nfrags);
-  push_event({EventType::send_completed, FailReason::none, m.flow, p.id, m.id, m.cookie, {}});
-  ++stats_.messages_completed;
-  ++p.st.messages_completed;
-  p.st.bytes_acked += m.len;
-  p.sq.finish(m);
-  if (p.sq.live() == 0) p.msg_deadline = Time::infinite();
-}
 
 // What send_failed promises (endpoint.h): a message with a fragment that
 // never left cannot have been delivered; one whose every fragment left may

@@ -17,53 +17,6 @@
 
 namespace srdx {
 
-void Endpoint::Impl::on_packet(std::span<const uint8_t> bytes, const RxPath& path, Time now) {
-  ++stats_.packets_received;
-  stats_.bytes_received += bytes.size();
-  size_t count = 0;
-  wire::DecodeError e = wire::decode_datagram(bytes, pkt_, pkt2_, count);
-  if (e != wire::DecodeError::ok) return drop(wire::to_drop_reason(e));
-  const bool coalesced = count == 2;
-  // We never offered it: whoever sent this did not listen to our hello.
-  if (coalesced && !(offered_features() & wire::feature::kCoalesce))
-    return drop(DropReason::bad_coalesce);
-  // A peer is named by its address and the port it receives on; the
-  // datagram's source port is only the path entropy.
-  Addr from = path.remote;
-  if (pkt_.common.src_port) from.port = pkt_.common.src_port;
-  Peer* p = peer(find_peer(from));
-  if (!p) {
-    on_stranger(path, from, now);
-    p = peer(find_peer(from));
-    if (!p) return;  // answered (or not) without state
-  }
-  if (coalesced) {
-    // Negotiated per connection: a peer that did not see our offer (or did
-    // not make its own) must not coalesce.
-    if (p->state == PeerState::established && !(p->features & wire::feature::kCoalesce))
-      return drop(DropReason::bad_coalesce);
-    // The ACK first: it may free window for the data's answer. Both parts
-    // carry the same ids, so the data passes the checks the ack passed.
-    if (!on_ack(*p, pkt_, now)) return;
-    ++stats_.coalesced_received;
-    return on_data(*p, pkt2_, path.entropy, now);
-  }
-  switch (pkt_.common.type) {
-    case wire::Type::hello:
-    case wire::Type::hello_ack:
-      return on_hello(*p, from, pkt_.common.type == wire::Type::hello_ack, now);
-    case wire::Type::data:
-      return on_data(*p, pkt_, path.entropy, now);
-    case wire::Type::ack:
-      on_ack(*p, pkt_, now);
-      return;
-    case wire::Type::retry:
-      return on_retry(*p);
-    case wire::Type::close:
-      return on_close(*p, now);
-  }
-}
-
 // A datagram from an address we keep no peer for. Only a proven hello may
 // create one (when strangers are accepted and there is room); a hello that
 // is not proven gets a retry; data or an ACK (we restarted, or forgot the
@@ -264,8 +217,7 @@ void Endpoint::Impl::end_connection(Peer& p, FailReason why, uint32_t close_reas
 // retry: a first hello, or its repeat, names no connection.
 void Endpoint::Impl::answer_unproven_hello(Peer* p, Addr from, Time now) {
   const uint64_t src = pkt_.common.src_cid, named = pkt_.hello.dst_cid;
-  if (named != 0)
-    return queue_close(p, from, named, src, wire::CloseReason::no_connection, now);
+  if (named != 0) return queue_close(p, from, named, src, wire::CloseReason::no_connection, now);
   queue_retry(p, from, src, now);
 }
 

@@ -92,7 +92,8 @@ struct Peer {
   RingQueue<Retx> retx{16};
   uint64_t next_pn = 0;
   uint64_t peer_max_msg_id = 0;
-  uint64_t peer_window = 0;  // the peer's recv_msg_window: max_msg_id - window = its delivered floor
+  uint64_t peer_window =
+      0;  // the peer's recv_msg_window: max_msg_id - window = its delivered floor
   uint64_t ordered_waiting = 0;  // ordered messages fully acked, not yet delivered there
   uint64_t peer_free = 0;        // receive buffer the peer last said it has free, in bytes
   uint32_t last_ack_seq_rx = 0;
@@ -230,20 +231,55 @@ class Endpoint::Impl final : public Reassembly::Sink {
   size_t control_packet(Peer& p, std::span<uint8_t> buf, TxPath& path, Time now);
   size_t data_packet(Peer& p, std::span<uint8_t> buf, TxPath& path, Time now);
   enum class Gate : uint8_t { ready, nothing, blocked_cwnd, blocked_credit, blocked_ring };
-  Gate data_gate(const Peer& p, uint32_t& bytes, const TxMsg** next = nullptr) const;
   static bool stale(const Peer& p, const Retx& r) {
     const TxMsg* m = p.sq.find(r.msg_id);
     return !m || m->frag_acked(r.frag);
   }
-  static bool has_live_retx(const Peer& p);
   static void drop_stale_retx(Peer& p) {
     while (!p.retx.empty() && stale(p, p.retx.front())) p.retx.pop();
+  }
+  // Hot on every poll: defined here so that the transmit path and
+  // next_deadline() inline them.
+  // Whether a queued repair is still needed. The front one usually is: every
+  // path that pops repairs drops stale ones from the front first.
+  static bool has_live_retx(const Peer& p) {
+    for (size_t i = 0; i < p.retx.size(); ++i)
+      if (!stale(p, p.retx[i])) return true;
+    return false;
+  }
+  // `next`: the message new fragments come from (when no repair is queued).
+  Gate data_gate(const Peer& p, uint32_t& bytes, const TxMsg** next = nullptr) const {
+    if (p.state != PeerState::established) return Gate::nothing;
+    if (!p.sent.has_room(p.next_pn)) return Gate::blocked_ring;
+    // Only a repair still needed counts: one whose fragment was acknowledged
+    // since (a spurious loss) sends nothing, and must not let a new message
+    // start here without the credit check below.
+    if (has_live_retx(p)) {
+      bytes = cfg_.max_payload() + kWireOverhead;
+    } else {
+      const TxMsg* m = p.sq.next_unsent();
+      if (next) *next = m;
+      if (!m) return Gate::nothing;
+      if (!m->started) {
+        if (m->id >= p.peer_max_msg_id) return Gate::blocked_credit;
+        const uint64_t need = tuning::credit_charge(m->len);
+        if (p.started_unseen + need > p.peer_free) return Gate::blocked_credit;
+      }
+      bytes = kWireOverhead + std::min<uint32_t>(m->len, payload_size(p));
+    }
+    if (!p.cc.can_send(bytes)) return Gate::blocked_cwnd;
+    return Gate::ready;
+  }
+  Time data_ready_time(const Peer& p) const {
+    uint32_t bytes = 0;
+    Gate g = data_gate(p, bytes);
+    if (g != Gate::ready) return Time::infinite();
+    return cfg_.pacing ? p.cc.next_send_time() : Time::zero();
   }
   bool may_coalesce(Peer& p, size_t ack_len, Time now);
   uint32_t payload_size(const Peer& p) const {
     return std::min<uint32_t>(cfg_.max_payload(), p.peer_max_payload);
   }
-  Time data_ready_time(const Peer& p) const;
   size_t count_sent(size_t n) {
     ++stats_.packets_sent;
     stats_.bytes_sent += n;
@@ -309,5 +345,157 @@ class Endpoint::Impl final : public Reassembly::Sink {
   wire::Ack ack_;
   EndpointStats stats_;
 };
+
+// ---- the per-message path, inline ----------------------------------------------
+// Small functions every message passes through, defined here (not in the
+// endpoint*.cc that use them) so that the compiler inlines them into their
+// callers: the 64 B message rate depends on it (bench/engine_bench.cc).
+
+inline void Endpoint::Impl::push_event(const Event& ev) {
+  EventEntry& e = events_.push_slot();
+  e.ev = ev;
+  e.buf = BufferPool::kNone;
+}
+
+inline void Endpoint::Impl::deliver(uint64_t msg_id, uint16_t flow, BufferPool::Handle buf,
+                                    uint32_t len, uint32_t charge) {
+  Peer& p = *delivering_;
+  EventEntry& e = events_.push_slot();
+  e.ev = Event{EventType::message_received,
+               FailReason::none,
+               flow,
+               p.id,
+               msg_id,
+               0,
+               std::span<const uint8_t>(pool_.data(buf), len)};
+  e.buf = buf;
+  e.charge = charge;
+  e.rx_gen = p.rx_gen;
+  ++stats_.messages_received;
+  ++p.st.messages_received;
+  p.st.bytes_received += len;
+}
+
+inline void Endpoint::Impl::complete(Peer& p, TxMsg& m) {
+  SRDX_ASSERT(m.started && m.acked == m.nfrags);
+  push_event({EventType::send_completed, FailReason::none, m.flow, p.id, m.id, m.cookie, {}});
+  ++stats_.messages_completed;
+  ++p.st.messages_completed;
+  p.st.bytes_acked += m.len;
+  p.sq.finish(m);
+  if (p.sq.live() == 0) p.msg_deadline = Time::infinite();
+}
+
+inline void Endpoint::Impl::on_packet_acked(Peer& p, SentPacket& s, Time now, Duration ack_delay) {
+  Duration rtt = now - s.sent_time;
+  if (rtt > ack_delay) rtt -= ack_delay;
+  p.paths.on_acked(s.slot, s.path_seq, rtt);
+  const PathSlot& slot = p.paths.slot(s.slot);
+  Duration qdelay = slot.has_rtt ? rtt - slot.min_rtt : Duration::nanos(-1);
+  p.cc.on_acked(s.bytes, qdelay, p.paths.min_rtt(), p.paths.srtt(), now);
+  const uint64_t msg_id = s.msg_id;
+  const uint32_t frag = s.frag;
+  p.sent.remove(s);
+  finish_fragment(p, msg_id, frag);
+}
+
+inline  // Fragment `frag` of message `msg_id` reached the peer.
+    void
+    Endpoint::Impl::finish_fragment(Peer& p, uint64_t msg_id, uint32_t frag) {
+  TxMsg* m = p.sq.find(msg_id);
+  if (!m || !p.sq.ack_frag(*m, frag)) return;
+  if (m->acked == 1) {
+    // The peer holds the message now and its advertised free buffer counts it.
+    SRDX_ASSERT(p.started_unseen >= tuning::credit_charge(m->len));
+    p.started_unseen -= tuning::credit_charge(m->len);
+  }
+  if (m->acked != m->nfrags) return;
+  // An ordered message may sit complete at the peer waiting for its
+  // predecessor; it is done when the peer delivered it (its delivered floor,
+  // max_msg_id - window, passed it), so a restart there cannot lose it
+  // after we reported success.
+  if (m->prev_delta && m->id >= delivered_floor(p)) {
+    ++p.ordered_waiting;
+    return;
+  }
+  complete(p, *m);
+}
+
+// Every datagram in and out passes here.
+inline void Endpoint::Impl::on_packet(std::span<const uint8_t> bytes, const RxPath& path,
+                                      Time now) {
+  ++stats_.packets_received;
+  stats_.bytes_received += bytes.size();
+  size_t count = 0;
+  wire::DecodeError e = wire::decode_datagram(bytes, pkt_, pkt2_, count);
+  if (e != wire::DecodeError::ok) return drop(wire::to_drop_reason(e));
+  const bool coalesced = count == 2;
+  // We never offered it: whoever sent this did not listen to our hello.
+  if (coalesced && !(offered_features() & wire::feature::kCoalesce))
+    return drop(DropReason::bad_coalesce);
+  // A peer is named by its address and the port it receives on; the
+  // datagram's source port is only the path entropy.
+  Addr from = path.remote;
+  if (pkt_.common.src_port) from.port = pkt_.common.src_port;
+  Peer* p = peer(find_peer(from));
+  if (!p) {
+    on_stranger(path, from, now);
+    p = peer(find_peer(from));
+    if (!p) return;  // answered (or not) without state
+  }
+  if (coalesced) {
+    // Negotiated per connection: a peer that did not see our offer (or did
+    // not make its own) must not coalesce.
+    if (p->state == PeerState::established && !(p->features & wire::feature::kCoalesce))
+      return drop(DropReason::bad_coalesce);
+    // The ACK first: it may free window for the data's answer. Both parts
+    // carry the same ids, so the data passes the checks the ack passed.
+    if (!on_ack(*p, pkt_, now)) return;
+    ++stats_.coalesced_received;
+    return on_data(*p, pkt2_, path.entropy, now);
+  }
+  switch (pkt_.common.type) {
+    case wire::Type::hello:
+    case wire::Type::hello_ack:
+      return on_hello(*p, from, pkt_.common.type == wire::Type::hello_ack, now);
+    case wire::Type::data:
+      return on_data(*p, pkt_, path.entropy, now);
+    case wire::Type::ack:
+      on_ack(*p, pkt_, now);
+      return;
+    case wire::Type::retry:
+      return on_retry(*p);
+    case wire::Type::close:
+      return on_close(*p, now);
+  }
+}
+
+inline size_t Endpoint::Impl::poll_transmit(std::span<uint8_t> buf, TxPath& path, Time now) {
+  while (!stateless_.empty()) {
+    if (size_t n = stateless_packet(buf, path)) return count_sent(n);
+  }
+  while (!ctrl_.empty()) {
+    Peer* p = peer(ctrl_.front());
+    if (!p) {
+      ctrl_.pop();
+      continue;
+    }
+    size_t n = control_packet(*p, buf, path, now);
+    if (n) return count_sent(n);
+    ctrl_.pop();
+    p->in_ctrl = false;
+  }
+  const size_t np = peers_.size();
+  for (size_t i = 0; i < np; ++i) {
+    Peer* p = peers_[(rr_ + i) % np].get();
+    if (!p) continue;
+    size_t n = data_packet(*p, buf, path, now);
+    if (n) {
+      rr_ = (rr_ + i + 1) % np;
+      return count_sent(n);
+    }
+  }
+  return 0;
+}
 
 }  // namespace srdx

@@ -144,40 +144,6 @@ void Endpoint::Impl::check_late_acks(Peer& p, const wire::Ack& a, Time now, Dura
   }
 }
 
-void Endpoint::Impl::on_packet_acked(Peer& p, SentPacket& s, Time now, Duration ack_delay) {
-  Duration rtt = now - s.sent_time;
-  if (rtt > ack_delay) rtt -= ack_delay;
-  p.paths.on_acked(s.slot, s.path_seq, rtt);
-  const PathSlot& slot = p.paths.slot(s.slot);
-  Duration qdelay = slot.has_rtt ? rtt - slot.min_rtt : Duration::nanos(-1);
-  p.cc.on_acked(s.bytes, qdelay, p.paths.min_rtt(), p.paths.srtt(), now);
-  const uint64_t msg_id = s.msg_id;
-  const uint32_t frag = s.frag;
-  p.sent.remove(s);
-  finish_fragment(p, msg_id, frag);
-}
-
-// Fragment `frag` of message `msg_id` reached the peer.
-void Endpoint::Impl::finish_fragment(Peer& p, uint64_t msg_id, uint32_t frag) {
-  TxMsg* m = p.sq.find(msg_id);
-  if (!m || !p.sq.ack_frag(*m, frag)) return;
-  if (m->acked == 1) {
-    // The peer holds the message now and its advertised free buffer counts it.
-    SRDX_ASSERT(p.started_unseen >= tuning::credit_charge(m->len));
-    p.started_unseen -= tuning::credit_charge(m->len);
-  }
-  if (m->acked != m->nfrags) return;
-  // An ordered message may sit complete at the peer waiting for its
-  // predecessor; it is done when the peer delivered it (its delivered floor,
-  // max_msg_id - window, passed it), so a restart there cannot lose it
-  // after we reported success.
-  if (m->prev_delta && m->id >= delivered_floor(p)) {
-    ++p.ordered_waiting;
-    return;
-  }
-  complete(p, *m);
-}
-
 void Endpoint::Impl::complete_delivered_ordered(Peer& p) {
   const uint64_t floor = delivered_floor(p);
   for (uint64_t id = p.sq.floor(); p.ordered_waiting && id < floor && id < p.sq.next_id(); ++id) {

@@ -120,8 +120,8 @@ void Endpoint::Impl::scan_deadlines(Peer& p, Time now) {
 // timers run out), and the peer is told, so it does not go on sending into a
 // connection that no longer exists here.
 void Endpoint::Impl::peer_down(Peer& p, Time now) {
-  end_connection(p, FailReason::peer_unreachable,
-                 static_cast<uint32_t>(wire::CloseReason::timeout), now);
+  end_connection(p, FailReason::peer_unreachable, static_cast<uint32_t>(wire::CloseReason::timeout),
+                 now);
 }
 
 Time Endpoint::Impl::next_deadline() const {
@@ -130,6 +130,9 @@ Time Endpoint::Impl::next_deadline() const {
   for (auto& up : peers_) {
     if (!up) continue;
     const Peer& p = *up;
+    // Data that may leave now is the earliest deadline there is.
+    t = min(t, data_ready_time(p));
+    if (t == Time::zero()) return t;
     if (reclaimable(p)) t = min(t, p.last_heard + cfg_.idle_timeout);
     if (p.state == PeerState::connecting) t = min(t, p.hello_next);
     t = min(t, p.ack_deadline);
@@ -143,7 +146,6 @@ Time Endpoint::Impl::next_deadline() const {
         t = min(t,
                 max(p.keepalive_next, p.last_heard + cfg_.peer_timeout / 2 + Duration::nanos(1)));
     }
-    t = min(t, data_ready_time(p));
   }
   return t;
 }

@@ -9,34 +9,6 @@
 
 namespace srdx {
 
-size_t Endpoint::Impl::poll_transmit(std::span<uint8_t> buf, TxPath& path, Time now) {
-  while (!stateless_.empty()) {
-    if (size_t n = stateless_packet(buf, path)) return count_sent(n);
-  }
-  while (!ctrl_.empty()) {
-    Peer* p = peer(ctrl_.front());
-    if (!p) {
-      ctrl_.pop();
-      continue;
-    }
-    size_t n = control_packet(*p, buf, path, now);
-    if (n) return count_sent(n);
-    ctrl_.pop();
-    p->in_ctrl = false;
-  }
-  const size_t np = peers_.size();
-  for (size_t i = 0; i < np; ++i) {
-    Peer* p = peers_[(rr_ + i) % np].get();
-    if (!p) continue;
-    size_t n = data_packet(*p, buf, path, now);
-    if (n) {
-      rr_ = (rr_ + i + 1) % np;
-      return count_sent(n);
-    }
-  }
-  return 0;
-}
-
 // One control packet for `p`, or 0 when it has none left.
 size_t Endpoint::Impl::control_packet(Peer& p, std::span<uint8_t> buf, TxPath& path, Time now) {
   path.remote = p.addr;
@@ -120,38 +92,6 @@ size_t Endpoint::Impl::control_packet(Peer& p, std::span<uint8_t> buf, TxPath& p
   return 0;
 }
 
-// `next`: the message new fragments come from (when no repair is queued).
-Endpoint::Impl::Gate Endpoint::Impl::data_gate(const Peer& p, uint32_t& bytes, const TxMsg** next) const {
-  if (p.state != PeerState::established) return Gate::nothing;
-  if (!p.sent.has_room(p.next_pn)) return Gate::blocked_ring;
-  // Only a repair still needed counts: one whose fragment was acknowledged
-  // since (a spurious loss) sends nothing, and must not let a new message
-  // start here without the credit check below.
-  if (has_live_retx(p)) {
-    bytes = cfg_.max_payload() + kWireOverhead;
-  } else {
-    const TxMsg* m = p.sq.next_unsent();
-    if (next) *next = m;
-    if (!m) return Gate::nothing;
-    if (!m->started) {
-      if (m->id >= p.peer_max_msg_id) return Gate::blocked_credit;
-      const uint64_t need = tuning::credit_charge(m->len);
-      if (p.started_unseen + need > p.peer_free) return Gate::blocked_credit;
-    }
-    bytes = kWireOverhead + std::min<uint32_t>(m->len, payload_size(p));
-  }
-  if (!p.cc.can_send(bytes)) return Gate::blocked_cwnd;
-  return Gate::ready;
-}
-
-// Whether a queued repair is still needed. The front one usually is: every
-// path that pops repairs drops stale ones from the front first.
-bool Endpoint::Impl::has_live_retx(const Peer& p) {
-  for (size_t i = 0; i < p.retx.size(); ++i)
-    if (!stale(p, p.retx[i])) return true;
-  return false;
-}
-
 // Whether the data packet `p` sends next may follow an ACK of `ack_len`
 // bytes in one datagram: coalescing negotiated, data_packet() would send
 // now, and the ACK plus the fragment fit in one packet's payload room (the
@@ -177,13 +117,6 @@ bool Endpoint::Impl::may_coalesce(Peer& p, size_t ack_len, Time now) {
     flen = std::min<uint32_t>(next->len, payload_size(p));
   }
   return ack_len + flen <= payload_size(p);
-}
-
-Time Endpoint::Impl::data_ready_time(const Peer& p) const {
-  uint32_t bytes = 0;
-  Gate g = data_gate(p, bytes);
-  if (g != Gate::ready) return Time::infinite();
-  return cfg_.pacing ? p.cc.next_send_time() : Time::zero();
 }
 
 size_t Endpoint::Impl::data_packet(Peer& p, std::span<uint8_t> buf, TxPath& path, Time now) {
@@ -229,8 +162,7 @@ size_t Endpoint::Impl::data_packet(Peer& p, std::span<uint8_t> buf, TxPath& path
   d.pn_floor_delta =
       static_cast<uint32_t>(std::min<uint64_t>(head ? d.pn - head->pn : 0, 0xffffffffu));
   d.msg_id = m->id;
-  d.msg_floor_delta =
-      static_cast<uint32_t>(std::min<uint64_t>(m->id - p.sq.floor(), 0xffffffffu));
+  d.msg_floor_delta = static_cast<uint32_t>(std::min<uint64_t>(m->id - p.sq.floor(), 0xffffffffu));
   d.msg_len = m->len;
   d.frag_index = frag;
   d.prev_delta = m->prev_delta;
