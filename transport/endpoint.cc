@@ -94,6 +94,14 @@ std::string_view to_string(DropReason r) {
       return "no_buffer";
     case DropReason::bad_coalesce:
       return "bad_coalesce";
+    case DropReason::bad_auth:
+      return "bad_auth";
+    case DropReason::replay:
+      return "replay";
+    case DropReason::unknown_key:
+      return "unknown_key";
+    case DropReason::unauthenticated:
+      return "unauthenticated";
     case DropReason::kCount:
       break;
   }
@@ -119,6 +127,8 @@ Endpoint::Impl::Impl(const EndpointConfig& cfg)
     : cfg_(cfg),
       rng_(cfg.seed ^ 0x5eed5eed5eedull),
       secrets_(cfg.secret, cfg.seed),
+      static_priv_(is_zero(cfg.static_key) ? secrets_.derived_static_key() : cfg.static_key),
+      static_pub_(public_key_of(static_priv_)),
       pool_(cfg.recv_buffer_bytes),
       budget_{cfg.recv_memory_bytes, 0},
       events_(256) {}
@@ -153,6 +163,18 @@ Result<PeerId> Endpoint::Impl::add_peer(Addr a) {
   by_addr_[key(a)] = id;
   ++live_peers_;
   return {id, Errc::ok};
+}
+
+Result<PeerId> Endpoint::Impl::add_peer(Addr a, const PublicKey& key) {
+  if (cfg_.encryption && is_zero(key)) return {kNoPeer, Errc::invalid_argument};
+  if (Peer* known = peer(find_peer(a))) {
+    // The same address with another key is another peer: remove it first.
+    if (known->static_key != key) return {kNoPeer, Errc::invalid_argument};
+    return {known->id, Errc::ok};
+  }
+  Result<PeerId> r = add_peer(a);
+  if (r.ok()) peer(r.value)->static_key = key;
+  return r;
 }
 
 PeerId Endpoint::Impl::find_peer(Addr a) const {
@@ -376,6 +398,15 @@ Endpoint::Endpoint(const EndpointConfig& cfg) {
 Endpoint::~Endpoint() = default;
 
 Result<PeerId> Endpoint::add_peer(Addr addr) { return impl_->add_peer(addr); }
+Result<PeerId> Endpoint::add_peer(Addr addr, const PublicKey& key) {
+  return impl_->add_peer(addr, key);
+}
+const PublicKey& Endpoint::public_key() const { return impl_->static_pub_; }
+void Endpoint::allow_key(const PublicKey& key) {
+  for (const PublicKey& k : impl_->allowed_keys_)
+    if (k == key) return;
+  impl_->allowed_keys_.push_back(key);
+}
 Errc Endpoint::remove_peer(PeerId peer, Time now) { return impl_->remove_peer(peer, now); }
 PeerId Endpoint::find_peer(Addr addr) const { return impl_->find_peer(addr); }
 Result<MsgId> Endpoint::send(PeerId peer, std::span<const uint8_t> data, const SendOptions& opt,

@@ -65,6 +65,8 @@ struct Peer {
   // The connection's identity: ours (in the dst_cid of what the peer sends)
   // and the peer's (in the src_cid of what it sends). 0 while unknown.
   uint64_t local_cid = 0, remote_cid = 0;
+  // The peer's static public key (all zero: not given; encryption off).
+  PublicKey static_key{};
   // The cookie the peer's retry gave us, echoed in our hellos.
   bool have_cookie = false;
   uint8_t cookie[wire::kCookieSize] = {};
@@ -152,6 +154,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
 
   // ---- peers, sending, events (endpoint.cc) ----------------------------------
   Result<PeerId> add_peer(Addr a);
+  Result<PeerId> add_peer(Addr a, const PublicKey& key);
   // A PeerId is a slot in peers_ (low kSlotBits) and the slot's generation:
   // an id of a removed peer names nothing, even once its slot is reused, so
   // events still queued for it (and the application's own records) can
@@ -322,6 +325,9 @@ class Endpoint::Impl final : public Reassembly::Sink {
   EndpointConfig cfg_;
   Rng rng_;
   Secrets secrets_;
+  PrivateKey static_priv_{};
+  PublicKey static_pub_{};
+  std::vector<PublicKey> allowed_keys_;  // allow_key()
   BufferPool pool_;
   RecvBudget budget_;
   std::vector<std::unique_ptr<Peer>> peers_;

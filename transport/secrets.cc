@@ -24,6 +24,7 @@ uint64_t get64(const uint8_t* p) {
 // Labels keep the two uses of the key apart.
 constexpr uint8_t kLabelCid = 'C';
 constexpr uint8_t kLabelCookie = 'K';
+constexpr uint8_t kLabelStatic = 'S';
 
 }  // namespace
 
@@ -45,6 +46,13 @@ void Secrets::mac(const uint8_t* msg, size_t len, uint8_t out[32]) const {
     // Only a broken OpenSSL installation gets here: nothing can be keyed.
     throw std::runtime_error("srdx: HMAC-SHA-256 failed (OpenSSL)");
   }
+}
+
+std::array<uint8_t, 32> Secrets::derived_static_key() const {
+  const uint8_t label = kLabelStatic;
+  std::array<uint8_t, 32> k{};
+  mac(&label, 1, k.data());
+  return k;
 }
 
 uint64_t Secrets::next_cid() {

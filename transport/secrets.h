@@ -22,6 +22,9 @@ class Secrets {
   // A fresh connection id: never 0, never the same twice in practice.
   uint64_t next_cid();
 
+  // A private key derived from the secret (EndpointConfig::static_key all zero).
+  std::array<uint8_t, 32> derived_static_key() const;
+
   // The cookie for a hello from `from` carrying connection id `cid`, made in
   // cookie period `period` (now / tuning::kCookiePeriod).
   void cookie(uint64_t period, Addr from, uint64_t cid, uint8_t out[wire::kCookieSize]) const;

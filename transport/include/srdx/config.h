@@ -95,6 +95,18 @@ inline constexpr size_t kMaxStatelessReplies = 64;
 // A cookie is good for the period it was made in and the next one.
 inline constexpr Duration kCookiePeriod = 2_s;
 
+// Packet protection (docs/protocol.md, section 13). A sealed datagram is a
+// 24-byte clear header, the packet(s) encrypted, and a 16-byte tag.
+inline constexpr uint32_t kSealOverhead = 24 + 16;
+// A direction's key is replaced (a key update, no pause in traffic) after
+// this many packets: the AES-GCM confidentiality limit of RFC 9001, 6.6...
+inline constexpr uint64_t kDefaultRekeyPackets = uint64_t{1} << 23;
+// ...or after this long, whichever comes first.
+inline constexpr Duration kDefaultRekeyInterval = 120_s;
+// Sealed packets are accepted at most once, within a window of this many
+// counter values below the highest seen (reordering over many paths).
+inline constexpr uint32_t kReplayWindow = 8192;
+
 // Peers and memory, endpoint wide.
 inline constexpr uint32_t kDefaultMaxPeers = 4096;
 inline constexpr uint32_t kMaxMaxPeers = 1u << 20;
@@ -159,6 +171,18 @@ struct EndpointConfig {
   // of an endpoint a fresh one. All zero (the default) derives it from `seed`,
   // for reproducible runs: simulations and tests.
   std::array<uint8_t, 32> secret{};
+  // Authenticated handshake (Noise IK over X25519) and every later packet
+  // sealed with AES-256-GCM (ChaCha20-Poly1305 where the CPU lacks AES
+  // instructions). Off is for measurement only: then anyone on the path can
+  // read, forge and reset everything (docs/protocol.md, section 13).
+  bool encryption = true;
+  // This endpoint's static X25519 private key (srdx/keys.h). All zero (the
+  // default) derives one from `secret` (and so from `seed`): tests and
+  // simulations. Endpoint::public_key() tells its public half.
+  std::array<uint8_t, 32> static_key{};
+  // Key updates: after this many packets sent under one key, or this long.
+  uint64_t rekey_packets = tuning::kDefaultRekeyPackets;
+  Duration rekey_interval = tuning::kDefaultRekeyInterval;
   // The UDP port this endpoint receives on, written into every packet so a
   // peer knows where to answer whatever source port (entropy) a packet left
   // from. 0: peers are named by the datagram's own source address and port.

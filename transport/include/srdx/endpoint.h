@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "srdx/config.h"
+#include "srdx/keys.h"
 #include "srdx/time.h"
 
 namespace srdx {
@@ -139,9 +140,15 @@ enum class DropReason : uint8_t {
   wrong_connection,  // names a connection that is not the current one (old, forged)
   peer_limit,        // a new peer past max_peers
   no_state,          // data or ack before a handshake
-  out_of_window,  // message id beyond the receive window
-  no_buffer,      // receive buffer full (slow reader)
-  bad_coalesce,   // a malformed coalesced datagram, or one from a peer that did not negotiate it
+  out_of_window,     // message id beyond the receive window
+  no_buffer,         // receive buffer full (slow reader)
+  bad_coalesce,      // a malformed coalesced datagram, or one from a peer that did not negotiate it
+  // With encryption: a sealed datagram whose tag did not verify (forged,
+  // altered, or sealed under keys the connection does not have).
+  bad_auth,
+  replay,           // a sealed datagram accepted before, or older than the replay window
+  unknown_key,      // a hello from a static key this endpoint does not trust
+  unauthenticated,  // a clear packet where only a sealed one is accepted (or the reverse)
   kCount
 };
 std::string_view to_string(DropReason);
@@ -158,11 +165,14 @@ struct EndpointStats {
   uint64_t messages_received = 0;
   uint64_t path_replacements = 0;
   uint64_t peer_restarts = 0;  // connections replaced by a new one of the same peer
-  uint64_t retries_sent = 0;  // answers to hellos without a cookie (also handshake packets)
+  uint64_t retries_sent = 0;   // answers to hellos without a cookie (also handshake packets)
   uint64_t closes_sent = 0, closes_received = 0;
   uint64_t peers_reclaimed = 0;  // accepted peers forgotten after idle_timeout
   // Datagrams that carried an ACK and a data packet together (feature coalesce).
   uint64_t coalesced_sent = 0, coalesced_received = 0;
+  // Encryption: handshakes that ended with keys on both sides, and key
+  // updates (each direction's counted where it is made).
+  uint64_t handshakes_completed = 0, key_updates = 0;
   uint64_t drops[static_cast<size_t>(DropReason::kCount)] = {};
   uint64_t total_drops() const;
 };
@@ -199,7 +209,18 @@ class Endpoint {
   Endpoint(const Endpoint&) = delete;
   Endpoint& operator=(const Endpoint&) = delete;
 
+  // A peer at `addr` whose static public key is `key`: the handshake admits
+  // only the holder of its private key. With encryption off the key is not
+  // used, and add_peer(addr) is the same; with it on, add_peer(addr) fails
+  // with invalid_argument.
+  Result<PeerId> add_peer(Addr addr, const PublicKey& key);
   Result<PeerId> add_peer(Addr addr);
+  // This endpoint's static public key (from EndpointConfig::static_key).
+  const PublicKey& public_key() const;
+  // With accept_unknown_peers and encryption: a host add_peer() did not name
+  // may connect if it holds the private key of one of these public keys.
+  // Without encryption any host may (the key is not checked).
+  void allow_key(const PublicKey& key);
   // Fails the peer's messages with peer_removed (events) and forgets it.
   Errc remove_peer(PeerId peer, Time now);
   PeerId find_peer(Addr addr) const;
