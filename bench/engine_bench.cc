@@ -137,18 +137,19 @@ srdx::Time now_from(Clock::time_point origin) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - origin).count());
 }
 
-srdx::EndpointConfig make_config(uint64_t seed, uint32_t mtu) {
+srdx::EndpointConfig make_config(uint64_t seed, uint32_t mtu, bool encryption) {
   srdx::EndpointConfig cfg;
   cfg.seed = seed;
   cfg.mtu = mtu;
+  cfg.encryption = encryption;
   return cfg;
 }
 
 class BackToBack {
  public:
-  BackToBack(uint32_t mtu, std::size_t msg_size)
-      : a_(make_config(11, mtu)),
-        b_(make_config(22, mtu)),
+  BackToBack(uint32_t mtu, std::size_t msg_size, bool encryption)
+      : a_(make_config(11, mtu, encryption)),
+        b_(make_config(22, mtu, encryption)),
         buf_(srdx::tuning::kMaxMtu),
         msg_size_(msg_size),
         origin_(Clock::now()) {}
@@ -159,8 +160,8 @@ class BackToBack {
   // for at most 100 ms: an engine that handshakes only once it has something
   // to send finishes the handshake during the warm-up batches instead.
   bool connect() {
-    auto pa = a_.add_peer(kAddrB);
-    auto pb = b_.add_peer(kAddrA);
+    auto pa = a_.add_peer(kAddrB, b_.public_key());
+    auto pb = b_.add_peer(kAddrA, a_.public_key());
     if (!pa.ok() || !pb.ok()) return fail("add_peer failed");
     peer_b_ = pa.value;
     const auto start = Clock::now();
@@ -308,11 +309,13 @@ class BackToBack {
   const char* error_ = nullptr;
 };
 
-// Args: message size (bytes), MTU, copy (1: SendOptions::copy, 0: zero copy).
+// Args: message size (bytes), MTU, copy (1: SendOptions::copy, 0: zero
+// copy), enc (1: encryption, the default; 0: off, for comparison).
 void BM_Engine(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
   const auto mtu = static_cast<uint32_t>(state.range(1));
   const bool copy = state.range(2) != 0;
+  const bool encryption = state.range(3) != 0;
 
   // Up to ~2 MiB outstanding, between 2 and 256 messages; a batch is 4 windows.
   const uint64_t window = std::clamp<uint64_t>((2u << 20) / std::max<std::size_t>(size, 1), 2, 256);
@@ -324,7 +327,7 @@ void BM_Engine(benchmark::State& state) {
   if (size > 0) payload.back() = static_cast<uint8_t>(payload.front() ^ 0xa5);
   srdx::SendOptions opt{.copy = copy};
 
-  BackToBack link(mtu, size);
+  BackToBack link(mtu, size, encryption);
   link.set_expected(size ? payload.front() : 0, size ? payload.back() : 0);
   if (!link.connect()) {
     state.SkipWithError(link.error());
@@ -375,13 +378,15 @@ void BM_Engine(benchmark::State& state) {
 }
 
 void engine_args(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"size", "mtu", "copy"});
-  b->Args({64, 1500, 1});
-  b->Args({1 << 10, 1500, 1});
-  for (int64_t mtu : {1500, 9000}) {
-    b->Args({64 << 10, mtu, 0});  // zero copy
-    b->Args({64 << 10, mtu, 1});  // the same with the copy
-    b->Args({1 << 20, mtu, 0});   // zero copy
+  b->ArgNames({"size", "mtu", "copy", "enc"});
+  for (int64_t enc : {1, 0}) {
+    b->Args({64, 1500, 1, enc});
+    b->Args({1 << 10, 1500, 1, enc});
+    for (int64_t mtu : {1500, 9000}) {
+      b->Args({64 << 10, mtu, 0, enc});  // zero copy
+      b->Args({64 << 10, mtu, 1, enc});  // the same with the copy
+      b->Args({1 << 20, mtu, 0, enc});   // zero copy
+    }
   }
 }
 
@@ -398,11 +403,12 @@ void BM_IdlePeers(benchmark::State& state) {
   for (auto _ : state) {
     srdx::EndpointConfig cfg;
     cfg.max_peers = n + 1;
+    const srdx::PublicKey key = srdx::public_key_of(srdx::generate_private_key());
     srdx::Endpoint ep(cfg);
     const size_t heap0 = mallinfo2().uordblks;
     const size_t mem0 = ep.memory_bytes();
     for (uint32_t i = 0; i < n; ++i) {
-      if (!ep.add_peer(srdx::Addr{0x0a000000 + i, 7000}).ok()) {
+      if (!ep.add_peer(srdx::Addr{0x0a000000 + i, 7000}, key).ok()) {
         state.SkipWithError("add_peer failed");
         return;
       }

@@ -99,6 +99,12 @@ constexpr size_t kMaxSettle = 100000;  // packets and events of one step
 constexpr Duration kDrain = 2_s;       // the fault-free run after the input
 constexpr uint64_t kMaxDrainIterations = 1000000;
 
+PrivateKey side_key(int side) {
+  PrivateKey k{};
+  k.fill(static_cast<uint8_t>(0x41 + side));
+  return k;
+}
+
 // The configuration byte (the input's first) picks among small variants.
 EndpointConfig config(int side, uint8_t variant, uint64_t seed) {
   EndpointConfig c;
@@ -120,6 +126,11 @@ EndpointConfig config(int side, uint8_t variant, uint64_t seed) {
   c.peer_timeout = 3_ms;
   c.cc_initial_window = 16 << 10;
   c.cc_max_window = 256 << 10;
+  // Half the inputs run encrypted (a bit derived from two others, so that
+  // every other setting meets both). The static key stays across restarts,
+  // like an appliance's key file.
+  c.encryption = ((variant >> 2) ^ (variant >> 5)) & 1;
+  c.static_key = side_key(side);
   return c;
 }
 
@@ -357,7 +368,7 @@ class Harness {
       }
       case kAddPeer: {
         const int s = in.u8() & 1;
-        const Result<PeerId> r = ep(s).add_peer(kAddr[1 - s]);
+        const Result<PeerId> r = ep(s).add_peer(kAddr[1 - s], public_key_of(side_key(1 - s)));
         trace("%lld add_peer %c: %u\n", us(now_), kName[s], r.value);
         CHECK(r.ok(), "add_peer failed: %s", std::string(to_string(r.err)).c_str());
         return;
@@ -392,7 +403,7 @@ class Harness {
     Endpoint& e = ep(s);
     PeerId p = e.find_peer(kAddr[1 - s]);
     if (p == kNoPeer) {
-      const Result<PeerId> r = e.add_peer(kAddr[1 - s]);
+      const Result<PeerId> r = e.add_peer(kAddr[1 - s], public_key_of(side_key(1 - s)));
       CHECK(r.ok(), "add_peer failed: %s", std::string(to_string(r.err)).c_str());
       p = r.value;
     }

@@ -7,7 +7,8 @@
 namespace srdx {
 
 uint32_t EndpointConfig::max_payload() const {
-  return mtu - tuning::kIpUdpOverhead - static_cast<uint32_t>(wire::kDataOverhead);
+  return mtu - tuning::kIpUdpOverhead - static_cast<uint32_t>(wire::kDataOverhead) -
+         (encryption ? tuning::kSealOverhead : 0);
 }
 
 namespace {

@@ -131,7 +131,8 @@ Endpoint::Impl::Impl(const EndpointConfig& cfg)
       static_pub_(public_key_of(static_priv_)),
       pool_(cfg.recv_buffer_bytes),
       budget_{cfg.recv_memory_bytes, 0},
-      events_(256) {}
+      events_(256),
+      offered_(compute_offered()) {}
 
 Endpoint::Impl::~Impl() {
   release_lent();
@@ -226,7 +227,9 @@ Result<MsgId> Endpoint::Impl::send(PeerId id, std::span<const uint8_t> data, con
   TxMsg& m = p->sq.push(data, opt, deadline);
   p->msg_deadline = min(p->msg_deadline, deadline);
   ++stats_.messages_sent;
-  if (p->state == PeerState::idle) start_handshake(*p, now);
+  // A connection the peer offered and we answered comes up with its next
+  // datagram; a handshake of our own would only cross it.
+  if (p->state == PeerState::idle && !(p->crypto && p->crypto->pending)) start_handshake(*p, now);
   return {m.id, Errc::ok};
 }
 
@@ -397,7 +400,11 @@ Endpoint::Endpoint(const EndpointConfig& cfg) {
 }
 Endpoint::~Endpoint() = default;
 
-Result<PeerId> Endpoint::add_peer(Addr addr) { return impl_->add_peer(addr); }
+Result<PeerId> Endpoint::add_peer(Addr addr) {
+  // With encryption a peer is its key.
+  if (impl_->cfg_.encryption) return {kNoPeer, Errc::invalid_argument};
+  return impl_->add_peer(addr);
+}
 Result<PeerId> Endpoint::add_peer(Addr addr, const PublicKey& key) {
   return impl_->add_peer(addr, key);
 }

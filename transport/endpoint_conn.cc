@@ -53,6 +53,20 @@ bool Endpoint::Impl::hello_proven(const Peer* p, Addr from, const wire::Packet& 
 void Endpoint::Impl::on_hello(Peer& p, Addr from, bool is_ack, Time now) {
   const wire::Hello& h = pkt_.hello;
   const uint64_t src = pkt_.common.src_cid;
+  if (cfg_.encryption) {
+    // Inside a sealed datagram: a keepalive (or credit probe) of the live
+    // connection, or the answer to ours. Handshakes come in the clear
+    // (on_noise_hello).
+    if (p.state != PeerState::established || src != p.remote_cid || h.dst_cid != p.local_cid)
+      return drop(DropReason::wrong_connection);
+    p.last_heard = max(p.last_heard, now);
+    if (!is_ack) {
+      p.hello_ack_due = true;
+      p.ack_due = true;
+      want_ctrl(p);
+    }
+    return;
+  }
   if (is_ack) {
     // Only the answer to our own hello: it names our id, which no one else knows.
     if (p.local_cid == 0 || h.dst_cid != p.local_cid) return drop(DropReason::wrong_connection);
@@ -185,8 +199,14 @@ void Endpoint::Impl::end_connection(Peer& p, FailReason why, uint32_t close_reas
   // with maybe_delivered: their every fragment arrived).
   if (p.up) push_event({EventType::peer_down, why, 0, p.id, 0, 0, {}});
   if (close_reason != 0 && p.state == PeerState::established)
-    queue_close(nullptr, p.addr, p.local_cid, p.remote_cid,
+    queue_close(sealing(p) ? &p : nullptr, p.addr, p.local_cid, p.remote_cid,
                 static_cast<wire::CloseReason>(close_reason), now);
+  if (p.crypto) {
+    // The keys go with the connection; one the peer offered stays pending.
+    p.crypto->cur.reset();
+    p.crypto->hs.clear();
+    p.crypto->hs_active = false;
+  }
   p.up = false;
   p.state = PeerState::idle;
   p.local_cid = p.remote_cid = 0;
@@ -241,7 +261,12 @@ void Endpoint::Impl::queue_retry(Peer* p, Addr to, uint64_t hello_src_cid, Time 
 void Endpoint::Impl::queue_close(Peer* p, Addr to, uint64_t src_cid, uint64_t dst_cid,
                                  wire::CloseReason why, Time now) {
   if (src_cid == 0 || dst_cid == 0) return;
-  if (stateless_.size() >= tuning::kMaxStatelessReplies || !reply_allowed(p, now)) return;
+  // The end of our own encrypted connection: sealed under its keys (made
+  // now, before they go), so the peer can believe it.
+  const bool sealed = p && sealing(*p) && p->crypto && p->crypto->cur && src_cid == p->local_cid &&
+                      dst_cid == p->remote_cid;
+  if (stateless_.size() >= tuning::kMaxStatelessReplies || (!sealed && !reply_allowed(p, now)))
+    return;
   StatelessReply& r = stateless_.push_slot();
   r = StatelessReply{};
   r.to = to;
@@ -249,6 +274,16 @@ void Endpoint::Impl::queue_close(Peer* p, Addr to, uint64_t src_cid, uint64_t ds
   r.src_cid = src_cid;
   r.dst_cid = dst_cid;
   r.reason = static_cast<uint32_t>(why);
+  if (sealed) {
+    wire::Common c = common(*p, wire::Type::close);
+    wire::Close cl;
+    cl.dst_cid = dst_cid;
+    cl.reason = r.reason;
+    std::span<uint8_t> buf(r.sealed, sizeof r.sealed);
+    const size_t n = wire::encode_close(inner(buf), c, cl);
+    r.sealed_len = n ? static_cast<uint8_t>(seal_datagram(*p, *p->crypto->cur, buf, n, now)) : 0;
+    if (r.sealed_len == 0) stateless_.drop_back();
+  }
 }
 
 }  // namespace srdx

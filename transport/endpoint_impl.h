@@ -7,6 +7,8 @@
 //   endpoint_rx.cc      data and ACK processing, loss detection
 //   endpoint_tx.cc      what leaves next: control packets and data packets
 //   endpoint_timers.cc  timers, deadlines, giving up on silent peers, reclaiming
+//   endpoint_crypto.cc  encryption: the Noise IK handshake, sealing and opening
+//                       datagrams, key updates (docs/protocol.md, section 13)
 #pragma once
 
 #include <cassert>
@@ -18,10 +20,12 @@
 #include "ack_tracker.h"
 #include "buffer_pool.h"
 #include "congestion.h"
+#include "noise.h"
 #include "path_selector.h"
 #include "reassembly.h"
 #include "ring_queue.h"
 #include "rng.h"
+#include "seal.h"
 #include "secrets.h"
 #include "send_queue.h"
 #include "sent_packets.h"
@@ -40,6 +44,54 @@ struct Retx {
   uint64_t msg_id = 0;
   uint32_t frag = 0;
   uint16_t avoid = PathSelector::kNone;
+};
+
+// One connection's packet keys, each direction (docs/protocol.md, 13).
+struct Session {
+  crypto::Cipher cipher = crypto::Cipher::aes256gcm;
+  crypto::PacketKey tx;
+  uint8_t tx_phase = 0;
+  uint64_t tx_counter = 0;
+  uint64_t tx_under_key = 0;  // datagrams sealed with tx
+  Time tx_keyed = Time::zero();
+  uint8_t peer_rx_phase = 0;  // what the peer opens ours with (flag kPeerPhase)
+  crypto::PacketKey rx, rx_prev, rx_next;
+  uint8_t rx_phase = 0;
+  uint64_t rx_phase_first = 0;  // lowest counter opened with rx
+  crypto::ReplayWindow replay;
+  void start(crypto::Cipher c, const crypto::Secret& tx_secret, const crypto::Secret& rx_secret,
+             Time now) {
+    cipher = c;
+    tx.set(c, tx_secret);
+    rx.set(c, rx_secret);
+    tx_keyed = now;
+  }
+};
+
+// A peer's encryption state, allocated at its first handshake.
+struct PeerCrypto {
+  // Initiator: the handshake in flight. Its hello and Noise message are made
+  // once per connection attempt and repeated unchanged (but for the cookie),
+  // so that an answer to any copy completes it; the ephemeral key is kept to
+  // restore the handshake after a forged answer failed to read.
+  crypto::NoiseIK hs;
+  bool hs_active = false;
+  PrivateKey ephemeral{};
+  wire::Hello hello1;
+  uint8_t msg1[wire::kNoise1Size] = {};
+  // The connection's keys, while established.
+  std::unique_ptr<Session> cur;
+  // Responder: the connection a proven, authenticated hello offered and we
+  // answered. It becomes the connection (replacing any other) when the first
+  // datagram sealed under it arrives: a replayed hello never gets that far.
+  std::unique_ptr<Session> pending;
+  uint64_t pending_local = 0, pending_remote = 0;
+  wire::Hello pending_hello;
+  Time pending_expires = Time::infinite();
+  // The hello_ack last made, sent again for a repeat of its hello.
+  uint8_t msg2[wire::kHelloTranscriptSize + wire::kNoise2Size] = {};
+  uint64_t msg2_for = 0;  // the src_cid of the hello it answers
+  bool msg2_due = false;
 };
 
 // idle: no connection (ids 0). connecting: our hello is out, with local_cid.
@@ -67,6 +119,7 @@ struct Peer {
   uint64_t local_cid = 0, remote_cid = 0;
   // The peer's static public key (all zero: not given; encryption off).
   PublicKey static_key{};
+  std::unique_ptr<PeerCrypto> crypto;
   // The cookie the peer's retry gave us, echoed in our hellos.
   bool have_cookie = false;
   uint8_t cookie[wire::kCookieSize] = {};
@@ -145,6 +198,11 @@ struct StatelessReply {
   uint64_t src_cid = 0, dst_cid = 0;
   uint32_t reason = 0;  // close: wire::CloseReason
   uint8_t cookie[wire::kCookieSize] = {};
+  // A close sealed under the connection it ends, made before its keys went:
+  // sent as it is (type close, the fields above unused).
+  uint8_t sealed_len = 0;
+  uint8_t sealed[wire::kSealedHeaderSize + wire::kCommonHeaderSize + wire::kCloseSize +
+                 wire::kTagSize] = {};
 };
 
 class Endpoint::Impl final : public Reassembly::Sink {
@@ -198,6 +256,51 @@ class Endpoint::Impl final : public Reassembly::Sink {
   // answers) it otherwise.
   bool check_connection(Peer& p, uint64_t src_cid, uint64_t dst_cid, Time now);
   void start_handshake(Peer& p, Time now);
+
+  // ---- encryption (endpoint_crypto.cc) -----------------------------------------
+  bool sealing(const Peer& p) const { return cfg_.encryption && p.state == PeerState::established; }
+  PeerCrypto& crypto_of(Peer& p) {
+    if (!p.crypto) p.crypto = std::make_unique<PeerCrypto>();
+    return *p.crypto;
+  }
+  crypto::Cipher cipher_for(uint32_t peer_features) const {
+    return ((offered_features() | peer_features) & wire::feature::kChaCha)
+               ? crypto::Cipher::chacha20poly1305
+               : crypto::Cipher::aes256gcm;
+  }
+  void on_packet_encrypted(std::span<const uint8_t> bytes, const RxPath& path, Time now);
+  void on_sealed(std::span<const uint8_t> bytes, const RxPath& path, Time now);
+  void on_stranger_encrypted(Addr from, Time now);
+  void on_noise_hello(Peer& p, Addr from, Time now);
+  void on_noise_hello_ack(Peer& p, Time now);
+  // Answers an authenticated hello (its msg1 read into `hs`) with a hello_ack
+  // and keeps the offered connection pending.
+  void respond(Peer& p, crypto::NoiseIK& hs, Time now);
+  void promote_pending(Peer& p, Time now);
+  // The initiator's hello, with its Noise message (made on first use).
+  size_t noise_hello(Peer& p, std::span<uint8_t> buf);
+  // A fresh ephemeral key: from the OS's generator; from the seed when
+  // EndpointConfig::secret is all zero (tests and simulations, which must
+  // replay exactly; not secret, like everything else derived from the seed).
+  PrivateKey ephemeral_key() {
+    return is_zero(cfg_.secret) ? secrets_.derived_key(secrets_.next_cid())
+                                : generate_private_key();
+  }
+  // Seals the inner datagram of `inner_len` bytes at buf[kSealedHeaderSize]
+  // and returns the datagram's length.
+  size_t seal_datagram(Peer& p, Session& s, std::span<uint8_t> buf, size_t inner_len, Time now);
+  static std::span<uint8_t> inner(std::span<uint8_t> buf) {
+    if (buf.size() < wire::kSealedHeaderSize + wire::kTagSize) return {};
+    return buf.subspan(wire::kSealedHeaderSize,
+                       buf.size() - wire::kSealedHeaderSize - wire::kTagSize);
+  }
+  size_t ctrl_out(Peer& p, std::span<uint8_t> buf, TxPath& path, Time now);
+  size_t data_out(Peer& p, std::span<uint8_t> buf, TxPath& path, Time now) {
+    if (!sealing(p)) return data_packet(p, buf, path, now);
+    const size_t n = data_packet(p, inner(buf), path, now);
+    return n ? seal_datagram(p, *p.crypto->cur, buf, n, now) : 0;
+  }
+  void dispatch(Peer& p, bool coalesced, Addr from, const RxPath& path, Time now);
   void establish(Peer& p, uint64_t remote_cid, const wire::Hello& h, Time now);
   // The connection is over on this side: its messages fail with `why`, the
   // peer is told (a close with `close_reason`, 0: none), and every id and
@@ -294,11 +397,16 @@ class Endpoint::Impl final : public Reassembly::Sink {
     c.flags = flags;
     c.src_port = cfg_.port;
     c.src_cid = p.local_cid;
+    c.sealed = sealing(p);
     return c;
   }
-  uint32_t offered_features() const {
-    return cfg_.coalesce ? wire::feature::kSupported
-                         : wire::feature::kSupported & ~wire::feature::kCoalesce;
+  uint32_t offered_features() const { return offered_; }
+  uint32_t compute_offered() const {
+    uint32_t f = cfg_.coalesce ? wire::feature::kSupported
+                               : wire::feature::kSupported & ~wire::feature::kCoalesce;
+    if (cfg_.encryption) f |= wire::feature::kSealed;
+    if (cfg_.encryption && !crypto::cpu_has_aes()) f |= wire::feature::kChaCha;
+    return f;
   }
   void fill_hello(wire::Hello& h, const Peer& p, bool with_cookie) const;
 
@@ -350,6 +458,8 @@ class Endpoint::Impl final : public Reassembly::Sink {
   wire::Data pkt_out_;
   wire::Ack ack_;
   EndpointStats stats_;
+  uint32_t offered_ = 0;
+  std::vector<uint8_t> plain_;  // an opened datagram
 };
 
 // ---- the per-message path, inline ----------------------------------------------
@@ -405,9 +515,8 @@ inline void Endpoint::Impl::on_packet_acked(Peer& p, SentPacket& s, Time now, Du
   finish_fragment(p, msg_id, frag);
 }
 
-inline  // Fragment `frag` of message `msg_id` reached the peer.
-    void
-    Endpoint::Impl::finish_fragment(Peer& p, uint64_t msg_id, uint32_t frag) {
+// Fragment `frag` of message `msg_id` reached the peer.
+inline void Endpoint::Impl::finish_fragment(Peer& p, uint64_t msg_id, uint32_t frag) {
   TxMsg* m = p.sq.find(msg_id);
   if (!m || !p.sq.ack_frag(*m, frag)) return;
   if (m->acked == 1) {
@@ -432,13 +541,10 @@ inline void Endpoint::Impl::on_packet(std::span<const uint8_t> bytes, const RxPa
                                       Time now) {
   ++stats_.packets_received;
   stats_.bytes_received += bytes.size();
+  if (cfg_.encryption) return on_packet_encrypted(bytes, path, now);
   size_t count = 0;
   wire::DecodeError e = wire::decode_datagram(bytes, pkt_, pkt2_, count);
   if (e != wire::DecodeError::ok) return drop(wire::to_drop_reason(e));
-  const bool coalesced = count == 2;
-  // We never offered it: whoever sent this did not listen to our hello.
-  if (coalesced && !(offered_features() & wire::feature::kCoalesce))
-    return drop(DropReason::bad_coalesce);
   // A peer is named by its address and the port it receives on; the
   // datagram's source port is only the path entropy.
   Addr from = path.remote;
@@ -449,30 +555,41 @@ inline void Endpoint::Impl::on_packet(std::span<const uint8_t> bytes, const RxPa
     p = peer(find_peer(from));
     if (!p) return;  // answered (or not) without state
   }
+  dispatch(*p, count == 2, from, path, now);
+}
+
+// The packet(s) in pkt_ (and pkt2_ when coalesced), from p; with encryption
+// the inside of a datagram that opened under p's connection.
+inline void Endpoint::Impl::dispatch(Peer& p, bool coalesced, Addr from, const RxPath& path,
+                                     Time now) {
   if (coalesced) {
+    // We never offered it: whoever sent this did not listen to our hello.
+    if (!(offered_features() & wire::feature::kCoalesce)) return drop(DropReason::bad_coalesce);
     // Negotiated per connection: a peer that did not see our offer (or did
     // not make its own) must not coalesce.
-    if (p->state == PeerState::established && !(p->features & wire::feature::kCoalesce))
+    if (p.state == PeerState::established && !(p.features & wire::feature::kCoalesce))
       return drop(DropReason::bad_coalesce);
     // The ACK first: it may free window for the data's answer. Both parts
     // carry the same ids, so the data passes the checks the ack passed.
-    if (!on_ack(*p, pkt_, now)) return;
+    if (!on_ack(p, pkt_, now)) return;
     ++stats_.coalesced_received;
-    return on_data(*p, pkt2_, path.entropy, now);
+    return on_data(p, pkt2_, path.entropy, now);
   }
   switch (pkt_.common.type) {
     case wire::Type::hello:
     case wire::Type::hello_ack:
-      return on_hello(*p, from, pkt_.common.type == wire::Type::hello_ack, now);
+      return on_hello(p, from, pkt_.common.type == wire::Type::hello_ack, now);
     case wire::Type::data:
-      return on_data(*p, pkt_, path.entropy, now);
+      return on_data(p, pkt_, path.entropy, now);
     case wire::Type::ack:
-      on_ack(*p, pkt_, now);
+      on_ack(p, pkt_, now);
       return;
     case wire::Type::retry:
-      return on_retry(*p);
+      return on_retry(p);
     case wire::Type::close:
-      return on_close(*p, now);
+      return on_close(p, now);
+    case wire::Type::sealed:
+      return drop(DropReason::bad_type);
   }
 }
 
@@ -486,7 +603,7 @@ inline size_t Endpoint::Impl::poll_transmit(std::span<uint8_t> buf, TxPath& path
       ctrl_.pop();
       continue;
     }
-    size_t n = control_packet(*p, buf, path, now);
+    size_t n = ctrl_out(*p, buf, path, now);
     if (n) return count_sent(n);
     ctrl_.pop();
     p->in_ctrl = false;
@@ -495,7 +612,7 @@ inline size_t Endpoint::Impl::poll_transmit(std::span<uint8_t> buf, TxPath& path
   for (size_t i = 0; i < np; ++i) {
     Peer* p = peers_[(rr_ + i) % np].get();
     if (!p) continue;
-    size_t n = data_packet(*p, buf, path, now);
+    size_t n = data_out(*p, buf, path, now);
     if (n) {
       rr_ = (rr_ + i + 1) % np;
       return count_sent(n);

@@ -19,6 +19,13 @@ void Endpoint::Impl::on_timer(Time now) {
       forget_peer(p);
       continue;
     }
+    if (p.crypto && now >= p.crypto->pending_expires) {
+      // Offered, answered, never confirmed (a lost answer, or a replayed
+      // hello): forgotten. What waited for it starts a handshake of its own.
+      p.crypto->pending.reset();
+      p.crypto->pending_expires = Time::infinite();
+      if (p.state == PeerState::idle && p.sq.live() > 0) start_handshake(p, now);
+    }
     if (p.state == PeerState::connecting && now >= p.hello_next) {
       p.hello_due = true;
       p.hello_interval = min(p.hello_interval * 2, cfg_.peer_timeout / 4);
@@ -134,6 +141,7 @@ Time Endpoint::Impl::next_deadline() const {
     t = min(t, data_ready_time(p));
     if (t == Time::zero()) return t;
     if (reclaimable(p)) t = min(t, p.last_heard + cfg_.idle_timeout);
+    if (p.crypto) t = min(t, p.crypto->pending_expires);
     if (p.state == PeerState::connecting) t = min(t, p.hello_next);
     t = min(t, p.ack_deadline);
     t = min(t, p.rto_deadline);

@@ -34,9 +34,10 @@ size_t Endpoint::Impl::control_packet(Peer& p, std::span<uint8_t> buf, TxPath& p
       p.first_hello_sent = true;
       p.last_heard = max(p.last_heard, now);
     }
+    ++stats_.handshake_packets_sent;
+    if (cfg_.encryption && p.state == PeerState::connecting) return noise_hello(p, buf);
     wire::Hello h;
     fill_hello(h, p, p.state == PeerState::connecting && p.have_cookie);
-    ++stats_.handshake_packets_sent;
     return wire::encode_hello(buf, common(p, wire::Type::hello), h);
   }
   const bool floor_update = p.floor_updates_left && now >= p.floor_update_next;
@@ -224,6 +225,12 @@ size_t Endpoint::Impl::stateless_packet(std::span<uint8_t> buf, TxPath& path) {
   path.remote = r.to;
   path.entropy = static_cast<uint16_t>(1 + rng_.below(0xfffe));
   path.link = 0;
+  if (r.sealed_len) {
+    if (buf.size() < r.sealed_len) return 0;
+    std::memcpy(buf.data(), r.sealed, r.sealed_len);
+    ++stats_.closes_sent;
+    return r.sealed_len;
+  }
   wire::Common c;
   c.type = r.type;
   c.src_port = cfg_.port;

@@ -32,6 +32,7 @@ class RingQueue {
     return buf_[tail_++ & mask_];
   }
   void drop_front() { ++head_; }
+  void drop_back() { --tail_; }
   void clear() { head_ = tail_ = 0; }
 
  private:

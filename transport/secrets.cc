@@ -25,6 +25,7 @@ uint64_t get64(const uint8_t* p) {
 constexpr uint8_t kLabelCid = 'C';
 constexpr uint8_t kLabelCookie = 'K';
 constexpr uint8_t kLabelStatic = 'S';
+constexpr uint8_t kLabelEphemeral = 'E';
 
 }  // namespace
 
@@ -52,6 +53,15 @@ std::array<uint8_t, 32> Secrets::derived_static_key() const {
   const uint8_t label = kLabelStatic;
   std::array<uint8_t, 32> k{};
   mac(&label, 1, k.data());
+  return k;
+}
+
+std::array<uint8_t, 32> Secrets::derived_key(uint64_t n) const {
+  uint8_t in[9];
+  in[0] = kLabelEphemeral;
+  put64(in + 1, n);
+  std::array<uint8_t, 32> k{};
+  mac(in, sizeof in, k.data());
   return k;
 }
 

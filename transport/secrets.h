@@ -24,6 +24,9 @@ class Secrets {
 
   // A private key derived from the secret (EndpointConfig::static_key all zero).
   std::array<uint8_t, 32> derived_static_key() const;
+  // A key derived from the secret and `n` (the reproducible ephemeral keys of
+  // tests and simulations).
+  std::array<uint8_t, 32> derived_key(uint64_t n) const;
 
   // The cookie for a hello from `from` carrying connection id `cid`, made in
   // cookie period `period` (now / tuning::kCookiePeriod).

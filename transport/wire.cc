@@ -1,4 +1,4 @@
-// Wire format v2 encoders and the decoder; docs/protocol.md is the spec.
+// Wire format v3 encoders and the decoder; docs/protocol.md is the spec.
 // The decoder checks in a fixed order (sizes, magic and version, type,
 // lengths, checksum, then field semantics) so that every malformed datagram is
 // refused for its first fault and nothing past the datagram is ever read.
@@ -113,15 +113,22 @@ void write_common(Writer& w, Type type, uint16_t flags, size_t header_len, const
   w.u8(static_cast<uint8_t>(type));
   w.u16(flags);
   w.u16(static_cast<uint16_t>(header_len));
-  w.u32(0);  // checksum, filled in by seal()
+  w.u32(0);  // checksum, filled in by finish()
   w.u16(c.src_port);
   w.u16(0);  // reserved
   w.u64(c.src_cid);
 }
 
-size_t seal(std::span<uint8_t> pkt) {
-  store_be<uint32_t>(pkt.data() + kOffChecksum, packet_checksum(pkt));
+// The checksum, unless the packet goes inside a sealed datagram (0 there).
+size_t finish(std::span<uint8_t> pkt, const Common& c) {
+  if (!c.sealed) store_be<uint32_t>(pkt.data() + kOffChecksum, packet_checksum(pkt));
   return pkt.size();
+}
+
+// The Noise message after a hello's header: its size, or 0 for none.
+size_t noise_size(Type t, uint32_t features, bool sealed) {
+  if (sealed || !(features & feature::kSealed)) return 0;
+  return t == Type::hello ? kNoise1Size : kNoise2Size;
 }
 
 DecodeError check_data(const Common& c, const Data& d) {
@@ -261,7 +268,7 @@ namespace {
 // flag must fill the datagram; an ack with it ends at header_len, and `rest`
 // is set to the bytes after it (the next packet, checked by the caller).
 DecodeError decode_packet(std::span<const uint8_t> bytes, Packet& out,
-                          std::span<const uint8_t>& rest) {
+                          std::span<const uint8_t>& rest, bool sealed) {
   if (bytes.size() < kCommonHeaderSize) return DecodeError::too_short;
   const uint8_t* p = bytes.data();
   if (load_be<uint16_t>(p + kOffMagic) != kMagic || p[2] != kVersion) {
@@ -310,13 +317,23 @@ DecodeError decode_packet(std::span<const uint8_t> bytes, Packet& out,
     rest = bytes.subspan(header_len);
     bytes = bytes.first(header_len);
   }
-  // Only data carries bytes past its header, at most 2^16-1 of them.
+  // Only data carries bytes past its header, at most 2^16-1 of them, and a
+  // hello of an encrypting sender its Noise message, exactly.
+  size_t noise = 0;
+  if (static_cast<Type>(type) == Type::hello || static_cast<Type>(type) == Type::hello_ack) {
+    noise =
+        noise_size(static_cast<Type>(type), load_be<uint32_t>(p + kCommonHeaderSize + 8), sealed);
+    if (bytes.size() < header_len + noise) return DecodeError::too_short;
+  }
   const size_t max_size = static_cast<Type>(type) == Type::data
                               ? header_len + std::numeric_limits<uint16_t>::max()
-                              : header_len;
+                              : header_len + noise;
   if (bytes.size() > max_size) return DecodeError::bad_length;
 
-  if (load_be<uint32_t>(p + kOffChecksum) != packet_checksum(bytes)) {
+  // Inside a sealed datagram the AEAD tag covered every byte; the checksum
+  // field is 0 there (one encoding per packet).
+  const uint32_t checksum = load_be<uint32_t>(p + kOffChecksum);
+  if (sealed ? checksum != 0 : checksum != packet_checksum(bytes)) {
     return DecodeError::bad_checksum;
   }
 
@@ -337,6 +354,7 @@ DecodeError decode_packet(std::span<const uint8_t> bytes, Packet& out,
   switch (c.type) {
     case Type::hello:
     case Type::hello_ack:
+      out.hello.noise = bytes.subspan(header_len, noise);
       return decode_hello(r, out.hello);
     case Type::data:
       return decode_data(r, bytes, c, out.data);
@@ -346,6 +364,8 @@ DecodeError decode_packet(std::span<const uint8_t> bytes, Packet& out,
       return decode_retry(r, out.retry);
     case Type::close:
       return decode_close(r, out.close);
+    case Type::sealed:
+      break;
   }
   return DecodeError::bad_type;  // unreachable: the type was checked above
 }
@@ -354,16 +374,16 @@ DecodeError decode_packet(std::span<const uint8_t> bytes, Packet& out,
 
 DecodeError decode(std::span<const uint8_t> bytes, Packet& out) {
   std::span<const uint8_t> rest;
-  const DecodeError e = decode_packet(bytes, out, rest);
+  const DecodeError e = decode_packet(bytes, out, rest, false);
   if (e != DecodeError::ok) return e;
   return (out.common.flags & flag::kCoalesced) ? DecodeError::bad_coalesce : DecodeError::ok;
 }
 
 DecodeError decode_datagram(std::span<const uint8_t> bytes, Packet& first, Packet& second,
-                            size_t& count) {
+                            size_t& count, bool sealed) {
   count = 0;
   std::span<const uint8_t> rest;
-  DecodeError e = decode_packet(bytes, first, rest);
+  DecodeError e = decode_packet(bytes, first, rest, sealed);
   if (e != DecodeError::ok) return e;
   if (!(first.common.flags & flag::kCoalesced)) {
     count = 1;
@@ -373,7 +393,7 @@ DecodeError decode_datagram(std::span<const uint8_t> bytes, Packet& first, Packe
   // or cut one is too_short), then it must be the last one, a data packet,
   // from the same sender incarnation to the same receiver incarnation.
   std::span<const uint8_t> after;
-  e = decode_packet(rest, second, after);
+  e = decode_packet(rest, second, after, sealed);
   if (e != DecodeError::ok) return e;
   const Common &a = first.common, &d = second.common;
   if ((d.flags & flag::kCoalesced) || d.type != Type::data || d.src_cid != a.src_cid ||
@@ -386,7 +406,9 @@ DecodeError decode_datagram(std::span<const uint8_t> bytes, Packet& first, Packe
 
 size_t encode_hello(std::span<uint8_t> buf, const Common& c, const Hello& h) {
   if (c.type != Type::hello && c.type != Type::hello_ack) return 0;
-  if (buf.size() < kHelloHeaderLen) return 0;
+  const size_t noise = noise_size(c.type, h.features, c.sealed);
+  if (h.noise.size() != noise) return 0;
+  if (buf.size() < kHelloHeaderLen + noise) return 0;
   Writer w(buf.data());
   write_common(w, c.type, c.flags, kHelloHeaderLen, c);
   w.u64(h.dst_cid);
@@ -398,7 +420,54 @@ size_t encode_hello(std::span<uint8_t> buf, const Common& c, const Hello& h) {
   w.u64(h.recv_buffer);
   w.bytes(h.cookie, kCookieSize);
   assert(w.pos() == buf.data() + kHelloHeaderLen);
-  return seal(buf.first(kHelloHeaderLen));
+  if (noise) w.bytes(h.noise.data(), noise);
+  return finish(buf.first(kHelloHeaderLen + noise), c);
+}
+
+void hello_transcript(const Common& c, const Hello& h, uint8_t out[kHelloTranscriptSize]) {
+  static_assert(kHelloTranscriptSize == kHelloHeaderLen);
+  Writer w(out);
+  write_common(w, c.type, c.flags, kHelloHeaderLen, c);
+  w.u64(h.dst_cid);
+  w.u32(h.features);
+  w.u32(h.max_payload);
+  w.u64(h.max_message);
+  w.u32(h.recv_msg_window);
+  w.u32(h.reserved);
+  w.u64(h.recv_buffer);
+  std::memset(w.pos(), 0, kCookieSize);
+}
+
+bool is_sealed(std::span<const uint8_t> bytes) {
+  return bytes.size() >= 4 && load_be<uint16_t>(bytes.data()) == kMagic && bytes[2] == kVersion &&
+         bytes[3] == static_cast<uint8_t>(Type::sealed);
+}
+
+DecodeError decode_sealed(std::span<const uint8_t> bytes, SealedHeader& out) {
+  if (bytes.size() < kSealedMin) return DecodeError::too_short;
+  const uint8_t* p = bytes.data();
+  if (load_be<uint16_t>(p) != kMagic || p[2] != kVersion) return DecodeError::bad_version;
+  if (p[3] != static_cast<uint8_t>(Type::sealed)) return DecodeError::bad_type;
+  out.flags = p[4];
+  out.src_port = load_be<uint16_t>(p + 6);
+  out.dst_cid = load_be<uint64_t>(p + 8);
+  out.counter = load_be<uint64_t>(p + 16);
+  if ((out.flags & ~(sealed_flag::kKeyPhase | sealed_flag::kPeerPhase)) != 0 || p[5] != 0 ||
+      out.dst_cid == 0)
+    return DecodeError::bad_field;
+  return DecodeError::ok;
+}
+
+void encode_sealed_header(uint8_t* out, const SealedHeader& h) {
+  Writer w(out);
+  w.u16(kMagic);
+  w.u8(kVersion);
+  w.u8(static_cast<uint8_t>(Type::sealed));
+  w.u8(h.flags);
+  w.u8(0);
+  w.u16(h.src_port);
+  w.u64(h.dst_cid);
+  w.u64(h.counter);
 }
 
 size_t encode_data(std::span<uint8_t> buf, const Common& c, const Data& d) {
@@ -422,7 +491,7 @@ size_t encode_data(std::span<uint8_t> buf, const Common& c, const Data& d) {
   w.u16(d.flow);
   assert(w.pos() == buf.data() + kDataHeaderLen);
   if (!d.payload.empty()) std::memcpy(w.pos(), d.payload.data(), d.payload.size());
-  return seal(buf.first(total));
+  return finish(buf.first(total), c);
 }
 
 size_t encode_ack(std::span<uint8_t> buf, const Common& c, const Ack& a) {
@@ -468,7 +537,7 @@ size_t encode_ack(std::span<uint8_t> buf, const Common& c, const Ack& a) {
     w.u32(lens[i]);
   }
   assert(w.pos() == buf.data() + header_len);
-  return seal(buf.first(header_len));
+  return finish(buf.first(header_len), c);
 }
 
 size_t encode_retry(std::span<uint8_t> buf, const Common& c, const Retry& rt) {
@@ -480,7 +549,7 @@ size_t encode_retry(std::span<uint8_t> buf, const Common& c, const Retry& rt) {
   w.u64(rt.dst_cid);
   w.bytes(rt.cookie, kCookieSize);
   assert(w.pos() == buf.data() + kRetryHeaderLen);
-  return seal(buf.first(kRetryHeaderLen));
+  return finish(buf.first(kRetryHeaderLen), c);
 }
 
 size_t encode_close(std::span<uint8_t> buf, const Common& c, const Close& cl) {
@@ -491,7 +560,7 @@ size_t encode_close(std::span<uint8_t> buf, const Common& c, const Close& cl) {
   w.u32(cl.reason);
   w.u32(cl.reserved);
   assert(w.pos() == buf.data() + kCloseHeaderLen);
-  return seal(buf.first(kCloseHeaderLen));
+  return finish(buf.first(kCloseHeaderLen), c);
 }
 
 uint64_t dst_cid(const Packet& p) {
@@ -507,6 +576,8 @@ uint64_t dst_cid(const Packet& p) {
       return p.retry.dst_cid;
     case Type::close:
       return p.close.dst_cid;
+    case Type::sealed:
+      break;
   }
   return 0;
 }

@@ -1,4 +1,4 @@
-// Wire format v2: the packets srdx endpoints exchange, inside UDP datagrams.
+// Wire format v3: the packets srdx endpoints exchange, inside UDP datagrams.
 // docs/protocol.md describes every field; this header and its static
 // assertions are the code side of that document. All integers are big endian.
 #pragma once
@@ -11,7 +11,7 @@
 
 namespace srdx::wire {
 
-inline constexpr uint8_t kVersion = 2;
+inline constexpr uint8_t kVersion = 3;
 inline constexpr uint16_t kMagic = 0x5244;  // "RD"
 
 enum class Type : uint8_t {
@@ -21,6 +21,9 @@ enum class Type : uint8_t {
   ack = 4,        // selective acknowledgement and flow-control credit
   retry = 5,      // answers a hello that did not prove its address: a cookie to echo
   close = 6,      // the connection named by the two ids is over
+  // Encryption: a whole datagram sealed (AEAD) under the connection's keys;
+  // inside, one of the packets above (never a retry or another sealed one).
+  sealed = 7,
 };
 
 // Why a connection was closed (Close::reason).
@@ -40,9 +43,14 @@ inline constexpr size_t kCookieSize = 16;
 // Feature bits, negotiated in hello / hello_ack: a feature is used when both
 // sides offer it.
 namespace feature {
-inline constexpr uint32_t kOrdered = 1u << 0;   // ordered delivery per flow
-inline constexpr uint32_t kAuthTag = 1u << 1;   // reserved: AEAD tag replaces the CRC
+inline constexpr uint32_t kOrdered = 1u << 0;  // ordered delivery per flow
+// The sender encrypts: its hello carries a Noise IK message, and every
+// packet after the handshake is sealed. Both sides must offer it, or neither.
+inline constexpr uint32_t kSealed = 1u << 1;
 inline constexpr uint32_t kCoalesce = 1u << 2;  // an ACK and a data packet may share a datagram
+// The sender lacks AES instructions: seal with ChaCha20-Poly1305. The
+// connection uses it when either side offers it (AES-256-GCM otherwise).
+inline constexpr uint32_t kChaCha = 1u << 3;
 inline constexpr uint32_t kSupported = kOrdered | kCoalesce;
 }  // namespace feature
 
@@ -74,6 +82,9 @@ struct Common {
   // The sender's id for this connection: random, chosen by the sender when
   // the connection starts, never 0 (except in a retry, which has none).
   uint64_t src_cid = 0;
+  // Not on the wire. Encoding: the packet goes inside a sealed datagram, so
+  // its checksum field is 0 and no CRC is computed (the AEAD tag covers it).
+  bool sealed = false;
 };
 
 // hello and hello_ack, 56 bytes after the common header.
@@ -87,8 +98,19 @@ struct Hello {
   uint64_t recv_buffer = 0;
   // hello: the cookie from the receiver's retry (zeros: none yet). hello_ack: zeros.
   uint8_t cookie[kCookieSize] = {};
+  // With feature kSealed, after the header: the Noise IK message (hello:
+  // kNoise1Size bytes, hello_ack: kNoise2Size). Empty otherwise. Encoding
+  // writes these bytes; decoding points into the datagram.
+  std::span<const uint8_t> noise;
 };
 inline constexpr size_t kHelloSize = 56;
+inline constexpr size_t kNoise1Size = 96;  // e (32), sealed static (48), payload tag (16)
+inline constexpr size_t kNoise2Size = 48;  // e (32), payload tag (16)
+// What a hello's Noise message authenticates (mixed into the handshake hash):
+// its common and hello headers as encoded, with checksum and cookie zero. The
+// connection id and the parameters are so bound to the keys.
+inline constexpr size_t kHelloTranscriptSize = 80;
+void hello_transcript(const Common& c, const Hello& h, uint8_t out[kHelloTranscriptSize]);
 
 // retry, 24 bytes after the common header (whose src_cid is 0).
 struct Retry {
@@ -136,17 +158,38 @@ struct AckRange {
 struct Ack {
   uint64_t dst_cid = 0;
   uint64_t largest_pn = 0;
-  uint32_t ack_delay_ns = 0;     // time the receiver held largest_pn before acking
-  uint32_t ack_seq = 0;          // orders ACKs, so stale credit is ignored
-  uint64_t max_msg_id = 0;       // sender may use message ids below this
-  uint64_t msg_floor = 0;        // the ACK sender's own send floor (see Data)
-  uint64_t free_buffer = 0;  // receive buffer still free, in bytes
+  uint32_t ack_delay_ns = 0;  // time the receiver held largest_pn before acking
+  uint32_t ack_seq = 0;       // orders ACKs, so stale credit is ignored
+  uint64_t max_msg_id = 0;    // sender may use message ids below this
+  uint64_t msg_floor = 0;     // the ACK sender's own send floor (see Data)
+  uint64_t free_buffer = 0;   // receive buffer still free, in bytes
   uint16_t range_count = 0;
   uint16_t reserved = 0;
   AckRange ranges[tuning::kMaxAckRanges];  // descending, disjoint
 };
 inline constexpr size_t kAckSize = 52;
 inline constexpr size_t kAckRangeSize = 8;
+
+// sealed: a clear 24-byte header, the encrypted datagram, a 16-byte tag.
+//   0 magic u16 | 2 version u8 | 3 type u8 (7) | 4 flags u8 | 5 reserved u8 |
+//   6 src_port u16 | 8 dst_cid u64 | 16 counter u64
+// The header is the AEAD's associated data; the nonce is made from the
+// counter (docs/protocol.md, section 13). No checksum: the tag covers all.
+inline constexpr size_t kSealedHeaderSize = 24;
+inline constexpr size_t kTagSize = 16;
+namespace sealed_flag {
+inline constexpr uint8_t kKeyPhase = 1u << 0;  // the key this datagram is sealed with
+// The key phase the sender opens the receiver's datagrams with now: the
+// receiver may update its own key again once this equals its phase.
+inline constexpr uint8_t kPeerPhase = 1u << 1;
+}  // namespace sealed_flag
+struct SealedHeader {
+  uint8_t flags = 0;
+  uint16_t src_port = 0;
+  uint64_t dst_cid = 0;  // the receiver's connection id
+  uint64_t counter = 0;  // per direction, from 0, never reused under one connection
+};
+inline constexpr size_t kSealedMin = kSealedHeaderSize + kCommonHeaderSize + kTagSize;
 
 struct Packet {
   Common common;
@@ -171,6 +214,13 @@ enum class DecodeError : uint8_t {
 };
 DropReason to_drop_reason(DecodeError e);
 
+// Whether a datagram claims to be sealed (magic, version and type 7).
+bool is_sealed(std::span<const uint8_t> bytes);
+// Parses a sealed datagram's header: at least the header, a common header
+// and a tag long, reserved bits zero, dst_cid not 0.
+DecodeError decode_sealed(std::span<const uint8_t> bytes, SealedHeader& out);
+void encode_sealed_header(uint8_t* out, const SealedHeader& h);
+
 // Parses a datagram holding one packet into `out`. Never reads outside
 // `bytes`; on error `out` is unspecified. data.payload points into `bytes`.
 // A coalesced datagram (two packets) is refused with bad_coalesce here; the
@@ -181,13 +231,16 @@ DecodeError decode(std::span<const uint8_t> bytes, Packet& out);
 // into `first` and the data packet after it into `second` (count 2). The
 // whole datagram is refused at its first fault, in either part; the same
 // guarantees as decode().
+// `sealed`: the datagram was the inside of a sealed one, whose tag covered
+// it: its packets carry checksum 0 and no checksum is computed.
 DecodeError decode_datagram(std::span<const uint8_t> bytes, Packet& first, Packet& second,
-                            size_t& count);
+                            size_t& count, bool sealed = false);
 
 // Each encoder writes one whole packet (with checksum) into `buf` and returns
 // its length, or 0 if `buf` is too small. A coalesced datagram is an ack
 // encoded with flag::kCoalesced followed by a data packet encoded right
 // after it; each packet's checksum covers that packet only.
+// Common::sealed: the packet goes inside a sealed datagram, with checksum 0.
 size_t encode_hello(std::span<uint8_t> buf, const Common& c, const Hello& h);
 size_t encode_data(std::span<uint8_t> buf, const Common& c, const Data& d);
 size_t encode_ack(std::span<uint8_t> buf, const Common& c, const Ack& a);

@@ -92,6 +92,12 @@ void Attacker::forge_one() {
       h.max_message = rng_.chance(0.5) ? 1 + rng_.below(1u << 20) : rng_.next();
       h.recv_msg_window = static_cast<uint32_t>(1 + small_or_any(1u << 16));
       h.recv_buffer = small_or_any(1ull << 30);
+      // An encrypting hello carries a Noise message: a made-up one (the
+      // attacker holds no key the endpoints trust).
+      uint8_t noise[wire::kNoise1Size];
+      for (uint8_t& x : noise) x = static_cast<uint8_t>(rng_.next());
+      if (h.features & wire::feature::kSealed)
+        h.noise = std::span<const uint8_t>(noise, ack ? wire::kNoise2Size : wire::kNoise1Size);
       n = wire::encode_hello(buf, c, h);
       (ack ? counters_.hello_ack : counters_.hello)++;
       break;

@@ -14,14 +14,37 @@ Host::Host(Network& net, std::string name, Addr addr, Side side, const EndpointC
       txbuf_(cfg.mtu - tuning::kIpUdpOverhead) {
   // The endpoint names itself by the port it receives on, like a real one.
   cfg_.port = addr.port;
+  // Like an appliance's key file, the host's static key outlives restarts.
+  if (cfg_.encryption && is_zero(cfg_.static_key)) cfg_.static_key = key_for(addr);
   ep_ = std::make_unique<Endpoint>(cfg_);
   net_.attach(*this, addr, side);
 }
 
 Host::~Host() { net_.detach(*this); }
 
+PrivateKey Host::key_for(Addr addr) {
+  PrivateKey k{};
+  uint64_t x = mix64((uint64_t{addr.ip} << 16 | addr.port) ^ 0x6b6579ull);  // "key"
+  for (size_t i = 0; i < k.size(); i += 8) {
+    x = mix64(x + i);
+    for (size_t j = 0; j < 8; ++j) k[i + j] = static_cast<uint8_t>(x >> (8 * j));
+  }
+  return k;
+}
+
+PublicKey Host::public_key_for(Addr addr) { return public_key_of(key_for(addr)); }
+
+Result<PeerId> Host::add_to_endpoint(Addr peer) {
+  return cfg_.encryption ? ep_->add_peer(peer, public_key_for(peer)) : ep_->add_peer(peer);
+}
+
+void Host::allow(Addr peer) {
+  allowed_.push_back(peer);
+  ep_->allow_key(public_key_for(peer));
+}
+
 Result<PeerId> Host::add_peer(Addr peer) {
-  Result<PeerId> r = ep_->add_peer(peer);
+  Result<PeerId> r = add_to_endpoint(peer);
   if (r.ok()) peers_.push_back(peer);
   kicked_ = true;
   return r;
@@ -65,7 +88,8 @@ void Host::restart(Clock clock) {
   // old incarnation's seed (the endpoint draws its identifiers from it).
   cfg_.seed = mix64(cfg_.seed ^ (restarts_ + 2ull));
   ep_ = std::make_unique<Endpoint>(cfg_);
-  for (const Addr& p : peers_) ep_->add_peer(p);
+  for (const Addr& p : peers_) add_to_endpoint(p);
+  for (const Addr& p : allowed_) ep_->allow_key(public_key_for(p));
   restarts_++;
   kicked_ = true;
 }

@@ -35,7 +35,6 @@ inline constexpr uint64_t kBootEpoch = 1'000'000'000'000;
 // (net.core.rmem_default is 208 KiB).
 inline constexpr uint64_t kDefaultFrozenQueueBytes = 256u << 10;
 
-
 class Host : public Port {
  public:
   using EventFn = std::function<void(Host&, const Event&, Time)>;
@@ -55,8 +54,16 @@ class Host : public Port {
 
   void on_event(EventFn fn) { on_event_ = std::move(fn); }
 
-  // add_peer() that the host remembers, to add again after restart().
+  // add_peer() that the host remembers, to add again after restart(). With
+  // encryption, with the key of the host at `peer` (key_for).
   Result<PeerId> add_peer(Addr peer);
+  // With encryption and accept_unknown_peers: the host at `peer` may connect
+  // without add_peer (Endpoint::allow_key), also after restart().
+  void allow(Addr peer);
+  // The static key every simulated host at `addr` has: fixed, so that a
+  // restart keeps it, and made from the address, so that peers know it.
+  static PrivateKey key_for(Addr addr);
+  static PublicKey public_key_for(Addr addr);
   // Endpoint::remove_peer of the peer at `peer` (its messages fail with
   // peer_removed), forgotten for restart() too. unknown_peer if there is none.
   Errc remove_peer(Addr peer);
@@ -102,6 +109,7 @@ class Host : public Port {
   uint64_t packets_transmitted() const { return tx_packets_; }
 
  private:
+  Result<PeerId> add_to_endpoint(Addr peer);
   bool drain_transmit(Time now);
   void forget_peer(Addr peer);
 
@@ -116,6 +124,7 @@ class Host : public Port {
   EndpointConfig cfg_;
   std::unique_ptr<Endpoint> ep_;
   EventFn on_event_;
+  std::vector<Addr> allowed_;
   std::vector<Addr> peers_;
   std::vector<uint8_t> txbuf_;
   bool kicked_ = false;  // poll at the next step regardless of the deadline

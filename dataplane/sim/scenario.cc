@@ -136,6 +136,7 @@ Scenario::Scenario(const ScenarioConfig& cfg) : cfg_(cfg) {
     st_[i].peer = r.value;
     h.on_event([this, i](Host&, const Event& ev, Time now) { on_sender_event(i, ev, now); });
     if (!cfg_.endpoint.accept_unknown_peers) receiver().add_peer(h.addr());
+    else receiver().allow(h.addr());
   }
   receiver().on_event([this](Host&, const Event& ev, Time now) { on_receiver_event(ev, now); });
   rec_.resize(total());

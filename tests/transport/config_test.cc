@@ -23,9 +23,18 @@ TEST(Config, DefaultsValidateClean) {
 
 TEST(Config, MaxPayloadIsMtuMinusIpUdpAndDataHeaders) {
   EndpointConfig cfg;
+  cfg.encryption = false;
   EXPECT_EQ(cfg.max_payload(), 1500u - 28 - 72);
   cfg.mtu = 9000;
   EXPECT_EQ(cfg.max_payload(), 9000u - 28 - 72);
+}
+
+TEST(Config, EncryptionTakesTheSealedHeaderAndTagToo) {
+  EndpointConfig cfg;
+  EXPECT_TRUE(cfg.encryption);  // the default
+  EXPECT_EQ(cfg.max_payload(), 1500u - 28 - 72 - 24 - 16);
+  cfg.mtu = 9000;
+  EXPECT_EQ(cfg.max_payload(), 9000u - 28 - 72 - 24 - 16);
 }
 
 struct Bad {
@@ -69,7 +78,7 @@ TEST(Config, EachInvalidFieldIsNamedInOneLine) {
       {"handshake_interval", [](EndpointConfig& c) { c.handshake_interval = 200_ms; }},
       {"handshake_interval", [](EndpointConfig& c) { c.handshake_interval = Duration::zero(); }},
       {"cc_target_delay", [](EndpointConfig& c) { c.cc_target_delay = Duration::zero(); }},
-      {"cc_initial_window", [](EndpointConfig& c) { c.cc_initial_window = 1399; }},
+      {"cc_initial_window", [](EndpointConfig& c) { c.cc_initial_window = c.max_payload() - 1; }},
       {"cc_initial_window", [](EndpointConfig& c) { c.cc_initial_window = (64ull << 20) + 1; }},
       {"cc_additive_increase", [](EndpointConfig& c) { c.cc_additive_increase = 0; }},
       {"cc_additive_increase", [](EndpointConfig& c) { c.cc_additive_increase = 101; }},

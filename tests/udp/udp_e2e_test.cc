@@ -92,7 +92,8 @@ std::vector<uint8_t> message(uint32_t i, size_t len) {
 
 TEST(UdpEndToEnd, TwoHundredMessagesOf64KiBArriveExactlyOnce) {
   Node a(1000, 1), b(2000, 2);
-  Result<PeerId> peer = a.ep->add_peer(b.link->local());
+  Result<PeerId> peer = a.ep->add_peer(b.link->local(), b.ep->public_key());
+  b.ep->allow_key(a.ep->public_key());
   ASSERT_TRUE(peer.ok());
 
   constexpr uint32_t kMessages = 200;

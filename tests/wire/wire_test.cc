@@ -306,7 +306,9 @@ TEST(WireRoundTrip, HelloAndHelloAckAtBoundaries) {
   lo.recv_msg_window = 1;
   Hello hi;
   hi.dst_cid = kMax64;
-  hi.features = kMax32;  // unknown feature bits are carried, not refused
+  // Unknown feature bits are carried, not refused (sealed, which brings a
+  // Noise message, is covered by WireV3).
+  hi.features = kMax32 & ~feature::kSealed;
   hi.max_payload = kMax32;
   hi.max_message = kMax64;
   hi.recv_msg_window = kMax32;
@@ -544,11 +546,11 @@ TEST(WireRoundTrip, AckEncoderClipsWhatDoesNotFit32Bits) {
 TEST(WireGolden, DataPacketBytes) {
   const Bytes golden = {
       0x52, 0x44,                                      // 0 magic "RD"
-      0x02,                                            // 2 version
+      0x03,                                            // 2 version
       0x03,                                            // 3 type: data
       0x00, 0x05,                                      // 4 flags: ordered | ack_now
       0x00, 0x48,                                      // 6 header_len: 72
-      0xe4, 0xf0, 0xe6, 0x9b,                          // 8 checksum
+      0x92, 0x8f, 0xd0, 0xb7,                          // 8 checksum
       0x00, 0x00,                                      // 12 src_port: 0
       0x00, 0x00,                                      // 14 reserved
       0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,  // 16 src_cid
@@ -591,11 +593,11 @@ TEST(WireGolden, HelloPacketBytes) {
   // with type 2 and no cookie.
   Bytes golden = {
       0x52, 0x44,                                      // 0 magic "RD"
-      0x02,                                            // 2 version
+      0x03,                                            // 2 version
       0x01,                                            // 3 type: hello
       0x00, 0x00,                                      // 4 flags
       0x00, 0x50,                                      // 6 header_len: 80
-      0x93, 0xed, 0xc3, 0xf6,                          // 8 checksum
+      0xd2, 0x2c, 0x89, 0xd3,                          // 8 checksum
       0x0c, 0x0d,                                      // 12 src_port
       0x00, 0x00,                                      // 14 reserved
       0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7,  // 16 src_cid
@@ -625,7 +627,7 @@ TEST(WireGolden, HelloPacketBytes) {
   expect_same(h, p.hello);
 
   golden[3] = 0x02;  // type: hello_ack
-  const uint8_t ack_checksum[] = {0xc5, 0xb3, 0xbf, 0x24};
+  const uint8_t ack_checksum[] = {0x84, 0x72, 0xf5, 0x01};
   std::copy(std::begin(ack_checksum), std::end(ack_checksum), golden.begin() + 8);
   std::fill(golden.begin() + 64, golden.end(), 0);  // no cookie
   std::fill_n(h.cookie, kCookieSize, 0);
@@ -639,11 +641,11 @@ TEST(WireGolden, HelloPacketBytes) {
 TEST(WireGolden, AckPacketBytes) {
   const Bytes golden = {
       0x52, 0x44,                                      // 0 magic "RD"
-      0x02,                                            // 2 version
+      0x03,                                            // 2 version
       0x04,                                            // 3 type: ack
       0x00, 0x00,                                      // 4 flags
       0x00, 0x5c,                                      // 6 header_len: 76 + 2 x 8
-      0x02, 0x58, 0xe9, 0x49,                          // 8 checksum
+      0x99, 0x98, 0xe8, 0xa3,                          // 8 checksum
       0x0c, 0x0d,                                      // 12 src_port
       0x00, 0x00,                                      // 14 reserved
       0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7,  // 16 src_cid
@@ -682,11 +684,11 @@ TEST(WireGolden, RetryPacketBytes) {
   // The answer to the hello above (src_cid a0..a7) before it had a cookie.
   const Bytes golden = {
       0x52, 0x44,                                      // 0 magic "RD"
-      0x02,                                            // 2 version
+      0x03,                                            // 2 version
       0x05,                                            // 3 type: retry
       0x00, 0x00,                                      // 4 flags
       0x00, 0x30,                                      // 6 header_len: 48
-      0xd0, 0x95, 0xfa, 0x81,                          // 8 checksum
+      0x90, 0x85, 0x9b, 0x6f,                          // 8 checksum
       0x0c, 0x0d,                                      // 12 src_port
       0x00, 0x00,                                      // 14 reserved
       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // 16 src_cid: none
@@ -708,11 +710,11 @@ TEST(WireGolden, RetryPacketBytes) {
 TEST(WireGolden, ClosePacketBytes) {
   const Bytes golden = {
       0x52, 0x44,                                      // 0 magic "RD"
-      0x02,                                            // 2 version
+      0x03,                                            // 2 version
       0x06,                                            // 3 type: close
       0x00, 0x00,                                      // 4 flags
       0x00, 0x28,                                      // 6 header_len: 40
-      0x3b, 0x07, 0x71, 0x12,                          // 8 checksum
+      0x78, 0x88, 0xd1, 0x32,                          // 8 checksum
       0x0c, 0x0d,                                      // 12 src_port
       0x00, 0x00,                                      // 14 reserved
       0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7,  // 16 src_cid
@@ -840,6 +842,10 @@ TEST(WireDecode, EveryFlippedByteIsRefused) {
         } else if (i == off::kFlags + 1 && (mask & flag::kCoalesced) &&
                    type != uint8_t(Type::ack)) {
           EXPECT_EQ(e, DecodeError::bad_coalesce) << "type " << int(type);
+        } else if ((type == uint8_t(Type::hello) || type == uint8_t(Type::hello_ack)) &&
+                   i == kCommonHeaderSize + 11 && (mask & feature::kSealed)) {
+          // Feature sealed: a Noise message must follow the header.
+          EXPECT_EQ(e, DecodeError::too_short) << i;
         } else if (i == off::kHeaderLen || i == off::kHeaderLen + 1 ||
                    (type == uint8_t(Type::ack) &&
                     (i == off::kRangeCount || i == off::kRangeCount + 1))) {
@@ -856,11 +862,12 @@ TEST(WireDecode, BadVersion) {
   const Valid v;
   for (const Bytes* pkt : v.all()) {
     Bytes b = *pkt;
-    ASSERT_EQ(b[2], 2) << "version 2";
+    ASSERT_EQ(b[2], 3) << "version 3";
     patch(b, 0, 0x5245, 2);
     EXPECT_EQ(dec(b), DecodeError::bad_version);
-    // Version 1 (epochs, 40-byte hello, 48-byte ack) is not understood.
-    for (uint8_t version : {0, 1, 3, 255}) {
+    // Versions 1 (epochs, 40-byte hello, 48-byte ack) and 2 (no encryption)
+    // are not understood.
+    for (uint8_t version : {0, 1, 2, 4, 255}) {
       b = *pkt;
       patch(b, 2, version, 1);
       EXPECT_EQ(dec(b), DecodeError::bad_version) << int(version);
@@ -1530,6 +1537,115 @@ TEST(WireSeeds, Write) {
               static_cast<std::streamsize>(bytes.size()));
     ASSERT_TRUE(out.good()) << name;
   }
+}
+
+// ---- version 3: encryption ---------------------------------------------------
+
+TEST(WireV3, HelloCarriesItsNoiseMessageExactly) {
+  for (Type t : {Type::hello, Type::hello_ack}) {
+    const size_t noise = t == Type::hello ? kNoise1Size : kNoise2Size;
+    Hello h = valid_hello();
+    h.features |= feature::kSealed;
+    Bytes msg(noise);
+    for (size_t i = 0; i < noise; ++i) msg[i] = static_cast<uint8_t>(i * 7 + 1);
+    // Without its Noise message (or with one of the wrong size) it is not encoded.
+    EXPECT_TRUE(enc_hello(common(t), h).empty());
+    Bytes wrong(noise - 1);
+    h.noise = wrong;
+    EXPECT_TRUE(enc_hello(common(t), h).empty());
+    h.noise = msg;
+    const Bytes b = enc_hello(common(t), h);
+    ASSERT_EQ(b.size(), kHelloLen + noise);
+    const Packet p = decoded(b);
+    EXPECT_EQ(Bytes(p.hello.noise.begin(), p.hello.noise.end()), msg);
+    // Cut or extended, refused; a flipped bit of the message, a bad checksum.
+    EXPECT_EQ(dec(Bytes(b.begin(), b.end() - 1)), DecodeError::too_short);
+    Bytes longer = b;
+    longer.push_back(0);
+    EXPECT_EQ(dec(longer), DecodeError::bad_length);
+    Bytes flipped = b;
+    flipped[kHelloLen + 3] ^= 1;
+    EXPECT_EQ(dec(flipped), DecodeError::bad_checksum);
+  }
+}
+
+TEST(WireV3, TranscriptIsTheHeaderWithoutChecksumAndCookie) {
+  Hello h = valid_hello_with_cookie();
+  const Common c = common(Type::hello);
+  uint8_t tr[kHelloTranscriptSize];
+  hello_transcript(c, h, tr);
+  Bytes b = enc_hello(c, h);
+  std::fill(b.begin() + 8, b.begin() + 12, 0);
+  std::fill(b.begin() + 64, b.begin() + 80, 0);
+  EXPECT_EQ(Bytes(tr, tr + sizeof tr), b);
+  // The cookie changes nothing; any other field does.
+  uint8_t tr2[kHelloTranscriptSize];
+  std::fill_n(h.cookie, kCookieSize, 0x5a);
+  hello_transcript(c, h, tr2);
+  EXPECT_EQ(Bytes(tr, tr + sizeof tr), Bytes(tr2, tr2 + sizeof tr2));
+  h.recv_buffer ^= 1;
+  hello_transcript(c, h, tr2);
+  EXPECT_NE(Bytes(tr, tr + sizeof tr), Bytes(tr2, tr2 + sizeof tr2));
+}
+
+TEST(WireV3, SealedHeaderRoundTripAndRules) {
+  SealedHeader h;
+  h.flags = sealed_flag::kKeyPhase | sealed_flag::kPeerPhase;
+  h.src_port = 0x0c0d;
+  h.dst_cid = 0x0102030405060708;
+  h.counter = 0x1112131415161718;
+  Bytes b(kSealedMin);
+  encode_sealed_header(b.data(), h);
+  const Bytes head = {0x52, 0x44, 0x03, 0x07, 0x03, 0x00, 0x0c, 0x0d, 0x01, 0x02, 0x03, 0x04,
+                      0x05, 0x06, 0x07, 0x08, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18};
+  EXPECT_EQ(Bytes(b.begin(), b.begin() + kSealedHeaderSize), head);
+  EXPECT_TRUE(is_sealed(b));
+  SealedHeader out;
+  ASSERT_EQ(decode_sealed(b, out), DecodeError::ok);
+  EXPECT_EQ(out.flags, h.flags);
+  EXPECT_EQ(out.src_port, h.src_port);
+  EXPECT_EQ(out.dst_cid, h.dst_cid);
+  EXPECT_EQ(out.counter, h.counter);
+  EXPECT_EQ(decode_sealed(Bytes(b.begin(), b.end() - 1), out), DecodeError::too_short);
+  Bytes x = b;
+  x[4] |= 0x04;  // an unknown flag
+  EXPECT_EQ(decode_sealed(x, out), DecodeError::bad_field);
+  x = b;
+  x[5] = 1;  // reserved
+  EXPECT_EQ(decode_sealed(x, out), DecodeError::bad_field);
+  x = b;
+  std::fill(x.begin() + 8, x.begin() + 16, 0);  // no connection named
+  EXPECT_EQ(decode_sealed(x, out), DecodeError::bad_field);
+  x = b;
+  x[2] = 2;
+  EXPECT_FALSE(is_sealed(x));
+  EXPECT_EQ(decode_sealed(x, out), DecodeError::bad_version);
+  // Never a packet of its own: decode() refuses type 7 outright.
+  EXPECT_EQ(dec(b), DecodeError::bad_type);
+}
+
+TEST(WireV3, InsideASealedDatagramTheChecksumIsZero) {
+  Common c = common(Type::ack);
+  c.sealed = true;
+  const Bytes b = enc_ack(c, valid_ack());
+  ASSERT_FALSE(b.empty());
+  EXPECT_EQ(b[8] | b[9] | b[10] | b[11], 0);
+  Packet p, q;
+  size_t n = 0;
+  EXPECT_EQ(decode_datagram(b, p, q, n, true), DecodeError::ok);
+  // Outside one, that is a bad checksum; inside, a checksum is.
+  EXPECT_EQ(decode_datagram(b, p, q, n, false), DecodeError::bad_checksum);
+  const Bytes clear = enc_ack(common(Type::ack), valid_ack());
+  EXPECT_EQ(decode_datagram(clear, p, q, n, true), DecodeError::bad_checksum);
+  // An inner hello has no Noise message, whatever its features say.
+  Common hc = common(Type::hello);
+  hc.sealed = true;
+  Hello h = valid_hello();
+  h.features |= feature::kSealed;
+  const Bytes hb = enc_hello(hc, h);
+  ASSERT_EQ(hb.size(), kHelloLen);
+  EXPECT_EQ(decode_datagram(hb, p, q, n, true), DecodeError::ok);
+  EXPECT_TRUE(p.hello.noise.empty());
 }
 
 }  // namespace
