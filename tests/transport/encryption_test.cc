@@ -4,9 +4,11 @@
 // in the clear.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -127,6 +129,306 @@ TEST(Encryption, HandshakeThenMessagesBothWays) {
     if (n.a.stats().drops[i] + n.b.stats().drops[i])
       ADD_FAILURE() << to_string(static_cast<DropReason>(i)) << ": A " << n.a.stats().drops[i]
                     << " B " << n.b.stats().drops[i];
+}
+
+bool contains(const std::vector<uint8_t>& hay, const std::string& needle) {
+  return std::search(hay.begin(), hay.end(), needle.begin(), needle.end()) != hay.end();
+}
+
+// Both sides know each other: the usual set-up.
+struct Pair : Net {
+  explicit Pair(EndpointConfig ca = config(1, kA), EndpointConfig cb = config(2, kB))
+      : Net(ca, cb) {
+    ab = a.add_peer(kB, b.public_key()).value;
+    ba = b.add_peer(kA, a.public_key()).value;
+  }
+  PeerId ab = kNoPeer, ba = kNoPeer;
+};
+
+TEST(Encryption, NoPlaintextOnTheWireAndAllOfItInTheClear) {
+  const std::string secret = "PATIENT-RECORD-0123456789";
+  for (bool enc : {true, false}) {
+    EndpointConfig ca = config(1, kA), cb = config(2, kB);
+    ca.encryption = cb.encryption = enc;
+    Net n(ca, cb);
+    const PeerId b = enc ? n.a.add_peer(kB, n.b.public_key()).value : n.a.add_peer(kB).value;
+    ASSERT_NE(b, kNoPeer);
+    ASSERT_TRUE(enc ? n.b.add_peer(kA, n.a.public_key()).ok() : n.b.add_peer(kA).ok());
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(n.a.send(b, bytes(secret), {}, n.now).ok());
+    n.run(100);
+    ASSERT_EQ(n.got_b.size(), 20u) << "encryption " << enc;
+    size_t plain = 0;
+    for (const Datagram& d : n.seen) plain += contains(d.bytes, secret);
+    if (enc) {
+      EXPECT_EQ(plain, 0u);
+      for (const Datagram& d : n.seen) {
+        const uint8_t t = d.bytes[3];
+        // Nothing in the clear but the handshake.
+        EXPECT_TRUE(t == 1 || t == 2 || t == 5 || t == 7) << int(t);
+      }
+    } else {
+      EXPECT_GE(plain, 20u);  // the control: the search finds clear text
+    }
+  }
+}
+
+TEST(Encryption, APeerWithTheWrongKeyIsRefusedAndCounted) {
+  // A believes B's key is C's: its hello is sealed to a key B does not hold.
+  {
+    Net n;
+    Endpoint c(config(3, kC));
+    const PeerId b = n.a.add_peer(kB, c.public_key()).value;
+    n.b.add_peer(kA, n.a.public_key());
+    ASSERT_TRUE(n.a.send(b, bytes("x"), {}, n.now).ok());
+    n.run(300);
+    EXPECT_TRUE(n.got_b.empty());
+    EXPECT_GT(drops(n.b, DropReason::bad_auth), 0u);
+    EXPECT_EQ(count(n.events_a, EventType::peer_up) + count(n.events_b, EventType::peer_up), 0u);
+    EXPECT_EQ(n.b.stats().handshakes_completed, 0u);
+  }
+  // B believes A's key is C's: A proves a key B does not trust.
+  {
+    Net n;
+    Endpoint c(config(3, kC));
+    const PeerId b = n.a.add_peer(kB, n.b.public_key()).value;
+    n.b.add_peer(kA, c.public_key());
+    ASSERT_TRUE(n.a.send(b, bytes("x"), {}, n.now).ok());
+    n.run(300);
+    EXPECT_TRUE(n.got_b.empty());
+    EXPECT_GT(drops(n.b, DropReason::unknown_key), 0u);
+    EXPECT_EQ(n.b.stats().handshakes_completed, 0u);
+  }
+}
+
+TEST(Encryption, AStrangerIsAcceptedOnlyWithAnAllowedKey) {
+  for (bool allowed : {false, true}) {
+    Net n;
+    const PeerId b = n.a.add_peer(kB, n.b.public_key()).value;
+    if (allowed) n.b.allow_key(n.a.public_key());
+    ASSERT_TRUE(n.a.send(b, bytes("knock"), {}, n.now).ok());
+    n.run(100);
+    if (allowed) {
+      EXPECT_EQ(n.got_b, std::vector<std::string>{"knock"});
+      EXPECT_EQ(n.b.peers().size(), 1u);
+    } else {
+      EXPECT_TRUE(n.got_b.empty());
+      EXPECT_GT(drops(n.b, DropReason::unknown_key), 0u);
+      EXPECT_TRUE(n.b.peers().empty()) << "no state for a key we do not know";
+    }
+  }
+}
+
+TEST(Encryption, AlteredDatagramsAreDroppedAndTheRepairDelivers) {
+  Pair n;
+  // Flip one byte (a different one each time) of every third sealed
+  // datagram A sends, in the header, the ciphertext or the tag.
+  size_t k = 0, altered = 0;
+  n.filter = [&](Datagram& d) {
+    if (d.to != 'B' || d.bytes[3] != 7 || ++k % 3) return true;
+    d.bytes[(k * 7) % d.bytes.size()] ^= 0x20;
+    ++altered;
+    return true;
+  };
+  std::vector<std::string> sent;
+  for (int i = 0; i < 60; ++i) {
+    sent.push_back("message " + std::to_string(i));
+    ASSERT_TRUE(n.a.send(n.ab, bytes(sent.back()), {}, n.now).ok());
+  }
+  n.run(3000);
+  std::vector<std::string> got = n.got_b;
+  std::sort(got.begin(), got.end());
+  std::sort(sent.begin(), sent.end());
+  EXPECT_EQ(got, sent);  // each exactly once, intact
+  EXPECT_GT(altered, 10u);
+  // Each altered datagram is refused: its tag (or, with the header altered,
+  // its connection id, counter or phase) does not check.
+  const EndpointStats& st = n.b.stats();
+  EXPECT_GE(st.drops[size_t(DropReason::bad_auth)] +
+                st.drops[size_t(DropReason::wrong_connection)] +
+                st.drops[size_t(DropReason::bad_version)] + st.drops[size_t(DropReason::bad_type)] +
+                st.drops[size_t(DropReason::bad_field)] + st.drops[size_t(DropReason::replay)] +
+                st.drops[size_t(DropReason::unknown_peer)] +
+                st.drops[size_t(DropReason::unauthenticated)],
+            altered);
+  EXPECT_EQ(count(n.events_a, EventType::send_completed), 60u);
+  EXPECT_EQ(count(n.events_a, EventType::peer_down), 0u);
+}
+
+TEST(Encryption, ReplayedDatagramsDeliverNothingTwice) {
+  Pair n;
+  for (int i = 0; i < 30; ++i)
+    ASSERT_TRUE(n.a.send(n.ab, bytes("m" + std::to_string(i)), {}, n.now).ok());
+  n.run(200);
+  ASSERT_EQ(n.got_b.size(), 30u);
+  // Everything A ever sent to B, again, twice.
+  std::vector<Datagram> again;
+  for (const Datagram& d : n.seen)
+    if (d.to == 'B' && d.bytes[3] == 7) again.push_back(d);
+  ASSERT_GT(again.size(), 10u);
+  for (int r = 0; r < 2; ++r)
+    for (const Datagram& d : again) n.inject(d);
+  const uint64_t before = n.b.stats().messages_received;
+  n.run(50);
+  EXPECT_EQ(n.b.stats().messages_received, before);
+  EXPECT_EQ(n.got_b.size(), 30u);
+  EXPECT_EQ(drops(n.b, DropReason::replay), 2 * again.size());
+  // And the connection carries on.
+  ASSERT_TRUE(n.a.send(n.ab, bytes("after"), {}, n.now).ok());
+  n.run(100);
+  EXPECT_EQ(n.got_b.back(), "after");
+}
+
+TEST(Encryption, KeysUpdateUnderLoadWithNothingLost) {
+  EndpointConfig ca = config(1, kA), cb = config(2, kB);
+  ca.rekey_packets = cb.rekey_packets = 64;
+  Pair n(ca, cb);
+  std::vector<std::string> sent;
+  int next = 0;
+  for (int turn = 0; turn < 4000; ++turn) {
+    while (next < 3000 && n.a.send(n.ab, bytes("load " + std::to_string(next)), {}, n.now).ok()) {
+      ++next;
+      if (next % 2 == 0) n.b.send(n.ba, bytes("back " + std::to_string(next)), {}, n.now);
+    }
+    n.turn();
+  }
+  EXPECT_EQ(next, 3000);
+  EXPECT_EQ(n.got_b.size(), 3000u);
+  EXPECT_EQ(n.got_a.size(), 1500u);
+  EXPECT_GT(n.a.stats().key_updates, 10u);
+  EXPECT_GT(n.b.stats().key_updates, 5u);
+  EXPECT_EQ(n.a.stats().total_drops() + n.b.stats().total_drops(), 0u);
+  EXPECT_EQ(count(n.events_a, EventType::send_failed), 0u);
+}
+
+TEST(Encryption, KeysUpdateByTimeAlone) {
+  EndpointConfig ca = config(1, kA), cb = config(2, kB);
+  ca.rekey_interval = cb.rekey_interval = Duration::millis(1);
+  Pair n(ca, cb);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(n.a.send(n.ab, bytes("t" + std::to_string(i)), {}, n.now).ok());
+    n.run(30);  // 300 us apart
+  }
+  n.run(100);
+  EXPECT_EQ(n.got_b.size(), 50u);
+  EXPECT_GE(n.a.stats().key_updates, 3u);
+  EXPECT_EQ(n.b.stats().total_drops(), 0u);
+}
+
+TEST(Encryption, ARestartedPeerReplacesTheConnectionAtOnce) {
+  Pair n;
+  ASSERT_TRUE(n.a.send(n.ab, bytes("before"), {}, n.now).ok());
+  n.run(50);
+  ASSERT_EQ(n.got_b.size(), 1u);
+  // B restarts (same key, as an appliance keeps its key file) and knows A.
+  n.b.~Endpoint();
+  new (&n.b) Endpoint(config(2, kB));
+  n.b.add_peer(kA, n.a.public_key());
+  // A's next message goes to the old connection; B answers with a handshake
+  // of its own, A takes it as B's new incarnation, and A's message fails
+  // (not silently lost); the next one gets through.
+  ASSERT_TRUE(n.a.send(n.ab, bytes("lost with the old connection"), {}, n.now).ok());
+  n.run(100);
+  EXPECT_EQ(count(n.events_a, EventType::send_failed), 1u);
+  EXPECT_EQ(n.a.stats().peer_restarts, 1u);
+  ASSERT_TRUE(n.a.send(n.ab, bytes("after"), {}, n.now).ok());
+  n.run(100);
+  EXPECT_EQ(n.got_b.back(), "after");
+}
+
+TEST(Encryption, AReplayedOldHelloBreaksNothing) {
+  // A's key file outlives its restart; its seed (and so its ids) does not.
+  EndpointConfig ca = config(1, kA);
+  ca.static_key = generate_private_key();
+  Pair n(ca);
+  ASSERT_TRUE(n.a.send(n.ab, bytes("one"), {}, n.now).ok());
+  n.run(50);
+  std::vector<Datagram> hellos;
+  for (const Datagram& d : n.seen)
+    if (d.to == 'B' && d.bytes[3] == 1) hellos.push_back(d);
+  ASSERT_FALSE(hellos.empty());
+  // A restarts: its new connection replaces the first at B.
+  n.a.~Endpoint();
+  ca.seed = 7;
+  new (&n.a) Endpoint(ca);
+  n.ab = n.a.add_peer(kB, n.b.public_key()).value;
+  ASSERT_TRUE(n.a.send(n.ab, bytes("two"), {}, n.now).ok());
+  n.run(2000);
+  ASSERT_EQ(n.got_b.back(), "two");
+  const uint64_t restarts = n.b.stats().peer_restarts;
+  // The first incarnation's hellos, replayed (an attacker recorded them):
+  // B answers (it cannot tell), but nothing comes of it.
+  for (const Datagram& d : hellos) n.inject(d);
+  n.run(5);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(n.a.send(n.ab, bytes("three"), {}, n.now).ok());
+  n.run(30000);  // past the pending connection's expiry
+  EXPECT_EQ(n.got_b.size(), 22u);
+  EXPECT_EQ(n.b.stats().peer_restarts, restarts);
+  EXPECT_EQ(count(n.events_a, EventType::send_failed), 0u);
+  EXPECT_EQ(count(n.events_b, EventType::peer_down), 1u);  // the first restart only
+}
+
+TEST(Encryption, BothSidesOpeningAtOnceMakeOneConnection) {
+  Pair n;
+  ASSERT_TRUE(n.a.send(n.ab, bytes("from A"), {}, n.now).ok());
+  ASSERT_TRUE(n.b.send(n.ba, bytes("from B"), {}, n.now).ok());
+  n.run(200);
+  EXPECT_EQ(n.got_b, std::vector<std::string>{"from A"});
+  EXPECT_EQ(n.got_a, std::vector<std::string>{"from B"});
+  EXPECT_EQ(n.a.stats().handshakes_completed, 1u);
+  EXPECT_EQ(n.b.stats().handshakes_completed, 1u);
+  EXPECT_EQ(count(n.events_a, EventType::peer_up), 1u);
+  EXPECT_EQ(count(n.events_b, EventType::peer_up), 1u);
+}
+
+TEST(Encryption, AForgedAnswerDoesNotSpoilTheHandshake) {
+  Pair n;
+  // Every hello A sends draws, before B's real answer, a forged hello_ack
+  // naming A's id with a made-up Noise message.
+  n.filter = [&](Datagram& d) {
+    if (d.to == 'B' && d.bytes[3] == 1) {
+      wire::Packet p;
+      if (wire::decode(d.bytes, p) != wire::DecodeError::ok) return true;
+      wire::Common c;
+      c.type = wire::Type::hello_ack;
+      c.src_port = kB.port;
+      c.src_cid = 0x1234;
+      wire::Hello h = p.hello;
+      h.dst_cid = p.common.src_cid;
+      std::fill_n(h.cookie, wire::kCookieSize, 0);
+      std::vector<uint8_t> noise(wire::kNoise2Size, 0x77);
+      h.noise = noise;
+      std::vector<uint8_t> out(256);
+      out.resize(wire::encode_hello(out, c, h));
+      n.a.on_packet(out, RxPath{kB, 1, 0}, n.now);
+    }
+    return true;
+  };
+  ASSERT_TRUE(n.a.send(n.ab, bytes("through"), {}, n.now).ok());
+  n.run(200);
+  EXPECT_EQ(n.got_b, std::vector<std::string>{"through"});
+  EXPECT_GT(drops(n.a, DropReason::bad_auth), 0u);
+  EXPECT_EQ(n.a.stats().handshakes_completed, 1u);
+}
+
+TEST(Encryption, AnEncryptingAndAClearEndpointNeverConnect) {
+  EndpointConfig cb = config(2, kB);
+  cb.encryption = false;
+  Net n(config(1, kA), cb);
+  const PeerId b = n.a.add_peer(kB, n.b.public_key()).value;
+  n.b.add_peer(kA);
+  ASSERT_TRUE(n.a.send(b, bytes("x"), {}, n.now).ok());
+  n.run(300);
+  EXPECT_TRUE(n.got_b.empty());
+  EXPECT_EQ(count(n.events_a, EventType::peer_up), 0u);
+  EXPECT_GT(drops(n.a, DropReason::unauthenticated), 0u);
+}
+
+TEST(Encryption, AddPeerWithoutAKeyIsRefused) {
+  Endpoint e(config(1, kA));
+  EXPECT_EQ(e.add_peer(kB).err, Errc::invalid_argument);
+  EXPECT_EQ(e.add_peer(kB, PublicKey{}).err, Errc::invalid_argument);
+  Endpoint other(config(2, kB));
+  EXPECT_TRUE(e.add_peer(kB, other.public_key()).ok());
 }
 
 }  // namespace
