@@ -560,7 +560,7 @@ int main(int argc, char** argv) {
   //   160 payload tag       16 bytes
   // The checksum covers the whole 176-byte datagram.
   Hello h11 = h1;
-  h11.features = feature::kOrdered | feature::kAuthTag | feature::kCoalesce;  // bit 1 = sealed
+  h11.features = feature::kOrdered | feature::kSealed | feature::kCoalesce;  // bit 1 = sealed
   Bytes hello11 = enc_hello(common(Type::hello, kCidC), h11);
   check_decodes(hello11, 1);
   const Bytes e11 = pattern(0xe0, 32);
@@ -589,7 +589,7 @@ int main(int argc, char** argv) {
   // Datagram 128 bytes, all of it under the checksum.
   Hello h12 = h4;
   h12.dst_cid = kCidC;
-  h12.features = feature::kAuthTag | feature::kCoalesce;
+  h12.features = feature::kSealed | feature::kCoalesce;
   Bytes hello12 = enc_hello(common(Type::hello_ack, kCidD), h12);
   check_decodes(hello12, 1);
   const Bytes e12 = pattern(0x90, 32);

@@ -13,7 +13,7 @@
 --     tag 16 = 48 bytes, datagram 128); the checksum covers the whole
 --     datagram, Noise part included;
 --   * type 7 `sealed`: 0 magic u16 | 2 version u8 (3) | 3 type u8 (7) |
---     4 flags u8 (bit 0 key phase) | 5 reserved u8 | 6 src_port u16 |
+--     4 flags u8 (bit 0 key phase, bit 1 peer phase) | 5 reserved u8 | 6 src_port u16 |
 --     8 dst_cid u64 | 16 counter u64 | 24 ciphertext | last 16: AEAD tag.
 --     At least 64 bytes, no checksum (the AEAD tag covers the datagram);
 --   * with encryption off, types 1-6 exactly as in version 2.
@@ -151,8 +151,10 @@ local f = {
   -- sealed (version 3, type 7)
   sealed_flags = ProtoField.uint8("srdx.sealed.flags", "Flags", base.HEX),
   key_phase = ProtoField.uint8("srdx.sealed.key_phase", "Key phase", base.DEC, nil, 0x01),
+  peer_phase = ProtoField.uint8("srdx.sealed.peer_phase", "Peer phase (opens the receiver's with)",
+                                base.DEC, nil, 0x02),
   sealed_flags_reserved = ProtoField.uint8("srdx.sealed.flags.reserved", "Reserved flags",
-                                           base.HEX, nil, 0xfe),
+                                           base.HEX, nil, 0xfc),
   sealed_reserved = ProtoField.uint8("srdx.sealed.reserved", "Reserved", base.HEX),
   counter = ProtoField.uint64("srdx.sealed.counter", "Counter", base.DEC),
   ciphertext_len = ProtoField.uint32("srdx.sealed.ciphertext_len", "Ciphertext length", base.DEC),
@@ -542,9 +544,10 @@ local function dissect_sealed(tvb, base, tree, version)
   local flags, fl_item = r:add(tree, f.sealed_flags, 4, 1)
   if fl_item then
     fl_item:add(f.key_phase, r:range(4, 1))
+    fl_item:add(f.peer_phase, r:range(4, 1))
     fl_item:add(f.sealed_flags_reserved, r:range(4, 1))
-    if bit.band(flags, 0xfe) ~= 0 then
-      expert(fl_item, ef.bad_field, "sealed flags other than key phase are set")
+    if bit.band(flags, 0xfc) ~= 0 then
+      expert(fl_item, ef.bad_field, "sealed flags other than key phase and peer phase are set")
     end
   end
   local reserved, res_item = r:add(tree, f.sealed_reserved, 5, 1)
