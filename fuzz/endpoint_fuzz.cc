@@ -25,12 +25,16 @@
 //  - a removed or reclaimed peer's PeerId never names a later peer;
 //  - next_deadline() never stays at or before now without progress.
 //
-// Injected and altered datagrams that would pass as data or an ACK of a live
-// connection are not delivered: the protocol carries no authentication (the
-// CRC32C is not a MAC), and libFuzzer can learn connection ids and checksums
-// from the comparisons it traces, so such a forgery breaks the invariants
-// without an engine bug. Every other forgery (hellos, retries, closes, stale
-// connection ids, garbage) goes through.
+// Half the inputs run encrypted: then every injected and altered datagram is
+// delivered, sealed or not, and the invariants must hold (this is the fuzz
+// target of the sealed-packet receive path: the fuzzer alters real sealed
+// datagrams, replays them by duplication and forges sealed headers). In the
+// clear runs, injected and altered datagrams that would pass as data or an
+// ACK of a live connection are not delivered: without encryption the protocol
+// carries no authentication (the CRC32C is not a MAC), and libFuzzer can
+// learn connection ids and checksums from the comparisons it traces, so such
+// a forgery breaks the invariants without an engine bug. Every other forgery
+// (hellos, retries, closes, stale connection ids, garbage) goes through.
 //
 // ENDPOINT_FUZZ_TRACE=1 prints every operation and event, for reading a crash:
 //   ENDPOINT_FUZZ_TRACE=1 build-fuzz/fuzz/endpoint_fuzz CRASH_FILE
@@ -441,8 +445,12 @@ class Harness {
     rec.peer = p;
     PeerStats ps;
     CHECK(e.peer_stats(p, ps), "peer_stats of the peer just sent to");
-    CHECK(ps.local_cid != 0, "a message queued on no connection");
-    rec.conn = ps.local_cid;
+    // No connection yet only while a connection the peer offered waits for
+    // its confirmation (encrypted): the message goes on whichever connection
+    // comes next, so its order is not checked against others (a key of its
+    // own: connection ids are random 64-bit numbers, never this small).
+    CHECK(ps.local_cid != 0 || e.config().encryption, "a message queued on no connection");
+    rec.conn = ps.local_cid != 0 ? ps.local_cid : records_.size() + 1;
     rec.incarnation = sides_[s].incarnation;
     if (!o.copy) rec.zero_copy = std::move(payload);  // the buffer stays where it is
     records_.push_back(std::move(rec));
@@ -485,6 +493,7 @@ class Harness {
   // Whether `bytes` would pass at `to` as data or an ACK of one of its live
   // connections (see the top of the file).
   bool forgery(int to, std::span<const uint8_t> bytes) {
+    if (config(to, variant_, 0).encryption) return false;  // the engine must refuse it
     wire::Packet p, p2;
     size_t count = 0;
     if (wire::decode_datagram(bytes, p, p2, count) != wire::DecodeError::ok) return false;
@@ -501,8 +510,16 @@ class Harness {
     if (!g_trace) return {};
     wire::Packet p, p2;
     size_t count = 0;
-    const wire::DecodeError e = wire::decode_datagram(bytes, p, p2, count);
     char b[160];
+    wire::SealedHeader sh;
+    if (wire::decode_sealed(bytes, sh) == wire::DecodeError::ok) {
+      std::snprintf(b, sizeof b, "sealed dst=%llx counter=%llu phase=%u (%zu bytes)",
+                    static_cast<unsigned long long>(sh.dst_cid),
+                    static_cast<unsigned long long>(sh.counter),
+                    sh.flags & wire::sealed_flag::kKeyPhase, bytes.size());
+      return b;
+    }
+    const wire::DecodeError e = wire::decode_datagram(bytes, p, p2, count);
     if (e != wire::DecodeError::ok) {
       std::snprintf(b, sizeof b, "(%zu bytes, undecodable: %s)", bytes.size(),
                     std::string(to_string(wire::to_drop_reason(e))).c_str());
@@ -549,6 +566,9 @@ class Harness {
                         static_cast<unsigned long long>(a.free_buffer));
           break;
         }
+        case wire::Type::sealed:  // decode_datagram() refuses it
+          std::snprintf(s, sizeof s, "sealed");
+          break;
       }
       return std::string(s);
     };
@@ -654,12 +674,21 @@ class Harness {
     while (size_t n = ep(s).poll_transmit(buf, tx, now_)) {
       any = true;
       CHECK(n <= ep(s).config().mtu - tuning::kIpUdpOverhead, "a datagram of %zu bytes", n);
+      const std::span<const uint8_t> out(buf, n);
       wire::Packet p, p2;
       size_t count = 0;
+      wire::SealedHeader sh;
+      const bool sealed = wire::decode_sealed(out, sh) == wire::DecodeError::ok;
       const wire::DecodeError e =
-          wire::decode_datagram(std::span<const uint8_t>(buf, n), p, p2, count);
+          sealed ? wire::DecodeError::ok : wire::decode_datagram(out, p, p2, count);
       CHECK(e == wire::DecodeError::ok, "%c sent a datagram the decoder refuses: %s", kName[s],
             std::string(to_string(wire::to_drop_reason(e))).c_str());
+      // Encrypted, data and ACKs only ever leave sealed.
+      CHECK(sealed || !ep(s).config().encryption ||
+                (p.common.type != wire::Type::data && p.common.type != wire::Type::ack),
+            "%c sent data or an ACK in the clear with encryption on", kName[s]);
+      CHECK(!sealed || ep(s).config().encryption, "%c sealed a datagram with encryption off",
+            kName[s]);
       if (!(tx.remote == kAddr[1 - s])) continue;  // to a stranger: nowhere
       if (q_[s].size() >= kMaxQueue) continue;     // tail drop
       Datagram d;

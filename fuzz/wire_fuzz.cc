@@ -4,9 +4,11 @@
 // zero, ack ranges and lengths are canonical, a retry's src_cid is 0) and
 // decode again to the same fields, cookies included. A coalesced datagram
 // must be an ack with the flag, then a data packet without it, of the same
-// connection ids (src_cid, dst_cid) and src_port. Every input is tried twice:
-// as it is, and with its (first packet's) checksum field corrected. Also
-// checks the CRC32C paths against each other.
+// connection ids (src_cid, dst_cid) and src_port. A hello offering sealing
+// carries its Noise message. Every input is tried three times: as it is, as
+// the inside of a sealed datagram (checksum 0, no Noise message) and with its
+// (first packet's) checksum field corrected; and as a sealed datagram's clear
+// header. Also checks the CRC32C paths against each other.
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -42,7 +44,9 @@ bool same(const Packet& a, const Packet& b) {
       return x.dst_cid == y.dst_cid && x.features == y.features && x.max_payload == y.max_payload &&
              x.max_message == y.max_message && x.recv_msg_window == y.recv_msg_window &&
              x.reserved == y.reserved && x.recv_buffer == y.recv_buffer &&
-             std::memcmp(x.cookie, y.cookie, kCookieSize) == 0;
+             std::memcmp(x.cookie, y.cookie, kCookieSize) == 0 &&
+             x.noise.size() == y.noise.size() &&
+             (x.noise.empty() || std::memcmp(x.noise.data(), y.noise.data(), x.noise.size()) == 0);
     }
     case Type::data: {
       const Data &x = a.data, &y = b.data;
@@ -77,12 +81,14 @@ bool same(const Packet& a, const Packet& b) {
       const Close &x = a.close, &y = b.close;
       return x.dst_cid == y.dst_cid && x.reason == y.reason && x.reserved == y.reserved;
     }
+    case Type::sealed:
+      return false;  // only decode_sealed() reads one; see round_trip()
   }
   return false;
 }
 
 // What an accepted packet promises its users (the endpoint relies on these).
-void check_invariants(const Packet& p, size_t size) {
+void check_invariants(const Packet& p, size_t size, bool sealed) {
   // Every packet comes from a connection (src_cid != 0) except a retry,
   // which has none (src_cid 0).
   check((p.common.type == Type::retry) == (p.common.src_cid == 0), "src_cid");
@@ -95,7 +101,14 @@ void check_invariants(const Packet& p, size_t size) {
     case Type::hello:
     case Type::hello_ack:
       check(dst_cid(p) == p.hello.dst_cid, "dst_cid() of a hello");
-      check(size == kCommonHeaderSize + kHelloSize, "hello length");
+      // A Noise message follows the header when the hello offers sealing,
+      // unless the hello itself came sealed.
+      check(p.hello.noise.size() ==
+                (sealed || !(p.hello.features & feature::kSealed) ? 0
+                 : p.common.type == Type::hello                   ? kNoise1Size
+                                                                  : kNoise2Size),
+            "noise length");
+      check(size == kCommonHeaderSize + kHelloSize + p.hello.noise.size(), "hello length");
       check(p.hello.reserved == 0 && p.hello.max_payload != 0 && p.hello.recv_msg_window != 0,
             "hello fields");
       break;
@@ -116,6 +129,8 @@ void check_invariants(const Packet& p, size_t size) {
       check(p.close.reason >= 1 && p.close.reason <= kMaxCloseReason, "close reason");
       check(p.close.reserved == 0, "close reserved");
       break;
+    case Type::sealed:
+      fail("a sealed datagram decoded as a packet");
   }
   if (p.common.type == Type::data) {
     const Data& d = p.data;
@@ -155,15 +170,36 @@ size_t encode(std::span<uint8_t> out, const Packet& p) {
       return encode_retry(out, p.common, p.retry);
     case Type::close:
       return encode_close(out, p.common, p.close);
+    case Type::sealed:
+      break;
   }
   return 0;
 }
 
-// Decodes `in` and, if it is a datagram, checks everything above.
-void round_trip(std::span<const uint8_t> in) {
+// A sealed datagram's clear header: what decodes re-encodes to the same bytes.
+void sealed_round_trip(std::span<const uint8_t> in) {
+  SealedHeader h;
+  const DecodeError e = decode_sealed(in, h);
+  if (e != DecodeError::ok) {
+    (void)to_drop_reason(e);
+    return;
+  }
+  check(is_sealed(in), "decode_sealed took what is_sealed refuses");
+  check(h.dst_cid != 0, "sealed dst_cid 0 accepted");
+  check((h.flags & ~(sealed_flag::kKeyPhase | sealed_flag::kPeerPhase)) == 0,
+        "unknown sealed flag accepted");
+  std::array<uint8_t, kSealedHeaderSize> out{};
+  encode_sealed_header(out.data(), h);
+  check(std::memcmp(out.data(), in.data(), kSealedHeaderSize) == 0,
+        "re-encoded sealed header differs");
+}
+
+// Decodes `in` and, if it is a datagram, checks everything above. `sealed`:
+// as the inside of a sealed datagram (checksum 0, no Noise message).
+void round_trip(std::span<const uint8_t> in, bool sealed) {
   Packet p, p2;
   size_t count = 0;
-  const DecodeError e = decode_datagram(in, p, p2, count);
+  const DecodeError e = decode_datagram(in, p, p2, count, sealed);
   if (e != DecodeError::ok) {
     (void)to_drop_reason(e);
     check(count == 0, "count on error");
@@ -181,11 +217,14 @@ void round_trip(std::span<const uint8_t> in) {
           "coalesced parts from different senders or to different receivers");
     first_len = kCommonHeaderSize + kAckSize + size_t{p.ack.range_count} * kAckRangeSize;
     check(first_len < in.size(), "ack length");
-    check_invariants(p2, in.size() - first_len);
-    Packet single;
-    check(decode(in, single) == DecodeError::bad_coalesce, "decode() took two packets");
+    check_invariants(p2, in.size() - first_len, sealed);
+    if (!sealed) {
+      Packet single;
+      check(decode(in, single) == DecodeError::bad_coalesce, "decode() took two packets");
+    }
   }
-  check_invariants(p, first_len);
+  check_invariants(p, first_len, sealed);
+  p.common.sealed = p2.common.sealed = sealed;
 
   size_t n = encode(g_out, p);
   check(n == first_len, "re-encoded length differs");
@@ -195,7 +234,7 @@ void round_trip(std::span<const uint8_t> in) {
 
   Packet q, q2;
   size_t count2 = 0;
-  check(decode_datagram(std::span<const uint8_t>(g_out.data(), n), q, q2, count2) ==
+  check(decode_datagram(std::span<const uint8_t>(g_out.data(), n), q, q2, count2, sealed) ==
                 DecodeError::ok &&
             count2 == count,
         "re-encoded datagram does not decode");
@@ -209,7 +248,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (crc32c_impl::hardware_available()) {
     check(crc32c_impl::hardware(in, 0) == crc32c_impl::portable(in, 0), "crc32c paths disagree");
   }
-  round_trip(in);
+  round_trip(in, false);
+  round_trip(in, true);  // as the inside of a sealed datagram
+  sealed_round_trip(in);
 
   // The same bytes with a correct checksum, so that mutations reach the field
   // checks behind it without the fuzzer having to solve CRC32C each time.
@@ -218,7 +259,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::memset(g_in.data() + 8, 0, 4);
     const uint32_t crc = crc32c(std::span<const uint8_t>(g_in.data(), size));
     for (int i = 0; i < 4; ++i) g_in[8 + i] = static_cast<uint8_t>(crc >> (24 - 8 * i));
-    round_trip(std::span<const uint8_t>(g_in.data(), size));
+    round_trip(std::span<const uint8_t>(g_in.data(), size), false);
   }
   return 0;
 }
