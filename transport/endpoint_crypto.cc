@@ -68,6 +68,8 @@ void Endpoint::Impl::on_stranger_encrypted(Addr from, Time now) {
   if (!r.ok()) return drop(DropReason::unknown_peer);
   Peer& p = *peer(r.value);
   p.accepted = true;
+  // Heard now: the idle clock of an accepted peer starts here, not at zero.
+  p.last_heard = max(p.last_heard, now);
   respond(p, hs, now);
 }
 

@@ -218,6 +218,24 @@ TEST(Encryption, AStrangerIsAcceptedOnlyWithAnAllowedKey) {
   }
 }
 
+// A real clock is far past zero when a stranger connects. The accepted peer's
+// idle time counts from its hello, not from time zero: it must not be
+// forgotten as idle at the first timer.
+TEST(Encryption, AStrangerAcceptedLateInTheDayIsNotReclaimedAtOnce) {
+  Net n;
+  n.now = Time::zero() + Duration::seconds(3600);
+  const PeerId b = n.a.add_peer(kB, n.b.public_key()).value;
+  n.b.allow_key(n.a.public_key());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(n.a.send(b, bytes("m" + std::to_string(i)), {}, n.now).ok());
+    n.run(50);
+  }
+  EXPECT_EQ(n.got_b.size(), 5u);
+  EXPECT_EQ(n.b.stats().peers_reclaimed, 0u);
+  EXPECT_EQ(n.b.stats().peer_restarts, 0u);
+  EXPECT_EQ(n.b.peers().size(), 1u);
+}
+
 TEST(Encryption, AlteredDatagramsAreDroppedAndTheRepairDelivers) {
   Pair n;
   // Flip one byte (a different one each time) of every third sealed
