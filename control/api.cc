@@ -1,10 +1,10 @@
 #include "api.h"
 
-#include <cstdio>
 #include <httplib.h>
 #include <sys/socket.h>
 
 #include <cctype>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "daemon.h"

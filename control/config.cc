@@ -46,13 +46,12 @@ struct Opt {
 };
 
 // Groups in --help order.
-const char* const kGroups[] = {"link",    "engine",   "endpoint", "keys", "peers",
+const char* const kGroups[] = {"link",    "engine",   "endpoint", "keys",  "peers",
                                "control", "services", "log",      "daemon"};
 const char* group_caption(std::string_view g) {
   if (g == "link") return "Link ([link] in the config file)";
   if (g == "engine") return "Engine: paths, timers, congestion control ([engine])";
-  if (g == "endpoint")
-    return "Endpoint: encryption, peers and memory ([endpoint]; read at start)";
+  if (g == "endpoint") return "Endpoint: encryption, peers and memory ([endpoint]; read at start)";
   if (g == "keys") return "Keys: the appliance's own key pair ([keys]; read at start)";
   if (g == "peers") return "Peers ([peers]; SIGHUP re-reads the peer list)";
   if (g == "control") return "Control API ([control])";
@@ -463,9 +462,8 @@ void parse_engine(const Values& v, DaemonConfig& c) {
 
 void parse_peers(const Values& v, DaemonConfig& c) {
   c.ep.encryption = parse_bool_or_fail("endpoint.encryption", v.get("endpoint.encryption"));
-  c.ep.rekey_packets =
-      parse_uint("endpoint.rekey-packets", v.get("endpoint.rekey-packets"), 64,
-                 tuning::kDefaultRekeyPackets);
+  c.ep.rekey_packets = parse_uint("endpoint.rekey-packets", v.get("endpoint.rekey-packets"), 64,
+                                  tuning::kDefaultRekeyPackets);
   c.ep.rekey_interval =
       parse_duration_or_fail("endpoint.rekey-interval", v.get("endpoint.rekey-interval"),
                              Duration::seconds(1), Duration::seconds(86400));
@@ -487,6 +485,10 @@ void parse_peers(const Values& v, DaemonConfig& c) {
       fail("peers.peer", "peer " + quote(p.name) + " is link.local itself (" + format_addr(p.addr) +
                              "); accepted: another endpoint's address");
     }
+    c.peers.push_back(p);
+  }
+  // After the list's own mistakes (names, addresses), so they are named first.
+  for (const PeerConfig& p : c.peers) {
     if (c.ep.encryption && is_zero(p.key)) {
       fail("peers.peer", "peer " + quote(p.name) +
                              " has no key; with endpoint.encryption on every peer needs its "
@@ -494,7 +496,6 @@ void parse_peers(const Values& v, DaemonConfig& c) {
                              p.name + "=" + format_addr(p.addr) +
                              ",key=BASE64 (srdxctl pubkey prints it)");
     }
-    c.peers.push_back(p);
   }
   c.allowed_keys.clear();
   for (const std::string& text : v.list("peers.allow-key")) {
@@ -546,11 +547,10 @@ void parse_endpoint(const Values& v, DaemonConfig& c) {
   l.recv_memory_bytes = parse_size_or_fail("endpoint.recv-memory", v.get("endpoint.recv-memory"), 1,
                                            uint64_t{1} << 40);
   if (l.recv_memory_bytes < c.ep.recv_buffer_bytes) {
-    fail("endpoint.recv-memory",
-         quote(v.get("endpoint.recv-memory")) +
-             " cannot hold one peer's receive buffer; accepted: at least " +
-             std::to_string(c.ep.recv_buffer_bytes) +
-             " bytes (the larger of 64MiB and engine.max-message)");
+    fail("endpoint.recv-memory", quote(v.get("endpoint.recv-memory")) +
+                                     " cannot hold one peer's receive buffer; accepted: at least " +
+                                     std::to_string(c.ep.recv_buffer_bytes) +
+                                     " bytes (the larger of 64MiB and engine.max-message)");
   }
   l.idle_timeout = parse_duration_or_fail("endpoint.idle-timeout", v.get("endpoint.idle-timeout"),
                                           Duration::seconds(1), Duration::seconds(86400));
@@ -691,8 +691,8 @@ std::string parse_peer(std::string_view text, PeerConfig& out) {
 std::string read_secret_file(const std::string& path, const std::string& what, std::string& out) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    return path + ": cannot read (" + std::strerror(errno) + "); accepted: an existing file holding " +
-           what;
+    return path + ": cannot read (" + std::strerror(errno) +
+           "); accepted: an existing file holding " + what;
   }
   if (!S_ISREG(st.st_mode)) return path + ": not a regular file";
   if (st.st_mode & S_IROTH) {

@@ -177,7 +177,7 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
     // Its probes end failed with this reason; its pings and echoes in
     // flight fail in the endpoint (send_failed: peer_removed, counted in
     // messages_failed), none is dropped unreported.
-    const char* changed = !same                   ? ""
+    const char* changed = !same                    ? ""
                           : same->addr != old.addr ? " (its address changed)"
                                                    : " (its key changed)";
     const std::string why =
@@ -210,7 +210,8 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
       id = kNoPeer;
     }
     if (id == kNoPeer) {
-      const Result<PeerId> r = is_zero(p.key) ? ep_->add_peer(p.addr) : ep_->add_peer(p.addr, p.key);
+      const Result<PeerId> r =
+          is_zero(p.key) ? ep_->add_peer(p.addr) : ep_->add_peer(p.addr, p.key);
       if (!r.ok()) {
         SRDX_LOG_ERROR("peer %s (%s): cannot add: %s", p.name.c_str(), format_addr(p.addr).c_str(),
                        std::string(to_string(r.err)).c_str());
@@ -268,7 +269,8 @@ void Daemon::reload() {
   if (!(fresh.limits == cfg_.limits)) {
     SRDX_LOG_WARN("SIGHUP: [endpoint] limits changed; they take effect at the next start");
   }
-  if (fresh.ep.encryption != cfg_.ep.encryption || fresh.ep.rekey_packets != cfg_.ep.rekey_packets ||
+  if (fresh.ep.encryption != cfg_.ep.encryption ||
+      fresh.ep.rekey_packets != cfg_.ep.rekey_packets ||
       fresh.ep.rekey_interval != cfg_.ep.rekey_interval) {
     SRDX_LOG_WARN(
         "SIGHUP: endpoint.encryption or endpoint.rekey-* changed; they take effect at the next "
@@ -291,9 +293,8 @@ void Daemon::reload() {
   for (const PublicKey& k : allowed_keys_) {
     if (std::find(fresh.allowed_keys.begin(), fresh.allowed_keys.end(), k) ==
         fresh.allowed_keys.end()) {
-      SRDX_LOG_WARN(
-          "SIGHUP: peers.allow-key %s was removed; it stays allowed until the next start",
-          key_to_base64(k).c_str());
+      SRDX_LOG_WARN("SIGHUP: peers.allow-key %s was removed; it stays allowed until the next start",
+                    key_to_base64(k).c_str());
     }
   }
   allowed_keys_.insert(allowed_keys_.end(), added_keys.begin(), added_keys.end());

@@ -95,7 +95,7 @@ class Daemon {
   std::string public_key_;
   // peers.allow-key as applied (main thread: reloads add to it).
   std::vector<PublicKey> allowed_keys_;
-  double start_time_ = 0;      // wall clock at start
+  double start_time_ = 0;  // wall clock at start
 
   // Shared.
   mutable std::mutex snap_mu_;

@@ -24,8 +24,8 @@ struct PeerSnapshot {
 };
 
 struct Snapshot {
-  uint64_t instance = 0;   // random, chosen when srdxd started: tells two runs apart
-  double start_time = 0;   // wall-clock seconds since 1970 when srdxd started
+  uint64_t instance = 0;  // random, chosen when srdxd started: tells two runs apart
+  double start_time = 0;  // wall-clock seconds since 1970 when srdxd started
   std::string link_kind;
   Addr link_local;
   bool encryption = false;  // endpoint.encryption
