@@ -92,11 +92,11 @@ struct ParseResult {
 ParseResult parse_config(const std::vector<std::string>& args, DaemonConfig& out,
                          bool read_token = true);
 
-// THE PLUG-IN POINT for issue 9's engine fields (connection identity,
-// cookies, caps): copies srdxd's [endpoint] limits and its secret into the
-// engine's configuration. The daemon calls it once, on the EndpointConfig it
-// builds the Endpoint from; `secret` comes from getrandom(2) at start-up.
-// Today it copies nothing: EndpointConfig has no such fields yet.
+// Copies srdxd's [endpoint] limits and its secret into the engine's
+// configuration. The daemon calls it once, on the EndpointConfig it builds
+// the Endpoint from; `secret` comes from getrandom(2) at start-up (it keys
+// connection ids and cookies). The static key comes from
+// keys.private-key-file (parse_config), never from the secret.
 void apply_endpoint_limits(const EndpointLimits& limits, std::span<const uint8_t, 32> secret,
                            EndpointConfig& ep);
 

@@ -262,6 +262,19 @@ void Daemon::reload() {
         fresh.peers.size(), cfg_.limits.max_peers);
     return;
   }
+  // The running endpoint's encryption decides: a peer without a key cannot
+  // be added to an encrypting endpoint, whatever the file now says.
+  if (cfg_.ep.encryption) {
+    for (const PeerConfig& p : fresh.peers) {
+      if (is_zero(p.key)) {
+        SRDX_LOG_ERROR(
+            "SIGHUP: peer %s has no key, and this srdxd encrypts (endpoint.encryption is read "
+            "at start); keeping the current peers",
+            p.name.c_str());
+        return;
+      }
+    }
+  }
   // Read at start only: say so rather than seem to apply them.
   if (fresh.ep.accept_unknown_peers != cfg_.ep.accept_unknown_peers) {
     SRDX_LOG_WARN("SIGHUP: peers.accept-unknown changed; it takes effect at the next start");

@@ -93,6 +93,16 @@ ok "the same SIGHUP replaced c with its new key: c answered over srdx"
 # Back to a's own key file (b names a's old key).
 cp -p "$old_key_file" "${KEY_FILE[a]}"
 PUBKEY[a]=$old_a
+# A reload cannot switch encryption off under a running appliance: a peer
+# without a key is refused, the peers are kept.
+node_config a b c -- "[endpoint]" "encryption = off"
+sed -i "s/^\(peer = c=[^,]*,tcp=[0-9]*\),key=.*/\1/" "${CONFIG[a]}"
+grep -q "^peer = c=127.0.0.1:${LOCAL_PORT[c]},tcp=${ECHO_PORT[c]}$" "${CONFIG[a]}" || fail "c's key not removed from a's config"
+kill -HUP "${PID[a]}"
+wait_for 5 "a refusing a keyless peer" grep -q "SIGHUP: peer c has no key, and this srdxd encrypts" "${LOG[a]}"
+ctl_expect 0 c --json probe a --transport srdx --count 10
+[[ $(jv 'd["results"]["srdx"]["count"] == 10' "$WORK/ctl.out") == true ]] || fail "c lost a after a refused reload: $(cat "$WORK/ctl.out")"
+ok "a reload with a keyless peer is refused while encryption is on; the peers are kept"
 
 # ---- rekeying under load: nothing lost ---------------------------------------------------------
 for n in a b; do
