@@ -171,6 +171,17 @@ node_config c a
 sed -i "s/,key=.*/,key=AAAA/" "${CONFIG[c]}"
 check_refused "^srdxd: --peers\.peer: peer 'a': key 'AAAA' is not a key"
 ok "world-readable, unreadable, missing and malformed keys refused by --check-config and at start"
+# srdxctl's side: genkey warns when it writes to a file others can read;
+# pubkey refuses what is not a private key (exit 2, usage).
+(umask 022 && "$SRDXCTL" genkey >"$WORK/open.key" 2>"$WORK/genkey.err") || fail "srdxctl genkey failed"
+grep -q "warning: writing a private key to a world-readable file" "$WORK/genkey.err" ||
+  fail "srdxctl genkey into a 0644 file did not warn: $(cat "$WORK/genkey.err")"
+rc=0
+echo "notakey" | "$SRDXCTL" pubkey >"$WORK/pub.out" 2>&1 || rc=$?
+if [[ $rc != 2 ]] || ! grep -q "pubkey: stdin does not hold a private key" "$WORK/pub.out"; then
+  fail "srdxctl pubkey on garbage: exit $rc: $(cat "$WORK/pub.out")"
+fi
+ok "srdxctl genkey warns about a world-readable file; srdxctl pubkey refuses garbage"
 
 # ---- encryption off: allowed without keys, said loudly ----------------------------------------
 node_config c a -- "[endpoint]" "encryption = off"
