@@ -177,7 +177,7 @@ def run_error(sfile, j, rc):
 
 def broken_record(args, fields, exc):
     """A record for a runs.tsv line the report could not read."""
-    fields = (list(fields) + ["-"] * 10)[:10]
+    fields = (list(fields) + ["-"] * 11)[:11]
     tr, wl, sc, size, sfile = fields[:5]
     try:
         size = int(size)
@@ -186,7 +186,7 @@ def broken_record(args, fields, exc):
     raw = os.path.relpath(sfile, args.out) if sfile.startswith(args.out) else "raw/unknown.json"
     return {
         "transport": tr if tr in TRANSPORTS else "srdx-udp", "impl": "unreadable run", "cc": None,
-        "encryption": None, "workload": wl if wl in WORKLOADS else "bulk",
+        "encryption": None, "cost_pair": None, "workload": wl if wl in WORKLOADS else "bulk",
         "scenario": sc if sc in SCENARIOS else "clean", "size": max(24, size), "flows": 1, "ok": False,
         "messages": None, "goodput_gbps": None, "per_flow_goodput_gbps": [], "rtt_us": None,
         "retransmissions": None, "duration_s": None, "wall_s": None, "dead_after_s": None,
@@ -199,9 +199,12 @@ def broken_record(args, fields, exc):
 
 def build_record(args, recs, fields):
     out = args.out
+    fields = list(fields)
     if len(fields) == 9:  # runs.tsv of srdx-bench/2: no security column
-        fields = list(fields) + ["encrypted" if fields[0] in SRDX else "-"]
-    tr, wl, sc, size, sfile, rc, t0, t1, dead_after, security = fields
+        fields.append("encrypted" if fields[0] in SRDX else "-")
+    if len(fields) == 10:  # no encryption-cost pair column
+        fields.append("-")
+    tr, wl, sc, size, sfile, rc, t0, t1, dead_after, security, pair = fields
     j = load_json(sfile)
     rj = load_json(sfile[: -len(".json")] + ".recv.json") if rc != "reuse" else {}
     base = sfile[: -len(".json")]
@@ -234,6 +237,7 @@ def build_record(args, recs, fields):
         "impl": impl_name(tr, args.paths, args.dpdk_pmd) + ("" if encryption is not False else ", --no-encryption"),
         "cc": None if tr in SRDX else j.get("cc", args.cc),
         "encryption": encryption,
+        "cost_pair": None if pair == "-" else int(pair),
         "workload": wl,
         "scenario": sc,
         "size": int(size),
@@ -269,7 +273,8 @@ def build_record(args, recs, fields):
     if rc == "reuse":
         rec["note"] = "one connection: the one-flow bulk run of this scenario"
         src = next((r for r in recs if r["transport"] == tr and r["workload"] == "bulk" and r["scenario"] == sc
-                    and r["size"] == int(size) and r.get("encryption") is not False), None)
+                    and r["size"] == int(size) and r.get("encryption") is not False and r.get("cost_pair") is None),
+                   None)
         if src:
             for k in ("lost_messages", "undelivered_messages", "failed_messages", "timeline", "failure", "error"):
                 rec[k] = src[k]
@@ -277,8 +282,9 @@ def build_record(args, recs, fields):
 
 
 def main_records(recs):
-    """The records the comparisons use: every transport as it runs by default (srdx encrypted)."""
-    return [r for r in recs if r.get("encryption") is not False]
+    """The records the scenario tables and comparisons use: every transport as
+    it runs by default (srdx encrypted), not the encryption-cost pairs."""
+    return [r for r in recs if r.get("encryption") is not False and r.get("cost_pair") is None]
 
 
 def g(v, fmt="%.3f"):
@@ -391,58 +397,78 @@ def table(all_recs, args):
     cost = encryption_cost(all_recs)
     if cost:
         print()
-        print("encryption cost (scenario clean, each run right after its encrypted twin; "
-              "encrypted / clear, '!' = incomplete run)")
-        ecols = "%-9s %-9s %6s | %-12s %10s %10s %9s | %s"
-        head = ecols % ("transport", "workload", "size", "measure", "encrypted", "clear", "enc/clear", "note")
+        print("encryption cost (scenario clean; pairs of runs encrypted and --no-encryption back to back; "
+              "medians over the pairs; enc/clear: median of the pairs' ratios)")
+        ecols = "%-9s %-9s %6s | %-12s %10s %10s %9s %5s | %s"
+        head = ecols % ("transport", "workload", "size", "measure", "encrypted", "clear", "enc/clear", "pairs",
+                        "note")
         print(head)
         print("-" * len(head))
         for c in cost:
             fmt = "%.3f" if c["measure"] == "goodput_gbps" else "%.1f"
-            print(ecols % (c["transport"], c["workload"], c["size"], c["measure"],
-                           g(c["encrypted"], fmt) + ("" if c["encrypted_ok"] else "!"),
-                           g(c["clear"], fmt) + ("" if c["clear_ok"] else "!"),
-                           g(c["ratio"], "%.2fx"), c["note"]))
+            print(ecols % (c["transport"], c["workload"], c["size"], c["measure"], g(c["encrypted"], fmt),
+                           g(c["clear"], fmt), g(c["ratio"], "%.2fx"), "%d/%d" % (c["pairs_used"], c["pairs"]),
+                           c["note"]))
 
 
 def encryption_cost(recs):
-    """srdx encrypted next to the same run with --no-encryption: one entry per
-    transport x workload x size x measure (goodput for bulk; RTT p50 and p99.9
-    for ping-pong). The ratio is encrypted / clear, omitted with a note when
-    either run failed."""
-    enc = {(r["transport"], r["workload"], r["scenario"], r["size"]): r for r in recs
-           if r["transport"] in SRDX and r.get("encryption") is True and r.get("note") is None}
-    out = []
+    """srdx encrypted next to the same run with --no-encryption, from the
+    encryption-cost pairs (run back to back): one entry per transport x
+    workload x size x measure (goodput for bulk; RTT p50 and p99.9 for
+    ping-pong). encrypted and clear are medians over the pairs, ratio the
+    median of the pairs' encrypted / clear; a pair with a failed run is left
+    out, and the note says so (all of them: ratio null)."""
+    groups = {}
     for r in recs:
-        if r["transport"] not in SRDX or r.get("encryption") is not False:
-            continue
-        e = enc.get((r["transport"], r["workload"], r["scenario"], r["size"]))
-        measures = ("goodput_gbps",) if r["workload"] != "pingpong" else ("rtt_p50_us", "rtt_p99.9_us")
+        if r["transport"] in SRDX and r.get("cost_pair") is not None:
+            key = (r["transport"], r["workload"], r["scenario"], r["size"])
+            side = "encrypted" if r.get("encryption") is not False else "clear"
+            groups.setdefault(key, {}).setdefault(r["cost_pair"], {})[side] = r
+    out = []
+    for (tr, wl, sc, size), pairs in groups.items():
+        measures = ("goodput_gbps",) if wl != "pingpong" else ("rtt_p50_us", "rtt_p99.9_us")
         for m in measures:
             def value(x):
-                if not x:
+                if not x or not x.get("ok"):
                     return None
-                if m == "goodput_gbps":
-                    return x.get("goodput_gbps")
-                return (x.get("rtt_us") or {}).get(m[len("rtt_"):-len("_us")])
-            ev, cv = value(e), value(r)
-            e_fine = bool(e and e["ok"] and isinstance(ev, (int, float)))
-            c_fine = bool(r["ok"] and isinstance(cv, (int, float)))
-            v = div(ev, cv) if e_fine and c_fine else None
-            if v is not None:
-                note = ("encrypted moves %.0f%% of clear's goodput" % (100 * v) if m == "goodput_gbps"
-                        else "encrypted takes %.2fx clear's RTT" % v)
-            elif e_fine and c_fine:
-                note = "ratio omitted: the clear run's figure is zero"
+                v = x.get("goodput_gbps") if m == "goodput_gbps" else (x.get("rtt_us") or {}).get(m[4:-3])
+                return v if isinstance(v, (int, float)) else None
+            encs, clears, ratios, omitted = [], [], [], []
+            for k in sorted(pairs):
+                e, c = pairs[k].get("encrypted"), pairs[k].get("clear")
+                ev, cv = value(e), value(c)
+                v = div(ev, cv)
+                if v is None:
+                    if ev is None or cv is None:
+                        omitted.append("pair %d %s" % (k, why_not(("encrypted", e, ev is not None),
+                                                                   ("clear", c, cv is not None))))
+                    else:
+                        omitted.append("pair %d: the clear run's figure is zero" % k)
+                    continue
+                encs.append(ev)
+                clears.append(cv)
+                ratios.append(v)
+            ratio_v = statistics.median(ratios) if ratios else None
+            if ratio_v is None:
+                note = "; ".join(omitted) or "ratio omitted: no pair ran"
             else:
-                note = why_not(("encrypted", e, e_fine), ("clear", r, c_fine))
+                note = ("encrypted moves %.0f%% of clear's goodput" % (100 * ratio_v) if m == "goodput_gbps"
+                        else "encrypted takes %.2fx clear's RTT" % ratio_v)
+                note += " (median of %d pair%s: %s)" % (len(ratios), "" if len(ratios) == 1 else "s",
+                                                        " ".join("%.2f" % x for x in ratios))
+                if omitted:
+                    note += "; %d pair(s) left out: %s" % (len(omitted), "; ".join(omitted))
             out.append({
-                "transport": r["transport"], "workload": r["workload"], "scenario": r["scenario"],
-                "size": r["size"], "measure": m, "encrypted": ev, "clear": cv,
-                "encrypted_ok": bool(e and e["ok"]), "clear_ok": bool(r["ok"]),
-                "ratio": None if v is None else round(v, 3), "note": note,
-                "encrypted_raw": e["raw"] if e else None, "clear_raw": r["raw"],
+                "transport": tr, "workload": wl, "scenario": sc, "size": size, "measure": m,
+                "encrypted": statistics.median(encs) if encs else None,
+                "clear": statistics.median(clears) if clears else None,
+                "pairs": len(pairs), "pairs_used": len(ratios),
+                "pair_ratios": [round(x, 4) for x in ratios],
+                "ratio": None if ratio_v is None else round(ratio_v, 3), "note": note,
+                "raw": sorted(x["raw"] for p in pairs.values() for x in p.values()),
             })
+    order = {t: i for i, t in enumerate(TRANSPORTS)}
+    out.sort(key=lambda c: (WORKLOADS.index(c["workload"]), c["size"], order[c["transport"]], c["measure"]))
     return out
 
 
@@ -519,7 +545,7 @@ def figures(all_recs):
         detail = c["note"]
         if c["ratio"] is not None:
             fmt = "%.3f Gbit/s" if c["measure"] == "goodput_gbps" else "%.1f us"
-            detail = "%s encrypted vs %s clear; %s" % (fmt % c["encrypted"], fmt % c["clear"], c["note"])
+            detail = "%s encrypted vs %s clear (medians); %s" % (fmt % c["encrypted"], fmt % c["clear"], c["note"])
         add("%s encryption cost: %s, encrypted / clear" % (c["transport"], what), "(measured)", c["ratio"], None,
             detail)
     return out
@@ -664,7 +690,7 @@ def main(argv):
         report_errors.append("encryption cost: " + traceback.format_exc(limit=3))
         cost = []
     failed = [{"transport": r["transport"], "workload": r["workload"], "scenario": r["scenario"],
-               "size": r["size"], "encryption": r.get("encryption"), "raw": r["raw"],
+               "size": r["size"], "encryption": r.get("encryption"), "cost_pair": r.get("cost_pair"), "raw": r["raw"],
                "error": r.get("error") or "did not complete"}
               for r in recs if not r["ok"] and r.get("note") is None]
     meta = {
@@ -678,7 +704,7 @@ def main(argv):
         "dpdk_reason": args.dpdk_reason or None,
         "duration_s": round(time.time() - args.started, 1) if args.started else None,
         "encryption": "srdx runs encrypted (Noise IK, sealed packets; a key pair per host made for the run); "
-                      "the encryption_cost runs repeat some with --no-encryption",
+                      "the encryption-cost pairs (cost_pair) run some encrypted and with --no-encryption",
         "figures": figs,
         "encryption_cost": cost,
         "failed_runs": failed,
@@ -698,8 +724,11 @@ def main(argv):
             print()
             print("failed runs (recorded with ok false; their ratios omitted):")
             for fr in failed:
-                print("  %s %s %s %d%s: %s" % (fr["scenario"], fr["transport"], fr["workload"], fr["size"],
-                                              " --no-encryption" if fr["encryption"] is False else "", fr["error"]))
+                print("  %s %s %s %d%s%s: %s" % (
+                    fr["scenario"], fr["transport"], fr["workload"], fr["size"],
+                    " --no-encryption" if fr["encryption"] is False else "",
+                    " (encryption cost pair %d)" % fr["cost_pair"] if fr["cost_pair"] is not None else "",
+                    fr["error"]))
         print()
         plots(recs, args)
     except Exception:
