@@ -15,6 +15,9 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
+
+SCHEMA = "srdx-bench/3"
 
 TRANSPORTS = ("srdx-udp", "srdx-dpdk", "tcp", "mptcp")
 SRDX = ("srdx-udp", "srdx-dpdk")
@@ -147,70 +150,141 @@ def build_records(args):
     recs = []
     with open(os.path.join(out, "runs.tsv"), encoding="utf-8") as f:
         lines = [line.rstrip("\n").split("\t") for line in f if line.strip()]
-    for tr, wl, sc, size, sfile, rc, t0, t1, dead_after in lines:
-        j = load_json(sfile)
-        rj = load_json(sfile[: -len(".json")] + ".recv.json") if rc != "reuse" else {}
-        base = sfile[: -len(".json")]
-        lat = j.get("latency_us") if wl == "pingpong" else None
-        rtt = None
-        if isinstance(lat, dict):
-            rtt = {k: lat.get(k) for k in ("p50", "p90", "p99", "p99.9", "p99.99", "max")}
-            rtt["samples"] = lat.get("samples")
-        if tr in SRDX:
-            per_flow = [j.get("goodput_gbps")]
-        else:
-            per_flow = [p.get("goodput_gbps") for p in j.get("per_flow", [])]
-        ok = bool(j.get("ok", False)) and rc in ("0", "reuse")
-        lost = undelivered = None
-        if tr in SRDX and rj:
-            # srdx-perf's receiver checks every message. Lost: the sender was
-            # told a message was delivered and the receiver never got it, or
-            # got it twice or damaged. A run cut short by its timeout leaves
-            # messages undelivered, not lost (the sender knows about them).
-            got = rj.get("received") or 0
-            done = j.get("completed") or 0
-            lost = max(0, done - got) + (rj.get("duplicates") or 0) + (rj.get("corrupt") or 0)
-            undelivered = rj.get("missing")
-        rec = {
-            "transport": tr,
-            "impl": impl_name(tr, args.paths, args.dpdk_pmd),
-            "cc": None if tr in SRDX else j.get("cc", args.cc),
-            "workload": wl,
-            "scenario": sc,
-            "size": int(size),
-            "flows": j.get("flows", 1) if rc != "reuse" else 1,
-            "ok": ok,
-            "messages": j.get("completed"),
-            "goodput_gbps": j.get("goodput_gbps"),
-            "per_flow_goodput_gbps": per_flow,
-            "rtt_us": rtt,
-            "retransmissions": j.get("retransmissions"),
-            "duration_s": j.get("elapsed_s"),
-            "wall_s": round(float(t1) - float(t0), 3) if rc != "reuse" else None,
-            "dead_after_s": None if dead_after == "-" else float(dead_after),
-            "lost_messages": lost,
-            "undelivered_messages": undelivered,
-            "failed_messages": j.get("failed") if tr in SRDX else None,
-            "raw": os.path.relpath(sfile, out),
-            "samples": None,
-            "timeline": None,
-            "failure": None,
-        }
-        if wl == "pingpong" and os.path.exists(base + ".samples"):
-            rec["samples"] = os.path.relpath(base + ".samples", out)
-        if rc != "reuse" and os.path.exists(base + ".recv.tl"):
-            rec["timeline"] = os.path.relpath(base + ".recv.tl", out)
-        if sc == "dead" and wl != "pingpong" and rc != "reuse":
-            rec["failure"] = failure_analysis(load_timeline(base + ".recv.tl"), base + ".dead", ok)
-        if rc == "reuse":
-            rec["note"] = "one connection: the one-flow bulk run of this scenario"
-            src = next((r for r in recs if r["transport"] == tr and r["workload"] == "bulk" and r["scenario"] == sc
-                        and r["size"] == int(size)), None)
-            if src:
-                for k in ("lost_messages", "undelivered_messages", "failed_messages", "timeline", "failure"):
-                    rec[k] = src[k]
-        recs.append(rec)
+    for fields in lines:
+        try:
+            recs.append(build_record(args, recs, fields))
+        except Exception as e:  # a run this report cannot read is recorded as failed, not fatal
+            recs.append(broken_record(args, fields, e))
     return recs
+
+
+def run_error(sfile, j, rc):
+    """Why a run failed, in one line: its JSON's error, else its stderr's last words."""
+    if j.get("error"):
+        return str(j["error"])
+    err = sfile[: -len(".json")] + ".err"
+    try:
+        with open(err, encoding="utf-8", errors="replace") as f:
+            lines = [l.strip() for l in f if l.strip() and "listening on" not in l and "WARNING" not in l]
+    except OSError:
+        lines = []
+    if lines:
+        return lines[-1][:400]
+    if rc not in ("0", "reuse"):
+        return "exit status %s, nothing on stderr" % rc
+    return "the sender reported no result" if not j else "the run did not complete"
+
+
+def broken_record(args, fields, exc):
+    """A record for a runs.tsv line the report could not read."""
+    fields = (list(fields) + ["-"] * 11)[:11]
+    tr, wl, sc, size, sfile = fields[:5]
+    try:
+        size = int(size)
+    except ValueError:
+        size = 24
+    raw = os.path.relpath(sfile, args.out) if sfile.startswith(args.out) else "raw/unknown.json"
+    return {
+        "transport": tr if tr in TRANSPORTS else "srdx-udp", "impl": "unreadable run", "cc": None,
+        "encryption": None, "cost_pair": None, "workload": wl if wl in WORKLOADS else "bulk",
+        "scenario": sc if sc in SCENARIOS else "clean", "size": max(24, size), "flows": 1, "ok": False,
+        "messages": None, "goodput_gbps": None, "per_flow_goodput_gbps": [], "rtt_us": None,
+        "retransmissions": None, "duration_s": None, "wall_s": None, "dead_after_s": None,
+        "lost_messages": None, "undelivered_messages": None, "failed_messages": None,
+        "raw": raw if raw.startswith("raw/") and raw.endswith(".json") else "raw/unknown.json",
+        "samples": None, "timeline": None, "failure": None,
+        "error": "the report could not read this run: %s: %s" % (type(exc).__name__, exc),
+    }
+
+
+def build_record(args, recs, fields):
+    out = args.out
+    fields = list(fields)
+    if len(fields) == 9:  # runs.tsv of srdx-bench/2: no security column
+        fields.append("encrypted" if fields[0] in SRDX else "-")
+    if len(fields) == 10:  # no encryption-cost pair column
+        fields.append("-")
+    tr, wl, sc, size, sfile, rc, t0, t1, dead_after, security, pair = fields
+    j = load_json(sfile)
+    rj = load_json(sfile[: -len(".json")] + ".recv.json") if rc != "reuse" else {}
+    base = sfile[: -len(".json")]
+    lat = j.get("latency_us") if wl == "pingpong" else None
+    rtt = None
+    if isinstance(lat, dict):
+        rtt = {k: lat.get(k) for k in ("p50", "p90", "p99", "p99.9", "p99.99", "max")}
+        rtt["samples"] = lat.get("samples")
+    if tr in SRDX:
+        per_flow = [j.get("goodput_gbps")]
+    else:
+        per_flow = [p.get("goodput_gbps") for p in j.get("per_flow", [])]
+    ok = bool(j.get("ok", False)) and rc in ("0", "reuse")
+    lost = undelivered = None
+    if tr in SRDX and rj:
+        # srdx-perf's receiver checks every message. Lost: the sender was
+        # told a message was delivered and the receiver never got it, or
+        # got it twice or damaged. A run cut short by its timeout leaves
+        # messages undelivered, not lost (the sender knows about them).
+        got = rj.get("received") or 0
+        done = j.get("completed") or 0
+        lost = max(0, done - got) + (rj.get("duplicates") or 0) + (rj.get("corrupt") or 0)
+        undelivered = rj.get("missing")
+    encryption = None
+    if tr in SRDX:
+        # What the run said about itself; what it was asked to do when it said nothing.
+        encryption = j["encryption"] if isinstance(j.get("encryption"), bool) else security != "clear"
+    rec = {
+        "transport": tr,
+        "impl": impl_name(tr, args.paths, args.dpdk_pmd) + ("" if encryption is not False else ", --no-encryption"),
+        "cc": None if tr in SRDX else j.get("cc", args.cc),
+        "encryption": encryption,
+        "cost_pair": None if pair == "-" else int(pair),
+        "workload": wl,
+        "scenario": sc,
+        "size": int(size),
+        "flows": j.get("flows", 1) if rc != "reuse" else 1,
+        "ok": ok,
+        "messages": j.get("completed"),
+        "goodput_gbps": j.get("goodput_gbps"),
+        "per_flow_goodput_gbps": per_flow,
+        "rtt_us": rtt,
+        "retransmissions": j.get("retransmissions"),
+        "duration_s": j.get("elapsed_s"),
+        "wall_s": round(float(t1) - float(t0), 3) if rc != "reuse" else None,
+        "dead_after_s": None if dead_after == "-" else float(dead_after),
+        "lost_messages": lost,
+        "undelivered_messages": undelivered,
+        "failed_messages": j.get("failed") if tr in SRDX else None,
+        "raw": os.path.relpath(sfile, out),
+        "samples": None,
+        "timeline": None,
+        "failure": None,
+        "error": None if ok else run_error(sfile, j, rc),
+    }
+    if tr in SRDX and j:
+        e = j.get("endpoint") or {}
+        rec["handshakes"] = e.get("handshakes_completed")
+        rec["key_updates"] = e.get("key_updates")
+    if wl == "pingpong" and os.path.exists(base + ".samples"):
+        rec["samples"] = os.path.relpath(base + ".samples", out)
+    if rc != "reuse" and os.path.exists(base + ".recv.tl"):
+        rec["timeline"] = os.path.relpath(base + ".recv.tl", out)
+    if sc == "dead" and wl != "pingpong" and rc != "reuse":
+        rec["failure"] = failure_analysis(load_timeline(base + ".recv.tl"), base + ".dead", ok)
+    if rc == "reuse":
+        rec["note"] = "one connection: the one-flow bulk run of this scenario"
+        src = next((r for r in recs if r["transport"] == tr and r["workload"] == "bulk" and r["scenario"] == sc
+                    and r["size"] == int(size) and r.get("encryption") is not False and r.get("cost_pair") is None),
+                   None)
+        if src:
+            for k in ("lost_messages", "undelivered_messages", "failed_messages", "timeline", "failure", "error"):
+                rec[k] = src[k]
+    return rec
+
+
+def main_records(recs):
+    """The records the scenario tables and comparisons use: every transport as
+    it runs by default (srdx encrypted), not the encryption-cost pairs."""
+    return [r for r in recs if r.get("encryption") is not False and r.get("cost_pair") is None]
 
 
 def g(v, fmt="%.3f"):
@@ -225,13 +299,45 @@ def us(v):
     return "%.0f" % v if v >= 100 else "%.1f" % v
 
 
+def div(a, b):
+    """a / b, or None when either is missing or b is zero."""
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or b == 0:
+        return None
+    return a / b
+
+
 def ratio(a, b):
-    if a is None or b is None or b == 0:
-        return "-"
-    return "%.2fx" % (a / b)
+    v = div(a, b)
+    return "-" if v is None else "%.2fx" % v
 
 
-def table(recs, args):
+def usable(r, key="goodput_gbps"):
+    """Whether a record can enter a ratio: it completed and has the number."""
+    if not r or not r.get("ok"):
+        return False
+    if key == "p99.9" or key == "p50":
+        return isinstance((r.get("rtt_us") or {}).get(key), (int, float))
+    return isinstance(r.get(key), (int, float))
+
+
+def why_not(*named):
+    """'ratio omitted: srdx-udp bulk rate failed (error)': named are (label,
+    record, usable) triples; the usable ones are not mentioned."""
+    parts = []
+    for label, r, fine in named:
+        if fine:
+            continue
+        if not r:
+            parts.append("%s did not run" % label)
+        elif not r.get("ok"):
+            parts.append("%s failed (%s)" % (label, r.get("error") or "did not complete"))
+        else:
+            parts.append("%s reported no figure" % label)
+    return "ratio omitted: " + "; ".join(parts)
+
+
+def table(all_recs, args):
+    recs = main_records(all_recs)
     idx = {(r["transport"], r["workload"], r["scenario"], r["size"]): r for r in recs}
     present = [t for t in TRANSPORTS if any(r["transport"] == t for r in recs)]
     print("srdx-bench (%s): %s; %d paths; TCP congestion control %s; rate/loss/dead at %s per path"
@@ -278,6 +384,8 @@ def table(recs, args):
                     note.append("%d failed (reported to the sender)" % r["failed_messages"])
                 if not r["ok"] and r.get("undelivered_messages"):
                     note.append("%d not delivered by the timeout" % r["undelivered_messages"])
+                if not r["ok"] and r.get("error"):
+                    note.append("FAILED: " + r["error"][:120])
                 print(cols % (name, size, tr, gp,
                               ratio(r["goodput_gbps"], t and t["goodput_gbps"]) if tr != "tcp" else "",
                               us(rt.get("p50")), us(rt.get("p99")), us(rt.get("p99.9")),
@@ -286,54 +394,160 @@ def table(recs, args):
             if t and wl == "bulk-flows" and len(t["per_flow_goodput_gbps"]) > 1:
                 print("%-14s %6s %-9s   per flow: %s" % ("", "", "tcp", " ".join(
                     g(v) for v in t["per_flow_goodput_gbps"])))
+    cost = encryption_cost(all_recs)
+    if cost:
+        print()
+        print("encryption cost (scenario clean; pairs of runs encrypted and --no-encryption back to back; "
+              "medians over the pairs; enc/clear: median of the pairs' ratios)")
+        ecols = "%-9s %-9s %6s | %-12s %10s %10s %9s %5s | %s"
+        head = ecols % ("transport", "workload", "size", "measure", "encrypted", "clear", "enc/clear", "pairs",
+                        "note")
+        print(head)
+        print("-" * len(head))
+        for c in cost:
+            fmt = "%.3f" if c["measure"] == "goodput_gbps" else "%.1f"
+            print(ecols % (c["transport"], c["workload"], c["size"], c["measure"], g(c["encrypted"], fmt),
+                           g(c["clear"], fmt), g(c["ratio"], "%.2fx"), "%d/%d" % (c["pairs_used"], c["pairs"]),
+                           c["note"]))
 
 
-def figures(recs):
-    """The issue's figures: target, measured, met."""
+def encryption_cost(recs):
+    """srdx encrypted next to the same run with --no-encryption, from the
+    encryption-cost pairs (run back to back): one entry per transport x
+    workload x size x measure (goodput for bulk; RTT p50 and p99.9 for
+    ping-pong). encrypted and clear are medians over the pairs, ratio the
+    median of the pairs' encrypted / clear; a pair with a failed run is left
+    out, and the note says so (all of them: ratio null)."""
+    groups = {}
+    for r in recs:
+        if r["transport"] in SRDX and r.get("cost_pair") is not None:
+            key = (r["transport"], r["workload"], r["scenario"], r["size"])
+            side = "encrypted" if r.get("encryption") is not False else "clear"
+            groups.setdefault(key, {}).setdefault(r["cost_pair"], {})[side] = r
+    out = []
+    for (tr, wl, sc, size), pairs in groups.items():
+        measures = ("goodput_gbps",) if wl != "pingpong" else ("rtt_p50_us", "rtt_p99.9_us")
+        for m in measures:
+            def value(x):
+                if not x or not x.get("ok"):
+                    return None
+                v = x.get("goodput_gbps") if m == "goodput_gbps" else (x.get("rtt_us") or {}).get(m[4:-3])
+                return v if isinstance(v, (int, float)) else None
+            encs, clears, ratios, omitted = [], [], [], []
+            for k in sorted(pairs):
+                e, c = pairs[k].get("encrypted"), pairs[k].get("clear")
+                ev, cv = value(e), value(c)
+                v = div(ev, cv)
+                if v is None:
+                    if ev is None or cv is None:
+                        omitted.append("pair %d %s" % (k, why_not(("encrypted", e, ev is not None),
+                                                                   ("clear", c, cv is not None))))
+                    else:
+                        omitted.append("pair %d: the clear run's figure is zero" % k)
+                    continue
+                encs.append(ev)
+                clears.append(cv)
+                ratios.append(v)
+            ratio_v = statistics.median(ratios) if ratios else None
+            if ratio_v is None:
+                note = "; ".join(omitted) or "ratio omitted: no pair ran"
+            else:
+                note = ("encrypted moves %.0f%% of clear's goodput" % (100 * ratio_v) if m == "goodput_gbps"
+                        else "encrypted takes %.2fx clear's RTT" % ratio_v)
+                note += " (median of %d pair%s: %s)" % (len(ratios), "" if len(ratios) == 1 else "s",
+                                                        " ".join("%.2f" % x for x in ratios))
+                if omitted:
+                    note += "; %d pair(s) left out: %s" % (len(omitted), "; ".join(omitted))
+            out.append({
+                "transport": tr, "workload": wl, "scenario": sc, "size": size, "measure": m,
+                "encrypted": statistics.median(encs) if encs else None,
+                "clear": statistics.median(clears) if clears else None,
+                "pairs": len(pairs), "pairs_used": len(ratios),
+                "pair_ratios": [round(x, 4) for x in ratios],
+                "ratio": None if ratio_v is None else round(ratio_v, 3), "note": note,
+                "raw": sorted(x["raw"] for p in pairs.values() for x in p.values()),
+            })
+    order = {t: i for i, t in enumerate(TRANSPORTS)}
+    out.sort(key=lambda c: (WORKLOADS.index(c["workload"]), c["size"], order[c["transport"]], c["measure"]))
+    return out
+
+
+def figures(all_recs):
+    """The issue's figures: target, measured, met. A figure whose runs failed
+    is listed with measured null, met null and why (never a crash)."""
+    recs = main_records(all_recs)
     idx = {(r["transport"], r["workload"], r["scenario"], r["size"]): r for r in recs}
     out = []
 
     def add(name, target, value, met, detail):
         out.append({"figure": name, "target": target, "measured": value, "met": met, "detail": detail})
 
+    def compare(name, target, a, a_label, b, b_label, key, value_of, met_of, detail_of):
+        """A ratio figure of records a (this transport) and b (the reference)."""
+        if a is None:
+            return  # the transport did not run at all: no figure
+        if usable(a, key) and usable(b, key):
+            v = value_of(a, b)
+            if v is not None:
+                add(name, target, round(v, 2), met_of(v), detail_of(a, b, v))
+                return
+        add(name, target, None, None, why_not((a_label, a, usable(a, key)), (b_label, b, usable(b, key))))
+
     t = idx.get(("tcp", "bulk", "rate", 65536))
     m = idx.get(("mptcp", "bulk", "rate", 65536))
     for tr in SRDX:
         s = idx.get((tr, "bulk", "rate", 65536))
-        if s and t and t["goodput_gbps"]:
-            v = s["goodput_gbps"] / t["goodput_gbps"]
-            add("%s one flow vs one TCP flow, paths rate-limited" % tr, ">= 3.5x", round(v, 2), v >= 3.5,
-                "%.3f vs %.3f Gbit/s" % (s["goodput_gbps"], t["goodput_gbps"]))
-        if s and m and m["goodput_gbps"]:
-            v = s["goodput_gbps"] / m["goodput_gbps"]
-            add("%s one flow vs one MPTCP connection, paths rate-limited" % tr, ">= 1x", round(v, 2), v >= 1,
-                "%.3f vs %.3f Gbit/s" % (s["goodput_gbps"], m["goodput_gbps"]))
+        gp = lambda a, b: div(a["goodput_gbps"], b["goodput_gbps"])
+        gd = lambda a, b, v: "%.3f vs %.3f Gbit/s" % (a["goodput_gbps"], b["goodput_gbps"])
+        compare("%s one flow vs one TCP flow, paths rate-limited" % tr, ">= 3.5x", s, tr + " bulk rate",
+                t, "tcp bulk rate", "goodput_gbps", gp, lambda v: v >= 3.5, gd)
+        if m is not None:
+            compare("%s one flow vs one MPTCP connection, paths rate-limited" % tr, ">= 1x", s, tr + " bulk rate",
+                    m, "mptcp bulk rate", "goodput_gbps", gp, lambda v: v >= 1, gd)
     t = idx.get(("tcp", "pingpong", "loss", 64))
     for tr in SRDX:
         s = idx.get((tr, "pingpong", "loss", 64))
-        if s and t and s["rtt_us"] and t["rtt_us"] and s["rtt_us"]["p99.9"]:
-            v = t["rtt_us"]["p99.9"] / s["rtt_us"]["p99.9"]
-            add("%s 64 B ping-pong p99.9 RTT under 1%% loss vs TCP" % tr, "<= 1/50 of TCP's", round(v, 1), v >= 50,
-                "%s vs %s us (TCP / srdx = %.1f)" % (us(s["rtt_us"]["p99.9"]), us(t["rtt_us"]["p99.9"]), v))
+        compare("%s 64 B ping-pong p99.9 RTT under 1%% loss vs TCP" % tr, "<= 1/50 of TCP's",
+                s, tr + " pingpong loss", t, "tcp pingpong loss", "p99.9",
+                lambda a, b: div(b["rtt_us"]["p99.9"], a["rtt_us"]["p99.9"]), lambda v: v >= 50,
+                lambda a, b, v: "%s vs %s us (TCP / srdx = %.1f)" % (us(a["rtt_us"]["p99.9"]),
+                                                                     us(b["rtt_us"]["p99.9"]), v))
     for tr in SRDX:
         s = idx.get((tr, "bulk", "dead", 65536))
         f = s and s.get("failure")
-        if f and "dip_ms" in f:
+        if f and isinstance(f.get("dip_ms"), (int, float)):
             met = f["dip_ms"] < 10 and s["ok"] and not s.get("lost_messages")
             add("%s one flow across a path failure" % tr, "dip < 10 ms, no message lost", f["dip_ms"], met,
-                "dip %.1f ms (the same measure before the failure: %.1f ms); %s; lost %s" % (
-                    f["dip_ms"], f["noise_dip_ms"], f["verdict"], s.get("lost_messages")))
+                "dip %.1f ms (the same measure before the failure: %.1f ms); %s; lost %s%s" % (
+                    f["dip_ms"], f.get("noise_dip_ms") or 0, f["verdict"], s.get("lost_messages"),
+                    "" if s["ok"] else "; FAILED: %s" % s.get("error")))
+        elif s is not None:
+            add("%s one flow across a path failure" % tr, "dip < 10 ms, no message lost", None,
+                False if not s["ok"] else None,
+                "not measured: %s" % ((f or {}).get("verdict") if s["ok"] else
+                                      "the run failed (%s)" % s.get("error")))
     t = idx.get(("tcp", "bulk", "dead", 65536))
     if t and t.get("failure"):
         f = t["failure"]
-        add("TCP one flow across a path failure", "(what happened)", f.get("dip_ms"), None,
+        add("TCP one flow across a path failure", "(what happened)",
+            f.get("dip_ms") if isinstance(f.get("dip_ms"), (int, float)) else None, None,
             "%s; dip %s ms; goodput %.3f Gbit/s" % (f.get("verdict"), f.get("dip_ms"), t["goodput_gbps"] or 0))
     t = idx.get(("tcp", "pingpong", "clean", 64))
     s = idx.get(("srdx-dpdk", "pingpong", "clean", 64))
-    if s and t and s["rtt_us"] and t["rtt_us"]:
-        v = s["rtt_us"]["p50"] / t["rtt_us"]["p50"]
-        add("srdx-dpdk 64 B ping-pong p50 RTT on the clean fabric vs TCP", "<= 1x", round(v, 2), v <= 1,
-            "%s vs %s us" % (us(s["rtt_us"]["p50"]), us(t["rtt_us"]["p50"])))
+    compare("srdx-dpdk 64 B ping-pong p50 RTT on the clean fabric vs TCP", "<= 1x", s, "srdx-dpdk pingpong clean",
+            t, "tcp pingpong clean", "p50", lambda a, b: div(a["rtt_us"]["p50"], b["rtt_us"]["p50"]),
+            lambda v: v <= 1, lambda a, b, v: "%s vs %s us" % (us(a["rtt_us"]["p50"]), us(b["rtt_us"]["p50"])))
+    # The cost of encryption (issue 10: one row reports it): measured, no target.
+    for c in encryption_cost(all_recs):
+        if c["workload"] == "pingpong" and c["measure"] != "rtt_p50_us":
+            continue
+        what = ("64 KiB bulk goodput" if c["workload"] == "bulk" else "%d B ping-pong p50 RTT" % c["size"])
+        detail = c["note"]
+        if c["ratio"] is not None:
+            fmt = "%.3f Gbit/s" if c["measure"] == "goodput_gbps" else "%.1f us"
+            detail = "%s encrypted vs %s clear (medians); %s" % (fmt % c["encrypted"], fmt % c["clear"], c["note"])
+        add("%s encryption cost: %s, encrypted / clear" % (c["transport"], what), "(measured)", c["ratio"], None,
+            detail)
     return out
 
 
@@ -357,7 +571,8 @@ def gnuplot(script, err_path):
     return r.returncode == 0
 
 
-def plots(recs, args):
+def plots(all_recs, args):
+    recs = main_records(all_recs)
     out = args.out
     if not shutil.which("gnuplot"):
         print("plots: skipped (gnuplot is not installed: apt-get install gnuplot-nox)")
@@ -453,12 +668,33 @@ def main(argv):
     ap.add_argument("--started", type=float, default=None)
     ap.add_argument("--transports", default="")
     args = ap.parse_args(argv)
-    recs = build_records(args)
+    # results.json and meta.json are written whatever happens below: a run
+    # that failed is a failed record, and a report that breaks says so in
+    # meta.json ("report_errors") instead of leaving nothing behind.
+    report_errors = []
+    try:
+        recs = build_records(args)
+    except Exception:
+        report_errors.append("reading the runs: " + traceback.format_exc(limit=3))
+        recs = []
     with open(os.path.join(args.out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(recs, f, indent=1)
-    figs = figures(recs)
+    try:
+        figs = figures(recs)
+    except Exception:
+        report_errors.append("figures: " + traceback.format_exc(limit=3))
+        figs = []
+    try:
+        cost = encryption_cost(recs)
+    except Exception:
+        report_errors.append("encryption cost: " + traceback.format_exc(limit=3))
+        cost = []
+    failed = [{"transport": r["transport"], "workload": r["workload"], "scenario": r["scenario"],
+               "size": r["size"], "encryption": r.get("encryption"), "cost_pair": r.get("cost_pair"), "raw": r["raw"],
+               "error": r.get("error") or "did not complete"}
+              for r in recs if not r["ok"] and r.get("note") is None]
     meta = {
-        "schema": "srdx-bench/2",
+        "schema": SCHEMA,
         "mode": args.mode,
         "paths": args.paths,
         "rate": args.rate,
@@ -467,22 +703,45 @@ def main(argv):
         "dpdk_pmd": None if args.dpdk_pmd == "none" else args.dpdk_pmd,
         "dpdk_reason": args.dpdk_reason or None,
         "duration_s": round(time.time() - args.started, 1) if args.started else None,
+        "encryption": "srdx runs encrypted (Noise IK, sealed packets; a key pair per host made for the run); "
+                      "the encryption-cost pairs (cost_pair) run some encrypted and with --no-encryption",
         "figures": figs,
+        "encryption_cost": cost,
+        "failed_runs": failed,
+        "report_errors": report_errors,
     }
     with open(os.path.join(args.out, "meta.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1)
-    table(recs, args)
-    print()
-    print("figures (issue targets):")
-    for fg in figs:
-        met = {True: "met", False: "MISSED", None: "-"}[fg["met"]]
-        print("  %-62s %-22s %-7s %s" % (fg["figure"], fg["target"], met, fg["detail"]))
-    print()
-    plots(recs, args)
+    rc = 0
+    try:
+        table(recs, args)
+        print()
+        print("figures (issue targets):")
+        for fg in figs:
+            met = {True: "met", False: "MISSED", None: "-"}[fg["met"]]
+            print("  %-62s %-22s %-7s %s" % (fg["figure"], fg["target"], met, fg["detail"]))
+        if failed:
+            print()
+            print("failed runs (recorded with ok false; their ratios omitted):")
+            for fr in failed:
+                print("  %s %s %s %d%s%s: %s" % (
+                    fr["scenario"], fr["transport"], fr["workload"], fr["size"],
+                    " --no-encryption" if fr["encryption"] is False else "",
+                    " (encryption cost pair %d)" % fr["cost_pair"] if fr["cost_pair"] is not None else "",
+                    fr["error"]))
+        print()
+        plots(recs, args)
+    except Exception:
+        traceback.print_exc()
+        print("srdx_bench_report: the tables or plots broke (results.json and meta.json are written)",
+              file=sys.stderr)
+        rc = 1
+    for e in report_errors:
+        print("srdx_bench_report: " + e, file=sys.stderr)
     print("results: %s (meta.json: run and figures; raw/: every run)" % os.path.join(args.out, "results.json"))
     if meta["duration_s"]:
         print("duration: %.0f s" % meta["duration_s"])
-    return 0
+    return 1 if report_errors else rc
 
 
 if __name__ == "__main__":

@@ -2,8 +2,14 @@
 // or dpdk), checks every byte end to end, and reports rate, goodput,
 // retransmissions and latency percentiles.
 //
-//   srdx-perf recv --link udp --local 198.18.2.2:47000
-//   srdx-perf send --link udp --local 198.18.1.2:47000 --peer 198.18.2.2:47000 --bytes 1GiB
+//   srdx-perf genkey > a.key        (each side its own; chmod 600)
+//   srdx-perf pubkey < a.key        (the public key, for the other side)
+//   srdx-perf recv --link udp --local 198.18.2.2:47000 --key b.key --allow-key PUB_A
+//   srdx-perf send --link udp --local 198.18.1.2:47000 --peer 198.18.2.2:47000
+//       --key a.key --peer-key PUB_B --bytes 1GiB
+//
+// Encryption is on unless --no-encryption (measurement only): the endpoints
+// run the Noise IK handshake and seal every packet (srdx/keys.h, OpenSSL 3).
 //
 // The sender first sends a header (mode, count, sizes, seed); each data
 // message carries its index, the seed and a CRC32C (payload.h). The receiver
@@ -13,12 +19,17 @@
 // message completed); 1 anything else (timeout, loss, corruption, a link
 // error); 2 bad command line.
 #include <arpa/inet.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <boost/program_options.hpp>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -33,6 +44,7 @@
 #include "perf/report.h"
 #include "perf/series.h"
 #include "sim/units.h"
+#include "srdx/keys.h"
 
 namespace po = boost::program_options;
 using namespace srdx;
@@ -92,6 +104,75 @@ std::array<uint8_t, 6> parse_mac(const std::string& option, const std::string& t
 using sim::format_addr;
 using sim::split_words;
 
+// ---- keys -----------------------------------------------------------------------
+
+const char* kKeyHowTo =
+    "make one with: (umask 077; srdx-perf genkey > FILE), and give the other side "
+    "`srdx-perf pubkey < FILE`";
+
+// The private key in `path`: a regular file others cannot read, holding 44
+// characters of base64 (srdx-perf genkey, wg genkey). Empty when it is;
+// otherwise why not.
+std::string read_private_key_file(const std::string& path, PrivateKey& out) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return path + ": cannot read (" + std::strerror(errno) + "); " + kKeyHowTo;
+  }
+  if (!S_ISREG(st.st_mode)) return path + ": not a regular file";
+  if (st.st_mode & S_IROTH) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return path + " is world-readable (mode " + mode +
+           "): a private key must be a file others cannot read (chmod 600)";
+  }
+  if (st.st_size > 1024) return path + ": too large to be a key (a key file holds 44 characters)";
+  std::ifstream in(path);
+  if (!in) return path + ": cannot read (" + std::strerror(errno) + ")";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::optional<PrivateKey> k = key_from_base64(ss.str());
+  if (!k) {
+    return path +
+           ": does not hold a private key (expected 44 characters of base64, as "
+           "srdx-perf genkey or wg genkey print)";
+  }
+  if (is_zero(*k)) return path + ": the all-zero key is not a key";
+  out = *k;
+  return {};
+}
+
+PublicKey parse_public_key(const std::string& option, const std::string& text) {
+  const std::optional<PublicKey> k = key_from_base64(text);
+  if (!k) {
+    fail(option, "'" + text +
+                     "' is not a public key: expected 44 characters of base64, as "
+                     "`srdx-perf pubkey < FILE` prints");
+  }
+  if (is_zero(*k)) fail(option, "the all-zero key is not a key");
+  return *k;
+}
+
+// srdx-perf genkey / pubkey.
+int genkey() {
+  const PrivateKey k = generate_private_key();
+  std::printf("%s\n", key_to_base64(k).c_str());
+  return 0;
+}
+
+int pubkey() {
+  std::stringstream ss;
+  ss << std::cin.rdbuf();
+  const std::optional<PrivateKey> k = key_from_base64(ss.str());
+  if (!k || is_zero(*k)) {
+    std::fprintf(stderr,
+                 "srdx-perf pubkey: stdin does not hold a private key (expected 44 characters "
+                 "of base64, as srdx-perf genkey prints): srdx-perf pubkey < FILE\n");
+    return 2;
+  }
+  std::printf("%s\n", key_to_base64(public_key_of(*k)).c_str());
+  return 0;
+}
+
 // ---- options --------------------------------------------------------------------
 
 struct Options {
@@ -113,14 +194,32 @@ struct Options {
   std::string samples_path;   // --samples: every latency sample (us), one per line
   std::string timeline_path;  // --timeline: goodput per --timeline-interval
   Duration timeline_interval = Duration::millis(1);
+  // Keys (with encryption): the sender's peer's public key; the keys a
+  // receiver accepts strangers with.
+  PublicKey peer_key{};
+  std::vector<PublicKey> allow_keys;
 };
 
 const char* kUsage =
     "srdx-perf: move messages between two srdx endpoints over a real link, check\n"
     "every byte end to end, and report rate, goodput, retransmissions and latency.\n"
     "\n"
-    "Usage: srdx-perf recv --local IP:PORT [options]\n"
-    "       srdx-perf send --local IP:PORT --peer IP:PORT [--count N | --bytes SIZE] [options]\n"
+    "Usage: srdx-perf recv --local IP:PORT --key FILE --allow-key PUBKEY [options]\n"
+    "       srdx-perf send --local IP:PORT --peer IP:PORT --key FILE --peer-key PUBKEY\n"
+    "                      [--count N | --bytes SIZE] [options]\n"
+    "       srdx-perf genkey            print a new private key (base64, as `wg genkey`)\n"
+    "       srdx-perf pubkey < FILE     print the public key of the private key on stdin\n"
+    "\n"
+    "Encryption is on by default: the two endpoints run an authenticated handshake\n"
+    "(Noise IK over X25519) and seal every packet (AES-256-GCM). Each side needs\n"
+    "its own private key in a file others cannot read, and the other side's public\n"
+    "key: the sender names the receiver's (--peer-key), the receiver accepts the\n"
+    "senders whose keys it allows (--allow-key, repeatable). Make keys with:\n"
+    "  (umask 077; srdx-perf genkey > a.key; srdx-perf genkey > b.key)\n"
+    "  srdx-perf pubkey < a.key     # give this to the receiver: --allow-key\n"
+    "  srdx-perf pubkey < b.key     # give this to the sender:   --peer-key\n"
+    "--no-encryption turns all of it off, for measuring what encryption costs only:\n"
+    "then anyone on the path can read, forge and reset everything.\n"
     "\n"
     "The sender first tells the receiver the run (count, sizes, seed); each message\n"
     "carries its index, a CRC32C and bytes derived from (seed, index). The receiver\n"
@@ -130,19 +229,24 @@ const char* kUsage =
     "echo each message and reports the round-trip time (RTT).\n";
 
 const char* kExamples =
-    "Examples (the fabric from scripts/fabric up):\n"
-    "  ip netns exec srdx-hB srdx-perf recv --link udp --local 198.18.2.2:47000\n"
+    "Examples (the fabric from scripts/fabric up; a.key, b.key made as above):\n"
+    "  ip netns exec srdx-hB srdx-perf recv --link udp --local 198.18.2.2:47000 \\\n"
+    "      --key b.key --allow-key \"$(srdx-perf pubkey < a.key)\"\n"
     "  ip netns exec srdx-hA srdx-perf send --link udp --local 198.18.1.2:47000 \\\n"
+    "      --key a.key --peer-key \"$(srdx-perf pubkey < b.key)\" \\\n"
     "      --peer 198.18.2.2:47000 --bytes 1GiB --size 64KiB --window 64\n"
     "  # ping-pong of 64-byte messages, RTT percentiles as JSON:\n"
     "  ip netns exec srdx-hA srdx-perf send --local 198.18.1.2:47000 --peer 198.18.2.2:47000 \\\n"
-    "      --pingpong --count 100000 --size 64 --json\n"
+    "      --key a.key --peer-key \"$B_PUB\" --pingpong --count 100000 --size 64 --json\n"
     "  # the sender on DPDK over AF_XDP on the host's veth:\n"
     "  ip netns exec srdx-hA srdx-perf send --link dpdk --device net_af_xdp0,iface=veth0 \\\n"
-    "      --local 198.18.1.2:47000 --peer 198.18.2.2:47000 --gateway 198.18.1.1 --bytes 1GiB\n"
-    "  # on loopback, two processes need distinct entropy port ranges:\n"
-    "  srdx-perf recv --local 127.0.0.1:47000 --entropy-ports 40000:16 &\n"
-    "  srdx-perf send --local 127.0.0.1:47100 --entropy-ports 41000:16 --peer 127.0.0.1:47000\n"
+    "      --local 198.18.1.2:47000 --peer 198.18.2.2:47000 --gateway 198.18.1.1 \\\n"
+    "      --key a.key --peer-key \"$B_PUB\" --bytes 1GiB\n"
+    "  # what encryption costs: the same run in the clear, both sides (measurement only):\n"
+    "  srdx-perf recv --local 127.0.0.1:47000 --entropy-ports 40000:16 --no-encryption &\n"
+    "  srdx-perf send --local 127.0.0.1:47100 --entropy-ports 41000:16 --peer 127.0.0.1:47000 \\\n"
+    "      --no-encryption\n"
+    "  (on loopback, two processes need distinct entropy port ranges, as here)\n"
     "\n"
     "Exit status: 0 every message arrived exactly once and intact (and, when\n"
     "sending, completed); 1 anything else; 2 bad command line.\n";
@@ -151,6 +255,7 @@ struct OptionGroups {
   po::options_description link{"Link"};
   po::options_description dpdk{"DPDK link (--link dpdk)"};
   po::options_description run{"Transfer (send; the receiver learns it from the sender)"};
+  po::options_description keys{"Keys and encryption"};
   po::options_description endpoint{"Endpoint and poll loop"};
   po::options_description output{"Output"};
   po::options_description visible;
@@ -188,6 +293,22 @@ struct OptionGroups {
         "bulk: messages outstanding at once (1..1024)")(
         "pingpong", "the receiver echoes each message; one outstanding; reports RTT")(
         "seed", po::value<std::string>()->default_value("1"), "seeds the payload bytes");
+    keys.add_options()("key", po::value<std::string>(),
+                       "FILE holding this endpoint's private key (srdx-perf genkey); a regular "
+                       "file others cannot read (chmod 600). Required with encryption")(
+        "peer-key", po::value<std::string>(),
+        "send: the receiver's public key (base64, srdx-perf pubkey); required with "
+        "encryption. recv: the same as one --allow-key")(
+        "allow-key", po::value<std::vector<std::string>>()->composing(),
+        "recv: a sender's public key this receiver accepts; repeatable. A sender whose "
+        "key is not allowed is refused (counted as drops: unknown_key)")(
+        "no-encryption",
+        "no handshake authentication, no sealing: for measuring the cost of encryption "
+        "only (both sides must say it; warns loudly)")(
+        "rekey-packets", po::value<std::string>(),
+        "replace a direction's key after this many packets (default 8388608, the AES-GCM "
+        "limit; at most that)")("rekey-interval", po::value<std::string>(),
+                                "...or after this long (default 120s; 1ms..1h)");
     endpoint.add_options()("paths", po::value<std::string>()->default_value("16"),
                            "entropies (paths) the endpoint sprays each peer over")(
         "timeout", po::value<std::string>()->default_value("300s"),
@@ -216,9 +337,9 @@ struct OptionGroups {
         "(send: bytes completed; recv: bytes delivered)")(
         "timeline-interval", po::value<std::string>()->default_value("1ms"),
         "--timeline: interval length (100us..10s)")("help,h", "show this help");
-    visible.add(link).add(dpdk).add(run).add(endpoint).add(output);
+    visible.add(link).add(dpdk).add(run).add(keys).add(endpoint).add(output);
     all.add(visible);
-    all.add_options()("role", po::value<std::string>(), "send or recv");
+    all.add_options()("role", po::value<std::string>(), "send, recv, genkey or pubkey");
   }
 };
 
@@ -228,12 +349,13 @@ std::string get(const po::variables_map& vm, const char* name) {
 
 Options parse_options(const po::variables_map& vm) {
   Options o;
-  if (!vm.count("role")) throw UsageError{"missing the role: srdx-perf send|recv [options]"};
+  if (!vm.count("role"))
+    throw UsageError{"missing the role: srdx-perf send|recv [options], or srdx-perf genkey|pubkey"};
   const std::string role = get(vm, "role");
   if (role == "send") {
     o.send = true;
   } else if (role != "recv" && role != "receive") {
-    throw UsageError{"unknown role '" + role + "'; accepted: send, recv"};
+    throw UsageError{"unknown role '" + role + "'; accepted: send, recv, genkey, pubkey"};
   }
 
   o.link.kind = get(vm, "link");
@@ -345,6 +467,68 @@ Options parse_options(const po::variables_map& vm) {
   if (vm.count("msg-timeout")) {
     o.ep.message_timeout = parse_duration("msg-timeout", get(vm, "msg-timeout"));
   }
+
+  // Keys and encryption.
+  if (vm.count("no-encryption")) {
+    for (const char* opt : {"key", "peer-key", "allow-key", "rekey-packets", "rekey-interval"}) {
+      if (vm.count(opt)) fail(opt, "means nothing with --no-encryption (no handshake, no keys)");
+    }
+    o.ep.encryption = false;
+  } else {
+    o.ep.encryption = true;
+    if (!vm.count("key")) {
+      fail("key", std::string("required: encryption is on, and this endpoint needs its own ") +
+                      "private key; " + kKeyHowTo +
+                      " (--no-encryption runs in the clear, for measurement only)");
+    }
+    PrivateKey priv{};
+    if (std::string err = read_private_key_file(get(vm, "key"), priv); !err.empty()) {
+      fail("key", err);
+    }
+    o.ep.static_key = priv;
+    const PublicKey own = public_key_of(priv);
+    if (o.send) {
+      if (vm.count("allow-key")) {
+        fail("allow-key", "only when receiving (the sender knows its peer: --peer-key)");
+      }
+      if (!vm.count("peer-key")) {
+        fail("peer-key",
+             "required when sending with encryption: the receiver's public key "
+             "(`srdx-perf pubkey < ITS_KEY_FILE`)");
+      }
+      o.peer_key = parse_public_key("peer-key", get(vm, "peer-key"));
+    } else {
+      if (vm.count("peer-key")) {
+        o.allow_keys.push_back(parse_public_key("peer-key", get(vm, "peer-key")));
+      }
+      if (vm.count("allow-key")) {
+        for (const std::string& k : vm["allow-key"].as<std::vector<std::string>>()) {
+          o.allow_keys.push_back(parse_public_key("allow-key", k));
+        }
+      }
+      if (o.allow_keys.empty()) {
+        fail("allow-key",
+             "required when receiving with encryption: the public key of each sender to "
+             "accept (`srdx-perf pubkey < ITS_KEY_FILE`); repeatable");
+      }
+    }
+    if (o.send ? o.peer_key == own
+               : std::find(o.allow_keys.begin(), o.allow_keys.end(), own) != o.allow_keys.end()) {
+      std::fprintf(stderr,
+                   "srdx-perf: note: the peer's key is this endpoint's own public key (one key "
+                   "pair on both sides)\n");
+    }
+    if (vm.count("rekey-packets")) {
+      o.ep.rekey_packets =
+          parse_uint("rekey-packets", get(vm, "rekey-packets"), 1, tuning::kDefaultRekeyPackets);
+    }
+    if (vm.count("rekey-interval")) {
+      o.ep.rekey_interval = parse_duration("rekey-interval", get(vm, "rekey-interval"));
+      if (o.ep.rekey_interval < Duration::millis(1) ||
+          o.ep.rekey_interval > Duration::seconds(3600))
+        fail("rekey-interval", "accepted: 1ms..1h");
+    }
+  }
   if (std::string err = o.ep.validate(); !err.empty()) {
     throw UsageError{"endpoint configuration (--mtu / --paths): " + err};
   }
@@ -397,8 +581,50 @@ void add_endpoint_json(Json& j, const Endpoint& ep) {
   j.field("out_of_order_packets", s.out_of_order_packets);
   j.field("path_replacements", s.path_replacements);
   j.field("messages_failed", s.messages_failed);
+  j.field("handshakes_completed", s.handshakes_completed).field("key_updates", s.key_updates);
   j.field("drops", s.total_drops());
+  j.begin("drops_by_reason");
+  for (size_t i = 0; i < static_cast<size_t>(DropReason::kCount); ++i) {
+    j.field(std::string(to_string(static_cast<DropReason>(i))).c_str(), s.drops[i]);
+  }
   j.end();
+  j.end();
+}
+
+// The top-level encryption fields of either side's JSON.
+void add_encryption_json(Json& j, const Endpoint& ep) {
+  const EndpointConfig& c = ep.config();
+  j.field("encryption", c.encryption);
+  if (c.encryption) {
+    j.field("public_key", key_to_base64(ep.public_key()));
+    j.field("rekey_packets", c.rekey_packets).field("rekey_interval_s", c.rekey_interval.sec());
+  }
+}
+
+// "0", or "5 (unknown_key 3, bad_auth 2)".
+std::string drops_summary(const EndpointStats& s) {
+  std::string out = std::to_string(s.total_drops());
+  std::string why;
+  for (size_t i = 0; i < static_cast<size_t>(DropReason::kCount); ++i) {
+    if (!s.drops[i]) continue;
+    why += (why.empty() ? "" : ", ") + std::string(to_string(static_cast<DropReason>(i))) + " " +
+           std::to_string(s.drops[i]);
+  }
+  return why.empty() ? out : out + " (" + why + ")";
+}
+
+void add_encryption_rows(Table& t, const Endpoint& ep) {
+  const EndpointConfig& c = ep.config();
+  const EndpointStats& s = ep.stats();
+  if (c.encryption) {
+    t.row("encryption", "on: Noise IK handshake, sealed packets; " +
+                            std::to_string(s.handshakes_completed) + " handshake(s), " +
+                            std::to_string(s.key_updates) + " key update(s)");
+    t.row("public key", key_to_base64(ep.public_key()));
+  } else {
+    t.row("encryption", "OFF (--no-encryption: measurement only, nothing authenticated)");
+  }
+  t.row("drops", drops_summary(s));
 }
 
 void add_paths_json(Json& j, const Endpoint& ep, PeerId peer) {
@@ -501,7 +727,8 @@ class Sender {
     header_.last_size = o.last_size;
     header_.seed = o.seed;
     header_bytes_ = encode_header(header_);
-    const Result<PeerId> r = ep_.add_peer(o.peer);
+    const Result<PeerId> r =
+        o.ep.encryption ? ep_.add_peer(o.peer, o.peer_key) : ep_.add_peer(o.peer);
     if (!r.ok()) throw std::runtime_error("add_peer: " + std::string(to_string(r.err)));
     peer_ = r.value;
     slots_.resize(o.window);
@@ -541,6 +768,14 @@ class Sender {
         if (ev.cookie == kHeaderCookie) {
           error_ = "the run header was not delivered (" + std::string(to_string(ev.reason)) +
                    "): is the receiver running at " + format_addr(o_.peer) + "?";
+          if (o_.ep.encryption && ep_.stats().handshakes_completed == 0) {
+            error_ +=
+                " No handshake completed: does the receiver allow this sender's key "
+                "(its --allow-key must be " +
+                key_to_base64(ep_.public_key()) +
+                "), is --peer-key the receiver's public key, and do both sides encrypt "
+                "(neither has --no-encryption)?";
+          }
           fatal_ = true;
           return;
         }
@@ -662,6 +897,7 @@ class Sender {
       j.field("retransmissions", s.retransmissions);
       j.field("latency_kind", lat_kind);
       j.percentiles("latency_us", lat);
+      add_encryption_json(j, ep_);
       add_endpoint_json(j, ep_);
       add_paths_json(j, ep_, peer_);
       add_loop_json(j, poller_, poller_.link());
@@ -689,6 +925,7 @@ class Sender {
           "p50 " + format_us(lat.p50) + "  p90 " + format_us(lat.p90) + "  p99 " +
               format_us(lat.p99) + "  p99.9 " + format_us(lat.p999) + "  max " +
               format_us(lat.max));
+    add_encryption_rows(t, ep_);
     add_loop_rows(t, poller_, poller_.link(), ep_);
     if (!error_.empty()) t.row("error", error_);
     t.row("result", ok() ? "OK" : "FAILED");
@@ -897,6 +1134,7 @@ class Receiver {
       j.field("goodput_bps", goodput).field("goodput_gbps", goodput / 1e9);
       j.field("echo_failures", echo_failures_);
       j.field("sender_finished", sender_finished_).field("sender_failed", sender_failed_);
+      add_encryption_json(j, ep_);
       add_endpoint_json(j, ep_);
       add_loop_json(j, poller_, poller_.link());
       j.end();
@@ -921,6 +1159,7 @@ class Receiver {
     t.row("goodput", sim::format_rate(goodput));
     t.row("out-of-order packets", std::to_string(s.out_of_order_packets));
     t.row("duplicate fragments", std::to_string(s.duplicate_fragments));
+    add_encryption_rows(t, ep_);
     add_loop_rows(t, poller_, poller_.link(), ep_);
     t.row("result", ok() ? "OK: every message exactly once and intact" : "FAILED");
     return t.str();
@@ -988,8 +1227,16 @@ class Receiver {
 // ---- main -----------------------------------------------------------------------
 
 int run(const Options& o) {
+  if (!o.ep.encryption) {
+    std::fprintf(stderr,
+                 "srdx-perf: WARNING: ENCRYPTION IS OFF (--no-encryption). Nothing is "
+                 "authenticated or encrypted:\n"
+                 "srdx-perf: WARNING: anyone on the path can read, forge and reset every "
+                 "message. For measurement only.\n");
+  }
   std::unique_ptr<dp::Link> link = dp::make_link(o.link);
   Endpoint ep(o.ep);
+  for (const PublicKey& k : o.allow_keys) ep.allow_key(k);
   dp::Poller poller(*link, ep, o.poll);
   std::atomic<bool> stop{false};
   const Time started = dp::monotonic_now();
@@ -999,8 +1246,10 @@ int run(const Options& o) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   // Scripts wait for this line before starting the other side.
-  std::fprintf(stderr, "srdx-perf %s: listening on %s (%s)\n", o.send ? "send" : "recv",
-               format_addr(o.link.local).c_str(), o.link.kind.c_str());
+  std::fprintf(stderr, "srdx-perf %s: listening on %s (%s), %s\n", o.send ? "send" : "recv",
+               format_addr(o.link.local).c_str(), o.link.kind.c_str(),
+               o.ep.encryption ? ("encrypted, public key " + key_to_base64(ep.public_key())).c_str()
+                               : "NOT ENCRYPTED");
 
   std::unique_ptr<Timeline> timeline;
   if (!o.timeline_path.empty()) {
@@ -1042,6 +1291,23 @@ int run(const Options& o) {
     poller.run(stop);
     out = r.report(o.json);
     ok = r.ok() && !g_interrupted.load();
+    const EndpointStats& st = ep.stats();
+    const uint64_t unknown = st.drops[static_cast<size_t>(DropReason::unknown_key)];
+    const uint64_t bad_auth = st.drops[static_cast<size_t>(DropReason::bad_auth)];
+    if (!ok && unknown) {
+      std::fprintf(stderr,
+                   "srdx-perf: refused %llu handshake(s) from a key this receiver does not "
+                   "allow (unknown_key): give the sender's public key with --allow-key\n",
+                   static_cast<unsigned long long>(unknown));
+    }
+    if (!ok && bad_auth && st.handshakes_completed == 0) {
+      std::fprintf(stderr,
+                   "srdx-perf: %llu datagram(s) failed authentication (bad_auth) and no "
+                   "handshake completed: does the sender's --peer-key name this receiver's "
+                   "public key, %s?\n",
+                   static_cast<unsigned long long>(bad_auth),
+                   key_to_base64(ep.public_key()).c_str());
+    }
   }
   if (timed_out) {
     std::fprintf(stderr, "srdx-perf: timed out after %.1f s (--timeout)\n", o.timeout.sec());
@@ -1064,6 +1330,19 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "genkey") {
+    try {
+      return genkey();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "srdx-perf genkey: %s\n", e.what());
+      return kExitFailed;
+    }
+  }
+  if (argc == 2 && std::string(argv[1]) == "pubkey") return pubkey();
+  if (argc > 2 && (std::string(argv[1]) == "genkey" || std::string(argv[1]) == "pubkey")) {
+    std::fprintf(stderr, "srdx-perf %s: takes no options (see srdx-perf --help)\n", argv[1]);
+    return kExitUsage;
+  }
   OptionGroups g;
   po::positional_options_description pos;
   pos.add("role", 1);
