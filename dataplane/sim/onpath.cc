@@ -135,8 +135,10 @@ void OnPath::alter(Seen& s) {
       hi = b.size();
       break;
   }
+  const std::vector<uint8_t> before = b;
   const uint64_t flips = 1 + rng_.below(3);
-  for (uint64_t i = 0; i < flips; i++) {
+  // Until it differs: two flips of one bit would give the original back.
+  for (uint64_t i = 0; i < flips || b == before; i++) {
     size_t at = lo + rng_.below(hi - lo);
     // A clear packet's checksum field is not worth a flip when it is fixed
     // afterwards: move to the byte after it.

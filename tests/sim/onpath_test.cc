@@ -150,3 +150,50 @@ TEST(SimOnPath, EncryptedPingPongIsUnharmed) {
 
 }  // namespace
 }  // namespace srdx::sim
+
+namespace srdx::sim {
+namespace {
+
+// The control: the same attacker against endpoints with encryption off (for
+// measurement only) gets messages of its own delivered and connections
+// reset, so the checks above are not empty.
+TEST(SimOnPath, InTheClearTheSameAttackerWins) {
+  ScenarioConfig c = attacked(1);
+  c.endpoint.encryption = false;
+  c.time_limit = 2_s;
+  const ScenarioResult r = run_scenario(c);
+  SCOPED_TRACE(describe(r));
+  if (std::getenv("SRDX_ONPATH_VERBOSE")) std::cout << describe(r) << "\n";
+  EXPECT_FALSE(r.ok());
+  EXPECT_GT(r.made_delivered, 0u);
+  EXPECT_GT(r.forged_delivered, 0u);
+  EXPECT_GT(r.peer_down, 0u);
+}
+
+// An attacker that also drops: messages may fail, but only as any outage
+// fails them (a timeout, or the connection given up on), each reported
+// failed; nothing made by the attacker is delivered.
+TEST(SimOnPath, DroppingIsTheOnlyWayToBreakAConnection) {
+  ScenarioConfig c = attacked(4);
+  c.endpoint.peer_timeout = 50_ms;
+  c.endpoint.message_timeout = 100_ms;
+  c.onpath->drop = 0.9;
+  const ScenarioResult r = run_scenario(c);
+  SCOPED_TRACE(describe(r));
+  if (std::getenv("SRDX_ONPATH_VERBOSE")) std::cout << describe(r) << "\n";
+  EXPECT_TRUE(r.ok());
+  EXPECT_TRUE(r.drained);
+  EXPECT_EQ(r.made_delivered, 0u);
+  EXPECT_EQ(r.missing, 0u);
+  EXPECT_GT(r.onpath.dropped, 0u);
+  EXPECT_GT(r.failed, 0u);
+  // As after any outage: timed out, or the connection given up on (here or
+  // there); never taken for a restart of the peer.
+  auto by = [&](FailReason f) { return r.failed_by_reason[static_cast<size_t>(f)]; };
+  EXPECT_EQ(r.failed, by(FailReason::timeout) + by(FailReason::peer_unreachable) +
+                          by(FailReason::peer_closed));
+  EXPECT_EQ(r.peer_restarts, 0u);
+}
+
+}  // namespace
+}  // namespace srdx::sim
