@@ -41,8 +41,7 @@ struct PeerConfig {
 };
 
 // The endpoint's bounds on state and memory ([endpoint]), read and checked
-// here. The engine takes them once issue 9's connection identity lands: see
-// apply_endpoint_limits(), the one place they reach EndpointConfig.
+// here; apply_endpoint_limits() is the one place they reach EndpointConfig.
 struct EndpointLimits {
   // Peers the endpoint may hold, configured and accepted together.
   uint32_t max_peers = 1024;
