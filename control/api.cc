@@ -1,10 +1,10 @@
 #include "api.h"
 
-#include <cstdio>
 #include <httplib.h>
 #include <sys/socket.h>
 
 #include <cctype>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "daemon.h"
@@ -419,6 +419,8 @@ void ApiServer::route(const httplib::Request& req, const std::string& body,
     json j = {{"version", kVersion},
               {"uptime_s", d_.uptime_s()},
               {"link", {{"kind", s.link_kind}, {"local", format_addr(s.link_local)}}},
+              {"encryption", s.encryption},
+              {"public_key", s.public_key},
               {"engine",
                {{"instance", format_hex64(s.instance)},
                 {"start_time", s.start_time},

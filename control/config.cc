@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 
 #include <boost/program_options.hpp>
@@ -45,14 +46,13 @@ struct Opt {
 };
 
 // Groups in --help order.
-const char* const kGroups[] = {"link",    "engine",   "endpoint", "peers",
+const char* const kGroups[] = {"link",    "engine",   "endpoint", "keys",  "peers",
                                "control", "services", "log",      "daemon"};
 const char* group_caption(std::string_view g) {
   if (g == "link") return "Link ([link] in the config file)";
   if (g == "engine") return "Engine: paths, timers, congestion control ([engine])";
-  if (g == "endpoint")
-    return "Endpoint limits: peers and memory ([endpoint]; read at start; the engine enforces "
-           "them from issue 9 on)";
+  if (g == "endpoint") return "Endpoint: encryption, peers and memory ([endpoint]; read at start)";
+  if (g == "keys") return "Keys: the appliance's own key pair ([keys]; read at start)";
   if (g == "peers") return "Peers ([peers]; SIGHUP re-reads the peer list)";
   if (g == "control") return "Control API ([control])";
   if (g == "services") return "Measurement responders ([services])";
@@ -102,8 +102,27 @@ const std::vector<Opt>& options_table() {
       {"endpoint", "endpoint.idle-timeout", "120s",
        "an accepted peer (not in [peers]) idle this long is reclaimed (longer than "
        "engine.peer-timeout; at most 1 day)"},
+      {"endpoint", "endpoint.encryption", "on",
+       "on: an authenticated handshake (Noise IK, X25519) and every packet sealed "
+       "(AES-256-GCM); off: FOR MEASUREMENT ONLY, anyone on the path can read, forge and "
+       "reset all traffic (logged loudly at start)"},
+      {"endpoint", "endpoint.rekey-packets", "8388608",
+       "a key update after this many packets under one key (64..8388608), without a pause in "
+       "traffic"},
+      {"endpoint", "endpoint.rekey-interval", "120s",
+       "a key update after this long under one key (1s..1 day), whichever comes first"},
+      {"keys", "keys.private-key-file", nullptr,
+       "file holding this appliance's X25519 private key, base64 (srdxctl genkey); must not "
+       "be world-readable (chmod 600); required with endpoint.encryption on"},
       {"peers", "peers.peer", nullptr,
-       "NAME=IP:PORT[,tcp=PORT]: a peer and its TCP echo port (default 7481); repeatable", true},
+       "NAME=IP:PORT[,tcp=PORT][,key=BASE64]: a peer, its TCP echo port (default 7481) and "
+       "its public key (srdxctl pubkey; required with endpoint.encryption on); repeatable",
+       true},
+      {"peers", "peers.allow-key", nullptr,
+       "BASE64 public key: with accept-unknown = on, a host not in [peers] may connect only "
+       "if it holds the private key of one of these; repeatable (a SIGHUP adds new ones; "
+       "removing one takes a restart)",
+       true},
       {"peers", "peers.accept-unknown", "off",
        "on: hosts not in [peers] may connect (up to endpoint.max-peers); off: their packets "
        "are dropped (drops reason unknown_peer). Either way the srdx and TCP echo answer "
@@ -196,9 +215,15 @@ const char* kUsage =
     "Durations take a unit (50us, 2ms, 5s), sizes may (64KiB, 16MiB).\n"
     "Only the hosts listed in [peers] may connect (peers.accept-unknown = off), and\n"
     "the srdx and TCP echo answer them only (TCP: by the peer's IP).\n"
+    "Keys: every appliance has an X25519 key pair and names its peers' public keys\n"
+    "(as WireGuard does): `umask 077; srdxctl genkey > key; srdxctl pubkey < key`,\n"
+    "then [keys] private-key-file = key here and key=PUBLIC on the peer line there.\n"
     "Signals: SIGTERM/SIGINT drain in-flight messages (daemon.drain-timeout) and\n"
     "exit 0; SIGHUP re-reads the config file's peer list (unless --peers.peer is\n"
-    "given): added peers connect, removed ones' messages fail, the others are kept.\n";
+    "given): added peers connect, removed ones' messages fail, a peer whose address\n"
+    "or key changed is replaced, the others are kept; new peers.allow-key entries\n"
+    "apply. A changed keys.private-key-file is refused (logged; restart srdxd for\n"
+    "it) while the rest of the reload applies.\n";
 
 // ---- value parsers --------------------------------------------------------------
 
@@ -436,6 +461,12 @@ void parse_engine(const Values& v, DaemonConfig& c) {
 }
 
 void parse_peers(const Values& v, DaemonConfig& c) {
+  c.ep.encryption = parse_bool_or_fail("endpoint.encryption", v.get("endpoint.encryption"));
+  c.ep.rekey_packets = parse_uint("endpoint.rekey-packets", v.get("endpoint.rekey-packets"), 64,
+                                  tuning::kDefaultRekeyPackets);
+  c.ep.rekey_interval =
+      parse_duration_or_fail("endpoint.rekey-interval", v.get("endpoint.rekey-interval"),
+                             Duration::seconds(1), Duration::seconds(86400));
   c.peers.clear();
   for (const std::string& text : v.list("peers.peer")) {
     PeerConfig p;
@@ -456,8 +487,50 @@ void parse_peers(const Values& v, DaemonConfig& c) {
     }
     c.peers.push_back(p);
   }
+  // After the list's own mistakes (names, addresses), so they are named first.
+  for (const PeerConfig& p : c.peers) {
+    if (c.ep.encryption && is_zero(p.key)) {
+      fail("peers.peer", "peer " + quote(p.name) +
+                             " has no key; with endpoint.encryption on every peer needs its "
+                             "public key: " +
+                             p.name + "=" + format_addr(p.addr) +
+                             ",key=BASE64 (srdxctl pubkey prints it)");
+    }
+  }
+  c.allowed_keys.clear();
+  for (const std::string& text : v.list("peers.allow-key")) {
+    const std::optional<PublicKey> k = key_from_base64(text);
+    if (!k) {
+      fail("peers.allow-key", quote(text) +
+                                  " is not a key; accepted: a public key, 44 characters of "
+                                  "base64 (srdxctl pubkey prints it)");
+    }
+    if (is_zero(*k)) fail("peers.allow-key", quote(text) + " is the all-zero key");
+    c.allowed_keys.push_back(*k);
+  }
   c.ep.accept_unknown_peers =
       parse_bool_or_fail("peers.accept-unknown", v.get("peers.accept-unknown"));
+}
+
+// After parse_rest, so that a missing link.local or token file is named
+// first. The key is read whether or not the token is (a reload compares it).
+void parse_keys(const Values& v, DaemonConfig& c) {
+  if (!v.has("keys.private-key-file")) {
+    if (c.ep.encryption) {
+      fail("keys.private-key-file",
+           "required with endpoint.encryption on: a file holding this appliance's private "
+           "key, readable by its owner only (umask 077; srdxctl genkey > FILE)");
+    }
+    return;
+  }
+  c.private_key_file = v.get("keys.private-key-file");
+  if (c.private_key_file.empty()) fail("keys.private-key-file", "empty; accepted: a file path");
+  PrivateKey key{};
+  if (std::string err = read_private_key_file(c.private_key_file, key); !err.empty()) {
+    fail("keys.private-key-file", err);
+  }
+  c.ep.static_key = key;
+  OPENSSL_cleanse(key.data(), key.size());
 }
 
 // After parse_engine and parse_peers: the limits are checked against both.
@@ -474,11 +547,10 @@ void parse_endpoint(const Values& v, DaemonConfig& c) {
   l.recv_memory_bytes = parse_size_or_fail("endpoint.recv-memory", v.get("endpoint.recv-memory"), 1,
                                            uint64_t{1} << 40);
   if (l.recv_memory_bytes < c.ep.recv_buffer_bytes) {
-    fail("endpoint.recv-memory",
-         quote(v.get("endpoint.recv-memory")) +
-             " cannot hold one peer's receive buffer; accepted: at least " +
-             std::to_string(c.ep.recv_buffer_bytes) +
-             " bytes (the larger of 64MiB and engine.max-message)");
+    fail("endpoint.recv-memory", quote(v.get("endpoint.recv-memory")) +
+                                     " cannot hold one peer's receive buffer; accepted: at least " +
+                                     std::to_string(c.ep.recv_buffer_bytes) +
+                                     " bytes (the larger of 64MiB and engine.max-message)");
   }
   l.idle_timeout = parse_duration_or_fail("endpoint.idle-timeout", v.get("endpoint.idle-timeout"),
                                           Duration::seconds(1), Duration::seconds(86400));
@@ -556,7 +628,8 @@ std::string parse_addr(std::string_view text, Addr& out) { return sim::parse_add
 
 std::string parse_peer(std::string_view text, PeerConfig& out) {
   const std::string t(text);
-  const std::string accepted = "; accepted: NAME=IP:PORT[,tcp=PORT], e.g. b=198.18.2.2:47000";
+  const std::string accepted =
+      "; accepted: NAME=IP:PORT[,tcp=PORT][,key=BASE64], e.g. b=198.18.2.2:47000,key=...";
   const size_t eq = t.find('=');
   if (eq == std::string::npos) return quote(t) + " has no NAME=" + accepted;
   PeerConfig p;
@@ -569,24 +642,44 @@ std::string parse_peer(std::string_view text, PeerConfig& out) {
                     (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
     if (!ok) return quote(t) + ": the name may hold only letters, digits, '-', '_' and '.'";
   }
-  std::string rest = t.substr(eq + 1);
-  std::string addr = rest;
+  const std::string rest = t.substr(eq + 1);
   const size_t comma = rest.find(',');
-  if (comma != std::string::npos) {
-    addr = rest.substr(0, comma);
-    const std::string opt = rest.substr(comma + 1);
-    if (opt.rfind("tcp=", 0) != 0) return quote(t) + ": unknown " + quote(opt) + accepted;
-    const std::string port = opt.substr(4);
-    uint32_t v = 0;
-    bool ok = !port.empty() && port.size() <= 5;
-    for (char ch : port) {
-      if (ch < '0' || ch > '9') ok = false;
-      if (ok) v = v * 10 + static_cast<uint32_t>(ch - '0');
+  const std::string addr = rest.substr(0, comma);
+  bool have_tcp = false, have_key = false;
+  // The options after the address, each once, in any order.
+  for (size_t at = comma; at != std::string::npos;) {
+    const size_t next = rest.find(',', at + 1);
+    const std::string opt =
+        rest.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
+    at = next;
+    if (opt.rfind("tcp=", 0) == 0) {
+      if (have_tcp) return quote(t) + ": tcp= given twice" + accepted;
+      have_tcp = true;
+      const std::string port = opt.substr(4);
+      uint32_t v = 0;
+      bool ok = !port.empty() && port.size() <= 5;
+      for (char ch : port) {
+        if (ch < '0' || ch > '9') ok = false;
+        if (ok) v = v * 10 + static_cast<uint32_t>(ch - '0');
+      }
+      if (!ok || v < 1 || v > 65535) {
+        return quote(t) + ": tcp port " + quote(port) + " is out of range; accepted 1..65535";
+      }
+      p.tcp_port = static_cast<uint16_t>(v);
+    } else if (opt.rfind("key=", 0) == 0) {
+      if (have_key) return quote(t) + ": key= given twice" + accepted;
+      have_key = true;
+      const std::optional<PublicKey> k = key_from_base64(opt.substr(4));
+      if (!k) {
+        return "peer " + quote(p.name) + ": key " + quote(opt.substr(4)) +
+               " is not a key; accepted: a public key, 44 characters of base64 (srdxctl "
+               "pubkey prints it)";
+      }
+      if (is_zero(*k)) return "peer " + quote(p.name) + ": the key is the all-zero key";
+      p.key = *k;
+    } else {
+      return quote(t) + ": unknown " + quote(opt) + accepted;
     }
-    if (!ok || v < 1 || v > 65535) {
-      return quote(t) + ": tcp port " + quote(port) + " is out of range; accepted 1..65535";
-    }
-    p.tcp_port = static_cast<uint16_t>(v);
   }
   if (std::string err = parse_addr(addr, p.addr); !err.empty()) {
     return "peer " + quote(p.name) + ": " + err;
@@ -595,11 +688,11 @@ std::string parse_peer(std::string_view text, PeerConfig& out) {
   return {};
 }
 
-std::string read_token_file(const std::string& path, std::string& token) {
+std::string read_secret_file(const std::string& path, const std::string& what, std::string& out) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     return path + ": cannot read (" + std::strerror(errno) +
-           "); accepted: an existing file holding the token";
+           "); accepted: an existing file holding " + what;
   }
   if (!S_ISREG(st.st_mode)) return path + ": not a regular file";
   if (st.st_mode & S_IROTH) {
@@ -615,14 +708,38 @@ std::string read_token_file(const std::string& path, std::string& token) {
   std::string t = ss.str();
   const char* ws = " \t\r\n";
   const size_t b = t.find_first_not_of(ws);
-  if (b == std::string::npos) return path + " is empty; accepted: a file holding the token";
-  t = t.substr(b, t.find_last_not_of(ws) - b + 1);
-  for (char ch : t) {
+  if (b == std::string::npos) {
+    OPENSSL_cleanse(t.data(), t.size());
+    return path + " is empty; accepted: a file holding " + what;
+  }
+  std::string word = t.substr(b, t.find_last_not_of(ws) - b + 1);
+  OPENSSL_cleanse(t.data(), t.size());
+  for (char ch : word) {
     if (static_cast<unsigned char>(ch) < 0x21 || static_cast<unsigned char>(ch) > 0x7e) {
-      return path + ": the token must be one word of printable ASCII characters";
+      OPENSSL_cleanse(word.data(), word.size());
+      return path + ": " + what + " must be one word of printable ASCII characters";
     }
   }
-  token = t;
+  out = std::move(word);
+  return {};
+}
+
+std::string read_token_file(const std::string& path, std::string& token) {
+  return read_secret_file(path, "the token", token);
+}
+
+std::string read_private_key_file(const std::string& path, PrivateKey& key) {
+  std::string text;
+  if (std::string err = read_secret_file(path, "the private key", text); !err.empty()) return err;
+  const std::optional<PrivateKey> k = key_from_base64(text);
+  OPENSSL_cleanse(text.data(), text.size());
+  if (!k) {
+    return path +
+           ": not a private key; accepted: 44 characters of base64 (umask 077; srdxctl genkey > " +
+           path + ")";
+  }
+  if (is_zero(*k)) return path + ": the private key is all zero; accepted: srdxctl genkey's";
+  key = *k;
   return {};
 }
 
@@ -711,6 +828,7 @@ ParseResult parse_config(const std::vector<std::string>& args, DaemonConfig& out
     parse_peers(v, c);
     parse_endpoint(v, c);
     parse_rest(v, c, read_token);
+    parse_keys(v, c);
     out = std::move(c);
     r.outcome = vm.count("check-config") ? ParseOutcome::check : ParseOutcome::run;
   } catch (const Invalid& e) {

@@ -19,6 +19,7 @@
 #include "loop/poller.h"
 #include "srdx/config.h"
 #include "srdx/endpoint.h"
+#include "srdx/keys.h"
 #include "srdx/time.h"
 
 namespace srdx::ctl {
@@ -33,6 +34,9 @@ struct PeerConfig {
   std::string name;
   Addr addr;
   uint16_t tcp_port = kDefaultTcpEchoPort;
+  // Its static public key (key=BASE64); all zero: none given (accepted only
+  // with endpoint.encryption = off).
+  PublicKey key{};
   bool operator==(const PeerConfig&) const = default;
 };
 
@@ -56,6 +60,11 @@ struct DaemonConfig {
   EndpointLimits limits;
   dp::PollerConfig poll;
   std::vector<PeerConfig> peers;
+  // peers.allow-key: strangers (peers.accept-unknown) holding one of these
+  // keys may connect.
+  std::vector<PublicKey> allowed_keys;
+  // keys.private-key-file; the key itself goes to ep.static_key.
+  std::string private_key_file;
   Addr control_listen{0x7f000001, kDefaultControlPort};
   std::string token_file;
   std::string token;        // read from token_file
@@ -77,28 +86,39 @@ struct ParseResult {
 // Parses a command line (args excludes the program name) and the config file
 // it names (--config). On error, outcome is `error` and message is one line.
 // read_token: also read and check the token file (the daemon and
-// --check-config do; tests of other options may not).
+// --check-config do; a SIGHUP reload does not). The private key file
+// (keys.private-key-file) is read whenever it is given: it is needed to tell
+// whether a reload changed it.
 ParseResult parse_config(const std::vector<std::string>& args, DaemonConfig& out,
                          bool read_token = true);
 
-// THE PLUG-IN POINT for issue 9's engine fields (connection identity,
-// cookies, caps): copies srdxd's [endpoint] limits and its secret into the
-// engine's configuration. The daemon calls it once, on the EndpointConfig it
-// builds the Endpoint from; `secret` comes from getrandom(2) at start-up.
-// Today it copies nothing: EndpointConfig has no such fields yet.
+// Copies srdxd's [endpoint] limits and its secret into the engine's
+// configuration. The daemon calls it once, on the EndpointConfig it builds
+// the Endpoint from; `secret` comes from getrandom(2) at start-up (it keys
+// connection ids and cookies). The static key comes from
+// keys.private-key-file (parse_config), never from the secret.
 void apply_endpoint_limits(const EndpointLimits& limits, std::span<const uint8_t, 32> secret,
                            EndpointConfig& ep);
 
 // --help: usage and every option, grouped by topic.
 std::string help_text();
 
-// "NAME=IP:PORT[,tcp=PORT]". Empty on success, else what is wrong.
+// "NAME=IP:PORT[,tcp=PORT][,key=BASE64]". Empty on success, else what is wrong.
 std::string parse_peer(std::string_view text, PeerConfig& out);
 
-// Reads the bearer token from `path`: the file must exist, be a regular file,
-// not be world-readable (mode & 0004 == 0) and hold a non-empty token (leading
-// and trailing white space ignored). Empty on success, else the reason.
+// Reads a secret from `path`: the file must exist, be a regular file, not be
+// world-readable (mode & 0004 == 0) and hold one non-empty word of printable
+// ASCII (leading and trailing white space ignored). `what` names the secret
+// in the messages ("the token"). Empty on success, else the reason, naming
+// the file. The token file and the private key file both go through it.
+std::string read_secret_file(const std::string& path, const std::string& what, std::string& out);
+
+// The bearer token (read_secret_file).
 std::string read_token_file(const std::string& path, std::string& token);
+
+// The appliance's X25519 private key: read_secret_file, then 44 characters of
+// base64 (what `srdxctl genkey` and `wg genkey` print).
+std::string read_private_key_file(const std::string& path, PrivateKey& key);
 
 // "IP:PORT" (IPv4). Empty on success.
 std::string parse_addr(std::string_view text, Addr& out);

@@ -1,9 +1,11 @@
 #include "daemon.h"
 
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -127,6 +129,8 @@ void Daemon::refresh_snapshot(Time now) {
   s.start_time = start_time_;
   s.link_kind = cfg_.link.kind;
   s.link_local = link_->local();
+  s.encryption = cfg_.ep.encryption;
+  s.public_key = public_key_;
   s.ep = ep_->stats();
   s.link = link_->stats();
   for (const auto& [name, v] : link_->backend_counters()) s.link_backend.emplace_back(name, v);
@@ -163,7 +167,7 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
     const PeerConfig* same = nullptr;
     for (const PeerConfig& p : peers)
       if (p.name == old.name) same = &p;
-    if (same && same->addr == old.addr) {
+    if (same && same->addr == old.addr && same->key == old.key) {
       if (same->tcp_port != old.tcp_port) {
         SRDX_LOG_INFO("reload: peer %s tcp echo port %u -> %u", old.name.c_str(), old.tcp_port,
                       same->tcp_port);
@@ -173,8 +177,11 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
     // Its probes end failed with this reason; its pings and echoes in
     // flight fail in the endpoint (send_failed: peer_removed, counted in
     // messages_failed), none is dropped unreported.
-    const std::string why = "peer " + old.name + " was removed from the configuration by a reload" +
-                            (same ? " (its address changed)" : "");
+    const char* changed = !same                    ? ""
+                          : same->addr != old.addr ? " (its address changed)"
+                                                   : " (its key changed)";
+    const std::string why =
+        "peer " + old.name + " was removed from the configuration by a reload" + changed;
     const size_t aborted = probes_ ? probes_->abort_peer(old.name, why) : 0;
     uint64_t failed = 0;
     auto it = peer_ids_.find(old.name);
@@ -189,14 +196,22 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
     SRDX_LOG_INFO(
         "reload: peer %s (%s) removed%s: %llu messages to it failed (peer_removed), "
         "%zu probes to it stopped",
-        old.name.c_str(), format_addr(old.addr).c_str(), same ? " (address changed)" : "",
+        old.name.c_str(), format_addr(old.addr).c_str(), changed,
         static_cast<unsigned long long>(failed), aborted);
   }
   for (const PeerConfig& p : peers) {
     if (peer_ids_.count(p.name)) continue;
     PeerId id = ep_->find_peer(p.addr);
+    if (id != kNoPeer && cfg_.ep.encryption) {
+      // A stranger accepted at this address (peers.accept-unknown) proved a
+      // key from peers.allow-key, not necessarily this peer's: it is
+      // replaced, and the peer must prove its own key in a new handshake.
+      ep_->remove_peer(id, now);
+      id = kNoPeer;
+    }
     if (id == kNoPeer) {
-      const Result<PeerId> r = ep_->add_peer(p.addr);
+      const Result<PeerId> r =
+          is_zero(p.key) ? ep_->add_peer(p.addr) : ep_->add_peer(p.addr, p.key);
       if (!r.ok()) {
         SRDX_LOG_ERROR("peer %s (%s): cannot add: %s", p.name.c_str(), format_addr(p.addr).c_str(),
                        std::string(to_string(r.err)).c_str());
@@ -206,8 +221,9 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
     }
     peer_ids_[p.name] = id;
     peer_names_[id] = p.name;
-    SRDX_LOG_INFO("peer %s added: %s (tcp echo port %u)", p.name.c_str(),
-                  format_addr(p.addr).c_str(), p.tcp_port);
+    SRDX_LOG_INFO("peer %s added: %s (tcp echo port %u, key %s)", p.name.c_str(),
+                  format_addr(p.addr).c_str(), p.tcp_port,
+                  is_zero(p.key) ? "none" : key_to_base64(p.key).c_str());
   }
   peers_ = peers;
   std::set<uint32_t> ips;
@@ -246,6 +262,19 @@ void Daemon::reload() {
         fresh.peers.size(), cfg_.limits.max_peers);
     return;
   }
+  // The running endpoint's encryption decides: a peer without a key cannot
+  // be added to an encrypting endpoint, whatever the file now says.
+  if (cfg_.ep.encryption) {
+    for (const PeerConfig& p : fresh.peers) {
+      if (is_zero(p.key)) {
+        SRDX_LOG_ERROR(
+            "SIGHUP: peer %s has no key, and this srdxd encrypts (endpoint.encryption is read "
+            "at start); keeping the current peers",
+            p.name.c_str());
+        return;
+      }
+    }
+  }
   // Read at start only: say so rather than seem to apply them.
   if (fresh.ep.accept_unknown_peers != cfg_.ep.accept_unknown_peers) {
     SRDX_LOG_WARN("SIGHUP: peers.accept-unknown changed; it takes effect at the next start");
@@ -253,9 +282,43 @@ void Daemon::reload() {
   if (!(fresh.limits == cfg_.limits)) {
     SRDX_LOG_WARN("SIGHUP: [endpoint] limits changed; they take effect at the next start");
   }
-  SRDX_LOG_INFO("SIGHUP: re-read %s (%zu peers; only the peer list is reloaded)",
-                cfg_.config_file.c_str(), fresh.peers.size());
-  post([this, peers = fresh.peers](Time now) { apply_peers(peers, now); });
+  if (fresh.ep.encryption != cfg_.ep.encryption ||
+      fresh.ep.rekey_packets != cfg_.ep.rekey_packets ||
+      fresh.ep.rekey_interval != cfg_.ep.rekey_interval) {
+    SRDX_LOG_WARN(
+        "SIGHUP: endpoint.encryption or endpoint.rekey-* changed; they take effect at the next "
+        "start");
+  }
+  // The appliance's identity is not swapped under live connections: the
+  // peer list still applies, the key waits for a restart.
+  if (!is_zero(fresh.ep.static_key) && public_key_of(fresh.ep.static_key) != own_key_) {
+    SRDX_LOG_ERROR(
+        "SIGHUP: keys.private-key-file (%s) holds another private key: refused, the appliance "
+        "keeps its key %s until srdxd is restarted; the rest of the reload applies",
+        fresh.private_key_file.c_str(), public_key_.c_str());
+  }
+  OPENSSL_cleanse(fresh.ep.static_key.data(), fresh.ep.static_key.size());
+  std::vector<PublicKey> added_keys;
+  for (const PublicKey& k : fresh.allowed_keys) {
+    if (std::find(allowed_keys_.begin(), allowed_keys_.end(), k) == allowed_keys_.end())
+      added_keys.push_back(k);
+  }
+  for (const PublicKey& k : allowed_keys_) {
+    if (std::find(fresh.allowed_keys.begin(), fresh.allowed_keys.end(), k) ==
+        fresh.allowed_keys.end()) {
+      SRDX_LOG_WARN("SIGHUP: peers.allow-key %s was removed; it stays allowed until the next start",
+                    key_to_base64(k).c_str());
+    }
+  }
+  allowed_keys_.insert(allowed_keys_.end(), added_keys.begin(), added_keys.end());
+  SRDX_LOG_INFO(
+      "SIGHUP: re-read %s (%zu peers, %zu new allowed keys; only the peer list and new "
+      "allowed keys are reloaded)",
+      cfg_.config_file.c_str(), fresh.peers.size(), added_keys.size());
+  post([this, peers = fresh.peers, added_keys](Time now) {
+    for (const PublicKey& k : added_keys) ep_->allow_key(k);
+    apply_peers(peers, now);
+  });
 }
 
 namespace {
@@ -365,6 +428,21 @@ int Daemon::run() {
   } catch (const std::exception& e) {
     SRDX_LOG_ERROR("cannot start the dataplane: %s", e.what());
     return 1;
+  }
+  // The endpoint holds its own copy of the private key.
+  OPENSSL_cleanse(cfg_.ep.static_key.data(), cfg_.ep.static_key.size());
+  own_key_ = ep_->public_key();
+  public_key_ = key_to_base64(own_key_);
+  allowed_keys_ = cfg_.allowed_keys;
+  for (const PublicKey& k : allowed_keys_) ep_->allow_key(k);
+  if (cfg_.ep.encryption) {
+    SRDX_LOG_INFO("encryption on: public key %s (%s), %zu allowed keys for strangers",
+                  public_key_.c_str(), cfg_.private_key_file.c_str(), cfg_.allowed_keys.size());
+  } else {
+    SRDX_LOG_WARN(
+        "ENCRYPTION IS OFF (endpoint.encryption = off): FOR MEASUREMENT ONLY. Peers are not "
+        "authenticated and packets travel in the clear: anyone on the path can read, forge, "
+        "replay and reset all traffic. Never carry real data like this.");
   }
   const uint64_t magic = (uint64_t{rd()} << 32) ^ rd() ^ instance_;
   pinger_ = std::make_unique<SrdxPinger>(*ep_, magic);

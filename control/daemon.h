@@ -89,7 +89,13 @@ class Daemon {
   uint64_t echo_served_ = 0, echo_failed_ = 0, other_flow_ = 0;
   uint64_t echo_refused_ = 0;  // echo requests from peers not configured
   uint64_t instance_ = 0;      // random per start (status: "instance")
-  double start_time_ = 0;      // wall clock at start
+  // Set at start, then read only: the endpoint's static public key (raw
+  // and base64). The main thread compares a reload's key with it.
+  PublicKey own_key_{};
+  std::string public_key_;
+  // peers.allow-key as applied (main thread: reloads add to it).
+  std::vector<PublicKey> allowed_keys_;
+  double start_time_ = 0;  // wall clock at start
 
   // Shared.
   mutable std::mutex snap_mu_;

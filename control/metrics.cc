@@ -106,6 +106,10 @@ std::string render_prometheus(const MetricsInput& in) {
   w.sample("srdx_draining", "", in.draining ? "1" : "0");
   w.family("srdx_start_time_seconds", "gauge", "When srdxd started, in seconds since 1970");
   w.sample("srdx_start_time_seconds", "", num(s.start_time));
+  w.family("srdx_encryption_enabled", "gauge",
+           "1 when packets are authenticated and sealed (endpoint.encryption on); 0: "
+           "measurement only, traffic in the clear");
+  w.sample("srdx_encryption_enabled", "", s.encryption ? "1" : "0");
 
   // Endpoint counters.
 #define SRDX_EP_METRIC(f)                                           \

@@ -24,10 +24,12 @@ struct PeerSnapshot {
 };
 
 struct Snapshot {
-  uint64_t instance = 0;   // random, chosen when srdxd started: tells two runs apart
-  double start_time = 0;   // wall-clock seconds since 1970 when srdxd started
+  uint64_t instance = 0;  // random, chosen when srdxd started: tells two runs apart
+  double start_time = 0;  // wall-clock seconds since 1970 when srdxd started
   std::string link_kind;
   Addr link_local;
+  bool encryption = false;  // endpoint.encryption
+  std::string public_key;   // the endpoint's static public key, base64
   EndpointStats ep;
   dp::LinkStats link;
   // What the link backend counts beyond LinkStats (udp: GSO, ring; dpdk:
@@ -59,7 +61,8 @@ struct ApiCounters {
   X(duplicate_fragments) X(out_of_order_packets) X(messages_sent)                   \
   X(messages_completed) X(messages_failed) X(messages_received)                     \
   X(path_replacements) X(peer_restarts) X(coalesced_sent) X(coalesced_received)   \
-  X(retries_sent) X(closes_sent) X(closes_received) X(peers_reclaimed)
+  X(retries_sent) X(closes_sent) X(closes_received) X(peers_reclaimed)              \
+  X(handshakes_completed) X(key_updates)
 
 #define SRDX_LINK_COUNTERS(X)                                                       \
   X(rx_packets) X(rx_bytes) X(tx_packets) X(tx_bytes) X(tx_dropped) X(tx_no_buffer) \

@@ -7,12 +7,15 @@
 //   srdxctl probe b --count 1000000 --interval-us 1000 --detach   (prints the id)
 //   srdxctl probes [ID]
 //   srdxctl cancel ID
+//   umask 077; srdxctl genkey > key; srdxctl pubkey < key     (no daemon needed)
 //
 // Human tables by default, the daemon's JSON with --json. The exit status
 // says what went wrong (see kUsageText below): scripts tell a daemon that is
 // down (3) from a refused token (4) from a request the daemon rejected (1).
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cctype>
 #include <chrono>
@@ -22,12 +25,14 @@
 #include <ctime>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "ctl/client.h"
 #include "ctl/format.h"
+#include "srdx/keys.h"
 
 namespace po = boost::program_options;
 using nlohmann::json;
@@ -64,6 +69,17 @@ Commands:
                          progress and its results so far
   cancel ID              cancel a running probe; prints its final state and the
                          results it kept (the daemon keeps partial results)
+  genkey                 print a new X25519 private key (base64) for an
+                         appliance's [keys] private-key-file; no daemon needed
+  pubkey                 read a private key on stdin, print its public key: what
+                         the other appliance puts in key= of its peer line (and
+                         /v1/status shows as public_key)
+
+Keys (as with wg genkey | wg pubkey), on each appliance:
+  umask 077; srdxctl genkey > /etc/srdx/private.key   # never world-readable
+  srdxctl pubkey < /etc/srdx/private.key              # give this to the peers
+  then in srdxd.conf:  [keys] private-key-file = /etc/srdx/private.key
+  and on the other side: peer = a=198.18.1.2:47000,key=<that public key>
 
 Examples:
   srdxctl --api 10.0.0.1:7480 --token-file ~/srdx.token peers
@@ -192,6 +208,10 @@ int cmd_status(ApiClient& api, bool as_json) {
   t.add({"state", format_value(field(d, "state"))});
   t.add({"uptime", format_uptime(field(d, "uptime_s"))});
   t.add({"link", format_value(field(link, "kind")) + " " + format_value(field(link, "local"))});
+  const json& enc = field(d, "encryption");
+  t.add({"encryption", enc.is_boolean() ? (enc.get<bool>() ? "on" : "OFF (measurement only)")
+                                        : format_value(enc)});
+  t.add({"public key", format_value(field(d, "public_key"))});
   t.add({"instance", format_value(field(engine, "instance"))});
   t.add({"peers", format_value(field(engine, "peers")) + " (" +
                       format_value(field(engine, "peers_up")) + " up)"});
@@ -504,6 +524,36 @@ uint64_t whole_number(const std::string& option, const std::string& text) {
   return v;
 }
 
+// srdxctl genkey: a fresh private key on stdout. Like wg, a warning when
+// stdout is a file others may read.
+int cmd_genkey() {
+  struct stat st {};
+  if (fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & S_IROTH) != 0) {
+    std::cerr << "srdxctl: warning: writing a private key to a world-readable file; srdxd will "
+                 "refuse it (set umask 077 first, or chmod 600 the file)\n";
+  }
+  srdx::PrivateKey key = srdx::generate_private_key();
+  std::cout << srdx::key_to_base64(key) << "\n";
+  key.fill(0);
+  return kExitOk;
+}
+
+// srdxctl pubkey: the public key of the private key on stdin.
+int cmd_pubkey() {
+  std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  const std::optional<srdx::PrivateKey> key = srdx::key_from_base64(text);
+  std::fill(text.begin(), text.end(), '\0');
+  if (!key || srdx::is_zero(*key)) {
+    throw CtlError{kExitUsage,
+                   "pubkey: stdin does not hold a private key; accepted: 44 characters of "
+                   "base64, as srdxctl genkey prints (srdxctl pubkey < private.key)"};
+  }
+  srdx::PrivateKey priv = *key;
+  std::cout << srdx::key_to_base64(srdx::public_key_of(priv)) << "\n";
+  priv.fill(0);
+  return kExitOk;
+}
+
 int run(int argc, char** argv) {
   const CommandLine cl = split(argc, argv);
   po::options_description global = global_options();
@@ -549,7 +599,9 @@ int run(int argc, char** argv) {
       {"counters", 0, 0, "counters takes no arguments"},
       {"probe", 1, 1, "probe needs one PEER"},
       {"probes", 0, 1, "probes takes at most one probe ID"},
-      {"cancel", 1, 1, "cancel needs one probe ID (srdxctl probes lists them)"}};
+      {"cancel", 1, 1, "cancel needs one probe ID (srdxctl probes lists them)"},
+      {"genkey", 0, 0, "genkey takes no arguments (umask 077; srdxctl genkey > FILE)"},
+      {"pubkey", 0, 0, "pubkey takes no arguments; it reads the private key on stdin"}};
   const Command* cmd = nullptr;
   for (const Command& c : kCommands) {
     if (cl.command == c.name) cmd = &c;
@@ -570,6 +622,9 @@ int run(int argc, char** argv) {
     whole_number("count", probe.count);
     whole_number("interval-us", probe.interval_us);
   }
+  // Keys are made here; no daemon is asked.
+  if (cl.command == "genkey") return cmd_genkey();
+  if (cl.command == "pubkey") return cmd_pubkey();
 
   const std::string api_text =
       vm.count("api") ? vm["api"].as<std::string>() : env_or("SRDXCTL_API", kDefaultApi);

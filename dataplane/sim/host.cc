@@ -111,7 +111,7 @@ void Host::thaw() {
   while (!held_.empty()) {
     const Held h = std::move(held_.front());
     held_.pop_front();
-    ep_->on_packet(h.bytes, h.path, now);
+    feed(h.bytes, h.path, h.label, now);
   }
   frozen_bytes_ = 0;
   kicked_ = true;
@@ -126,11 +126,27 @@ void Host::deliver(const Datagram& d, Time now) {
     }
     frozen_bytes_ += d.bytes.size();
     frozen_queued_++;
-    held_.push_back(Held{path, {d.bytes.begin(), d.bytes.end()}});
+    held_.push_back(Held{path, d.label, {d.bytes.begin(), d.bytes.end()}});
     return;
   }
-  ep_->on_packet(d.bytes, path, now);
+  feed(d.bytes, path, d.label, now);
   kicked_ = true;  // the endpoint may now have an ack or a message for us
+}
+
+void Host::feed(std::span<const uint8_t> bytes, const RxPath& path, Label label, Time now) {
+  if (label == Label::genuine) return ep_->on_packet(bytes, path, now);
+  const EndpointStats& s = ep_->stats();
+  const uint64_t drops = s.total_drops(), msgs = s.messages_received;
+  ep_->on_packet(bytes, path, now);
+  const size_t l = static_cast<size_t>(label);
+  taint_.received[l]++;
+  const bool dropped = s.total_drops() != drops;
+  if (dropped) taint_.dropped[l]++;
+  taint_.completed[l] += s.messages_received - msgs;
+  if (is_made(label) && !dropped) {
+    const uint8_t type = bytes.size() > 3 ? bytes[3] : 0;
+    taint_.made_not_dropped[type < 8 ? type : 0]++;
+  }
 }
 
 Time Host::deadline() const {

@@ -7,6 +7,7 @@
 // call send()).
 #pragma once
 
+#include <array>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -34,6 +35,20 @@ inline constexpr uint64_t kBootEpoch = 1'000'000'000'000;
 // What a frozen host's socket holds before it drops, like a receive buffer
 // (net.core.rmem_default is 208 KiB).
 inline constexpr uint64_t kDefaultFrozenQueueBytes = 256u << 10;
+
+// What a host's endpoint did with datagrams by who made them (Label), as
+// the harness sees it: the endpoint itself never learns the label.
+struct TaintCounters {
+  std::array<uint64_t, kLabels> received{};  // handed to the endpoint
+  std::array<uint64_t, kLabels> dropped{};   // of those, counted in a drop counter
+  // Messages the endpoint handed up while taking one (the datagram completed
+  // them). Of attacker-made bytes (is_made): what must never happen with
+  // encryption on.
+  std::array<uint64_t, kLabels> completed{};
+  // Attacker-made datagrams that no drop counter took, by wire type byte
+  // (1..7; 0: anything else): answered (a retry, a hello_ack) or ignored.
+  std::array<uint64_t, 8> made_not_dropped{};
+};
 
 class Host : public Port {
  public:
@@ -107,14 +122,17 @@ class Host : public Port {
 
   // Packets this host handed to the network (after poll_transmit).
   uint64_t packets_transmitted() const { return tx_packets_; }
+  const TaintCounters& taint() const { return taint_; }
 
  private:
   Result<PeerId> add_to_endpoint(Addr peer);
   bool drain_transmit(Time now);
+  void feed(std::span<const uint8_t> bytes, const RxPath& path, Label label, Time now);
   void forget_peer(Addr peer);
 
   struct Held {
     RxPath path;
+    Label label = Label::genuine;
     std::vector<uint8_t> bytes;
   };
 
@@ -137,6 +155,7 @@ class Host : public Port {
   uint64_t frozen_limit_ = 0, frozen_bytes_ = 0;
   uint64_t frozen_queued_ = 0, frozen_dropped_ = 0;
   std::deque<Held> held_;
+  TaintCounters taint_;
 };
 
 }  // namespace srdx::sim

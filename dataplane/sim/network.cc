@@ -103,6 +103,15 @@ void Network::corrupt(uint32_t buf, uint32_t len, Rng& rng) {
 }
 
 bool Network::send(Addr src, uint16_t src_port, Addr dst, std::span<const uint8_t> bytes) {
+  if (tap_ && !tap_->on_send(src, src_port, dst, bytes, now_)) {
+    counters_.sent++;
+    return true;  // on the wire as far as the sender knows
+  }
+  return inject(src, src_port, dst, bytes, Label::genuine);
+}
+
+bool Network::inject(Addr src, uint16_t src_port, Addr dst, std::span<const uint8_t> bytes,
+                     Label label) {
   counters_.sent++;
   if (bytes.size() > cfg_.max_datagram) {
     counters_.too_large++;
@@ -120,6 +129,7 @@ bool Network::send(Addr src, uint16_t src_port, Addr dst, std::span<const uint8_
   p.dir = dir_of(src);
   p.path = path_of(src, src_port, dst);
   p.len = static_cast<uint32_t>(bytes.size());
+  p.label = label;
   const size_t li = p.path * 2 + static_cast<size_t>(p.dir);
   Rng& rng = rngs_[li];
   const Admission a = links_[li].admit(p.len + cfg_.overhead_bytes, p.len, now_, rng);
@@ -195,6 +205,7 @@ void Network::deliver(const InFlight& p) {
   d.duplicate = p.duplicate;
   d.corrupted = p.corrupted;
   d.reordered = p.reordered;
+  d.label = p.label;
   d.bytes = bytes;
   it->second.port->deliver(d, now_);
 }

@@ -34,6 +34,16 @@ enum class Side : uint8_t { a = 0, b = 1 };
 // Direction on a path: a_to_b carries what side-A hosts send.
 enum class Dir : uint8_t { a_to_b = 0, b_to_a = 1 };
 
+// Who made a datagram's bytes, as the test harness (never the endpoint)
+// sees it: a host, or an on-path attacker (sim/onpath.h). An attacker's
+// `delayed` datagram is a host's own, held back and released unchanged.
+enum class Label : uint8_t { genuine = 0, delayed, copy, altered, reflected, forged };
+inline constexpr size_t kLabels = 6;
+// Bytes the attacker made or changed (a copy is a host's bytes, verbatim).
+constexpr bool is_made(Label l) {
+  return l == Label::altered || l == Label::reflected || l == Label::forged;
+}
+
 // A datagram as it reaches its destination.
 struct Datagram {
   Addr src;               // sender's address (ip, its listening port)
@@ -43,7 +53,18 @@ struct Datagram {
   Dir dir = Dir::a_to_b;
   uint64_t id = 0;  // per send; a duplicate carries the original's id
   bool duplicate = false, corrupted = false, reordered = false;
+  Label label = Label::genuine;
   std::span<const uint8_t> bytes;
+};
+
+// A tap on the fabric: an on-path attacker sees every datagram a port sends
+// (Network::send), before the fabric does. Returning false takes the
+// datagram off the wire (dropped, or held to be sent later by inject()).
+class Tap {
+ public:
+  virtual ~Tap() = default;
+  virtual bool on_send(Addr src, uint16_t src_port, Addr dst, std::span<const uint8_t> bytes,
+                       Time now) = 0;
 };
 
 // Something attached to the network at an address: a simulated host, or a
@@ -95,6 +116,10 @@ class Network {
   // `src_port` to `dst`, at now(). Returns false when refused (no route, too
   // large); true when handed to the fabric (it may still be dropped there).
   bool send(Addr src, uint16_t src_port, Addr dst, std::span<const uint8_t> bytes);
+  // Like send(), past the tap, the datagram labelled (what an attacker sends).
+  bool inject(Addr src, uint16_t src_port, Addr dst, std::span<const uint8_t> bytes, Label label);
+  // At most one tap; nullptr removes it. The tap must outlive its setting.
+  void set_tap(Tap* tap) { tap_ = tap; }
 
   // The path ECMP picks for this 5-tuple (independent of traffic and time).
   uint32_t path_of(Addr src, uint16_t src_port, Addr dst) const;
@@ -148,6 +173,7 @@ class Network {
     uint32_t path = 0;
     Dir dir = Dir::a_to_b;
     bool duplicate = false, corrupted = false, reordered = false;
+    Label label = Label::genuine;
     bool operator>(const InFlight& o) const { return at != o.at ? at > o.at : order > o.order; }
   };
   struct Scheduled {
@@ -182,6 +208,7 @@ class Network {
   std::vector<std::vector<uint8_t>> bufs_;  // packet buffers, recycled
   std::vector<uint32_t> free_bufs_;
   NetworkCounters counters_;
+  Tap* tap_ = nullptr;
   uint64_t next_order_ = 0, next_id_ = 0;
   uint64_t trace_hash_ = 0;
   uint64_t stalled_steps_ = 0;

@@ -104,6 +104,14 @@ std::string ScenarioConfig::validate() const {
     if (!(a.new_identity >= 0.0 && a.new_identity <= 1.0))
       return "attack: new_identity within [0, 1]";
   }
+  if (onpath) {
+    const OnPathConfig& o = *onpath;
+    for (double p : {o.drop, o.delay, o.copy, o.replay, o.alter, o.reflect, o.forge}) {
+      if (!(p >= 0.0 && p <= 1.0)) return "onpath: probabilities must be within [0, 1]";
+    }
+    if (o.max_delay <= Duration::zero()) return "onpath: max_delay must be positive";
+    if (o.end <= o.start) return "onpath: the end must come after the start";
+  }
   for (double p : {net.link.loss, net.link.duplicate, net.link.reorder, net.link.corrupt}) {
     if (!(p >= 0.0 && p <= 1.0)) return "impairment probabilities must be within [0, 1]";
   }
@@ -135,8 +143,10 @@ Scenario::Scenario(const ScenarioConfig& cfg) : cfg_(cfg) {
     if (!r.ok()) throw std::runtime_error("add_peer: " + std::string(to_string(r.err)));
     st_[i].peer = r.value;
     h.on_event([this, i](Host&, const Event& ev, Time now) { on_sender_event(i, ev, now); });
-    if (!cfg_.endpoint.accept_unknown_peers) receiver().add_peer(h.addr());
-    else receiver().allow(h.addr());
+    if (!cfg_.endpoint.accept_unknown_peers)
+      receiver().add_peer(h.addr());
+    else
+      receiver().allow(h.addr());
   }
   receiver().on_event([this](Host&, const Event& ev, Time now) { on_receiver_event(ev, now); });
   rec_.resize(total());
@@ -178,9 +188,15 @@ Scenario::Scenario(const ScenarioConfig& cfg) : cfg_(cfg) {
       net_->at(t, [this](Network&) { sample_peers(); });
     }
   }
+  if (cfg_.onpath) {
+    OnPathConfig oc = *cfg_.onpath;
+    oc.seed = mix64(cfg_.seed ^ 0x6f6e70617468ull);  // "onpath"
+    onpath_ = std::make_unique<OnPath>(*net_, oc);
+  }
 }
 
 Scenario::~Scenario() {
+  onpath_.reset();
   attackers_.clear();  // detach before the network goes
 }
 
@@ -560,6 +576,18 @@ ScenarioResult Scenario::run() {
   sample_peers();
   for (const auto& h : hosts_) res_.frozen_dropped += h->frozen_dropped();
   for (const auto& a : attackers_) res_.forged_sent += a->counters().sent;
+  if (onpath_) res_.onpath = onpath_->counters();
+  for (const auto& h : hosts_) {
+    const TaintCounters& t = h->taint();
+    for (size_t l = 0; l < kLabels; l++) {
+      res_.taint.received[l] += t.received[l];
+      res_.taint.dropped[l] += t.dropped[l];
+      res_.taint.completed[l] += t.completed[l];
+      if (is_made(static_cast<Label>(l))) res_.made_delivered += t.completed[l];
+    }
+    for (size_t i = 0; i < t.made_not_dropped.size(); i++)
+      res_.taint.made_not_dropped[i] += t.made_not_dropped[i];
+  }
   res_.latency = percentiles(latencies_);
   if (!first_send_.is_infinite() && !last_delivery_.is_infinite() && last_delivery_ > first_send_) {
     res_.elapsed = last_delivery_ - first_send_;
@@ -578,6 +606,8 @@ ScenarioResult Scenario::run() {
     res_.reorder_losses += s.reorder_losses;
     res_.spurious_losses += s.spurious_losses;
     res_.packets_sent += s.packets_sent;
+    res_.peer_restarts += s.peer_restarts;
+    for (size_t d = 0; d < res_.drops.size(); d++) res_.drops[d] += s.drops[d];
     for (DropReason d : {DropReason::too_short, DropReason::bad_version, DropReason::bad_type,
                          DropReason::bad_checksum, DropReason::bad_length, DropReason::bad_field}) {
       res_.corrupted_rejected += s.drops[static_cast<size_t>(d)];

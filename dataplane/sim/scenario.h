@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "sim/attacker.h"
 #include "sim/host.h"
 #include "sim/network.h"
+#include "sim/onpath.h"
 #include "sim/stats.h"
 #include "sim/timeline.h"
 #include "srdx/endpoint.h"
@@ -105,6 +107,9 @@ struct ScenarioConfig {
   std::vector<Restart> restarts;
   std::vector<Freeze> freezes;
   std::vector<Attack> attacks;
+  // An on-path attacker (sim/onpath.h) on the fabric; its seed is replaced
+  // by one derived from the scenario's.
+  std::optional<OnPathConfig> onpath;
   Workload workload = Workload::bulk;
   uint32_t senders = 1;           // bulk: many-to-one when more than one
   uint64_t msg_size = 64u << 10;  // bytes; at least 8 (the index)
@@ -138,9 +143,9 @@ struct ScenarioResult {
   // Reported completed yet never delivered: a bulk message, a pingpong
   // request the server never got, or an echo the client never got. Invariant.
   uint64_t completed_not_delivered = 0;
-  uint64_t failed = 0;                         // send_failed
+  uint64_t failed = 0;                                    // send_failed
   std::array<uint64_t, kFailReasons> failed_by_reason{};  // indexed by FailReason
-  uint64_t failed_but_delivered = 0;           // reported failed, yet it did arrive
+  uint64_t failed_but_delivered = 0;                      // reported failed, yet it did arrive
   // Of those, reported failed with Event::maybe_delivered false: the sender
   // was told it was not delivered. Invariant. Always 0 while Event has no
   // maybe_delivered (kEventSaysMaybeDelivered).
@@ -151,6 +156,19 @@ struct ScenarioResult {
   // Delivered messages an attacker forged (its payloads say so). Invariant.
   uint64_t forged_delivered = 0;
   uint64_t forged_sent = 0;  // datagrams the attackers sent
+  // The on-path attacker: what it did, and what the endpoints did with the
+  // datagrams it sent (summed over the hosts).
+  OnPathCounters onpath;
+  TaintCounters taint;
+  // Messages handed up while an endpoint took a datagram the attacker made
+  // or altered (Label: altered, reflected, forged). Invariant (encryption on;
+  // with it off, the control: an on-path attacker gets them delivered).
+  uint64_t made_delivered = 0;
+  // Connections replaced by a new incarnation of their peer, over the
+  // endpoints (EndpointStats::peer_restarts).
+  uint64_t peer_restarts = 0;
+  // Drops over the endpoints, by DropReason.
+  std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> drops{};
   // The most peers the endpoints held beyond the configured ones, sampled
   // through the attacks and at the end. Invariant: strangers get no state.
   uint64_t extra_peers = 0;
@@ -192,7 +210,7 @@ struct ScenarioResult {
   bool ok() const {
     return missing == 0 && duplicated == 0 && corrupted_delivered == 0 && order_violations == 0 &&
            completed_not_delivered == 0 && failed_not_maybe_but_delivered == 0 &&
-           forged_delivered == 0 && extra_peers == 0 && over_caps == 0;
+           forged_delivered == 0 && made_delivered == 0 && extra_peers == 0 && over_caps == 0;
   }
 };
 
@@ -232,6 +250,7 @@ class Scenario {
   size_t senders() const { return st_.size(); }
   Host& host(const HostRef& h) { return h.role == Role::receiver ? receiver() : sender(h.sender); }
   const std::vector<std::unique_ptr<Attacker>>& attackers() const { return attackers_; }
+  const OnPath* onpath() const { return onpath_.get(); }
 
   // The faults of ScenarioConfig, also callable from a test's own actions.
   void reload_peer(const HostRef& h);
@@ -281,6 +300,7 @@ class Scenario {
   std::unique_ptr<Network> net_;
   std::vector<std::unique_ptr<Host>> hosts_;  // senders..., then the receiver
   std::vector<std::unique_ptr<Attacker>> attackers_;
+  std::unique_ptr<OnPath> onpath_;
   std::vector<SenderState> st_;
   std::vector<Record> rec_;
   std::vector<uint32_t> outages_;  // per link (path * 2 + dir): blackholes now in force

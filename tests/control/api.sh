@@ -32,6 +32,7 @@ expect "d['ports']['link']['entropy_ports'] == {'first': $((LOCAL_PORT[a] + 1)),
 expect "'dpdk_device' not in d['ports']['link']" "no dpdk device on the udp link"
 expect "d['ports']['tcp_echo'] == '127.0.0.1:${ECHO_PORT[a]}'" "status ports.tcp_echo"
 expect "d['ports']['control'] == '${CONTROL[a]}'" "status ports.control"
+expect "d['encryption'] == True and d['public_key'] == '${PUBKEY[a]}'" "status encryption and public_key"
 ctl_expect 0 a status
 grep -q running "$WORK/ctl.out" || fail "srdxctl status: no 'running' in: $(cat "$WORK/ctl.out")"
 grep -q "127.0.0.1:${LOCAL_PORT[a]}" "$WORK/ctl.out" || fail "srdxctl status: no link address"
@@ -275,7 +276,13 @@ cp "$BODY" "$WORK/metrics.txt"
   --require-sample '^srdx_probe_rtt_seconds_bucket\{.*transport="tcp".*\} ' \
   --require-sample '^srdx_probe_rtt_seconds_bucket\{.*transport="srdx".*\} ' \
   --require-sample '^srdx_probe_rtt_seconds_count\{peer="b",transport="srdx",source="probe"\} ' \
-  --require srdx_probe_pings_lost_total --require srdx_probe_failures_total ||
+  --require srdx_probe_pings_lost_total --require srdx_probe_failures_total \
+  --require srdx_encryption_enabled --require srdx_handshakes_completed_total \
+  --require srdx_key_updates_total --require-sample '^srdx_encryption_enabled 1$' \
+  --require-sample '^srdx_drops_total\{reason="unknown_key"\} [0-9]+$' \
+  --require-sample '^srdx_drops_total\{reason="bad_auth"\} [0-9]+$' \
+  --require-sample '^srdx_drops_total\{reason="replay"\} [0-9]+$' \
+  --require-sample '^srdx_drops_total\{reason="unauthenticated"\} [0-9]+$' ||
   fail "/metrics is not valid Prometheus text (saved above)"
 # Every metric the Grafana dashboard queries is one srdxd exports.
 "$PY" - "$HERE/../../dashboards/srdx-grafana.json" "$WORK/metrics.txt" <<'PYEOF' ||

@@ -47,7 +47,7 @@ check_config 0 '^config ok$' --config "${CONFIG[a]}"
 check_config 0 '^config ok$' --link.kind udp --link.local "127.0.0.1:${LOCAL_PORT[a]}" \
   --link.entropy-ports "$((LOCAL_PORT[a] + 1)):8" --peers.peer "$(peer_spec b)" \
   --control.listen "${CONTROL[a]}" --control.token-file "${TOKEN_FILE[a]}" \
-  --services.tcp-echo "127.0.0.1:${ECHO_PORT[a]}" --log.level info --daemon.drain-timeout 5s
+  --keys.private-key-file "${KEY_FILE[a]}" --services.tcp-echo "127.0.0.1:${ECHO_PORT[a]}" --log.level info --daemon.drain-timeout 5s
 ok "a good configuration: config ok, exit 0"
 
 # A world-readable token file.

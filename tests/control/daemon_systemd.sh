@@ -56,9 +56,14 @@ rc=0
 "$SRDXD" --config "$WORK/none.conf" >"$WORK/out" 2>&1 || rc=$?
 [[ $rc == 2 ]] || fail "srdxd with a missing config: exit $rc, expected 2 ($(cat "$WORK/out"))"
 
-# The example is a valid configuration (with a token file of ours).
-(umask 077 && echo s3cret >"$WORK/token")
-sed "s|^token-file = .*|token-file = $WORK/token|" "$EXAMPLE" >"$WORK/srdxd.conf"
+# The example is a valid configuration (with a token file and a private key
+# of ours; the key is a fixed test key, made once with srdxctl genkey).
+grep -qx "private-key-file = $sysconfdir/srdx/private.key" "$EXAMPLE" ||
+  fail "the example's private-key-file is not $sysconfdir/srdx/private.key"
+(umask 077 && echo s3cret >"$WORK/token" &&
+  echo '5dDSLHzURjXoXbJMnP4GHXN/fji+QTleJHydRWE9/mM=' >"$WORK/private.key")
+sed -e "s|^token-file = .*|token-file = $WORK/token|" \
+  -e "s|^private-key-file = .*|private-key-file = $WORK/private.key|" "$EXAMPLE" >"$WORK/srdxd.conf"
 out=$("$SRDXD" --check-config --config "$WORK/srdxd.conf" 2>&1) || fail "the example: $out"
 [[ $out == "config ok" ]] || fail "the example: $out"
 ok "the example passes --check-config; a missing config exits 2"

@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # Shared by the control suite's scripts: real srdxd processes on loopback
-# (udp link), each in its own temp dir with its own ports and a 0600 token
-# file, torn down by an EXIT trap whatever happens.
+# (udp link), each in its own temp dir with its own ports, a 0600 token file
+# and a fresh key pair (srdxctl genkey / pubkey; the private key 0600), torn
+# down by an EXIT trap whatever happens. Peers are named with their public
+# keys (key=), so encryption is on as in production.
 #
 #   source lib.sh SRDXD SRDXCTL
 #   node_new a; node_new b
@@ -27,7 +29,7 @@ SRDXD=$WORK/ctltest-daemon
 BODY=$WORK/body        # the last reply's body
 STATUS=0               # the last reply's HTTP status
 
-declare -A PID IP LOCAL_PORT CONTROL ECHO_PORT TOKEN_FILE CONFIG LOG
+declare -A PID IP LOCAL_PORT CONTROL ECHO_PORT TOKEN_FILE CONFIG LOG KEY_FILE PUBKEY
 declare -a BACKGROUND=()   # other processes a test starts (srdxctl, ...)
 
 cleanup() {
@@ -68,8 +70,9 @@ fail() {
   exit 1
 }
 
-# node_new NAME [IP]: ports (link.local, 8 entropy ports, control, tcp echo)
-# and a token file only the owner can read. IP (default 127.0.0.1; any of
+# node_new NAME [IP]: ports (link.local, 8 entropy ports, control, tcp echo),
+# a token file only the owner can read and a key pair (KEY_FILE: the private
+# key, 0600; PUBKEY: its public key, base64). IP (default 127.0.0.1; any of
 # 127.0.0.0/8 works on loopback) is the node's srdx and TCP echo address, so
 # that a node can be a host that another node does not list as its peer; the
 # control API stays on 127.0.0.1.
@@ -85,10 +88,20 @@ node_new() {
   CONFIG[$n]=$WORK/$n/node.conf
   LOG[$n]=$WORK/$n/daemon.log
   (umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"${TOKEN_FILE[$n]}")
+  node_newkey "$n"
 }
 
-# peer_spec NAME: how another node names NAME in [peers].
-peer_spec() { echo "$1=${IP[$1]}:${LOCAL_PORT[$1]},tcp=${ECHO_PORT[$1]}"; }
+# node_newkey NAME: a fresh key pair for NAME (a restart or reload uses it).
+node_newkey() {
+  local n=$1
+  KEY_FILE[$n]=$WORK/$n/private.key
+  (umask 077 && "$SRDXCTL" genkey >"${KEY_FILE[$n]}") || fail "srdxctl genkey failed"
+  PUBKEY[$n]=$("$SRDXCTL" pubkey <"${KEY_FILE[$n]}") || fail "srdxctl pubkey failed"
+  [[ ${#PUBKEY[$n]} == 44 ]] || fail "srdxctl pubkey printed '${PUBKEY[$n]}', expected 44 characters"
+}
+
+# peer_spec NAME: how another node names NAME in [peers] (with its key).
+peer_spec() { echo "$1=${IP[$1]}:${LOCAL_PORT[$1]},tcp=${ECHO_PORT[$1]},key=${PUBKEY[$1]}"; }
 
 # node_config NAME [PEER...] [-- EXTRA_INI_LINES]: writes NAME's config file
 # (daemon.drain-timeout: $DRAIN_TIMEOUT, default 3s).
@@ -105,6 +118,8 @@ node_config() {
     echo "kind = udp"
     echo "local = ${IP[$n]}:${LOCAL_PORT[$n]}"
     echo "entropy-ports = $((LOCAL_PORT[$n] + 1)):8"
+    echo "[keys]"
+    echo "private-key-file = ${KEY_FILE[$n]}"
     echo "[peers]"
     for p in "${peers[@]}"; do echo "peer = $(peer_spec "$p")"; done
     echo "[control]"

@@ -6,8 +6,10 @@
 #  - gets its TCP echo connections reset (a knows its peers' IPs), counted
 #    as echo refusals in /v1/counters and /metrics, while a's peer b is
 #    answered over both transports;
-#  - with peers.accept-unknown = on, may connect, but the srdx echo still does
-#    not answer it (counted);
+#  - with peers.accept-unknown = on, may connect if it holds the private key
+#    of a peers.allow-key (encryption is on), but the srdx echo still does not
+#    answer it (counted); a stranger u (127.0.0.3) whose key is not allowed is
+#    refused and counted (drops reason unknown_key), with no state kept;
 #  - once a SIGHUP adds it to a's [peers], is answered over both transports;
 #    once a SIGHUP removes it again, its open TCP echo connection is reset.
 #   strangers.sh SRDXD SRDXCTL
@@ -17,12 +19,15 @@ source "$(dirname "$0")/lib.sh"
 node_new a
 node_new b
 node_new s 127.0.0.2
+node_new u 127.0.0.3
 node_config a b
 node_config b a
 node_config s a
+node_config u a
 node_start a
 node_start b
 node_start s
+node_start u
 say "srdxd a on ${CONTROL[a]}, b on ${CONTROL[b]}, s (127.0.0.2, not a peer of a) on ${CONTROL[s]}"
 
 call 200 a GET /v1/status
@@ -66,14 +71,29 @@ ctl_expect 0 b --json probe a --transport both --count 50
   fail "a's echo counters after b's probe: $(cat "$BODY")"
 ok "TCP echo: the stranger reset ($refused refused), the peer b answered over both transports"
 
-# ---- peers.accept-unknown = on: connected, still not echoed ----------------------------------
+# ---- peers.accept-unknown = on: only with an allowed key --------------------------------------
 kill -TERM "${PID[a]}"
 wait "${PID[a]}" || fail "srdxd a did not stop cleanly"
 unset 'PID[a]'
-node_config a b -- "[peers]" "accept-unknown = on"
+node_config a b -- "[peers]" "accept-unknown = on" "allow-key = ${PUBKEY[s]}"
 node_start a
 call 200 a GET /v1/status
 expect 'd["engine"]["accept_unknown_peers"] == True' "a accepts unknown peers"
+grep -q "1 allowed keys for strangers" "${LOG[a]}" || fail "a's log does not count its allowed key"
+# u's key is not allowed: refused after the handshake's first message, counted.
+unknown0=$(counter a 'd["endpoint"]["drops"]["unknown_key"]')
+ctl u --json probe a --transport srdx --count 2
+[[ $(jv 'd["results"]["srdx"]["count"] == 0 and d["results"]["srdx"]["lost"] >= 1' "$WORK/ctl.out") == true ]] ||
+  fail "u's srdx probe to a (u's key not allowed) was answered: $(cat "$WORK/ctl.out")"
+unknown=$(counter a 'd["endpoint"]["drops"]["unknown_key"]')
+[[ $unknown -gt $unknown0 ]] || fail "a did not count u's hellos as unknown_key drops ($unknown0 -> $unknown)"
+metric_at_least a 1 srdx_drops_total reason=unknown_key || fail "srdx_drops_total{reason=unknown_key}"
+call 200 a GET /v1/status
+expect 'd["engine"]["endpoint_peers"] == 1' "a keeps no state for u (its key is not allowed)"
+call 200 u GET /v1/peers
+expect 'not any(p["up"] for p in d["peers"])' "u never gets a connection to a"
+ok "accept-unknown: u, whose key is not in peers.allow-key, refused ($unknown unknown_key drops), no state"
+# s's key is allowed: it connects.
 ctl s --json probe a --transport srdx --count 2
 [[ $(jv 'd["results"]["srdx"]["count"] == 0' "$WORK/ctl.out") == true ]] ||
   fail "s's srdx probe to a was echoed: $(cat "$WORK/ctl.out")"
@@ -84,10 +104,12 @@ echo_refused=$(counter a 'd["echo"]["refused"]')
 metric_at_least a 1 srdx_echo_refused_total transport=srdx || fail "srdx_echo_refused_total{transport=srdx}"
 grep -q "srdx echo: not answering 127.0.0.2:${LOCAL_PORT[s]} (not a configured peer" "${LOG[a]}" ||
   fail "a's log does not say whom the echo did not answer"
-ok "peers.accept-unknown = on: s connects, the echo does not answer it ($echo_refused refused)"
+call 200 s GET /v1/peers
+expect 'any(p["name"] == "a" and p["up"] for p in d["peers"])' "s's connection to a is up (handshake done)"
+ok "peers.accept-unknown = on with s's key allowed: s connects, the echo does not answer it ($echo_refused refused)"
 
 # ---- SIGHUP: s becomes a peer, then stops being one -------------------------------------------
-node_config a b s -- "[peers]" "accept-unknown = on"
+node_config a b s -- "[peers]" "accept-unknown = on" "allow-key = ${PUBKEY[s]}"
 kill -HUP "${PID[a]}"
 wait_for 5 "s listed by a after SIGHUP" peer_listed a s
 ctl_expect 0 s --json probe a --transport both --count 50
@@ -98,7 +120,7 @@ ok "after a SIGHUP that adds s, a answers s over srdx and tcp"
 probe=$(probe_start s a tcp 100000 1000)
 wait_for 10 "s's tcp probe to a under way" probe_past s "$probe" 10
 refused0=$(counter a 'd["echo"]["tcp_refused"]')
-node_config a b -- "[peers]" "accept-unknown = on"
+node_config a b -- "[peers]" "accept-unknown = on" "allow-key = ${PUBKEY[s]}"
 kill -HUP "${PID[a]}"
 wait_for 10 "s's tcp probe ended by the reset" probe_over s "$probe"
 call 200 s GET "/v1/probes/$probe"

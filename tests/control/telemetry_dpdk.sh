@@ -6,7 +6,7 @@
 # /srdx/paths with dpdk-telemetry.py (if installed) and straight from the
 # telemetry socket, and compares them with /v1/counters, /v1/peers and
 # /v1/peers/b/paths.
-#   telemetry_dpdk.sh SRDXD
+#   telemetry_dpdk.sh SRDXD SRDXCTL    (srdxctl makes the key pairs)
 # Skipped (77) when not root or when DPDK cannot start here. EAL's runtime
 # directory (--file-prefix of its own, under RUNTIME_DIRECTORY) lives in the
 # test's temp dir and goes with it.
@@ -15,9 +15,8 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "SKIP: DPDK (EAL on net_null with --no-huge) needs root; run the test as root"
   exit 77
 fi
-# lib.sh wants srdxctl too; this test does not use it.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$(dirname "$0")/lib.sh" "${1:?usage: $0 SRDXD}" unused
+source "$(dirname "$0")/lib.sh" "${1:?usage: $0 SRDXD SRDXCTL}" "${2:?usage: $0 SRDXD SRDXCTL}"
 
 PATHS=96 # more than one telemetry reply holds (about 70)
 PREFIX=srdx-telemetry-test-$$
@@ -30,6 +29,9 @@ if [[ ${#SOCK} -gt 107 ]]; then
 fi
 
 node_new a
+# b and c-1 are never there: keys of their own, never used.
+node_new b
+node_new c-1
 cat >"${CONFIG[a]}" <<EOF
 # srdxd on the dpdk link (control suite, telemetry)
 [link]
@@ -43,10 +45,12 @@ entropy-ports = 49152:8
 neighbour = 198.18.1.3=02:00:00:00:00:02
 [engine]
 paths = $PATHS
+[keys]
+private-key-file = ${KEY_FILE[a]}
 [peers]
-peer = b=198.18.1.3:47000
+peer = b=198.18.1.3:47000,key=${PUBKEY[b]}
 # A name telemetry cannot carry as a key ('-').
-peer = c-1=198.18.1.4:47000
+peer = c-1=198.18.1.4:47000,key=${PUBKEY[c-1]}
 [control]
 listen = ${CONTROL[a]}
 token-file = ${TOKEN_FILE[a]}

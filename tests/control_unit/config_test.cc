@@ -27,6 +27,10 @@ class ConfigTest : public ::testing::Test {
     dir_ = tmpl;
     token_ = dir_ + "/token";
     write(token_, "  s3cret-token \n", 0600);
+    priv_ = generate_private_key();
+    key_ = dir_ + "/private.key";
+    write(key_, key_to_base64(priv_) + "\n", 0600);
+    peer_key_ = key_to_base64(public_key_of(generate_private_key()));
   }
   void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
 
@@ -37,8 +41,8 @@ class ConfigTest : public ::testing::Test {
 
   // A minimal valid command line, plus `extra`.
   std::vector<std::string> args(std::vector<std::string> extra = {}) const {
-    std::vector<std::string> a = {"--link.local", "127.0.0.1:47000", "--control.token-file",
-                                  token_};
+    std::vector<std::string> a = {"--link.local", "127.0.0.1:47000",         "--control.token-file",
+                                  token_,         "--keys.private-key-file", key_};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -52,7 +56,14 @@ class ConfigTest : public ::testing::Test {
     return r.message;
   }
 
-  std::string dir_, token_;
+  // The [keys] section naming key_, for config files.
+  std::string keys_section() const { return "[keys]\nprivate-key-file = " + key_ + "\n"; }
+  // ",key=..." for a peer line.
+  std::string with_key() const { return ",key=" + peer_key_; }
+
+  std::string dir_, token_, key_;
+  PrivateKey priv_{};
+  std::string peer_key_;  // some peer's public key, base64
 };
 
 TEST_F(ConfigTest, MinimalCommandLineGetsTheDefaults) {
@@ -90,9 +101,9 @@ TEST_F(ConfigTest, AcceptUnknownPeersAndEndpointLimits) {
   write(conf,
         "[link]\nlocal = 127.0.0.1:47000\n"
         "[endpoint]\nmax-peers = 2\nrecv-memory = 64MiB\nidle-timeout = 30s\n"
-        "[peers]\naccept-unknown = on\npeer = b=10.0.0.2:47000\npeer = c=10.0.0.3:47000\n"
-        "[control]\ntoken-file = " +
-            token_ + "\n",
+        "[peers]\naccept-unknown = on\npeer = b=10.0.0.2:47000" +
+            with_key() + "\npeer = c=10.0.0.3:47000" + with_key() + "\n" + keys_section() +
+            "[control]\ntoken-file = " + token_ + "\n",
         0644);
   DaemonConfig c;
   ParseResult r = parse_config({"--config", conf}, c);
@@ -161,9 +172,9 @@ TEST_F(ConfigTest, ConfigFileSectionsAndCommandLineOverride) {
         "[link]\nkind = udp\nlocal = 198.18.1.1:47000\nentropy-ports = 40000:16\nmtu = 9001\n"
         "[engine]\npaths = 32\nrto-min = 100us\nmessage-timeout = 500ms\ncc-target = 80us\n"
         "pacing = off\n"
-        "[peers]\npeer = b=198.18.2.2:47000,tcp=7500\npeer = c=198.18.3.3:47000\n"
-        "[control]\nlisten = 127.0.0.1:9000\ntoken_file = " +
-            token_ +
+        "[peers]\npeer = b=198.18.2.2:47000,tcp=7500" +
+            with_key() + "\npeer = c=198.18.3.3:47000" + with_key() + "\n" + keys_section() +
+            "[control]\nlisten = 127.0.0.1:9000\ntoken_file = " + token_ +
             "\n"
             "[services]\ntcp-echo = off\n[log]\nlevel = debug\n"
             "[daemon]\ndrain-timeout = 1s\nprobe-every = 30s\n",
@@ -198,11 +209,30 @@ TEST_F(ConfigTest, CheckHelpAndVersion) {
   EXPECT_EQ(parse_config(args({"--check-config"}), c).outcome, ParseOutcome::check);
   const ParseResult h = parse_config({"--help"}, c);
   EXPECT_EQ(h.outcome, ParseOutcome::help);
-  for (const char* s :
-       {"Link", "Engine", "Endpoint limits", "Peers", "Control API", "--link.kind",
-        "--engine.rto-min", "--endpoint.max-peers", "--endpoint.recv-memory",
-        "--endpoint.idle-timeout", "--peers.peer", "--peers.accept-unknown", "--control.token-file",
-        "--services.tcp-echo", "--log.level", "--daemon.drain-timeout", "--check-config"}) {
+  for (const char* s : {"Link",
+                        "Engine",
+                        "Endpoint: encryption",
+                        "Keys",
+                        "Peers",
+                        "Control API",
+                        "--link.kind",
+                        "--engine.rto-min",
+                        "--endpoint.max-peers",
+                        "--endpoint.recv-memory",
+                        "--endpoint.idle-timeout",
+                        "--peers.peer",
+                        "--peers.accept-unknown",
+                        "--control.token-file",
+                        "--endpoint.encryption",
+                        "--endpoint.rekey-packets",
+                        "--endpoint.rekey-interval",
+                        "--keys.private-key-file",
+                        "--peers.allow-key",
+                        "srdxctl genkey",
+                        "--services.tcp-echo",
+                        "--log.level",
+                        "--daemon.drain-timeout",
+                        "--check-config"}) {
     EXPECT_THAT(h.message, HasSubstr(s));
   }
   EXPECT_EQ(parse_config({"--version"}, c).outcome, ParseOutcome::version);
@@ -226,8 +256,8 @@ TEST_F(ConfigTest, ExactMessagesForBadValues) {
   EXPECT_EQ(error({"--control.listen", "127.0.0.1:99999"}),
             "--control.listen: '127.0.0.1:99999': port '99999' is out of range; accepted 1..65535");
   EXPECT_EQ(error({"--peers.peer", "b"}),
-            "--peers.peer: 'b' has no NAME=; accepted: NAME=IP:PORT[,tcp=PORT], e.g. "
-            "b=198.18.2.2:47000");
+            "--peers.peer: 'b' has no NAME=; accepted: NAME=IP:PORT[,tcp=PORT][,key=BASE64], e.g. "
+            "b=198.18.2.2:47000,key=...");
   EXPECT_EQ(error({"--peers.peer", "b=300.1.1.1:5"}),
             "--peers.peer: peer 'b': '300.1.1.1:5': '300.1.1.1' is not an IPv4 address; "
             "accepted: IP:PORT");
@@ -315,23 +345,23 @@ TEST_F(ConfigTest, UnknownOptionsAndFiles) {
 TEST_F(ConfigTest, CommandLinePeersReplaceTheFiles) {
   const std::string conf = dir_ + "/peers.conf";
   write(conf,
-        "[link]\nlocal = 127.0.0.1:47000\n[peers]\npeer = b=10.0.0.2:47000\n"
-        "peer = c=10.0.0.3:47000\n[control]\ntoken-file = " +
-            token_ + "\n",
+        "[link]\nlocal = 127.0.0.1:47000\n[peers]\npeer = b=10.0.0.2:47000" + with_key() +
+            "\npeer = c=10.0.0.3:47000" + with_key() + "\n" + keys_section() +
+            "[control]\ntoken-file = " + token_ + "\n",
         0644);
   DaemonConfig c;
   ParseResult r = parse_config({"--config", conf}, c);
   ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
   ASSERT_EQ(c.peers.size(), 2u);
   // The command line wins: its peers, not the file's and its own.
-  r = parse_config({"--config", conf, "--peers.peer", "d=10.0.0.4:47000"}, c);
+  r = parse_config({"--config", conf, "--peers.peer", "d=10.0.0.4:47000" + with_key()}, c);
   ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
   ASSERT_EQ(c.peers.size(), 1u);
   EXPECT_EQ(c.peers[0].name, "d");
   // A name the file also has takes the command line's address.
-  r = parse_config(
-      {"--config", conf, "--peers.peer", "b=10.0.0.9:47000", "--peers.peer", "e=10.0.0.5:47000"},
-      c);
+  r = parse_config({"--config", conf, "--peers.peer", "b=10.0.0.9:47000" + with_key(),
+                    "--peers.peer", "e=10.0.0.5:47000" + with_key()},
+                   c);
   ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
   ASSERT_EQ(c.peers.size(), 2u);
   EXPECT_EQ(c.peers[0].name, "b");
@@ -371,6 +401,110 @@ TEST_F(ConfigTest, TokenFilePermissions) {
                 "or 640)");
 }
 
+TEST_F(ConfigTest, KeysAndEncryption) {
+  DaemonConfig c;
+  ParseResult r = parse_config(args(), c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_TRUE(c.ep.encryption);
+  EXPECT_EQ(c.ep.static_key, priv_);
+  EXPECT_EQ(c.private_key_file, key_);
+  EXPECT_EQ(c.ep.rekey_packets, tuning::kDefaultRekeyPackets);
+  EXPECT_EQ(c.ep.rekey_interval, tuning::kDefaultRekeyInterval);
+  EXPECT_TRUE(c.allowed_keys.empty());
+
+  const PublicKey b = public_key_of(generate_private_key());
+  const PublicKey s = public_key_of(generate_private_key());
+  r = parse_config(args({"--peers.peer", "b=10.0.0.2:47000,key=" + key_to_base64(b) + ",tcp=9",
+                         "--peers.allow-key", key_to_base64(s), "--endpoint.rekey-packets", "1000",
+                         "--endpoint.rekey-interval", "10s"}),
+                   c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  ASSERT_EQ(c.peers.size(), 1u);
+  EXPECT_EQ(c.peers[0].key, b);
+  EXPECT_EQ(c.peers[0].tcp_port, 9);
+  ASSERT_EQ(c.allowed_keys.size(), 1u);
+  EXPECT_EQ(c.allowed_keys[0], s);
+  EXPECT_EQ(c.ep.rekey_packets, 1000u);
+  EXPECT_EQ(c.ep.rekey_interval, Duration::seconds(10));
+
+  // Encryption off: no key needed anywhere.
+  r = parse_config({"--link.local", "127.0.0.1:47000", "--control.token-file", token_,
+                    "--endpoint.encryption", "off", "--peers.peer", "b=10.0.0.2:47000"},
+                   c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_FALSE(c.ep.encryption);
+  EXPECT_TRUE(is_zero(c.ep.static_key));
+  EXPECT_TRUE(is_zero(c.peers[0].key));
+}
+
+TEST_F(ConfigTest, KeyErrors) {
+  // No private key with encryption on: an error, not a derived key.
+  DaemonConfig c;
+  ParseResult r =
+      parse_config({"--link.local", "127.0.0.1:47000", "--control.token-file", token_}, c);
+  EXPECT_EQ(r.outcome, ParseOutcome::error);
+  EXPECT_EQ(r.message,
+            "--keys.private-key-file: required with endpoint.encryption on: a file holding this "
+            "appliance's private key, readable by its owner only (umask 077; srdxctl genkey > "
+            "FILE)");
+  // A peer without a key.
+  EXPECT_EQ(error({"--peers.peer", "b=10.0.0.2:47000,tcp=9"}),
+            "--peers.peer: peer 'b' has no key; with endpoint.encryption on every peer needs its "
+            "public key: b=10.0.0.2:47000,key=BASE64 (srdxctl pubkey prints it)");
+  // Bad base64, a short key, the zero key.
+  EXPECT_EQ(error({"--peers.peer", "b=10.0.0.2:47000,key=not-base64!"}),
+            "--peers.peer: peer 'b': key 'not-base64!' is not a key; accepted: a public key, 44 "
+            "characters of base64 (srdxctl pubkey prints it)");
+  EXPECT_THAT(error({"--peers.peer", "b=10.0.0.2:47000,key=AAAA"}), HasSubstr("is not a key"));
+  EXPECT_EQ(error({"--peers.peer", "b=10.0.0.2:47000,key=" + key_to_base64(PublicKey{})}),
+            "--peers.peer: peer 'b': the key is the all-zero key");
+  EXPECT_EQ(error({"--peers.peer", "b=10.0.0.2:47000" + with_key() + with_key()}),
+            "--peers.peer: 'b=10.0.0.2:47000" + with_key() + with_key() +
+                "': key= given twice; accepted: NAME=IP:PORT[,tcp=PORT][,key=BASE64], e.g. "
+                "b=198.18.2.2:47000,key=...");
+  EXPECT_EQ(error({"--peers.allow-key", "zzz"}),
+            "--peers.allow-key: 'zzz' is not a key; accepted: a public key, 44 characters of "
+            "base64 (srdxctl pubkey prints it)");
+  EXPECT_EQ(error({"--endpoint.encryption", "maybe"}),
+            "--endpoint.encryption: 'maybe' is not a switch; accepted: on, off (true/false, "
+            "yes/no, 1/0)");
+  EXPECT_EQ(error({"--endpoint.rekey-packets", "10"}),
+            "--endpoint.rekey-packets: '10' is out of range; accepted 64..8388608");
+  EXPECT_THAT(error({"--endpoint.rekey-interval", "10ms"}),
+              HasSubstr("--endpoint.rekey-interval: '10ms' is out of range; accepted"));
+
+  // The private key file: the token's checks, then the key's form.
+  auto key_error = [&](const std::string& file) {
+    DaemonConfig d;
+    const ParseResult kr = parse_config({"--link.local", "127.0.0.1:47000", "--control.token-file",
+                                         token_, "--keys.private-key-file", file},
+                                        d);
+    EXPECT_EQ(kr.outcome, ParseOutcome::error);
+    return kr.message;
+  };
+  const std::string world = dir_ + "/world.key";
+  write(world, key_to_base64(priv_) + "\n", 0644);
+  EXPECT_EQ(key_error(world),
+            "--keys.private-key-file: " + world +
+                " is world-readable (mode 0644); accepted: a file others cannot read (chmod 600 "
+                "or 640)");
+  const std::string empty = dir_ + "/empty.key";
+  write(empty, "\n", 0600);
+  EXPECT_EQ(key_error(empty), "--keys.private-key-file: " + empty +
+                                  " is empty; accepted: a file holding the private key");
+  const std::string bad = dir_ + "/bad.key";
+  write(bad, "hello\n", 0600);
+  EXPECT_EQ(key_error(bad),
+            "--keys.private-key-file: " + bad +
+                ": not a private key; accepted: 44 characters of base64 (umask 077; srdxctl "
+                "genkey > " +
+                bad + ")");
+  EXPECT_THAT(key_error(dir_ + "/none"),
+              HasSubstr("cannot read (No such file or directory); accepted: an existing file "
+                        "holding the private key"));
+  EXPECT_EQ(key_error(dir_), "--keys.private-key-file: " + dir_ + ": not a regular file");
+}
+
 TEST(PeerSpec, Forms) {
   PeerConfig p;
   EXPECT_EQ(parse_peer("b=198.18.2.2:47000", p), "");
@@ -383,6 +517,15 @@ TEST(PeerSpec, Forms) {
   EXPECT_THAT(parse_peer("b=10.0.0.1:1,tcp=0", p), HasSubstr("tcp port '0' is out of range"));
   EXPECT_THAT(parse_peer("b c=10.0.0.1:1", p), HasSubstr("the name may hold only"));
   EXPECT_THAT(parse_peer("=10.0.0.1:1", p), HasSubstr("1 to 64 characters"));
+  // key= and tcp= in either order; each once.
+  const std::string k = key_to_base64(public_key_of(generate_private_key()));
+  EXPECT_EQ(parse_peer("b=10.0.0.1:1,key=" + k + ",tcp=9", p), "");
+  EXPECT_EQ(key_to_base64(p.key), k);
+  EXPECT_EQ(p.tcp_port, 9);
+  EXPECT_EQ(parse_peer("b=10.0.0.1:1,tcp=8,key=" + k, p), "");
+  EXPECT_EQ(p.tcp_port, 8);
+  EXPECT_THAT(parse_peer("b=10.0.0.1:1,tcp=8,tcp=9", p), HasSubstr("tcp= given twice"));
+  EXPECT_THAT(parse_peer("b=10.0.0.1:1,", p), HasSubstr("unknown ''"));
 }
 
 }  // namespace

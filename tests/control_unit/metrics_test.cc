@@ -128,6 +128,34 @@ TEST(Prometheus, RendersASample) {
   }
 }
 
+// Encryption: whether it is on, handshakes, key updates, and the drops of
+// datagrams that failed authentication, replays, unknown keys and clear
+// packets where sealed ones belong.
+TEST(Prometheus, Encryption) {
+  Snapshot s = sample();
+  s.encryption = true;
+  s.ep.handshakes_completed = 4;
+  s.ep.key_updates = 17;
+  s.ep.drops[static_cast<size_t>(DropReason::bad_auth)] = 6;
+  s.ep.drops[static_cast<size_t>(DropReason::replay)] = 7;
+  s.ep.drops[static_cast<size_t>(DropReason::unknown_key)] = 8;
+  s.ep.drops[static_cast<size_t>(DropReason::unauthenticated)] = 9;
+  MetricsInput in;
+  in.snap = &s;
+  std::string t = render_prometheus(in);
+  EXPECT_THAT(t, HasSubstr("# TYPE srdx_encryption_enabled gauge\nsrdx_encryption_enabled 1\n"));
+  EXPECT_THAT(t, HasSubstr("# TYPE srdx_handshakes_completed_total counter\n"
+                           "srdx_handshakes_completed_total 4\n"));
+  EXPECT_THAT(t, HasSubstr("# TYPE srdx_key_updates_total counter\nsrdx_key_updates_total 17\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_drops_total{reason=\"bad_auth\"} 6\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_drops_total{reason=\"replay\"} 7\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_drops_total{reason=\"unknown_key\"} 8\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_drops_total{reason=\"unauthenticated\"} 9\n"));
+  s.encryption = false;
+  t = render_prometheus(in);
+  EXPECT_THAT(t, HasSubstr("\nsrdx_encryption_enabled 0\n"));
+}
+
 TEST(Prometheus, EscapeLabel) { EXPECT_EQ(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd"); }
 
 }  // namespace

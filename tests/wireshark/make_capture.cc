@@ -3,12 +3,17 @@
 //
 //   make_capture OUT.pcap OUT.expect
 //
-// Every version 2 packet is made by the transport's own encoders
-// (transport/wire.h) and checked with its decoder before it is written.
-// Version 3 is not in the encoders yet: its clear packets are version 2
-// packets with the version byte set to 3 and the checksum recomputed; the
-// Noise part of a sealed hello/hello_ack and the sealed datagram (type 7) are
-// built byte by byte below, following the layout in tools/wireshark/srdx.lua.
+// Every packet is made by the transport's own encoders (transport/wire.h,
+// which speak version 3) and checked with its decoder before it is written.
+// The version 2 packets (the dissector still reads captures of older
+// appliances) are version 3 clear packets with the version byte set to 2 and
+// the checksum recomputed: the two versions differ in nothing else. The
+// sealed datagrams (type 7) have headers from the transport's encoder and a
+// pattern for ciphertext and tag, so the expected hex is easy to read. At the
+// end, a real encrypted exchange between two endpoints (handshake, messages,
+// acknowledgements) is captured as the endpoints sent it: the dissector must
+// decode every datagram of it, and no frame of it may show the messages'
+// plaintext.
 //
 // The capture is classic pcap (microsecond timestamps), linktype 1
 // (Ethernet), each datagram in IPv4 and UDP headers built here with correct
@@ -22,6 +27,7 @@
 //   FRAME  expert STRING   an expert info of FRAME contains STRING; frames
 //                          without such a line must have none at warning or
 //                          error level and a good checksum where one exists
+#include <algorithm>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -30,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "srdx/endpoint.h"
 #include "wire.h"
 
 namespace {
@@ -60,9 +67,6 @@ void put16(Bytes& b, size_t at, uint16_t v) {
 }
 void put32(Bytes& b, size_t at, uint32_t v) {
   for (int i = 0; i < 4; ++i) b[at + i] = static_cast<uint8_t>(v >> (24 - 8 * i));
-}
-void put64(Bytes& b, size_t at, uint64_t v) {
-  for (int i = 0; i < 8; ++i) b[at + i] = static_cast<uint8_t>(v >> (56 - 8 * i));
 }
 void append(Bytes& b, const Bytes& more) { b.insert(b.end(), more.begin(), more.end()); }
 // n bytes first, first + 1, ... (mod 256): recognisable in hex dumps.
@@ -155,23 +159,28 @@ void check_decodes(const Bytes& datagram, size_t want_count) {
   }
 }
 
-// Version 3 with encryption off is version 2 with byte 2 = 3: the version 2
-// packet (checked by the decoder) with the version byte changed and the
+// Version 2 is version 3 with encryption off and byte 2 = 2: the version 3
+// packet (checked by the decoder first) with the version byte changed and the
 // checksum recomputed. For a coalesced datagram both packets change.
-Bytes as_v3(Bytes v2, size_t second_packet_at = 0) {
-  check_decodes(v2, second_packet_at ? 2 : 1);
+Bytes as_v2(Bytes v3, size_t second_packet_at = 0) {
+  check_decodes(v3, second_packet_at ? 2 : 1);
   if (second_packet_at == 0) {
-    v2[2] = 3;
-    reseal(v2);
-    return v2;
+    v3[2] = 2;
+    reseal(v3);
+    return v3;
   }
-  Bytes a(v2.begin(), v2.begin() + static_cast<long>(second_packet_at));
-  Bytes d(v2.begin() + static_cast<long>(second_packet_at), v2.end());
-  a[2] = d[2] = 3;
+  Bytes a(v3.begin(), v3.begin() + static_cast<long>(second_packet_at));
+  Bytes d(v3.begin() + static_cast<long>(second_packet_at), v3.end());
+  a[2] = d[2] = 2;
   reseal(a);
   reseal(d);
   append(a, d);
   return a;
+}
+// A version 3 packet, checked by the decoder.
+Bytes v3(Bytes p, size_t count = 1) {
+  check_decodes(p, count);
+  return p;
 }
 
 // ---- pcap: Ethernet, IPv4, UDP ----
@@ -305,8 +314,7 @@ int main(int argc, char** argv) {
   h1.max_message = 16u << 20;
   h1.recv_msg_window = 256;
   h1.recv_buffer = 4u << 20;
-  Bytes p = enc_hello(common(Type::hello, kCidA), h1);
-  check_decodes(p, 1);
+  Bytes p = as_v2(enc_hello(common(Type::hello, kCidA), h1));
   int fr = a_to_b(p);
   common_fields(fr, 2, 1, kCidA, 0);
   E(fr, "srdx.header_len", "80");
@@ -329,8 +337,7 @@ int main(int argc, char** argv) {
   rt.dst_cid = kCidA;
   const Bytes cookie = pattern(0xc0, 16);
   std::memcpy(rt.cookie, cookie.data(), 16);
-  p = enc_retry(common(Type::retry, 0), rt);
-  check_decodes(p, 1);
+  p = as_v2(enc_retry(common(Type::retry, 0), rt));
   fr = b_to_a(p);
   common_fields(fr, 2, 5, 0, 0);
   E(fr, "srdx.header_len", "48");
@@ -341,8 +348,7 @@ int main(int argc, char** argv) {
   // 3. hello again, echoing the cookie.
   Hello h3 = h1;
   std::memcpy(h3.cookie, cookie.data(), 16);
-  p = enc_hello(common(Type::hello, kCidA), h3);
-  check_decodes(p, 1);
+  p = as_v2(enc_hello(common(Type::hello, kCidA), h3));
   fr = a_to_b(p);
   common_fields(fr, 2, 1, kCidA, 0);
   E(fr, "srdx.cookie", hex(cookie));
@@ -356,8 +362,7 @@ int main(int argc, char** argv) {
   h4.max_message = 1u << 30;
   h4.recv_msg_window = 1024;
   h4.recv_buffer = 64u << 20;
-  p = enc_hello(common(Type::hello_ack, kCidB), h4);
-  check_decodes(p, 1);
+  p = as_v2(enc_hello(common(Type::hello_ack, kCidB), h4));
   fr = b_to_a(p);
   common_fields(fr, 2, 2, kCidB, 0);
   E(fr, "srdx.dst_cid", hex64(kCidA));
@@ -383,8 +388,7 @@ int main(int argc, char** argv) {
   d5.frag_size = 100;
   d5.flow = 7;
   d5.payload = payload5;
-  const Bytes data5 = enc_data(common(Type::data, kCidA), d5);
-  check_decodes(data5, 1);
+  const Bytes data5 = as_v2(enc_data(common(Type::data, kCidA), d5));
   fr = a_to_b(data5);
   common_fields(fr, 2, 3, kCidA, 0);
   E(fr, "srdx.header_len", "72");
@@ -418,8 +422,7 @@ int main(int argc, char** argv) {
   d6.frag_index = 2;
   d6.prev_delta = 4;
   d6.payload = payload6;
-  p = enc_data(common(Type::data, kCidA, flag::kOrdered | flag::kRetransmission), d6);
-  check_decodes(p, 1);
+  p = as_v2(enc_data(common(Type::data, kCidA, flag::kOrdered | flag::kRetransmission), d6));
   fr = a_to_b(p);
   common_fields(fr, 2, 3, kCidA, 0x0003);
   E(fr, "srdx.flags.ordered", "1");
@@ -449,8 +452,7 @@ int main(int argc, char** argv) {
   a7.ranges[1] = {900, 979};   // gap 11, len 80
   a7.ranges[2] = {850, 880};   // gap 19, len 31
   a7.ranges[3] = {3, 10};      // gap 839, len 8
-  p = enc_ack(common(Type::ack, kCidB), a7);
-  check_decodes(p, 1);
+  p = as_v2(enc_ack(common(Type::ack, kCidB), a7));
   fr = b_to_a(p);
   common_fields(fr, 2, 4, kCidB, 0);
   E(fr, "srdx.header_len", dec(76 + 8 * 4));
@@ -498,14 +500,14 @@ int main(int argc, char** argv) {
   d8.frag_size = 20;
   d8.flow = 65535;
   d8.payload = payload8;
-  Bytes ack8 = enc_ack(common(Type::ack, kCidB, flag::kCoalesced), a8);
-  const size_t ack8_len = ack8.size();
-  const Bytes data8 = enc_data(common(Type::data, kCidB, flag::kAckNow), d8);
+  Bytes coalesced = enc_ack(common(Type::ack, kCidB, flag::kCoalesced), a8);
+  const size_t ack8_len = coalesced.size();
+  append(coalesced, enc_data(common(Type::data, kCidB, flag::kAckNow), d8));
+  coalesced = as_v2(coalesced, ack8_len);
+  const Bytes ack8(coalesced.begin(), coalesced.begin() + static_cast<long>(ack8_len));
+  const Bytes data8(coalesced.begin() + static_cast<long>(ack8_len), coalesced.end());
   const uint32_t ack8_checksum = wire::crc32c_hole(ack8, 8);
   const uint32_t data8_checksum = wire::crc32c_hole(data8, 8);
-  Bytes coalesced = ack8;
-  append(coalesced, data8);
-  check_decodes(coalesced, 2);
   fr = b_to_a(coalesced);
   E(fr, "srdx.type", "4,3");
   E(fr, "srdx.flags", "0x0008,0x0004");
@@ -529,8 +531,7 @@ int main(int argc, char** argv) {
   Close cl9;
   cl9.dst_cid = kCidB;
   cl9.reason = static_cast<uint32_t>(CloseReason::removed);
-  p = enc_close(common(Type::close, kCidA), cl9);
-  check_decodes(p, 1);
+  p = as_v2(enc_close(common(Type::close, kCidA), cl9));
   fr = a_to_b(p);
   common_fields(fr, 2, 6, kCidA, 0);
   E(fr, "srdx.header_len", "40");
@@ -561,17 +562,15 @@ int main(int argc, char** argv) {
   // The checksum covers the whole 176-byte datagram.
   Hello h11 = h1;
   h11.features = feature::kOrdered | feature::kSealed | feature::kCoalesce;  // bit 1 = sealed
-  Bytes hello11 = enc_hello(common(Type::hello, kCidC), h11);
-  check_decodes(hello11, 1);
   const Bytes e11 = pattern(0xe0, 32);
   const Bytes static11 = pattern(0x50, 48);
   const Bytes tag11 = pattern(0x70, 16);
-  hello11[2] = 3;  // version 3
-  append(hello11, e11);
-  append(hello11, static11);
-  append(hello11, tag11);
+  Bytes noise11 = e11;
+  append(noise11, static11);
+  append(noise11, tag11);
+  h11.noise = noise11;
+  const Bytes hello11 = v3(enc_hello(common(Type::hello, kCidC), h11));
   if (hello11.size() != 176) die("sealed hello is not 176 bytes");
-  reseal(hello11);
   fr = a_to_b(hello11);
   common_fields(fr, 3, 1, kCidC, 0);
   E(fr, "srdx.header_len", "80");
@@ -590,15 +589,13 @@ int main(int argc, char** argv) {
   Hello h12 = h4;
   h12.dst_cid = kCidC;
   h12.features = feature::kSealed | feature::kCoalesce;
-  Bytes hello12 = enc_hello(common(Type::hello_ack, kCidD), h12);
-  check_decodes(hello12, 1);
   const Bytes e12 = pattern(0x90, 32);
   const Bytes tag12 = pattern(0xb0, 16);
-  hello12[2] = 3;
-  append(hello12, e12);
-  append(hello12, tag12);
+  Bytes noise12 = e12;
+  append(noise12, tag12);
+  h12.noise = noise12;
+  const Bytes hello12 = v3(enc_hello(common(Type::hello_ack, kCidD), h12));
   if (hello12.size() != 128) die("sealed hello_ack is not 128 bytes");
-  reseal(hello12);
   fr = b_to_a(hello12);
   common_fields(fr, 3, 2, kCidD, 0);
   E(fr, "srdx.dst_cid", hex64(kCidC));
@@ -608,33 +605,38 @@ int main(int argc, char** argv) {
   E(fr, "srdx.noise.encrypted_static", "");
   E(fr, "_ws.col.Info", "hello_ack cid=" + cid(kCidD) + " dst=" + cid(kCidC) + " sealed");
 
-  // 13, 14. sealed datagrams (type 7), built by hand, big endian:
+  // 13, 14. sealed datagrams (type 7), big endian:
   //   0 magic u16 0x5244 | 2 version u8 3 | 3 type u8 7 |
-  //   4 flags u8 (bit 0: key phase) | 5 reserved u8 0 | 6 src_port u16 |
-  //   8 dst_cid u64 | 16 counter u64 | 24 ciphertext | last 16: AEAD tag
-  // No checksum. The ciphertext here is a pattern, not a real encryption.
+  //   4 flags u8 (bit 0: key phase, bit 1: peer phase) | 5 reserved u8 0 |
+  //   6 src_port u16 | 8 dst_cid u64 | 16 counter u64 | 24 ciphertext |
+  //   last 16: AEAD tag
+  // No checksum. The header is the transport's encoder's; the ciphertext
+  // here is a pattern, not a real encryption (the real ones come at the end).
   auto sealed = [](uint8_t flags, uint64_t dst_cid, uint64_t counter, const Bytes& ciphertext,
                    const Bytes& tag) {
-    Bytes s(24, 0);
-    put16(s, 0, 0x5244);
-    s[2] = 3;
-    s[3] = 7;
-    s[4] = flags;
-    s[5] = 0;
-    put16(s, 6, kPort);
-    put64(s, 8, dst_cid);
-    put64(s, 16, counter);
+    wire::SealedHeader h;
+    h.flags = flags;
+    h.src_port = kPort;
+    h.dst_cid = dst_cid;
+    h.counter = counter;
+    Bytes s(wire::kSealedHeaderSize, 0);
+    wire::encode_sealed_header(s.data(), h);
     append(s, ciphertext);
     append(s, tag);
     return s;
   };
   const Bytes ct13 = pattern(0x11, 72 + 32);  // a data packet's size
   const Bytes tag13 = pattern(0xf0, 16);
-  fr = a_to_b(sealed(0x01, kCidD, 7, ct13, tag13));
+  const Bytes sealed13 = sealed(0x03, kCidD, 7, ct13, tag13);
+  wire::SealedHeader sh13;
+  if (wire::decode_sealed(sealed13, sh13) != wire::DecodeError::ok || sh13.counter != 7)
+    die("the transport's decoder refuses the sealed datagram");
+  fr = a_to_b(sealed13);
   E(fr, "srdx.version", "3");
   E(fr, "srdx.type", "7");
-  E(fr, "srdx.sealed.flags", "0x01");
+  E(fr, "srdx.sealed.flags", "0x03");
   E(fr, "srdx.sealed.key_phase", "1");
+  E(fr, "srdx.sealed.peer_phase", "1");
   E(fr, "srdx.sealed.reserved", "0x00");
   E(fr, "srdx.src_port", dec(kPort));
   E(fr, "srdx.dst_cid", hex64(kCidD));
@@ -669,7 +671,7 @@ int main(int argc, char** argv) {
   d15.msg_len = 0;
   d15.frag_size = 0;
   d15.flow = 1;
-  p = as_v3(enc_data(common(Type::data, kCidC, flag::kAckNow), d15));
+  p = v3(enc_data(common(Type::data, kCidC, flag::kAckNow), d15));
   fr = a_to_b(p, kOtherPort);
   common_fields(fr, 3, 3, kCidC, 0x0004);
   E(fr, "srdx.checksum", hex32(wire::crc32c_hole(p, 8)));
@@ -688,7 +690,7 @@ int main(int argc, char** argv) {
   a16.range_count = 2;
   a16.ranges[0] = {5, 5};
   a16.ranges[1] = {0, 2};  // gap 2 (3, 4), len 3
-  p = as_v3(enc_ack(common(Type::ack, kCidD), a16));
+  p = v3(enc_ack(common(Type::ack, kCidD), a16));
   fr = b_to_a(p, kOtherPort);
   common_fields(fr, 3, 4, kCidD, 0);
   E(fr, "srdx.ack.range.gap", "0,2");
@@ -711,9 +713,8 @@ int main(int argc, char** argv) {
   const Bytes payload17 = {'a', 'b', 'c'};
   d17.payload = payload17;
   Bytes c17 = enc_ack(common(Type::ack, kCidD, flag::kCoalesced), a17);
-  const size_t ack17_len = c17.size();
   append(c17, enc_data(common(Type::data, kCidD), d17));
-  p = as_v3(c17, ack17_len);
+  p = v3(c17, 2);
   fr = b_to_a(p);
   E(fr, "srdx.version", "3,3");
   E(fr, "srdx.type", "4,3");
@@ -727,8 +728,7 @@ int main(int argc, char** argv) {
   Close cl18;
   cl18.dst_cid = kCidA;
   cl18.reason = static_cast<uint32_t>(CloseReason::timeout);
-  p = enc_close(common(Type::close, kCidB), cl18);
-  check_decodes(p, 1);
+  p = as_v2(enc_close(common(Type::close, kCidB), cl18));
   fr = b_to_a(p, kOtherPort);
   common_fields(fr, 2, 6, kCidB, 0);
   E(fr, "srdx.close.reason", "3");
@@ -746,8 +746,7 @@ int main(int argc, char** argv) {
   // 20. an ack whose second range reaches below packet number 0 (valid
   // checksum: the field rule, not the CRC, must catch it). Encoded as
   // largest 5, ranges [5,5] and [0,2], then the second gap raised to 5.
-  Bytes bad = enc_ack(common(Type::ack, kCidB), a16);
-  check_decodes(bad, 1);
+  Bytes bad = v3(enc_ack(common(Type::ack, kCidB), a16));
   put32(bad, 76 + 8, 5);
   reseal(bad);
   fr = b_to_a(bad);
@@ -796,6 +795,95 @@ int main(int argc, char** argv) {
   E(fr, "srdx.noise.e", hex(e11));
   E(fr, "expert",
     "70 bytes after the header, 96 expected (datagram 150, expected 176) (too_short)");
+
+  // ---- a real encrypted exchange ----
+  // Two endpoints with encryption on (the default): the Noise handshake in
+  // the clear (hello without a cookie, retry, hello with the cookie,
+  // hello_ack), then three messages of several fragments each and their
+  // acknowledgements, all sealed. Each datagram is written as it was sent and
+  // handed to the other endpoint; the expectations come from the transport's
+  // decoders.
+  {
+    const std::string marker = "srdx-capture-plaintext-marker";
+    srdx::EndpointConfig ca, cb;
+    ca.seed = 1;
+    cb.seed = 2;
+    ca.port = cb.port = kPort;
+    srdx::Endpoint a(ca), b(cb);
+    const srdx::Addr addr_a{kHostA, kPort}, addr_b{kHostB, kPort};
+    const auto to_b = a.add_peer(addr_b, b.public_key());
+    if (!to_b.ok() || !b.add_peer(addr_a, a.public_key()).ok()) die("add_peer failed");
+    std::string text;
+    while (text.size() < 3000) text += marker;
+    srdx::Time now = srdx::Time::zero();
+    for (int i = 0; i < 3; ++i) {
+      const Bytes msg(text.begin(), text.end());
+      if (!a.send(to_b.value, msg, {}, now).ok()) die("send failed");
+    }
+    int sealed_frames = 0, hellos = 0, received = 0;
+    Bytes buf(9000);
+    for (int turn = 0; turn < 2000 && received < 3; ++turn) {
+      for (srdx::Endpoint* from : {&a, &b}) {
+        srdx::Endpoint& to = from == &a ? b : a;
+        const srdx::Addr src = from == &a ? addr_a : addr_b;
+        if (from->next_deadline() <= now) from->on_timer(now);
+        srdx::TxPath tx;
+        while (size_t len = from->poll_transmit(buf, tx, now)) {
+          const Bytes d(buf.begin(), buf.begin() + static_cast<long>(len));
+          if (std::search(d.begin(), d.end(), marker.begin(), marker.end()) != d.end())
+            die("a datagram of the encrypted exchange carries the plaintext");
+          const uint16_t sport = static_cast<uint16_t>(49152 + tx.entropy % 64);
+          fr = w.datagram(src.ip, tx.remote.ip, sport, kPort, d);
+          E(fr, "srdx.version", "3");
+          wire::SealedHeader sh;
+          if (wire::is_sealed(d)) {
+            if (wire::decode_sealed(d, sh) != wire::DecodeError::ok)
+              die("a sealed datagram that does not decode");
+            ++sealed_frames;
+            E(fr, "srdx.type", "7");
+            E(fr, "srdx.dst_cid", hex64(sh.dst_cid));
+            E(fr, "srdx.sealed.counter", dec(sh.counter));
+            E(fr, "srdx.sealed.key_phase", dec(sh.flags & wire::sealed_flag::kKeyPhase));
+            E(fr, "srdx.sealed.ciphertext_len",
+              dec(len - wire::kSealedHeaderSize - wire::kTagSize));
+            E(fr, "srdx.sealed.tag", hex(Bytes(d.end() - wire::kTagSize, d.end())));
+            E(fr, "srdx.checksum.status", "");
+          } else {
+            Packet first, second;
+            size_t count = 0;
+            if (wire::decode_datagram(d, first, second, count) != wire::DecodeError::ok ||
+                count != 1)
+              die("a clear datagram of the handshake that does not decode");
+            const Type t = first.common.type;
+            E(fr, "srdx.type", dec(static_cast<int>(t)));
+            E(fr, "srdx.src_cid", hex64(first.common.src_cid));
+            E(fr, "srdx.checksum.status", "1");
+            if (t == Type::hello || t == Type::hello_ack) {
+              ++hellos;
+              E(fr, "srdx.features.sealed", "1");
+              E(fr, "srdx.noise.e",
+                hex(Bytes(first.hello.noise.begin(), first.hello.noise.begin() + 32)));
+            }
+          }
+          to.on_packet(d, srdx::RxPath{src, tx.entropy, 0}, now);
+        }
+      }
+      srdx::Event ev;
+      while (b.poll_event(ev)) {
+        if (ev.type != srdx::EventType::message_received) continue;
+        if (std::string(ev.data.begin(), ev.data.end()) != text) die("a message arrived altered");
+        ++received;
+      }
+      while (a.poll_event(ev)) {
+      }
+      now = now + srdx::Duration::micros(10);
+    }
+    if (received != 3 || hellos < 2 || sealed_frames < 6) {
+      die("the encrypted exchange did not complete: " + std::to_string(received) + " messages, " +
+          std::to_string(hellos) + " hellos, " + std::to_string(sealed_frames) +
+          " sealed datagrams");
+    }
+  }
 
   if (std::fclose(w.pcap) != 0 || std::fclose(w.expectations) != 0) die("cannot write the outputs");
   std::printf("make_capture: %d frames\n", w.frame);
