@@ -194,7 +194,9 @@ TEST(SimOnPath, DroppingIsTheOnlyWayToBreakAConnection) {
   EXPECT_EQ(r.failed, by(FailReason::timeout) + by(FailReason::peer_unreachable) +
                           by(FailReason::peer_closed) + by(FailReason::peer_restarted));
   EXPECT_GT(by(FailReason::timeout) + by(FailReason::peer_unreachable), 0u);
-  if (r.peer_restarts > 0) EXPECT_GT(by(FailReason::peer_unreachable), 0u);
+  if (r.peer_restarts > 0) {
+    EXPECT_GT(by(FailReason::peer_unreachable), 0u);
+  }
 }
 
 }  // namespace
