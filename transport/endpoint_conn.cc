@@ -238,7 +238,7 @@ void Endpoint::Impl::end_connection(Peer& p, FailReason why, uint32_t close_reas
 void Endpoint::Impl::answer_unproven_hello(Peer* p, Addr from, Time now) {
   const uint64_t src = pkt_.common.src_cid, named = pkt_.hello.dst_cid;
   if (named != 0) return queue_close(p, from, named, src, wire::CloseReason::no_connection, now);
-  queue_retry(p, from, src, now);
+  queue_retry(from, src, now);
 }
 
 bool Endpoint::Impl::reply_allowed(Peer* p, Time now) {
@@ -248,8 +248,12 @@ bool Endpoint::Impl::reply_allowed(Peer* p, Time now) {
   return true;
 }
 
-void Endpoint::Impl::queue_retry(Peer* p, Addr to, uint64_t hello_src_cid, Time now) {
-  if (stateless_.size() >= tuning::kMaxStatelessReplies || !reply_allowed(p, now)) return;
+// Not limited per peer: anyone on the path can send cookie-less hellos from
+// a peer's address, and a per-peer limit spent on them would leave the
+// peer's own hello unanswered (its handshake starved). A retry costs a hash,
+// is smaller than the hello it answers, and comes from the bounded queue.
+void Endpoint::Impl::queue_retry(Addr to, uint64_t hello_src_cid, Time now) {
+  if (stateless_.size() >= tuning::kMaxStatelessReplies) return;
   StatelessReply& r = stateless_.push_slot();
   r = StatelessReply{};
   r.to = to;

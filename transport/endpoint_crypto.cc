@@ -16,7 +16,30 @@ constexpr uint8_t kPrologue[] = {'s', 'r', 'd', 'x', ' ', 'v', '3'};
 
 std::span<const uint8_t> prologue() { return {kPrologue, sizeof kPrologue}; }
 
+uint64_t key_hash(const PublicKey& k) {
+  uint64_t h = 0;
+  std::memcpy(&h, k.data(), sizeof h);
+  return h;
+}
+
 }  // namespace
+
+bool Endpoint::Impl::hello_replayed(const PublicKey& key, uint64_t id) const {
+  auto it = hello_ids_.find(key_hash(key));
+  if (it == hello_ids_.end() || it->second.key != key) return false;
+  for (uint64_t x : it->second.ids)
+    if (x == id) return true;
+  return false;
+}
+
+void Endpoint::Impl::remember_hello(const PublicKey& key, uint64_t id) {
+  HelloIds& h = hello_ids_[key_hash(key)];
+  if (h.key != key) h = HelloIds{key, {}, 0};  // another key with those 8 bytes: start over
+  for (uint64_t x : h.ids)
+    if (x == id) return;
+  h.ids[h.next] = id;
+  h.next = (h.next + 1) % tuning::kHelloIdsKept;
+}
 
 // ---- receiving ---------------------------------------------------------------
 
@@ -63,6 +86,8 @@ void Endpoint::Impl::on_stranger_encrypted(Addr from, Time now) {
   bool known = false;
   for (const PublicKey& k : allowed_keys_) known = known || k == key;
   if (!known) return drop(DropReason::unknown_key);
+  // A hello of a connection answered before (the peer was reclaimed since).
+  if (hello_replayed(key, pkt_.common.src_cid)) return drop(DropReason::replay);
   if (live_peers_ >= cfg_.max_peers) return drop(DropReason::peer_limit);
   Result<PeerId> r = add_peer(from, key);
   if (!r.ok()) return drop(DropReason::unknown_peer);
@@ -94,6 +119,10 @@ void Endpoint::Impl::on_noise_hello(Peer& p, Addr from, Time now) {
   if (!hs.read_msg1(tr, pkt_.hello.noise.first<wire::kNoise1Size>(), key))
     return drop(DropReason::bad_auth);
   if (key != p.static_key) return drop(DropReason::unknown_key);
+  // An older hello of this key than the one answered last: a replay (the
+  // initiator moved on, and its ephemeral key is gone). Answering it would
+  // displace the connection the newer hello offered.
+  if (src != k.msg2_for && hello_replayed(key, src)) return drop(DropReason::replay);
   if (p.state == PeerState::connecting && k.hs_active) {
     // Both sides opened at once. The handshake of the side with the larger
     // public key goes on; the other answers it.
@@ -144,6 +173,7 @@ void Endpoint::Impl::respond(Peer& p, crypto::NoiseIK& hs, Time now) {
   k.pending_expires = now + cfg_.peer_timeout;
   k.msg2_for = src;
   k.msg2_due = true;
+  remember_hello(p.static_key, src);
   want_ctrl(p);
 }
 

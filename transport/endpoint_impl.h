@@ -308,7 +308,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
   void end_connection(Peer& p, FailReason why, uint32_t close_reason, Time now);
   bool hello_proven(const Peer* p, Addr from, const wire::Packet& pkt, Time now) const;
   void answer_unproven_hello(Peer* p, Addr from, Time now);
-  void queue_retry(Peer* p, Addr to, uint64_t hello_src_cid, Time now);
+  void queue_retry(Addr to, uint64_t hello_src_cid, Time now);
   void queue_close(Peer* p, Addr to, uint64_t src_cid, uint64_t dst_cid, wire::CloseReason r,
                    Time now);
   bool reply_allowed(Peer* p, Time now);
@@ -436,6 +436,19 @@ class Endpoint::Impl final : public Reassembly::Sink {
   PrivateKey static_priv_{};
   PublicKey static_pub_{};
   std::vector<PublicKey> allowed_keys_;  // allow_key()
+  // The ids of the hellos answered lately, per initiator static key (only
+  // keys we trust get here), kept across the peer's removal: a hello read
+  // again with one of them is a replay (an attacker on the path can get an
+  // old hello a fresh cookie), dropped before it could displace the
+  // connection a newer hello offered.
+  struct HelloIds {
+    PublicKey key{};
+    uint64_t ids[tuning::kHelloIdsKept] = {};
+    uint32_t next = 0;
+  };
+  std::unordered_map<uint64_t, HelloIds> hello_ids_;  // by the key's first 8 bytes
+  bool hello_replayed(const PublicKey& key, uint64_t id) const;
+  void remember_hello(const PublicKey& key, uint64_t id);
   BufferPool pool_;
   RecvBudget budget_;
   std::vector<std::unique_ptr<Peer>> peers_;

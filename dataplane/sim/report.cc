@@ -10,9 +10,9 @@ namespace srdx::sim {
 
 namespace {
 
-constexpr FailReason kReasons[] = {FailReason::timeout, FailReason::peer_unreachable,
+constexpr FailReason kReasons[] = {FailReason::timeout,        FailReason::peer_unreachable,
                                    FailReason::peer_restarted, FailReason::peer_removed,
-                                   FailReason::too_large, FailReason::peer_closed};
+                                   FailReason::too_large,      FailReason::peer_closed};
 
 std::string fmt(const char* f, double v) {
   char buf[64];
@@ -131,6 +131,11 @@ std::string faults_text(const ScenarioConfig& cfg) {
     add("attacker at " + std::to_string(a.rate_pps) + "/s from " + ms(a.start) +
         (a.end.is_infinite() ? std::string(" on") : " to " + ms(a.end)));
   }
+  if (cfg.onpath) {
+    add("on-path attacker from " + ms(cfg.onpath->start) +
+        (cfg.onpath->end.is_infinite() ? std::string(" on") : " to " + ms(cfg.onpath->end)));
+  }
+  if (!cfg.endpoint.encryption) add("encryption OFF");
   return s;
 }
 
@@ -193,6 +198,22 @@ std::string report_table(const ScenarioConfig& cfg, const ScenarioResult& r) {
     line("violated   completed but never delivered " + std::to_string(r.completed_not_delivered) +
          ", forged messages delivered " + std::to_string(r.forged_delivered) +
          ", peers beyond the configured " + std::to_string(r.extra_peers));
+  }
+  if (cfg.onpath) {
+    const OnPathCounters& op = r.onpath;
+    line("on-path    seen " + std::to_string(op.seen) + ", dropped " + std::to_string(op.dropped) +
+         ", delayed " + std::to_string(op.delayed) + ", copied " + std::to_string(op.copies) +
+         ", replayed " + std::to_string(op.replays) + ", altered " + std::to_string(op.altered) +
+         ", reflected " + std::to_string(op.reflected) + ", forged " + std::to_string(op.forged));
+    std::string d;
+    for (DropReason x : {DropReason::bad_auth, DropReason::replay, DropReason::unknown_key,
+                         DropReason::unauthenticated, DropReason::wrong_connection}) {
+      d += (d.empty() ? "" : ", ") + std::string(to_string(x)) + " " +
+           std::to_string(r.drops[static_cast<size_t>(x)]);
+    }
+    line("drops      " + d + "; messages from attacker bytes " + std::to_string(r.made_delivered) +
+         (r.made_delivered ? " (INVARIANT)" : "") + ", peer restarts " +
+         std::to_string(r.peer_restarts));
   }
   if (r.abandoned || r.peer_reloads || r.frozen_dropped || r.forged_sent) {
     line("faults     peer reloads " + std::to_string(r.peer_reloads) +
@@ -314,6 +335,10 @@ std::string report_json(const ScenarioConfig& cfg, const ScenarioResult& r) {
       .num("abandoned", r.abandoned)
       .num("forged_delivered", r.forged_delivered)
       .num("forged_sent", r.forged_sent)
+      .num("made_delivered", r.made_delivered)
+      .num("onpath_sent", r.onpath.sent())
+      .num("onpath_dropped", r.onpath.dropped)
+      .num("peer_restarts", r.peer_restarts)
       .num("extra_peers", r.extra_peers)
       .num("peer_reloads", r.peer_reloads)
       .num("frozen_dropped", r.frozen_dropped)

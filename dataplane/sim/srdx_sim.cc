@@ -118,6 +118,9 @@ const char* kExamples =
     "  srdx-sim --blackhole none --reload sender@2ms --restart receiver@5ms:back\n"
     "  # the receiver stopped for 300 ms, and a blind attacker at 100k forgeries/s:\n"
     "  srdx-sim --blackhole none --freeze receiver@2ms-302ms --attack 100k@0ms-200ms\n"
+    "  # an on-path attacker forging 20% and dropping 1%; then the same in the clear:\n"
+    "  srdx-sim --blackhole none --onpath --onpath-forge 20% --onpath-drop 1% --count 500\n"
+    "  srdx-sim --blackhole none --onpath --clear --count 500   # exit status 1\n"
     "  # 4 paths at 200 Mbit/s, path 2 dead from 100 ms on; goodput per ms and its dip:\n"
     "  srdx-sim --rate 200M --loss 0 --blackhole 2@100ms --count 1500 --timeline t.txt\n"
     "\n"
@@ -182,6 +185,33 @@ int main(int argc, char** argv) {
       "RATE[@START-END]: a blind attacker forges hellos, data and ACKs from each host's "
       "address to its peer, RATE datagrams/s (100k, 1M), from START to END (default: the "
       "whole run); nothing it sends may be delivered or create state")(
+      "onpath", po::value<std::string>()->implicit_value("0ms"),
+      "[START[-END]]: an on-path attacker taps the fabric (from START, default the whole "
+      "run): it sees every datagram and copies, replays, alters, reflects, delays and "
+      "forges them (--onpath-* below); with encryption on nothing it makes may be "
+      "delivered, and only its drops may fail messages")(
+      "onpath-drop", po::value<std::string>()->default_value("0"),
+      "on-path: probability it drops a datagram (the only way it may break a connection)")(
+      "onpath-max-drops", po::value<std::string>(), "on-path: drop at most this many")(
+      "onpath-delay", po::value<std::string>()->default_value("5%"),
+      "on-path: probability it holds a datagram back (up to --onpath-max-delay), reordering")(
+      "onpath-max-delay", po::value<std::string>()->default_value("1ms"),
+      "on-path: the longest it holds one back")(
+      "onpath-copy", po::value<std::string>()->default_value("5%"),
+      "on-path: probability it sends an exact copy at once")(
+      "onpath-replay", po::value<std::string>()->default_value("5%"),
+      "on-path: probability it replays an earlier datagram")(
+      "onpath-alter", po::value<std::string>()->default_value("5%"),
+      "on-path: probability it sends a copy with bits flipped (header, body or tag)")(
+      "onpath-reflect", po::value<std::string>()->default_value("3%"),
+      "on-path: probability it sends a copy back to its sender or to a third host")(
+      "onpath-forge", po::value<std::string>()->default_value("5%"),
+      "on-path: probability it forges a datagram from what it saw (hellos with its own or "
+      "made-up keys, old hellos with fresh cookies, hello_acks, retries, closes, clear "
+      "data and ACKs, sealed garbage)")(
+      "clear",
+      "encryption off (measurement only): the control, where an on-path attacker can "
+      "inject messages and reset connections")(
       "configured-peers",
       "the receiver adds the senders as peers and refuses unknown ones "
       "(accept_unknown_peers off)");
@@ -296,6 +326,30 @@ int main(int argc, char** argv) {
         parse_window("attack", std::string_view(t).substr(at + 1), a.start, a.end);
       cfg.attacks.push_back(a);
     }
+    if (vm.count("onpath")) {
+      OnPathConfig o;
+      const std::string t = get(vm, "onpath");
+      if (t.find('-') != std::string::npos) {
+        parse_window("onpath", t, o.start, o.end);
+      } else {
+        Duration d;
+        if (std::string err = parse_duration(t, d); !err.empty()) fail("onpath", err);
+        o.start = Time::zero() + d;
+      }
+      o.drop = parse<double>(vm, "onpath-drop", parse_probability);
+      if (vm.count("onpath-max-drops"))
+        o.max_drops = parse_count("onpath-max-drops", get(vm, "onpath-max-drops"), 0, UINT64_MAX);
+      o.delay = parse<double>(vm, "onpath-delay", parse_probability);
+      o.max_delay = parse<Duration>(vm, "onpath-max-delay", parse_duration);
+      if (o.max_delay <= Duration::zero()) fail("onpath-max-delay", "must be positive, e.g. 1ms");
+      o.copy = parse<double>(vm, "onpath-copy", parse_probability);
+      o.replay = parse<double>(vm, "onpath-replay", parse_probability);
+      o.alter = parse<double>(vm, "onpath-alter", parse_probability);
+      o.reflect = parse<double>(vm, "onpath-reflect", parse_probability);
+      o.forge = parse<double>(vm, "onpath-forge", parse_probability);
+      cfg.onpath = o;
+    }
+    if (vm.count("clear")) cfg.endpoint.encryption = false;
     if (vm.count("configured-peers")) cfg.endpoint.accept_unknown_peers = false;
     const std::string w = get(vm, "workload");
     if (w == "bulk") {

@@ -18,7 +18,8 @@
 // How many seeds: the first command-line argument (meson passes the
 // `property_seeds` option), overridden by env SRDX_PROPERTY_SEEDS. Seeds run
 // from SRDX_PROPERTY_SEED_BASE (default 1). SRDX_PROPERTY_SEED=N replays seed N
-// alone and prints its parameters and result. A failing seed is printed as one
+// alone and prints its parameters and result. SRDX_PROPERTY_ONPATH=0 leaves
+// the on-path attacker out of the seeds that drew it (to compare). A failing seed is printed as one
 // line with every parameter, so it can be replayed with SRDX_PROPERTY_SEED.
 //
 // Sharding: "--shard=I/N" (after the count) runs the seeds whose position
@@ -49,6 +50,7 @@ uint64_t g_seed_count = 1000;
 uint64_t g_seed_base = 1;
 uint32_t g_shard = 0, g_shards = 1;
 std::optional<uint64_t> g_only_seed;
+bool g_onpath = true;  // SRDX_PROPERTY_ONPATH=0: the on-path attacker stays off (still drawn)
 
 // Our own generator, so that a seed's scenario does not change when the
 // simulator's generator does.
@@ -115,6 +117,9 @@ struct Params {
   bool attack = false;
   uint64_t attack_pps = 0;
   Duration attack_at, attack_len;
+  // Issue 10: an on-path attacker (sim/onpath.h), from attack_at on.
+  bool onpath = false;
+  OnPathConfig op;
   EndpointConfig ep;
   Duration time_limit, drain_limit;
 
@@ -159,6 +164,11 @@ std::string Params::describe() const {
   }
   if (freeze) o << " freeze=" << host(freeze_host) << "@" << us(freeze_at) << "+" << us(freeze_len);
   if (attack) o << " attack=" << attack_pps << "pps@" << us(attack_at) << "+" << us(attack_len);
+  if (onpath) {
+    o << " onpath@" << us(op.start - Time::zero()) << "{drop=" << op.drop << " delay=" << op.delay
+      << "/" << us(op.max_delay) << " copy=" << op.copy << " replay=" << op.replay
+      << " alter=" << op.alter << " reflect=" << op.reflect << " forge=" << op.forge << "}";
+  }
   o << " ep{mtu=" << ep.mtu << " paths_per_peer=" << ep.paths_per_peer
     << " msg_timeout=" << us(ep.message_timeout) << " max_outstanding=" << ep.max_outstanding_msgs
     << " recv_window=" << ep.recv_msg_window << " recv_buffer=" << ep.recv_buffer_bytes
@@ -362,6 +372,21 @@ Params derive(uint64_t seed) {
   }
   if (p.oneway) p.time_limit += p.ow_len;
   if (p.freeze) p.time_limit += p.freeze_len;
+  // Issue 10's on-path attacker, drawn last. It may drop a little (then
+  // messages may fail, as under loss); what it makes must never be delivered.
+  if (r.chance(0.15)) {
+    p.onpath = true;
+    OnPathConfig& o = p.op;
+    o.start = Time::zero() + within(0.0, 0.3);
+    o.drop = r.chance(0.7) ? 0.0 : r.uniform(0.0, 0.1);
+    o.delay = r.uniform(0.0, 0.1);
+    o.max_delay = Duration::nanos(static_cast<int64_t>(r.log_uniform(1e3, 1e6)));
+    o.copy = r.uniform(0.0, 0.1);
+    o.replay = r.uniform(0.0, 0.1);
+    o.alter = r.uniform(0.0, 0.1);
+    o.reflect = r.uniform(0.0, 0.05);
+    o.forge = r.uniform(0.0, 0.2);
+  }
   return p;
 }
 
@@ -398,6 +423,7 @@ ScenarioResult run(const Params& p) {
     c.attacks.push_back(
         {Time::zero() + p.attack_at, Time::zero() + p.attack_at + p.attack_len, p.attack_pps, 0.1});
   }
+  if (p.onpath && g_onpath) c.onpath = p.op;
   Scenario s(c);
   Network& net = s.network();
   for (uint32_t i = 0; i < p.paths.size(); i++) {
@@ -437,7 +463,9 @@ std::string summarize(const ScenarioResult& r) {
     << (kEventSaysMaybeDelivered ? "" : " (Event has no maybe_delivered yet)")
     << " missing=" << r.missing << " completed_not_delivered=" << r.completed_not_delivered
     << " abandoned=" << r.abandoned << " forged_delivered=" << r.forged_delivered
-    << " forged_sent=" << r.forged_sent << " extra_peers=" << r.extra_peers << " over_caps=" << r.over_caps
+    << " forged_sent=" << r.forged_sent << " onpath_sent=" << r.onpath.sent()
+    << " onpath_dropped=" << r.onpath.dropped << " made_delivered=" << r.made_delivered
+    << " extra_peers=" << r.extra_peers << " over_caps=" << r.over_caps
     << " duplicated=" << r.duplicated << " corrupted_delivered=" << r.corrupted_delivered
     << " timed_out=" << r.timed_out << " drained=" << r.drained << " (" << r.buffered_bytes
     << " B, " << r.buffered_messages << " msgs) retx=" << r.retransmissions
@@ -463,6 +491,7 @@ std::string violations(const Params& p, const ScenarioResult& r) {
   if (r.completed_not_delivered != 0) v += " completed_not_delivered";
   if (r.failed_not_maybe_but_delivered != 0) v += " failed_not_maybe_but_delivered";
   if (r.forged_delivered != 0) v += " forged_delivered";
+  if (r.made_delivered != 0) v += " made_delivered";
   if (r.extra_peers != 0) v += " extra_peers";
   if (r.timed_out && !(echo_may_die && r.missing == 1)) v += " timed_out";
   if (!r.drained) v += " not_drained";
@@ -481,11 +510,12 @@ TEST(Property, RandomScenariosKeepTheInvariants) {
   const auto t0 = std::chrono::steady_clock::now();
   uint64_t failures = 0, delivered = 0, failed = 0, sent = 0, with_failures = 0;
   // Failing seeds that drew each of issue 9's faults, and those that drew none.
-  uint64_t failing_with[6] = {}, failing_old_faults_only = 0;
+  uint64_t failing_with[7] = {}, onpath_seeds = 0, failing_old_faults_only = 0;
   double slowest_ms = 0;
   uint64_t slowest_seed = 0;
   for (uint64_t seed : seeds) {
     const Params p = derive(seed);
+    onpath_seeds += p.onpath;
     const auto s0 = std::chrono::steady_clock::now();
     ScenarioResult r;
     std::string error;
@@ -507,7 +537,8 @@ TEST(Property, RandomScenariosKeepTheInvariants) {
     }
     if (!v.empty()) {
       failures++;
-      if (!(p.oneway || p.reload || p.restart_back || p.sender_restart || p.freeze || p.attack)) {
+      if (!(p.oneway || p.reload || p.restart_back || p.sender_restart || p.freeze || p.attack ||
+            p.onpath)) {
         failing_old_faults_only++;
       }
       failing_with[0] += p.oneway;
@@ -516,6 +547,7 @@ TEST(Property, RandomScenariosKeepTheInvariants) {
       failing_with[3] += p.sender_restart;
       failing_with[4] += p.freeze;
       failing_with[5] += p.attack;
+      failing_with[6] += p.onpath;
       ADD_FAILURE() << "FAILED seed " << seed << ":" << v << " (replay: SRDX_PROPERTY_SEED=" << seed
                     << ")\n  " << p.describe() << "\n  " << summarize(r);
     }
@@ -527,14 +559,15 @@ TEST(Property, RandomScenariosKeepTheInvariants) {
               << g_shard << "/" << g_shards << ")";
   }
   std::cout << ", " << failures << " failing, " << sent << " messages sent, " << delivered
-            << " delivered, " << failed << " failed (in " << with_failures << " seeds), " << secs
-            << " s wall, slowest seed " << slowest_seed << " (" << slowest_ms << " ms)\n";
+            << " delivered, " << failed << " failed (in " << with_failures << " seeds), "
+            << onpath_seeds << " with the on-path attacker, " << secs << " s wall, slowest seed "
+            << slowest_seed << " (" << slowest_ms << " ms)\n";
   if (failures) {
     std::cout << "property: failing seeds with a one-way outage " << failing_with[0]
               << ", a reload " << failing_with[1] << ", a restart with the clock back "
               << failing_with[2] << ", a sender restart " << failing_with[3] << ", a freeze "
-              << failing_with[4] << ", an attack " << failing_with[5] << "; with none of these "
-              << failing_old_faults_only << "\n";
+              << failing_with[4] << ", an attack " << failing_with[5] << ", on-path "
+              << failing_with[6] << "; with none of these " << failing_old_faults_only << "\n";
   }
 }
 
@@ -547,7 +580,7 @@ TEST(Property, SameSeedSameRun) {
     const Params p = derive(seed);
     // Prefer seeds that exercise impairments and failures.
     if (checked < 3 && !(p.blackhole || p.restart || p.pause || p.oneway || p.reload ||
-                         p.sender_restart || p.freeze || p.attack))
+                         p.sender_restart || p.freeze || p.attack || p.onpath))
       continue;
     checked++;
     const ScenarioResult a = run(p), b = run(p);
@@ -572,6 +605,10 @@ TEST(Property, SameSeedSameRun) {
     EXPECT_EQ(a.forged_sent, b.forged_sent);
     EXPECT_EQ(a.abandoned, b.abandoned);
     EXPECT_EQ(a.frozen_dropped, b.frozen_dropped);
+    EXPECT_EQ(a.onpath.sent(), b.onpath.sent());
+    EXPECT_EQ(a.onpath.dropped, b.onpath.dropped);
+    EXPECT_EQ(a.taint.received, b.taint.received);
+    EXPECT_EQ(a.drops, b.drops);
   }
 }
 
@@ -613,5 +650,6 @@ int main(int argc, char** argv) {
   if (parse_u64(std::getenv("SRDX_PROPERTY_SEEDS"), v) && v > 0) g_seed_count = v;
   if (parse_u64(std::getenv("SRDX_PROPERTY_SEED_BASE"), v)) g_seed_base = v;
   if (parse_u64(std::getenv("SRDX_PROPERTY_SEED"), v)) g_only_seed = v;
+  if (parse_u64(std::getenv("SRDX_PROPERTY_ONPATH"), v)) g_onpath = v != 0;
   return RUN_ALL_TESTS();
 }

@@ -187,12 +187,16 @@ TEST(SimOnPath, DroppingIsTheOnlyWayToBreakAConnection) {
   EXPECT_EQ(r.missing, 0u);
   EXPECT_GT(r.onpath.dropped, 0u);
   EXPECT_GT(r.failed, 0u);
-  // As after any outage: timed out, or the connection given up on (here or
-  // there); never taken for a restart of the peer.
+  // As after any outage: timed out, or the connection given up on (here,
+  // or there: then the side that gave up tells the other with a close, or
+  // by a new handshake that replaces the connection).
   auto by = [&](FailReason f) { return r.failed_by_reason[static_cast<size_t>(f)]; };
   EXPECT_EQ(r.failed, by(FailReason::timeout) + by(FailReason::peer_unreachable) +
-                          by(FailReason::peer_closed));
-  EXPECT_EQ(r.peer_restarts, 0u);
+                          by(FailReason::peer_closed) + by(FailReason::peer_restarted));
+  EXPECT_GT(by(FailReason::timeout) + by(FailReason::peer_unreachable), 0u);
+  if (r.peer_restarts > 0) {
+    EXPECT_GT(by(FailReason::peer_unreachable), 0u);
+  }
 }
 
 }  // namespace

@@ -451,3 +451,108 @@ TEST(Encryption, AddPeerWithoutAKeyIsRefused) {
 
 }  // namespace
 }  // namespace srdx
+
+namespace srdx {
+namespace {
+
+// A clear packet's checksum made right again, as anyone on the path can.
+void fix_checksum(std::vector<uint8_t>& b) {
+  const uint32_t c = wire::crc32c_hole(b, 8);
+  for (int i = 0; i < 4; ++i) b[8 + i] = static_cast<uint8_t>(c >> (24 - 8 * i));
+}
+uint64_t get_u64(const std::vector<uint8_t>& b, size_t off) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | b[off + i];
+  return v;
+}
+// One with a field changed.
+void set_u64_and_fix(std::vector<uint8_t>& b, size_t off, uint64_t v) {
+  for (int i = 0; i < 8; ++i) b[off + i] = static_cast<uint8_t>(v >> (56 - 8 * i));
+  fix_checksum(b);
+}
+
+bool cookieless_hello(const Datagram& d) {
+  if (d.bytes.size() < 80 || d.bytes[3] != 1) return false;
+  return std::all_of(d.bytes.begin() + 64, d.bytes.begin() + 80, [](uint8_t x) { return x == 0; });
+}
+
+// An attacker on the path sends, just before each of A's hellos, a
+// cookie-less hello of its own from A's address. Both are answered with a
+// retry (retries are not limited per peer: they cost the responder a hash
+// and are smaller than the hello), so A's handshake completes.
+TEST(Encryption, ForgedHellosDoNotStarveTheRetryOfARealOne) {
+  Pair n;
+  uint64_t forged = 0;
+  n.filter = [&](Datagram& d) {
+    if (d.to == 'B' && cookieless_hello(d)) {
+      std::vector<uint8_t> f = d.bytes;
+      set_u64_and_fix(f, 16, 0x5eed0000 + ++forged);  // another src_cid
+      n.b.on_packet(f, RxPath{kA, 5000, 0}, n.now);
+    }
+    return true;
+  };
+  ASSERT_TRUE(n.a.send(n.ab, bytes("through"), {}, n.now).ok());
+  n.run(2000);
+  EXPECT_GT(forged, 0u);
+  EXPECT_EQ(n.got_b, std::vector<std::string>{"through"});
+  EXPECT_EQ(count(n.events_a, EventType::send_failed), 0u);
+  EXPECT_GE(n.b.stats().retries_sent, 2u);  // the forged hello's and the real one's
+}
+
+// An old hello of A (a connection long over) sent again by an attacker
+// with a fresh cookie (it got one by sending the hello without: the retry
+// goes to A's address, where it sees it) while A opens a new connection:
+// the responder takes it for a replay (it remembers the hello ids of the
+// key) and the new connection is not disturbed.
+TEST(Encryption, AnOldHelloWithAFreshCookieDoesNotDisturbANewConnection) {
+  Pair n;
+  ASSERT_TRUE(n.a.send(n.ab, bytes("one"), {}, n.now).ok());
+  n.run(50);
+  ASSERT_EQ(n.got_b.size(), 1u);
+  std::vector<Datagram> old;
+  for (const Datagram& d : n.seen)
+    if (d.to == 'B' && d.bytes[3] == 1) old.push_back(d);
+  ASSERT_FALSE(old.empty());
+  const Datagram hello = old.back();  // with the cookie it was accepted with
+  // The connection ends (A removes B and adds it again: a new connection).
+  ASSERT_EQ(n.a.remove_peer(n.ab, n.now), Errc::ok);
+  n.run(20);
+  n.ab = n.a.add_peer(kB, n.b.public_key()).value;
+  ASSERT_TRUE(n.a.send(n.ab, bytes("two"), {}, n.now).ok());
+  // The attacker sends the old hello without its cookie along with A's new
+  // one, takes the fresh cookie from the retry B sends to A's address for
+  // it, and replays the old hello with that cookie whenever B answers A.
+  const uint64_t old_cid = get_u64(hello.bytes, 16);
+  std::vector<uint8_t> fresh;
+  bool asked = false;
+  uint64_t replayed = 0;
+  n.filter = [&](Datagram& d) {
+    if (d.to == 'B' && d.bytes[3] == 1 && !asked) {
+      asked = true;
+      std::vector<uint8_t> ask = hello.bytes;
+      std::fill(ask.begin() + 64, ask.begin() + 80, 0);
+      fix_checksum(ask);
+      n.b.on_packet(ask, RxPath{kA, 5000, 0}, n.now);
+    }
+    if (d.to == 'A' && d.bytes[3] == 5 && get_u64(d.bytes, 24) == old_cid) {
+      fresh = hello.bytes;
+      std::copy(d.bytes.begin() + 32, d.bytes.begin() + 48, fresh.begin() + 64);
+      fix_checksum(fresh);
+      return false;
+    }
+    if (d.to == 'A' && d.bytes[3] == 2 && !fresh.empty()) {
+      // B's answer to A's new hello is on its way: the replay reaches B first.
+      ++replayed;
+      n.b.on_packet(fresh, RxPath{kA, 5000, 0}, n.now);
+    }
+    return true;
+  };
+  n.run(3000);
+  EXPECT_GT(replayed, 0u);
+  EXPECT_EQ(n.got_b.back(), "two");
+  EXPECT_EQ(count(n.events_a, EventType::send_failed), 0u);
+  EXPECT_GT(drops(n.b, DropReason::replay), 0u);
+}
+
+}  // namespace
+}  // namespace srdx

@@ -92,6 +92,10 @@ inline constexpr Duration kDefaultPeerTimeout = 200_ms;      // silence => peer 
 // Retries and closes queued for senders we keep no state for (strangers,
 // connections that ended); beyond it they are not answered until it drains.
 inline constexpr size_t kMaxStatelessReplies = 64;
+// Encryption: the hello ids a responder remembers per initiator static key;
+// a hello read again with one of them (other than the one it answered last)
+// is a replay, dropped (docs/protocol.md, section 10).
+inline constexpr size_t kHelloIdsKept = 16;
 // A cookie is good for the period it was made in and the next one.
 inline constexpr Duration kCookiePeriod = 2_s;
 
