@@ -108,7 +108,10 @@ bool OnPath::on_send(Addr src, uint16_t src_port, Addr dst, std::span<const uint
     counters_.delayed++;
     const Duration d = Duration::nanos(
         static_cast<int64_t>(1 + rng_.below(static_cast<uint64_t>(cfg_.max_delay.ns()))));
-    net_.at(now + d, [this, s = std::move(s)](Network&) { send(s, Label::delayed); });
+    // Not bound to the attacker: what it holds is on the wire even if it goes.
+    net_.at(now + d, [s = std::move(s)](Network& net) {
+      net.inject(s.src, s.src_port, s.dst, s.bytes, Label::delayed);
+    });
     return false;
   }
   return true;

@@ -11,7 +11,9 @@
 //
 // Faults, each at its time: blackholes of a path or every path, in both
 // directions or one; peer reloads (remove_peer + add_peer); restarts, the
-// clock forward or stepped back; frozen hosts; blind attackers.
+// clock forward or stepped back; frozen hosts; blind attackers; an on-path
+// attacker (sim/onpath.h), whose made or altered datagrams must never
+// complete a message (made_delivered).
 #pragma once
 
 #include <array>

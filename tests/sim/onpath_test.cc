@@ -144,6 +144,16 @@ TEST(SimOnPath, EncryptedBulkIsUnharmed) {
   for (uint64_t seed : {1, 2, 3}) expect_unharmed(attacked(seed));
 }
 
+// The receiver knows its senders (add_peer) instead of accepting allowed
+// keys from strangers.
+TEST(SimOnPath, EncryptedBulkWithConfiguredPeersIsUnharmed) {
+  for (uint64_t seed : {4, 5}) {
+    ScenarioConfig c = attacked(seed);
+    c.endpoint.accept_unknown_peers = false;
+    expect_unharmed(c);
+  }
+}
+
 TEST(SimOnPath, EncryptedPingPongIsUnharmed) {
   for (uint64_t seed : {1, 2}) expect_unharmed(attacked(seed, Workload::pingpong));
 }
@@ -196,6 +206,38 @@ TEST(SimOnPath, DroppingIsTheOnlyWayToBreakAConnection) {
   EXPECT_GT(by(FailReason::timeout) + by(FailReason::peer_unreachable), 0u);
   if (r.peer_restarts > 0) {
     EXPECT_GT(by(FailReason::peer_unreachable), 0u);
+  }
+}
+
+}  // namespace
+}  // namespace srdx::sim
+
+namespace srdx::sim {
+namespace {
+
+// New connections while the attacker watches: the sender reloads its peer
+// again and again (each reload a new handshake, the old hellos on record
+// with the attacker, which gets them fresh cookies and replays them). The
+// only failures are the reloads' own (peer_removed).
+TEST(SimOnPath, NewConnectionsUnderAttackAreNotDisturbed) {
+  for (uint64_t seed : {1, 2, 3, 4}) {
+    ScenarioConfig c = attacked(seed);
+    c.senders = 1;
+    c.count = 600;
+    c.onpath->forge = 0.5;
+    c.net.link.rate_bps = 1'000'000'000;  // about 15 ms of transfer: room for 8 reloads
+    for (int i = 1; i <= 8; i++)
+      c.reloads.push_back({Time::zero() + Duration::micros(500 * i), {Role::sender, 0}});
+    const ScenarioResult r = run_scenario(c);
+    SCOPED_TRACE(describe(r));
+    if (std::getenv("SRDX_ONPATH_VERBOSE")) std::cout << describe(r) << "\n";
+    EXPECT_TRUE(r.ok());
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.made_delivered, 0u);
+    EXPECT_EQ(r.peer_reloads, 8u);
+    EXPECT_GT(r.onpath.recookied_hello, 0u);
+    EXPECT_EQ(r.failed, r.failed_by_reason[static_cast<size_t>(FailReason::peer_removed)]);
+    EXPECT_EQ(r.missing, 0u);
   }
 }
 
