@@ -492,6 +492,12 @@ std::string violations(const Params& p, const ScenarioResult& r) {
   if (r.failed_not_maybe_but_delivered != 0) v += " failed_not_maybe_but_delivered";
   if (r.forged_delivered != 0) v += " forged_delivered";
   if (r.made_delivered != 0) v += " made_delivered";
+  // Sealed datagrams, data, ACKs and closes the on-path attacker made or
+  // altered are all dropped and counted (only handshake packets may be
+  // answered instead).
+  for (size_t t : {0, 3, 4, 6, 7}) {
+    if (r.taint.made_not_dropped[t] != 0) v += " made_not_dropped_type_" + std::to_string(t);
+  }
   if (r.extra_peers != 0) v += " extra_peers";
   if (r.timed_out && !(echo_may_die && r.missing == 1)) v += " timed_out";
   if (!r.drained) v += " not_drained";
