@@ -26,7 +26,6 @@ struct Free {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
   void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
   void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-  void operator()(EVP_KDF* p) const { EVP_KDF_free(p); }
   void operator()(EVP_KDF_CTX* p) const { EVP_KDF_CTX_free(p); }
   void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
 };
@@ -36,8 +35,8 @@ using Owned = std::unique_ptr<T, Free>;
 // Noise's HKDF(chaining_key, input_key_material, 2): RFC 5869 HKDF-SHA-256
 // with the chaining key as salt, the input as key and no info, 64 bytes out.
 bool hkdf2(std::span<const uint8_t, 32> ck, std::span<const uint8_t> ikm, uint8_t out[64]) {
-  Owned<EVP_KDF> kdf(EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr));
-  Owned<EVP_KDF_CTX> ctx(kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr);
+  EVP_KDF* kdf = hkdf_algorithm();
+  Owned<EVP_KDF_CTX> ctx(kdf ? EVP_KDF_CTX_new(kdf) : nullptr);
   if (!ctx) return false;
   int mode = EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND;
   char digest[] = "SHA256";
@@ -95,7 +94,8 @@ bool aesgcm(bool encrypt, const std::array<uint8_t, 32>& k, uint64_t n, std::spa
   uint8_t none[16];
   const int enc = encrypt ? 1 : 0;
   return ctx &&
-         EVP_CipherInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, k.data(), nonce, enc) == 1 &&
+         EVP_CipherInit_ex(ctx.get(), cipher_algorithm(Cipher::aes256gcm), nullptr, k.data(), nonce,
+                           enc) == 1 &&
          (encrypt ||
           EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, int{kTagSize}, tag) == 1) &&
          (ad.empty() ||
@@ -196,7 +196,7 @@ void NoiseIK::init_responder(const PrivateKey& s, std::span<const uint8_t> prolo
 bool NoiseIK::mix_hash(std::span<const uint8_t> data) {
   Owned<EVP_MD_CTX> md(EVP_MD_CTX_new());
   unsigned n = 0;
-  return md && EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr) == 1 &&
+  return md && EVP_DigestInit_ex(md.get(), sha256_algorithm(), nullptr) == 1 &&
          EVP_DigestUpdate(md.get(), h_.data(), h_.size()) == 1 &&
          (data.empty() || EVP_DigestUpdate(md.get(), data.data(), data.size()) == 1) &&
          EVP_DigestFinal_ex(md.get(), h_.data(), &n) == 1 && n == h_.size();

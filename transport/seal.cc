@@ -27,7 +27,6 @@ constexpr std::string_view kLabelIv = "srdx iv";
 constexpr std::string_view kLabelKeyUpdate = "srdx ku";
 
 struct KdfFree {
-  void operator()(EVP_KDF* k) const { EVP_KDF_free(k); }
   void operator()(EVP_KDF_CTX* c) const { EVP_KDF_CTX_free(c); }
 };
 
@@ -48,9 +47,25 @@ bool cpu_has_aes() {
 #endif
 }
 
+EVP_KDF* hkdf_algorithm() {
+  static EVP_KDF* const kdf = EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr);
+  return kdf;
+}
+
+EVP_MD* sha256_algorithm() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+EVP_CIPHER* cipher_algorithm(Cipher c) {
+  static EVP_CIPHER* const aes = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  static EVP_CIPHER* const chacha = EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr);
+  return c == Cipher::aes256gcm ? aes : chacha;
+}
+
 void hkdf_expand(const Secret& secret, std::string_view label, std::span<uint8_t> out) {
-  std::unique_ptr<EVP_KDF, KdfFree> kdf(EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr));
-  std::unique_ptr<EVP_KDF_CTX, KdfFree> ctx(kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr);
+  EVP_KDF* kdf = hkdf_algorithm();
+  std::unique_ptr<EVP_KDF_CTX, KdfFree> ctx(kdf ? EVP_KDF_CTX_new(kdf) : nullptr);
   int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
   char digest[] = "SHA256";
   OSSL_PARAM params[] = {
@@ -108,15 +123,13 @@ void PacketKey::set(Cipher c, const Secret& secret) {
   hkdf_expand(secret, kLabelKey, key);
   hkdf_expand(secret, kLabelIv, iv_);
 
-  const char* name = c == Cipher::aes256gcm ? "AES-256-GCM" : "ChaCha20-Poly1305";
-  EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, name, nullptr);
+  EVP_CIPHER* cipher = cipher_algorithm(c);
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
   // Both ciphers' nonces are 12 bytes by default. The direction is chosen per
   // packet (start), so one context serves both seal and open.
   const bool ok = cipher != nullptr && ctx != nullptr &&
                   EVP_CIPHER_get_iv_length(cipher) == static_cast<int>(kIvSize) &&
                   EVP_CipherInit_ex(ctx, cipher, nullptr, key.data(), nullptr, 1) == 1;
-  EVP_CIPHER_free(cipher);  // the context keeps its own reference
   OPENSSL_cleanse(key.data(), key.size());
   if (!ok) {
     EVP_CIPHER_CTX_free(ctx);
@@ -155,8 +168,11 @@ bool PacketKey::seal(uint64_t counter, std::span<const uint8_t> ad, std::span<ui
   }
   // AEAD modes write nothing at Final; the pointer only has to be valid.
   uint8_t none[16];
-  return EVP_CipherFinal_ex(ctx_, none, &n) == 1 &&
-         EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kTagSize), tag) == 1;
+  // The tag through the provider's parameters directly: EVP_CIPHER_CTX_ctrl
+  // builds the same parameter list each call and asks for more than the tag.
+  OSSL_PARAM get[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, kTagSize),
+                      OSSL_PARAM_construct_end()};
+  return EVP_CipherFinal_ex(ctx_, none, &n) == 1 && EVP_CIPHER_CTX_get_params(ctx_, get) == 1;
 }
 
 bool PacketKey::open(uint64_t counter, std::span<const uint8_t> ad, std::span<const uint8_t> in,
@@ -164,10 +180,11 @@ bool PacketKey::open(uint64_t counter, std::span<const uint8_t> ad, std::span<co
   int n = 0;
   uint8_t none[16];
   // OpenSSL copies the expected tag; its parameter is only not const.
+  OSSL_PARAM set[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
+                                                        const_cast<uint8_t*>(tag), kTagSize),
+                      OSSL_PARAM_construct_end()};
   const bool ok = in.size() == out.size() && ad.size() <= INT_MAX && in.size() <= INT_MAX &&
-                  start(counter, 0) &&
-                  EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kTagSize),
-                                      const_cast<uint8_t*>(tag)) == 1 &&
+                  start(counter, 0) && EVP_CIPHER_CTX_set_params(ctx_, set) == 1 &&
                   (ad.empty() || EVP_CipherUpdate(ctx_, nullptr, &n, ad.data(),
                                                   static_cast<int>(ad.size())) == 1) &&
                   (in.empty() || EVP_CipherUpdate(ctx_, out.data(), &n, in.data(),

@@ -20,8 +20,11 @@
 
 #include "srdx/config.h"
 
-// OpenSSL's cipher context, without its header here.
+// OpenSSL's types, without its headers here.
 struct evp_cipher_ctx_st;
+struct evp_cipher_st;
+struct evp_kdf_st;
+struct evp_md_st;
 
 namespace srdx::crypto {
 
@@ -32,6 +35,14 @@ enum class Cipher : uint8_t { aes256gcm, chacha20poly1305 };
 // ChaCha20-Poly1305 is the faster cipher, and the one with no table lookups
 // indexed by secrets.
 bool cpu_has_aes();
+
+// OpenSSL's implementations of HKDF, SHA-256 and each cipher, fetched once
+// per process and kept: fetching one is a search of OpenSSL's providers by
+// name, which costs more than a handshake's HKDF calls (OpenSSL's
+// crypto(7), "Performance"). nullptr if OpenSSL has none (broken install).
+evp_kdf_st* hkdf_algorithm();
+evp_md_st* sha256_algorithm();
+evp_cipher_st* cipher_algorithm(Cipher c);
 
 inline constexpr size_t kTagSize = 16;
 inline constexpr size_t kIvSize = 12;
