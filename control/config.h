@@ -105,19 +105,12 @@ std::string help_text();
 // "NAME=IP:PORT[,tcp=PORT][,key=BASE64]". Empty on success, else what is wrong.
 std::string parse_peer(std::string_view text, PeerConfig& out);
 
-// Reads a secret from `path`: the file must exist, be a regular file, not be
-// world-readable (mode & 0004 == 0) and hold one non-empty word of printable
-// ASCII (leading and trailing white space ignored). `what` names the secret
-// in the messages ("the token"). Empty on success, else the reason, naming
-// the file. The token file and the private key file both go through it.
-std::string read_secret_file(const std::string& path, const std::string& what, std::string& out);
-
 // The bearer token (read_secret_file).
 std::string read_token_file(const std::string& path, std::string& token);
 
-// The appliance's X25519 private key: read_secret_file, then 44 characters of
-// base64 (what `srdxctl genkey` and `wg genkey` print).
-std::string read_private_key_file(const std::string& path, PrivateKey& key);
+// The appliance's X25519 private key (loop/secret_file.h), the messages
+// saying how to make one with srdxctl.
+std::string read_appliance_key_file(const std::string& path, PrivateKey& key);
 
 // "IP:PORT" (IPv4). Empty on success.
 std::string parse_addr(std::string_view text, Addr& out);

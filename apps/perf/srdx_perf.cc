@@ -40,6 +40,7 @@
 #include "loop/clock.h"
 #include "loop/entropy.h"
 #include "loop/poller.h"
+#include "loop/secret_file.h"
 #include "perf/payload.h"
 #include "perf/report.h"
 #include "perf/series.h"
@@ -109,37 +110,6 @@ using sim::split_words;
 const char* kKeyHowTo =
     "make one with: (umask 077; srdx-perf genkey > FILE), and give the other side "
     "`srdx-perf pubkey < FILE`";
-
-// The private key in `path`: a regular file others cannot read, holding 44
-// characters of base64 (srdx-perf genkey, wg genkey). Empty when it is;
-// otherwise why not.
-std::string read_private_key_file(const std::string& path, PrivateKey& out) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return path + ": cannot read (" + std::strerror(errno) + "); " + kKeyHowTo;
-  }
-  if (!S_ISREG(st.st_mode)) return path + ": not a regular file";
-  if (st.st_mode & S_IROTH) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return path + " is world-readable (mode " + mode +
-           "): a private key must be a file others cannot read (chmod 600)";
-  }
-  if (st.st_size > 1024) return path + ": too large to be a key (a key file holds 44 characters)";
-  std::ifstream in(path);
-  if (!in) return path + ": cannot read (" + std::strerror(errno) + ")";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::optional<PrivateKey> k = key_from_base64(ss.str());
-  if (!k) {
-    return path +
-           ": does not hold a private key (expected 44 characters of base64, as "
-           "srdx-perf genkey or wg genkey print)";
-  }
-  if (is_zero(*k)) return path + ": the all-zero key is not a key";
-  out = *k;
-  return {};
-}
 
 PublicKey parse_public_key(const std::string& option, const std::string& text) {
   const std::optional<PublicKey> k = key_from_base64(text);
@@ -482,7 +452,7 @@ Options parse_options(const po::variables_map& vm) {
                       " (--no-encryption runs in the clear, for measurement only)");
     }
     PrivateKey priv{};
-    if (std::string err = read_private_key_file(get(vm, "key"), priv); !err.empty()) {
+    if (std::string err = read_private_key_file(get(vm, "key"), priv, kKeyHowTo); !err.empty()) {
       fail("key", err);
     }
     o.ep.static_key = priv;

@@ -22,6 +22,19 @@ uint64_t be64(const uint8_t* p) {
   for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
   return v;
 }
+
+// A hello or hello_ack header as an encrypting endpoint might send it, naming
+// `dst_cid`; the forger adds a made-up Noise message.
+wire::Hello plausible_hello(uint64_t dst_cid) {
+  wire::Hello h;
+  h.dst_cid = dst_cid;
+  h.features = wire::feature::kSealed | wire::feature::kOrdered;
+  h.max_payload = 1400;
+  h.max_message = 1u << 20;
+  h.recv_msg_window = 64;
+  h.recv_buffer = 1u << 20;
+  return h;
+}
 }  // namespace
 
 OnPath::OnPath(Network& net, const OnPathConfig& cfg)
@@ -250,13 +263,7 @@ void OnPath::forge(const Seen& s) {
     case 1: {  // a hello: a made-up key, from a new id or naming the receiver's
       c.type = wire::Type::hello;
       c.src_cid = rng_.next() | 1;
-      wire::Hello h;
-      h.dst_cid = rng_.chance(0.5) ? 0 : dst;
-      h.features = wire::feature::kSealed | wire::feature::kOrdered;
-      h.max_payload = 1400;
-      h.max_message = 1u << 20;
-      h.recv_msg_window = 64;
-      h.recv_buffer = 1u << 20;
+      wire::Hello h = plausible_hello(rng_.chance(0.5) ? 0 : dst);
       uint8_t noise[wire::kNoise1Size];
       for (uint8_t& x : noise) x = static_cast<uint8_t>(rng_.next());
       h.noise = std::span<const uint8_t>(noise, sizeof noise);
@@ -271,13 +278,7 @@ void OnPath::forge(const Seen& s) {
     }
     case 3: {  // a hello_ack naming the receiver's id, a made-up Noise message
       c.type = wire::Type::hello_ack;
-      wire::Hello h;
-      h.dst_cid = dst;
-      h.features = wire::feature::kSealed | wire::feature::kOrdered;
-      h.max_payload = 1400;
-      h.max_message = 1u << 20;
-      h.recv_msg_window = 64;
-      h.recv_buffer = 1u << 20;
+      wire::Hello h = plausible_hello(dst);
       uint8_t noise[wire::kNoise2Size];
       for (uint8_t& x : noise) x = static_cast<uint8_t>(rng_.next());
       h.noise = std::span<const uint8_t>(noise, sizeof noise);
