@@ -1,0 +1,358 @@
+// The poll loop that srdxd and srdx-perf run (dataplane/loop/poller.h), over
+// a fake link the test controls: two endpoints, each with its Poller, joined
+// by in-memory queues whose transmit ring and flush can be made to run short.
+// poll_once() with a hand-made clock for the iteration's order, partial
+// transmits, a full ring, the transmit budget and the timers; run() on a
+// thread for the idle back-off and the wake-up by the link's descriptor.
+#include "loop/poller.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace srdx::dp {
+namespace {
+
+using namespace srdx::literals;
+
+constexpr Addr kA{0x0a000001, 7000};
+constexpr Addr kB{0x0a000002, 7000};
+
+// One side of an in-memory wire. tx_buffer() gives at most `ring` buffers
+// between flushes; tx_flush() hands at most `flush_limit` of them to the
+// other side and drops (and counts) the rest, as a full device ring would.
+class FakeLink : public Link {
+ public:
+  explicit FakeLink(Addr local, bool with_fd = false) : local_(local) {
+    if (with_fd) fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  }
+  ~FakeLink() override {
+    if (fd_ >= 0) close(fd_);
+  }
+  FakeLink* peer = nullptr;
+  size_t ring = 64;
+  size_t flush_limit = SIZE_MAX;
+  std::atomic<uint64_t> wait_fd_calls{0};
+
+  std::string_view kind() const override { return "fake"; }
+  Addr local() const override { return local_; }
+
+  size_t rx_burst(std::span<RxDatagram> out) override {
+    std::lock_guard<std::mutex> g(mu_);
+    held_.clear();
+    size_t n = 0;
+    while (n < out.size() && !inbox_.empty()) {
+      held_.push_back(std::move(inbox_.front()));
+      inbox_.pop_front();
+      ++n;
+    }
+    for (size_t i = 0; i < n; ++i) out[i] = RxDatagram{held_[i].bytes, held_[i].from};
+    stats_.rx_packets += n;
+    if (fd_ >= 0) {
+      uint64_t v;
+      [[maybe_unused]] ssize_t r = read(fd_, &v, sizeof v);  // drained: nothing pending
+      if (!inbox_.empty()) notify();
+    }
+    return n;
+  }
+  std::span<uint8_t> tx_buffer() override {
+    if (queued_.size() >= ring) {
+      ++stats_.tx_no_buffer;
+      return {};
+    }
+    scratch_.assign(9000, 0);
+    return scratch_;
+  }
+  void tx_commit(size_t len, const TxPath& path) override {
+    queued_.push_back(Datagram{{scratch_.begin(), scratch_.begin() + static_cast<long>(len)},
+                               Addr{local_.ip, EntropyPorts{}.port_for(path.entropy)}});
+  }
+  size_t tx_flush() override {
+    size_t sent = 0;
+    for (Datagram& d : queued_) {
+      if (sent < flush_limit) {
+        peer->deliver(std::move(d));
+        ++sent;
+      } else {
+        ++stats_.tx_dropped;
+      }
+    }
+    stats_.tx_packets += sent;
+    queued_.clear();
+    return sent;
+  }
+  int wait_fd() const override {
+    const_cast<std::atomic<uint64_t>&>(wait_fd_calls).fetch_add(1);
+    return fd_;
+  }
+  LinkStats stats() const override { return stats_; }
+
+  // A datagram from `from` arrives (the test injecting one, or the peer).
+  void inject(std::vector<uint8_t> bytes, Addr from) { deliver(Datagram{std::move(bytes), from}); }
+  size_t pending() {
+    std::lock_guard<std::mutex> g(mu_);
+    return inbox_.size();
+  }
+
+ private:
+  struct Datagram {
+    std::vector<uint8_t> bytes;
+    Addr from;
+  };
+  void deliver(Datagram d) {
+    std::lock_guard<std::mutex> g(mu_);
+    inbox_.push_back(std::move(d));
+    notify();
+  }
+  void notify() {
+    if (fd_ < 0) return;
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t r = write(fd_, &one, sizeof one);
+  }
+
+  Addr local_;
+  int fd_ = -1;
+  std::mutex mu_;
+  std::deque<Datagram> inbox_;
+  std::vector<Datagram> held_;  // what the last rx_burst handed out
+  std::vector<Datagram> queued_;
+  std::vector<uint8_t> scratch_;
+  LinkStats stats_;
+};
+
+EndpointConfig endpoint_config(uint64_t seed) {
+  EndpointConfig c;
+  c.seed = seed;
+  c.port = 7000;         // both hosts receive on 7000; datagrams leave from entropy ports
+  c.encryption = false;  // the loop is the subject; encryption has its own tests
+  return c;
+}
+
+EndpointConfig with_pacing(EndpointConfig c, bool pacing) {
+  c.pacing = pacing;
+  return c;
+}
+
+// Endpoints A and B, each with a Poller over a FakeLink, joined.
+struct Pair {
+  explicit Pair(PollerConfig pc = {}, bool pacing = true)
+      : a(with_pacing(endpoint_config(1), pacing)), b(endpoint_config(2)) {
+    la.peer = &lb;
+    lb.peer = &la;
+    pa = std::make_unique<Poller>(la, a, pc);
+    pb = std::make_unique<Poller>(lb, b, pc);
+    to_b = a.add_peer(kB).value;
+    b.add_peer(kA);
+    pb->on_event([this](const Event& ev, Time) {
+      if (ev.type == EventType::message_received) got.emplace_back(ev.data.begin(), ev.data.end());
+    });
+    pa->on_event([this](const Event& ev, Time) {
+      completed += ev.type == EventType::send_completed;
+      failed += ev.type == EventType::send_failed;
+    });
+  }
+  void turns(int n, Duration step = 10_us) {
+    for (int i = 0; i < n; ++i) {
+      pa->poll_once(now);
+      pb->poll_once(now);
+      now = now + step;
+    }
+  }
+  Endpoint a, b;
+  FakeLink la{kA}, lb{kB};
+  std::unique_ptr<Poller> pa, pb;
+  PeerId to_b = kNoPeer;
+  Time now = Time::zero() + 1_s;
+  std::vector<std::string> got;
+  int completed = 0, failed = 0;
+};
+
+std::span<const uint8_t> bytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+TEST(Poller, MovesMessagesBothWaysAndCountsWhatItDid) {
+  Pair p;
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(p.a.send(p.to_b, bytes("m" + std::to_string(i)), {}, p.now).ok());
+  }
+  p.turns(200);
+  ASSERT_EQ(p.got.size(), 20u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(p.got[i], "m" + std::to_string(i));
+  EXPECT_EQ(p.completed, 20);
+  const PollerStats& s = p.pa->stats();
+  EXPECT_EQ(s.iterations, 200u);
+  EXPECT_EQ(s.tx_packets, p.la.stats().tx_packets);
+  EXPECT_EQ(s.tx_packets, p.a.stats().packets_sent);
+  EXPECT_EQ(p.pb->stats().rx_packets, p.b.stats().packets_received);
+  EXPECT_GT(s.events, 0u);
+  EXPECT_GT(s.idle_iterations, 0u) << "after the exchange, iterations that did nothing";
+  EXPECT_EQ(s.partial_tx, 0u);
+}
+
+// What a handler sends in an iteration leaves in that same iteration.
+TEST(Poller, WhatTheTickSendsLeavesInTheSameIteration) {
+  Pair p;
+  bool sent = false;
+  p.pa->on_tick([&](Time now) {
+    if (!sent) sent = p.a.send(p.to_b, bytes("tick"), {}, now).ok();
+  });
+  const uint64_t before = p.la.stats().tx_packets;
+  p.pa->poll_once(p.now);
+  EXPECT_TRUE(sent);
+  EXPECT_GT(p.la.stats().tx_packets, before);
+  EXPECT_EQ(p.lb.pending(), p.la.stats().tx_packets - before) << "handed to the wire at once";
+}
+
+// A flush that sends fewer than were committed is counted, not retried; the
+// transport's loss recovery repairs what was dropped.
+TEST(Poller, PartialTransmitsAreCountedAndRepaired) {
+  Pair p;
+  p.turns(20);
+  p.la.flush_limit = 3;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(
+        p.a.send(p.to_b, std::vector<uint8_t>(3000, static_cast<uint8_t>(i)), {}, p.now).ok());
+  }
+  p.turns(5);
+  const PollerStats& s = p.pa->stats();
+  EXPECT_GT(s.partial_tx, 0u);
+  EXPECT_GT(s.tx_dropped, 0u);
+  EXPECT_EQ(s.tx_dropped, p.la.stats().tx_dropped);
+  p.la.flush_limit = SIZE_MAX;
+  p.turns(3000);
+  EXPECT_EQ(p.got.size(), 10u);
+  EXPECT_EQ(p.completed, 10);
+  EXPECT_EQ(p.failed, 0);
+  EXPECT_GT(p.a.stats().retransmissions, 0u);
+}
+
+// A link with no buffer stops the transmit loop for the iteration; nothing is
+// lost, it leaves once buffers come back.
+TEST(Poller, AFullRingStopsTransmittingUntilBuffersReturn) {
+  Pair p;
+  p.turns(20);
+  p.la.ring = 0;
+  ASSERT_TRUE(p.a.send(p.to_b, bytes("waits"), {}, p.now).ok());
+  p.turns(3);
+  EXPECT_GT(p.pa->stats().tx_no_buffer, 0u);
+  EXPECT_TRUE(p.got.empty());
+  p.la.ring = 64;
+  p.turns(200);
+  EXPECT_EQ(p.got, std::vector<std::string>{"waits"});
+}
+
+// One iteration transmits at most tx_budget packets, so receiving is not
+// starved by a large window.
+TEST(Poller, OneIterationTransmitsAtMostTheBudget) {
+  PollerConfig pc;
+  pc.burst = 4;
+  pc.tx_budget = 8;
+  Pair p(pc, false);  // no pacer: the window alone would let 40 packets go at once
+  ASSERT_TRUE(p.a.send(p.to_b, bytes("first"), {}, p.now).ok());  // the handshake
+  p.turns(100);
+  ASSERT_EQ(p.got.size(), 1u);
+  ASSERT_TRUE(p.a.send(p.to_b, std::vector<uint8_t>(64 * 1400, 7), {}, p.now).ok());
+  const uint64_t before = p.la.stats().tx_packets;
+  p.pa->poll_once(p.now);
+  EXPECT_EQ(p.la.stats().tx_packets - before, 8u);
+  EXPECT_GT(p.pa->stats().tx_budget_spent, 0u);
+  EXPECT_GT(p.pa->stats().tx_bursts, 1u) << "flushed every `burst` packets";
+  p.turns(2000);
+  ASSERT_EQ(p.got.size(), 2u);
+  EXPECT_EQ(p.got[1].size(), 64u * 1400);
+}
+
+// on_timer() runs when the endpoint's deadline has come, not before.
+TEST(Poller, TimersRunAtTheirDeadlineNotBefore) {
+  Pair p;
+  p.turns(20);  // quiet: nothing to send, no deadline
+  EXPECT_TRUE(p.a.next_deadline().is_infinite());
+  ASSERT_TRUE(p.a.send(p.to_b, bytes("x"), {}, p.now).ok());
+  p.pa->poll_once(p.now);  // the hello leaves; A waits for the answer (timer armed)
+  const Time deadline = p.a.next_deadline();
+  ASSERT_FALSE(deadline.is_infinite());
+  ASSERT_GT(deadline, p.now);
+  const uint64_t calls = p.pa->stats().timer_calls;
+  p.pa->poll_once(deadline - 1_ns);
+  EXPECT_EQ(p.pa->stats().timer_calls, calls);
+  p.pa->poll_once(deadline);
+  EXPECT_EQ(p.pa->stats().timer_calls, calls + 1);
+}
+
+// run(): with nothing to do the loop sleeps on the link's descriptor, a
+// datagram wakes it, and a stop request ends it.
+TEST(Poller, RunSleepsWhenIdleAndTheLinkWakesIt) {
+  Endpoint b(endpoint_config(2)), a(endpoint_config(1));
+  FakeLink lb(kB, true), la(kA);
+  la.peer = &lb;
+  lb.peer = &la;
+  PollerConfig pc;
+  pc.spin_iterations = 10;
+  pc.max_sleep = Duration::millis(300);
+  Poller pb(lb, b, pc);
+  b.add_peer(kA);
+  std::atomic<int> received{0};
+  pb.on_event([&](const Event& ev, Time) { received += ev.type == EventType::message_received; });
+  std::atomic<bool> stop{false};
+  std::thread t([&] { pb.run(stop); });
+
+  // Wait until the loop asked for the descriptor twice: the sleep's length,
+  // then the sleep itself (a datagram that comes before the poll still finds
+  // the descriptor readable).
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (lb.wait_fd_calls.load() < 2 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  // A's first packet (a hello; a message queued behind it), made by hand.
+  const PeerId to_b = a.add_peer(kB).value;
+  ASSERT_TRUE(a.send(to_b, bytes("wake"), {}, Time::zero() + 1_s).ok());
+  std::vector<uint8_t> buf(9000);
+  TxPath tx;
+  const size_t n = a.poll_transmit(buf, tx, Time::zero() + 1_s);
+  ASSERT_GT(n, 0u);
+  buf.resize(n);
+  lb.inject(buf, Addr{kA.ip, EntropyPorts{}.port_for(tx.entropy)});
+  while (lb.pending() != 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  stop = true;
+  t.join();
+  const PollerStats& s = pb.stats();
+  EXPECT_EQ(lb.pending(), 0u) << "the datagram was taken";
+  EXPECT_GT(s.idle_sleeps, 0u);
+  EXPECT_GT(s.wakeups_by_link, 0u) << "the descriptor, not the 300 ms timeout, ended the sleep";
+  EXPECT_GT(s.rx_packets, 0u);
+  EXPECT_GT(s.idle_iterations, s.iterations / 2);
+}
+
+TEST(Poller, BadConfigurationsAreRefusedWithTheFieldNamed) {
+  PollerConfig pc;
+  pc.burst = 0;
+  EXPECT_NE(pc.validate().find("burst"), std::string::npos);
+  pc = {};
+  pc.tx_budget = 1;
+  EXPECT_NE(pc.validate().find("tx_budget"), std::string::npos);
+  pc = {};
+  pc.max_sleep = Duration::zero();
+  EXPECT_NE(pc.validate().find("max_sleep"), std::string::npos);
+  Endpoint e(endpoint_config(1));
+  FakeLink l(kA);
+  pc = {};
+  pc.burst = 0;
+  EXPECT_THROW(Poller(l, e, pc), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace srdx::dp
