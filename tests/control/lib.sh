@@ -285,6 +285,28 @@ mv_of() {
   "$PY" "$HERE/ctltest.py" metric "$WORK/$n.metrics" "$@"
 }
 
+# counter NAME EXPR: EXPR (Python, over the reply d) of NAME's /v1/counters.
+counter() {
+  [[ $(api "$1" GET /v1/counters) == 200 ]] || fail "GET /v1/counters on $1: HTTP $STATUS"
+  jv "$2"
+}
+
+# refused_probe FROM TO AT REASON: FROM's srdx probe to TO (3 pings) gets no
+# answer, and AT counts more drops for REASON, in /v1/counters and in
+# srdx_drops_total. REFUSED holds AT's count afterwards.
+refused_probe() {
+  local from=$1 to=$2 at=$3 reason=$4 before
+  local expr="d[\"endpoint\"][\"drops\"][\"$reason\"]"
+  before=$(counter "$at" "$expr")
+  ctl "$from" --json probe "$to" --transport srdx --count 3
+  [[ $(jv 'd["results"]["srdx"]["count"] == 0' "$WORK/ctl.out") == true ]] ||
+    fail "$from's srdx probe to $to was answered: $(cat "$WORK/ctl.out")"
+  REFUSED=$(counter "$at" "$expr")
+  [[ $REFUSED -gt $before ]] || fail "$at did not count $from's packets as $reason ($before -> $REFUSED)"
+  metric_at_least "$at" 1 srdx_drops_total "reason=$reason" ||
+    fail "srdx_drops_total{reason=$reason} on $at"
+}
+
 # metric_at_least NAME MIN METRIC [LABEL=VALUE]...: fetches NAME's /metrics;
 # is the sample there with a value of at least MIN?
 metric_at_least() {

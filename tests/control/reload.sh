@@ -33,10 +33,6 @@ peer_names() {
   [[ $(api "$1" GET /v1/peers) == 200 ]] || fail "GET /v1/peers on $1: HTTP $STATUS"
   jv 'sorted(p["name"] for p in d["peers"])'
 }
-counter() {
-  [[ $(api "$1" GET /v1/counters) == 200 ]] || fail "GET /v1/counters on $1: HTTP $STATUS"
-  jv "$2"
-}
 
 # Probes to b that run through the reloads below: 1 ping every ms, far more
 # than the test lasts.
