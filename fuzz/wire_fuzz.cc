@@ -103,10 +103,9 @@ void check_invariants(const Packet& p, size_t size, bool sealed) {
       check(dst_cid(p) == p.hello.dst_cid, "dst_cid() of a hello");
       // A Noise message follows the header when the hello offers sealing,
       // unless the hello itself came sealed.
-      check(p.hello.noise.size() ==
-                (sealed || !(p.hello.features & feature::kSealed) ? 0
-                 : p.common.type == Type::hello                   ? kNoise1Size
-                                                                  : kNoise2Size),
+      check(p.hello.noise.size() == (sealed || !(p.hello.features & feature::kSealed) ? 0
+                                     : p.common.type == Type::hello                   ? kNoise1Size
+                                                                    : kNoise2Size),
             "noise length");
       check(size == kCommonHeaderSize + kHelloSize + p.hello.noise.size(), "hello length");
       check(p.hello.reserved == 0 && p.hello.max_payload != 0 && p.hello.recv_msg_window != 0,
