@@ -100,15 +100,24 @@ run_probe() {
     fail "a's probe to b: $(cat "$WORK/ctl.out")"
 }
 
+# captured_run FILE [CONFIG LINE]...: a and b started with CONFIG LINEs added
+# to both configs, the probe captured into FILE; sets total and marked (srdx
+# datagrams, and those holding the payload pattern).
+captured_run() {
+  local file=$1
+  shift
+  node_config a b ${1+--} "$@"
+  node_config b a ${1+--} "$@"
+  node_start a
+  node_start b
+  capture_start "$file"
+  run_probe
+  capture_stop
+  read -r total marked < <(scan "$file")
+}
+
 # ---- encryption on: no plaintext -----------------------------------------------------------
-node_config a b
-node_config b a
-node_start a
-node_start b
-capture_start "$WORK/sealed.txt"
-run_probe
-capture_stop
-read -r total marked < <(scan "$WORK/sealed.txt")
+captured_run "$WORK/sealed.txt"
 # 300 pings and their 300 echoes (one datagram each), plus acks and the
 # handshake.
 [[ $total -ge 600 ]] || fail "encrypted: only $total srdx datagrams captured; expected 600 or more"
@@ -121,14 +130,7 @@ for n in a b; do
   wait "${PID[$n]}" || fail "srdxd $n did not stop cleanly"
   unset "PID[$n]"
 done
-node_config a b -- "[endpoint]" "encryption = off"
-node_config b a -- "[endpoint]" "encryption = off"
-node_start a
-node_start b
-capture_start "$WORK/clear.txt"
-run_probe
-capture_stop
-read -r total marked < <(scan "$WORK/clear.txt")
+captured_run "$WORK/clear.txt" "[endpoint]" "encryption = off"
 [[ $total -ge 600 ]] || fail "clear: only $total srdx datagrams captured; expected 600 or more"
 # Every ping and every echo carries the pattern.
 [[ $marked -ge 600 ]] || fail "clear: only $marked of $total datagrams hold the pattern; the search cannot be trusted"
