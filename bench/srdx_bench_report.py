@@ -672,23 +672,20 @@ def main(argv):
     # that failed is a failed record, and a report that breaks says so in
     # meta.json ("report_errors") instead of leaving nothing behind.
     report_errors = []
-    try:
-        recs = build_records(args)
-    except Exception:
-        report_errors.append("reading the runs: " + traceback.format_exc(limit=3))
-        recs = []
+
+    def attempt(what, fn, *fn_args):
+        """fn(*fn_args), or [] with the error noted in report_errors."""
+        try:
+            return fn(*fn_args)
+        except Exception:
+            report_errors.append(what + ": " + traceback.format_exc(limit=3))
+            return []
+
+    recs = attempt("reading the runs", build_records, args)
     with open(os.path.join(args.out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(recs, f, indent=1)
-    try:
-        figs = figures(recs)
-    except Exception:
-        report_errors.append("figures: " + traceback.format_exc(limit=3))
-        figs = []
-    try:
-        cost = encryption_cost(recs)
-    except Exception:
-        report_errors.append("encryption cost: " + traceback.format_exc(limit=3))
-        cost = []
+    figs = attempt("figures", figures, recs)
+    cost = attempt("encryption cost", encryption_cost, recs)
     failed = [{"transport": r["transport"], "workload": r["workload"], "scenario": r["scenario"],
                "size": r["size"], "encryption": r.get("encryption"), "cost_pair": r.get("cost_pair"), "raw": r["raw"],
                "error": r.get("error") or "did not complete"}

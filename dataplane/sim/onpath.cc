@@ -23,9 +23,12 @@ uint64_t be64(const uint8_t* p) {
   return v;
 }
 
-// A hello or hello_ack header as an encrypting endpoint might send it, naming
-// `dst_cid`; the forger adds a made-up Noise message.
-wire::Hello plausible_hello(uint64_t dst_cid) {
+// A hello or hello_ack (c.type) as an encrypting endpoint might send it,
+// naming `dst_cid`, with `noise_size` made-up bytes for its Noise message;
+// returns the encoded length.
+template <class R>
+size_t forge_hello(std::span<uint8_t> buf, const wire::Common& c, uint64_t dst_cid,
+                   size_t noise_size, R& rng) {
   wire::Hello h;
   h.dst_cid = dst_cid;
   h.features = wire::feature::kSealed | wire::feature::kOrdered;
@@ -33,7 +36,10 @@ wire::Hello plausible_hello(uint64_t dst_cid) {
   h.max_message = 1u << 20;
   h.recv_msg_window = 64;
   h.recv_buffer = 1u << 20;
-  return h;
+  uint8_t noise[wire::kNoise1Size];
+  for (size_t i = 0; i < noise_size; ++i) noise[i] = static_cast<uint8_t>(rng.next());
+  h.noise = std::span<const uint8_t>(noise, noise_size);
+  return wire::encode_hello(buf, c, h);
 }
 }  // namespace
 
@@ -263,11 +269,8 @@ void OnPath::forge(const Seen& s) {
     case 1: {  // a hello: a made-up key, from a new id or naming the receiver's
       c.type = wire::Type::hello;
       c.src_cid = rng_.next() | 1;
-      wire::Hello h = plausible_hello(rng_.chance(0.5) ? 0 : dst);
-      uint8_t noise[wire::kNoise1Size];
-      for (uint8_t& x : noise) x = static_cast<uint8_t>(rng_.next());
-      h.noise = std::span<const uint8_t>(noise, sizeof noise);
-      n = wire::encode_hello(buf, c, h);
+      const uint64_t named = rng_.chance(0.5) ? 0 : dst;
+      n = forge_hello(buf, c, named, wire::kNoise1Size, rng_);
       counters_.forged_hello++;
       break;
     }
@@ -278,11 +281,7 @@ void OnPath::forge(const Seen& s) {
     }
     case 3: {  // a hello_ack naming the receiver's id, a made-up Noise message
       c.type = wire::Type::hello_ack;
-      wire::Hello h = plausible_hello(dst);
-      uint8_t noise[wire::kNoise2Size];
-      for (uint8_t& x : noise) x = static_cast<uint8_t>(rng_.next());
-      h.noise = std::span<const uint8_t>(noise, sizeof noise);
-      n = wire::encode_hello(buf, c, h);
+      n = forge_hello(buf, c, dst, wire::kNoise2Size, rng_);
       counters_.forged_hello_ack++;
       break;
     }
