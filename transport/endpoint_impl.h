@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ack_paths.h"
 #include "ack_tracker.h"
 #include "buffer_pool.h"
 #include "congestion.h"
@@ -157,6 +158,12 @@ struct Peer {
   // fragment yet. Once it acknowledged one, the peer holds the message and
   // its free buffer counts it: charging it here too would count it twice.
   uint64_t started_unseen = 0;
+  // The latest send time of a packet acknowledged: a timeout of a packet
+  // sent before it is its path's fault (something sent later got through),
+  // not a stall of the whole connection.
+  Time acked_sent_max = Time::zero();
+  // Entropies of ACKs received, to echo in the next data packets (kAckEcho).
+  EchoQueue echoes;
   Time rto_deadline = Time::infinite();
   Time msg_deadline = Time::infinite();  // no message expires before this
   Time probe_next = Time::infinite();    // credit probe when flow control blocks
@@ -170,11 +177,16 @@ struct Peer {
   uint32_t ack_pending = 0;
   Time ack_deadline = Time::infinite();
   uint32_t ack_seq_tx = 0;
-  // ACKs leave with the entropy of the latest data packet: the sender's path
-  // choice then covers the round trip, so an entropy whose return path is dead
-  // times out at the sender and is replaced there, like a dead forward path.
-  // A pure receiver has no other way to learn which return paths work.
+  // The entropy of the latest data packet. Without kAckEcho, ACKs leave with
+  // it (the sender's path choice then covers the round trip); with it, ACKs
+  // go over the entropies the sender's echoes proved (ack_paths.h) and retrace
+  // this one only to explore.
   uint16_t ack_entropy = 0;
+  AckPaths ack_paths;
+  // Copies of the next ACK still to send, on exploring entropies: the data
+  // it answers was a repair, so the sender may be missing our ACKs.
+  uint8_t ack_copies = 0;
+  uint16_t ack_copy_entropy = 0;  // the next copy's entropy (0: not a copy)
   uint64_t last_adv_free = 0, last_adv_max_msg = 0;
   uint32_t rx_gen = 0;  // bumped when the connection ends: older deliveries' charges are void
 
@@ -320,7 +332,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
   // ---- receiving (endpoint_rx.cc) --------------------------------------------
   void drop(DropReason r) { ++stats_.drops[static_cast<size_t>(r)]; }
   void on_data(Peer& p, const wire::Packet& pkt, uint16_t entropy, Time now);
-  bool on_ack(Peer& p, const wire::Packet& pkt, Time now);
+  bool on_ack(Peer& p, const wire::Packet& pkt, uint16_t entropy, Time now);
   void check_late_acks(Peer& p, const wire::Ack& a, Time now, Duration ack_delay);
   void on_packet_acked(Peer& p, SentPacket& s, Time now, Duration ack_delay);
   void finish_fragment(Peer& p, uint64_t msg_id, uint32_t frag);
@@ -373,7 +385,12 @@ class Endpoint::Impl final : public Reassembly::Sink {
       }
       bytes = kWireOverhead + std::min<uint32_t>(m->len, payload_size(p));
     }
-    if (!p.cc.can_send(bytes)) return Gate::blocked_cwnd;
+    // In a stall (nothing acknowledged since timeouts) the window has
+    // shrunk to a packet, yet the way out is to find a living path: up to
+    // kStallProbes packets may be out, each on its own fresh entropy.
+    if (!p.cc.can_send(bytes) &&
+        !(p.paths.stall_rounds() > 0 && p.sent.count() < tuning::kStallProbes))
+      return Gate::blocked_cwnd;
     return Gate::ready;
   }
   Time data_ready_time(const Peer& p) const {
@@ -519,6 +536,7 @@ inline void Endpoint::Impl::on_packet_acked(Peer& p, SentPacket& s, Time now, Du
   Duration rtt = now - s.sent_time;
   if (rtt > ack_delay) rtt -= ack_delay;
   p.paths.on_acked(s.slot, s.path_seq, rtt);
+  p.acked_sent_max = max(p.acked_sent_max, s.sent_time);
   const PathSlot& slot = p.paths.slot(s.slot);
   Duration qdelay = slot.has_rtt ? rtt - slot.min_rtt : Duration::nanos(-1);
   p.cc.on_acked(s.bytes, qdelay, p.paths.min_rtt(), p.paths.srtt(), now);
@@ -584,7 +602,7 @@ inline void Endpoint::Impl::dispatch(Peer& p, bool coalesced, Addr from, const R
       return drop(DropReason::bad_coalesce);
     // The ACK first: it may free window for the data's answer. Both parts
     // carry the same ids, so the data passes the checks the ack passed.
-    if (!on_ack(p, pkt_, now)) return;
+    if (!on_ack(p, pkt_, path.entropy, now)) return;
     ++stats_.coalesced_received;
     return on_data(p, pkt2_, path.entropy, now);
   }
@@ -595,7 +613,7 @@ inline void Endpoint::Impl::dispatch(Peer& p, bool coalesced, Addr from, const R
     case wire::Type::data:
       return on_data(p, pkt_, path.entropy, now);
     case wire::Type::ack:
-      on_ack(p, pkt_, now);
+      on_ack(p, pkt_, path.entropy, now);
       return;
     case wire::Type::retry:
       return on_retry(p);

@@ -30,8 +30,20 @@ void Endpoint::Impl::on_data(Peer& p, const wire::Packet& pkt, uint16_t entropy,
   if (p.acks.any() && d.pn < p.acks.largest()) ++stats_.out_of_order_packets;
   p.acks.on_packet(d.pn, now);
   p.ack_entropy = entropy;
+  if (p.features & wire::feature::kAckEcho) {
+    if (pkt.common.echo) {
+      p.ack_paths.on_echo(pkt.common.echo, now);
+    } else {
+      p.ack_paths.judge(now);
+    }
+  }
   p.acks.raise_floor(d.pn - d.pn_floor_delta);
   ++p.ack_pending;
+  // A repair: our ACK of the first copy, or that copy, was lost. Its ACK
+  // goes out again on fresh draws too, in case our ACK paths died (when
+  // they have, only ACKs on other paths get the sender going again).
+  if ((pkt.common.flags & wire::flag::kRetransmission) && (p.features & wire::feature::kAckEcho))
+    p.ack_copies = tuning::kRepairAckCopies;
   if (p.ack_pending >= cfg_.ack_every || (pkt.common.flags & wire::flag::kAckNow) ||
       v == Reassembly::Verdict::duplicate) {
     p.ack_due = true;
@@ -42,9 +54,11 @@ void Endpoint::Impl::on_data(Peer& p, const wire::Packet& pkt, uint16_t entropy,
 }
 
 // Returns false when the ACK was dropped: not of this connection.
-bool Endpoint::Impl::on_ack(Peer& p, const wire::Packet& pkt, Time now) {
+bool Endpoint::Impl::on_ack(Peer& p, const wire::Packet& pkt, uint16_t entropy, Time now) {
   const wire::Ack& a = pkt.ack;
   if (!check_connection(p, pkt.common.src_cid, a.dst_cid, now)) return false;
+  // This ACK's path works back to us: say so in the next data packets.
+  if (p.features & wire::feature::kAckEcho) p.echoes.on_ack(entropy);
   if (!p.have_ack_seq || static_cast<int32_t>(a.ack_seq - p.last_ack_seq_rx) > 0) {
     p.have_ack_seq = true;
     p.last_ack_seq_rx = a.ack_seq;
@@ -136,6 +150,7 @@ void Endpoint::Impl::check_late_acks(Peer& p, const wire::Ack& a, Time now, Dura
     Duration rtt = now - e.pkt.sent_time;
     if (pn == a.largest_pn && rtt > ack_delay) rtt -= ack_delay;
     p.paths.on_late_ack(e.pkt.slot, e.pkt.slot_gen, e.pkt.path_seq, rtt);
+    p.acked_sent_max = max(p.acked_sent_max, e.pkt.sent_time);
     if (e.by_timeout) p.cc.undo_timeout();
     const uint64_t msg_id = e.pkt.msg_id;
     const uint32_t frag = e.pkt.frag;

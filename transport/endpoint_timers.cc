@@ -74,36 +74,41 @@ void Endpoint::Impl::scan_rto(Peer& p, Time now) {
   const Duration floor = p.paths.min_rto();
   Time next = Time::infinite();
   expired_.clear();
-  uint64_t slots_hit[tuning::kMaxPathsPerPeer / 64] = {};
-  uint32_t distinct = 0;
   SentPacket* s = p.sent.first();
   for (; s && s->sent_time + floor <= now; s = p.sent.next(*s)) {
-    Time expiry = s->sent_time + p.paths.rto(s->slot);
+    Time expiry = s->sent_time + p.paths.rto(s->slot, s->sent_time);
     if (expiry > now) {
       next = min(next, expiry);
       continue;
     }
     expired_.push_back(s);
-    uint64_t& w = slots_hit[s->slot >> 6];
-    const uint64_t bit = uint64_t{1} << (s->slot & 63);
-    distinct += (w & bit) ? 0 : 1;
-    w |= bit;
   }
   if (s) next = min(next, s->sent_time + floor);
   p.rto_deadline = next;
   if (expired_.empty()) return;
-  // Timeouts on one or a few paths are those paths' problem: the selector
-  // steers away and re-draws them. Timeouts on most paths at once are a
-  // stall (the peer or this host was descheduled) or the connection sending
-  // too much: no path is blamed, and the window shrinks.
-  const bool stall = p.paths.size() > 1 && distinct * 2 > p.paths.size();
+  // A packet that timed out although one sent after it was acknowledged
+  // was lost on its path: the selector penalises that slot and re-draws
+  // it. (ACKs come back over paths proven to work, ack_paths.h, so a dead
+  // return path does not pass for a dead forward one.) Timeouts with
+  // nothing acknowledged since are a stall: the peer or this host was
+  // descheduled, every path died, or the connection sent too much; no path
+  // is blamed, the window shrinks, and the timers back off.
+  // A stall that lasts (a second round in a row) may be every entropy in
+  // use having died with its path: then the paths are blamed too, so the
+  // slots move to fresh entropies and find the paths still alive.
+  bool stall = true;
+  const bool lasting = p.paths.stall_rounds() > 0;
+  Time latest_sent = Time::zero();
   for (SentPacket* e : expired_) {
     ++stats_.rto_events;
-    p.paths.on_timeout(e->slot, e->slot_gen, now, !stall);
+    latest_sent = max(latest_sent, e->sent_time);
+    const bool blame = e->sent_time < p.acked_sent_max;
+    stall &= !blame;
+    p.paths.on_timeout(e->slot, e->slot_gen, now, blame || lasting || p.paths.size() == 1);
     lose(p, *e, now, true);
   }
   if (stall || p.paths.size() == 1) p.cc.on_timeout(p.paths.srtt(), now);
-  p.paths.on_rto_round();
+  if (stall) p.paths.on_rto_round(now, latest_sent);
   p.paths.refresh(now);
 }
 

@@ -14,11 +14,14 @@ size_t Endpoint::Impl::control_packet(Peer& p, std::span<uint8_t> buf, TxPath& p
   path.remote = p.addr;
   path.link = 0;
   path.entropy = p.paths.slot(p.paths.choose(PathSelector::kNone, now)).entropy;
-  // An ACK for fresh data follows that data's entropy back; anything else
-  // (handshake, keepalive answers, floor updates) takes a path of its own,
-  // so it does not keep following an entropy that may have died since.
-  if (p.ack_entropy && p.ack_pending && !p.hello_ack_due && !p.hello_due)
-    path.entropy = p.ack_entropy;
+  // An ACK for fresh data goes back over a path chosen from the data's
+  // sender's echoes, or retraces the data's entropy (ack_paths.h); anything
+  // else (handshake, keepalive answers, floor updates) takes a path of its
+  // own, so it does not keep following an entropy that may have died since.
+  const uint16_t data_entropy = p.ack_pending ? p.ack_entropy : 0;
+  if (data_entropy && !p.hello_ack_due && !p.hello_due &&
+      !(p.features & wire::feature::kAckEcho))
+    path.entropy = data_entropy;
   if (p.hello_ack_due) {
     p.hello_ack_due = false;
     wire::Hello h;
@@ -79,6 +82,21 @@ size_t Endpoint::Impl::control_packet(Peer& p, std::span<uint8_t> buf, TxPath& p
           ++stats_.coalesced_sent;
           return n + d;
         }
+      }
+    }
+    if (p.features & wire::feature::kAckEcho) {
+      // The copies of an ACK of a repair explore, each on a random draw.
+      // Whichever arrives is echoed and proves its path.
+      const bool copy = p.ack_copy_entropy != 0;
+      path.entropy = p.ack_paths.choose(copy ? p.ack_copy_entropy : data_entropy, path.entropy,
+                                        now, copy);
+      p.ack_copy_entropy = 0;
+      if (p.ack_copies) {
+        --p.ack_copies;
+        p.ack_due = true;
+        do {
+          p.ack_copy_entropy = static_cast<uint16_t>(1 + rng_.below(0xfffe));
+        } while (p.ack_copy_entropy == path.entropy);
       }
     }
     return wire::encode_ack(buf, common(p, wire::Type::ack), a);
@@ -181,7 +199,9 @@ size_t Endpoint::Impl::data_packet(Peer& p, std::span<uint8_t> buf, TxPath& path
   if (retransmission ||
       (m->next_frag >= m->nfrags && m->id + 1 == p.sq.next_id() && p.retx.empty()))
     flags |= wire::flag::kAckNow;
-  size_t n = wire::encode_data(buf, common(p, wire::Type::data, flags), d);
+  wire::Common c = common(p, wire::Type::data, flags);
+  if (p.features & wire::feature::kAckEcho) c.echo = p.echoes.next();
+  size_t n = wire::encode_data(buf, c, d);
   if (n == 0) return 0;
 
   const uint32_t wire_bytes = static_cast<uint32_t>(n + tuning::kIpUdpOverhead);

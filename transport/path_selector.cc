@@ -59,7 +59,9 @@ uint16_t PathSelector::choose(uint16_t avoid, Time now) {
   const bool all_usable = now >= penalty_horizon_;
   for (uint32_t k = 0; k < look; ++k, at = at + 1 == n ? 0 : at + 1) {
     uint64_t key = std::bit_cast<uint64_t>(cost(at, fallback));
-    key = (at == avoid || (!all_usable && !usable(slots_[at], now))) ? UINT64_MAX : key;
+    const PathSlot& s = slots_[at];
+    const bool on_probation = has_rtt_ && !s.has_rtt && s.inflight > 0;
+    key = (at == avoid || on_probation || (!all_usable && !usable(s, now))) ? UINT64_MAX : key;
     const uint32_t take = 0u - static_cast<uint32_t>(key < best_key);  // all ones or zero
     best = (at & take) | (best & ~take);
     best_key = key < best_key ? key : best_key;
@@ -70,7 +72,9 @@ uint16_t PathSelector::choose(uint16_t avoid, Time now) {
   double bc = 0;
   for (uint16_t i = 0; i < n; ++i) {
     if (i == avoid) continue;
-    double c = cost(i, fallback) * (usable(slots_[i], now) ? 1.0 : 16.0);
+    const PathSlot& s = slots_[i];
+    const bool held = !usable(s, now) || (has_rtt_ && !s.has_rtt && s.inflight > 0);
+    double c = cost(i, fallback) * (held ? 16.0 : 1.0);
     if (best == kNone || c < bc) {
       best = i;
       bc = c;
@@ -92,6 +96,7 @@ void PathSelector::on_acked(uint16_t slot, uint64_t seq, Duration rtt) {
   ++s.acked;
   s.consecutive_timeouts = 0;
   backoff_ = 0;
+  stall_since_ = Time::infinite();
   s.loss_ewma *= (1 - kPathLossEwmaGain);
   if (seq + 1 > s.largest_acked_seq) s.largest_acked_seq = seq + 1;
   sample(s, rtt);
@@ -102,6 +107,7 @@ void PathSelector::on_late_ack(uint16_t slot, uint32_t gen, uint64_t seq, Durati
   PathSlot& s = slots_[slot];
   ++s.spurious;
   backoff_ = 0;
+  stall_since_ = Time::infinite();
   if (gen != s.generation) return;  // the entropy moved on; its stats are not this path's
   // The path was slow, not lossy: take back the penalties, learn its RTT.
   s.consecutive_timeouts = 0;
@@ -163,7 +169,12 @@ void PathSelector::on_timeout(uint16_t slot, uint32_t gen, Time now, bool blame_
   // Keep new packets off this slot for a while; a second timeout in a row
   // means the path is likely dead: move the slot to a fresh entropy.
   penalise(s, now + rto(slot));
-  if (s.consecutive_timeouts >= tuning::kPathTimeoutsBeforeReplace) replace(slot, now);
+  // An entropy that never delivered in this generation while others did is
+  // judged on one timeout: most fresh draws land on dead paths when most
+  // paths are dead.
+  const bool unproven = has_rtt_ && !s.has_rtt;
+  if (s.consecutive_timeouts >= (unproven ? 1 : tuning::kPathTimeoutsBeforeReplace))
+    replace(slot, now);
 }
 
 void PathSelector::on_abandoned(uint16_t slot) {
@@ -191,7 +202,7 @@ void PathSelector::replace(uint16_t slot, Time now) {
   ++replacements_;
 }
 
-Duration PathSelector::rto(uint16_t slot) const {
+Duration PathSelector::rto(uint16_t slot, Time sent) const {
   const PathSlot& s = slots_[slot];
   Duration base;
   // Like RFC 6298, plus the longest the receiver may hold an ACK back.
@@ -204,7 +215,11 @@ Duration PathSelector::rto(uint16_t slot) const {
   }
   if (has_rtt_) base = max(base, srtt_ + rttvar_ * 4 + cfg_.ack_delay);
   base = max(base, cfg_.rto_min);
-  const uint32_t doublings = s.consecutive_timeouts + backoff_;
+  const uint32_t doublings =
+      s.consecutive_timeouts +
+      (backoff_ > tuning::kRtoBackoffGrace && sent >= stall_since_
+           ? backoff_ - tuning::kRtoBackoffGrace
+           : 0);
   for (uint32_t i = 0; i < doublings && base < cfg_.rto_max; ++i) base = base * 2;
   return min(base, cfg_.rto_max);
 }
@@ -215,7 +230,7 @@ void PathSelector::refresh(Time now) {
   uint16_t worst = kNone;
   for (uint16_t i = 0; i < size(); ++i) {
     const PathSlot& s = slots_[i];
-    m = min(m, rto(i));
+    m = min(m, rto(i, Time::zero()));
     if (s.has_rtt && s.samples >= kPathSamplesBeforeJudging) {
       best = min(best, s.srtt);
       if (worst == kNone || s.srtt > slots_[worst].srtt) worst = i;

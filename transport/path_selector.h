@@ -30,6 +30,9 @@ struct PathSlot {
   uint64_t sent = 0, acked = 0, lost = 0, timeouts = 0;
   uint32_t generation = 0;
   uint32_t samples = 0;   // RTT samples since this entropy was drawn
+  // Once any slot of the connection has an RTT, a slot without one of its
+  // own (a fresh entropy, maybe on a dead path) carries one packet at a time
+  // until that packet is acknowledged: a probe, not a share of the traffic.
   uint64_t spurious = 0;  // losses later found to be only late
   // choose()'s factor for this slot, kept current whenever the RTT or the
   // loss rate changes so that looking at a slot costs one multiplication:
@@ -64,11 +67,26 @@ class PathSelector {
   // blame (not a stall that hit most paths at once), count towards replacing it.
   void on_timeout(uint16_t slot, uint32_t gen, Time now, bool blame_path = true);
   void on_abandoned(uint16_t slot);  // in flight, now forgotten (reset)
-  // Retransmission timers fired and nothing was acknowledged since the last
-  // time: every RTO doubles (Karn), so a path whose real RTT exceeds the
-  // estimate gets a sample instead of timing out forever.
-  void on_rto_round() {
-    if (backoff_ < tuning::kMaxRtoBackoff) ++backoff_;
+  // Retransmission timers fired and nothing sent later was acknowledged (a
+  // stall, not a path's loss): after kRtoBackoffGrace such rounds in a row
+  // every RTO doubles (Karn), so a path whose real RTT exceeds the estimate
+  // gets a sample instead of timing out forever, and a network that delivers
+  // nothing is not hammered. The grace keeps heavy random loss, where the
+  // repair of a lost repair is lost again, from waiting ever longer.
+  // Only packets sent since the stall began wait the longer timeouts: those
+  // already in flight keep theirs, or each round would expire one of them
+  // and push every other's timeout further out while they hold the window.
+  uint32_t stall_rounds() const { return backoff_; }
+  // A round counts once per stall begun, and then each time a packet sent
+  // since its start times out (`latest_sent`: the latest send time among
+  // the packets that just did): those are the repairs, and they failed.
+  void on_rto_round(Time now, Time latest_sent) {
+    if (backoff_ == 0) {
+      stall_since_ = now;
+    } else if (latest_sent < stall_since_) {
+      return;
+    }
+    if (backoff_ < tuning::kMaxRtoBackoff + tuning::kRtoBackoffGrace) ++backoff_;
   }
 
   // The slot's retransmission timeout: RFC 6298 over the slot's samples, and
@@ -76,7 +94,10 @@ class PathSelector {
   // sprayed, so a queue that builds on one path delays the next packets of
   // every slot that maps to it; a slot's own estimate, fed by a few of them,
   // lags that, while the connection's variance holds the spread between paths.
-  Duration rto(uint16_t slot) const;
+  Duration rto(uint16_t slot) const { return rto(slot, Time::infinite()); }
+  // The timeout of a packet sent on `slot` at `sent`.
+  Duration rto(uint16_t slot, Time sent) const;
+  // No packet times out sooner after its send (the stall backoff left out).
   Duration min_rto() const { return min_rto_; }
   Duration srtt() const { return has_rtt_ ? srtt_ : cfg_.rto_initial; }
   bool has_rtt() const { return has_rtt_; }
@@ -140,6 +161,7 @@ class PathSelector {
   Duration min_rto_;
   uint64_t replacements_ = 0, slow_replacements_ = 0;
   uint32_t backoff_ = 0;
+  Time stall_since_ = Time::infinite();
   Time next_slow_replace_ = Time::zero();
   Time next_explore_ = Time::zero();
 };

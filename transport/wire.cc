@@ -115,7 +115,7 @@ void write_common(Writer& w, Type type, uint16_t flags, size_t header_len, const
   w.u16(static_cast<uint16_t>(header_len));
   w.u32(0);  // checksum, filled in by finish()
   w.u16(c.src_port);
-  w.u16(0);  // reserved
+  w.u16(type == Type::data ? c.echo : 0);
   w.u64(c.src_cid);
 }
 
@@ -344,10 +344,10 @@ DecodeError decode_packet(std::span<const uint8_t> bytes, Packet& out,
   r.u16();  // header_len
   r.u32();  // checksum
   c.src_port = r.u16();
-  const uint16_t reserved = r.u16();
+  c.echo = r.u16();
   c.src_cid = r.u64();
   // Every packet but a retry comes from a connection; a retry has none.
-  if (reserved != 0 || (c.flags & ~flag::kKnown) != 0 ||
+  if ((c.echo != 0 && c.type != Type::data) || (c.flags & ~flag::kKnown) != 0 ||
       (c.type == Type::retry) != (c.src_cid == 0)) {
     return DecodeError::bad_field;
   }

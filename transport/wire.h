@@ -51,7 +51,11 @@ inline constexpr uint32_t kCoalesce = 1u << 2;  // an ACK and a data packet may 
 // The sender lacks AES instructions: seal with ChaCha20-Poly1305. The
 // connection uses it when either side offers it (AES-256-GCM otherwise).
 inline constexpr uint32_t kChaCha = 1u << 3;
-inline constexpr uint32_t kSupported = kOrdered | kCoalesce;
+// Data packets echo the path entropy of an ACK their sender received
+// (Common::echo): the receiver learns which of its ACK paths work, and ACKs
+// leave over those instead of retracing the data's path (docs/protocol.md, 7).
+inline constexpr uint32_t kAckEcho = 1u << 4;
+inline constexpr uint32_t kSupported = kOrdered | kCoalesce | kAckEcho;
 }  // namespace feature
 
 // Flags in the common header.
@@ -68,7 +72,7 @@ inline constexpr uint16_t kKnown = kOrdered | kRetransmission | kAckNow | kCoale
 // Common header, 24 bytes, on every packet:
 //   0 magic u16 | 2 version u8 | 3 type u8 | 4 flags u16 | 6 header_len u16 |
 //   8 checksum u32 (CRC32C of the whole packet with this field zero) |
-//   12 src_port u16 | 14 reserved u16 (zero) | 16 src_cid u64
+//   12 src_port u16 | 14 echo u16 (data; zero in other types) | 16 src_cid u64
 // followed by the type's own header and, for data, the payload.
 inline constexpr size_t kCommonHeaderSize = 24;
 
@@ -79,6 +83,10 @@ struct Common {
   // whatever source port (entropy) the datagram left from. 0: the datagram's
   // own source port is the sender's address.
   uint16_t src_port = 0;
+  // Data, with feature kAckEcho: the path entropy (UDP source port) of an ACK
+  // the sender received since its last data packet, so the ACK's sender
+  // learns that path works back; 0: none. Zero in every other type.
+  uint16_t echo = 0;
   // The sender's id for this connection: random, chosen by the sender when
   // the connection starts, never 0 (except in a retry, which has none).
   uint64_t src_cid = 0;

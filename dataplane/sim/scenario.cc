@@ -608,8 +608,10 @@ ScenarioResult Scenario::run() {
     res_.packets_sent += s.packets_sent;
     res_.peer_restarts += s.peer_restarts;
     for (size_t d = 0; d < res_.drops.size(); d++) res_.drops[d] += s.drops[d];
+    // With encryption a corrupted datagram mostly fails its tag (bad_auth).
     for (DropReason d : {DropReason::too_short, DropReason::bad_version, DropReason::bad_type,
-                         DropReason::bad_checksum, DropReason::bad_length, DropReason::bad_field}) {
+                         DropReason::bad_checksum, DropReason::bad_length, DropReason::bad_field,
+                         DropReason::bad_auth}) {
       res_.corrupted_rejected += s.drops[static_cast<size_t>(d)];
     }
   }

@@ -329,6 +329,23 @@ TEST(WireRoundTrip, HelloAndHelloAckAtBoundaries) {
   }
 }
 
+// The echo (feature kAckEcho) travels in data packets only: any value
+// there, and an encoder never writes it into another type.
+TEST(WireRoundTrip, EchoIsCarriedByDataOnly) {
+  for (uint16_t e : {uint16_t{0}, uint16_t{1}, kMax16}) {
+    Common c = common(Type::data, flag::kOrdered);
+    c.echo = e;
+    DataFixture f;
+    Packet out;
+    ASSERT_EQ(decode(enc_data(c, f.d), out), DecodeError::ok);
+    EXPECT_EQ(out.common.echo, e);
+    Common a = common(Type::ack);
+    a.echo = e;
+    ASSERT_EQ(decode(enc_ack(a, valid_ack()), out), DecodeError::ok);
+    EXPECT_EQ(out.common.echo, 0u);
+  }
+}
+
 TEST(WireRoundTrip, DataAtBoundaries) {
   // The largest everything: the last fragment of a 4 GiB - 1 message cut in
   // 64 KiB - 1 fragments, with every other field at its maximum.
@@ -956,9 +973,17 @@ TEST(WireDecode, BadCommonFields) {
   const Valid v;
   for (const Bytes* pkt : v.all()) {
     Bytes b = *pkt;
-    // offset 12 is src_port (any value), 14 the reserved u16.
+    // offset 12 is src_port (any value), 14 the echo u16: data packets
+    // carry an entropy there (any value); every other type must have zero.
     patch(b, off::kReserved + 2, 0x8000u, 2);
-    EXPECT_EQ(dec(b), DecodeError::bad_field);
+    const bool data = (*pkt)[off::kType] == uint8_t(Type::data);
+    EXPECT_EQ(dec(b), data ? DecodeError::ok : DecodeError::bad_field)
+        << "type " << int(b[off::kType]);
+    if (data) {
+      Packet echoed;
+      ASSERT_EQ(decode(b, echoed), DecodeError::ok);
+      EXPECT_EQ(echoed.common.echo, 0x8000u);
+    }
     b = *pkt;
     patch(b, off::kReserved, 0xbeefu, 2);
     Packet out;

@@ -74,6 +74,14 @@ inline constexpr uint32_t kDefaultMaxInflightPackets = 8192;  // per peer
 inline constexpr uint32_t kMaxAckRanges = 32;                 // per ACK packet
 // Doublings of every RTO while timeouts follow timeouts with no ACK between.
 inline constexpr uint32_t kMaxRtoBackoff = 16;
+// Stall rounds in a row before the doubling starts (path_selector.h).
+inline constexpr uint32_t kRtoBackoffGrace = 3;
+// Packets a stalled connection may have out whatever its window, as probes
+// for a living path (endpoint_impl.h, data_gate).
+inline constexpr uint32_t kStallProbes = 8;
+// An ACK of a repaired packet is sent this many more times, on entropies
+// drawn afresh (ack_paths.h).
+inline constexpr uint8_t kRepairAckCopies = 4;
 // How many times a floor update (the sender gave up on messages and has no
 // data packet to carry the news) is repeated, an RTO apart.
 inline constexpr uint32_t kFloorUpdateRepeats = 3;
