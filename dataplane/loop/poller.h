@@ -26,8 +26,10 @@
 // `spin_iterations` iterations in a row that did nothing, it sleeps until the
 // endpoint's next deadline, at most `max_sleep`, or until the link's
 // wait_fd() becomes readable (packets arrived); a link without a wait_fd is
-// re-polled after at most `max_sleep_without_fd`. This lets two pollers and a kernel
-// router share a 2-core machine.
+// re-polled after at most `max_sleep_without_fd`. This lets two pollers and a
+// kernel router share a 2-core machine. step() is one iteration with that
+// decision but without the clock read and the sleep, so that tests drive
+// the back-off with a clock of their own.
 //
 // The Poller holds no globals; its owner stops it through an atomic flag that
 // is checked once per iteration (so within max_sleep of being set). Signal
@@ -35,7 +37,9 @@
 //
 // The simulator runs this same loop: each simulated host (sim/host.h) is a
 // Poller over a sim::HostLink, stepped with poll_once(now) in simulated time,
-// so the sim, property and behaviour suites exercise the loop that ships.
+// so the sim, property and behaviour suites exercise the loop that ships
+// (all of an iteration; not the idle back-off, since simulated time jumps
+// to the next event instead of sleeping).
 #pragma once
 
 #include <atomic>
