@@ -3,8 +3,9 @@
 // Its counters agree with the endpoint's, the link's and the network's; the
 // link hands over datagrams as a UDP socket would (source port = the
 // sender's entropy); the host's features map onto the loop (paused reading
-// is paused events, a restart is a new link and a new loop) and a restart
-// from inside the loop's own handler is refused.
+// is paused events, a restart is a new link and a new loop, the loop's
+// configuration applies: a transmit budget spreads an instant's packets over
+// iterations) and a restart from inside the loop's own handler is refused.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -157,6 +158,38 @@ TEST(SimHost, PausedReadingIsPausedEventsAndARestartIsANewLoop) {
   t.net.run_until(Time::zero() + 200_ms);
   EXPECT_EQ(t.got, (std::vector<std::string>{"before", "held", "again"}));
   EXPECT_GT(t.b.packets_transmitted(), sent);
+}
+
+// The host's loop is configured like srdxd's: with a transmit budget of 2
+// packets per iteration, what is due at one instant leaves over several
+// iterations at that instant, and everything still arrives.
+TEST(SimHost, ATightTransmitBudgetSpreadsAnInstantsWorkOverIterations) {
+  NetworkConfig nc;
+  nc.paths = 4;
+  Network net(nc);
+  dp::PollerConfig pc;
+  pc.burst = 2;
+  pc.tx_budget = 2;
+  EndpointConfig ca = endpoint_config(1);
+  ca.pacing = false;  // the window alone: many packets due at once
+  Host a(net, "a", kA, Side::a, ca, pc);
+  Host b(net, "b", kB, Side::b, endpoint_config(2), pc);
+  const PeerId to_b = a.add_peer(kB).value;
+  b.add_peer(kA);
+  size_t got = 0;
+  b.on_event([&](Host&, const Event& ev, Time) {
+    if (ev.type == EventType::message_received) got += ev.data.size();
+  });
+  ASSERT_TRUE(a.send(to_b, std::vector<uint8_t>(1000)).ok());  // the handshake
+  net.run_until(Time::zero() + 5_ms);
+  ASSERT_EQ(got, 1000u);
+  ASSERT_TRUE(a.send(to_b, std::vector<uint8_t>(256u << 10, 3)).ok());
+  net.run_until(Time::zero() + 100_ms);
+  EXPECT_EQ(got, 1000u + (256u << 10));
+  const dp::PollerStats& s = a.poller().stats();
+  EXPECT_GT(s.tx_budget_spent, 0u);
+  EXPECT_EQ(s.tx_packets, a.endpoint().stats().packets_sent);
+  EXPECT_LE(s.tx_packets, 2 * (s.iterations - s.idle_iterations));
 }
 
 TEST(SimHost, ARestartFromInsideTheHostsOwnHandlerIsRefused) {
