@@ -1,8 +1,9 @@
 // The seam between the transport and packet I/O: one burst interface that
 // every link backend implements (dpdk, udp over io_uring, sim), chosen at run
-// time. A link moves whole UDP payloads (srdx packets); it owns Ethernet, IP
-// and UDP (or the kernel does), buffers and queues. It never interprets srdx
-// bytes.
+// time by make_link() (dpdk, udp), or built by the simulator for each of its
+// hosts (sim, sim/host_link.h). A link moves whole UDP payloads (srdx
+// packets); it owns Ethernet, IP and UDP (or the kernel does), buffers and
+// queues. It never interprets srdx bytes.
 //
 // The poll loop drives it like a DPDK l2fwd core:
 //   n = link.rx_burst(rx);            // payloads valid until the next rx_burst
@@ -35,9 +36,9 @@ struct RxDatagram {
 struct LinkStats {
   uint64_t rx_packets = 0, rx_bytes = 0;
   uint64_t tx_packets = 0, tx_bytes = 0;
-  uint64_t tx_dropped = 0;      // committed but the device/kernel refused them
-  uint64_t tx_no_buffer = 0;    // tx_buffer() had none to give
-  uint64_t rx_dropped = 0;      // device/kernel-level drops the link can see
+  uint64_t tx_dropped = 0;    // committed but the device/kernel refused them
+  uint64_t tx_no_buffer = 0;  // tx_buffer() had none to give
+  uint64_t rx_dropped = 0;    // device/kernel-level drops the link can see
   // Frames that reached the link but are not srdx datagrams for us.
   uint64_t rx_not_ip = 0, rx_not_udp = 0, rx_not_for_us = 0, rx_bad_checksum = 0;
   uint64_t rx_truncated = 0, rx_fragments = 0, rx_unknown_ethertype = 0;
@@ -57,11 +58,11 @@ struct EntropyPorts {
 };
 
 struct LinkConfig {
-  std::string kind = "udp";  // "udp" or "dpdk"
+  std::string kind = "udp";  // "udp" or "dpdk" (make_link() refuses "sim", and says why)
   Addr local;                // IP and UDP port the endpoint receives on
   EntropyPorts entropy;
-  uint32_t mtu = 1500;       // IP MTU
-  uint32_t burst = 32;       // packets per rx/tx burst
+  uint32_t mtu = 1500;  // IP MTU
+  uint32_t burst = 32;  // packets per rx/tx burst
   uint32_t queue_depth = 1024;
   bool udp_gso = true;  // udp only: several datagrams per send with UDP GSO
   bool udp_gro = true;  // udp only: the kernel may hand over several datagrams at once (UDP GRO)
@@ -71,7 +72,7 @@ struct LinkConfig {
   std::string device;                 // a vdev spec ("net_af_xdp0,iface=veth0") or a PCI address
   uint16_t queues = 1;
   std::vector<std::pair<uint32_t, std::array<uint8_t, 6>>> static_neighbours;  // ip -> mac
-  uint32_t gateway = 0;               // next hop for off-subnet peers (0: on-link)
+  uint32_t gateway = 0;  // next hop for off-subnet peers (0: on-link)
   uint32_t prefix_len = 24;
 };
 
@@ -100,8 +101,8 @@ class Link {
   virtual std::vector<std::pair<std::string_view, uint64_t>> backend_counters() const { return {}; }
 };
 
-// Builds the link that cfg.kind names. Throws std::runtime_error with a one
-// line reason (which option, what failed) when it cannot.
+// Builds the link that cfg.kind names: udp or dpdk. Throws std::runtime_error
+// with a one line reason (which option, what failed) when it cannot.
 std::unique_ptr<Link> make_link(const LinkConfig& cfg);
 
 }  // namespace srdx::dp

@@ -43,7 +43,11 @@ size_t Poller::receive(Time now) {
   for (size_t i = 0; i < n; ++i) {
     // The datagram's source port is the remote's entropy (the path it took).
     const RxPath path{rx_[i].src, rx_[i].src.port, 0};
-    ep_.on_packet(rx_[i].payload, path, now);
+    if (on_packet_) {
+      on_packet_(rx_[i], path, now);
+    } else {
+      ep_.on_packet(rx_[i].payload, path, now);
+    }
   }
   return n;
 }
@@ -65,13 +69,13 @@ size_t Poller::flush(size_t committed) {
 
 size_t Poller::transmit(Time now) {
   size_t total = 0, pending = 0;
-  TxPath path;
   while (total < cfg_.tx_budget) {
     std::span<uint8_t> buf = link_.tx_buffer();
     if (buf.empty()) {
       ++stats_.tx_no_buffer;
       break;
     }
+    TxPath path;  // fresh for each packet: nothing of the previous one's leaks
     const size_t len = ep_.poll_transmit(buf, path, now);
     if (len == 0) break;
     link_.tx_commit(len, path);
@@ -97,7 +101,7 @@ bool Poller::poll_once(Time now) {
     ++work;
   }
   Event ev;
-  while (ep_.poll_event(ev)) {
+  while (!events_paused_ && ep_.poll_event(ev)) {
     ++stats_.events;
     ++work;
     if (on_event_) on_event_(ev, now);
@@ -137,31 +141,37 @@ void Poller::note_iteration(Duration d) {
   if (d >= PollerStats::kLongIteration) ++stats_.long_iterations;
 }
 
+Time Poller::step(Time now) {
+  if (poll_once(now)) {
+    idle_in_a_row_ = 0;
+    return now;
+  }
+  if (cfg_.idle != IdleMode::spin_then_sleep || ++idle_in_a_row_ < cfg_.spin_iterations) {
+    return now;
+  }
+  // Nothing to do: sleep until the endpoint has work, packets arrive, or
+  // max_sleep has passed (stop requests are seen within max_sleep). The
+  // count stays past spin_iterations: every idle iteration from here sleeps
+  // until one does work.
+  const Duration nap =
+      link_.wait_fd() >= 0 ? cfg_.max_sleep : min(cfg_.max_sleep, cfg_.max_sleep_without_fd);
+  return max(now, min(ep_.next_deadline(), now + nap));
+}
+
 void Poller::run(const std::atomic<bool>& stop) {
-  const bool may_sleep = cfg_.idle == IdleMode::spin_then_sleep;
-  if (may_sleep && cfg_.timer_slack > Duration::zero()) {
+  if (cfg_.idle == IdleMode::spin_then_sleep && cfg_.timer_slack > Duration::zero()) {
     prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(cfg_.timer_slack.ns()), 0, 0, 0);
   }
-  uint32_t idle_in_a_row = 0;
+  idle_in_a_row_ = 0;            // a fresh start spins before it sleeps
   Time last = Time::infinite();  // the previous iteration's clock read, if no sleep followed it
   while (!stop.load(std::memory_order_relaxed)) {
     const Time now = monotonic_now();
     if (!last.is_infinite()) note_iteration(now - last);
     last = now;
-    if (poll_once(now)) {
-      idle_in_a_row = 0;
-      continue;
-    }
-    if (!may_sleep || ++idle_in_a_row < cfg_.spin_iterations) continue;
-    // Nothing to do: sleep until the endpoint has work, packets arrive, or
-    // max_sleep has passed (stop requests are seen within max_sleep).
-    const Duration nap =
-        link_.wait_fd() >= 0 ? cfg_.max_sleep : min(cfg_.max_sleep, cfg_.max_sleep_without_fd);
-    const Time wake = min(ep_.next_deadline(), now + nap);
-    if (wake > now) {
-      note_iteration(monotonic_now() - now);  // this iteration, up to the sleep
-      last = Time::infinite();
-    }
+    const Time wake = step(now);
+    if (wake <= now) continue;
+    note_iteration(monotonic_now() - now);  // this iteration, up to the sleep
+    last = Time::infinite();
     sleep_until(now, wake);
   }
 }

@@ -3,10 +3,12 @@
 // One Poller drives one Link and one Endpoint. Each iteration reads the
 // monotonic clock once and passes that `now` to everything it calls:
 //
-//   1. rx: link.rx_burst() -> endpoint.on_packet() for each datagram
+//   1. rx: link.rx_burst() -> endpoint.on_packet() for each datagram (or
+//      the packet handler, which passes it on)
 //   2. timers: endpoint.on_timer(now) when next_deadline() <= now
-//   3. events: endpoint.poll_event() -> the event handler, then the tick
-//      handler (where an application sends; both may call endpoint.send())
+//   3. events: endpoint.poll_event() -> the event handler (unless events are
+//      paused), then the tick handler (where an application sends; both may
+//      call endpoint.send())
 //   4. tx: while the link has a buffer and poll_transmit() fills it,
 //      tx_commit(); tx_flush() every `burst` packets and at the end. What a
 //      flush could not send is counted (partial_tx, tx_dropped), never retried.
@@ -24,12 +26,20 @@
 // `spin_iterations` iterations in a row that did nothing, it sleeps until the
 // endpoint's next deadline, at most `max_sleep`, or until the link's
 // wait_fd() becomes readable (packets arrived); a link without a wait_fd is
-// re-polled after at most `max_sleep_without_fd`. This lets two pollers and a kernel
-// router share a 2-core machine.
+// re-polled after at most `max_sleep_without_fd`. This lets two pollers and a
+// kernel router share a 2-core machine. step() is one iteration with that
+// decision but without the clock read and the sleep, so that tests drive
+// the back-off with a clock of their own.
 //
 // The Poller holds no globals; its owner stops it through an atomic flag that
 // is checked once per iteration (so within max_sleep of being set). Signal
 // handling belongs to the application.
+//
+// The simulator runs this same loop: each simulated host (sim/host.h) is a
+// Poller over a sim::HostLink, stepped with poll_once(now) in simulated time,
+// so the sim, property and behaviour suites exercise the loop that ships
+// (all of an iteration; not the idle back-off, since simulated time jumps
+// to the next event instead of sleeping).
 #pragma once
 
 #include <atomic>
@@ -37,7 +47,7 @@
 #include <functional>
 #include <vector>
 
-#include "link.h"
+#include "../link.h"  // dataplane/link.h, never sim/link.h (a fabric path) in sim targets
 #include "srdx/endpoint.h"
 #include "srdx/time.h"
 
@@ -105,6 +115,11 @@ class Poller {
   using EventHandler = std::function<void(const Event& ev, Time now)>;
   // Called once per iteration after the events: the place to send.
   using TickHandler = std::function<void(Time now)>;
+  // Called for each received datagram instead of endpoint.on_packet(), with
+  // the path the poller made of it; it must pass the datagram on itself. For
+  // a harness that accounts for what each datagram did (the simulator's
+  // taint counters) or a capture. The payload is valid only during the call.
+  using PacketHandler = std::function<void(const RxDatagram& d, const RxPath& path, Time now)>;
 
   // The link and the endpoint must outlive the poller. Throws
   // std::invalid_argument when cfg.validate() refuses the configuration.
@@ -112,14 +127,31 @@ class Poller {
 
   void on_event(EventHandler h) { on_event_ = std::move(h); }
   void on_tick(TickHandler h) { on_tick_ = std::move(h); }
+  void on_packet(PacketHandler h) { on_packet_ = std::move(h); }
+
+  // While paused the poller does not take events from the endpoint: received
+  // messages stay there, and the endpoint's receive window closes on the
+  // sender (an application applying back-pressure, a reader that stalls).
+  // Packets, timers and the tick go on.
+  void pause_events(bool paused) { events_paused_ = paused; }
+  bool events_paused() const { return events_paused_; }
 
   // Runs iterations until `stop` is true, reading the monotonic clock and
   // backing off when idle as configured.
   void run(const std::atomic<bool>& stop);
 
-  // One iteration at `now`, no clock read and no sleep (tests, or an
-  // application's own loop). Returns true when it did anything.
+  // One iteration at `now`, no clock read and no sleep (the simulator, tests,
+  // or an application's own loop). Returns true when it did anything.
   bool poll_once(Time now);
+
+  // One iteration of run() at `now` with its idle back-off, without the
+  // clock read and the sleep: returns when the loop should iterate next.
+  // `now` to go on at once (the iteration did work, or spin_iterations idle
+  // ones in a row have not passed yet, or busy_poll); later when it may
+  // sleep until then: the endpoint's next deadline, at most max_sleep (or
+  // max_sleep_without_fd for a link without wait_fd()) ahead, the link's
+  // descriptor ending the sleep early. run() is this, the clock and the sleep.
+  Time step(Time now);
 
   const PollerStats& stats() const { return stats_; }
   const PollerConfig& config() const { return cfg_; }
@@ -139,6 +171,9 @@ class Poller {
   PollerStats stats_;
   EventHandler on_event_;
   TickHandler on_tick_;
+  PacketHandler on_packet_;
+  bool events_paused_ = false;
+  uint32_t idle_in_a_row_ = 0;  // step(): idle iterations since the last that did work
   std::vector<RxDatagram> rx_;
 };
 

@@ -2,25 +2,48 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 
 namespace srdx::sim {
 
-Host::Host(Network& net, std::string name, Addr addr, Side side, const EndpointConfig& cfg)
-    : net_(net),
-      name_(std::move(name)),
-      addr_(addr),
-      cfg_(cfg),
-      ep_(nullptr),
-      txbuf_(cfg.mtu - tuning::kIpUdpOverhead) {
+namespace {
+// Iterations of one poll() at one instant before the host declares its loop
+// stuck (an endpoint whose deadline stays due however often its timer runs).
+constexpr uint64_t kMaxIterationsPerPoll = 1'000'000;
+}  // namespace
+
+Host::Host(Network& net, std::string name, Addr addr, Side side, const EndpointConfig& cfg,
+           const dp::PollerConfig& pc)
+    : net_(net), name_(std::move(name)), addr_(addr), cfg_(cfg), poller_cfg_(pc) {
   // The endpoint names itself by the port it receives on, like a real one.
   cfg_.port = addr.port;
   // Like an appliance's key file, the host's static key outlives restarts.
   if (cfg_.encryption && is_zero(cfg_.static_key)) cfg_.static_key = key_for(addr);
   ep_ = std::make_unique<Endpoint>(cfg_);
+  start_loop();
   net_.attach(*this, addr, side);
 }
 
 Host::~Host() { net_.detach(*this); }
+
+void Host::start_loop() {
+  poller_.reset();
+  link_ = std::make_unique<HostLink>(net_, addr_, cfg_.mtu);
+  poller_ = std::make_unique<dp::Poller>(*link_, *ep_, poller_cfg_);
+  poller_->pause_events(paused_);
+  poller_->on_event([this](const Event& ev, Time now) {
+    if (on_event_) on_event_(*this, ev, now);
+  });
+  // Every datagram through feed(), for the taint counters.
+  poller_->on_packet([this](const dp::RxDatagram& d, const RxPath& path, Time now) {
+    feed(d.payload, path, link_->label_of(d), now);
+  });
+}
+
+uint64_t Host::packets_transmitted() const {
+  const dp::LinkStats s = link_->stats();
+  return tx_earlier_ + s.tx_packets + s.tx_dropped;
+}
 
 PrivateKey Host::key_for(Addr addr) {
   PrivateKey k{};
@@ -78,16 +101,22 @@ void Host::restart(Clock clock) {
     throw std::logic_error(name_ +
                            ": a restart with the clock stepped back needs an epoch above 1");
   }
+  if (polling_) {
+    throw std::logic_error(name_ +
+                           ": restart() from inside the host's own event callback; schedule it "
+                           "with Network::at");
+  }
+  tx_earlier_ = packets_transmitted();
+  poller_.reset();
   ep_.reset();
-  // A new process has a new socket: what the old one held is gone.
-  held_.clear();
   frozen_ = false;
-  frozen_bytes_ = 0;
   epoch_ = clock == Clock::forward ? epoch_ + 1 : epoch_ / 2;
   // Never derived from the epoch: a clock stepped back must not bring back an
   // old incarnation's seed (the endpoint draws its identifiers from it).
   cfg_.seed = mix64(cfg_.seed ^ (restarts_ + 2ull));
   ep_ = std::make_unique<Endpoint>(cfg_);
+  // A new process has a new socket: what the old one held is gone.
+  start_loop();
   for (const Addr& p : peers_) add_to_endpoint(p);
   for (const Addr& p : allowed_) ep_->allow_key(public_key_for(p));
   restarts_++;
@@ -96,6 +125,7 @@ void Host::restart(Clock clock) {
 
 void Host::pause_reading(bool paused) {
   paused_ = paused;
+  poller_->pause_events(paused);
   kicked_ = true;
 }
 
@@ -107,30 +137,22 @@ void Host::freeze(uint64_t queue_bytes) {
 void Host::thaw() {
   if (!frozen_) return;
   frozen_ = false;
-  const Time now = net_.now();
-  while (!held_.empty()) {
-    const Held h = std::move(held_.front());
-    held_.pop_front();
-    feed(h.bytes, h.path, h.label, now);
-  }
-  frozen_bytes_ = 0;
+  // What the socket buffer held reaches the endpoint in arrival order, at the
+  // thaw time: the next poll() takes it first.
   kicked_ = true;
 }
 
-void Host::deliver(const Datagram& d, Time now) {
-  const RxPath path{d.src, d.src_port, 0};
+void Host::deliver(const Datagram& d, Time) {
   if (frozen_) {
-    if (frozen_bytes_ + d.bytes.size() > frozen_limit_) {
+    if (link_->queued_bytes() + d.bytes.size() > frozen_limit_) {
       frozen_dropped_++;
       return;
     }
-    frozen_bytes_ += d.bytes.size();
     frozen_queued_++;
-    held_.push_back(Held{path, d.label, {d.bytes.begin(), d.bytes.end()}});
-    return;
   }
-  feed(d.bytes, path, d.label, now);
-  kicked_ = true;  // the endpoint may now have an ack or a message for us
+  // Taken by the host's next poll(), in this step (a Port is polled after
+  // the step's deliveries) or at the thaw.
+  link_->push(d);
 }
 
 void Host::feed(std::span<const uint8_t> bytes, const RxPath& path, Label label, Time now) {
@@ -151,40 +173,24 @@ void Host::feed(std::span<const uint8_t> bytes, const RxPath& path, Label label,
 
 Time Host::deadline() const {
   if (frozen_) return Time::infinite();
-  if (kicked_) return net_.now();
+  if (kicked_ || link_->queued() != 0) return net_.now();
   return ep_->next_deadline();
-}
-
-bool Host::drain_transmit(Time now) {
-  bool any = false;
-  TxPath tx;
-  while (size_t n = ep_->poll_transmit(txbuf_, tx, now)) {
-    net_.send(Addr{addr_.ip, addr_.port}, tx.entropy, tx.remote,
-              std::span<const uint8_t>(txbuf_.data(), n));
-    tx_packets_++;
-    any = true;
-    tx = TxPath{};
-  }
-  return any;
 }
 
 void Host::poll(Time now) {
   if (polling_ || frozen_) return;  // a callback's send() runs inside this loop already
   polling_ = true;
   kicked_ = false;
-  if (ep_->next_deadline() <= now) ep_->on_timer(now);
-  // Events before transmitting, as the real poll loop does (dp::Poller): what
-  // a handler sends (an echo) leaves with the ACK of what it answers.
-  for (;;) {
-    bool any_event = false;
-    Event ev;
-    // The callback may restart this host: always go through ep_.
-    while (!paused_ && ep_->poll_event(ev)) {
-      any_event = true;
-      if (on_event_) on_event_(*this, ev, now);
+  // The loop that ships, one iteration at a time at this instant, until an
+  // iteration finds nothing to do: a burst's worth of datagrams per
+  // iteration, and what the event callback sends leaves in its iteration.
+  uint64_t iterations = 0;
+  while (poller_->poll_once(now)) {
+    if (++iterations == kMaxIterationsPerPoll) {
+      polling_ = false;
+      throw std::runtime_error(name_ + ": poll loop stuck at t=" + std::to_string(now.ns()) +
+                               " ns: the endpoint's deadline stays due");
     }
-    drain_transmit(now);
-    if (!any_event) break;
   }
   polling_ = false;
   // A callback's send() set kicked_, but the loop above already drained it.

@@ -1,20 +1,23 @@
-// A simulated host: one srdx::Endpoint at one address, attached to a Network.
+// A simulated host: one srdx::Endpoint at one address, attached to a Network,
+// run by the poll loop that srdxd and srdx-perf run (dp::Poller) over the
+// `sim` link backend (sim/host_link.h).
 //
 // Each simulation step the network delivers due datagrams (Host::deliver ->
-// Endpoint::on_packet), then polls every host: on_timer() if the endpoint's
-// deadline is due, drain poll_transmit() into the network, drain poll_event()
-// into the host's callback, and repeat while the callback produced work (it may
-// call send()).
+// the link's receive queue), then polls every host: Host::poll(now) runs
+// Poller::poll_once(now) (rx, timers, events, the transmit loop) and repeats
+// it while it did work, so that everything due at `now`, including what the
+// event callback sent, is done before simulated time moves on.
 #pragma once
 
 #include <array>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "loop/poller.h"
+#include "sim/host_link.h"
 #include "sim/network.h"
 #include "srdx/endpoint.h"
 
@@ -55,8 +58,9 @@ class Host : public Port {
   using EventFn = std::function<void(Host&, const Event&, Time)>;
 
   // Attaches to `net` at `addr` on `side`, with a fresh Endpoint built from
-  // `cfg` (which must validate).
-  Host(Network& net, std::string name, Addr addr, Side side, const EndpointConfig& cfg);
+  // `cfg` (which must validate), run by a Poller configured by `pc`.
+  Host(Network& net, std::string name, Addr addr, Side side, const EndpointConfig& cfg,
+       const dp::PollerConfig& pc = {});
   ~Host() override;
   Host(const Host&) = delete;
   Host& operator=(const Host&) = delete;
@@ -91,16 +95,20 @@ class Host : public Port {
 
   // Destroys the endpoint and builds a new one at the same address with a
   // fresh seed (the seed is what the endpoint draws its identifiers from), then
-  // re-adds the remembered peers in the same order. Packets in flight to the
-  // old endpoint reach the new one. The host's epoch (Clock) grows, or with
-  // the clock stepped back halves.
+  // re-adds the remembered peers in the same order; a new process, so a new
+  // link (what the old socket held is gone) and a new Poller. Packets in
+  // flight to the old endpoint reach the new one. The host's epoch (Clock)
+  // grows, or with the clock stepped back halves. Not from inside the host's
+  // own event callback (the poller running it would be destroyed under it):
+  // schedule it with Network::at; std::logic_error otherwise.
   void restart(Clock clock = Clock::forward);
   uint64_t epoch() const { return epoch_; }
   uint64_t seed() const { return cfg_.seed; }
   uint32_t restarts() const { return restarts_; }
 
-  // While paused the host does not poll events: received messages stay in the
-  // endpoint (to exercise receiver flow control). Packets still flow.
+  // While paused the host does not poll events (Poller::pause_events):
+  // received messages stay in the endpoint (to exercise receiver flow
+  // control). Packets still flow.
   void pause_reading(bool paused);
   bool reading_paused() const { return paused_; }
 
@@ -120,41 +128,42 @@ class Host : public Port {
   Time deadline() const override;
   void poll(Time now) override;
 
-  // Packets this host handed to the network (after poll_transmit).
-  uint64_t packets_transmitted() const { return tx_packets_; }
+  // Packets this host handed to the network (after poll_transmit), over
+  // every incarnation.
+  uint64_t packets_transmitted() const;
   const TaintCounters& taint() const { return taint_; }
+  // The loop and the link of the current incarnation (restart() replaces
+  // both): what the simulator measured of the loop that ships.
+  const dp::Poller& poller() const { return *poller_; }
+  const HostLink& link() const { return *link_; }
 
  private:
   Result<PeerId> add_to_endpoint(Addr peer);
-  bool drain_transmit(Time now);
+  // A new link and a poller over it for the current endpoint.
+  void start_loop();
   void feed(std::span<const uint8_t> bytes, const RxPath& path, Label label, Time now);
   void forget_peer(Addr peer);
-
-  struct Held {
-    RxPath path;
-    Label label = Label::genuine;
-    std::vector<uint8_t> bytes;
-  };
 
   Network& net_;
   std::string name_;
   Addr addr_;
   EndpointConfig cfg_;
+  dp::PollerConfig poller_cfg_;
   std::unique_ptr<Endpoint> ep_;
+  std::unique_ptr<HostLink> link_;
+  std::unique_ptr<dp::Poller> poller_;
   EventFn on_event_;
   std::vector<Addr> allowed_;
   std::vector<Addr> peers_;
-  std::vector<uint8_t> txbuf_;
   bool kicked_ = false;  // poll at the next step regardless of the deadline
   bool paused_ = false;
   bool polling_ = false;
   uint32_t restarts_ = 0;
   uint64_t epoch_ = kBootEpoch;
-  uint64_t tx_packets_ = 0;
+  uint64_t tx_earlier_ = 0;  // packets_transmitted() of the incarnations before
   bool frozen_ = false;
-  uint64_t frozen_limit_ = 0, frozen_bytes_ = 0;
+  uint64_t frozen_limit_ = 0;
   uint64_t frozen_queued_ = 0, frozen_dropped_ = 0;
-  std::deque<Held> held_;
   TaintCounters taint_;
 };
 

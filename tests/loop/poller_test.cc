@@ -1,22 +1,29 @@
 // The poll loop that srdxd and srdx-perf run (dataplane/loop/poller.h), over
 // a fake link the test controls: two endpoints, each with its Poller, joined
 // by in-memory queues whose transmit ring and flush can be made to run short.
-// poll_once() with a hand-made clock for the iteration's order, partial
-// transmits, a full ring, the transmit budget and the timers; run() on a
-// thread for the idle back-off and the wake-up by the link's descriptor.
+// poll_once() with a hand-made clock for the iteration's order (rx, timers,
+// events, tick, tx), partial transmits and a full ring counted exactly, the
+// transmit budget, the timers, paused events and the packet handler; step()
+// with the same clock for the idle back-off (how many idle iterations spin
+// before a sleep, how long the sleep is: the endpoint's deadline or the cap);
+// run() on a thread for the wake-up by the link's descriptor. And make_link()
+// refusing `sim` with its reason.
 #include "loop/poller.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,6 +50,7 @@ class FakeLink : public Link {
   FakeLink* peer = nullptr;
   size_t ring = 64;
   size_t flush_limit = SIZE_MAX;
+  std::vector<std::string>* log = nullptr;  // when set: "rx N", "tx", "flush N" as they happen
   std::atomic<uint64_t> wait_fd_calls{0};
 
   std::string_view kind() const override { return "fake"; }
@@ -59,6 +67,7 @@ class FakeLink : public Link {
     }
     for (size_t i = 0; i < n; ++i) out[i] = RxDatagram{held_[i].bytes, held_[i].from};
     stats_.rx_packets += n;
+    if (log && n > 0) log->push_back("rx " + std::to_string(n));
     if (fd_ >= 0) {
       uint64_t v;
       [[maybe_unused]] ssize_t r = read(fd_, &v, sizeof v);  // drained: nothing pending
@@ -75,6 +84,7 @@ class FakeLink : public Link {
     return scratch_;
   }
   void tx_commit(size_t len, const TxPath& path) override {
+    if (log) log->push_back("tx");
     queued_.push_back(Datagram{{scratch_.begin(), scratch_.begin() + static_cast<long>(len)},
                                Addr{local_.ip, EntropyPorts{}.port_for(path.entropy)}});
   }
@@ -89,6 +99,7 @@ class FakeLink : public Link {
       }
     }
     stats_.tx_packets += sent;
+    if (log && !queued_.empty()) log->push_back("flush " + std::to_string(sent));
     queued_.clear();
     return sent;
   }
@@ -289,6 +300,281 @@ TEST(Poller, TimersRunAtTheirDeadlineNotBefore) {
   EXPECT_EQ(p.pa->stats().timer_calls, calls);
   p.pa->poll_once(deadline);
   EXPECT_EQ(p.pa->stats().timer_calls, calls + 1);
+}
+
+// Exact counts of a partial transmit: with burst 4 and flushes that take 3,
+// each flush of an iteration sends 3 and drops 1, and the loop moves on.
+TEST(Poller, PartialTransmitCountsAreExact) {
+  PollerConfig pc;
+  pc.burst = 4;
+  pc.tx_budget = 8;
+  Pair p(pc, false);  // no pacer: the window alone decides, 8 packets go at once
+  ASSERT_TRUE(p.a.send(p.to_b, bytes("first"), {}, p.now).ok());  // the handshake
+  p.turns(100);
+  ASSERT_EQ(p.got.size(), 1u);
+  ASSERT_TRUE(p.a.send(p.to_b, std::vector<uint8_t>(64 * 1400, 7), {}, p.now).ok());
+  p.la.flush_limit = 3;
+  const PollerStats before = p.pa->stats();
+  const uint64_t link_dropped = p.la.stats().tx_dropped;
+  p.pa->poll_once(p.now);
+  const PollerStats& s = p.pa->stats();
+  EXPECT_EQ(s.tx_bursts - before.tx_bursts, 2u);
+  EXPECT_EQ(s.tx_packets - before.tx_packets, 6u);
+  EXPECT_EQ(s.partial_tx - before.partial_tx, 2u);
+  EXPECT_EQ(s.tx_dropped - before.tx_dropped, 2u);
+  EXPECT_EQ(p.la.stats().tx_dropped - link_dropped, 2u);
+  EXPECT_EQ(s.tx_budget_spent - before.tx_budget_spent, 1u);
+  p.la.flush_limit = SIZE_MAX;
+  p.turns(3000);
+  ASSERT_EQ(p.got.size(), 2u) << "loss recovery repaired the dropped packets";
+  EXPECT_EQ(p.got[1].size(), 64u * 1400);
+  EXPECT_EQ(p.failed, 0);
+}
+
+// Each iteration that finds the ring full counts one tx_no_buffer (the link
+// counts its refusal too) and sends nothing; the rest of the iteration runs.
+TEST(Poller, EveryIterationWithAFullRingCountsOneNoBuffer) {
+  Pair p;
+  p.turns(20);
+  p.la.ring = 0;
+  ASSERT_TRUE(p.a.send(p.to_b, bytes("waits"), {}, p.now).ok());
+  const PollerStats before = p.pa->stats();
+  const uint64_t link_before = p.la.stats().tx_no_buffer;
+  int ticks = 0;
+  p.pa->on_tick([&](Time) { ++ticks; });
+  for (int i = 0; i < 7; ++i) p.pa->poll_once(p.now + Duration::micros(i));
+  EXPECT_EQ(p.pa->stats().tx_no_buffer - before.tx_no_buffer, 7u);
+  EXPECT_EQ(p.la.stats().tx_no_buffer - link_before, 7u);
+  EXPECT_EQ(p.pa->stats().tx_packets, before.tx_packets);
+  EXPECT_EQ(ticks, 7) << "a full ring stops the transmit loop, not the iteration";
+}
+
+// One iteration's order: the datagrams in, then the events they made, then
+// the tick, then the transmit loop and its flush.
+TEST(Poller, AnIterationReceivesThenHandsUpEventsThenTicksThenTransmits) {
+  Pair p;
+  ASSERT_TRUE(p.a.send(p.to_b, bytes("warm-up"), {}, p.now).ok());
+  p.turns(100);
+  ASSERT_EQ(p.got.size(), 1u);
+  std::vector<std::string> log;
+  p.lb.log = &log;
+  p.pb->on_event([&](const Event& ev, Time) {
+    log.push_back("event " + std::string(to_string(ev.type)));
+    if (ev.type == EventType::message_received) p.got.emplace_back(ev.data.begin(), ev.data.end());
+  });
+  p.pb->on_tick([&](Time) { log.push_back("tick"); });
+  for (const char* m : {"one", "two"}) ASSERT_TRUE(p.a.send(p.to_b, bytes(m), {}, p.now).ok());
+  p.pa->poll_once(p.now);  // both leave A
+  ASSERT_EQ(p.lb.pending(), 2u);
+  p.pb->poll_once(p.now);
+  EXPECT_THAT(log, ::testing::ElementsAre("rx 2", "event message_received",
+                                          "event message_received", "tick", "tx", "flush 1"));
+  EXPECT_EQ(p.got, (std::vector<std::string>{"warm-up", "one", "two"}));
+}
+
+// What the event handler sends (an echo) leaves in the iteration that handed
+// up the message it answers.
+TEST(Poller, WhatTheEventHandlerSendsLeavesInTheSameIteration) {
+  Pair p;
+  ASSERT_TRUE(p.a.send(p.to_b, bytes("warm-up"), {}, p.now).ok());
+  p.turns(100);
+  const PeerId b_to_a = p.b.find_peer(kA);
+  ASSERT_NE(b_to_a, kNoPeer);
+  p.pb->on_event([&](const Event& ev, Time now) {
+    if (ev.type != EventType::message_received) return;
+    const std::string echo = "echo " + std::string(ev.data.begin(), ev.data.end());
+    ASSERT_TRUE(p.b.send(b_to_a, bytes(echo), {}, now).ok());
+  });
+  std::vector<std::string> at_a;
+  p.pa->on_event([&](const Event& ev, Time) {
+    if (ev.type == EventType::message_received) at_a.emplace_back(ev.data.begin(), ev.data.end());
+  });
+  ASSERT_TRUE(p.a.send(p.to_b, bytes("ping"), {}, p.now).ok());
+  p.pa->poll_once(p.now);
+  p.pb->poll_once(p.now);  // one iteration of B: receives, echoes, transmits
+  p.pa->poll_once(p.now);  // and A has the echo, at the same instant
+  EXPECT_EQ(at_a, std::vector<std::string>{"echo ping"});
+}
+
+// A failure the timer declares reaches the event handler in the iteration
+// whose on_timer() declared it: timers run before events.
+TEST(Poller, WhatTheTimerDeclaresIsHandedUpInTheSameIteration) {
+  EndpointConfig ca = endpoint_config(1);
+  ca.peer_timeout = 20_ms;  // B never answers: A gives up on it
+  ca.message_timeout = 50_ms;
+  Endpoint a(ca);
+  FakeLink la(kA), lb(kB);
+  la.peer = &lb;
+  lb.peer = &la;
+  Poller pa(la, a);
+  const PeerId to_b = a.add_peer(kB).value;
+  Time now = Time::zero() + 1_s;
+  ASSERT_TRUE(a.send(to_b, bytes("lost"), {}, now).ok());
+  uint64_t timer_calls_at_failure = 0, timer_calls_before = 0;
+  bool failed = false;
+  pa.on_event([&](const Event& ev, Time) {
+    if (ev.type != EventType::send_failed) return;
+    failed = true;
+    timer_calls_at_failure = pa.stats().timer_calls;
+  });
+  for (int i = 0; i < 1000 && !failed; ++i) {
+    timer_calls_before = pa.stats().timer_calls;
+    pa.poll_once(now);
+    now = max(now + 1_ns, a.next_deadline());  // straight to the next timer
+  }
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(timer_calls_at_failure, timer_calls_before + 1)
+      << "the failure came from this iteration's on_timer()";
+  EXPECT_GT(lb.pending(), 1u) << "the hello was retried before giving up";
+}
+
+// step(): `spin_iterations` idle iterations in a row go on at once; the next
+// sleeps, and so does every idle one after it, until an iteration does work
+// and the count starts again. A loop that never sleeps never does.
+TEST(Poller, StepSpinsThenSleepsAndWorkStartsTheCountAgain) {
+  PollerConfig pc;
+  pc.spin_iterations = 5;
+  pc.max_sleep = 2_ms;
+  Endpoint e(endpoint_config(1));  // no peers: no deadline, nothing to do
+  FakeLink l(kA, true);            // with a descriptor: the sleep's cap is max_sleep
+  Poller poller(l, e, pc);
+  Time now = Time::zero() + 1_s;
+  for (uint32_t i = 1; i < pc.spin_iterations; ++i) {
+    EXPECT_EQ(poller.step(now), now) << "idle iteration " << i << " spins";
+  }
+  EXPECT_EQ(poller.step(now), now + pc.max_sleep) << "the 5th idle iteration in a row sleeps";
+  now = now + pc.max_sleep;
+  EXPECT_EQ(poller.step(now), now + pc.max_sleep) << "and every idle one after it";
+  EXPECT_EQ(poller.stats().idle_iterations, 6u);
+
+  l.inject(std::vector<uint8_t>(40, 0xee), Addr{kB.ip, 50000});  // junk, but work for the loop
+  EXPECT_EQ(poller.step(now), now);
+  EXPECT_EQ(poller.stats().rx_packets, 1u);
+  for (uint32_t i = 1; i < pc.spin_iterations; ++i) EXPECT_EQ(poller.step(now), now);
+  EXPECT_EQ(poller.step(now), now + pc.max_sleep) << "five idle iterations again before a sleep";
+
+  pc.idle = IdleMode::busy_poll;
+  Poller busy(l, e, pc);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(busy.step(now), now);
+  EXPECT_EQ(busy.stats().idle_iterations, 1000u);
+}
+
+// The sleep lasts until the endpoint's next deadline when that comes first,
+// else max_sleep (a link without a descriptor: max_sleep_without_fd, since
+// nothing would wake it when packets arrive); at the deadline, the timer runs.
+TEST(Poller, StepSleepsUntilTheEndpointsDeadlineOrTheCap) {
+  PollerConfig pc;
+  pc.spin_iterations = 3;
+  pc.max_sleep = Duration::seconds(1);  // longer than the hello's retry timer
+  pc.max_sleep_without_fd = 20_us;
+  Endpoint a(endpoint_config(1));
+  FakeLink with_fd(kA, true), without_fd(kA);
+  FakeLink lb(kB);
+  with_fd.peer = &lb;
+  Poller pa(with_fd, a, pc);
+  const PeerId to_b = a.add_peer(kB).value;
+  Time now = Time::zero() + 1_s;
+  ASSERT_TRUE(a.send(to_b, bytes("x"), {}, now).ok());
+  EXPECT_EQ(pa.step(now), now) << "the hello leaves: work";
+  const Time deadline = a.next_deadline();
+  ASSERT_GT(deadline, now);
+  ASSERT_LT(deadline, now + pc.max_sleep);
+  EXPECT_EQ(pa.step(now), now);
+  EXPECT_EQ(pa.step(now), now);
+  EXPECT_EQ(pa.step(now), deadline) << "asleep until the retry timer, not the 1 s cap";
+  const uint64_t timers = pa.stats().timer_calls;
+  const size_t sent = lb.pending();
+  EXPECT_EQ(pa.step(deadline), deadline) << "woken at the deadline: the timer ran";
+  EXPECT_EQ(pa.stats().timer_calls, timers + 1);
+  EXPECT_EQ(lb.pending(), sent + 1) << "the hello, retried";
+
+  // The same endpoint behind a link without a descriptor naps in short steps.
+  without_fd.peer = &lb;
+  Poller nap(without_fd, a, pc);
+  const Time later = deadline + 1_us;
+  for (uint32_t i = 1; i < pc.spin_iterations; ++i) EXPECT_EQ(nap.step(later), later);
+  ASSERT_GT(a.next_deadline(), later + pc.max_sleep_without_fd);
+  EXPECT_EQ(nap.step(later), later + pc.max_sleep_without_fd);
+}
+
+// While events are paused, messages stay in the endpoint and no handler
+// runs, but packets, timers and the tick go on; resumed, they come in order.
+TEST(Poller, PausedEventsStayInTheEndpointUntilResumed) {
+  Pair p;
+  ASSERT_TRUE(p.a.send(p.to_b, bytes("warm-up"), {}, p.now).ok());
+  p.turns(100);
+  ASSERT_EQ(p.got.size(), 1u);
+  p.pb->pause_events(true);
+  EXPECT_TRUE(p.pb->events_paused());
+  int ticks = 0;
+  p.pb->on_tick([&](Time) { ++ticks; });
+  const uint64_t events = p.pb->stats().events, rx = p.pb->stats().rx_packets;
+  for (const char* m : {"a", "b", "c"}) ASSERT_TRUE(p.a.send(p.to_b, bytes(m), {}, p.now).ok());
+  p.turns(50);
+  EXPECT_EQ(p.got.size(), 1u);
+  EXPECT_EQ(p.pb->stats().events, events);
+  EXPECT_GT(p.pb->stats().rx_packets, rx);
+  EXPECT_EQ(ticks, 50);
+  EXPECT_EQ(p.b.buffered_messages(), 3u) << "held by the endpoint, not lost";
+  p.pb->pause_events(false);
+  p.turns(50);
+  EXPECT_EQ(p.got, (std::vector<std::string>{"warm-up", "a", "b", "c"}));
+}
+
+// A packet handler sees each datagram with the path the poller made of it
+// (the source's IP and port; the port is the entropy) and passes it on
+// itself; one that does not keeps it from the endpoint.
+TEST(Poller, APacketHandlerSeesEveryDatagramAndPassesItOn) {
+  Pair p;
+  std::vector<RxPath> paths;
+  p.pb->on_packet([&](const RxDatagram& d, const RxPath& path, Time now) {
+    paths.push_back(path);
+    p.b.on_packet(d.payload, path, now);
+  });
+  ASSERT_TRUE(p.a.send(p.to_b, bytes("seen"), {}, p.now).ok());
+  p.turns(100);
+  EXPECT_EQ(p.got, std::vector<std::string>{"seen"});
+  ASSERT_EQ(paths.size(), p.pb->stats().rx_packets);
+  ASSERT_EQ(paths.size(), p.b.stats().packets_received);
+  const EntropyPorts ports;
+  for (const RxPath& path : paths) {
+    EXPECT_EQ(path.remote.ip, kA.ip);
+    EXPECT_EQ(path.entropy, path.remote.port);
+    EXPECT_GE(path.remote.port, ports.first_port);
+    EXPECT_LT(path.remote.port, ports.first_port + ports.port_count);
+  }
+
+  p.pb->on_packet([](const RxDatagram&, const RxPath&, Time) {});  // swallows everything
+  const uint64_t received = p.b.stats().packets_received, rx = p.pb->stats().rx_packets;
+  ASSERT_TRUE(p.a.send(p.to_b, bytes("swallowed"), {}, p.now).ok());
+  p.turns(10);
+  EXPECT_GT(p.pb->stats().rx_packets, rx);
+  EXPECT_EQ(p.b.stats().packets_received, received);
+  EXPECT_EQ(p.got.size(), 1u);
+}
+
+// `sim` is a link backend (the simulator's hosts run this Poller over it),
+// but not one make_link() can build for srdxd or srdx-perf: refused, with the
+// reason and where it is used. An unknown kind names the accepted ones.
+TEST(MakeLink, RefusesSimWithTheReasonAndUnknownKindsWithTheChoices) {
+  LinkConfig cfg;
+  cfg.kind = "sim";
+  try {
+    make_link(cfg);
+    ADD_FAILURE() << "make_link accepted sim";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("link sim"), std::string::npos) << what;
+    EXPECT_NE(what.find("simulated time"), std::string::npos) << what;
+    EXPECT_NE(what.find("srdx-sim"), std::string::npos) << what;
+  }
+  cfg.kind = "tap";
+  try {
+    make_link(cfg);
+    ADD_FAILURE() << "make_link accepted tap";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("accepted: udp, dpdk"), std::string::npos) << e.what();
+  }
 }
 
 // run(): with nothing to do the loop sleeps on the link's descriptor, a
