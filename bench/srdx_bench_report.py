@@ -90,7 +90,7 @@ def longest_below(points, lo, hi, threshold, step):
     return best
 
 
-def failure_analysis(timeline, dead_file, ok):
+def failure_analysis(timeline, dead_file, ok, t_end_sender=None):
     """What a path failure did to a bulk run's delivered goodput."""
     try:
         with open(dead_file, encoding="utf-8") as f:
@@ -100,6 +100,11 @@ def failure_analysis(timeline, dead_file, ok):
         return {"failed_at_unix_s": None, "failure_applied_s": None,
                 "verdict": "the run ended before the path died"}
     res = {"failed_at_unix_s": t_before, "failure_applied_s": round(t_after - t_before, 4)}
+    if ok and t_end_sender is not None and t_end_sender <= t_after:
+        # The sender was done while `fabric set` was still at work (it takes
+        # most of a second on a busy machine): nothing to see after it.
+        res["verdict"] = "the run ended before the path died"
+        return res
     if not timeline:
         res["verdict"] = "no timeline"
         return res
@@ -203,6 +208,12 @@ def fabric_failure_analysis(timeline, base, ok, t_end_sender, dead_spec, paths, 
         res["path_counters"] = [{"path": p, "dead": p in dead, "dropped": c2[p][1] - c0.get(p, ("", 0, 0))[1],
                          "forwarded_after_failure": (c2[p][2] - c1[p][2]) if c1 and p in c1 else None}
                         for p in sorted(c2)]
+    try:
+        # TCP: 1; MPTCP: its subflows, each a TCP connection to the receiver.
+        with open(base + ".conns", encoding="utf-8") as f:
+            res["connections_before_failure"] = sum(1 for line in f if line.strip())
+    except OSError:
+        pass
     if not timeline:
         res["verdict"] = "no timeline"
         return res
@@ -212,7 +223,7 @@ def fabric_failure_analysis(timeline, base, ok, t_end_sender, dead_spec, paths, 
     if first is None:
         res["verdict"] = "nothing delivered"
         return res
-    if t_before >= last:
+    if t_before >= last and t_end_sender <= t_before:
         res["verdict"] = "the run ended before the failure"
         return res
     # The run's end: its last delivery when it completed; when it did not,
@@ -415,7 +426,7 @@ def build_record(args, recs, fields):
     if rc != "reuse" and os.path.exists(base + ".recv.tl"):
         rec["timeline"] = os.path.relpath(base + ".recv.tl", out)
     if sc == "dead" and wl != "pingpong" and rc != "reuse":
-        rec["failure"] = failure_analysis(load_timeline(base + ".recv.tl"), base + ".dead", ok)
+        rec["failure"] = failure_analysis(load_timeline(base + ".recv.tl"), base + ".dead", ok, float(t1))
     if sc == "dead6of8" and rc != "reuse":
         rec["failure"] = fabric_failure_analysis(load_timeline(base + ".recv.tl"), base, ok, float(t1), dying,
                                                  paths, args.rate)
@@ -551,9 +562,9 @@ def table(all_recs, args):
               "Gbit/s before and after the failure (after: from the failure to the run's end), recovery: from "
               "the failure to the first of %d 100 ms windows in a row at >= %d%% of the 2 surviving paths; held: "
               "the 100 ms bins after it that stay there; dead paths: packets dropped, and forwarded after the "
-              "failure" % (args.rate, RECOVERED_WINDOWS, RECOVERED_SHARE * 100))
-        dcols = "%-9s | %7s %7s %9s | %9s %5s | %5s | %-17s | %s"
-        head = dcols % ("transport", "before", "after", "after/cap", "recovery", "held", "lost", "dead paths",
+              "failure; conns: TCP connections just before the failure (MPTCP: subflows)" % (args.rate, RECOVERED_WINDOWS, RECOVERED_SHARE * 100))
+        dcols = "%-9s %5s | %7s %7s %9s | %9s %5s | %5s | %-17s | %s"
+        head = dcols % ("transport", "conns", "before", "after", "after/cap", "recovery", "held", "lost", "dead paths",
                         "verdict")
         print(head)
         print("-" * len(head))
@@ -564,7 +575,7 @@ def table(all_recs, args):
             dead_s = ("%d / %s" % (sum(c["dropped"] for c in pc),
                                    "?" if None in fwd else sum(fwd))) if pc else "-"
             held = f.get("bins_at_share_after_recovery")
-            print(dcols % (r["transport"], g(f.get("before_gbps")), g(f.get("after_gbps")),
+            print(dcols % (r["transport"], g(f.get("connections_before_failure"), "%d"), g(f.get("before_gbps")), g(f.get("after_gbps")),
                            "-" if f.get("after_share") is None else "%.0f%%" % (100 * f["after_share"]),
                            "-" if f.get("recovery_ms") is None else "%.0f ms" % f["recovery_ms"],
                            "-" if held is None else "%.0f%%" % (100 * held),
