@@ -874,7 +874,7 @@ def plot_dead6of8(recs, args, names):
     """DIR/goodput-dead6of8.png: each transport's 100 ms series around the
     failure of paths 3-8 (t = 0), with the surviving capacity and its 80%."""
     out = args.out
-    panels = []
+    panels, span = [], []
     for r in sorted(recs, key=lambda r: TRANSPORTS.index(r["transport"])):
         f = r.get("failure") or {}
         if r["scenario"] != "dead6of8" or r["workload"] != "bulk" or not f.get("series"):
@@ -886,6 +886,7 @@ def plot_dead6of8(recs, args, names):
         label = "%s: %s" % (names[r["transport"]], f["verdict"])
         panels.append((dat, label, f["surviving_capacity_gbps"] * 1e3,
                        max([v * 1e3 for _, v in f["series"]] + [f["surviving_capacity_gbps"] * 1e3]) * 1.15))
+        span.extend((f["series"][0][0], f["series"][-1][0] + f["series_bin_ms"] / 1e3))
     if not panels:
         return None
     png = os.path.join(out, "goodput-dead6of8.png")
@@ -894,8 +895,9 @@ set output "%s"
 set multiplot layout %d,1 title "One connection's delivered goodput (Mbit/s, 100 ms bins), 8 paths at %s; paths 3-8 die at t = 0"
 set grid
 set key top right
+set xrange [%g:%g]
 set arrow 1 from 0, graph 0 to 0, graph 1 nohead dt 2
-""" % (220 * len(panels) + 60, png, len(panels), args.rate)]
+""" % (220 * len(panels) + 60, png, len(panels), args.rate, min(span), max(span))]
     for i, (dat, label, cap, top) in enumerate(panels):
         parts.append('set yrange [0:%g]\n%sset ylabel "Mbit/s"\nplot "%s" using 1:2 with steps lw 2 title "%s", '
                      '%g with lines dt 3 title "2 surviving paths", %g with lines dt 2 title "80%%"\n' % (
