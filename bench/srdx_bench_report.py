@@ -17,15 +17,18 @@ import sys
 import time
 import traceback
 
-SCHEMA = "srdx-bench/3"
+SCHEMA = "srdx-bench/4"
 
 TRANSPORTS = ("srdx-udp", "srdx-dpdk", "tcp", "mptcp")
 SRDX = ("srdx-udp", "srdx-dpdk")
-SCENARIOS = ("clean", "rate", "loss", "dead")
+SCENARIOS = ("clean", "rate", "loss", "dead", "dead6of8")
 WORKLOADS = ("pingpong", "bulk", "bulk-flows")
 TIMELINE_WINDOW_S = 0.005  # goodput is judged over 5 ms windows, stepped by the timeline interval
 DIP_FRACTION = 0.5  # a window below half the pre-failure median is "in the dip"
 AFTER_FAILURE_S = 3.0  # how long after the failure the dip is looked for
+SERIES_BIN_S = 0.1  # dead6of8: goodput before and after the failure in 100 ms bins
+RECOVERED_SHARE = 0.8  # dead6of8: recovered = 100 ms windows at 80% of the surviving paths...
+RECOVERED_WINDOWS = 3  # ...this many in a row (a backlog delivered at once does not count)
 
 
 def load_json(path):
@@ -87,7 +90,7 @@ def longest_below(points, lo, hi, threshold, step):
     return best
 
 
-def failure_analysis(timeline, dead_file, ok):
+def failure_analysis(timeline, dead_file, ok, t_end_sender=None):
     """What a path failure did to a bulk run's delivered goodput."""
     try:
         with open(dead_file, encoding="utf-8") as f:
@@ -97,6 +100,11 @@ def failure_analysis(timeline, dead_file, ok):
         return {"failed_at_unix_s": None, "failure_applied_s": None,
                 "verdict": "the run ended before the path died"}
     res = {"failed_at_unix_s": t_before, "failure_applied_s": round(t_after - t_before, 4)}
+    if ok and t_end_sender is not None and t_end_sender <= t_after:
+        # The sender was done while `fabric set` was still at work (it takes
+        # most of a second on a busy machine): nothing to see after it.
+        res["verdict"] = "the run ended before the path died"
+        return res
     if not timeline:
         res["verdict"] = "no timeline"
         return res
@@ -136,6 +144,147 @@ def failure_analysis(timeline, dead_file, ok):
     return res
 
 
+def rate_bps(rate):
+    """'200mbit' -> 2e8 (the tc rates srdx-bench accepts), or None."""
+    for unit, mult in (("kbit", 1e3), ("mbit", 1e6), ("gbit", 1e9)):
+        if rate.endswith(unit) and rate[: -len(unit)].isdigit():
+            return int(rate[: -len(unit)]) * mult
+    return None
+
+
+def path_list(spec, paths):
+    """'3-8' or '2' or '1,3-4' -> [3, 4, 5, 6, 7, 8] (as scripts/fabric reads it)."""
+    if spec == "all":
+        return list(range(1, paths + 1))
+    out = set()
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        out.update(range(int(lo), int(hi or lo) + 1))
+    return sorted(out)
+
+
+def load_counters(path):
+    """`scripts/fabric counters` output -> {path: (state, dropped, forwarded)}
+    (both directions summed), or None when the file is missing."""
+    try:
+        res = {}
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("#") or not line.strip():
+                    continue
+                p, state, dab, dba, fab, fba = line.split()
+                res[int(p)] = (state, int(dab) + int(dba), int(fab) + int(fba))
+        return res
+    except (OSError, ValueError):
+        return None
+
+
+def fabric_failure_analysis(timeline, base, ok, t_end_sender, dead_spec, paths, rate):
+    """What the failure of several paths at once (dead6of8) did to one bulk
+    run: goodput before and after, a 100 ms series around the failure, the
+    time until a 100 ms window carries RECOVERED_SHARE of the surviving paths'
+    capacity, and the fabric's counters on each path."""
+    try:
+        with open(base + ".dead", encoding="utf-8") as f:
+            t_before, t_after = (float(x) for x in f.read().split())
+    except (OSError, ValueError):
+        return {"failed_at_unix_s": None, "failure_applied_s": None,
+                "verdict": "the run ended before the paths died"}
+    # The failure's moment: when `fabric set` returned, both routers
+    # dropping. The command itself takes a while on a busy machine (0.6 s
+    # seen), most of it before its nft transactions: counting from its
+    # start would credit the transport with time the paths were still alive.
+    t_before, t_asked = t_after, t_before
+    dead = path_list(dead_spec, paths)
+    cap = (paths - len(dead)) * (rate_bps(rate) or 0)
+    res = {"failed_at_unix_s": t_before, "failure_applied_s": round(t_after - t_asked, 4),
+           "dead_paths": dead, "surviving_capacity_gbps": round(cap / 1e9, 4),
+           "recovered_share": RECOVERED_SHARE, "series_bin_ms": SERIES_BIN_S * 1e3}
+    # The fabric's counters: what each path dropped over the run, and what it
+    # forwarded from just after the failure to the end (nothing, on a path
+    # that is really dead).
+    c0, c1, c2 = (load_counters(base + ".counters-" + k) for k in ("start", "failed", "end"))
+    if c0 and c2:
+        res["path_counters"] = [{"path": p, "dead": p in dead, "dropped": c2[p][1] - c0.get(p, ("", 0, 0))[1],
+                         "forwarded_after_failure": (c2[p][2] - c1[p][2]) if c1 and p in c1 else None}
+                        for p in sorted(c2)]
+    try:
+        # TCP: 1; MPTCP: its subflows, each a TCP connection to the receiver.
+        with open(base + ".conns", encoding="utf-8") as f:
+            res["connections_before_failure"] = sum(1 for line in f if line.strip())
+    except OSError:
+        pass
+    if not timeline:
+        res["verdict"] = "no timeline"
+        return res
+    interval, rows = timeline
+    first = next((t for t, b in rows if b > 0), None)
+    last = max((t for t, b in rows if b > 0), default=None)
+    if first is None:
+        res["verdict"] = "nothing delivered"
+        return res
+    if t_before >= last and t_end_sender <= t_before:
+        res["verdict"] = "the run ended before the failure"
+        return res
+    # The run's end: its last delivery when it completed; when it did not,
+    # when the sender gave up (a flow stuck on a dead path delivers nothing
+    # after the failure, and that time counts).
+    t_end = last + interval if ok else max(last + interval, t_end_sender)
+    # Before: from the first delivery plus a little slow start to when the
+    # failure was asked for (every path still alive).
+    lo = first + min(0.5, max(0.0, t_asked - first) / 2)
+    before = sum(b for t, b in rows if lo <= t < t_asked)
+    after = sum(b for t, b in rows if t >= t_before)
+    res["before_gbps"] = round(before * 8 / max(t_asked - lo, interval) / 1e9, 4)
+    res["after_gbps"] = round(after * 8 / max(t_end - t_before, interval) / 1e9, 4)
+    res["after_share"] = round(after * 8 / max(t_end - t_before, interval) / cap, 4) if cap else None
+    res["bytes_after_failure"] = after
+    # The series: whole 100 ms bins, t = 0 at the failure.
+    series = {}
+    for t, b in rows:
+        if first <= t < t_end:
+            k = int((t - t_before) // SERIES_BIN_S)
+            series[k] = series.get(k, 0) + b
+    k_lo = int((first - t_before) // SERIES_BIN_S) + 1  # the first whole bin
+    k_hi = int((t_end - t_before) // SERIES_BIN_S)  # bins before it are whole
+    res["series"] = [[round(k * SERIES_BIN_S, 3), round(series.get(k, 0) * 8 / SERIES_BIN_S / 1e9, 4)]
+                     for k in range(k_lo, k_hi)]
+    # Recovery: the first moment at or after the failure (in steps of the
+    # timeline's interval) from which RECOVERED_WINDOWS 100 ms windows in a
+    # row each carry the share. Messages completing just after the failure
+    # with what had arrived before it fill one window, not three.
+    w = max(1, round(SERIES_BIN_S / interval))
+    need = RECOVERED_SHARE * cap * SERIES_BIN_S / 8
+    prefix = [0]
+    for _, b in rows:
+        prefix.append(prefix[-1] + b)
+    n_end = sum(1 for t, _ in rows if t + interval <= t_end + 1e-9)
+    rec = None
+    if cap:
+        for i in range(len(rows)):
+            if rows[i][0] < t_before:
+                continue
+            if i + RECOVERED_WINDOWS * w > n_end:
+                break
+            if all(prefix[i + (k + 1) * w] - prefix[i + k * w] >= need for k in range(RECOVERED_WINDOWS)):
+                rec = rows[i][0]
+                break
+    res["recovery_ms"] = None if rec is None else round((rec - t_before) * 1e3, 1)
+    if rec is not None:
+        held = [g for t, g in res["series"] if t * 1.0 >= (rec - t_before)]
+        res["bins_at_share_after_recovery"] = round(
+            sum(1 for g in held if g * 1e9 >= RECOVERED_SHARE * cap) / len(held), 3) if held else None
+    if after == 0:
+        res["verdict"] = "no byte delivered after the failure"
+    elif rec is None:
+        res["verdict"] = "never held %d%% of the surviving paths' capacity for %d ms" % (
+            RECOVERED_SHARE * 100, RECOVERED_WINDOWS * SERIES_BIN_S * 1e3)
+    else:
+        res["verdict"] = "back to %d%% of the surviving paths in %.0f ms%s" % (
+            RECOVERED_SHARE * 100, res["recovery_ms"], "" if ok else "; the run did not complete")
+    return res
+
+
 def impl_name(tr, paths, dpdk_pmd):
     return {
         "srdx-udp": "srdx-perf --link udp (io_uring)",
@@ -162,6 +311,10 @@ def run_error(sfile, j, rc):
     """Why a run failed, in one line: its JSON's error, else its stderr's last words."""
     if j.get("error"):
         return str(j["error"])
+    if j.get("failed"):
+        # srdx-perf: messages the endpoint gave up on (and said so); the
+        # last line of stderr would be an unrelated library's warning.
+        return "%d of %s messages failed at the sender" % (j["failed"], j.get("messages", "?"))
     err = sfile[: -len(".json")] + ".err"
     try:
         with open(err, encoding="utf-8", errors="replace") as f:
@@ -177,7 +330,7 @@ def run_error(sfile, j, rc):
 
 def broken_record(args, fields, exc):
     """A record for a runs.tsv line the report could not read."""
-    fields = (list(fields) + ["-"] * 11)[:11]
+    fields = (list(fields) + ["-"] * 13)[:13]
     tr, wl, sc, size, sfile = fields[:5]
     try:
         size = int(size)
@@ -192,7 +345,7 @@ def broken_record(args, fields, exc):
         "retransmissions": None, "duration_s": None, "wall_s": None, "dead_after_s": None,
         "lost_messages": None, "undelivered_messages": None, "failed_messages": None,
         "raw": raw if raw.startswith("raw/") and raw.endswith(".json") else "raw/unknown.json",
-        "samples": None, "timeline": None, "failure": None,
+        "samples": None, "timeline": None, "failure": None, "paths": None,
         "error": "the report could not read this run: %s: %s" % (type(exc).__name__, exc),
     }
 
@@ -204,7 +357,10 @@ def build_record(args, recs, fields):
         fields.append("encrypted" if fields[0] in SRDX else "-")
     if len(fields) == 10:  # no encryption-cost pair column
         fields.append("-")
-    tr, wl, sc, size, sfile, rc, t0, t1, dead_after, security, pair = fields
+    if len(fields) == 11:  # srdx-bench/3: no fabric paths and dying paths columns
+        fields += [str(args.paths), "2" if fields[8] != "-" else "-"]
+    tr, wl, sc, size, sfile, rc, t0, t1, dead_after, security, pair, paths, dying = fields
+    paths = int(paths)
     j = load_json(sfile)
     rj = load_json(sfile[: -len(".json")] + ".recv.json") if rc != "reuse" else {}
     base = sfile[: -len(".json")]
@@ -234,7 +390,7 @@ def build_record(args, recs, fields):
         encryption = j["encryption"] if isinstance(j.get("encryption"), bool) else security != "clear"
     rec = {
         "transport": tr,
-        "impl": impl_name(tr, args.paths, args.dpdk_pmd) + ("" if encryption is not False else ", --no-encryption"),
+        "impl": impl_name(tr, paths, args.dpdk_pmd) + ("" if encryption is not False else ", --no-encryption"),
         "cc": None if tr in SRDX else j.get("cc", args.cc),
         "encryption": encryption,
         "cost_pair": None if pair == "-" else int(pair),
@@ -258,6 +414,7 @@ def build_record(args, recs, fields):
         "samples": None,
         "timeline": None,
         "failure": None,
+        "paths": paths,
         "error": None if ok else run_error(sfile, j, rc),
     }
     if tr in SRDX and j:
@@ -269,7 +426,10 @@ def build_record(args, recs, fields):
     if rc != "reuse" and os.path.exists(base + ".recv.tl"):
         rec["timeline"] = os.path.relpath(base + ".recv.tl", out)
     if sc == "dead" and wl != "pingpong" and rc != "reuse":
-        rec["failure"] = failure_analysis(load_timeline(base + ".recv.tl"), base + ".dead", ok)
+        rec["failure"] = failure_analysis(load_timeline(base + ".recv.tl"), base + ".dead", ok, float(t1))
+    if sc == "dead6of8" and rc != "reuse":
+        rec["failure"] = fabric_failure_analysis(load_timeline(base + ".recv.tl"), base, ok, float(t1), dying,
+                                                 paths, args.rate)
     if rc == "reuse":
         rec["note"] = "one connection: the one-flow bulk run of this scenario"
         src = next((r for r in recs if r["transport"] == tr and r["workload"] == "bulk" and r["scenario"] == sc
@@ -348,7 +508,8 @@ def table(all_recs, args):
           "(tcp/x p99.9: TCP's p99.9 / this one's); '!' = incomplete run")
     desc = {"clean": "no impairment, no rate limit", "rate": "every path at " + args.rate,
             "loss": "every path at %s and 1%% loss" % args.rate,
-            "dead": "every path at %s, path 2 dies in the middle of each run" % args.rate}
+            "dead": "every path at %s, path 2 dies in the middle of each run" % args.rate,
+            "dead6of8": "8 paths at %s, paths 3-8 die together in the run" % args.rate}
     cols = "%-14s %6s %-9s | %9s %7s | %8s %8s %9s %10s | %6s | %s"
     head = cols % ("workload", "size", "transport", "goodput", "x tcp", "p50", "p99", "p99.9", "tcp/x p99.9",
                    "rtx", "note")
@@ -394,6 +555,32 @@ def table(all_recs, args):
             if t and wl == "bulk-flows" and len(t["per_flow_goodput_gbps"]) > 1:
                 print("%-14s %6s %-9s   per flow: %s" % ("", "", "tcp", " ".join(
                     g(v) for v in t["per_flow_goodput_gbps"])))
+    d68 = [r for r in recs if r["scenario"] == "dead6of8" and r["workload"] == "bulk"]
+    if d68:
+        print()
+        print("scenario dead6of8: one bulk run per transport; 8 paths at %s, paths 3-8 die together; goodput in "
+              "Gbit/s before and after the failure (after: from the failure to the run's end), recovery: from "
+              "the failure to the first of %d 100 ms windows in a row at >= %d%% of the 2 surviving paths; held: "
+              "the 100 ms bins after it that stay there; dead paths: packets dropped, and forwarded after the "
+              "failure; conns: TCP connections just before the failure (MPTCP: subflows)" % (args.rate, RECOVERED_WINDOWS, RECOVERED_SHARE * 100))
+        dcols = "%-9s %5s | %7s %7s %9s | %9s %5s | %5s | %-17s | %s"
+        head = dcols % ("transport", "conns", "before", "after", "after/cap", "recovery", "held", "lost", "dead paths",
+                        "verdict")
+        print(head)
+        print("-" * len(head))
+        for r in sorted(d68, key=lambda r: TRANSPORTS.index(r["transport"])):
+            f = r.get("failure") or {}
+            pc = [c for c in f.get("path_counters") or [] if c["dead"]]
+            fwd = [c["forwarded_after_failure"] for c in pc]
+            dead_s = ("%d / %s" % (sum(c["dropped"] for c in pc),
+                                   "?" if None in fwd else sum(fwd))) if pc else "-"
+            held = f.get("bins_at_share_after_recovery")
+            print(dcols % (r["transport"], g(f.get("connections_before_failure"), "%d"), g(f.get("before_gbps")), g(f.get("after_gbps")),
+                           "-" if f.get("after_share") is None else "%.0f%%" % (100 * f["after_share"]),
+                           "-" if f.get("recovery_ms") is None else "%.0f ms" % f["recovery_ms"],
+                           "-" if held is None else "%.0f%%" % (100 * held),
+                           g(r.get("lost_messages"), "%d"), dead_s,
+                           f.get("verdict", "-") + ("" if r["ok"] else "; FAILED: " + (r.get("error") or "")[:80])))
     cost = encryption_cost(all_recs)
     if cost:
         print()
@@ -532,6 +719,30 @@ def figures(all_recs):
         add("TCP one flow across a path failure", "(what happened)",
             f.get("dip_ms") if isinstance(f.get("dip_ms"), (int, float)) else None, None,
             "%s; dip %s ms; goodput %.3f Gbit/s" % (f.get("verdict"), f.get("dip_ms"), t["goodput_gbps"] or 0))
+    for tr in TRANSPORTS:
+        r = idx.get((tr, "bulk", "dead6of8", 65536))
+        if r is None:
+            continue
+        f = r.get("failure") or {}
+        name = "%s one flow after 6 of 8 paths die" % tr
+        if tr in SRDX:
+            target = ">= %d%% of the 2 surviving paths, nothing lost" % (RECOVERED_SHARE * 100)
+        else:
+            target = "(what happened)"
+        share = f.get("after_share")
+        if not isinstance(share, (int, float)):
+            add(name, target, None, False if tr in SRDX and not r["ok"] else None,
+                "not measured: %s" % (f.get("verdict") if r["ok"] or f.get("verdict") else
+                                      "the run failed (%s)" % r.get("error")))
+            continue
+        met = None
+        if tr in SRDX:
+            met = share >= RECOVERED_SHARE and r["ok"] and r.get("lost_messages") == 0
+        add(name, target, round(share, 3), met,
+            "%.3f Gbit/s after (%.3f before) of %.3f; recovery %s; %s; lost %s%s" % (
+                f["after_gbps"], f["before_gbps"], f["surviving_capacity_gbps"],
+                "never" if f.get("recovery_ms") is None else "%.0f ms" % f["recovery_ms"], f["verdict"],
+                r.get("lost_messages"), "" if r["ok"] else "; FAILED: %s" % r.get("error")))
     t = idx.get(("tcp", "pingpong", "clean", 64))
     s = idx.get(("srdx-dpdk", "pingpong", "clean", 64))
     compare("srdx-dpdk 64 B ping-pong p50 RTT on the clean fabric vs TCP", "<= 1x", s, "srdx-dpdk pingpong clean",
@@ -652,8 +863,48 @@ set arrow 1 from 0, graph 0 to 0, graph 1 nohead dt 2
         parts.append("unset multiplot\n")
         if gnuplot("".join(parts), os.path.join(out, "gnuplot-dead.err")):
             made.append(png)
+    png = plot_dead6of8(recs, args, names)
+    if png:
+        made.append(png)
     print("plots: " + (" ".join(os.path.relpath(p, out) for p in made) if made else "none (no data)"))
     return made
+
+
+def plot_dead6of8(recs, args, names):
+    """DIR/goodput-dead6of8.png: each transport's 100 ms series around the
+    failure of paths 3-8 (t = 0), with the surviving capacity and its 80%."""
+    out = args.out
+    panels, span = [], []
+    for r in sorted(recs, key=lambda r: TRANSPORTS.index(r["transport"])):
+        f = r.get("failure") or {}
+        if r["scenario"] != "dead6of8" or r["workload"] != "bulk" or not f.get("series"):
+            continue
+        dat = os.path.join(out, "goodput-dead6of8-%s.dat" % r["transport"])
+        with open(dat, "w", encoding="utf-8") as fh:
+            for t, v in f["series"]:
+                fh.write("%.3f %.2f\n" % (t, v * 1e3))
+        label = "%s: %s" % (names[r["transport"]], f["verdict"])
+        panels.append((dat, label, f["surviving_capacity_gbps"] * 1e3,
+                       max([v * 1e3 for _, v in f["series"]] + [f["surviving_capacity_gbps"] * 1e3]) * 1.15))
+        span.extend((f["series"][0][0], f["series"][-1][0] + f["series_bin_ms"] / 1e3))
+    if not panels:
+        return None
+    png = os.path.join(out, "goodput-dead6of8.png")
+    parts = ["""set terminal pngcairo size 960,%d noenhanced
+set output "%s"
+set multiplot layout %d,1 title "One connection's delivered goodput (Mbit/s, 100 ms bins), 8 paths at %s; paths 3-8 die at t = 0"
+set grid
+set key top right
+set xrange [%g:%g]
+set arrow 1 from 0, graph 0 to 0, graph 1 nohead dt 2
+""" % (220 * len(panels) + 60, png, len(panels), args.rate, min(span), max(span))]
+    for i, (dat, label, cap, top) in enumerate(panels):
+        parts.append('set yrange [0:%g]\n%sset ylabel "Mbit/s"\nplot "%s" using 1:2 with steps lw 2 title "%s", '
+                     '%g with lines dt 3 title "2 surviving paths", %g with lines dt 2 title "80%%"\n' % (
+                         top, 'set xlabel "time from the failure (s)"\n' if i == len(panels) - 1 else "", dat,
+                         label, cap, cap * RECOVERED_SHARE))
+    parts.append("unset multiplot\n")
+    return png if gnuplot("".join(parts), os.path.join(out, "gnuplot-dead6of8.err")) else None
 
 
 def main(argv):

@@ -368,13 +368,16 @@ int run_recv(const Options& o) {
     ++accepted;
     workers.emplace_back(serve, fd, h, std::ref(bytes));
   }
-  ::close(ls);
   if (!ok) {
     // Detach what is still running: the process exits anyway.
     for (auto& w : workers) w.detach();
   } else {
     for (auto& w : workers) w.join();
   }
+  // Closed only now: MPTCP's further subflows (MP_JOIN) arrive as SYNs at the
+  // listening socket, and a closed listener answers them with a reset, which
+  // left a connection that lost the race with this accept loop on one path.
+  ::close(ls);
   double el = std::chrono::duration<double>(Clock::now() - start).count();
   if (!write_series(o, {})) ok = false;
   if (o.json)
