@@ -37,10 +37,13 @@ TEST(Congestion, StartsAtTheInitialWindow) {
   EXPECT_EQ(f.cc.inflight(), 0u);
 }
 
+// An srtt at or below kCcIncreaseRtt (70us): one packet per window of ACKs.
+constexpr Duration kShortSrtt = 50_us;
+
 TEST(Congestion, AdditiveIncreaseBelowTarget) {
   Fixture f;
   f.cc.on_sent(1500, kT0, kSrtt);
-  f.cc.on_acked(1500, 10_us, kSrtt, kT0 + 100_us);
+  f.cc.on_acked(1500, 10_us, kShortSrtt, kT0 + 100_us);
   // + 1 x 1500 x 1500 / 65536 = 34.3 bytes
   EXPECT_EQ(f.cc.cwnd(), 65570u);
   EXPECT_EQ(f.cc.inflight(), 0u);
@@ -48,15 +51,25 @@ TEST(Congestion, AdditiveIncreaseBelowTarget) {
 
 TEST(Congestion, ExactlyTargetStillIncreases) {
   Fixture f;
-  f.cc.on_acked(1500, 25_us, kSrtt, kT0);
+  f.cc.on_acked(1500, 25_us, kShortSrtt, kT0);
   EXPECT_EQ(f.cc.cwnd(), 65570u);
 }
 
 TEST(Congestion, AWindowOfAcksGrowsAboutOnePacket) {
   Fixture f;
-  for (int i = 0; i < 44; ++i) f.cc.on_acked(1500, 5_us, kSrtt, kT0);  // ~65536 bytes
+  for (int i = 0; i < 44; ++i) f.cc.on_acked(1500, 5_us, kShortSrtt, kT0);  // ~65536 bytes
   EXPECT_GE(f.cc.cwnd(), 65536u + 1400);
   EXPECT_LE(f.cc.cwnd(), 65536u + 1500);
+}
+
+// Beyond kCcIncreaseRtt the window grows that much per kCcIncreaseRtt of
+// time: an srtt of 700us gains 10 packets per window of ACKs, so a long flow
+// is not starved by short ones at a shared queue.
+TEST(Congestion, ALongRttGrowsAsFastInTime) {
+  Fixture f;
+  for (int i = 0; i < 44; ++i) f.cc.on_acked(1500, 5_us, 700_us, kT0);
+  EXPECT_GE(f.cc.cwnd(), 65536u + 10 * 1300);
+  EXPECT_LE(f.cc.cwnd(), 65536u + 10 * 1500);
 }
 
 TEST(Congestion, NoSampleNoChange) {
@@ -247,7 +260,7 @@ TEST(Congestion, BelowOnePacketAnAckAddsItsBytes) {
   Time t = kT0;
   for (int i = 0; i < 3; ++i, t += kSrtt) cc.on_timeout(kSrtt, t);  // 187.5 bytes
   EXPECT_NEAR(cc.window(), 187.5, 1e-9);
-  cc.on_acked(100, 1_us, kSrtt, t);
+  cc.on_acked(100, 1_us, kShortSrtt, t);
   EXPECT_NEAR(cc.window(), 287.5, 1e-9);
 }
 

@@ -138,7 +138,7 @@ inline constexpr double kDefaultCcLossBeta = 1.0;
 // kCcIncreaseRtt, and that much per kCcIncreaseRtt of time beyond (at most
 // kCcIncreaseMaxStretch times per RTT): RTT-fair growth, so a long flow is
 // not starved by short ones at a shared bottleneck.
-inline constexpr Duration kCcIncreaseRtt = 100_us;
+inline constexpr Duration kCcIncreaseRtt = 70_us;
 inline constexpr double kCcIncreaseMaxStretch = 64.0;
 // The smallest window, in packets: below one the pacer sends a packet every
 // 1 / window RTTs (a fan-in of thousands into one receiver).
