@@ -163,6 +163,7 @@ Result<PeerId> Endpoint::Impl::add_peer(Addr a) {
   peers_[slot]->st.addr = a;
   by_addr_[key(a)] = id;
   ++live_peers_;
+  touch(*peers_[slot]);
   return {id, Errc::ok};
 }
 
@@ -223,6 +224,7 @@ Result<MsgId> Endpoint::Impl::send(PeerId id, std::span<const uint8_t> data, con
     return {0, Errc::too_large};
   if (opt.timeout < Duration::zero()) return {0, Errc::invalid_argument};
   if (p->sq.full()) return {0, Errc::would_block};
+  touch(*p);
   if (!p->busy()) p->last_heard = max(p->last_heard, now);
   Time deadline = now + (opt.timeout == Duration::zero() ? cfg_.message_timeout : opt.timeout);
   TxMsg& m = p->sq.push(data, opt, deadline);
@@ -235,6 +237,7 @@ Result<MsgId> Endpoint::Impl::send(PeerId id, std::span<const uint8_t> data, con
 }
 
 void Endpoint::Impl::want_ctrl(Peer& p) {
+  touch(p);
   if (p.in_ctrl) return;
   p.in_ctrl = true;
   ctrl_.push(p.id);
@@ -257,6 +260,7 @@ void Endpoint::Impl::release_lent() {
   Peer* p = peer(peer_id);
   if (p && p->rx_gen == rx_gen) {
     p->rx.release(charge);
+    touch(*p);  // what it holds decides whether it may be reclaimed
     // Tell a sender that flow control held back that room opened up.
     const uint64_t cap = cfg_.recv_buffer_bytes;
     if (p->state == PeerState::established && p->last_adv_free < cap / 2 &&

@@ -118,6 +118,13 @@ inline constexpr uint64_t kDefaultRecvMemory = 256u << 20;  // every peer's rece
 // A peer the endpoint accepted (not one added with add_peer) with nothing
 // buffered and nothing heard for this long is forgotten.
 inline constexpr Duration kDefaultIdleTimeout = 60_s;
+// A connected peer with nothing in flight, nothing queued and nothing
+// partial that heard nothing for this long gives its rings back (send queue,
+// sent packets, ACK bitmap, reassembly: ~0.9 MiB at the defaults); the next
+// message allocates them again. Long against a request's gaps, so a busy
+// peer does not churn the allocator; short against the idle timeout, so
+// 10,000 quiet peers cost what their Peer objects cost.
+inline constexpr Duration kRingIdleRelease = 1_s;
 
 // Congestion control (delay based, after Swift): the window grows while
 // measured RTT stays under base RTT + target queueing delay and shrinks in
@@ -151,6 +158,7 @@ static_assert(kDefaultCcInitialWindow < kDefaultCcMaxWindow);
 static_assert(kDefaultCcMaxDecrease > 0.0 && kDefaultCcMaxDecrease < 1.0);
 static_assert(kDefaultHandshakeInterval < kDefaultPeerTimeout);
 static_assert(kDefaultPeerTimeout < kDefaultIdleTimeout);
+static_assert(kRingIdleRelease > kDefaultPeerTimeout && kRingIdleRelease < kDefaultIdleTimeout);
 static_assert(kDefaultRecvMemory >= kDefaultRecvBufferBytes,
               "one peer must be able to fill its own receive buffer");
 static_assert(kCookiePeriod > kDefaultPeerTimeout, "a cookie outlives a handshake");
