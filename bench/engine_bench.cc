@@ -45,6 +45,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <new>
@@ -174,11 +175,12 @@ const char* connect_idle_peers(srdx::Endpoint& hub, srdx::Addr hub_addr, uint32_
       auto to_hub = leaf.add_peer(hub_addr, hub.public_key());
       auto to_leaf = encryption ? hub.add_peer(addr, leaf.public_key()) : hub.add_peer(addr);
       if (!to_hub.ok() || !to_leaf.ok()) return "idle peers: add_peer failed";
-      if (!leaf.send(to_hub.value, msg, srdx::SendOptions{}, t).ok() ||
-          !hub.send(to_leaf.value, msg, srdx::SendOptions{}, t).ok())
+      if (!leaf.send(to_hub.value, msg, srdx::SendOptions{}, t).ok())
         return "idle peers: send failed";
     }
-    // Both messages of every leaf end at the hub: one completed, one received.
+    // The leaf opens the connection and sends; the hub answers what it
+    // receives (both opening at once would cross the handshakes). Both
+    // messages of every leaf end at the hub: one received, one completed.
     uint32_t done = 0;
     srdx::TxPath tx;
     srdx::Event ev;
@@ -203,6 +205,9 @@ const char* connect_idle_peers(srdx::Endpoint& hub, srdx::Addr hub_addr, uint32_
             return "idle peers: a leaf lost its connection";
       }
       while (hub.poll_event(ev)) {
+        if (ev.type == srdx::EventType::message_received &&
+            !hub.send(ev.peer, msg, srdx::SendOptions{}, t).ok())
+          return "idle peers: the hub's answer failed";
         if (ev.type == srdx::EventType::send_completed ||
             ev.type == srdx::EventType::message_received)
           ++done;
@@ -501,41 +506,50 @@ void BM_Engine(benchmark::State& state) {
 // quiet (connect_idle_peers: each moved a message each way, then gave its
 // rings back); every turn's timers, transmit loop and next_deadline() then
 // cost what the one active peer needs, if the endpoint never visits the
-// others. idle:0 is the same harness with none, for the ratio; run both
-// alternately (--benchmark_repetitions with
-// --benchmark_enable_random_interleaving) and compare medians. Setting up
-// 2 x 10,000 connections takes a few seconds, done once per process and
-// reused by every run of the row. A packet to an idle peer fails the row.
+// others. idle:0 is the same harness with none. Setting up 2 x 10,000
+// connections takes a while, done once per process and reused by every run
+// of the row. A packet to an idle peer fails the row.
+constexpr std::size_t kIdleRowSize = 64;
+constexpr uint64_t kIdleRowWindow = 256, kIdleRowBatch = 4 * kIdleRowWindow;
+
+const std::vector<uint8_t>& idle_row_payload() {
+  static const std::vector<uint8_t> payload = [] {
+    std::vector<uint8_t> p(kIdleRowSize);
+    for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<uint8_t>(i * 31 + 7);
+    p.back() = static_cast<uint8_t>(p.front() ^ 0xa5);
+    return p;
+  }();
+  return payload;
+}
+
+// The pair with `idle` idle peers on each side, made (and warmed up) on
+// first use; null after SkipWithError.
+BackToBack* idle_row_link(benchmark::State& state, uint32_t idle, bool encryption) {
+  static std::map<std::pair<uint32_t, bool>, std::unique_ptr<BackToBack>> links;
+  auto& link = links[{idle, encryption}];
+  if (link) return link.get();
+  const std::vector<uint8_t>& payload = idle_row_payload();
+  link = std::make_unique<BackToBack>(1500, kIdleRowSize, encryption, idle + 1);
+  link->set_expected(payload.front(), payload.back());
+  bool ok = link->add_idle_peers(idle) && link->connect();
+  for (int i = 0; ok && i < 3; ++i)
+    ok = link->run_batch(payload, srdx::SendOptions{}, kIdleRowBatch, kIdleRowWindow);
+  if (!ok) {
+    state.SkipWithError(link->error());
+    link.reset();
+  }
+  return link.get();
+}
+
 void BM_EngineAmongIdle(benchmark::State& state) {
   const auto idle = static_cast<uint32_t>(state.range(0));
   const bool encryption = state.range(1) != 0;
-  constexpr std::size_t kSize = 64;
-  constexpr uint64_t kWindow = 256, kBatch = 4 * kWindow;
-  static std::map<std::pair<uint32_t, bool>, std::unique_ptr<BackToBack>> links;
-  std::vector<uint8_t> payload(kSize);
-  for (std::size_t i = 0; i < kSize; ++i) payload[i] = static_cast<uint8_t>(i * 31 + 7);
-  payload.back() = static_cast<uint8_t>(payload.front() ^ 0xa5);
-  auto& link = links[{idle, encryption}];
-  if (!link) {
-    link = std::make_unique<BackToBack>(1500, kSize, encryption, idle + 1);
-    link->set_expected(payload.front(), payload.back());
-    if (!link->add_idle_peers(idle) || !link->connect()) {
-      state.SkipWithError(link->error());
-      link.reset();
-      return;
-    }
-  }
-  const srdx::SendOptions opt{.copy = true};
-  for (int i = 0; i < 3; ++i) {
-    if (!link->run_batch(payload, opt, kBatch, kWindow)) {
-      state.SkipWithError(link->error());
-      return;
-    }
-  }
+  BackToBack* link = idle_row_link(state, idle, encryption);
+  if (!link) return;
   const uint64_t completed0 = link->completed();
   const uint64_t turns0 = link->turns();
   for (auto _ : state) {
-    if (!link->run_batch(payload, opt, kBatch, kWindow)) {
+    if (!link->run_batch(idle_row_payload(), srdx::SendOptions{}, kIdleRowBatch, kIdleRowWindow)) {
       state.SkipWithError(link->error());
       return;
     }
@@ -557,6 +571,58 @@ BENCHMARK(BM_EngineAmongIdle)
     ->Args({10000, 1})
     ->Args({0, 0})
     ->Args({10000, 0})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// The two rows of BM_EngineAmongIdle side by side: every iteration runs one
+// batch on the pair with no idle peers and one on the pair with 10,000 on
+// each side (in alternating order), so that a machine whose speed drifts
+// (a shared VM) slows both alike. Counters: msgs/s of each (`one`, `among`,
+// wall time), and `ratio` = among / one, of wall time and of thread CPU
+// time (`ratio_cpu`, less disturbed by other work on the machine).
+void BM_EngineAmongIdleRatio(benchmark::State& state) {
+  const bool encryption = state.range(0) != 0;
+  BackToBack* links[2] = {idle_row_link(state, 0, encryption),
+                          idle_row_link(state, 10000, encryption)};
+  if (!links[0] || !links[1]) return;
+  double wall[2] = {0, 0}, cpu[2] = {0, 0};
+  uint64_t msgs[2] = {0, 0};
+  uint64_t n = 0;
+  for (auto _ : state) {
+    for (int k = 0; k < 2; ++k) {
+      const int which = (n & 1) ? 1 - k : k;
+      BackToBack& link = *links[which];
+      const uint64_t done0 = link.completed();
+      const auto w0 = Clock::now();
+      const double c0 = thread_cpu_seconds();
+      if (!link.run_batch(idle_row_payload(), srdx::SendOptions{}, kIdleRowBatch, kIdleRowWindow)) {
+        state.SkipWithError(link.error());
+        return;
+      }
+      cpu[which] += thread_cpu_seconds() - c0;
+      wall[which] += std::chrono::duration<double>(Clock::now() - w0).count();
+      msgs[which] += link.completed() - done0;
+    }
+    ++n;
+  }
+  const double one = static_cast<double>(msgs[0]) / wall[0];
+  const double among = static_cast<double>(msgs[1]) / wall[1];
+  state.counters["one"] = one;
+  state.counters["among"] = among;
+  state.counters["ratio"] = among / one;
+  state.counters["ratio_cpu"] =
+      (static_cast<double>(msgs[1]) / cpu[1]) / (static_cast<double>(msgs[0]) / cpu[0]);
+}
+BENCHMARK(BM_EngineAmongIdleRatio)
+    ->ArgName("enc")
+    ->Arg(1)
+    ->Arg(0)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 

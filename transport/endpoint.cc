@@ -205,6 +205,7 @@ Errc Endpoint::Impl::remove_peer(PeerId id, Time now) {
 void Endpoint::Impl::forget_peer(Peer& p) {
   SRDX_ASSERT(p.state == PeerState::idle && p.sq.live() == 0 && p.sent.count() == 0);
   const uint32_t slot = p.id & kSlotMask;
+  timer_set(p, Time::infinite());
   by_addr_.erase(key(p.addr));
   last_key_ = kNoKey;
   peers_[slot].reset();

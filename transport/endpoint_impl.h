@@ -184,7 +184,9 @@ struct Peer {
   // Scheduling (endpoint_timers.cc): the endpoint visits a peer only when one
   // of its deadlines is due or it has data to send, so an idle peer costs
   // nothing per poll-loop iteration.
-  Time timer_at = Time::infinite();  // its live entry in Impl::timers_ (infinite: none)
+  Time timer_at = Time::infinite();  // its key in Impl::timers_ (infinite: not there)
+  uint32_t timer_pos = kNoTimer;     // its index in Impl::timers_
+  static constexpr uint32_t kNoTimer = ~uint32_t{0};
   // The last idle-ring release (see release_idle_rings); one that could not
   // give every ring back is not tried again before the peer is heard from.
   Time rings_checked = Time::zero();
@@ -429,15 +431,15 @@ class Endpoint::Impl final : public Reassembly::Sink {
   void fill_hello(wire::Hello& h, const Peer& p, bool with_cookie) const;
 
   // ---- timers (endpoint_timers.cc) -------------------------------------------
-  // The schedule. Every peer with a finite deadline (peer_deadline) has an
-  // entry (deadline, id) in the min-heap timers_; entries are never removed
-  // in place: one whose peer is gone, or whose time is no longer the peer's
-  // timer_at, is stale and dropped when it reaches the top. Every peer whose
-  // data may leave (data_gate ready, paced or not) is in data_. Whatever may
-  // change a peer's deadlines or its data readiness touches it (dispatch,
-  // send, want_ctrl, release_lent, poll_transmit, on_timer, add_peer), and
-  // settle() brings the touched peers' entries up to date before the
-  // schedule is read. The peer table is a cache's source, never scanned per
+  // The schedule. Every peer with a finite deadline (peer_deadline) is in
+  // timers_, a binary min-heap on timer_at that knows each peer's place in
+  // it (timer_pos), so a deadline that moves is moved, never duplicated: the
+  // heap holds one entry per peer with a timer, and idle peers hold none.
+  // Every peer whose data may leave (data_gate ready, paced or not) is in
+  // data_. Whatever may change a peer's deadlines or its data readiness
+  // touches it (dispatch, send, want_ctrl, release_lent, poll_transmit,
+  // on_timer, add_peer), and settle() brings the touched peers' entries up
+  // to date before the schedule is read. The peer table is never scanned per
   // iteration (debug builds check the schedule against a scan).
   void touch(Peer& p) const {
     if (p.dirty) return;
@@ -445,6 +447,13 @@ class Endpoint::Impl final : public Reassembly::Sink {
     dirty_.push_back(p.id);
   }
   void settle() const;
+  void timer_set(Peer& p, Time t) const;  // t infinite: out of the heap
+  void timer_up(uint32_t i) const;
+  void timer_down(uint32_t i) const;
+  void timer_place(Peer* p, uint32_t i) const {
+    timers_[i] = p;
+    p->timer_pos = i;
+  }
   // The earliest of p's timers (all but its data readiness, which data_
   // covers).
   Time peer_deadline(const Peer& p) const;
@@ -512,13 +521,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
   RingQueue<EventEntry> events_;
   bool lent_ = false;  // events_.front() was handed out by poll_event()
   RingQueue<PeerId> ctrl_{64};
-  struct TimerEntry {
-    Time at;
-    PeerId id;
-  };
-  // Heap order: the earliest on top (std heaps keep the largest on top).
-  static bool later(const TimerEntry& a, const TimerEntry& b) { return a.at > b.at; }
-  mutable std::vector<TimerEntry> timers_;
+  mutable std::vector<Peer*> timers_;  // see settle()
   mutable std::vector<PeerId> dirty_;
   mutable RingQueue<PeerId> data_{64};
   std::vector<PeerId> due_;  // on_timer's scratch list

@@ -14,14 +14,10 @@ namespace srdx {
 void Endpoint::Impl::on_timer(Time now) {
   settle();
   due_.clear();
-  while (!timers_.empty() && timers_.front().at <= now) {
-    const TimerEntry e = timers_.front();
-    std::pop_heap(timers_.begin(), timers_.end(), later);
-    timers_.pop_back();
-    Peer* p = peer(e.id);
-    if (!p || p->timer_at != e.at) continue;  // stale
-    p->timer_at = Time::infinite();           // a duplicate entry is stale from here on
-    due_.push_back(e.id);
+  while (!timers_.empty() && timers_.front()->timer_at <= now) {
+    Peer& p = *timers_.front();
+    timer_set(p, Time::infinite());  // settle() files it again after its turn
+    due_.push_back(p.id);
   }
   std::sort(due_.begin(), due_.end(),
             [](PeerId a, PeerId b) { return (a & kSlotMask) < (b & kSlotMask); });
@@ -180,13 +176,7 @@ void Endpoint::Impl::settle() const {
     if (!p) continue;
     p->dirty = false;
     const Time t = peer_deadline(*p);
-    if (t != p->timer_at) {
-      p->timer_at = t;
-      if (!t.is_infinite()) {
-        timers_.push_back({t, id});
-        std::push_heap(timers_.begin(), timers_.end(), later);
-      }
-    }
+    if (t != p->timer_at) timer_set(*p, t);
     uint32_t bytes = 0;
     if (!p->in_data && data_gate(*p, bytes) == Gate::ready) {
       p->in_data = true;
@@ -194,16 +184,54 @@ void Endpoint::Impl::settle() const {
     }
   }
   dirty_.clear();
-  // Stale entries leave when they reach the top; a busy peer whose deadline
-  // keeps moving later could pile them up underneath, so the heap is rebuilt
-  // from the live entries when it holds many more entries than peers.
-  if (timers_.size() > 4 * live_peers_ + 64) {
-    std::erase_if(timers_, [this](const TimerEntry& e) {
-      const Peer* p = peer(e.id);
-      return !p || p->timer_at != e.at;
-    });
-    std::make_heap(timers_.begin(), timers_.end(), later);
+}
+
+void Endpoint::Impl::timer_set(Peer& p, Time t) const {
+  const Time old = p.timer_at;
+  p.timer_at = t;
+  if (p.timer_pos == Peer::kNoTimer) {
+    if (t.is_infinite()) return;
+    timers_.push_back(&p);
+    p.timer_pos = static_cast<uint32_t>(timers_.size() - 1);
+    return timer_up(p.timer_pos);
   }
+  if (t.is_infinite()) {
+    const uint32_t i = p.timer_pos;
+    Peer* last = timers_.back();
+    timers_.pop_back();
+    p.timer_pos = Peer::kNoTimer;
+    if (last == &p) return;
+    timer_place(last, i);
+    timer_up(i);
+    return timer_down(last->timer_pos);
+  }
+  if (t < old) return timer_up(p.timer_pos);
+  timer_down(p.timer_pos);
+}
+
+void Endpoint::Impl::timer_up(uint32_t i) const {
+  Peer* p = timers_[i];
+  while (i > 0) {
+    const uint32_t parent = (i - 1) / 2;
+    if (!(p->timer_at < timers_[parent]->timer_at)) break;
+    timer_place(timers_[parent], i);
+    i = parent;
+  }
+  timer_place(p, i);
+}
+
+void Endpoint::Impl::timer_down(uint32_t i) const {
+  Peer* p = timers_[i];
+  const auto n = static_cast<uint32_t>(timers_.size());
+  while (true) {
+    uint32_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && timers_[child + 1]->timer_at < timers_[child]->timer_at) ++child;
+    if (!(timers_[child]->timer_at < p->timer_at)) break;
+    timer_place(timers_[child], i);
+    i = child;
+  }
+  timer_place(p, i);
 }
 
 Time Endpoint::Impl::peer_deadline(const Peer& p) const {
@@ -228,17 +256,7 @@ Time Endpoint::Impl::peer_deadline(const Peer& p) const {
 Time Endpoint::Impl::next_deadline() const {
   if (!ctrl_.empty() || !stateless_.empty()) return Time::zero();
   settle();
-  Time t = Time::infinite();
-  while (!timers_.empty()) {
-    const TimerEntry& e = timers_.front();
-    const Peer* p = peer(e.id);
-    if (p && p->timer_at == e.at) {
-      t = e.at;
-      break;
-    }
-    std::pop_heap(timers_.begin(), timers_.end(), later);
-    timers_.pop_back();
-  }
+  Time t = timers_.empty() ? Time::infinite() : timers_.front()->timer_at;
   // Data that may leave now is the earliest deadline there is.
   for (size_t i = 0; i < data_.size() && t != Time::zero(); ++i)
     if (const Peer* p = peer(data_[i])) t = min(t, data_ready_time(*p));
