@@ -118,9 +118,14 @@ using tuning::credit_charge;
 using tuning::kFloorUpdateRepeats;
 
 size_t Peer::allocated_bytes() const {
+  // The encryption state counts as far as the engine allocates it; the
+  // cipher contexts inside are OpenSSL's (BM_IdlePeers' heap/peer has them).
+  const size_t keys = crypto ? sizeof(PeerCrypto) + (crypto->cur ? sizeof(Session) : 0) +
+                                   (crypto->pending ? sizeof(Session) : 0)
+                             : 0;
   return sq.allocated_bytes() + sent.allocated_bytes() + recent_losses.allocated_bytes() +
          acks.allocated_bytes() + rx.allocated_bytes() + paths.allocated_bytes() +
-         retx.allocated_bytes();
+         retx.allocated_bytes() + keys;
 }
 
 Endpoint::Impl::Impl(const EndpointConfig& cfg)
