@@ -230,11 +230,11 @@ Result<MsgId> Endpoint::Impl::send(PeerId id, std::span<const uint8_t> data, con
     return {0, Errc::too_large};
   if (opt.timeout < Duration::zero()) return {0, Errc::invalid_argument};
   if (p->sq.full()) return {0, Errc::would_block};
-  touch(*p);
   if (!p->busy()) p->last_heard = max(p->last_heard, now);
   Time deadline = now + (opt.timeout == Duration::zero() ? cfg_.message_timeout : opt.timeout);
   TxMsg& m = p->sq.push(data, opt, deadline);
   p->msg_deadline = min(p->msg_deadline, deadline);
+  touch(*p);
   ++stats_.messages_sent;
   // A connection the peer offered and we answered comes up with its next
   // datagram; a handshake of our own would only cross it.

@@ -190,8 +190,9 @@ struct Peer {
   // The last idle-ring release (see release_idle_rings); one that could not
   // give every ring back is not tried again before the peer is heard from.
   Time rings_checked = Time::zero();
-  bool dirty = false;    // in Impl::dirty_: its deadlines or data readiness may have changed
+  bool dirty = false;    // in Impl::dirty_: its deadlines may have changed
   bool in_data = false;  // in Impl::data_: may have data to send
+  bool recheck = false;  // in Impl::recheck_: not in data_, and may have become ready
 
   // Expecting to hear from the peer: connecting, messages to send, or parts
   // of its messages waiting for the rest.
@@ -441,12 +442,27 @@ class Endpoint::Impl final : public Reassembly::Sink {
   // on_timer, add_peer), and settle() brings the touched peers' entries up
   // to date before the schedule is read. The peer table is never scanned per
   // iteration (debug builds check the schedule against a scan).
+  // Per packet: a few flag tests. Only a peer with a live message can have
+  // data to send (a repair is of a live message too), so a pure receiver is
+  // never rechecked; send() touches after it queued the message.
   void touch(Peer& p) const {
-    if (p.dirty) return;
-    p.dirty = true;
-    dirty_.push_back(p.id);
+    if (!p.dirty) {
+      p.dirty = true;
+      dirty_.push_back(p.id);
+    }
+    if (!p.in_data && !p.recheck && p.sq.live() > 0) {
+      p.recheck = true;
+      recheck_.push_back(p.id);
+    }
   }
+  // The timers of the touched peers are filed once per loop iteration (in
+  // next_deadline() and on_timer()); their data readiness before every
+  // transmit (settle_data()), so what became ready leaves in the same turn.
   void settle() const;
+  void settle_data() const {
+    if (!recheck_.empty()) recheck_data();
+  }
+  void recheck_data() const;
   void timer_set(Peer& p, Time t) const;  // t infinite: out of the heap
   void timer_up(uint32_t i) const;
   void timer_down(uint32_t i) const;
@@ -522,7 +538,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
   bool lent_ = false;  // events_.front() was handed out by poll_event()
   RingQueue<PeerId> ctrl_{64};
   mutable std::vector<Peer*> timers_;  // see settle()
-  mutable std::vector<PeerId> dirty_;
+  mutable std::vector<PeerId> dirty_, recheck_;
   mutable RingQueue<PeerId> data_{64};
   std::vector<PeerId> due_;  // on_timer's scratch list
   RingQueue<StatelessReply> stateless_{tuning::kMaxStatelessReplies};
@@ -688,7 +704,7 @@ inline size_t Endpoint::Impl::poll_transmit(std::span<uint8_t> buf, TxPath& path
   // at most once per call. A peer that sent goes to the back; one whose gate
   // closed leaves the list (its next send(), ACK or repair brings it back);
   // one held by the pacer stays.
-  settle();
+  settle_data();
   for (size_t tries = data_.size(); tries > 0; --tries) {
     const PeerId id = data_.pop();
     Peer* p = peer(id);

@@ -177,13 +177,23 @@ void Endpoint::Impl::settle() const {
     p->dirty = false;
     const Time t = peer_deadline(*p);
     if (t != p->timer_at) timer_set(*p, t);
+  }
+  dirty_.clear();
+  settle_data();
+}
+
+void Endpoint::Impl::recheck_data() const {
+  for (const PeerId id : recheck_) {
+    Peer* p = peer(id);
+    if (!p) continue;
+    p->recheck = false;
     uint32_t bytes = 0;
     if (!p->in_data && data_gate(*p, bytes) == Gate::ready) {
       p->in_data = true;
       data_.push(id);
     }
   }
-  dirty_.clear();
+  recheck_.clear();
 }
 
 void Endpoint::Impl::timer_set(Peer& p, Time t) const {
