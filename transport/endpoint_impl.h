@@ -375,7 +375,10 @@ class Endpoint::Impl final : public Reassembly::Sink {
     return false;
   }
   // `next`: the message new fragments come from (when no repair is queued).
-  Gate data_gate(const Peer& p, uint32_t& bytes, const TxMsg** next = nullptr) const {
+  // Always inlined: with the schedule's call sites added, GCC's LTO stopped
+  // inlining it into data_packet(), which cost the 64 B row a few percent.
+  [[gnu::always_inline]] Gate data_gate(const Peer& p, uint32_t& bytes,
+                                        const TxMsg** next = nullptr) const {
     if (p.state != PeerState::established) return Gate::nothing;
     if (!p.sent.has_room(p.next_pn)) return Gate::blocked_ring;
     // Only a repair still needed counts: one whose fragment was acknowledged
@@ -650,8 +653,8 @@ inline void Endpoint::Impl::on_packet(std::span<const uint8_t> bytes, const RxPa
 
 // The packet(s) in pkt_ (and pkt2_ when coalesced), from p; with encryption
 // the inside of a datagram that opened under p's connection.
-inline void Endpoint::Impl::dispatch(Peer& p, bool coalesced, Addr from, const RxPath& path,
-                                     Time now) {
+[[gnu::always_inline]] inline void Endpoint::Impl::dispatch(Peer& p, bool coalesced, Addr from,
+                                                            const RxPath& path, Time now) {
   touch(p);
   if (coalesced) {
     // We never offered it: whoever sent this did not listen to our hello.
@@ -715,12 +718,14 @@ inline size_t Endpoint::Impl::poll_transmit(std::span<uint8_t> buf, TxPath& path
       data_.push(id);
       return count_sent(n);
     }
-    uint32_t bytes = 0;
-    if (data_gate(*p, bytes) == Gate::ready) {
-      data_.push(id);
-    } else {
-      p->in_data = false;
+    if (cfg_.pacing && now < p->cc.next_send_time()) {
+      data_.push(id);  // held by the pacer: next_deadline() names its time
+      continue;
     }
+    // Its gate closed (or the packet did not fit): out of the list, and
+    // looked at again by the next transmit while it holds a live message.
+    p->in_data = false;
+    touch(*p);
   }
   return 0;
 }
