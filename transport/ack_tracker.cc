@@ -47,6 +47,14 @@ bool AckTracker::on_packet(uint64_t pn, Time now) {
   return true;
 }
 
+bool AckTracker::release_memory() {
+  if (fresh_count_ != 0) return false;
+  const uint64_t floor = has_largest_ && largest_ + 1 > floor_ ? largest_ + 1 : floor_;
+  *this = AckTracker();
+  floor_ = floor;
+  return true;
+}
+
 bool AckTracker::contains(uint64_t pn) const {
   if (!has_largest_ || pn > largest_ || largest_ - pn >= kWindow) return false;
   return test(pn);

@@ -43,6 +43,12 @@ class AckTracker {
   // Forgets everything and gives the bitmap back (allocated again by the
   // first packet after).
   void reset() { *this = AckTracker(); }
+  // Gives the bitmap back while the connection lasts (the peer went quiet),
+  // once every arrival was reported; false if some was not. What arrived
+  // before is below the floor from then on: not reported again, and a late
+  // copy of it is left to data-level dedup, as a packet too old for the
+  // window is.
+  bool release_memory();
   size_t allocated_bytes() const { return bits_ ? sizeof(Bits) : 0; }
 
  private:

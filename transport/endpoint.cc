@@ -118,9 +118,14 @@ using tuning::credit_charge;
 using tuning::kFloorUpdateRepeats;
 
 size_t Peer::allocated_bytes() const {
+  // The encryption state counts as far as the engine allocates it; the
+  // cipher contexts inside are OpenSSL's (BM_IdlePeers' heap/peer has them).
+  const size_t keys = crypto ? sizeof(PeerCrypto) + (crypto->cur ? sizeof(Session) : 0) +
+                                   (crypto->pending ? sizeof(Session) : 0)
+                             : 0;
   return sq.allocated_bytes() + sent.allocated_bytes() + recent_losses.allocated_bytes() +
          acks.allocated_bytes() + rx.allocated_bytes() + paths.allocated_bytes() +
-         retx.allocated_bytes();
+         retx.allocated_bytes() + keys;
 }
 
 Endpoint::Impl::Impl(const EndpointConfig& cfg)
@@ -163,6 +168,7 @@ Result<PeerId> Endpoint::Impl::add_peer(Addr a) {
   peers_[slot]->st.addr = a;
   by_addr_[key(a)] = id;
   ++live_peers_;
+  touch(*peers_[slot]);
   return {id, Errc::ok};
 }
 
@@ -204,6 +210,7 @@ Errc Endpoint::Impl::remove_peer(PeerId id, Time now) {
 void Endpoint::Impl::forget_peer(Peer& p) {
   SRDX_ASSERT(p.state == PeerState::idle && p.sq.live() == 0 && p.sent.count() == 0);
   const uint32_t slot = p.id & kSlotMask;
+  timer_set(p, Time::infinite());
   by_addr_.erase(key(p.addr));
   last_key_ = kNoKey;
   peers_[slot].reset();
@@ -227,6 +234,7 @@ Result<MsgId> Endpoint::Impl::send(PeerId id, std::span<const uint8_t> data, con
   Time deadline = now + (opt.timeout == Duration::zero() ? cfg_.message_timeout : opt.timeout);
   TxMsg& m = p->sq.push(data, opt, deadline);
   p->msg_deadline = min(p->msg_deadline, deadline);
+  touch(*p);
   ++stats_.messages_sent;
   // A connection the peer offered and we answered comes up with its next
   // datagram; a handshake of our own would only cross it.
@@ -235,6 +243,7 @@ Result<MsgId> Endpoint::Impl::send(PeerId id, std::span<const uint8_t> data, con
 }
 
 void Endpoint::Impl::want_ctrl(Peer& p) {
+  touch(p);
   if (p.in_ctrl) return;
   p.in_ctrl = true;
   ctrl_.push(p.id);
@@ -257,6 +266,7 @@ void Endpoint::Impl::release_lent() {
   Peer* p = peer(peer_id);
   if (p && p->rx_gen == rx_gen) {
     p->rx.release(charge);
+    touch(*p);  // what it holds decides whether it may be reclaimed
     // Tell a sender that flow control held back that room opened up.
     const uint64_t cap = cfg_.recv_buffer_bytes;
     if (p->state == PeerState::established && p->last_adv_free < cap / 2 &&

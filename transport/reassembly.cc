@@ -17,7 +17,7 @@ Reassembly::~Reassembly() { reset(); }
 void Reassembly::reset() {
   for (auto& m : msgs_)
     if (m.active) drop(m);
-  held_ids_.clear();
+  std::vector<uint64_t>().swap(held_ids_);
   base_ = 0;
   active_ = 0;
   uncharge(held_);
@@ -25,12 +25,14 @@ void Reassembly::reset() {
   std::vector<uint64_t>().swap(done_);
 }
 
-void Reassembly::release_memory() {
-  if (active_ != 0 || !held_ids_.empty()) return;
+bool Reassembly::release_memory() {
+  if (active_ != 0 || !held_ids_.empty()) return false;
   for (uint64_t w : done_)
-    if (w) return;  // delivered out of order above base: still needed
+    if (w) return false;  // delivered out of order above base: still needed
   std::vector<Msg>().swap(msgs_);
   std::vector<uint64_t>().swap(done_);
+  std::vector<uint64_t>().swap(held_ids_);
+  return true;
 }
 
 void Reassembly::release_bits(Msg& m) {

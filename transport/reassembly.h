@@ -52,10 +52,12 @@ class Reassembly {
   // their release()). Gives the rings back.
   void reset();
   // Gives the rings back when nothing in them is live (on_fragment()
-  // allocates them again); the window position stays.
-  void release_memory();
+  // allocates them again); the window position stays. False when something
+  // is (a partial message, or one delivered above a gap).
+  bool release_memory();
   size_t allocated_bytes() const {
-    return msgs_.capacity() * sizeof(Msg) + done_.capacity() * sizeof(uint64_t);
+    return msgs_.capacity() * sizeof(Msg) + done_.capacity() * sizeof(uint64_t) +
+           held_ids_.capacity() * sizeof(uint64_t);
   }
 
   uint64_t base() const { return base_; }

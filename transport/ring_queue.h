@@ -1,5 +1,6 @@
-// A FIFO ring that grows by doubling and never shrinks: in steady state it
-// allocates nothing. Used for events, retransmissions and control work.
+// A FIFO ring that grows by doubling and shrinks only when asked (shrink()):
+// in steady state it allocates nothing. Used for events, retransmissions,
+// control work and the endpoint's list of peers with data.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +17,7 @@ class RingQueue {
   bool empty() const { return head_ == tail_; }
   size_t size() const { return tail_ - head_; }
   size_t allocated_bytes() const { return buf_.capacity() * sizeof(T); }
+  size_t capacity() const { return buf_.size(); }
   T& front() { return buf_[head_ & mask_]; }
   const T& operator[](size_t i) const { return buf_[(head_ + i) & mask_]; }
   T& operator[](size_t i) { return buf_[(head_ + i) & mask_]; }
@@ -34,6 +36,14 @@ class RingQueue {
   void drop_front() { ++head_; }
   void drop_back() { --tail_; }
   void clear() { head_ = tail_ = 0; }
+  // Gives back what it grew by: an empty ring goes back to `initial`
+  // elements (a peer whose burst of repairs is over).
+  void shrink(size_t initial) {
+    if (!empty() || buf_.size() <= round_up(initial)) return;
+    std::vector<T>(round_up(initial)).swap(buf_);
+    mask_ = buf_.size() - 1;
+    head_ = tail_ = 0;
+  }
 
  private:
   static size_t round_up(size_t n) {

@@ -126,6 +126,13 @@ inline constexpr uint64_t kDefaultRecvMemory = 256u << 20;  // every peer's rece
 // A peer the endpoint accepted (not one added with add_peer) with nothing
 // buffered and nothing heard for this long is forgotten.
 inline constexpr Duration kDefaultIdleTimeout = 60_s;
+// A connected peer with nothing in flight, nothing queued and nothing
+// partial that heard nothing for this long gives its rings back (send queue,
+// sent packets, ACK bitmap, reassembly: ~0.9 MiB at the defaults); the next
+// message allocates them again. Long against a request's gaps, so a busy
+// peer does not churn the allocator; short against the idle timeout, so
+// 10,000 quiet peers cost what their Peer objects cost.
+inline constexpr Duration kRingIdleRelease = 1_s;
 
 // Congestion control (after Swift; transport/congestion.h): the window grows
 // while the standing queueing delay stays under the target and shrinks in
@@ -193,6 +200,7 @@ static_assert(0.0 < kCcFlowScaleMinWindow && kCcFlowScaleMinWindow < kCcFlowScal
 static_assert(0.0 < kCcMinWindowPackets && kCcMinWindowPackets < 1.0);
 static_assert(kDefaultHandshakeInterval < kDefaultPeerTimeout);
 static_assert(kDefaultPeerTimeout < kDefaultIdleTimeout);
+static_assert(kRingIdleRelease > kDefaultPeerTimeout && kRingIdleRelease < kDefaultIdleTimeout);
 static_assert(kDefaultRecvMemory >= kDefaultRecvBufferBytes,
               "one peer must be able to fill its own receive buffer");
 static_assert(kCookiePeriod > kDefaultPeerTimeout, "a cookie outlives a handshake");
