@@ -413,7 +413,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
     // shrunk to a packet, yet the way out is to find a living path: up to
     // kStallProbes packets may be out, each on its own fresh entropy.
     if (!p.cc.can_send(bytes) &&
-        !(p.paths.stall_rounds() > 0 && p.sent.count() < tuning::kStallProbes))
+        !(p.paths.stall_rounds() > 1 && p.sent.count() < tuning::kStallProbes))
       return Gate::blocked_cwnd;
     return Gate::ready;
   }

@@ -301,7 +301,7 @@ int main(int argc, char** argv) {
     E(fr, "srdx.type", dec(type));
     E(fr, "srdx.flags", hex16(flags));
     E(fr, "srdx.src_port", dec(kPort));
-    E(fr, "srdx.reserved", "0x0000");
+    E(fr, "srdx.echo", "0");
     E(fr, "srdx.src_cid", hex64(src_cid));
     E(fr, "srdx.checksum.status", "1");  // good
   };

@@ -60,7 +60,7 @@ local CK_BAD, CK_GOOD, CK_UNVERIFIED = 0, 1, 2
 
 local FLAG_ORDERED, FLAG_RETRANSMISSION, FLAG_ACK_NOW, FLAG_COALESCED = 0x1, 0x2, 0x4, 0x8
 local FLAGS_KNOWN = 0x000f
-local FEAT_ORDERED, FEAT_SEALED, FEAT_COALESCE = 0x1, 0x2, 0x4
+local FEAT_ORDERED, FEAT_SEALED, FEAT_COALESCE, FEAT_ACK_ECHO = 0x1, 0x2, 0x4, 0x10
 
 ------------------------------------------------------------------------------
 -- Fields
@@ -84,7 +84,8 @@ local f = {
   checksum_status = ProtoField.uint8("srdx.checksum.status", "Checksum status", base.DEC,
                                      checksum_status_names),
   src_port = ProtoField.uint16("srdx.src_port", "Source (receiving) port", base.DEC),
-  reserved = ProtoField.uint16("srdx.reserved", "Reserved", base.HEX),
+  -- Data (feature ack_echo): the entropy of an ACK the sender received; zero elsewhere.
+  echo = ProtoField.uint16("srdx.echo", "Echo (ACK entropy)", base.DEC),
   src_cid = ProtoField.uint64("srdx.src_cid", "Source connection id", base.HEX),
   dst_cid = ProtoField.uint64("srdx.dst_cid", "Destination connection id", base.HEX),
 
@@ -96,8 +97,9 @@ local f = {
   feat_sealed = ProtoField.bool("srdx.features.sealed", "sealed (encryption)", 32, nil,
                                 FEAT_SEALED),
   feat_coalesce = ProtoField.bool("srdx.features.coalesce", "coalesce", 32, nil, FEAT_COALESCE),
+  feat_ack_echo = ProtoField.bool("srdx.features.ack_echo", "ack_echo", 32, nil, FEAT_ACK_ECHO),
   feat_unassigned = ProtoField.uint32("srdx.features.unassigned", "Unassigned", base.HEX, nil,
-                                      0xfffffff8),
+                                      0xffffffe8),
   max_payload = ProtoField.uint32("srdx.hello.max_payload", "Max payload", base.DEC),
   max_message = ProtoField.uint64("srdx.hello.max_message", "Max message", base.DEC),
   recv_msg_window = ProtoField.uint32("srdx.hello.recv_msg_window", "Receive message window",
@@ -303,6 +305,7 @@ local function dissect_hello(r, tree, c)
       fitem:add(f.feat_auth_tag, r:range(32, 4))
     end
     fitem:add(f.feat_coalesce, r:range(32, 4))
+    fitem:add(f.feat_ack_echo, r:range(32, 4))
     fitem:add(f.feat_unassigned, r:range(32, 4))
   end
   local max_payload, mp_item = r:add(tree, f.max_payload, 36, 4)
@@ -628,7 +631,7 @@ local function dissect_packet(tvb, pinfo, root, base, position)
   local header_len, hl_item = r:add(item, f.header_len, 6, 2)
   local checksum, ck_item = r:add(item, f.checksum, 8, 4)
   c.src_port = r:add(item, f.src_port, 12, 2)
-  local reserved, res_item = r:add(item, f.reserved, 14, 2)
+  local echo, echo_item = r:add(item, f.echo, 14, 2)
   local src_cid, sc_item = r:add(item, f.src_cid, 16, 8)
   c.flags, c.src_cid = flags, src_cid
   if r.short then
@@ -681,7 +684,9 @@ local function dissect_packet(tvb, pinfo, root, base, position)
   end
 
   -- Common field rules (step 6).
-  if reserved ~= 0 then expert(res_item, ef.bad_field, "reserved is not zero") end
+  if echo ~= 0 and ptype ~= T_DATA then
+    expert(echo_item, ef.bad_field, "echo is not zero on a " .. tname)
+  end
   if bit.band(flags, 0xffff - FLAGS_KNOWN) ~= 0 then
     expert(fl_item, ef.bad_field, "unknown flag bits set")
   end
