@@ -63,6 +63,22 @@ def load_timeline(path):
         return None
 
 
+def delivered_span(timeline, res):
+    """(interval, rows, first, last): the timeline and its first and last
+    interval with deliveries; None, with res["verdict"] saying why, when
+    there is no timeline or nothing was delivered."""
+    if not timeline:
+        res["verdict"] = "no timeline"
+        return None
+    interval, rows = timeline
+    first = next((t for t, b in rows if b > 0), None)
+    last = max((t for t, b in rows if b > 0), default=None)
+    if first is None:
+        res["verdict"] = "nothing delivered"
+        return None
+    return interval, rows, first, last
+
+
 def windowed(interval, rows):
     """Goodput (bit/s) over a sliding TIMELINE_WINDOW_S window ending at each interval."""
     k = max(1, round(TIMELINE_WINDOW_S / interval))
@@ -105,15 +121,10 @@ def failure_analysis(timeline, dead_file, ok, t_end_sender=None):
         # most of a second on a busy machine): nothing to see after it.
         res["verdict"] = "the run ended before the path died"
         return res
-    if not timeline:
-        res["verdict"] = "no timeline"
+    span = delivered_span(timeline, res)
+    if span is None:
         return res
-    interval, rows = timeline
-    first = next((t for t, b in rows if b > 0), None)
-    last = max((t for t, b in rows if b > 0), default=None)
-    if first is None:
-        res["verdict"] = "nothing delivered"
-        return res
+    interval, rows, first, last = span
     pts = windowed(interval, rows)
     pre = [g for t, g in pts if first + TIMELINE_WINDOW_S <= t < t_before]
     if len(pre) < 10 or t_before >= last:
@@ -214,15 +225,10 @@ def fabric_failure_analysis(timeline, base, ok, t_end_sender, dead_spec, paths, 
             res["connections_before_failure"] = sum(1 for line in f if line.strip())
     except OSError:
         pass
-    if not timeline:
-        res["verdict"] = "no timeline"
+    span = delivered_span(timeline, res)
+    if span is None:
         return res
-    interval, rows = timeline
-    first = next((t for t, b in rows if b > 0), None)
-    last = max((t for t, b in rows if b > 0), default=None)
-    if first is None:
-        res["verdict"] = "nothing delivered"
-        return res
+    interval, rows, first, last = span
     if t_before >= last and t_end_sender <= t_before:
         res["verdict"] = "the run ended before the failure"
         return res
