@@ -19,8 +19,7 @@ size_t Endpoint::Impl::control_packet(Peer& p, std::span<uint8_t> buf, TxPath& p
   // else (handshake, keepalive answers, floor updates) takes a path of its
   // own, so it does not keep following an entropy that may have died since.
   const uint16_t data_entropy = p.ack_pending ? p.ack_entropy : 0;
-  if (data_entropy && !p.hello_ack_due && !p.hello_due &&
-      !(p.features & wire::feature::kAckEcho))
+  if (data_entropy && !p.hello_ack_due && !p.hello_due && !(p.features & wire::feature::kAckEcho))
     path.entropy = data_entropy;
   if (p.hello_ack_due) {
     p.hello_ack_due = false;
@@ -88,8 +87,8 @@ size_t Endpoint::Impl::control_packet(Peer& p, std::span<uint8_t> buf, TxPath& p
       // The copies of an ACK of a repair explore, each on a random draw.
       // Whichever arrives is echoed and proves its path.
       const bool copy = p.ack_copy_entropy != 0;
-      path.entropy = p.ack_paths.choose(copy ? p.ack_copy_entropy : data_entropy, path.entropy,
-                                        now, copy);
+      path.entropy =
+          p.ack_paths.choose(copy ? p.ack_copy_entropy : data_entropy, path.entropy, now, copy);
       p.ack_copy_entropy = 0;
       if (p.ack_copies) {
         --p.ack_copies;

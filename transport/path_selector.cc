@@ -216,10 +216,9 @@ Duration PathSelector::rto(uint16_t slot, Time sent) const {
   if (has_rtt_) base = max(base, srtt_ + rttvar_ * 4 + cfg_.ack_delay);
   base = max(base, cfg_.rto_min);
   const uint32_t doublings =
-      s.consecutive_timeouts +
-      (backoff_ > tuning::kRtoBackoffGrace && sent >= stall_since_
-           ? backoff_ - tuning::kRtoBackoffGrace
-           : 0);
+      s.consecutive_timeouts + (backoff_ > tuning::kRtoBackoffGrace && sent >= stall_since_
+                                    ? backoff_ - tuning::kRtoBackoffGrace
+                                    : 0);
   for (uint32_t i = 0; i < doublings && base < cfg_.rto_max; ++i) base = base * 2;
   return min(base, cfg_.rto_max);
 }

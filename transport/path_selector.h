@@ -29,7 +29,7 @@ struct PathSlot {
   Time penalty_until;    // avoided until then (after a timeout)
   uint64_t sent = 0, acked = 0, lost = 0, timeouts = 0;
   uint32_t generation = 0;
-  uint32_t samples = 0;   // RTT samples since this entropy was drawn
+  uint32_t samples = 0;  // RTT samples since this entropy was drawn
   // Once any slot of the connection has an RTT, a slot without one of its
   // own (a fresh entropy, maybe on a dead path) carries one packet at a time
   // until that packet is acknowledged: a probe, not a share of the traffic.
