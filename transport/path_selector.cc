@@ -60,7 +60,7 @@ uint16_t PathSelector::choose(uint16_t avoid, Time now) {
   for (uint32_t k = 0; k < look; ++k, at = at + 1 == n ? 0 : at + 1) {
     uint64_t key = std::bit_cast<uint64_t>(cost(at, fallback));
     const PathSlot& s = slots_[at];
-    const bool on_probation = has_rtt_ && !s.has_rtt && s.inflight > 0;
+    const bool on_probation = unproven(s) && s.inflight > 0;
     key = (at == avoid || on_probation || (!all_usable && !usable(s, now))) ? UINT64_MAX : key;
     const uint32_t take = 0u - static_cast<uint32_t>(key < best_key);  // all ones or zero
     best = (at & take) | (best & ~take);
@@ -73,7 +73,7 @@ uint16_t PathSelector::choose(uint16_t avoid, Time now) {
   for (uint16_t i = 0; i < n; ++i) {
     if (i == avoid) continue;
     const PathSlot& s = slots_[i];
-    const bool held = !usable(s, now) || (has_rtt_ && !s.has_rtt && s.inflight > 0);
+    const bool held = !usable(s, now) || (unproven(s) && s.inflight > 0);
     double c = cost(i, fallback) * (held ? 16.0 : 1.0);
     if (best == kNone || c < bc) {
       best = i;
@@ -172,8 +172,7 @@ void PathSelector::on_timeout(uint16_t slot, uint32_t gen, Time now, bool blame_
   // An entropy that never delivered in this generation while others did is
   // judged on one timeout: most fresh draws land on dead paths when most
   // paths are dead.
-  const bool unproven = has_rtt_ && !s.has_rtt;
-  if (s.consecutive_timeouts >= (unproven ? 1 : tuning::kPathTimeoutsBeforeReplace))
+  if (s.consecutive_timeouts >= (unproven(s) ? 1 : tuning::kPathTimeoutsBeforeReplace))
     replace(slot, now);
 }
 

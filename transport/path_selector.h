@@ -118,6 +118,9 @@ class PathSelector {
   void sample(PathSlot& s, Duration rtt);
   uint16_t fresh_entropy();
   bool usable(const PathSlot& s, Time now) const { return now >= s.penalty_until; }
+  // An entropy that has not delivered yet while others of the connection
+  // have: it is on probation (one packet at a time) and judged on one timeout.
+  bool unproven(const PathSlot& s) const { return has_rtt_ && !s.has_rtt; }
   void reweigh(PathSlot& s);
   // Keep cost_ current: every change of inflight or weight goes through these
   // (or is followed by reweigh(), which calls recost()).
