@@ -37,8 +37,8 @@ std::string EndpointConfig::validate() const {
   } else if (recv_buffer_bytes > (uint64_t{1} << 42)) {
     e << "recv_buffer_bytes: " << recv_buffer_bytes << " is too large; at most 4 TiB";
   } else if (recv_memory_bytes < recv_buffer_bytes) {
-    e << "recv_memory_bytes: " << recv_memory_bytes
-      << " must be at least recv_buffer_bytes (" << recv_buffer_bytes << ")";
+    e << "recv_memory_bytes: " << recv_memory_bytes << " must be at least recv_buffer_bytes ("
+      << recv_buffer_bytes << ")";
   } else if (max_peers < 1 || max_peers > tuning::kMaxMaxPeers) {
     e << "max_peers: " << max_peers << " is out of range; accepted 1.." << tuning::kMaxMaxPeers;
   } else if (idle_timeout <= peer_timeout) {
@@ -74,6 +74,10 @@ std::string EndpointConfig::validate() const {
     e << "cc_beta: accepted (0, 10]";
   } else if (!(cc_max_decrease > 0.0 && cc_max_decrease < 1.0)) {
     e << "cc_max_decrease: accepted (0, 1)";
+  } else if (!(cc_loss_beta >= 0.0 && cc_loss_beta <= 10.0)) {
+    e << "cc_loss_beta: accepted [0, 10] (0: loss does not shrink the window)";
+  } else if (cc_flow_scale_range < Duration::zero() || cc_flow_scale_range > Duration::seconds(1)) {
+    e << "cc_flow_scale_range: accepted 0 (off) to 1 s";
   }
   return e.str();
 }

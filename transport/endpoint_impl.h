@@ -618,8 +618,8 @@ inline void Endpoint::Impl::on_packet_acked(Peer& p, SentPacket& s, Time now, Du
   p.paths.on_acked(s.slot, s.path_seq, rtt);
   p.acked_sent_max = max(p.acked_sent_max, s.sent_time);
   const PathSlot& slot = p.paths.slot(s.slot);
-  Duration qdelay = slot.has_rtt ? rtt - slot.min_rtt : Duration::nanos(-1);
-  p.cc.on_acked(s.bytes, qdelay, p.paths.min_rtt(), p.paths.srtt(), now);
+  Duration qdelay = slot.has_rtt ? rtt - p.paths.min_rtt() : Duration::nanos(-1);
+  p.cc.on_acked(s.bytes, qdelay, p.paths.srtt(), now);
   const uint64_t msg_id = s.msg_id;
   const uint32_t frag = s.frag;
   p.sent.remove(s);

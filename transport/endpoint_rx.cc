@@ -174,7 +174,7 @@ void Endpoint::Impl::complete_delivered_ordered(Peer& p) {
 // another path (unless the fragment got through in another copy).
 void Endpoint::Impl::lose(Peer& p, SentPacket& s, Time now, bool by_timeout) {
   p.recent_losses.add(s, now, by_timeout);
-  p.cc.on_lost(s.bytes);
+  p.cc.on_lost(s.bytes, s.sent_time, p.paths.srtt(), now);  // loss is a congestion signal too
   const uint64_t msg_id = s.msg_id;
   const uint32_t frag = s.frag;
   const uint16_t slot = s.slot;

@@ -41,6 +41,19 @@ void Network::detach(Port& port) {
   std::erase_if(ports_, [&](const Attachment& a) { return a.port == &port; });
 }
 
+void Network::set_access_delay(Addr addr, Duration delay) {
+  auto it = by_addr_.find(key(addr));
+  if (it == by_addr_.end()) {
+    throw std::invalid_argument("set_access_delay: nothing attached at ip " +
+                                std::to_string(addr.ip) + " port " + std::to_string(addr.port));
+  }
+  if (delay < Duration::zero()) throw std::invalid_argument("set_access_delay: negative delay");
+  it->second.access_delay = delay;
+  for (Attachment& a : ports_) {
+    if (a.port == it->second.port && a.addr == addr) a.access_delay = delay;
+  }
+}
+
 Dir Network::dir_of(Addr src) const {
   auto it = by_addr_.find(key(src));
   return it != by_addr_.end() && it->second.side == Side::b ? Dir::b_to_a : Dir::a_to_b;
@@ -117,9 +130,14 @@ bool Network::inject(Addr src, uint16_t src_port, Addr dst, std::span<const uint
     counters_.too_large++;
     return false;
   }
-  if (!by_addr_.contains(key(dst))) {
+  const auto to = by_addr_.find(key(dst));
+  if (to == by_addr_.end()) {
     counters_.no_route++;
     return false;
+  }
+  Duration access = to->second.access_delay;
+  if (const auto from = by_addr_.find(key(src)); from != by_addr_.end()) {
+    access += from->second.access_delay;
   }
   InFlight p;
   p.id = next_id_++;
@@ -134,7 +152,7 @@ bool Network::inject(Addr src, uint16_t src_port, Addr dst, std::span<const uint
   Rng& rng = rngs_[li];
   const Admission a = links_[li].admit(p.len + cfg_.overhead_bytes, p.len, now_, rng);
   if (a.verdict != Verdict::deliver) return true;
-  p.at = a.deliver_at;
+  p.at = a.deliver_at + access;
   latest_arrival_ = max(latest_arrival_, p.at);
   p.order = next_order_++;
   p.reordered = a.reordered;

@@ -111,6 +111,12 @@ class Network {
   // address is taken. The port must outlive its attachment.
   void attach(Port& port, Addr addr, Side side);
   void detach(Port& port);
+  // Extra one-way delay on the host link of the port at `addr`, both ways:
+  // added to every datagram it sends or receives, after the fabric (so its
+  // RTT grows by twice `delay` while the paths' queues stay shared). A host
+  // far from a bottleneck that nearby hosts also cross. Throws
+  // std::invalid_argument if nothing is attached at `addr` or `delay` < 0.
+  void set_access_delay(Addr addr, Duration delay);
 
   // Sends `bytes` from `src` (the sender's address) with UDP source port
   // `src_port` to `dst`, at now(). Returns false when refused (no route, too
@@ -186,6 +192,7 @@ class Network {
     Port* port = nullptr;
     Addr addr;
     Side side = Side::a;
+    Duration access_delay;  // set_access_delay
   };
 
   static uint64_t key(Addr a) { return (static_cast<uint64_t>(a.ip) << 16) | a.port; }

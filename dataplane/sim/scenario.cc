@@ -76,6 +76,10 @@ std::string ScenarioConfig::validate() const {
   if (senders == 0 || senders > 250) return "senders: must be between 1 and 250";
   if (workload == Workload::pingpong && senders != 1) return "senders: pingpong has one client";
   if (window == 0) return "window: must be at least 1";
+  if (sender_delay.size() > senders) return "sender_delay: more entries than senders";
+  for (Duration d : sender_delay) {
+    if (d < Duration::zero()) return "sender_delay: must not be negative";
+  }
   if (time_limit <= Duration::zero()) return "time-limit: must be positive";
   if (timeline_interval <= Duration::zero()) return "timeline-interval: must be positive";
   for (const Blackhole& b : blackholes) {
@@ -149,7 +153,12 @@ Scenario::Scenario(const ScenarioConfig& cfg) : cfg_(cfg) {
       receiver().allow(h.addr());
   }
   receiver().on_event([this](Host&, const Event& ev, Time now) { on_receiver_event(ev, now); });
+  for (size_t i = 0; i < cfg_.sender_delay.size(); i++) {
+    net_->set_access_delay(hosts_[i]->addr(), cfg_.sender_delay[i]);
+  }
   rec_.resize(total());
+  sender_bytes_.assign(n, 0);
+  sender_left_.assign(n, cfg_.count);
   payload_.resize(cfg_.msg_size);
   outages_.assign(static_cast<size_t>(net_->paths()) * 2, 0);
   for (const Blackhole& b : cfg_.blackholes) {
@@ -386,6 +395,14 @@ void Scenario::on_arrival(uint64_t index, bool intact, Time now) {
   last_delivery_ = now;
   delivered_bytes_ += cfg_.msg_size;
   res_.timeline.add(run_start_, now, cfg_.msg_size);
+  if (cfg_.workload == Workload::bulk) {
+    const uint64_t s = index / cfg_.count;
+    sender_bytes_[s] += cfg_.msg_size;
+    if (--sender_left_[s] == 0 && first_done_.is_infinite()) {
+      first_done_ = now;
+      res_.sender_bytes = sender_bytes_;
+    }
+  }
 }
 
 void Scenario::on_failed(Record& r, const Event& ev, uint8_t hop) {
@@ -613,6 +630,28 @@ ScenarioResult Scenario::run() {
                          DropReason::bad_checksum, DropReason::bad_length, DropReason::bad_field,
                          DropReason::bad_auth}) {
       res_.corrupted_rejected += s.drops[static_cast<size_t>(d)];
+    }
+  }
+  if (cfg_.workload == Workload::bulk) {
+    for (size_t i = 0; i < st_.size(); i++) {
+      const EndpointStats& s = hosts_[i]->endpoint().stats();
+      res_.sender_data_packets += s.data_packets_sent;
+      res_.sender_retransmissions += s.retransmissions;
+    }
+    // Judged while every sender had work; when none finished (failures,
+    // restarts), over the whole run.
+    if (first_done_.is_infinite()) res_.sender_bytes = sender_bytes_;
+    const Time until = first_done_.is_infinite() ? last_delivery_ : first_done_;
+    if (!first_send_.is_infinite() && !until.is_infinite() && until > first_send_) {
+      res_.contended = until - first_send_;
+    }
+    double sum = 0, squares = 0;
+    for (uint64_t b : res_.sender_bytes) {
+      sum += static_cast<double>(b);
+      squares += static_cast<double>(b) * static_cast<double>(b);
+    }
+    if (squares > 0) {
+      res_.fairness = sum * sum / (static_cast<double>(res_.sender_bytes.size()) * squares);
     }
   }
   uint64_t total_a = 0;

@@ -113,7 +113,10 @@ struct ScenarioConfig {
   // by one derived from the scenario's.
   std::optional<OnPathConfig> onpath;
   Workload workload = Workload::bulk;
-  uint32_t senders = 1;           // bulk: many-to-one when more than one
+  uint32_t senders = 1;  // bulk: many-to-one when more than one
+  // Extra one-way delay between sender i and the fabric (Network::
+  // set_access_delay); missing entries are 0. Mixed RTTs over one bottleneck.
+  std::vector<Duration> sender_delay;
   uint64_t msg_size = 64u << 10;  // bytes; at least 8 (the index)
   uint64_t count = 1000;          // messages per sender, or round trips
   uint32_t window = 32;           // bulk: outstanding messages per sender
@@ -177,16 +180,29 @@ struct ScenarioResult {
   // Samples (at every delivery) where a host held more receive buffer than
   // recv_memory_bytes, or more peers than max_peers. Invariant.
   uint64_t over_caps = 0;
-  uint64_t frozen_dropped = 0;      // datagrams a frozen host's full socket buffer dropped
-  uint64_t peer_reloads = 0;        // PeerReload faults carried out
-  uint64_t unacknowledged = 0;      // delivered, sender never told either way
-  uint64_t corrupted_rejected = 0;  // decode drops (bad checksum, ...) at the endpoints
+  uint64_t frozen_dropped = 0;  // datagrams a frozen host's full socket buffer dropped
+  uint64_t peer_reloads = 0;    // PeerReload faults carried out
+  uint64_t unacknowledged = 0;  // delivered, sender never told either way
+  // Decode drops (bad checksum, ...) and, with encryption, tags that did not
+  // verify (a corrupted sealed datagram, or an attacker's) at the endpoints.
+  uint64_t corrupted_rejected = 0;
   uint64_t retransmissions = 0;
   // Why packets were declared lost (summed over the endpoints): retransmission
   // timeouts, per-path reordering, and how many of those losses an ACK later
   // showed to be only late (spurious).
   uint64_t rto_events = 0, reorder_losses = 0, spurious_losses = 0;
   uint64_t packets_sent = 0;  // by the endpoints
+  // bulk: data packets the senders sent (first transmissions and repairs),
+  // and of those, repairs (retransmissions).
+  uint64_t sender_data_packets = 0, sender_retransmissions = 0;
+  // bulk: payload bytes each sender got delivered between the first send
+  // and the moment the first sender had all its messages delivered (while
+  // every sender still had work: the interval fairness is judged on), and
+  // Jain's fairness index over them, (sum x)^2 / (n sum x^2): 1 when equal,
+  // 1/n when one sender had it all.
+  std::vector<uint64_t> sender_bytes;
+  double fairness = 0;
+  Duration contended;  // that interval's length
   uint64_t peer_up = 0, peer_down = 0;
 
   bool latency_is_rtt = false;  // pingpong: RTT; bulk: send to delivery
@@ -314,7 +330,10 @@ class Scenario {
   Duration longest_gap_;
   Time run_start_;
   uint64_t delivered_bytes_ = 0;
-  uint64_t pp_resolved_ = 0;  // pingpong: round trips finished either way
+  std::vector<uint64_t> sender_bytes_;  // bulk: delivered per sender so far
+  std::vector<uint64_t> sender_left_;   // bulk: messages per sender not yet delivered
+  Time first_done_ = Time::infinite();  // when a sender first had everything delivered
+  uint64_t pp_resolved_ = 0;            // pingpong: round trips finished either way
 };
 
 ScenarioResult run_scenario(const ScenarioConfig& cfg);

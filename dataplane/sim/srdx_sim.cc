@@ -121,6 +121,10 @@ const char* kExamples =
     "  # an on-path attacker forging 20% and dropping 1%; then the same in the clear:\n"
     "  srdx-sim --blackhole none --onpath --onpath-forge 20% --onpath-drop 1% --count 500\n"
     "  srdx-sim --blackhole none --onpath --clear --count 500   # exit status 1\n"
+    "  # incast: 16 senders into one receiver through 64 KiB queues; a far sender:\n"
+    "  srdx-sim --senders 16 --queue 64KiB --loss 0 --blackhole none --count 200\n"
+    "  srdx-sim --senders 2 --rate 1G --loss 0 --blackhole none --count 600 \\\n"
+    "           --sender-delay sender1:490us\n"
     "  # 4 paths at 200 Mbit/s, path 2 dead from 100 ms on; goodput per ms and its dip:\n"
     "  srdx-sim --rate 200M --loss 0 --blackhole 2@100ms --count 1500 --timeline t.txt\n"
     "\n"
@@ -144,7 +148,20 @@ int main(int argc, char** argv) {
       "entropies", po::value<std::string>()->default_value("16"),
       "entropies (UDP source ports, i.e. paths) each endpoint sprays a peer over")(
       "senders", po::value<std::string>()->default_value("1"),
-      "bulk: senders sharing one receiver (many-to-one)");
+      "bulk: senders sharing one receiver (many-to-one)")(
+      "sender-delay", po::value<std::vector<std::string>>()->multitoken(),
+      "senderN:DELAY: extra one-way delay between sender N and the fabric, both ways "
+      "(its RTT grows by twice DELAY), e.g. sender1:490us; repeatable");
+  po::options_description cc("Congestion control (every endpoint)");
+  cc.add_options()("cc-initial-window", po::value<std::string>(),
+                   "window before any feedback (default 64KiB)")(
+      "cc-target", po::value<std::string>(), "queueing delay the window aims at (default 25us)")(
+      "cc-flow-scale", po::value<std::string>(),
+      "extra target (default 25us) as the window shrinks towards a tenth of a packet (Swift's flow "
+      "scaling); "
+      "0 = off")(
+      "cc-loss-beta", po::value<std::string>(),
+      "a loss shrinks the window by this x the fraction lost (default 1); 0 = loss is no signal");
   po::options_description impair(
       "Impairments (per path and direction; probabilities as 0.01 or 1%)");
   impair.add_options()("loss", po::value<std::string>()->default_value("1%"),
@@ -237,7 +254,7 @@ int main(int argc, char** argv) {
       "the timeline's interval; the dip after a blackhole is judged on 5 ms windows of it")(
       "help,h", "show this help");
   po::options_description all;
-  all.add(topology).add(impair).add(faults).add(workload).add(output);
+  all.add(topology).add(cc).add(impair).add(faults).add(workload).add(output);
 
   try {
     po::variables_map vm;
@@ -380,6 +397,39 @@ int main(int argc, char** argv) {
       timeline.open(get(vm, "timeline"));
       if (!timeline) fail("timeline", "cannot write '" + get(vm, "timeline") + "'");
     }
+    for (const std::string& t : strings("sender-delay")) {
+      const size_t colon = t.find(':');
+      if (colon == std::string::npos) {
+        fail("sender-delay", "expected senderN:DELAY in '" + t + "', e.g. sender1:490us");
+      }
+      const HostRef h = parse_host("sender-delay", std::string_view(t).substr(0, colon));
+      if (h.role != Role::sender) fail("sender-delay", "only senders: '" + t + "'");
+      Duration d;
+      if (std::string err = parse_duration(std::string_view(t).substr(colon + 1), d); !err.empty())
+        fail("sender-delay", err);
+      if (h.sender >= cfg.senders) {
+        fail("sender-delay", "no sender " + std::to_string(h.sender) + " (--senders " +
+                                 std::to_string(cfg.senders) + ")");
+      }
+      cfg.sender_delay.resize(cfg.senders);
+      cfg.sender_delay[h.sender] = d;
+    }
+    if (vm.count("cc-target"))
+      cfg.endpoint.cc_target_delay = parse<Duration>(vm, "cc-target", parse_duration);
+    if (vm.count("cc-flow-scale"))
+      cfg.endpoint.cc_flow_scale_range = parse<Duration>(vm, "cc-flow-scale", parse_duration);
+    if (vm.count("cc-initial-window"))
+      cfg.endpoint.cc_initial_window = parse<uint64_t>(vm, "cc-initial-window", parse_size);
+    if (vm.count("cc-loss-beta")) {
+      const std::string t = get(vm, "cc-loss-beta");
+      try {
+        size_t used = 0;
+        cfg.endpoint.cc_loss_beta = std::stod(t, &used);
+        if (used != t.size()) throw std::invalid_argument(t);
+      } catch (const std::logic_error&) {
+        fail("cc-loss-beta", "expected a number, e.g. 1 or 0.5, not '" + t + "'");
+      }
+    }
     cfg.endpoint.mtu = static_cast<uint32_t>(parse_count("mtu", get(vm, "mtu"), 1, 65535));
     cfg.endpoint.paths_per_peer =
         static_cast<uint32_t>(parse_count("entropies", get(vm, "entropies"), 1, 65535));
@@ -388,7 +438,7 @@ int main(int argc, char** argv) {
                        " (the endpoint's max_message_size)");
     }
     if (std::string err = cfg.endpoint.validate(); !err.empty()) {
-      throw UsageError{"endpoint configuration (--mtu / --entropies): " + err};
+      throw UsageError{"endpoint configuration (--mtu / --entropies / --cc-*): " + err};
     }
     if (std::string err = cfg.validate(); !err.empty()) throw UsageError{err};
 
@@ -399,6 +449,23 @@ int main(int argc, char** argv) {
       if (!timeline) fail("timeline", "could not write '" + get(vm, "timeline") + "'");
     }
     std::cout << (vm.count("json") ? report_json(cfg, r) : report_table(cfg, r));
+    if (!vm.count("json") && bulk && cfg.senders > 1) {
+      // Many-to-one: what the congestion control is judged on.
+      const double capacity = static_cast<double>(l.rate_bps) * cfg.net.paths;
+      std::printf(
+          "incast     %u:1, goodput %.1f%% of the paths' %.2f Gbit/s; sender "
+          "retransmissions %.3f%% of %llu data packets; Jain's fairness %.4f over "
+          "the first %.3f ms (until a sender finished)\n",
+          cfg.senders, capacity > 0 ? 100.0 * r.goodput_bps / capacity : 0.0, capacity / 1e9,
+          r.sender_data_packets ? 100.0 * static_cast<double>(r.sender_retransmissions) /
+                                      static_cast<double>(r.sender_data_packets)
+                                : 0.0,
+          static_cast<unsigned long long>(r.sender_data_packets), r.fairness,
+          r.contended.us() / 1000.0);
+      std::printf("per sender");
+      for (uint64_t b : r.sender_bytes) std::printf(" %.1f", static_cast<double>(b) / 1e6);
+      std::printf(" MB\n");
+    }
     return r.ok() ? kExitOk : kExitInvariant;
   } catch (const UsageError& e) {
     std::cerr << "srdx-sim: " << e.message << " (see srdx-sim --help)\n";

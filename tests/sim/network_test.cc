@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <set>
+#include <stdexcept>
 #include <vector>
 
 namespace srdx::sim {
@@ -377,6 +378,34 @@ TEST(SimNetwork, RunWhileStopsOnPredicateOrLimit) {
   EXPECT_EQ(f.net.now(), Time::zero() + 10_us);
   EXPECT_FALSE(f.net.run_while([] { return true; }, Time::zero() + 2_ms));
   EXPECT_EQ(f.net.now(), Time::zero() + 2_ms);
+}
+
+}  // namespace
+}  // namespace srdx::sim
+
+namespace srdx::sim {
+namespace {
+
+// A host's access delay adds to every datagram it sends or receives, after
+// the fabric: both directions, once per end; other hosts are unaffected.
+TEST(SimNetwork, AccessDelayAddsToBothDirectionsOfThatHostOnly) {
+  Fabric f(clean());
+  Probe far;
+  const Addr kFar{0xC6120002, 7000};
+  f.net.attach(far, kFar, Side::a);
+  f.net.set_access_delay(kFar, 490_us);
+  ASSERT_TRUE(f.send_ab(1000, 100));
+  ASSERT_TRUE(f.net.send(kFar, 1000, kB, packet(1, 100)));
+  ASSERT_TRUE(f.net.send(kB, 1000, kFar, packet(2, 100)));
+  f.net.run_until(Time::zero() + 10_ms);
+  ASSERT_EQ(f.b.got.size(), 2u);
+  EXPECT_EQ(f.b.got[0].at_ns, (10_us).ns());           // from A: the path's delay alone
+  EXPECT_EQ(f.b.got[1].at_ns, (10_us + 490_us).ns());  // from the far host
+  ASSERT_EQ(far.got.size(), 1u);
+  EXPECT_EQ(far.got[0].at_ns, (10_us + 490_us).ns());  // to the far host
+  EXPECT_THROW(f.net.set_access_delay(Addr{1, 1}, 1_us), std::invalid_argument);
+  EXPECT_THROW(f.net.set_access_delay(kFar, Duration::nanos(-1)), std::invalid_argument);
+  f.net.detach(far);
 }
 
 }  // namespace

@@ -85,6 +85,11 @@ TEST(Config, EachInvalidFieldIsNamedInOneLine) {
       {"cc_beta", [](EndpointConfig& c) { c.cc_beta = 0; }},
       {"cc_max_decrease", [](EndpointConfig& c) { c.cc_max_decrease = 1.0; }},
       {"cc_max_decrease", [](EndpointConfig& c) { c.cc_max_decrease = 0.0; }},
+      {"cc_loss_beta", [](EndpointConfig& c) { c.cc_loss_beta = -0.1; }},
+      {"cc_loss_beta", [](EndpointConfig& c) { c.cc_loss_beta = 11; }},
+      {"cc_flow_scale_range",
+       [](EndpointConfig& c) { c.cc_flow_scale_range = Duration::nanos(-1); }},
+      {"cc_flow_scale_range", [](EndpointConfig& c) { c.cc_flow_scale_range = 2_s; }},
   };
   for (const Bad& b : cases) {
     EndpointConfig cfg;

@@ -134,23 +134,55 @@ inline constexpr Duration kDefaultIdleTimeout = 60_s;
 // 10,000 quiet peers cost what their Peer objects cost.
 inline constexpr Duration kRingIdleRelease = 1_s;
 
-// Congestion control (delay based, after Swift): the window grows while
-// measured RTT stays under base RTT + target queueing delay and shrinks in
-// proportion to the excess, at most once per RTT.
-inline constexpr Duration kDefaultCcTargetDelay = 50_us;
+// Congestion control (after Swift; transport/congestion.h): the window grows
+// while the standing queueing delay stays under the target and shrinks in
+// proportion to the excess, or by the fraction of bytes lost, at most once
+// per RTT.
+// 25 us: below what a 64 KiB switch queue holds at 10 Gbit/s (52 us), so
+// the delay, not the drops, stops the senders of an incast.
+inline constexpr Duration kDefaultCcTargetDelay = 25_us;
+// Swift's flow scaling: the target grows by up to this much as the window
+// shrinks from kCcFlowScaleMaxWindow packets to kCcFlowScaleMinWindow.
+inline constexpr Duration kDefaultCcFlowScaleRange = 25_us;
+inline constexpr double kCcFlowScaleMinWindow = 0.1;
+inline constexpr double kCcFlowScaleMaxWindow = 100.0;
+// A loss shrinks the window by this x the fraction of bytes lost over the
+// last RTT or two (bounded by cc_max_decrease).
+inline constexpr double kDefaultCcLossBeta = 1.0;
+// Additive increase is cc_additive_increase packets per RTT up to an RTT of
+// kCcIncreaseRtt, and that much per kCcIncreaseRtt of time beyond (at most
+// kCcIncreaseMaxStretch times per RTT): RTT-fair growth, so a long flow is
+// not starved by short ones at a shared bottleneck.
+inline constexpr Duration kCcIncreaseRtt = 70_us;
+inline constexpr double kCcIncreaseMaxStretch = 64.0;
+// The smallest window, in packets: below one the pacer sends a packet every
+// 1 / window RTTs (a fan-in of thousands into one receiver).
+inline constexpr double kCcMinWindowPackets = 1.0 / 64;
 inline constexpr uint64_t kDefaultCcInitialWindow = 64u << 10;
 inline constexpr uint64_t kDefaultCcMaxWindow = 64u << 20;
 inline constexpr double kDefaultCcAdditiveIncrease = 1.0;  // packets per RTT
 inline constexpr double kDefaultCcBeta = 0.8;
 inline constexpr double kDefaultCcMaxDecrease = 0.5;
 inline constexpr double kPacingGain = 1.5;
-// The queueing delay the window reacts to is the least one seen over a
-// window of srtt / kCcStandingWindowDiv (at least kCcStandingWindowMin): a
-// standing queue, not per-packet noise. In the simulator at 4 x 200 Mbit/s
-// with 200 us of jitter per path (a busy host), the mean of the samples held
-// goodput at 395 Mbit/s of 800; the least over one srtt gets 743.
-inline constexpr int64_t kCcStandingWindowDiv = 1;
-inline constexpr Duration kCcStandingWindowMin = 10_us;
+// The queueing delay the window reacts to is the least of the last
+// kCcStandingSamples packets': a standing queue, not per-packet noise. In the
+// simulator at 4 x 200 Mbit/s with 200 us of jitter per path (a busy host),
+// the mean of the samples held goodput at 395 Mbit/s of 800; the least over
+// one srtt got 743. A count, not one srtt's samples, so that windows of
+// every size judge the same queue alike (congestion.cc).
+inline constexpr uint32_t kCcStandingSamples = 8;
+// Measurement noise: an EWMA, gain 1 / kCcNoiseGainDiv, of each block's mean
+// minus its least. Noise beyond cc_target_delay raises the target by
+// kCcNoiseAllowance times the excess, and the standing queue is then the
+// least over one block per cc_target_delay of noise (up to 8): at 4 x 200
+// Mbit/s with 200 us of jitter each way (noise about 130 us) the window
+// otherwise read jitter as queue and stayed at half the paths' rate. Below
+// it (an incast's queue swings by a few microseconds) nothing changes.
+inline constexpr int64_t kCcNoiseGainDiv = 8;
+inline constexpr int64_t kCcNoiseAllowance = 2;
+// The loss rate a loss is weighed by is counted over windows of one srtt,
+// at least this long.
+inline constexpr Duration kCcLossWindowMin = 10_us;
 
 static_assert(kMinMtu < kDefaultMtu && kDefaultMtu <= kMaxMtu);
 static_assert(kDefaultPathsPerPeer >= 16 && kDefaultPathsPerPeer <= kMaxPathsPerPeer);
@@ -164,6 +196,8 @@ static_assert((kDefaultMaxOutstandingMsgs & (kDefaultMaxOutstandingMsgs - 1)) ==
 static_assert((kDefaultMaxInflightPackets & (kDefaultMaxInflightPackets - 1)) == 0);
 static_assert(kDefaultCcInitialWindow < kDefaultCcMaxWindow);
 static_assert(kDefaultCcMaxDecrease > 0.0 && kDefaultCcMaxDecrease < 1.0);
+static_assert(0.0 < kCcFlowScaleMinWindow && kCcFlowScaleMinWindow < kCcFlowScaleMaxWindow);
+static_assert(0.0 < kCcMinWindowPackets && kCcMinWindowPackets < 1.0);
 static_assert(kDefaultHandshakeInterval < kDefaultPeerTimeout);
 static_assert(kDefaultPeerTimeout < kDefaultIdleTimeout);
 static_assert(kRingIdleRelease > kDefaultPeerTimeout && kRingIdleRelease < kDefaultIdleTimeout);
@@ -177,9 +211,8 @@ static_assert(kPathChoices >= 2 && kPathChoices <= kDefaultPathsPerPeer,
               "packet pays for a scan of every slot");
 static_assert((kAckWindow & (kAckWindow - 1)) == 0 && kAckWindow >= kMaxInflightPackets / 16);
 static_assert(kAckFreshArrivals >= 2 * kMaxAckRanges);
-static_assert(kCcStandingWindowDiv >= 1,
-              "a window longer than an RTT reacts to a queue more than an RTT late");
-static_assert(kCcStandingWindowMin < kDefaultRtoMin);
+static_assert(kCcStandingSamples >= 1);
+static_assert(kCcLossWindowMin < kDefaultRtoMin);
 }  // namespace tuning
 
 struct EndpointConfig {
@@ -247,6 +280,8 @@ struct EndpointConfig {
   double cc_additive_increase = tuning::kDefaultCcAdditiveIncrease;
   double cc_beta = tuning::kDefaultCcBeta;
   double cc_max_decrease = tuning::kDefaultCcMaxDecrease;
+  double cc_loss_beta = tuning::kDefaultCcLossBeta;
+  Duration cc_flow_scale_range = tuning::kDefaultCcFlowScaleRange;  // 0: no flow scaling
   bool pacing = true;
 
   // Payload bytes one packet can carry with this MTU.
