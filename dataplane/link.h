@@ -30,6 +30,7 @@ namespace srdx::dp {
 struct RxDatagram {
   std::span<const uint8_t> payload;  // the srdx packet
   Addr src;                          // source IP and UDP source port (the entropy)
+  Time arrival = Time::zero();       // kernel receive time (monotonic); zero: unknown
 };
 
 // Counters for every place a packet can be dropped or refused.

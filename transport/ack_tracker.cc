@@ -21,7 +21,7 @@ void AckTracker::clear_range(uint64_t from, uint64_t to) {
   }
 }
 
-bool AckTracker::on_packet(uint64_t pn, Time now) {
+bool AckTracker::on_packet(uint64_t pn, Time now, Duration wait) {
   // When full (many packets between two ACKs), later arrivals are left to
   // the newest-first ranges every ACK carries.
   if (fresh_count_ < kFresh) fresh_[fresh_count_++] = pn;
@@ -29,6 +29,7 @@ bool AckTracker::on_packet(uint64_t pn, Time now) {
     has_largest_ = true;
     largest_ = pn;
     largest_time_ = now;
+    largest_wait_ = wait;
     if (!bits_) bits_ = std::make_unique<Bits>();
     bits_->fill(0);
     set(pn);
@@ -38,6 +39,7 @@ bool AckTracker::on_packet(uint64_t pn, Time now) {
     clear_range(largest_, pn);
     largest_ = pn;
     largest_time_ = now;
+    largest_wait_ = wait;
     set(pn);
     return true;
   }

@@ -25,14 +25,17 @@ class AckTracker {
  public:
   static constexpr uint64_t kWindow = tuning::kAckWindow;
 
-  // Records `pn`. Returns false if it was seen before (a duplicate packet).
-  bool on_packet(uint64_t pn, Time now);
+  // Records `pn`, handled at `now` after waiting `wait` in this host since it
+  // arrived (RxPath::arrival). Returns false if it was seen before (a
+  // duplicate packet).
+  bool on_packet(uint64_t pn, Time now, Duration wait = Duration::zero());
   void raise_floor(uint64_t floor) {
     if (floor > floor_) floor_ = floor;
   }
   bool any() const { return has_largest_; }
   uint64_t largest() const { return largest_; }
   Time largest_time() const { return largest_time_; }
+  Duration largest_wait() const { return largest_wait_; }
   bool contains(uint64_t pn) const;
 
   // Fills ack.largest_pn, ranges and range_count (descending, at most
@@ -65,6 +68,7 @@ class AckTracker {
   std::unique_ptr<Bits> bits_;  // allocated by the first packet
   uint64_t largest_ = 0, floor_ = 0;
   Time largest_time_;
+  Duration largest_wait_;
   bool has_largest_ = false;
   // Packet numbers that arrived since the last ACK (the first kFresh).
   std::array<uint64_t, kFresh> fresh_{};

@@ -27,6 +27,8 @@ void Congestion::reset() {
   win_end_ = Time::zero();
   acked_cur_ = lost_cur_ = acked_prev_ = lost_prev_ = 0;
   cwnd_before_timeout_ = 0;
+  cwnd_before_loss_ = 0;
+  loss_cut_by_ = Time::zero();
   last_decrease_ = Time::zero();
   next_send_ = Time::zero();
 }
@@ -144,9 +146,18 @@ void Congestion::on_lost(uint32_t bytes, Time sent, Duration srtt, Time now) {
   if (sent < last_decrease_ || now - last_decrease_ < srtt) return;
   const double lost = static_cast<double>(lost_cur_ + lost_prev_);
   const double fraction = lost / (lost + static_cast<double>(acked_cur_ + acked_prev_));
+  const double before = cwnd_;
   decrease(std::max(1.0 - cfg_.cc_loss_beta * fraction, 1.0 - cfg_.cc_max_decrease), now);
+  cwnd_before_loss_ = before;
+  loss_cut_by_ = sent;
   // The next decrease weighs only what is lost after this one.
   acked_cur_ = lost_cur_ = acked_prev_ = lost_prev_ = 0;
+}
+
+void Congestion::undo_loss(Time sent) {
+  if (sent != loss_cut_by_ || cwnd_before_loss_ == 0) return;
+  if (cwnd_before_loss_ > cwnd_) cwnd_ = cwnd_before_loss_;
+  cwnd_before_loss_ = 0;
 }
 
 void Congestion::undo_timeout() {

@@ -50,11 +50,15 @@ class Congestion {
   Time next_send_time() const { return next_send_; }
   // `srtt` is zero while the connection has no RTT sample.
   void on_sent(uint32_t bytes, Time now, Duration srtt);
-  // `queue_delay` is the packet's RTT minus the connection's least RTT, or
-  // negative when the ACK gave no usable sample.
+  // `queue_delay` is the packet's network RTT minus the connection's least
+  // network RTT, or negative when the ACK gave no usable sample. A network
+  // RTT leaves out what the peer held the packet for (the ACK delay) and the
+  // time the packet and its ACK waited in either host for a poll loop
+  // (RxPath::arrival, feature kRxWait): a sleeping or busy loop is the
+  // host's delay, not a queue this window builds.
   // Called for every acknowledged packet: inline, so a packet without a sample
   // costs a subtraction and a branch; with one, on_delay() is a compare, a
-  // roll-over once per window, and the window update.
+  // roll-over once per block of samples, and the window update.
   void on_acked(uint32_t bytes, Duration queue_delay, Duration srtt, Time now) {
     inflight_ -= bytes <= inflight_ ? bytes : inflight_;
     acked_cur_ += bytes;
@@ -74,6 +78,12 @@ class Congestion {
   void on_timeout(Duration srtt, Time now);
   // The timeout that last shrank the window was spurious: restore it.
   void undo_timeout();
+  // The packet sent at `sent` was declared lost but acknowledged after all:
+  // if its loss made the last loss cut, undo the cut. On a busy host a
+  // delayed ACK (a descheduled receiver, a late poll loop) times packets out
+  // that were never lost; a window cut for each would hold the connection
+  // far below the path's rate.
+  void undo_loss(Time sent);
   void reset();
 
   uint64_t cwnd() const { return static_cast<uint64_t>(cwnd_); }
@@ -113,7 +123,9 @@ class Congestion {
   // win_end_) and the one before: the loss rate a loss is weighed by.
   Time win_end_ = Time::zero();
   uint64_t acked_cur_ = 0, lost_cur_ = 0, acked_prev_ = 0, lost_prev_ = 0;
-  double cwnd_before_timeout_ = 0;  // 0: nothing to undo
+  double cwnd_before_timeout_ = 0;   // 0: nothing to undo
+  double cwnd_before_loss_ = 0;      // 0: nothing to undo
+  Time loss_cut_by_ = Time::zero();  // send time of the packet whose loss made the last cut
 };
 
 }  // namespace srdx

@@ -323,6 +323,7 @@ void Endpoint::Impl::fail_all(Peer& p, FailReason why, Time now) {
   p.recent_losses.clear();
   p.retx.clear();
   p.cc.reset();
+  p.net_min_rtt = Duration::infinite();
   p.rto_deadline = Time::infinite();
   p.msg_deadline = Time::infinite();
   p.probe_next = Time::infinite();

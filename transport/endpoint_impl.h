@@ -145,6 +145,9 @@ struct Peer {
   RecentLosses recent_losses;
   PathSelector paths;
   Congestion cc;
+  // The least network RTT (without ACK delay and host waits) of this
+  // connection: the zero of the congestion control's queueing delay.
+  Duration net_min_rtt = Duration::infinite();
   RingQueue<Retx> retx{kRetxInitial};
   uint64_t next_pn = 0;
   uint64_t peer_max_msg_id = 0;
@@ -355,7 +358,11 @@ class Endpoint::Impl final : public Reassembly::Sink {
   void on_data(Peer& p, const wire::Packet& pkt, uint16_t entropy, Time now);
   bool on_ack(Peer& p, const wire::Packet& pkt, uint16_t entropy, Time now);
   void check_late_acks(Peer& p, const wire::Ack& a, Time now, Duration ack_delay);
-  void on_packet_acked(Peer& p, SentPacket& s, Time now, Duration ack_delay);
+  // `ack_delay` is what the peer says it held the packet for (subtracted from
+  // every RTT sample), `host_wait` the time the packet or its ACK also
+  // waited for a poll loop on either host (subtracted from the congestion
+  // control's sample only: the timers must cover it).
+  void on_packet_acked(Peer& p, SentPacket& s, Time now, Duration ack_delay, Duration host_wait);
   void finish_fragment(Peer& p, uint64_t msg_id, uint32_t frag);
   static uint64_t delivered_floor(const Peer& p) {
     return p.peer_max_msg_id >= p.peer_window ? p.peer_max_msg_id - p.peer_window : 0;
@@ -568,6 +575,7 @@ class Endpoint::Impl final : public Reassembly::Sink {
   wire::Data pkt_out_;
   wire::Ack ack_;
   EndpointStats stats_;
+  Duration rx_lag_ = Duration::zero();  // the packet being handled: now - its arrival
   uint32_t offered_ = 0;
   std::vector<uint8_t> plain_;  // an opened datagram
 };
@@ -612,14 +620,15 @@ inline void Endpoint::Impl::complete(Peer& p, TxMsg& m) {
   if (p.sq.live() == 0) p.msg_deadline = Time::infinite();
 }
 
-inline void Endpoint::Impl::on_packet_acked(Peer& p, SentPacket& s, Time now, Duration ack_delay) {
+inline void Endpoint::Impl::on_packet_acked(Peer& p, SentPacket& s, Time now, Duration ack_delay,
+                                            Duration host_wait) {
   Duration rtt = now - s.sent_time;
   if (rtt > ack_delay) rtt -= ack_delay;
   p.paths.on_acked(s.slot, s.path_seq, rtt);
   p.acked_sent_max = max(p.acked_sent_max, s.sent_time);
-  const PathSlot& slot = p.paths.slot(s.slot);
-  Duration qdelay = slot.has_rtt ? rtt - p.paths.min_rtt() : Duration::nanos(-1);
-  p.cc.on_acked(s.bytes, qdelay, p.paths.srtt(), now);
+  const Duration net = rtt > host_wait ? rtt - host_wait : rtt;
+  if (net < p.net_min_rtt) p.net_min_rtt = net;
+  p.cc.on_acked(s.bytes, net - p.net_min_rtt, p.paths.srtt(), now);
   const uint64_t msg_id = s.msg_id;
   const uint32_t frag = s.frag;
   p.sent.remove(s);
@@ -650,6 +659,12 @@ inline void Endpoint::Impl::finish_fragment(Peer& p, uint64_t msg_id, uint32_t f
 // Every datagram in and out passes here.
 inline void Endpoint::Impl::on_packet(std::span<const uint8_t> bytes, const RxPath& path,
                                       Time now) {
+  // How long the packet waited in this host before this call (the link's
+  // receive timestamp): left out of round-trip samples and added to the ACK
+  // delay we report (endpoint.h, RxPath::arrival).
+  rx_lag_ = path.arrival > Time::zero() && path.arrival < now
+                ? min(now - path.arrival, tuning::kMaxRxLag)
+                : Duration::zero();
   ++stats_.packets_received;
   stats_.bytes_received += bytes.size();
   if (cfg_.encryption) return on_packet_encrypted(bytes, path, now);

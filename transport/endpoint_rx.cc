@@ -28,7 +28,7 @@ void Endpoint::Impl::on_data(Peer& p, const wire::Packet& pkt, uint16_t entropy,
       break;
   }
   if (p.acks.any() && d.pn < p.acks.largest()) ++stats_.out_of_order_packets;
-  p.acks.on_packet(d.pn, now);
+  p.acks.on_packet(d.pn, now, rx_lag_);
   p.ack_entropy = entropy;
   if (p.features & wire::feature::kAckEcho) {
     if (pkt.common.echo) {
@@ -81,6 +81,11 @@ bool Endpoint::Impl::on_ack(Peer& p, const wire::Packet& pkt, uint16_t entropy, 
   // Pass 1: everything the ranges cover (ranges are descending; the list
   // ascends).
   const Duration ack_delay = Duration::nanos(a.ack_delay_ns);
+  // How long largest_pn waited in the peer's host before it was handled
+  // (feature kRxWait): with our own wait for this ACK, host time that the
+  // congestion control leaves out (on_packet_acked).
+  const Duration peer_wait =
+      (p.features & wire::feature::kRxWait) ? Duration::micros(pkt.common.echo) : Duration::zero();
   int r = a.range_count - 1;
   bool any_acked = false;
   for (SentPacket* s = p.sent.first(); s && s->pn <= a.largest_pn;) {
@@ -91,7 +96,8 @@ bool Endpoint::Impl::on_ack(Peer& p, const wire::Packet& pkt, uint16_t entropy, 
       // The ACK delay is the time the receiver held largest_pn: only that
       // packet's sample may subtract it (RFC 9002, 5.3). The others waited
       // there for an unknown part of it, so theirs are taken whole.
-      on_packet_acked(p, *s, now, s->pn == a.largest_pn ? ack_delay : Duration::zero());
+      on_packet_acked(p, *s, now, s->pn == a.largest_pn ? ack_delay : Duration::zero(),
+                      (s->pn == a.largest_pn ? peer_wait : Duration::zero()) + rx_lag_);
       any_acked = true;
     }
     s = next;
@@ -152,6 +158,7 @@ void Endpoint::Impl::check_late_acks(Peer& p, const wire::Ack& a, Time now, Dura
     p.paths.on_late_ack(e.pkt.slot, e.pkt.slot_gen, e.pkt.path_seq, rtt);
     p.acked_sent_max = max(p.acked_sent_max, e.pkt.sent_time);
     if (e.by_timeout) p.cc.undo_timeout();
+    p.cc.undo_loss(e.pkt.sent_time);
     const uint64_t msg_id = e.pkt.msg_id;
     const uint32_t frag = e.pkt.frag;
     p.recent_losses.drop(i);

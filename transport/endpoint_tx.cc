@@ -74,8 +74,13 @@ size_t Endpoint::Impl::control_packet(Peer& p, std::span<uint8_t> buf, TxPath& p
     // over a path this side's selector picked as good.
     const size_t ack_len =
         wire::kCommonHeaderSize + wire::kAckSize + size_t{a.range_count} * wire::kAckRangeSize;
+    wire::Common ac = common(p, wire::Type::ack);
+    if ((p.features & wire::feature::kRxWait) && p.acks.any())
+      ac.echo = static_cast<uint16_t>(std::min<int64_t>(p.acks.largest_wait().ns() / 1000, 0xffff));
     if (may_coalesce(p, ack_len, now)) {
-      const size_t n = wire::encode_ack(buf, common(p, wire::Type::ack, wire::flag::kCoalesced), a);
+      wire::Common cc = ac;
+      cc.flags |= wire::flag::kCoalesced;
+      const size_t n = wire::encode_ack(buf, cc, a);
       if (n != 0) {
         if (size_t d = data_packet(p, buf.subspan(n), path, now)) {
           ++stats_.coalesced_sent;
@@ -98,7 +103,7 @@ size_t Endpoint::Impl::control_packet(Peer& p, std::span<uint8_t> buf, TxPath& p
         } while (p.ack_copy_entropy == path.entropy);
       }
     }
-    return wire::encode_ack(buf, common(p, wire::Type::ack), a);
+    return wire::encode_ack(buf, ac, a);
   }
   if (p.state != PeerState::established) {
     // Nothing to acknowledge to a peer we have no connection with; the

@@ -115,7 +115,7 @@ void write_common(Writer& w, Type type, uint16_t flags, size_t header_len, const
   w.u16(static_cast<uint16_t>(header_len));
   w.u32(0);  // checksum, filled in by finish()
   w.u16(c.src_port);
-  w.u16(type == Type::data ? c.echo : 0);
+  w.u16(type == Type::data || type == Type::ack ? c.echo : 0);
   w.u64(c.src_cid);
 }
 
@@ -347,8 +347,8 @@ DecodeError decode_packet(std::span<const uint8_t> bytes, Packet& out,
   c.echo = r.u16();
   c.src_cid = r.u64();
   // Every packet but a retry comes from a connection; a retry has none.
-  if ((c.echo != 0 && c.type != Type::data) || (c.flags & ~flag::kKnown) != 0 ||
-      (c.type == Type::retry) != (c.src_cid == 0)) {
+  if ((c.echo != 0 && c.type != Type::data && c.type != Type::ack) ||
+      (c.flags & ~flag::kKnown) != 0 || (c.type == Type::retry) != (c.src_cid == 0)) {
     return DecodeError::bad_field;
   }
   switch (c.type) {

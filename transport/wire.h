@@ -55,7 +55,12 @@ inline constexpr uint32_t kChaCha = 1u << 3;
 // (Common::echo): the receiver learns which of its ACK paths work, and ACKs
 // leave over those instead of retracing the data's path (docs/protocol.md, 7).
 inline constexpr uint32_t kAckEcho = 1u << 4;
-inline constexpr uint32_t kSupported = kOrdered | kCoalesce | kAckEcho;
+// ACKs say how long the acknowledged largest_pn waited in the receiving host
+// before it was handled (Common::echo of an ack), so that the congestion
+// control of the data's sender leaves host time out of its RTT samples
+// (docs/protocol.md, congestion control).
+inline constexpr uint32_t kRxWait = 1u << 5;
+inline constexpr uint32_t kSupported = kOrdered | kCoalesce | kAckEcho | kRxWait;
 }  // namespace feature
 
 // Flags in the common header.
@@ -72,7 +77,7 @@ inline constexpr uint16_t kKnown = kOrdered | kRetransmission | kAckNow | kCoale
 // Common header, 24 bytes, on every packet:
 //   0 magic u16 | 2 version u8 | 3 type u8 | 4 flags u16 | 6 header_len u16 |
 //   8 checksum u32 (CRC32C of the whole packet with this field zero) |
-//   12 src_port u16 | 14 echo u16 (data; zero in other types) | 16 src_cid u64
+//   12 src_port u16 | 14 echo u16 (data, ack; zero in other types) | 16 src_cid u64
 // followed by the type's own header and, for data, the payload.
 inline constexpr size_t kCommonHeaderSize = 24;
 
@@ -85,7 +90,10 @@ struct Common {
   uint16_t src_port = 0;
   // Data, with feature kAckEcho: the path entropy (UDP source port) of an ACK
   // the sender received since its last data packet, so the ACK's sender
-  // learns that path works back; 0: none. Zero in every other type.
+  // learns that path works back; 0: none.
+  // Ack, with feature kRxWait: microseconds (saturating at 65535) that the
+  // ACK's largest_pn waited in its receiver's host, from reaching it to
+  // being handled; 0 when unknown. Zero in every other type.
   uint16_t echo = 0;
   // The sender's id for this connection: random, chosen by the sender when
   // the connection starts, never 0 (except in a retry, which has none).

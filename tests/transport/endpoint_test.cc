@@ -177,6 +177,12 @@ class Wire2 {
     flights_.emplace(std::make_pair(when, seq_++), Flight{to, from, entropy, std::move(bytes_)});
   }
 
+  // A packet that reaches a host waits this long before its endpoint
+  // handles it (a sleeping or busy poll loop); with stamp_arrival the
+  // endpoint is told when it arrived (RxPath::arrival), as the udp link does.
+  std::function<Duration(char to)> host_wait;
+  bool stamp_arrival = true;
+
   // ---- the application side -------------------------------------------------
   bool polling_a = true, polling_b = true;
   // Called for every event as the application reads it (it may send). With
@@ -208,7 +214,14 @@ class Wire2 {
       while (!flights_.empty() && flights_.begin()->first.first <= now_) {
         Flight f = std::move(flights_.begin()->second);
         flights_.erase(flights_.begin());
-        RxPath rx{f.from, f.entropy, 0};
+        if (host_wait && f.arrival == Time::zero()) {
+          // It reached the host now; the endpoint handles it after the wait.
+          f.arrival = now_;
+          const Duration w = host_wait(f.to);
+          flights_.emplace(std::make_pair(now_ + w, seq_++), std::move(f));
+          continue;
+        }
+        RxPath rx{f.from, f.entropy, 0, stamp_arrival ? f.arrival : Time::zero()};
         (f.to == 'A' ? *a_ : *b_).on_packet(f.bytes, rx, now_);
       }
       a_->on_timer(now_);
@@ -268,6 +281,7 @@ class Wire2 {
     Addr from;
     uint16_t entropy;
     std::vector<uint8_t> bytes;
+    Time arrival = Time::zero();  // set once it waited host_wait
   };
 
   void pump() {
@@ -946,6 +960,63 @@ void ping_pong(Wire2& w, int rounds, size_t size = 4) {
     }
   };
   ASSERT_TRUE(w.send_a(pattern(size, 0)).ok());
+}
+
+// ---- host waits (RxPath::arrival, feature kRxWait) --------------------------
+
+uint16_t ack_wait_us(const Sent& s) { return s.coalesced ? s.ack.common.echo : s.pkt.common.echo; }
+
+TEST(EndpointHostWait, TheAckSaysHowLongItsPacketWaitedInTheHost) {
+  Wire2 w;
+  w.host_wait = [](char to) { return to == 'B' ? 300_us : Duration::zero(); };
+  ASSERT_TRUE(w.send_a("x").ok());
+  w.run_for(5_ms);
+  ASSERT_EQ(w.count_events('B', EventType::message_received), 1u);
+  const Sent* ack = w.first([](const Sent& s) { return s.from == 'B' && s.is(wire::Type::ack); });
+  ASSERT_NE(ack, nullptr) << w.lines();
+  EXPECT_EQ(ack_wait_us(*ack), 300u) << w.lines();
+}
+
+TEST(EndpointHostWait, AnUnstampedPacketWaitedNothingAsFarAsTheAckSays) {
+  Wire2 w;
+  w.host_wait = [](char to) { return to == 'B' ? 300_us : Duration::zero(); };
+  w.stamp_arrival = false;
+  ASSERT_TRUE(w.send_a("x").ok());
+  w.run_for(5_ms);
+  const Sent* ack = w.first([](const Sent& s) { return s.from == 'B' && s.is(wire::Type::ack); });
+  ASSERT_NE(ack, nullptr) << w.lines();
+  EXPECT_EQ(ack_wait_us(*ack), 0u);
+}
+
+// The receiver's loop is quick while the min RTT is learned, then each
+// packet waits 200 us for it (it sleeps between packets, or is busy): the
+// network queue stays empty. Told when packets arrived, the sender's window
+// keeps growing; not told, it reads 200 us of queue and shrinks (the
+// collapse on real hosts that the host waits fix).
+TEST(EndpointHostWait, AHostsWaitIsNotReadAsQueueing) {
+  auto run = [](bool stamps) {
+    Wire2 w;
+    w.stamp_arrival = stamps;
+    const Time busy = Time::zero() + 5_ms;
+    w.host_wait = [&w, busy](char) { return w.now() < busy ? Duration::zero() : 200_us; };
+    EXPECT_TRUE(w.send_a("warm").ok());
+    w.run_until(busy);
+    const std::string m = pattern(8000, 3);
+    for (int i = 0; i < 40; ++i) EXPECT_TRUE(w.send_a(m).ok());
+    w.run_for(200_ms);
+    PeerStats ps;
+    EXPECT_TRUE(w.A().peer_stats(w.peer_b(), ps));
+    return std::make_pair(w.count_events('B', EventType::message_received), ps.cwnd_bytes);
+  };
+  const uint64_t initial = tuning::kDefaultCcInitialWindow;
+  const auto [delivered, cwnd] = run(true);
+  EXPECT_EQ(delivered, 41u);
+  EXPECT_GE(cwnd, initial);
+  // Not told: the window falls to its floor (1/64 packet), and most of the
+  // 40 messages are still queued 200 ms later.
+  const auto [delivered_blind, cwnd_blind] = run(false);
+  EXPECT_LT(cwnd_blind, 1500u);
+  EXPECT_LT(delivered_blind, 41u);
 }
 
 TEST(EndpointCoalesce, EchoCarriesTheAckOfWhatItAnswers) {

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "loop/clock.h"
 #include "udp_test_util.h"
 
 namespace srdx::dp {
@@ -395,6 +396,27 @@ TEST(UdpLink, BadConfigurationIsRefused) {
     FAIL();
   } catch (const std::runtime_error& e) {
     EXPECT_THAT(e.what(), HasSubstr("Cannot assign requested address"));
+  }
+}
+
+// Each datagram says when it reached the host (the kernel's receive time,
+// on the loop's monotonic clock), not when rx_burst() handed it over: the
+// engine leaves that wait out of its congestion samples.
+TEST(UdpLink, DatagramsCarryTheTimeTheyArrivedNotTheTimeTheyWereRead) {
+  auto a = open_link();
+  auto b = open_link();
+  const Time before = monotonic_now();
+  for (uint32_t i = 0; i < 4; ++i) ASSERT_TRUE(send_one(*a, b->local(), i, 100));
+  ASSERT_EQ(a->tx_flush(), 4u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const Time read_at = monotonic_now();
+  std::vector<Time> arrivals;
+  EXPECT_EQ(receive(*b, 4, [&](const RxDatagram& d) { arrivals.push_back(d.arrival); }), 4u);
+  ASSERT_EQ(arrivals.size(), 4u);
+  for (const Time t : arrivals) {
+    EXPECT_GE(t, before - Duration::millis(1));  // the clocks' conversion may be a hair off
+    // They waited the 20 ms sleep (and more) in the socket before this read.
+    EXPECT_LE(t, read_at - Duration::millis(15));
   }
 }
 

@@ -331,7 +331,9 @@ TEST(WireRoundTrip, HelloAndHelloAckAtBoundaries) {
 
 // The echo (feature kAckEcho) travels in data packets only: any value
 // there, and an encoder never writes it into another type.
-TEST(WireRoundTrip, EchoIsCarriedByDataOnly) {
+// Data carries an ACK's entropy there, an ack its receiver's host wait
+// (feature kRxWait); every other type writes zero whatever it is given.
+TEST(WireRoundTrip, EchoIsCarriedByDataAndAckOnly) {
   for (uint16_t e : {uint16_t{0}, uint16_t{1}, kMax16}) {
     Common c = common(Type::data, flag::kOrdered);
     c.echo = e;
@@ -342,6 +344,13 @@ TEST(WireRoundTrip, EchoIsCarriedByDataOnly) {
     Common a = common(Type::ack);
     a.echo = e;
     ASSERT_EQ(decode(enc_ack(a, valid_ack()), out), DecodeError::ok);
+    EXPECT_EQ(out.common.echo, e);
+    Common k = common(Type::close, kLoneFlags);
+    k.echo = e;
+    Close cl;
+    cl.dst_cid = 7;
+    cl.reason = 1;
+    ASSERT_EQ(decode(enc_close(k, cl), out), DecodeError::ok);
     EXPECT_EQ(out.common.echo, 0u);
   }
 }
@@ -974,9 +983,11 @@ TEST(WireDecode, BadCommonFields) {
   for (const Bytes* pkt : v.all()) {
     Bytes b = *pkt;
     // offset 12 is src_port (any value), 14 the echo u16: data packets
-    // carry an entropy there (any value); every other type must have zero.
+    // carry an entropy there, acks a host wait (any value); every other
+    // type must have zero.
     patch(b, off::kReserved + 2, 0x8000u, 2);
-    const bool data = (*pkt)[off::kType] == uint8_t(Type::data);
+    const bool data =
+        (*pkt)[off::kType] == uint8_t(Type::data) || (*pkt)[off::kType] == uint8_t(Type::ack);
     EXPECT_EQ(dec(b), data ? DecodeError::ok : DecodeError::bad_field)
         << "type " << int(b[off::kType]);
     if (data) {

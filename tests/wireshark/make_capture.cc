@@ -295,13 +295,15 @@ int main(int argc, char** argv) {
   auto E = [&](int fr, const std::string& field, const std::string& value) {
     w.expect(fr, field, value);
   };
-  auto common_fields = [&](int fr, int version, int type, uint64_t src_cid, uint16_t flags) {
+  auto common_fields = [&](int fr, int version, int type, uint64_t src_cid, uint16_t flags,
+                           uint16_t echo = 0) {
     E(fr, "srdx.magic", "0x5244");
     E(fr, "srdx.version", dec(version));
     E(fr, "srdx.type", dec(type));
     E(fr, "srdx.flags", hex16(flags));
     E(fr, "srdx.src_port", dec(kPort));
-    E(fr, "srdx.echo", "0");
+    // An ack's echo is its receiver's host wait (feature rx_wait).
+    E(fr, type == 4 ? "srdx.rx_wait" : "srdx.echo", dec(echo));
     E(fr, "srdx.src_cid", hex64(src_cid));
     E(fr, "srdx.checksum.status", "1");  // good
   };
@@ -690,9 +692,11 @@ int main(int argc, char** argv) {
   a16.range_count = 2;
   a16.ranges[0] = {5, 5};
   a16.ranges[1] = {0, 2};  // gap 2 (3, 4), len 3
-  p = v3(enc_ack(common(Type::ack, kCidD), a16));
+  Common c16 = common(Type::ack, kCidD);
+  c16.echo = 137;  // largest_pn waited 137 us in the receiving host
+  p = v3(enc_ack(c16, a16));
   fr = b_to_a(p, kOtherPort);
-  common_fields(fr, 3, 4, kCidD, 0);
+  common_fields(fr, 3, 4, kCidD, 0, 137);
   E(fr, "srdx.ack.range.gap", "0,2");
   E(fr, "srdx.ack.range.len", "1,3");
   E(fr, "srdx.ack.range.lo", "5,0");

@@ -60,7 +60,7 @@ local CK_BAD, CK_GOOD, CK_UNVERIFIED = 0, 1, 2
 
 local FLAG_ORDERED, FLAG_RETRANSMISSION, FLAG_ACK_NOW, FLAG_COALESCED = 0x1, 0x2, 0x4, 0x8
 local FLAGS_KNOWN = 0x000f
-local FEAT_ORDERED, FEAT_SEALED, FEAT_COALESCE, FEAT_ACK_ECHO = 0x1, 0x2, 0x4, 0x10
+local FEAT_ORDERED, FEAT_SEALED, FEAT_COALESCE, FEAT_ACK_ECHO, FEAT_RX_WAIT = 0x1, 0x2, 0x4, 0x10, 0x20
 
 ------------------------------------------------------------------------------
 -- Fields
@@ -84,8 +84,11 @@ local f = {
   checksum_status = ProtoField.uint8("srdx.checksum.status", "Checksum status", base.DEC,
                                      checksum_status_names),
   src_port = ProtoField.uint16("srdx.src_port", "Source (receiving) port", base.DEC),
-  -- Data (feature ack_echo): the entropy of an ACK the sender received; zero elsewhere.
+  -- Data (feature ack_echo): the entropy of an ACK the sender received.
+  -- Ack (feature rx_wait): microseconds its largest_pn waited in the receiving
+  -- host before it was handled. Zero elsewhere.
   echo = ProtoField.uint16("srdx.echo", "Echo (ACK entropy)", base.DEC),
+  rx_wait = ProtoField.uint16("srdx.rx_wait", "Host wait of largest_pn (us)", base.DEC),
   src_cid = ProtoField.uint64("srdx.src_cid", "Source connection id", base.HEX),
   dst_cid = ProtoField.uint64("srdx.dst_cid", "Destination connection id", base.HEX),
 
@@ -98,8 +101,9 @@ local f = {
                                 FEAT_SEALED),
   feat_coalesce = ProtoField.bool("srdx.features.coalesce", "coalesce", 32, nil, FEAT_COALESCE),
   feat_ack_echo = ProtoField.bool("srdx.features.ack_echo", "ack_echo", 32, nil, FEAT_ACK_ECHO),
+  feat_rx_wait = ProtoField.bool("srdx.features.rx_wait", "rx_wait", 32, nil, FEAT_RX_WAIT),
   feat_unassigned = ProtoField.uint32("srdx.features.unassigned", "Unassigned", base.HEX, nil,
-                                      0xffffffe8),
+                                      0xffffffc8),
   max_payload = ProtoField.uint32("srdx.hello.max_payload", "Max payload", base.DEC),
   max_message = ProtoField.uint64("srdx.hello.max_message", "Max message", base.DEC),
   recv_msg_window = ProtoField.uint32("srdx.hello.recv_msg_window", "Receive message window",
@@ -306,6 +310,7 @@ local function dissect_hello(r, tree, c)
     end
     fitem:add(f.feat_coalesce, r:range(32, 4))
     fitem:add(f.feat_ack_echo, r:range(32, 4))
+    fitem:add(f.feat_rx_wait, r:range(32, 4))
     fitem:add(f.feat_unassigned, r:range(32, 4))
   end
   local max_payload, mp_item = r:add(tree, f.max_payload, 36, 4)
@@ -631,7 +636,8 @@ local function dissect_packet(tvb, pinfo, root, base, position)
   local header_len, hl_item = r:add(item, f.header_len, 6, 2)
   local checksum, ck_item = r:add(item, f.checksum, 8, 4)
   c.src_port = r:add(item, f.src_port, 12, 2)
-  local echo, echo_item = r:add(item, f.echo, 14, 2)
+  local echo_field = ptype == T_ACK and f.rx_wait or f.echo
+  local echo, echo_item = r:add(item, echo_field, 14, 2)
   local src_cid, sc_item = r:add(item, f.src_cid, 16, 8)
   c.flags, c.src_cid = flags, src_cid
   if r.short then
@@ -684,7 +690,7 @@ local function dissect_packet(tvb, pinfo, root, base, position)
   end
 
   -- Common field rules (step 6).
-  if echo ~= 0 and ptype ~= T_DATA then
+  if echo ~= 0 and ptype ~= T_DATA and ptype ~= T_ACK then
     expert(echo_item, ef.bad_field, "echo is not zero on a " .. tname)
   end
   if bit.band(flags, 0xffff - FLAGS_KNOWN) ~= 0 then

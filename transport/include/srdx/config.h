@@ -183,6 +183,10 @@ inline constexpr int64_t kCcNoiseAllowance = 2;
 // The loss rate a loss is weighed by is counted over windows of one srtt,
 // at least this long.
 inline constexpr Duration kCcLossWindowMin = 10_us;
+// The most of a packet's wait in the receiving host (RxPath::arrival) that
+// round-trip samples leave out: a timestamp from a clock gone wrong must not
+// make a late ACK look early.
+inline constexpr Duration kMaxRxLag = 10_ms;
 
 static_assert(kMinMtu < kDefaultMtu && kDefaultMtu <= kMaxMtu);
 static_assert(kDefaultPathsPerPeer >= 16 && kDefaultPathsPerPeer <= kMaxPathsPerPeer);

@@ -48,6 +48,12 @@ struct RxPath {
   Addr remote;
   uint16_t entropy = 0;
   uint16_t link = 0;
+  // When the packet reached the host (a kernel receive timestamp), if the
+  // link knows; zero when it does not. Not later than the `now` it is
+  // passed with. Only round-trip times use it: a sample then leaves out the
+  // time the packet waited for a sleeping or busy poll loop on either side,
+  // which is the host's delay, not the network's queue.
+  Time arrival = Time::zero();
 };
 
 // Where poll_transmit()'s packet goes: to `remote`, from UDP source port
