@@ -622,11 +622,17 @@ inline void Endpoint::Impl::complete(Peer& p, TxMsg& m) {
 
 inline void Endpoint::Impl::on_packet_acked(Peer& p, SentPacket& s, Time now, Duration ack_delay,
                                             Duration host_wait) {
-  Duration rtt = now - s.sent_time;
-  if (rtt > ack_delay) rtt -= ack_delay;
+  // The timers' sample leaves out at most the ACK delay we allow the peer
+  // (RFC 9002, 5.3): a peer that held the packet longer (a busy loop) will
+  // do so again, and the timers must wait for it. The congestion control's
+  // leaves out all of it, and the host waits.
+  const Duration raw = now - s.sent_time;
+  const Duration held = min(ack_delay, cfg_.ack_delay);
+  const Duration rtt = raw > held ? raw - held : raw;
   p.paths.on_acked(s.slot, s.path_seq, rtt);
   p.acked_sent_max = max(p.acked_sent_max, s.sent_time);
-  const Duration net = rtt > host_wait ? rtt - host_wait : rtt;
+  const Duration away = ack_delay + host_wait;
+  const Duration net = raw > away ? raw - away : rtt;
   if (net < p.net_min_rtt) p.net_min_rtt = net;
   p.cc.on_acked(s.bytes, net - p.net_min_rtt, p.paths.srtt(), now);
   const uint64_t msg_id = s.msg_id;

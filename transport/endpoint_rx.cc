@@ -154,7 +154,8 @@ void Endpoint::Impl::check_late_acks(Peer& p, const wire::Ack& a, Time now, Dura
     }
     ++stats_.spurious_losses;
     Duration rtt = now - e.pkt.sent_time;
-    if (pn == a.largest_pn && rtt > ack_delay) rtt -= ack_delay;
+    const Duration held = min(ack_delay, cfg_.ack_delay);
+    if (pn == a.largest_pn && rtt > held) rtt -= held;
     p.paths.on_late_ack(e.pkt.slot, e.pkt.slot_gen, e.pkt.path_seq, rtt);
     p.acked_sent_max = max(p.acked_sent_max, e.pkt.sent_time);
     if (e.by_timeout) p.cc.undo_timeout();
