@@ -17,7 +17,7 @@ import sys
 import time
 import traceback
 
-SCHEMA = "srdx-bench/4"
+SCHEMA = "srdx-bench/5"
 
 TRANSPORTS = ("srdx-udp", "srdx-dpdk", "tcp", "mptcp")
 SRDX = ("srdx-udp", "srdx-dpdk")
@@ -506,8 +506,8 @@ def table(all_recs, args):
     recs = main_records(all_recs)
     idx = {(r["transport"], r["workload"], r["scenario"], r["size"]): r for r in recs}
     present = [t for t in TRANSPORTS if any(r["transport"] == t for r in recs)]
-    print("srdx-bench (%s): %s; %d paths; TCP congestion control %s; rate/loss/dead at %s per path"
-          % (args.mode, ", ".join(present), args.paths, args.cc, args.rate))
+    print("srdx-bench (%s): %s; %d paths, MTU %d; TCP congestion control %s; rate/loss/dead at %s per path"
+          % (args.mode, ", ".join(present), args.paths, args.mtu, args.cc, args.rate))
     if "srdx-dpdk" in present:
         print("srdx-dpdk: %s" % args.dpdk_reason)
     print("goodput in Gbit/s (x tcp: this / TCP); RTT in us, ping-pong with one message outstanding "
@@ -919,6 +919,7 @@ def main(argv):
     ap.add_argument("--cc", default="unknown")
     ap.add_argument("--paths", type=int, default=4)
     ap.add_argument("--rate", default="200mbit")
+    ap.add_argument("--mtu", type=int, default=1500)
     ap.add_argument("--mode", default="full", choices=("full", "quick", "ci"))
     ap.add_argument("--dpdk-pmd", default="none")
     ap.add_argument("--dpdk-reason", default="")
@@ -952,6 +953,7 @@ def main(argv):
         "mode": args.mode,
         "paths": args.paths,
         "rate": args.rate,
+        "mtu": args.mtu,
         "tcp_congestion_control": args.cc,
         "transports": [t for t in args.transports.split(",") if t],
         "dpdk_pmd": None if args.dpdk_pmd == "none" else args.dpdk_pmd,
