@@ -5,6 +5,7 @@
 #include <rdma/fi_cm.h>
 #include <rdma/fi_domain.h>
 #include <rdma/fi_endpoint.h>
+#include <rdma/fi_eq.h>
 #include <rdma/fi_errno.h>
 #include <time.h>
 
@@ -209,17 +210,7 @@ class FabricCarrier::Impl {
     tx_depth_ = static_cast<uint32_t>(std::min<uint64_t>(cfg_.tx_depth, tx_size));
     rx_depth_ = static_cast<uint32_t>(std::min<uint64_t>(cfg_.rx_depth, rx_size));
 
-    fi_cq_attr cq_attr{};
-    cq_attr.format = FI_CQ_FORMAT_DATA;
-    cq_attr.size = tx_depth_ + rx_depth_;
-    cq_attr.wait_obj = FI_WAIT_FD;
-    ret = fi_cq_open(domain_, &cq_attr, &cq_, nullptr);
-    if (ret == 0) {
-      if (fi_control(&cq_->fid, FI_GETWAIT, &fd_) != 0) fd_ = -1;
-    } else {
-      cq_attr.wait_obj = FI_WAIT_NONE;  // the provider offers no fd: poll
-      if ((ret = fi_cq_open(domain_, &cq_attr, &cq_, nullptr))) fail_call("fi_cq_open", ret);
-    }
+    open_cq();
 
     if ((ret = fi_endpoint(domain_, info_, &ep_, nullptr))) fail_call("fi_endpoint", ret);
     if ((ret = fi_ep_bind(ep_, &av_->fid, 0))) fail_call("fi_ep_bind(av)", ret);
@@ -263,6 +254,47 @@ class FabricCarrier::Impl {
     post_receives();
   }
 
+  // The CQ, with a descriptor to sleep on where the provider gives one:
+  // FI_WAIT_FD on the CQ itself (tcp;ofi_rxm); else a wait set of kind
+  // FI_WAIT_FD the CQ waits through (udp;ofi_rxd in 1.17 opens a CQ with
+  // FI_WAIT_FD but has no FI_GETWAIT for it, and does for a wait set);
+  // else no wait object at all (shm: -FI_ENOSYS), and run() naps.
+  void open_cq() {
+    fi_cq_attr attr{};
+    attr.format = FI_CQ_FORMAT_DATA;
+    attr.size = tx_depth_ + rx_depth_;
+    attr.wait_obj = FI_WAIT_FD;
+    if (fi_cq_open(domain_, &attr, &cq_, nullptr) == 0) {
+      if (fi_control(&cq_->fid, FI_GETWAIT, &fd_) == 0 && fd_ >= 0) {
+        wait_kind_ = "FI_WAIT_FD on the CQ";
+        return;
+      }
+      fd_ = -1;
+      fi_close(&cq_->fid);
+      cq_ = nullptr;
+    }
+    fi_wait_attr wattr{};
+    wattr.wait_obj = FI_WAIT_FD;
+    if (fi_wait_open(fabric_, &wattr, &waitset_) == 0) {
+      attr.wait_obj = FI_WAIT_SET;
+      attr.wait_set = waitset_;
+      if (fi_control(&waitset_->fid, FI_GETWAIT, &fd_) == 0 && fd_ >= 0 &&
+          fi_cq_open(domain_, &attr, &cq_, nullptr) == 0) {
+        wait_kind_ = "FI_WAIT_FD through a wait set";
+        return;
+      }
+      fd_ = -1;
+      if (cq_) fi_close(&cq_->fid);
+      cq_ = nullptr;
+      fi_close(&waitset_->fid);
+      waitset_ = nullptr;
+    }
+    attr.wait_obj = FI_WAIT_NONE;
+    attr.wait_set = nullptr;
+    if (const int ret = fi_cq_open(domain_, &attr, &cq_, nullptr)) fail_call("fi_cq_open", ret);
+    wait_kind_ = "no wait object: polled";
+  }
+
   void* register_buffer(std::vector<uint8_t>& buf, uint64_t key, fid_mr*& mr) {
     int ret =
         fi_mr_reg(domain_, buf.data(), buf.size(), FI_SEND | FI_RECV, 0, key, 0, &mr, nullptr);
@@ -283,6 +315,7 @@ class FabricCarrier::Impl {
     close_fid(tx_mr_);
     close_fid(rx_mr_);
     close_fid(cq_);
+    close_fid(waitset_);
     close_fid(av_);
     close_fid(domain_);
     close_fid(fabric_);
@@ -759,10 +792,10 @@ class FabricCarrier::Impl {
   void idle_wait(Time now, Time wake) {
     const Duration d = wake - now;
     if (d <= Duration::zero()) return;
-    ++fstats_.waits;
     if (fd_ >= 0) {
       fid* f = &cq_->fid;
       if (fi_trywait(fabric_, &f, 1) == FI_SUCCESS) {
+        ++fstats_.waits;
         pollfd pfd{fd_, POLLIN, 0};
         timespec ts{static_cast<time_t>(d.ns() / 1000000000),
                     static_cast<long>(d.ns() % 1000000000)};
@@ -770,6 +803,7 @@ class FabricCarrier::Impl {
       }
       return;  // fi_trywait said progress is due: iterate now
     }
+    ++fstats_.waits;
     const Duration nap = min(d, cfg_.run.max_sleep_without_fd);
     timespec ts{static_cast<time_t>(nap.ns() / 1000000000),
                 static_cast<long>(nap.ns() % 1000000000)};
@@ -795,7 +829,7 @@ class FabricCarrier::Impl {
            (info_->domain_attr->name ? info_->domain_attr->name : "?") + ", segments of " +
            std::to_string(seg_bytes_) + " bytes, " +
            (mr_local_ ? "buffers registered (FI_MR_LOCAL)" : "no registration needed") + ", " +
-           (fd_ >= 0 ? "CQ wait fd (FI_WAIT_FD)" : "no CQ wait fd: polled");
+           "CQ: " + wait_kind_;
   }
 
   FabricConfig cfg_;
@@ -806,6 +840,8 @@ class FabricCarrier::Impl {
   fid_domain* domain_ = nullptr;
   fid_av* av_ = nullptr;
   fid_cq* cq_ = nullptr;
+  fid_wait* waitset_ = nullptr;
+  const char* wait_kind_ = "";
   fid_ep* ep_ = nullptr;
   fid_mr* tx_mr_ = nullptr;
   fid_mr* rx_mr_ = nullptr;

@@ -57,14 +57,14 @@ struct FabricConfig {
 // What the fabric carrier counts beyond CarrierStats.
 struct FabricStats {
   uint64_t segments_sent = 0, segments_received = 0;
-  uint64_t controls_sent = 0;           // hello, hello_ack, ack, abort
-  uint64_t send_again = 0;              // fi_send said -FI_EAGAIN (retried in a later iteration)
-  uint64_t provider_errors = 0;         // error completions (fi_cq_readerr)
-  uint64_t dropped_malformed = 0;       // a provider message whose header did not decode
-  uint64_t dropped_unknown_source = 0;  // data or ack from an incarnation never said hello
-  uint64_t dropped_duplicate = 0;       // a segment of a message already handed up
-  uint64_t peer_restarts = 0;           // a hello from a known name with a new incarnation
-  uint64_t waits = 0, wakeups_by_fd = 0;
+  uint64_t controls_sent = 0;             // hello, hello_ack, ack, abort
+  uint64_t send_again = 0;                // fi_send said -FI_EAGAIN (retried in a later iteration)
+  uint64_t provider_errors = 0;           // error completions (fi_cq_readerr)
+  uint64_t dropped_malformed = 0;         // a provider message whose header did not decode
+  uint64_t dropped_unknown_source = 0;    // data or ack from an incarnation never said hello
+  uint64_t dropped_duplicate = 0;         // a segment of a message already handed up
+  uint64_t peer_restarts = 0;             // a hello from a known name with a new incarnation
+  uint64_t waits = 0, wakeups_by_fd = 0;  // idle sleeps; those the CQ's descriptor ended
 };
 
 class FabricCarrier final : public Carrier {

@@ -83,6 +83,7 @@ std::vector<Kind> kinds() {
       {"engine_udp", [] { return make_engine(); }},
       {"fabric_shm", [] { return make_fabric("shm"); }},
       {"fabric_rxd", [] { return make_fabric("udp;ofi_rxd"); }},
+      {"fabric_rxm", [] { return make_fabric("tcp;ofi_rxm"); }},
       // Small segments: many per message, so reassembly is exercised hard.
       {"fabric_shm_4KiB_segments", [] { return make_fabric("shm", 4096); }},
       {"fabric_rxd_4KiB_segments", [] { return make_fabric("udp;ofi_rxd", 4096); }},
@@ -486,6 +487,23 @@ TEST(FabricCarrier, BadConfigurationIsRefused) {
   cfg = FabricConfig{};
   cfg.provider = "";
   EXPECT_THROW(FabricCarrier c(cfg), std::invalid_argument);
+}
+
+// What libfabric 1.17 offers here to sleep on (docs/carrier.md): shm has no
+// wait object (its CQ refuses FI_WAIT_FD), udp;ofi_rxd gives a descriptor
+// through a wait set, tcp;ofi_rxm on the CQ itself.
+TEST(FabricCarrier, WaitDescriptorWhereTheProviderHasOne) {
+  auto fd_of = [](const std::string& provider) {
+    FabricConfig cfg;
+    cfg.provider = provider;
+    if (provider != "shm") cfg.node = "127.0.0.1";
+    FabricCarrier c(cfg);
+    std::printf("%s: %s\n", provider.c_str(), c.describe().c_str());
+    return c.has_wait_fd();
+  };
+  EXPECT_FALSE(fd_of("shm"));
+  EXPECT_TRUE(fd_of("udp;ofi_rxd"));
+  EXPECT_TRUE(fd_of("tcp;ofi_rxm"));
 }
 
 TEST(FabricCarrier, HexNames) {
