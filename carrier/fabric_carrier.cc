@@ -56,8 +56,7 @@ bool from_hex(std::string_view hex, std::vector<uint8_t>& out) {
 
 std::string FabricConfig::validate() const {
   if (provider.empty()) return "provider: empty (e.g. udp;ofi_rxd, tcp;ofi_rxm, shm, efa)";
-  if (segment_size < wire::kHeaderBytes + 64)
-    return "segment_size: at least " + std::to_string(wire::kHeaderBytes + 64) + " bytes";
+  if (segment_size < 64 || segment_size > (1u << 30)) return "segment_size: 64 bytes..1 GiB";
   if (tx_depth < 2 || tx_depth > 65536) return "tx_depth: 2..65536";
   if (rx_depth < 2 || rx_depth > 65536) return "rx_depth: 2..65536";
   if (max_outstanding < 1) return "max_outstanding: at least 1";
@@ -228,7 +227,8 @@ class FabricCarrier::Impl {
     name_.resize(len);
 
     const uint64_t max_msg = info_->ep_attr->max_msg_size;
-    seg_bytes_ = static_cast<size_t>(std::min<uint64_t>(cfg_.segment_size, max_msg));
+    seg_bytes_ = static_cast<size_t>(
+        std::min<uint64_t>(uint64_t{cfg_.segment_size} + wire::kHeaderBytes, max_msg));
     if (seg_bytes_ < wire::kHeaderBytes + 64 || seg_bytes_ < wire::kHeaderBytes + name_.size()) {
       throw std::runtime_error("provider '" + cfg_.provider + "' takes messages of at most " +
                                std::to_string(max_msg) + " bytes: too small for segments");
@@ -827,7 +827,8 @@ class FabricCarrier::Impl {
     return std::string("provider ") + info_->fabric_attr->prov_name + ", fabric " +
            (info_->fabric_attr->name ? info_->fabric_attr->name : "?") + ", domain " +
            (info_->domain_attr->name ? info_->domain_attr->name : "?") + ", segments of " +
-           std::to_string(seg_bytes_) + " bytes, " +
+           std::to_string(seg_bytes_ - wire::kHeaderBytes) + " bytes (+" +
+           std::to_string(wire::kHeaderBytes) + " of header), " +
            (mr_local_ ? "buffers registered (FI_MR_LOCAL)" : "no registration needed") + ", " +
            "CQ: " + wait_kind_;
   }

@@ -39,9 +39,10 @@ struct FabricConfig {
   // picks (its first fabric, any port). shm ignores them.
   std::string node;
   std::string service;
-  // Bytes of one provider message, this carrier's header included: larger
-  // messages are segmented. Capped by the provider's max_msg_size. Both sides
-  // must use the same (a larger segment than the receiver posts is dropped).
+  // Message bytes one provider message carries (this carrier's 56-byte
+  // header comes on top): larger messages are segmented. Capped by the
+  // provider's max_msg_size. Both sides must use the same (a segment larger
+  // than the receiver's buffers is dropped, counted as a provider error).
   uint32_t segment_size = 64u << 10;
   uint32_t tx_depth = 64;           // provider sends outstanding at once (capped by tx_attr->size)
   uint32_t rx_depth = 64;           // receive buffers posted (capped by rx_attr->size)
