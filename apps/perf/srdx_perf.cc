@@ -8,6 +8,13 @@
 //   srdx-perf send --link udp --local 198.18.1.2:47000 --peer 198.18.2.2:47000
 //       --key a.key --peer-key PUB_B --bytes 1GiB
 //
+// Over libfabric instead of the srdx engine (docs/carrier.md), the receiver
+// hands its endpoint name to the sender:
+//   srdx-perf recv --carrier fabric --fabric-provider 'udp;ofi_rxd' --local 198.18.2.2
+//       --no-encryption --fabric-name-file b.name
+//   srdx-perf send --carrier fabric --fabric-provider 'udp;ofi_rxd' --local 198.18.1.2
+//       --no-encryption --fabric-peer "$(cat b.name)" --bytes 1GiB
+//
 // Encryption is on unless --no-encryption (measurement only): the endpoints
 // run the Noise IK handshake and seal every packet (srdx/keys.h, OpenSSL 3).
 //
@@ -224,6 +231,11 @@ const char* kExamples =
     "  srdx-perf send --local 127.0.0.1:47100 --entropy-ports 41000:16 --peer 127.0.0.1:47000 \\\n"
     "      --no-encryption\n"
     "  (on loopback, two processes need distinct entropy port ranges, as here)\n"
+    "  # over libfabric (the provider does reliability; no encryption), shm on one host:\n"
+    "  srdx-perf recv --carrier fabric --fabric-provider shm --no-encryption \\\n"
+    "      --fabric-name-file /tmp/b.name &\n"
+    "  srdx-perf send --carrier fabric --fabric-provider shm --no-encryption \\\n"
+    "      --fabric-peer-file /tmp/b.name --pingpong --count 10000\n"
     "\n"
     "Exit status: 0 every message arrived exactly once and intact (and, when\n"
     "sending, completed); 1 anything else; 2 bad command line.\n";
@@ -861,6 +873,12 @@ class Sender {
     const Result<PeerId> r = !ep_              ? c_.add_peer(o.fabric_peer)
                              : o.ep.encryption ? ep_->add_peer(o.peer, o.peer_key)
                                                : ep_->add_peer(o.peer);
+    if (!r.ok() && !ep_) {
+      throw std::runtime_error("--fabric-peer: '" + o.fabric_peer + "' is not an address " +
+                               o.fabric.provider +
+                               " takes (fi_av_insert refused it): is it the name the receiver "
+                               "printed, with the same provider?");
+    }
     if (!r.ok()) throw std::runtime_error("add_peer: " + std::string(to_string(r.err)));
     peer_ = r.value;
     slots_.resize(o.window);
