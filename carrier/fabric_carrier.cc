@@ -119,9 +119,10 @@ class FabricCarrier::Impl {
   struct Peer {
     std::vector<uint8_t> name;
     fi_addr_t addr = FI_ADDR_UNSPEC;
-    uint64_t remote_id = 0;  // its incarnation, once learnt
-    bool confirmed = false;  // it answered our hello: it knows us, data may go
-    Time hello_next;         // when to (re)send a hello while unconfirmed
+    uint64_t remote_id = 0;    // its incarnation, once learnt
+    bool confirmed = false;    // it answered our hello: it knows us, data may go
+    Time hello_next;           // when to (re)send a hello while unconfirmed
+    uint32_t outstanding = 0;  // messages to it not completed or failed yet
     MsgId next_msg = 1;
     std::unordered_map<uint16_t, uint64_t> next_oseq;
     // Receiving from it.
@@ -397,6 +398,7 @@ class FabricCarrier::Impl {
     deadlines_.insert({m.deadline, key});
     out_.emplace(key, std::move(m));
     txq_.push_back(key);
+    ++p.outstanding;
     ++stats_.messages_sent;
     stats_.bytes_sent += data.size();
     if (!p.confirmed && p.hello_next == Time()) p.hello_next = now;  // say hello now
@@ -429,6 +431,7 @@ class FabricCarrier::Impl {
       controls_.push_back(std::move(c));
     }
     deadlines_.erase({m.deadline, key});
+    --peers_[m.peer].outstanding;
     out_.erase(it);
     ++stats_.messages_failed;
     (void)now;
@@ -637,6 +640,7 @@ class FabricCarrier::Impl {
         ev.ev.cookie = it->second.cookie;
         events_.push_back(std::move(ev));
         deadlines_.erase({it->second.deadline, key});
+        --p.outstanding;
         out_.erase(it);
         ++stats_.messages_completed;
         return;
@@ -755,6 +759,10 @@ class FabricCarrier::Impl {
     for (PeerId id = 0; id < peers_.size(); ++id) {
       Peer& p = peers_[id];
       if (p.confirmed || p.hello_next == Time() || p.hello_next > now) continue;
+      if (p.outstanding == 0) {  // nothing to send it any more: stop calling
+        p.hello_next = Time();
+        continue;
+      }
       Control c;
       c.peer = id;
       c.h.type = SegType::hello;

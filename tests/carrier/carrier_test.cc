@@ -415,6 +415,10 @@ TEST_P(CarrierTest, SendToAPeerThatNeverWasFailsNotDelivered) {
   if (a_->kind() == "fabric") {
     // It never said hello back, so no segment left: certainly not delivered.
     EXPECT_FALSE(ra_.failed[0].maybe_delivered);
+    // With nothing left to send it, the carrier stops calling it: no timer
+    // is left once the next hello would have been due.
+    a_->poll_once(dp::monotonic_now() + Duration::seconds(1));
+    EXPECT_TRUE(a_->next_deadline().is_infinite());
   }
 }
 
