@@ -547,18 +547,18 @@ class FabricCarrier::Impl {
     }
   }
 
-  void queue_ack(PeerId peer, const InMsg& m, MsgId id) {
+  // Hands a whole message up and acknowledges it: the ack completes the
+  // send, so it goes only now (an ordered message held for its place is not
+  // acknowledged while held).
+  void hand_up(PeerId peer, MsgId id, uint16_t flow, uint64_t oseq, std::vector<uint8_t>&& data) {
     Control c;
     c.peer = peer;
     c.h.type = SegType::ack;
     c.h.msg_id = id;
-    c.h.flow = m.flow;
-    c.h.ordered = m.ordered;
-    c.h.oseq = m.oseq;
+    c.h.flow = flow;
+    c.h.ordered = oseq != 0;
+    c.h.oseq = oseq;
     controls_.push_back(std::move(c));
-  }
-
-  void hand_up(PeerId peer, MsgId id, uint16_t flow, std::vector<uint8_t>&& data) {
     Pending ev;
     ev.ev.type = EventType::message_received;
     ev.ev.peer = peer;
@@ -586,7 +586,9 @@ class FabricCarrier::Impl {
     FlowIn& f = peers_[peer].flows[flow];
     for (auto it = f.held.begin(); it != f.held.end() && it->first == f.next;
          it = f.held.erase(it), ++f.next) {
-      if (!it->second.skip) hand_up(peer, it->second.id, flow, std::move(it->second.data));
+      if (!it->second.skip) {
+        hand_up(peer, it->second.id, flow, it->first, std::move(it->second.data));
+      }
     }
   }
 
@@ -683,9 +685,8 @@ class FabricCarrier::Impl {
     InMsg whole = std::move(m);
     p.partial.erase(it);
     mark_done(p, h.msg_id);
-    queue_ack(peer, whole, h.msg_id);
     if (!whole.ordered) {
-      hand_up(peer, h.msg_id, whole.flow, std::move(whole.data));
+      hand_up(peer, h.msg_id, whole.flow, 0, std::move(whole.data));
       return;
     }
     FlowIn& f = p.flows[whole.flow];
