@@ -123,6 +123,9 @@ class FabricCarrier::Impl {
     bool confirmed = false;    // it answered our hello: it knows us, data may go
     Time hello_next;           // when to (re)send a hello while unconfirmed
     uint32_t outstanding = 0;  // messages to it not completed or failed yet
+    // Payload bytes per segment to it: ours, or less when its receive
+    // buffers are smaller (its hello or hello_ack says).
+    size_t seg_payload = 0;
     MsgId next_msg = 1;
     std::unordered_map<uint16_t, uint64_t> next_oseq;
     // Receiving from it.
@@ -342,6 +345,7 @@ class FabricCarrier::Impl {
     peers_.emplace_back();
     peers_.back().name = name;
     peers_.back().addr = addr;
+    peers_.back().seg_payload = seg_bytes_ - wire::kHeaderBytes;
     by_name_[name] = id;
     return {id, Errc::ok};
   }
@@ -484,7 +488,6 @@ class FabricCarrier::Impl {
       ++fstats_.controls_sent;
       did = true;
     }
-    const size_t payload = seg_bytes_ - wire::kHeaderBytes;
     for (size_t n = txq_.size(); n > 0 && !tx_free_.empty(); --n) {
       const uint64_t key = txq_.front();
       txq_.pop_front();
@@ -495,6 +498,7 @@ class FabricCarrier::Impl {
         txq_.push_back(key);  // waits for the peer's hello_ack
         continue;
       }
+      const size_t payload = peers_[m.peer].seg_payload;
       while (!tx_free_.empty() && !m.all_posted) {
         const uint32_t slot = tx_free_.back();
         tx_free_.pop_back();
@@ -611,10 +615,15 @@ class FabricCarrier::Impl {
         ++fstats_.dropped_malformed;
         return;
       }
+      // `total` of a hello: the largest segment payload the sender receives.
+      if (h.total >= 64) {
+        peers_[peer].seg_payload = std::min<size_t>(seg_bytes_ - wire::kHeaderBytes, h.total);
+      }
       if (h.type == SegType::hello) {
         Control c;
         c.peer = peer;
         c.h.type = SegType::hello_ack;
+        c.h.total = seg_bytes_ - wire::kHeaderBytes;
         c.payload = name_;
         controls_.push_back(std::move(c));
       } else {
@@ -767,6 +776,7 @@ class FabricCarrier::Impl {
       Control c;
       c.peer = id;
       c.h.type = SegType::hello;
+      c.h.total = seg_bytes_ - wire::kHeaderBytes;
       c.payload = name_;
       controls_.push_back(std::move(c));
       p.hello_next = now + kHelloInterval;

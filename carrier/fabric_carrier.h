@@ -41,8 +41,8 @@ struct FabricConfig {
   std::string service;
   // Message bytes one provider message carries (this carrier's 56-byte
   // header comes on top): larger messages are segmented. Capped by the
-  // provider's max_msg_size. Both sides must use the same (a segment larger
-  // than the receiver's buffers is dropped, counted as a provider error).
+  // provider's max_msg_size. Each side tells the other its own in its
+  // hello, and segments to a peer are never larger than the peer's.
   uint32_t segment_size = 64u << 10;
   uint32_t tx_depth = 64;           // provider sends outstanding at once (capped by tx_attr->size)
   uint32_t rx_depth = 64;           // receive buffers posted (capped by rx_attr->size)

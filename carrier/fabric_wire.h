@@ -13,7 +13,8 @@
 //  12  len     u32  payload bytes after the header (hello, hello_ack: the endpoint name)
 //  16  src_id  u64  the sending carrier's incarnation (random, never 0)
 //  24  msg_id  u64  data / ack / abort: the message (per sender and peer, from 1)
-//  32  total   u64  data: the whole message's length
+//  32  total   u64  data: the whole message's length; hello, hello_ack: the
+//                   largest segment payload the sender receives (0: not said)
 //  40  offset  u64  data: where this segment's payload starts in the message
 //  48  oseq    u64  ordered data / abort: place in the flow (from 1); else 0
 // All little-endian. 56 bytes.

@@ -266,8 +266,8 @@ struct OptionGroups {
         "fabric-name-file", po::value<std::string>(),
         "--carrier fabric, recv: write this endpoint's name (hex) to FILE once open")(
         "fabric-segment", po::value<std::string>()->default_value("64KiB"),
-        "--carrier fabric: bytes per provider message; larger messages are segmented (both "
-        "sides the same)");
+        "--carrier fabric: message bytes per provider message; larger messages are "
+        "segmented (each side tells the other the largest it takes)");
     link.add_options()("link", po::value<std::string>()->default_value("udp"),
                        "link backend: udp (kernel sockets, io_uring) or dpdk")(
         "local", po::value<std::string>(),

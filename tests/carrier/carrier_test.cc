@@ -510,6 +510,46 @@ TEST(FabricCarrier, WaitDescriptorWhereTheProviderHasOne) {
   EXPECT_TRUE(fd_of("tcp;ofi_rxm"));
 }
 
+// Two carriers with different segment sizes: each learns the other's from
+// its hello and never sends it a segment larger than its receive buffers.
+TEST(FabricCarrier, DifferentSegmentSizesWorkTogether) {
+  for (const std::string provider : {"shm", "udp;ofi_rxd"}) {
+    SCOPED_TRACE(provider);
+    std::unique_ptr<Carrier> big = make_fabric(provider, 64u << 10);
+    std::unique_ptr<Carrier> small = make_fabric(provider, 4096);
+    std::vector<std::vector<uint8_t>> got_big, got_small;
+    big->on_event([&](const Event& ev, Time) {
+      if (ev.type == EventType::message_received)
+        got_big.emplace_back(ev.data.begin(), ev.data.end());
+    });
+    small->on_event([&](const Event& ev, Time) {
+      if (ev.type == EventType::message_received) {
+        got_small.emplace_back(ev.data.begin(), ev.data.end());
+      }
+    });
+    const Result<PeerId> to_small = big->add_peer(small->local_name());
+    const Result<PeerId> to_big = small->add_peer(big->local_name());
+    ASSERT_TRUE(to_small.ok() && to_big.ok());
+    const std::vector<uint8_t> m1 = message(1, 1u << 20), m2 = message(2, 1u << 20);
+    const Time now = dp::monotonic_now();
+    ASSERT_TRUE(big->send(to_small.value, m1, SendOptions{}, now).ok());
+    ASSERT_TRUE(small->send(to_big.value, m2, SendOptions{}, now).ok());
+    const Time start = dp::monotonic_now();
+    while ((got_small.empty() || got_big.empty()) && dp::monotonic_now() - start < kHangGuard) {
+      big->poll_once(dp::monotonic_now());
+      small->poll_once(dp::monotonic_now());
+    }
+    ASSERT_EQ(got_small.size(), 1u);
+    ASSERT_EQ(got_big.size(), 1u);
+    EXPECT_TRUE(got_small[0] == m1);
+    EXPECT_TRUE(got_big[0] == m2);
+    const FabricStats& s = static_cast<FabricCarrier&>(*small).fabric_stats();
+    EXPECT_GE(s.segments_received, (1u << 20) / 4096);  // in segments it can take
+    EXPECT_EQ(s.provider_errors, 0u);
+    EXPECT_EQ(static_cast<FabricCarrier&>(*big).fabric_stats().provider_errors, 0u);
+  }
+}
+
 TEST(FabricCarrier, HexNames) {
   std::vector<uint8_t> out;
   EXPECT_TRUE(from_hex("00ff10Ab", out));
