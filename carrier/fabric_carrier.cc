@@ -240,7 +240,8 @@ class FabricCarrier::Impl {
 
     tx_slab_.assign(size_t{tx_depth_} * seg_bytes_, 0);
     rx_slab_.assign(size_t{rx_depth_} * seg_bytes_, 0);
-    if (mr_local_) {
+    if (mr_local_ || cfg_.always_register) {
+      registered_ = true;
       tx_desc_ = register_buffer(tx_slab_, 1, tx_mr_);
       rx_desc_ = register_buffer(rx_slab_, 2, rx_mr_);
     }
@@ -302,7 +303,9 @@ class FabricCarrier::Impl {
   void* register_buffer(std::vector<uint8_t>& buf, uint64_t key, fid_mr*& mr) {
     int ret =
         fi_mr_reg(domain_, buf.data(), buf.size(), FI_SEND | FI_RECV, 0, key, 0, &mr, nullptr);
-    if (ret) fail_call("fi_mr_reg (the provider asks for FI_MR_LOCAL)", ret);
+    if (ret) {
+      fail_call(mr_local_ ? "fi_mr_reg (the provider asks for FI_MR_LOCAL)" : "fi_mr_reg", ret);
+    }
     if (mr_endpoint_) {
       if ((ret = fi_mr_bind(mr, &ep_->fid, 0))) fail_call("fi_mr_bind", ret);
       if ((ret = fi_mr_enable(mr))) fail_call("fi_mr_enable", ret);
@@ -848,8 +851,10 @@ class FabricCarrier::Impl {
            (info_->domain_attr->name ? info_->domain_attr->name : "?") + ", segments of " +
            std::to_string(seg_bytes_ - wire::kHeaderBytes) + " bytes (+" +
            std::to_string(wire::kHeaderBytes) + " of header), " +
-           (mr_local_ ? "buffers registered (FI_MR_LOCAL)" : "no registration needed") + ", " +
-           "CQ: " + wait_kind_;
+           (mr_local_     ? "buffers registered (FI_MR_LOCAL)"
+            : registered_ ? "buffers registered (not required)"
+                          : "no registration needed") +
+           ", " + "CQ: " + wait_kind_;
   }
 
   FabricConfig cfg_;
@@ -868,6 +873,7 @@ class FabricCarrier::Impl {
   void* tx_desc_ = nullptr;
   void* rx_desc_ = nullptr;
   bool mr_local_ = false, mr_endpoint_ = false;
+  bool registered_ = false;  // tx_desc_ and rx_desc_ are registrations
   int fd_ = -1;
   uint32_t tx_depth_ = 0, rx_depth_ = 0;
   size_t seg_bytes_ = 0;
@@ -906,7 +912,7 @@ Time FabricCarrier::next_deadline() const { return impl_->next_deadline(); }
 CarrierStats FabricCarrier::stats() const { return impl_->stats_; }
 const FabricStats& FabricCarrier::fabric_stats() const { return impl_->fstats_; }
 std::string FabricCarrier::describe() const { return impl_->describe(); }
-bool FabricCarrier::registers_buffers() const { return impl_->mr_local_; }
+bool FabricCarrier::registers_buffers() const { return impl_->registered_; }
 bool FabricCarrier::has_wait_fd() const { return impl_->fd_ >= 0; }
 size_t FabricCarrier::segment_payload() const { return impl_->seg_bytes_ - wire::kHeaderBytes; }
 

@@ -44,6 +44,11 @@ struct FabricConfig {
   // provider's max_msg_size. Each side tells the other its own in its
   // hello, and segments to a peer are never larger than the peer's.
   uint32_t segment_size = 64u << 10;
+  // Register the transmit and receive buffers (fi_mr_reg) even when the
+  // provider does not ask for it with FI_MR_LOCAL: some providers move
+  // registered memory faster, and it exercises the registration path on
+  // providers that never ask (none here does).
+  bool always_register = false;
   uint32_t tx_depth = 64;           // provider sends outstanding at once (capped by tx_attr->size)
   uint32_t rx_depth = 64;           // receive buffers posted (capped by rx_attr->size)
   uint32_t max_outstanding = 1024;  // messages sent and not yet completed or failed
@@ -96,7 +101,7 @@ class FabricCarrier final : public Carrier {
   // What was opened: provider, fabric, domain, segment payload, whether
   // buffers are registered (FI_MR_LOCAL) and the CQ has a wait fd.
   std::string describe() const;
-  bool registers_buffers() const;
+  bool registers_buffers() const;  // FI_MR_LOCAL asked for it, or always_register
   bool has_wait_fd() const;
   // Payload bytes per segment (segment_size less the header).
   size_t segment_payload() const;

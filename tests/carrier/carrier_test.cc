@@ -62,11 +62,13 @@ std::unique_ptr<Carrier> make_engine() {
   throw std::runtime_error("no free entropy port range for the engine carrier");
 }
 
-std::unique_ptr<Carrier> make_fabric(const std::string& provider, uint32_t segment = 64u << 10) {
+std::unique_ptr<Carrier> make_fabric(const std::string& provider, uint32_t segment = 64u << 10,
+                                     bool always_register = false) {
   FabricConfig cfg;
   cfg.provider = provider;
   if (provider != "shm") cfg.node = "127.0.0.1";
   cfg.segment_size = segment;
+  cfg.always_register = always_register;
   cfg.message_timeout = Duration::seconds(30);
   return std::make_unique<FabricCarrier>(cfg);
 }
@@ -87,6 +89,10 @@ std::vector<Kind> kinds() {
       // Small segments: many per message, so reassembly is exercised hard.
       {"fabric_shm_4KiB_segments", [] { return make_fabric("shm", 4096); }},
       {"fabric_rxd_4KiB_segments", [] { return make_fabric("udp;ofi_rxd", 4096); }},
+      // Registered buffers (fi_mr_reg, descriptors with every operation), as
+      // a provider asking for FI_MR_LOCAL (efa) gets; none here asks.
+      {"fabric_shm_registered", [] { return make_fabric("shm", 64u << 10, true); }},
+      {"fabric_rxd_registered", [] { return make_fabric("udp;ofi_rxd", 64u << 10, true); }},
   };
 }
 
@@ -241,6 +247,10 @@ TEST_P(CarrierTest, LargeMessagesArriveWholeAndExact) {
   msgs.push_back(message(3, 100));
   send_all(msgs);
   expect_whole_and_exact(msgs);
+  if (GetParam().name.find("registered") != std::string::npos) {
+    EXPECT_TRUE(static_cast<FabricCarrier&>(*a_).registers_buffers());
+    EXPECT_TRUE(static_cast<FabricCarrier&>(*b_).registers_buffers());
+  }
   if (auto* f = dynamic_cast<FabricCarrier*>(b_.get())) {
     // Really segmented: more segments than messages arrived.
     EXPECT_GT(f->fabric_stats().segments_received, msgs.size());
