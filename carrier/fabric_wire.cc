@@ -61,7 +61,9 @@ DecodeError decode(std::span<const uint8_t> msg, uint64_t max_message, SegHeader
   if (type < 1 || type > 5) return DecodeError::bad_type;
   h.type = static_cast<SegType>(type);
   const uint8_t flags = get<uint8_t>(msg, 6);
-  if ((flags & ~1u) != 0) return DecodeError::bad_field;
+  // One encoding per header: unknown flags and the zero fields are refused.
+  if ((flags & ~1u) != 0 || get<uint8_t>(msg, 7) != 0 || get<uint16_t>(msg, 10) != 0)
+    return DecodeError::bad_field;
   h.ordered = flags & 1;
   h.flow = get<uint16_t>(msg, 8);
   h.len = get<uint32_t>(msg, 12);

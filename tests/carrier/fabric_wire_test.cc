@@ -70,6 +70,11 @@ TEST(FabricWire, RefusesMalformed) {
   bad = b;
   bad[6] = 2;
   EXPECT_EQ(decode(bad, 1000, out), DecodeError::bad_field);
+  for (size_t zero : {7, 10, 11}) {  // the zero fields
+    bad = b;
+    bad[zero] = 1;
+    EXPECT_EQ(decode(bad, 1000, out), DecodeError::bad_field) << "byte " << zero;
+  }
   // The length field disagrees with what arrived.
   EXPECT_EQ(decode(std::span<const uint8_t>(b.data(), b.size() - 1), 1000, out),
             DecodeError::bad_length);
