@@ -641,6 +641,10 @@ class FabricCarrier::Impl {
     }
     const PeerId peer = pit->second;
     Peer& p = peers_[peer];
+    // It sends data, acks and aborts only after our hello_ack: it knows us,
+    // so ours may go to it without a hello of our own (an echo's first
+    // answer saves that round trip).
+    p.confirmed = true;
     switch (h.type) {
       case SegType::ack: {
         const uint64_t key = key_of(peer, h.msg_id);

@@ -154,6 +154,7 @@ class FabricOrder : public ::testing::Test {
     carrier_->on_event([this](const Event& ev, Time) {
       if (ev.type == EventType::message_received) {
         received_.push_back({ev.msg_id, std::vector<uint8_t>(ev.data.begin(), ev.data.end())});
+        peer_of_raw_ = ev.peer;
       }
     });
     raw_.also_progress = [this] { carrier_->poll_once(dp::monotonic_now()); };
@@ -202,6 +203,7 @@ class FabricOrder : public ::testing::Test {
   RawPeer raw_;
   std::unique_ptr<FabricCarrier> carrier_;
   std::vector<std::pair<MsgId, std::vector<uint8_t>>> received_;
+  PeerId peer_of_raw_ = kNoPeer;
 };
 
 std::vector<uint8_t> bytes(size_t n, uint8_t seed) {
@@ -271,6 +273,17 @@ TEST_F(FabricOrder, ADuplicateIsNotHandedUpTwice) {
   settle();
   EXPECT_EQ(received_.size(), 1u);
   EXPECT_EQ(carrier_->fabric_stats().dropped_duplicate, 1u);
+}
+
+TEST_F(FabricOrder, AnAnswerGoesWithoutAHelloOfItsOwn) {
+  // The raw peer said hello and sent data: it knows the carrier, so the
+  // carrier's answer needs no hello first.
+  raw_.send(data(1, 4, 0), bytes(4, 6));
+  ASSERT_TRUE(pump_until([&] { return received_.size() == 1; }));
+  const Result<MsgId> r = carrier_->send(peer_of_raw_, bytes(30, 7), {}, dp::monotonic_now());
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(pump_until([&] { return count(SegType::data) == 1; }));
+  EXPECT_EQ(count(SegType::hello), 0u);
 }
 
 TEST_F(FabricOrder, MalformedAndUnknownSendersAreDroppedAndCounted) {
