@@ -16,10 +16,10 @@
 //     sender (as the engine with accept_unknown_peers). There is no
 //     authentication or encryption on this carrier.
 // Buffers are registered (fi_mr_reg) when the provider's mr_mode asks for it
-// (FI_MR_LOCAL; FI_MR_ENDPOINT binds them to the endpoint). Completions come
-// from one CQ (FI_CQ_FORMAT_DATA); when the provider gives the CQ an
-// FI_WAIT_FD wait object, run() sleeps on it (after fi_trywait), otherwise
-// it naps.
+// (FI_MR_LOCAL; FI_MR_ENDPOINT binds them to the endpoint), or always with
+// always_register. Completions come from one CQ (FI_CQ_FORMAT_DATA); when
+// the provider gives a descriptor for it (FI_WAIT_FD on the CQ, or through a
+// wait set), run() sleeps on it after fi_trywait, otherwise it naps.
 #pragma once
 
 #include <cstdint>
@@ -36,7 +36,8 @@ struct FabricConfig {
   std::string provider = "udp;ofi_rxd";
   // Where to open the endpoint (fi_getinfo node/service with FI_SOURCE):
   // udp and tcp take an IP ("127.0.0.1") and a port; empty: the provider
-  // picks (its first fabric, any port). shm ignores them.
+  // picks (its first fabric, any port). For shm leave them empty (it names
+  // its endpoints itself).
   std::string node;
   std::string service;
   // Message bytes one provider message carries (this carrier's 56-byte
