@@ -120,7 +120,7 @@ class FabricCarrier::Impl {
     std::vector<uint8_t> name;
     fi_addr_t addr = FI_ADDR_UNSPEC;
     uint64_t remote_id = 0;    // its incarnation, once learnt
-    bool confirmed = false;    // it answered our hello: it knows us, data may go
+    bool confirmed = false;    // it answered our hello (or sent data): it knows us
     Time hello_next;           // when to (re)send a hello while unconfirmed
     uint32_t outstanding = 0;  // messages to it not completed or failed yet
     // Payload bytes per segment to it: ours, or less when its receive
