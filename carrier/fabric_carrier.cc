@@ -1,5 +1,7 @@
 #include "fabric_carrier.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <rdma/fabric.h>
 #include <rdma/fi_cm.h>
@@ -332,11 +334,36 @@ class FabricCarrier::Impl {
 
   // ---- peers -----------------------------------------------------------------
 
-  Result<PeerId> add_peer(std::string_view hex) {
+  Result<PeerId> add_peer(std::string_view text) {
     std::vector<uint8_t> name;
-    if (!from_hex(hex, name) || name.size() > 4096) return {kNoPeer, Errc::invalid_argument};
-    if (name == name_) return {kNoPeer, Errc::invalid_argument};
+    if (!from_hex(text, name) && !sockaddr_name(text, name)) {
+      return {kNoPeer, Errc::invalid_argument};
+    }
+    if (name.size() > 4096 || name == name_) return {kNoPeer, Errc::invalid_argument};
     return peer_by_name(name);
+  }
+
+  // "IP:PORT" as the endpoint name a provider addressed by sockaddr_in
+  // (udp;ofi_rxd, tcp;ofi_rxm) gives from fi_getname: the sockaddr_in itself.
+  bool sockaddr_name(std::string_view text, std::vector<uint8_t>& out) const {
+    if (info_->addr_format != FI_SOCKADDR_IN) return false;
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    const std::string ip(text.substr(0, colon));
+    const std::string port(text.substr(colon + 1));
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    if (inet_pton(AF_INET, ip.c_str(), &sa.sin_addr) != 1) return false;
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos) {
+      return false;
+    }
+    const unsigned long p = std::stoul(port);
+    if (p == 0 || p > 65535) return false;
+    sa.sin_port = htons(static_cast<uint16_t>(p));
+    const auto* b = reinterpret_cast<const uint8_t*>(&sa);
+    out.assign(b, b + sizeof sa);
+    return true;
   }
 
   Result<PeerId> peer_by_name(const std::vector<uint8_t>& name) {
@@ -902,9 +929,7 @@ FabricCarrier::FabricCarrier(const FabricConfig& cfg) : impl_(std::make_unique<I
 FabricCarrier::~FabricCarrier() = default;
 
 std::string FabricCarrier::local_name() const { return to_hex(impl_->name_); }
-Result<PeerId> FabricCarrier::add_peer(std::string_view hex_name) {
-  return impl_->add_peer(hex_name);
-}
+Result<PeerId> FabricCarrier::add_peer(std::string_view name) { return impl_->add_peer(name); }
 Result<MsgId> FabricCarrier::send(PeerId peer, std::span<const uint8_t> data,
                                   const SendOptions& opt, Time now) {
   return impl_->send(peer, data, opt, now);

@@ -89,7 +89,10 @@ class FabricCarrier final : public Carrier {
   std::string_view kind() const override { return "fabric"; }
   // The endpoint's name (fi_getname) in hex.
   std::string local_name() const override;
-  Result<PeerId> add_peer(std::string_view hex_name) override;
+  // A peer by its name in hex; with a provider addressed by sockaddr_in
+  // (udp;ofi_rxd, tcp;ofi_rxm) also "IP:PORT", for a peer opened with that
+  // node and service.
+  Result<PeerId> add_peer(std::string_view name) override;
   Result<MsgId> send(PeerId peer, std::span<const uint8_t> data, const SendOptions& opt,
                      Time now) override;
   bool poll_once(Time now) override;

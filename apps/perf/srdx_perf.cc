@@ -272,8 +272,9 @@ struct OptionGroups {
                        "link backend: udp (kernel sockets, io_uring) or dpdk")(
         "local", po::value<std::string>(),
         "IP:PORT this endpoint receives on (required; --carrier fabric: optional, IP or "
-        "IP:PORT, for udp;ofi_rxd and tcp;ofi_rxm)")("peer", po::value<std::string>(),
-                                                     "send: IP:PORT of the receiver (required)")(
+        "IP:PORT, for udp;ofi_rxd and tcp;ofi_rxm)")(
+        "peer", po::value<std::string>(),
+        "send: IP:PORT of the receiver (required; --carrier fabric: or --fabric-peer)")(
         "entropy-ports", po::value<std::string>()->default_value("49152:64"),
         "FIRST:COUNT: the UDP source ports packets leave from (one per entropy slot)")(
         "mtu", po::value<std::string>()->default_value("1500"), "IP MTU of the link")(
@@ -435,17 +436,16 @@ Options parse_options(const po::variables_map& vm) {
   o.mode = vm.count("pingpong") ? Mode::pingpong : Mode::bulk;
   if (o.send) {
     if (fabric) {
-      if (vm.count("peer")) {
-        fail("peer",
-             "not with --carrier fabric: give the receiver's endpoint name with "
-             "--fabric-peer HEX or --fabric-peer-file FILE");
-      }
-      if (vm.count("fabric-peer") == vm.count("fabric-peer-file")) {
+      if (vm.count("peer") + vm.count("fabric-peer") + vm.count("fabric-peer-file") != 1) {
         fail("fabric-peer",
-             "required when sending over the fabric, or --fabric-peer-file (one of the two): "
-             "the name the receiver prints (srdx-perf recv --carrier fabric)");
+             "sending over the fabric takes one of --fabric-peer HEX, --fabric-peer-file FILE "
+             "(the name the receiver prints: srdx-perf recv --carrier fabric) or, for "
+             "udp;ofi_rxd and tcp;ofi_rxm, --peer IP:PORT (the receiver's --local IP:PORT)");
       }
-      if (vm.count("fabric-peer")) {
+      if (vm.count("peer")) {
+        o.peer = parse_addr("peer", get(vm, "peer"));
+        o.fabric_peer = get(vm, "peer");
+      } else if (vm.count("fabric-peer")) {
         o.fabric_peer = get(vm, "fabric-peer");
       } else {
         const std::string file = get(vm, "fabric-peer-file");
@@ -455,7 +455,7 @@ Options parse_options(const po::variables_map& vm) {
         }
       }
       std::vector<uint8_t> name;
-      if (!carrier::from_hex(o.fabric_peer, name)) {
+      if (!vm.count("peer") && !carrier::from_hex(o.fabric_peer, name)) {
         fail(vm.count("fabric-peer") ? "fabric-peer" : "fabric-peer-file",
              "'" + o.fabric_peer +
                  "' is not an endpoint name: expected an even number of hex "
@@ -874,7 +874,7 @@ class Sender {
                              : o.ep.encryption ? ep_->add_peer(o.peer, o.peer_key)
                                                : ep_->add_peer(o.peer);
     if (!r.ok() && !ep_) {
-      throw std::runtime_error("--fabric-peer: '" + o.fabric_peer + "' is not an address " +
+      throw std::runtime_error("the fabric peer '" + o.fabric_peer + "' is not an address " +
                                o.fabric.provider +
                                " takes (fi_av_insert refused it): is it the name the receiver "
                                "printed, with the same provider?");

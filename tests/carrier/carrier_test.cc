@@ -560,6 +560,51 @@ TEST(FabricCarrier, DifferentSegmentSizesWorkTogether) {
   }
 }
 
+// Providers addressed by sockaddr_in take a peer as IP:PORT too, for a peer
+// opened with that node and service; shm does not.
+TEST(FabricCarrier, PeerByIpAndPort) {
+  for (const std::string provider : {"udp;ofi_rxd", "tcp;ofi_rxm"}) {
+    SCOPED_TRACE(provider);
+    std::unique_ptr<FabricCarrier> b;
+    uint16_t port = 0;
+    for (int attempt = 0; attempt < 50 && !b; ++attempt) {
+      port = static_cast<uint16_t>(50000 + (getpid() * 7 + attempt * 131) % 10000);
+      FabricConfig cfg;
+      cfg.provider = provider;
+      cfg.node = "127.0.0.1";
+      cfg.service = std::to_string(port);
+      try {
+        b = std::make_unique<FabricCarrier>(cfg);
+      } catch (const std::runtime_error&) {  // the port is taken: another
+      }
+    }
+    ASSERT_TRUE(b) << "no free port";
+    const std::string ip_port = "127.0.0.1:" + std::to_string(port);
+    std::unique_ptr<Carrier> a = make_fabric(provider);
+    const Result<PeerId> p = a->add_peer(ip_port);
+    ASSERT_TRUE(p.ok()) << ip_port;
+    // The same peer as by its hex name.
+    EXPECT_EQ(a->add_peer(b->local_name()).value, p.value);
+    std::vector<uint8_t> got;
+    b->on_event([&](const Event& ev, Time) {
+      if (ev.type == EventType::message_received) got.assign(ev.data.begin(), ev.data.end());
+    });
+    const std::vector<uint8_t> m = message(9, 5000);
+    ASSERT_TRUE(a->send(p.value, m, SendOptions{}, dp::monotonic_now()).ok());
+    const Time start = dp::monotonic_now();
+    while (got.empty() && dp::monotonic_now() - start < kHangGuard) {
+      a->poll_once(dp::monotonic_now());
+      b->poll_once(dp::monotonic_now());
+    }
+    EXPECT_TRUE(got == m);
+    EXPECT_EQ(a->add_peer("127.0.0.1:0").err, Errc::invalid_argument);
+    EXPECT_EQ(a->add_peer("127.0.0.1:70000").err, Errc::invalid_argument);
+    EXPECT_EQ(a->add_peer("localhost:5000").err, Errc::invalid_argument);
+  }
+  std::unique_ptr<Carrier> shm = make_fabric("shm");
+  EXPECT_EQ(shm->add_peer("127.0.0.1:5000").err, Errc::invalid_argument);
+}
+
 TEST(FabricCarrier, HexNames) {
   std::vector<uint8_t> out;
   EXPECT_TRUE(from_hex("00ff10Ab", out));
