@@ -8,6 +8,13 @@
 //   srdx-perf send --link udp --local 198.18.1.2:47000 --peer 198.18.2.2:47000
 //       --key a.key --peer-key PUB_B --bytes 1GiB
 //
+// Over libfabric instead of the srdx engine (docs/carrier.md), the receiver
+// hands its endpoint name to the sender:
+//   srdx-perf recv --carrier fabric --fabric-provider 'udp;ofi_rxd' --local 198.18.2.2
+//       --no-encryption --fabric-name-file b.name
+//   srdx-perf send --carrier fabric --fabric-provider 'udp;ofi_rxd' --local 198.18.1.2
+//       --no-encryption --fabric-peer "$(cat b.name)" --bytes 1GiB
+//
 // Encryption is on unless --no-encryption (measurement only): the endpoints
 // run the Noise IK handshake and seal every packet (srdx/keys.h, OpenSSL 3).
 //
@@ -37,6 +44,8 @@
 #include <string>
 #include <vector>
 
+#include "engine_carrier.h"
+#include "fabric_carrier.h"
 #include "loop/clock.h"
 #include "loop/entropy.h"
 #include "loop/poller.h"
@@ -147,6 +156,11 @@ int pubkey() {
 
 struct Options {
   bool send = false;
+  // --carrier: "engine" (the srdx engine over --link) or "fabric" (libfabric).
+  std::string carrier = "engine";
+  carrier::FabricConfig fabric;
+  std::string fabric_peer;       // send: the receiver's endpoint name (hex)
+  std::string fabric_name_file;  // recv: where to write this endpoint's name
   dp::LinkConfig link;
   EndpointConfig ep;
   dp::PollerConfig poll;
@@ -217,11 +231,17 @@ const char* kExamples =
     "  srdx-perf send --local 127.0.0.1:47100 --entropy-ports 41000:16 --peer 127.0.0.1:47000 \\\n"
     "      --no-encryption\n"
     "  (on loopback, two processes need distinct entropy port ranges, as here)\n"
+    "  # over libfabric (the provider does reliability; no encryption), shm on one host:\n"
+    "  srdx-perf recv --carrier fabric --fabric-provider shm --no-encryption \\\n"
+    "      --fabric-name-file /tmp/b.name &\n"
+    "  srdx-perf send --carrier fabric --fabric-provider shm --no-encryption \\\n"
+    "      --fabric-peer-file /tmp/b.name --pingpong --count 10000\n"
     "\n"
     "Exit status: 0 every message arrived exactly once and intact (and, when\n"
     "sending, completed); 1 anything else; 2 bad command line.\n";
 
 struct OptionGroups {
+  po::options_description carrier{"Carrier"};
   po::options_description link{"Link"};
   po::options_description dpdk{"DPDK link (--link dpdk)"};
   po::options_description run{"Transfer (send; the receiver learns it from the sender)"};
@@ -232,10 +252,29 @@ struct OptionGroups {
   po::options_description all;
 
   OptionGroups() {
+    carrier.add_options()("carrier", po::value<std::string>()->default_value("engine"),
+                          "engine: the srdx engine over --link (srdx does reliability); fabric: "
+                          "a libfabric FI_EP_RDM endpoint (the provider does reliability; "
+                          "no encryption: needs --no-encryption)")(
+        "fabric-provider", po::value<std::string>()->default_value("udp;ofi_rxd"),
+        "--carrier fabric: the libfabric provider: udp;ofi_rxd, tcp;ofi_rxm, shm, efa "
+        "(fi_info -l lists them)")(
+        "fabric-peer", po::value<std::string>(),
+        "--carrier fabric, send: the receiver's endpoint name in hex, as it prints it")(
+        "fabric-peer-file", po::value<std::string>(),
+        "--carrier fabric, send: read the receiver's name from FILE (its --fabric-name-file)")(
+        "fabric-name-file", po::value<std::string>(),
+        "--carrier fabric, recv: write this endpoint's name (hex) to FILE once open")(
+        "fabric-segment", po::value<std::string>()->default_value("64KiB"),
+        "--carrier fabric: message bytes per provider message; larger messages are "
+        "segmented (each side tells the other the largest it takes)");
     link.add_options()("link", po::value<std::string>()->default_value("udp"),
                        "link backend: udp (kernel sockets, io_uring) or dpdk")(
-        "local", po::value<std::string>(), "IP:PORT this endpoint receives on (required)")(
-        "peer", po::value<std::string>(), "send: IP:PORT of the receiver (required)")(
+        "local", po::value<std::string>(),
+        "IP:PORT this endpoint receives on (required; --carrier fabric: optional, IP or "
+        "IP:PORT, for udp;ofi_rxd and tcp;ofi_rxm)")(
+        "peer", po::value<std::string>(),
+        "send: IP:PORT of the receiver (required; --carrier fabric: or --fabric-peer)")(
         "entropy-ports", po::value<std::string>()->default_value("49152:64"),
         "FIRST:COUNT: the UDP source ports packets leave from (one per entropy slot)")(
         "mtu", po::value<std::string>()->default_value("1500"), "IP MTU of the link")(
@@ -307,7 +346,7 @@ struct OptionGroups {
         "(send: bytes completed; recv: bytes delivered)")(
         "timeline-interval", po::value<std::string>()->default_value("1ms"),
         "--timeline: interval length (100us..10s)")("help,h", "show this help");
-    visible.add(link).add(dpdk).add(run).add(keys).add(endpoint).add(output);
+    visible.add(carrier).add(link).add(dpdk).add(run).add(keys).add(endpoint).add(output);
     all.add(visible);
     all.add_options()("role", po::value<std::string>(), "send, recv, genkey or pubkey");
   }
@@ -328,12 +367,30 @@ Options parse_options(const po::variables_map& vm) {
     throw UsageError{"unknown role '" + role + "'; accepted: send, recv, genkey, pubkey"};
   }
 
+  o.carrier = get(vm, "carrier");
+  if (o.carrier != "engine" && o.carrier != "fabric") {
+    fail("carrier", "unknown carrier '" + o.carrier + "'; accepted: engine, fabric");
+  }
+  const bool fabric = o.carrier == "fabric";
+  if (!fabric) {
+    for (const char* opt : {"fabric-peer", "fabric-peer-file", "fabric-name-file"}) {
+      if (vm.count(opt)) fail(opt, "only with --carrier fabric");
+    }
+  }
   o.link.kind = get(vm, "link");
   if (o.link.kind != "udp" && o.link.kind != "dpdk") {
     fail("link", "unknown link '" + o.link.kind + "'; accepted: udp, dpdk");
   }
-  if (!vm.count("local")) fail("local", "required: the IP:PORT this endpoint receives on");
-  o.link.local = parse_addr("local", get(vm, "local"));
+  if (!fabric && !vm.count("local")) {
+    fail("local", "required: the IP:PORT this endpoint receives on");
+  }
+  // The fabric takes an IP alone too (any port).
+  if (vm.count("local")) {
+    const std::string local = get(vm, "local");
+    o.link.local = fabric && local.find(':') == std::string::npos
+                       ? Addr{parse_ip("local", local), 0}
+                       : parse_addr("local", local);
+  }
   {
     const std::string ep = get(vm, "entropy-ports");
     const size_t colon = ep.find(':');
@@ -378,9 +435,37 @@ Options parse_options(const po::variables_map& vm) {
 
   o.mode = vm.count("pingpong") ? Mode::pingpong : Mode::bulk;
   if (o.send) {
-    if (!vm.count("peer")) fail("peer", "required when sending: the receiver's IP:PORT");
-    o.peer = parse_addr("peer", get(vm, "peer"));
-    if (o.peer == o.link.local) fail("peer", "is --local itself");
+    if (fabric) {
+      if (vm.count("peer") + vm.count("fabric-peer") + vm.count("fabric-peer-file") != 1) {
+        fail("fabric-peer",
+             "sending over the fabric takes one of --fabric-peer HEX, --fabric-peer-file FILE "
+             "(the name the receiver prints: srdx-perf recv --carrier fabric) or, for "
+             "udp;ofi_rxd and tcp;ofi_rxm, --peer IP:PORT (the receiver's --local IP:PORT)");
+      }
+      if (vm.count("peer")) {
+        o.peer = parse_addr("peer", get(vm, "peer"));
+        o.fabric_peer = get(vm, "peer");
+      } else if (vm.count("fabric-peer")) {
+        o.fabric_peer = get(vm, "fabric-peer");
+      } else {
+        const std::string file = get(vm, "fabric-peer-file");
+        std::ifstream in(file);
+        if (!in || !std::getline(in, o.fabric_peer)) {
+          fail("fabric-peer-file", "cannot read '" + file + "'");
+        }
+      }
+      std::vector<uint8_t> name;
+      if (!vm.count("peer") && !carrier::from_hex(o.fabric_peer, name)) {
+        fail(vm.count("fabric-peer") ? "fabric-peer" : "fabric-peer-file",
+             "'" + o.fabric_peer +
+                 "' is not an endpoint name: expected an even number of hex "
+                 "digits, as the receiver prints");
+      }
+    } else {
+      if (!vm.count("peer")) fail("peer", "required when sending: the receiver's IP:PORT");
+      o.peer = parse_addr("peer", get(vm, "peer"));
+      if (o.peer == o.link.local) fail("peer", "is --local itself");
+    }
     const bool bulk = o.mode == Mode::bulk;
     o.size = vm.count("size") ? parse_size("size", get(vm, "size")) : (bulk ? 64u << 10 : 64u);
     if (o.size < kMinMessageBytes) {
@@ -412,7 +497,8 @@ Options parse_options(const po::variables_map& vm) {
     if (!bulk) o.window = 1;
     o.seed = parse_uint("seed", get(vm, "seed"), 0, UINT64_MAX);
   } else {
-    for (const char* opt : {"peer", "count", "bytes", "size", "pingpong"}) {
+    for (const char* opt :
+         {"peer", "count", "bytes", "size", "pingpong", "fabric-peer", "fabric-peer-file"}) {
       if (vm.count(opt))
         fail(opt, "only when sending (the receiver learns the run from the sender)");
     }
@@ -436,6 +522,15 @@ Options parse_options(const po::variables_map& vm) {
   if (vm.count("no-gro")) o.link.udp_gro = false;
   if (vm.count("msg-timeout")) {
     o.ep.message_timeout = parse_duration("msg-timeout", get(vm, "msg-timeout"));
+  }
+
+  if (o.send && vm.count("fabric-name-file")) {
+    fail("fabric-name-file", "only when receiving (the sender names its peer: --fabric-peer)");
+  }
+  if (fabric && !vm.count("no-encryption")) {
+    fail("carrier",
+         "the fabric carrier does not encrypt or authenticate (the provider carries the bytes "
+         "as they are): say --no-encryption on both sides to run over it");
   }
 
   // Keys and encryption.
@@ -534,6 +629,31 @@ Options parse_options(const po::variables_map& vm) {
   if (std::string err = o.poll.validate(); !err.empty()) throw UsageError{err};
   o.json = vm.count("json") > 0;
   o.progress = vm.count("quiet") == 0;
+
+  if (fabric) {
+    carrier::FabricConfig& f = o.fabric;
+    f.provider = get(vm, "fabric-provider");
+    if (vm.count("local")) {
+      if (f.provider == "shm") fail("local", "not with the shm provider (it names its endpoints)");
+      f.node = sim::format_addr(Addr{o.link.local.ip, 1});
+      f.node = f.node.substr(0, f.node.rfind(':'));
+      if (o.link.local.port) f.service = std::to_string(o.link.local.port);
+    }
+    const uint64_t seg = parse_size("fabric-segment", get(vm, "fabric-segment"));
+    if (seg > (uint64_t{1} << 30)) fail("fabric-segment", "at most 1GiB");
+    f.segment_size = static_cast<uint32_t>(seg);
+    f.message_timeout = o.ep.message_timeout;
+    f.max_message_size = tuning::kDefaultMaxMessage;
+    f.max_outstanding = tuning::kDefaultMaxOutstandingMsgs;
+    f.run.busy_poll = o.poll.idle == dp::IdleMode::busy_poll;
+    f.run.spin_iterations = o.poll.spin_iterations;
+    f.run.max_sleep = o.poll.max_sleep;
+    if (std::string err = f.validate(); !err.empty()) throw UsageError{"--carrier fabric: " + err};
+    if (vm.count("fabric-name-file")) {
+      o.fabric_name_file = get(vm, "fabric-name-file");
+      if (o.fabric_name_file.empty()) fail("fabric-name-file", "needs a file name");
+    }
+  }
   return o;
 }
 
@@ -663,20 +783,71 @@ std::string path_summary(const Endpoint& ep, PeerId peer) {
   return std::to_string(active) + " of " + std::to_string(paths.size()) + " active";
 }
 
+// `ep`: the engine's endpoint, or null over the fabric (whose provider's
+// retransmissions and windows are its own).
 void progress_line(const char* role, Duration elapsed, uint64_t msgs, uint64_t bytes,
-                   double bps_now, const Endpoint& ep) {
+                   double bps_now, const Endpoint* ep) {
   std::string peer;
-  const std::vector<PeerId> peers = ep.peers();
   PeerStats ps;
-  if (!peers.empty() && ep.peer_stats(peers.front(), ps)) {
-    peer =
-        "  cwnd " + std::to_string(ps.cwnd_bytes >> 10) + " KiB  srtt " + format_us(ps.srtt.us());
+  if (ep) {
+    const std::vector<PeerId> peers = ep->peers();
+    if (!peers.empty() && ep->peer_stats(peers.front(), ps)) {
+      peer =
+          "  cwnd " + std::to_string(ps.cwnd_bytes >> 10) + " KiB  srtt " + format_us(ps.srtt.us());
+    }
+    peer = "  retx " + std::to_string(ep->stats().retransmissions) + peer;
   }
-  std::fprintf(stderr, "srdx-perf %s: %6.1f s  %10llu msgs  %8.1f MiB  %s  retx %llu%s\n", role,
-               elapsed.sec(), static_cast<unsigned long long>(msgs),
-               static_cast<double>(bytes) / (1 << 20), sim::format_rate(bps_now).c_str(),
-               static_cast<unsigned long long>(ep.stats().retransmissions), peer.c_str());
+  std::fprintf(stderr, "srdx-perf %s: %6.1f s  %10llu msgs  %8.1f MiB  %s%s\n", role, elapsed.sec(),
+               static_cast<unsigned long long>(msgs), static_cast<double>(bytes) / (1 << 20),
+               sim::format_rate(bps_now).c_str(), peer.c_str());
 }
+
+// What carries the run: the carrier, and the engine's parts when it is the
+// engine (reports read them), or the fabric carrier.
+struct Carried {
+  carrier::Carrier& c;
+  Endpoint* ep = nullptr;                    // --carrier engine
+  dp::Poller* poller = nullptr;              // --carrier engine
+  carrier::FabricCarrier* fabric = nullptr;  // --carrier fabric
+};
+
+void add_fabric_json(Json& j, const carrier::FabricCarrier& f, const std::string& provider) {
+  j.field("carrier", "fabric").field("provider", provider).field("fabric", f.describe());
+  j.field("encryption", false);
+  const carrier::CarrierStats c = f.stats();
+  const carrier::FabricStats& s = f.fabric_stats();
+  j.begin("fabric_stats");
+  j.field("provider_messages_sent", c.packets_sent);
+  j.field("provider_messages_received", c.packets_received);
+  j.field("segments_sent", s.segments_sent).field("segments_received", s.segments_received);
+  j.field("controls_sent", s.controls_sent).field("send_again", s.send_again);
+  j.field("provider_errors", s.provider_errors);
+  j.field("dropped_malformed", s.dropped_malformed);
+  j.field("dropped_unknown_source", s.dropped_unknown_source);
+  j.field("dropped_duplicate", s.dropped_duplicate);
+  j.field("idle_waits", s.waits).field("wakeups_by_fd", s.wakeups_by_fd);
+  j.end();
+}
+
+void add_fabric_rows(Table& t, const carrier::FabricCarrier& f) {
+  const carrier::CarrierStats c = f.stats();
+  const carrier::FabricStats& s = f.fabric_stats();
+  t.row("fabric", f.describe());
+  t.row("encryption", "none (the fabric carrier carries bytes as they are)");
+  t.row("provider messages sent / received",
+        std::to_string(c.packets_sent) + " / " + std::to_string(c.packets_received));
+  t.row("segments sent / received",
+        std::to_string(s.segments_sent) + " / " + std::to_string(s.segments_received));
+  t.row("provider errors / busy (EAGAIN)",
+        std::to_string(s.provider_errors) + " / " + std::to_string(s.send_again));
+  t.row("dropped (malformed, unknown source, duplicate)",
+        std::to_string(s.dropped_malformed) + ", " + std::to_string(s.dropped_unknown_source) +
+            ", " + std::to_string(s.dropped_duplicate));
+  t.row("idle waits / woken by the CQ's fd",
+        std::to_string(s.waits) + " / " + std::to_string(s.wakeups_by_fd));
+}
+
+const EndpointStats kNoEndpointStats{};
 
 // ---- sender ---------------------------------------------------------------------
 
@@ -685,10 +856,12 @@ constexpr uint64_t kEndCookie = ~uint64_t{0} - 1;
 
 class Sender {
  public:
-  Sender(const Options& o, Endpoint& ep, dp::Poller& poller, Timeline* timeline)
+  Sender(const Options& o, const Carried& k, Timeline* timeline)
       : o_(o),
-        ep_(ep),
-        poller_(poller),
+        c_(k.c),
+        ep_(k.ep),
+        poller_(k.poller),
+        fabric_(k.fabric),
         timeline_(timeline),
         pattern_(o.seed, std::max(o.size, o.last_size)) {
     header_.mode = o.mode;
@@ -697,8 +870,15 @@ class Sender {
     header_.last_size = o.last_size;
     header_.seed = o.seed;
     header_bytes_ = encode_header(header_);
-    const Result<PeerId> r =
-        o.ep.encryption ? ep_.add_peer(o.peer, o.peer_key) : ep_.add_peer(o.peer);
+    const Result<PeerId> r = !ep_              ? c_.add_peer(o.fabric_peer)
+                             : o.ep.encryption ? ep_->add_peer(o.peer, o.peer_key)
+                                               : ep_->add_peer(o.peer);
+    if (!r.ok() && !ep_) {
+      throw std::runtime_error("the fabric peer '" + o.fabric_peer + "' is not an address " +
+                               o.fabric.provider +
+                               " takes (fi_av_insert refused it): is it the name the receiver "
+                               "printed, with the same provider?");
+    }
     if (!r.ok()) throw std::runtime_error("add_peer: " + std::string(to_string(r.err)));
     peer_ = r.value;
     slots_.resize(o.window);
@@ -737,12 +917,13 @@ class Sender {
         }
         if (ev.cookie == kHeaderCookie) {
           error_ = "the run header was not delivered (" + std::string(to_string(ev.reason)) +
-                   "): is the receiver running at " + format_addr(o_.peer) + "?";
-          if (o_.ep.encryption && ep_.stats().handshakes_completed == 0) {
+                   "): is the receiver running at " +
+                   (ep_ ? format_addr(o_.peer) : "fabric name " + o_.fabric_peer) + "?";
+          if (ep_ && o_.ep.encryption && ep_->stats().handshakes_completed == 0) {
             error_ +=
                 " No handshake completed: does the receiver allow this sender's key "
                 "(its --allow-key must be " +
-                key_to_base64(ep_.public_key()) +
+                key_to_base64(ep_->public_key()) +
                 "), is --peer-key the receiver's public key, and do both sides encrypt "
                 "(neither has --no-encryption)?";
           }
@@ -774,7 +955,7 @@ class Sender {
     if (!header_sent_) {
       SendOptions so;
       so.cookie = kHeaderCookie;
-      const Result<MsgId> r = ep_.send(peer_, header_bytes_, so, now);
+      const Result<MsgId> r = c_.send(peer_, header_bytes_, so, now);
       if (!r.ok()) {
         error_ = "sending the run header: " + std::string(to_string(r.err));
         fatal_ = true;
@@ -790,7 +971,7 @@ class Sender {
         // messages that failed here.
         SendOptions so;
         so.cookie = kEndCookie;
-        ep_.send(peer_, encode_end(RunEnd{completed_, failed_}), so, now);
+        c_.send(peer_, encode_end(RunEnd{completed_, failed_}), so, now);
         end_sent_ = true;
       }
       return;
@@ -805,7 +986,7 @@ class Sender {
         so.copy = false;  // the slot stays untouched until completed or failed
         so.cookie = slot;
         const Result<MsgId> r =
-            ep_.send(peer_, std::span<const uint8_t>(s.buf.data(), len), so, now);
+            c_.send(peer_, std::span<const uint8_t>(s.buf.data(), len), so, now);
         if (r.err == Errc::would_block) break;
         if (!r.ok()) {
           error_ = "send: " + std::string(to_string(r.err));
@@ -822,7 +1003,7 @@ class Sender {
       const size_t len = header_.size_of(next_);
       pattern_.fill(next_, std::span<uint8_t>(s.buf.data(), len));
       const Result<MsgId> r =
-          ep_.send(peer_, std::span<const uint8_t>(s.buf.data(), len), SendOptions{}, now);
+          c_.send(peer_, std::span<const uint8_t>(s.buf.data(), len), SendOptions{}, now);
       if (r.ok()) {
         s.sent = now;
         s.len = len;
@@ -848,16 +1029,25 @@ class Sender {
     const Duration elapsed = (finished_ ? end_ : dp::monotonic_now()) - start_;
     const double secs = header_done_ ? std::max(elapsed.sec(), 1e-9) : 0;
     const Percentiles lat = percentiles(latencies_);
-    const EndpointStats& s = ep_.stats();
+    const EndpointStats& s = ep_ ? ep_->stats() : kNoEndpointStats;
     const double goodput = secs > 0 ? static_cast<double>(bytes_done_) * 8 / secs : 0;
     const double rate = secs > 0 ? static_cast<double>(completed_) / secs : 0;
     const char* lat_kind = o_.mode == Mode::pingpong ? "rtt" : "completion";
     if (json) {
       Json j;
       j.begin();
-      j.field("role", "send").field("ok", ok()).field("link", o_.link.kind);
+      j.field("role", "send").field("ok", ok());
+      if (ep_) {
+        j.field("link", o_.link.kind);
+      } else {
+        add_fabric_json(j, *fabric_, o_.fabric.provider);
+      }
       j.field("mode", std::string(to_string(o_.mode)));
-      j.field("local", format_addr(o_.link.local)).field("peer", format_addr(o_.peer));
+      if (ep_) {
+        j.field("local", format_addr(o_.link.local)).field("peer", format_addr(o_.peer));
+      } else {
+        j.field("local", c_.local_name()).field("peer", o_.fabric_peer);
+      }
       j.field("messages", o_.count).field("size", o_.size).field("bytes", header_.total_bytes());
       j.field("window", uint64_t{o_.window});
       j.field("completed", completed_).field("failed", failed_);
@@ -867,17 +1057,24 @@ class Sender {
       j.field("retransmissions", s.retransmissions);
       j.field("latency_kind", lat_kind);
       j.percentiles("latency_us", lat);
-      add_encryption_json(j, ep_);
-      add_endpoint_json(j, ep_);
-      add_paths_json(j, ep_, peer_);
-      add_loop_json(j, poller_, poller_.link());
+      if (ep_) {
+        add_encryption_json(j, *ep_);
+        add_endpoint_json(j, *ep_);
+        add_paths_json(j, *ep_, peer_);
+        add_loop_json(j, *poller_, poller_->link());
+      }
       if (!error_.empty()) j.field("error", error_);
       j.end();
       return j.str() + "\n";
     }
     Table t;
-    t.section("srdx-perf send (" + o_.link.kind + ", " + std::string(to_string(o_.mode)) + ") " +
-              format_addr(o_.link.local) + " -> " + format_addr(o_.peer));
+    if (ep_) {
+      t.section("srdx-perf send (" + o_.link.kind + ", " + std::string(to_string(o_.mode)) + ") " +
+                format_addr(o_.link.local) + " -> " + format_addr(o_.peer));
+    } else {
+      t.section("srdx-perf send (fabric " + o_.fabric.provider + ", " +
+                std::string(to_string(o_.mode)) + ") -> " + o_.fabric_peer);
+    }
     t.row("messages completed",
           std::to_string(completed_) + " of " + std::to_string(o_.count) + " x " +
               sim::format_size(o_.size) +
@@ -886,17 +1083,23 @@ class Sender {
     t.row("elapsed", fmt("%.3f s", secs));
     t.row("message rate", fmt("%.0f msg/s", rate));
     t.row("goodput", sim::format_rate(goodput));
-    t.row("retransmissions", std::to_string(s.retransmissions) + " (RTO events " +
-                                 std::to_string(s.rto_events) + ", reorder losses " +
-                                 std::to_string(s.reorder_losses) + ")");
-    t.row("paths",
-          path_summary(ep_, peer_) + ", " + std::to_string(s.path_replacements) + " replaced");
+    if (ep_) {
+      t.row("retransmissions", std::to_string(s.retransmissions) + " (RTO events " +
+                                   std::to_string(s.rto_events) + ", reorder losses " +
+                                   std::to_string(s.reorder_losses) + ")");
+      t.row("paths",
+            path_summary(*ep_, peer_) + ", " + std::to_string(s.path_replacements) + " replaced");
+    }
     t.row(o_.mode == Mode::pingpong ? "RTT (round trip)" : "send->completion latency",
           "p50 " + format_us(lat.p50) + "  p90 " + format_us(lat.p90) + "  p99 " +
               format_us(lat.p99) + "  p99.9 " + format_us(lat.p999) + "  max " +
               format_us(lat.max));
-    add_encryption_rows(t, ep_);
-    add_loop_rows(t, poller_, poller_.link(), ep_);
+    if (ep_) {
+      add_encryption_rows(t, *ep_);
+      add_loop_rows(t, *poller_, poller_->link(), *ep_);
+    } else {
+      add_fabric_rows(t, *fabric_);
+    }
     if (!error_.empty()) t.row("error", error_);
     t.row("result", ok() ? "OK" : "FAILED");
     return t.str();
@@ -953,8 +1156,10 @@ class Sender {
   }
 
   const Options& o_;
-  Endpoint& ep_;
-  dp::Poller& poller_;
+  carrier::Carrier& c_;
+  Endpoint* ep_;                    // the engine's, or null
+  dp::Poller* poller_;              // the engine's, or null
+  carrier::FabricCarrier* fabric_;  // or null
   Timeline* timeline_;
   Pattern pattern_;
   RunHeader header_;
@@ -977,8 +1182,8 @@ class Sender {
 
 class Receiver {
  public:
-  Receiver(const Options& o, Endpoint& ep, dp::Poller& poller, Timeline* timeline)
-      : o_(o), ep_(ep), poller_(poller), timeline_(timeline) {}
+  Receiver(const Options& o, const Carried& k, Timeline* timeline)
+      : o_(o), c_(k.c), ep_(k.ep), poller_(k.poller), fabric_(k.fabric), timeline_(timeline) {}
 
   bool done() const { return have_header_ && bitmap_.marked() == header_.count; }
   // The sender said it is finished (some messages may have failed there).
@@ -1050,7 +1255,7 @@ class Receiver {
     bytes_ += ev.data.size();
     if (timeline_) timeline_->add(now.ns(), ev.data.size());
     if (have_header_ && header_.mode == Mode::pingpong) {
-      const Result<MsgId> r = ep_.send(ev.peer, ev.data, SendOptions{}, now);
+      const Result<MsgId> r = c_.send(ev.peer, ev.data, SendOptions{}, now);
       if (!r.ok()) ++echo_failures_;
     }
     if (done() && end_ == Time()) end_ = now;
@@ -1072,7 +1277,7 @@ class Receiver {
   // Keeps acknowledging after the last message (its ACK may be lost and the
   // sender retransmit) until the link has been quiet for `quiet`.
   bool lingered(Time now, Duration quiet) {
-    const uint64_t rx = poller_.stats().rx_packets;
+    const uint64_t rx = c_.stats().packets_received;
     if (rx != rx_seen_) {
       rx_seen_ = rx;
       quiet_since_ = now;
@@ -1087,12 +1292,18 @@ class Receiver {
     const uint64_t received = bitmap_.marked();
     const uint64_t missing = have_header_ ? header_.count - received : 0;
     const double goodput = secs > 0 ? static_cast<double>(bytes_) * 8 / secs : 0;
-    const EndpointStats& s = ep_.stats();
+    const EndpointStats& s = ep_ ? ep_->stats() : kNoEndpointStats;
     if (json) {
       Json j;
       j.begin();
-      j.field("role", "recv").field("ok", ok()).field("link", o_.link.kind);
-      j.field("local", format_addr(o_.link.local));
+      j.field("role", "recv").field("ok", ok());
+      if (ep_) {
+        j.field("link", o_.link.kind);
+        j.field("local", format_addr(o_.link.local));
+      } else {
+        add_fabric_json(j, *fabric_, o_.fabric.provider);
+        j.field("local", c_.local_name());
+      }
       j.field("header_received", have_header_);
       if (have_header_) {
         j.field("mode", std::string(to_string(header_.mode)));
@@ -1104,14 +1315,17 @@ class Receiver {
       j.field("goodput_bps", goodput).field("goodput_gbps", goodput / 1e9);
       j.field("echo_failures", echo_failures_);
       j.field("sender_finished", sender_finished_).field("sender_failed", sender_failed_);
-      add_encryption_json(j, ep_);
-      add_endpoint_json(j, ep_);
-      add_loop_json(j, poller_, poller_.link());
+      if (ep_) {
+        add_encryption_json(j, *ep_);
+        add_endpoint_json(j, *ep_);
+        add_loop_json(j, *poller_, poller_->link());
+      }
       j.end();
       return j.str() + "\n";
     }
     Table t;
-    t.section("srdx-perf recv (" + o_.link.kind + ") " + format_addr(o_.link.local));
+    t.section(ep_ ? "srdx-perf recv (" + o_.link.kind + ") " + format_addr(o_.link.local)
+                  : "srdx-perf recv (fabric " + o_.fabric.provider + ") " + c_.local_name());
     if (have_header_) {
       t.row("run", std::string(to_string(header_.mode)) + ", " + std::to_string(header_.count) +
                        " x " + sim::format_size(header_.size) + " from " + sender_);
@@ -1127,10 +1341,14 @@ class Receiver {
                               : ""));
     t.row("elapsed", fmt("%.3f s", secs));
     t.row("goodput", sim::format_rate(goodput));
-    t.row("out-of-order packets", std::to_string(s.out_of_order_packets));
-    t.row("duplicate fragments", std::to_string(s.duplicate_fragments));
-    add_encryption_rows(t, ep_);
-    add_loop_rows(t, poller_, poller_.link(), ep_);
+    if (ep_) {
+      t.row("out-of-order packets", std::to_string(s.out_of_order_packets));
+      t.row("duplicate fragments", std::to_string(s.duplicate_fragments));
+      add_encryption_rows(t, *ep_);
+      add_loop_rows(t, *poller_, poller_->link(), *ep_);
+    } else {
+      add_fabric_rows(t, *fabric_);
+    }
     t.row("result", ok() ? "OK: every message exactly once and intact" : "FAILED");
     return t.str();
   }
@@ -1174,13 +1392,19 @@ class Receiver {
     bitmap_.reserve(h.count);
     cover(h.seed, std::max(h.size, h.last_size));
     PeerStats ps;
-    if (ep_.peer_stats(peer, ps)) sender_ = format_addr(ps.addr);
+    if (!ep_) {
+      sender_ = "fabric peer " + std::to_string(peer);
+    } else if (ep_->peer_stats(peer, ps)) {
+      sender_ = format_addr(ps.addr);
+    }
     if (start_ == Time()) start_ = now;
   }
 
   const Options& o_;
-  Endpoint& ep_;
-  dp::Poller& poller_;
+  carrier::Carrier& c_;
+  Endpoint* ep_;                    // the engine's, or null
+  dp::Poller* poller_;              // the engine's, or null
+  carrier::FabricCarrier* fabric_;  // or null
   Timeline* timeline_;
   bool have_header_ = false, sender_finished_ = false;
   uint64_t sender_failed_ = 0;
@@ -1196,7 +1420,22 @@ class Receiver {
 
 // ---- main -----------------------------------------------------------------------
 
+// The carrier's name where a peer finds it, written whole or not at all
+// (through a temporary file and a rename: a script waits for the file).
+std::string write_name_file(const std::string& path, const std::string& name) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out || !(out << name << "\n") || !out.flush()) return "cannot write '" + tmp + "'";
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return "cannot rename '" + tmp + "' to '" + path + "': " + std::strerror(errno);
+  }
+  return {};
+}
+
 int run(const Options& o) {
+  const bool fabric = o.carrier == "fabric";
   if (!o.ep.encryption) {
     std::fprintf(stderr,
                  "srdx-perf: WARNING: ENCRYPTION IS OFF (--no-encryption). Nothing is "
@@ -1204,10 +1443,26 @@ int run(const Options& o) {
                  "srdx-perf: WARNING: anyone on the path can read, forge and reset every "
                  "message. For measurement only.\n");
   }
-  std::unique_ptr<dp::Link> link = dp::make_link(o.link);
-  Endpoint ep(o.ep);
-  for (const PublicKey& k : o.allow_keys) ep.allow_key(k);
-  dp::Poller poller(*link, ep, o.poll);
+  // The engine over its link and poll loop, or a libfabric endpoint; the
+  // sender and receiver see the carrier (and read the engine's counters).
+  std::unique_ptr<dp::Link> link;
+  std::unique_ptr<Endpoint> engine;
+  std::unique_ptr<dp::Poller> poller;
+  std::unique_ptr<carrier::Carrier> carried;
+  carrier::FabricCarrier* fab = nullptr;
+  if (fabric) {
+    auto f = std::make_unique<carrier::FabricCarrier>(o.fabric);
+    fab = f.get();
+    carried = std::move(f);
+  } else {
+    link = dp::make_link(o.link);
+    engine = std::make_unique<Endpoint>(o.ep);
+    for (const PublicKey& k : o.allow_keys) engine->allow_key(k);
+    poller = std::make_unique<dp::Poller>(*link, *engine, o.poll);
+    carried = std::make_unique<carrier::EngineCarrier>(*poller);
+  }
+  carrier::Carrier& c = *carried;
+  const Carried k{c, engine.get(), poller.get(), fab};
   std::atomic<bool> stop{false};
   const Time started = dp::monotonic_now();
   const Time deadline = started + o.timeout;
@@ -1216,10 +1471,22 @@ int run(const Options& o) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   // Scripts wait for this line before starting the other side.
-  std::fprintf(stderr, "srdx-perf %s: listening on %s (%s), %s\n", o.send ? "send" : "recv",
-               format_addr(o.link.local).c_str(), o.link.kind.c_str(),
-               o.ep.encryption ? ("encrypted, public key " + key_to_base64(ep.public_key())).c_str()
-                               : "NOT ENCRYPTED");
+  if (fabric) {
+    if (!o.fabric_name_file.empty()) {
+      if (std::string err = write_name_file(o.fabric_name_file, c.local_name()); !err.empty()) {
+        std::fprintf(stderr, "srdx-perf: --fabric-name-file: %s\n", err.c_str());
+        return kExitFailed;
+      }
+    }
+    std::fprintf(stderr, "srdx-perf %s: listening on fabric name %s (%s), NOT ENCRYPTED\n",
+                 o.send ? "send" : "recv", c.local_name().c_str(), fab->describe().c_str());
+  } else {
+    std::fprintf(stderr, "srdx-perf %s: listening on %s (%s), %s\n", o.send ? "send" : "recv",
+                 format_addr(o.link.local).c_str(), o.link.kind.c_str(),
+                 o.ep.encryption
+                     ? ("encrypted, public key " + key_to_base64(engine->public_key())).c_str()
+                     : "NOT ENCRYPTED");
+  }
 
   std::unique_ptr<Timeline> timeline;
   if (!o.timeline_path.empty()) {
@@ -1230,9 +1497,9 @@ int run(const Options& o) {
   std::string out, series_error;
   bool ok = false;
   if (o.send) {
-    Sender s(o, ep, poller, timeline.get());
-    poller.on_event([&](const Event& ev, Time now) { s.on_event(ev, now); });
-    poller.on_tick([&](Time now) {
+    Sender s(o, k, timeline.get());
+    c.on_event([&](const Event& ev, Time now) { s.on_event(ev, now); });
+    c.on_tick([&](Time now) {
       s.on_tick(now);
       if (o.progress) s.progress(now);
       if (s.done(now) || g_interrupted.load()) stop = true;
@@ -1241,15 +1508,15 @@ int run(const Options& o) {
         stop = true;
       }
     });
-    poller.run(stop);
+    c.run(stop);
     if (!o.samples_path.empty()) series_error = write_samples(o.samples_path, s.latencies(), 1e-3);
     out = s.report(o.json);
     ok = s.ok() && !timed_out && !g_interrupted.load();
     if (!s.error().empty()) std::fprintf(stderr, "srdx-perf: %s\n", s.error().c_str());
   } else {
-    Receiver r(o, ep, poller, timeline.get());
-    poller.on_event([&](const Event& ev, Time now) { r.on_event(ev, now); });
-    poller.on_tick([&](Time now) {
+    Receiver r(o, k, timeline.get());
+    c.on_event([&](const Event& ev, Time now) { r.on_event(ev, now); });
+    c.on_tick([&](Time now) {
       if (o.progress) r.progress(now);
       if (g_interrupted.load()) stop = true;
       if (now >= deadline) {
@@ -1258,10 +1525,10 @@ int run(const Options& o) {
       }
       if ((r.done() || r.sender_finished()) && r.lingered(now, o.linger)) stop = true;
     });
-    poller.run(stop);
+    c.run(stop);
     out = r.report(o.json);
     ok = r.ok() && !g_interrupted.load();
-    const EndpointStats& st = ep.stats();
+    const EndpointStats& st = engine ? engine->stats() : kNoEndpointStats;
     const uint64_t unknown = st.drops[static_cast<size_t>(DropReason::unknown_key)];
     const uint64_t bad_auth = st.drops[static_cast<size_t>(DropReason::bad_auth)];
     if (!ok && unknown) {
@@ -1276,7 +1543,7 @@ int run(const Options& o) {
                    "handshake completed: does the sender's --peer-key name this receiver's "
                    "public key, %s?\n",
                    static_cast<unsigned long long>(bad_auth),
-                   key_to_base64(ep.public_key()).c_str());
+                   key_to_base64(engine->public_key()).c_str());
     }
   }
   if (timed_out) {
