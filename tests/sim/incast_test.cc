@@ -85,7 +85,7 @@ TEST(Incast, SixteenToOneDeepQueues) {
   const Figures f = run(incast(16, 256u << 10), "16:1, 256 KiB");
   EXPECT_LE(f.retransmitted, 0.01);
   EXPECT_GE(f.goodput, 0.89);
-  // Issue 11 asks 0.95; measured 0.854.
+  // Issue 11 asks 0.95; measured 0.866 (0.854 before host waits were left out).
   EXPECT_GE(f.fairness, 0.85);
 }
 
