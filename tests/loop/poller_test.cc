@@ -28,6 +28,9 @@
 #include <thread>
 #include <vector>
 
+#include "loop/clock.h"
+#include "wire.h"
+
 namespace srdx::dp {
 namespace {
 
@@ -624,6 +627,49 @@ TEST(Poller, RunSleepsWhenIdleAndTheLinkWakesIt) {
   EXPECT_GT(s.wakeups_by_link, 0u) << "the descriptor, not the 300 ms timeout, ended a sleep";
   EXPECT_GT(s.rx_packets, 0u);
   EXPECT_GT(s.idle_iterations, s.iterations / 2);
+}
+
+// In run(), what an iteration spent before transmitting (here: an event
+// handler that takes 3 ms) is in the ACK delay it reports: the loop reads
+// the clock again before it transmits. With the iteration's first reading
+// the ACK would say 0, and the sender would take the 3 ms for the network's.
+TEST(Poller, RunTransmitsWithTheTimeTheIterationTook) {
+  Endpoint a(endpoint_config(1)), b(endpoint_config(2));
+  FakeLink la(kA, true), lb(kB, true);
+  la.peer = &lb;
+  lb.peer = &la;
+  Poller pa(la, a, {});
+  Poller pb(lb, b, {});
+  const PeerId to_b = a.add_peer(kB).value;
+  b.add_peer(kA);
+  std::atomic<int> received{0};
+  pb.on_event([&](const Event& ev, Time) {
+    if (ev.type != EventType::message_received) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    ++received;
+  });
+  // A's side, on this thread: the largest ACK delay B reported.
+  uint32_t max_ack_delay_ns = 0;
+  pa.on_packet([&](const RxDatagram& d, const RxPath& path, Time now) {
+    wire::Packet first, second;
+    size_t count = 0;
+    if (wire::decode_datagram(d.payload, first, second, count) == wire::DecodeError::ok &&
+        first.common.type == wire::Type::ack)
+      max_ack_delay_ns = std::max(max_ack_delay_ns, first.ack.ack_delay_ns);
+    a.on_packet(d.payload, path, now);
+  });
+  std::atomic<bool> stop{false};
+  std::thread t([&] { pb.run(stop); });
+  ASSERT_TRUE(a.send(to_b, bytes("slow to hand up"), {}, monotonic_now()).ok());
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool completed = false;
+  pa.on_event([&](const Event& ev, Time) { completed |= ev.type == EventType::send_completed; });
+  while (!completed && std::chrono::steady_clock::now() < give_up) pa.poll_once(monotonic_now());
+  stop = true;
+  t.join();
+  ASSERT_TRUE(completed);
+  EXPECT_EQ(received.load(), 1);
+  EXPECT_GE(max_ack_delay_ns, 3'000'000u) << "the ACK left after the handler's 3 ms";
 }
 
 TEST(Poller, BadConfigurationsAreRefusedWithTheFieldNamed) {
