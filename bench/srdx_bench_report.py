@@ -809,6 +809,24 @@ def figures(all_recs):
     compare("srdx-dpdk 64 B ping-pong p50 RTT on the clean fabric vs TCP", "<= 1x", s, "srdx-dpdk pingpong clean",
             t, "tcp pingpong clean", "p50", lambda a, b: div(a["rtt_us"]["p50"], b["rtt_us"]["p50"]),
             lambda v: v <= 1, lambda a, b, v: "%s vs %s us" % (us(a["rtt_us"]["p50"]), us(b["rtt_us"]["p50"])))
+    # Issue 13's figures: the libfabric carrier against the srdx engine over
+    # the udp link, in one run (measured, no target: srdx-fabric / srdx-udp).
+    for sc in ("clean", "loss"):
+        e = idx.get(("srdx-udp", "pingpong", sc, 64))
+        f = idx.get(("srdx-fabric", "pingpong", sc, 64))
+        for key in ("p50", "p99.9"):
+            if f is not None:
+                compare("srdx-fabric vs srdx-udp 64 B ping-pong %s RTT, %s" % (key, sc), "(measured)", f,
+                        "srdx-fabric pingpong " + sc, e, "srdx-udp pingpong " + sc, key,
+                        lambda a, b, k=key: div(a["rtt_us"][k], b["rtt_us"][k]), lambda v: None,
+                        lambda a, b, v, k=key: "%s vs %s us (srdx-fabric / srdx-udp)" % (us(a["rtt_us"][k]),
+                                                                                    us(b["rtt_us"][k])))
+        e = idx.get(("srdx-udp", "bulk", sc, 65536))
+        f = idx.get(("srdx-fabric", "bulk", sc, 65536))
+        compare("srdx-fabric vs srdx-udp one-flow goodput, %s" % sc, "(measured)", f, "srdx-fabric bulk " + sc,
+                e, "srdx-udp bulk " + sc, "goodput_gbps", lambda a, b: div(a["goodput_gbps"], b["goodput_gbps"]),
+                lambda v: None, lambda a, b, v: "%.3f vs %.3f Gbit/s (srdx-fabric / srdx-udp)" % (
+                    a["goodput_gbps"], b["goodput_gbps"]))
     # The libfabric carrier against libfabric's own ping-pong on the same
     # fabric (issue 13): measured, no target. Means: fi_pingpong has no percentiles.
     for sc in SCENARIOS:
