@@ -17,10 +17,12 @@ import sys
 import time
 import traceback
 
-SCHEMA = "srdx-bench/5"
+SCHEMA = "srdx-bench/6"
 
-TRANSPORTS = ("srdx-udp", "srdx-dpdk", "tcp", "mptcp")
-SRDX = ("srdx-udp", "srdx-dpdk")
+TRANSPORTS = ("srdx-udp", "srdx-dpdk", "srdx-fabric", "fi_pingpong", "tcp", "mptcp")
+SRDX = ("srdx-udp", "srdx-dpdk")  # the srdx engine (encrypted, the encryption-cost pairs, its figures)
+PERF = SRDX + ("srdx-fabric",)  # srdx-perf runs (its JSON, its receiver's checks)
+FABRIC_PROVIDER = "udp;ofi_rxd"
 SCENARIOS = ("clean", "rate", "loss", "dead", "dead6of8")
 WORKLOADS = ("pingpong", "bulk", "bulk-flows")
 TIMELINE_WINDOW_S = 0.005  # goodput is judged over 5 ms windows, stepped by the timeline interval
@@ -297,6 +299,10 @@ def impl_name(tr, paths, dpdk_pmd):
         "srdx-dpdk": "srdx-perf --link dpdk (net_%s on the host veth)" % dpdk_pmd,
         "tcp": "kernel TCP (TCP_NODELAY)",
         "mptcp": "kernel MPTCP (IPPROTO_MPTCP, TCP_NODELAY, %d subflows)" % min(paths, 8),
+        "srdx-fabric": "srdx-perf --carrier fabric --fabric-provider '%s' (libfabric FI_EP_RDM: the provider "
+                       "does reliability; no encryption: the fabric carrier has none)" % FABRIC_PROVIDER,
+        "fi_pingpong": "fi_pingpong -e rdm -p '%s' -S 64 (libfabric's own test, the anchor for srdx-fabric; "
+                       "mean RTT = 2 x usec/xfer, no percentiles)" % FABRIC_PROVIDER,
     }[tr]
 
 
@@ -356,9 +362,39 @@ def broken_record(args, fields, exc):
     }
 
 
+def fipp_record(args, fields):
+    """fi_pingpong's run: the JSON srdx-bench parsed from its output (mean
+    one-way usec/xfer; the mean RTT is twice it). No percentiles, no samples."""
+    tr, wl, sc, size, sfile, rc, t0, t1 = fields[:8]
+    paths = fields[11] if len(fields) > 11 else str(args.paths)
+    j = load_json(sfile)
+    ok = bool(j.get("ok")) and rc == "0"
+    usec = j.get("usec_per_xfer") if isinstance(j.get("usec_per_xfer"), (int, float)) else None
+    time_s = j.get("time_s") if isinstance(j.get("time_s"), (int, float)) else None
+    n = j.get("iterations") if ok else None
+    return {
+        "transport": tr, "impl": impl_name(tr, int(paths), args.dpdk_pmd), "cc": None, "encryption": None,
+        "cost_pair": None, "workload": wl, "scenario": sc, "size": int(size), "flows": 1, "ok": ok,
+        "messages": n,
+        # Both directions' payload over the run's time, as fi_pingpong's MB/sec counts it.
+        "goodput_gbps": round(j["mb_per_s"] * 8e6 / 1e9, 6) if isinstance(j.get("mb_per_s"), (int, float)) else None,
+        "per_flow_goodput_gbps": [],
+        "rtt_us": None, "retransmissions": None, "duration_s": time_s,
+        "wall_s": round(float(t1) - float(t0), 3), "dead_after_s": None, "lost_messages": None,
+        "undelivered_messages": None, "failed_messages": None, "raw": os.path.relpath(sfile, args.out),
+        "samples": None, "timeline": None, "failure": None, "paths": int(paths),
+        "error": None if ok else (j.get("error") or run_error(sfile, j, rc)),
+        "fi_pingpong": {"usec_per_xfer": usec, "mean_rtt_us": None if usec is None else round(2 * usec, 2),
+                        "iterations": j.get("iterations"), "provider": j.get("provider", FABRIC_PROVIDER),
+                        "endpoint": j.get("endpoint", "rdm")},
+    }
+
+
 def build_record(args, recs, fields):
     out = args.out
     fields = list(fields)
+    if fields[0] == "fi_pingpong":
+        return fipp_record(args, fields)
     if len(fields) == 9:  # runs.tsv of srdx-bench/2: no security column
         fields.append("encrypted" if fields[0] in SRDX else "-")
     if len(fields) == 10:  # no encryption-cost pair column
@@ -375,13 +411,15 @@ def build_record(args, recs, fields):
     if isinstance(lat, dict):
         rtt = {k: lat.get(k) for k in ("p50", "p90", "p99", "p99.9", "p99.99", "max")}
         rtt["samples"] = lat.get("samples")
-    if tr in SRDX:
+        if isinstance(lat.get("mean"), (int, float)):
+            rtt["mean"] = lat["mean"]
+    if tr in PERF:
         per_flow = [j.get("goodput_gbps")]
     else:
         per_flow = [p.get("goodput_gbps") for p in j.get("per_flow", [])]
     ok = bool(j.get("ok", False)) and rc in ("0", "reuse")
     lost = undelivered = None
-    if tr in SRDX and rj:
+    if tr in PERF and rj:
         # srdx-perf's receiver checks every message. Lost: the sender was
         # told a message was delivered and the receiver never got it, or
         # got it twice or damaged. A run cut short by its timeout leaves
@@ -391,13 +429,14 @@ def build_record(args, recs, fields):
         lost = max(0, done - got) + (rj.get("duplicates") or 0) + (rj.get("corrupt") or 0)
         undelivered = rj.get("missing")
     encryption = None
-    if tr in SRDX:
+    if tr in PERF:
         # What the run said about itself; what it was asked to do when it said nothing.
         encryption = j["encryption"] if isinstance(j.get("encryption"), bool) else security != "clear"
     rec = {
         "transport": tr,
-        "impl": impl_name(tr, paths, args.dpdk_pmd) + ("" if encryption is not False else ", --no-encryption"),
-        "cc": None if tr in SRDX else j.get("cc", args.cc),
+        "impl": impl_name(tr, paths, args.dpdk_pmd) + ("" if encryption is not False or tr not in SRDX
+                                                        else ", --no-encryption"),
+        "cc": None if tr in PERF else j.get("cc", args.cc),
         "encryption": encryption,
         "cost_pair": None if pair == "-" else int(pair),
         "workload": wl,
@@ -415,7 +454,7 @@ def build_record(args, recs, fields):
         "dead_after_s": None if dead_after == "-" else float(dead_after),
         "lost_messages": lost,
         "undelivered_messages": undelivered,
-        "failed_messages": j.get("failed") if tr in SRDX else None,
+        "failed_messages": j.get("failed") if tr in PERF else None,
         "raw": os.path.relpath(sfile, out),
         "samples": None,
         "timeline": None,
@@ -438,9 +477,8 @@ def build_record(args, recs, fields):
                                                  paths, args.rate)
     if rc == "reuse":
         rec["note"] = "one connection: the one-flow bulk run of this scenario"
-        src = next((r for r in recs if r["transport"] == tr and r["workload"] == "bulk" and r["scenario"] == sc
-                    and r["size"] == int(size) and r.get("encryption") is not False and r.get("cost_pair") is None),
-                   None)
+        src = next((r for r in main_records(recs) if r["transport"] == tr and r["workload"] == "bulk"
+                    and r["scenario"] == sc and r["size"] == int(size)), None)
         if src:
             for k in ("lost_messages", "undelivered_messages", "failed_messages", "timeline", "failure", "error"):
                 rec[k] = src[k]
@@ -450,7 +488,8 @@ def build_record(args, recs, fields):
 def main_records(recs):
     """The records the scenario tables and comparisons use: every transport as
     it runs by default (srdx encrypted), not the encryption-cost pairs."""
-    return [r for r in recs if r.get("encryption") is not False and r.get("cost_pair") is None]
+    return [r for r in recs if r.get("cost_pair") is None
+            and (r.get("encryption") is not False or r["transport"] not in SRDX)]
 
 
 def g(v, fmt="%.3f"):
@@ -516,7 +555,7 @@ def table(all_recs, args):
             "loss": "every path at %s and 1%% loss" % args.rate,
             "dead": "every path at %s, path 2 dies in the middle of each run" % args.rate,
             "dead6of8": "8 paths at %s, paths 3-8 die together in the run" % args.rate}
-    cols = "%-14s %6s %-9s | %9s %7s | %8s %8s %9s %10s | %6s | %s"
+    cols = "%-14s %6s %-11s | %9s %7s | %8s %8s %9s %10s | %6s | %s"
     head = cols % ("workload", "size", "transport", "goodput", "x tcp", "p50", "p99", "p99.9", "tcp/x p99.9",
                    "rtx", "note")
     for sc in SCENARIOS:
@@ -540,6 +579,12 @@ def table(all_recs, args):
                 note = []
                 if r.get("note"):
                     note.append("= bulk run")
+                if tr == "srdx-fabric":
+                    note.append("no encryption (the fabric carrier has none)")
+                fp = r.get("fi_pingpong")
+                if fp and fp.get("mean_rtt_us") is not None:
+                    note.append("fi_pingpong: mean RTT %s us (2 x %s usec/xfer), no percentiles"
+                                % (us(fp["mean_rtt_us"]), us(fp["usec_per_xfer"])))
                 f = r.get("failure")
                 if f and "dip_ms" in f:
                     note.append("dip %.1f ms (noise %.1f), %s" % (f["dip_ms"], f["noise_dip_ms"], f["verdict"]))
@@ -559,7 +604,7 @@ def table(all_recs, args):
                               ratio(tt.get("p99.9"), rt.get("p99.9")) if tr != "tcp" and rt else "",
                               g(r["retransmissions"], "%d"), "; ".join(note)))
             if t and wl == "bulk-flows" and len(t["per_flow_goodput_gbps"]) > 1:
-                print("%-14s %6s %-9s   per flow: %s" % ("", "", "tcp", " ".join(
+                print("%-14s %6s %-11s   per flow: %s" % ("", "", "tcp", " ".join(
                     g(v) for v in t["per_flow_goodput_gbps"])))
     d68 = [r for r in recs if r["scenario"] == "dead6of8" and r["workload"] == "bulk"]
     if d68:
@@ -602,6 +647,16 @@ def table(all_recs, args):
             print(ecols % (c["transport"], c["workload"], c["size"], c["measure"], g(c["encrypted"], fmt),
                            g(c["clear"], fmt), g(c["ratio"], "%.2fx"), "%d/%d" % (c["pairs_used"], c["pairs"]),
                            c["note"]))
+
+
+def load_skipped(out):
+    """skipped.tsv: the transports srdx-bench did not run in a scenario, and why."""
+    try:
+        with open(os.path.join(out, "skipped.tsv"), encoding="utf-8") as f:
+            rows = [line.rstrip("\n").split("\t", 2) for line in f if line.strip()]
+    except OSError:
+        return []
+    return [{"transport": t, "scenario": sc, "why": why} for t, sc, why in rows]
 
 
 def encryption_cost(recs):
@@ -754,6 +809,42 @@ def figures(all_recs):
     compare("srdx-dpdk 64 B ping-pong p50 RTT on the clean fabric vs TCP", "<= 1x", s, "srdx-dpdk pingpong clean",
             t, "tcp pingpong clean", "p50", lambda a, b: div(a["rtt_us"]["p50"], b["rtt_us"]["p50"]),
             lambda v: v <= 1, lambda a, b, v: "%s vs %s us" % (us(a["rtt_us"]["p50"]), us(b["rtt_us"]["p50"])))
+    # Issue 13's figures: the libfabric carrier against the srdx engine over
+    # the udp link, in one run (measured, no target: srdx-fabric / srdx-udp).
+    for sc in ("clean", "loss"):
+        e = idx.get(("srdx-udp", "pingpong", sc, 64))
+        f = idx.get(("srdx-fabric", "pingpong", sc, 64))
+        for key in ("p50", "p99.9"):
+            if f is not None:
+                compare("srdx-fabric vs srdx-udp 64 B ping-pong %s RTT, %s" % (key, sc), "(measured)", f,
+                        "srdx-fabric pingpong " + sc, e, "srdx-udp pingpong " + sc, key,
+                        lambda a, b, k=key: div(a["rtt_us"][k], b["rtt_us"][k]), lambda v: None,
+                        lambda a, b, v, k=key: "%s vs %s us (srdx-fabric / srdx-udp)" % (us(a["rtt_us"][k]),
+                                                                                    us(b["rtt_us"][k])))
+        e = idx.get(("srdx-udp", "bulk", sc, 65536))
+        f = idx.get(("srdx-fabric", "bulk", sc, 65536))
+        compare("srdx-fabric vs srdx-udp one-flow goodput, %s" % sc, "(measured)", f, "srdx-fabric bulk " + sc,
+                e, "srdx-udp bulk " + sc, "goodput_gbps", lambda a, b: div(a["goodput_gbps"], b["goodput_gbps"]),
+                lambda v: None, lambda a, b, v: "%.3f vs %.3f Gbit/s (srdx-fabric / srdx-udp)" % (
+                    a["goodput_gbps"], b["goodput_gbps"]))
+    # The libfabric carrier against libfabric's own ping-pong on the same
+    # fabric (issue 13): measured, no target. Means: fi_pingpong has no percentiles.
+    for sc in SCENARIOS:
+        a = idx.get(("srdx-fabric", "pingpong", sc, 64))
+        b = idx.get(("fi_pingpong", "pingpong", sc, 64))
+        if a is None or b is None:
+            continue
+        name = "srdx-fabric 64 B ping-pong mean RTT vs fi_pingpong's, %s" % sc
+        am = (a.get("rtt_us") or {}).get("mean") if a.get("ok") else None
+        bm = (b.get("fi_pingpong") or {}).get("mean_rtt_us") if b.get("ok") else None
+        v = div(am, bm)
+        if v is None:
+            add(name, "(measured)", None, None, why_not(("srdx-fabric pingpong " + sc, a, am is not None),
+                                                        ("fi_pingpong " + sc, b, bm is not None)))
+        else:
+            add(name, "(measured)", round(v, 2), None,
+                "%s vs %s us mean RTT (srdx-fabric p50 %s us); srdx-perf / fi_pingpong = %.2f" % (
+                    us(am), us(bm), us(a["rtt_us"].get("p50")), v))
     # The cost of encryption (issue 10: one row reports it): measured, no target.
     for c in encryption_cost(all_recs):
         if c["workload"] == "pingpong" and c["measure"] != "rtt_p50_us":
@@ -796,7 +887,9 @@ def plots(all_recs, args):
         return []
     made = []
     names = {"srdx-udp": "srdx (udp link)", "srdx-dpdk": "srdx (dpdk, %s)" % args.dpdk_pmd,
-             "tcp": "kernel TCP (%s)" % args.cc, "mptcp": "MPTCP (%s)" % args.cc}
+             "tcp": "kernel TCP (%s)" % args.cc, "mptcp": "MPTCP (%s)" % args.cc,
+             "srdx-fabric": "srdx-perf over libfabric (%s, no encryption)" % FABRIC_PROVIDER,
+             "fi_pingpong": "fi_pingpong (%s)" % FABRIC_PROVIDER}
     for sc in SCENARIOS:
         lines = []
         for r in recs:
@@ -960,10 +1053,12 @@ def main(argv):
         "dpdk_reason": args.dpdk_reason or None,
         "duration_s": round(time.time() - args.started, 1) if args.started else None,
         "encryption": "srdx runs encrypted (Noise IK, sealed packets; a key pair per host made for the run); "
-                      "the encryption-cost pairs (cost_pair) run some encrypted and with --no-encryption",
+                      "the encryption-cost pairs (cost_pair) run some encrypted and with --no-encryption; "
+                      "srdx-fabric (the libfabric carrier) has no encryption",
         "figures": figs,
         "encryption_cost": cost,
         "failed_runs": failed,
+        "skipped": attempt("skipped runs", load_skipped, args.out),
         "report_errors": report_errors,
     }
     with open(os.path.join(args.out, "meta.json"), "w", encoding="utf-8") as f:
@@ -976,6 +1071,11 @@ def main(argv):
         for fg in figs:
             met = {True: "met", False: "MISSED", None: "-"}[fg["met"]]
             print("  %-62s %-22s %-7s %s" % (fg["figure"], fg["target"], met, fg["detail"]))
+        if meta["skipped"]:
+            print()
+            print("not run:")
+            for sk in meta["skipped"]:
+                print("  %s %s: %s" % (sk["scenario"], sk["transport"], sk["why"]))
         if failed:
             print()
             print("failed runs (recorded with ok false; their ratios omitted):")
