@@ -31,6 +31,13 @@
 // decision but without the clock read and the sleep, so that tests drive
 // the back-off with a clock of their own.
 //
+// Arrival times: a datagram's RxPath::arrival is the link's receive
+// timestamp (the udp link's kernel time); for a link without one, run()
+// says a burst found after an empty look arrived halfway between the two
+// looks (a nap, on the dpdk link), so the engine's congestion control does
+// not read the loop's naps as the network's queue. poll_once() driven from
+// outside leaves it unknown (zero).
+//
 // The Poller holds no globals; its owner stops it through an atomic flag that
 // is checked once per iteration (so within max_sleep of being set). Signal
 // handling belongs to the application.
@@ -173,8 +180,9 @@ class Poller {
   TickHandler on_tick_;
   PacketHandler on_packet_;
   bool events_paused_ = false;
-  bool live_clock_ = false;     // in run(): poll_once() may read the clock again before tx
-  uint32_t idle_in_a_row_ = 0;  // step(): idle iterations since the last that did work
+  bool live_clock_ = false;              // in run(): poll_once() may read the clock again before tx
+  Time last_empty_look_ = Time::zero();  // the last empty rx_burst() (zero: the last found some)
+  uint32_t idle_in_a_row_ = 0;           // step(): idle iterations since the last that did work
   std::vector<RxDatagram> rx_;
 };
 
