@@ -26,6 +26,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "loop/clock.h"
@@ -580,6 +581,17 @@ TEST(MakeLink, RefusesSimWithTheReasonAndUnknownKindsWithTheChoices) {
   }
 }
 
+// A's first datagram to B (a hello, for a message A queued), made by hand,
+// and the address it comes from: what a test injects into B's link.
+std::pair<std::vector<uint8_t>, Addr> first_packet(Endpoint& a) {
+  const PeerId to_b = a.add_peer(kB).value;
+  std::vector<uint8_t> hello(9000);
+  TxPath tx;
+  if (!a.send(to_b, bytes("first"), {}, Time::zero() + 1_s).ok()) return {};
+  hello.resize(a.poll_transmit(hello, tx, Time::zero() + 1_s));
+  return {hello, Addr{kA.ip, EntropyPorts{}.port_for(tx.entropy)}};
+}
+
 // run(): with nothing to do the loop sleeps on the link's descriptor, a
 // datagram wakes it, and a stop request ends it.
 TEST(Poller, RunSleepsWhenIdleAndTheLinkWakesIt) {
@@ -593,13 +605,8 @@ TEST(Poller, RunSleepsWhenIdleAndTheLinkWakesIt) {
   Poller pb(lb, b, pc);
   b.add_peer(kA);
   // A's first packet (a hello), made by hand: what arrives while B sleeps.
-  const PeerId to_b = a.add_peer(kB).value;
-  ASSERT_TRUE(a.send(to_b, bytes("wake"), {}, Time::zero() + 1_s).ok());
-  std::vector<uint8_t> hello(9000);
-  TxPath tx;
-  hello.resize(a.poll_transmit(hello, tx, Time::zero() + 1_s));
+  const auto [hello, from] = first_packet(a);
   ASSERT_FALSE(hello.empty());
-  const Addr from{kA.ip, EntropyPorts{}.port_for(tx.entropy)};
 
   // A busy machine may deschedule this thread past the loop's sleep, and the
   // datagram then lands while the loop spins: try a few times. Each attempt
@@ -687,13 +694,8 @@ TEST(Poller, RunGuessesWhenADatagramArrivedWhileTheLoopNapped) {
   pc.max_sleep_without_fd = Duration::millis(2);
   Poller pb(lb, b, pc);
   b.add_peer(kA);
-  const PeerId to_b = a.add_peer(kB).value;
-  ASSERT_TRUE(a.send(to_b, bytes("nap"), {}, Time::zero() + 1_s).ok());
-  std::vector<uint8_t> hello(9000);
-  TxPath tx;
-  hello.resize(a.poll_transmit(hello, tx, Time::zero() + 1_s));
+  const auto [hello, from] = first_packet(a);
   ASSERT_FALSE(hello.empty());
-  const Addr from{kA.ip, EntropyPorts{}.port_for(tx.entropy)};
 
   // From outside: unknown.
   Time seen_arrival = Time::infinite(), seen_now = Time::zero();
