@@ -88,13 +88,15 @@ const std::vector<Opt>& options_table() {
       {"engine", "engine.ack-every", "2", "acknowledge at least every N packets (1..64)"},
       {"engine", "engine.reorder-threshold", "3",
        "later packets on a path acked before an earlier one is lost (1..1000)"},
-      {"engine", "engine.cc-target", "50us", "congestion control: target queueing delay"},
+      {"engine", "engine.cc-target", "25us", "congestion control: target queueing delay"},
       {"engine", "engine.cc-initial-window", "64KiB", "congestion control: initial window"},
       {"engine", "engine.cc-max-window", "64MiB", "congestion control: largest window"},
       {"engine", "engine.pacing", "on", "pace each window out (on/off)"},
       {"engine", "engine.idle", "sleep",
        "poll loop when idle: sleep (spin, then sleep on the link) or busy (a core)"},
       {"engine", "engine.max-sleep", "1ms", "poll loop: longest single sleep"},
+      {"engine", "engine.spin-time", "0us",
+       "poll loop: keep spinning this long after the last work before sleeping (0us..1s)"},
       {"endpoint", "endpoint.max-peers", "1024",
        "peers the endpoint may hold, listed and accepted together (1..1048576); "
        "[peers] must fit"},
@@ -455,6 +457,8 @@ void parse_engine(const Values& v, DaemonConfig& c) {
   }
   c.poll.max_sleep = parse_duration_or_fail("engine.max-sleep", v.get("engine.max-sleep"),
                                             Duration::micros(1), Duration::millis(100));
+  c.poll.spin_time = parse_duration_or_fail("engine.spin-time", v.get("engine.spin-time"),
+                                            Duration::zero(), Duration::seconds(1));
   c.poll.burst = c.link.burst;
   c.poll.tx_budget = std::max<uint32_t>(256, c.link.burst);
   if (std::string err = c.poll.validate(); !err.empty()) fail("engine.max-sleep", err);

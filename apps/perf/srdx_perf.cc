@@ -326,10 +326,13 @@ struct OptionGroups {
         "busy: poll without pause (a core each); sleep: spin, then sleep on the link")(
         "spin", po::value<std::string>()->default_value("200"),
         "--idle sleep: idle iterations before sleeping")(
+        "spin-time", po::value<std::string>()->default_value("0us"),
+        "--idle sleep: also spin this long after the last work before sleeping (the busy-poll "
+        "window after activity: 0us..1s)")(
         "max-sleep", po::value<std::string>()->default_value("1ms"),
         "longest single sleep (dpdk, which cannot wake the loop: at most 50us)")(
         "cc-target", po::value<std::string>(),
-        "congestion control: target queueing delay (default 50us); noisy hosts want more")(
+        "congestion control: target queueing delay (default 25us, plus flow scaling)")(
         "rto-min", po::value<std::string>(), "smallest retransmission timeout (default 50us)")(
         "msg-timeout", po::value<std::string>(),
         "a message not acknowledged within this fails (default 2s)")(
@@ -624,6 +627,7 @@ Options parse_options(const po::variables_map& vm) {
   }
   o.poll.spin_iterations = static_cast<uint32_t>(parse_uint("spin", get(vm, "spin"), 1, 1u << 30));
   o.poll.max_sleep = parse_duration("max-sleep", get(vm, "max-sleep"));
+  o.poll.spin_time = parse_duration("spin-time", get(vm, "spin-time"));
   o.poll.burst = o.link.burst;
   o.poll.tx_budget = std::max<uint32_t>(256, o.link.burst);
   if (std::string err = o.poll.validate(); !err.empty()) throw UsageError{err};

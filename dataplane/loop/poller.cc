@@ -24,6 +24,8 @@ std::string PollerConfig::validate() const {
   }
   if (max_sleep_without_fd <= Duration::zero()) return "max_sleep_without_fd: must be positive";
   if (timer_slack < Duration::zero()) return "timer_slack: must not be negative";
+  if (spin_time < Duration::zero() || spin_time > Duration::seconds(1))
+    return "spin_time: must be within [0, 1 s]";
   return {};
 }
 
@@ -167,9 +169,11 @@ void Poller::note_iteration(Duration d) {
 Time Poller::step(Time now) {
   if (poll_once(now)) {
     idle_in_a_row_ = 0;
+    last_work_ = now;
     return now;
   }
-  if (cfg_.idle != IdleMode::spin_then_sleep || ++idle_in_a_row_ < cfg_.spin_iterations) {
+  if (cfg_.idle != IdleMode::spin_then_sleep || ++idle_in_a_row_ < cfg_.spin_iterations ||
+      now - last_work_ < cfg_.spin_time) {
     return now;
   }
   // Nothing to do: sleep until the endpoint has work, packets arrive, or

@@ -69,6 +69,11 @@ struct PollerConfig {
   IdleMode idle = IdleMode::spin_then_sleep;
   // Idle iterations in a row before the first sleep.
   uint32_t spin_iterations = 200;
+  // The busy-poll window after activity, in time: after an iteration that
+  // did work, the loop also keeps spinning until this long has passed
+  // before it sleeps. A count of iterations lasts as long as they take; a
+  // time says what an answer may wait. Zero: spin_iterations alone.
+  Duration spin_time = Duration::zero();
   // The longest one sleep lasts: bounds how late a stop request or a packet
   // on a link without wait_fd() is seen.
   Duration max_sleep = Duration::millis(1);
@@ -183,6 +188,7 @@ class Poller {
   bool live_clock_ = false;              // in run(): poll_once() may read the clock again before tx
   Time last_empty_look_ = Time::zero();  // the last empty rx_burst() (zero: the last found some)
   uint32_t idle_in_a_row_ = 0;           // step(): idle iterations since the last that did work
+  Time last_work_ = Time::zero();        // step(): when an iteration last did work
   std::vector<RxDatagram> rx_;
 };
 

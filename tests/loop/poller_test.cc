@@ -463,6 +463,28 @@ TEST(Poller, StepSpinsThenSleepsAndWorkStartsTheCountAgain) {
   EXPECT_EQ(busy.stats().idle_iterations, 1000u);
 }
 
+// spin_time: after work the loop spins for that long, whatever the count;
+// past it (and past spin_iterations) it sleeps.
+TEST(Poller, StepSpinsForSpinTimeAfterWork) {
+  PollerConfig pc;
+  pc.spin_iterations = 2;
+  pc.spin_time = 100_us;
+  pc.max_sleep = 2_ms;
+  Endpoint e(endpoint_config(1));
+  FakeLink l(kA, true);
+  Poller poller(l, e, pc);
+  Time now = Time::zero() + 1_s;
+  l.inject(std::vector<uint8_t>(40, 0xee), Addr{kB.ip, 50000});  // work
+  ASSERT_EQ(poller.step(now), now);
+  for (int i = 1; i <= 9; ++i) {
+    EXPECT_EQ(poller.step(now + Duration::micros(10 * i)), now + Duration::micros(10 * i))
+        << "idle at " << 10 * i << " us after work: within spin_time, spins";
+  }
+  const Time later = now + 100_us;
+  EXPECT_EQ(poller.step(later), later + pc.max_sleep) << "spin_time over: sleeps";
+  EXPECT_EQ(poller.stats().idle_sleeps, 0u) << "step() decides, it does not sleep";
+}
+
 // The sleep lasts until the endpoint's next deadline when that comes first,
 // else max_sleep (a link without a descriptor: max_sleep_without_fd, since
 // nothing would wake it when packets arrive); at the deadline, the timer runs.
@@ -735,6 +757,9 @@ TEST(Poller, BadConfigurationsAreRefusedWithTheFieldNamed) {
   pc = {};
   pc.max_sleep = Duration::zero();
   EXPECT_NE(pc.validate().find("max_sleep"), std::string::npos);
+  pc = {};
+  pc.spin_time = Duration::nanos(-1);
+  EXPECT_NE(pc.validate().find("spin_time"), std::string::npos);
   Endpoint e(endpoint_config(1));
   FakeLink l(kA);
   pc = {};
