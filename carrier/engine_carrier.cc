@@ -77,6 +77,15 @@ Result<MsgId> EngineCarrier::send(PeerId peer, std::span<const uint8_t> data,
   return poller_->endpoint().send(peer, data, opt, now);
 }
 
+bool EngineCarrier::peer_reachable(PeerId peer) const {
+  PeerStats ps;
+  return poller_->endpoint().peer_stats(peer, ps) && ps.up;
+}
+
+Errc EngineCarrier::remove_peer(PeerId peer, Time now) {
+  return poller_->endpoint().remove_peer(peer, now);
+}
+
 bool EngineCarrier::poll_once(Time now) { return poller_->poll_once(now); }
 
 void EngineCarrier::run(const std::atomic<bool>& stop) { poller_->run(stop); }

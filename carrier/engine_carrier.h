@@ -35,6 +35,8 @@ class EngineCarrier final : public Carrier {
 
   Result<MsgId> send(PeerId peer, std::span<const uint8_t> data, const SendOptions& opt,
                      Time now) override;
+  bool peer_reachable(PeerId peer) const override;
+  Errc remove_peer(PeerId peer, Time now) override;
   bool poll_once(Time now) override;
   void run(const std::atomic<bool>& stop) override;
   int wait_fd() const override;

@@ -123,6 +123,7 @@ class FabricCarrier::Impl {
     fi_addr_t addr = FI_ADDR_UNSPEC;
     uint64_t remote_id = 0;    // its incarnation, once learnt
     bool confirmed = false;    // it answered our hello (or sent data): it knows us
+    bool removed = false;      // remove_peer(): its id is not used again
     Time hello_next;           // when to (re)send a hello while unconfirmed
     uint32_t outstanding = 0;  // messages to it not completed or failed yet
     // Payload bytes per segment to it: ours, or less when its receive
@@ -135,6 +136,16 @@ class FabricCarrier::Impl {
     MsgId done_low = 1;  // every id below is handed up or aborted
     std::set<MsgId> done_above;
     std::unordered_map<uint16_t, FlowIn> flows;
+  };
+
+  // What a removed peer's name keeps for when it is added again.
+  struct Retired {
+    uint64_t remote_id = 0;
+    MsgId next_msg = 1;
+    std::unordered_map<uint16_t, uint64_t> next_oseq;
+    MsgId done_low = 1;
+    std::set<MsgId> done_above;
+    std::unordered_map<uint16_t, uint64_t> flow_next;
   };
 
   struct OutMsg {
@@ -377,6 +388,21 @@ class FabricCarrier::Impl {
     peers_.back().addr = addr;
     peers_.back().seg_payload = seg_bytes_ - wire::kHeaderBytes;
     by_name_[name] = id;
+    if (auto it = retired_.find(name); it != retired_.end()) {
+      Peer& p = peers_.back();
+      Retired& r = it->second;
+      p.next_msg = r.next_msg;
+      p.next_oseq = std::move(r.next_oseq);
+      p.done_low = r.done_low;
+      p.done_above = std::move(r.done_above);
+      for (const auto& [flow, next] : r.flow_next) p.flows[flow].next = next;
+      if (r.remote_id != 0 && !by_remote_.count(r.remote_id)) {
+        // A hello from another incarnation resets all this (learn()).
+        p.remote_id = r.remote_id;
+        by_remote_[r.remote_id] = id;
+      }
+      retired_.erase(it);
+    }
     return {id, Errc::ok};
   }
 
@@ -410,12 +436,49 @@ class FabricCarrier::Impl {
     return r.value;
   }
 
+  Errc remove_peer(PeerId id, Time now) {
+    if (id >= peers_.size() || peers_[id].removed) return Errc::unknown_peer;
+    std::vector<uint64_t> gone;
+    for (const auto& [key, m] : out_)
+      if (m.peer == id) gone.push_back(key);
+    // The peer is told (abort), so that it drops what arrived of them.
+    for (uint64_t key : gone) fail_message(key, FailReason::peer_removed, now, true);
+    Peer& p = peers_[id];
+    // The peer does not forget us: it still knows which of our message ids
+    // it handed up and where our ordered flows stand, as we know its. Adding
+    // the name again continues from there (peer_by_name), or the peer would
+    // take our next messages for duplicates.
+    Retired& r = retired_[p.name];
+    r.remote_id = p.remote_id;
+    r.next_msg = p.next_msg;
+    r.next_oseq = std::move(p.next_oseq);
+    r.done_low = p.done_low;
+    r.done_above = std::move(p.done_above);
+    r.flow_next.clear();
+    for (const auto& [flow, f] : p.flows) r.flow_next[flow] = f.next;
+    by_name_.erase(p.name);
+    if (p.remote_id != 0) by_remote_.erase(p.remote_id);
+    // The slot keeps its address and `confirmed` only, for the aborts and
+    // acks still queued to it; its id is not used again.
+    p.removed = true;
+    p.partial.clear();
+    p.flows.clear();
+    p.next_oseq.clear();
+    p.done_above.clear();
+    p.hello_next = Time();
+    return Errc::ok;
+  }
+
+  bool peer_reachable(PeerId id) const {
+    return id < peers_.size() && !peers_[id].removed && peers_[id].confirmed;
+  }
+
   // ---- sending ---------------------------------------------------------------
 
   static uint64_t key_of(PeerId peer, MsgId id) { return (uint64_t{peer} << 40) | id; }
 
   Result<MsgId> send(PeerId peer, std::span<const uint8_t> data, const SendOptions& opt, Time now) {
-    if (peer >= peers_.size()) return {0, Errc::unknown_peer};
+    if (peer >= peers_.size() || peers_[peer].removed) return {0, Errc::unknown_peer};
     if (data.size() > cfg_.max_message_size) return {0, Errc::too_large};
     if (out_.size() >= cfg_.max_outstanding) return {0, Errc::would_block};
     Peer& p = peers_[peer];
@@ -918,6 +981,7 @@ class FabricCarrier::Impl {
   std::unordered_map<uint64_t, PeerId> by_remote_;
   std::unordered_map<uint64_t, OutMsg> out_;
   std::deque<uint64_t> txq_;
+  std::map<std::vector<uint8_t>, Retired> retired_;
   std::set<std::pair<Time, uint64_t>> deadlines_;
   std::deque<Control> controls_;
   std::deque<Pending> events_;
@@ -930,6 +994,8 @@ FabricCarrier::~FabricCarrier() = default;
 
 std::string FabricCarrier::local_name() const { return to_hex(impl_->name_); }
 Result<PeerId> FabricCarrier::add_peer(std::string_view name) { return impl_->add_peer(name); }
+bool FabricCarrier::peer_reachable(PeerId peer) const { return impl_->peer_reachable(peer); }
+Errc FabricCarrier::remove_peer(PeerId peer, Time now) { return impl_->remove_peer(peer, now); }
 Result<MsgId> FabricCarrier::send(PeerId peer, std::span<const uint8_t> data,
                                   const SendOptions& opt, Time now) {
   return impl_->send(peer, data, opt, now);

@@ -95,6 +95,8 @@ class FabricCarrier final : public Carrier {
   Result<PeerId> add_peer(std::string_view name) override;
   Result<MsgId> send(PeerId peer, std::span<const uint8_t> data, const SendOptions& opt,
                      Time now) override;
+  bool peer_reachable(PeerId peer) const override;
+  Errc remove_peer(PeerId peer, Time now) override;
   bool poll_once(Time now) override;
   void run(const std::atomic<bool>& stop) override;
   int wait_fd() const override;

@@ -47,10 +47,11 @@ struct Opt {
 };
 
 // Groups in --help order.
-const char* const kGroups[] = {"link",    "engine",   "endpoint", "keys",  "peers",
-                               "control", "services", "log",      "daemon"};
+const char* const kGroups[] = {"link",  "carrier", "engine",   "endpoint", "keys",
+                               "peers", "control", "services", "log",      "daemon"};
 const char* group_caption(std::string_view g) {
   if (g == "link") return "Link ([link] in the config file)";
+  if (g == "carrier") return "Carrier: what moves the messages ([carrier]; read at start)";
   if (g == "engine") return "Engine: paths, timers, congestion control ([engine])";
   if (g == "endpoint") return "Endpoint: encryption, peers and memory ([endpoint]; read at start)";
   if (g == "keys") return "Keys: the appliance's own key pair ([keys]; read at start)";
@@ -76,6 +77,15 @@ const std::vector<Opt>& options_table() {
       {"link", "link.gateway", nullptr, "dpdk: next-hop IP for peers off the local subnet"},
       {"link", "link.prefix-len", "24", "dpdk: local subnet prefix length (1..32)"},
       {"link", "link.neighbour", nullptr, "dpdk: IP=MAC static neighbour entry; repeatable", true},
+      {"carrier", "carrier.kind", "engine",
+       "engine: the srdx engine over the link (it does reliability, multipath and "
+       "encryption); fabric: a libfabric reliable-datagram endpoint of carrier.provider (the "
+       "provider does reliability; no encryption: needs endpoint.encryption = off; the link "
+       "is not opened)"},
+      {"carrier", "carrier.provider", "udp;ofi_rxd",
+       "carrier.kind = fabric: the libfabric provider (efa on AWS; udp;ofi_rxd and "
+       "tcp;ofi_rxm open at link.local's IP:PORT; shm names its endpoint itself, and peers "
+       "name it with fabric-name=)"},
       {"engine", "engine.paths", "16", "entropies (paths) per peer (1..256)"},
       {"engine", "engine.rto-min", "50us", "smallest retransmission timeout"},
       {"engine", "engine.rto-initial", "1ms", "retransmission timeout before any RTT sample"},
@@ -118,8 +128,10 @@ const std::vector<Opt>& options_table() {
        "file holding this appliance's X25519 private key, base64 (srdxctl genkey); must not "
        "be world-readable (chmod 600); required with endpoint.encryption on"},
       {"peers", "peers.peer", nullptr,
-       "NAME=IP:PORT[,tcp=PORT][,key=BASE64]: a peer, its TCP echo port (default 7481) and "
-       "its public key (srdxctl pubkey; required with endpoint.encryption on); repeatable",
+       "NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX]: a peer, its TCP echo port "
+       "(default 7481), its public key (srdxctl pubkey; required with endpoint.encryption "
+       "on) and, with carrier.kind = fabric over shm, its endpoint name (its srdxctl status "
+       "shows it); repeatable",
        true},
       {"peers", "peers.allow-key", nullptr,
        "BASE64 public key: with accept-unknown = on, a host not in [peers] may connect only "
@@ -517,6 +529,48 @@ void parse_peers(const Values& v, DaemonConfig& c) {
       parse_bool_or_fail("peers.accept-unknown", v.get("peers.accept-unknown"));
 }
 
+// After parse_link and parse_peers: the fabric carrier needs the link's
+// address and no encryption.
+void parse_carrier(const Values& v, DaemonConfig& c) {
+  c.carrier = v.get("carrier.kind");
+  if (c.carrier != "engine" && c.carrier != "fabric") {
+    fail("carrier.kind", quote(c.carrier) + " is not a carrier; accepted: engine, fabric");
+  }
+  c.fabric_provider = v.get("carrier.provider");
+  if (c.carrier != "fabric") {
+    if (v.given("carrier.provider")) {
+      fail("carrier.provider",
+           "only with carrier.kind = fabric (carrier.kind is " + c.carrier + ")");
+    }
+    for (const PeerConfig& p : c.peers) {
+      if (!p.fabric_name.empty()) {
+        fail("peers.peer", "peer " + quote(p.name) +
+                               ": fabric-name= only with carrier.kind = fabric (carrier.kind is " +
+                               c.carrier + ")");
+      }
+    }
+    return;
+  }
+  if (c.fabric_provider.empty()) {
+    fail("carrier.provider", "empty; accepted e.g. udp;ofi_rxd, tcp;ofi_rxm, shm, efa");
+  }
+  if (c.ep.encryption) {
+    fail("carrier.kind",
+         "fabric does not encrypt or authenticate: it needs endpoint.encryption = off "
+         "(for measurement; or use carrier.kind = engine)");
+  }
+  if (c.link.kind != "udp") {
+    fail("carrier.kind",
+         "fabric opens its own endpoint at link.local: link.kind must stay udp "
+         "(it is " +
+             c.link.kind + ")");
+  }
+  if (c.ep.accept_unknown_peers) {
+    fail("peers.accept-unknown",
+         "not with carrier.kind = fabric: it has no keys to tell strangers apart");
+  }
+}
+
 // After parse_rest, so that a missing link.local or token file is named
 // first. The key is read whether or not the token is (a reload compares it).
 void parse_keys(const Values& v, DaemonConfig& c) {
@@ -634,7 +688,8 @@ std::string parse_addr(std::string_view text, Addr& out) { return sim::parse_add
 std::string parse_peer(std::string_view text, PeerConfig& out) {
   const std::string t(text);
   const std::string accepted =
-      "; accepted: NAME=IP:PORT[,tcp=PORT][,key=BASE64], e.g. b=198.18.2.2:47000,key=...";
+      "; accepted: NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX], e.g. "
+      "b=198.18.2.2:47000,key=...";
   const size_t eq = t.find('=');
   if (eq == std::string::npos) return quote(t) + " has no NAME=" + accepted;
   PeerConfig p;
@@ -650,7 +705,7 @@ std::string parse_peer(std::string_view text, PeerConfig& out) {
   const std::string rest = t.substr(eq + 1);
   const size_t comma = rest.find(',');
   const std::string addr = rest.substr(0, comma);
-  bool have_tcp = false, have_key = false;
+  bool have_tcp = false, have_key = false, have_name = false;
   // The options after the address, each once, in any order.
   for (size_t at = comma; at != std::string::npos;) {
     const size_t next = rest.find(',', at + 1);
@@ -682,6 +737,18 @@ std::string parse_peer(std::string_view text, PeerConfig& out) {
       }
       if (is_zero(*k)) return "peer " + quote(p.name) + ": the key is the all-zero key";
       p.key = *k;
+    } else if (opt.rfind("fabric-name=", 0) == 0) {
+      if (have_name) return quote(t) + ": fabric-name= given twice" + accepted;
+      have_name = true;
+      p.fabric_name = opt.substr(12);
+      const bool hex =
+          !p.fabric_name.empty() && p.fabric_name.size() % 2 == 0 && p.fabric_name.size() <= 8192 &&
+          p.fabric_name.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+      if (!hex) {
+        return "peer " + quote(p.name) + ": fabric-name " + quote(p.fabric_name) +
+               " is not an endpoint name; accepted: an even number of hex digits, at most "
+               "8192 (the peer's srdxctl status shows its name)";
+      }
     } else {
       return quote(t) + ": unknown " + quote(opt) + accepted;
     }
@@ -785,6 +852,7 @@ ParseResult parse_config(const std::vector<std::string>& args, DaemonConfig& out
     parse_engine(v, c);
     parse_peers(v, c);
     parse_endpoint(v, c);
+    parse_carrier(v, c);
     parse_rest(v, c, read_token);
     parse_keys(v, c);
     out = std::move(c);

@@ -37,6 +37,10 @@ struct PeerConfig {
   // Its static public key (key=BASE64); all zero: none given (accepted only
   // with endpoint.encryption = off).
   PublicKey key{};
+  // With carrier.kind = fabric: the peer's endpoint name in hex (srdxctl
+  // status shows it), for providers not addressed by IP:PORT (shm). Empty:
+  // the peer is reached at addr.
+  std::string fabric_name;
   bool operator==(const PeerConfig&) const = default;
 };
 
@@ -55,6 +59,11 @@ struct EndpointLimits {
 struct DaemonConfig {
   std::string config_file;  // empty: command line only
   dp::LinkConfig link;
+  // carrier.kind: "engine" (the srdx engine over the link) or "fabric" (a
+  // libfabric endpoint of carrier.provider, opened at link.local for the
+  // providers addressed by IP:PORT; the link is not opened).
+  std::string carrier = "engine";
+  std::string fabric_provider = "udp;ofi_rxd";
   EndpointConfig ep;  // ep.accept_unknown_peers is peers.accept-unknown
   EndpointLimits limits;
   dp::PollerConfig poll;

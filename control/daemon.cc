@@ -67,8 +67,7 @@ void Daemon::on_event(const Event& ev, Time now) {
       if (!peer_names_.count(ev.peer)) {
         const uint64_t n = ++echo_refused_;
         if ((n & (n - 1)) == 0) {  // the 1st, 2nd, 4th, 8th...
-          PeerStats ps;
-          const std::string addr = ep_->peer_stats(ev.peer, ps) ? format_addr(ps.addr) : "?";
+          const std::string addr = peer_label(ev.peer);
           SRDX_LOG_INFO("srdx echo: not answering %s (not a configured peer; %llu refused so far)",
                         addr.c_str(), static_cast<unsigned long long>(n));
         }
@@ -77,7 +76,7 @@ void Daemon::on_event(const Event& ev, Time now) {
       {
         SendOptions opt;
         opt.flow = kEchoFlow;
-        if (ep_->send(ev.peer, ev.data, opt, now).ok()) {
+        if (carrier_->send(ev.peer, ev.data, opt, now).ok()) {
           ++echo_served_;
         } else {
           ++echo_failed_;
@@ -91,8 +90,7 @@ void Daemon::on_event(const Event& ev, Time now) {
     case EventType::peer_down: {
       auto named = peer_names_.find(ev.peer);
       const std::string name = named == peer_names_.end() ? std::string() : named->second;
-      PeerStats ps;
-      const std::string addr = ep_->peer_stats(ev.peer, ps) ? format_addr(ps.addr) : "?";
+      const std::string addr = peer_label(ev.peer);
       const bool up = ev.type == EventType::peer_up;
       if (!name.empty()) {
         logf(up ? LogLevel::info : LogLevel::warn, "peer %s (%s) %s", name.c_str(), addr.c_str(),
@@ -122,22 +120,67 @@ void Daemon::on_tick(Time now) {
   if (now - last_refresh_ >= kSnapshotEvery) refresh_snapshot(now);
 }
 
+std::string Daemon::peer_label(PeerId id) const {
+  if (engine_) {
+    PeerStats ps;
+    return engine_->endpoint().peer_stats(id, ps) ? format_addr(ps.addr) : "?";
+  }
+  auto named = peer_names_.find(id);
+  return "fabric peer " + std::to_string(id) +
+         (named == peer_names_.end() ? std::string() : " (" + named->second + ")");
+}
+
 void Daemon::refresh_snapshot(Time now) {
   last_refresh_ = now;
   Snapshot s;
   s.instance = instance_;
   s.start_time = start_time_;
-  s.link_kind = cfg_.link.kind;
-  s.link_local = link_->local();
+  s.carrier = std::string(carrier_->kind());
+  s.carrier_name = carrier_->local_name();
   s.encryption = cfg_.ep.encryption;
   s.public_key = public_key_;
-  s.ep = ep_->stats();
-  s.link = link_->stats();
-  for (const auto& [name, v] : link_->backend_counters()) s.link_backend.emplace_back(name, v);
-  s.poller = poller_->stats();
-  s.buffered_messages = ep_->buffered_messages();
-  s.buffered_bytes = ep_->buffered_bytes();
-  s.endpoint_peers = ep_->peers().size();
+  if (engine_) {
+    s.link_kind = cfg_.link.kind;
+    s.link_local = engine_->link().local();
+    Endpoint& ep = engine_->endpoint();
+    s.ep = ep.stats();
+    s.link = engine_->link().stats();
+    for (const auto& [name, v] : engine_->link().backend_counters())
+      s.link_backend.emplace_back(name, v);
+    s.poller = engine_->poller().stats();
+    s.buffered_messages = ep.buffered_messages();
+    s.buffered_bytes = ep.buffered_bytes();
+    s.endpoint_peers = ep.peers().size();
+  } else {
+    // The fabric has no link, poller or engine counters: what the carrier
+    // counts takes the endpoint's names, the provider's own the backend's.
+    s.link_kind = "fabric";
+    s.link_local = cfg_.link.local;
+    s.carrier_detail = fabric_->describe();
+    const carrier::CarrierStats c = fabric_->stats();
+    s.ep.messages_sent = c.messages_sent;
+    s.ep.messages_completed = c.messages_completed;
+    s.ep.messages_failed = c.messages_failed;
+    s.ep.messages_received = c.messages_received;
+    s.ep.bytes_sent = c.bytes_sent;
+    s.ep.bytes_received = c.bytes_received;
+    s.ep.packets_sent = c.packets_sent;
+    s.ep.packets_received = c.packets_received;
+    const carrier::FabricStats& f = fabric_->fabric_stats();
+    s.link_backend = {{"fabric_segments_sent", f.segments_sent},
+                      {"fabric_segments_received", f.segments_received},
+                      {"fabric_controls_sent", f.controls_sent},
+                      {"fabric_send_again", f.send_again},
+                      {"fabric_provider_errors", f.provider_errors},
+                      {"fabric_dropped_malformed", f.dropped_malformed},
+                      {"fabric_dropped_unknown_source", f.dropped_unknown_source},
+                      {"fabric_dropped_duplicate", f.dropped_duplicate},
+                      {"fabric_peer_restarts", f.peer_restarts},
+                      {"fabric_waits", f.waits},
+                      {"fabric_wakeups_by_fd", f.wakeups_by_fd}};
+    s.buffered_messages = c.messages_sent - c.messages_completed - c.messages_failed;
+    s.endpoint_peers = peer_ids_.size();
+  }
   s.echo_served = echo_served_;
   s.echo_failed = echo_failed_;
   s.echo_refused = echo_refused_;
@@ -150,9 +193,15 @@ void Daemon::refresh_snapshot(Time now) {
     PeerSnapshot ps;
     ps.cfg = pc;
     auto it = peer_ids_.find(pc.name);
-    if (it != peer_ids_.end() && ep_->peer_stats(it->second, ps.stats)) {
+    if (it != peer_ids_.end() && engine_) {
+      if (engine_->endpoint().peer_stats(it->second, ps.stats)) {
+        ps.known = true;
+        ps.paths = engine_->endpoint().path_stats(it->second);
+      }
+    } else if (it != peer_ids_.end()) {
       ps.known = true;
-      ps.paths = ep_->path_stats(it->second);
+      ps.stats.addr = pc.addr;
+      ps.stats.up = fabric_->peer_reachable(it->second);
     }
     s.peers.push_back(std::move(ps));
   }
@@ -167,7 +216,8 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
     const PeerConfig* same = nullptr;
     for (const PeerConfig& p : peers)
       if (p.name == old.name) same = &p;
-    if (same && same->addr == old.addr && same->key == old.key) {
+    if (same && same->addr == old.addr && same->key == old.key &&
+        same->fabric_name == old.fabric_name) {
       if (same->tcp_port != old.tcp_port) {
         SRDX_LOG_INFO("reload: peer %s tcp echo port %u -> %u", old.name.c_str(), old.tcp_port,
                       same->tcp_port);
@@ -179,7 +229,8 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
     // messages_failed), none is dropped unreported.
     const char* changed = !same                    ? ""
                           : same->addr != old.addr ? " (its address changed)"
-                                                   : " (its key changed)";
+                          : same->key != old.key   ? " (its key changed)"
+                                                   : " (its fabric-name changed)";
     const std::string why =
         "peer " + old.name + " was removed from the configuration by a reload" + changed;
     const size_t aborted = probes_ ? probes_->abort_peer(old.name, why) : 0;
@@ -188,8 +239,8 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
     if (it != peer_ids_.end()) {
       pinger_->on_peer_removed(it->second, why);
       PeerStats ps;
-      if (ep_->peer_stats(it->second, ps)) failed = ps.messages_queued;
-      ep_->remove_peer(it->second, now);
+      if (engine_ && engine_->endpoint().peer_stats(it->second, ps)) failed = ps.messages_queued;
+      carrier_->remove_peer(it->second, now);
       peer_names_.erase(it->second);
       peer_ids_.erase(it);
     }
@@ -201,17 +252,24 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
   }
   for (const PeerConfig& p : peers) {
     if (peer_ids_.count(p.name)) continue;
-    PeerId id = ep_->find_peer(p.addr);
-    if (id != kNoPeer && cfg_.ep.encryption) {
-      // A stranger accepted at this address (peers.accept-unknown) proved a
-      // key from peers.allow-key, not necessarily this peer's: it is
-      // replaced, and the peer must prove its own key in a new handshake.
-      ep_->remove_peer(id, now);
-      id = kNoPeer;
+    PeerId id = kNoPeer;
+    if (engine_) {
+      Endpoint& ep = engine_->endpoint();
+      id = ep.find_peer(p.addr);
+      if (id != kNoPeer && cfg_.ep.encryption) {
+        // A stranger accepted at this address (peers.accept-unknown) proved a
+        // key from peers.allow-key, not necessarily this peer's: it is
+        // replaced, and the peer must prove its own key in a new handshake.
+        ep.remove_peer(id, now);
+        id = kNoPeer;
+      }
     }
     if (id == kNoPeer) {
       const Result<PeerId> r =
-          is_zero(p.key) ? ep_->add_peer(p.addr) : ep_->add_peer(p.addr, p.key);
+          fabric_ ? fabric_->add_peer(p.fabric_name.empty() ? carrier::format_ip_port(p.addr)
+                                                            : p.fabric_name)
+          : is_zero(p.key) ? engine_->endpoint().add_peer(p.addr)
+                           : engine_->endpoint().add_peer(p.addr, p.key);
       if (!r.ok()) {
         SRDX_LOG_ERROR("peer %s (%s): cannot add: %s", p.name.c_str(), format_addr(p.addr).c_str(),
                        std::string(to_string(r.err)).c_str());
@@ -233,7 +291,7 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
 
 void Daemon::poller_main() {
   try {
-    poller_->run(stop_poller_);
+    carrier_->run(stop_poller_);
   } catch (const std::exception& e) {
     SRDX_LOG_ERROR("poll loop stopped: %s", e.what());
     poller_failed_.store(true);
@@ -316,7 +374,8 @@ void Daemon::reload() {
       "allowed keys are reloaded)",
       cfg_.config_file.c_str(), fresh.peers.size(), added_keys.size());
   post([this, peers = fresh.peers, added_keys](Time now) {
-    for (const PublicKey& k : added_keys) ep_->allow_key(k);
+    if (engine_)
+      for (const PublicKey& k : added_keys) engine_->endpoint().allow_key(k);
     apply_peers(peers, now);
   });
 }
@@ -422,19 +481,37 @@ int Daemon::run() {
     return 1;
   }
   try {
-    link_ = dp::make_link(cfg_.link);
-    ep_ = std::make_unique<Endpoint>(cfg_.ep);
-    poller_ = std::make_unique<dp::Poller>(*link_, *ep_, cfg_.poll);
+    if (cfg_.carrier == "fabric") {
+      carrier::FabricConfig fc;
+      fc.provider = cfg_.fabric_provider;
+      if (fc.provider != "shm") {  // shm names its endpoints itself
+        const std::string local = carrier::format_ip_port(cfg_.link.local);
+        fc.node = local.substr(0, local.rfind(':'));
+        fc.service = std::to_string(cfg_.link.local.port);
+      }
+      auto f = std::make_unique<carrier::FabricCarrier>(fc);
+      fabric_ = f.get();
+      carrier_ = std::move(f);
+      SRDX_LOG_INFO("carrier: libfabric %s, endpoint name %s", fabric_->describe().c_str(),
+                    fabric_->local_name().c_str());
+    } else {
+      auto e =
+          std::make_unique<carrier::EngineCarrier>(dp::make_link(cfg_.link), cfg_.ep, cfg_.poll);
+      engine_ = e.get();
+      carrier_ = std::move(e);
+    }
   } catch (const std::exception& e) {
     SRDX_LOG_ERROR("cannot start the dataplane: %s", e.what());
     return 1;
   }
   // The endpoint holds its own copy of the private key.
   OPENSSL_cleanse(cfg_.ep.static_key.data(), cfg_.ep.static_key.size());
-  own_key_ = ep_->public_key();
-  public_key_ = key_to_base64(own_key_);
   allowed_keys_ = cfg_.allowed_keys;
-  for (const PublicKey& k : allowed_keys_) ep_->allow_key(k);
+  if (engine_) {
+    own_key_ = engine_->endpoint().public_key();
+    public_key_ = key_to_base64(own_key_);
+    for (const PublicKey& k : allowed_keys_) engine_->endpoint().allow_key(k);
+  }
   if (cfg_.ep.encryption) {
     SRDX_LOG_INFO("encryption on: public key %s (%s), %zu allowed keys for strangers",
                   public_key_.c_str(), cfg_.private_key_file.c_str(), cfg_.allowed_keys.size());
@@ -445,7 +522,7 @@ int Daemon::run() {
         "replay and reset all traffic. Never carry real data like this.");
   }
   const uint64_t magic = (uint64_t{rd()} << 32) ^ rd() ^ instance_;
-  pinger_ = std::make_unique<SrdxPinger>(*ep_, magic);
+  pinger_ = std::make_unique<SrdxPinger>(*carrier_, magic);
   apply_peers(cfg_.peers, dp::monotonic_now());
   refresh_snapshot(dp::monotonic_now());
   probes_ = std::make_unique<ProbeManager>(
@@ -460,7 +537,7 @@ int Daemon::run() {
           pinger_->add(b, it->second, now);
         });
       },
-      link_->local().ip);
+      cfg_.link.local.ip);
 
   if (cfg_.tcp_echo) {
     if (std::string err = tcp_echo_.start(cfg_.tcp_echo_addr); !err.empty()) {
@@ -474,19 +551,21 @@ int Daemon::run() {
     tcp_echo_.stop();
     return 1;
   }
-  if (cfg_.link.kind == "dpdk") register_telemetry(this, api_.get());
+  if (engine_ && cfg_.link.kind == "dpdk") register_telemetry(this, api_.get());
 
-  poller_->on_event([this](const Event& ev, Time now) { on_event(ev, now); });
-  poller_->on_tick([this](Time now) { on_tick(now); });
+  carrier_->on_event([this](const Event& ev, Time now) { on_event(ev, now); });
+  carrier_->on_tick([this](Time now) { on_tick(now); });
   poller_thread_ = std::thread([this] { poller_main(); });
   if (cfg_.probe_every > Duration::zero()) {
     periodic_thread_ = std::thread([this] { periodic_main(); });
   }
 
   SRDX_LOG_INFO(
-      "running: link %s %s, %zu peers (%s), control http://%s, tcp echo %s, srdx echo on "
+      "running: %s %s %s, %zu peers (%s), control http://%s, tcp echo %s, srdx echo on "
       "flow 0x%04x",
-      cfg_.link.kind.c_str(), format_addr(link_->local()).c_str(), cfg_.peers.size(),
+      engine_ ? "link" : "fabric", engine_ ? cfg_.link.kind.c_str() : cfg_.fabric_provider.c_str(),
+      engine_ ? format_addr(engine_->link().local()).c_str() : carrier_->local_name().c_str(),
+      cfg_.peers.size(),
       cfg_.ep.accept_unknown_peers ? "others accepted: peers.accept-unknown" : "no others",
       format_addr(cfg_.control_listen).c_str(),
       cfg_.tcp_echo ? format_addr(cfg_.tcp_echo_addr).c_str() : "off", kEchoFlow);
@@ -552,7 +631,7 @@ std::string Daemon::drain_and_stop() {
       static_cast<unsigned long long>(after.ep.messages_completed - before.ep.messages_completed),
       static_cast<unsigned long long>(after.ep.messages_failed - before.ep.messages_failed),
       static_cast<unsigned long long>(left), probes_running);
-  if (cfg_.link.kind == "dpdk") unregister_telemetry();
+  if (engine_ && cfg_.link.kind == "dpdk") unregister_telemetry();
   stop_poller_.store(true);
   if (poller_thread_.joinable()) poller_thread_.join();
   probes_->stop();

@@ -1,7 +1,8 @@
-// The daemon: the dataplane (link + endpoint + poller on one thread), the
-// echo responders, the probes, the control API and the signals.
+// The daemon: the dataplane (a carrier on one thread: the srdx engine, a
+// link, an endpoint and a poller; or a libfabric endpoint), the echo
+// responders, the probes, the control API and the signals.
 //
-// Threads: the poller thread owns the Link and the Endpoint. Other threads
+// Threads: the poller thread owns the carrier. Other threads
 // read a Snapshot it refreshes every 10 ms, and hand it work through a
 // command queue it drains every iteration (probe pings, peer reloads). The
 // main thread waits for signals: SIGTERM/SIGINT drain and exit, SIGHUP
@@ -21,11 +22,14 @@
 
 #include "config.h"
 #include "echo.h"
+#include "engine_carrier.h"
+#include "fabric_carrier.h"
 #include "link.h"
 #include "loop/poller.h"
 #include "metrics.h"
 #include "probe.h"
 #include "snapshot.h"
+#include "srdx/carrier.h"
 
 namespace srdx::ctl {
 
@@ -57,6 +61,9 @@ class Daemon {
   void on_event(const Event& ev, Time now);
   void on_tick(Time now);
   void refresh_snapshot(Time now);
+  // How a log line names a peer the carrier knows: its address (engine),
+  // or its configured name / carrier id (fabric).
+  std::string peer_label(PeerId id) const;
   // Makes the endpoint's peers those of `peers`: a peer whose name and
   // address are unchanged keeps its connection untouched; a removed one (or
   // one whose address changed) is removed from the endpoint, its messages
@@ -73,9 +80,11 @@ class Daemon {
   std::vector<std::string> args_;
   const Time started_;
 
-  std::unique_ptr<dp::Link> link_;
-  std::unique_ptr<Endpoint> ep_;
-  std::unique_ptr<dp::Poller> poller_;
+  std::unique_ptr<carrier::Carrier> carrier_;
+  // carrier_ as what it is (one of them is null): the engine's endpoint,
+  // link and poller have counters and settings the fabric has not.
+  carrier::EngineCarrier* engine_ = nullptr;
+  carrier::FabricCarrier* fabric_ = nullptr;
   std::unique_ptr<SrdxPinger> pinger_;
   std::atomic<bool> stop_poller_{false};
   std::thread poller_thread_;

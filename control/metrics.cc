@@ -95,10 +95,10 @@ std::string render_prometheus(const MetricsInput& in) {
   Writer w;
   const Snapshot& s = *in.snap;
 
-  w.family("srdx_info", "gauge", "srdxd version and link (always 1)");
+  w.family("srdx_info", "gauge", "srdxd version, link and carrier (always 1)");
   w.sample("srdx_info",
            label("version", kVersion) + "," + label("link", s.link_kind) + "," +
-               label("local", format_addr(s.link_local)),
+               label("carrier", s.carrier) + "," + label("local", format_addr(s.link_local)),
            "1");
   w.family("srdx_uptime_seconds", "gauge", "Seconds since srdxd started");
   w.sample("srdx_uptime_seconds", "", num(in.uptime_s));

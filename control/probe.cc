@@ -219,7 +219,7 @@ std::string SrdxBatch::wait() {
 
 // ---- SrdxPinger --------------------------------------------------------------------
 
-SrdxPinger::SrdxPinger(Endpoint& ep, uint64_t magic) : ep_(ep) {
+SrdxPinger::SrdxPinger(carrier::Carrier& carrier, uint64_t magic) : carrier_(carrier) {
   for (size_t i = 0; i < 8; ++i) magic_[i] = static_cast<uint8_t>(magic >> (8 * i));
 }
 
@@ -243,9 +243,8 @@ std::string SrdxPinger::send_ping(PeerId id, Peer& p, Time now) {
   const SrdxBatch& b = *p.batches.front();
   if (!p.started) {
     p.started = true;
-    PeerStats ps;
     // The first ping to a peer not yet up carries the handshake: not counted.
-    p.warmup = !(ep_.peer_stats(id, ps) && ps.up);
+    p.warmup = !carrier_.peer_reachable(id);
   }
   p.seq = next_seq_++;
   p.payload.assign(b.size, 0);
@@ -259,7 +258,7 @@ std::string SrdxPinger::send_ping(PeerId id, Peer& p, Time now) {
   opt.flow = kEchoFlow;
   opt.cookie = p.cookie;
   opt.timeout = kPingTimeout;
-  const Result<MsgId> r = ep_.send(id, p.payload, opt, now);
+  const Result<MsgId> r = carrier_.send(id, p.payload, opt, now);
   if (r.err == Errc::would_block) {
     // The peer's send queue is full (other traffic): this ping is lost, the
     // next one goes a little later.

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "metrics.h"
 #include "request.h"
+#include "srdx/carrier.h"
 #include "srdx/endpoint.h"
 
 namespace srdx::ctl {
@@ -118,7 +119,7 @@ class SrdxPinger {
  public:
   // `magic` marks this daemon's pings (their first 8 bytes), so that an echo
   // coming back is never echoed again.
-  SrdxPinger(Endpoint& ep, uint64_t magic);
+  SrdxPinger(carrier::Carrier& carrier, uint64_t magic);
 
   void add(std::shared_ptr<SrdxBatch> b, PeerId peer, Time now);
   // A flow-0xFFFF message: true when it is (or was) an answer to one of our
@@ -149,7 +150,7 @@ class SrdxPinger {
   void ping_lost(Peer& p);
   bool is_ours(std::span<const uint8_t> data) const;
 
-  Endpoint& ep_;
+  carrier::Carrier& carrier_;
   uint8_t magic_[8];
   std::map<PeerId, Peer> queues_;
   uint64_t next_seq_ = 1;

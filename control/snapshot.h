@@ -24,9 +24,12 @@ struct PeerSnapshot {
 };
 
 struct Snapshot {
-  uint64_t instance = 0;  // random, chosen when srdxd started: tells two runs apart
-  double start_time = 0;  // wall-clock seconds since 1970 when srdxd started
-  std::string link_kind;
+  uint64_t instance = 0;       // random, chosen when srdxd started: tells two runs apart
+  double start_time = 0;       // wall-clock seconds since 1970 when srdxd started
+  std::string carrier;         // "engine" or "fabric"
+  std::string carrier_name;    // what peers add: IP:PORT, or the fabric endpoint's name in hex
+  std::string carrier_detail;  // fabric: provider, fabric, domain, segment size
+  std::string link_kind;       // udp, dpdk; "fabric" with the fabric carrier
   Addr link_local;
   bool encryption = false;  // endpoint.encryption
   std::string public_key;   // the endpoint's static public key, base64

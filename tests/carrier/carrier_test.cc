@@ -313,6 +313,81 @@ TEST_P(CarrierTest, EchoRoundTrips) {
   for (uint32_t i = 0; i < 50; ++i) EXPECT_TRUE(ra_.received[i].data == message(i, 64));
 }
 
+TEST_P(CarrierTest, ARemovedPeersMessagesFailAndItsIdIsNotUsedAgain) {
+  EXPECT_FALSE(a_->peer_reachable(peer_));  // nothing exchanged yet
+  // One message through: the peer answers, so it is reachable.
+  send_all({message(0, 100)});
+  EXPECT_TRUE(a_->peer_reachable(peer_));
+  EXPECT_FALSE(a_->peer_reachable(peer_ + 1000));
+  // B goes quiet (it is no longer polled), and A holds messages to it.
+  // Removing the peer fails each of them once, with peer_removed.
+  const std::unique_ptr<Carrier> quiet = std::move(b_);
+  const Time now = dp::monotonic_now();
+  SendOptions opt;
+  opt.timeout = Duration::seconds(60);
+  for (uint64_t c = 10; c < 13; ++c) {
+    opt.cookie = c;
+    ASSERT_TRUE(a_->send(peer_, message(static_cast<uint32_t>(c), 3000), opt, now).ok());
+  }
+  ASSERT_EQ(a_->remove_peer(peer_, now), Errc::ok);
+  EXPECT_FALSE(a_->peer_reachable(peer_));
+  ASSERT_TRUE(pump([&] { return ra_.failed.size() == 3; }));
+  std::vector<uint64_t> cookies;
+  for (const Recorder::Failed& f : ra_.failed) {
+    EXPECT_EQ(f.reason, FailReason::peer_removed);
+    cookies.push_back(f.cookie);
+  }
+  std::sort(cookies.begin(), cookies.end());
+  EXPECT_EQ(cookies, (std::vector<uint64_t>{10, 11, 12}));
+  EXPECT_EQ(ra_.completed.size(), 1u);
+  // The id is gone; the name makes a new peer.
+  EXPECT_EQ(a_->send(peer_, message(20, 10), opt, now).err, Errc::unknown_peer);
+  EXPECT_EQ(a_->remove_peer(peer_, now), Errc::unknown_peer);
+  const Result<PeerId> again = a_->add_peer(quiet->local_name());
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(again.value, peer_);
+  // Nothing further fails or completes late.
+  for (int i = 0; i < 100; ++i) a_->poll_once(dp::monotonic_now());
+  EXPECT_EQ(ra_.failed.size(), 3u);
+  EXPECT_EQ(ra_.completed.size(), 1u);
+}
+
+TEST_P(CarrierTest, APeerRemovedAndAddedAgainCarriesOnBothWays) {
+  // B answers every message with its bytes; ordered on flow 3 as well.
+  rb_.also = [&](const Event& ev, Time now) {
+    if (ev.type == EventType::message_received) {
+      SendOptions o;
+      o.flow = ev.flow;
+      o.ordered = true;
+      ASSERT_TRUE(b_->send(ev.peer, ev.data, o, now).ok());
+    }
+  };
+  auto exchange = [&](uint32_t first, uint32_t n) {
+    const size_t got = ra_.received.size();
+    SendOptions opt;
+    opt.flow = 3;
+    opt.ordered = true;
+    for (uint32_t i = first; i < first + n; ++i) {
+      ASSERT_TRUE(a_->send(peer_, message(i, 200), opt, dp::monotonic_now()).ok());
+    }
+    ASSERT_TRUE(pump([&] { return ra_.received.size() == got + n; }))
+        << "echoes " << ra_.received.size() - got << " of " << n;
+    for (uint32_t k = 0; k < n; ++k) {
+      EXPECT_TRUE(ra_.received[got + k].data == message(first + k, 200)) << "echo " << k;
+    }
+  };
+  exchange(0, 20);
+  ASSERT_EQ(a_->remove_peer(peer_, dp::monotonic_now()), Errc::ok);
+  const Result<PeerId> again = a_->add_peer(b_->local_name());
+  ASSERT_TRUE(again.ok());
+  peer_ = again.value;
+  // Nothing sent after the re-add is taken for a duplicate of what went
+  // before, and order holds across the removal.
+  exchange(20, 20);
+  EXPECT_TRUE(ra_.failed.empty());
+  EXPECT_TRUE(rb_.failed.empty());
+}
+
 TEST_P(CarrierTest, SendToAPeerThatIsGoneFailsByItsDeadline) {
   // The peer runs in a child process, so that it can really go away (shm
   // maps an in-process peer's region directly: closing that peer in this

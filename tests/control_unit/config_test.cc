@@ -257,7 +257,8 @@ TEST_F(ConfigTest, ExactMessagesForBadValues) {
   EXPECT_EQ(error({"--control.listen", "127.0.0.1:99999"}),
             "--control.listen: '127.0.0.1:99999': port '99999' is out of range; accepted 1..65535");
   EXPECT_EQ(error({"--peers.peer", "b"}),
-            "--peers.peer: 'b' has no NAME=; accepted: NAME=IP:PORT[,tcp=PORT][,key=BASE64], e.g. "
+            "--peers.peer: 'b' has no NAME=; accepted: "
+            "NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX], e.g. "
             "b=198.18.2.2:47000,key=...");
   EXPECT_EQ(error({"--peers.peer", "b=300.1.1.1:5"}),
             "--peers.peer: peer 'b': '300.1.1.1:5': '300.1.1.1' is not an IPv4 address; "
@@ -461,7 +462,8 @@ TEST_F(ConfigTest, KeyErrors) {
             "--peers.peer: peer 'b': the key is the all-zero key");
   EXPECT_EQ(error({"--peers.peer", "b=10.0.0.2:47000" + with_key() + with_key()}),
             "--peers.peer: 'b=10.0.0.2:47000" + with_key() + with_key() +
-                "': key= given twice; accepted: NAME=IP:PORT[,tcp=PORT][,key=BASE64], e.g. "
+                "': key= given twice; accepted: "
+                "NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX], e.g. "
                 "b=198.18.2.2:47000,key=...");
   EXPECT_EQ(error({"--peers.allow-key", "zzz"}),
             "--peers.allow-key: 'zzz' is not a key; accepted: a public key, 44 characters of "
@@ -527,6 +529,58 @@ TEST(PeerSpec, Forms) {
   EXPECT_EQ(p.tcp_port, 8);
   EXPECT_THAT(parse_peer("b=10.0.0.1:1,tcp=8,tcp=9", p), HasSubstr("tcp= given twice"));
   EXPECT_THAT(parse_peer("b=10.0.0.1:1,", p), HasSubstr("unknown ''"));
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(ConfigTest, TheCarrierIsTheEngineUnlessSaid) {
+  DaemonConfig c;
+  ASSERT_EQ(parse_config(args(), c).outcome, ParseOutcome::run);
+  EXPECT_EQ(c.carrier, "engine");
+}
+
+TEST_F(ConfigTest, FabricCarrierWithItsProviderAndPeerNames) {
+  DaemonConfig c;
+  const ParseResult r = parse_config(
+      args({"--carrier.kind", "fabric", "--carrier.provider", "shm", "--endpoint.encryption", "off",
+            "--peers.peer", "b=127.0.0.2:47000,fabric-name=0a0B", "--peers.peer",
+            "c=127.0.0.3:47000"}),
+      c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_EQ(c.carrier, "fabric");
+  EXPECT_EQ(c.fabric_provider, "shm");
+  ASSERT_EQ(c.peers.size(), 2u);
+  EXPECT_EQ(c.peers[0].fabric_name, "0a0B");
+  EXPECT_EQ(c.peers[1].fabric_name, "");
+}
+
+TEST_F(ConfigTest, CarrierMistakesAreOneClearLine) {
+  EXPECT_EQ(error({"--carrier.kind", "tcp"}),
+            "--carrier.kind: 'tcp' is not a carrier; accepted: engine, fabric");
+  EXPECT_THAT(error({"--carrier.kind", "fabric"}), HasSubstr("fabric does not encrypt"));
+  EXPECT_THAT(error({"--carrier.provider", "shm"}),
+              HasSubstr("only with carrier.kind = fabric (carrier.kind is engine)"));
+  const std::vector<std::string> fabric = {"--carrier.kind", "fabric", "--endpoint.encryption",
+                                           "off"};
+  auto with = [&](std::vector<std::string> more) {
+    more.insert(more.begin(), fabric.begin(), fabric.end());
+    return more;
+  };
+  EXPECT_THAT(error(with({"--carrier.provider", ""})), HasSubstr("--carrier.provider: empty"));
+  EXPECT_THAT(error(with({"--peers.accept-unknown", "on"})),
+              HasSubstr("not with carrier.kind = fabric"));
+  for (const char* bad : {"abc", "", "zz", "0x12"}) {
+    EXPECT_THAT(error(with({"--peers.peer", std::string("b=127.0.0.2:1,fabric-name=") + bad})),
+                HasSubstr("is not an endpoint name"))
+        << bad;
+  }
+  EXPECT_THAT(error(with({"--peers.peer", "b=127.0.0.2:1,fabric-name=ab,fabric-name=ab"})),
+              HasSubstr("fabric-name= given twice"));
+  EXPECT_THAT(
+      error({"--endpoint.encryption", "off", "--peers.peer", "b=127.0.0.2:1,fabric-name=ab"}),
+      HasSubstr("fabric-name= only with carrier.kind = fabric"));
 }
 
 }  // namespace

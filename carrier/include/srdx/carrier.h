@@ -83,6 +83,15 @@ class Carrier {
   virtual Result<MsgId> send(PeerId peer, std::span<const uint8_t> data, const SendOptions& opt,
                              Time now) = 0;
 
+  // Whether the peer answers now: the engine's connection to it is up; the
+  // fabric peer answered our hello. False for an id that is not a peer.
+  virtual bool peer_reachable(PeerId peer) const = 0;
+  // Forgets a peer: its messages not yet completed fail (send_failed,
+  // peer_removed, as events of the next iterations) and its id is not used
+  // again; add_peer() with its name makes a new one. unknown_peer when it is
+  // not a peer.
+  virtual Errc remove_peer(PeerId peer, Time now) = 0;
+
   void on_event(EventHandler h) { on_event_ = std::move(h); }
   void on_tick(TickHandler h) { on_tick_ = std::move(h); }
 
