@@ -83,7 +83,9 @@ struct Restored {
 class Store;
 
 // A version being received (Store::begin). Move-only; destroying it without
-// commit() leaves the staging file and its progress record for a resume.
+// commit() leaves the staging file and its progress record for a resume. It
+// must not outlive its Store. A Staging from a failed begin() is empty: only
+// destroy it.
 class Staging {
  public:
   Staging(Staging&&) noexcept;
