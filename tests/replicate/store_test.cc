@@ -189,6 +189,32 @@ TEST_F(StoreTest, CrashMidFileResumesWithOnlyTheMissingChunks) {
   EXPECT_EQ(b.value.missing_chunks(), (std::vector<uint64_t>{0, 1}));
 }
 
+// A crash after commit's rename, before the version's manifest was written:
+// Store::open finds the staging manifest without its data, checks the live
+// file against it and finishes the commit.
+TEST_F(StoreTest, CrashAfterTheRenameIsFinishedAtOpen) {
+  const std::vector<uint8_t> data = pattern(2 * kChunk + 9);
+  const Manifest m = manifest_of("r/x", 1, data);
+  {
+    auto store = open_store();
+    Result<Staging> st = store->begin(m);
+    for (uint64_t i : {0, 1, 2}) ASSERT_TRUE(st.value.write_chunk(i, chunk(data, i)).ok());
+    for (const auto& e : fs::directory_iterator(root_ / ".srdx/staging")) {
+      if (e.path().extension() == ".1") {
+        fs::create_directories(root_ / "r");
+        fs::rename(e.path(), root_ / "r/x");  // what commit's rename does
+      }
+    }
+  }
+  auto store = open_store();
+  Result<std::vector<VersionInfo>> vs = store->list_versions("r/x");
+  ASSERT_TRUE(vs.ok()) << vs.error.message;
+  EXPECT_EQ(vs.value.size(), 1u);
+  EXPECT_TRUE(fs::is_empty(root_ / ".srdx/staging"));
+  EXPECT_TRUE(store->verify().empty());
+  EXPECT_EQ(store->begin(m).error.code, Errc::already_committed);
+}
+
 TEST_F(StoreTest, AppendOnlyShipsOnlyTheNewChunks) {
   auto store = open_store();
   std::vector<uint8_t> v1 = pattern(4 * kChunk + 100);
