@@ -118,6 +118,23 @@ TEST_F(StoreTest, AllChunksThenCommitGivesTheFile) {
   EXPECT_EQ(store->begin(m).error.code, Errc::already_committed);
 }
 
+TEST_F(StoreTest, ReceivedModeAndTheFreeFunctions) {
+  StoreOptions opt;
+  opt.durability = Durability::received;
+  const std::vector<uint8_t> data = pattern(5 * kChunk + 1);
+  {
+    auto store = open_store(opt);
+    ASSERT_TRUE(replicate(*store, manifest_of("n/obs.ndjson", 1, data), data).ok());
+  }
+  Result<std::vector<Problem>> problems = verify(root_.string());
+  ASSERT_TRUE(problems.ok()) << problems.error.message;
+  EXPECT_TRUE(problems.value.empty());
+  Result<std::vector<Restored>> r = restore(root_.string(), "", {}, (base_ / "out").string());
+  ASSERT_TRUE(r.ok()) << r.error.message;
+  EXPECT_EQ(slurp(base_ / "out/n/obs.ndjson"), data);
+  EXPECT_EQ(verify((base_ / "nowhere").string()).error.code, Errc::not_found);
+}
+
 TEST_F(StoreTest, EmptyFile) {
   auto store = open_store();
   const Manifest m = manifest_of("empty", 1, {});

@@ -825,4 +825,17 @@ Result<std::vector<Restored>> Store::restore(const std::string& path, const Rest
   return {std::move(out), {}};
 }
 
+Result<std::vector<Problem>> verify(const std::string& root) {
+  Result<std::unique_ptr<Store>> s = Store::open(root);
+  if (!s.ok()) return Result<std::vector<Problem>>::fail(s.error);
+  return {s.value->verify(), {}};
+}
+
+Result<std::vector<Restored>> restore(const std::string& root, const std::string& path,
+                                      const RestorePoint& point, const std::string& target_dir) {
+  Result<std::unique_ptr<Store>> s = Store::open(root);
+  if (!s.ok()) return Result<std::vector<Restored>>::fail(s.error);
+  return s.value->restore(path, point, target_dir);
+}
+
 }  // namespace srdx::replicate

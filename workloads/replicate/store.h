@@ -153,4 +153,10 @@ class Store {
   std::unique_ptr<Impl> impl_;
 };
 
+// The same on a root given by name, for a tool (srdxctl verify, restore)
+// that has no store open: an error when root is not a store it can open.
+Result<std::vector<Problem>> verify(const std::string& root);
+Result<std::vector<Restored>> restore(const std::string& root, const std::string& path,
+                                      const RestorePoint& point, const std::string& target_dir);
+
 }  // namespace srdx::replicate
