@@ -7,8 +7,10 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -204,6 +206,37 @@ TEST_F(StoreTest, CrashMidFileResumesWithOnlyTheMissingChunks) {
   const Manifest other2 = manifest_of("x", 1, pattern(2 * kChunk, 6));
   Result<Staging> b = store->begin(other2);
   EXPECT_EQ(b.value.missing_chunks(), (std::vector<uint64_t>{0, 1}));
+}
+
+// The same with a real kill -9: a child process writes chunks 0..3 and
+// SIGKILLs itself (no destructor runs); the parent resumes.
+TEST_F(StoreTest, KillNineMidFileResumes) {
+  const std::vector<uint8_t> data = pattern(8 * kChunk);
+  const Manifest m = manifest_of("k/journal", 1, data);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    Result<std::unique_ptr<Store>> s = Store::open(root_.string());
+    if (!s.ok()) _exit(2);
+    Result<Staging> st = s.value->begin(m);
+    if (!st.ok()) _exit(3);
+    for (uint64_t i = 0; i < 4; ++i) {
+      if (!st.value.write_chunk(i, chunk(data, i)).ok()) _exit(4);
+    }
+    kill(getpid(), SIGKILL);
+    _exit(5);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  auto store = open_store();
+  Result<Staging> st = store->begin(m);
+  ASSERT_TRUE(st.ok()) << st.error.message;
+  EXPECT_EQ(st.value.missing_chunks(), (std::vector<uint64_t>{4, 5, 6, 7}));
+  for (uint64_t i : st.value.missing_chunks())
+    ASSERT_TRUE(st.value.write_chunk(i, chunk(data, i)).ok());
+  ASSERT_TRUE(st.value.commit().ok());
+  EXPECT_EQ(slurp(root_ / "k/journal"), data);
 }
 
 // A crash after commit's rename, before the version's manifest was written:
