@@ -1,0 +1,512 @@
+// The DR store on a temporary directory: what the replication protocol will
+// see (missing chunks, refusals, commits) and what is on disk afterwards.
+#include "replicate/store.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace srdx::replicate {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr uint32_t kChunk = 4096;
+
+std::vector<uint8_t> pattern(size_t n, uint32_t seed = 1) {
+  std::vector<uint8_t> v(n);
+  uint32_t x = seed;
+  for (auto& b : v) {
+    x = x * 1664525u + 1013904223u;
+    b = static_cast<uint8_t>(x >> 24);
+  }
+  return v;
+}
+
+std::vector<uint8_t> slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void spill(const fs::path& p, const std::vector<uint8_t>& bytes) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
+}
+
+// A manifest of `data` as the source would make it.
+Manifest manifest_of(const std::string& path, uint64_t version, const std::vector<uint8_t>& data,
+                     int64_t mtime_ns = 1'700'000'000'000'000'000) {
+  Manifest m;
+  m.path = path;
+  m.version = version;
+  m.size = data.size();
+  m.mtime_ns = mtime_ns;
+  m.mode = 0640;
+  m.chunk_size = kChunk;
+  for (uint64_t i = 0; i < chunk_count(m.size, kChunk); ++i) {
+    m.chunks.push_back(sha256({data.data() + i * kChunk, chunk_length(m.size, kChunk, i)}));
+  }
+  m.root = merkle_root(m.chunks);
+  return m;
+}
+
+std::span<const uint8_t> chunk(const std::vector<uint8_t>& data, uint64_t i) {
+  return {data.data() + i * kChunk, chunk_length(data.size(), kChunk, i)};
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "srdx-store-XXXXXX").string();
+    base_ = mkdtemp(tmpl.data());
+    root_ = base_ / "dr";
+    fs::create_directories(root_);
+  }
+  void TearDown() override { fs::remove_all(base_); }
+
+  std::unique_ptr<Store> open_store(StoreOptions opt = {}) {
+    Result<std::unique_ptr<Store>> s = Store::open(root_.string(), std::move(opt));
+    EXPECT_TRUE(s.ok()) << s.error.message;
+    return std::move(s.value);
+  }
+
+  // Sends every missing chunk and commits.
+  static Status replicate(Store& store, const Manifest& m, const std::vector<uint8_t>& data,
+                          std::vector<uint64_t>* sent = nullptr) {
+    Result<Staging> st = store.begin(m);
+    if (!st.ok()) return {st.error};
+    for (uint64_t i : st.value.missing_chunks()) {
+      if (sent) sent->push_back(i);
+      if (Status w = st.value.write_chunk(i, chunk(data, i)); !w.ok()) return w;
+    }
+    return st.value.commit();
+  }
+
+  fs::path base_, root_;
+};
+
+TEST_F(StoreTest, AllChunksThenCommitGivesTheFile) {
+  auto store = open_store();
+  const std::vector<uint8_t> data = pattern(3 * kChunk + 17);
+  const Manifest m = manifest_of("fhir/Patient.ndjson", 1, data);
+  Result<Staging> st = store->begin(m);
+  ASSERT_TRUE(st.ok()) << st.error.message;
+  EXPECT_EQ(st.value.missing_chunks(), (std::vector<uint64_t>{0, 1, 2, 3}));
+  // Out of order, and one chunk twice: both fine.
+  for (uint64_t i : {3, 1, 0, 2, 1}) ASSERT_TRUE(st.value.write_chunk(i, chunk(data, i)).ok());
+  EXPECT_TRUE(st.value.missing_chunks().empty());
+  EXPECT_FALSE(fs::exists(root_ / "fhir/Patient.ndjson"));  // not before commit
+  Status c = st.value.commit();
+  ASSERT_TRUE(c.ok()) << c.error.message;
+  EXPECT_EQ(slurp(root_ / "fhir/Patient.ndjson"), data);
+  EXPECT_EQ(fs::status(root_ / "fhir/Patient.ndjson").permissions(),
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  EXPECT_TRUE(fs::is_empty(root_ / ".srdx/staging"));
+  EXPECT_TRUE(store->verify().empty());
+  // The same version again: already there.
+  EXPECT_EQ(store->begin(m).error.code, Errc::already_committed);
+}
+
+TEST_F(StoreTest, ReceivedModeAndTheFreeFunctions) {
+  StoreOptions opt;
+  opt.durability = Durability::received;
+  const std::vector<uint8_t> data = pattern(5 * kChunk + 1);
+  {
+    auto store = open_store(opt);
+    ASSERT_TRUE(replicate(*store, manifest_of("n/obs.ndjson", 1, data), data).ok());
+  }
+  Result<std::vector<Problem>> problems = verify(root_.string());
+  ASSERT_TRUE(problems.ok()) << problems.error.message;
+  EXPECT_TRUE(problems.value.empty());
+  Result<std::vector<Restored>> r = restore(root_.string(), "", {}, (base_ / "out").string());
+  ASSERT_TRUE(r.ok()) << r.error.message;
+  EXPECT_EQ(slurp(base_ / "out/n/obs.ndjson"), data);
+  EXPECT_EQ(verify((base_ / "nowhere").string()).error.code, Errc::not_found);
+}
+
+TEST_F(StoreTest, EmptyFile) {
+  auto store = open_store();
+  const Manifest m = manifest_of("empty", 1, {});
+  ASSERT_TRUE(replicate(*store, m, {}).ok());
+  EXPECT_TRUE(fs::exists(root_ / "empty"));
+  EXPECT_EQ(fs::file_size(root_ / "empty"), 0u);
+  EXPECT_TRUE(store->verify().empty());
+}
+
+TEST_F(StoreTest, WrongChunkRefusedAndNothingWritten) {
+  auto store = open_store();
+  const std::vector<uint8_t> data = pattern(2 * kChunk);
+  Result<Staging> st = store->begin(manifest_of("a", 1, data));
+  ASSERT_TRUE(st.ok());
+  std::vector<uint8_t> bad(data.begin(), data.begin() + kChunk);
+  bad[100] ^= 0x01;
+  EXPECT_EQ(st.value.write_chunk(0, bad).error.code, Errc::hash_mismatch);
+  EXPECT_EQ(st.value.write_chunk(1, chunk(data, 0)).error.code, Errc::hash_mismatch);
+  EXPECT_EQ(st.value.write_chunk(0, {data.data(), 10}).error.code, Errc::invalid_argument);
+  EXPECT_EQ(st.value.write_chunk(2, chunk(data, 0)).error.code, Errc::invalid_argument);
+  EXPECT_EQ(st.value.missing_chunks(), (std::vector<uint64_t>{0, 1}));
+  // Nothing was written: the staging file is still all holes (zeros).
+  std::vector<uint8_t> staged;
+  for (const auto& e : fs::directory_iterator(root_ / ".srdx/staging")) {
+    if (e.path().extension() == ".1") staged = slurp(e.path());
+  }
+  EXPECT_EQ(staged, std::vector<uint8_t>(data.size(), 0));
+}
+
+TEST_F(StoreTest, CommitWithAMissingChunkRefused) {
+  auto store = open_store();
+  const std::vector<uint8_t> data = pattern(3 * kChunk);
+  Result<Staging> st = store->begin(manifest_of("a", 1, data));
+  ASSERT_TRUE(st.value.write_chunk(0, chunk(data, 0)).ok());
+  ASSERT_TRUE(st.value.write_chunk(2, chunk(data, 2)).ok());
+  Status c = st.value.commit();
+  EXPECT_EQ(c.error.code, Errc::incomplete);
+  EXPECT_NE(c.error.message.find("the first 1"), std::string::npos) << c.error.message;
+  EXPECT_FALSE(fs::exists(root_ / "a"));
+}
+
+TEST_F(StoreTest, CrashMidFileResumesWithOnlyTheMissingChunks) {
+  const std::vector<uint8_t> data = pattern(6 * kChunk + 1);
+  const Manifest m = manifest_of("hl7/adt.hl7", 1, data);
+  {
+    auto store = open_store();
+    Result<Staging> st = store->begin(m);
+    for (uint64_t i : {0, 2, 5}) ASSERT_TRUE(st.value.write_chunk(i, chunk(data, i)).ok());
+    // The store and the staging are dropped without commit: kill -9 here
+    // loses nothing that was durable.
+  }
+  auto store = open_store();
+  Result<Staging> st = store->begin(m);
+  ASSERT_TRUE(st.ok()) << st.error.message;
+  EXPECT_EQ(st.value.missing_chunks(), (std::vector<uint64_t>{1, 3, 4, 6}));
+  for (uint64_t i : st.value.missing_chunks())
+    ASSERT_TRUE(st.value.write_chunk(i, chunk(data, i)).ok());
+  ASSERT_TRUE(st.value.commit().ok());
+  EXPECT_EQ(slurp(root_ / "hl7/adt.hl7"), data);
+
+  // A different manifest for the same path and version starts over.
+  const Manifest other = manifest_of("x", 1, pattern(2 * kChunk, 5));
+  {
+    Result<Staging> a = store->begin(other);
+    ASSERT_TRUE(a.value.write_chunk(0, chunk(pattern(2 * kChunk, 5), 0)).ok());
+  }
+  const Manifest other2 = manifest_of("x", 1, pattern(2 * kChunk, 6));
+  Result<Staging> b = store->begin(other2);
+  EXPECT_EQ(b.value.missing_chunks(), (std::vector<uint64_t>{0, 1}));
+}
+
+// The same with a real kill -9: a child process writes chunks 0..3 and
+// SIGKILLs itself (no destructor runs); the parent resumes.
+TEST_F(StoreTest, KillNineMidFileResumes) {
+  const std::vector<uint8_t> data = pattern(8 * kChunk);
+  const Manifest m = manifest_of("k/journal", 1, data);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    Result<std::unique_ptr<Store>> s = Store::open(root_.string());
+    if (!s.ok()) _exit(2);
+    Result<Staging> st = s.value->begin(m);
+    if (!st.ok()) _exit(3);
+    for (uint64_t i = 0; i < 4; ++i) {
+      if (!st.value.write_chunk(i, chunk(data, i)).ok()) _exit(4);
+    }
+    kill(getpid(), SIGKILL);
+    _exit(5);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  auto store = open_store();
+  Result<Staging> st = store->begin(m);
+  ASSERT_TRUE(st.ok()) << st.error.message;
+  EXPECT_EQ(st.value.missing_chunks(), (std::vector<uint64_t>{4, 5, 6, 7}));
+  for (uint64_t i : st.value.missing_chunks())
+    ASSERT_TRUE(st.value.write_chunk(i, chunk(data, i)).ok());
+  ASSERT_TRUE(st.value.commit().ok());
+  EXPECT_EQ(slurp(root_ / "k/journal"), data);
+}
+
+// A crash after commit's rename, before the version's manifest was written:
+// Store::open finds the staging manifest without its data, checks the live
+// file against it and finishes the commit.
+TEST_F(StoreTest, CrashAfterTheRenameIsFinishedAtOpen) {
+  const std::vector<uint8_t> data = pattern(2 * kChunk + 9);
+  const Manifest m = manifest_of("r/x", 1, data);
+  {
+    auto store = open_store();
+    Result<Staging> st = store->begin(m);
+    for (uint64_t i : {0, 1, 2}) ASSERT_TRUE(st.value.write_chunk(i, chunk(data, i)).ok());
+    for (const auto& e : fs::directory_iterator(root_ / ".srdx/staging")) {
+      if (e.path().extension() == ".1") {
+        fs::create_directories(root_ / "r");
+        fs::rename(e.path(), root_ / "r/x");  // what commit's rename does
+      }
+    }
+  }
+  auto store = open_store();
+  Result<std::vector<VersionInfo>> vs = store->list_versions("r/x");
+  ASSERT_TRUE(vs.ok()) << vs.error.message;
+  EXPECT_EQ(vs.value.size(), 1u);
+  EXPECT_TRUE(fs::is_empty(root_ / ".srdx/staging"));
+  EXPECT_TRUE(store->verify().empty());
+  EXPECT_EQ(store->begin(m).error.code, Errc::already_committed);
+}
+
+TEST_F(StoreTest, AppendOnlyShipsOnlyTheNewChunks) {
+  auto store = open_store();
+  std::vector<uint8_t> v1 = pattern(4 * kChunk + 100);
+  ASSERT_TRUE(replicate(*store, manifest_of("db/journal", 1, v1), v1).ok());
+  std::vector<uint8_t> v2 = v1;
+  const std::vector<uint8_t> more = pattern(2 * kChunk, 3);
+  v2.insert(v2.end(), more.begin(), more.end());
+  std::vector<uint64_t> sent;
+  Result<Staging> st = store->begin(manifest_of("db/journal", 2, v2));
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st.value.chunks_copied(), 4u);
+  // The old partial last chunk (4) and the new ones.
+  EXPECT_EQ(st.value.missing_chunks(), (std::vector<uint64_t>{4, 5, 6}));
+  for (uint64_t i : st.value.missing_chunks())
+    ASSERT_TRUE(st.value.write_chunk(i, chunk(v2, i)).ok());
+  ASSERT_TRUE(st.value.commit().ok());
+  EXPECT_EQ(slurp(root_ / "db/journal"), v2);
+  // The previous version is kept, unchanged.
+  EXPECT_EQ(slurp(root_ / ".srdx/versions/db/journal/1"), v1);
+  EXPECT_TRUE(store->verify().empty());
+}
+
+TEST_F(StoreTest, CopiedPrefixThatDoesNotHashIsAskedFor) {
+  auto store = open_store();
+  std::vector<uint8_t> v1 = pattern(3 * kChunk);
+  ASSERT_TRUE(replicate(*store, manifest_of("j", 1, v1), v1).ok());
+  // Bit rot in the live copy of chunk 1: begin must not trust it.
+  std::vector<uint8_t> rotten = v1;
+  rotten[kChunk + 5] ^= 0x80;
+  spill(root_ / "j", rotten);
+  std::vector<uint8_t> v2 = v1;
+  v2.push_back(42);
+  Result<Staging> st = store->begin(manifest_of("j", 2, v2));
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st.value.missing_chunks(), (std::vector<uint64_t>{1, 3}));
+}
+
+TEST_F(StoreTest, KeepsTheLastNVersions) {
+  StoreOptions opt;
+  opt.keep_versions = 3;
+  auto store = open_store(opt);
+  std::vector<std::vector<uint8_t>> datas;
+  for (uint64_t v = 1; v <= 6; ++v) {
+    datas.push_back(pattern(kChunk + v, static_cast<uint32_t>(v)));
+    ASSERT_TRUE(
+        replicate(*store, manifest_of("obs", v, datas.back(), int64_t(v) * 1000), datas.back())
+            .ok());
+  }
+  Result<std::vector<VersionInfo>> vs = store->list_versions("obs");
+  ASSERT_TRUE(vs.ok());
+  ASSERT_EQ(vs.value.size(), 3u);
+  EXPECT_EQ(vs.value[0].version, 4u);
+  EXPECT_EQ(vs.value[2].version, 6u);
+  EXPECT_TRUE(vs.value[2].live);
+  EXPECT_FALSE(vs.value[1].live);
+  EXPECT_FALSE(fs::exists(root_ / ".srdx/versions/obs/3"));
+  EXPECT_EQ(slurp(root_ / ".srdx/versions/obs/4"), datas[3]);
+  EXPECT_EQ(slurp(root_ / "obs"), datas[5]);
+  EXPECT_TRUE(store->verify().empty());
+  // An old version is refused.
+  EXPECT_EQ(store->begin(manifest_of("obs", 2, datas[1])).error.code, Errc::already_committed);
+}
+
+TEST_F(StoreTest, VerifyFindsAFlippedBit) {
+  auto store = open_store();
+  const std::vector<uint8_t> a1 = pattern(3 * kChunk), a2 = pattern(3 * kChunk, 2);
+  ASSERT_TRUE(replicate(*store, manifest_of("a", 1, a1), a1).ok());
+  ASSERT_TRUE(replicate(*store, manifest_of("a", 2, a2), a2).ok());
+  ASSERT_TRUE(replicate(*store, manifest_of("d/b", 1, a1), a1).ok());
+  ASSERT_TRUE(store->verify().empty());
+
+  // One bit in the live file of a, one in the kept version 1.
+  for (const fs::path& p : {root_ / "a", root_ / ".srdx/versions/a/1"}) {
+    std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(2 * kChunk + 7);
+    char c = 0;
+    f.read(&c, 1);
+    c ^= 0x04;
+    f.seekp(2 * kChunk + 7);
+    f.write(&c, 1);
+  }
+  const std::vector<Problem> problems = store->verify();
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_EQ(problems[0].path, "a");
+  EXPECT_EQ(problems[0].version, 1u);
+  EXPECT_NE(problems[0].what.find("chunk(s) differ"), std::string::npos) << problems[0].what;
+  EXPECT_NE(problems[0].what.find(": 2"), std::string::npos) << problems[0].what;
+  EXPECT_EQ(problems[1].version, 2u);
+  EXPECT_NE(problems[1].what.find("live"), std::string::npos);
+  // A missing live file is found too.
+  fs::remove(root_ / "d/b");
+  EXPECT_EQ(store->verify().size(), 3u);
+}
+
+TEST_F(StoreTest, RestoreGivesEqualBytes) {
+  auto store = open_store();
+  const std::vector<uint8_t> v1 = pattern(2 * kChunk + 3), v2 = pattern(kChunk, 7);
+  const std::vector<uint8_t> b1 = pattern(5000, 9);
+  ASSERT_TRUE(replicate(*store, manifest_of("x/a", 1, v1, 100), v1).ok());
+  ASSERT_TRUE(replicate(*store, manifest_of("x/a", 2, v2, 200), v2).ok());
+  ASSERT_TRUE(replicate(*store, manifest_of("b", 1, b1, 150), b1).ok());
+
+  // Everything, live.
+  Result<std::vector<Restored>> all = store->restore("", {}, (base_ / "r1").string());
+  ASSERT_TRUE(all.ok()) << all.error.message;
+  ASSERT_EQ(all.value.size(), 2u);
+  EXPECT_EQ(slurp(base_ / "r1/x/a"), v2);
+  EXPECT_EQ(slurp(base_ / "r1/b"), b1);
+
+  // One path, a version.
+  RestorePoint v;
+  v.version = 1;
+  Result<std::vector<Restored>> one = store->restore("x/a", v, (base_ / "r2").string());
+  ASSERT_TRUE(one.ok()) << one.error.message;
+  EXPECT_EQ(slurp(base_ / "r2/x/a"), v1);
+  EXPECT_EQ(one.value[0].root, manifest_of("x/a", 1, v1).root);
+
+  // A point in time: the source as it was at mtime 160.
+  RestorePoint t;
+  t.at_or_before_mtime_ns = 160;
+  Result<std::vector<Restored>> pit = store->restore("", t, (base_ / "r3").string());
+  ASSERT_TRUE(pit.ok()) << pit.error.message;
+  EXPECT_EQ(slurp(base_ / "r3/x/a"), v1);
+  EXPECT_EQ(slurp(base_ / "r3/b"), b1);
+
+  // A damaged kept version is not restored as if it were good.
+  spill(root_ / ".srdx/versions/x/a/1", pattern(2 * kChunk + 3, 99));
+  EXPECT_EQ(store->restore("x/a", v, (base_ / "r4").string()).error.code, Errc::hash_mismatch);
+  EXPECT_FALSE(fs::exists(base_ / "r4/x/a"));
+  v.version = 9;
+  EXPECT_EQ(store->restore("x/a", v, (base_ / "r5").string()).error.code, Errc::not_found);
+}
+
+TEST_F(StoreTest, SymlinkInsideRootIsNotFollowed) {
+  const fs::path outside = base_ / "outside";
+  fs::create_directories(outside);
+  fs::create_directory_symlink(outside, root_ / "evil");
+  auto store = open_store();
+  const std::vector<uint8_t> data = pattern(kChunk);
+  EXPECT_EQ(store->begin(manifest_of("evil/x", 1, data)).error.code, Errc::escapes_root);
+  // A symlink planted after begin, before commit.
+  Result<Staging> st = store->begin(manifest_of("later/x", 1, data));
+  ASSERT_TRUE(st.ok());
+  ASSERT_TRUE(st.value.write_chunk(0, chunk(data, 0)).ok());
+  fs::create_directory_symlink(outside, root_ / "later");
+  EXPECT_EQ(st.value.commit().error.code, Errc::escapes_root);
+  EXPECT_TRUE(fs::is_empty(outside));
+  // A symlink as the live file itself is replaced, not written through.
+  spill(outside / "target", {1, 2, 3});
+  fs::create_symlink(outside / "target", root_ / "f");
+  ASSERT_TRUE(replicate(*store, manifest_of("f", 1, data), data).ok());
+  EXPECT_FALSE(fs::is_symlink(root_ / "f"));
+  EXPECT_EQ(slurp(outside / "target"), (std::vector<uint8_t>{1, 2, 3}));
+  // The store's own state through a symlink is refused at open.
+  fs::remove_all(root_ / ".srdx");
+  fs::create_directory_symlink(outside, root_ / ".srdx");
+  EXPECT_EQ(Store::open(root_.string()).error.code, Errc::escapes_root);
+}
+
+// A disk that fills up after `budget` bytes (ENOSPC), for a machine where
+// mounting a small tmpfs is not allowed.
+class FullDisk final : public BlockWriter {
+ public:
+  explicit FullDisk(uint64_t budget) : budget_(budget), real_(make_pwrite_writer()) {}
+  Status write(int fd, std::span<const uint8_t> data, uint64_t offset) override {
+    if (data.size() > budget_) return {sys_error(ENOSPC, "write")};
+    budget_ -= data.size();
+    return real_->write(fd, data, offset);
+  }
+  Status sync(int fd) override { return real_->sync(fd); }
+  std::string_view name() const override { return "full-disk"; }
+
+ private:
+  uint64_t budget_;
+  std::unique_ptr<BlockWriter> real_;
+};
+
+TEST_F(StoreTest, DiskFullIsAClearErrorAndLosesNothingCommitted) {
+  const std::vector<uint8_t> v1 = pattern(2 * kChunk), v2 = pattern(4 * kChunk, 4);
+  StoreOptions opt;
+  opt.writer = std::make_shared<FullDisk>(3 * kChunk);
+  auto store = open_store(opt);
+  ASSERT_TRUE(replicate(*store, manifest_of("a", 1, v1), v1).ok());
+  Status s = replicate(*store, manifest_of("a", 2, v2), v2);
+  EXPECT_EQ(s.error.code, Errc::no_space);
+  EXPECT_NE(s.error.message.find("No space left"), std::string::npos) << s.error.message;
+  EXPECT_EQ(slurp(root_ / "a"), v1);
+  EXPECT_TRUE(store->verify().empty());
+}
+
+// The same on a real 256 KiB tmpfs, where the machine lets us mount one. The
+// test process takes a private mount namespace first, so that the tmpfs is
+// gone with it even if the test dies halfway.
+TEST_F(StoreTest, DiskFullOnASmallTmpfs) {
+  if (geteuid() != 0 || unshare(CLONE_NEWNS) != 0 ||
+      mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+      mount("srdx-test", root_.c_str(), "tmpfs", 0, "size=256k") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (not root): FullDisk covers it";
+  }
+  {
+    auto store = open_store();
+    const std::vector<uint8_t> small = pattern(16 * kChunk), big = pattern(80 * kChunk, 3);
+    ASSERT_TRUE(replicate(*store, manifest_of("small", 1, small), small).ok());
+    Status s = replicate(*store, manifest_of("big", 1, big), big);
+    EXPECT_EQ(s.error.code, Errc::no_space) << s.error.message;
+    EXPECT_EQ(slurp(root_ / "small"), small);
+    EXPECT_TRUE(store->verify().empty());
+  }
+  umount2(root_.c_str(), MNT_DETACH);
+}
+
+TEST_F(StoreTest, CorruptStagingIsQuarantinedAtCommit) {
+  auto store = open_store();
+  const std::vector<uint8_t> data = pattern(2 * kChunk);
+  Result<Staging> st = store->begin(manifest_of("q", 1, data));
+  for (uint64_t i : {0, 1}) ASSERT_TRUE(st.value.write_chunk(i, chunk(data, i)).ok());
+  // Something damages the staged bytes after they were checked.
+  for (const auto& e : fs::directory_iterator(root_ / ".srdx/staging")) {
+    if (e.path().extension() == ".1") {
+      std::vector<uint8_t> bad = data;
+      bad[0] ^= 1;
+      spill(e.path(), bad);
+    }
+  }
+  Status c = st.value.commit();
+  EXPECT_EQ(c.error.code, Errc::hash_mismatch);
+  EXPECT_NE(c.error.message.find("quarantined"), std::string::npos);
+  EXPECT_FALSE(fs::exists(root_ / "q"));
+  ASSERT_FALSE(fs::is_empty(root_ / ".srdx/quarantine"));
+  const fs::path q = fs::directory_iterator(root_ / ".srdx/quarantine")->path();
+  EXPECT_TRUE(fs::exists(q / "data"));
+  EXPECT_TRUE(fs::exists(q / "manifest.json"));
+  const std::vector<uint8_t> reason = slurp(q / "reason");
+  EXPECT_NE(std::string(reason.begin(), reason.end()).find("chunk(s) differ"), std::string::npos);
+}
+
+TEST_F(StoreTest, UsesIoUringWhenTheKernelAllows) {
+  auto store = open_store();
+  // Informational: pwrite is the fallback, not a failure.
+  std::printf("writer: %s\n", std::string(store->writer_name()).c_str());
+  SUCCEED();
+}
+
+}  // namespace
+}  // namespace srdx::replicate

@@ -1,0 +1,841 @@
+#include "replicate/store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <utility>
+
+namespace srdx::replicate {
+namespace {
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  void reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
+Error walk_error(int err, std::string_view where) {
+  if (err == ELOOP || err == ENOTDIR) {
+    return {Errc::escapes_root,
+            std::string(where) + ": a symlink or a non-directory on the way (not followed)"};
+  }
+  return sys_error(err, where);
+}
+
+// Opens the directory `rel` ('/'-separated, validated or empty) under dirfd
+// one component at a time, never following a symlink; creates missing
+// components when `create`.
+Result<Fd> open_dir_beneath(int dirfd, std::string_view rel, bool create) {
+  Fd cur(fcntl(dirfd, F_DUPFD_CLOEXEC, 0));
+  if (!cur.valid()) return Result<Fd>::fail(sys_error(errno, "dup"));
+  size_t start = 0;
+  while (start < rel.size()) {
+    size_t slash = rel.find('/', start);
+    if (slash == std::string_view::npos) slash = rel.size();
+    const std::string part(rel.substr(start, slash - start));
+    if (create && mkdirat(cur.get(), part.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Result<Fd>::fail(sys_error(errno, "mkdir " + std::string(rel.substr(0, slash))));
+    }
+    Fd next(openat(cur.get(), part.c_str(), kDirFlags));
+    if (!next.valid()) {
+      return Result<Fd>::fail(walk_error(errno, "open " + std::string(rel.substr(0, slash))));
+    }
+    cur = std::move(next);
+    start = slash + 1;
+  }
+  return {std::move(cur), {}};
+}
+
+std::pair<std::string_view, std::string_view> split_parent(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos) return {{}, path};
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+Status fsync_fd(int fd, std::string_view what) {
+  if (fsync(fd) != 0) return {sys_error(errno, "fsync " + std::string(what))};
+  return {};
+}
+
+// A small file (a manifest, a progress record) read whole; `cap` bounds it.
+Result<std::vector<uint8_t>> read_small(int dirfd, const std::string& name, size_t cap) {
+  using R = Result<std::vector<uint8_t>>;
+  Fd fd(openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return R::fail(walk_error(errno, "open " + name));
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) return R::fail(sys_error(errno, "fstat " + name));
+  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > cap) {
+    return R::fail(Errc::malformed, name + ": not a regular file of a plausible size");
+  }
+  std::vector<uint8_t> buf(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < buf.size()) {
+    const ssize_t r = pread(fd.get(), buf.data() + got, buf.size() - got, static_cast<off_t>(got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0)
+      return R::fail(r < 0 ? sys_error(errno, "read " + name) : Error{Errc::io, name + ": short"});
+    got += static_cast<size_t>(r);
+  }
+  return {std::move(buf), {}};
+}
+
+Status write_all(int fd, std::span<const uint8_t> data, uint64_t offset, std::string_view what) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t r =
+        pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return {sys_error(errno, "write " + std::string(what))};
+    done += static_cast<size_t>(r);
+  }
+  return {};
+}
+
+// Replaces dirfd/name with `data` atomically and durably: a temporary name,
+// fsync, rename, fsync of the directory.
+Status write_file_durable(int dirfd, const std::string& name, std::span<const uint8_t> data) {
+  const std::string tmp = name + ".tmp";
+  Fd fd(openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd.valid()) return {walk_error(errno, "create " + tmp)};
+  if (Status s = write_all(fd.get(), data, 0, tmp); !s.ok()) {
+    unlinkat(dirfd, tmp.c_str(), 0);
+    return s;
+  }
+  if (Status s = fsync_fd(fd.get(), tmp); !s.ok()) return s;
+  if (renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) != 0) {
+    return {sys_error(errno, "rename " + tmp)};
+  }
+  return fsync_fd(dirfd, "directory of " + name);
+}
+
+Result<Manifest> read_manifest(int dirfd, const std::string& name) {
+  auto bytes = read_small(dirfd, name, 64u << 20);
+  if (!bytes.ok()) return Result<Manifest>::fail(bytes.error);
+  return decode(bytes.value);
+}
+
+// Directory entries: (name, is_dir), without "." and "..". d_type is not
+// trusted blindly: DT_UNKNOWN is resolved with fstatat(AT_SYMLINK_NOFOLLOW).
+std::vector<std::pair<std::string, bool>> list_dir(int dirfd) {
+  std::vector<std::pair<std::string, bool>> out;
+  const int fd = openat(dirfd, ".", kDirFlags);
+  if (fd < 0) return out;
+  DIR* d = fdopendir(fd);
+  if (d == nullptr) {
+    close(fd);
+    return out;
+  }
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    bool is_dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN) {
+      struct stat st {};
+      is_dir = fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    }
+    out.emplace_back(name, is_dir);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<uint64_t> parse_version(std::string_view s) {
+  uint64_t v = 0;
+  if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// The hash of chunk i of m's file as fd holds it now; all zero if unreadable
+// (which no SHA-256 is).
+Hash chunk_hash_at(int fd, const Manifest& m, uint64_t i, std::vector<uint8_t>& buf) {
+  const uint64_t len = chunk_length(m.size, m.chunk_size, i);
+  buf.resize(len);
+  uint64_t got = 0;
+  while (got < len) {
+    const ssize_t r =
+        pread(fd, buf.data() + got, len - got, static_cast<off_t>(i * m.chunk_size + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return {};
+    got += static_cast<uint64_t>(r);
+  }
+  return sha256(buf);
+}
+
+constexpr std::string_view kManifestSuffix = ".manifest";
+
+// The versions with a manifest in a path's versions directory, ascending.
+std::vector<uint64_t> manifest_versions(int vdir) {
+  std::vector<uint64_t> out;
+  for (const auto& [name, is_dir] : list_dir(vdir)) {
+    if (is_dir || !name.ends_with(kManifestSuffix)) continue;
+    if (auto v =
+            parse_version(std::string_view(name).substr(0, name.size() - kManifestSuffix.size()))) {
+      out.push_back(*v);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string manifest_name(uint64_t v) { return std::to_string(v) + std::string(kManifestSuffix); }
+
+// What is wrong with dirfd/name against m; empty: nothing.
+std::string check_file(int dirfd, const std::string& name, const Manifest& m) {
+  Fd fd(openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return walk_error(errno, "open").message;
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) return sys_error(errno, "fstat").message;
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  if (static_cast<uint64_t>(st.st_size) != m.size) {
+    return "size " + std::to_string(st.st_size) + ", manifest says " + std::to_string(m.size);
+  }
+  std::vector<Hash> hashes;
+  hashes.reserve(m.chunks.size());
+  if (Status s = hash_chunks(fd.get(), m.size, m.chunk_size, 0, hashes); !s.ok()) {
+    return s.error.message;
+  }
+  std::string bad;
+  size_t nbad = 0;
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    if (hashes[i] == m.chunks[i]) continue;
+    if (nbad++ < 8) bad += (bad.empty() ? "" : ",") + std::to_string(i);
+  }
+  if (nbad > 0) {
+    return std::to_string(nbad) + " chunk(s) differ from the manifest: " + bad +
+           (nbad > 8 ? ",..." : "");
+  }
+  if (merkle_root(hashes) != m.root) return "Merkle root differs";
+  return {};
+}
+
+// Copies len bytes from src to dst at the same offset: copy_file_range (a
+// reflink or an in-kernel copy), pread/pwrite where it is refused.
+Status copy_range(int src, int dst, uint64_t offset, uint64_t len) {
+  uint64_t done = 0;
+  while (done < len) {
+    loff_t in = static_cast<loff_t>(offset + done), out = in;
+    const ssize_t r = copy_file_range(src, &in, dst, &out, len - done, 0);
+    if (r > 0) {
+      done += static_cast<uint64_t>(r);
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP) {
+      return {sys_error(errno, "copy_file_range")};
+    }
+    // Refused, or 0 (source shorter than expected): byte by byte copying tells which.
+    std::vector<uint8_t> buf(std::min<uint64_t>(len - done, 1u << 20));
+    const ssize_t n = pread(src, buf.data(), buf.size(), static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return {sys_error(errno, "read")};
+    if (n == 0) return Status::fail(Errc::io, "copy: source shorter than expected");
+    if (Status s = write_all(dst, {buf.data(), static_cast<size_t>(n)}, offset + done, "copy");
+        !s.ok()) {
+      return s;
+    }
+    done += static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+struct Store::Impl {
+  std::string root;
+  StoreOptions opt;
+  std::shared_ptr<BlockWriter> writer;
+  Fd rootfd, staging, versions, quarantine;
+
+  // The versions directory of path (created when `create`).
+  Result<Fd> version_dir(const std::string& path, bool create) const {
+    return open_dir_beneath(versions.get(), path, create);
+  }
+
+  // The live manifest of path, or nothing (never committed); an error if the
+  // way to it is not a plain directory walk.
+  Result<std::optional<Manifest>> live_manifest(const std::string& path) const {
+    using R = Result<std::optional<Manifest>>;
+    Result<Fd> vdir = version_dir(path, false);
+    if (!vdir.ok()) {
+      if (vdir.error.code == Errc::not_found) return {};
+      return R::fail(vdir.error);
+    }
+    const std::vector<uint64_t> vs = manifest_versions(vdir.value.get());
+    if (vs.empty()) return {};
+    Result<Manifest> m = read_manifest(vdir.value.get(), manifest_name(vs.back()));
+    if (!m.ok()) return R::fail(m.error.code, path + ": live manifest: " + m.error.message);
+    return {std::move(m.value), {}};
+  }
+
+  // Every path with a versions directory (a manifest in it), walked with
+  // O_NOFOLLOW from versions/.
+  void collect_paths(int dirfd, const std::string& prefix, std::vector<std::string>& out) const {
+    bool has_manifest = false;
+    for (const auto& [name, is_dir] : list_dir(dirfd)) {
+      if (!is_dir) {
+        has_manifest = has_manifest || name.ends_with(kManifestSuffix);
+        continue;
+      }
+      Fd sub(openat(dirfd, name.c_str(), kDirFlags));
+      if (sub.valid()) collect_paths(sub.get(), prefix.empty() ? name : prefix + "/" + name, out);
+    }
+    if (has_manifest && !prefix.empty()) out.push_back(prefix);
+  }
+
+  // The directory and name holding the bytes of `version` of path (the live
+  // file for the live version).
+  Result<std::pair<Fd, std::string>> version_bytes(const std::string& path, uint64_t version,
+                                                   uint64_t live) const {
+    using R = Result<std::pair<Fd, std::string>>;
+    if (version == live) {
+      auto [parent, name] = split_parent(path);
+      Result<Fd> dir = open_dir_beneath(rootfd.get(), parent, false);
+      if (!dir.ok()) return R::fail(dir.error);
+      return {{std::move(dir.value), std::string(name)}, {}};
+    }
+    Result<Fd> vdir = version_dir(path, false);
+    if (!vdir.ok()) return R::fail(vdir.error);
+    return {{std::move(vdir.value), std::to_string(version)}, {}};
+  }
+
+  // A commit a crash interrupted after its rename: the staging data is gone
+  // but its manifest is still there. If the live file is that version, its
+  // manifest goes to versions/; otherwise (a quarantine, or never renamed)
+  // the leftovers are dropped.
+  void recover() {
+    for (const auto& [name, is_dir] : list_dir(staging.get())) {
+      if (is_dir || !name.ends_with(kManifestSuffix)) continue;
+      const std::string id = name.substr(0, name.size() - kManifestSuffix.size());
+      struct stat st {};
+      if (fstatat(staging.get(), id.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) continue;  // resumable
+      Result<Manifest> m = read_manifest(staging.get(), name);
+      if (m.ok()) {
+        auto [parent, base] = split_parent(m.value.path);
+        Result<Fd> dir = open_dir_beneath(rootfd.get(), parent, false);
+        if (dir.ok() && check_file(dir.value.get(), std::string(base), m.value).empty()) {
+          Result<Fd> vdir = version_dir(m.value.path, true);
+          if (vdir.ok()) {
+            const std::vector<uint8_t> bytes = encode(m.value);
+            (void)write_file_durable(vdir.value.get(), manifest_name(m.value.version), bytes);
+          }
+        }
+      }
+      unlinkat(staging.get(), (id + ".progress").c_str(), 0);
+      unlinkat(staging.get(), name.c_str(), 0);
+    }
+    (void)fsync_fd(staging.get(), "staging");
+  }
+};
+
+struct Staging::Impl {
+  Store::Impl* store = nullptr;
+  Manifest m;
+  std::string id;
+  Fd data, progress;
+  std::vector<uint8_t> present;  // 1: verified and durable (as the mode says)
+  uint64_t copied = 0;
+  bool spent = false;
+
+  Status mark_present(uint64_t first, uint64_t count) {
+    for (uint64_t i = first; i < first + count; ++i) present[i] = 1;
+    const std::span<const uint8_t> bytes(present.data() + first, count);
+    if (Status s = store->writer->write(progress.get(), bytes, first); !s.ok()) return s;
+    if (store->opt.durability == Durability::durable) return store->writer->sync(progress.get());
+    return {};
+  }
+
+  // Moves the staged bytes to quarantine/ with the reason and the manifest,
+  // and forgets the staging.
+  void quarantine(const std::string& reason) {
+    int n = 0;
+    std::string dir;
+    while (true) {
+      dir = id + "." + std::to_string(n++);
+      if (mkdirat(store->quarantine.get(), dir.c_str(), 0700) == 0 || errno != EEXIST) break;
+    }
+    Fd q(openat(store->quarantine.get(), dir.c_str(), kDirFlags));
+    if (q.valid()) {
+      const std::string why =
+          m.path + " version " + std::to_string(m.version) + ": " + reason + "\n";
+      (void)write_file_durable(q.get(), "reason",
+                               {reinterpret_cast<const uint8_t*>(why.data()), why.size()});
+      const std::string js = to_json(m).dump(2) + "\n";
+      (void)write_file_durable(q.get(), "manifest.json",
+                               {reinterpret_cast<const uint8_t*>(js.data()), js.size()});
+      renameat(store->staging.get(), id.c_str(), q.get(), "data");
+      (void)fsync_fd(q.get(), "quarantine");
+    } else {
+      unlinkat(store->staging.get(), id.c_str(), 0);
+    }
+    unlinkat(store->staging.get(), (id + ".progress").c_str(), 0);
+    unlinkat(store->staging.get(), (id + std::string(kManifestSuffix)).c_str(), 0);
+    (void)fsync_fd(store->staging.get(), "staging");
+    spent = true;
+  }
+};
+
+Staging::Staging(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Staging::Staging(Staging&&) noexcept = default;
+Staging& Staging::operator=(Staging&&) noexcept = default;
+Staging::~Staging() = default;
+
+const Manifest& Staging::manifest() const { return impl_->m; }
+
+std::vector<uint64_t> Staging::missing_chunks() const {
+  std::vector<uint64_t> out;
+  for (uint64_t i = 0; i < impl_->present.size(); ++i) {
+    if (!impl_->present[i]) out.push_back(i);
+  }
+  return out;
+}
+
+uint64_t Staging::chunks_copied() const { return impl_->copied; }
+
+Status Staging::write_chunk(uint64_t index, std::span<const uint8_t> bytes) {
+  Impl& s = *impl_;
+  if (s.spent) return Status::fail(Errc::invalid_argument, "staging already committed");
+  const Manifest& m = s.m;
+  if (index >= m.chunks.size()) {
+    return Status::fail(Errc::invalid_argument, m.path + ": chunk " + std::to_string(index) +
+                                                    " of " + std::to_string(m.chunks.size()));
+  }
+  const uint64_t len = chunk_length(m.size, m.chunk_size, index);
+  if (bytes.size() != len) {
+    return Status::fail(Errc::invalid_argument, m.path + ": chunk " + std::to_string(index) +
+                                                    " is " + std::to_string(bytes.size()) +
+                                                    " bytes, expected " + std::to_string(len));
+  }
+  // Verified before anything touches the disk: a corrupt or forged chunk is
+  // never written.
+  if (sha256(bytes) != m.chunks[index]) {
+    return Status::fail(Errc::hash_mismatch,
+                        m.path + ": chunk " + std::to_string(index) + " hash mismatch");
+  }
+  if (s.present[index]) return {};
+  if (Status w = s.store->writer->write(s.data.get(), bytes, index * m.chunk_size); !w.ok()) {
+    return Status::fail(w.error.code,
+                        m.path + ": chunk " + std::to_string(index) + ": " + w.error.message);
+  }
+  if (s.store->opt.durability == Durability::durable) {
+    if (Status w = s.store->writer->sync(s.data.get()); !w.ok()) return w;
+  }
+  return s.mark_present(index, 1);
+}
+
+Status Staging::commit() {
+  Impl& s = *impl_;
+  Store::Impl& st = *s.store;
+  const Manifest& m = s.m;
+  if (s.spent) return Status::fail(Errc::invalid_argument, "staging already committed");
+  const std::vector<uint64_t> missing = missing_chunks();
+  if (!missing.empty()) {
+    return Status::fail(Errc::incomplete, m.path + ": " + std::to_string(missing.size()) +
+                                              " chunk(s) missing, the first " +
+                                              std::to_string(missing.front()));
+  }
+  // The whole staged file against the manifest, re-read from disk: what is
+  // renamed into place is what was verified.
+  struct stat sb {};
+  if (fstat(s.data.get(), &sb) != 0) return {sys_error(errno, "fstat staging")};
+  std::string reason;
+  if (static_cast<uint64_t>(sb.st_size) != m.size) {
+    reason = "staged size " + std::to_string(sb.st_size) + " is not " + std::to_string(m.size);
+  } else {
+    reason = check_file(st.staging.get(), s.id, m);
+  }
+  if (!reason.empty()) {
+    s.quarantine(reason);
+    return Status::fail(Errc::hash_mismatch,
+                        m.path + " version " + std::to_string(m.version) +
+                            " failed verification and was quarantined: " + reason);
+  }
+  if (fchmod(s.data.get(), static_cast<mode_t>(m.mode)) != 0) return {sys_error(errno, "fchmod")};
+  const timespec times[2] = {{0, UTIME_OMIT},
+                             {static_cast<time_t>(m.mtime_ns / 1'000'000'000),
+                              static_cast<long>(m.mtime_ns % 1'000'000'000)}};
+  if (m.mtime_ns >= 0 && futimens(s.data.get(), times) != 0) return {sys_error(errno, "futimens")};
+  if (Status r = fsync_fd(s.data.get(), m.path); !r.ok()) return r;
+
+  auto [parent_path, name_view] = split_parent(m.path);
+  const std::string name(name_view);
+  Result<Fd> parent = open_dir_beneath(st.rootfd.get(), parent_path, true);
+  if (!parent.ok()) return {parent.error};
+  Result<Fd> vdir = st.version_dir(m.path, true);
+  if (!vdir.ok()) return {vdir.error};
+  Result<std::optional<Manifest>> live = st.live_manifest(m.path);
+  if (!live.ok()) return {live.error};
+  if (live.value && live.value->version >= m.version) {
+    return Status::fail(Errc::already_committed,
+                        m.path + ": version " + std::to_string(live.value->version) + " is live");
+  }
+
+  struct stat lb {};
+  if (fstatat(parent.value.get(), name.c_str(), &lb, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (S_ISDIR(lb.st_mode)) {
+      return Status::fail(Errc::escapes_root, m.path + ": a directory is in the way");
+    }
+    // The previous live version stays readable as versions/<path>/<v>: a hard
+    // link, no copy. EEXIST: a crash came between this link and the rename.
+    if (S_ISREG(lb.st_mode) && live.value) {
+      const std::string old = std::to_string(live.value->version);
+      if (linkat(parent.value.get(), name.c_str(), vdir.value.get(), old.c_str(), 0) != 0 &&
+          errno != EEXIST) {
+        return {sys_error(errno, "keep " + m.path + " version " + old)};
+      }
+      if (Status r = fsync_fd(vdir.value.get(), "versions of " + m.path); !r.ok()) return r;
+    }
+  }
+  if (renameat(st.staging.get(), s.id.c_str(), parent.value.get(), name.c_str()) != 0) {
+    return {sys_error(errno, "rename into " + m.path)};
+  }
+  if (Status r = fsync_fd(parent.value.get(), "directory of " + m.path); !r.ok()) return r;
+  // From here the version is live. Its manifest in versions/ makes it the
+  // live version for the store; a crash before that is finished by
+  // Store::open (recover) from the staging manifest, removed only after.
+  const std::vector<uint8_t> bytes = encode(m);
+  if (Status r = write_file_durable(vdir.value.get(), manifest_name(m.version), bytes); !r.ok()) {
+    return r;
+  }
+  unlinkat(st.staging.get(), (s.id + ".progress").c_str(), 0);
+  unlinkat(st.staging.get(), (s.id + std::string(kManifestSuffix)).c_str(), 0);
+  (void)fsync_fd(st.staging.get(), "staging");
+  s.spent = true;
+
+  // Keep the newest keep_versions (the live one among them).
+  const std::vector<uint64_t> vs = manifest_versions(vdir.value.get());
+  const size_t keep = std::max<uint32_t>(st.opt.keep_versions, 1);
+  for (size_t i = 0; i + keep < vs.size(); ++i) {
+    unlinkat(vdir.value.get(), std::to_string(vs[i]).c_str(), 0);
+    unlinkat(vdir.value.get(), manifest_name(vs[i]).c_str(), 0);
+  }
+  return fsync_fd(vdir.value.get(), "versions of " + m.path);
+}
+
+// ---------------------------------------------------------------------------
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+const std::string& Store::root() const { return impl_->root; }
+std::string_view Store::writer_name() const { return impl_->writer->name(); }
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& root, StoreOptions opt) {
+  using R = Result<std::unique_ptr<Store>>;
+  auto impl = std::make_unique<Impl>();
+  impl->root = root;
+  impl->opt = std::move(opt);
+  impl->writer = impl->opt.writer ? impl->opt.writer : std::shared_ptr(make_default_writer());
+  impl->rootfd = Fd(::open(root.c_str(), kDirFlags));
+  if (!impl->rootfd.valid()) return R::fail(walk_error(errno, "open store root " + root));
+  for (auto [sub, fd] :
+       {std::pair{".srdx/staging", &impl->staging}, std::pair{".srdx/versions", &impl->versions},
+        std::pair{".srdx/quarantine", &impl->quarantine}}) {
+    Result<Fd> d = open_dir_beneath(impl->rootfd.get(), sub, true);
+    if (!d.ok()) return R::fail(d.error.code, root + ": " + d.error.message);
+    *fd = std::move(d.value);
+  }
+  impl->recover();
+  return {std::unique_ptr<Store>(new Store(std::move(impl))), {}};
+}
+
+Result<Staging> Store::begin(const Manifest& m, std::optional<uint64_t> base) {
+  using R = Result<Staging>;
+  Impl& st = *impl_;
+  auto fail = [](Error e) { return R{Staging(nullptr), std::move(e)}; };
+  if (Status v = validate(m); !v.ok()) return fail(v.error);
+  Result<std::optional<Manifest>> live = st.live_manifest(m.path);
+  if (!live.ok()) return fail(live.error);
+  if (live.value && live.value->version >= m.version) {
+    return fail({Errc::already_committed,
+                 m.path + ": version " + std::to_string(live.value->version) + " is live"});
+  }
+  // Refuse now, not after the whole file crossed the network, a path whose
+  // way at DR goes through a symlink or a file.
+  {
+    auto [parent, name] = split_parent(m.path);
+    Result<Fd> dir = open_dir_beneath(st.rootfd.get(), parent, false);
+    if (!dir.ok() && dir.error.code != Errc::not_found) return fail(dir.error);
+  }
+
+  auto s = std::make_unique<Staging::Impl>();
+  s->store = &st;
+  s->m = m;
+  s->id = to_hex(sha256({reinterpret_cast<const uint8_t*>(m.path.data()), m.path.size()}))
+              .substr(0, 32) +
+          "." + std::to_string(m.version);
+  const std::string mname = s->id + std::string(kManifestSuffix);
+  const std::string pname = s->id + ".progress";
+  const size_t n = m.chunks.size();
+
+  // Resume: the same manifest staged before, its data and progress intact.
+  bool resumed = false;
+  if (Result<Manifest> old = read_manifest(st.staging.get(), mname); old.ok() && old.value == m) {
+    s->data = Fd(openat(st.staging.get(), s->id.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+    s->progress = Fd(openat(st.staging.get(), pname.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+    if (s->data.valid() && s->progress.valid()) {
+      Result<std::vector<uint8_t>> p = read_small(st.staging.get(), pname, n + 1);
+      if (p.ok() && p.value.size() == n) {
+        s->present = std::move(p.value);
+        for (uint8_t& b : s->present) b = b == 1 ? 1 : 0;
+        resumed = true;
+      }
+    }
+  }
+  if (!resumed) {
+    // Fresh: data and progress first, the manifest last, so that a staging
+    // manifest always has its two files beside it.
+    unlinkat(st.staging.get(), mname.c_str(), 0);
+    s->data = Fd(openat(st.staging.get(), s->id.c_str(),
+                        O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!s->data.valid()) return fail(walk_error(errno, "create staging for " + m.path));
+    if (ftruncate(s->data.get(), static_cast<off_t>(m.size)) != 0) {
+      return fail(sys_error(errno, "size staging for " + m.path));
+    }
+    s->progress = Fd(openat(st.staging.get(), pname.c_str(),
+                            O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!s->progress.valid()) return fail(walk_error(errno, "create progress for " + m.path));
+    s->present.assign(n, 0);
+    if (Status w = write_all(s->progress.get(), s->present, 0, pname); !w.ok())
+      return fail(w.error);
+    if (Status w = fsync_fd(s->progress.get(), pname); !w.ok()) return fail(w.error);
+    const std::vector<uint8_t> bytes = encode(m);
+    if (Status w = write_file_durable(st.staging.get(), mname, bytes); !w.ok())
+      return fail(w.error);
+  }
+
+  // The previous version's chunks that begin this one alike (an append-only
+  // journal: all but the old last partial chunk) are copied locally, then
+  // checked: a chunk counts only once it hashes right.
+  std::optional<Manifest> from;
+  if (base && (!live.value || *base != live.value->version)) {
+    Result<Fd> vdir = st.version_dir(m.path, false);
+    if (vdir.ok()) {
+      if (Result<Manifest> bm = read_manifest(vdir.value.get(), manifest_name(*base)); bm.ok()) {
+        from = std::move(bm.value);
+      }
+    }
+  } else if (live.value) {
+    from = live.value;
+  }
+  if (from && from->chunk_size == m.chunk_size) {
+    uint64_t k = 0;
+    while (k < n && k < from->chunks.size() && from->chunks[k] == m.chunks[k] &&
+           chunk_length(from->size, m.chunk_size, k) == chunk_length(m.size, m.chunk_size, k)) {
+      ++k;
+    }
+    bool any = false;
+    for (uint64_t i = 0; i < k; ++i) any = any || !s->present[i];
+    Result<std::pair<Fd, std::string>> src;
+    if (any) {
+      src = st.version_bytes(m.path, from->version, live.value ? live.value->version : 0);
+    }
+    if (any && src.ok()) {
+      Fd sfd(openat(src.value.first.get(), src.value.second.c_str(),
+                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      struct stat sb {};
+      if (sfd.valid() && fstat(sfd.get(), &sb) == 0 && S_ISREG(sb.st_mode)) {
+        std::vector<uint8_t> buf;
+        std::vector<uint64_t> good;
+        for (uint64_t i = 0; i < k; ++i) {
+          if (s->present[i]) continue;
+          const uint64_t len = chunk_length(m.size, m.chunk_size, i);
+          if (Status c = copy_range(sfd.get(), s->data.get(), i * m.chunk_size, len); !c.ok()) {
+            if (c.error.code == Errc::no_space) return fail(c.error);
+            break;
+          }
+          if (chunk_hash_at(s->data.get(), m, i, buf) == m.chunks[i]) good.push_back(i);
+        }
+        if (!good.empty()) {
+          if (st.opt.durability == Durability::durable) {
+            if (Status w = st.writer->sync(s->data.get()); !w.ok()) return fail(w.error);
+          }
+          for (uint64_t i : good) {
+            if (Status w = s->mark_present(i, 1); !w.ok()) return fail(w.error);
+          }
+          s->copied = good.size();
+        }
+      }
+    }
+  }
+  return {Staging(std::move(s)), {}};
+}
+
+Result<std::vector<VersionInfo>> Store::list_versions(const std::string& path) const {
+  using R = Result<std::vector<VersionInfo>>;
+  if (Status v = validate_path(path); !v.ok()) return R::fail(v.error);
+  Result<Fd> vdir = impl_->version_dir(path, false);
+  if (!vdir.ok()) return R::fail(vdir.error.code, path + ": no version at DR");
+  std::vector<VersionInfo> out;
+  const std::vector<uint64_t> vs = manifest_versions(vdir.value.get());
+  for (uint64_t v : vs) {
+    Result<Manifest> m = read_manifest(vdir.value.get(), manifest_name(v));
+    if (!m.ok())
+      return R::fail(m.error.code, path + " version " + std::to_string(v) + ": " + m.error.message);
+    out.push_back({v, m.value.size, m.value.mtime_ns, m.value.root, v == vs.back()});
+  }
+  if (out.empty()) return R::fail(Errc::not_found, path + ": no version at DR");
+  return {std::move(out), {}};
+}
+
+std::vector<Problem> Store::verify() const {
+  const Impl& st = *impl_;
+  std::vector<Problem> problems;
+  std::vector<std::string> paths;
+  st.collect_paths(st.versions.get(), "", paths);
+  std::sort(paths.begin(), paths.end());
+  for (const std::string& path : paths) {
+    Result<Fd> vdir = st.version_dir(path, false);
+    if (!vdir.ok()) {
+      problems.push_back({path, 0, vdir.error.message});
+      continue;
+    }
+    const std::vector<uint64_t> vs = manifest_versions(vdir.value.get());
+    for (uint64_t v : vs) {
+      Result<Manifest> m = read_manifest(vdir.value.get(), manifest_name(v));
+      if (!m.ok()) {
+        problems.push_back({path, v, "manifest: " + m.error.message});
+        continue;
+      }
+      if (m.value.path != path || m.value.version != v) {
+        problems.push_back(
+            {path, v,
+             "manifest names " + m.value.path + " version " + std::to_string(m.value.version)});
+        continue;
+      }
+      Result<std::pair<Fd, std::string>> where = st.version_bytes(path, v, vs.back());
+      const std::string what =
+          where.ok() ? check_file(where.value.first.get(), where.value.second, m.value)
+                     : where.error.message;
+      if (!what.empty()) {
+        problems.push_back({path, v, (v == vs.back() ? "live: " : "kept: ") + what});
+      }
+    }
+  }
+  return problems;
+}
+
+Result<std::vector<Restored>> Store::restore(const std::string& path, const RestorePoint& point,
+                                             const std::string& target_dir) const {
+  using R = Result<std::vector<Restored>>;
+  const Impl& st = *impl_;
+  std::vector<std::string> paths;
+  if (path.empty()) {
+    st.collect_paths(st.versions.get(), "", paths);
+    std::sort(paths.begin(), paths.end());
+  } else {
+    if (Status v = validate_path(path); !v.ok()) return R::fail(v.error);
+    paths.push_back(path);
+  }
+  if (mkdir(target_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return R::fail(sys_error(errno, "mkdir " + target_dir));
+  }
+  Fd target(::open(target_dir.c_str(), kDirFlags));
+  if (!target.valid()) return R::fail(walk_error(errno, "open " + target_dir));
+
+  std::vector<Restored> out;
+  for (const std::string& p : paths) {
+    Result<std::vector<VersionInfo>> vs = list_versions(p);
+    if (!vs.ok()) return R::fail(vs.error);
+    std::optional<uint64_t> chosen;
+    for (const VersionInfo& v : vs.value) {
+      if (point.version) {
+        if (v.version == *point.version) chosen = v.version;
+      } else if (point.at_or_before_mtime_ns) {
+        if (v.mtime_ns <= *point.at_or_before_mtime_ns) chosen = v.version;
+      } else if (v.live) {
+        chosen = v.version;
+      }
+    }
+    if (!chosen) {
+      if (path.empty() && !point.version) continue;  // that path did not exist yet
+      return R::fail(Errc::not_found, p + ": no kept version matches");
+    }
+    Result<Fd> vdir = st.version_dir(p, false);
+    if (!vdir.ok()) return R::fail(vdir.error);
+    Result<Manifest> m = read_manifest(vdir.value.get(), manifest_name(*chosen));
+    if (!m.ok()) return R::fail(m.error);
+    Result<std::pair<Fd, std::string>> src = st.version_bytes(p, *chosen, vs.value.back().version);
+    if (!src.ok()) return R::fail(src.error);
+    Fd sfd(
+        openat(src.value.first.get(), src.value.second.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sfd.valid()) return R::fail(walk_error(errno, "open " + p));
+
+    auto [parent, name_view] = split_parent(p);
+    const std::string name(name_view), tmp = std::string(name_view) + ".srdx-restore";
+    Result<Fd> dir = open_dir_beneath(target.get(), parent, true);
+    if (!dir.ok()) return R::fail(dir.error);
+    Fd dst(openat(dir.value.get(), tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                  0600));
+    if (!dst.valid()) return R::fail(walk_error(errno, "create " + tmp));
+    if (Status c = copy_range(sfd.get(), dst.get(), 0, m.value.size); !c.ok())
+      return R::fail(c.error);
+    // The proof: the copy, read back, has the manifest's chunk hashes and root.
+    if (std::string bad = check_file(dir.value.get(), tmp, m.value); !bad.empty()) {
+      unlinkat(dir.value.get(), tmp.c_str(), 0);
+      return R::fail(Errc::hash_mismatch, p + " version " + std::to_string(*chosen) +
+                                              ": the restored copy differs: " + bad);
+    }
+    fchmod(dst.get(), static_cast<mode_t>(m.value.mode));
+    const timespec times[2] = {{0, UTIME_OMIT},
+                               {static_cast<time_t>(m.value.mtime_ns / 1'000'000'000),
+                                static_cast<long>(m.value.mtime_ns % 1'000'000'000)}};
+    if (m.value.mtime_ns >= 0) futimens(dst.get(), times);
+    if (Status r = fsync_fd(dst.get(), tmp); !r.ok()) return R::fail(r.error);
+    if (renameat(dir.value.get(), tmp.c_str(), dir.value.get(), name.c_str()) != 0) {
+      return R::fail(sys_error(errno, "rename " + tmp));
+    }
+    (void)fsync_fd(dir.value.get(), "directory of " + p);
+    out.push_back({p, *chosen, m.value.root});
+  }
+  return {std::move(out), {}};
+}
+
+Result<std::vector<Problem>> verify(const std::string& root) {
+  Result<std::unique_ptr<Store>> s = Store::open(root);
+  if (!s.ok()) return Result<std::vector<Problem>>::fail(s.error);
+  return {s.value->verify(), {}};
+}
+
+Result<std::vector<Restored>> restore(const std::string& root, const std::string& path,
+                                      const RestorePoint& point, const std::string& target_dir) {
+  Result<std::unique_ptr<Store>> s = Store::open(root);
+  if (!s.ok()) return Result<std::vector<Restored>>::fail(s.error);
+  return s.value->restore(path, point, target_dir);
+}
+
+}  // namespace srdx::replicate
