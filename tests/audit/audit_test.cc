@@ -5,9 +5,11 @@
 #include "audit.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -258,6 +260,40 @@ TEST_F(AuditTest, TornFirstLineIsRecoveredToo) {
   EXPECT_FALSE(log->recovered().empty());
   EXPECT_EQ(log->last_seq(), 1u);
   EXPECT_TRUE(verify_audit(path_, true).ok);
+}
+
+TEST_F(AuditTest, AFailedWriteStopsTheLogUntilReopened) {
+  write_n(3);
+  auto log = open_log();
+  ASSERT_TRUE(log);
+  // A file size limit that cuts the next line in the middle: write() stores
+  // part of it, then fails (EFBIG), as a full disk would.
+  const auto size = static_cast<rlim_t>(fs::file_size(path_));
+  struct rlimit old {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto* old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old;
+  small.rlim_cur = size + 40;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  const auto failed = log->append(shipped(3));
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old), 0);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_EQ(fs::file_size(path_), size + 40);
+
+  // Nothing is chained after the partial line...
+  const auto refused = log->append(shipped(4));
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.error.find("reopen"), std::string::npos) << refused.error;
+  log.reset();
+  // ...and a reopen cuts it off, on the record.
+  log = open_log();
+  ASSERT_TRUE(log);
+  EXPECT_FALSE(log->recovered().empty());
+  ASSERT_TRUE(log->append(shipped(3)).ok());
+  const AuditVerify v = verify_audit(path_, true);
+  EXPECT_TRUE(v.ok) << v.line << ": " << v.reason;
+  EXPECT_EQ(v.records, 5u);
 }
 
 TEST_F(AuditTest, ConcurrentAppendsKeepOneChain) {

@@ -12,7 +12,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <vector>
 
 namespace srdx::replicate {
 
@@ -334,6 +333,7 @@ std::string AuditLog::write_head(uint64_t seq, const std::string& hash) {
 
 AuditResult<uint64_t> AuditLog::append(const AuditRecord& record) {
   std::lock_guard lock(mu_);
+  if (!broken_.empty()) return {0, broken_};
   AuditLine line;
   line.seq = seq_ + 1;
   line.prev = prev_;
@@ -346,12 +346,23 @@ AuditResult<uint64_t> AuditLog::append(const AuditRecord& record) {
   // with respect to other writers of this file, and a crash can only cut its
   // end off (the torn line open() handles).
   const std::string bytes = text.value + "\n";
-  if (!write_all(fd_, bytes)) return {0, errno_text("write", path_)};
-  // The event is not acknowledged until it is on disk.
-  if (::fdatasync(fd_) != 0) return {0, errno_text("fdatasync", path_)};
+  // The event is not acknowledged until it is on disk. After a failed write
+  // or sync the file may end in part of this line: chaining the next one
+  // after it would bury the damage, so this log refuses every later append
+  // and a reopen (which cuts a torn line off, on the record) takes over.
+  if (!write_all(fd_, bytes) || ::fdatasync(fd_) != 0) {
+    broken_ = errno_text("write", path_) + " (reopen the log to recover)";
+    return {0, broken_};
+  }
   seq_ = line.seq;
   prev_ = sha256_hex(text.value);
-  if (std::string err = write_head(line.seq, line.hash); !err.empty()) return {0, err};
+  // The line is durable: a failed head update is an error the caller hears
+  // of, with the seq, so that it does not append the same event again; the
+  // head then lags, which verify accepts.
+  if (std::string err = write_head(line.seq, line.hash); !err.empty()) {
+    return {line.seq, "seq " + std::to_string(line.seq) + " is durable, but the head file " +
+                          "was not updated: " + err};
+  }
   return {line.seq, {}};
 }
 
@@ -362,11 +373,17 @@ AuditVerify verify_audit(const std::string& path, bool require_head) {
     v.reason = "cannot open " + path;
     return v;
   }
+  // The head first, so that only the hash of the line it names is kept.
+  std::string head_err;
+  const std::optional<Head> head = read_head(path, head_err);
+  if (!head_err.empty()) {
+    v.reason = head_err;
+    return v;
+  }
   std::string prev(kAuditGenesis);
   std::string line;
   size_t n = 0;
-  std::string last_hash;
-  std::vector<std::string> hashes;  // by seq, for the head check
+  std::string hash_at_head;
   while (std::getline(in, line)) {
     ++n;
     if (in.eof()) {
@@ -392,16 +409,10 @@ AuditVerify verify_audit(const std::string& path, bool require_head) {
       return v;
     }
     prev = sha256_hex(line);
-    hashes.push_back(p.value.hash);
+    if (head && head->seq == n) hash_at_head = p.value.hash;
   }
   v.records = n;
 
-  std::string head_err;
-  const std::optional<Head> head = read_head(path, head_err);
-  if (!head_err.empty()) {
-    v.reason = head_err;
-    return v;
-  }
   if (!head) {
     if (require_head) {
       v.reason = "no head file " + audit_head_path(path) + ": truncation cannot be ruled out";
@@ -416,8 +427,8 @@ AuditVerify verify_audit(const std::string& path, bool require_head) {
                std::to_string(head->seq) + ": lines were deleted at the end";
     return v;
   }
-  // The head may lag the log by the one line written before a crash.
-  if (head->seq > 0 && hashes[head->seq - 1] != head->hash) {
+  // The head may lag the log by the line written before a crash.
+  if (head->seq > 0 && hash_at_head != head->hash) {
     v.line = head->seq;
     v.reason = "line " + std::to_string(head->seq) + " is not the one the head file names";
     return v;

@@ -93,7 +93,9 @@ class AuditLog {
 
   // Writes the record as one line and fdatasyncs before returning its seq,
   // then rewrites the head file (write, fsync, rename). Thread-safe: appends
-  // are serialized, so the chain stays linear.
+  // are serialized, so the chain stays linear. After a failed write or sync
+  // every later append fails too (reopen to recover). If only the head update
+  // fails, the error says so and value still carries the durable seq.
   AuditResult<uint64_t> append(const AuditRecord& record);
 
   // Non-empty when open() recovered from a torn line: what it did.
@@ -111,6 +113,7 @@ class AuditLog {
   uint64_t seq_ = 0;
   std::string prev_{kAuditGenesis};  // hex SHA-256 of the last line
   std::string recovered_;
+  std::string broken_;  // why appends are refused, after a failed write
 };
 
 struct AuditVerify {
