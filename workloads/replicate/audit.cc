@@ -300,8 +300,6 @@ AuditResult<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path) {
     if (::ftruncate(fd, size - static_cast<off_t>(torn.size())) != 0 || ::fdatasync(fd) != 0) {
       return {nullptr, errno_text("truncate the torn line of", path)};
     }
-  }
-  if (!torn.empty()) {
     AuditRecord r;
     r.event = "audit_recovered";
     r.size = torn.size();
