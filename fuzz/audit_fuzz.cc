@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "../workloads/replicate/audit.h"
+#include "replicate/audit.h"
 
 namespace {
 

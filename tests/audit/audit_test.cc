@@ -2,7 +2,7 @@
 // after each kind of tampering, the torn-line recovery after a crash, the head
 // anchor against truncation, concurrent appends, and the auditor's Python
 // script from docs/audit.md agreeing with the C++ verifier.
-#include "audit.h"
+#include "replicate/audit.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
