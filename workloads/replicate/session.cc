@@ -1,5 +1,28 @@
 #include "replicate/session.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "replicate/protocol.h"
+
 namespace srdx::replicate {
 
 std::string_view to_string(Mode m) {
@@ -42,24 +65,1083 @@ std::string_view to_string(JobState s) {
   return "?";
 }
 
-// The protocol's implementation follows in the next commits.
-struct Source::Impl {};
-Source::Source(SourceOptions, carrier::Carrier&, PeerId, AuditLog*) {}
-Source::~Source() = default;
-void Source::start(Time) {}
-bool Source::on_event(const Event&, Time) { return false; }
-void Source::tick(Time) {}
-Progress Source::progress() const { return {}; }
-void Source::barrier(std::function<void(bool, double)>) {}
-void Source::stop() {}
-bool Source::finished() const { return false; }
+namespace {
 
-struct Sink::Impl {};
-Sink::Sink(SinkOptions, carrier::Carrier&, AuditLog*) {}
+using Clock = std::chrono::steady_clock;
+
+// Cookies of replication's messages: the top byte says whose (a source's or
+// the sink's), the next 16 bits which source job, the rest a sequence number.
+constexpr uint64_t kSourceTag = uint64_t{0x52} << 56;
+constexpr uint64_t kSinkTag = uint64_t{0x53} << 56;
+constexpr uint64_t kTagMask = uint64_t{0xff} << 56;
+constexpr uint64_t kJobMask = uint64_t{0xffff} << 40;
+constexpr uint64_t kSeqMask = (uint64_t{1} << 40) - 1;
+
+// Files a source ships at once (their chunks share the window): small files
+// pipeline instead of paying a round trip each.
+constexpr size_t kFilesInFlight = 8;
+
+// What crosses between the carrier's thread and a worker. The carrier thread
+// never waits on the worker: it takes the mutex only to move queues.
+struct Mailbox {
+  struct In {
+    EventType type = EventType::message_received;
+    PeerId peer = kNoPeer;
+    uint64_t cookie = 0;
+    FailReason reason = FailReason::none;
+    std::vector<uint8_t> data;
+  };
+  struct Out {
+    PeerId peer = kNoPeer;
+    uint64_t cookie = 0;
+    std::vector<uint8_t> data;
+  };
+
+  Mailbox() : efd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~Mailbox() {
+    if (efd >= 0) close(efd);
+  }
+
+  void wake() const {
+    const uint64_t one = 1;
+    if (efd >= 0) (void)!write(efd, &one, sizeof one);
+  }
+  void drain_wake() const {
+    uint64_t v = 0;
+    if (efd >= 0) (void)!read(efd, &v, sizeof v);
+  }
+  void put_in(In in) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      inbox.push_back(std::move(in));
+    }
+    wake();
+  }
+  std::deque<In> take_in() {
+    std::lock_guard<std::mutex> l(mu);
+    std::deque<In> d;
+    d.swap(inbox);
+    return d;
+  }
+  void put_out(Out out) {
+    std::lock_guard<std::mutex> l(mu);
+    outbox.push_back(std::move(out));
+    has_out.store(true, std::memory_order_release);
+  }
+  // Carrier thread: sends what is queued; what the carrier cannot take now
+  // (would_block) waits for the next tick; a refusal comes back as a failure.
+  void flush(carrier::Carrier& c, Time now, Duration timeout) {
+    if (!has_out.load(std::memory_order_acquire)) return;
+    std::deque<Out> q;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      q.swap(outbox);
+      has_out.store(false, std::memory_order_release);
+    }
+    while (!q.empty()) {
+      Out& o = q.front();
+      SendOptions opt;
+      opt.flow = kReplicationFlow;
+      opt.cookie = o.cookie;
+      opt.timeout = timeout;
+      const srdx::Result<MsgId> r = c.send(o.peer, o.data, opt, now);
+      if (r.err == srdx::Errc::would_block) break;
+      if (!r.ok()) put_in({EventType::send_failed, o.peer, o.cookie, FailReason::none, {}});
+      q.pop_front();
+    }
+    if (!q.empty()) {
+      std::lock_guard<std::mutex> l(mu);
+      for (auto it = q.rbegin(); it != q.rend(); ++it) outbox.push_front(std::move(*it));
+      has_out.store(true, std::memory_order_release);
+    }
+  }
+  size_t out_size() {
+    std::lock_guard<std::mutex> l(mu);
+    return outbox.size();
+  }
+
+  const int efd;
+  std::mutex mu;
+  std::deque<In> inbox;
+  std::deque<Out> outbox;
+  std::atomic<bool> has_out{false};
+};
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+std::string join(const std::string& dir, const std::string& name) {
+  return dir.empty() ? name : dir + "/" + name;
+}
+
+}  // namespace
+
+// ---- Source --------------------------------------------------------------------------
+
+struct Source::Impl {
+  // One offer of one file version, from offer to committed.
+  struct Transfer {
+    uint64_t fseq = 0;
+    std::string rel;
+    int fd = -1;
+    Manifest m;
+    enum class Phase { offered, sending, committing } phase = Phase::offered;
+    std::deque<uint64_t> to_send;
+    std::set<uint64_t> unacked;
+    uint64_t version = 0;
+    Clock::time_point last_progress;
+    bool resent = false;  // an earlier offer of this file failed: its chunks count as re-sent
+  };
+  // What this source last had committed of a path.
+  struct Known {
+    uint64_t size = 0;
+    int64_t mtime_ns = 0;
+    std::optional<Manifest> shipped;
+  };
+  struct Pending {
+    Clock::time_point detected;
+    Clock::time_point not_before;
+    uint32_t failures = 0;
+  };
+  struct Barrier {
+    uint64_t token = 0;
+    Clock::time_point asked;
+    std::function<void(bool, double)> done;
+    bool rescanned = false, sent = false;
+  };
+
+  Impl(SourceOptions o, carrier::Carrier& c, PeerId p, AuditLog* a)
+      : opt(std::move(o)), carrier(c), peer(p), audit(a) {}
+
+  ~Impl() { stop_worker(); }
+
+  void stop_worker() {
+    stopping.store(true);
+    box.wake();
+    if (worker.joinable()) worker.join();
+    for (auto& [fseq, t] : active)
+      if (t.fd >= 0) close(t.fd);
+    active.clear();
+    if (ino >= 0) close(ino);
+    ino = -1;
+  }
+
+  uint64_t cookie(uint64_t seq) const {
+    return kSourceTag | ((opt.job_id << 40) & kJobMask) | (seq & kSeqMask);
+  }
+  bool ours(uint64_t c) const {
+    return (c & kTagMask) == kSourceTag && (c & kJobMask) == ((opt.job_id << 40) & kJobMask);
+  }
+
+  // ---- worker -----------------------------------------------------------------
+
+  // What a message in flight was, by the sequence number in its cookie.
+  struct Sent {
+    uint64_t fseq = 0;   // 0: a barrier
+    uint64_t index = 0;  // chunk index + 1; 0: offer, commit, barrier
+    uint64_t token = 0;  // barrier
+  };
+  void send(std::vector<uint8_t>&& bytes, Sent what) {
+    const uint64_t seq = next_seq++ & kSeqMask;
+    in_flight[seq] = what;
+    box.put_out({peer, cookie(seq), std::move(bytes)});
+  }
+
+  bool included(const std::string& rel) const {
+    if (opt.include.empty()) return true;
+    const std::string base = rel.substr(rel.rfind('/') + 1);
+    for (const std::string& g : opt.include) {
+      if (fnmatch(g.c_str(), rel.c_str(), FNM_PATHNAME) == 0) return true;
+      if (g.find('/') == std::string::npos && fnmatch(g.c_str(), base.c_str(), 0) == 0) return true;
+    }
+    return false;
+  }
+
+  void mark(const std::string& rel, Clock::time_point now) {
+    if (active_paths.count(rel)) {
+      dirty_again.insert(rel);
+      return;
+    }
+    auto [it, fresh] = pending.try_emplace(rel);
+    if (fresh) {
+      it->second.detected = now;
+      it->second.not_before = now;
+      queue.push_back(rel);
+    }
+  }
+
+  // Walks the tree (symlinks are not followed, nor shipped); marks every
+  // regular file whose size or mtime differs from what was last committed.
+  void scan(Clock::time_point now) {
+    std::vector<std::string> dirs{""};
+    uint64_t seen_bytes = 0, seen_files = 0;
+    while (!dirs.empty()) {
+      const std::string rel_dir = dirs.back();
+      dirs.pop_back();
+      const std::string fs_dir = join(opt.source_dir, rel_dir);
+      DIR* d = opendir(fs_dir.c_str());
+      if (!d) {
+        if (rel_dir.empty())
+          fail_job("cannot read the source " + opt.source_dir + ": " + strerror(errno));
+        continue;
+      }
+      if (ino >= 0 && opt.continuous && !watched.count(rel_dir)) {
+        const int wd = inotify_add_watch(ino, fs_dir.c_str(),
+                                         IN_CLOSE_WRITE | IN_MODIFY | IN_CREATE | IN_MOVED_TO |
+                                             IN_ATTRIB | IN_ONLYDIR | IN_DONT_FOLLOW);
+        if (wd >= 0) {
+          wd_dir[wd] = rel_dir;
+          watched.insert(rel_dir);
+        }
+      }
+      while (dirent* e = readdir(d)) {
+        const std::string name = e->d_name;
+        if (name == "." || name == "..") continue;
+        const std::string rel = join(rel_dir, name);
+        struct stat st {};
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (S_ISDIR(st.st_mode)) {
+          if (rel_dir.empty() && name == kStateDir) continue;
+          dirs.push_back(rel);
+        } else if (S_ISREG(st.st_mode) && included(rel) && validate_path(rel).ok()) {
+          ++seen_files;
+          seen_bytes += static_cast<uint64_t>(st.st_size);
+          const int64_t mt = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+          auto k = known.find(rel);
+          if (k == known.end() || k->second.size != static_cast<uint64_t>(st.st_size) ||
+              k->second.mtime_ns != mt) {
+            mark(rel, now);
+          }
+        }
+      }
+      closedir(d);
+    }
+    files_total = std::max(files_total, seen_files);
+    bytes_total = std::max(bytes_total, seen_bytes);
+  }
+
+  void read_inotify(Clock::time_point now) {
+    alignas(inotify_event) char buf[16384];
+    for (;;) {
+      const ssize_t n = read(ino, buf, sizeof buf);
+      if (n <= 0) return;
+      for (char* p = buf; p < buf + n;) {
+        auto* e = reinterpret_cast<inotify_event*>(p);
+        p += sizeof(inotify_event) + e->len;
+        if (e->mask & IN_Q_OVERFLOW) {
+          scan(now);  // events were lost: look at everything
+          continue;
+        }
+        auto d = wd_dir.find(e->wd);
+        if (d == wd_dir.end() || e->len == 0) continue;
+        const std::string rel = join(d->second, e->name);
+        if (e->mask & IN_ISDIR) {
+          if (e->mask & (IN_CREATE | IN_MOVED_TO)) scan(now);  // a new directory: watch, ship
+          continue;
+        }
+        if (included(rel) && validate_path(rel).ok()) mark(rel, now);
+      }
+    }
+  }
+
+  // Opens and hashes a pending file and offers it; false when there is
+  // nothing to ship (gone, not a regular file, unchanged).
+  bool start_transfer(const std::string& rel, const Pending& pend, Clock::time_point now) {
+    const std::string fs = join(opt.source_dir, rel);
+    const int fd = open(fs.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return false;  // deleted or replaced by a symlink: nothing to ship
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      close(fd);
+      return false;
+    }
+    const int64_t mt = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+    Known& k = known[rel];
+    if (k.shipped && k.size == static_cast<uint64_t>(st.st_size) && k.mtime_ns == mt) {
+      close(fd);
+      return false;
+    }
+    Result<Manifest> m = Result<Manifest>::fail(Errc::io, "");
+    if (k.shipped && k.shipped->chunk_size == opt.chunk_size &&
+        static_cast<uint64_t>(st.st_size) >= k.shipped->size && appended_only(fd, *k.shipped)) {
+      // An append-only file (a journal): only its tail is read and hashed.
+      m = extend_manifest(*k.shipped, fd, static_cast<uint64_t>(st.st_size), 0);
+      if (m.ok()) m.value.path = rel;
+    }
+    if (!m.ok()) m = hash_file(fd, rel, 0, opt.chunk_size);
+    if (!m.ok()) {
+      close(fd);
+      note_error(rel + ": " + m.error.message);
+      return false;
+    }
+    Transfer t;
+    t.fseq = next_fseq++;
+    t.rel = rel;
+    t.fd = fd;
+    t.m = std::move(m.value);
+    t.last_progress = now;
+    t.resent = pend.failures > 0;
+    proto::Msg offer;
+    offer.type = proto::Type::offer;
+    offer.job = opt.job_id;
+    offer.fseq = t.fseq;
+    offer.mode = static_cast<uint8_t>(opt.mode);
+    offer.name = opt.job_name;
+    offer.manifest = encode(t.m);
+    send(proto::encode(offer), {t.fseq, 0, 0});
+    active_paths.insert(rel);
+    active.emplace(t.fseq, std::move(t));
+    return true;
+  }
+
+  // The first and the last full chunk of what was shipped are unchanged: the
+  // file is taken to have grown by appends only (a rewrite is caught by the
+  // periodic full rescan... of a size or mtime change, then hashed whole).
+  bool appended_only(int fd, const Manifest& old) const {
+    const uint64_t full = old.size / old.chunk_size;
+    if (full == 0) return true;
+    for (uint64_t i : {uint64_t{0}, full - 1}) {
+      std::vector<Hash> h;
+      if (!hash_chunks(fd, old.size, old.chunk_size, i, h).ok() || h.size() <= 0) return false;
+      // hash_chunks hashes [first, end): the first one is chunk i.
+      if (h.front() != old.chunks[i]) return false;
+    }
+    return true;
+  }
+
+  void note_error(std::string e) {
+    std::lock_guard<std::mutex> l(pmu);
+    last_error = std::move(e);
+  }
+
+  void fail_job(std::string why) {
+    note_error(why);
+    std::lock_guard<std::mutex> l(pmu);
+    failed = true;
+  }
+
+  // The transfer stops here; the file is offered again after a pause (the DR
+  // resumes its staging: only chunks not yet durable travel again).
+  void abort(uint64_t fseq, Clock::time_point now, const std::string& why) {
+    auto it = active.find(fseq);
+    if (it == active.end()) return;
+    Transfer& t = it->second;
+    window_used -= t.unacked.size();
+    if (t.fd >= 0) close(t.fd);
+    const std::string rel = t.rel;
+    active_paths.erase(rel);
+    active.erase(it);
+    dirty_again.erase(rel);
+    auto [p, fresh] = pending.try_emplace(rel);
+    if (fresh) {
+      p->second.detected = now;
+      queue.push_back(rel);
+    }
+    ++p->second.failures;
+    const uint32_t f = std::min<uint32_t>(p->second.failures, 6);
+    p->second.not_before = now + std::chrono::milliseconds(50u << f);
+    note_error(rel + ": " + why + " (offered again)");
+  }
+
+  void finish(Transfer& t, uint64_t version, bool up_to_date, Clock::time_point now) {
+    Known& k = known[t.rel];
+    k.size = t.m.size;
+    k.mtime_ns = t.m.mtime_ns;
+    t.m.version = version;
+    k.shipped = t.m;
+    bytes_done += t.m.size;
+    ++files_done;
+    if (audit) {
+      AuditRecord r;
+      r.event = up_to_date ? "up_to_date" : "replicated";
+      r.job = opt.job_name;
+      r.peer = opt.peer_name;
+      r.file = t.rel;
+      r.version = version;
+      r.size = t.m.size;
+      r.sha256 = to_hex(t.m.root);
+      r.detail = std::string("mode ") + std::string(to_string(opt.mode));
+      (void)audit->append(r);
+    }
+    if (t.fd >= 0) close(t.fd);
+    t.fd = -1;
+    active_paths.erase(t.rel);
+    if (dirty_again.erase(t.rel)) mark(t.rel, now);
+    (void)now;
+  }
+
+  void on_reply(const proto::Msg& m, Clock::time_point now) {
+    if (m.type == proto::Type::barrier_ok) {
+      for (auto it = barriers.begin(); it != barriers.end(); ++it) {
+        if (it->token == m.value && it->sent) {
+          done_barriers.push_back({std::move(it->done), true, seconds_between(it->asked, now)});
+          barriers.erase(it);
+          break;
+        }
+      }
+      return;
+    }
+    auto it = active.find(m.fseq);
+    if (it == active.end()) return;  // a transfer aborted since: a late answer
+    Transfer& t = it->second;
+    t.last_progress = now;
+    switch (m.type) {
+      case proto::Type::state: {
+        if (t.phase != Transfer::Phase::offered) return;
+        if (m.outcome == proto::Outcome::refused) {
+          ++files_failed;
+          note_error(t.rel + ": refused by the DR: " + m.error);
+          const std::string rel = t.rel;
+          if (t.fd >= 0) close(t.fd);
+          active_paths.erase(rel);
+          dirty_again.erase(rel);
+          active.erase(it);
+          return;
+        }
+        t.version = m.value;
+        if (m.outcome == proto::Outcome::up_to_date) {
+          finish(t, m.value, true, now);
+          active.erase(it);
+          return;
+        }
+        uint64_t need = 0;
+        for (const auto& [first, count] : m.missing) {
+          for (uint64_t i = first; i < first + count && i < t.m.chunks.size(); ++i) {
+            t.to_send.push_back(i);
+            ++need;
+          }
+        }
+        chunks_skipped += t.m.chunks.size() - std::min<uint64_t>(need, t.m.chunks.size());
+        t.phase = Transfer::Phase::sending;
+        return;
+      }
+      case proto::Type::chunk_ack:
+        if (m.outcome != proto::Outcome::ok) {
+          abort(t.fseq, now, "chunk " + std::to_string(m.value) + " refused: " + m.error);
+          return;
+        }
+        if (opt.mode != Mode::async && t.unacked.erase(m.value)) --window_used;
+        return;
+      case proto::Type::committed:
+        if (t.phase != Transfer::Phase::committing) return;
+        if (m.outcome != proto::Outcome::ok) {
+          if (m.error.find("hash") != std::string::npos) ++verify_failures;
+          abort(t.fseq, now, "commit refused: " + m.error);
+          return;
+        }
+        finish(t, m.value, false, now);
+        active.erase(it);
+        return;
+      default:
+        return;
+    }
+  }
+
+  // A message of ours the carrier delivered (seq: which) or failed.
+  void on_sent(uint64_t seq, bool ok, Clock::time_point now) {
+    auto sent = in_flight.find(seq);
+    if (sent == in_flight.end()) return;
+    const Sent what = sent->second;
+    in_flight.erase(sent);
+    if (what.fseq == 0) {
+      // A barrier the carrier could not deliver goes again.
+      if (!ok) {
+        for (Barrier& b : barriers)
+          if (b.token == what.token) b.sent = false;
+      }
+      return;
+    }
+    auto it = active.find(what.fseq);
+    if (it == active.end()) return;
+    if (!ok) {
+      abort(what.fseq, now, "the carrier could not deliver a message (peer unreachable?)");
+      return;
+    }
+    if (opt.mode == Mode::async && what.index > 0) {
+      // Delivered is enough in async mode.
+      if (it->second.unacked.erase(what.index - 1)) --window_used;
+    }
+  }
+
+  // Sends chunks while the window has room, and commits what is complete.
+  void pump(Clock::time_point now) {
+    std::vector<uint8_t> buf;
+    for (auto& [fseq, t] : active) {
+      if (t.phase != Transfer::Phase::sending) continue;
+      while (!t.to_send.empty() && window_used < opt.window) {
+        const uint64_t i = t.to_send.front();
+        const uint64_t len = chunk_length(t.m.size, t.m.chunk_size, i);
+        buf.resize(len);
+        const ssize_t n = pread(t.fd, buf.data(), len, static_cast<off_t>(i * t.m.chunk_size));
+        if (n != static_cast<ssize_t>(len) || sha256(buf) != t.m.chunks[i]) {
+          // Changed under us (not an append): offer its new content.
+          const uint64_t f = t.fseq;
+          abort(f, now, "changed while being sent");
+          return;  // `active` changed
+        }
+        t.to_send.pop_front();
+        t.unacked.insert(i);
+        ++window_used;
+        ++chunks_sent;
+        if (t.resent) ++chunks_resent;
+        bytes_sent += len;
+        rate_bytes += len;
+        send(proto::encode_chunk(opt.job_id, t.fseq, i, buf), {t.fseq, i + 1, 0});
+        t.last_progress = now;
+      }
+      if (t.to_send.empty() && t.unacked.empty()) {
+        proto::Msg c;
+        c.type = proto::Type::commit;
+        c.job = opt.job_id;
+        c.fseq = t.fseq;
+        send(proto::encode(c), {t.fseq, 0, 0});
+        t.phase = Transfer::Phase::committing;
+      }
+    }
+  }
+
+  void publish(Clock::time_point now) {
+    Progress p;
+    p.files_total = files_total;
+    p.files_done = files_done;
+    p.files_failed = files_failed;
+    p.files_pending = pending.size() + active.size();
+    p.bytes_total = bytes_total;
+    p.bytes_done = bytes_done;
+    p.bytes_sent = bytes_sent;
+    p.chunks_sent = chunks_sent;
+    p.chunks_resent = chunks_resent;
+    p.chunks_skipped = chunks_skipped;
+    p.verify_failures = verify_failures;
+    Clock::time_point oldest = now;
+    uint64_t lag_bytes = 0;
+    for (const auto& [rel, pend] : pending) oldest = std::min(oldest, pend.detected);
+    for (const auto& [fseq, t] : active) {
+      lag_bytes += t.m.size;
+      auto pend = detected.find(t.rel);
+      if (pend != detected.end()) oldest = std::min(oldest, pend->second);
+    }
+    p.lag_seconds = seconds_between(oldest, now);
+    p.lag_bytes = lag_bytes;
+    p.elapsed_s = seconds_between(started, now);
+    if (now - rate_at >= std::chrono::seconds(1)) {
+      rate = static_cast<double>(rate_bytes) / seconds_between(rate_at, now);
+      rate_bytes = 0;
+      rate_at = now;
+    }
+    p.rate_bytes_per_s = rate;
+    std::lock_guard<std::mutex> l(pmu);
+    p.error = last_error;
+    if (failed) {
+      p.state = JobState::failed;
+    } else if (stopped_flag) {
+      p.state = JobState::stopped;
+    } else if (!scanned_once) {
+      p.state = JobState::starting;
+    } else if (!pending.empty() || !active.empty()) {
+      p.state = JobState::syncing;
+    } else {
+      p.state = opt.continuous ? JobState::watching : JobState::done;
+    }
+    if (p.state == JobState::done || p.state == JobState::watching) p.error.clear();
+    progress = p;
+  }
+
+  void run() {
+    const Clock::time_point t0 = Clock::now();
+    started = rate_at = t0;
+    if (opt.continuous) ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    scan(t0);
+    scanned_once = true;
+    Clock::time_point next_rescan = t0 + std::chrono::nanoseconds(opt.rescan_every.ns());
+    const auto timeout = std::chrono::nanoseconds(opt.message_timeout.ns());
+    while (!stopping.load()) {
+      Clock::time_point now = Clock::now();
+      for (Mailbox::In& in : box.take_in()) {
+        if (in.type == EventType::message_received) {
+          Result<proto::Msg> m = proto::decode(in.data);
+          if (m.ok() && m.value.job == opt.job_id) on_reply(m.value, now);
+        } else {
+          on_sent(in.cookie & kSeqMask, in.type == EventType::send_completed, now);
+        }
+      }
+      // Barriers: a rescan first (changes inotify may not have said yet),
+      // then, once nothing is pending, a round trip through the DR.
+      {
+        std::lock_guard<std::mutex> l(pmu);
+        while (!asked_barriers.empty()) {
+          barriers.push_back(std::move(asked_barriers.front()));
+          asked_barriers.pop_front();
+        }
+      }
+      for (Barrier& b : barriers) {
+        if (!b.rescanned) {
+          scan(now);
+          b.rescanned = true;
+        }
+      }
+      if (ino >= 0) read_inotify(now);
+      if (opt.continuous && now >= next_rescan) {
+        scan(now);
+        next_rescan = now + std::chrono::nanoseconds(opt.rescan_every.ns());
+      }
+      // Transfers that heard nothing for too long: offered again.
+      std::vector<uint64_t> stale;
+      for (const auto& [fseq, t] : active)
+        if (now - t.last_progress > timeout) stale.push_back(fseq);
+      for (uint64_t f : stale) abort(f, now, "no answer from the DR");
+      // New transfers.
+      for (size_t n = queue.size(); n > 0 && active.size() < kFilesInFlight && !failed_now(); --n) {
+        const std::string rel = queue.front();
+        queue.pop_front();
+        auto p = pending.find(rel);
+        if (p == pending.end()) continue;
+        if (p->second.not_before > now) {
+          queue.push_back(rel);
+          continue;
+        }
+        const Pending pend = p->second;
+        pending.erase(p);
+        if (start_transfer(rel, pend, now)) detected[rel] = pend.detected;
+      }
+      for (auto it = detected.begin(); it != detected.end();)
+        it = active_paths.count(it->first) ? std::next(it) : detected.erase(it);
+      pump(now);
+      if (pending.empty() && active.empty()) {
+        for (Barrier& b : barriers) {
+          if (b.sent) continue;
+          proto::Msg m;
+          m.type = proto::Type::barrier;
+          m.job = opt.job_id;
+          m.value = b.token;
+          send(proto::encode(m), {0, 0, b.token});
+          b.sent = true;
+        }
+      }
+      publish(now);
+      // Sleep until an answer, a file event, a timeout or a rescan.
+      pollfd fds[2] = {{box.efd, POLLIN, 0}, {ino, POLLIN, 0}};
+      int wait_ms = 100;
+      if (!queue.empty()) wait_ms = 20;  // a paused retry
+      poll(fds, ino >= 0 ? 2 : 1, wait_ms);
+      box.drain_wake();
+    }
+    {
+      std::lock_guard<std::mutex> l(pmu);
+      stopped_flag = true;
+    }
+    publish(Clock::now());
+  }
+
+  bool failed_now() {
+    std::lock_guard<std::mutex> l(pmu);
+    return failed;
+  }
+
+  const SourceOptions opt;
+  carrier::Carrier& carrier;
+  const PeerId peer;
+  AuditLog* const audit;
+  Mailbox box;
+  std::thread worker;
+  std::atomic<bool> stopping{false};
+
+  // Worker state.
+  int ino = -1;
+  std::unordered_map<int, std::string> wd_dir;
+  std::set<std::string> watched;
+  std::map<std::string, Known> known;
+  std::map<std::string, Pending> pending;
+  std::deque<std::string> queue;
+  std::map<uint64_t, Transfer> active;
+  std::set<std::string> active_paths, dirty_again;
+  std::map<std::string, Clock::time_point> detected;  // of the active paths
+  uint64_t next_fseq = 1;
+  uint64_t next_seq = 1;
+  std::unordered_map<uint64_t, Sent> in_flight;
+  uint64_t window_used = 0;
+  uint64_t files_total = 0, files_done = 0, files_failed = 0, bytes_total = 0, bytes_done = 0;
+  uint64_t bytes_sent = 0, chunks_sent = 0, chunks_resent = 0, chunks_skipped = 0;
+  uint64_t verify_failures = 0;
+  uint64_t rate_bytes = 0;
+  double rate = 0;
+  Clock::time_point started, rate_at;
+  bool scanned_once = false;
+  std::deque<Barrier> barriers;
+
+  // Shared (pmu).
+  mutable std::mutex pmu;
+  Progress progress;
+  std::string last_error;
+  bool failed = false, stopped_flag = false;
+  std::deque<Barrier> asked_barriers;
+  uint64_t next_token = 1;
+  struct DoneBarrier {
+    std::function<void(bool, double)> done;
+    bool ok;
+    double seconds;
+  };
+  std::deque<DoneBarrier> done_barriers;  // worker -> carrier thread (under pmu)
+};
+
+Source::Source(SourceOptions opt, carrier::Carrier& carrier, PeerId peer, AuditLog* audit)
+    : impl_(std::make_unique<Impl>(std::move(opt), carrier, peer, audit)) {}
+
+Source::~Source() = default;
+
+void Source::start(Time) {
+  if (impl_->worker.joinable()) return;
+  impl_->worker = std::thread([this] { impl_->run(); });
+}
+
+bool Source::on_event(const Event& ev, Time) {
+  Impl& s = *impl_;
+  switch (ev.type) {
+    case EventType::message_received: {
+      if (ev.flow != kReplicationFlow || ev.peer != s.peer) return false;
+      // A reply names its job: only this source's are taken.
+      if (ev.data.size() < 10) return false;
+      uint64_t job = 0;
+      for (int i = 0; i < 8; ++i) job |= uint64_t{ev.data[2 + static_cast<size_t>(i)]} << (8 * i);
+      if (job != s.opt.job_id) return false;
+      const uint8_t type = ev.data[1];
+      // Offers, chunks, commits and barriers go to a sink, not to a source.
+      if (type == 1 || type == 3 || type == 5 || type == 7) return false;
+      s.box.put_in({ev.type, ev.peer, 0, FailReason::none, {ev.data.begin(), ev.data.end()}});
+      return true;
+    }
+    case EventType::send_completed:
+    case EventType::send_failed:
+      if (!s.ours(ev.cookie)) return false;
+      s.box.put_in({ev.type, ev.peer, ev.cookie, ev.reason, {}});
+      return true;
+    default:
+      return false;
+  }
+}
+
+void Source::tick(Time now) {
+  Impl& s = *impl_;
+  s.box.flush(s.carrier, now, s.opt.message_timeout);
+  std::deque<Impl::DoneBarrier> done;
+  {
+    std::lock_guard<std::mutex> l(s.pmu);
+    if (s.done_barriers.empty()) return;
+    done.swap(s.done_barriers);
+  }
+  for (auto& d : done)
+    if (d.done) d.done(d.ok, d.seconds);
+}
+
+Progress Source::progress() const {
+  std::lock_guard<std::mutex> l(impl_->pmu);
+  return impl_->progress;
+}
+
+void Source::barrier(std::function<void(bool ok, double seconds)> done) {
+  {
+    std::lock_guard<std::mutex> l(impl_->pmu);
+    Impl::Barrier b;
+    b.token = impl_->next_token++;
+    b.asked = Clock::now();
+    b.done = std::move(done);
+    impl_->asked_barriers.push_back(std::move(b));
+  }
+  impl_->box.wake();
+}
+
+void Source::stop() { impl_->stop_worker(); }
+
+bool Source::finished() const {
+  const Progress p = progress();
+  return p.state == JobState::done || p.state == JobState::failed || p.state == JobState::stopped;
+}
+
+// ---- Sink ----------------------------------------------------------------------------
+
+struct Sink::Impl {
+  struct Open {
+    Staging staging;
+    std::string job;  // name
+    std::string path;
+  };
+
+  Impl(SinkOptions o, carrier::Carrier& c, AuditLog* a) : opt(std::move(o)), carrier(c), audit(a) {
+    worker = std::thread([this] { run(); });
+  }
+  ~Impl() {
+    stopping.store(true);
+    box.wake();
+    if (worker.joinable()) worker.join();
+  }
+
+  void reply(PeerId peer, const proto::Msg& m) {
+    box.put_out({peer, kSinkTag | (next_seq++ & kSeqMask), proto::encode(m)});
+  }
+
+  std::string peer_name(PeerId p) {
+    std::lock_guard<std::mutex> l(smu);
+    auto it = names.find(p);
+    return it == names.end() ? "peer " + std::to_string(p) : it->second;
+  }
+
+  void record(const char* event, const std::string& job, PeerId peer, const Manifest* m,
+              const std::string& detail) {
+    if (!audit) return;
+    AuditRecord r;
+    r.event = event;
+    r.job = job;
+    r.peer = peer_name(peer);
+    if (m) {
+      r.file = m->path;
+      r.version = m->version;
+      r.size = m->size;
+      r.sha256 = to_hex(m->root);
+    }
+    if (!detail.empty()) r.detail = detail;
+    (void)audit->append(r);
+  }
+
+  Result<Store*> store_for(const std::string& name, Mode mode) {
+    auto it = stores.find(name);
+    if (it != stores.end()) return {it->second.get(), {}};
+    const std::string root = opt.dr_root + "/" + name;
+    if (mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Result<Store*>::fail(sys_error(errno, "mkdir " + root));
+    }
+    StoreOptions so;
+    so.durability = mode == Mode::durable ? Durability::durable : Durability::received;
+    so.keep_versions = opt.keep_versions;
+    Result<std::unique_ptr<Store>> s = Store::open(root, so);
+    if (!s.ok()) return Result<Store*>::fail(s.error);
+    Store* p = s.value.get();
+    stores.emplace(name, std::move(s.value));
+    return {p, {}};
+  }
+
+  void refuse(PeerId peer, proto::Type type, const proto::Msg& in, const std::string& why) {
+    proto::Msg r;
+    r.type = type;
+    r.job = in.job;
+    r.fseq = in.fseq;
+    r.value = in.value;
+    r.outcome = proto::Outcome::refused;
+    r.error = why;
+    reply(peer, r);
+    std::lock_guard<std::mutex> l(smu);
+    ++stats.refused;
+  }
+
+  void handle(PeerId peer, std::span<const uint8_t> bytes) {
+    Result<proto::Msg> d = proto::decode(bytes);
+    if (!d.ok()) {
+      std::lock_guard<std::mutex> l(smu);
+      ++stats.malformed;
+      return;
+    }
+    const proto::Msg& in = d.value;
+    const auto key = std::make_pair(peer, in.job);
+    switch (in.type) {
+      case proto::Type::offer: {
+        {
+          std::lock_guard<std::mutex> l(smu);
+          ++stats.offers;
+        }
+        Result<Manifest> m = decode(in.manifest);
+        if (!m.ok()) return refuse(peer, proto::Type::state, in, m.error.message);
+        // One source per job name: another one would write the same tree.
+        auto owner = owners.find(in.name);
+        if (owner != owners.end() && owner->second != key) {
+          return refuse(peer, proto::Type::state, in,
+                        "job " + in.name + " is replicated here by another source");
+        }
+        owners[in.name] = key;
+        Result<Store*> st = store_for(in.name, static_cast<Mode>(in.mode));
+        if (!st.ok()) {
+          record("refused", in.name, peer, &m.value, st.error.message);
+          return refuse(peer, proto::Type::state, in, st.error.message);
+        }
+        // An earlier offer of the same path (the source gave up on it) is
+        // dropped: its staging stays on disk, and begin() resumes it.
+        for (auto it = open.begin(); it != open.end();) {
+          const bool same = std::get<0>(it->first) == peer && std::get<1>(it->first) == in.job &&
+                            it->second.path == m.value.path;
+          it = same ? open.erase(it) : std::next(it);
+        }
+        Result<std::vector<VersionInfo>> vs = st.value->list_versions(m.value.path);
+        uint64_t live = 0;
+        const VersionInfo* live_info = nullptr;
+        if (vs.ok()) {
+          for (const VersionInfo& v : vs.value) {
+            if (v.live) {
+              live = v.version;
+              live_info = &v;
+            }
+          }
+        }
+        proto::Msg r;
+        r.type = proto::Type::state;
+        r.job = in.job;
+        r.fseq = in.fseq;
+        if (live_info && live_info->root == m.value.root && live_info->size == m.value.size) {
+          r.outcome = proto::Outcome::up_to_date;
+          r.value = live;
+          return reply(peer, r);
+        }
+        m.value.version = live + 1;
+        Result<Staging> s = st.value->begin(m.value);
+        if (!s.ok()) {
+          record("refused", in.name, peer, &m.value, s.error.message);
+          return refuse(peer, proto::Type::state, in, s.error.message);
+        }
+        r.outcome = proto::Outcome::ok;
+        r.value = m.value.version;
+        r.missing = proto::to_ranges(s.value.missing_chunks());
+        open.emplace(std::make_tuple(peer, in.job, in.fseq),
+                     Open{std::move(s.value), in.name, m.value.path});
+        return reply(peer, r);
+      }
+      case proto::Type::chunk: {
+        auto it = open.find(std::make_tuple(peer, in.job, in.fseq));
+        if (it == open.end()) {
+          return refuse(peer, proto::Type::chunk_ack, in, "no such transfer (offer it again)");
+        }
+        const Status w = it->second.staging.write_chunk(in.value, in.data);
+        if (!w.ok()) {
+          if (w.error.code == Errc::hash_mismatch) {
+            std::lock_guard<std::mutex> l(smu);
+            ++stats.verify_failures;
+          }
+          return refuse(peer, proto::Type::chunk_ack, in, w.error.message);
+        }
+        {
+          std::lock_guard<std::mutex> l(smu);
+          ++stats.chunks_written;
+          stats.bytes_written += in.data.size();
+        }
+        proto::Msg r;
+        r.type = proto::Type::chunk_ack;
+        r.job = in.job;
+        r.fseq = in.fseq;
+        r.value = in.value;
+        return reply(peer, r);
+      }
+      case proto::Type::commit: {
+        auto it = open.find(std::make_tuple(peer, in.job, in.fseq));
+        if (it == open.end()) {
+          return refuse(peer, proto::Type::committed, in, "no such transfer (offer it again)");
+        }
+        const Manifest m = it->second.staging.manifest();
+        const std::string job = it->second.job;
+        const Status c = it->second.staging.commit();
+        open.erase(it);
+        if (!c.ok()) {
+          if (c.error.code == Errc::hash_mismatch) {
+            std::lock_guard<std::mutex> l(smu);
+            ++stats.verify_failures;
+          }
+          record(c.error.code == Errc::hash_mismatch ? "verify_failed" : "refused", job, peer, &m,
+                 c.error.message);
+          return refuse(peer, proto::Type::committed, in, c.error.message);
+        }
+        {
+          std::lock_guard<std::mutex> l(smu);
+          ++stats.commits;
+        }
+        record("committed", job, peer, &m, "");
+        proto::Msg r;
+        r.type = proto::Type::committed;
+        r.job = in.job;
+        r.fseq = in.fseq;
+        r.value = m.version;
+        return reply(peer, r);
+      }
+      case proto::Type::barrier: {
+        // Messages are handled in arrival order and every commit is done
+        // (synced) before its answer: everything the source had answered is
+        // durable here now.
+        proto::Msg r;
+        r.type = proto::Type::barrier_ok;
+        r.job = in.job;
+        r.value = in.value;
+        return reply(peer, r);
+      }
+      default: {
+        std::lock_guard<std::mutex> l(smu);
+        ++stats.malformed;  // an answer sent to a sink
+        return;
+      }
+    }
+  }
+
+  void run() {
+    while (!stopping.load()) {
+      for (Mailbox::In& in : box.take_in()) {
+        if (in.type == EventType::message_received) handle(in.peer, in.data);
+      }
+      pollfd fd{box.efd, POLLIN, 0};
+      poll(&fd, 1, 100);
+      box.drain_wake();
+    }
+  }
+
+  const SinkOptions opt;
+  carrier::Carrier& carrier;
+  AuditLog* const audit;
+  Mailbox box;
+  std::thread worker;
+  std::atomic<bool> stopping{false};
+  uint64_t next_seq = 1;
+
+  // Worker state.
+  std::map<std::string, std::unique_ptr<Store>> stores;
+  std::map<std::string, std::pair<PeerId, uint64_t>> owners;
+  std::map<std::tuple<PeerId, uint64_t, uint64_t>, Open> open;
+
+  // Shared (smu).
+  mutable std::mutex smu;
+  SinkStats stats;
+  std::map<PeerId, std::string> names;
+};
+
+Sink::Sink(SinkOptions opt, carrier::Carrier& carrier, AuditLog* audit)
+    : impl_(std::make_unique<Impl>(std::move(opt), carrier, audit)) {}
+
 Sink::~Sink() = default;
-bool Sink::on_event(const Event&, Time) { return false; }
-void Sink::tick(Time) {}
-void Sink::name_peer(PeerId, std::string) {}
-SinkStats Sink::stats() const { return {}; }
+
+bool Sink::on_event(const Event& ev, Time) {
+  Impl& s = *impl_;
+  switch (ev.type) {
+    case EventType::message_received: {
+      if (ev.flow != kReplicationFlow) return false;
+      // Answers go to sources; everything else (malformed included) is ours.
+      if (ev.data.size() >= 2) {
+        const uint8_t type = ev.data[1];
+        if (type == 2 || type == 4 || type == 6 || type == 8) return false;
+      }
+      s.box.put_in({ev.type, ev.peer, 0, FailReason::none, {ev.data.begin(), ev.data.end()}});
+      return true;
+    }
+    case EventType::send_completed:
+    case EventType::send_failed:
+      // A lost answer: the source times the transfer out and offers again.
+      return (ev.cookie & kTagMask) == kSinkTag;
+    default:
+      return false;
+  }
+}
+
+void Sink::tick(Time now) { impl_->box.flush(impl_->carrier, now, Duration::seconds(10)); }
+
+void Sink::name_peer(PeerId peer, std::string name) {
+  std::lock_guard<std::mutex> l(impl_->smu);
+  impl_->names[peer] = std::move(name);
+}
+
+SinkStats Sink::stats() const {
+  std::lock_guard<std::mutex> l(impl_->smu);
+  return impl_->stats;
+}
 
 }  // namespace srdx::replicate

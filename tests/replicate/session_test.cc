@@ -1,0 +1,357 @@
+// Replication over a carrier, end to end in one process: a Source ships a
+// tree through two real carriers (the srdx engine over the udp link on
+// loopback, and libfabric over shm) to a Sink writing a Store; every file at
+// DR is compared byte for byte with the source. Also: a resume after the
+// source is destroyed mid-file (only what was in flight travels again), an
+// append-only file shipping only its new chunks, a barrier, a file changed
+// while being sent, forged and malformed messages refused, and the
+// protocol codec.
+#include "replicate/session.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine_carrier.h"
+#include "fabric_carrier.h"
+#include "loop/clock.h"
+#include "replicate/protocol.h"
+
+using namespace srdx;
+using namespace srdx::replicate;
+
+namespace {
+
+constexpr Duration kHangGuard = Duration::seconds(60);
+constexpr uint32_t kChunk = 4096;
+
+std::unique_ptr<carrier::Carrier> make_engine() {
+  static uint32_t next = 36000 + static_cast<uint32_t>(getpid() % 50) * 160;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    dp::LinkConfig link;
+    link.kind = "udp";
+    link.local = Addr{0x7f000001, 0};
+    link.entropy.first_port = static_cast<uint16_t>(next);
+    link.entropy.port_count = 8;
+    next += 8;
+    if (next > 50000) next = 36000;
+    EndpointConfig ep;
+    ep.seed = next;
+    ep.encryption = false;
+    ep.peer_timeout = Duration::seconds(2);
+    ep.message_timeout = Duration::seconds(30);
+    try {
+      return std::make_unique<carrier::EngineCarrier>(link, ep);
+    } catch (const std::runtime_error& e) {
+      if (!std::strstr(e.what(), "in use")) throw;
+    }
+  }
+  throw std::runtime_error("no free entropy port range");
+}
+
+std::unique_ptr<carrier::Carrier> make_shm() {
+  carrier::FabricConfig cfg;
+  cfg.provider = "shm";
+  cfg.message_timeout = Duration::seconds(30);
+  return std::make_unique<carrier::FabricCarrier>(cfg);
+}
+
+std::string temp_dir(const char* what) {
+  std::string t = std::string("/tmp/srdx-session-") + what + ".XXXXXX";
+  if (!mkdtemp(t.data())) throw std::runtime_error("mkdtemp");
+  return t;
+}
+
+void write_file(const std::string& path, const std::vector<uint8_t>& bytes, bool append = false) {
+  std::ofstream f(path, std::ios::binary | (append ? std::ios::app : std::ios::trunc));
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> b(n);
+  for (auto& x : b) x = static_cast<uint8_t>(rng());
+  return b;
+}
+
+struct Kind {
+  std::string name;
+  std::function<std::unique_ptr<carrier::Carrier>()> make;
+};
+void PrintTo(const Kind& k, std::ostream* os) { *os << k.name; }
+
+class SessionTest : public ::testing::TestWithParam<Kind> {
+ protected:
+  void SetUp() override {
+    src_ = temp_dir("src");
+    dr_ = temp_dir("dr");
+    a_ = GetParam().make();
+    b_ = GetParam().make();
+    const srdx::Result<PeerId> p = a_->add_peer(b_->local_name());
+    ASSERT_TRUE(p.ok());
+    peer_ = p.value;
+    sink_ = std::make_unique<Sink>(SinkOptions{dr_, 3}, *b_, nullptr);
+    b_->on_event([this](const Event& ev, Time now) { sink_->on_event(ev, now); });
+    b_->on_tick([this](Time now) { sink_->tick(now); });
+    a_->on_event([this](const Event& ev, Time now) {
+      if (source_) source_->on_event(ev, now);
+    });
+    a_->on_tick([this](Time now) {
+      if (source_) source_->tick(now);
+    });
+  }
+  void TearDown() override {
+    source_.reset();
+    sink_.reset();
+    std::system(("rm -rf '" + src_ + "' '" + dr_ + "'").c_str());
+  }
+
+  SourceOptions options(bool continuous = false) const {
+    SourceOptions o;
+    o.job_id = 7;
+    o.job_name = "ehr";
+    o.source_dir = src_;
+    o.chunk_size = kChunk;
+    o.window = 8;
+    o.continuous = continuous;
+    o.rescan_every = Duration::millis(200);
+    return o;
+  }
+
+  void start(SourceOptions o) {
+    source_ = std::make_unique<Source>(std::move(o), *a_, peer_, nullptr);
+    source_->start(dp::monotonic_now());
+  }
+
+  bool pump(const std::function<bool()>& done) {
+    const Time start = dp::monotonic_now();
+    while (!done()) {
+      const Time now = dp::monotonic_now();
+      bool did = a_->poll_once(now);
+      did |= b_->poll_once(now);
+      if (now - start > kHangGuard) return false;
+      if (!did) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    return true;
+  }
+
+  bool until_state(JobState s) {
+    return pump([&] { return source_->progress().state == s; });
+  }
+
+  std::string dr(const std::string& rel) const { return dr_ + "/ehr/" + rel; }
+  std::string src(const std::string& rel) const { return src_ + "/" + rel; }
+
+  std::string src_, dr_;
+  std::unique_ptr<carrier::Carrier> a_, b_;
+  PeerId peer_ = kNoPeer;
+  std::unique_ptr<Sink> sink_;
+  std::unique_ptr<Source> source_;
+};
+
+TEST_P(SessionTest, ATreeArrivesExactAndVerified) {
+  mkdir(src("fhir").c_str(), 0755);
+  mkdir(src("dicom").c_str(), 0755);
+  mkdir(src("dicom/s1").c_str(), 0755);
+  std::map<std::string, std::vector<uint8_t>> files;
+  files["empty"] = {};
+  files["fhir/Patient.ndjson"] = random_bytes(kChunk * 5, 1);          // exact multiple
+  files["fhir/Observation.ndjson"] = random_bytes(kChunk * 9 + 1, 2);  // one byte over
+  files["dicom/s1/1.dcm"] = random_bytes(1234, 3);
+  for (int i = 0; i < 30; ++i)
+    files["dicom/s1/small" + std::to_string(i)] = random_bytes(100 + i, i);
+  for (const auto& [rel, b] : files) write_file(src(rel), b);
+  symlink("/etc/passwd", src("link-out").c_str());  // never followed, never shipped
+  start(options());
+  ASSERT_TRUE(until_state(JobState::done)) << source_->progress().error;
+  const Progress p = source_->progress();
+  EXPECT_EQ(p.files_done, files.size());
+  EXPECT_EQ(p.files_failed, 0u);
+  EXPECT_EQ(p.chunks_resent, 0u);
+  for (const auto& [rel, b] : files) EXPECT_EQ(read_file(dr(rel)), b) << rel;
+  struct stat st {};
+  EXPECT_NE(lstat(dr("link-out").c_str(), &st), 0);
+  const replicate::Result<std::vector<Problem>> v = verify(dr_ + "/ehr");
+  ASSERT_TRUE(v.ok()) << v.error.message;
+  EXPECT_TRUE(v.value.empty());
+  EXPECT_EQ(sink_->stats().commits, files.size());
+  EXPECT_EQ(sink_->stats().malformed, 0u);
+
+  // A second pass (a restart of the job) finds everything up to date: no
+  // chunk travels.
+  source_.reset();
+  start(options());
+  ASSERT_TRUE(until_state(JobState::done));
+  EXPECT_EQ(source_->progress().chunks_sent, 0u);
+  EXPECT_EQ(source_->progress().files_done, files.size());
+}
+
+TEST_P(SessionTest, AResumeAfterTheSourceDiesSendsOnlyWhatWasInFlight) {
+  const auto big = random_bytes(kChunk * 400 + 77, 9);
+  write_file(src("journal"), big);
+  SourceOptions o = options();
+  start(o);
+  // Stop the source once some chunks are durable at DR, as a kill -9 would.
+  ASSERT_TRUE(pump([&] { return sink_->stats().chunks_written >= 100; }));
+  const uint64_t sent_before = source_->progress().chunks_sent;
+  source_->stop();
+  source_.reset();
+  const uint64_t durable = sink_->stats().chunks_written;
+  EXPECT_LT(durable, 401u);
+  start(o);
+  ASSERT_TRUE(until_state(JobState::done)) << source_->progress().error;
+  EXPECT_EQ(read_file(dr("journal")), big);
+  const uint64_t sent_after = source_->progress().chunks_sent;
+  // Everything durable before the stop (and what was in flight and landed
+  // after it) was not sent again; at most a window of chunks (in flight at
+  // the stop) travelled twice.
+  EXPECT_GE(source_->progress().chunks_skipped, durable);
+  EXPECT_EQ(source_->progress().chunks_skipped + sent_after, 401u);
+  EXPECT_LE(sent_before + sent_after, 401u + o.window + 1);
+  std::printf("resume: %llu chunks before the stop, %llu after, %u in the file\n",
+              static_cast<unsigned long long>(sent_before),
+              static_cast<unsigned long long>(sent_after), 401);
+}
+
+TEST_P(SessionTest, AnAppendShipsOnlyTheNewChunksAndABarrierSeesIt) {
+  auto journal = random_bytes(kChunk * 50 + 10, 4);
+  write_file(src("wal.log"), journal);
+  start(options(true));
+  ASSERT_TRUE(until_state(JobState::watching)) << source_->progress().error;
+  EXPECT_EQ(read_file(dr("wal.log")), journal);
+  const uint64_t sent = source_->progress().chunks_sent;
+  EXPECT_EQ(sent, 51u);
+  // Appends: the old partial chunk and the new ones travel, not the prefix.
+  const auto more = random_bytes(kChunk * 3, 5);
+  write_file(src("wal.log"), more, true);
+  journal.insert(journal.end(), more.begin(), more.end());
+  bool done = false, ok = false;
+  source_->barrier([&](bool k, double) {
+    ok = k;
+    done = true;
+  });
+  ASSERT_TRUE(pump([&] { return done; }));
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(read_file(dr("wal.log")), journal);
+  EXPECT_LE(source_->progress().chunks_sent - sent, 4u);
+  // Kept versions: the first and the appended one.
+  const replicate::Result<std::vector<Problem>> v = verify(dr_ + "/ehr");
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v.value.empty());
+  // A new file while watching arrives too (inotify, or the rescan).
+  const auto fresh = random_bytes(999, 6);
+  write_file(src("new.hl7"), fresh);
+  ASSERT_TRUE(pump([&] { return read_file(dr("new.hl7")) == fresh; }));
+}
+
+TEST_P(SessionTest, AFileRewrittenWhileBeingSentArrivesInItsNewContent) {
+  write_file(src("study.dcm"), random_bytes(kChunk * 300, 11));
+  start(options());
+  ASSERT_TRUE(pump([&] { return sink_->stats().chunks_written >= 20; }));
+  // Rewritten in place, same size: the chunks still to send no longer match
+  // the manifest offered; the version is offered again with its new content.
+  const auto now_content = random_bytes(kChunk * 300, 12);
+  write_file(src("study.dcm"), now_content);
+  ASSERT_TRUE(until_state(JobState::done)) << source_->progress().error;
+  EXPECT_EQ(read_file(dr("study.dcm")), now_content);
+  const replicate::Result<std::vector<Problem>> v = verify(dr_ + "/ehr");
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v.value.empty());
+}
+
+TEST_P(SessionTest, ForgedAndMalformedMessagesAreRefusedAndNothingLandsOutsideTheRoot) {
+  // An offer of a manifest whose path escapes, sent straight through the
+  // carrier: refused, nothing written.
+  Manifest m;
+  m.path = "../outside";
+  m.chunk_size = kChunk;
+  m.chunks = {sha256(std::vector<uint8_t>(10, 1))};
+  m.size = 10;
+  m.root = merkle_root(m.chunks);
+  proto::Msg offer;
+  offer.type = proto::Type::offer;
+  offer.job = 1;
+  offer.fseq = 1;
+  offer.name = "evil";
+  offer.manifest = encode(m);
+  std::vector<proto::Msg> answers;
+  a_->on_event([&](const Event& ev, Time) {
+    if (ev.type == EventType::message_received && ev.flow == kReplicationFlow) {
+      replicate::Result<proto::Msg> d = proto::decode(ev.data);
+      ASSERT_TRUE(d.ok());
+      answers.push_back(d.value);
+    }
+  });
+  SendOptions so;
+  so.flow = kReplicationFlow;
+  ASSERT_TRUE(a_->send(peer_, proto::encode(offer), so, dp::monotonic_now()).ok());
+  // Garbage, and a chunk for a transfer that does not exist.
+  const std::vector<uint8_t> junk = {1, 3, 0, 0, 0};
+  ASSERT_TRUE(a_->send(peer_, junk, so, dp::monotonic_now()).ok());
+  const auto chunk = proto::encode_chunk(1, 99, 0, std::vector<uint8_t>(10, 1));
+  ASSERT_TRUE(a_->send(peer_, chunk, so, dp::monotonic_now()).ok());
+  ASSERT_TRUE(pump([&] { return answers.size() == 2 && sink_->stats().malformed == 1; }));
+  for (const proto::Msg& r : answers) EXPECT_EQ(r.outcome, proto::Outcome::refused) << r.error;
+  struct stat st {};
+  EXPECT_NE(stat((dr_ + "/outside").c_str(), &st), 0);
+  EXPECT_NE(stat((dr_ + "/evil/outside").c_str(), &st), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Carriers, SessionTest,
+                         ::testing::Values(Kind{"engine_udp", make_engine},
+                                           Kind{"fabric_shm", make_shm}),
+                         [](const ::testing::TestParamInfo<Kind>& p) { return p.param.name; });
+
+TEST(ReplicationProtocol, EveryMessageRoundTripsAndEveryTruncationIsRefused) {
+  std::vector<proto::Msg> msgs(8);
+  for (int i = 0; i < 8; ++i) {
+    msgs[i].type = static_cast<proto::Type>(i + 1);
+    msgs[i].job = 0x1122334455667788ull;
+    msgs[i].fseq = 42;
+    msgs[i].value = 7;
+  }
+  msgs[0].name = "job-1";
+  msgs[0].mode = 1;
+  msgs[0].manifest = {1, 2, 3};
+  msgs[1].missing = {{0, 3}, {10, 1}};
+  msgs[1].error = "why";
+  const std::vector<uint8_t> data = {9, 8, 7};
+  msgs[2].data = data;
+  msgs[3].outcome = proto::Outcome::refused;
+  msgs[3].error = "disk full";
+  for (const proto::Msg& m : msgs) {
+    const std::vector<uint8_t> e = proto::encode(m);
+    replicate::Result<proto::Msg> d = proto::decode(e);
+    ASSERT_TRUE(d.ok()) << d.error.message;
+    EXPECT_EQ(proto::encode(d.value), e);
+    for (size_t n = 0; n < e.size(); ++n) {
+      EXPECT_FALSE(proto::decode(std::span<const uint8_t>(e.data(), n)).ok()) << n;
+    }
+    std::vector<uint8_t> longer = e;
+    longer.push_back(0);
+    EXPECT_FALSE(proto::decode(longer).ok());
+  }
+  EXPECT_EQ(proto::to_ranges({0, 1, 2, 5, 7, 8}),
+            (std::vector<std::pair<uint64_t, uint64_t>>{{0, 3}, {5, 1}, {7, 2}}));
+  EXPECT_TRUE(proto::valid_job_name("ehr-2026_a.b"));
+  for (const char* bad : {"", ".", "..", "a/b", "a b", "é"})
+    EXPECT_FALSE(proto::valid_job_name(bad));
+}
+
+}  // namespace
