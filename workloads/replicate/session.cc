@@ -79,7 +79,7 @@ constexpr uint64_t kSeqMask = (uint64_t{1} << 40) - 1;
 
 // Files a source ships at once (their chunks share the window): small files
 // pipeline instead of paying a round trip each.
-constexpr size_t kFilesInFlight = 8;
+constexpr size_t kFilesInFlight = 128;
 
 // What crosses between the carrier's thread and a worker. The carrier thread
 // never waits on the worker: it takes the mutex only to move queues.
@@ -427,7 +427,7 @@ struct Source::Impl {
     auto it = active.find(fseq);
     if (it == active.end()) return;
     Transfer& t = it->second;
-    window_used -= t.unacked.size();
+    for (uint64_t i : std::vector<uint64_t>(t.unacked.begin(), t.unacked.end())) release(t, i);
     if (t.fd >= 0) close(t.fd);
     const std::string rel = t.rel;
     active_paths.erase(rel);
@@ -521,7 +521,7 @@ struct Source::Impl {
           abort(t.fseq, now, "chunk " + std::to_string(m.value) + " refused: " + m.error);
           return;
         }
-        if (opt.mode != Mode::async && t.unacked.erase(m.value)) --window_used;
+        if (opt.mode != Mode::async) release(t, m.value);
         return;
       case proto::Type::committed:
         if (t.phase != Transfer::Phase::committing) return;
@@ -560,8 +560,15 @@ struct Source::Impl {
     }
     if (opt.mode == Mode::async && what.index > 0) {
       // Delivered is enough in async mode.
-      if (it->second.unacked.erase(what.index - 1)) --window_used;
+      release(it->second, what.index - 1);
     }
+  }
+
+  // A chunk no longer in flight: its place in the window is free.
+  void release(Transfer& t, uint64_t index) {
+    if (!t.unacked.erase(index)) return;
+    --window_used;
+    window_bytes -= chunk_length(t.m.size, t.m.chunk_size, index);
   }
 
   // Sends chunks while the window has room, and commits what is complete.
@@ -569,7 +576,7 @@ struct Source::Impl {
     std::vector<uint8_t> buf;
     for (auto& [fseq, t] : active) {
       if (t.phase != Transfer::Phase::sending) continue;
-      while (!t.to_send.empty() && window_used < opt.window) {
+      while (!t.to_send.empty() && window_used < opt.window && window_bytes < opt.window_bytes) {
         const uint64_t i = t.to_send.front();
         const uint64_t len = chunk_length(t.m.size, t.m.chunk_size, i);
         buf.resize(len);
@@ -583,6 +590,7 @@ struct Source::Impl {
         t.to_send.pop_front();
         t.unacked.insert(i);
         ++window_used;
+        window_bytes += len;
         ++chunks_sent;
         if (t.resent) ++chunks_resent;
         bytes_sent += len;
@@ -760,7 +768,7 @@ struct Source::Impl {
   uint64_t next_fseq = 1;
   uint64_t next_seq = 1;
   std::unordered_map<uint64_t, Sent> in_flight;
-  uint64_t window_used = 0;
+  uint64_t window_used = 0, window_bytes = 0;
   uint64_t files_total = 0, files_done = 0, files_failed = 0, bytes_total = 0, bytes_done = 0;
   uint64_t bytes_sent = 0, chunks_sent = 0, chunks_resent = 0, chunks_skipped = 0;
   uint64_t verify_failures = 0;
@@ -876,9 +884,9 @@ struct Sink::Impl {
     if (worker.joinable()) worker.join();
   }
 
-  void reply(PeerId peer, const proto::Msg& m) {
-    box.put_out({peer, kSinkTag | (next_seq++ & kSeqMask), proto::encode(m)});
-  }
+  // Answers wait for the end of the group (run()): nothing is acknowledged
+  // before the flush that makes it durable.
+  void reply(PeerId peer, const proto::Msg& m) { held.push_back({peer, m}); }
 
   std::string peer_name(PeerId p) {
     std::lock_guard<std::mutex> l(smu);
@@ -912,10 +920,12 @@ struct Sink::Impl {
     }
     StoreOptions so;
     so.durability = mode == Mode::durable ? Durability::durable : Durability::received;
+    so.group_sync = true;
     so.keep_versions = opt.keep_versions;
     Result<std::unique_ptr<Store>> s = Store::open(root, so);
     if (!s.ok()) return Result<Store*>::fail(s.error);
     Store* p = s.value.get();
+    if (mode == Mode::durable) durable.insert(p);
     stores.emplace(name, std::move(s.value));
     return {p, {}};
   }
@@ -998,6 +1008,9 @@ struct Sink::Impl {
         r.outcome = proto::Outcome::ok;
         r.value = m.value.version;
         r.missing = proto::to_ranges(s.value.missing_chunks());
+        // Chunks begin() copied from the previous version (an append-only
+        // file's prefix) are made durable with the group.
+        if (s.value.chunks_copied() > 0) copied.push_back(std::make_tuple(peer, in.job, in.fseq));
         open.emplace(std::make_tuple(peer, in.job, in.fseq),
                      Open{std::move(s.value), in.name, m.value.path});
         return reply(peer, r);
@@ -1020,12 +1033,8 @@ struct Sink::Impl {
           ++stats.chunks_written;
           stats.bytes_written += in.data.size();
         }
-        proto::Msg r;
-        r.type = proto::Type::chunk_ack;
-        r.job = in.job;
-        r.fseq = in.fseq;
-        r.value = in.value;
-        return reply(peer, r);
+        written.push_back({it->first, in.value, peer});
+        return;
       }
       case proto::Type::commit: {
         auto it = open.find(std::make_tuple(peer, in.job, in.fseq));
@@ -1034,9 +1043,13 @@ struct Sink::Impl {
         }
         const Manifest m = it->second.staging.manifest();
         const std::string job = it->second.job;
-        const Status c = it->second.staging.commit();
+        const Status c = it->second.staging.seal();
+        if (c.ok()) {
+          sealed.push_back(it->first);
+          return;  // published after the flush (run())
+        }
         open.erase(it);
-        if (!c.ok()) {
+        {
           if (c.error.code == Errc::hash_mismatch) {
             std::lock_guard<std::mutex> l(smu);
             ++stats.verify_failures;
@@ -1045,17 +1058,6 @@ struct Sink::Impl {
                  c.error.message);
           return refuse(peer, proto::Type::committed, in, c.error.message);
         }
-        {
-          std::lock_guard<std::mutex> l(smu);
-          ++stats.commits;
-        }
-        record("committed", job, peer, &m, "");
-        proto::Msg r;
-        r.type = proto::Type::committed;
-        r.job = in.job;
-        r.fseq = in.fseq;
-        r.value = m.version;
-        return reply(peer, r);
       }
       case proto::Type::barrier: {
         // Messages are handled in arrival order and every commit is done
@@ -1075,11 +1077,145 @@ struct Sink::Impl {
     }
   }
 
+  void refuse_held(std::vector<std::pair<PeerId, proto::Msg>>& out, PeerId peer, proto::Type type,
+                   uint64_t job, uint64_t fseq, uint64_t value, const std::string& why) {
+    proto::Msg r;
+    r.type = type;
+    r.job = job;
+    r.fseq = fseq;
+    r.value = value;
+    r.outcome = proto::Outcome::refused;
+    r.error = why;
+    out.push_back({peer, r});
+    std::lock_guard<std::mutex> l(smu);
+    ++stats.refused;
+  }
+
+  // The end of a group: one flush makes the chunks and the sealed versions
+  // durable; then the chunks count as present and the versions are renamed
+  // into place; a second flush makes that durable; then every answer goes.
+  void finish_group() {
+    std::set<Store*> touched;
+    auto store_of = [&](const Key& k) -> Store* {
+      auto it = open.find(k);
+      if (it == open.end()) return nullptr;
+      auto st = stores.find(it->second.job);
+      return st == stores.end() ? nullptr : st->second.get();
+    };
+    // Chunks wait for a flush in durable mode only; sealed versions always.
+    for (const Written& w : written) {
+      Store* st = store_of(w.key);
+      if (st && durable.count(st)) touched.insert(st);
+    }
+    for (const Key& k : copied) {
+      Store* st = store_of(k);
+      if (st && durable.count(st)) touched.insert(st);
+    }
+    for (const Key& k : sealed)
+      if (Store* st = store_of(k)) touched.insert(st);
+    std::map<Store*, Status> flushed;
+    for (Store* st : touched) flushed[st] = st->flush();
+    auto flush_error = [&](const Key& k) -> std::string {
+      Store* st = store_of(k);
+      if (!st) return "the transfer was replaced (offer it again)";
+      auto f = flushed.find(st);
+      return f == flushed.end() || f->second.ok() ? std::string() : f->second.error.message;
+    };
+    std::vector<std::pair<PeerId, proto::Msg>> out;
+    std::set<Key> settled;
+    for (const Key& k : copied) {
+      if (!flush_error(k).empty() || !open.count(k)) continue;
+      (void)open.find(k)->second.staging.settle();  // a failure leaves them missing: sent again
+    }
+    for (const Written& w : written) {
+      const auto [peer, job, fseq] = w.key;
+      std::string why = flush_error(w.key);
+      if (why.empty() && !settled.count(w.key)) {
+        const Status s = open.find(w.key)->second.staging.settle();
+        if (!s.ok()) why = s.error.message;
+        settled.insert(w.key);
+      }
+      if (!why.empty()) {
+        refuse_held(out, w.peer, proto::Type::chunk_ack, job, fseq, w.index, why);
+        continue;
+      }
+      proto::Msg r;
+      r.type = proto::Type::chunk_ack;
+      r.job = job;
+      r.fseq = fseq;
+      r.value = w.index;
+      out.push_back({w.peer, r});
+    }
+    std::set<Store*> published;
+    std::vector<Key> ok_commits;
+    for (const Key& k : sealed) {
+      const auto [peer, job, fseq] = k;
+      std::string why = flush_error(k);
+      if (why.empty()) {
+        Store* st = store_of(k);
+        const Status s = open.find(k)->second.staging.publish();
+        if (s.ok()) {
+          published.insert(st);
+          ok_commits.push_back(k);
+          continue;
+        }
+        why = s.error.message;
+      }
+      if (auto it = open.find(k); it != open.end()) {
+        const Manifest m = it->second.staging.manifest();
+        record("refused", it->second.job, peer, &m, why);
+        open.erase(it);
+      }
+      refuse_held(out, peer, proto::Type::committed, job, fseq, 0, why);
+    }
+    std::map<Store*, Status> flushed2;
+    for (Store* st : published) flushed2[st] = st->flush();
+    for (const Key& k : ok_commits) {
+      const auto [peer, job, fseq] = k;
+      auto it = open.find(k);
+      Store* st = store_of(k);
+      const Manifest m = it->second.staging.manifest();
+      const std::string name = it->second.job;
+      if (!flushed2[st].ok()) {
+        // Renamed but maybe not durable: not acknowledged. The source offers
+        // it again and finds it up to date (or the DR's open() repairs it).
+        refuse_held(out, peer, proto::Type::committed, job, fseq, 0, flushed2[st].error.message);
+        open.erase(it);
+        continue;
+      }
+      (void)it->second.staging.cleanup();
+      open.erase(it);
+      {
+        std::lock_guard<std::mutex> l(smu);
+        ++stats.commits;
+      }
+      record("committed", name, peer, &m, "");
+      proto::Msg r;
+      r.type = proto::Type::committed;
+      r.job = job;
+      r.fseq = fseq;
+      r.value = m.version;
+      out.push_back({peer, r});
+    }
+    // Offers' states, refusals and barriers (answered in order after all the
+    // group's commits) go after the group's acks.
+    for (auto& h : held) out.push_back(std::move(h));
+    held.clear();
+    written.clear();
+    sealed.clear();
+    copied.clear();
+    for (auto& [peer, m] : out) {
+      box.put_out({peer, kSinkTag | (next_seq++ & kSeqMask), proto::encode(m)});
+    }
+  }
+
   void run() {
     while (!stopping.load()) {
-      for (Mailbox::In& in : box.take_in()) {
+      std::deque<Mailbox::In> batch = box.take_in();
+      for (Mailbox::In& in : batch) {
         if (in.type == EventType::message_received) handle(in.peer, in.data);
       }
+      if (!batch.empty() || !copied.empty()) finish_group();
       pollfd fd{box.efd, POLLIN, 0};
       poll(&fd, 1, 100);
       box.drain_wake();
@@ -1096,8 +1232,20 @@ struct Sink::Impl {
 
   // Worker state.
   std::map<std::string, std::unique_ptr<Store>> stores;
+  std::set<Store*> durable;  // stores of jobs in durable mode
   std::map<std::string, std::pair<PeerId, uint64_t>> owners;
-  std::map<std::tuple<PeerId, uint64_t, uint64_t>, Open> open;
+  using Key = std::tuple<PeerId, uint64_t, uint64_t>;  // peer, job, fseq
+  std::map<Key, Open> open;
+  // The current group (finish_group()).
+  struct Written {
+    Key key;
+    uint64_t index = 0;
+    PeerId peer = kNoPeer;
+  };
+  std::vector<Written> written;
+  std::vector<Key> sealed;
+  std::vector<Key> copied;
+  std::vector<std::pair<PeerId, proto::Msg>> held;
 
   // Shared (smu).
   mutable std::mutex smu;

@@ -57,7 +57,10 @@ struct SourceOptions {
   // Glob patterns (fnmatch, on the relative path); empty: everything.
   std::vector<std::string> include;
   uint32_t chunk_size = kDefaultChunkSize;
-  uint32_t window = 16;  // chunks sent and not yet acknowledged
+  // Chunks sent and not yet acknowledged: at most this many, and at most this
+  // many bytes (the DR holds at most a window per source in memory).
+  uint32_t window = 256;
+  uint64_t window_bytes = 16u << 20;
   // false: one pass over the tree, then the job is done. true: keep watching
   // (inotify, and a full rescan every rescan_every as a safety net).
   bool continuous = false;

@@ -123,7 +123,8 @@ Status write_all(int fd, std::span<const uint8_t> data, uint64_t offset, std::st
 
 // Replaces dirfd/name with `data` atomically and durably: a temporary name,
 // fsync, rename, fsync of the directory.
-Status write_file_durable(int dirfd, const std::string& name, std::span<const uint8_t> data) {
+Status write_file_durable(int dirfd, const std::string& name, std::span<const uint8_t> data,
+                          bool sync = true) {
   const std::string tmp = name + ".tmp";
   Fd fd(openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return {walk_error(errno, "create " + tmp)};
@@ -131,11 +132,13 @@ Status write_file_durable(int dirfd, const std::string& name, std::span<const ui
     unlinkat(dirfd, tmp.c_str(), 0);
     return s;
   }
-  if (Status s = fsync_fd(fd.get(), tmp); !s.ok()) return s;
+  if (sync) {
+    if (Status s = fsync_fd(fd.get(), tmp); !s.ok()) return s;
+  }
   if (renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) != 0) {
     return {sys_error(errno, "rename " + tmp)};
   }
-  return fsync_fd(dirfd, "directory of " + name);
+  return sync ? fsync_fd(dirfd, "directory of " + name) : Status{};
 }
 
 Result<Manifest> read_manifest(int dirfd, const std::string& name) {
@@ -281,6 +284,19 @@ struct Store::Impl {
   std::shared_ptr<BlockWriter> writer;
   Fd rootfd, staging, versions, quarantine;
 
+  // Group sync (StoreOptions::group_sync): the per-operation syncs are left
+  // to flush(); otherwise each happens where it is needed.
+  Status sync(int fd, std::string_view what) const {
+    return opt.group_sync ? Status{} : fsync_fd(fd, what);
+  }
+  Status sync_data(int fd) const { return opt.group_sync ? Status{} : writer->sync(fd); }
+  // One sync of the whole filesystem covers every write of the group: data,
+  // progress records, renames and manifests.
+  Status flush() const {
+    if (syncfs(rootfd.get()) != 0) return {sys_error(errno, "syncfs " + root)};
+    return {};
+  }
+
   // The versions directory of path (created when `create`).
   Result<Fd> version_dir(const std::string& path, bool create) const {
     return open_dir_beneath(versions.get(), path, create);
@@ -375,9 +391,14 @@ struct Staging::Impl {
     for (uint64_t i = first; i < first + count; ++i) present[i] = 1;
     const std::span<const uint8_t> bytes(present.data() + first, count);
     if (Status s = store->writer->write(progress.get(), bytes, first); !s.ok()) return s;
-    if (store->opt.durability == Durability::durable) return store->writer->sync(progress.get());
+    if (store->opt.durability == Durability::durable) return store->sync_data(progress.get());
     return {};
   }
+
+  // Group sync: chunks written and not yet counted present (settle()).
+  std::vector<uint64_t> unsettled;
+  // seal() done: verified, waiting for publish().
+  bool sealed = false, published = false;
 
   // Moves the staged bytes to quarantine/ with the reason and the manifest,
   // and forgets the staging.
@@ -417,9 +438,13 @@ Staging::~Staging() = default;
 const Manifest& Staging::manifest() const { return impl_->m; }
 
 std::vector<uint64_t> Staging::missing_chunks() const {
+  // Written and waiting for settle() (group sync) is not missing: the
+  // caller's flush makes it durable before anything is acknowledged.
+  std::vector<uint8_t> have = impl_->present;
+  for (uint64_t i : impl_->unsettled) have[i] = 1;
   std::vector<uint64_t> out;
-  for (uint64_t i = 0; i < impl_->present.size(); ++i) {
-    if (!impl_->present[i]) out.push_back(i);
+  for (uint64_t i = 0; i < have.size(); ++i) {
+    if (!have[i]) out.push_back(i);
   }
   return out;
 }
@@ -451,17 +476,48 @@ Status Staging::write_chunk(uint64_t index, std::span<const uint8_t> bytes) {
     return Status::fail(w.error.code,
                         m.path + ": chunk " + std::to_string(index) + ": " + w.error.message);
   }
+  if (s.store->opt.group_sync) {
+    // Present once settle() runs after the caller's flush().
+    if (std::find(s.unsettled.begin(), s.unsettled.end(), index) == s.unsettled.end())
+      s.unsettled.push_back(index);
+    return {};
+  }
   if (s.store->opt.durability == Durability::durable) {
     if (Status w = s.store->writer->sync(s.data.get()); !w.ok()) return w;
   }
   return s.mark_present(index, 1);
 }
 
+Status Staging::settle() {
+  Impl& s = *impl_;
+  for (uint64_t i : s.unsettled) {
+    if (s.present[i]) continue;
+    if (Status w = s.mark_present(i, 1); !w.ok()) return w;
+  }
+  s.unsettled.clear();
+  return {};
+}
+
 Status Staging::commit() {
+  if (Status r = seal(); !r.ok()) return r;
+  if (impl_->store->opt.group_sync) {
+    if (Status r = impl_->store->flush(); !r.ok()) return r;
+  } else if (Status r = fsync_fd(impl_->data.get(), impl_->m.path); !r.ok()) {
+    return r;
+  }
+  if (Status r = publish(); !r.ok()) return r;
+  if (impl_->store->opt.group_sync) {
+    if (Status r = impl_->store->flush(); !r.ok()) return r;
+  }
+  return cleanup();
+}
+
+Status Staging::seal() {
   Impl& s = *impl_;
   Store::Impl& st = *s.store;
   const Manifest& m = s.m;
   if (s.spent) return Status::fail(Errc::invalid_argument, "staging already committed");
+  if (s.sealed) return {};
   const std::vector<uint64_t> missing = missing_chunks();
   if (!missing.empty()) {
     return Status::fail(Errc::incomplete, m.path + ": " + std::to_string(missing.size()) +
@@ -489,8 +545,16 @@ Status Staging::commit() {
                              {static_cast<time_t>(m.mtime_ns / 1'000'000'000),
                               static_cast<long>(m.mtime_ns % 1'000'000'000)}};
   if (m.mtime_ns >= 0 && futimens(s.data.get(), times) != 0) return {sys_error(errno, "futimens")};
-  if (Status r = fsync_fd(s.data.get(), m.path); !r.ok()) return r;
+  s.sealed = true;
+  return {};
+}
 
+Status Staging::publish() {
+  Impl& s = *impl_;
+  Store::Impl& st = *s.store;
+  const Manifest& m = s.m;
+  if (s.spent || !s.sealed) return Status::fail(Errc::invalid_argument, "staging not sealed");
+  if (s.published) return {};
   auto [parent_path, name_view] = split_parent(m.path);
   const std::string name(name_view);
   Result<Fd> parent = open_dir_beneath(st.rootfd.get(), parent_path, true);
@@ -517,23 +581,39 @@ Status Staging::commit() {
           errno != EEXIST) {
         return {sys_error(errno, "keep " + m.path + " version " + old)};
       }
-      if (Status r = fsync_fd(vdir.value.get(), "versions of " + m.path); !r.ok()) return r;
+      if (Status r = st.sync(vdir.value.get(), "versions of " + m.path); !r.ok()) return r;
     }
   }
   if (renameat(st.staging.get(), s.id.c_str(), parent.value.get(), name.c_str()) != 0) {
     return {sys_error(errno, "rename into " + m.path)};
   }
-  if (Status r = fsync_fd(parent.value.get(), "directory of " + m.path); !r.ok()) return r;
+  if (Status r = st.sync(parent.value.get(), "directory of " + m.path); !r.ok()) return r;
   // From here the version is live. Its manifest in versions/ makes it the
   // live version for the store; a crash before that is finished by
   // Store::open (recover) from the staging manifest, removed only after.
   const std::vector<uint8_t> bytes = encode(m);
-  if (Status r = write_file_durable(vdir.value.get(), manifest_name(m.version), bytes); !r.ok()) {
+  if (Status r =
+          write_file_durable(vdir.value.get(), manifest_name(m.version), bytes, !st.opt.group_sync);
+      !r.ok()) {
     return r;
   }
+  s.published = true;
+  return {};
+}
+
+// After publish() (and, with group sync, the flush() that made it durable):
+// the staging leftovers go, and versions beyond keep_versions.
+Status Staging::cleanup() {
+  Impl& s = *impl_;
+  Store::Impl& st = *s.store;
+  const Manifest& m = s.m;
+  if (!s.published) return Status::fail(Errc::invalid_argument, "staging not published");
+  if (s.spent) return {};
+  Result<Fd> vdir = st.version_dir(m.path, true);
+  if (!vdir.ok()) return {vdir.error};
   unlinkat(st.staging.get(), (s.id + ".progress").c_str(), 0);
   unlinkat(st.staging.get(), (s.id + std::string(kManifestSuffix)).c_str(), 0);
-  (void)fsync_fd(st.staging.get(), "staging");
+  (void)st.sync(st.staging.get(), "staging");
   s.spent = true;
 
   // Keep the newest keep_versions (the live one among them).
@@ -543,8 +623,10 @@ Status Staging::commit() {
     unlinkat(vdir.value.get(), std::to_string(vs[i]).c_str(), 0);
     unlinkat(vdir.value.get(), manifest_name(vs[i]).c_str(), 0);
   }
-  return fsync_fd(vdir.value.get(), "versions of " + m.path);
+  return st.sync(vdir.value.get(), "versions of " + m.path);
 }
+
+Status Store::flush() { return impl_->flush(); }
 
 // ---------------------------------------------------------------------------
 
@@ -632,9 +714,9 @@ Result<Staging> Store::begin(const Manifest& m, std::optional<uint64_t> base) {
     s->present.assign(n, 0);
     if (Status w = write_all(s->progress.get(), s->present, 0, pname); !w.ok())
       return fail(w.error);
-    if (Status w = fsync_fd(s->progress.get(), pname); !w.ok()) return fail(w.error);
+    if (Status w = st.sync(s->progress.get(), pname); !w.ok()) return fail(w.error);
     const std::vector<uint8_t> bytes = encode(m);
-    if (Status w = write_file_durable(st.staging.get(), mname, bytes); !w.ok())
+    if (Status w = write_file_durable(st.staging.get(), mname, bytes, !st.opt.group_sync); !w.ok())
       return fail(w.error);
   }
 
@@ -681,11 +763,16 @@ Result<Staging> Store::begin(const Manifest& m, std::optional<uint64_t> base) {
           if (chunk_hash_at(s->data.get(), m, i, buf) == m.chunks[i]) good.push_back(i);
         }
         if (!good.empty()) {
-          if (st.opt.durability == Durability::durable) {
-            if (Status w = st.writer->sync(s->data.get()); !w.ok()) return fail(w.error);
-          }
-          for (uint64_t i : good) {
-            if (Status w = s->mark_present(i, 1); !w.ok()) return fail(w.error);
+          if (st.opt.group_sync) {
+            // Counted present by settle(), after the caller's flush().
+            s->unsettled.insert(s->unsettled.end(), good.begin(), good.end());
+          } else {
+            if (st.opt.durability == Durability::durable) {
+              if (Status w = st.writer->sync(s->data.get()); !w.ok()) return fail(w.error);
+            }
+            for (uint64_t i : good) {
+              if (Status w = s->mark_present(i, 1); !w.ok()) return fail(w.error);
+            }
           }
           s->copied = good.size();
         }

@@ -51,6 +51,13 @@ struct StoreOptions {
   uint32_t keep_versions = 5;
   // null: make_default_writer() (io_uring, else pwrite).
   std::shared_ptr<BlockWriter> writer;
+  // Group sync: no operation syncs on its own; the caller gathers many
+  // (chunks of many files, commits of many files) and makes them durable
+  // together with Store::flush(), then settle()s the chunks and publish()es
+  // the sealed versions, flushes again and only then acknowledges anything.
+  // A few syncs per group instead of a dozen per file: what makes a tree of
+  // small files (DICOM, HL7) go at disk speed (docs/replication.md).
+  bool group_sync = false;
 };
 
 struct VersionInfo {
@@ -93,7 +100,8 @@ class Staging {
   ~Staging();
 
   const Manifest& manifest() const;
-  // Chunk indices not yet verified and durable, ascending.
+  // Chunk indices not yet verified and durable, ascending (with group sync:
+  // not yet written; settle() after a flush makes the written ones durable).
   std::vector<uint64_t> missing_chunks() const;
   // Chunks begin() copied from the previous version instead of waiting for
   // them (an append-only file's unchanged prefix).
@@ -102,6 +110,9 @@ class Staging {
   // length or hash writes nothing. Success means written, and in durable mode
   // synced. A chunk already present is accepted again without a write.
   Status write_chunk(uint64_t index, std::span<const uint8_t> bytes);
+  // Group sync: counts the chunks written since the last settle() as present
+  // (their progress record); call after a Store::flush() made them durable.
+  Status settle();
   // Re-reads the staged file against every chunk hash and the Merkle root,
   // syncs it, renames it into place and syncs the directory; the previous
   // live version moves to versions/, and versions beyond keep_versions are
@@ -109,6 +120,13 @@ class Staging {
   // kept) and returns hash_mismatch. The Staging is spent after a success or a
   // quarantine.
   Status commit();
+  // commit() in three steps, for group sync: seal() verifies and stamps the
+  // staged file; after a Store::flush(), publish() renames it into place and
+  // writes its manifest; after another flush(), cleanup() drops the staging
+  // leftovers and old versions. (commit() = seal, sync, publish, cleanup.)
+  Status seal();
+  Status publish();
+  Status cleanup();
 
  private:
   friend class Store;
@@ -142,6 +160,10 @@ class Store {
   // target_dir/<path> and proves it equal by re-hashing the copy.
   Result<std::vector<Restored>> restore(const std::string& path, const RestorePoint& point,
                                         const std::string& target_dir) const;
+
+  // Group sync: makes every write so far durable (syncfs of the store's
+  // filesystem).
+  Status flush();
 
   const std::string& root() const;
   std::string_view writer_name() const;
