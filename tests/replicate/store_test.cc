@@ -501,6 +501,81 @@ TEST_F(StoreTest, CorruptStagingIsQuarantinedAtCommit) {
   EXPECT_NE(std::string(reason.begin(), reason.end()).find("chunk(s) differ"), std::string::npos);
 }
 
+TEST_F(StoreTest, GroupSyncCountsChunksOnlyAfterSettleAndPublishesInSteps) {
+  StoreOptions opt;
+  opt.group_sync = true;
+  auto store = open_store(opt);
+  const std::vector<uint8_t> big = pattern(5 * kChunk, 3), small = pattern(100, 4);
+  const Manifest mb = manifest_of("j/big", 1, big), ms = manifest_of("j/small", 1, small);
+  Result<Staging> b = store->begin(mb);
+  ASSERT_TRUE(b.ok());
+  for (uint64_t i : {0, 1, 2}) ASSERT_TRUE(b.value.write_chunk(i, chunk(big, i)).ok());
+  // Written chunks are not missing (the group's flush makes them durable)...
+  EXPECT_EQ(b.value.missing_chunks(), (std::vector<uint64_t>{3, 4}));
+  // ...but a crash before settle() loses their progress: a reopened store
+  // asks for them again.
+  b.value = Staging(std::move(b.value));
+  {
+    auto again = open_store(opt);
+    Result<Staging> r = again->begin(mb);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.value.missing_chunks(), (std::vector<uint64_t>{0, 1, 2, 3, 4}));
+  }
+  b = store->begin(mb);
+  ASSERT_TRUE(b.ok());
+  for (uint64_t i : {0, 1, 2, 3, 4}) ASSERT_TRUE(b.value.write_chunk(i, chunk(big, i)).ok());
+  ASSERT_TRUE(store->flush().ok());
+  ASSERT_TRUE(b.value.settle().ok());
+  // Settled chunks survive a reopen.
+  {
+    auto again = open_store(opt);
+    Result<Staging> r = again->begin(mb);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r.value.missing_chunks().empty());
+  }
+  b = store->begin(mb);
+  ASSERT_TRUE(b.ok());
+  // A single-chunk file is staged as its data alone (nothing to resume).
+  Result<Staging> sm = store->begin(ms);
+  ASSERT_TRUE(sm.ok());
+  ASSERT_TRUE(sm.value.write_chunk(0, chunk(small, 0)).ok());
+  ASSERT_TRUE(store->flush().ok());
+  ASSERT_TRUE(sm.value.settle().ok());
+  for (Staging* st : {&b.value, &sm.value}) ASSERT_TRUE(st->seal().ok());
+  EXPECT_FALSE(fs::exists(root_ / "j/big"));  // not before publish
+  ASSERT_TRUE(store->flush().ok());
+  for (Staging* st : {&b.value, &sm.value}) ASSERT_TRUE(st->publish().ok());
+  ASSERT_TRUE(store->flush().ok());
+  for (Staging* st : {&b.value, &sm.value}) ASSERT_TRUE(st->cleanup().ok());
+  EXPECT_EQ(slurp(root_ / "j/big"), big);
+  EXPECT_EQ(slurp(root_ / "j/small"), small);
+  EXPECT_TRUE(fs::is_empty(root_ / ".srdx/staging"));
+  EXPECT_TRUE(store->verify().empty());
+}
+
+TEST_F(StoreTest, ALeftoverSingleChunkStagingIsDroppedAtOpen) {
+  {
+    auto store = open_store();
+    const std::vector<uint8_t> small = pattern(100, 5);
+    Result<Staging> st = store->begin(manifest_of("a/small", 1, small));
+    ASSERT_TRUE(st.ok());
+    ASSERT_TRUE(st.value.write_chunk(0, chunk(small, 0)).ok());
+    // Never committed: as if the daemon died here.
+  }
+  EXPECT_FALSE(fs::is_empty(root_ / ".srdx/staging"));
+  auto store = open_store();
+  EXPECT_TRUE(fs::is_empty(root_ / ".srdx/staging"));
+}
+
+TEST_F(StoreTest, ADirectoryRemovedByAnOperatorIsWalkedAgain) {
+  auto store = open_store();
+  const std::vector<uint8_t> d1 = pattern(10, 6), d2 = pattern(20, 7);
+  ASSERT_TRUE(replicate(*store, manifest_of("x/y/f1", 1, d1), d1).ok());
+  fs::remove_all(root_ / "x");  // the live tree's directory, while the store is open
+  ASSERT_TRUE(replicate(*store, manifest_of("x/y/f2", 1, d2), d2).ok());
+  EXPECT_EQ(slurp(root_ / "x/y/f2"), d2);
+}
+
 TEST_F(StoreTest, UsesIoUringWhenTheKernelAllows) {
   auto store = open_store();
   // Informational: pwrite is the fallback, not a failure.

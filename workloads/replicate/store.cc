@@ -63,10 +63,13 @@ Result<Fd> open_dir_beneath(int dirfd, std::string_view rel, bool create) {
     size_t slash = rel.find('/', start);
     if (slash == std::string_view::npos) slash = rel.size();
     const std::string part(rel.substr(start, slash - start));
-    if (create && mkdirat(cur.get(), part.c_str(), 0755) != 0 && errno != EEXIST) {
-      return Result<Fd>::fail(sys_error(errno, "mkdir " + std::string(rel.substr(0, slash))));
-    }
     Fd next(openat(cur.get(), part.c_str(), kDirFlags));
+    if (!next.valid() && errno == ENOENT && create) {
+      if (mkdirat(cur.get(), part.c_str(), 0755) != 0 && errno != EEXIST) {
+        return Result<Fd>::fail(sys_error(errno, "mkdir " + std::string(rel.substr(0, slash))));
+      }
+      next = Fd(openat(cur.get(), part.c_str(), kDirFlags));
+    }
     if (!next.valid()) {
       return Result<Fd>::fail(walk_error(errno, "open " + std::string(rel.substr(0, slash))));
     }
@@ -284,6 +287,36 @@ struct Store::Impl {
   std::shared_ptr<BlockWriter> writer;
   Fd rootfd, staging, versions, quarantine;
 
+  // Directories walked before (the parents of live files, the versions
+  // directories), kept open: a tree of many files in few directories walks
+  // each directory once, not once per file and operation. The cache holds
+  // what the walk (O_NOFOLLOW, component by component) opened; a dup of it is
+  // handed out. Bounded: emptied when it grows past kMaxCachedDirs.
+  static constexpr size_t kMaxCachedDirs = 8192;
+  mutable std::unordered_map<std::string, Fd> dir_cache;
+  Result<Fd> cached_dir(int base, char kind, std::string_view rel, bool create) const {
+    const std::string key = std::string(1, kind) + std::string(rel);
+    auto it = dir_cache.find(key);
+    if (it != dir_cache.end()) {
+      // A directory removed since (by an operator) is walked again, not
+      // written into unseen.
+      struct stat st {};
+      if (fstat(it->second.get(), &st) != 0 || st.st_nlink == 0) {
+        dir_cache.erase(it);
+        it = dir_cache.end();
+      }
+    }
+    if (it == dir_cache.end()) {
+      Result<Fd> d = open_dir_beneath(base, rel, create);
+      if (!d.ok()) return d;
+      if (dir_cache.size() >= kMaxCachedDirs) dir_cache.clear();
+      it = dir_cache.emplace(key, std::move(d.value)).first;
+    }
+    Fd dup(fcntl(it->second.get(), F_DUPFD_CLOEXEC, 0));
+    if (!dup.valid()) return Result<Fd>::fail(sys_error(errno, "dup"));
+    return {std::move(dup), {}};
+  }
+
   // Group sync (StoreOptions::group_sync): the per-operation syncs are left
   // to flush(); otherwise each happens where it is needed.
   Status sync(int fd, std::string_view what) const {
@@ -299,7 +332,7 @@ struct Store::Impl {
 
   // The versions directory of path (created when `create`).
   Result<Fd> version_dir(const std::string& path, bool create) const {
-    return open_dir_beneath(versions.get(), path, create);
+    return cached_dir(versions.get(), 'v', path, create);
   }
 
   // The live manifest of path, or nothing (never committed); an error if the
@@ -374,6 +407,19 @@ struct Store::Impl {
       unlinkat(staging.get(), (id + ".progress").c_str(), 0);
       unlinkat(staging.get(), name.c_str(), 0);
     }
+    // Staged data without a manifest beside it: a single-chunk file (staged
+    // without manifest or progress, begin()) or a begin() a crash cut short.
+    // Nothing to resume from: dropped.
+    for (const auto& [name, is_dir] : list_dir(staging.get())) {
+      if (is_dir || name.ends_with(kManifestSuffix) || name.ends_with(".tmp")) continue;
+      const bool progress_file = name.ends_with(".progress");
+      const std::string id = progress_file ? name.substr(0, name.size() - 9) : name;
+      struct stat st {};
+      if (fstatat(staging.get(), (id + std::string(kManifestSuffix)).c_str(), &st,
+                  AT_SYMLINK_NOFOLLOW) != 0) {
+        unlinkat(staging.get(), name.c_str(), 0);
+      }
+    }
     (void)fsync_fd(staging.get(), "staging");
   }
 };
@@ -389,6 +435,7 @@ struct Staging::Impl {
 
   Status mark_present(uint64_t first, uint64_t count) {
     for (uint64_t i = first; i < first + count; ++i) present[i] = 1;
+    if (!progress.valid()) return {};  // a single-chunk file: no progress record
     const std::span<const uint8_t> bytes(present.data() + first, count);
     if (Status s = store->writer->write(progress.get(), bytes, first); !s.ok()) return s;
     if (store->opt.durability == Durability::durable) return store->sync_data(progress.get());
@@ -557,7 +604,7 @@ Status Staging::publish() {
   if (s.published) return {};
   auto [parent_path, name_view] = split_parent(m.path);
   const std::string name(name_view);
-  Result<Fd> parent = open_dir_beneath(st.rootfd.get(), parent_path, true);
+  Result<Fd> parent = st.cached_dir(st.rootfd.get(), 'r', parent_path, true);
   if (!parent.ok()) return {parent.error};
   Result<Fd> vdir = st.version_dir(m.path, true);
   if (!vdir.ok()) return {vdir.error};
@@ -684,6 +731,21 @@ Result<Staging> Store::begin(const Manifest& m, std::optional<uint64_t> base) {
   const std::string pname = s->id + ".progress";
   const size_t n = m.chunks.size();
 
+  // A file of one chunk (most of a tree of DICOM, HL7 and FHIR parts) has
+  // nothing to resume from a part of: it is staged as its data alone, no
+  // manifest or progress record beside it (recover() drops a leftover).
+  // That is three files fewer to create and delete per file.
+  const bool single = n <= 1;
+  if (single) {
+    s->data = Fd(openat(st.staging.get(), s->id.c_str(),
+                        O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!s->data.valid()) return fail(walk_error(errno, "create staging for " + m.path));
+    if (ftruncate(s->data.get(), static_cast<off_t>(m.size)) != 0) {
+      return fail(sys_error(errno, "size staging for " + m.path));
+    }
+    s->present.assign(n, 0);
+    return {Staging(std::move(s)), {}};
+  }
   // Resume: the same manifest staged before, its data and progress intact.
   bool resumed = false;
   if (Result<Manifest> old = read_manifest(st.staging.get(), mname); old.ok() && old.value == m) {
