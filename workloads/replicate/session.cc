@@ -727,7 +727,13 @@ struct Source::Impl {
           b.sent = true;
         }
       }
-      publish(now);
+      // The progress (a walk over every pending file for the lag) at most
+      // every 20 ms, and whenever the state may change.
+      if (now - published_at >= std::chrono::milliseconds(20) ||
+          (pending.empty() && active.empty())) {
+        publish(now);
+        published_at = now;
+      }
       // Sleep until an answer, a file event, a timeout or a rescan.
       pollfd fds[2] = {{box.efd, POLLIN, 0}, {ino, POLLIN, 0}};
       int wait_ms = 100;
@@ -774,7 +780,7 @@ struct Source::Impl {
   uint64_t verify_failures = 0;
   uint64_t rate_bytes = 0;
   double rate = 0;
-  Clock::time_point started, rate_at;
+  Clock::time_point started, rate_at, published_at;
   bool scanned_once = false;
   std::deque<Barrier> barriers;
 
