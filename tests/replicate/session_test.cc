@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -258,6 +259,40 @@ TEST_P(SessionTest, AnAppendShipsOnlyTheNewChunksAndABarrierSeesIt) {
   const auto fresh = random_bytes(999, 6);
   write_file(src("new.hl7"), fresh);
   ASSERT_TRUE(pump([&] { return read_file(dr("new.hl7")) == fresh; }));
+}
+
+TEST_P(SessionTest, ABarrierCompletesWhileAWriterKeepsWriting) {
+  write_file(src("wal.log"), random_bytes(1000, 20));
+  start(options(true));
+  ASSERT_TRUE(until_state(JobState::watching));
+  // A writer appends every millisecond, and never stops during the barrier.
+  std::atomic<bool> stop{false};
+  std::atomic<uint32_t> appended{0};
+  std::thread writer([&] {
+    for (uint32_t i = 0; !stop.load(); ++i) {
+      write_file(src("wal.log"), random_bytes(3000, 100 + i), true);
+      appended.store(i + 1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  const std::vector<uint8_t> before = read_file(src("wal.log"));  // written before the barrier
+  bool done = false, ok = false;
+  source_->barrier([&](bool k, double) {
+    ok = k;
+    done = true;
+  });
+  const bool finished = pump([&] { return done; });
+  const uint32_t during = appended.load();
+  stop.store(true);
+  writer.join();
+  ASSERT_TRUE(finished) << "the barrier never completed";
+  EXPECT_TRUE(ok);
+  EXPECT_GT(during, 0u);
+  // Everything written before the barrier is at DR.
+  const std::vector<uint8_t> at_dr = read_file(dr("wal.log"));
+  ASSERT_GE(at_dr.size(), before.size());
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), at_dr.begin()));
 }
 
 TEST_P(SessionTest, AFileRewrittenWhileBeingSentArrivesInItsNewContent) {

@@ -191,7 +191,8 @@ struct Source::Impl {
     std::set<uint64_t> unacked;
     uint64_t version = 0;
     Clock::time_point last_progress;
-    bool resent = false;  // an earlier offer of this file failed: its chunks count as re-sent
+    Clock::time_point started;  // when the file was opened and hashed
+    bool resent = false;        // an earlier offer of this file failed: its chunks count as re-sent
   };
   // What this source last had committed of a path.
   struct Known {
@@ -208,7 +209,11 @@ struct Source::Impl {
     uint64_t token = 0;
     Clock::time_point asked;
     std::function<void(bool, double)> done;
-    bool rescanned = false, sent = false;
+    bool rescanned = false, sent = false, failed = false;
+    // The paths that had changes at the barrier's rescan: each must have a
+    // transfer that started (hashed the file) after the barrier was asked
+    // end committed; a writer that keeps writing does not hold it back.
+    std::set<std::string> waits;
   };
 
   Impl(SourceOptions o, carrier::Carrier& c, PeerId p, AuditLog* a)
@@ -381,6 +386,7 @@ struct Source::Impl {
     t.fd = fd;
     t.m = std::move(m.value);
     t.last_progress = now;
+    t.started = now;
     t.resent = pend.failures > 0;
     proto::Msg offer;
     offer.type = proto::Type::offer;
@@ -445,6 +451,7 @@ struct Source::Impl {
   }
 
   void finish(Transfer& t, uint64_t version, bool up_to_date, Clock::time_point now) {
+    settled[t.rel] = t.started;
     Known& k = known[t.rel];
     k.size = t.m.size;
     k.mtime_ns = t.m.mtime_ns;
@@ -475,7 +482,8 @@ struct Source::Impl {
     if (m.type == proto::Type::barrier_ok) {
       for (auto it = barriers.begin(); it != barriers.end(); ++it) {
         if (it->token == m.value && it->sent) {
-          done_barriers.push_back({std::move(it->done), true, seconds_between(it->asked, now)});
+          done_barriers.push_back(
+              {std::move(it->done), !it->failed, seconds_between(it->asked, now)});
           barriers.erase(it);
           break;
         }
@@ -491,6 +499,7 @@ struct Source::Impl {
         if (t.phase != Transfer::Phase::offered) return;
         if (m.outcome == proto::Outcome::refused) {
           ++files_failed;
+          refused[t.rel] = t.started;
           note_error(t.rel + ": refused by the DR: " + m.error);
           const std::string rel = t.rel;
           if (t.fd >= 0) close(t.fd);
@@ -687,6 +696,9 @@ struct Source::Impl {
         if (!b.rescanned) {
           scan(now);
           b.rescanned = true;
+          for (const auto& [rel, pend] : pending) b.waits.insert(rel);
+          b.waits.insert(active_paths.begin(), active_paths.end());
+          b.waits.insert(dirty_again.begin(), dirty_again.end());
         }
       }
       if (ino >= 0) read_inotify(now);
@@ -711,14 +723,29 @@ struct Source::Impl {
         }
         const Pending pend = p->second;
         pending.erase(p);
-        if (start_transfer(rel, pend, now)) detected[rel] = pend.detected;
+        if (start_transfer(rel, pend, now)) {
+          detected[rel] = pend.detected;
+        } else {
+          settled[rel] = now;  // nothing to ship (unchanged, gone, unreadable)
+        }
       }
       for (auto it = detected.begin(); it != detected.end();)
         it = active_paths.count(it->first) ? std::next(it) : detected.erase(it);
       pump(now);
-      if (pending.empty() && active.empty()) {
+      for (Barrier& b : barriers) {
+        if (b.sent) continue;
+        for (auto it = b.waits.begin(); it != b.waits.end();) {
+          auto s_it = settled.find(*it);
+          auto r_it = refused.find(*it);
+          if (r_it != refused.end() && r_it->second >= b.asked) b.failed = true;
+          const bool over = (s_it != settled.end() && s_it->second >= b.asked) ||
+                            (r_it != refused.end() && r_it->second >= b.asked);
+          it = over ? b.waits.erase(it) : std::next(it);
+        }
+      }
+      {
         for (Barrier& b : barriers) {
-          if (b.sent) continue;
+          if (b.sent || !b.rescanned || !b.waits.empty()) continue;
           proto::Msg m;
           m.type = proto::Type::barrier;
           m.job = opt.job_id;
@@ -771,6 +798,9 @@ struct Source::Impl {
   std::map<uint64_t, Transfer> active;
   std::set<std::string> active_paths, dirty_again;
   std::map<std::string, Clock::time_point> detected;  // of the active paths
+  // When the last transfer of a path that ended committed (or found nothing
+  // to ship) started, and when the last refused one did: for barriers.
+  std::map<std::string, Clock::time_point> settled, refused;
   uint64_t next_fseq = 1;
   uint64_t next_seq = 1;
   std::unordered_map<uint64_t, Sent> in_flight;
