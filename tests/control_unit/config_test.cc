@@ -583,4 +583,77 @@ TEST_F(ConfigTest, CarrierMistakesAreOneClearLine) {
       HasSubstr("fabric-name= only with carrier.kind = fabric"));
 }
 
+TEST_F(ConfigTest, ReplicationDefaultsAndValues) {
+  DaemonConfig c;
+  ParseResult r = parse_config(args(), c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_EQ(c.replication.dr_root, "");
+  EXPECT_EQ(c.replication.state_dir, "/var/lib/srdx");
+  EXPECT_EQ(c.replication.audit_log, "/var/lib/srdx/audit.jsonl");
+  EXPECT_TRUE(c.replication.allowed_regions.empty());
+
+  const std::string conf = dir_ + "/r.conf";
+  write(conf,
+        "[link]\nlocal = 127.0.0.1:47000\n[control]\ntoken-file = " + token_ + "\n" +
+            keys_section() + "[peers]\npeer = b=127.0.0.2:47000" + with_key() +
+            ",site=paris-2,region=eu-west-3\n[replication]\ndr-root = " + dir_ +
+            "\nstate-dir = " + dir_ + "/state/\nallowed-regions = eu-west-3, eu-central-1\n" +
+            "site = lyon-1\nregion = eu-west-3\n",
+        0600);
+  r = parse_config({"--config", conf}, c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_EQ(c.replication.dr_root, dir_);
+  EXPECT_EQ(c.replication.state_dir, dir_ + "/state");
+  EXPECT_EQ(c.replication.audit_log, dir_ + "/state/audit.jsonl");
+  EXPECT_EQ(c.replication.allowed_regions, (std::vector<std::string>{"eu-west-3", "eu-central-1"}));
+  EXPECT_EQ(c.replication.site, "lyon-1");
+  EXPECT_EQ(c.replication.region, "eu-west-3");
+  ASSERT_EQ(c.peers.size(), 1u);
+  EXPECT_EQ(c.peers[0].site, "paris-2");
+  EXPECT_EQ(c.peers[0].region, "eu-west-3");
+
+  r = parse_config(args({"--replication.audit-log", dir_ + "/a.log"}), c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_EQ(c.replication.audit_log, dir_ + "/a.log");
+}
+
+TEST_F(ConfigTest, ReplicationMistakesAreOneClearLine) {
+  EXPECT_EQ(error({"--replication.dr-root", "dr"}),
+            "--replication.dr-root: 'dr' is not an absolute path; accepted: /...");
+  EXPECT_EQ(error({"--replication.dr-root", ""}),
+            "--replication.dr-root: empty; accepted: an absolute path");
+  EXPECT_EQ(error({"--replication.dr-root", dir_ + "/none"}),
+            "--replication.dr-root: '" + dir_ +
+                "/none': No such file or directory; accepted: an existing directory (mkdir -p it)");
+  EXPECT_EQ(error({"--replication.dr-root", token_}),
+            "--replication.dr-root: '" + token_ + "' is not a directory");
+  EXPECT_EQ(error({"--replication.state-dir", "var/lib"}),
+            "--replication.state-dir: 'var/lib' is not an absolute path; accepted: /...");
+  EXPECT_EQ(error({"--replication.audit-log", "audit.jsonl"}),
+            "--replication.audit-log: 'audit.jsonl' is not an absolute path; accepted: /...");
+  EXPECT_EQ(error({"--replication.audit-log", "/var/log/"}),
+            "--replication.audit-log: '/var/log/' names a directory; accepted: a file path");
+  EXPECT_EQ(error({"--replication.allowed-regions", "eu-west-3,,eu-central-1"}),
+            "--replication.allowed-regions: an empty region in 'eu-west-3,,eu-central-1' is not "
+            "a region name; accepted: a comma list of names of 1 to 64 letters, digits, '-', "
+            "'_', '.' (e.g. eu-west-3,eu-central-1)");
+  EXPECT_THAT(error({"--replication.allowed-regions", "eu west"}),
+              HasSubstr("--replication.allowed-regions: 'eu west' in 'eu west' is not a region"));
+  EXPECT_EQ(error({"--replication.region", "eu/west"}),
+            "--replication.region: 'eu/west' is not a name; accepted: 1 to 64 letters, digits, "
+            "'-', '_', '.' (e.g. eu-west-3)");
+  EXPECT_THAT(error({"--replication.site", std::string(65, 'a')}),
+              HasSubstr("--replication.site: '"));
+  const std::string peer = "b=127.0.0.2:47000" + with_key();
+  EXPECT_EQ(error({"--peers.peer", peer + ",region=eu west"}),
+            "--peers.peer: peer 'b': region 'eu west' is not a name; accepted: 1 to 64 "
+            "letters, digits, '-', '_', '.' (e.g. eu-west-3)");
+  EXPECT_EQ(error({"--peers.peer", peer + ",site="}),
+            "--peers.peer: peer 'b': site '' is not a name; accepted: 1 to 64 letters, digits, "
+            "'-', '_', '.' (e.g. eu-west-3)");
+  EXPECT_THAT(error({"--peers.peer", peer + ",region=a,region=b"}),
+              HasSubstr("region= given twice"));
+  EXPECT_THAT(error({"--peers.peer", peer + ",site=a,site=b"}), HasSubstr("site= given twice"));
+}
+
 }  // namespace
