@@ -256,10 +256,11 @@ TEST_F(ConfigTest, ExactMessagesForBadValues) {
             "--control.listen: '127.0.0.1' is not IP:PORT; accepted e.g. 198.18.1.1:47000");
   EXPECT_EQ(error({"--control.listen", "127.0.0.1:99999"}),
             "--control.listen: '127.0.0.1:99999': port '99999' is out of range; accepted 1..65535");
-  EXPECT_EQ(error({"--peers.peer", "b"}),
-            "--peers.peer: 'b' has no NAME=; accepted: "
-            "NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX], e.g. "
-            "b=198.18.2.2:47000,key=...");
+  EXPECT_EQ(
+      error({"--peers.peer", "b"}),
+      "--peers.peer: 'b' has no NAME=; accepted: "
+      "NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX][,site=NAME][,region=NAME], e.g. "
+      "b=198.18.2.2:47000,key=...,region=eu-west-3");
   EXPECT_EQ(error({"--peers.peer", "b=300.1.1.1:5"}),
             "--peers.peer: peer 'b': '300.1.1.1:5': '300.1.1.1' is not an IPv4 address; "
             "accepted: IP:PORT");
@@ -460,11 +461,12 @@ TEST_F(ConfigTest, KeyErrors) {
   EXPECT_THAT(error({"--peers.peer", "b=10.0.0.2:47000,key=AAAA"}), HasSubstr("is not a key"));
   EXPECT_EQ(error({"--peers.peer", "b=10.0.0.2:47000,key=" + key_to_base64(PublicKey{})}),
             "--peers.peer: peer 'b': the key is the all-zero key");
-  EXPECT_EQ(error({"--peers.peer", "b=10.0.0.2:47000" + with_key() + with_key()}),
-            "--peers.peer: 'b=10.0.0.2:47000" + with_key() + with_key() +
-                "': key= given twice; accepted: "
-                "NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX], e.g. "
-                "b=198.18.2.2:47000,key=...");
+  EXPECT_EQ(
+      error({"--peers.peer", "b=10.0.0.2:47000" + with_key() + with_key()}),
+      "--peers.peer: 'b=10.0.0.2:47000" + with_key() + with_key() +
+          "': key= given twice; accepted: "
+          "NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX][,site=NAME][,region=NAME], e.g. "
+          "b=198.18.2.2:47000,key=...,region=eu-west-3");
   EXPECT_EQ(error({"--peers.allow-key", "zzz"}),
             "--peers.allow-key: 'zzz' is not a key; accepted: a public key, 44 characters of "
             "base64 (srdxctl pubkey prints it)");
