@@ -366,7 +366,10 @@ JobManager::Answer JobManager::create(const ReplicationRequest& r) {
       // into the same DR-ROOT/NAME). Its Source stays alive until shutdown.
       if ((*it)->src) {
         std::shared_ptr<rp::Source> old = (*it)->src;
-        hooks_.post([this, old](Time) { std::erase(live_, old); });
+        hooks_.post([this, old](Time) {
+          old->stop();
+          std::erase(live_, old);
+        });
         retired_.push_back(old);
       }
       jobs_.erase(it);
