@@ -100,7 +100,9 @@ Exit status:
        finished: its state is printed); probes ID: whatever the probe's state
   1    the daemon answered with an error (unknown peer, unknown probe id, bad
        request, too many probes running, draining), or the probe that
-       `srdxctl probe` waited for failed or was cancelled by someone else
+       `srdxctl probe` waited for failed or was cancelled by someone else;
+       replicate: a job refused (403: peer region), a watched job failed,
+       a barrier not confirmed, verify or audit --verify found a problem
   2    usage: bad command line, unreadable token file
   3    cannot reach the daemon (not running, wrong --api)
   4    unauthorized: the daemon refused the token
