@@ -268,15 +268,16 @@ void JobManager::shutdown() {
           j->state = std::string(rp::to_string(p.state));
           j->error = p.error;
         }
-        srcs.push_back(j->src);
+        srcs.push_back(std::move(j->src));
+        j->src.reset();
       }
     }
+    retired_.clear();
   }
+  // Their state as it was before the stop (which makes a Source report
+  // "stopped"): a running job stays running in jobs.json, and resumes.
   for (const auto& s : srcs) s->stop();
   save();
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& j : jobs_) j->src.reset();
-  retired_.clear();
   live_.clear();
 }
 
