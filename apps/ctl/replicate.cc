@@ -63,7 +63,7 @@ Examples:
   srdxctl replicate start ehr --source /data/ehr --peer dr --include '*.ndjson'
   srdxctl replicate status ehr --watch
   srdxctl --json replicate status ehr
-  srdxctl replicate barrier ehr              # "barrier ok: durable at DR in 0.012 s"
+  srdxctl replicate barrier ehr              # how long until all of it was durable at DR
   srdxctl replicate stop ehr
   srdxctl replicate verify /srv/dr/ehr        # at the DR site
   srdxctl replicate restore /srv/dr/ehr /tmp/restored --at 2026-12-07T04:00:00Z
