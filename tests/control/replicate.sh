@@ -220,7 +220,7 @@ ctl_expect 0 b replicate restore "$WORK/b/dr/ehr" "$WORK/restored"
 grep -q "equals the manifest's" "$WORK/ctl.out" || fail "restore: no proof lines"
 diff -r "$WORK/ehr" "$WORK/restored" >"$WORK/diff.out" || fail "restore differs: $(head "$WORK/diff.out")"
 ok "verify ok at DR; restore equal to the source, one proof line per file"
-VICTIM=$(cd "$WORK/b/dr/ehr" && find . -path ./.srdx -prune -o -type f -size +1k -print | sort | head -1)
+VICTIM=$(cd "$WORK/b/dr/ehr" && find . -path ./.srdx -prune -o -type f -size +1k -print | sort | awk "NR == 1")
 VICTIM=${VICTIM#./}
 [[ -n $VICTIM ]] || fail "no file at DR to damage"
 "$PY" - "$WORK/b/dr/ehr/$VICTIM" <<'PYEOF'
