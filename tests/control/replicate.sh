@@ -185,6 +185,23 @@ ctl_expect 2 a replicate restore "$WORK/b/dr" "$WORK/r" --at yesterday
 grep -q -- "--at: 'yesterday' is not a time" "$WORK/ctl.err" || fail "restore --at"
 ok "verify and restore: usage errors"
 
+# ---- start errors: a broken jobs.json, an audit log that cannot be opened ------
+node_new d
+node_config d
+mkdir -p "$WORK/d/state"
+echo '{"jobs": [' >"$WORK/d/state/jobs.json"
+start_error() { # start_error PATTERN: srdxd d exits 1 at start, logging PATTERN
+  local rc=0
+  timeout 10 "$SRDXD" --config "${CONFIG[d]}" >"$WORK/d/start.out" 2>&1 || rc=$?
+  [[ $rc == 1 ]] || fail "srdxd d: exit $rc, expected 1: $(cat "$WORK/d/start.out")"
+  grep -q -- "$1" "$WORK/d/start.out" || fail "srdxd d: no '$1' in $(cat "$WORK/d/start.out")"
+}
+start_error "cannot start: $WORK/d/state/jobs.json: not valid JSON"
+rm "$WORK/d/state/jobs.json"
+node_config d -- "audit-log = $WORK/afile/audit.jsonl"
+start_error "cannot start: --replication.audit-log: $WORK/afile/audit.jsonl"
+ok "start errors: a broken jobs.json, an audit log that cannot be opened (exit 1, one line)"
+
 if [[ ${SRDX_REPLICATE_NO_DATA:-0} == 1 ]]; then
   say "SRDX_REPLICATE_NO_DATA=1: the transfer checks are skipped"
   exit 0
