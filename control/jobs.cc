@@ -27,7 +27,6 @@ constexpr const char* kJobsFile = "jobs.json";
 
 JobManager::Answer err(int status, const std::string& msg) { return {status, {{"error", msg}}}; }
 
-
 json progress_json(const rp::Progress& p) {
   const uint64_t remaining = p.bytes_total > p.bytes_done ? p.bytes_total - p.bytes_done : 0;
   json eta = nullptr;

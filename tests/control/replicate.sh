@@ -266,14 +266,14 @@ started_moving() {
   [[ $(api a GET /v1/replications/big) == 200 ]] && [[ $(jv 'd["progress"]["bytes_done"] > 0') == true ]]
 }
 wait_for 60 "job big moving" started_moving
-[[ $(jv 'd["state"]') != done ]] || say "warning: job big finished before the kill"
+[[ $(jv 'd["state"]') != "done" ]] || say "warning: job big finished before the kill"
 kill -KILL "${PID[a]}"
 wait "${PID[a]}" 2>/dev/null || true
 node_start a
 job_done() {
   [[ $(api a GET /v1/replications/big) == 200 ]] || return 1
   [[ $(jv 'd["state"]') != failed ]] || fail "job big failed: $(jv 'd["error"]')"
-  [[ $(jv 'd["state"]') == done ]]
+  [[ $(jv 'd["state"]') == "done" ]]
 }
 wait_for 120 "job big done after the restart" job_done
 diff -r --exclude=.srdx "$WORK/big" "$WORK/b/dr/big" >"$WORK/diff.out" ||
