@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -24,6 +25,9 @@ std::string format_hex64(uint64_t v) {
   std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
   return b;
 }
+
+// POST /v1/replications/{id}/barrier waits this long for the DR.
+constexpr std::chrono::milliseconds kBarrierTimeout{30000};
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -402,6 +406,9 @@ void ApiServer::route(const httplib::Request& req, const std::string& body,
     in.uptime_s = d_.uptime_s();
     in.draining = d_.draining();
     in.probes_started = d_.probes().started();
+    in.jobs = d_.jobs().metrics();
+    in.sink = d_.sink_metrics();
+    in.replication_refused = d_.jobs().refused();
     res.status = 200;
     res.set_content(render_prometheus(in), "text/plain; version=0.0.4; charset=utf-8");
     return;
@@ -440,6 +447,15 @@ void ApiServer::route(const httplib::Request& req, const std::string& body,
                 {"buffered_messages", s.buffered_messages}}},
               {"ports", ports_json(d_.config(), s)},
               {"probes_running", d_.probes().running()},
+              {"replication",
+               {{"dr_root", d_.config().replication.dr_root},
+                {"accepts_replicas", !d_.config().replication.dr_root.empty()},
+                {"state_dir", d_.config().replication.state_dir},
+                {"audit_log", d_.config().replication.audit_log},
+                {"allowed_regions", d_.config().replication.allowed_regions},
+                {"site", d_.config().replication.site},
+                {"region", d_.config().replication.region},
+                {"jobs", d_.jobs().size()}}},
               {"state", d_.draining() ? "draining" : "running"}};
     reply(res, 200, j);
     return;
@@ -536,6 +552,45 @@ void ApiServer::route(const httplib::Request& req, const std::string& body,
       return;
     }
     return not_allowed("GET, DELETE");
+  }
+  if (what == "replications" && seg.size() == 2) {
+    if (m == "POST") {
+      if (d_.draining()) {
+        error(res, 503, "draining: not accepting new replication jobs");
+        return;
+      }
+      ReplicationRequest rr;
+      if (std::string err = parse_replication_request(body, rr); !err.empty()) {
+        error(res, 400, err);
+        return;
+      }
+      const JobManager::Answer a = d_.jobs().create(rr);
+      if (a.status == 201) {
+        res.set_header("Location", "/v1/replications/" + a.doc.value("id", std::string()));
+      }
+      reply(res, a.status, a.doc);
+      return;
+    }
+    if (!get) return not_allowed("GET, POST");
+    reply(res, 200, d_.jobs().list());
+    return;
+  }
+  if (what == "replications" && seg.size() == 3) {
+    if (m == "DELETE") {
+      const JobManager::Answer a = d_.jobs().stop(seg[2]);
+      reply(res, a.status, a.doc);
+      return;
+    }
+    if (!get) return not_allowed("GET, DELETE");
+    const JobManager::Answer a = d_.jobs().get(seg[2]);
+    reply(res, a.status, a.doc);
+    return;
+  }
+  if (what == "replications" && seg.size() == 4 && seg[3] == "barrier") {
+    if (m != "POST") return not_allowed("POST");
+    const JobManager::Answer a = d_.jobs().barrier(seg[2], kBarrierTimeout);
+    reply(res, a.status, a.doc);
+    return;
   }
   error(res, 404, "no such resource: " + req.path);
 }

@@ -5,6 +5,12 @@
 //   GET    /v1/status  /v1/peers  /v1/peers/{name}  /v1/peers/{name}/paths  /v1/counters
 //   GET    /v1/probes  /v1/probes/{id}      POST /v1/probes     DELETE /v1/probes/{id}
 //   (DELETE answers the probe as GET does, plus "stopped": whether it stopped it)
+//   GET    /v1/replications  /v1/replications/{id|name}   POST /v1/replications
+//   DELETE /v1/replications/{id|name}  (stops it; kept in the list, state stopped)
+//   POST   /v1/replications/{id|name}/barrier  (waits up to 30 s for the DR:
+//          {"ok":true,"seconds":...}; 504 when it does not answer in time)
+//   (control/jobs.h: 201, 400, 403 for a peer outside replication.allowed-regions,
+//   404, 409, 503)
 //   GET    /metrics    (Prometheus text format 0.0.4)
 // Errors are {"error":"..."} with 400, 401, 404, 405 (any other method, even
 // one httplib cannot parse), 413 (a body over 64 KiB, whatever its type), 415

@@ -47,8 +47,8 @@ struct Opt {
 };
 
 // Groups in --help order.
-const char* const kGroups[] = {"link",  "carrier", "engine",   "endpoint", "keys",
-                               "peers", "control", "services", "log",      "daemon"};
+const char* const kGroups[] = {"link",    "carrier",  "engine", "endpoint", "keys",       "peers",
+                               "control", "services", "log",    "daemon",   "replication"};
 const char* group_caption(std::string_view g) {
   if (g == "link") return "Link ([link] in the config file)";
   if (g == "carrier") return "Carrier: what moves the messages ([carrier]; read at start)";
@@ -59,6 +59,7 @@ const char* group_caption(std::string_view g) {
   if (g == "control") return "Control API ([control])";
   if (g == "services") return "Measurement responders ([services])";
   if (g == "log") return "Logging ([log])";
+  if (g == "replication") return "DR replication jobs and DR site ([replication]; read at start)";
   return "Daemon ([daemon])";
 }
 
@@ -128,10 +129,11 @@ const std::vector<Opt>& options_table() {
        "file holding this appliance's X25519 private key, base64 (srdxctl genkey); must not "
        "be world-readable (chmod 600); required with endpoint.encryption on"},
       {"peers", "peers.peer", nullptr,
-       "NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX]: a peer, its TCP echo port "
-       "(default 7481), its public key (srdxctl pubkey; required with endpoint.encryption "
-       "on) and, with carrier.kind = fabric over shm, its endpoint name (its srdxctl status "
-       "shows it); repeatable",
+       "NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX][,site=NAME][,region=NAME]: a "
+       "peer, its TCP echo port (default 7481), its public key (srdxctl pubkey; required "
+       "with endpoint.encryption on), with carrier.kind = fabric over shm its endpoint name "
+       "(its srdxctl status shows it), and where it is (site=paris-2,region=eu-west-3: "
+       "replication.allowed-regions checks the region); repeatable",
        true},
       {"peers", "peers.allow-key", nullptr,
        "BASE64 public key: with accept-unknown = on, a host not in [peers] may connect only "
@@ -155,6 +157,20 @@ const std::vector<Opt>& options_table() {
       {"daemon", "daemon.probe-every", "0",
        "probe every peer over srdx and tcp (10 pings) this often, as metrics "
        "(source=\"periodic\"); 0 = off, else 100ms or more"},
+      {"replication", "replication.dr-root", nullptr,
+       "directory (absolute, existing) where this appliance accepts replicas from its peers, "
+       "one folder per job (DR-ROOT/JOB); absent: incoming replication is refused"},
+      {"replication", "replication.state-dir", kDefaultStateDir,
+       "absolute directory for the jobs' definitions and state (jobs.json) and the audit "
+       "log; created 0700 at start"},
+      {"replication", "replication.audit-log", nullptr,
+       "the hash-chained audit log, JSON lines (default STATE-DIR/audit.jsonl); srdxctl "
+       "replicate audit LOG --verify checks it"},
+      {"replication", "replication.allowed-regions", "",
+       "comma list of regions (e.g. eu-west-3,eu-central-1): a job refuses a peer whose "
+       "region= is not one of them (HDS: the EEA); empty: any region"},
+      {"replication", "replication.site", "", "this appliance's site name (audit, status)"},
+      {"replication", "replication.region", "", "this appliance's region (audit, status)"},
   };
   return t;
 }
@@ -238,7 +254,10 @@ const char* kUsage =
     "given): added peers connect, removed ones' messages fail, a peer whose address\n"
     "or key changed is replaced, the others are kept; new peers.allow-key entries\n"
     "apply. A changed keys.private-key-file is refused (logged; restart srdxd for\n"
-    "it) while the rest of the reload applies.\n";
+    "it) while the rest of the reload applies.\n"
+    "Replication: jobs run from the control API (POST /v1/replications, srdxctl\n"
+    "replicate start); [replication] dr-root makes this appliance a DR site;\n"
+    "allowed-regions refuses peers whose region= is elsewhere (HTTP 403, audited).\n";
 
 // ---- value parsers --------------------------------------------------------------
 
@@ -672,6 +691,68 @@ void parse_rest(const Values& v, DaemonConfig& c, bool read_token) {
   }
 }
 
+// [replication]: paths are absolute; dr-root must exist as a directory now
+// (the state dir is created at start, not by --check-config).
+void parse_replication(const Values& v, DaemonConfig& c) {
+  ReplicationConfig& r = c.replication;
+  auto absolute = [&](const char* option, const std::string& text) {
+    if (text.empty()) fail(option, "empty; accepted: an absolute path");
+    if (text[0] != '/') fail(option, quote(text) + " is not an absolute path; accepted: /...");
+    return text;
+  };
+  r.dr_root.clear();
+  if (v.has("replication.dr-root")) {
+    r.dr_root = absolute("replication.dr-root", v.get("replication.dr-root"));
+    struct stat st {};
+    if (::stat(r.dr_root.c_str(), &st) != 0) {
+      fail("replication.dr-root", quote(r.dr_root) + ": " + std::strerror(errno) +
+                                      "; accepted: an existing directory (mkdir -p it)");
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      fail("replication.dr-root", quote(r.dr_root) + " is not a directory");
+    }
+  }
+  r.state_dir = absolute("replication.state-dir", v.get("replication.state-dir"));
+  while (r.state_dir.size() > 1 && r.state_dir.back() == '/') r.state_dir.pop_back();
+  r.audit_log = v.has("replication.audit-log")
+                    ? absolute("replication.audit-log", v.get("replication.audit-log"))
+                    : r.state_dir + "/audit.jsonl";
+  if (r.audit_log.back() == '/') {
+    fail("replication.audit-log", quote(r.audit_log) + " names a directory; accepted: a file path");
+  }
+  r.allowed_regions.clear();
+  const std::string regions = v.get("replication.allowed-regions");
+  if (!regions.empty()) {
+    size_t at = 0;
+    for (;;) {
+      const size_t comma = regions.find(',', at);
+      std::string item = regions.substr(at, comma == std::string::npos ? comma : comma - at);
+      while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+      while (!item.empty() && item.back() == ' ') item.pop_back();
+      if (!valid_place_name(item)) {
+        fail("replication.allowed-regions",
+             (item.empty() ? std::string("an empty region") : quote(item)) + " in " +
+                 quote(regions) +
+                 " is not a region name; accepted: a comma list of names of 1 to 64 letters, "
+                 "digits, '-', '_', '.' (e.g. eu-west-3,eu-central-1)");
+      }
+      r.allowed_regions.push_back(item);
+      if (comma == std::string::npos) break;
+      at = comma + 1;
+    }
+  }
+  for (const char* opt : {"replication.site", "replication.region"}) {
+    const std::string t = v.get(opt);
+    if (!t.empty() && !valid_place_name(t)) {
+      fail(opt, quote(t) +
+                    " is not a name; accepted: 1 to 64 letters, digits, '-', '_', '.' (e.g. "
+                    "eu-west-3)");
+    }
+  }
+  r.site = v.get("replication.site");
+  r.region = v.get("replication.region");
+}
+
 }  // namespace
 
 // ---- public -------------------------------------------------------------------------
@@ -681,6 +762,16 @@ std::string format_ip(uint32_t ip) {
          std::to_string((ip >> 8) & 255) + "." + std::to_string(ip & 255);
 }
 
+bool valid_place_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char ch : name) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::string format_addr(Addr a) { return format_ip(a.ip) + ":" + std::to_string(a.port); }
 
 std::string parse_addr(std::string_view text, Addr& out) { return sim::parse_addr(text, out); }
@@ -688,8 +779,8 @@ std::string parse_addr(std::string_view text, Addr& out) { return sim::parse_add
 std::string parse_peer(std::string_view text, PeerConfig& out) {
   const std::string t(text);
   const std::string accepted =
-      "; accepted: NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX], e.g. "
-      "b=198.18.2.2:47000,key=...";
+      "; accepted: NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX][,site=NAME]"
+      "[,region=NAME], e.g. b=198.18.2.2:47000,key=...,region=eu-west-3";
   const size_t eq = t.find('=');
   if (eq == std::string::npos) return quote(t) + " has no NAME=" + accepted;
   PeerConfig p;
@@ -705,7 +796,8 @@ std::string parse_peer(std::string_view text, PeerConfig& out) {
   const std::string rest = t.substr(eq + 1);
   const size_t comma = rest.find(',');
   const std::string addr = rest.substr(0, comma);
-  bool have_tcp = false, have_key = false, have_name = false;
+  bool have_tcp = false, have_key = false, have_name = false, have_site = false,
+       have_region = false;
   // The options after the address, each once, in any order.
   for (size_t at = comma; at != std::string::npos;) {
     const size_t next = rest.find(',', at + 1);
@@ -749,6 +841,19 @@ std::string parse_peer(std::string_view text, PeerConfig& out) {
                " is not an endpoint name; accepted: an even number of hex digits, at most "
                "8192 (the peer's srdxctl status shows its name)";
       }
+    } else if (opt.rfind("site=", 0) == 0 || opt.rfind("region=", 0) == 0) {
+      const bool site = opt[0] == 's';
+      bool& have = site ? have_site : have_region;
+      const char* what = site ? "site" : "region";
+      if (have) return quote(t) + ": " + what + "= given twice" + accepted;
+      have = true;
+      const std::string value = opt.substr(site ? 5 : 7);
+      if (!valid_place_name(value)) {
+        return "peer " + quote(p.name) + ": " + what + " " + quote(value) +
+               " is not a name; accepted: 1 to 64 letters, digits, '-', '_', '.' (e.g. "
+               "eu-west-3)";
+      }
+      (site ? p.site : p.region) = value;
     } else {
       return quote(t) + ": unknown " + quote(opt) + accepted;
     }
@@ -855,6 +960,7 @@ ParseResult parse_config(const std::vector<std::string>& args, DaemonConfig& out
     parse_carrier(v, c);
     parse_rest(v, c, read_token);
     parse_keys(v, c);
+    parse_replication(v, c);
     out = std::move(c);
     r.outcome = vm.count("check-config") ? ParseOutcome::check : ParseOutcome::run;
   } catch (const Invalid& e) {

@@ -41,6 +41,9 @@ struct PeerConfig {
   // status shows it), for providers not addressed by IP:PORT (shm). Empty:
   // the peer is reached at addr.
   std::string fabric_name;
+  // site=, region=: where the peer is (replication.allowed-regions checks
+  // region); empty: not said.
+  std::string site, region;
   bool operator==(const PeerConfig&) const = default;
 };
 
@@ -55,6 +58,28 @@ struct EndpointLimits {
   Duration idle_timeout = Duration::seconds(120);
   bool operator==(const EndpointLimits&) const = default;
 };
+
+// [replication] (read at start): DR replication jobs (control/jobs.h) and,
+// with dr-root, this appliance as a DR site.
+inline constexpr const char* kDefaultStateDir = "/var/lib/srdx";
+
+struct ReplicationConfig {
+  // Where replicas from peers land (dr_root/<job name>); empty: this
+  // appliance refuses incoming replication.
+  std::string dr_root;
+  // Job definitions and state (jobs.json); created 0700 at start.
+  std::string state_dir = kDefaultStateDir;
+  // The hash-chained audit log; default state_dir/audit.jsonl.
+  std::string audit_log;
+  // A job refuses a peer whose region is not one of these; empty: any.
+  std::vector<std::string> allowed_regions;
+  // This appliance's own site and region (for the audit log and status).
+  std::string site, region;
+  bool operator==(const ReplicationConfig&) const = default;
+};
+
+// A site or region name: 1..64 of [A-Za-z0-9._-] (eu-west-3, paris-1).
+bool valid_place_name(std::string_view name);
 
 struct DaemonConfig {
   std::string config_file;  // empty: command line only
@@ -82,6 +107,7 @@ struct DaemonConfig {
   LogLevel log_level = LogLevel::info;
   Duration drain_timeout = Duration::seconds(5);
   Duration probe_every = Duration::zero();  // 0: no periodic probing
+  ReplicationConfig replication;
 };
 
 enum class ParseOutcome { run, check, help, version, error };
@@ -111,7 +137,8 @@ void apply_endpoint_limits(const EndpointLimits& limits, std::span<const uint8_t
 // --help: usage and every option, grouped by topic.
 std::string help_text();
 
-// "NAME=IP:PORT[,tcp=PORT][,key=BASE64]". Empty on success, else what is wrong.
+// "NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX][,site=NAME][,region=NAME]".
+// Empty on success, else what is wrong.
 std::string parse_peer(std::string_view text, PeerConfig& out);
 
 // The bearer token (read_secret_file).

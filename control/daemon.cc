@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,6 +47,21 @@ std::optional<PeerConfig> Daemon::find_peer(const std::string& name) const {
   return std::nullopt;
 }
 
+ReplicationSinkMetrics Daemon::sink_metrics() const {
+  ReplicationSinkMetrics m;
+  if (!sink_) return m;
+  const replicate::SinkStats s = sink_->stats();
+  m.present = true;
+  m.offers = s.offers;
+  m.chunks_written = s.chunks_written;
+  m.bytes_written = s.bytes_written;
+  m.commits = s.commits;
+  m.verify_failures = s.verify_failures;
+  m.refused = s.refused;
+  m.malformed = s.malformed;
+  return m;
+}
+
 void Daemon::post(std::function<void(Time)> cmd) {
   std::lock_guard<std::mutex> lock(cmd_mu_);
   cmds_.push_back(std::move(cmd));
@@ -55,6 +71,13 @@ void Daemon::post(std::function<void(Time)> cmd) {
 // ---- poller thread -------------------------------------------------------------------
 
 void Daemon::on_event(const Event& ev, Time now) {
+  // Replication first: its messages, and the send results of its cookies
+  // (the jobs' Sources, then the DR side's Sink, say whether they were theirs).
+  if ((ev.type == EventType::message_received && ev.flow == replicate::kReplicationFlow) ||
+      ev.type == EventType::send_completed || ev.type == EventType::send_failed) {
+    if (jobs_ && jobs_->on_event(ev, now)) return;
+    if (sink_ && sink_->on_event(ev, now)) return;
+  }
   switch (ev.type) {
     case EventType::message_received:
       if (ev.flow != kEchoFlow) {
@@ -117,6 +140,8 @@ void Daemon::on_tick(Time now) {
     refresh_snapshot(now);
   }
   pinger_->tick(now);
+  if (jobs_) jobs_->tick(now);
+  if (sink_) sink_->tick(now);
   if (now - last_refresh_ >= kSnapshotEvery) refresh_snapshot(now);
 }
 
@@ -279,6 +304,7 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
     }
     peer_ids_[p.name] = id;
     peer_names_[id] = p.name;
+    if (sink_) sink_->name_peer(id, JobManager::peer_identity(p));
     SRDX_LOG_INFO("peer %s added: %s (tcp echo port %u, key %s)", p.name.c_str(),
                   format_addr(p.addr).c_str(), p.tcp_port,
                   is_zero(p.key) ? "none" : key_to_base64(p.key).c_str());
@@ -456,6 +482,51 @@ void Daemon::periodic_main() {
   }
 }
 
+bool Daemon::start_replication() {
+  const ReplicationConfig& r = cfg_.replication;
+  if (std::string e = JobManager::make_state_dir(r.state_dir); !e.empty()) {
+    SRDX_LOG_ERROR("cannot start: %s", e.c_str());
+    return false;
+  }
+  const size_t slash = r.audit_log.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    ::mkdir(r.audit_log.substr(0, slash).c_str(), 0700);
+  }
+  auto opened = replicate::AuditLog::open(r.audit_log);
+  if (!opened.ok()) {
+    SRDX_LOG_ERROR("cannot start: --replication.audit-log: %s: %s", r.audit_log.c_str(),
+                   opened.error.c_str());
+    return false;
+  }
+  audit_ = std::move(opened.value);
+  if (!audit_->recovered().empty()) {
+    SRDX_LOG_WARN("audit log %s: %s", r.audit_log.c_str(), audit_->recovered().c_str());
+  }
+  jobs_ = std::make_unique<JobManager>(
+      r, *carrier_, audit_.get(),
+      JobManager::Hooks{[this](std::function<void(Time)> cmd) { post(std::move(cmd)); },
+                        [this](const std::string& name) {
+                          auto it = peer_ids_.find(name);
+                          return it == peer_ids_.end() ? kNoPeer : it->second;
+                        },
+                        [this](const std::string& name) { return find_peer(name); }});
+  if (std::string e = jobs_->load(); !e.empty()) {
+    SRDX_LOG_ERROR("cannot start: %s", e.c_str());
+    return false;
+  }
+  if (!r.dr_root.empty()) {
+    replicate::SinkOptions so;
+    so.dr_root = r.dr_root;
+    sink_ = std::make_unique<replicate::Sink>(so, *carrier_, audit_.get());
+  }
+  SRDX_LOG_INFO("replication: %zu jobs in %s, audit log %s, %s%s", jobs_->size(),
+                r.state_dir.c_str(), r.audit_log.c_str(),
+                r.dr_root.empty() ? "incoming replication refused (no replication.dr-root)"
+                                  : ("DR site: replicas into " + r.dr_root).c_str(),
+                r.allowed_regions.empty() ? "" : ", peers' regions checked");
+  return true;
+}
+
 int Daemon::run() {
   // Signals go to the main thread only (sigwait); every thread inherits the mask.
   sigset_t sigs;
@@ -523,8 +594,10 @@ int Daemon::run() {
   }
   const uint64_t magic = (uint64_t{rd()} << 32) ^ rd() ^ instance_;
   pinger_ = std::make_unique<SrdxPinger>(*carrier_, magic);
+  if (!start_replication()) return 1;
   apply_peers(cfg_.peers, dp::monotonic_now());
   refresh_snapshot(dp::monotonic_now());
+  jobs_->resume();
   probes_ = std::make_unique<ProbeManager>(
       hist_,
       [this](std::shared_ptr<SrdxBatch> b) {
@@ -634,6 +707,9 @@ std::string Daemon::drain_and_stop() {
   if (engine_ && cfg_.link.kind == "dpdk") unregister_telemetry();
   stop_poller_.store(true);
   if (poller_thread_.joinable()) poller_thread_.join();
+  // The carrier thread is gone: the jobs' Sources stop here, and their state
+  // is saved (running jobs resume at the next start).
+  jobs_->shutdown();
   probes_->stop();
   api_->stop();
   tcp_echo_.stop();

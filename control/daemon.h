@@ -24,6 +24,7 @@
 #include "echo.h"
 #include "engine_carrier.h"
 #include "fabric_carrier.h"
+#include "jobs.h"
 #include "link.h"
 #include "loop/poller.h"
 #include "metrics.h"
@@ -55,6 +56,9 @@ class Daemon {
   ProbeHistograms& histograms() { return hist_; }
   // Runs `cmd` on the poller thread (with its `now`).
   void post(std::function<void(Time)> cmd);
+  // Replication jobs (/v1/replications), and the DR side's counters.
+  JobManager& jobs() { return *jobs_; }
+  ReplicationSinkMetrics sink_metrics() const;
 
  private:
   void poller_main();
@@ -71,6 +75,9 @@ class Daemon {
   // one is added. The TCP echo answers the new peers' IPs.
   void apply_peers(const std::vector<PeerConfig>& peers, Time now);
   void reload();
+  // Opens the audit log, loads the jobs, makes the DR sink; false (logged)
+  // when srdxd cannot start.
+  bool start_replication();
   void periodic_main();
   // Returns the summary for the last log line: messages in flight at the
   // signal, completed and failed during the drain, left at its end.
@@ -123,6 +130,12 @@ class Daemon {
   std::mutex periodic_mu_;
   std::condition_variable periodic_cv_;
   bool periodic_stop_ = false;
+
+  // Replication (declared after carrier_: destroyed before it). The audit
+  // log outlives the jobs and the sink that write to it.
+  std::unique_ptr<replicate::AuditLog> audit_;
+  std::unique_ptr<replicate::Sink> sink_;  // null without replication.dr-root
+  std::unique_ptr<JobManager> jobs_;
 };
 
 }  // namespace srdx::ctl

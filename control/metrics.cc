@@ -260,6 +260,81 @@ std::string render_prometheus(const MetricsInput& in) {
     w.sample("srdx_probe_failures_total", probe_labels(key), num(n));
   }
 
+  // Replication jobs (source side) and the DR side. Families are always
+  // written, so that dashboards find them before the first job.
+  struct JobMetric {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::string (*value)(const ReplicationJobMetrics&);
+  };
+  static const JobMetric job_metrics[] = {
+      {"srdx_replication_lag_seconds", "gauge",
+       "RPO: age of the oldest change seen at the source and not yet committed at DR, by job",
+       [](const ReplicationJobMetrics& j) { return num(j.lag_seconds); }},
+      {"srdx_replication_lag_bytes", "gauge",
+       "Bytes changed at the source and not yet committed at DR, by job",
+       [](const ReplicationJobMetrics& j) { return num(j.lag_bytes); }},
+      {"srdx_replication_bytes_total", "counter", "Chunk bytes sent to the DR, by job",
+       [](const ReplicationJobMetrics& j) { return num(j.bytes_sent); }},
+      {"srdx_replication_committed_bytes_total", "counter",
+       "Bytes committed at the DR (or found up to date there), by job",
+       [](const ReplicationJobMetrics& j) { return num(j.bytes_committed); }},
+      {"srdx_replication_files_pending", "gauge", "Files waiting to be shipped, by job",
+       [](const ReplicationJobMetrics& j) { return num(j.files_pending); }},
+      {"srdx_replication_files_failed", "gauge", "Files that failed in this pass, by job",
+       [](const ReplicationJobMetrics& j) { return num(j.files_failed); }},
+      {"srdx_replication_chunks_resent_total", "counter",
+       "Chunks sent again (lost, timed out, refused), by job",
+       [](const ReplicationJobMetrics& j) { return num(j.chunks_resent); }},
+      {"srdx_replication_verify_failures_total", "counter",
+       "File versions the DR refused on verification, by job",
+       [](const ReplicationJobMetrics& j) { return num(j.verify_failures); }},
+  };
+  for (const JobMetric& m : job_metrics) {
+    w.family(m.name, m.type, m.help);
+    for (const ReplicationJobMetrics& j : in.jobs)
+      w.sample(m.name, label("job", j.job), m.value(j));
+  }
+  w.family("srdx_replication_job_state", "gauge",
+           "1 for the state each job is in (starting, syncing, watching, done, failed, stopped)");
+  for (const ReplicationJobMetrics& j : in.jobs) {
+    w.sample("srdx_replication_job_state", label("job", j.job) + "," + label("state", j.state),
+             "1");
+  }
+  w.family("srdx_replication_refused_total", "counter",
+           "Replication jobs refused: the peer's region is not in replication.allowed-regions");
+  w.sample("srdx_replication_refused_total", "", num(in.replication_refused));
+  w.family("srdx_replication_sink_enabled", "gauge",
+           "1 when this appliance accepts replicas (replication.dr-root is set)");
+  w.sample("srdx_replication_sink_enabled", "", in.sink.present ? "1" : "0");
+  struct SinkMetric {
+    const char* name;
+    const char* help;
+    uint64_t ReplicationSinkMetrics::*field;
+  };
+  static const SinkMetric sink_metrics[] = {
+      {"srdx_replication_sink_offers_total", "File versions offered to this DR",
+       &ReplicationSinkMetrics::offers},
+      {"srdx_replication_sink_chunks_written_total", "Chunks written (and synced) at this DR",
+       &ReplicationSinkMetrics::chunks_written},
+      {"srdx_replication_sink_bytes_written_total", "Bytes written at this DR",
+       &ReplicationSinkMetrics::bytes_written},
+      {"srdx_replication_sink_commits_total", "File versions committed at this DR",
+       &ReplicationSinkMetrics::commits},
+      {"srdx_replication_sink_verify_failures_total",
+       "File versions that failed verification at this DR (quarantined)",
+       &ReplicationSinkMetrics::verify_failures},
+      {"srdx_replication_sink_refused_total", "Offers this DR refused",
+       &ReplicationSinkMetrics::refused},
+      {"srdx_replication_sink_malformed_total", "Malformed replication messages received",
+       &ReplicationSinkMetrics::malformed},
+  };
+  for (const SinkMetric& m : sink_metrics) {
+    w.family(m.name, "counter", m.help);
+    if (in.sink.present) w.sample(m.name, "", num(in.sink.*m.field));
+  }
+
   // Control API.
   w.family("srdx_api_requests_total", "counter", "Control API requests");
   w.sample("srdx_api_requests_total", "", num(in.api.requests));

@@ -61,6 +61,25 @@ class ProbeHistograms {
   ProbeMetrics m_;
 };
 
+// One replication job's figures (control/jobs.h fills them from its
+// Source's progress), labelled job="NAME".
+struct ReplicationJobMetrics {
+  std::string job;
+  std::string state;  // starting, syncing, watching, done, failed, stopped
+  double lag_seconds = 0;
+  uint64_t lag_bytes = 0;
+  uint64_t bytes_sent = 0, bytes_committed = 0;
+  uint64_t files_pending = 0, files_failed = 0;
+  uint64_t chunks_resent = 0, verify_failures = 0;
+};
+
+// The DR side (the Sink), when this appliance has a replication.dr-root.
+struct ReplicationSinkMetrics {
+  bool present = false;
+  uint64_t offers = 0, chunks_written = 0, bytes_written = 0, commits = 0;
+  uint64_t verify_failures = 0, refused = 0, malformed = 0;
+};
+
 struct MetricsInput {
   const Snapshot* snap = nullptr;
   ApiCounters api;
@@ -68,6 +87,9 @@ struct MetricsInput {
   double uptime_s = 0;
   bool draining = false;
   uint64_t probes_started = 0;
+  std::vector<ReplicationJobMetrics> jobs;
+  ReplicationSinkMetrics sink;
+  uint64_t replication_refused = 0;  // jobs refused (peer region not allowed)
 };
 
 std::string render_prometheus(const MetricsInput& in);

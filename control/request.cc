@@ -116,6 +116,92 @@ std::string parse_probe_request(std::string_view body, ProbeRequest& out) {
   return {};
 }
 
+std::string parse_replication_request(std::string_view body, ReplicationRequest& out) {
+  if (body.size() > kMaxRequestBody) return "request body too large";
+  json j;
+  try {
+    j = json::parse(body.begin(), body.end());
+  } catch (const json::exception& e) {
+    return std::string("malformed JSON: ") + e.what();
+  }
+  if (!j.is_object()) return "the body must be a JSON object";
+  ReplicationRequest r;
+  bool have_name = false, have_source = false, have_peer = false;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& key = it.key();
+    const json& v = it.value();
+    if (key == "name") {
+      if (!v.is_string()) return "name: must be a string";
+      r.name = v.get<std::string>();
+      if (!valid_job_name(r.name)) {
+        return "name: " + json(r.name).dump(-1, ' ', false, json::error_handler_t::replace) +
+               " is not a job name; accepted: 1 to 64 of letters, digits, '-', '_', '.' (the DR "
+               "stores the job under DR-ROOT/NAME)";
+      }
+      have_name = true;
+    } else if (key == "source") {
+      if (!v.is_string()) return "source: must be a string (an absolute directory path)";
+      r.source = v.get<std::string>();
+      if (r.source.empty() || r.source[0] != '/' || r.source.size() > 4095) {
+        return "source: " + json(r.source).dump(-1, ' ', false, json::error_handler_t::replace) +
+               " is not an absolute path; accepted: /path/to/dir";
+      }
+      have_source = true;
+    } else if (key == "peer") {
+      if (!v.is_string()) return "peer: must be a string (a configured peer's name)";
+      r.peer = v.get<std::string>();
+      if (!valid_peer_name(r.peer)) {
+        return "peer: not a peer name; accepted: 1 to 64 of letters, digits, '-', '_', '.'";
+      }
+      have_peer = true;
+    } else if (key == "mode") {
+      const std::string accepted = "; accepted: \"durable\", \"received\", \"async\"";
+      if (!v.is_string()) return "mode: must be a string" + accepted;
+      r.mode = v.get<std::string>();
+      if (r.mode != "durable" && r.mode != "received" && r.mode != "async") {
+        return "mode: " + json(r.mode).dump(-1, ' ', false, json::error_handler_t::replace) +
+               " is not a mode" + accepted;
+      }
+    } else if (key == "include") {
+      const std::string accepted = "; accepted: an array of glob patterns such as \"*.ndjson\"";
+      if (!v.is_array()) return "include: must be an array" + accepted;
+      if (v.size() > kReplicationMaxIncludes) {
+        return "include: more than " + std::to_string(kReplicationMaxIncludes) + " patterns";
+      }
+      for (const json& g : v) {
+        if (!g.is_string() || g.get<std::string>().empty() || g.get<std::string>().size() > 4095) {
+          return "include: every pattern must be a non-empty string" + accepted;
+        }
+        r.include.push_back(g.get<std::string>());
+      }
+    } else if (key == "continuous") {
+      if (!v.is_boolean()) return "continuous: must be true or false";
+      r.continuous = v.get<bool>();
+    } else if (key == "chunk_size") {
+      if (std::string e = get_uint(v, "chunk_size", 4096, 16u << 20, r.chunk_size); !e.empty()) {
+        return e;
+      }
+      if ((r.chunk_size & (r.chunk_size - 1)) != 0) {
+        return "chunk_size: " + std::to_string(r.chunk_size) +
+               " is not a power of two; accepted: 4096, 8192, ... 16777216";
+      }
+    } else {
+      std::string shown = key.size() > 64 ? key.substr(0, 64) + "..." : key;
+      return "unknown field " + json(shown).dump(-1, ' ', false, json::error_handler_t::replace) +
+             "; accepted: name, source, peer, mode, include, continuous, chunk_size";
+    }
+  }
+  if (!have_name) return "name: required (the job's name, e.g. \"ehr\")";
+  if (!have_source) return "source: required (the absolute directory to replicate)";
+  if (!have_peer) return "peer: required (a configured peer's name: the DR appliance)";
+  out = std::move(r);
+  return {};
+}
+
+bool valid_job_name(std::string_view name) {
+  return valid_peer_name(name) && name != "." && name != "..";
+}
+
 bool valid_peer_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char ch : name) {

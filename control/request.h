@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace srdx::ctl {
 
@@ -31,6 +32,25 @@ inline constexpr size_t kMaxRequestBody = 64 * 1024;
 // Malformed JSON, a non-object, unknown fields, wrong types and out-of-range
 // values are refused.
 std::string parse_probe_request(std::string_view body, ProbeRequest& out);
+
+// POST /v1/replications body: {"name":"ehr","source":"/abs/dir","peer":"b",
+// "mode":"durable"|"received"|"async","include":["*.ndjson"],"continuous":true,
+// "chunk_size":1048576}; name, source and peer are required. Only the shape is
+// checked here (the source directory and the peer are the job manager's).
+struct ReplicationRequest {
+  std::string name;    // 1..64 of [A-Za-z0-9._-], not "." or ".."
+  std::string source;  // an absolute path
+  std::string peer;
+  std::string mode = "durable";
+  std::vector<std::string> include;  // fnmatch globs on the relative path; empty: all
+  bool continuous = true;
+  uint32_t chunk_size = 1u << 20;  // a power of two, 4 KiB..16 MiB
+};
+inline constexpr size_t kReplicationMaxIncludes = 64;
+std::string parse_replication_request(std::string_view body, ReplicationRequest& out);
+
+// A job name: 1..64 of [A-Za-z0-9._-], not "." or "..".
+bool valid_job_name(std::string_view name);
 
 // A peer name as the config accepts it: 1..64 of [A-Za-z0-9._-].
 bool valid_peer_name(std::string_view name);

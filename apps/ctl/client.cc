@@ -170,6 +170,8 @@ ApiClient::ApiClient(Endpoint endpoint, const std::string& token)
 
 ApiClient::~ApiClient() = default;
 
+void ApiClient::set_read_timeout(int seconds) { http_->set_read_timeout(seconds, 0); }
+
 Reply ApiClient::get(const std::string& path) {
   return finish(endpoint_, http_->Get(path), "GET", path);
 }

@@ -65,6 +65,8 @@ class ApiClient {
   Reply del(const std::string& path);
 
   const Endpoint& endpoint() const { return endpoint_; }
+  // How long to wait for an answer (default 10 s; a barrier waits longer).
+  void set_read_timeout(int seconds);
 
  private:
   Endpoint endpoint_;

@@ -8,6 +8,7 @@
 //   srdxctl probes [ID]
 //   srdxctl cancel ID
 //   umask 077; srdxctl genkey > key; srdxctl pubkey < key     (no daemon needed)
+//   srdxctl replicate start|status|stop|barrier|verify|restore|audit ...   (replicate.cc)
 //
 // Human tables by default, the daemon's JSON with --json. The exit status
 // says what went wrong (see kUsageText below): scripts tell a daemon that is
@@ -32,6 +33,7 @@
 
 #include "ctl/client.h"
 #include "ctl/format.h"
+#include "ctl/replicate.h"
 #include "srdx/keys.h"
 
 namespace po = boost::program_options;
@@ -74,6 +76,9 @@ Commands:
   pubkey                 read a private key on stdin, print its public key: what
                          the other appliance puts in key= of its peer line (and
                          /v1/status shows as public_key)
+  replicate SUBCOMMAND   DR replication: start, status [--watch], stop, barrier
+                         through srdxd; verify, restore, audit [--verify] on
+                         local files (srdxctl replicate --help explains them)
 
 Keys (as with wg genkey | wg pubkey), on each appliance:
   umask 077; srdxctl genkey > /etc/srdx/private.key   # never world-readable
@@ -95,7 +100,9 @@ Exit status:
        finished: its state is printed); probes ID: whatever the probe's state
   1    the daemon answered with an error (unknown peer, unknown probe id, bad
        request, too many probes running, draining), or the probe that
-       `srdxctl probe` waited for failed or was cancelled by someone else
+       `srdxctl probe` waited for failed or was cancelled by someone else;
+       replicate: a job refused (403: peer region), a watched job failed,
+       a barrier not confirmed, verify or audit --verify found a problem
   2    usage: bad command line, unreadable token file
   3    cannot reach the daemon (not running, wrong --api)
   4    unauthorized: the daemon refused the token
@@ -104,14 +111,16 @@ Exit status:
        measured printed
 )";
 
-po::options_description global_options() {
+// with_version false: `replicate restore` has a --version of its own.
+po::options_description global_options(bool with_version = true) {
   po::options_description d("Global options");
   d.add_options()("api", po::value<std::string>()->value_name("HOST:PORT"),
                   "srdxd's control API (default 127.0.0.1:7480, env SRDXCTL_API)")(
       "token-file", po::value<std::string>()->value_name("FILE"),
       "bearer token file (default " SRDX_SYSCONFDIR "/srdx/token, env SRDXCTL_TOKEN_FILE)")(
       "json", po::bool_switch(), "print the daemon's JSON instead of a table")(
-      "help,h", po::bool_switch(), "this help")("version", po::bool_switch(), "srdxctl's version");
+      "help,h", po::bool_switch(), "this help");
+  if (with_version) d.add_options()("version", po::bool_switch(), "srdxctl's version");
   return d;
 }
 
@@ -556,13 +565,16 @@ int cmd_pubkey() {
 
 int run(int argc, char** argv) {
   const CommandLine cl = split(argc, argv);
-  po::options_description global = global_options();
+  const bool replicate = cl.command == "replicate";
+  po::options_description global = global_options(!replicate);
   ProbeOptions probe;
+  ReplicateOptions rep;
   po::options_description all("");
   all.add(global);
   std::vector<std::string> positional;
   all.add_options()("arg", po::value<std::vector<std::string>>(&positional), "");
   if (cl.command == "probe") all.add(probe_options(probe));
+  if (replicate) all.add(replicate_options(rep));
   po::positional_options_description pos;
   pos.add("arg", -1);
 
@@ -573,6 +585,11 @@ int run(int argc, char** argv) {
   } catch (const po::error& e) {
     usage_error(e.what());
   }
+  if (vm["help"].as<bool>() && replicate) {
+    ReplicateOptions defaults;
+    std::cout << kReplicateUsage << "\n" << global << "\n" << replicate_options(defaults) << "\n";
+    return kExitOk;
+  }
   if (vm["help"].as<bool>()) {
     std::cout << kUsageText << "\n" << global;
     if (cl.command == "probe") {
@@ -581,7 +598,7 @@ int run(int argc, char** argv) {
     }
     return kExitOk;
   }
-  if (vm["version"].as<bool>()) {
+  if (!replicate && vm["version"].as<bool>()) {
     std::cout << "srdxctl 0.1.0\n";
     return kExitOk;
   }
@@ -601,7 +618,9 @@ int run(int argc, char** argv) {
       {"probes", 0, 1, "probes takes at most one probe ID"},
       {"cancel", 1, 1, "cancel needs one probe ID (srdxctl probes lists them)"},
       {"genkey", 0, 0, "genkey takes no arguments (umask 077; srdxctl genkey > FILE)"},
-      {"pubkey", 0, 0, "pubkey takes no arguments; it reads the private key on stdin"}};
+      {"pubkey", 0, 0, "pubkey takes no arguments; it reads the private key on stdin"},
+      {"replicate", 1, 3,
+       "replicate needs a subcommand: start, status, stop, barrier, verify, restore, audit"}};
   const Command* cmd = nullptr;
   for (const Command& c : kCommands) {
     if (cl.command == c.name) cmd = &c;
@@ -625,6 +644,9 @@ int run(int argc, char** argv) {
   // Keys are made here; no daemon is asked.
   if (cl.command == "genkey") return cmd_genkey();
   if (cl.command == "pubkey") return cmd_pubkey();
+  if (replicate && replicate_is_local(positional[0])) {
+    return cmd_replicate_local(positional, rep, vm["json"].as<bool>());
+  }
 
   const std::string api_text =
       vm.count("api") ? vm["api"].as<std::string>() : env_or("SRDXCTL_API", kDefaultApi);
@@ -642,6 +664,7 @@ int run(int argc, char** argv) {
   if (cl.command == "counters") return cmd_counters(api, as_json);
   if (cl.command == "probe") return cmd_probe(api, as_json, positional[0], probe);
   if (cl.command == "cancel") return cmd_cancel(api, as_json, positional[0]);
+  if (replicate) return cmd_replicate_api(api, positional, rep, as_json);
   if (!positional.empty()) return cmd_probe_status(api, as_json, positional[0]);
   return cmd_probes(api, as_json);
 }

@@ -104,7 +104,9 @@ node_newkey() {
 peer_spec() { echo "$1=${IP[$1]}:${LOCAL_PORT[$1]},tcp=${ECHO_PORT[$1]},key=${PUBKEY[$1]}"; }
 
 # node_config NAME [PEER...] [-- EXTRA_INI_LINES]: writes NAME's config file
-# (daemon.drain-timeout: $DRAIN_TIMEOUT, default 3s).
+# (daemon.drain-timeout: $DRAIN_TIMEOUT, default 3s; replication.state-dir:
+# $WORK/NAME/state, so the job state and audit log stay in the temp dir).
+# The extra lines follow the [replication] section.
 node_config() {
   local n=$1 p
   shift
@@ -131,6 +133,8 @@ node_config() {
     echo "level = info"
     echo "[daemon]"
     echo "drain-timeout = ${DRAIN_TIMEOUT:-3s}"
+    echo "[replication]"
+    echo "state-dir = $WORK/$n/state"
     for p in "${extra[@]}"; do echo "$p"; done
   } >"${CONFIG[$n]}"
 }

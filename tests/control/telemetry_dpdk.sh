@@ -60,6 +60,8 @@ tcp-echo = 127.0.0.1:${ECHO_PORT[a]}
 level = info
 [daemon]
 drain-timeout = 1s
+[replication]
+state-dir = $WORK/a/state
 EOF
 
 # node_start, except that a dataplane that cannot start is a skip.

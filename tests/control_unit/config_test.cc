@@ -256,10 +256,11 @@ TEST_F(ConfigTest, ExactMessagesForBadValues) {
             "--control.listen: '127.0.0.1' is not IP:PORT; accepted e.g. 198.18.1.1:47000");
   EXPECT_EQ(error({"--control.listen", "127.0.0.1:99999"}),
             "--control.listen: '127.0.0.1:99999': port '99999' is out of range; accepted 1..65535");
-  EXPECT_EQ(error({"--peers.peer", "b"}),
-            "--peers.peer: 'b' has no NAME=; accepted: "
-            "NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX], e.g. "
-            "b=198.18.2.2:47000,key=...");
+  EXPECT_EQ(
+      error({"--peers.peer", "b"}),
+      "--peers.peer: 'b' has no NAME=; accepted: "
+      "NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX][,site=NAME][,region=NAME], e.g. "
+      "b=198.18.2.2:47000,key=...,region=eu-west-3");
   EXPECT_EQ(error({"--peers.peer", "b=300.1.1.1:5"}),
             "--peers.peer: peer 'b': '300.1.1.1:5': '300.1.1.1' is not an IPv4 address; "
             "accepted: IP:PORT");
@@ -460,11 +461,12 @@ TEST_F(ConfigTest, KeyErrors) {
   EXPECT_THAT(error({"--peers.peer", "b=10.0.0.2:47000,key=AAAA"}), HasSubstr("is not a key"));
   EXPECT_EQ(error({"--peers.peer", "b=10.0.0.2:47000,key=" + key_to_base64(PublicKey{})}),
             "--peers.peer: peer 'b': the key is the all-zero key");
-  EXPECT_EQ(error({"--peers.peer", "b=10.0.0.2:47000" + with_key() + with_key()}),
-            "--peers.peer: 'b=10.0.0.2:47000" + with_key() + with_key() +
-                "': key= given twice; accepted: "
-                "NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX], e.g. "
-                "b=198.18.2.2:47000,key=...");
+  EXPECT_EQ(
+      error({"--peers.peer", "b=10.0.0.2:47000" + with_key() + with_key()}),
+      "--peers.peer: 'b=10.0.0.2:47000" + with_key() + with_key() +
+          "': key= given twice; accepted: "
+          "NAME=IP:PORT[,tcp=PORT][,key=BASE64][,fabric-name=HEX][,site=NAME][,region=NAME], e.g. "
+          "b=198.18.2.2:47000,key=...,region=eu-west-3");
   EXPECT_EQ(error({"--peers.allow-key", "zzz"}),
             "--peers.allow-key: 'zzz' is not a key; accepted: a public key, 44 characters of "
             "base64 (srdxctl pubkey prints it)");
@@ -581,6 +583,79 @@ TEST_F(ConfigTest, CarrierMistakesAreOneClearLine) {
   EXPECT_THAT(
       error({"--endpoint.encryption", "off", "--peers.peer", "b=127.0.0.2:1,fabric-name=ab"}),
       HasSubstr("fabric-name= only with carrier.kind = fabric"));
+}
+
+TEST_F(ConfigTest, ReplicationDefaultsAndValues) {
+  DaemonConfig c;
+  ParseResult r = parse_config(args(), c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_EQ(c.replication.dr_root, "");
+  EXPECT_EQ(c.replication.state_dir, "/var/lib/srdx");
+  EXPECT_EQ(c.replication.audit_log, "/var/lib/srdx/audit.jsonl");
+  EXPECT_TRUE(c.replication.allowed_regions.empty());
+
+  const std::string conf = dir_ + "/r.conf";
+  write(conf,
+        "[link]\nlocal = 127.0.0.1:47000\n[control]\ntoken-file = " + token_ + "\n" +
+            keys_section() + "[peers]\npeer = b=127.0.0.2:47000" + with_key() +
+            ",site=paris-2,region=eu-west-3\n[replication]\ndr-root = " + dir_ +
+            "\nstate-dir = " + dir_ + "/state/\nallowed-regions = eu-west-3, eu-central-1\n" +
+            "site = lyon-1\nregion = eu-west-3\n",
+        0600);
+  r = parse_config({"--config", conf}, c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_EQ(c.replication.dr_root, dir_);
+  EXPECT_EQ(c.replication.state_dir, dir_ + "/state");
+  EXPECT_EQ(c.replication.audit_log, dir_ + "/state/audit.jsonl");
+  EXPECT_EQ(c.replication.allowed_regions, (std::vector<std::string>{"eu-west-3", "eu-central-1"}));
+  EXPECT_EQ(c.replication.site, "lyon-1");
+  EXPECT_EQ(c.replication.region, "eu-west-3");
+  ASSERT_EQ(c.peers.size(), 1u);
+  EXPECT_EQ(c.peers[0].site, "paris-2");
+  EXPECT_EQ(c.peers[0].region, "eu-west-3");
+
+  r = parse_config(args({"--replication.audit-log", dir_ + "/a.log"}), c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_EQ(c.replication.audit_log, dir_ + "/a.log");
+}
+
+TEST_F(ConfigTest, ReplicationMistakesAreOneClearLine) {
+  EXPECT_EQ(error({"--replication.dr-root", "dr"}),
+            "--replication.dr-root: 'dr' is not an absolute path; accepted: /...");
+  EXPECT_EQ(error({"--replication.dr-root", ""}),
+            "--replication.dr-root: empty; accepted: an absolute path");
+  EXPECT_EQ(error({"--replication.dr-root", dir_ + "/none"}),
+            "--replication.dr-root: '" + dir_ +
+                "/none': No such file or directory; accepted: an existing directory (mkdir -p it)");
+  EXPECT_EQ(error({"--replication.dr-root", token_}),
+            "--replication.dr-root: '" + token_ + "' is not a directory");
+  EXPECT_EQ(error({"--replication.state-dir", "var/lib"}),
+            "--replication.state-dir: 'var/lib' is not an absolute path; accepted: /...");
+  EXPECT_EQ(error({"--replication.audit-log", "audit.jsonl"}),
+            "--replication.audit-log: 'audit.jsonl' is not an absolute path; accepted: /...");
+  EXPECT_EQ(error({"--replication.audit-log", "/var/log/"}),
+            "--replication.audit-log: '/var/log/' names a directory; accepted: a file path");
+  EXPECT_EQ(error({"--replication.allowed-regions", "eu-west-3,,eu-central-1"}),
+            "--replication.allowed-regions: an empty region in 'eu-west-3,,eu-central-1' is not "
+            "a region name; accepted: a comma list of names of 1 to 64 letters, digits, '-', "
+            "'_', '.' (e.g. eu-west-3,eu-central-1)");
+  EXPECT_THAT(error({"--replication.allowed-regions", "eu west"}),
+              HasSubstr("--replication.allowed-regions: 'eu west' in 'eu west' is not a region"));
+  EXPECT_EQ(error({"--replication.region", "eu/west"}),
+            "--replication.region: 'eu/west' is not a name; accepted: 1 to 64 letters, digits, "
+            "'-', '_', '.' (e.g. eu-west-3)");
+  EXPECT_THAT(error({"--replication.site", std::string(65, 'a')}),
+              HasSubstr("--replication.site: '"));
+  const std::string peer = "b=127.0.0.2:47000" + with_key();
+  EXPECT_EQ(error({"--peers.peer", peer + ",region=eu west"}),
+            "--peers.peer: peer 'b': region 'eu west' is not a name; accepted: 1 to 64 "
+            "letters, digits, '-', '_', '.' (e.g. eu-west-3)");
+  EXPECT_EQ(error({"--peers.peer", peer + ",site="}),
+            "--peers.peer: peer 'b': site '' is not a name; accepted: 1 to 64 letters, digits, "
+            "'-', '_', '.' (e.g. eu-west-3)");
+  EXPECT_THAT(error({"--peers.peer", peer + ",region=a,region=b"}),
+              HasSubstr("region= given twice"));
+  EXPECT_THAT(error({"--peers.peer", peer + ",site=a,site=b"}), HasSubstr("site= given twice"));
 }
 
 }  // namespace

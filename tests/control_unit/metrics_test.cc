@@ -159,3 +159,47 @@ TEST(Prometheus, Encryption) {
 TEST(Prometheus, EscapeLabel) { EXPECT_EQ(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd"); }
 
 }  // namespace
+
+namespace {
+
+TEST(Prometheus, Replication) {
+  const Snapshot s = sample();
+  MetricsInput in;
+  in.snap = &s;
+  std::string text = render_prometheus(in);
+  // The families are there before any job, without samples.
+  EXPECT_THAT(text, HasSubstr("# TYPE srdx_replication_lag_seconds gauge\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE srdx_replication_bytes_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("srdx_replication_sink_enabled 0\n"));
+  EXPECT_THAT(text, Not(HasSubstr("srdx_replication_lag_seconds{")));
+  ReplicationJobMetrics j;
+  j.job = "ehr";
+  j.state = "syncing";
+  j.lag_seconds = 0.25;
+  j.lag_bytes = 4096;
+  j.bytes_sent = 1000;
+  j.bytes_committed = 900;
+  j.files_pending = 3;
+  j.chunks_resent = 2;
+  j.verify_failures = 1;
+  in.jobs.push_back(j);
+  in.sink.present = true;
+  in.sink.commits = 7;
+  in.replication_refused = 1;
+  text = render_prometheus(in);
+  for (const char* line :
+       {"srdx_replication_lag_seconds{job=\"ehr\"} 0.25\n",
+        "srdx_replication_lag_bytes{job=\"ehr\"} 4096\n",
+        "srdx_replication_bytes_total{job=\"ehr\"} 1000\n",
+        "srdx_replication_committed_bytes_total{job=\"ehr\"} 900\n",
+        "srdx_replication_files_pending{job=\"ehr\"} 3\n",
+        "srdx_replication_chunks_resent_total{job=\"ehr\"} 2\n",
+        "srdx_replication_verify_failures_total{job=\"ehr\"} 1\n",
+        "srdx_replication_job_state{job=\"ehr\",state=\"syncing\"} 1\n",
+        "srdx_replication_refused_total 1\n", "srdx_replication_sink_enabled 1\n",
+        "srdx_replication_sink_commits_total 7\n"}) {
+    EXPECT_THAT(text, HasSubstr(line));
+  }
+}
+
+}  // namespace

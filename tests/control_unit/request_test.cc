@@ -99,3 +99,51 @@ TEST(ErrorJson, Escapes) {
 }
 
 }  // namespace
+
+TEST(ReplicationRequest, GoodAndDefaults) {
+  ReplicationRequest r;
+  ASSERT_EQ(parse_replication_request(R"({"name":"ehr","source":"/data/ehr","peer":"b"})", r), "");
+  EXPECT_EQ(r.name, "ehr");
+  EXPECT_EQ(r.source, "/data/ehr");
+  EXPECT_EQ(r.peer, "b");
+  EXPECT_EQ(r.mode, "durable");
+  EXPECT_TRUE(r.continuous);
+  EXPECT_EQ(r.chunk_size, 1u << 20);
+  ASSERT_EQ(
+      parse_replication_request(
+          R"({"name":"x","source":"/d","peer":"b","mode":"async","include":["*.ndjson","hl7/*"],"continuous":false,"chunk_size":65536})",
+          r),
+      "");
+  EXPECT_EQ(r.mode, "async");
+  EXPECT_EQ(r.include, (std::vector<std::string>{"*.ndjson", "hl7/*"}));
+  EXPECT_FALSE(r.continuous);
+  EXPECT_EQ(r.chunk_size, 65536u);
+}
+
+TEST(ReplicationRequest, BadOnesAreOneClearLine) {
+  ReplicationRequest r;
+  EXPECT_EQ(parse_replication_request(R"({"source":"/d","peer":"b"})", r),
+            "name: required (the job's name, e.g. \"ehr\")");
+  EXPECT_EQ(parse_replication_request(R"({"name":"e","peer":"b"})", r),
+            "source: required (the absolute directory to replicate)");
+  EXPECT_EQ(parse_replication_request(R"({"name":"e","source":"/d"})", r),
+            "peer: required (a configured peer's name: the DR appliance)");
+  EXPECT_EQ(parse_replication_request(R"({"name":"e","source":"/d","peer":"b","mode":"fast"})", r),
+            "mode: \"fast\" is not a mode; accepted: \"durable\", \"received\", \"async\"");
+  EXPECT_EQ(parse_replication_request(R"({"name":"e","source":"rel","peer":"b"})", r),
+            "source: \"rel\" is not an absolute path; accepted: /path/to/dir");
+  EXPECT_THAT(parse_replication_request(R"({"name":"../x","source":"/d","peer":"b"})", r),
+              HasSubstr("is not a job name"));
+  EXPECT_THAT(parse_replication_request(R"({"name":"..","source":"/d","peer":"b"})", r),
+              HasSubstr("is not a job name"));
+  EXPECT_EQ(
+      parse_replication_request(R"({"name":"e","source":"/d","peer":"b","chunk_size":5000})", r),
+      "chunk_size: 5000 is not a power of two; accepted: 4096, 8192, ... 16777216");
+  EXPECT_THAT(
+      parse_replication_request(R"({"name":"e","source":"/d","peer":"b","include":"*"})", r),
+      HasSubstr("include: must be an array"));
+  EXPECT_THAT(parse_replication_request(R"({"name":"e","source":"/d","peer":"b","x":1})", r),
+              HasSubstr("unknown field \"x\""));
+  EXPECT_THAT(parse_replication_request("[1]", r), HasSubstr("JSON object"));
+  EXPECT_THAT(parse_replication_request("{", r), HasSubstr("malformed JSON"));
+}
