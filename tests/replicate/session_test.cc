@@ -295,6 +295,61 @@ TEST_P(SessionTest, ABarrierCompletesWhileAWriterKeepsWriting) {
   EXPECT_TRUE(std::equal(before.begin(), before.end(), at_dr.begin()));
 }
 
+TEST_P(SessionTest, DeletionsAndRenamesReachTheDrAndTheOldBytesStayRestorable) {
+  const auto keep = random_bytes(5000, 30), gone = random_bytes(7000, 31);
+  write_file(src("keep.ndjson"), keep);
+  write_file(src("gone.hl7"), gone);
+  start(options(true));
+  ASSERT_TRUE(until_state(JobState::watching));
+  ASSERT_EQ(read_file(dr("gone.hl7")), gone);
+  // A deletion, and the write-then-rename pattern (a .part that is renamed).
+  ASSERT_EQ(unlink(src("gone.hl7").c_str()), 0);
+  const auto fresh = random_bytes(9000, 32);
+  write_file(src("export.ndjson.part"), fresh);
+  ASSERT_EQ(rename(src("export.ndjson.part").c_str(), src("export.ndjson").c_str()), 0);
+  bool done = false, ok = false;
+  source_->barrier([&](bool k, double) {
+    ok = k;
+    done = true;
+  });
+  ASSERT_TRUE(pump([&] { return done; }));
+  EXPECT_TRUE(ok);
+  struct stat st {};
+  EXPECT_NE(stat(dr("gone.hl7").c_str(), &st), 0) << "deleted at the source, still live at DR";
+  EXPECT_NE(stat(dr("export.ndjson.part").c_str(), &st), 0);
+  EXPECT_EQ(read_file(dr("export.ndjson")), fresh);
+  EXPECT_EQ(read_file(dr("keep.ndjson")), keep);
+  // The deleted file's bytes stay restorable, and verify is clean.
+  const std::string target = dr_ + "/restored";
+  RestorePoint pt;
+  pt.version = 1;
+  replicate::Result<std::vector<Restored>> r = restore(dr_ + "/ehr", "gone.hl7", pt, target);
+  ASSERT_TRUE(r.ok()) << r.error.message;
+  EXPECT_EQ(read_file(target + "/gone.hl7"), gone);
+  const replicate::Result<std::vector<Problem>> v = verify(dr_ + "/ehr");
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v.value.empty()) << v.value.front().path << ": " << v.value.front().what;
+  // Created again under the same name: a new live version.
+  const auto back = random_bytes(100, 33);
+  write_file(src("gone.hl7"), back);
+  ASSERT_TRUE(pump([&] { return read_file(dr("gone.hl7")) == back; }));
+}
+
+TEST_P(SessionTest, AFileDeletedWhileTheSourceWasDownIsRemovedWhenItComesBack) {
+  write_file(src("a.dcm"), random_bytes(3000, 40));
+  write_file(src("b.dcm"), random_bytes(3000, 41));
+  start(options());
+  ASSERT_TRUE(until_state(JobState::done));
+  source_.reset();
+  ASSERT_EQ(unlink(src("b.dcm").c_str()), 0);
+  start(options());  // a new source knows nothing of what it shipped: the DR lists it
+  struct stat st {};
+  ASSERT_TRUE(pump([&] {
+    return source_->progress().state == JobState::done && stat(dr("b.dcm").c_str(), &st) != 0;
+  }));
+  EXPECT_EQ(stat(dr("a.dcm").c_str(), &st), 0);
+}
+
 TEST_P(SessionTest, AFileRewrittenWhileBeingSentArrivesInItsNewContent) {
   write_file(src("study.dcm"), random_bytes(kChunk * 300, 11));
   start(options());

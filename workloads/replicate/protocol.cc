@@ -128,6 +128,19 @@ std::vector<uint8_t> encode(const Msg& m) {
     case Type::barrier_ok:
       w.u64(m.value);
       break;
+    case Type::list:
+      w.u64(m.value);
+      w.str16(m.name);
+      break;
+    case Type::remove:
+      w.u64(m.fseq);
+      w.str16(m.path);
+      break;
+    case Type::listing:
+      w.u64(m.value);
+      w.u32(static_cast<uint32_t>(m.paths.size()));
+      for (const std::string& p : m.paths) w.str16(p);
+      break;
   }
   return w.take();
 }
@@ -152,7 +165,7 @@ Result<Msg> decode(std::span<const uint8_t> bytes) {
   uint8_t version = 0, type = 0;
   if (!r.u8(version) || !r.u8(type) || !r.u64(m.job)) return bad("shorter than its header");
   if (version != kVersion) return bad("unknown version");
-  if (type < 1 || type > 8) return bad("unknown type");
+  if (type < 1 || type > 11) return bad("unknown type");
   m.type = static_cast<Type>(type);
   auto outcome = [&]() {
     uint8_t o = 0;
@@ -209,6 +222,27 @@ Result<Msg> decode(std::span<const uint8_t> bytes) {
     case Type::barrier_ok:
       if (!r.u64(m.value)) return bad("barrier truncated");
       break;
+    case Type::list:
+      if (!r.u64(m.value) || !r.str16(m.name, kMaxJobNameBytes)) return bad("list truncated");
+      if (!valid_job_name(m.name)) return bad("list: bad job name");
+      break;
+    case Type::remove:
+      if (!r.u64(m.fseq) || !r.str16(m.path, 0xffff) || m.path.empty()) {
+        return bad("remove truncated");
+      }
+      break;
+    case Type::listing: {
+      uint32_t n = 0;
+      if (!r.u64(m.value) || !r.u32(n)) return bad("listing truncated");
+      if (n > r.left() / 2) return bad("listing: more paths than bytes");
+      m.paths.reserve(n);
+      for (uint32_t i = 0; i < n; ++i) {
+        std::string p;
+        if (!r.str16(p, 0xffff)) return bad("listing truncated");
+        m.paths.push_back(std::move(p));
+      }
+      break;
+    }
   }
   if (r.left() != 0) return bad("trailing bytes");
   return {std::move(m), {}};

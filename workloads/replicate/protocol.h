@@ -31,7 +31,18 @@ enum class Type : uint8_t {
   committed = 6,
   barrier = 7,
   barrier_ok = 8,
+  remove = 9,    // S->D: fseq, path: the file is gone at the source (answered by committed)
+  list = 10,     // S->D: token, job name: which live paths does the DR hold for this job?
+  listing = 11,  // D->S: token, paths
 };
+// Requests go to a sink, answers to a source.
+inline bool is_request(Type t) {
+  return t == Type::offer || t == Type::chunk || t == Type::commit || t == Type::barrier ||
+         t == Type::remove || t == Type::list;
+}
+// A listing larger than this (bytes of paths) is refused: the source then
+// does without it (docs/replication.md).
+inline constexpr size_t kMaxListingBytes = 12u << 20;
 
 enum class Outcome : uint8_t {
   ok = 0,          // state: chunks are needed; acks: done
@@ -46,11 +57,13 @@ struct Msg {
   uint64_t value = 0;  // chunk/chunk_ack: index; state/committed: version; barrier*: token
   Outcome outcome = Outcome::ok;
   uint8_t mode = 0;                                    // offer: Mode
-  std::string name;                                    // offer: the job's name
+  std::string name;                                    // offer, list: the job's name
   std::vector<uint8_t> manifest;                       // offer: encode(Manifest)
   std::vector<std::pair<uint64_t, uint64_t>> missing;  // state: [first, count) ranges
   std::span<const uint8_t> data;                       // chunk: the bytes (points into the input)
-  std::string error;                                   // state, chunk_ack, committed: why refused
+  std::string error;  // state, chunk_ack, committed: why refused
+  std::string path;                // remove
+  std::vector<std::string> paths;  // listing
 };
 
 std::vector<uint8_t> encode(const Msg& m);

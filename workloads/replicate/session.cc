@@ -192,7 +192,9 @@ struct Source::Impl {
     uint64_t version = 0;
     Clock::time_point last_progress;
     Clock::time_point started;  // when the file was opened and hashed
-    bool resent = false;        // an earlier offer of this file failed: its chunks count as re-sent
+    bool resent = false;
+    bool removal = false;  // a remove, not an offer        // an earlier offer of this file failed:
+                           // its chunks count as re-sent
   };
   // What this source last had committed of a path.
   struct Known {
@@ -281,6 +283,7 @@ struct Source::Impl {
   void scan(Clock::time_point now) {
     std::vector<std::string> dirs{""};
     uint64_t seen_bytes = 0, seen_files = 0;
+    std::set<std::string> here;
     while (!dirs.empty()) {
       const std::string rel_dir = dirs.back();
       dirs.pop_back();
@@ -292,9 +295,10 @@ struct Source::Impl {
         continue;
       }
       if (ino >= 0 && opt.continuous && !watched.count(rel_dir)) {
-        const int wd = inotify_add_watch(ino, fs_dir.c_str(),
-                                         IN_CLOSE_WRITE | IN_MODIFY | IN_CREATE | IN_MOVED_TO |
-                                             IN_ATTRIB | IN_ONLYDIR | IN_DONT_FOLLOW);
+        const int wd =
+            inotify_add_watch(ino, fs_dir.c_str(),
+                              IN_CLOSE_WRITE | IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_ATTRIB |
+                                  IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR | IN_DONT_FOLLOW);
         if (wd >= 0) {
           wd_dir[wd] = rel_dir;
           watched.insert(rel_dir);
@@ -312,6 +316,7 @@ struct Source::Impl {
         } else if (S_ISREG(st.st_mode) && included(rel) && validate_path(rel).ok()) {
           ++seen_files;
           seen_bytes += static_cast<uint64_t>(st.st_size);
+          here.insert(rel);
           const int64_t mt = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
           auto k = known.find(rel);
           if (k == known.end() || k->second.size != static_cast<uint64_t>(st.st_size) ||
@@ -324,6 +329,13 @@ struct Source::Impl {
     }
     files_total = std::max(files_total, seen_files);
     bytes_total = std::max(bytes_total, seen_bytes);
+    // Gone since they were shipped (or since the DR listed them): removed at
+    // DR too (start_transfer finds them gone).
+    for (const auto& [rel, k] : known)
+      if (!here.count(rel)) mark(rel, now);
+    for (const std::string& rel : dr_paths)
+      if (!here.count(rel) && included(rel)) mark(rel, now);
+    seen = std::move(here);
   }
 
   void read_inotify(Clock::time_point now) {
@@ -355,10 +367,16 @@ struct Source::Impl {
   bool start_transfer(const std::string& rel, const Pending& pend, Clock::time_point now) {
     const std::string fs = join(opt.source_dir, rel);
     const int fd = open(fs.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return false;  // deleted or replaced by a symlink: nothing to ship
     struct stat st {};
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      close(fd);
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      const bool gone = fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP);
+      if (fd >= 0) close(fd);
+      // Deleted, renamed away or replaced by a symlink: if the DR holds it,
+      // it is removed there too (its bytes stay as a kept version).
+      if ((gone || fd >= 0) && (known.count(rel) || dr_paths.count(rel))) {
+        start_removal(rel, now);
+        return true;
+      }
       return false;
     }
     const int64_t mt = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
@@ -401,6 +419,54 @@ struct Source::Impl {
     return true;
   }
 
+  // The DR's list of this job's live paths: files removed while this source
+  // was not running are removed there too. Asked again until it comes (the
+  // DR may be down when the source starts).
+  void ask_listing(Clock::time_point now) {
+    proto::Msg l;
+    l.type = proto::Type::list;
+    l.job = opt.job_id;
+    l.value = list_token = kListTag | (next_list++ & 0xffffffffull);
+    l.name = opt.job_name;
+    send(proto::encode(l), {0, 0, list_token});
+    list_again = now + std::chrono::nanoseconds(opt.message_timeout.ns());
+  }
+
+  void start_removal(const std::string& rel, Clock::time_point now) {
+    Transfer t;
+    t.fseq = next_fseq++;
+    t.rel = rel;
+    t.removal = true;
+    t.phase = Transfer::Phase::committing;
+    t.last_progress = t.started = now;
+    proto::Msg m;
+    m.type = proto::Type::remove;
+    m.job = opt.job_id;
+    m.fseq = t.fseq;
+    m.path = rel;
+    send(proto::encode(m), {t.fseq, 0, 0});
+    active_paths.insert(rel);
+    active.emplace(t.fseq, std::move(t));
+  }
+
+  void finish_removal(Transfer& t, uint64_t version, Clock::time_point now) {
+    settled[t.rel] = t.started;
+    known.erase(t.rel);
+    dr_paths.erase(t.rel);
+    if (audit) {
+      AuditRecord r;
+      r.event = "removed";
+      r.job = opt.job_name;
+      r.peer = opt.peer_name;
+      r.file = t.rel;
+      r.version = version;
+      r.detail = "gone at the source; the DR keeps the version for restore";
+      (void)audit->append(r);
+    }
+    active_paths.erase(t.rel);
+    if (dirty_again.erase(t.rel)) mark(t.rel, now);  // created again meanwhile
+  }
+
   // The first and the last full chunk of what was shipped are unchanged: the
   // file is taken to have grown by appends only (a rewrite is caught by the
   // periodic full rescan... of a size or mtime change, then hashed whole).
@@ -436,6 +502,9 @@ struct Source::Impl {
     for (uint64_t i : std::vector<uint64_t>(t.unacked.begin(), t.unacked.end())) release(t, i);
     if (t.fd >= 0) close(t.fd);
     const std::string rel = t.rel;
+    // Its commit may have happened at DR with the answer lost: if the file
+    // is gone when it is looked at again, the DR is asked to remove it.
+    if (t.phase == Transfer::Phase::committing && !t.removal) dr_paths.insert(rel);
     active_paths.erase(rel);
     active.erase(it);
     dirty_again.erase(rel);
@@ -479,6 +548,17 @@ struct Source::Impl {
   }
 
   void on_reply(const proto::Msg& m, Clock::time_point now) {
+    if (m.type == proto::Type::listing) {
+      if (m.value != list_token) return;
+      list_token = 0;
+      // What the DR holds and the source no longer has: removed there.
+      for (const std::string& p : m.paths) {
+        if (!validate_path(p).ok()) continue;
+        dr_paths.insert(p);
+        if (!seen.count(p) && included(p)) mark(p, now);
+      }
+      return;
+    }
     if (m.type == proto::Type::barrier_ok) {
       for (auto it = barriers.begin(); it != barriers.end(); ++it) {
         if (it->token == m.value && it->sent) {
@@ -539,9 +619,15 @@ struct Source::Impl {
           abort(t.fseq, now, "commit refused: " + m.error);
           return;
         }
-        finish(t, m.value, false, now);
+        if (t.removal) {
+          finish_removal(t, m.value, now);
+        } else {
+          finish(t, m.value, false, now);
+        }
         active.erase(it);
         return;
+      case proto::Type::listing:
+        return;  // handled before (on_reply's start)
       default:
         return;
     }
@@ -554,8 +640,11 @@ struct Source::Impl {
     const Sent what = sent->second;
     in_flight.erase(sent);
     if (what.fseq == 0) {
-      // A barrier the carrier could not deliver goes again.
-      if (!ok) {
+      // A barrier the carrier could not deliver goes again; a list request
+      // too, after a pause.
+      if (!ok && what.token == list_token && list_token != 0) {
+        list_again = now + std::chrono::milliseconds(500);
+      } else if (!ok) {
         for (Barrier& b : barriers)
           if (b.token == what.token) b.sent = false;
       }
@@ -671,6 +760,7 @@ struct Source::Impl {
     if (opt.continuous) ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     scan(t0);
     scanned_once = true;
+    ask_listing(t0);
     Clock::time_point next_rescan = t0 + std::chrono::nanoseconds(opt.rescan_every.ns());
     const auto timeout = std::chrono::nanoseconds(opt.message_timeout.ns());
     while (!stopping.load()) {
@@ -706,6 +796,7 @@ struct Source::Impl {
         scan(now);
         next_rescan = now + std::chrono::nanoseconds(opt.rescan_every.ns());
       }
+      if (list_token != 0 && now >= list_again) ask_listing(now);
       // Transfers that heard nothing for too long: offered again.
       std::vector<uint64_t> stale;
       for (const auto& [fseq, t] : active)
@@ -801,6 +892,12 @@ struct Source::Impl {
   // When the last transfer of a path that ended committed (or found nothing
   // to ship) started, and when the last refused one did: for barriers.
   std::map<std::string, Clock::time_point> settled, refused;
+  std::set<std::string> seen;      // the regular files of the last scan
+  std::set<std::string> dr_paths;  // live at DR when it was asked (list), less those removed since
+  uint64_t list_token = 0;         // a list request unanswered (0: none)
+  uint64_t next_list = 1;
+  Clock::time_point list_again;
+  static constexpr uint64_t kListTag = uint64_t{0x4c} << 56;  // apart from barrier tokens
   uint64_t next_fseq = 1;
   uint64_t next_seq = 1;
   std::unordered_map<uint64_t, Sent> in_flight;
@@ -850,8 +947,8 @@ bool Source::on_event(const Event& ev, Time) {
       for (int i = 0; i < 8; ++i) job |= uint64_t{ev.data[2 + static_cast<size_t>(i)]} << (8 * i);
       if (job != s.opt.job_id) return false;
       const uint8_t type = ev.data[1];
-      // Offers, chunks, commits and barriers go to a sink, not to a source.
-      if (type == 1 || type == 3 || type == 5 || type == 7) return false;
+      // Requests go to a sink, not to a source.
+      if (type < 1 || type > 11 || proto::is_request(static_cast<proto::Type>(type))) return false;
       s.box.put_in({ev.type, ev.peer, 0, FailReason::none, {ev.data.begin(), ev.data.end()}});
       return true;
     }
@@ -1016,10 +1113,11 @@ struct Sink::Impl {
           it = same ? open.erase(it) : std::next(it);
         }
         Result<std::vector<VersionInfo>> vs = st.value->list_versions(m.value.path);
-        uint64_t live = 0;
+        uint64_t live = 0, newest = 0;  // newest: a removed path has versions, none live
         const VersionInfo* live_info = nullptr;
         if (vs.ok()) {
           for (const VersionInfo& v : vs.value) {
+            newest = std::max(newest, v.version);
             if (v.live) {
               live = v.version;
               live_info = &v;
@@ -1035,7 +1133,7 @@ struct Sink::Impl {
           r.value = live;
           return reply(peer, r);
         }
-        m.value.version = live + 1;
+        m.value.version = newest + 1;
         Result<Staging> s = st.value->begin(m.value);
         if (!s.ok()) {
           record("refused", in.name, peer, &m.value, s.error.message);
@@ -1095,6 +1193,56 @@ struct Sink::Impl {
           return refuse(peer, proto::Type::committed, in, c.error.message);
         }
       }
+      case proto::Type::remove: {
+        auto owner = std::find_if(owners.begin(), owners.end(),
+                                  [&](const auto& o) { return o.second == key; });
+        if (owner == owners.end()) {
+          // Nothing was offered by this job since the DR started: nothing of
+          // it is staged here, but its store may hold the path.
+          return refuse(peer, proto::Type::committed, in, "unknown job (offer or list first)");
+        }
+        if (Status v = validate_path(in.path); !v.ok()) {
+          return refuse(peer, proto::Type::committed, in, v.error.message);
+        }
+        Result<Store*> st = store_for(owner->first, Mode::durable);
+        if (!st.ok()) return refuse(peer, proto::Type::committed, in, st.error.message);
+        // A transfer of the path still open here is dropped (its staging
+        // stays on disk until a new offer or the next open()).
+        for (auto it = open.begin(); it != open.end();) {
+          const bool same = std::get<0>(it->first) == peer && std::get<1>(it->first) == in.job &&
+                            it->second.path == in.path;
+          it = same ? open.erase(it) : std::next(it);
+        }
+        Result<uint64_t> r = st.value->remove(in.path);
+        if (!r.ok()) {
+          record("refused", owner->first, peer, nullptr, in.path + ": " + r.error.message);
+          return refuse(peer, proto::Type::committed, in, r.error.message);
+        }
+        removed.push_back({key, in.fseq, r.value, in.path, owner->first, st.value});
+        return;
+      }
+      case proto::Type::list: {
+        proto::Msg r;
+        r.type = proto::Type::listing;
+        r.job = in.job;
+        r.value = in.value;
+        auto owner = owners.find(in.name);
+        if (owner != owners.end() && owner->second != key) return reply(peer, r);  // not its tree
+        owners[in.name] = key;
+        Result<Store*> st = store_for(in.name, Mode::durable);
+        if (st.ok()) {
+          size_t listed = 0;
+          for (std::string& p : st.value->live_paths()) {
+            listed += p.size() + 2;
+            if (listed > proto::kMaxListingBytes) {
+              r.paths.clear();  // too large to list: the source does without
+              break;
+            }
+            r.paths.push_back(std::move(p));
+          }
+        }
+        return reply(peer, r);
+      }
       case proto::Type::barrier: {
         // Messages are handled in arrival order and every commit is done
         // (synced) before its answer: everything the source had answered is
@@ -1149,6 +1297,7 @@ struct Sink::Impl {
     }
     for (const Key& k : sealed)
       if (Store* st = store_of(k)) touched.insert(st);
+    for (const Removed& r : removed) touched.insert(r.store);
     std::map<Store*, Status> flushed;
     for (Store* st : touched) flushed[st] = st->flush();
     auto flush_error = [&](const Key& k) -> std::string {
@@ -1233,6 +1382,23 @@ struct Sink::Impl {
       r.value = m.version;
       out.push_back({peer, r});
     }
+    for (const Removed& r : removed) {
+      const auto [peer, job] = r.key;
+      const Status& f = flushed[r.store];
+      if (!f.ok()) {
+        refuse_held(out, peer, proto::Type::committed, job, r.fseq, 0, f.error.message);
+        continue;
+      }
+      record("removed", r.job, peer, nullptr,
+             r.path + " (version " + std::to_string(r.version) + " kept for restore)");
+      proto::Msg m;
+      m.type = proto::Type::committed;
+      m.job = job;
+      m.fseq = r.fseq;
+      m.value = r.version;
+      out.push_back({peer, m});
+    }
+    removed.clear();
     // Offers' states, refusals and barriers (answered in order after all the
     // group's commits) go after the group's acks.
     for (auto& h : held) out.push_back(std::move(h));
@@ -1251,7 +1417,7 @@ struct Sink::Impl {
       for (Mailbox::In& in : batch) {
         if (in.type == EventType::message_received) handle(in.peer, in.data);
       }
-      if (!batch.empty() || !copied.empty()) finish_group();
+      if (!batch.empty() || !copied.empty() || !removed.empty()) finish_group();
       pollfd fd{box.efd, POLLIN, 0};
       poll(&fd, 1, 100);
       box.drain_wake();
@@ -1281,6 +1447,13 @@ struct Sink::Impl {
   std::vector<Written> written;
   std::vector<Key> sealed;
   std::vector<Key> copied;
+  struct Removed {
+    std::pair<PeerId, uint64_t> key;  // peer, job
+    uint64_t fseq = 0, version = 0;
+    std::string path, job;
+    Store* store = nullptr;
+  };
+  std::vector<Removed> removed;
   std::vector<std::pair<PeerId, proto::Msg>> held;
 
   // Shared (smu).
@@ -1300,9 +1473,9 @@ bool Sink::on_event(const Event& ev, Time) {
     case EventType::message_received: {
       if (ev.flow != kReplicationFlow) return false;
       // Answers go to sources; everything else (malformed included) is ours.
-      if (ev.data.size() >= 2) {
-        const uint8_t type = ev.data[1];
-        if (type == 2 || type == 4 || type == 6 || type == 8) return false;
+      if (ev.data.size() >= 2 && ev.data[1] >= 1 && ev.data[1] <= 11 &&
+          !proto::is_request(static_cast<proto::Type>(ev.data[1]))) {
+        return false;
       }
       s.box.put_in({ev.type, ev.peer, 0, FailReason::none, {ev.data.begin(), ev.data.end()}});
       return true;

@@ -351,6 +351,21 @@ struct Store::Impl {
     return {std::move(m.value), {}};
   }
 
+  // A path removed at the source (Store::remove): a tombstone "<v>.deleted"
+  // beside the manifest of its newest version v. Its bytes are then kept as
+  // versions/<path>/<v>, and it has no live version.
+  static bool tombstoned(int vdir, uint64_t newest) {
+    struct stat st {};
+    return fstatat(vdir, (std::to_string(newest) + ".deleted").c_str(), &st,
+                   AT_SYMLINK_NOFOLLOW) == 0;
+  }
+  bool path_deleted(const std::string& path) const {
+    Result<Fd> vdir = version_dir(path, false);
+    if (!vdir.ok()) return false;
+    const std::vector<uint64_t> vs = manifest_versions(vdir.value.get());
+    return !vs.empty() && tombstoned(vdir.value.get(), vs.back());
+  }
+
   // Every path with a versions directory (a manifest in it), walked with
   // O_NOFOLLOW from versions/.
   void collect_paths(int dirfd, const std::string& prefix, std::vector<std::string>& out) const {
@@ -669,8 +684,61 @@ Status Staging::cleanup() {
   for (size_t i = 0; i + keep < vs.size(); ++i) {
     unlinkat(vdir.value.get(), std::to_string(vs[i]).c_str(), 0);
     unlinkat(vdir.value.get(), manifest_name(vs[i]).c_str(), 0);
+    unlinkat(vdir.value.get(), (std::to_string(vs[i]) + ".deleted").c_str(), 0);
   }
   return st.sync(vdir.value.get(), "versions of " + m.path);
+}
+
+Result<uint64_t> Store::remove(const std::string& path) {
+  using R = Result<uint64_t>;
+  Impl& st = *impl_;
+  if (Status v = validate_path(path); !v.ok()) return R::fail(v.error);
+  Result<Fd> vdir = st.version_dir(path, false);
+  if (!vdir.ok()) {
+    if (vdir.error.code == Errc::not_found) return {0, {}};  // never replicated: nothing to do
+    return R::fail(vdir.error);
+  }
+  const std::vector<uint64_t> vs = manifest_versions(vdir.value.get());
+  if (vs.empty()) return {0, {}};
+  const uint64_t v = vs.back();
+  auto [parent_path, name_view] = split_parent(path);
+  const std::string name(name_view);
+  Result<Fd> parent = open_dir_beneath(st.rootfd.get(), parent_path, false);
+  struct stat lb {};
+  const bool present = parent.ok() &&
+                       fstatat(parent.value.get(), name.c_str(), &lb, AT_SYMLINK_NOFOLLOW) == 0 &&
+                       S_ISREG(lb.st_mode);
+  if (present) {
+    // The bytes stay as the kept version v (point-in-time restore reaches
+    // them); the tombstone before the unlink, so that a crash between the
+    // two leaves a removal that a repeated remove() finishes.
+    if (linkat(parent.value.get(), name.c_str(), vdir.value.get(), std::to_string(v).c_str(), 0) !=
+            0 &&
+        errno != EEXIST) {
+      return R::fail(sys_error(errno, "keep " + path + " version " + std::to_string(v)));
+    }
+  }
+  const std::string tomb = std::to_string(v) + ".deleted";
+  Fd t(openat(vdir.value.get(), tomb.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!t.valid()) return R::fail(walk_error(errno, "tombstone of " + path));
+  if (Status r = st.sync(vdir.value.get(), "versions of " + path); !r.ok()) return R::fail(r.error);
+  if (present) {
+    if (unlinkat(parent.value.get(), name.c_str(), 0) != 0) {
+      return R::fail(sys_error(errno, "remove " + path));
+    }
+    if (Status r = st.sync(parent.value.get(), "directory of " + path); !r.ok())
+      return R::fail(r.error);
+  }
+  return {v, {}};
+}
+
+std::vector<std::string> Store::live_paths() const {
+  std::vector<std::string> paths, out;
+  impl_->collect_paths(impl_->versions.get(), "", paths);
+  std::sort(paths.begin(), paths.end());
+  for (std::string& p : paths)
+    if (!impl_->path_deleted(p)) out.push_back(std::move(p));
+  return out;
 }
 
 Status Store::flush() { return impl_->flush(); }
@@ -806,7 +874,8 @@ Result<Staging> Store::begin(const Manifest& m, std::optional<uint64_t> base) {
     for (uint64_t i = 0; i < k; ++i) any = any || !s->present[i];
     Result<std::pair<Fd, std::string>> src;
     if (any) {
-      src = st.version_bytes(m.path, from->version, live.value ? live.value->version : 0);
+      src = st.version_bytes(m.path, from->version,
+                             live.value && !st.path_deleted(m.path) ? live.value->version : 0);
     }
     if (any && src.ok()) {
       Fd sfd(openat(src.value.first.get(), src.value.second.c_str(),
@@ -851,11 +920,12 @@ Result<std::vector<VersionInfo>> Store::list_versions(const std::string& path) c
   if (!vdir.ok()) return R::fail(vdir.error.code, path + ": no version at DR");
   std::vector<VersionInfo> out;
   const std::vector<uint64_t> vs = manifest_versions(vdir.value.get());
+  const bool gone = !vs.empty() && Impl::tombstoned(vdir.value.get(), vs.back());
   for (uint64_t v : vs) {
     Result<Manifest> m = read_manifest(vdir.value.get(), manifest_name(v));
     if (!m.ok())
       return R::fail(m.error.code, path + " version " + std::to_string(v) + ": " + m.error.message);
-    out.push_back({v, m.value.size, m.value.mtime_ns, m.value.root, v == vs.back()});
+    out.push_back({v, m.value.size, m.value.mtime_ns, m.value.root, v == vs.back() && !gone});
   }
   if (out.empty()) return R::fail(Errc::not_found, path + ": no version at DR");
   return {std::move(out), {}};
@@ -874,6 +944,8 @@ std::vector<Problem> Store::verify() const {
       continue;
     }
     const std::vector<uint64_t> vs = manifest_versions(vdir.value.get());
+    const uint64_t live =
+        !vs.empty() && !Impl::tombstoned(vdir.value.get(), vs.back()) ? vs.back() : 0;
     for (uint64_t v : vs) {
       Result<Manifest> m = read_manifest(vdir.value.get(), manifest_name(v));
       if (!m.ok()) {
@@ -886,12 +958,12 @@ std::vector<Problem> Store::verify() const {
              "manifest names " + m.value.path + " version " + std::to_string(m.value.version)});
         continue;
       }
-      Result<std::pair<Fd, std::string>> where = st.version_bytes(path, v, vs.back());
+      Result<std::pair<Fd, std::string>> where = st.version_bytes(path, v, live);
       const std::string what =
           where.ok() ? check_file(where.value.first.get(), where.value.second, m.value)
                      : where.error.message;
       if (!what.empty()) {
-        problems.push_back({path, v, (v == vs.back() ? "live: " : "kept: ") + what});
+        problems.push_back({path, v, (v == live ? "live: " : "kept: ") + what});
       }
     }
   }
@@ -938,7 +1010,8 @@ Result<std::vector<Restored>> Store::restore(const std::string& path, const Rest
     if (!vdir.ok()) return R::fail(vdir.error);
     Result<Manifest> m = read_manifest(vdir.value.get(), manifest_name(*chosen));
     if (!m.ok()) return R::fail(m.error);
-    Result<std::pair<Fd, std::string>> src = st.version_bytes(p, *chosen, vs.value.back().version);
+    Result<std::pair<Fd, std::string>> src =
+        st.version_bytes(p, *chosen, vs.value.back().live ? vs.value.back().version : 0);
     if (!src.ok()) return R::fail(src.error);
     Fd sfd(
         openat(src.value.first.get(), src.value.second.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));

@@ -151,7 +151,15 @@ class Store {
   // present. A version at or below the live one is already_committed.
   Result<Staging> begin(const Manifest& m, std::optional<uint64_t> base = {});
 
-  // Kept versions of path, oldest first.
+  // The path is gone at the source: its live file is removed at DR, its
+  // bytes kept as its newest version (restore reaches it), and a tombstone
+  // says it has no live version; a later begin() of the path starts the next
+  // version. Returns the version that was live (0: there was none).
+  Result<uint64_t> remove(const std::string& path);
+  // Every path with a live version, sorted.
+  std::vector<std::string> live_paths() const;
+
+  // Kept versions of path, oldest first (after a remove(), none is live).
   Result<std::vector<VersionInfo>> list_versions(const std::string& path) const;
   // Re-hashes every live file and every kept version against its manifest;
   // an empty list means all is well.
