@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "loop/secret_file.h"
+#include "request.h"
 #include "sim/units.h"
 
 namespace po = boost::program_options;
@@ -762,15 +763,8 @@ std::string format_ip(uint32_t ip) {
          std::to_string((ip >> 8) & 255) + "." + std::to_string(ip & 255);
 }
 
-bool valid_place_name(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char ch : name) {
-    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
+// A site or region name: what a peer name may be (request.h).
+bool valid_place_name(std::string_view name) { return valid_peer_name(name); }
 
 std::string format_addr(Addr a) { return format_ip(a.ip) + ":" + std::to_string(a.port); }
 
@@ -788,10 +782,8 @@ std::string parse_peer(std::string_view text, PeerConfig& out) {
   if (p.name.empty() || p.name.size() > 64) {
     return quote(t) + ": the name must be 1 to 64 characters" + accepted;
   }
-  for (char ch : p.name) {
-    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
-    if (!ok) return quote(t) + ": the name may hold only letters, digits, '-', '_' and '.'";
+  if (!valid_peer_name(p.name)) {
+    return quote(t) + ": the name may hold only letters, digits, '-', '_' and '.'";
   }
   const std::string rest = t.substr(eq + 1);
   const size_t comma = rest.find(',');

@@ -44,6 +44,10 @@ std::optional<Endpoint> parse_endpoint(const std::string& text);
 // Throws CtlError (kExitUsage) when it cannot be read or is empty.
 std::string read_token(const std::string& path);
 
+// One path segment of an API URL (a peer, probe or job name), percent-encoded
+// beyond the unreserved characters.
+std::string path_segment(const std::string& s);
+
 struct Reply {
   int status = 0;
   std::string body;    // as received

@@ -119,21 +119,6 @@ const json& field(const json& obj, const char* key) {
   return obj.is_object() && obj.contains(key) ? obj[key] : kNull;
 }
 
-std::string path_segment(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 std::string rate_text(const json& p) {
   const json& r = field(p, "rate_bytes_per_s");
   if (!r.is_number() || r.get<double>() <= 0) return "-";

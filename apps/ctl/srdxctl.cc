@@ -184,21 +184,6 @@ void print_json(const Reply& r) {
   if (r.body.empty() || r.body.back() != '\n') std::cout << '\n';
 }
 
-std::string path_segment(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 const json& field(const json& obj, const char* key) {
   static const json kNull;
   return obj.is_object() && obj.contains(key) ? obj[key] : kNull;

@@ -27,6 +27,7 @@
 #include "engine_carrier.h"
 #include "fabric_carrier.h"
 #include "loop/clock.h"
+#include "test_carriers.h"
 
 namespace srdx::carrier {
 namespace {
@@ -35,43 +36,8 @@ namespace {
 // soon as its condition holds.
 constexpr Duration kHangGuard = Duration::seconds(60);
 
-std::unique_ptr<Carrier> make_engine() {
-  // Entropy ports below the ephemeral range, apart per process and carrier.
-  static uint32_t next = 33000 + static_cast<uint32_t>(getpid() % 50) * 160;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    dp::LinkConfig link;
-    link.kind = "udp";
-    link.local = Addr{0x7f000001, 0};
-    link.entropy.first_port = static_cast<uint16_t>(next);
-    link.entropy.port_count = 8;
-    next += 8;
-    if (next > 48000) next = 33000;
-    EndpointConfig ep;
-    ep.seed = next;
-    ep.encryption = false;
-    // Generous on a loaded 2-core machine: a peer is declared unreachable
-    // after peer_timeout without an answer.
-    ep.peer_timeout = Duration::seconds(2);
-    ep.message_timeout = Duration::seconds(30);
-    try {
-      return std::make_unique<EngineCarrier>(link, ep);
-    } catch (const std::runtime_error& e) {
-      if (!std::strstr(e.what(), "in use")) throw;
-    }
-  }
-  throw std::runtime_error("no free entropy port range for the engine carrier");
-}
-
-std::unique_ptr<Carrier> make_fabric(const std::string& provider, uint32_t segment = 64u << 10,
-                                     bool always_register = false) {
-  FabricConfig cfg;
-  cfg.provider = provider;
-  if (provider != "shm") cfg.node = "127.0.0.1";
-  cfg.segment_size = segment;
-  cfg.always_register = always_register;
-  cfg.message_timeout = Duration::seconds(30);
-  return std::make_unique<FabricCarrier>(cfg);
-}
+std::unique_ptr<Carrier> make_engine() { return srdx::testing::make_engine(33000); }
+using srdx::testing::make_fabric;
 
 struct Kind {
   std::string name;

@@ -54,7 +54,8 @@ cleanup() {
       tail -n 30 "$f" >&2
     done
   fi
-  rm -rf "$WORK"
+  # SRDX_TEST_KEEP=1: the work folder (logs, trees) stays for a post-mortem.
+  if [[ -n ${SRDX_TEST_KEEP:-} ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
   exit "$rc"
 }
 trap cleanup EXIT

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "../carrier/test_carriers.h"
 #include "engine_carrier.h"
 #include "fabric_carrier.h"
 #include "loop/clock.h"
@@ -37,36 +38,8 @@ namespace {
 constexpr Duration kHangGuard = Duration::seconds(60);
 constexpr uint32_t kChunk = 4096;
 
-std::unique_ptr<carrier::Carrier> make_engine() {
-  static uint32_t next = 36000 + static_cast<uint32_t>(getpid() % 50) * 160;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    dp::LinkConfig link;
-    link.kind = "udp";
-    link.local = Addr{0x7f000001, 0};
-    link.entropy.first_port = static_cast<uint16_t>(next);
-    link.entropy.port_count = 8;
-    next += 8;
-    if (next > 50000) next = 36000;
-    EndpointConfig ep;
-    ep.seed = next;
-    ep.encryption = false;
-    ep.peer_timeout = Duration::seconds(2);
-    ep.message_timeout = Duration::seconds(30);
-    try {
-      return std::make_unique<carrier::EngineCarrier>(link, ep);
-    } catch (const std::runtime_error& e) {
-      if (!std::strstr(e.what(), "in use")) throw;
-    }
-  }
-  throw std::runtime_error("no free entropy port range");
-}
-
-std::unique_ptr<carrier::Carrier> make_shm() {
-  carrier::FabricConfig cfg;
-  cfg.provider = "shm";
-  cfg.message_timeout = Duration::seconds(30);
-  return std::make_unique<carrier::FabricCarrier>(cfg);
-}
+std::unique_ptr<carrier::Carrier> make_engine() { return srdx::testing::make_engine(36000); }
+std::unique_ptr<carrier::Carrier> make_shm() { return srdx::testing::make_fabric("shm"); }
 
 std::string temp_dir(const char* what) {
   std::string t = std::string("/tmp/srdx-session-") + what + ".XXXXXX";

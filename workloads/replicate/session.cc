@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -362,28 +363,36 @@ struct Source::Impl {
     }
   }
 
-  // Opens and hashes a pending file and offers it; false when there is
-  // nothing to ship (gone, not a regular file, unchanged).
-  bool start_transfer(const std::string& rel, const Pending& pend, Clock::time_point now) {
+  enum class Start { started, nothing, retry };
+  // Opens and hashes a pending file and offers it. nothing: there is nothing
+  // to ship (gone and never at DR, not a regular file, unchanged); retry: it
+  // could not be read now (an error, not an absence): it stays pending.
+  Start start_transfer(const std::string& rel, const Pending& pend, Clock::time_point now) {
     const std::string fs = join(opt.source_dir, rel);
     const int fd = open(fs.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    const int open_errno = errno;
     struct stat st {};
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      const bool gone = fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP);
+      const bool gone =
+          fd < 0 && (open_errno == ENOENT || open_errno == ENOTDIR || open_errno == ELOOP);
       if (fd >= 0) close(fd);
-      // Deleted, renamed away or replaced by a symlink: if the DR holds it,
-      // it is removed there too (its bytes stay as a kept version).
-      if ((gone || fd >= 0) && (known.count(rel) || dr_paths.count(rel))) {
-        start_removal(rel, now);
-        return true;
+      if (fd < 0 && !gone) {
+        note_error(rel + ": cannot open: " + strerror(open_errno) + " (tried again)");
+        return Start::retry;
       }
-      return false;
+      // Deleted, renamed away or replaced by a symlink or a non-file: if the
+      // DR holds it, it is removed there too (its bytes stay a kept version).
+      if (known.count(rel) || dr_paths.count(rel)) {
+        start_removal(rel, now);
+        return Start::started;
+      }
+      return Start::nothing;
     }
     const int64_t mt = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
     Known& k = known[rel];
     if (k.shipped && k.size == static_cast<uint64_t>(st.st_size) && k.mtime_ns == mt) {
       close(fd);
-      return false;
+      return Start::nothing;
     }
     Result<Manifest> m = Result<Manifest>::fail(Errc::io, "");
     if (k.shipped && k.shipped->chunk_size == opt.chunk_size &&
@@ -395,8 +404,8 @@ struct Source::Impl {
     if (!m.ok()) m = hash_file(fd, rel, 0, opt.chunk_size);
     if (!m.ok()) {
       close(fd);
-      note_error(rel + ": " + m.error.message);
-      return false;
+      note_error(rel + ": " + m.error.message + " (tried again)");
+      return Start::retry;
     }
     Transfer t;
     t.fseq = next_fseq++;
@@ -416,7 +425,7 @@ struct Source::Impl {
     send(proto::encode(offer), {t.fseq, 0, 0});
     active_paths.insert(rel);
     active.emplace(t.fseq, std::move(t));
-    return true;
+    return Start::started;
   }
 
   // The DR's list of this job's live paths: files removed while this source
@@ -814,10 +823,20 @@ struct Source::Impl {
         }
         const Pending pend = p->second;
         pending.erase(p);
-        if (start_transfer(rel, pend, now)) {
-          detected[rel] = pend.detected;
-        } else {
-          settled[rel] = now;  // nothing to ship (unchanged, gone, unreadable)
+        switch (start_transfer(rel, pend, now)) {
+          case Start::started:
+            detected[rel] = pend.detected;
+            break;
+          case Start::nothing:
+            settled[rel] = now;  // nothing to ship (unchanged, or gone and never at DR)
+            break;
+          case Start::retry: {
+            Pending again = pend;
+            again.not_before = now + std::chrono::milliseconds(200);
+            pending.emplace(rel, again);
+            queue.push_back(rel);
+            break;
+          }
         }
       }
       for (auto it = detected.begin(); it != detected.end();)
@@ -898,7 +917,14 @@ struct Source::Impl {
   uint64_t next_list = 1;
   Clock::time_point list_again;
   static constexpr uint64_t kListTag = uint64_t{0x4c} << 56;  // apart from barrier tokens
-  uint64_t next_fseq = 1;
+  // Transfer numbers start at a random point per source incarnation, so that
+  // a DR never takes a restarted source's transfer for one of the previous
+  // incarnation's (the DR also replaces an open transfer of the same number).
+  uint64_t next_fseq = first_fseq();
+  static uint64_t first_fseq() {
+    std::random_device rd;
+    return ((uint64_t{rd()} << 32 | rd()) & 0x0000ffffffffffffull) | 1;
+  }
   uint64_t next_seq = 1;
   std::unordered_map<uint64_t, Sent> in_flight;
   uint64_t window_used = 0, window_bytes = 0;
@@ -1145,8 +1171,10 @@ struct Sink::Impl {
         // Chunks begin() copied from the previous version (an append-only
         // file's prefix) are made durable with the group.
         if (s.value.chunks_copied() > 0) copied.push_back(std::make_tuple(peer, in.job, in.fseq));
-        open.emplace(std::make_tuple(peer, in.job, in.fseq),
-                     Open{std::move(s.value), in.name, m.value.path});
+        // The same number from an earlier incarnation of the source (it
+        // restarted) is another transfer: replaced, never mixed up with it.
+        open.insert_or_assign(std::make_tuple(peer, in.job, in.fseq),
+                              Open{std::move(s.value), in.name, m.value.path});
         return reply(peer, r);
       }
       case proto::Type::chunk: {

@@ -292,7 +292,7 @@ struct Store::Impl {
   // each directory once, not once per file and operation. The cache holds
   // what the walk (O_NOFOLLOW, component by component) opened; a dup of it is
   // handed out. Bounded: emptied when it grows past kMaxCachedDirs.
-  static constexpr size_t kMaxCachedDirs = 8192;
+  static constexpr size_t kMaxCachedDirs = 512;
   mutable std::unordered_map<std::string, Fd> dir_cache;
   Result<Fd> cached_dir(int base, char kind, std::string_view rel, bool create) const {
     const std::string key = std::string(1, kind) + std::string(rel);
