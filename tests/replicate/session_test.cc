@@ -376,6 +376,64 @@ TEST_P(SessionTest, ForgedAndMalformedMessagesAreRefusedAndNothingLandsOutsideTh
   EXPECT_NE(stat((dr_ + "/evil/outside").c_str(), &st), 0);
 }
 
+TEST_P(SessionTest, ARestartedSourcesTransferIsNeverTakenForTheOldOnesOfTheSameNumber) {
+  // Speaks the protocol by hand: an offer of X as transfer 5 that never
+  // finishes (its source died), then, from the restarted source, an offer
+  // of Y as transfer 5 again, its chunk and its commit. Y must be what is
+  // committed (before the fix, the DR kept X's transfer under that number).
+  std::vector<proto::Msg> answers;
+  a_->on_event([&](const Event& ev, Time) {
+    if (ev.type == EventType::message_received && ev.flow == kReplicationFlow) {
+      replicate::Result<proto::Msg> d = proto::decode(ev.data);
+      ASSERT_TRUE(d.ok());
+      answers.push_back(d.value);
+    }
+  });
+  SendOptions so;
+  so.flow = kReplicationFlow;
+  auto send = [&](const std::vector<uint8_t>& bytes) {
+    ASSERT_TRUE(a_->send(peer_, bytes, so, dp::monotonic_now()).ok());
+  };
+  auto manifest = [](const std::string& path, const std::vector<uint8_t>& data) {
+    Manifest m;
+    m.path = path;
+    m.chunk_size = kChunk;
+    m.size = data.size();
+    m.chunks = {sha256(data)};
+    m.root = merkle_root(m.chunks);
+    return m;
+  };
+  auto offer = [&](const Manifest& m) {
+    proto::Msg o;
+    o.type = proto::Type::offer;
+    o.job = 3;
+    o.fseq = 5;
+    o.name = "ehr";
+    o.manifest = encode(m);
+    send(proto::encode(o));
+  };
+  const std::vector<uint8_t> x = random_bytes(500, 50), y = random_bytes(600, 51);
+  offer(manifest("x.dcm", x));
+  ASSERT_TRUE(pump([&] { return answers.size() == 1; }));
+  offer(manifest("y.dcm", y));
+  ASSERT_TRUE(pump([&] { return answers.size() == 2; }));
+  send(proto::encode_chunk(3, 5, 0, y));
+  ASSERT_TRUE(pump([&] { return answers.size() == 3; }));
+  EXPECT_EQ(answers[2].type, proto::Type::chunk_ack);
+  EXPECT_EQ(answers[2].outcome, proto::Outcome::ok) << answers[2].error;
+  proto::Msg c;
+  c.type = proto::Type::commit;
+  c.job = 3;
+  c.fseq = 5;
+  send(proto::encode(c));
+  ASSERT_TRUE(pump([&] { return answers.size() == 4; }));
+  EXPECT_EQ(answers[3].type, proto::Type::committed);
+  EXPECT_EQ(answers[3].outcome, proto::Outcome::ok) << answers[3].error;
+  EXPECT_EQ(read_file(dr("y.dcm")), y);
+  struct stat st {};
+  EXPECT_NE(stat(dr("x.dcm").c_str(), &st), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Carriers, SessionTest,
                          ::testing::Values(Kind{"engine_udp", make_engine},
                                            Kind{"fabric_shm", make_shm}),
