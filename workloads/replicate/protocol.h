@@ -61,9 +61,9 @@ struct Msg {
   std::vector<uint8_t> manifest;                       // offer: encode(Manifest)
   std::vector<std::pair<uint64_t, uint64_t>> missing;  // state: [first, count) ranges
   std::span<const uint8_t> data;                       // chunk: the bytes (points into the input)
-  std::string error;  // state, chunk_ack, committed: why refused
-  std::string path;                // remove
-  std::vector<std::string> paths;  // listing
+  std::string error;                                   // state, chunk_ack, committed: why refused
+  std::string path;                                    // remove
+  std::vector<std::string> paths;                      // listing
 };
 
 std::vector<uint8_t> encode(const Msg& m);

@@ -356,8 +356,8 @@ struct Store::Impl {
   // versions/<path>/<v>, and it has no live version.
   static bool tombstoned(int vdir, uint64_t newest) {
     struct stat st {};
-    return fstatat(vdir, (std::to_string(newest) + ".deleted").c_str(), &st,
-                   AT_SYMLINK_NOFOLLOW) == 0;
+    return fstatat(vdir, (std::to_string(newest) + ".deleted").c_str(), &st, AT_SYMLINK_NOFOLLOW) ==
+           0;
   }
   bool path_deleted(const std::string& path) const {
     Result<Fd> vdir = version_dir(path, false);
