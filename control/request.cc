@@ -61,17 +61,23 @@ std::string get_uint(const json& j, const char* name, uint64_t min, uint64_t max
   return std::string(name) + ": " + type_name(j) + " is not an integer" + accepted;
 }
 
-}  // namespace
-
-std::string parse_probe_request(std::string_view body, ProbeRequest& out) {
+// A request body as a JSON object; empty, or why not.
+std::string parse_object(std::string_view body, json& j) {
   if (body.size() > kMaxRequestBody) return "request body too large";
-  json j;
   try {
     j = json::parse(body.begin(), body.end());
   } catch (const json::exception& e) {
     return std::string("malformed JSON: ") + e.what();
   }
   if (!j.is_object()) return "the body must be a JSON object";
+  return {};
+}
+
+}  // namespace
+
+std::string parse_probe_request(std::string_view body, ProbeRequest& out) {
+  json j;
+  if (std::string err = parse_object(body, j); !err.empty()) return err;
   ProbeRequest r;
   bool have_peer = false;
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -117,14 +123,8 @@ std::string parse_probe_request(std::string_view body, ProbeRequest& out) {
 }
 
 std::string parse_replication_request(std::string_view body, ReplicationRequest& out) {
-  if (body.size() > kMaxRequestBody) return "request body too large";
   json j;
-  try {
-    j = json::parse(body.begin(), body.end());
-  } catch (const json::exception& e) {
-    return std::string("malformed JSON: ") + e.what();
-  }
-  if (!j.is_object()) return "the body must be a JSON object";
+  if (std::string err = parse_object(body, j); !err.empty()) return err;
   ReplicationRequest r;
   bool have_name = false, have_source = false, have_peer = false;
   for (auto it = j.begin(); it != j.end(); ++it) {

@@ -130,6 +130,26 @@ class SessionTest : public ::testing::TestWithParam<Kind> {
   }
 
   std::string dr(const std::string& rel) const { return dr_ + "/ehr/" + rel; }
+
+  // For tests that speak the protocol by hand: the source side's carrier
+  // keeps every replication message it receives, decoded...
+  std::vector<proto::Msg>& capture_answers() {
+    a_->on_event([this](const Event& ev, Time) {
+      if (ev.type == EventType::message_received && ev.flow == kReplicationFlow) {
+        replicate::Result<proto::Msg> d = proto::decode(ev.data);
+        ASSERT_TRUE(d.ok());
+        answers_.push_back(d.value);
+      }
+    });
+    return answers_;
+  }
+  // ...and sends raw bytes on the replication flow.
+  void send_raw(const std::vector<uint8_t>& bytes) {
+    SendOptions so;
+    so.flow = kReplicationFlow;
+    ASSERT_TRUE(a_->send(peer_, bytes, so, dp::monotonic_now()).ok());
+  }
+  std::vector<proto::Msg> answers_;
   std::string src(const std::string& rel) const { return src_ + "/" + rel; }
 
   std::string src_, dr_;
@@ -353,22 +373,11 @@ TEST_P(SessionTest, ForgedAndMalformedMessagesAreRefusedAndNothingLandsOutsideTh
   offer.fseq = 1;
   offer.name = "evil";
   offer.manifest = encode(m);
-  std::vector<proto::Msg> answers;
-  a_->on_event([&](const Event& ev, Time) {
-    if (ev.type == EventType::message_received && ev.flow == kReplicationFlow) {
-      replicate::Result<proto::Msg> d = proto::decode(ev.data);
-      ASSERT_TRUE(d.ok());
-      answers.push_back(d.value);
-    }
-  });
-  SendOptions so;
-  so.flow = kReplicationFlow;
-  ASSERT_TRUE(a_->send(peer_, proto::encode(offer), so, dp::monotonic_now()).ok());
+  std::vector<proto::Msg>& answers = capture_answers();
+  send_raw(proto::encode(offer));
   // Garbage, and a chunk for a transfer that does not exist.
-  const std::vector<uint8_t> junk = {1, 3, 0, 0, 0};
-  ASSERT_TRUE(a_->send(peer_, junk, so, dp::monotonic_now()).ok());
-  const auto chunk = proto::encode_chunk(1, 99, 0, std::vector<uint8_t>(10, 1));
-  ASSERT_TRUE(a_->send(peer_, chunk, so, dp::monotonic_now()).ok());
+  send_raw({1, 3, 0, 0, 0});
+  send_raw(proto::encode_chunk(1, 99, 0, std::vector<uint8_t>(10, 1)));
   ASSERT_TRUE(pump([&] { return answers.size() == 2 && sink_->stats().malformed == 1; }));
   for (const proto::Msg& r : answers) EXPECT_EQ(r.outcome, proto::Outcome::refused) << r.error;
   struct stat st {};
@@ -381,19 +390,8 @@ TEST_P(SessionTest, ARestartedSourcesTransferIsNeverTakenForTheOldOnesOfTheSameN
   // finishes (its source died), then, from the restarted source, an offer
   // of Y as transfer 5 again, its chunk and its commit. Y must be what is
   // committed (before the fix, the DR kept X's transfer under that number).
-  std::vector<proto::Msg> answers;
-  a_->on_event([&](const Event& ev, Time) {
-    if (ev.type == EventType::message_received && ev.flow == kReplicationFlow) {
-      replicate::Result<proto::Msg> d = proto::decode(ev.data);
-      ASSERT_TRUE(d.ok());
-      answers.push_back(d.value);
-    }
-  });
-  SendOptions so;
-  so.flow = kReplicationFlow;
-  auto send = [&](const std::vector<uint8_t>& bytes) {
-    ASSERT_TRUE(a_->send(peer_, bytes, so, dp::monotonic_now()).ok());
-  };
+  std::vector<proto::Msg>& answers = capture_answers();
+  auto send = [&](const std::vector<uint8_t>& bytes) { send_raw(bytes); };
   auto manifest = [](const std::string& path, const std::vector<uint8_t>& data) {
     Manifest m;
     m.path = path;
