@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "test_data.h"
+
 namespace srdx::replicate {
 namespace {
 
@@ -53,15 +55,7 @@ class TempDir {
   std::string path_;
 };
 
-std::vector<uint8_t> pattern(size_t n, uint32_t seed = 1) {
-  std::vector<uint8_t> v(n);
-  uint32_t x = seed;
-  for (auto& b : v) {
-    x = x * 1664525u + 1013904223u;
-    b = static_cast<uint8_t>(x >> 24);
-  }
-  return v;
-}
+using testdata::pattern;
 
 constexpr uint32_t kChunk = 4096;
 

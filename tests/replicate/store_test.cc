@@ -18,21 +18,15 @@
 #include <string>
 #include <vector>
 
+#include "test_data.h"
+
 namespace srdx::replicate {
 namespace {
 
 namespace fs = std::filesystem;
 constexpr uint32_t kChunk = 4096;
 
-std::vector<uint8_t> pattern(size_t n, uint32_t seed = 1) {
-  std::vector<uint8_t> v(n);
-  uint32_t x = seed;
-  for (auto& b : v) {
-    x = x * 1664525u + 1013904223u;
-    b = static_cast<uint8_t>(x >> 24);
-  }
-  return v;
-}
+using testdata::pattern;
 
 std::vector<uint8_t> slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
