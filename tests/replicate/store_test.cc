@@ -259,41 +259,222 @@ TEST_F(StoreTest, CrashAfterTheRenameIsFinishedAtOpen) {
   EXPECT_EQ(store->begin(m).error.code, Errc::already_committed);
 }
 
-TEST_F(StoreTest, AppendOnlyShipsOnlyTheNewChunks) {
+// Journal mode: an append to the live version is staged as its tail alone
+// and grows the live file in place; the old version is the new one's prefix.
+TEST_F(StoreTest, AppendOnlyShipsOnlyTheNewChunksAndGrowsTheFileInPlace) {
   auto store = open_store();
   std::vector<uint8_t> v1 = pattern(4 * kChunk + 100);
   ASSERT_TRUE(replicate(*store, manifest_of("db/journal", 1, v1), v1).ok());
+  struct stat before {};
+  ASSERT_EQ(stat((root_ / "db/journal").c_str(), &before), 0);
   std::vector<uint8_t> v2 = v1;
   const std::vector<uint8_t> more = pattern(2 * kChunk, 3);
   v2.insert(v2.end(), more.begin(), more.end());
-  std::vector<uint64_t> sent;
-  Result<Staging> st = store->begin(manifest_of("db/journal", 2, v2));
+  Result<Staging> st = store->begin(manifest_of("db/journal", 2, v2, 2'000));
   ASSERT_TRUE(st.ok());
-  EXPECT_EQ(st.value.chunks_copied(), 4u);
+  EXPECT_EQ(st.value.chunks_copied(), 0u);  // nothing copied: the prefix stays where it is
   // The old partial last chunk (4) and the new ones.
   EXPECT_EQ(st.value.missing_chunks(), (std::vector<uint64_t>{4, 5, 6}));
   for (uint64_t i : st.value.missing_chunks())
     ASSERT_TRUE(st.value.write_chunk(i, chunk(v2, i)).ok());
+  EXPECT_EQ(slurp(root_ / "db/journal"), v1);  // not before the commit
   ASSERT_TRUE(st.value.commit().ok());
   EXPECT_EQ(slurp(root_ / "db/journal"), v2);
-  // The previous version is kept, unchanged.
-  EXPECT_EQ(slurp(root_ / ".srdx/versions/db/journal/1"), v1);
+  struct stat sb {};
+  ASSERT_EQ(stat((root_ / "db/journal").c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_ino, before.st_ino);                                       // the same file, grown
+  EXPECT_EQ(sb.st_mtim.tv_sec * 1'000'000'000 + sb.st_mtim.tv_nsec, 2'000);  // the version's mtime
+  EXPECT_FALSE(fs::exists(root_ / ".srdx/versions/db/journal/1"));           // no copy of version 1
+  EXPECT_TRUE(fs::is_empty(root_ / ".srdx/staging"));
+  // Version 1 is still there: the first bytes of version 2.
+  Result<std::vector<VersionInfo>> vs = store->list_versions("db/journal");
+  ASSERT_TRUE(vs.ok());
+  ASSERT_EQ(vs.value.size(), 2u);
+  RestorePoint p1;
+  p1.version = 1;
+  Result<std::vector<Restored>> r = store->restore("db/journal", p1, (base_ / "r").string());
+  ASSERT_TRUE(r.ok()) << r.error.message;
+  EXPECT_EQ(slurp(base_ / "r/db/journal"), v1);
   EXPECT_TRUE(store->verify().empty());
+  // A rewrite after the appends: version 2 moves to versions/ as before, and
+  // version 1 is now its prefix there.
+  const std::vector<uint8_t> v3 = pattern(3 * kChunk, 8);
+  ASSERT_TRUE(replicate(*store, manifest_of("db/journal", 3, v3), v3).ok());
+  EXPECT_EQ(slurp(root_ / ".srdx/versions/db/journal/2"), v2);
+  Result<std::vector<Restored>> r1 = store->restore("db/journal", p1, (base_ / "r1").string());
+  ASSERT_TRUE(r1.ok()) << r1.error.message;
+  EXPECT_EQ(slurp(base_ / "r1/db/journal"), v1);
+  EXPECT_TRUE(store->verify().empty());
+  // Removed at the source: every version stays restorable.
+  ASSERT_TRUE(store->remove("db/journal").ok());
+  for (uint64_t v : {1, 2, 3}) {
+    RestorePoint pv;
+    pv.version = v;
+    const fs::path to = base_ / ("rm" + std::to_string(v));
+    Result<std::vector<Restored>> rv = store->restore("db/journal", pv, to.string());
+    ASSERT_TRUE(rv.ok()) << v << ": " << rv.error.message;
+    EXPECT_EQ(slurp(to / "db/journal"), v == 1 ? v1 : v == 2 ? v2 : v3);
+  }
+  EXPECT_TRUE(store->verify().empty());
+}
+
+TEST_F(StoreTest, AManyVersionJournalKeepsItsLastNVersionsAsPrefixes) {
+  StoreOptions opt;
+  opt.keep_versions = 3;
+  auto store = open_store(opt);
+  std::vector<uint8_t> all = pattern(20 * kChunk + 77, 4);
+  std::vector<uint64_t> sizes;
+  for (uint64_t v = 1; v <= 8; ++v) {
+    sizes.push_back(kChunk + 1 + (v - 1) * 2 * kChunk + v * 13);
+    const std::vector<uint8_t> d(all.begin(), all.begin() + static_cast<long>(sizes.back()));
+    std::vector<uint64_t> sent;
+    ASSERT_TRUE(replicate(*store, manifest_of("wal", v, d), d, &sent).ok()) << v;
+    // Only the old last partial chunk and the new ones travel.
+    if (v > 1) {
+      EXPECT_EQ(sent.front(), sizes[v - 2] / kChunk) << v;
+    }
+  }
+  Result<std::vector<VersionInfo>> vs = store->list_versions("wal");
+  ASSERT_TRUE(vs.ok());
+  ASSERT_EQ(vs.value.size(), 3u);
+  EXPECT_EQ(vs.value.front().version, 6u);
+  for (const VersionInfo& vi : vs.value) {
+    RestorePoint p;
+    p.version = vi.version;
+    const fs::path to = base_ / ("r" + std::to_string(vi.version));
+    ASSERT_TRUE(store->restore("wal", p, to.string()).ok());
+    EXPECT_EQ(
+        slurp(to / "wal"),
+        std::vector<uint8_t>(all.begin(), all.begin() + static_cast<long>(sizes[vi.version - 1])));
+  }
+  EXPECT_TRUE(store->verify().empty());
+}
+
+// The old last partial chunk rewritten (not appended to) while the full
+// chunks stayed: taken for an append at begin(), found out at commit and
+// staged whole, so that version 1 keeps its own bytes.
+TEST_F(StoreTest, APartialChunkRewrittenInsteadOfAppendedIsStagedWhole) {
+  auto store = open_store();
+  const std::vector<uint8_t> v1 = pattern(2 * kChunk + 100);
+  ASSERT_TRUE(replicate(*store, manifest_of("j", 1, v1), v1).ok());
+  std::vector<uint8_t> v2 = v1;
+  v2[2 * kChunk + 10] ^= 1;
+  v2.resize(3 * kChunk + 5, 7);
+  ASSERT_TRUE(replicate(*store, manifest_of("j", 2, v2), v2).ok());
+  EXPECT_EQ(slurp(root_ / "j"), v2);
+  EXPECT_EQ(slurp(root_ / ".srdx/versions/j/1"), v1);
+  EXPECT_TRUE(store->verify().empty());
+  EXPECT_TRUE(fs::is_empty(root_ / ".srdx/staging"));
+}
+
+// A publish that a crash cut short after the tail reached the live file and
+// before the version's manifest: Store::open cuts the live file back to its
+// version, and the staged tail resumes with nothing to send.
+TEST_F(StoreTest, AJournalPublishCutShortIsRepairedAtOpenAndResumes) {
+  const std::vector<uint8_t> v1 = pattern(3 * kChunk + 10);
+  std::vector<uint8_t> v2 = v1;
+  const std::vector<uint8_t> more = pattern(kChunk + 3, 2);
+  v2.insert(v2.end(), more.begin(), more.end());
+  const Manifest m2 = manifest_of("j", 2, v2);
+  {
+    auto store = open_store();
+    ASSERT_TRUE(replicate(*store, manifest_of("j", 1, v1), v1).ok());
+    Result<Staging> st = store->begin(m2);
+    ASSERT_TRUE(st.ok());
+    for (uint64_t i : st.value.missing_chunks())
+      ASSERT_TRUE(st.value.write_chunk(i, chunk(v2, i)).ok());
+    // What publish's write into the live file leaves, half done.
+    std::vector<uint8_t> half(v2.begin(), v2.begin() + static_cast<long>(v1.size() + 1000));
+    spill(root_ / "j", half);
+  }
+  // A tool beside a running receiver changes nothing.
+  ASSERT_TRUE(verify(root_.string()).ok());
+  EXPECT_EQ(fs::file_size(root_ / "j"), v1.size() + 1000);
+  auto store = open_store();
+  EXPECT_EQ(slurp(root_ / "j"), v1);
+  EXPECT_TRUE(store->verify().empty());
+  Result<Staging> st = store->begin(m2);
+  ASSERT_TRUE(st.ok()) << st.error.message;
+  EXPECT_TRUE(st.value.missing_chunks().empty());
+  ASSERT_TRUE(st.value.commit().ok());
+  EXPECT_EQ(slurp(root_ / "j"), v2);
+  EXPECT_TRUE(store->verify().empty());
+}
+
+// kill -9 at random moments of a journal growing version after version: at
+// every restart the live file is exactly its live version, every kept
+// version verifies, and the appends carry on from there.
+TEST_F(StoreTest, KillNineWhileAJournalGrowsLosesNothingCommitted) {
+  const std::vector<uint8_t> all = pattern(64 * kChunk + 11, 6);
+  auto size_of = [](uint64_t v) { return v * 3 * kChunk / 2 + v; };  // partial chunks too
+  uint64_t live = 0;
+  int killed = 0;
+  for (int round = 0; round < 12 && size_of(live + 1) <= all.size(); ++round) {
+    int pfd[2];
+    ASSERT_EQ(pipe(pfd), 0);
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      close(pfd[0]);
+      StoreOptions opt;
+      opt.group_sync = round % 2 == 1;
+      Result<std::unique_ptr<Store>> s = Store::open(root_.string(), opt);
+      if (!s.ok()) _exit(2);
+      for (uint64_t v = live + 1; size_of(v) <= all.size(); ++v) {
+        const std::vector<uint8_t> d(all.begin(), all.begin() + static_cast<long>(size_of(v)));
+        Result<Staging> st = s.value->begin(manifest_of("wal", v, d));
+        if (!st.ok()) _exit(3);
+        for (uint64_t i : st.value.missing_chunks())
+          if (!st.value.write_chunk(i, chunk(d, i)).ok()) _exit(4);
+        if (opt.group_sync) {
+          if (!s.value->flush().ok() || !st.value.settle().ok()) _exit(5);
+        }
+        if (!st.value.commit().ok()) _exit(6);
+        if (write(pfd[1], &v, sizeof v) != sizeof v) _exit(7);
+      }
+      _exit(0);
+    }
+    close(pfd[1]);
+    // Killed after 1 to 3 commits, somewhere in the ones that follow.
+    uint64_t v = 0;
+    for (int c = 0; c < 1 + round % 3 && read(pfd[0], &v, sizeof v) == sizeof v; ++c) {
+    }
+    usleep(static_cast<useconds_t>((round * 7919) % 400));
+    kill(pid, SIGKILL);
+    close(pfd[0]);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) << status;
+    killed += WIFSIGNALED(status);
+    auto store = open_store();
+    EXPECT_TRUE(store->verify().empty()) << "round " << round;
+    Result<std::vector<VersionInfo>> vs = store->list_versions("wal");
+    ASSERT_TRUE(vs.ok()) << round;  // at least one commit was reported
+    ASSERT_GE(vs.value.back().version, std::max(live, v)) << round;  // nothing reported lost
+    live = vs.value.back().version;
+    EXPECT_EQ(slurp(root_ / "wal"),
+              std::vector<uint8_t>(all.begin(), all.begin() + static_cast<long>(size_of(live))));
+  }
+  EXPECT_GT(killed, 0);
 }
 
 TEST_F(StoreTest, CopiedPrefixThatDoesNotHashIsAskedFor) {
   auto store = open_store();
-  std::vector<uint8_t> v1 = pattern(3 * kChunk);
+  std::vector<uint8_t> v1 = pattern(4 * kChunk);
   ASSERT_TRUE(replicate(*store, manifest_of("j", 1, v1), v1).ok());
-  // Bit rot in the live copy of chunk 1: begin must not trust it.
+  // Bit rot in the live copy of chunk 1: a version that shares the first
+  // chunks but is not an append (chunk 2 changed) copies them and must not
+  // trust the rotten one.
   std::vector<uint8_t> rotten = v1;
   rotten[kChunk + 5] ^= 0x80;
   spill(root_ / "j", rotten);
   std::vector<uint8_t> v2 = v1;
-  v2.push_back(42);
+  v2[2 * kChunk] ^= 1;
   Result<Staging> st = store->begin(manifest_of("j", 2, v2));
   ASSERT_TRUE(st.ok());
-  EXPECT_EQ(st.value.missing_chunks(), (std::vector<uint64_t>{1, 3}));
+  // 0 copied and checked; 1 rotten; 2 changed; 3 after the change (only the
+  // leading run of equal chunks is copied).
+  EXPECT_EQ(st.value.missing_chunks(), (std::vector<uint64_t>{1, 2, 3}));
 }
 
 TEST_F(StoreTest, KeepsTheLastNVersions) {

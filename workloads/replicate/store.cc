@@ -11,6 +11,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <tuple>
 #include <utility>
 
 namespace srdx::replicate {
@@ -219,13 +220,16 @@ std::vector<uint64_t> manifest_versions(int vdir) {
 std::string manifest_name(uint64_t v) { return std::to_string(v) + std::string(kManifestSuffix); }
 
 // What is wrong with dirfd/name against m; empty: nothing.
-std::string check_file(int dirfd, const std::string& name, const Manifest& m) {
+// prefix: the version's bytes are the first m.size bytes of a later version's
+// file (an append-only file grown in place: Store::begin), which may be longer.
+std::string check_file(int dirfd, const std::string& name, const Manifest& m, bool prefix = false) {
   Fd fd(openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) return walk_error(errno, "open").message;
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) return sys_error(errno, "fstat").message;
   if (!S_ISREG(st.st_mode)) return "not a regular file";
-  if (static_cast<uint64_t>(st.st_size) != m.size) {
+  if (prefix ? static_cast<uint64_t>(st.st_size) < m.size
+             : static_cast<uint64_t>(st.st_size) != m.size) {
     return "size " + std::to_string(st.st_size) + ", manifest says " + std::to_string(m.size);
   }
   std::vector<Hash> hashes;
@@ -247,12 +251,12 @@ std::string check_file(int dirfd, const std::string& name, const Manifest& m) {
   return {};
 }
 
-// Copies len bytes from src to dst at the same offset: copy_file_range (a
+// Copies len bytes from src at src_off to dst at dst_off: copy_file_range (a
 // reflink or an in-kernel copy), pread/pwrite where it is refused.
-Status copy_range(int src, int dst, uint64_t offset, uint64_t len) {
+Status copy_range(int src, uint64_t src_off, int dst, uint64_t dst_off, uint64_t len) {
   uint64_t done = 0;
   while (done < len) {
-    loff_t in = static_cast<loff_t>(offset + done), out = in;
+    loff_t in = static_cast<loff_t>(src_off + done), out = static_cast<loff_t>(dst_off + done);
     const ssize_t r = copy_file_range(src, &in, dst, &out, len - done, 0);
     if (r > 0) {
       done += static_cast<uint64_t>(r);
@@ -264,17 +268,41 @@ Status copy_range(int src, int dst, uint64_t offset, uint64_t len) {
     }
     // Refused, or 0 (source shorter than expected): byte by byte copying tells which.
     std::vector<uint8_t> buf(std::min<uint64_t>(len - done, 1u << 20));
-    const ssize_t n = pread(src, buf.data(), buf.size(), static_cast<off_t>(offset + done));
+    const ssize_t n = pread(src, buf.data(), buf.size(), static_cast<off_t>(src_off + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return {sys_error(errno, "read")};
     if (n == 0) return Status::fail(Errc::io, "copy: source shorter than expected");
-    if (Status s = write_all(dst, {buf.data(), static_cast<size_t>(n)}, offset + done, "copy");
+    if (Status s = write_all(dst, {buf.data(), static_cast<size_t>(n)}, dst_off + done, "copy");
         !s.ok()) {
       return s;
     }
     done += static_cast<uint64_t>(n);
   }
   return {};
+}
+Status copy_range(int src, int dst, uint64_t offset, uint64_t len) {
+  return copy_range(src, offset, dst, offset, len);
+}
+
+// Whether the len bytes at a_off in a equal those at b_off in b.
+Result<bool> same_bytes(int a, uint64_t a_off, int b, uint64_t b_off, uint64_t len) {
+  std::vector<uint8_t> x(std::min<uint64_t>(len, 1u << 20)), y(x.size());
+  for (uint64_t done = 0; done < len;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(len - done, x.size()));
+    for (auto [fd, off, buf] : {std::tuple{a, a_off, &x}, std::tuple{b, b_off, &y}}) {
+      for (size_t got = 0; got < n;) {
+        const ssize_t r =
+            pread(fd, buf->data() + got, n - got, static_cast<off_t>(off + done + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return Result<bool>::fail(sys_error(errno, "read"));
+        if (r == 0) return {false, {}};  // shorter: not the same
+        got += static_cast<size_t>(r);
+      }
+    }
+    if (std::memcmp(x.data(), y.data(), n) != 0) return {false, {}};
+    done += n;
+  }
+  return {true, {}};
 }
 
 }  // namespace
@@ -381,42 +409,112 @@ struct Store::Impl {
     if (has_manifest && !prefix.empty()) out.push_back(prefix);
   }
 
-  // The directory and name holding the bytes of `version` of path (the live
-  // file for the live version).
-  Result<std::pair<Fd, std::string>> version_bytes(const std::string& path, uint64_t version,
-                                                   uint64_t live) const {
-    using R = Result<std::pair<Fd, std::string>>;
-    if (version == live) {
+  // Where the bytes of `version` of path are: its own file (the live file for
+  // the live version `live`, versions/<path>/<v> for a kept one), or, for a
+  // version that an append grew in place (journal mode, Store::begin), the
+  // first `size` bytes of the oldest later version that has a file of its
+  // own (`prefix`). Either way the manifest's hashes are what prove them.
+  struct BytesAt {
+    Fd dir;
+    std::string name;
+    bool prefix = false;
+  };
+  Result<BytesAt> version_bytes(const std::string& path, uint64_t version, uint64_t live) const {
+    using R = Result<BytesAt>;
+    auto live_file = [&](bool prefix) -> R {
       auto [parent, name] = split_parent(path);
       Result<Fd> dir = open_dir_beneath(rootfd.get(), parent, false);
       if (!dir.ok()) return R::fail(dir.error);
-      return {{std::move(dir.value), std::string(name)}, {}};
-    }
+      return {{std::move(dir.value), std::string(name), prefix}, {}};
+    };
+    if (version == live) return live_file(false);
     Result<Fd> vdir = version_dir(path, false);
     if (!vdir.ok()) return R::fail(vdir.error);
-    return {{std::move(vdir.value), std::to_string(version)}, {}};
+    for (uint64_t w : manifest_versions(vdir.value.get())) {
+      if (w < version) continue;
+      if (w == live) return live_file(w != version);
+      struct stat st {};
+      if (fstatat(vdir.value.get(), std::to_string(w).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        Fd dup(fcntl(vdir.value.get(), F_DUPFD_CLOEXEC, 0));
+        if (!dup.valid()) return R::fail(sys_error(errno, "dup"));
+        return {{std::move(dup), std::to_string(w), w != version}, {}};
+      }
+    }
+    return R::fail(Errc::not_found,
+                   path + " version " + std::to_string(version) + ": no bytes kept for it");
   }
 
-  // A commit a crash interrupted after its rename: the staging data is gone
-  // but its manifest is still there. If the live file is that version, its
-  // manifest goes to versions/; otherwise (a quarantine, or never renamed)
-  // the leftovers are dropped.
+  // Staging leftovers after a crash:
+  //  - a version at or below the live one is done (its cleanup was cut
+  //    short): dropped;
+  //  - a journal tail (start_journal) whose publish a crash cut short leaves
+  //    the live file longer than its version: cut back, the tail resumes;
+  //    a tail of a version that is no longer live is dropped;
+  //  - a whole staging whose data is gone was renamed into place: if the
+  //    live file is that version, its manifest goes to versions/; otherwise
+  //    (a quarantine, or never renamed) the leftovers are dropped.
   void recover() {
-    for (const auto& [name, is_dir] : list_dir(staging.get())) {
+    const std::vector<std::pair<std::string, bool>> entries = list_dir(staging.get());
+    auto exists = [&](const std::string& n) {
+      return std::binary_search(entries.begin(), entries.end(), std::pair{n, false});
+    };
+    // id -> the journal tail's name and base version.
+    std::map<std::string, std::pair<std::string, uint64_t>> tails;
+    for (const auto& [name, is_dir] : entries) {
+      const size_t t = name.find(".tail.");
+      if (is_dir || t == std::string::npos) continue;
+      if (std::optional<uint64_t> b = parse_version(std::string_view(name).substr(t + 6)))
+        tails[name.substr(0, t)] = {name, *b};
+      else
+        unlinkat(staging.get(), name.c_str(), 0);
+    }
+    for (const auto& [name, is_dir] : entries) {
       if (is_dir || !name.ends_with(kManifestSuffix)) continue;
       const std::string id = name.substr(0, name.size() - kManifestSuffix.size());
-      struct stat st {};
-      if (fstatat(staging.get(), id.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) continue;  // resumable
+      auto drop = [&] {
+        if (auto t = tails.find(id); t != tails.end()) {
+          unlinkat(staging.get(), t->second.first.c_str(), 0);
+          tails.erase(t);
+        }
+        unlinkat(staging.get(), id.c_str(), 0);
+        unlinkat(staging.get(), (id + ".progress").c_str(), 0);
+        unlinkat(staging.get(), name.c_str(), 0);
+      };
       Result<Manifest> m = read_manifest(staging.get(), name);
-      if (m.ok()) {
-        auto [parent, base] = split_parent(m.value.path);
+      if (!m.ok()) {
+        drop();
+        continue;
+      }
+      Result<std::optional<Manifest>> lv = live_manifest(m.value.path);
+      if (lv.ok() && lv.value && lv.value->version >= m.value.version) {
+        drop();
+        continue;
+      }
+      auto [parent, base] = split_parent(m.value.path);
+      if (auto t = tails.find(id); t != tails.end()) {
+        if (!lv.ok() || !lv.value || lv.value->version != t->second.second) {
+          drop();
+          continue;
+        }
         Result<Fd> dir = open_dir_beneath(rootfd.get(), parent, false);
-        if (dir.ok() && check_file(dir.value.get(), std::string(base), m.value).empty()) {
-          Result<Fd> vdir = version_dir(m.value.path, true);
-          if (vdir.ok()) {
-            const std::vector<uint8_t> bytes = encode(m.value);
-            (void)write_file_durable(vdir.value.get(), manifest_name(m.value.version), bytes);
-          }
+        Fd lf(dir.ok() ? openat(dir.value.get(), std::string(base).c_str(),
+                                O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+                       : -1);
+        struct stat sb {};
+        if (lf.valid() && fstat(lf.get(), &sb) == 0 && S_ISREG(sb.st_mode) &&
+            static_cast<uint64_t>(sb.st_size) > lv.value->size) {
+          if (ftruncate(lf.get(), static_cast<off_t>(lv.value->size)) == 0)
+            (void)fsync_fd(lf.get(), "");
+        }
+        continue;  // resumable
+      }
+      if (exists(id)) continue;  // resumable
+      Result<Fd> dir = open_dir_beneath(rootfd.get(), parent, false);
+      if (dir.ok() && check_file(dir.value.get(), std::string(base), m.value).empty()) {
+        Result<Fd> vdir = version_dir(m.value.path, true);
+        if (vdir.ok()) {
+          const std::vector<uint8_t> bytes = encode(m.value);
+          (void)write_file_durable(vdir.value.get(), manifest_name(m.value.version), bytes);
         }
       }
       unlinkat(staging.get(), (id + ".progress").c_str(), 0);
@@ -427,8 +525,11 @@ struct Store::Impl {
     // Nothing to resume from: dropped.
     for (const auto& [name, is_dir] : list_dir(staging.get())) {
       if (is_dir || name.ends_with(kManifestSuffix) || name.ends_with(".tmp")) continue;
-      const bool progress_file = name.ends_with(".progress");
-      const std::string id = progress_file ? name.substr(0, name.size() - 9) : name;
+      std::string id = name;
+      if (const size_t t = name.find(".tail."); t != std::string::npos)
+        id = name.substr(0, t);
+      else if (name.ends_with(".progress"))
+        id = name.substr(0, name.size() - 9);
       struct stat st {};
       if (fstatat(staging.get(), (id + std::string(kManifestSuffix)).c_str(), &st,
                   AT_SYMLINK_NOFOLLOW) != 0) {
@@ -443,7 +544,14 @@ struct Staging::Impl {
   Store::Impl* store = nullptr;
   Manifest m;
   std::string id;
+  std::string data_name;  // in staging/: id, or the journal tail's name
   Fd data, progress;
+  // Journal mode (start_journal): an append to the live file is staged as its
+  // tail alone, bytes [tail_off, m.size), and publish() grows the live file in
+  // place; chunks below tail_off are the live version's, present from the start.
+  bool journal = false;
+  uint64_t tail_off = 0, base = 0, base_size = 0;
+  Fd live;                       // the live file (journal mode), opened at begin()
   std::vector<uint8_t> present;  // 1: verified and durable (as the mode says)
   uint64_t copied = 0;
   bool spent = false;
@@ -480,15 +588,136 @@ struct Staging::Impl {
       const std::string js = to_json(m).dump(2) + "\n";
       (void)write_file_durable(q.get(), "manifest.json",
                                {reinterpret_cast<const uint8_t*>(js.data()), js.size()});
-      renameat(store->staging.get(), id.c_str(), q.get(), "data");
+      renameat(store->staging.get(), data_name.c_str(), q.get(), "data");
       (void)fsync_fd(q.get(), "quarantine");
     } else {
-      unlinkat(store->staging.get(), id.c_str(), 0);
+      unlinkat(store->staging.get(), data_name.c_str(), 0);
     }
     unlinkat(store->staging.get(), (id + ".progress").c_str(), 0);
     unlinkat(store->staging.get(), (id + std::string(kManifestSuffix)).c_str(), 0);
     (void)fsync_fd(store->staging.get(), "staging");
     spent = true;
+  }
+
+  static std::string tail_name(const std::string& id, uint64_t base) {
+    return id + ".tail." + std::to_string(base);
+  }
+
+  // Journal mode: m extends the live version `lv` by appends. Its full chunks
+  // are lv's, the live file is lv's bytes (a plain file of one link, at least
+  // lv.size long), so only the tail travels and is written: an append costs
+  // its own size at DR, not the file's (a database journal of gigabytes
+  // appended every few milliseconds). false: not such an append; the caller
+  // stages the whole version. The old last partial chunk is checked byte for
+  // byte at seal(): if it was rewritten, not appended to, the version is
+  // staged whole after all (to_full).
+  Result<bool> start_journal(const Manifest& lv) {
+    using R = Result<bool>;
+    const uint32_t cs = m.chunk_size;
+    const uint64_t k = lv.size / cs;
+    if (lv.chunk_size != cs || k == 0 || m.size < lv.size || m.chunks.size() < k) return {};
+    for (uint64_t i = 0; i < k; ++i)
+      if (m.chunks[i] != lv.chunks[i]) return {};
+    auto [parent_path, name] = split_parent(m.path);
+    Result<Fd> parent = store->cached_dir(store->rootfd.get(), 'r', parent_path, false);
+    if (!parent.ok()) return {};
+    Fd lf(openat(parent.value.get(), std::string(name).c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+    struct stat sb {};
+    if (!lf.valid() || fstat(lf.get(), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
+        static_cast<uint64_t>(sb.st_size) < lv.size) {
+      return {};
+    }
+    const size_t n = m.chunks.size();
+    const std::string tname = tail_name(id, lv.version);
+    const std::string mname = id + std::string(kManifestSuffix), pname = id + ".progress";
+    bool resumed = false;
+    if (Result<Manifest> old = read_manifest(store->staging.get(), mname);
+        old.ok() && old.value == m) {
+      data = Fd(openat(store->staging.get(), tname.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+      progress = Fd(openat(store->staging.get(), pname.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+      if (data.valid() && progress.valid()) {
+        Result<std::vector<uint8_t>> p = read_small(store->staging.get(), pname, n + 1);
+        if (p.ok() && p.value.size() == n) {
+          present = std::move(p.value);
+          for (uint8_t& b : present) b = b == 1 ? 1 : 0;
+          resumed = true;
+        }
+      }
+    }
+    if (!resumed) {
+      // As a fresh whole staging (Store::begin): tail and progress first, the
+      // manifest last. A whole staging of the same version goes.
+      unlinkat(store->staging.get(), mname.c_str(), 0);
+      unlinkat(store->staging.get(), id.c_str(), 0);
+      data = Fd(openat(store->staging.get(), tname.c_str(),
+                       O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!data.valid()) return R::fail(walk_error(errno, "create staging for " + m.path));
+      if (ftruncate(data.get(), static_cast<off_t>(m.size - k * cs)) != 0) {
+        return R::fail(sys_error(errno, "size staging for " + m.path));
+      }
+      progress = Fd(openat(store->staging.get(), pname.c_str(),
+                           O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!progress.valid()) return R::fail(walk_error(errno, "create progress for " + m.path));
+      present.assign(n, 0);
+      std::fill_n(present.begin(), k, uint8_t{1});
+      if (Status w = write_all(progress.get(), present, 0, pname); !w.ok()) return R::fail(w.error);
+      if (Status w = store->sync(progress.get(), pname); !w.ok()) return R::fail(w.error);
+      const std::vector<uint8_t> bytes = encode(m);
+      if (Status w = write_file_durable(store->staging.get(), mname, bytes, !store->opt.group_sync);
+          !w.ok())
+        return R::fail(w.error);
+    }
+    std::fill_n(present.begin(), k, uint8_t{1});
+    data_name = tname;
+    journal = true;
+    tail_off = k * cs;
+    base = lv.version;
+    base_size = lv.size;
+    live = std::move(lf);
+    return {true, {}};
+  }
+
+  // The tail's chunks against the manifest, re-read from disk; an empty
+  // string when all is well.
+  std::string check_tail() {
+    struct stat sb {};
+    if (fstat(data.get(), &sb) != 0) return sys_error(errno, "fstat staging").message;
+    if (static_cast<uint64_t>(sb.st_size) != m.size - tail_off) {
+      return "staged tail is " + std::to_string(sb.st_size) + " bytes, not " +
+             std::to_string(m.size - tail_off);
+    }
+    std::vector<uint8_t> buf;
+    for (uint64_t i = tail_off / m.chunk_size; i < m.chunks.size(); ++i) {
+      const uint64_t len = chunk_length(m.size, m.chunk_size, i);
+      buf.resize(len);
+      for (uint64_t got = 0; got < len;) {
+        const ssize_t r = pread(data.get(), buf.data() + got, len - got,
+                                static_cast<off_t>(i * m.chunk_size - tail_off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return "chunk " + std::to_string(i) + " unreadable";
+        got += static_cast<uint64_t>(r);
+      }
+      if (sha256(buf) != m.chunks[i]) return "chunk " + std::to_string(i) + " differs";
+    }
+    return {};
+  }
+
+  // The old last partial chunk was rewritten, not appended to: the version
+  // is staged whole (the live prefix copied locally, then the tail), as if
+  // begin() had not taken it for an append.
+  Status to_full() {
+    Fd full(openat(store->staging.get(), id.c_str(),
+                   O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!full.valid()) return {walk_error(errno, "create staging for " + m.path)};
+    if (Status c = copy_range(live.get(), 0, full.get(), 0, tail_off); !c.ok()) return c;
+    if (Status c = copy_range(data.get(), 0, full.get(), tail_off, m.size - tail_off); !c.ok())
+      return c;
+    unlinkat(store->staging.get(), data_name.c_str(), 0);
+    data = std::move(full);
+    data_name = id;
+    journal = false;
+    live.reset();
+    return {};
   }
 };
 
@@ -534,7 +763,8 @@ Status Staging::write_chunk(uint64_t index, std::span<const uint8_t> bytes) {
                         m.path + ": chunk " + std::to_string(index) + " hash mismatch");
   }
   if (s.present[index]) return {};
-  if (Status w = s.store->writer->write(s.data.get(), bytes, index * m.chunk_size); !w.ok()) {
+  if (Status w = s.store->writer->write(s.data.get(), bytes, index * m.chunk_size - s.tail_off);
+      !w.ok()) {
     return Status::fail(w.error.code,
                         m.path + ": chunk " + std::to_string(index) + ": " + w.error.message);
   }
@@ -586,6 +816,26 @@ Status Staging::seal() {
                                               " chunk(s) missing, the first " +
                                               std::to_string(missing.front()));
   }
+  if (s.journal) {
+    // The tail against the manifest, re-read from disk: what publish() appends
+    // is what was verified. The chunks below it are the live version's.
+    if (std::string reason = s.check_tail(); !reason.empty()) {
+      s.quarantine(reason);
+      return Status::fail(Errc::hash_mismatch,
+                          m.path + " version " + std::to_string(m.version) +
+                              " failed verification and was quarantined: " + reason);
+    }
+    Result<bool> same =
+        s.base_size == s.tail_off
+            ? Result<bool>{true, {}}
+            : same_bytes(s.live.get(), s.tail_off, s.data.get(), 0, s.base_size - s.tail_off);
+    if (!same.ok()) return {same.error};
+    if (same.value) {
+      s.sealed = true;
+      return {};
+    }
+    if (Status f = s.to_full(); !f.ok()) return f;
+  }
   // The whole staged file against the manifest, re-read from disk: what is
   // renamed into place is what was verified.
   struct stat sb {};
@@ -594,7 +844,7 @@ Status Staging::seal() {
   if (static_cast<uint64_t>(sb.st_size) != m.size) {
     reason = "staged size " + std::to_string(sb.st_size) + " is not " + std::to_string(m.size);
   } else {
-    reason = check_file(st.staging.get(), s.id, m);
+    reason = check_file(st.staging.get(), s.data_name, m);
   }
   if (!reason.empty()) {
     s.quarantine(reason);
@@ -630,10 +880,57 @@ Status Staging::publish() {
                         m.path + ": version " + std::to_string(live.value->version) + " is live");
   }
 
+  const std::vector<uint8_t> manifest_bytes = encode(m);
+  if (s.journal) {
+    // The live file grows in place by the verified tail. The version it
+    // extends must still be the live one, in the same file.
+    struct stat lb {
+    }, fb{};
+    if (!live.value || live.value->version != s.base ||
+        fstatat(parent.value.get(), name.c_str(), &lb, AT_SYMLINK_NOFOLLOW) != 0 ||
+        fstat(s.live.get(), &fb) != 0 || lb.st_dev != fb.st_dev || lb.st_ino != fb.st_ino) {
+      return Status::fail(Errc::io, m.path + ": the live version changed during the transfer of " +
+                                        "version " + std::to_string(m.version) +
+                                        "; offer it again");
+    }
+    if (Status c = copy_range(s.data.get(), 0, s.live.get(), s.tail_off, m.size - s.tail_off);
+        !c.ok()) {
+      return c;
+    }
+    // Bytes beyond: an earlier publish of this tail that a crash cut short.
+    if (static_cast<uint64_t>(fb.st_size) > m.size &&
+        ftruncate(s.live.get(), static_cast<off_t>(m.size)) != 0) {
+      return {sys_error(errno, "truncate " + m.path)};
+    }
+    if (fchmod(s.live.get(), static_cast<mode_t>(m.mode)) != 0) return {sys_error(errno, "fchmod")};
+    const timespec times[2] = {{0, UTIME_OMIT},
+                               {static_cast<time_t>(m.mtime_ns / 1'000'000'000),
+                                static_cast<long>(m.mtime_ns % 1'000'000'000)}};
+    if (m.mtime_ns >= 0 && futimens(s.live.get(), times) != 0)
+      return {sys_error(errno, "futimens")};
+    // Always synced here, group sync or not: the manifest that makes the
+    // version live must never reach the disk before the bytes it describes.
+    if (Status r = fsync_fd(s.live.get(), m.path); !r.ok()) return r;
+    if (Status r = write_file_durable(vdir.value.get(), manifest_name(m.version), manifest_bytes,
+                                      !st.opt.group_sync);
+        !r.ok()) {
+      return r;
+    }
+    s.published = true;
+    return {};
+  }
+
   struct stat lb {};
   if (fstatat(parent.value.get(), name.c_str(), &lb, AT_SYMLINK_NOFOLLOW) == 0) {
     if (S_ISDIR(lb.st_mode)) {
       return Status::fail(Errc::escapes_root, m.path + ": a directory is in the way");
+    }
+    // Longer than its manifest: a journal tail's publish that failed half way
+    // (journal mode); the kept version must be its own bytes exactly.
+    if (S_ISREG(lb.st_mode) && live.value && static_cast<uint64_t>(lb.st_size) > live.value->size) {
+      Fd lf(openat(parent.value.get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!lf.valid() || ftruncate(lf.get(), static_cast<off_t>(live.value->size)) != 0)
+        return {sys_error(errno, "truncate " + m.path)};
     }
     // The previous live version stays readable as versions/<path>/<v>: a hard
     // link, no copy. EEXIST: a crash came between this link and the rename.
@@ -646,16 +943,15 @@ Status Staging::publish() {
       if (Status r = st.sync(vdir.value.get(), "versions of " + m.path); !r.ok()) return r;
     }
   }
-  if (renameat(st.staging.get(), s.id.c_str(), parent.value.get(), name.c_str()) != 0) {
+  if (renameat(st.staging.get(), s.data_name.c_str(), parent.value.get(), name.c_str()) != 0) {
     return {sys_error(errno, "rename into " + m.path)};
   }
   if (Status r = st.sync(parent.value.get(), "directory of " + m.path); !r.ok()) return r;
   // From here the version is live. Its manifest in versions/ makes it the
   // live version for the store; a crash before that is finished by
   // Store::open (recover) from the staging manifest, removed only after.
-  const std::vector<uint8_t> bytes = encode(m);
-  if (Status r =
-          write_file_durable(vdir.value.get(), manifest_name(m.version), bytes, !st.opt.group_sync);
+  if (Status r = write_file_durable(vdir.value.get(), manifest_name(m.version), manifest_bytes,
+                                    !st.opt.group_sync);
       !r.ok()) {
     return r;
   }
@@ -673,6 +969,7 @@ Status Staging::cleanup() {
   if (s.spent) return {};
   Result<Fd> vdir = st.version_dir(m.path, true);
   if (!vdir.ok()) return {vdir.error};
+  if (s.journal) unlinkat(st.staging.get(), s.data_name.c_str(), 0);  // the tail, now in place
   unlinkat(st.staging.get(), (s.id + ".progress").c_str(), 0);
   unlinkat(st.staging.get(), (s.id + std::string(kManifestSuffix)).c_str(), 0);
   (void)st.sync(st.staging.get(), "staging");
@@ -762,11 +1059,15 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& root, StoreOptions
   for (auto [sub, fd] :
        {std::pair{".srdx/staging", &impl->staging}, std::pair{".srdx/versions", &impl->versions},
         std::pair{".srdx/quarantine", &impl->quarantine}}) {
-    Result<Fd> d = open_dir_beneath(impl->rootfd.get(), sub, true);
-    if (!d.ok()) return R::fail(d.error.code, root + ": " + d.error.message);
+    Result<Fd> d = open_dir_beneath(impl->rootfd.get(), sub, !impl->opt.read_only);
+    if (!d.ok()) {
+      if (impl->opt.read_only && d.error.code == Errc::not_found)
+        return R::fail(Errc::not_found, root + ": not a replication store (no " + sub + ")");
+      return R::fail(d.error.code, root + ": " + d.error.message);
+    }
     *fd = std::move(d.value);
   }
-  impl->recover();
+  if (!impl->opt.read_only) impl->recover();
   return {std::unique_ptr<Store>(new Store(std::move(impl))), {}};
 }
 
@@ -795,6 +1096,13 @@ Result<Staging> Store::begin(const Manifest& m, std::optional<uint64_t> base) {
   s->id = to_hex(sha256({reinterpret_cast<const uint8_t*>(m.path.data()), m.path.size()}))
               .substr(0, 32) +
           "." + std::to_string(m.version);
+  s->data_name = s->id;
+  // An append to the live version: only the tail is staged (journal mode).
+  if (live.value && (!base || *base == live.value->version) && !st.path_deleted(m.path)) {
+    Result<bool> j = s->start_journal(*live.value);
+    if (!j.ok()) return fail(j.error);
+    if (j.value) return {Staging(std::move(s)), {}};
+  }
   const std::string mname = s->id + std::string(kManifestSuffix);
   const std::string pname = s->id + ".progress";
   const size_t n = m.chunks.size();
@@ -872,14 +1180,14 @@ Result<Staging> Store::begin(const Manifest& m, std::optional<uint64_t> base) {
     }
     bool any = false;
     for (uint64_t i = 0; i < k; ++i) any = any || !s->present[i];
-    Result<std::pair<Fd, std::string>> src;
+    Result<Impl::BytesAt> src = Result<Impl::BytesAt>::fail(Errc::not_found, "");
     if (any) {
       src = st.version_bytes(m.path, from->version,
                              live.value && !st.path_deleted(m.path) ? live.value->version : 0);
     }
     if (any && src.ok()) {
-      Fd sfd(openat(src.value.first.get(), src.value.second.c_str(),
-                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      Fd sfd(
+          openat(src.value.dir.get(), src.value.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
       struct stat sb {};
       if (sfd.valid() && fstat(sfd.get(), &sb) == 0 && S_ISREG(sb.st_mode)) {
         std::vector<uint8_t> buf;
@@ -958,10 +1266,10 @@ std::vector<Problem> Store::verify() const {
              "manifest names " + m.value.path + " version " + std::to_string(m.value.version)});
         continue;
       }
-      Result<std::pair<Fd, std::string>> where = st.version_bytes(path, v, live);
-      const std::string what =
-          where.ok() ? check_file(where.value.first.get(), where.value.second, m.value)
-                     : where.error.message;
+      Result<Impl::BytesAt> where = st.version_bytes(path, v, live);
+      const std::string what = where.ok() ? check_file(where.value.dir.get(), where.value.name,
+                                                       m.value, where.value.prefix)
+                                          : where.error.message;
       if (!what.empty()) {
         problems.push_back({path, v, (v == live ? "live: " : "kept: ") + what});
       }
@@ -1010,11 +1318,10 @@ Result<std::vector<Restored>> Store::restore(const std::string& path, const Rest
     if (!vdir.ok()) return R::fail(vdir.error);
     Result<Manifest> m = read_manifest(vdir.value.get(), manifest_name(*chosen));
     if (!m.ok()) return R::fail(m.error);
-    Result<std::pair<Fd, std::string>> src =
+    Result<Impl::BytesAt> src =
         st.version_bytes(p, *chosen, vs.value.back().live ? vs.value.back().version : 0);
     if (!src.ok()) return R::fail(src.error);
-    Fd sfd(
-        openat(src.value.first.get(), src.value.second.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    Fd sfd(openat(src.value.dir.get(), src.value.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!sfd.valid()) return R::fail(walk_error(errno, "open " + p));
 
     auto [parent, name_view] = split_parent(p);
@@ -1048,14 +1355,18 @@ Result<std::vector<Restored>> Store::restore(const std::string& path, const Rest
 }
 
 Result<std::vector<Problem>> verify(const std::string& root) {
-  Result<std::unique_ptr<Store>> s = Store::open(root);
+  StoreOptions ro;
+  ro.read_only = true;
+  Result<std::unique_ptr<Store>> s = Store::open(root, ro);
   if (!s.ok()) return Result<std::vector<Problem>>::fail(s.error);
   return {s.value->verify(), {}};
 }
 
 Result<std::vector<Restored>> restore(const std::string& root, const std::string& path,
                                       const RestorePoint& point, const std::string& target_dir) {
-  Result<std::unique_ptr<Store>> s = Store::open(root);
+  StoreOptions ro;
+  ro.read_only = true;
+  Result<std::unique_ptr<Store>> s = Store::open(root, ro);
   if (!s.ok()) return Result<std::vector<Restored>>::fail(s.error);
   return s.value->restore(path, point, target_dir);
 }

@@ -58,6 +58,10 @@ struct StoreOptions {
   // A few syncs per group instead of a dozen per file: what makes a tree of
   // small files (DICOM, HL7) go at disk speed (docs/replication.md).
   bool group_sync = false;
+  // For a tool beside a running receiver (srdxctl verify, restore): nothing
+  // is created and no crash leftover is finished or dropped (that is the
+  // receiver's, and its transfers may be in flight).
+  bool read_only = false;
 };
 
 struct VersionInfo {
@@ -139,7 +143,7 @@ class Store {
  public:
   // Opens (creating .srdx/ and its folders) the store at root, which must
   // exist and be a directory. Finishes a commit a crash interrupted after its
-  // rename.
+  // rename, and drops or repairs other staging leftovers (not read_only).
   static Result<std::unique_ptr<Store>> open(const std::string& root, StoreOptions opt = {});
   ~Store();
 
