@@ -1,7 +1,7 @@
-// libFuzzer target: the control API's request validation (control/request.h)
-// on arbitrary bytes. It must never crash, hang or throw; what it accepts
-// must be within the documented ranges and survive a JSON round trip; every
-// error message must itself be valid JSON once wrapped by error_json().
+// libFuzzer target: the control API's request validation (control/request.h:
+// probes and replication jobs) on arbitrary bytes. It must never crash, hang or throw; what it
+// accepts must be within the documented ranges and survive a JSON round trip; every error message
+// must itself be valid JSON once wrapped by error_json().
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -56,6 +56,37 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           "round trip changed the request");
   } else {
     check_error_message(err);
+  }
+
+  ReplicationRequest rr;
+  const std::string rerr = parse_replication_request(text, rr);
+  if (rerr.empty()) {
+    check(valid_job_name(rr.name), "accepted an invalid job name");
+    check(!rr.source.empty() && rr.source[0] == '/', "accepted a relative source");
+    check(valid_peer_name(rr.peer), "accepted an invalid replication peer");
+    check(rr.mode == "durable" || rr.mode == "received" || rr.mode == "async", "accepted a mode");
+    check(rr.include.size() <= kReplicationMaxIncludes, "too many include patterns");
+    check(rr.chunk_size >= 4096 && rr.chunk_size <= (16u << 20) &&
+              (rr.chunk_size & (rr.chunk_size - 1)) == 0,
+          "chunk_size out of range");
+    // Strings from the fuzzer may be invalid UTF-8: replaced when dumped, so
+    // only valid ones must survive the round trip unchanged.
+    const std::string again = json({{"name", rr.name},
+                                    {"source", rr.source},
+                                    {"peer", rr.peer},
+                                    {"mode", rr.mode},
+                                    {"include", rr.include},
+                                    {"continuous", rr.continuous},
+                                    {"chunk_size", rr.chunk_size}})
+                                  .dump(-1, ' ', false, json::error_handler_t::strict);
+    ReplicationRequest rr2;
+    check(parse_replication_request(again, rr2).empty(), "a re-serialized job is refused");
+    check(rr2.name == rr.name && rr2.source == rr.source && rr2.peer == rr.peer &&
+              rr2.mode == rr.mode && rr2.include == rr.include && rr2.continuous == rr.continuous &&
+              rr2.chunk_size == rr.chunk_size,
+          "round trip changed the job");
+  } else {
+    check_error_message(rerr);
   }
 
   uint64_t id = 0;
