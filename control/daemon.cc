@@ -78,6 +78,8 @@ void Daemon::on_event(const Event& ev, Time now) {
     if (jobs_ && jobs_->on_event(ev, now)) return;
     if (sink_ && sink_->on_event(ev, now)) return;
   }
+  // The jobs see a peer go down (their barriers fail at once); so does the log.
+  if (ev.type == EventType::peer_down && jobs_) (void)jobs_->on_event(ev, now);
   switch (ev.type) {
     case EventType::message_received:
       if (ev.flow != kEchoFlow) {

@@ -525,7 +525,10 @@ JobManager::Answer JobManager::barrier(const std::string& id_or_name,
             {{"ok", false},
              {"job", name},
              {"seconds", w->seconds},
-             {"error", "barrier: failed (the job stopped or failed before the DR confirmed)"}}};
+             {"error",
+              "barrier: failed: the DR went down, or the job stopped or failed, before it "
+              "confirmed (srdxctl replicate status " +
+                  name + ")"}}};
   }
   return {200, {{"ok", true}, {"job", name}, {"seconds", w->seconds}}};
 }

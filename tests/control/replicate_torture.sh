@@ -43,6 +43,7 @@ BARRIERS_FAILED=0
 barrier() {
   local before
   before=$(wc -l <"$LOGW")
+  local t0=$SECONDS
   if [[ $(api a POST /v1/replications/torture/barrier "{}" --max-time 40) == 200 ]] &&
     [[ $(jv 'd["ok"]') == True || $(jv 'd["ok"]') == true ]]; then
     ACKED=$before
@@ -50,6 +51,7 @@ barrier() {
     return 0
   fi
   BARRIERS_FAILED=$((BARRIERS_FAILED + 1))
+  ((SECONDS - t0 < 10)) || echo "  a barrier failed after $((SECONDS - t0)) s: $(head -c 300 "$BODY" 2>/dev/null)"
   return 1
 }
 
@@ -66,6 +68,7 @@ check() {
 
 say "$CYCLES cycles of kill -9"
 for ((cycle = 1; cycle <= CYCLES; cycle++)); do
+  cycle_start=$SECONDS failed_before=$BARRIERS_FAILED
   # Some replication, and a barrier that may or may not make it.
   sleep "0.$((RANDOM % 8 + 2))"
   barrier || true
@@ -83,7 +86,8 @@ for ((cycle = 1; cycle <= CYCLES; cycle++)); do
     sleep 0.5
   done
   check "$cycle"
-  echo "cycle $cycle: killed $victim; $ACKED writes acknowledged, all at DR"
+  echo "cycle $cycle: killed $victim; $ACKED writes acknowledged, all at DR" \
+    "($((SECONDS - cycle_start)) s, $((BARRIERS_FAILED - failed_before)) barriers failed)"
 done
 
 kill -TERM "$WRITER"

@@ -432,6 +432,42 @@ TEST_P(SessionTest, ARestartedSourcesTransferIsNeverTakenForTheOldOnesOfTheSameN
   EXPECT_NE(stat(dr("x.dcm").c_str(), &st), 0);
 }
 
+// What needs the carrier to say when a peer goes down (peer_down): the srdx
+// engine does; the fabric carrier does not (a provider's connection has no
+// such event), where the API's own barrier timeout answers.
+class PeerDownTest : public SessionTest {};
+
+TEST_P(PeerDownTest, ABarrierFailsWhenTheDrGoesDownInsteadOfWaitingForever) {
+  write_file(src("wal.log"), random_bytes(3 * kChunk, 30));
+  start(options(true));
+  ASSERT_TRUE(until_state(JobState::watching)) << source_->progress().error;
+  // The DR falls silent (its carrier is no longer polled) and a change waits.
+  write_file(src("wal.log"), random_bytes(kChunk, 31), true);
+  bool done = false, ok = true;
+  source_->barrier([&](bool k, double) {
+    ok = k;
+    done = true;
+  });
+  const Time start = dp::monotonic_now();
+  while (!done && dp::monotonic_now() - start < kHangGuard) {
+    if (!a_->poll_once(dp::monotonic_now()))
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  ASSERT_TRUE(done) << "the barrier neither completed nor failed with the DR down";
+  EXPECT_FALSE(ok);
+  // The DR back: a new barrier gets through.
+  done = false;
+  source_->barrier([&](bool k, double) {
+    ok = k;
+    done = true;
+  });
+  ASSERT_TRUE(pump([&] { return done; }));
+  EXPECT_TRUE(ok);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engine, PeerDownTest, ::testing::Values(Kind{"engine_udp", make_engine}),
+                         [](const ::testing::TestParamInfo<Kind>& p) { return p.param.name; });
+
 INSTANTIATE_TEST_SUITE_P(Carriers, SessionTest,
                          ::testing::Values(Kind{"engine_udp", make_engine},
                                            Kind{"fabric_shm", make_shm}),

@@ -778,6 +778,16 @@ struct Source::Impl {
         if (in.type == EventType::message_received) {
           Result<proto::Msg> m = proto::decode(in.data);
           if (m.ok() && m.value.job == opt.job_id) on_reply(m.value, now);
+        } else if (in.type == EventType::peer_down) {
+          // No barrier can be confirmed by a DR that is down: each fails
+          // now, not at its caller's timeout (the caller asks again).
+          std::lock_guard<std::mutex> l(pmu);
+          for (Barrier& b : barriers)
+            done_barriers.push_back({std::move(b.done), false, seconds_between(b.asked, now)});
+          barriers.clear();
+          for (Barrier& b : asked_barriers)
+            done_barriers.push_back({std::move(b.done), false, seconds_between(b.asked, now)});
+          asked_barriers.clear();
         } else {
           on_sent(in.cookie & kSeqMask, in.type == EventType::send_completed, now);
         }
@@ -983,6 +993,10 @@ bool Source::on_event(const Event& ev, Time) {
       if (!s.ours(ev.cookie)) return false;
       s.box.put_in({ev.type, ev.peer, ev.cookie, ev.reason, {}});
       return true;
+    case EventType::peer_down:
+      // Seen, not taken: every job to that peer and the daemon see it too.
+      if (ev.peer == s.peer) s.box.put_in({ev.type, ev.peer, 0, ev.reason, {}});
+      return false;
     default:
       return false;
   }
