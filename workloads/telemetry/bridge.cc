@@ -259,6 +259,7 @@ bool Edge::on_event(const Event& ev, Time now) {
   if (ev.type == EventType::send_failed || ev.type == EventType::send_completed) {
     if ((ev.cookie & kCookieMask) != kCookieTag) return false;
     if (ev.type == EventType::send_failed) {
+      if (!carrier_.peer_reachable(central_)) down_ = true;
       auto it = inflight_.find(ev.cookie & ~kCookieMask);
       if (it != inflight_.end()) {
         std::lock_guard<std::mutex> l(mu_);
@@ -268,6 +269,10 @@ bool Edge::on_event(const Event& ev, Time now) {
       }
     }
     return true;
+  }
+  if ((ev.type == EventType::peer_up || ev.type == EventType::peer_down) && ev.peer == central_) {
+    down_ = ev.type == EventType::peer_down;
+    return false;  // others may want it too
   }
   if (ev.type != EventType::message_received || !is_telemetry_flow(ev.flow)) return false;
   if (ev.peer != central_) return true;
@@ -287,7 +292,9 @@ bool Edge::on_event(const Event& ev, Time now) {
 }
 
 void Edge::tick(Time now) {
-  const bool reachable = carrier_.peer_reachable(central_);
+  // Reachable until the carrier says the peer is down (a connection is made
+  // by the first send), and again once it is up.
+  const bool reachable = !down_ || carrier_.peer_reachable(central_);
   reachable_ = reachable;
   // Batches unanswered too long go back to the backlog.
   for (auto it = inflight_.begin(); it != inflight_.end();) {
@@ -315,7 +322,9 @@ void Edge::tick(Time now) {
         }
         q->clear();
       }
-      return;
+      // One spooled batch a second as a probe: it makes the carrier try to
+      // reach the peer again.
+      if (now - last_probe_ < Duration::seconds(1) || spool_->stats().backlog == 0) return;
     }
     alarms.assign(std::make_move_iterator(alarms_.begin()), std::make_move_iterator(alarms_.end()));
     alarms_.clear();
@@ -350,6 +359,10 @@ void Edge::tick(Time now) {
     size_t batches = opt_.window > inflight_.size() ? opt_.window - inflight_.size() : 0;
     if (batches == 0 && spool_->stats().backlog > 0 && inflight_.size() < opt_.window * 2) {
       batches = 1;
+    }
+    if (!reachable) {
+      batches = 1;
+      last_probe_ = now;
     }
     for (size_t b = 0; b < batches; ++b) {
       Result<std::vector<Spooled>> got = spool_->take_backlog(opt_.batch_records, opt_.batch_bytes);

@@ -149,6 +149,8 @@ class Edge {
   EdgeStatus st_;
 
   // Carrier thread only.
+  bool down_ = false;  // the carrier said peer_down, and not peer_up since
+  Time last_probe_;
   uint64_t next_batch_ = 1;
   std::map<uint64_t, Inflight> inflight_;
   std::atomic<size_t> inflight_count_{0};
