@@ -257,16 +257,16 @@ void Edge::send_batch(std::vector<Item>& items, uint16_t flow, Time now, bool re
 bool Edge::on_event(const Event& ev, Time now) {
   (void)now;
   if (ev.type == EventType::send_failed || ev.type == EventType::send_completed) {
+    // Only the results of this edge's batches in flight are its own.
     if ((ev.cookie & kCookieMask) != kCookieTag) return false;
+    auto it = inflight_.find(ev.cookie & ~kCookieMask);
+    if (it == inflight_.end()) return false;
     if (ev.type == EventType::send_failed) {
       if (!carrier_.peer_reachable(central_)) down_ = true;
-      auto it = inflight_.find(ev.cookie & ~kCookieMask);
-      if (it != inflight_.end()) {
-        std::lock_guard<std::mutex> l(mu_);
-        for (uint64_t rid : it->second.rids) spool_->nack(rid);
-        inflight_.erase(it);
-        inflight_count_ = inflight_.size();
-      }
+      std::lock_guard<std::mutex> l(mu_);
+      for (uint64_t rid : it->second.rids) spool_->nack(rid);
+      inflight_.erase(it);
+      inflight_count_ = inflight_.size();
     }
     return true;
   }
@@ -457,9 +457,8 @@ void Central::on_published(int mid) {
 
 bool Central::on_event(const Event& ev, Time now) {
   (void)now;
-  if (ev.type == EventType::send_completed || ev.type == EventType::send_failed) {
-    return (ev.cookie & kCookieMask) == kCookieTag;
-  }
+  // The results of acks need nothing: a lost ack makes the edge send again.
+  if (ev.type != EventType::message_received) return false;
   if (ev.type != EventType::message_received || !is_telemetry_flow(ev.flow)) return false;
   Result<Msg> m = decode(ev.data);
   std::lock_guard<std::mutex> l(mu_);
@@ -490,7 +489,21 @@ bool Central::on_event(const Event& ev, Time now) {
     ++st_.published;
     const double lat = now_ns > r.publish_ns ? static_cast<double>(now_ns - r.publish_ns) / 1e9 : 0;
     (r.alarm ? st_.alarm_latency : st_.latency).add(lat);
-    if (r.alarm) ++st_.alarms;
+    if (r.alarm) {
+      ++st_.alarms;
+      // The payload names the sample topic and the state (Edge::on_message).
+      const std::string_view p(reinterpret_cast<const char*>(r.payload.data()), r.payload.size());
+      const size_t at = p.find("\"topic\":\"");
+      if (at != std::string_view::npos) {
+        const size_t from = at + 9, to = p.find('"', from);
+        if (to != std::string_view::npos) {
+          const std::string topic(p.substr(from, to - from));
+          if (st_.alarm_state.size() < kMaxLatest || st_.alarm_state.count(topic)) {
+            st_.alarm_state[topic] = p.find("\"state\":\"raised\"") != std::string_view::npos;
+          }
+        }
+      }
+    }
     if (r.qos == 1) {
       mids_[mid.value] = key;
       ++pb.waiting;

@@ -181,6 +181,9 @@ struct CentralStatus {
   std::vector<Gap> last_gaps;  // newest last, at most 16
   // Latest value per topic, bounded (status and metrics read it).
   std::map<std::string, TopicLatest> latest;
+  // Alarms seen, by the sample topic they are about: raised (true) or
+  // cleared; bounded like `latest`.
+  std::map<std::string, bool> alarm_state;
 };
 
 class Central {
