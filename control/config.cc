@@ -184,7 +184,9 @@ const std::vector<Opt>& options_table() {
       {"telemetry", "telemetry.client-id", nullptr,
        "MQTT client id of the bridge (a persistent session; default srdxd-ROLE)"},
       {"telemetry", "telemetry.topic", nullptr,
-       "edge: a topic filter to subscribe to (+ and # wildcards); repeatable", true},
+       "edge: a topic filter to subscribe to (+ and # wildcards; in the config file, where # "
+       "starts a comment, write turbine/* for turbine/#); repeatable",
+       true},
       {"telemetry", "telemetry.qos", "1", "edge: subscription QoS, 0 or 1"},
       {"telemetry", "telemetry.central", nullptr, "edge: the peer (a [peers] name) to ship to"},
       {"telemetry", "telemetry.alarm", nullptr,
@@ -723,6 +725,15 @@ void parse_rest(const Values& v, DaemonConfig& c, bool read_token) {
 
 // [replication]: paths are absolute; dr-root must exist as a directory now
 // (the state dir is created at start, not by --check-config).
+// The config file reads '#' as the start of a comment, wherever it is, so
+// MQTT's multi-level wildcard is written '*' there (as the last level of a
+// filter: turbine/* is turbine/#); the command line takes either.
+std::string hash_alias(std::string filter) {
+  if (filter == "*") return "#";
+  if (filter.size() >= 2 && filter.compare(filter.size() - 2, 2, "/*") == 0) filter.back() = '#';
+  return filter;
+}
+
 void parse_telemetry(const Values& v, DaemonConfig& c) {
   TelemetryConfig& t = c.telemetry;
   t.role = v.get("telemetry.role");
@@ -751,14 +762,21 @@ void parse_telemetry(const Values& v, DaemonConfig& c) {
   if (t.client_id.empty() || t.client_id.size() > 128) {
     fail("telemetry.client-id", "empty or longer than 128 bytes");
   }
-  t.topics = v.list("telemetry.topic");
+  for (const std::string& f : v.list("telemetry.topic")) t.topics.push_back(hash_alias(f));
   for (const std::string& f : t.topics) {
     if (std::string why = telemetry::check_filter(f); !why.empty()) {
       fail("telemetry.topic", quote(f) + ": " + why);
     }
   }
   t.qos = static_cast<int>(parse_uint("telemetry.qos", v.get("telemetry.qos"), 0, 1));
-  t.alarms = v.list("telemetry.alarm");
+  for (std::string a : v.list("telemetry.alarm")) {
+    const size_t b = a.find_first_not_of(" \t");
+    const size_t e = b == std::string::npos ? std::string::npos : a.find_first_of(" \t", b);
+    if (b != std::string::npos)
+      a = a.substr(0, b) + hash_alias(a.substr(b, e - b)) +
+          (e == std::string::npos ? "" : a.substr(e));
+    t.alarms.push_back(a);
+  }
   for (const std::string& a : t.alarms) {
     telemetry::Result<telemetry::Rule> r = telemetry::parse_rule(a);
     if (!r.ok()) fail("telemetry.alarm", r.error.message);
