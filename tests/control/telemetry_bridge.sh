@@ -110,7 +110,25 @@ grep -q '^srdx_telemetry_latest_value{turbine="7",sensor="rpm"}' "$WORK/b.metric
 grep -q '^srdx_telemetry_latency_seconds_count{kind="data"}' "$WORK/b.metrics" || fail "metrics: no latency"
 metrics a >/dev/null
 grep -q '^srdx_telemetry_alarms_total{state="raised"} 1' "$WORK/a.metrics" || fail "metrics: edge alarms"
-ok "GET /v1/telemetry, srdxctl telemetry status [--json] and /metrics"
+for n in a b; do
+  "$PY" "$HERE/prom_check.py" "$WORK/$n.metrics" --require srdx_telemetry_up ||
+    fail "$n: /metrics is not valid Prometheus text"
+done
+# Every telemetry metric the Grafana dashboard queries is one an edge or a
+# central appliance exports.
+"$PY" - "$HERE/../../dashboards/srdx-grafana.json" "$WORK/a.metrics" "$WORK/b.metrics" <<'PYEOF' ||
+import re, sys
+dashboard = open(sys.argv[1], encoding="utf-8").read()
+exported = set()
+for f in sys.argv[2:]:
+    exported |= set(re.findall(r"^# TYPE (\w+) ", open(f, encoding="utf-8").read(), re.M))
+wanted = {re.sub(r"_bucket$", "", m) for m in re.findall(r"\bsrdx_telemetry_\w+", dashboard)}
+missing = sorted(wanted - exported)
+if not wanted or missing:
+    sys.exit("the dashboard queries telemetry metrics srdxd does not export: " + ", ".join(missing))
+PYEOF
+  fail "dashboards/srdx-grafana.json and the telemetry metrics disagree"
+ok "GET /v1/telemetry, srdxctl telemetry status [--json], /metrics and the dashboard's metrics"
 
 # ---- kill -9 of the edge, then of the central appliance, under QoS 1 load ----------
 say "publishing $N QoS 1 messages; kill -9 of a, then of b, meanwhile"
