@@ -308,6 +308,13 @@ Status Spool::sync() {
   return {};
 }
 
+int Spool::take_sync_fd() {
+  if (!dirty_ || segments_.empty()) return -1;
+  const int fd = ::fcntl(segments_.rbegin()->second.fd, F_DUPFD_CLOEXEC, 0);
+  if (fd >= 0) dirty_ = false;
+  return fd;
+}
+
 SpoolStats Spool::stats() const {
   SpoolStats s = counters_;
   s.bytes = bytes_;

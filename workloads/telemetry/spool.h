@@ -93,6 +93,10 @@ class Spool {
   void nack(uint64_t rid);
   // fsyncs the segment being written (FsyncPolicy::interval calls it).
   Status sync();
+  // For a sync outside the caller's lock: a duplicate of the descriptor of
+  // the segment being written (the caller fdatasyncs and closes it), or -1
+  // when nothing was appended since the last sync.
+  int take_sync_fd();
 
   SpoolStats stats() const;
 
