@@ -4,6 +4,7 @@
 // as decimal text, every 1/RATE s for each of N turbines (model.h).
 //
 //   srdx-turbines --broker 127.0.0.1:1883 --turbines 20 --rate 10 --duration 60
+#include <atomic>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <csignal>
@@ -76,7 +77,10 @@ int main(int argc, char** argv) {
   mo.protocol = static_cast<int>(mqtt_version);
   mo.client_id = client_id;
   mo.clean_session = true;
-  telemetry::MqttClient mqtt(mo, {});
+  std::atomic<uint64_t> acked{0};
+  telemetry::MqttClient::Handlers handlers;
+  handlers.published = [&acked](int) { acked.fetch_add(1, std::memory_order_relaxed); };
+  telemetry::MqttClient mqtt(mo, std::move(handlers));
   if (telemetry::Status s = mqtt.start(); !s.ok()) {
     const std::string m = s.error.message;
     std::cerr << "srdx-turbines: " << m.substr(0, m.find("; retrying")) << "\n";
@@ -114,9 +118,22 @@ int main(int argc, char** argv) {
     next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(period);
     std::this_thread::sleep_until(next);
   }
-  // Let the network thread flush what is queued.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Let the network thread send what is queued: QoS 1 until the broker has
+  // acknowledged every message (at most 60 s), QoS 0 a moment.
+  const auto flush_until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  if (qos == 1) {
+    while (acked.load() < sent && std::chrono::steady_clock::now() < flush_until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  } else {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
   mqtt.stop();
+  if (qos == 1 && acked.load() < sent) {
+    std::fprintf(stderr, "srdx-turbines: %llu messages not acknowledged by the broker\n",
+                 static_cast<unsigned long long>(sent - acked.load()));
+    errors += sent - acked.load();
+  }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
