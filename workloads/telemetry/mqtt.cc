@@ -21,10 +21,12 @@ MqttClient::MqttClient(MqttOptions opt, Handlers h) : opt_(std::move(opt)), h_(s
                        opt_.protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
   mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);
   if (opt_.protocol == 5) {
-    // QoS 1 messages in flight each way (MQTT 5 Receive/Send Maximum; the
-    // default 20 caps a bridge at 20 per round trip).
+    // QoS 1 messages the broker may have in flight to us (MQTT 5 Receive
+    // Maximum; the default 20 caps a subscriber at 20 per round trip). The
+    // send side stays at libmosquitto's default: raised past what the broker
+    // accepts, it made the broker drop the connection and the client resend
+    // (duplicates).
     mosquitto_int_option(mosq_, MOSQ_OPT_RECEIVE_MAXIMUM, 65535);
-    mosquitto_int_option(mosq_, MOSQ_OPT_SEND_MAXIMUM, 65535);
   }
   mosquitto_connect_callback_set(mosq_, &MqttClient::on_connect);
   mosquitto_disconnect_callback_set(mosq_, &MqttClient::on_disconnect);
