@@ -5,8 +5,8 @@
 // duplicates and gaps are found at the centre; the spool covers a peer
 // outage and drains in order; a full spool drops (and the centre reports as
 // gaps) QoS 0 messages and holds QoS 1 ones at the broker until there is
-// room; the seed's alarm rule fires above 80 and not at 80; huge payloads, topic floods and a broker down at start are refused
-// or reported, never a crash.
+// room; the seed's alarm rule fires above 80 and not at 80; huge payloads, topic floods and a
+// broker down at start are refused or reported, never a crash.
 #include "telemetry/bridge.h"
 
 #include <gtest/gtest.h>
