@@ -1,9 +1,9 @@
 // srdx-turbines' model (apps/turbines/model.h): plausible values, overheats
 // above 80 °F now and then (the demo's alarms), vibration bursts, rpm that
 // follows the wind, and the same samples for the same seed.
-#include "model.h"
-
 #include <gtest/gtest.h>
+
+#include "model.h"
 
 namespace srdx::turbines {
 namespace {
