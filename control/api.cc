@@ -410,7 +410,9 @@ void ApiServer::route(const httplib::Request& req, const std::string& body,
     in.sink = d_.sink_metrics();
     in.replication_refused = d_.jobs().refused();
     res.status = 200;
-    res.set_content(render_prometheus(in), "text/plain; version=0.0.4; charset=utf-8");
+    std::string text = render_prometheus(in);
+    if (MqttBridgeService* t = d_.telemetry_bridge()) text += t->prometheus();
+    res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
     return;
   }
   if (seg.size() < 2 || seg[0] != "v1") {
@@ -552,6 +554,16 @@ void ApiServer::route(const httplib::Request& req, const std::string& body,
       return;
     }
     return not_allowed("GET, DELETE");
+  }
+  if (what == "telemetry" && seg.size() == 2) {
+    if (!get) return not_allowed("GET");
+    MqttBridgeService* t = d_.telemetry_bridge();
+    if (!t) {
+      error(res, 404, "telemetry is off (telemetry.role = off in [telemetry])");
+      return;
+    }
+    reply(res, 200, t->status_json());
+    return;
   }
   if (what == "replications" && seg.size() == 2) {
     if (m == "POST") {

@@ -16,6 +16,8 @@
 #include "loop/secret_file.h"
 #include "request.h"
 #include "sim/units.h"
+#include "telemetry/rules.h"
+#include "telemetry/topic.h"
 
 namespace po = boost::program_options;
 
@@ -48,8 +50,9 @@ struct Opt {
 };
 
 // Groups in --help order.
-const char* const kGroups[] = {"link",    "carrier",  "engine", "endpoint", "keys",       "peers",
-                               "control", "services", "log",    "daemon",   "replication"};
+const char* const kGroups[] = {"link", "carrier", "engine",      "endpoint",
+                               "keys", "peers",   "control",     "services",
+                               "log",  "daemon",  "replication", "telemetry"};
 const char* group_caption(std::string_view g) {
   if (g == "link") return "Link ([link] in the config file)";
   if (g == "carrier") return "Carrier: what moves the messages ([carrier]; read at start)";
@@ -61,6 +64,7 @@ const char* group_caption(std::string_view g) {
   if (g == "services") return "Measurement responders ([services])";
   if (g == "log") return "Logging ([log])";
   if (g == "replication") return "DR replication jobs and DR site ([replication]; read at start)";
+  if (g == "telemetry") return "MQTT telemetry bridge ([telemetry]; read at start)";
   return "Daemon ([daemon])";
 }
 
@@ -172,6 +176,33 @@ const std::vector<Opt>& options_table() {
        "region= is not one of them (HDS: the EEA); empty: any region"},
       {"replication", "replication.site", "", "this appliance's site name (audit, status)"},
       {"replication", "replication.region", "", "this appliance's region (audit, status)"},
+      {"telemetry", "telemetry.role", "off",
+       "off, edge (subscribe to the local MQTT broker, ship to telemetry.central) or central "
+       "(publish what edges send to the local broker)"},
+      {"telemetry", "telemetry.broker", "127.0.0.1:1883", "the local MQTT broker, HOST:PORT"},
+      {"telemetry", "telemetry.mqtt-version", "5", "5 or 3.1.1"},
+      {"telemetry", "telemetry.client-id", nullptr,
+       "MQTT client id of the bridge (a persistent session; default srdxd-ROLE)"},
+      {"telemetry", "telemetry.topic", nullptr,
+       "edge: a topic filter to subscribe to (+ and # wildcards; in the config file, where # "
+       "starts a comment, write turbine/* for turbine/#); repeatable",
+       true},
+      {"telemetry", "telemetry.qos", "1", "edge: subscription QoS, 0 or 1"},
+      {"telemetry", "telemetry.central", nullptr, "edge: the peer (a [peers] name) to ship to"},
+      {"telemetry", "telemetry.alarm", nullptr,
+       "edge: an alarm rule, FILTER OP NUMBER [for N samples], e.g. "
+       "turbine/+/temperature > 80 for 3 samples; repeatable",
+       true},
+      {"telemetry", "telemetry.alarm-topic", "srdx/alarms",
+       "edge: alarms are published to ALARM-TOPIC/<sample topic>"},
+      {"telemetry", "telemetry.spool-dir", nullptr,
+       "edge: the store-and-forward spool (absolute; default STATE-DIR/telemetry-spool)"},
+      {"telemetry", "telemetry.spool-max", "256MiB", "edge: the spool's bound on disk"},
+      {"telemetry", "telemetry.fsync", "interval",
+       "edge: interval (fsync the spool every 100 ms; QoS 1 survives kill -9) or always "
+       "(fsync before each QoS 1 acknowledgement; survives power loss)"},
+      {"telemetry", "telemetry.gap-timeout", "10s",
+       "central: a missing sequence number counts as a gap after this long"},
   };
   return t;
 }
@@ -694,6 +725,94 @@ void parse_rest(const Values& v, DaemonConfig& c, bool read_token) {
 
 // [replication]: paths are absolute; dr-root must exist as a directory now
 // (the state dir is created at start, not by --check-config).
+// The config file reads '#' as the start of a comment, wherever it is, so
+// MQTT's multi-level wildcard is written '*' there (as the last level of a
+// filter: turbine/* is turbine/#); the command line takes either.
+std::string hash_alias(std::string filter) {
+  if (filter == "*") return "#";
+  if (filter.size() >= 2 && filter.compare(filter.size() - 2, 2, "/*") == 0) filter.back() = '#';
+  return filter;
+}
+
+void parse_telemetry(const Values& v, DaemonConfig& c) {
+  TelemetryConfig& t = c.telemetry;
+  t.role = v.get("telemetry.role");
+  if (t.role != "off" && t.role != "edge" && t.role != "central") {
+    fail("telemetry.role", quote(t.role) + " is not a role; accepted: off, edge, central");
+  }
+  {
+    const std::string b = v.get("telemetry.broker");
+    const size_t colon = b.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+      fail("telemetry.broker", quote(b) + " is not HOST:PORT; accepted e.g. 127.0.0.1:1883");
+    }
+    t.broker_host = b.substr(0, colon);
+    t.broker_port =
+        static_cast<uint16_t>(parse_uint("telemetry.broker", b.substr(colon + 1), 1, 65535));
+  }
+  const std::string ver = v.get("telemetry.mqtt-version");
+  if (ver == "5") {
+    t.mqtt_version = 5;
+  } else if (ver == "3.1.1" || ver == "4") {
+    t.mqtt_version = 4;
+  } else {
+    fail("telemetry.mqtt-version", quote(ver) + " is not an MQTT version; accepted: 5, 3.1.1");
+  }
+  t.client_id = v.has("telemetry.client-id") ? v.get("telemetry.client-id") : "srdxd-" + t.role;
+  if (t.client_id.empty() || t.client_id.size() > 128) {
+    fail("telemetry.client-id", "empty or longer than 128 bytes");
+  }
+  for (const std::string& f : v.list("telemetry.topic")) t.topics.push_back(hash_alias(f));
+  for (const std::string& f : t.topics) {
+    if (std::string why = telemetry::check_filter(f); !why.empty()) {
+      fail("telemetry.topic", quote(f) + ": " + why);
+    }
+  }
+  t.qos = static_cast<int>(parse_uint("telemetry.qos", v.get("telemetry.qos"), 0, 1));
+  for (std::string a : v.list("telemetry.alarm")) {
+    const size_t b = a.find_first_not_of(" \t");
+    const size_t e = b == std::string::npos ? std::string::npos : a.find_first_of(" \t", b);
+    if (b != std::string::npos)
+      a = a.substr(0, b) + hash_alias(a.substr(b, e - b)) +
+          (e == std::string::npos ? "" : a.substr(e));
+    t.alarms.push_back(a);
+  }
+  for (const std::string& a : t.alarms) {
+    telemetry::Result<telemetry::Rule> r = telemetry::parse_rule(a);
+    if (!r.ok()) fail("telemetry.alarm", r.error.message);
+  }
+  t.alarm_topic = v.get("telemetry.alarm-topic");
+  if (std::string why = telemetry::check_topic(t.alarm_topic); !why.empty()) {
+    fail("telemetry.alarm-topic", quote(t.alarm_topic) + ": " + why);
+  }
+  t.spool_dir = v.has("telemetry.spool-dir") ? v.get("telemetry.spool-dir")
+                                             : c.replication.state_dir + "/telemetry-spool";
+  if (t.spool_dir.empty() || t.spool_dir[0] != '/') {
+    fail("telemetry.spool-dir", quote(t.spool_dir) + "; accepted: an absolute path");
+  }
+  t.spool_max = parse_size_or_fail("telemetry.spool-max", v.get("telemetry.spool-max"), 1 << 20,
+                                   uint64_t{1} << 40);
+  const std::string fs = v.get("telemetry.fsync");
+  if (fs != "interval" && fs != "always") {
+    fail("telemetry.fsync", quote(fs) + "; accepted: interval, always");
+  }
+  t.fsync_always = fs == "always";
+  t.gap_timeout = parse_duration_or_fail("telemetry.gap-timeout", v.get("telemetry.gap-timeout"),
+                                         Duration::millis(10), Duration::seconds(86400));
+  if (t.role == "edge") {
+    if (t.topics.empty()) fail("telemetry.topic", "role edge needs at least one topic filter");
+    if (!v.has("telemetry.central")) fail("telemetry.central", "role edge needs the central peer");
+    t.central = v.get("telemetry.central");
+    bool known = false;
+    for (const PeerConfig& p : c.peers) known |= p.name == t.central;
+    if (!known) fail("telemetry.central", quote(t.central) + " is not a peer in [peers]");
+  } else if (!t.topics.empty() || !t.alarms.empty() || v.has("telemetry.central")) {
+    fail(t.topics.empty() ? (t.alarms.empty() ? "telemetry.central" : "telemetry.alarm")
+                          : "telemetry.topic",
+         "only with telemetry.role = edge (it is " + t.role + ")");
+  }
+}
+
 void parse_replication(const Values& v, DaemonConfig& c) {
   ReplicationConfig& r = c.replication;
   auto absolute = [&](const char* option, const std::string& text) {
@@ -953,6 +1072,7 @@ ParseResult parse_config(const std::vector<std::string>& args, DaemonConfig& out
     parse_rest(v, c, read_token);
     parse_keys(v, c);
     parse_replication(v, c);
+    parse_telemetry(v, c);
     out = std::move(c);
     r.outcome = vm.count("check-config") ? ParseOutcome::check : ParseOutcome::run;
   } catch (const Invalid& e) {

@@ -78,6 +78,28 @@ struct ReplicationConfig {
   bool operator==(const ReplicationConfig&) const = default;
 };
 
+// [telemetry] (read at start): the MQTT telemetry bridge (issue 15,
+// control/mqtt_bridge.h). role edge: subscribe to the local broker's topics
+// and ship them to the `central` peer; role central: publish what edges send
+// to the local broker; off: neither.
+struct TelemetryConfig {
+  std::string role = "off";  // off, edge, central
+  std::string broker_host = "127.0.0.1";
+  uint16_t broker_port = 1883;
+  int mqtt_version = 5;             // 5 or 4 (3.1.1)
+  std::string client_id;            // default srdxd-ROLE
+  std::vector<std::string> topics;  // edge: filters subscribed
+  int qos = 1;                      // edge: subscription QoS
+  std::string central;              // edge: the peer (by name) to ship to
+  std::vector<std::string> alarms;  // edge: rules, checked here
+  std::string alarm_topic = "srdx/alarms";
+  std::string spool_dir;  // edge; default STATE-DIR/telemetry-spool
+  uint64_t spool_max = 256ull << 20;
+  bool fsync_always = false;
+  Duration gap_timeout = Duration::seconds(10);  // central
+  bool operator==(const TelemetryConfig&) const = default;
+};
+
 // A site or region name: 1..64 of [A-Za-z0-9._-] (eu-west-3, paris-1).
 bool valid_place_name(std::string_view name);
 
@@ -108,6 +130,7 @@ struct DaemonConfig {
   Duration drain_timeout = Duration::seconds(5);
   Duration probe_every = Duration::zero();  // 0: no periodic probing
   ReplicationConfig replication;
+  TelemetryConfig telemetry;
 };
 
 enum class ParseOutcome { run, check, help, version, error };

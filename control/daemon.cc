@@ -71,6 +71,13 @@ void Daemon::post(std::function<void(Time)> cmd) {
 // ---- poller thread -------------------------------------------------------------------
 
 void Daemon::on_event(const Event& ev, Time now) {
+  // Telemetry's messages, and the send results of its batches (peer_up and
+  // peer_down go on to be logged below).
+  if (telemetry_bridge_ &&
+      (ev.type != EventType::message_received || telemetry::is_telemetry_flow(ev.flow)) &&
+      telemetry_bridge_->on_event(ev, now)) {
+    return;
+  }
   // Replication first: its messages, and the send results of its cookies
   // (the jobs' Sources, then the DR side's Sink, say whether they were theirs).
   if ((ev.type == EventType::message_received && ev.flow == replicate::kReplicationFlow) ||
@@ -144,6 +151,7 @@ void Daemon::on_tick(Time now) {
   pinger_->tick(now);
   if (jobs_) jobs_->tick(now);
   if (sink_) sink_->tick(now);
+  if (telemetry_bridge_) telemetry_bridge_->tick(now);
   if (now - last_refresh_ >= kSnapshotEvery) refresh_snapshot(now);
 }
 
@@ -600,6 +608,25 @@ int Daemon::run() {
   apply_peers(cfg_.peers, dp::monotonic_now());
   refresh_snapshot(dp::monotonic_now());
   jobs_->resume();
+  if (cfg_.telemetry.role != "off") {
+    PeerId central = kNoPeer;
+    if (cfg_.telemetry.role == "edge") {
+      auto it = peer_ids_.find(cfg_.telemetry.central);
+      if (it == peer_ids_.end()) {
+        SRDX_LOG_ERROR("cannot start: telemetry.central: peer '%s' could not be added",
+                       cfg_.telemetry.central.c_str());
+        return 1;
+      }
+      central = it->second;
+    }
+    std::string err;
+    telemetry_bridge_ = MqttBridgeService::create(cfg_.telemetry, *carrier_, central, err);
+    if (!telemetry_bridge_) {
+      SRDX_LOG_ERROR("cannot start: telemetry: %s", err.c_str());
+      return 1;
+    }
+    for (const auto& [id, name] : peer_names_) telemetry_bridge_->name_peer(id, name);
+  }
   probes_ = std::make_unique<ProbeManager>(
       hist_,
       [this](std::shared_ptr<SrdxBatch> b) {
@@ -712,6 +739,7 @@ std::string Daemon::drain_and_stop() {
   // The carrier thread is gone: the jobs' Sources stop here, and their state
   // is saved (running jobs resume at the next start).
   jobs_->shutdown();
+  if (telemetry_bridge_) telemetry_bridge_->stop();
   probes_->stop();
   api_->stop();
   tcp_echo_.stop();

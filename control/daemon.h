@@ -28,6 +28,7 @@
 #include "link.h"
 #include "loop/poller.h"
 #include "metrics.h"
+#include "mqtt_bridge.h"
 #include "probe.h"
 #include "snapshot.h"
 #include "srdx/carrier.h"
@@ -59,6 +60,8 @@ class Daemon {
   // Replication jobs (/v1/replications), and the DR side's counters.
   JobManager& jobs() { return *jobs_; }
   ReplicationSinkMetrics sink_metrics() const;
+  // The MQTT telemetry bridge ([telemetry]); null when telemetry.role = off.
+  MqttBridgeService* telemetry_bridge() { return telemetry_bridge_.get(); }
 
  private:
   void poller_main();
@@ -136,6 +139,8 @@ class Daemon {
   std::unique_ptr<replicate::AuditLog> audit_;
   std::unique_ptr<replicate::Sink> sink_;  // null without replication.dr-root
   std::unique_ptr<JobManager> jobs_;
+  // The MQTT telemetry bridge (declared after carrier_: destroyed before it).
+  std::unique_ptr<MqttBridgeService> telemetry_bridge_;
 };
 
 }  // namespace srdx::ctl

@@ -34,6 +34,7 @@
 #include "ctl/client.h"
 #include "ctl/format.h"
 #include "ctl/replicate.h"
+#include "ctl/telemetry_cmd.h"
 #include "srdx/keys.h"
 
 namespace po = boost::program_options;
@@ -79,6 +80,8 @@ Commands:
   replicate SUBCOMMAND   DR replication: start, status [--watch], stop, barrier
                          through srdxd; verify, restore, audit [--verify] on
                          local files (srdxctl replicate --help explains them)
+  telemetry status       the MQTT telemetry bridge: role, broker, messages in
+                         and out, lag, spool, gaps, duplicates, last alarms
 
 Keys (as with wg genkey | wg pubkey), on each appliance:
   umask 077; srdxctl genkey > /etc/srdx/private.key   # never world-readable
@@ -605,7 +608,8 @@ int run(int argc, char** argv) {
       {"genkey", 0, 0, "genkey takes no arguments (umask 077; srdxctl genkey > FILE)"},
       {"pubkey", 0, 0, "pubkey takes no arguments; it reads the private key on stdin"},
       {"replicate", 1, 3,
-       "replicate needs a subcommand: start, status, stop, barrier, verify, restore, audit"}};
+       "replicate needs a subcommand: start, status, stop, barrier, verify, restore, audit"},
+      {"telemetry", 1, 1, "telemetry needs a subcommand: status"}};
   const Command* cmd = nullptr;
   for (const Command& c : kCommands) {
     if (cl.command == c.name) cmd = &c;
@@ -650,6 +654,7 @@ int run(int argc, char** argv) {
   if (cl.command == "probe") return cmd_probe(api, as_json, positional[0], probe);
   if (cl.command == "cancel") return cmd_cancel(api, as_json, positional[0]);
   if (replicate) return cmd_replicate_api(api, positional, rep, as_json);
+  if (cl.command == "telemetry") return cmd_telemetry(api, positional, as_json);
   if (!positional.empty()) return cmd_probe_status(api, as_json, positional[0]);
   return cmd_probes(api, as_json);
 }

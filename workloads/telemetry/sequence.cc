@@ -1,0 +1,114 @@
+#include "telemetry/sequence.h"
+
+namespace srdx::telemetry {
+
+void SeqTracker::report(const std::string& key, uint64_t epoch, const std::vector<uint64_t>& seqs,
+                        std::vector<Gap>& gaps) {
+  const size_t nul = key.find('\0');
+  for (size_t i = 0; i < seqs.size();) {
+    size_t j = i + 1;
+    while (j < seqs.size() && seqs[j] == seqs[j - 1] + 1) ++j;
+    gaps.push_back({key.substr(0, nul), key.substr(nul + 1), epoch, seqs[i], j - i});
+    stats_.gap_messages += j - i;
+    ++stats_.gap_events;
+    i = j;
+  }
+  stats_.missing_now -= std::min<uint64_t>(stats_.missing_now, seqs.size());
+}
+
+SeqTracker::Verdict SeqTracker::accept(std::string_view source, std::string_view topic,
+                                       uint64_t epoch, uint64_t seq, uint64_t now_ns,
+                                       std::vector<Gap>& gaps) {
+  std::string key;
+  key.reserve(source.size() + 1 + topic.size());
+  key.append(source).push_back('\0');
+  key.append(topic);
+  auto it = topics_.find(key);
+  if (it == topics_.end()) {
+    if (topics_.size() >= opt_.max_topics) {
+      ++stats_.untracked;
+      return Verdict::untracked;
+    }
+    it = topics_.emplace(key, TopicState{}).first;
+  }
+  auto& epochs = it->second.epochs;
+  auto e = epochs.find(epoch);
+  if (e == epochs.end()) {
+    if (epochs.size() >= opt_.max_epochs) {
+      if (epoch < epochs.begin()->first) {
+        ++stats_.untracked;
+        return Verdict::untracked;
+      }
+      // The oldest epoch's missing numbers will not come now: gaps.
+      std::vector<uint64_t> lost;
+      for (const auto& [s, t] : epochs.begin()->second.missing) lost.push_back(s);
+      report(key, epochs.begin()->first, lost, gaps);
+      epochs.erase(epochs.begin());
+    }
+    e = epochs.emplace(epoch, EpochState{}).first;
+  }
+  EpochState& st = e->second;
+  if (seq <= st.high) {
+    auto m = st.missing.find(seq);
+    if (m == st.missing.end()) {
+      ++stats_.duplicates;
+      return Verdict::duplicate;
+    }
+    st.missing.erase(m);
+    --stats_.missing_now;
+    ++stats_.late;
+    ++stats_.accepted;
+    return Verdict::fresh;
+  }
+  // seq > high: high+1 .. seq-1 are missing for now; beyond max_missing
+  // outstanding the oldest become gaps at once.
+  const uint64_t skipped = seq - st.high - 1;
+  std::vector<uint64_t> lost;
+  uint64_t first_kept = st.high + 1;
+  if (skipped > opt_.max_missing) {
+    // Too many to remember: all but the newest max_missing are gaps now.
+    const uint64_t drop = skipped - opt_.max_missing;
+    for (const auto& [s, t] : st.missing) lost.push_back(s);
+    st.missing.clear();
+    if (!lost.empty()) report(key, epoch, lost, gaps);
+    lost.clear();
+    // Report the dropped block as one range without materialising it.
+    const size_t nul = key.find('\0');
+    gaps.push_back({key.substr(0, nul), key.substr(nul + 1), epoch, st.high + 1, drop});
+    stats_.gap_messages += drop;
+    ++stats_.gap_events;
+    first_kept = st.high + 1 + drop;
+  }
+  for (uint64_t s = first_kept; s < seq; ++s) {
+    st.missing.emplace(s, now_ns);
+    ++stats_.missing_now;
+  }
+  while (st.missing.size() > opt_.max_missing) {
+    lost.push_back(st.missing.begin()->first);
+    st.missing.erase(st.missing.begin());
+  }
+  if (!lost.empty()) report(key, epoch, lost, gaps);
+  st.high = seq;
+  ++stats_.accepted;
+  return Verdict::fresh;
+}
+
+void SeqTracker::expire(uint64_t now_ns, std::vector<Gap>& gaps) {
+  for (auto& [key, ts] : topics_) {
+    for (auto& [epoch, st] : ts.epochs) {
+      if (st.missing.empty()) continue;
+      std::vector<uint64_t> lost;
+      for (auto m = st.missing.begin(); m != st.missing.end();) {
+        if (now_ns - m->second >= opt_.gap_timeout_ns) {
+          lost.push_back(m->first);
+          m = st.missing.erase(m);
+        } else {
+          ++m;
+        }
+      }
+      if (!lost.empty()) report(key, epoch, lost, gaps);
+    }
+  }
+}
+
+}  // namespace srdx::telemetry

@@ -1,0 +1,74 @@
+// Per-topic sequence tracking at the central side (issue 15): every record
+// carries (epoch, seq) from its edge (wire.h), seq counting from 1 per topic
+// in each epoch. A record already seen is a duplicate (dropped: a batch sent
+// again after a lost ack, a spool replayed after a crash). A record whose seq
+// jumps ahead leaves the skipped numbers missing; they may still come (the
+// spool drains older records after live ones, the carrier delivers out of
+// order), so a missing number becomes a gap only after gap_timeout, or when
+// a topic has more than max_missing numbers outstanding. Gaps are counted
+// and handed to the caller to log, as ranges.
+//
+// Bounded: at most max_topics (edge, topic) pairs and max_epochs epochs each;
+// records past those bounds are delivered and counted as untracked.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace srdx::telemetry {
+
+struct SeqOptions {
+  uint64_t gap_timeout_ns = 10'000'000'000ull;
+  size_t max_missing = 4096;  // per (edge, topic, epoch)
+  size_t max_topics = 100000;
+  size_t max_epochs =
+      4;  // per (edge, topic): an edge restarting keeps its old epoch's records coming
+};
+
+struct Gap {
+  std::string source, topic;
+  uint64_t epoch = 0, first = 0, count = 0;
+};
+
+struct SeqStats {
+  uint64_t accepted = 0, duplicates = 0, late = 0, untracked = 0;
+  uint64_t gap_messages = 0, gap_events = 0;
+  uint64_t missing_now = 0;
+};
+
+class SeqTracker {
+ public:
+  enum class Verdict { fresh, duplicate, untracked };
+
+  explicit SeqTracker(SeqOptions opt = {}) : opt_(opt) {}
+
+  // `source` names the edge (its peer name); seq >= 1.
+  Verdict accept(std::string_view source, std::string_view topic, uint64_t epoch, uint64_t seq,
+                 uint64_t now_ns, std::vector<Gap>& gaps);
+  // Declares missing numbers older than gap_timeout gaps.
+  void expire(uint64_t now_ns, std::vector<Gap>& gaps);
+
+  const SeqStats& stats() const { return stats_; }
+
+ private:
+  struct EpochState {
+    uint64_t high = 0;
+    std::map<uint64_t, uint64_t> missing;  // seq -> when noticed
+  };
+  struct TopicState {
+    std::map<uint64_t, EpochState> epochs;
+  };
+  // Moves `seqs` (ascending) into gaps as ranges.
+  void report(const std::string& key, uint64_t epoch, const std::vector<uint64_t>& seqs,
+              std::vector<Gap>& gaps);
+
+  SeqOptions opt_;
+  std::unordered_map<std::string, TopicState> topics_;  // source '\0' topic
+  SeqStats stats_;
+};
+
+}  // namespace srdx::telemetry
