@@ -131,6 +131,7 @@ json counters_json(const Snapshot& s, const ApiCounters& api) {
           {"api",
            {{"requests", api.requests},
             {"unauthorized", api.unauthorized},
+            {"forbidden", api.forbidden},
             {"bad_requests", api.bad_requests}}}};
 }
 
@@ -180,7 +181,8 @@ ApiServer::ApiServer(Daemon& d) : d_(d), srv_(std::make_unique<httplib::Server>(
 ApiServer::~ApiServer() { stop(); }
 
 ApiCounters ApiServer::counters() const {
-  return ApiCounters{requests_.load(), unauthorized_.load(), bad_requests_.load()};
+  return ApiCounters{requests_.load(), unauthorized_.load(), bad_requests_.load(),
+                     forbidden_.load()};
 }
 
 namespace {
@@ -308,7 +310,17 @@ void ApiServer::stop() {
 }
 
 bool ApiServer::authorized(const httplib::Request& req, httplib::Response& res) {
-  if (bearer_matches(req.get_header_value("Authorization"), d_.config().token)) return true;
+  const Daemon::Tokens t = d_.tokens();
+  const std::string auth = req.get_header_value("Authorization");
+  if (bearer_matches(auth, t.write)) return true;
+  if (!t.read.empty() && bearer_matches(auth, t.read)) {
+    if (req.method == "GET" || req.method == "HEAD") return true;
+    forbidden_.fetch_add(1);
+    error(res, 403,
+          "this token is read-only (control.read-token-file): GET and HEAD only; " +
+              shown(req.method) + " needs the token of control.token-file");
+    return false;
+  }
   unauthorized_.fetch_add(1);
   res.set_header("WWW-Authenticate", "Bearer realm=\"srdxd\"");
   error(res, 401, "missing or wrong bearer token");

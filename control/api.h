@@ -66,7 +66,7 @@ class ApiServer {
   Daemon& d_;
   std::unique_ptr<httplib::Server> srv_;
   std::thread thread_;
-  std::atomic<uint64_t> requests_{0}, unauthorized_{0}, bad_requests_{0};
+  std::atomic<uint64_t> requests_{0}, unauthorized_{0}, bad_requests_{0}, forbidden_{0};
 };
 
 }  // namespace srdx::ctl

@@ -151,7 +151,11 @@ const std::vector<Opt>& options_table() {
        "listed peers only. Read at start"},
       {"control", "control.listen", "127.0.0.1:7480", "IP:PORT of the HTTP/JSON control API"},
       {"control", "control.token-file", nullptr,
-       "file holding the API bearer token; must not be world-readable (required)"},
+       "file holding the API bearer token (every request); mode 600 or 640, owned by srdxd's "
+       "user or root, no symlink, at least 16 characters (required; re-read on SIGHUP)"},
+      {"control", "control.read-token-file", nullptr,
+       "file holding a read-only token: GET and HEAD only (/metrics, status), for a Prometheus "
+       "or a dashboard; the same checks (optional; re-read on SIGHUP)"},
       {"control", "control.max-probes", "8",
        "API probes running at once (1..1024); one more gets 429 until one ends"},
       {"services", "services.tcp-echo", nullptr,
@@ -688,9 +692,23 @@ void parse_rest(const Values& v, DaemonConfig& c, bool read_token) {
       static_cast<uint32_t>(parse_uint("control.max-probes", v.get("control.max-probes"), 1, 1024));
   c.token_file = v.get("control.token-file");
   if (c.token_file.empty()) fail("control.token-file", "empty; accepted: a file path");
+  if (v.has("control.read-token-file")) {
+    c.read_token_file = v.get("control.read-token-file");
+    if (c.read_token_file.empty()) fail("control.read-token-file", "empty; accepted: a file path");
+  }
   if (read_token) {
     if (std::string err = read_token_file(c.token_file, c.token); !err.empty()) {
       fail("control.token-file", err);
+    }
+    if (!c.read_token_file.empty()) {
+      if (std::string err = read_token_file(c.read_token_file, c.read_token); !err.empty()) {
+        fail("control.read-token-file", err);
+      }
+      if (c.read_token == c.token) {
+        fail("control.read-token-file",
+             "holds the same token as control.token-file; accepted: another token (the "
+             "read-only one)");
+      }
     }
   }
   if (v.has("services.tcp-echo")) {
@@ -977,7 +995,7 @@ std::string parse_peer(std::string_view text, PeerConfig& out) {
 }
 
 std::string read_token_file(const std::string& path, std::string& token) {
-  return read_secret_file(path, "the token", token);
+  return read_secret_file(path, "the token", token, kMinTokenLength);
 }
 
 std::string read_appliance_key_file(const std::string& path, PrivateKey& key) {

@@ -122,7 +122,11 @@ struct DaemonConfig {
   std::string private_key_file;
   Addr control_listen{0x7f000001, kDefaultControlPort};
   std::string token_file;
-  std::string token;        // read from token_file
+  std::string token;  // read from token_file: every request (the write scope)
+  // control.read-token-file (optional): a second token for GET and HEAD
+  // only (/metrics, status): what a Prometheus or a dashboard holds.
+  std::string read_token_file;
+  std::string read_token;
   uint32_t max_probes = 8;  // API probes running at once (each has a thread)
   bool tcp_echo = true;
   Addr tcp_echo_addr;  // default: the link's local IP, port 7481

@@ -29,7 +29,10 @@ constexpr Duration kSnapshotEvery = Duration::millis(10);
 }  // namespace
 
 Daemon::Daemon(DaemonConfig cfg, std::vector<std::string> args)
-    : cfg_(std::move(cfg)), args_(std::move(args)), started_(dp::monotonic_now()) {}
+    : cfg_(std::move(cfg)),
+      args_(std::move(args)),
+      started_(dp::monotonic_now()),
+      tokens_{cfg_.token, cfg_.read_token} {}
 
 Daemon::~Daemon() = default;
 
@@ -338,6 +341,36 @@ void Daemon::poller_main() {
 
 // ---- control -------------------------------------------------------------------------
 
+// The API's tokens from the files the re-read configuration names (a token
+// rotated in place, or another file): each applies only if its file passes
+// every check; otherwise the current one stays, and the log says why.
+void Daemon::reload_tokens(const DaemonConfig& fresh) {
+  Tokens t = tokens();
+  std::string w, r;
+  if (std::string err = read_token_file(fresh.token_file, w); !err.empty()) {
+    SRDX_LOG_ERROR("SIGHUP: control.token-file: %s; keeping the current token", err.c_str());
+    w = t.write;
+  }
+  if (fresh.read_token_file.empty()) {
+    r.clear();
+  } else if (std::string err = read_token_file(fresh.read_token_file, r); !err.empty()) {
+    SRDX_LOG_ERROR("SIGHUP: control.read-token-file: %s; keeping the current read-only token",
+                   err.c_str());
+    r = t.read;
+  }
+  if (!r.empty() && r == w) {
+    SRDX_LOG_ERROR(
+        "SIGHUP: control.read-token-file holds the write token; the read-only token is off");
+    r.clear();
+  }
+  const bool changed = w != t.write || r != t.read;
+  {
+    std::lock_guard<std::mutex> l(tokens_mu_);
+    tokens_ = {std::move(w), std::move(r)};
+  }
+  if (changed) SRDX_LOG_INFO("SIGHUP: the API tokens were re-read and changed");
+}
+
 void Daemon::reload() {
   if (cfg_.config_file.empty()) {
     SRDX_LOG_WARN("SIGHUP: no --config file to re-read; peers unchanged");
@@ -349,6 +382,7 @@ void Daemon::reload() {
     SRDX_LOG_ERROR("SIGHUP: %s; keeping the current peers", r.message.c_str());
     return;
   }
+  reload_tokens(fresh);
   if (fresh.peers.size() > cfg_.limits.max_peers) {
     SRDX_LOG_ERROR(
         "SIGHUP: %zu peers in [peers], more than endpoint.max-peers (%u) allows; "

@@ -53,6 +53,15 @@ class Daemon {
   bool draining() const { return draining_.load(); }
   double uptime_s() const;
   const DaemonConfig& config() const { return cfg_; }
+  // The API's tokens (config().token and read_token at start; a SIGHUP
+  // re-reads their files): any thread.
+  struct Tokens {
+    std::string write, read;
+  };
+  Tokens tokens() const {
+    std::lock_guard<std::mutex> l(tokens_mu_);
+    return tokens_;
+  }
   ProbeManager& probes() { return *probes_; }
   ProbeHistograms& histograms() { return hist_; }
   // Runs `cmd` on the poller thread (with its `now`).
@@ -141,6 +150,9 @@ class Daemon {
   std::unique_ptr<JobManager> jobs_;
   // The MQTT telemetry bridge (declared after carrier_: destroyed before it).
   std::unique_ptr<MqttBridgeService> telemetry_bridge_;
+  mutable std::mutex tokens_mu_;
+  Tokens tokens_;
+  void reload_tokens(const DaemonConfig& fresh);
 };
 
 }  // namespace srdx::ctl

@@ -1,14 +1,22 @@
 // srdxd's log: one line per record on stderr,
 //   2026-11-27T00:00:00.123Z info srdxd: message
 // with levels error < warn < info < debug. Thread-safe (one write per line).
+// A record is always one line: control characters in a message (a URL's
+// %0A, a peer's name, a file name) are escaped (\n, \r, \t, \xNN), so
+// nothing that reaches a message can forge another line. Under systemd
+// (stderr is the journal: $JOURNAL_STREAM names it) each line starts with
+// its syslog priority, <3> error, <4> warn, <6> info, <7> debug, so that
+// `journalctl -p warning` works.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -68,9 +76,71 @@ inline std::string utc_timestamp() {
   return buf;
 }
 
+// The message with every control character escaped (one line, always).
+inline std::string escape_log_text(std::string_view msg) {
+  std::string out;
+  out.reserve(msg.size());
+  for (const char ch : msg) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != 0x7f) {
+      out += ch;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+// syslog priorities (sd-daemon(3)): the journal reads them from "<N>".
+inline int syslog_priority(LogLevel l) {
+  switch (l) {
+    case LogLevel::error:
+      return 3;
+    case LogLevel::warn:
+      return 4;
+    case LogLevel::info:
+      return 6;
+    case LogLevel::debug:
+      return 7;
+  }
+  return 6;
+}
+
+// Whether stderr is the journal's stream: $JOURNAL_STREAM is "DEV:INODE" of
+// it (systemd.exec(5)); checked against fd 2, so that a child that inherited
+// the variable but writes elsewhere gets no prefixes.
+inline bool stderr_is_journal() {
+  static const bool yes = [] {
+    const char* js = std::getenv("JOURNAL_STREAM");
+    if (js == nullptr) return false;
+    unsigned long long dev = 0, ino = 0;
+    if (std::sscanf(js, "%llu:%llu", &dev, &ino) != 2) return false;
+    struct stat st {};
+    return fstat(2, &st) == 0 && static_cast<unsigned long long>(st.st_dev) == dev &&
+           static_cast<unsigned long long>(st.st_ino) == ino;
+  }();
+  return yes;
+}
+
+inline std::string format_log_line(LogLevel l, std::string_view msg, bool journal,
+                                   const std::string& timestamp) {
+  std::string line;
+  if (journal) line = "<" + std::to_string(syslog_priority(l)) + ">";
+  line += timestamp + " " + level_name(l) + " srdxd: " + escape_log_text(msg) + "\n";
+  return line;
+}
+
 inline void log_line(LogLevel l, const std::string& msg) {
   if (!log_enabled(l)) return;
-  std::string line = utc_timestamp() + " " + level_name(l) + " srdxd: " + msg + "\n";
+  const std::string line = format_log_line(l, msg, stderr_is_journal(), utc_timestamp());
   // One write(2) per line, so that lines from several threads never interleave.
   [[maybe_unused]] ssize_t n = ::write(2, line.data(), line.size());
 }

@@ -341,6 +341,9 @@ std::string render_prometheus(const MetricsInput& in) {
   w.family("srdx_api_unauthorized_total", "counter",
            "Control API requests refused for a missing or wrong bearer token");
   w.sample("srdx_api_unauthorized_total", "", num(in.api.unauthorized));
+  w.family("srdx_api_forbidden_total", "counter",
+           "Control API requests refused (403) because a read-only token asked for a change");
+  w.sample("srdx_api_forbidden_total", "", num(in.api.forbidden));
   w.family("srdx_api_bad_requests_total", "counter", "Control API requests answered with 4xx");
   w.sample("srdx_api_bad_requests_total", "", num(in.api.bad_requests));
   return std::move(w.str());

@@ -52,6 +52,7 @@ struct Snapshot {
 
 struct ApiCounters {
   uint64_t requests = 0, unauthorized = 0, bad_requests = 0;
+  uint64_t forbidden = 0;  // a read-only token on a POST or DELETE (403)
 };
 
 // Every EndpointStats counter by name (X(name)), drops aside; LinkStats and

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "loop/secret_file.h"
+
 namespace srdx::cli {
 
 using nlohmann::json;
@@ -48,20 +50,11 @@ std::optional<Endpoint> parse_endpoint(const std::string& text) {
 }
 
 std::string read_token(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    throw CtlError{kExitUsage, "cannot read token file " + path + ": " + std::strerror(errno) +
-                                   " (use --token-file or SRDXCTL_TOKEN_FILE)"};
-  }
-  std::string line;
-  std::getline(in, line);
-  const auto blank = [](unsigned char c) { return std::isspace(c) != 0; };
-  while (!line.empty() && blank(line.back())) line.pop_back();
-  size_t start = 0;
-  while (start < line.size() && blank(line[start])) ++start;
-  line.erase(0, start);
-  if (line.empty()) throw CtlError{kExitUsage, "token file " + path + " is empty"};
-  return line;
+  // The same reader and checks as srdxd's (loop/secret_file.h).
+  std::string token;
+  if (std::string err = read_secret_file(path, "the token", token, kMinTokenLength); !err.empty())
+    throw CtlError{kExitUsage, "token file " + err + " (use --token-file or SRDXCTL_TOKEN_FILE)"};
+  return token;
 }
 
 namespace {

@@ -107,6 +107,30 @@ TEST_F(AuditTest, AppendedRecordsVerify) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
+// A group of records in one write and one sync: the same chain as one by
+// one, and a bad record refuses the whole batch before anything is written.
+TEST_F(AuditTest, ABatchChainsLikeSingleAppendsAndIsAllOrNothing) {
+  {
+    auto log = open_log();
+    ASSERT_TRUE(log->append(shipped(0)).ok());
+    std::vector<AuditRecord> batch = {shipped(1), shipped(2), shipped(3)};
+    auto r = log->append_batch(batch);
+    ASSERT_TRUE(r.ok()) << r.error;
+    EXPECT_EQ(r.value, 4u);
+    batch.push_back(shipped(4));
+    batch[1].event = "Not An Event";  // refused: nothing of the batch is written
+    EXPECT_FALSE(log->append_batch(batch).ok());
+    EXPECT_EQ(log->last_seq(), 4u);
+    EXPECT_TRUE(log->append_batch({}).ok());
+    ASSERT_TRUE(log->append(shipped(5)).ok());
+    EXPECT_EQ(log->last_seq(), 5u);
+  }
+  const AuditVerify v = verify_audit(path_, true);
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.records, 5u);
+  EXPECT_TRUE(v.head_checked);
+}
+
 TEST_F(AuditTest, ReopenContinuesTheChain) {
   write_n(3);
   {

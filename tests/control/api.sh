@@ -152,7 +152,7 @@ expect '"error" in d and "token" in d["error"]' "401 message"
   fail "POST without token: HTTP $STATUS"
 call 200 a GET /v1/counters
 expect "d['api']['unauthorized'] >= $unauth_before + 4" "unauthorized requests counted"
-echo wrong >"$WORK/wrong-token"
+(umask 077 && echo wrong-token-0123456789 >"$WORK/wrong-token")
 "$SRDXCTL" --api "${CONTROL[a]}" --token-file "$WORK/wrong-token" status 2>"$WORK/ctl.err" && rc=0 || rc=$?
 [[ $rc == 4 ]] || fail "srdxctl with a wrong token: exit $rc, expected 4"
 grep -q "srdxd refused the token (401): check --token-file" "$WORK/ctl.err" ||

@@ -60,7 +60,7 @@ rc=0
 # of ours; the key is a fixed test key, made once with srdxctl genkey).
 grep -qx "private-key-file = $sysconfdir/srdx/private.key" "$EXAMPLE" ||
   fail "the example's private-key-file is not $sysconfdir/srdx/private.key"
-(umask 077 && echo s3cret >"$WORK/token" &&
+(umask 077 && echo s3cret-0123456789abcdef >"$WORK/token" &&
   echo '5dDSLHzURjXoXbJMnP4GHXN/fji+QTleJHydRWE9/mM=' >"$WORK/private.key")
 sed -e "s|^token-file = .*|token-file = $WORK/token|" \
   -e "s|^private-key-file = .*|private-key-file = $WORK/private.key|" "$EXAMPLE" >"$WORK/srdxd.conf"

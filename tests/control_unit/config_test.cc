@@ -26,7 +26,7 @@ class ConfigTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     token_ = dir_ + "/token";
-    write(token_, "  s3cret-token \n", 0600);
+    write(token_, "  s3cret-token-0123456 \n", 0600);
     priv_ = generate_private_key();
     key_ = dir_ + "/private.key";
     write(key_, key_to_base64(priv_) + "\n", 0600);
@@ -80,7 +80,7 @@ TEST_F(ConfigTest, MinimalCommandLineGetsTheDefaults) {
   EXPECT_EQ(c.ep.rto_min, Duration::micros(50));
   EXPECT_EQ(c.ep.message_timeout, Duration::seconds(2));
   EXPECT_EQ(c.control_listen, (Addr{0x7f000001, 7480}));
-  EXPECT_EQ(c.token, "s3cret-token");
+  EXPECT_EQ(c.token, "s3cret-token-0123456");
   EXPECT_TRUE(c.tcp_echo);
   EXPECT_EQ(c.tcp_echo_addr, (Addr{0x7f000001, 7481}));
   EXPECT_EQ(c.log_level, LogLevel::info);
@@ -372,10 +372,35 @@ TEST_F(ConfigTest, CommandLinePeersReplaceTheFiles) {
   EXPECT_EQ(c.peers[1].name, "e");
 }
 
+TEST_F(ConfigTest, AReadOnlyTokenFile) {
+  const std::string ro = dir_ + "/ro";
+  write(ro, "read-only-token-0123456\n", 0600);
+  DaemonConfig c;
+  ParseResult r = parse_config({"--link.local", "127.0.0.1:47000", "--control.token-file", token_,
+                                "--control.read-token-file", ro, "--keys.private-key-file", key_},
+                               c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_EQ(c.read_token, "read-only-token-0123456");
+  EXPECT_EQ(c.token, "s3cret-token-0123456");
+  DaemonConfig same;
+  r = parse_config({"--link.local", "127.0.0.1:47000", "--control.token-file", token_,
+                    "--control.read-token-file", token_, "--keys.private-key-file", key_},
+                   same);
+  EXPECT_EQ(r.outcome, ParseOutcome::error);
+  EXPECT_THAT(r.message, HasSubstr("--control.read-token-file: holds the same token"));
+  write(ro, "short\n", 0600);
+  DaemonConfig bad;
+  r = parse_config({"--link.local", "127.0.0.1:47000", "--control.token-file", token_,
+                    "--control.read-token-file", ro, "--keys.private-key-file", key_},
+                   bad);
+  EXPECT_EQ(r.outcome, ParseOutcome::error);
+  EXPECT_THAT(r.message, HasSubstr("at least 16"));
+}
+
 TEST_F(ConfigTest, TokenFilePermissions) {
   std::string tok;
   EXPECT_EQ(read_token_file(token_, tok), "");
-  EXPECT_EQ(tok, "s3cret-token");
+  EXPECT_EQ(tok, "s3cret-token-0123456");
 
   const std::string world = dir_ + "/world";
   write(world, "abc\n", 0644);
@@ -384,8 +409,36 @@ TEST_F(ConfigTest, TokenFilePermissions) {
                 " is world-readable (mode 0644); accepted: a file others cannot read (chmod "
                 "600 or 640)");
   const std::string group = dir_ + "/group";
-  write(group, "abc\n", 0640);
+  write(group, "abcdefghijklmnopq\n", 0640);
   EXPECT_EQ(read_token_file(group, tok), "");
+  EXPECT_EQ(tok, "abcdefghijklmnopq");
+
+  // Writable by others, a symlink, too short, another owner (issue 17).
+  const std::string gw = dir_ + "/gw";
+  write(gw, "abcdefghijklmnopq\n", 0660);
+  EXPECT_EQ(read_token_file(gw, tok),
+            gw + " is writable by others than its owner (mode 0660); accepted: chmod 600 or 640");
+  const std::string link = dir_ + "/link";
+  ASSERT_EQ(symlink(token_.c_str(), link.c_str()), 0);
+  EXPECT_EQ(read_token_file(link, tok),
+            link +
+                " is a symbolic link; accepted: a regular file holding the token (a link could "
+                "be pointed elsewhere)");
+  const std::string shortt = dir_ + "/short";
+  write(shortt, "fifteen-chars-x\n", 0600);
+  EXPECT_EQ(
+      read_token_file(shortt, tok),
+      shortt + ": the token is 15 characters; accepted: at least 16 (e.g. openssl rand -hex 16)");
+  if (geteuid() == 0) {
+    const std::string other = dir_ + "/other";
+    write(other, "abcdefghijklmnopq\n", 0600);
+    ASSERT_EQ(chown(other.c_str(), 12345, 12345), 0);
+    EXPECT_THAT(read_token_file(other, tok),
+                HasSubstr("is owned by uid 12345, not by this user (uid 0) or root"));
+  }
+  const std::string fifo = dir_ + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(read_token_file(fifo, tok), fifo + ": not a regular file");  // and no hang
 
   const std::string empty = dir_ + "/empty";
   write(empty, " \n", 0600);

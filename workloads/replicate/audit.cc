@@ -330,38 +330,55 @@ std::string AuditLog::write_head(uint64_t seq, const std::string& hash) {
 }
 
 AuditResult<uint64_t> AuditLog::append(const AuditRecord& record) {
+  return append_batch(std::span<const AuditRecord>(&record, 1));
+}
+
+AuditResult<uint64_t> AuditLog::append_batch(std::span<const AuditRecord> records) {
   std::lock_guard lock(mu_);
   if (!broken_.empty()) return {0, broken_};
-  AuditLine line;
-  line.seq = seq_ + 1;
-  line.prev = prev_;
-  line.record = record;
-  if (line.record.time.empty()) line.record.time = audit_now();
-  AuditResult<std::string> text = format_audit_line(line);
-  if (!text.ok()) return {0, text.error};
-
-  // One write() of the whole line: O_APPEND places it at the end atomically
-  // with respect to other writers of this file, and a crash can only cut its
-  // end off (the torn line open() handles).
-  const std::string bytes = text.value + "\n";
-  // The event is not acknowledged until it is on disk. After a failed write
-  // or sync the file may end in part of this line: chaining the next one
-  // after it would bury the damage, so this log refuses every later append
-  // and a reopen (which cuts a torn line off, on the record) takes over.
+  if (records.empty()) return {seq_, {}};
+  // Every line first, chained in memory: a record that is not valid refuses
+  // the whole batch before anything is written.
+  std::string bytes;
+  uint64_t seq = seq_;
+  std::string prev = prev_, last_hash;
+  const std::string now = audit_now();
+  for (const AuditRecord& record : records) {
+    AuditLine line;
+    line.seq = seq + 1;
+    line.prev = prev;
+    line.record = record;
+    if (line.record.time.empty()) line.record.time = now;
+    AuditResult<std::string> text = format_audit_line(line);
+    if (!text.ok()) return {0, text.error};
+    bytes += text.value;
+    bytes += '\n';
+    seq = line.seq;
+    prev = sha256_hex(text.value);
+    last_hash = line.hash;
+  }
+  // One write() of every line: O_APPEND places them at the end atomically
+  // with respect to other writers of this file, and a crash can only cut the
+  // end off (the torn line open() handles; whole lines before it stay).
+  // The events are not acknowledged until they are on disk: one fdatasync
+  // for the batch. After a failed write or sync the file may end in part of
+  // a line: chaining the next one after it would bury the damage, so this log
+  // refuses every later append and a reopen (which cuts a torn line off, on
+  // the record) takes over.
   if (!write_all(fd_, bytes) || ::fdatasync(fd_) != 0) {
     broken_ = errno_text("write", path_) + " (reopen the log to recover)";
     return {0, broken_};
   }
-  seq_ = line.seq;
-  prev_ = sha256_hex(text.value);
-  // The line is durable: a failed head update is an error the caller hears
-  // of, with the seq, so that it does not append the same event again; the
+  seq_ = seq;
+  prev_ = std::move(prev);
+  // The lines are durable: a failed head update is an error the caller hears
+  // of, with the seq, so that it does not append the same events again; the
   // head then lags, which verify accepts.
-  if (std::string err = write_head(line.seq, line.hash); !err.empty()) {
-    return {line.seq, "seq " + std::to_string(line.seq) + " is durable, but the head file " +
-                          "was not updated: " + err};
+  if (std::string err = write_head(seq, last_hash); !err.empty()) {
+    return {seq, "seq " + std::to_string(seq) + " is durable, but the head file " +
+                     "was not updated: " + err};
   }
-  return {line.seq, {}};
+  return {seq, {}};
 }
 
 AuditVerify verify_audit(const std::string& path, bool require_head) {

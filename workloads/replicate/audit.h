@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -97,6 +98,11 @@ class AuditLog {
   // every later append fails too (reopen to recover). If only the head update
   // fails, the error says so and value still carries the durable seq.
   AuditResult<uint64_t> append(const AuditRecord& record);
+  // The same for several records at once: one write, one fdatasync and one
+  // head update for all of them (a group of commits at DR: a few syncs per
+  // group, not three per file). All or none: a record that is not valid
+  // refuses the batch before anything is written. Returns the last seq.
+  AuditResult<uint64_t> append_batch(std::span<const AuditRecord> records);
 
   // Non-empty when open() recovered from a torn line: what it did.
   const std::string& recovered() const { return recovered_; }

@@ -470,7 +470,7 @@ struct Source::Impl {
       r.file = t.rel;
       r.version = version;
       r.detail = "gone at the source; the DR keeps the version for restore";
-      (void)audit->append(r);
+      audit_batch.push_back(std::move(r));
     }
     active_paths.erase(t.rel);
     if (dirty_again.erase(t.rel)) mark(t.rel, now);  // created again meanwhile
@@ -547,7 +547,7 @@ struct Source::Impl {
       r.size = t.m.size;
       r.sha256 = to_hex(t.m.root);
       r.detail = std::string("mode ") + std::string(to_string(opt.mode));
-      (void)audit->append(r);
+      audit_batch.push_back(std::move(r));
     }
     if (t.fd >= 0) close(t.fd);
     t.fd = -1;
@@ -569,6 +569,7 @@ struct Source::Impl {
       return;
     }
     if (m.type == proto::Type::barrier_ok) {
+      flush_audit();  // what the barrier confirms is on the record first
       for (auto it = barriers.begin(); it != barriers.end(); ++it) {
         if (it->token == m.value && it->sent) {
           done_barriers.push_back(
@@ -792,6 +793,7 @@ struct Source::Impl {
           on_sent(in.cookie & kSeqMask, in.type == EventType::send_completed, now);
         }
       }
+      flush_audit();
       // Barriers: a rescan first (changes inotify may not have said yet),
       // then, once nothing is pending, a round trip through the DR.
       {
@@ -887,7 +889,9 @@ struct Source::Impl {
       if (!queue.empty()) wait_ms = 20;  // a paused retry
       poll(fds, ino >= 0 ? 2 : 1, wait_ms);
       box.drain_wake();
+      flush_audit();
     }
+    flush_audit();
     {
       std::lock_guard<std::mutex> l(pmu);
       stopped_flag = true;
@@ -923,7 +927,14 @@ struct Source::Impl {
   std::map<std::string, Clock::time_point> settled, refused;
   std::set<std::string> seen;      // the regular files of the last scan
   std::set<std::string> dr_paths;  // live at DR when it was asked (list), less those removed since
-  uint64_t list_token = 0;         // a list request unanswered (0: none)
+  // This loop's audit records, written together (one sync) after each round
+  // of the inbox and before a barrier is answered.
+  std::vector<AuditRecord> audit_batch;
+  void flush_audit() {
+    if (audit && !audit_batch.empty()) (void)audit->append_batch(audit_batch);
+    audit_batch.clear();
+  }
+  uint64_t list_token = 0;  // a list request unanswered (0: none)
   uint64_t next_list = 1;
   Clock::time_point list_again;
   static constexpr uint64_t kListTag = uint64_t{0x4c} << 56;  // apart from barrier tokens
@@ -1081,7 +1092,14 @@ struct Sink::Impl {
       r.sha256 = to_hex(m->root);
     }
     if (!detail.empty()) r.detail = detail;
-    (void)audit->append(r);
+    audit_batch.push_back(std::move(r));
+  }
+  // The group's audit records: durable (one write, one sync) before any of
+  // its answers leaves.
+  std::vector<AuditRecord> audit_batch;
+  void flush_audit() {
+    if (audit && !audit_batch.empty()) (void)audit->append_batch(audit_batch);
+    audit_batch.clear();
   }
 
   Result<Store*> store_for(const std::string& name, Mode mode) {
@@ -1448,6 +1466,7 @@ struct Sink::Impl {
     written.clear();
     sealed.clear();
     copied.clear();
+    flush_audit();
     for (auto& [peer, m] : out) {
       box.put_out({peer, kSinkTag | (next_seq++ & kSeqMask), proto::encode(m)});
     }
