@@ -273,8 +273,9 @@ class Node:
         return (f"{self.name}={self.ip}:{self.PORT},key={self.pubkey},site={self.site},"
                 f"region={self.region}")
 
-    def configure(self, peers, dr_root=None, engine=()):
-        """engine: extra [engine] lines (e.g. "max-sleep = 100us")."""
+    def configure(self, peers, dr_root=None, engine=(), audit_log=None):
+        """engine: extra [engine] lines (e.g. "max-sleep = 100us"); audit_log:
+        the audit log's path (default: in state-dir)."""
         self.dr_root = dr_root
         lines = [
             f"# srdxd {self.name} ({self.bed.prog})", "[link]", "kind = udp",
@@ -286,6 +287,9 @@ class Node:
             "[engine]", *engine, "[replication]", f"state-dir = {self.state}", f"site = {self.site}",
             f"region = {self.region}"
         ]
+        self.audit_path = audit_log or os.path.join(self.state, "audit.jsonl")
+        if audit_log:
+            lines.append(f"audit-log = {audit_log}")
         if dr_root:
             os.makedirs(dr_root, exist_ok=True)
             lines.append(f"dr-root = {dr_root}")
@@ -439,12 +443,15 @@ def ensure_dataset(cache, size, seed=1, prog="bench"):
     return path
 
 
-def two_nodes(bed, dr_subdir="dr"):
-    """Source a in host A, DR b in host B, each naming the other; started."""
+def two_nodes(bed, dr_subdir="dr", audit_dir=None):
+    """Source a in host A, DR b in host B, each naming the other; started.
+    audit_dir: where both audit logs go (default: each state-dir)."""
     a = Node(bed, "a", bed.ns_a, bed.ip_a, site="paris-1")
     b = Node(bed, "b", bed.ns_b, bed.ip_b, site="paris-2")
-    a.configure([b])
-    b.configure([a], dr_root=os.path.join(bed.work, dr_subdir))
+    al = (lambda n: os.path.join(audit_dir, f"audit-{bed.prefix}-{n}.jsonl")) if audit_dir else (
+        lambda n: None)
+    a.configure([b], audit_log=al("a"))
+    b.configure([a], dr_root=os.path.join(bed.work, dr_subdir), audit_log=al("b"))
     a.start()
     b.start()
     return a, b
