@@ -130,6 +130,45 @@ def tree_bytes(path):
     return total, files
 
 
+class FsyncProbe:
+    """Background probe of the disk the DR writes to: a 4 KiB write and fsync
+    every 200 ms. On a shared machine the other users' writes set how long
+    an fsync takes, and a durable DR waits for fsyncs: the probe's numbers
+    beside each run say how busy the disk was."""
+
+    def __init__(self, directory):
+        import threading
+        self.path = os.path.join(directory, ".fsync-probe")
+        self.samples = []  # (time, seconds)
+        self._stop = threading.Event()
+        self._th = threading.Thread(target=self._run, daemon=True)
+        self._th.start()
+
+    def _run(self):
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+        block = b"p" * 4096
+        try:
+            while not self._stop.wait(0.2):
+                os.pwrite(fd, block, 0)
+                t = time.time()
+                os.fsync(fd)
+                self.samples.append((t, time.time() - t))
+        finally:
+            os.close(fd)
+            os.unlink(self.path)
+
+    def between(self, t0, t1):
+        """Median and p90 fsync ms of the samples in [t0, t1]."""
+        xs = sorted(d for t, d in self.samples if t0 <= t <= t1)
+        if not xs:
+            return None, None
+        return xs[len(xs) // 2] * 1e3, xs[min(len(xs) - 1, int(len(xs) * 0.9))] * 1e3
+
+    def stop(self):
+        self._stop.set()
+        self._th.join()
+
+
 class Bed:
     """The fabric, the work directory, and every process started on it."""
 
