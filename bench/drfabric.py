@@ -186,6 +186,7 @@ class Bed:
         self.work = tempfile.mkdtemp(prefix=f"srdx-{prog}.", dir=workdir)
         self.keep = keep
         self.procs = []  # (name, Popen)
+        self.groups = []  # Popen of nsrun commands running now (process group leaders)
         self.fabric_up = False
         # The daemons run through a link with another name: a `pkill srdxd`
         # elsewhere does not hit them, and ps says whose they are.
@@ -238,10 +239,32 @@ class Bed:
                 p.wait()
         self.procs = [(n, q) for n, q in self.procs if q is not p]
 
-    def nsrun(self, ns, argv, check=True, **kw):
-        return subprocess.run(["ip", "netns", "exec", ns, *argv], check=check, **kw)
+    def nsrun(self, ns, argv, check=True, capture_output=False, text=False):
+        """Runs a command in ns to its end, in a process group of its own that
+        cleanup() ends if the script is stopped meanwhile (rsync's ssh, ...)."""
+        pipe = subprocess.PIPE if capture_output else None
+        p = subprocess.Popen(["ip", "netns", "exec", ns, *argv], stdout=pipe, stderr=pipe,
+                             text=text, start_new_session=True)
+        self.groups.append(p)
+        out, err = p.communicate()  # a signal here leaves p in groups, for cleanup()
+        self.groups.remove(p)
+        r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
+        if check:
+            r.check_returncode()
+        return r
 
     def cleanup(self):
+        for p in self.groups:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for p in self.groups:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        self.groups = []
         for _, p in reversed(self.procs):
             if p.poll() is None:
                 try:
@@ -257,6 +280,21 @@ class Bed:
                 p.wait()
         self.procs = []
         if self.fabric_up:
+            # Whatever is left in the hosts' namespaces is ours (an sshd
+            # session's rsync, ...): ended before the namespaces go.
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                left = []
+                for ns in (self.ns_a, self.ns_b):
+                    r = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
+                    left += [int(x) for x in r.stdout.split()]
+                for pid in left:
+                    try:
+                        os.kill(pid, sig)
+                    except ProcessLookupError:
+                        pass
+                if not left:
+                    break
+                time.sleep(0.5)
             subprocess.run([FABRIC, "--prefix", self.prefix, "down"], capture_output=True)
             self.fabric_up = False
         if self.keep:
