@@ -590,6 +590,17 @@ void DpdkLinkImpl::drop_pending_tx() {
 
 void DpdkLinkImpl::restart_port() {
   const uint16_t port = info_.port_id;
+  if (info_.driver == "net_af_packet") {
+    // Its stop closes its sockets and its start opens none: stopped, it
+    // would never move a frame again. Left running, and said.
+    restart_pending_ = false;
+    ++health_.reset_failures;
+    std::fprintf(stderr,
+                 "dpdk link '%s': not restarted: net_af_packet cannot start again once stopped "
+                 "(DPDK 22.11 closes its sockets on stop); restart srdxd to reset it\n",
+                 cfg_.device.c_str());
+    return;
+  }
   drop_pending_tx();
   if (started_) {
     (void)rte_eth_dev_stop(port);

@@ -21,6 +21,7 @@
 #include "dpdk/eal.h"
 #include "dpdk/frame.h"
 #include "link_test_util.h"
+#include "transfer_util.h"
 
 namespace srdx::dp {
 namespace {
@@ -840,6 +841,40 @@ TEST(DpdkLinkEvents, RemovalStopsPollingWithoutACrash) {
   a->raise_port_event(PortEvent::reset);
   EXPECT_EQ(health_after_burst(*p.a, &DpdkPortHealth::resets_done), 0u);
   drain(p.ba);
+}
+
+// A reset while two endpoints move messages over the pair (each on its own
+// poll loop): the port restarts under the sender, what it had queued is
+// dropped and retransmitted, and every message arrives exactly once.
+TEST(DpdkLinkEvents, ResetMidTransferLosesNoMessage) {
+  rte_ring* ab = make_ring(4096);
+  rte_ring* ba = make_ring(4096);
+  {
+    LinkConfig ca = config(ring_port(ba, ab), kIpA);
+    LinkConfig cb = config(ring_port(ab, ba), kIpB);
+    ca.static_neighbours = {{kIpB, kMacB}};
+    cb.static_neighbours = {{kIpA, kMacA}};
+    ::testing::internal::CaptureStderr();
+    test::Node a(ca, 1), b(cb, 2);
+    test::Transfer t(a, b);
+    ASSERT_TRUE(test::Transfer::wait([&] { return t.completed() >= 100; }));
+    // From this thread, as DPDK's interrupt thread would: the same callback.
+    as_dpdk(a.link.get())->raise_port_event(PortEvent::reset);
+    ASSERT_TRUE(test::Transfer::wait([&] { return a.port_health().resets_done == 1; }));
+    const uint64_t at_reset = t.completed();
+    as_dpdk(b.link.get())->raise_port_event(PortEvent::reset);  // and the receiver's
+    ASSERT_TRUE(test::Transfer::wait([&] { return b.port_health().resets_done == 1; }));
+    ASSERT_TRUE(test::Transfer::wait([&] { return t.completed() >= at_reset + 200; }));
+    t.finish_and_check();
+    const std::string log = ::testing::internal::GetCapturedStderr();
+    EXPECT_NE(log.find("started again"), std::string::npos) << log;
+    EXPECT_EQ(a.port_health().reset_failures + b.port_health().reset_failures, 0u);
+    EXPECT_EQ(a.port_health().reset_events, 1u);
+    while (drain(ab) + drain(ba) != 0) {  // back to the links' pools before they go
+    }
+  }
+  rte_ring_free(ab);
+  rte_ring_free(ba);
 }
 
 TEST(DpdkLinkErrors, BadDeviceSaysWhat) {
