@@ -7,6 +7,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <rte_timer.h>
 
 #include <cctype>
 #include <chrono>
@@ -15,6 +16,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "dpdk/dpdk_link.h"
@@ -875,6 +877,26 @@ TEST(DpdkLinkEvents, ResetMidTransferLosesNoMessage) {
   }
   rte_ring_free(ab);
   rte_ring_free(ba);
+}
+
+// The ENA's watchdog is a DPDK timer on EAL's main lcore: eal_init() makes
+// the timer subsystem ready, eal_run_timers() runs what is due, from the
+// main lcore's thread only.
+TEST(DpdkEal, RunTimersRunsTheMainLcoresDueTimers) {
+  rte_timer t;
+  rte_timer_init(&t);
+  int fired = 0;
+  const auto cb = [](rte_timer*, void* arg) { ++*static_cast<int*>(arg); };
+  ASSERT_EQ(rte_lcore_id(), rte_get_main_lcore());
+  ASSERT_EQ(rte_timer_reset(&t, 0, SINGLE, rte_lcore_id(), cb, &fired), 0)
+      << "the timer subsystem is initialised";
+  std::thread([] { eal_run_timers(); }).join();  // not the main lcore: nothing runs
+  EXPECT_EQ(fired, 0);
+  eal_run_timers();
+  EXPECT_EQ(fired, 1);
+  eal_run_timers();
+  EXPECT_EQ(fired, 1);  // SINGLE: once
+  rte_timer_stop_sync(&t);
 }
 
 TEST(DpdkLinkErrors, BadDeviceSaysWhat) {
