@@ -472,8 +472,10 @@ std::vector<std::pair<std::string_view, uint64_t>> DpdkLinkImpl::backend_counter
   out.emplace_back("removal_events", h.removal_events);
   out.emplace_back("port_removed", h.removed ? 1 : 0);
   read_xstats(false);
-  for (size_t i = 0; i < xstat_counter_names_.size(); ++i)
-    out.emplace_back(xstat_counter_names_[i], xstat_values_[i]);
+  for (size_t i = 0; i < xstat_counter_names_.size(); ++i) {
+    if (!xstat_counter_names_[i].empty())
+      out.emplace_back(xstat_counter_names_[i], xstat_values_[i]);
+  }
   return out;
 }
 
@@ -493,7 +495,13 @@ void DpdkLinkImpl::resolve_xstats() {
     // An id is the name's index in this list (rte_eth_xstats_get_names_by_id).
     xstat_ids_.push_back(static_cast<uint64_t>(i));
     xstat_names_.emplace_back(names[static_cast<size_t>(i)].name);
-    xstat_counter_names_.push_back(xstat_counter_name(xstat_names_.back()));
+    // Per-queue xstats (rx_qN_*, tx_qN_*: a few dozen per queue on the ENA)
+    // stay out of backend_counters(), which every snapshot copies; the link
+    // counts per queue itself, and port_xstats() has them all.
+    const std::string_view x = xstat_names_.back();
+    const bool per_queue = x.size() > 4 && (x.rfind("rx_q", 0) == 0 || x.rfind("tx_q", 0) == 0) &&
+                           std::isdigit(static_cast<unsigned char>(x[4])) != 0;
+    xstat_counter_names_.push_back(per_queue ? std::string() : xstat_counter_name(x));
   }
   xstat_values_.assign(xstat_ids_.size(), 0);
 }

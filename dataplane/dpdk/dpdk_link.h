@@ -33,7 +33,8 @@
 // ENA a read is an admin-queue command). The ENA's allowance counters
 // (kEnaAllowanceCounters: packets the instance queued or dropped for going
 // over its bandwidth, PPS, connection-tracking or link-local allowance) keep
-// their own names; every other xstat is named xstat_NAME.
+// their own names; every other xstat is named xstat_NAME, except the
+// per-queue ones (rx_qN_*, tx_qN_*), which port_xstats() alone returns.
 //
 // Port events. A callback registered for RTE_ETH_EVENT_INTR_LSC, _INTR_RESET
 // and _INTR_RMV runs on DPDK's interrupt thread and only sets a flag; the

@@ -753,6 +753,8 @@ TEST(DpdkLinkXstats, ReadByIdAgreeWithWhatThePmdReports) {
   std::map<std::string, uint64_t> counters;
   for (const auto& [n, v] : p.a->backend_counters()) counters[std::string(n)] = v;
   EXPECT_EQ(counters["xstat_tx_good_packets"], by_name["tx_good_packets"]);
+  ASSERT_TRUE(by_name.count("tx_q0_packets"));  // per queue: port_xstats() only
+  EXPECT_EQ(counters.count("xstat_tx_q0_packets"), 0u);
   for (std::string_view name : kEnaAllowanceCounters)
     EXPECT_EQ(counters.count(std::string(name)), 0u) << name;
 }
