@@ -157,6 +157,28 @@ json ports_json(const DaemonConfig& c, const Snapshot& s) {
           {"control", format_addr(c.control_listen)}};
 }
 
+// The dpdk link's port state for /v1/status, from its backend counters:
+// "up", "removed", "speed_mbps" and the event counts; nothing for other links.
+void add_port_state(json& link, const Snapshot& s) {
+  bool has = false;
+  json events = json::object();
+  for (const auto& [name, v] : s.link_backend) {
+    if (name == "link_up") {
+      link["up"] = v != 0;
+      has = true;
+    } else if (name == "port_removed") {
+      link["removed"] = v != 0;
+    } else if (name == "link_speed_mbps") {
+      link["speed_mbps"] = v;
+    } else if (name == "link_up_events" || name == "link_down_events" || name == "lsc_events" ||
+               name == "reset_events" || name == "resets_done" || name == "reset_failures" ||
+               name == "removal_events") {
+      events[name] = v;
+    }
+  }
+  if (has) link["port_events"] = events;
+}
+
 // Splits "/v1/peers/b/paths" into {"v1","peers","b","paths"}; false on an
 // empty segment (a doubled or trailing slash).
 bool split_path(const std::string& path, std::vector<std::string>& out) {
@@ -437,9 +459,11 @@ void ApiServer::route(const httplib::Request& req, const std::string& body,
     const Snapshot s = d_.snapshot();
     uint64_t up = 0;
     for (const PeerSnapshot& p : s.peers) up += p.stats.up ? 1 : 0;
+    json link = {{"kind", s.link_kind}, {"local", format_addr(s.link_local)}};
+    add_port_state(link, s);
     json j = {{"version", kVersion},
               {"uptime_s", d_.uptime_s()},
-              {"link", {{"kind", s.link_kind}, {"local", format_addr(s.link_local)}}},
+              {"link", link},
               {"carrier",
                {{"kind", s.carrier},
                 {"name", s.carrier_name},

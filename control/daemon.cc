@@ -18,6 +18,7 @@
 #include "log.h"
 #include "loop/clock.h"
 #include "loop/entropy.h"
+#include "loop/link_timers.h"
 #include "sim/units.h"
 #include "telemetry.h"
 
@@ -710,6 +711,8 @@ int Daemon::run() {
   for (;;) {
     timespec ts{0, 200 * 1000 * 1000};
     const int sig = sigtimedwait(&sigs, nullptr, &ts);
+    // This thread built the link: DPDK's timers (the ENA's watchdog) run here.
+    if (engine_) dp::run_link_timers();
     if (poller_failed_.load()) {
       exit_code = 1;
       break;

@@ -89,6 +89,59 @@ std::string label(const char* k, std::string_view v) {
   return std::string(k) + "=\"" + escape_label(v) + "\"";
 }
 
+// The port under a dpdk link, from its backend counters (by name; a link
+// without a port has none of them): its state and events, the ENA's
+// allowance counters (NAME_allowance_exceeded), the port's xstats (xstat_*).
+void render_port(Writer& w, const Snapshot& s) {
+  const auto find = [&s](std::string_view name) -> const uint64_t* {
+    for (const auto& [n, v] : s.link_backend)
+      if (n == name) return &v;
+    return nullptr;
+  };
+  if (const uint64_t* up = find("link_up")) {
+    w.family("srdx_link_up", "gauge", "1 while the link's port is up (dpdk link)");
+    w.sample("srdx_link_up", label("kind", s.link_kind), num(*up));
+    w.family("srdx_link_events_total", "counter",
+             "Port events of the dpdk link: up, down (link changes seen), lsc (LSC callbacks), "
+             "reset (RESET events), reset_done, reset_failed (port restarts), removal");
+    static const std::pair<const char*, const char*> events[] = {
+        {"up", "link_up_events"},      {"down", "link_down_events"},
+        {"lsc", "lsc_events"},         {"reset", "reset_events"},
+        {"reset_done", "resets_done"}, {"reset_failed", "reset_failures"},
+        {"removal", "removal_events"}};
+    for (const auto& [event, name] : events) {
+      if (const uint64_t* v = find(name))
+        w.sample("srdx_link_events_total", label("event", event), num(*v));
+    }
+  }
+  constexpr std::string_view kAllowance = "_allowance_exceeded";
+  bool family = false;
+  for (const auto& [n, v] : s.link_backend) {
+    if (n.size() <= kAllowance.size() || n.rfind("xstat_", 0) == 0 ||
+        n.compare(n.size() - kAllowance.size(), kAllowance.size(), kAllowance) != 0)
+      continue;
+    if (!family) {
+      w.family("srdx_ena_allowance_exceeded_total", "counter",
+               "Packets the ENA queued or dropped because the instance exceeded an allowance: "
+               "bw_in, bw_out (bandwidth), pps, conntrack, linklocal");
+      family = true;
+    }
+    w.sample("srdx_ena_allowance_exceeded_total",
+             label("allowance", std::string_view(n).substr(0, n.size() - kAllowance.size())),
+             num(v));
+  }
+  family = false;
+  for (const auto& [n, v] : s.link_backend) {
+    if (n.rfind("xstat_", 0) != 0) continue;
+    if (!family) {
+      w.family("srdx_link_xstat", "untyped",
+               "The dpdk link's port extended statistics (rte_eth_xstats), by name");
+      family = true;
+    }
+    w.sample("srdx_link_xstat", label("name", std::string_view(n).substr(6)), num(v));
+  }
+}
+
 }  // namespace
 
 std::string render_prometheus(const MetricsInput& in) {
@@ -150,6 +203,7 @@ std::string render_prometheus(const MetricsInput& in) {
   w.sample("srdx_link_" #f "_total", label("kind", s.link_kind), num(s.link.f));
   SRDX_LINK_COUNTERS(SRDX_LINK_METRIC)
 #undef SRDX_LINK_METRIC
+  render_port(w, s);
 
 #define SRDX_POLLER_METRIC(f)                                               \
   w.family("srdx_poller_" #f "_total", "counter", "Poll loop counter " #f); \

@@ -1,5 +1,6 @@
 #include "dpdk/dpdk_link.h"
 
+#include <net/if.h>
 #include <rte_bus.h>
 #include <rte_dev.h>
 #include <rte_errno.h>
@@ -7,15 +8,20 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_prefetch.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dpdk/eal.h"
@@ -28,6 +34,46 @@ namespace {
 constexpr uint32_t kMaxBurst = 256;
 constexpr uint32_t kMempoolCache = 256;
 constexpr uint32_t kControlMbufs = 512;  // ARP and ICMP replies in flight
+// Port events and link state: the poll loop looks at the clock for them once
+// every kServiceEvery rx_bursts (or at once when a callback set a flag); the
+// link state is read every kLinkCheckNs, a failed restart is retried as
+// often, and the extended statistics are read at most every kXstatsEveryNs.
+constexpr uint32_t kServiceEvery = 1024;
+constexpr uint64_t kLinkCheckNs = 100'000'000;
+constexpr uint64_t kXstatsEveryNs = 1'000'000'000;
+
+constexpr uint32_t kEventLink = 1, kEventReset = 2, kEventRemoval = 4;
+constexpr rte_eth_event_type kPortEvents[] = {RTE_ETH_EVENT_INTR_LSC, RTE_ETH_EVENT_INTR_RESET,
+                                              RTE_ETH_EVENT_INTR_RMV};
+
+// Set by on_port_event() on DPDK's interrupt thread, taken by the poll loop.
+struct PortEventFlags {
+  std::atomic<uint32_t> pending{0};
+  std::atomic<uint64_t> lsc{0}, reset{0}, removal{0};
+};
+
+// The callback DPDK calls for kPortEvents: counts and flags, nothing more
+// (it runs on the interrupt thread, beside the poll loop).
+int on_port_event(uint16_t, rte_eth_event_type type, void* arg, void*) {
+  auto* f = static_cast<PortEventFlags*>(arg);
+  switch (type) {
+    case RTE_ETH_EVENT_INTR_LSC:
+      f->lsc.fetch_add(1);
+      f->pending.fetch_or(kEventLink);
+      break;
+    case RTE_ETH_EVENT_INTR_RESET:
+      f->reset.fetch_add(1);
+      f->pending.fetch_or(kEventReset);
+      break;
+    case RTE_ETH_EVENT_INTR_RMV:
+      f->removal.fetch_add(1);
+      f->pending.fetch_or(kEventRemoval);
+      break;
+    default:
+      break;
+  }
+  return 0;
+}
 
 std::runtime_error error(const std::string& device, const std::string& what, int err) {
   return std::runtime_error("dpdk link '" + device + "': " + what + ": " + rte_strerror(err));
@@ -153,6 +199,9 @@ class DpdkLinkImpl final : public DpdkLink {
   }
   std::array<uint64_t, frame::kVerdictCount> verdicts() const override;
   bool knows_neighbour(uint32_t ip) const override { return neighbours_.lookup(ip) != nullptr; }
+  DpdkPortHealth port_health() const override { return health_; }
+  std::vector<std::pair<std::string, uint64_t>> port_xstats() const override;
+  void raise_port_event(PortEvent e) override;
 
  private:
   static NeighbourConfig neighbour_config(const LinkConfig& cfg) {
@@ -165,7 +214,18 @@ class DpdkLinkImpl final : public DpdkLink {
   void resolve_port();
   void choose_queues(const rte_eth_dev_info& di, rte_eth_conf& conf);
   void name_counters();
+  void start_port();
   void close();
+  // Port events, in the poll loop (rx_burst): see dpdk_link.h.
+  [[gnu::cold]] void service_port();
+  void check_link();
+  void restart_port();
+  void on_removal();
+  void drop_pending_tx();
+  // Names and ids of the port's xstats (after every start); values, read
+  // into xstat_values_ at most every kXstatsEveryNs (or `now`).
+  void resolve_xstats();
+  void read_xstats(bool now) const;
   bool refill_stash();
   // The TX queue of a datagram leaving from UDP source port `sport`: every
   // datagram of one path (one source port) takes the same queue, so a path's
@@ -238,7 +298,7 @@ class DpdkLinkImpl final : public DpdkLink {
   uint16_t n_rxq_ = 1, n_txq_ = 1;  // queues in use (what the port allows of cfg.queues)
   bool txq_pow2_ = true;            // n_txq_ is a power of two: a mask picks the queue
   uint16_t next_rx_queue_ = 0;      // where the next rx_burst starts polling
-  uint16_t entropy_mask_ = 0;  // port_count - 1 when that is a power of two
+  uint16_t entropy_mask_ = 0;       // port_count - 1 when that is a power of two
   bool entropy_pow2_ = false;
   // Prefetch received frames ahead of parsing them: on a bus device (PCI),
   // yes. Not on virtual devices (net_null, net_ring, net_af_xdp, ...): their
@@ -257,6 +317,24 @@ class DpdkLinkImpl final : public DpdkLink {
   rte_mbuf* staged_ = nullptr;  // handed out by tx_buffer, not committed yet
   std::array<HeaderSlot, kHeaderSlots> headers_{};
   uint32_t header_generation_ = 1;
+
+  // Port events (see dpdk_link.h). The flags live on the heap: DPDK holds
+  // their address until the callbacks are unregistered.
+  std::unique_ptr<PortEventFlags> events_ = std::make_unique<PortEventFlags>();
+  bool callbacks_registered_ = false;
+  rte_eth_conf conf_{};  // what the port was configured with, again after a reset
+  uint16_t data_room_ = 0;
+  DpdkPortHealth health_;
+  uint32_t service_countdown_ = kServiceEvery;
+  uint64_t next_check_ns_ = 0;
+  bool restart_pending_ = false;
+  std::string kernel_ifname_;  // the kernel interface under the port, if any
+  int ifr_fd_ = -1;            // a socket for its SIOCGIFFLAGS
+  std::vector<uint64_t> xstat_ids_;
+  std::vector<std::string> xstat_names_;          // DPDK's names
+  std::vector<std::string> xstat_counter_names_;  // backend_counters()' names for them
+  mutable std::vector<uint64_t> xstat_values_;
+  mutable uint64_t xstats_read_ns_ = 0;
 };
 
 void DpdkLinkImpl::resolve_port() {
@@ -382,7 +460,202 @@ std::vector<std::pair<std::string_view, uint64_t>> DpdkLinkImpl::backend_counter
   out.emplace_back("port_ierrors", pc.ierrors);
   out.emplace_back("port_oerrors", pc.oerrors);
   out.emplace_back("port_rx_nombuf", pc.rx_nombuf);
+  const DpdkPortHealth& h = health_;
+  out.emplace_back("link_up", h.link_up ? 1 : 0);
+  out.emplace_back("link_speed_mbps", h.link_speed_mbps);
+  out.emplace_back("link_up_events", h.link_up_events);
+  out.emplace_back("link_down_events", h.link_down_events);
+  out.emplace_back("lsc_events", h.lsc_events);
+  out.emplace_back("reset_events", h.reset_events);
+  out.emplace_back("resets_done", h.resets_done);
+  out.emplace_back("reset_failures", h.reset_failures);
+  out.emplace_back("removal_events", h.removal_events);
+  out.emplace_back("port_removed", h.removed ? 1 : 0);
+  read_xstats(false);
+  for (size_t i = 0; i < xstat_counter_names_.size(); ++i) {
+    if (!xstat_counter_names_[i].empty())
+      out.emplace_back(xstat_counter_names_[i], xstat_values_[i]);
+  }
   return out;
+}
+
+void DpdkLinkImpl::resolve_xstats() {
+  xstat_ids_.clear();
+  xstat_names_.clear();
+  xstat_counter_names_.clear();
+  xstat_values_.clear();
+  xstats_read_ns_ = 0;
+  const uint16_t port = info_.port_id;
+  const int n = rte_eth_xstats_get_names(port, nullptr, 0);
+  if (n <= 0) return;
+  std::vector<rte_eth_xstat_name> names(static_cast<size_t>(n));
+  const int got = rte_eth_xstats_get_names(port, names.data(), static_cast<unsigned>(n));
+  if (got <= 0 || got > n) return;
+  for (int i = 0; i < got; ++i) {
+    // An id is the name's index in this list (rte_eth_xstats_get_names_by_id).
+    xstat_ids_.push_back(static_cast<uint64_t>(i));
+    xstat_names_.emplace_back(names[static_cast<size_t>(i)].name);
+    // Per-queue xstats (rx_qN_*, tx_qN_*: a few dozen per queue on the ENA)
+    // stay out of backend_counters(), which every snapshot copies; the link
+    // counts per queue itself, and port_xstats() has them all.
+    const std::string_view x = xstat_names_.back();
+    const bool per_queue = x.size() > 4 && (x.rfind("rx_q", 0) == 0 || x.rfind("tx_q", 0) == 0) &&
+                           std::isdigit(static_cast<unsigned char>(x[4])) != 0;
+    xstat_counter_names_.push_back(per_queue ? std::string() : xstat_counter_name(x));
+  }
+  xstat_values_.assign(xstat_ids_.size(), 0);
+}
+
+void DpdkLinkImpl::read_xstats(bool now) const {
+  if (xstat_ids_.empty() || !started_) return;  // a stopped port keeps its last values
+  const uint64_t t = now_ns();
+  if (!now && xstats_read_ns_ != 0 && t - xstats_read_ns_ < kXstatsEveryNs) return;
+  xstats_read_ns_ = t;
+  std::vector<uint64_t> v(xstat_ids_.size(), 0);
+  const int rc = rte_eth_xstats_get_by_id(info_.port_id, xstat_ids_.data(), v.data(),
+                                          static_cast<unsigned>(v.size()));
+  if (rc == static_cast<int>(v.size())) xstat_values_ = std::move(v);
+}
+
+std::vector<std::pair<std::string, uint64_t>> DpdkLinkImpl::port_xstats() const {
+  read_xstats(true);
+  std::vector<std::pair<std::string, uint64_t>> out;
+  out.reserve(xstat_names_.size());
+  for (size_t i = 0; i < xstat_names_.size(); ++i)
+    out.emplace_back(xstat_names_[i], xstat_values_[i]);
+  return out;
+}
+
+void DpdkLinkImpl::raise_port_event(PortEvent e) {
+  const rte_eth_event_type t = e == PortEvent::link_change ? RTE_ETH_EVENT_INTR_LSC
+                               : e == PortEvent::reset     ? RTE_ETH_EVENT_INTR_RESET
+                                                           : RTE_ETH_EVENT_INTR_RMV;
+  on_port_event(info_.port_id, t, events_.get(), nullptr);
+}
+
+// In rx_burst, once every kServiceEvery calls or when a callback set a flag.
+void DpdkLinkImpl::service_port() {
+  service_countdown_ = kServiceEvery;
+  const uint32_t ev = events_->pending.exchange(0);
+  health_.lsc_events = events_->lsc.load();
+  health_.reset_events = events_->reset.load();
+  health_.removal_events = events_->removal.load();
+  if (health_.removed) return;
+  if ((ev & kEventRemoval) != 0) {
+    on_removal();
+    return;
+  }
+  const uint64_t now = now_ns();
+  if (ev == 0 && now < next_check_ns_) return;
+  next_check_ns_ = now + kLinkCheckNs;
+  if ((ev & kEventReset) != 0) restart_pending_ = true;
+  if (restart_pending_) restart_port();  // and again every kLinkCheckNs until it works
+  if (started_) check_link();
+}
+
+void DpdkLinkImpl::check_link() {
+  rte_eth_link l{};
+  bool up = false;
+  if (rte_eth_link_get_nowait(info_.port_id, &l) == 0) up = l.link_status == RTE_ETH_LINK_UP;
+  if (up && ifr_fd_ >= 0) {
+    // The PMD over a kernel interface may say up whatever the interface
+    // does: the interface must be up and running (have a carrier) too.
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, kernel_ifname_.c_str(), IF_NAMESIZE - 1);
+    if (ioctl(ifr_fd_, SIOCGIFFLAGS, &ifr) == 0) {
+      up = (ifr.ifr_flags & IFF_UP) != 0 && (ifr.ifr_flags & IFF_RUNNING) != 0;
+    }
+  }
+  const uint32_t speed = up && l.link_speed != RTE_ETH_SPEED_NUM_UNKNOWN ? l.link_speed : 0;
+  const bool first = next_check_ns_ == 0;  // open(): the state as found, not a change
+  if (first) next_check_ns_ = now_ns() + kLinkCheckNs;
+  if (up == health_.link_up && !first) {
+    health_.link_speed_mbps = speed;
+    return;
+  }
+  if (!first) {
+    ++(up ? health_.link_up_events : health_.link_down_events);
+    std::fprintf(stderr, "dpdk link '%s': link %s%s\n", cfg_.device.c_str(), up ? "up" : "down",
+                 kernel_ifname_.empty() ? "" : (" (interface " + kernel_ifname_ + ")").c_str());
+  }
+  health_.link_up = up;
+  health_.link_speed_mbps = speed;
+}
+
+// Frames committed but not flushed: dropped and counted (the transport
+// retransmits what they carried).
+void DpdkLinkImpl::drop_pending_tx() {
+  for (uint16_t q = 0; q < txq_.size(); ++q) {
+    TxQueue& t = txq_[q];
+    if (t.n == 0) continue;
+    rte_pktmbuf_free_bulk(t.mbufs.data(), t.n);
+    queues_[q].stats.tx_dropped += t.n - t.pending_control;
+    t.n = 0;
+    t.pending_bytes = 0;
+    t.pending_control = 0;
+  }
+}
+
+void DpdkLinkImpl::restart_port() {
+  const uint16_t port = info_.port_id;
+  if (info_.driver == "net_af_packet") {
+    // Its stop closes its sockets and its start opens none: stopped, it
+    // would never move a frame again. Left running, and said.
+    restart_pending_ = false;
+    ++health_.reset_failures;
+    std::fprintf(stderr,
+                 "dpdk link '%s': not restarted: net_af_packet cannot start again once stopped "
+                 "(DPDK 22.11 closes its sockets on stop); restart srdxd to reset it\n",
+                 cfg_.device.c_str());
+    return;
+  }
+  drop_pending_tx();
+  if (started_) {
+    (void)rte_eth_dev_stop(port);
+    started_ = false;
+  }
+  const int rc = rte_eth_dev_reset(port);  // -ENOTSUP: the PMD has none; stopped is enough
+  std::string failed;
+  if (rc != 0 && rc != -ENOTSUP) {
+    failed = std::string("rte_eth_dev_reset: ") + rte_strerror(-rc);
+  } else {
+    try {
+      start_port();
+    } catch (const std::runtime_error& e) {
+      failed = e.what();
+      if (started_) (void)rte_eth_dev_stop(port);
+      started_ = false;
+    }
+  }
+  if (!failed.empty()) {
+    ++health_.reset_failures;
+    std::fprintf(stderr,
+                 "dpdk link '%s': restarting the port failed (%s); trying again in %llu ms\n",
+                 cfg_.device.c_str(), failed.c_str(),
+                 static_cast<unsigned long long>(kLinkCheckNs / 1000000));
+    return;
+  }
+  restart_pending_ = false;
+  ++health_.resets_done;
+  resolve_xstats();
+  std::fprintf(stderr, "dpdk link '%s': port %s and started again (%u RX, %u TX queues)\n",
+               cfg_.device.c_str(), rc == 0 ? "reset" : "stopped (the PMD has no reset)",
+               unsigned{n_rxq_}, unsigned{n_txq_});
+}
+
+void DpdkLinkImpl::on_removal() {
+  health_.removed = true;
+  if (health_.link_up) ++health_.link_down_events;
+  health_.link_up = false;
+  health_.link_speed_mbps = 0;
+  restart_pending_ = false;
+  drop_pending_tx();
+  if (started_) (void)rte_eth_dev_stop(info_.port_id);
+  started_ = false;
+  std::fprintf(stderr,
+               "dpdk link '%s': the device was removed: no longer polled; what is sent is "
+               "dropped and counted until srdx is restarted with a device\n",
+               cfg_.device.c_str());
 }
 
 void DpdkLinkImpl::open() {
@@ -434,45 +707,104 @@ void DpdkLinkImpl::open() {
                              std::to_string(di.max_mtu));
   }
   conf.rxmode.mtu = cfg_.mtu;
-  rc = rte_eth_dev_configure(port, n_rxq_, n_txq_, &conf);
+  // Port events: LSC and RMV interrupts where the PMD raises them (ENA: LSC);
+  // the callbacks are registered before the port starts. RESET needs no
+  // flag in the configuration.
+  const uint32_t dev_flags = di.dev_flags != nullptr ? *di.dev_flags : 0;
+  health_.lsc_interrupt = (dev_flags & RTE_ETH_DEV_INTR_LSC) != 0;
+  conf.intr_conf.lsc = health_.lsc_interrupt ? 1 : 0;
+  conf.intr_conf.rmv = (dev_flags & RTE_ETH_DEV_INTR_RMV) != 0 ? 1 : 0;
+  for (rte_eth_event_type t : kPortEvents) {
+    rc = rte_eth_dev_callback_register(port, t, on_port_event, events_.get());
+    if (rc != 0) throw error(dev, "rte_eth_dev_callback_register", -rc);
+  }
+  callbacks_registered_ = true;
+  if (di.if_index != 0) {
+    char name[IF_NAMESIZE] = {};
+    if (if_indextoname(di.if_index, name) != nullptr) {
+      kernel_ifname_ = name;
+      ifr_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      health_.kernel_interface = ifr_fd_ >= 0;
+    }
+  }
+  conf_ = conf;
+  start_port();
+
+  uint16_t mtu = 0;
+  info_.mtu = rte_eth_dev_get_mtu(port, &mtu) == 0 ? mtu : cfg_.mtu;
+  info_.rx_queues = n_rxq_;
+  info_.tx_queues = n_txq_;
+  info_.tx_ip_checksum_offload = ip_tx;
+  info_.tx_udp_checksum_offload = udp_tx;
+  info_.rx_checksum_offload = rx_cksum_offloads_ != 0;
+
+  queues_.resize(std::max(n_rxq_, n_txq_));
+  txq_.resize(n_txq_);
+  txq_pow2_ = (n_txq_ & (n_txq_ - 1)) == 0;
+  name_counters();
+  const uint16_t pc = cfg_.entropy.port_count;
+  entropy_pow2_ = pc != 0 && (pc & (pc - 1)) == 0;  // then a mask, not a division per packet
+  entropy_mask_ = entropy_pow2_ ? static_cast<uint16_t>(pc - 1) : 0;
+  max_payload_ = std::min<size_t>(cfg_.mtu - frame::kIpv4Len - frame::kUdpLen,
+                                  data_room_ - RTE_PKTMBUF_HEADROOM - frame::kHeadersLen);
+  spec_.src_mac = info_.mac;
+  spec_.src_ip = cfg_.local.ip;
+  spec_.ip_checksum = ip_tx ? frame::Checksum::offload : frame::Checksum::software;
+  spec_.udp_checksum = udp_tx ? frame::Checksum::offload : frame::Checksum::none;
+  for (const auto& [ip, m] : cfg_.static_neighbours) neighbours_.add_static(ip, m);
+  resolve_xstats();
+  check_link();
+}
+
+// Configures the port with conf_, sets up its queues (and, the first time,
+// the pool), starts it and reads its MAC. open() and a restart after a reset.
+void DpdkLinkImpl::start_port() {
+  const uint16_t port = info_.port_id;
+  const std::string& dev = cfg_.device;
+  int rc = rte_eth_dev_configure(port, n_rxq_, n_txq_, &conf_);
   if (rc != 0) throw error(dev, "rte_eth_dev_configure", -rc);
   configured_ = true;
+  rte_eth_dev_info di{};
+  rc = rte_eth_dev_info_get(port, &di);
+  if (rc != 0) throw error(dev, "rte_eth_dev_info_get", -rc);
 
   uint16_t rxd = static_cast<uint16_t>(std::clamp<uint32_t>(cfg_.queue_depth, 64, 4096));
   uint16_t txd = rxd;
   rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
   if (rc != 0) throw error(dev, "rte_eth_dev_adjust_nb_rx_tx_desc", -rc);
-
-  burst_ = std::clamp<uint32_t>(cfg_.burst, 1, kMaxBurst);
-  // Every descriptor may hold an mbuf, plus a burst held by the transport, a
-  // burst committed per TX queue, a stash, the per-core caches and the
-  // control replies.
-  const uint32_t nmbufs = uint32_t{n_rxq_} * rxd + uint32_t{n_txq_} * txd + (3u + n_txq_) * burst_ +
-                          kMempoolCache * 2 + kControlMbufs;
-  const uint32_t frame_room = cfg_.mtu + frame::kEthLen + 4;  // + a VLAN tag's worth
-  const auto data_room = static_cast<uint16_t>(
-      std::max<uint32_t>(RTE_MBUF_DEFAULT_BUF_SIZE, RTE_PKTMBUF_HEADROOM + frame_room));
-  static std::atomic<unsigned> pool_seq{0};
-  const std::string pool_name =
-      "srdx_p" + std::to_string(port) + "_" + std::to_string(pool_seq.fetch_add(1));
   int socket = rte_eth_dev_socket_id(port);
   if (socket < 0) socket = SOCKET_ID_ANY;
-  // net_af_xdp makes this pool its UMEM and needs it packed (see pool.h).
-  const PoolLayout layout = pool_layout_for(info_.driver);
-  pool_ = create_mbuf_pool(pool_name, nmbufs, kMempoolCache, data_room, socket, layout);
+
   if (pool_ == nullptr) {
-    throw error(dev, "creating a pool of " + std::to_string(nmbufs) + " mbufs", rte_errno);
-  }
-  if (layout == PoolLayout::packed && !pool_fits_umem(pool_)) {
-    throw std::runtime_error("dpdk link '" + dev + "': the pool of " + std::to_string(nmbufs) +
-                             " mbufs is not one packed memory chunk, which " + info_.driver +
-                             " needs for its UMEM (give EAL more memory, -m)");
+    burst_ = std::clamp<uint32_t>(cfg_.burst, 1, kMaxBurst);
+    // Every descriptor may hold an mbuf, plus a burst held by the transport, a
+    // burst committed per TX queue, a stash, the per-core caches and the
+    // control replies.
+    const uint32_t nmbufs = uint32_t{n_rxq_} * rxd + uint32_t{n_txq_} * txd +
+                            (3u + n_txq_) * burst_ + kMempoolCache * 2 + kControlMbufs;
+    const uint32_t frame_room = cfg_.mtu + frame::kEthLen + 4;  // + a VLAN tag's worth
+    data_room_ = static_cast<uint16_t>(
+        std::max<uint32_t>(RTE_MBUF_DEFAULT_BUF_SIZE, RTE_PKTMBUF_HEADROOM + frame_room));
+    static std::atomic<unsigned> pool_seq{0};
+    const std::string pool_name =
+        "srdx_p" + std::to_string(port) + "_" + std::to_string(pool_seq.fetch_add(1));
+    // net_af_xdp makes this pool its UMEM and needs it packed (see pool.h).
+    const PoolLayout layout = pool_layout_for(info_.driver);
+    pool_ = create_mbuf_pool(pool_name, nmbufs, kMempoolCache, data_room_, socket, layout);
+    if (pool_ == nullptr) {
+      throw error(dev, "creating a pool of " + std::to_string(nmbufs) + " mbufs", rte_errno);
+    }
+    if (layout == PoolLayout::packed && !pool_fits_umem(pool_)) {
+      throw std::runtime_error("dpdk link '" + dev + "': the pool of " + std::to_string(nmbufs) +
+                               " mbufs is not one packed memory chunk, which " + info_.driver +
+                               " needs for its UMEM (give EAL more memory, -m)");
+    }
   }
 
   rte_eth_rxconf rxc = di.default_rxconf;
-  rxc.offloads = conf.rxmode.offloads;
+  rxc.offloads = conf_.rxmode.offloads;
   rte_eth_txconf txc = di.default_txconf;
-  txc.offloads = conf.txmode.offloads;
+  txc.offloads = conf_.txmode.offloads;
   for (uint16_t q = 0; q < n_rxq_; ++q) {
     rc = rte_eth_rx_queue_setup(port, q, rxd, static_cast<unsigned>(socket), &rxc, pool_);
     if (rc != 0) throw error(dev, "rte_eth_rx_queue_setup(" + std::to_string(q) + ")", -rc);
@@ -492,49 +824,33 @@ void DpdkLinkImpl::open() {
   }
   if (rc != 0) throw error(dev, "rte_eth_dev_start", -rc);
   started_ = true;
+  info_.rx_desc = rxd;
+  info_.tx_desc = txd;
 
   rte_ether_addr mac{};
   rc = rte_eth_macaddr_get(port, &mac);
   if (rc != 0) throw error(dev, "rte_eth_macaddr_get", -rc);
-  std::memcpy(info_.mac.data(), mac.addr_bytes, 6);
-  if (info_.mac == frame::Mac{}) {
+  frame::Mac got{};
+  std::memcpy(got.data(), mac.addr_bytes, 6);
+  if (got == frame::Mac{}) {
     // Some PMDs (net_ring) have no address. Take a locally administered one
     // derived from our IP, 02:00:a:b:c:d, so that neighbours can tell us apart;
     // tell the port if it can be told.
     const uint32_t ip = cfg_.local.ip;
-    info_.mac = {0x02,
-                 0x00,
-                 static_cast<uint8_t>(ip >> 24),
-                 static_cast<uint8_t>(ip >> 16),
-                 static_cast<uint8_t>(ip >> 8),
-                 static_cast<uint8_t>(ip)};
-    std::memcpy(mac.addr_bytes, info_.mac.data(), 6);
+    got = {0x02,
+           0x00,
+           static_cast<uint8_t>(ip >> 24),
+           static_cast<uint8_t>(ip >> 16),
+           static_cast<uint8_t>(ip >> 8),
+           static_cast<uint8_t>(ip)};
+    std::memcpy(mac.addr_bytes, got.data(), 6);
     (void)rte_eth_dev_default_mac_addr_set(port, &mac);
   }
-  uint16_t mtu = 0;
-  info_.mtu = rte_eth_dev_get_mtu(port, &mtu) == 0 ? mtu : cfg_.mtu;
-  info_.rx_queues = n_rxq_;
-  info_.tx_queues = n_txq_;
-  info_.rx_desc = rxd;
-  info_.tx_desc = txd;
-  info_.tx_ip_checksum_offload = ip_tx;
-  info_.tx_udp_checksum_offload = udp_tx;
-  info_.rx_checksum_offload = rx_cksum_offloads_ != 0;
-
-  queues_.resize(std::max(n_rxq_, n_txq_));
-  txq_.resize(n_txq_);
-  txq_pow2_ = (n_txq_ & (n_txq_ - 1)) == 0;
-  name_counters();
-  const uint16_t pc = cfg_.entropy.port_count;
-  entropy_pow2_ = pc != 0 && (pc & (pc - 1)) == 0;  // then a mask, not a division per packet
-  entropy_mask_ = entropy_pow2_ ? static_cast<uint16_t>(pc - 1) : 0;
-  max_payload_ = std::min<size_t>(cfg_.mtu - frame::kIpv4Len - frame::kUdpLen,
-                                  data_room - RTE_PKTMBUF_HEADROOM - frame::kHeadersLen);
-  spec_.src_mac = info_.mac;
-  spec_.src_ip = cfg_.local.ip;
-  spec_.ip_checksum = ip_tx ? frame::Checksum::offload : frame::Checksum::software;
-  spec_.udp_checksum = udp_tx ? frame::Checksum::offload : frame::Checksum::none;
-  for (const auto& [ip, m] : cfg_.static_neighbours) neighbours_.add_static(ip, m);
+  if (got != info_.mac) {  // a reset may bring another address: headers are rebuilt
+    info_.mac = got;
+    spec_.src_mac = got;
+    if (++header_generation_ == 0) header_generation_ = 1;
+  }
 }
 
 void DpdkLinkImpl::close() {
@@ -548,6 +864,20 @@ void DpdkLinkImpl::close() {
   if (staged_ != nullptr) rte_pktmbuf_free(staged_);
   n_held_ = n_stash_ = 0;
   staged_ = nullptr;
+  if (callbacks_registered_) {
+    for (rte_eth_event_type t : kPortEvents) {
+      // -EAGAIN while the callback runs on the interrupt thread: wait for it.
+      for (int i = 0; i < 1000; ++i) {
+        if (rte_eth_dev_callback_unregister(info_.port_id, t, on_port_event, events_.get()) !=
+            -EAGAIN)
+          break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+    callbacks_registered_ = false;
+  }
+  if (ifr_fd_ >= 0) ::close(ifr_fd_);
+  ifr_fd_ = -1;
   if (started_) rte_eth_dev_stop(info_.port_id);
   if (configured_ || info_.owns_device) rte_eth_dev_close(info_.port_id);
   if (device_ != nullptr) rte_dev_remove(device_);
@@ -562,6 +892,11 @@ size_t DpdkLinkImpl::rx_burst(std::span<RxDatagram> out) {
     free_segments(rx_held_.data(), n_held_, pool_);
     n_held_ = 0;
   }
+  if (--service_countdown_ == 0 || events_->pending.load(std::memory_order_relaxed) != 0)
+      [[unlikely]]
+    service_port();
+  if (!started_) [[unlikely]]
+    return 0;  // removed, or a restart that has not worked yet
   const size_t want = std::min<size_t>(out.size(), burst_);
   if (want == 0) return 0;
   rte_mbuf* bufs[kMaxBurst];
@@ -768,7 +1103,8 @@ uint16_t DpdkLinkImpl::flush_queue(uint16_t q) {
   TxQueue& t = txq_[q];
   QueueState& qs = queues_[q];
   const auto n = static_cast<uint16_t>(t.n);
-  const uint16_t sent = rte_eth_tx_burst(info_.port_id, q, t.mbufs.data(), n);
+  // A removed port, or one whose restart has not worked yet, sends nothing.
+  const uint16_t sent = started_ ? rte_eth_tx_burst(info_.port_id, q, t.mbufs.data(), n) : 0;
   if (sent == n) [[likely]] {
     qs.stats.tx_packets += n - t.pending_control;
     qs.stats.tx_bytes += t.pending_bytes;
@@ -850,6 +1186,12 @@ std::array<uint64_t, frame::kVerdictCount> DpdkLinkImpl::verdicts() const {
 }
 
 }  // namespace
+
+std::string xstat_counter_name(std::string_view xstat) {
+  for (std::string_view a : kEnaAllowanceCounters)
+    if (xstat == a) return std::string(a);
+  return "xstat_" + std::string(xstat);
+}
 
 std::unique_ptr<Link> make_dpdk_link(const LinkConfig& cfg) {
   auto link = std::make_unique<DpdkLinkImpl>(cfg);

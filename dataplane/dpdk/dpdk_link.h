@@ -24,13 +24,48 @@
 // packets stay in order on one queue; each TX queue has its own pending burst,
 // all flushed by tx_flush(); ARP and ICMP replies leave on queue 0. Counters
 // per queue: queue_stats(), and by name in backend_counters() (rxqN_*,
-// txqN_*, then the port's own port_*).
+// txqN_*, then the port's own port_*, the port events, then the port's
+// extended statistics).
+//
+// Extended statistics (rte_eth_xstats): their names are read once when the
+// port starts (and again after a reset), their values at most once a second
+// when backend_counters() is asked (by name and id, never per packet: on the
+// ENA a read is an admin-queue command). The ENA's allowance counters
+// (kEnaAllowanceCounters: packets the instance queued or dropped for going
+// over its bandwidth, PPS, connection-tracking or link-local allowance) keep
+// their own names; every other xstat is named xstat_NAME, except the
+// per-queue ones (rx_qN_*, tx_qN_*), which port_xstats() alone returns.
+//
+// Port events. A callback registered for RTE_ETH_EVENT_INTR_LSC, _INTR_RESET
+// and _INTR_RMV runs on DPDK's interrupt thread and only sets a flag; the
+// poll loop's next rx_burst() handles it:
+//  - link state: read from the port (rte_eth_link_get_nowait) on an LSC
+//    event and, for PMDs that raise none, every 100 ms; for a port over a
+//    kernel interface (net_af_packet, net_af_xdp: dev_info.if_index), the
+//    interface's own state (IFF_UP and IFF_RUNNING) too, since those PMDs
+//    report their link up whatever the interface does. Each change is
+//    logged and counted; datagrams keep going to the port (the transport
+//    retransmits what a down link lost).
+//  - reset (the ENA raises it when the device needs one): the port is
+//    stopped, reset (rte_eth_dev_reset; a PMD without one is only stopped),
+//    configured and started again with the same queues and pool. Frames
+//    waiting for tx_flush() are dropped and counted: the transport
+//    retransmits them, so no message is lost. A restart that fails is tried
+//    again every 100 ms.
+//  - removal: logged and counted; the port is no longer polled or sent to
+//    (what is sent is counted in tx_dropped); the link stays usable as an
+//    object and closes cleanly.
+// raise_port_event() does what the PMD's interrupt does (the same callback):
+// no PMD on this machine raises RESET or RMV by itself.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "dpdk/frame.h"
 #include "link.h"
@@ -56,6 +91,32 @@ struct DpdkPortInfo {
   bool owns_device = false;          // probed by the link, removed when it goes
 };
 
+// The ENA's allowance counters (ENA PMD xstats; DPDK 22.11 "ENI" statistics),
+// exported under these names when the port has them.
+inline constexpr std::array<std::string_view, 5> kEnaAllowanceCounters = {
+    "bw_in_allowance_exceeded", "bw_out_allowance_exceeded", "pps_allowance_exceeded",
+    "conntrack_allowance_exceeded", "linklocal_allowance_exceeded"};
+
+// The backend_counters() name of the port xstat `xstat`: the ENA allowance
+// counters keep theirs, every other is "xstat_" + its name.
+std::string xstat_counter_name(std::string_view xstat);
+
+enum class PortEvent : uint8_t { link_change, reset, removal };
+
+// The port's link and what has happened to it (see Port events above).
+struct DpdkPortHealth {
+  bool link_up = false;
+  uint32_t link_speed_mbps = 0;   // 0: unknown
+  bool lsc_interrupt = false;     // the PMD raises LSC events (otherwise the link is polled)
+  bool kernel_interface = false;  // the port is over a kernel interface whose state counts too
+  bool removed = false;
+  uint64_t link_up_events = 0, link_down_events = 0;  // changes seen, however
+  uint64_t lsc_events = 0;                            // LSC callbacks from the PMD
+  uint64_t reset_events = 0;                          // RESET callbacks (or raise_port_event)
+  uint64_t resets_done = 0, reset_failures = 0;       // restarts that worked, attempts that failed
+  uint64_t removal_events = 0;
+};
+
 // What the device itself counts (rte_eth_stats_get), beside the link's counters.
 struct DpdkPortCounters {
   uint64_t ipackets = 0, opackets = 0, ibytes = 0, obytes = 0;
@@ -73,6 +134,14 @@ class DpdkLink : public Link {
   virtual std::array<uint64_t, frame::kVerdictCount> verdicts() const = 0;
   // Whether a MAC is known for `ip` (static or learned).
   virtual bool knows_neighbour(uint32_t ip) const = 0;
+  // The link state and port event counts as of the last rx_burst().
+  virtual DpdkPortHealth port_health() const = 0;
+  // The port's extended statistics by their DPDK names, read now.
+  virtual std::vector<std::pair<std::string, uint64_t>> port_xstats() const = 0;
+  // Does what the PMD's interrupt does for `e` (the same callback, so
+  // thread-safe): the next rx_burst() handles it. For tests, and for a
+  // restart an operator asks for.
+  virtual void raise_port_event(PortEvent e) = 0;
 };
 
 // The DpdkLink behind a Link make_dpdk_link() built, or nullptr.

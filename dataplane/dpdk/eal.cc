@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_timer.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -146,7 +148,15 @@ void eal_init(const std::vector<std::string>& user_args, std::string_view device
     g_error = "dpdk: rte_eal_init(" + join(plan.args) + ") failed: " + rte_strerror(rte_errno);
     throw std::runtime_error(g_error);
   }
+  // DPDK timers, before any port starts: the ENA PMD arms its watchdog
+  // (which raises RESET) as one when its port starts. -EALREADY: done.
+  (void)rte_timer_subsystem_init();
   g_done = true;
+}
+
+void eal_run_timers() {
+  if (!eal_initialised() || rte_lcore_id() != rte_get_main_lcore()) return;
+  (void)rte_timer_manage();
 }
 
 }  // namespace srdx::dp

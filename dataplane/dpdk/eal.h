@@ -62,4 +62,13 @@ bool lcores_chosen(const std::vector<std::string>& user_args);
 void eal_init(const std::vector<std::string>& user_args, std::string_view device);
 bool eal_initialised();
 
+// Runs the DPDK timers that are due (rte_timer_manage): the ENA PMD's
+// watchdog, which checks the device's keep-alives and missing TX completions
+// and raises RTE_ETH_EVENT_INTR_RESET, is one ("Device reset and the timer
+// service" in the ENA PMD guide: call it about once a second). PMDs arm their
+// timers on the lcore that starts the port, EAL's main lcore (the thread that
+// initialised EAL): call it from that thread; anywhere else it does nothing.
+// eal_init() initialises the timer subsystem.
+void eal_run_timers();
+
 }  // namespace srdx::dp

@@ -12,14 +12,23 @@
 
 #include <stdexcept>
 #include <string>
+
+#include "loop/link_timers.h"
 #if SRDX_HAVE_UDP_LINK
 #include "udp/udp_link.h"
 #endif
 #if SRDX_HAVE_DPDK_LINK
 #include "dpdk/dpdk_link.h"
+#include "dpdk/eal.h"
 #endif
 
 namespace srdx::dp {
+
+void run_link_timers() {
+#if SRDX_HAVE_DPDK_LINK
+  eal_run_timers();
+#endif
+}
 
 std::unique_ptr<Link> make_link(const LinkConfig& cfg) {
   if (cfg.kind == "udp") {

@@ -156,6 +156,52 @@ TEST(Prometheus, Encryption) {
   EXPECT_THAT(t, HasSubstr("\nsrdx_encryption_enabled 0\n"));
 }
 
+// The dpdk link's port: link state, port events, the ENA's allowance
+// counters and the port's xstats, all from the link's backend counters; a
+// link without a port (udp) shows none of them.
+TEST(Prometheus, DpdkPortStateEventsAndEnaAllowances) {
+  Snapshot s = sample();
+  MetricsInput in;
+  in.snap = &s;
+  std::string t = render_prometheus(in);
+  EXPECT_THAT(t, Not(HasSubstr("srdx_link_up")));
+  EXPECT_THAT(t, Not(HasSubstr("srdx_ena_allowance_exceeded_total")));
+  EXPECT_THAT(t, Not(HasSubstr("srdx_link_xstat")));
+  s.link_kind = "dpdk";
+  s.link_backend = {{"rx_queues", 4},
+                    {"link_up", 0},
+                    {"link_up_events", 2},
+                    {"link_down_events", 3},
+                    {"lsc_events", 5},
+                    {"reset_events", 1},
+                    {"resets_done", 1},
+                    {"reset_failures", 0},
+                    {"removal_events", 0},
+                    {"port_removed", 0},
+                    {"bw_in_allowance_exceeded", 11},
+                    {"pps_allowance_exceeded", 12},
+                    {"linklocal_allowance_exceeded", 13},
+                    {"xstat_rx_good_packets", 1000},
+                    {"xstat_rx_q0_errors", 1}};
+  t = render_prometheus(in);
+  EXPECT_THAT(t, HasSubstr("# TYPE srdx_link_up gauge\nsrdx_link_up{kind=\"dpdk\"} 0\n"));
+  EXPECT_THAT(t, HasSubstr("# TYPE srdx_link_events_total counter\n"
+                           "srdx_link_events_total{event=\"up\"} 2\n"
+                           "srdx_link_events_total{event=\"down\"} 3\n"
+                           "srdx_link_events_total{event=\"lsc\"} 5\n"
+                           "srdx_link_events_total{event=\"reset\"} 1\n"
+                           "srdx_link_events_total{event=\"reset_done\"} 1\n"
+                           "srdx_link_events_total{event=\"reset_failed\"} 0\n"
+                           "srdx_link_events_total{event=\"removal\"} 0\n"));
+  EXPECT_THAT(t, HasSubstr("# TYPE srdx_ena_allowance_exceeded_total counter\n"
+                           "srdx_ena_allowance_exceeded_total{allowance=\"bw_in\"} 11\n"
+                           "srdx_ena_allowance_exceeded_total{allowance=\"pps\"} 12\n"
+                           "srdx_ena_allowance_exceeded_total{allowance=\"linklocal\"} 13\n"));
+  EXPECT_THAT(t, HasSubstr("# TYPE srdx_link_xstat untyped\n"
+                           "srdx_link_xstat{name=\"rx_good_packets\"} 1000\n"
+                           "srdx_link_xstat{name=\"rx_q0_errors\"} 1\n"));
+}
+
 TEST(Prometheus, EscapeLabel) { EXPECT_EQ(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd"); }
 
 }  // namespace

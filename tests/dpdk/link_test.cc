@@ -7,19 +7,23 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <rte_timer.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "dpdk/dpdk_link.h"
 #include "dpdk/eal.h"
 #include "dpdk/frame.h"
 #include "link_test_util.h"
+#include "transfer_util.h"
 
 namespace srdx::dp {
 namespace {
@@ -692,6 +696,209 @@ TEST(DpdkLinkQueues, NullPortWithFourQueues) {
     EXPECT_EQ(counter(*link, "rxq" + std::to_string(q) + "_not_datagram"), 32u) << q;
   }
   EXPECT_EQ(counter(*link, "port_ipackets"), 4u * 32);
+}
+
+// --- Extended statistics and port events ------------------------------------
+
+TEST(DpdkLinkXstats, NamesTheEnaAllowanceCountersAsTheyAre) {
+  for (std::string_view a : kEnaAllowanceCounters) EXPECT_EQ(xstat_counter_name(a), a);
+  EXPECT_EQ(xstat_counter_name("pps_allowance_exceeded"), "pps_allowance_exceeded");
+  EXPECT_EQ(xstat_counter_name("rx_good_packets"), "xstat_rx_good_packets");
+  EXPECT_EQ(xstat_counter_name("bw_in_allowance_exceeded_x"), "xstat_bw_in_allowance_exceeded_x");
+}
+
+// The PMD's own answer for xstat `name` on `port` (rte_eth_xstats_get, by name).
+bool pmd_xstat(uint16_t port, std::string_view name, uint64_t& value) {
+  const int n = rte_eth_xstats_get_names(port, nullptr, 0);
+  std::vector<rte_eth_xstat_name> names(static_cast<size_t>(n));
+  std::vector<rte_eth_xstat> xs(static_cast<size_t>(n));
+  if (rte_eth_xstats_get_names(port, names.data(), static_cast<unsigned>(n)) != n) return false;
+  if (rte_eth_xstats_get(port, xs.data(), static_cast<unsigned>(n)) != n) return false;
+  for (const rte_eth_xstat& x : xs) {
+    if (name == names[x.id].name) {
+      value = x.value;
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST(DpdkLinkXstats, ReadByIdAgreeWithWhatThePmdReports) {
+  Pair p;
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(send(*p.a, "x" + std::to_string(i), {kIpB, kPort}));
+  // A's first datagram asks B for its MAC; B answers; then the rest go.
+  p.a->tx_flush();
+  receive(*p.b);
+  receive(*p.a);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(send(*p.a, "y" + std::to_string(i), {kIpB, kPort}));
+  p.a->tx_flush();
+  EXPECT_EQ(receive(*p.b).size(), 10u);
+
+  DpdkLink* a = as_dpdk(p.a.get());
+  const uint16_t port = a->port_info().port_id;
+  const auto xs = a->port_xstats();
+  ASSERT_FALSE(xs.empty());
+  std::map<std::string, uint64_t> by_name(xs.begin(), xs.end());
+  // ethdev's generic xstats, which every PMD has: what rte_eth_stats_get says.
+  ASSERT_TRUE(by_name.count("tx_good_packets"));
+  EXPECT_EQ(by_name["tx_good_packets"], a->port_counters().opackets);
+  EXPECT_GE(by_name["tx_good_packets"], 11u);  // the ARP request and 10 datagrams at least
+  for (const auto& [name, v] : xs) {
+    uint64_t pmd = 0;
+    ASSERT_TRUE(pmd_xstat(port, name, pmd)) << name;
+    EXPECT_EQ(v, pmd) << name;
+  }
+  // The same values in backend_counters(), named xstat_*; net_ring has no
+  // ENA allowance counters, so none is made up.
+  std::map<std::string, uint64_t> counters;
+  for (const auto& [n, v] : p.a->backend_counters()) counters[std::string(n)] = v;
+  EXPECT_EQ(counters["xstat_tx_good_packets"], by_name["tx_good_packets"]);
+  ASSERT_TRUE(by_name.count("tx_q0_packets"));  // per queue: port_xstats() only
+  EXPECT_EQ(counters.count("xstat_tx_q0_packets"), 0u);
+  for (std::string_view name : kEnaAllowanceCounters)
+    EXPECT_EQ(counters.count(std::string(name)), 0u) << name;
+}
+
+uint64_t health_after_burst(Link& link, uint64_t DpdkPortHealth::*field) {
+  std::vector<RxDatagram> rx(32);
+  link.rx_burst(rx);
+  return as_dpdk(&link)->port_health().*field;
+}
+
+TEST(DpdkLinkEvents, LinkStateChangesAreSeenAndCounted) {
+  Pair p;
+  DpdkLink* a = as_dpdk(p.a.get());
+  const uint16_t port = a->port_info().port_id;
+  EXPECT_TRUE(a->port_health().link_up);
+  EXPECT_FALSE(a->port_health().lsc_interrupt);  // net_ring raises none: polled
+  EXPECT_EQ(counter(*p.a, "link_up"), 1u);
+  ::testing::internal::CaptureStderr();
+  ASSERT_EQ(rte_eth_dev_set_link_down(port), 0);
+  // Polled: seen within 100 ms of rx_bursts.
+  std::vector<RxDatagram> rx(32);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (a->port_health().link_up && std::chrono::steady_clock::now() < until) p.a->rx_burst(rx);
+  EXPECT_FALSE(a->port_health().link_up);
+  EXPECT_EQ(a->port_health().link_down_events, 1u);
+  EXPECT_EQ(counter(*p.a, "link_up"), 0u);
+  // An LSC event is looked at by the next rx_burst.
+  ASSERT_EQ(rte_eth_dev_set_link_up(port), 0);
+  a->raise_port_event(PortEvent::link_change);
+  EXPECT_EQ(health_after_burst(*p.a, &DpdkPortHealth::link_up_events), 1u);
+  EXPECT_TRUE(a->port_health().link_up);
+  EXPECT_EQ(a->port_health().lsc_events, 1u);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("link down"), std::string::npos) << log;
+  EXPECT_NE(log.find("link up"), std::string::npos) << log;
+}
+
+TEST(DpdkLinkEvents, ResetRestartsThePortAndTrafficGoesOn) {
+  Pair p;
+  DpdkLink* a = as_dpdk(p.a.get());
+  ASSERT_TRUE(send(*p.a, "before", {kIpB, kPort}));  // ARP first
+  p.a->tx_flush();
+  receive(*p.b);
+  receive(*p.a);
+  ASSERT_TRUE(send(*p.a, "pending", {kIpB, kPort}));  // committed, not flushed
+  const uint64_t dropped = p.a->stats().tx_dropped;
+  ::testing::internal::CaptureStderr();
+  a->raise_port_event(PortEvent::reset);
+  EXPECT_EQ(health_after_burst(*p.a, &DpdkPortHealth::resets_done), 1u);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("started again"), std::string::npos) << log;
+  EXPECT_EQ(a->port_health().reset_events, 1u);
+  EXPECT_EQ(a->port_health().reset_failures, 0u);
+  EXPECT_TRUE(a->port_health().link_up);
+  // What waited for tx_flush() was dropped and counted (the transport resends it).
+  EXPECT_EQ(p.a->stats().tx_dropped, dropped + 1);
+  EXPECT_EQ(p.a->tx_flush(), 0u);
+  // Both ways work after the restart, neighbours kept.
+  ASSERT_TRUE(send(*p.a, "after", {kIpB, kPort}));
+  p.a->tx_flush();
+  EXPECT_EQ(receive(*p.b), std::vector<std::string>{"after"});
+  ASSERT_TRUE(send(*p.b, "back", {kIpA, kPort}));
+  p.b->tx_flush();
+  EXPECT_EQ(receive(*p.a), std::vector<std::string>{"back"});
+  EXPECT_EQ(counter(*p.a, "resets_done"), 1u);
+}
+
+TEST(DpdkLinkEvents, RemovalStopsPollingWithoutACrash) {
+  Pair p;
+  DpdkLink* a = as_dpdk(p.a.get());
+  ::testing::internal::CaptureStderr();
+  a->raise_port_event(PortEvent::removal);
+  EXPECT_EQ(health_after_burst(*p.a, &DpdkPortHealth::removal_events), 1u);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("removed"), std::string::npos) << log;
+  EXPECT_TRUE(a->port_health().removed);
+  EXPECT_FALSE(a->port_health().link_up);
+  EXPECT_EQ(counter(*p.a, "port_removed"), 1u);
+  // B's frames are not read any more; what A sends is dropped and counted.
+  ASSERT_TRUE(send(*p.b, "unread", {kIpA, kPort}));
+  p.b->tx_flush();
+  EXPECT_TRUE(receive(*p.a).empty());
+  const uint64_t dropped = p.a->stats().tx_dropped;
+  for (int i = 0; i < 3; ++i) send(*p.a, "lost", {kIpB, kPort});
+  EXPECT_EQ(p.a->tx_flush(), 0u);
+  EXPECT_GT(p.a->stats().tx_dropped, dropped);
+  // A reset asked for afterwards does nothing; the link closes cleanly.
+  a->raise_port_event(PortEvent::reset);
+  EXPECT_EQ(health_after_burst(*p.a, &DpdkPortHealth::resets_done), 0u);
+  drain(p.ba);
+}
+
+// A reset while two endpoints move messages over the pair (each on its own
+// poll loop): the port restarts under the sender, what it had queued is
+// dropped and retransmitted, and every message arrives exactly once.
+TEST(DpdkLinkEvents, ResetMidTransferLosesNoMessage) {
+  rte_ring* ab = make_ring(4096);
+  rte_ring* ba = make_ring(4096);
+  {
+    LinkConfig ca = config(ring_port(ba, ab), kIpA);
+    LinkConfig cb = config(ring_port(ab, ba), kIpB);
+    ca.static_neighbours = {{kIpB, kMacB}};
+    cb.static_neighbours = {{kIpA, kMacA}};
+    ::testing::internal::CaptureStderr();
+    test::Node a(ca, 1), b(cb, 2);
+    test::Transfer t(a, b);
+    ASSERT_TRUE(test::Transfer::wait([&] { return t.completed() >= 100; }));
+    // From this thread, as DPDK's interrupt thread would: the same callback.
+    as_dpdk(a.link.get())->raise_port_event(PortEvent::reset);
+    ASSERT_TRUE(test::Transfer::wait([&] { return a.port_health().resets_done == 1; }));
+    const uint64_t at_reset = t.completed();
+    as_dpdk(b.link.get())->raise_port_event(PortEvent::reset);  // and the receiver's
+    ASSERT_TRUE(test::Transfer::wait([&] { return b.port_health().resets_done == 1; }));
+    ASSERT_TRUE(test::Transfer::wait([&] { return t.completed() >= at_reset + 200; }));
+    t.finish_and_check();
+    const std::string log = ::testing::internal::GetCapturedStderr();
+    EXPECT_NE(log.find("started again"), std::string::npos) << log;
+    EXPECT_EQ(a.port_health().reset_failures + b.port_health().reset_failures, 0u);
+    EXPECT_EQ(a.port_health().reset_events, 1u);
+    while (drain(ab) + drain(ba) != 0) {  // back to the links' pools before they go
+    }
+  }
+  rte_ring_free(ab);
+  rte_ring_free(ba);
+}
+
+// The ENA's watchdog is a DPDK timer on EAL's main lcore: eal_init() makes
+// the timer subsystem ready, eal_run_timers() runs what is due, from the
+// main lcore's thread only.
+TEST(DpdkEal, RunTimersRunsTheMainLcoresDueTimers) {
+  rte_timer t;
+  rte_timer_init(&t);
+  int fired = 0;
+  const auto cb = [](rte_timer*, void* arg) { ++*static_cast<int*>(arg); };
+  ASSERT_EQ(rte_lcore_id(), rte_get_main_lcore());
+  ASSERT_EQ(rte_timer_reset(&t, 0, SINGLE, rte_lcore_id(), cb, &fired), 0)
+      << "the timer subsystem is initialised";
+  std::thread([] { eal_run_timers(); }).join();  // not the main lcore: nothing runs
+  EXPECT_EQ(fired, 0);
+  eal_run_timers();
+  EXPECT_EQ(fired, 1);
+  eal_run_timers();
+  EXPECT_EQ(fired, 1);  // SINGLE: once
+  rte_timer_stop_sync(&t);
 }
 
 TEST(DpdkLinkErrors, BadDeviceSaysWhat) {

@@ -30,8 +30,8 @@
 #include <vector>
 
 #include "dpdk/dpdk_link.h"
-#include "link_test_util.h"
 #include "dpdk/frame.h"
+#include "link_test_util.h"
 
 namespace srdx::dp {
 namespace {
@@ -41,8 +41,8 @@ using frame::Verdict;
 
 constexpr uint32_t kIpA = 0xc6120101;  // 198.18.1.1, the server's link
 constexpr uint32_t kIpB = 0xc6120102;  // 198.18.1.2, the client's link
-using test::kPort;
 using test::config;
+using test::kPort;
 using test::send;
 constexpr Mac kMacA = {0x02, 0, 198, 18, 1, 1};
 constexpr Mac kMacB = {0x02, 0, 198, 18, 1, 2};
@@ -74,7 +74,6 @@ std::string memif_spec(int n, const std::string& role, const std::string& socket
   return "net_memif" + std::to_string(n) + ",role=" + role + ",socket=" + socket +
          ",socket-abstract=no,id=0,mac=" + mac_string(mac);
 }
-
 
 bool link_up(const Link& link) {
   rte_eth_link l{};
