@@ -51,7 +51,11 @@ barrier() {
     return 0
   fi
   BARRIERS_FAILED=$((BARRIERS_FAILED + 1))
-  ((SECONDS - t0 < 10)) || echo "  a barrier failed after $((SECONDS - t0)) s: $(head -c 300 "$BODY" 2>/dev/null)"
+  if ((SECONDS - t0 >= 10)); then
+    echo "  a barrier failed after $((SECONDS - t0)) s: $(head -c 300 "$BODY" 2>/dev/null)"
+    api a GET /v1/replications/torture >/dev/null
+    echo "  the job then: $(head -c 600 "$BODY" 2>/dev/null)"
+  fi
   return 1
 }
 

@@ -223,6 +223,29 @@ TEST_P(SessionTest, AResumeAfterTheSourceDiesSendsOnlyWhatWasInFlight) {
               static_cast<unsigned long long>(sent_after), 401);
 }
 
+// A restarted source takes what the DR's listing holds with the same size
+// and mtime as shipped (the quick check): no offer, no read; a file changed
+// while it was down, and one the DR lacks, travel.
+TEST_P(SessionTest, ARestartedSourceOffersOnlyWhatTheDrDoesNotHoldAsItIs) {
+  for (int i = 0; i < 20; ++i)
+    write_file(src("f" + std::to_string(i)), random_bytes(100 + 37 * i, 40 + i));
+  SourceOptions o = options();
+  start(o);
+  ASSERT_TRUE(until_state(JobState::done)) << source_->progress().error;
+  source_.reset();
+  const uint64_t offers = sink_->stats().offers;
+  EXPECT_GE(offers, 20u);
+  // While it was down: one file changed (another size), one new.
+  write_file(src("f3"), random_bytes(5000, 99));
+  write_file(src("new"), random_bytes(700, 98));
+  start(o);
+  ASSERT_TRUE(until_state(JobState::done)) << source_->progress().error;
+  EXPECT_EQ(sink_->stats().offers - offers, 2u);
+  EXPECT_EQ(read_file(dr("f3")), read_file(src("f3")));
+  EXPECT_EQ(read_file(dr("new")), read_file(src("new")));
+  EXPECT_EQ(source_->progress().files_done, 21u);  // 19 quick-checked, 2 shipped
+}
+
 TEST_P(SessionTest, AnAppendShipsOnlyTheNewChunksAndABarrierSeesIt) {
   auto journal = random_bytes(kChunk * 50 + 10, 4);
   write_file(src("wal.log"), journal);

@@ -139,7 +139,13 @@ std::vector<uint8_t> encode(const Msg& m) {
     case Type::listing:
       w.u64(m.value);
       w.u32(static_cast<uint32_t>(m.paths.size()));
-      for (const std::string& p : m.paths) w.str16(p);
+      for (size_t i = 0; i < m.paths.size(); ++i) {
+        w.str16(m.paths[i]);
+        const Listed l = i < m.listed.size() ? m.listed[i] : Listed{};
+        w.u64(l.size);
+        w.u64(static_cast<uint64_t>(l.mtime_ns));
+        w.bytes(l.root);
+      }
       break;
   }
   return w.take();
@@ -234,12 +240,20 @@ Result<Msg> decode(std::span<const uint8_t> bytes) {
     case Type::listing: {
       uint32_t n = 0;
       if (!r.u64(m.value) || !r.u32(n)) return bad("listing truncated");
-      if (n > r.left() / 2) return bad("listing: more paths than bytes");
+      if (n > r.left() / (2 + 48)) return bad("listing: more paths than bytes");
       m.paths.reserve(n);
+      m.listed.reserve(n);
       for (uint32_t i = 0; i < n; ++i) {
         std::string p;
-        if (!r.str16(p, 0xffff)) return bad("listing truncated");
+        Listed l;
+        uint64_t mtime = 0;
+        std::span<const uint8_t> root;
+        if (!r.str16(p, 0xffff) || !r.u64(l.size) || !r.u64(mtime) || !r.span(32, root))
+          return bad("listing truncated");
+        l.mtime_ns = static_cast<int64_t>(mtime);
+        std::copy(root.begin(), root.end(), l.root.begin());
         m.paths.push_back(std::move(p));
+        m.listed.push_back(l);
       }
       break;
     }

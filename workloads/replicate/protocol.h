@@ -7,6 +7,7 @@
 // input justifies.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -33,7 +34,7 @@ enum class Type : uint8_t {
   barrier_ok = 8,
   remove = 9,    // S->D: fseq, path: the file is gone at the source (answered by committed)
   list = 10,     // S->D: token, job name: which live paths does the DR hold for this job?
-  listing = 11,  // D->S: token, paths
+  listing = 11,  // D->S: token, paths, each with its live version's size, mtime and root
 };
 // Requests go to a sink, answers to a source.
 inline bool is_request(Type t) {
@@ -50,6 +51,16 @@ enum class Outcome : uint8_t {
   refused = 2,     // the error line says why
 };
 
+// A live path's version at DR, as a listing carries it: a source that finds
+// its file with this size and mtime takes it for shipped (rsync's quick
+// check) instead of reading, hashing and offering it again after a restart.
+struct Listed {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  std::array<uint8_t, 32> root{};
+  bool operator==(const Listed&) const = default;
+};
+
 struct Msg {
   Type type = Type::offer;
   uint64_t job = 0;
@@ -64,6 +75,7 @@ struct Msg {
   std::string error;                                   // state, chunk_ack, committed: why refused
   std::string path;                                    // remove
   std::vector<std::string> paths;                      // listing
+  std::vector<Listed> listed;  // listing: one per path (what its live version is)
 };
 
 std::vector<uint8_t> encode(const Msg& m);

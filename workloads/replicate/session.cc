@@ -202,6 +202,9 @@ struct Source::Impl {
     uint64_t size = 0;
     int64_t mtime_ns = 0;
     std::optional<Manifest> shipped;
+    // Not shipped by this incarnation, but the DR's listing has this size
+    // and mtime as the live version (a restart's quick check).
+    bool at_dr = false;
   };
   struct Pending {
     Clock::time_point detected;
@@ -390,9 +393,28 @@ struct Source::Impl {
     }
     const int64_t mt = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
     Known& k = known[rel];
-    if (k.shipped && k.size == static_cast<uint64_t>(st.st_size) && k.mtime_ns == mt) {
+    if ((k.shipped || k.at_dr) && k.size == static_cast<uint64_t>(st.st_size) && k.mtime_ns == mt) {
       close(fd);
       return Start::nothing;
+    }
+    // After a restart: the DR's live version has this file's size and mtime,
+    // so it is taken as shipped without reading or hashing it (rsync's quick
+    // check; the steady state trusts size and mtime the same way).
+    if (!k.shipped) {
+      auto d = dr_listed.find(rel);
+      if (d != dr_listed.end()) {
+        const proto::Listed l = d->second;
+        dr_listed.erase(d);
+        if (l.size == static_cast<uint64_t>(st.st_size) && l.mtime_ns == mt) {
+          k.size = l.size;
+          k.mtime_ns = mt;
+          k.at_dr = true;
+          bytes_done += l.size;  // at DR as it is: done for this pass
+          ++files_done;
+          close(fd);
+          return Start::nothing;
+        }
+      }
     }
     Result<Manifest> m = Result<Manifest>::fail(Errc::io, "");
     if (k.shipped && k.shipped->chunk_size == opt.chunk_size &&
@@ -561,9 +583,11 @@ struct Source::Impl {
       if (m.value != list_token) return;
       list_token = 0;
       // What the DR holds and the source no longer has: removed there.
-      for (const std::string& p : m.paths) {
+      for (size_t i = 0; i < m.paths.size(); ++i) {
+        const std::string& p = m.paths[i];
         if (!validate_path(p).ok()) continue;
         dr_paths.insert(p);
+        if (i < m.listed.size()) dr_listed[p] = m.listed[i];
         if (!seen.count(p) && included(p)) mark(p, now);
       }
       return;
@@ -771,6 +795,9 @@ struct Source::Impl {
     scan(t0);
     scanned_once = true;
     ask_listing(t0);
+    // New transfers wait (a little) for the DR's listing: with it, a restart
+    // skips every file the DR already holds as it is (the quick check).
+    list_hold_until = t0 + std::chrono::seconds(2);
     Clock::time_point next_rescan = t0 + std::chrono::nanoseconds(opt.rescan_every.ns());
     const auto timeout = std::chrono::nanoseconds(opt.message_timeout.ns());
     while (!stopping.load()) {
@@ -824,7 +851,9 @@ struct Source::Impl {
         if (now - t.last_progress > timeout) stale.push_back(fseq);
       for (uint64_t f : stale) abort(f, now, "no answer from the DR");
       // New transfers.
-      for (size_t n = queue.size(); n > 0 && active.size() < kFilesInFlight && !failed_now(); --n) {
+      const bool hold = list_token != 0 && now < list_hold_until;
+      for (size_t n = hold ? 0 : queue.size();
+           n > 0 && active.size() < kFilesInFlight && !failed_now(); --n) {
         const std::string rel = queue.front();
         queue.pop_front();
         auto p = pending.find(rel);
@@ -927,6 +956,9 @@ struct Source::Impl {
   std::map<std::string, Clock::time_point> settled, refused;
   std::set<std::string> seen;      // the regular files of the last scan
   std::set<std::string> dr_paths;  // live at DR when it was asked (list), less those removed since
+  // The listing's live versions, until each path's first transfer looks.
+  std::map<std::string, proto::Listed> dr_listed;
+  Clock::time_point list_hold_until{};
   // This loop's audit records, written together (one sync) after each round
   // of the inbox and before a barrier is answered.
   std::vector<AuditRecord> audit_batch;
@@ -1292,13 +1324,15 @@ struct Sink::Impl {
         Result<Store*> st = store_for(in.name, Mode::durable);
         if (st.ok()) {
           size_t listed = 0;
-          for (std::string& p : st.value->live_paths()) {
-            listed += p.size() + 2;
+          for (auto& [p, v] : st.value->live_versions()) {
+            listed += p.size() + 2 + 48;
             if (listed > proto::kMaxListingBytes) {
               r.paths.clear();  // too large to list: the source does without
+              r.listed.clear();
               break;
             }
             r.paths.push_back(std::move(p));
+            r.listed.push_back({v.size, v.mtime_ns, v.root});
           }
         }
         return reply(peer, r);

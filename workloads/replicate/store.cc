@@ -1038,6 +1038,17 @@ std::vector<std::string> Store::live_paths() const {
   return out;
 }
 
+std::vector<std::pair<std::string, VersionInfo>> Store::live_versions() const {
+  std::vector<std::pair<std::string, VersionInfo>> out;
+  for (std::string& p : live_paths()) {
+    Result<std::optional<Manifest>> m = impl_->live_manifest(p);
+    if (!m.ok() || !m.value) continue;
+    const Manifest& lm = *m.value;
+    out.emplace_back(std::move(p), VersionInfo{lm.version, lm.size, lm.mtime_ns, lm.root, true});
+  }
+  return out;
+}
+
 Status Store::flush() { return impl_->flush(); }
 
 // ---------------------------------------------------------------------------

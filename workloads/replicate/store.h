@@ -32,6 +32,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "replicate/manifest.h"
@@ -162,6 +163,8 @@ class Store {
   Result<uint64_t> remove(const std::string& path);
   // Every path with a live version, sorted.
   std::vector<std::string> live_paths() const;
+  // The same with each live version (its manifest's size, mtime and root).
+  std::vector<std::pair<std::string, VersionInfo>> live_versions() const;
 
   // Kept versions of path, oldest first (after a remove(), none is live).
   Result<std::vector<VersionInfo>> list_versions(const std::string& path) const;
