@@ -31,6 +31,18 @@ void ProbeHistograms::lost(const ProbeKey& k) {
   ++m_.lost[k];
 }
 
+void ProbeHistograms::observe(Series& s, double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!s.rtt_) s.rtt_ = &m_.rtt[s.key_];
+  s.rtt_->observe(seconds);
+}
+
+void ProbeHistograms::lost(Series& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!s.lost_) s.lost_ = &m_.lost[s.key_];
+  ++*s.lost_;
+}
+
 void ProbeHistograms::failed(const ProbeKey& k) {
   std::lock_guard<std::mutex> lock(mu_);
   ++m_.failed[k];

@@ -51,8 +51,26 @@ struct ProbeMetrics {
 // ProbeMetrics, thread-safe (probe threads and the poller thread write).
 class ProbeHistograms {
  public:
+  // One series' place, made once when a probe starts: observing through it
+  // builds no string and, after its first sample, looks nothing up and
+  // allocates nothing (the probe's record() runs in the poll loop).
+  class Series {
+   public:
+    Series() = default;
+    explicit Series(ProbeKey k) : key_(std::move(k)) {}
+
+   private:
+    friend class ProbeHistograms;
+    ProbeKey key_;
+    // std::map nodes stay put; entries are never erased (whoever adds the
+    // dropping of removed peers' series must keep a Series' entries alive).
+    Histogram* rtt_ = nullptr;
+    uint64_t* lost_ = nullptr;
+  };
   void observe(const ProbeKey& k, double seconds);
   void lost(const ProbeKey& k);
+  void observe(Series& s, double seconds);
+  void lost(Series& s);
   void failed(const ProbeKey& k);
   ProbeMetrics copy() const;
 

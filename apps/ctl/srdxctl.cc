@@ -443,12 +443,15 @@ int stop_probe(ApiClient& api, bool as_json, const std::string& id, bool tty, in
 }
 
 int cmd_probe(ApiClient& api, bool as_json, const std::string& peer, const ProbeOptions& o) {
-  const json request = {{"peer", peer},
-                        {"transport", o.transport},
-                        {"size", whole_number("size", o.size)},
-                        {"count", whole_number("count", o.count)},
-                        {"interval_us", whole_number("interval-us", o.interval_us)}};
+  json request = {{"peer", peer},
+                  {"transport", o.transport},
+                  {"size", whole_number("size", o.size)},
+                  {"count", whole_number("count", o.count)},
+                  {"interval_us", whole_number("interval-us", o.interval_us)}};
   if (o.detach) {
+    // Nobody polls a detached probe: it runs without a lease (the daemon's
+    // cap on count x interval still bounds it).
+    request["lease_s"] = 0;
     const Reply started = api.post("/v1/probes", request);
     const std::string id = format_value(field(started.doc, "id"));
     if (as_json) {
