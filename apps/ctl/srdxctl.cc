@@ -66,7 +66,9 @@ Commands:
                          measured so far (SIGHUP is left alone under nohup); a
                          second signal a second or more later quits at once.
                          --detach: print the new probe's id and return at once;
-                         the probe runs on (see probes ID, cancel ID)
+                         the probe runs on (see probes ID, cancel ID) with no
+                         lease; a waiting probe is read every 100 ms, and one
+                         not read for 30 s (srdxctl killed) ends on the daemon
   probes [ID]            the probes the daemon knows, running or finished: id,
                          peer, state, progress, p50/p99; with ID, that probe's
                          progress and its results so far
