@@ -75,6 +75,7 @@ Probe::Probe(uint64_t id, const ProbeRequest& req, const PeerConfig& peer, bool 
       metrics_(metrics),
       lease_ns_(listed ? int64_t{req.lease_s} * 1000000000 : 0),
       renewed_ns_(steady_ns()),
+      rtt_(std::make_unique<LogLinearHistogram[]>(2)),
       series_{ProbeHistograms::Series({peer.name, "srdx", source()}),
               ProbeHistograms::Series({peer.name, "tcp", source()})} {}
 
@@ -113,6 +114,7 @@ void Probe::record(ProbeTransport t, int64_t rtt_ns) {
     std::lock_guard<std::mutex> lock(mu_);
     if (state_ != ProbeState::running || !abort_reason_.empty()) return;
     rtt_[idx(t)].record(static_cast<uint64_t>(std::max<int64_t>(rtt_ns, 0)));
+    ++answered_[idx(t)];
   }
   metrics_.observe(series_[idx(t)], static_cast<double>(rtt_ns) / 1e9);
 }
@@ -131,17 +133,26 @@ bool Probe::finish(ProbeState s, const std::string& error) {
   if (state_ != ProbeState::running) return false;
   state_ = s;
   error_ = error;
+  // The summaries are final: compute them once, and free the histograms
+  // (the newest 256 ended probes are kept, each a few hundred bytes).
+  for (size_t i = 0; i < 2; ++i) final_[i] = summarize(rtt_[i], lost_[i]);
+  rtt_.reset();
   return true;
+}
+
+size_t Probe::storage_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return rtt_ ? 2 * sizeof(LogLinearHistogram) : 0;
 }
 
 uint64_t Probe::done(ProbeTransport t) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return rtt_[idx(t)].count() + lost_[idx(t)];
+  return answered_[idx(t)] + lost_[idx(t)];
 }
 
 uint64_t Probe::answered(ProbeTransport t) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return rtt_[idx(t)].count();
+  return answered_[idx(t)];
 }
 
 uint64_t Probe::lost(ProbeTransport t) const {
@@ -168,16 +179,27 @@ std::string Probe::error() const {
 }
 
 json Probe::to_json() const {
-  // A fixed-size copy under the lock (two memcpy's of a histogram, whatever
-  // the count); the percentiles are computed outside it.
+  // A running probe: a fixed-size copy under the lock (two memcpy's of a
+  // histogram, whatever the count), the percentiles computed outside it. An
+  // ended one: the summaries finish() computed.
   auto rtt = std::make_unique<LogLinearHistogram[]>(2);
-  uint64_t lost[2];
+  uint64_t answered[2], lost[2];
+  RttSummary sum[2];
+  bool running;
   ProbeState state;
   std::string error, reason;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    rtt[0] = rtt_[0];
-    rtt[1] = rtt_[1];
+    running = rtt_ != nullptr;
+    if (running) {
+      rtt[0] = rtt_[0];
+      rtt[1] = rtt_[1];
+    } else {
+      sum[0] = final_[0];
+      sum[1] = final_[1];
+    }
+    answered[0] = answered_[0];
+    answered[1] = answered_[1];
     lost[0] = lost_[0];
     lost[1] = lost_[1];
     state = state_;
@@ -188,7 +210,7 @@ json Probe::to_json() const {
                         req_.transport != ProbeTransport::srdx};
   const uint64_t n_transports = (want[0] ? 1 : 0) + (want[1] ? 1 : 0);
   uint64_t done_sum = 0;
-  for (size_t i = 0; i < 2; ++i) done_sum += rtt[i].count() + lost[i];
+  for (size_t i = 0; i < 2; ++i) done_sum += answered[i] + lost[i];
 
   json j = json::object();
   j["id"] = std::to_string(id_);
@@ -202,15 +224,14 @@ json Probe::to_json() const {
   if (state == ProbeState::failed) j["error"] = error;
   if (state == ProbeState::cancelled && !reason.empty()) j["reason"] = reason;
   j["lease_s"] = listed_ ? req_.lease_s : 0;
-  j["storage_bytes"] = storage_bytes();
+  j["storage_bytes"] = running ? 2 * sizeof(LogLinearHistogram) : 0;
   json results = json::object();
-  RttSummary sum[2];
   bool have[2] = {false, false};
   const char* names[2] = {"srdx", "tcp"};
   for (size_t i = 0; i < 2; ++i) {
-    if (!want[i] || rtt[i].count() + lost[i] == 0) continue;
+    if (!want[i] || answered[i] + lost[i] == 0) continue;
     have[i] = true;
-    sum[i] = summarize(rtt[i], lost[i]);
+    if (running) sum[i] = summarize(rtt[i], lost[i]);
     results[names[i]] = {{"count", sum[i].count},   {"lost", sum[i].lost},
                          {"p50_us", sum[i].p50_us}, {"p90_us", sum[i].p90_us},
                          {"p99_us", sum[i].p99_us}, {"p999_us", sum[i].p999_us},

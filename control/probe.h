@@ -82,8 +82,10 @@ class Probe {
   bool lease_expired();
   // Why a cancelled probe ended, when not by DELETE; empty otherwise.
   std::string reason() const;
-  // What the probe keeps of its samples, in bytes: fixed, whatever the count.
-  static constexpr size_t storage_bytes() { return 2 * sizeof(LogLinearHistogram); }
+  // What the probe keeps of its samples, in bytes: two fixed-size
+  // histograms while it runs, whatever the count; none once it has ended
+  // (its summaries are computed then).
+  size_t storage_bytes() const;
 
   // The GET /v1/probes/{id} object.
   nlohmann::json to_json() const;
@@ -107,8 +109,10 @@ class Probe {
   std::string reason_;
   const int64_t lease_ns_;              // 0: no lease
   std::atomic<int64_t> renewed_ns_{0};  // steady clock
-  LogLinearHistogram rtt_[2];           // RTTs in ns, by transport
-  uint64_t lost_[2] = {0, 0};
+  // RTTs in ns, by transport; freed by finish(), which fills final_.
+  std::unique_ptr<LogLinearHistogram[]> rtt_;
+  uint64_t answered_[2] = {0, 0}, lost_[2] = {0, 0};
+  RttSummary final_[2];
   ProbeHistograms::Series series_[2];  // the metrics', made once
 };
 

@@ -95,6 +95,15 @@ TEST(Probe, TwoMillionSamplesInFixedStorageWithoutAllocating) {
   EXPECT_DOUBLE_EQ(after["results"]["srdx"]["max_us"].get<double>(),
                    static_cast<double>(srdx.back()) / 1e3);
 
+  // Ended: the summaries stay, the histograms go.
+  ASSERT_TRUE(p->finish(ProbeState::done));
+  const nlohmann::json ended = p->to_json();
+  EXPECT_EQ(ended["storage_bytes"], 0u);
+  EXPECT_EQ(p->storage_bytes(), 0u);
+  EXPECT_EQ(ended["results"], after["results"]);
+  p->record(ProbeTransport::srdx, 5);  // late: dropped
+  EXPECT_EQ(p->answered(ProbeTransport::srdx), 1000001u);
+
   // The metrics saw every sample, under the probe's series.
   const ProbeMetrics m = hist.copy();
   EXPECT_EQ(m.rtt.at(ProbeKey{"b", "srdx", "probe"}).count(), 1000001u);
