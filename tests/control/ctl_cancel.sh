@@ -224,6 +224,9 @@ wait_for 30 "probe $leased ended by its lease" listed_over
 call 200 a GET "/v1/probes/$leased"
 expect 'd["state"] == "cancelled" and "lease expired: not read for 1 s" in d["reason"]' \
   "a probe whose lease ran out is cancelled and says why"
+ctl_expect 0 a probes "$leased"
+grep -Eq "^probe $leased to b: .*, cancelled after [0-9]+/100000: lease expired: not read for 1 s" "$OUT" ||
+  fail "srdxctl probes $leased does not say the lease ended it ($(show))"
 # One that is read (as srdxctl probe does every 100 ms) runs to its end.
 code=$(api a POST /v1/probes '{"peer":"b","transport":"srdx","count":3000,"interval_us":2000,"lease_s":5}')
 [[ $code == 202 ]] || fail "POST a probe with lease_s 5: HTTP $code ($(cat "$BODY"))"
