@@ -3,6 +3,7 @@
 # interval 0) to b on loopback, and how long GET /v1/probes/{id} takes while
 # it runs (polled every 100 ms, as srdxctl probe does). Not a test: figures.
 #   N=300000 bench/probe_rss.sh build/control/srdxd build/apps/ctl/srdxctl
+# shellcheck source-path=SCRIPTDIR source=../tests/control/lib.sh
 source "$(dirname "$0")/../tests/control/lib.sh" "$1" "$2"
 N=${N:-300000}
 node_new a; node_new b; node_config a b; node_config b a
@@ -11,6 +12,7 @@ sleep 1
 rss() { awk '/VmRSS/ {print $2}' "/proc/${PID[a]}/status"; }
 r0=$(rss)
 code=$(api a POST /v1/probes "{\"peer\":\"b\",\"transport\":\"srdx\",\"count\":$N,\"interval_us\":0,\"lease_s\":0}")
+[[ $code == 202 ]] || fail "POST /v1/probes: HTTP $code ($(cat "$BODY"))"
 id=$(jv 'd["id"]')
 times=()
 while [[ $(probe_state a "$id") == running ]]; do
