@@ -586,6 +586,7 @@ void ApiServer::route(const httplib::Request& req, const std::string& body,
         reply(res, 200, doc);
         return;
       }
+      p->renew();  // the lease: a client reading its probe is still there
       reply(res, 200, p->to_json());
       return;
     }

@@ -13,12 +13,24 @@ const std::vector<double>& Histogram::bounds() {
 }
 
 void Histogram::observe(double seconds) {
-  const std::vector<double>& b = bounds();
-  size_t i = 0;
-  while (i < b.size() && seconds > b[i]) ++i;
-  ++buckets_[i];
-  ++count_;
+  const double ns = std::round(seconds * 1e9);
+  ns_.record(ns <= 0 ? 0 : ns >= 1.8e19 ? ~uint64_t{0} : static_cast<uint64_t>(ns));
   sum_ += seconds;
+}
+
+std::vector<uint64_t> Histogram::buckets() const {
+  const std::vector<double>& b = bounds();
+  std::vector<uint64_t> out(b.size() + 1, 0);
+  size_t j = 0;  // the first bound at or above the bucket's midpoint
+  for (size_t i = 0; i < LogLinearHistogram::kBuckets; ++i) {
+    const uint64_t n = ns_.bucket_count(i);
+    if (n == 0) continue;
+    const double mid = static_cast<double>(LogLinearHistogram::bucket_low(i)) +
+                       static_cast<double>(LogLinearHistogram::bucket_width(i)) / 2;
+    while (j < b.size() && mid > b[j] * 1e9) ++j;
+    out[j] += n;
+  }
+  return out;
 }
 
 void ProbeHistograms::observe(const ProbeKey& k, double seconds) {
@@ -29,6 +41,18 @@ void ProbeHistograms::observe(const ProbeKey& k, double seconds) {
 void ProbeHistograms::lost(const ProbeKey& k) {
   std::lock_guard<std::mutex> lock(mu_);
   ++m_.lost[k];
+}
+
+void ProbeHistograms::observe(Series& s, double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!s.rtt_) s.rtt_ = &m_.rtt[s.key_];
+  s.rtt_->observe(seconds);
+}
+
+void ProbeHistograms::lost(Series& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!s.lost_) s.lost_ = &m_.lost[s.key_];
+  ++*s.lost_;
 }
 
 void ProbeHistograms::failed(const ProbeKey& k) {
@@ -292,12 +316,13 @@ std::string render_prometheus(const MetricsInput& in) {
   const std::vector<double>& b = Histogram::bounds();
   for (const auto& [key, h] : in.probes.rtt) {
     const std::string base = probe_labels(key);
+    const std::vector<uint64_t> counts = h.buckets();
     uint64_t cum = 0;
     for (size_t i = 0; i < b.size(); ++i) {
-      cum += h.buckets()[i];
+      cum += counts[i];
       w.sample("srdx_probe_rtt_seconds_bucket", base + "," + label("le", num(b[i])), num(cum));
     }
-    cum += h.buckets()[b.size()];
+    cum += counts[b.size()];
     w.sample("srdx_probe_rtt_seconds_bucket", base + "," + label("le", "+Inf"), num(cum));
     w.sample("srdx_probe_rtt_seconds_sum", base, num(h.sum()));
     w.sample("srdx_probe_rtt_seconds_count", base, num(h.count()));

@@ -11,23 +11,30 @@
 #include <utility>
 #include <vector>
 
+#include "hdr_histogram.h"
 #include "snapshot.h"
 
 namespace srdx::ctl {
 
-// A cumulative histogram with fixed bucket bounds in seconds.
+// The probes' RTT histogram, as Prometheus shows it: fixed bucket bounds in
+// seconds, over the same log-linear histogram the probes keep
+// (LogLinearHistogram, in ns; one piece of code for both). A value within
+// 1% of a bound may be counted on either side of it: a log-linear bucket
+// goes under the first bound at or above its midpoint.
 class Histogram {
  public:
   // Upper bounds (le) in seconds: 5us .. 1s, then +Inf.
   static const std::vector<double>& bounds();
   void observe(double seconds);
-  const std::vector<uint64_t>& buckets() const { return buckets_; }  // not cumulative
-  uint64_t count() const { return count_; }
+  // Per bound, then +Inf; not cumulative.
+  std::vector<uint64_t> buckets() const;
+  uint64_t count() const { return ns_.count(); }
   double sum() const { return sum_; }
+  // The samples in ns, for percentiles.
+  const LogLinearHistogram& ns() const { return ns_; }
 
  private:
-  std::vector<uint64_t> buckets_ = std::vector<uint64_t>(bounds().size() + 1, 0);
-  uint64_t count_ = 0;
+  LogLinearHistogram ns_;
   double sum_ = 0;
 };
 
@@ -51,8 +58,26 @@ struct ProbeMetrics {
 // ProbeMetrics, thread-safe (probe threads and the poller thread write).
 class ProbeHistograms {
  public:
+  // One series' place, made once when a probe starts: observing through it
+  // builds no string and, after its first sample, looks nothing up and
+  // allocates nothing (the probe's record() runs in the poll loop).
+  class Series {
+   public:
+    Series() = default;
+    explicit Series(ProbeKey k) : key_(std::move(k)) {}
+
+   private:
+    friend class ProbeHistograms;
+    ProbeKey key_;
+    // std::map nodes stay put; entries are never erased (whoever adds the
+    // dropping of removed peers' series must keep a Series' entries alive).
+    Histogram* rtt_ = nullptr;
+    uint64_t* lost_ = nullptr;
+  };
   void observe(const ProbeKey& k, double seconds);
   void lost(const ProbeKey& k);
+  void observe(Series& s, double seconds);
+  void lost(Series& s);
   void failed(const ProbeKey& k);
   ProbeMetrics copy() const;
 

@@ -23,6 +23,11 @@ namespace srdx::ctl {
 using nlohmann::json;
 
 namespace {
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 constexpr size_t idx(ProbeTransport t) { return t == ProbeTransport::tcp ? 1 : 0; }
 // Cookies of ping sends carry this tag in their top 16 bits.
 constexpr uint64_t kPingCookieTag = uint64_t{0x5052} << 48;
@@ -31,22 +36,17 @@ constexpr uint32_t kBatch = 100;  // pings per transport before switching
 constexpr uint32_t kPeriodicGiveUpAfterLost = 2;
 }  // namespace
 
-RttSummary summarize(std::vector<int64_t>& ns, uint64_t lost) {
+RttSummary summarize(const LogLinearHistogram& ns, uint64_t lost) {
   RttSummary s;
-  s.count = ns.size();
+  s.count = ns.count();
   s.lost = lost;
-  if (ns.empty()) return s;
-  std::sort(ns.begin(), ns.end());
-  auto pct = [&](double p) {
-    size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(ns.size())));
-    rank = std::clamp<size_t>(rank, 1, ns.size());
-    return static_cast<double>(ns[rank - 1]) / 1e3;
-  };
+  if (s.count == 0) return s;
+  auto pct = [&](double p) { return static_cast<double>(ns.percentile(p)) / 1e3; };
   s.p50_us = pct(0.50);
   s.p90_us = pct(0.90);
   s.p99_us = pct(0.99);
   s.p999_us = pct(0.999);
-  s.max_us = static_cast<double>(ns.back()) / 1e3;
+  s.max_us = static_cast<double>(ns.max()) / 1e3;
   return s;
 }
 
@@ -68,7 +68,38 @@ std::string_view to_string(ProbeState s) {
 
 Probe::Probe(uint64_t id, const ProbeRequest& req, const PeerConfig& peer, bool listed,
              ProbeHistograms& metrics)
-    : id_(id), req_(req), peer_(peer), listed_(listed), metrics_(metrics) {}
+    : id_(id),
+      req_(req),
+      peer_(peer),
+      listed_(listed),
+      metrics_(metrics),
+      lease_ns_(listed ? int64_t{req.lease_s} * 1000000000 : 0),
+      renewed_ns_(steady_ns()),
+      rtt_(std::make_unique<LogLinearHistogram[]>(2)),
+      series_{ProbeHistograms::Series({peer.name, "srdx", source()}),
+              ProbeHistograms::Series({peer.name, "tcp", source()})} {}
+
+void Probe::renew() { renewed_ns_.store(steady_ns()); }
+
+bool Probe::lease_expired() {
+  if (lease_ns_ == 0 || steady_ns() - renewed_ns_.load() < lease_ns_) return false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_ != ProbeState::running) return false;
+    if (reason_.empty()) {
+      reason_ = "lease expired: not read for " + std::to_string(req_.lease_s) +
+                " s (GET /v1/probes/" + std::to_string(id_) +
+                " renews the lease; \"lease_s\":0, srdxctl probe --detach, runs without one)";
+    }
+  }
+  cancel_.store(true);
+  return true;
+}
+
+std::string Probe::reason() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return reason_;
+}
 
 ProbeState Probe::state() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -82,10 +113,10 @@ void Probe::record(ProbeTransport t, int64_t rtt_ns) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (state_ != ProbeState::running || !abort_reason_.empty()) return;
-    rtt_[idx(t)].push_back(rtt_ns);
+    rtt_[idx(t)].record(static_cast<uint64_t>(std::max<int64_t>(rtt_ns, 0)));
+    ++answered_[idx(t)];
   }
-  metrics_.observe({peer_.name, std::string(to_string(t)), source()},
-                   static_cast<double>(rtt_ns) / 1e9);
+  metrics_.observe(series_[idx(t)], static_cast<double>(rtt_ns) / 1e9);
 }
 
 void Probe::record_lost(ProbeTransport t) {
@@ -94,7 +125,7 @@ void Probe::record_lost(ProbeTransport t) {
     if (state_ != ProbeState::running || !abort_reason_.empty()) return;
     ++lost_[idx(t)];
   }
-  metrics_.lost({peer_.name, std::string(to_string(t)), source()});
+  metrics_.lost(series_[idx(t)]);
 }
 
 bool Probe::finish(ProbeState s, const std::string& error) {
@@ -102,17 +133,26 @@ bool Probe::finish(ProbeState s, const std::string& error) {
   if (state_ != ProbeState::running) return false;
   state_ = s;
   error_ = error;
+  // The summaries are final: compute them once, and free the histograms
+  // (the newest 256 ended probes are kept, each a few hundred bytes).
+  for (size_t i = 0; i < 2; ++i) final_[i] = summarize(rtt_[i], lost_[i]);
+  rtt_.reset();
   return true;
+}
+
+size_t Probe::storage_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return rtt_ ? 2 * sizeof(LogLinearHistogram) : 0;
 }
 
 uint64_t Probe::done(ProbeTransport t) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return rtt_[idx(t)].size() + lost_[idx(t)];
+  return answered_[idx(t)] + lost_[idx(t)];
 }
 
 uint64_t Probe::answered(ProbeTransport t) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return rtt_[idx(t)].size();
+  return answered_[idx(t)];
 }
 
 uint64_t Probe::lost(ProbeTransport t) const {
@@ -139,24 +179,38 @@ std::string Probe::error() const {
 }
 
 json Probe::to_json() const {
-  std::vector<int64_t> rtt[2];
-  uint64_t lost[2];
+  // A running probe: a fixed-size copy under the lock (two memcpy's of a
+  // histogram, whatever the count), the percentiles computed outside it. An
+  // ended one: the summaries finish() computed.
+  auto rtt = std::make_unique<LogLinearHistogram[]>(2);
+  uint64_t answered[2], lost[2];
+  RttSummary sum[2];
+  bool running;
   ProbeState state;
-  std::string error;
+  std::string error, reason;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    rtt[0] = rtt_[0];
-    rtt[1] = rtt_[1];
+    running = rtt_ != nullptr;
+    if (running) {
+      rtt[0] = rtt_[0];
+      rtt[1] = rtt_[1];
+    } else {
+      sum[0] = final_[0];
+      sum[1] = final_[1];
+    }
+    answered[0] = answered_[0];
+    answered[1] = answered_[1];
     lost[0] = lost_[0];
     lost[1] = lost_[1];
     state = state_;
     error = error_;
+    reason = reason_;
   }
   const bool want[2] = {req_.transport != ProbeTransport::tcp,
                         req_.transport != ProbeTransport::srdx};
   const uint64_t n_transports = (want[0] ? 1 : 0) + (want[1] ? 1 : 0);
   uint64_t done_sum = 0;
-  for (size_t i = 0; i < 2; ++i) done_sum += rtt[i].size() + lost[i];
+  for (size_t i = 0; i < 2; ++i) done_sum += answered[i] + lost[i];
 
   json j = json::object();
   j["id"] = std::to_string(id_);
@@ -168,14 +222,16 @@ json Probe::to_json() const {
   j["state"] = std::string(to_string(state));
   j["progress"] = {{"done", done_sum / n_transports}, {"count", req_.count}};
   if (state == ProbeState::failed) j["error"] = error;
+  if (state == ProbeState::cancelled && !reason.empty()) j["reason"] = reason;
+  j["lease_s"] = listed_ ? req_.lease_s : 0;
+  j["storage_bytes"] = running ? 2 * sizeof(LogLinearHistogram) : 0;
   json results = json::object();
-  RttSummary sum[2];
   bool have[2] = {false, false};
   const char* names[2] = {"srdx", "tcp"};
   for (size_t i = 0; i < 2; ++i) {
-    if (!want[i] || rtt[i].size() + lost[i] == 0) continue;
+    if (!want[i] || answered[i] + lost[i] == 0) continue;
     have[i] = true;
-    sum[i] = summarize(rtt[i], lost[i]);
+    if (running) sum[i] = summarize(rtt[i], lost[i]);
     results[names[i]] = {{"count", sum[i].count},   {"lost", sum[i].lost},
                          {"p50_us", sum[i].p50_us}, {"p90_us", sum[i].p90_us},
                          {"p99_us", sum[i].p99_us}, {"p999_us", sum[i].p999_us},
@@ -210,6 +266,7 @@ std::string SrdxBatch::wait() {
   int cancelled_waits = 0;
   while (!finished) {
     cv.wait_for(lock, std::chrono::milliseconds(100));
+    probe->lease_expired();  // cancels the probe: the poller ends the batch
     // The poller ends cancelled batches within a tick; if it is gone (the
     // daemon stopping), do not wait forever.
     if (!finished && probe->cancelled() && ++cancelled_waits > 20) return "cancelled";
@@ -224,7 +281,7 @@ SrdxPinger::SrdxPinger(carrier::Carrier& carrier, uint64_t magic) : carrier_(car
 }
 
 void SrdxPinger::add(std::shared_ptr<SrdxBatch> b, PeerId peer, Time now) {
-  Peer& p = queues_[peer];
+  Peer& p = queues_[Key{peer, b->probe->listed() ? kApiLane : kPeriodicLane}];
   if (p.batches.empty()) {
     p.done = 0;
     p.lost_in_row = 0;
@@ -296,47 +353,56 @@ void SrdxPinger::ping_done(PeerId, Peer& p, Time now) {
 
 bool SrdxPinger::on_message(const Event& ev, Time now) {
   if (!is_ours(ev.data)) return false;
-  auto it = queues_.find(ev.peer);
-  if (it == queues_.end()) return true;  // a late answer: drop it
-  Peer& p = it->second;
-  if (!p.in_flight || p.batches.empty()) return true;
-  if (ev.data.size() != p.payload.size()) return true;
-  if (ev.data.size() >= 16 &&
-      std::memcmp(ev.data.data(), p.payload.data(), std::min<size_t>(16, p.payload.size())) != 0) {
-    return true;  // an answer to an earlier ping
+  // Either lane's ping (a late answer matches neither: it is dropped).
+  for (uint8_t lane : {kApiLane, kPeriodicLane}) {
+    auto it = queues_.find(Key{ev.peer, lane});
+    if (it == queues_.end()) continue;
+    Peer& p = it->second;
+    if (!p.in_flight || p.batches.empty()) continue;
+    if (ev.data.size() != p.payload.size()) continue;
+    if (ev.data.size() >= 16 && std::memcmp(ev.data.data(), p.payload.data(),
+                                            std::min<size_t>(16, p.payload.size())) != 0) {
+      continue;  // an answer to an earlier ping, or to the other lane's
+    }
+    SrdxBatch& b = *p.batches.front();
+    const int64_t rtt = (now - p.sent).ns();
+    if (p.warmup) {
+      p.warmup = false;
+    } else {
+      b.probe->record(ProbeTransport::srdx, rtt);
+      ++p.done;
+      p.lost_in_row = 0;
+    }
+    ping_done(ev.peer, p, now);
+    return true;
   }
-  SrdxBatch& b = *p.batches.front();
-  const int64_t rtt = (now - p.sent).ns();
-  if (p.warmup) {
-    p.warmup = false;
-  } else {
-    b.probe->record(ProbeTransport::srdx, rtt);
-    ++p.done;
-    p.lost_in_row = 0;
-  }
-  ping_done(ev.peer, p, now);
   return true;
 }
 
 void SrdxPinger::on_send_failed(const Event& ev, Time now) {
   if ((ev.cookie >> 48) != (kPingCookieTag >> 48)) return;
-  auto it = queues_.find(ev.peer);
-  if (it == queues_.end()) return;
-  Peer& p = it->second;
-  if (!p.in_flight || p.cookie != ev.cookie || p.batches.empty()) return;
-  if (p.warmup) {
-    p.warmup = false;
-  } else {
-    ping_lost(p);
+  for (uint8_t lane : {kApiLane, kPeriodicLane}) {
+    auto it = queues_.find(Key{ev.peer, lane});
+    if (it == queues_.end()) continue;
+    Peer& p = it->second;
+    if (!p.in_flight || p.cookie != ev.cookie || p.batches.empty()) continue;
+    if (p.warmup) {
+      p.warmup = false;
+    } else {
+      ping_lost(p);
+    }
+    ping_done(ev.peer, p, now);
+    return;
   }
-  ping_done(ev.peer, p, now);
 }
 
 void SrdxPinger::on_peer_removed(PeerId peer, const std::string& why) {
-  auto it = queues_.find(peer);
-  if (it == queues_.end()) return;
-  for (auto& b : it->second.batches) b->complete(why);
-  queues_.erase(it);
+  for (uint8_t lane : {kApiLane, kPeriodicLane}) {
+    auto it = queues_.find(Key{peer, lane});
+    if (it == queues_.end()) continue;
+    for (auto& b : it->second.batches) b->complete(why);
+    queues_.erase(it);
+  }
 }
 
 void SrdxPinger::cancel_all() {
@@ -348,7 +414,7 @@ void SrdxPinger::cancel_all() {
 
 void SrdxPinger::tick(Time now) {
   for (auto it = queues_.begin(); it != queues_.end();) {
-    const PeerId id = it->first;
+    const PeerId id = it->first.first;
     Peer& p = it->second;
     while (!p.batches.empty()) {
       SrdxBatch& b = *p.batches.front();
@@ -497,7 +563,7 @@ void ProbeManager::run(std::shared_ptr<Probe> p) {
   uint32_t tcp_lost_in_row = 0;
   TcpPinger tcp;
   std::string error;
-  while ((rem_srdx || rem_tcp) && !p->cancelled() && error.empty()) {
+  while ((rem_srdx || rem_tcp) && !p->lease_expired() && !p->cancelled() && error.empty()) {
     if (rem_srdx) {
       auto b = std::make_shared<SrdxBatch>();
       b->probe = p;
@@ -512,7 +578,8 @@ void ProbeManager::run(std::shared_ptr<Probe> p) {
       rem_srdx -= b->count;
       if (err.empty() && b->gave_up) rem_srdx = 0;
     }
-    for (uint32_t i = 0; rem_tcp && i < kBatch && !p->cancelled() && error.empty(); ++i) {
+    for (uint32_t i = 0;
+         rem_tcp && i < kBatch && !p->lease_expired() && !p->cancelled() && error.empty(); ++i) {
       if (!tcp.connected()) {
         if (std::string err =
                 tcp.connect(p->peer().addr.ip, p->peer().tcp_port, 2000, tcp_source_ip_);

@@ -20,9 +20,11 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "config.h"
+#include "hdr_histogram.h"
 #include "metrics.h"
 #include "request.h"
 #include "srdx/carrier.h"
@@ -30,13 +32,13 @@
 
 namespace srdx::ctl {
 
-// RTT percentiles of one transport, from samples in nanoseconds.
+// RTT percentiles of one transport, from a histogram of RTTs in nanoseconds.
 struct RttSummary {
   uint64_t count = 0, lost = 0;
   double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, max_us = 0;
 };
-// Nearest-rank percentiles; sorts `ns`.
-RttSummary summarize(std::vector<int64_t>& ns, uint64_t lost);
+// Nearest-rank percentiles within 1% (LogLinearHistogram); max exact.
+RttSummary summarize(const LogLinearHistogram& ns, uint64_t lost);
 
 enum class ProbeState : uint8_t { running, done, cancelled, failed };
 std::string_view to_string(ProbeState s);
@@ -65,11 +67,25 @@ class Probe {
   void abort(const std::string& why);
   // abort()'s reason; empty when not aborted.
   std::string abort_reason() const;
-  // Samples (thread-safe): an RTT in nanoseconds, or a lost ping.
+  // Samples (thread-safe): an RTT in nanoseconds, or a lost ping. O(1):
+  // no string, no map lookup, no allocation (after a transport's first
+  // sample), a short lock that GET never holds for long.
   void record(ProbeTransport t, int64_t rtt_ns);
   void record_lost(ProbeTransport t);
   // Ends a running probe with `s`; false when it had already ended.
   bool finish(ProbeState s, const std::string& error = {});
+
+  // The lease (request().lease_s > 0, API probes only): GET
+  // /v1/probes/{id} renews it; lease_expired() cancels a probe not renewed
+  // for lease_s, its "reason" says so. Called by the probe's thread.
+  void renew();
+  bool lease_expired();
+  // Why a cancelled probe ended, when not by DELETE; empty otherwise.
+  std::string reason() const;
+  // What the probe keeps of its samples, in bytes: two fixed-size
+  // histograms while it runs, whatever the count; none once it has ended
+  // (its summaries are computed then).
+  size_t storage_bytes() const;
 
   // The GET /v1/probes/{id} object.
   nlohmann::json to_json() const;
@@ -90,8 +106,14 @@ class Probe {
   ProbeState state_ = ProbeState::running;
   std::string error_;
   std::string abort_reason_;
-  std::vector<int64_t> rtt_[2];
-  uint64_t lost_[2] = {0, 0};
+  std::string reason_;
+  const int64_t lease_ns_;              // 0: no lease
+  std::atomic<int64_t> renewed_ns_{0};  // steady clock
+  // RTTs in ns, by transport; freed by finish(), which fills final_.
+  std::unique_ptr<LogLinearHistogram[]> rtt_;
+  uint64_t answered_[2] = {0, 0}, lost_[2] = {0, 0};
+  RttSummary final_[2];
+  ProbeHistograms::Series series_[2];  // the metrics', made once
 };
 
 // A batch of srdx pings for the poller thread.
@@ -135,6 +157,10 @@ class SrdxPinger {
   size_t active() const { return queues_.size(); }
 
  private:
+  // Periodic rounds have a lane of their own to each peer, beside the API
+  // probes': a health round never waits behind a long API probe's batch.
+  enum Lane : uint8_t { kApiLane = 0, kPeriodicLane = 1 };
+  using Key = std::pair<PeerId, uint8_t>;
   struct Peer {
     std::deque<std::shared_ptr<SrdxBatch>> batches;
     uint32_t done = 0, lost_in_row = 0;
@@ -152,7 +178,7 @@ class SrdxPinger {
 
   carrier::Carrier& carrier_;
   uint8_t magic_[8];
-  std::map<PeerId, Peer> queues_;
+  std::map<Key, Peer> queues_;
   uint64_t next_seq_ = 1;
 };
 

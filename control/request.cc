@@ -111,13 +111,23 @@ std::string parse_probe_request(std::string_view body, ProbeRequest& out) {
           !e.empty()) {
         return e;
       }
+    } else if (key == "lease_s") {
+      if (std::string e = get_uint(v, "lease_s", 0, kProbeMaxLeaseS, r.lease_s); !e.empty()) {
+        return e;
+      }
     } else {
       std::string shown = key.size() > 64 ? key.substr(0, 64) + "..." : key;
       return "unknown field " + json(shown).dump(-1, ' ', false, json::error_handler_t::replace) +
-             "; accepted: peer, transport, size, count, interval_us";
+             "; accepted: peer, transport, size, count, interval_us, lease_s";
     }
   }
   if (!have_peer) return "peer: required (a configured peer's name)";
+  if (const uint64_t us = uint64_t{r.count} * r.interval_us; us > kProbeMaxScheduleUs) {
+    return "count x interval_us: " + std::to_string(r.count) + " x " +
+           std::to_string(r.interval_us) + " us is " + std::to_string(us / 1000000) +
+           " s of pings; the limit is " + std::to_string(kProbeMaxScheduleUs / 1000000) +
+           " s per probe: fewer pings or a shorter interval";
+  }
   out = r;
   return {};
 }

@@ -19,16 +19,25 @@ struct ProbeRequest {
   uint32_t size = 64;        // 1..65536 bytes
   uint32_t count = 1000;     // 1..1000000 pings per transport
   uint32_t interval_us = 0;  // 0..1000000 between pings
+  // The probe ends (cancelled, "reason" says why) when nobody has read it
+  // (GET /v1/probes/{id}) for this many seconds; 0: no lease (srdxctl probe
+  // --detach). API probes only; periodic rounds have none.
+  uint32_t lease_s = 30;
 };
 
 inline constexpr uint32_t kProbeMaxSize = 65536;
 inline constexpr uint32_t kProbeMaxCount = 1000000;
 inline constexpr uint32_t kProbeMaxIntervalUs = 1000000;
+// count x interval_us may not exceed this (one hour of pings per transport):
+// a probe cannot be made to run for days.
+inline constexpr uint64_t kProbeMaxScheduleUs = 3600ull * 1000000;
+inline constexpr uint32_t kProbeMaxLeaseS = 3600;
 // Bodies larger than this are refused before parsing.
 inline constexpr size_t kMaxRequestBody = 64 * 1024;
 
 // POST /v1/probes body: {"peer":"b","transport":"srdx"|"tcp"|"both","size":64,
-// "count":1000,"interval_us":0}; "peer" is required, the rest default.
+// "count":1000,"interval_us":0,"lease_s":30}; "peer" is required, the rest
+// default. count x interval_us is capped (kProbeMaxScheduleUs).
 // Malformed JSON, a non-object, unknown fields, wrong types and out-of-range
 // values are refused.
 std::string parse_probe_request(std::string_view body, ProbeRequest& out);

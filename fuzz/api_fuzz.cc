@@ -44,15 +44,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(r.size >= 1 && r.size <= kProbeMaxSize, "size out of range");
     check(r.count >= 1 && r.count <= kProbeMaxCount, "count out of range");
     check(r.interval_us <= kProbeMaxIntervalUs, "interval out of range");
+    check(uint64_t{r.count} * r.interval_us <= kProbeMaxScheduleUs,
+          "count x interval past the cap");
+    check(r.lease_s <= kProbeMaxLeaseS, "lease out of range");
     const json again = {{"peer", r.peer},
                         {"transport", std::string(to_string(r.transport))},
                         {"size", r.size},
                         {"count", r.count},
-                        {"interval_us", r.interval_us}};
+                        {"interval_us", r.interval_us},
+                        {"lease_s", r.lease_s}};
     ProbeRequest r2;
     check(parse_probe_request(again.dump(), r2).empty(), "a re-serialized request is refused");
     check(r2.peer == r.peer && r2.transport == r.transport && r2.size == r.size &&
-              r2.count == r.count && r2.interval_us == r.interval_us,
+              r2.count == r.count && r2.interval_us == r.interval_us && r2.lease_s == r.lease_s,
           "round trip changed the request");
   } else {
     check_error_message(err);

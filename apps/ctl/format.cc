@@ -221,6 +221,11 @@ std::string probe_heading(const json& probe) {
     if (state == "failed" && error.is_string() && !error.get<std::string>().empty()) {
       line += ": " + error.get<std::string>();
     }
+    // Cancelled by the daemon, not by a client (its lease ran out).
+    const json& reason = member(probe, "reason");
+    if (state == "cancelled" && reason.is_string() && !reason.get<std::string>().empty()) {
+      line += ": " + reason.get<std::string>();
+    }
   }
   return line + "\n";
 }

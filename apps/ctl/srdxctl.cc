@@ -66,7 +66,9 @@ Commands:
                          measured so far (SIGHUP is left alone under nohup); a
                          second signal a second or more later quits at once.
                          --detach: print the new probe's id and return at once;
-                         the probe runs on (see probes ID, cancel ID)
+                         the probe runs on (see probes ID, cancel ID) with no
+                         lease; a waiting probe is read every 100 ms, and one
+                         not read for 30 s (srdxctl killed) ends on the daemon
   probes [ID]            the probes the daemon knows, running or finished: id,
                          peer, state, progress, p50/p99; with ID, that probe's
                          progress and its results so far
@@ -443,12 +445,15 @@ int stop_probe(ApiClient& api, bool as_json, const std::string& id, bool tty, in
 }
 
 int cmd_probe(ApiClient& api, bool as_json, const std::string& peer, const ProbeOptions& o) {
-  const json request = {{"peer", peer},
-                        {"transport", o.transport},
-                        {"size", whole_number("size", o.size)},
-                        {"count", whole_number("count", o.count)},
-                        {"interval_us", whole_number("interval-us", o.interval_us)}};
+  json request = {{"peer", peer},
+                  {"transport", o.transport},
+                  {"size", whole_number("size", o.size)},
+                  {"count", whole_number("count", o.count)},
+                  {"interval_us", whole_number("interval-us", o.interval_us)}};
   if (o.detach) {
+    // Nobody polls a detached probe: it runs without a lease (the daemon's
+    // cap on count x interval still bounds it).
+    request["lease_s"] = 0;
     const Reply started = api.post("/v1/probes", request);
     const std::string id = format_value(field(started.doc, "id"));
     if (as_json) {

@@ -55,6 +55,7 @@ grep -Eq '^p50 +[0-9.]+ (us|ms) +[0-9.]+ (us|ms) ' "$OUT" ||
 ctl_expect 0 a --json probes "$id"
 [[ $(jv "d['id'] == '$id' and d['state'] == 'running'" "$OUT") == true ]] ||
   fail "srdxctl --json probes $id ($(show))"
+[[ $(jv 'd["lease_s"] == 0' "$OUT") == true ]] || fail "a detached probe has a lease ($(show))"
 ok "probe --detach printed id $id; probes and probes $id show it running"
 
 # ---- (a) cancel ID ----------------------------------------------------------------------------
@@ -201,5 +202,39 @@ for text in "cancel ID" "probes \[ID\]" "--detach" "143 SIGTERM" "129 SIGHUP" "E
   grep -q -- "$text" "$OUT" || fail "srdxctl --help does not mention '$text'"
 done
 ok "srdxctl --help documents cancel, probes ID, --detach and the signal exit statuses"
+
+# ---- the cap on count x interval, and the lease ------------------------------------------------
+call 400 a POST /v1/probes '{"peer":"b","count":1000000,"interval_us":1000000}'
+expect '"count x interval_us" in d["error"] and "the limit is 3600 s per probe" in d["error"]' \
+  "400 naming the count x interval limit"
+ctl_expect 1 a probe b --count 3601 --interval-us 1000000 --detach
+grep -q "the limit is 3600 s per probe" "$ERR" || fail "srdxctl probe past the cap ($(show))"
+ok "count x interval_us past 3600 s: 400 naming the limit (srdxctl exit 1)"
+
+# A probe nobody reads (no GET /v1/probes/ID; the list does not renew) ends
+# when its lease runs out, and says why.
+code=$(api a POST /v1/probes '{"peer":"b","transport":"both","count":100000,"interval_us":1000,"lease_s":1}')
+[[ $code == 202 ]] || fail "POST a probe with lease_s 1: HTTP $code ($(cat "$BODY"))"
+leased=$(jv 'd["id"]')
+listed_over() {
+  api a GET /v1/probes >/dev/null &&
+    [[ $(jv "[p['state'] for p in d['probes'] if p['id'] == '$leased'] != ['running']") == true ]]
+}
+wait_for 30 "probe $leased ended by its lease" listed_over
+call 200 a GET "/v1/probes/$leased"
+expect 'd["state"] == "cancelled" and "lease expired: not read for 1 s" in d["reason"]' \
+  "a probe whose lease ran out is cancelled and says why"
+ctl_expect 0 a probes "$leased"
+grep -Eq "^probe $leased to b: .*, cancelled after [0-9]+/100000: lease expired: not read for 1 s" "$OUT" ||
+  fail "srdxctl probes $leased does not say the lease ended it ($(show))"
+# One that is read (as srdxctl probe does every 100 ms) runs to its end.
+code=$(api a POST /v1/probes '{"peer":"b","transport":"srdx","count":3000,"interval_us":2000,"lease_s":5}')
+[[ $code == 202 ]] || fail "POST a probe with lease_s 5: HTTP $code ($(cat "$BODY"))"
+read_one=$(jv 'd["id"]')
+wait_for 120 "probe $read_one over" probe_over a "$read_one"
+call 200 a GET "/v1/probes/$read_one"
+expect 'd["state"] == "done" and "reason" not in d and d["results"]["srdx"]["count"] == 3000' \
+  "a probe read every 100 ms outlives its 5 s lease"
+ok "the lease: a probe not read for lease_s ends (reason says so); one that is read runs on"
 
 say "all srdxctl cancel checks passed"

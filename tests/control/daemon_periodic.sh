@@ -50,6 +50,21 @@ for t in srdx tcp; do
 done
 ok "an API probe's 50 samples per transport are source=probe"
 
+# A long API probe does not hold the rounds back: its srdx batches (100 pings
+# 1 s apart) would keep b's ping queue for 100 s each; periodic rounds have
+# a lane of their own, so their srdx samples keep coming meanwhile.
+code=$(api a POST /v1/probes '{"peer":"b","transport":"srdx","count":3600,"interval_us":1000000,"lease_s":0}')
+[[ $code == 202 ]] || fail "POST a long probe: HTTP $code ($(cat "$BODY"))"
+long=$(jv 'd["id"]')
+wait_for 30 "the long probe's first ping" probe_past a "$long" 0
+metrics a
+first=$(mv_of a srdx_probe_rtt_seconds_count peer=b transport=srdx source=periodic)
+wait_for 30 "periodic srdx samples for b while a long API probe runs" \
+  metric_at_least a $((first + 20)) srdx_probe_rtt_seconds_count peer=b transport=srdx source=periodic
+[[ $(probe_state a "$long") == running ]] || fail "the long probe $long is not running"
+call 200 a DELETE "/v1/probes/$long"
+ok "periodic rounds to b go on beside a long API probe to b (their own lane)"
+
 # ---- rounds to z (not running): lost pings and failed rounds, one log line ---------------
 wait_for 60 "failed tcp rounds to z counted" \
   metric_at_least a 3 srdx_probe_failures_total peer=z transport=tcp source=periodic

@@ -107,6 +107,11 @@ TEST(Format, ProbeHeadingSaysWhereTheProbeStands) {
   probe["interval_us"] = 0;
   EXPECT_EQ(probe_heading(probe),
             "probe 7 to b: 1000 x 64 B round trips, both, cancelled after 340/1000\n");
+  probe["reason"] = "lease expired: not read for 30 s";
+  EXPECT_EQ(probe_heading(probe),
+            "probe 7 to b: 1000 x 64 B round trips, both, cancelled after 340/1000: lease expired: "
+            "not read for 30 s\n");
+  probe.erase("reason");
 
   probe["state"] = "failed";
   probe["transport"] = "srdx";

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 #include <sstream>
 
@@ -249,3 +250,33 @@ TEST(Prometheus, Replication) {
 }
 
 }  // namespace
+
+namespace srdx::ctl {
+namespace {
+
+// The Prometheus buckets come from the probes' log-linear histogram: every
+// value more than 1% away from a bound lands under the right one.
+TEST(Prometheus, HistogramBucketsFromTheLogLinearHistogram) {
+  const std::vector<double>& b = Histogram::bounds();
+  Histogram h;
+  std::vector<uint64_t> want(b.size() + 1, 0);
+  uint64_t n = 0;
+  double last = 0;
+  for (double v = 1e-7; v < 5.0; v *= 1.013) {
+    bool near = false;
+    for (double x : b) near = near || std::abs(v - x) <= 0.01 * x;
+    if (near) continue;
+    size_t i = 0;
+    while (i < b.size() && v > b[i]) ++i;
+    ++want[i];
+    h.observe(v);
+    last = v;
+    ++n;
+  }
+  EXPECT_EQ(h.buckets(), want);
+  EXPECT_EQ(h.count(), n);
+  EXPECT_NEAR(static_cast<double>(h.ns().percentile(1.0)), last * 1e9, 1.0);
+}
+
+}  // namespace
+}  // namespace srdx::ctl

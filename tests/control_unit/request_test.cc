@@ -19,13 +19,16 @@ TEST(ProbeRequest, DefaultsAndFields) {
   EXPECT_EQ(r.interval_us, 0u);
   ASSERT_EQ(
       parse_probe_request(
-          R"({"peer":"b","transport":"tcp","size":65536,"count":1000000,"interval_us":1000000})",
+          R"({"peer":"b","transport":"tcp","size":65536,"count":3600,"interval_us":1000000,"lease_s":0})",
           r),
       "");
   EXPECT_EQ(r.transport, ProbeTransport::tcp);
   EXPECT_EQ(r.size, 65536u);
-  EXPECT_EQ(r.count, 1000000u);
+  EXPECT_EQ(r.count, 3600u);
   EXPECT_EQ(r.interval_us, 1000000u);
+  EXPECT_EQ(r.lease_s, 0u);
+  ASSERT_EQ(parse_probe_request(R"({"peer":"b","count":1000000,"interval_us":3600})", r), "");
+  EXPECT_EQ(r.lease_s, 30u);
   ASSERT_EQ(parse_probe_request(R"({"transport":"srdx","peer":"x.y-z_1","size":1,"count":1})", r),
             "");
   EXPECT_EQ(r.transport, ProbeTransport::srdx);
@@ -39,7 +42,17 @@ TEST(ProbeRequest, Refusals) {
   EXPECT_EQ(parse_probe_request("[1]", r), "the body must be a JSON object");
   EXPECT_EQ(parse_probe_request("{}", r), "peer: required (a configured peer's name)");
   EXPECT_EQ(parse_probe_request(R"({"peer":"b","colour":"red"})", r),
-            "unknown field \"colour\"; accepted: peer, transport, size, count, interval_us");
+            "unknown field \"colour\"; accepted: peer, transport, size, count, interval_us, "
+            "lease_s");
+  // count x interval_us is capped: a probe cannot be made to run for days.
+  EXPECT_EQ(parse_probe_request(R"({"peer":"b","count":1000000,"interval_us":1000000})", r),
+            "count x interval_us: 1000000 x 1000000 us is 1000000 s of pings; the limit is 3600 "
+            "s per probe: fewer pings or a shorter interval");
+  EXPECT_EQ(parse_probe_request(R"({"peer":"b","count":3601,"interval_us":1000000})", r),
+            "count x interval_us: 3601 x 1000000 us is 3601 s of pings; the limit is 3600 s per "
+            "probe: fewer pings or a shorter interval");
+  EXPECT_EQ(parse_probe_request(R"({"peer":"b","lease_s":3601})", r),
+            "lease_s: 3601 is out of range; accepted: an integer in [0, 3600]");
   EXPECT_EQ(parse_probe_request(R"({"peer":"b","size":0})", r),
             "size: 0 is out of range; accepted: an integer in [1, 65536]");
   EXPECT_EQ(parse_probe_request(R"({"peer":"b","size":65537})", r),
