@@ -9,11 +9,11 @@
 # stopped: one last barrier, the trees equal (diff -r), verify clean, and
 # both audit logs intact.
 #
-#   replicate_torture.sh SRDXD SRDXCTL          # SRDX_TORTURE_CYCLES cycles (default 40)
+#   replicate_torture.sh SRDXD SRDXCTL          # SRDX_TORTURE_CYCLES cycles (default 20)
 #   SRDX_TORTURE_CYCLES=1000 replicate_torture.sh build/control/srdxd build/apps/ctl/srdxctl
 source "$(dirname "$0")/lib.sh" "$@"
 
-CYCLES=${SRDX_TORTURE_CYCLES:-40}
+CYCLES=${SRDX_TORTURE_CYCLES:-20}
 TORTURE=$HERE/torture.py
 for tool in diff; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }

@@ -1,13 +1,15 @@
 // Errors of the replication core: a code a caller branches on (the protocol
 // answers "hash mismatch" differently from "disk full") and one line for
-// people and the audit log, with the path and the system error in it.
-// transport/'s Result<T> carries only an Errc; here the message matters.
+// people and the audit log, with the path and the system error in it
+// (common/result.h).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "common/result.h"
 
 namespace srdx::replicate {
 
@@ -26,26 +28,10 @@ enum class Errc : uint8_t {
 };
 std::string_view to_string(Errc e);
 
-struct Error {
-  Errc code = Errc::ok;
-  std::string message;
-};
-
-// "Empty means ok" made explicit: ok() or error.code/.message.
-struct [[nodiscard]] Status {
-  Error error;
-  bool ok() const { return error.code == Errc::ok; }
-  static Status fail(Errc code, std::string message) { return {{code, std::move(message)}}; }
-};
-
+using Error = workloads::BasicError<Errc>;
+using Status = workloads::BasicStatus<Errc>;
 template <class T>
-struct [[nodiscard]] Result {
-  T value{};
-  Error error;
-  bool ok() const { return error.code == Errc::ok; }
-  static Result fail(Errc code, std::string message) { return {T{}, {code, std::move(message)}}; }
-  static Result fail(Error e) { return {T{}, std::move(e)}; }
-};
+using Result = workloads::BasicResult<Errc, T>;
 
 // An errno as an Error: ENOSPC and EDQUOT become no_space, ELOOP and ENOTDIR
 // escapes_root, ENOENT not_found; `what` says which call on which path.

@@ -1,10 +1,13 @@
 // Errors of the telemetry workload: a code a caller branches on and one line
-// for people and the log (which topic, which rule, which file, why).
+// for people and the log (which topic, which rule, which file, why);
+// common/result.h.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <utility>
+
+#include "common/result.h"
 
 namespace srdx::telemetry {
 
@@ -16,23 +19,9 @@ enum class Errc : uint8_t {
   io,         // a system call failed
 };
 
-struct Error {
-  Errc code = Errc::ok;
-  std::string message;
-};
-
-struct [[nodiscard]] Status {
-  Error error;
-  bool ok() const { return error.code == Errc::ok; }
-  static Status fail(Errc code, std::string message) { return {{code, std::move(message)}}; }
-};
-
+using Error = workloads::BasicError<Errc>;
+using Status = workloads::BasicStatus<Errc>;
 template <class T>
-struct [[nodiscard]] Result {
-  T value{};
-  Error error;
-  bool ok() const { return error.code == Errc::ok; }
-  static Result fail(Errc code, std::string message) { return {T{}, {code, std::move(message)}}; }
-};
+using Result = workloads::BasicResult<Errc, T>;
 
 }  // namespace srdx::telemetry
