@@ -284,6 +284,16 @@ Status copy_range(int src, int dst, uint64_t offset, uint64_t len) {
   return copy_range(src, offset, dst, offset, len);
 }
 
+// A version's mode and mtime on the file that holds it.
+Status stamp(int fd, const Manifest& m) {
+  if (fchmod(fd, static_cast<mode_t>(m.mode)) != 0) return {sys_error(errno, "fchmod")};
+  const timespec times[2] = {{0, UTIME_OMIT},
+                             {static_cast<time_t>(m.mtime_ns / 1'000'000'000),
+                              static_cast<long>(m.mtime_ns % 1'000'000'000)}};
+  if (m.mtime_ns >= 0 && futimens(fd, times) != 0) return {sys_error(errno, "futimens")};
+  return {};
+}
+
 // Whether the len bytes at a_off in a equal those at b_off in b.
 Result<bool> same_bytes(int a, uint64_t a_off, int b, uint64_t b_off, uint64_t len) {
   std::vector<uint8_t> x(std::min<uint64_t>(len, 1u << 20)), y(x.size());
@@ -852,11 +862,7 @@ Status Staging::seal() {
                         m.path + " version " + std::to_string(m.version) +
                             " failed verification and was quarantined: " + reason);
   }
-  if (fchmod(s.data.get(), static_cast<mode_t>(m.mode)) != 0) return {sys_error(errno, "fchmod")};
-  const timespec times[2] = {{0, UTIME_OMIT},
-                             {static_cast<time_t>(m.mtime_ns / 1'000'000'000),
-                              static_cast<long>(m.mtime_ns % 1'000'000'000)}};
-  if (m.mtime_ns >= 0 && futimens(s.data.get(), times) != 0) return {sys_error(errno, "futimens")};
+  if (Status r = stamp(s.data.get(), m); !r.ok()) return r;
   s.sealed = true;
   return {};
 }
@@ -902,12 +908,7 @@ Status Staging::publish() {
         ftruncate(s.live.get(), static_cast<off_t>(m.size)) != 0) {
       return {sys_error(errno, "truncate " + m.path)};
     }
-    if (fchmod(s.live.get(), static_cast<mode_t>(m.mode)) != 0) return {sys_error(errno, "fchmod")};
-    const timespec times[2] = {{0, UTIME_OMIT},
-                               {static_cast<time_t>(m.mtime_ns / 1'000'000'000),
-                                static_cast<long>(m.mtime_ns % 1'000'000'000)}};
-    if (m.mtime_ns >= 0 && futimens(s.live.get(), times) != 0)
-      return {sys_error(errno, "futimens")};
+    if (Status r = stamp(s.live.get(), m); !r.ok()) return r;
     // Always synced here, group sync or not: the manifest that makes the
     // version live must never reach the disk before the bytes it describes.
     if (Status r = fsync_fd(s.live.get(), m.path); !r.ok()) return r;
@@ -1350,11 +1351,7 @@ Result<std::vector<Restored>> Store::restore(const std::string& path, const Rest
       return R::fail(Errc::hash_mismatch, p + " version " + std::to_string(*chosen) +
                                               ": the restored copy differs: " + bad);
     }
-    fchmod(dst.get(), static_cast<mode_t>(m.value.mode));
-    const timespec times[2] = {{0, UTIME_OMIT},
-                               {static_cast<time_t>(m.value.mtime_ns / 1'000'000'000),
-                                static_cast<long>(m.value.mtime_ns % 1'000'000'000)}};
-    if (m.value.mtime_ns >= 0) futimens(dst.get(), times);
+    (void)stamp(dst.get(), m.value);  // best effort: the bytes are what is proven
     if (Status r = fsync_fd(dst.get(), tmp); !r.ok()) return R::fail(r.error);
     if (renameat(dir.value.get(), tmp.c_str(), dir.value.get(), name.c_str()) != 0) {
       return R::fail(sys_error(errno, "rename " + tmp));
