@@ -886,7 +886,16 @@ Status Staging::publish() {
                         m.path + ": version " + std::to_string(live.value->version) + " is live");
   }
 
-  const std::vector<uint8_t> manifest_bytes = encode(m);
+  // The version's manifest in versions/: what makes it the live one.
+  auto make_live = [&]() -> Status {
+    if (Status r = write_file_durable(vdir.value.get(), manifest_name(m.version), encode(m),
+                                      !st.opt.group_sync);
+        !r.ok()) {
+      return r;
+    }
+    s.published = true;
+    return {};
+  };
   if (s.journal) {
     // The live file grows in place by the verified tail. The version it
     // extends must still be the live one, in the same file.
@@ -912,13 +921,7 @@ Status Staging::publish() {
     // Always synced here, group sync or not: the manifest that makes the
     // version live must never reach the disk before the bytes it describes.
     if (Status r = fsync_fd(s.live.get(), m.path); !r.ok()) return r;
-    if (Status r = write_file_durable(vdir.value.get(), manifest_name(m.version), manifest_bytes,
-                                      !st.opt.group_sync);
-        !r.ok()) {
-      return r;
-    }
-    s.published = true;
-    return {};
+    return make_live();
   }
 
   struct stat lb {};
@@ -951,13 +954,7 @@ Status Staging::publish() {
   // From here the version is live. Its manifest in versions/ makes it the
   // live version for the store; a crash before that is finished by
   // Store::open (recover) from the staging manifest, removed only after.
-  if (Status r = write_file_durable(vdir.value.get(), manifest_name(m.version), manifest_bytes,
-                                    !st.opt.group_sync);
-      !r.ok()) {
-    return r;
-  }
-  s.published = true;
-  return {};
+  return make_live();
 }
 
 // After publish() (and, with group sync, the flush() that made it durable):
