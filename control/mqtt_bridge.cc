@@ -85,7 +85,18 @@ std::unique_ptr<MqttBridgeService> MqttBridgeService::create(const TelemetryConf
     co.mqtt = mo;
     co.seq.gap_timeout_ns = static_cast<uint64_t>(cfg.gap_timeout.ns());
     co.log = [](const std::string& line) { SRDX_LOG_WARN("%s", line.c_str()); };
+    co.state_dir = cfg.spool_dir;
+    co.fsync_always = cfg.fsync_always;
     s->central_ = std::make_unique<telemetry::Central>(std::move(co), carrier);
+    if (telemetry::Status ss = s->central_->open_state(); !ss.ok()) {
+      error = ss.error.message;
+      return nullptr;
+    }
+    const telemetry::CentralStatus st = s->central_->status();
+    SRDX_LOG_INFO("telemetry central: sequence log %s/seq.log (%llu frames recovered, %llu topics)",
+                  cfg.spool_dir.c_str(),
+                  static_cast<unsigned long long>(st.seqlog.recovered_frames),
+                  static_cast<unsigned long long>(st.seqlog.topics));
     SRDX_LOG_INFO("telemetry central: publishing to broker %s:%u (MQTT %s)",
                   cfg.broker_host.c_str(), cfg.broker_port, cfg.mqtt_version == 5 ? "5" : "3.1.1");
     if (telemetry::Status ss = s->central_->start(); !ss.ok()) {
@@ -192,6 +203,16 @@ json MqttBridgeService::status_json() const {
               {"gaps", {{"messages", s.seq.gap_messages}, {"events", s.seq.gap_events}}},
               {"missing_now", s.seq.missing_now},
               {"late", s.seq.late},
+              {"sequence_log",
+               {{"enabled", s.seqlog_enabled},
+                {"path", s.seqlog_enabled ? cfg_.spool_dir + "/seq.log" : ""},
+                {"bytes", s.seqlog.bytes},
+                {"topics", s.seqlog.topics},
+                {"recovered_frames", s.seqlog.recovered_frames},
+                {"torn_bytes", s.seqlog.torn_bytes},
+                {"compactions", s.seqlog.compactions},
+                {"write_errors", s.seqlog_errors},
+                {"fsync", cfg_.fsync_always ? "always" : "interval"}}},
               {"latency_s",
                {{"p50", s.latency.quantile(0.5)},
                 {"p99", s.latency.quantile(0.99)},

@@ -433,7 +433,26 @@ Central::Central(CentralOptions opt, carrier::Carrier& carrier)
 
 Central::~Central() { stop(); }
 
-Status Central::start() { return mqtt_->start(); }
+Status Central::start() {
+  if (Status s = open_state(); !s.ok()) return s;
+  return mqtt_->start();
+}
+
+Status Central::open_state() {
+  if (!opt_.state_dir.empty() && !log_) {
+    SeqLogOptions lo;
+    lo.dir = opt_.state_dir;
+    lo.fsync_always = opt_.fsync_always;
+    lo.seq = opt_.seq;
+    std::lock_guard<std::mutex> l(mu_);
+    Result<std::unique_ptr<SeqLog>> r = SeqLog::open(std::move(lo), seq_, wall_ns());
+    if (!r.ok()) return {r.error};
+    log_ = std::move(r.value);
+    st_.seqlog_enabled = true;
+    st_.seqlog = log_->stats();
+  }
+  return {};
+}
 void Central::stop() {
   if (mqtt_) mqtt_->stop();
 }
@@ -450,6 +469,7 @@ void Central::note_gaps(std::vector<Gap>& gaps) {
                "': " + std::to_string(g.count) + " message(s) from seq " + std::to_string(g.first) +
                " (epoch " + std::to_string(g.epoch) + ") never arrived");
     }
+    if (log_) gaps_to_log_.push_back(g);
     st_.last_gaps.push_back(std::move(g));
     if (st_.last_gaps.size() > kLastGaps) st_.last_gaps.erase(st_.last_gaps.begin());
   }
@@ -483,7 +503,7 @@ bool Central::on_event(const Event& ev, Time now) {
   auto nm = names_.find(ev.peer);
   const std::string source = nm != names_.end() ? nm->second : "peer-" + std::to_string(ev.peer);
   const uint64_t key = next_key_++;
-  PendingBatch pb{ev.peer, ev.flow, m.value.batch_id, 0};
+  PendingBatch pb{ev.peer, ev.flow, m.value.batch_id, 0, source, m.value.epoch, {}};
   const uint64_t now_ns = wall_ns();
   std::vector<Gap> gaps;
   for (const Record& r : m.value.records) {
@@ -494,12 +514,15 @@ bool Central::on_event(const Event& ev, Time now) {
     }
     Result<int> mid = mqtt_->publish(r.topic, r.payload, r.qos, r.retain);
     if (!mid.ok()) {
-      // Not published: no ack for this batch, so the edge sends it again.
+      // Not published: no ack for this batch, so the edge sends it again,
+      // and this number must then be fresh.
+      seq_.forget(source, r.topic, m.value.epoch, r.seq, now_ns);
       ++st_.publish_errors;
       pb.waiting += 1u << 30;
       continue;
     }
     ++st_.published;
+    if (log_) pb.fresh.emplace_back(r.topic, r.seq);
     const double lat = now_ns > r.publish_ns ? static_cast<double>(now_ns - r.publish_ns) / 1e9 : 0;
     (r.alarm ? st_.alarm_latency : st_.latency).add(lat);
     if (r.alarm) {
@@ -545,6 +568,7 @@ bool Central::on_event(const Event& ev, Time now) {
 
 void Central::tick(Time now) {
   std::deque<PendingBatch> acks;
+  std::vector<Gap> gaps_to_log;
   {
     std::lock_guard<std::mutex> l(mu_);
     acks.swap(acks_);
@@ -553,6 +577,28 @@ void Central::tick(Time now) {
       std::vector<Gap> gaps;
       seq_.expire(wall_ns(), gaps);
       note_gaps(gaps);
+    }
+    gaps_to_log.swap(gaps_to_log_);
+  }
+  if (log_) {
+    // The numbers go to the log before their batches are acknowledged.
+    for (const Gap& g : gaps_to_log) log_->gap(g);
+    for (PendingBatch& a : acks) {
+      for (const auto& [topic, seq] : a.fresh) log_->seen(a.source, topic, a.epoch, seq);
+      a.fresh.clear();
+    }
+    const bool sync = now - last_sync_ >= opt_.sync_interval;
+    if (log_->pending() || sync) {
+      const Status s = log_->flush(sync);
+      if (sync) last_sync_ = now;
+      std::lock_guard<std::mutex> l(mu_);
+      st_.seqlog = log_->stats();
+      if (!s.ok()) {
+        // The acknowledgements still go: a restart may then publish these
+        // numbers again (at least once), which is better than holding the
+        // edges' spools on a full disk.
+        if (st_.seqlog_errors++ == 0 && opt_.log) opt_.log("telemetry: " + s.error.message);
+      }
     }
   }
   while (!acks.empty()) {

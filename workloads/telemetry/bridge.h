@@ -41,6 +41,7 @@
 #include "telemetry/mqtt.h"
 #include "telemetry/protocol.h"
 #include "telemetry/rules.h"
+#include "telemetry/seqlog.h"
 #include "telemetry/sequence.h"
 #include "telemetry/spool.h"
 
@@ -163,6 +164,11 @@ class Edge {
 struct CentralOptions {
   MqttOptions mqtt;
   SeqOptions seq;
+  // Where the sequence log lives (seqlog.h); empty: numbers are kept in
+  // memory only, and a restarted centre publishes again what edges resend.
+  std::string state_dir;
+  bool fsync_always = false;  // fdatasync before every acknowledgement
+  Duration sync_interval = Duration::millis(100);
   // Gaps are logged through this (any thread, under the central's lock).
   std::function<void(const std::string&)> log;
 };
@@ -177,6 +183,9 @@ struct CentralStatus {
   uint64_t batches = 0, records = 0, published = 0, publish_errors = 0;
   uint64_t malformed = 0, acks_sent = 0, alarms = 0;
   SeqStats seq;
+  bool seqlog_enabled = false;
+  SeqLogStats seqlog;
+  uint64_t seqlog_errors = 0;
   LatencyHistogram latency, alarm_latency;
   std::vector<Gap> last_gaps;  // newest last, at most 16
   // Latest value per topic, bounded (status and metrics read it).
@@ -192,7 +201,12 @@ class Central {
 
   Central(CentralOptions opt, carrier::Carrier& carrier);
   ~Central();
+  // Opens the sequence log (if state_dir is set; an error names the file),
+  // then connects to the broker (an error names it; the client keeps
+  // retrying).
   Status start();
+  // The sequence log alone (start() opens it if this was not called).
+  Status open_state();
   void stop();
   // Carrier thread: names a peer in gap reports (else "peer-<id>").
   void name_peer(PeerId peer, std::string name);
@@ -206,6 +220,10 @@ class Central {
     uint16_t flow = 0;
     uint64_t batch_id = 0;
     size_t waiting = 0;
+    // For the sequence log: the numbers this batch published.
+    std::string source;
+    uint64_t epoch = 0;
+    std::vector<std::pair<std::string, uint64_t>> fresh;  // topic, seq
   };
   void on_published(int mid);
   void note_gaps(std::vector<Gap>& gaps);  // under mu_
@@ -223,6 +241,10 @@ class Central {
   std::deque<PendingBatch> acks_;                       // ready to send
   CentralStatus st_;
   Time last_expire_;
+  // Carrier thread (opened by start() before the carrier runs).
+  std::unique_ptr<SeqLog> log_;
+  std::vector<Gap> gaps_to_log_;  // under mu_
+  Time last_sync_;
 };
 
 }  // namespace srdx::telemetry

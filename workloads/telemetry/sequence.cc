@@ -1,5 +1,8 @@
 #include "telemetry/sequence.h"
 
+#include <algorithm>
+#include <iterator>
+
 namespace srdx::telemetry {
 
 void SeqTracker::report(const std::string& key, uint64_t epoch, const std::vector<uint64_t>& seqs,
@@ -16,13 +19,70 @@ void SeqTracker::report(const std::string& key, uint64_t epoch, const std::vecto
   stats_.missing_now -= std::min<uint64_t>(stats_.missing_now, seqs.size());
 }
 
-SeqTracker::Verdict SeqTracker::accept(std::string_view source, std::string_view topic,
-                                       uint64_t epoch, uint64_t seq, uint64_t now_ns,
-                                       std::vector<Gap>& gaps) {
+std::string SeqTracker::make_key(std::string_view source, std::string_view topic) {
   std::string key;
   key.reserve(source.size() + 1 + topic.size());
   key.append(source).push_back('\0');
   key.append(topic);
+  return key;
+}
+
+SeqTracker::EpochState* SeqTracker::find(std::string_view source, std::string_view topic,
+                                         uint64_t epoch, bool create) {
+  const std::string key = make_key(source, topic);
+  auto it = topics_.find(key);
+  if (it == topics_.end()) {
+    if (!create || topics_.size() >= opt_.max_topics) return nullptr;
+    it = topics_.emplace(key, TopicState{}).first;
+  }
+  auto& epochs = it->second.epochs;
+  auto e = epochs.find(epoch);
+  if (e == epochs.end()) {
+    if (!create || epochs.size() >= opt_.max_epochs) return nullptr;
+    e = epochs.emplace(epoch, EpochState{}).first;
+  }
+  return &e->second;
+}
+
+void SeqTracker::forget(std::string_view source, std::string_view topic, uint64_t epoch,
+                        uint64_t seq, uint64_t now_ns) {
+  EpochState* st = find(source, topic, epoch, false);
+  if (!st || seq > st->high || seq == 0) return;
+  if (st->missing.emplace(seq, now_ns).second) {
+    ++stats_.missing_now;
+    if (stats_.accepted) --stats_.accepted;
+  }
+}
+
+void SeqTracker::settle(std::string_view source, std::string_view topic, uint64_t epoch,
+                        uint64_t first, uint64_t count) {
+  EpochState* st = find(source, topic, epoch, false);
+  if (!st || count == 0) return;
+  auto from = st->missing.lower_bound(first);
+  auto to = first + count < first ? st->missing.end() : st->missing.lower_bound(first + count);
+  const auto n = static_cast<uint64_t>(std::distance(from, to));
+  st->missing.erase(from, to);
+  stats_.missing_now -= std::min(stats_.missing_now, n);
+}
+
+void SeqTracker::restore(std::string_view source, std::string_view topic, uint64_t epoch,
+                         uint64_t high, const std::vector<uint64_t>& missing, uint64_t now_ns) {
+  EpochState* st = find(source, topic, epoch, true);
+  if (!st) return;
+  stats_.missing_now -= std::min<uint64_t>(stats_.missing_now, st->missing.size());
+  st->high = high;
+  st->missing.clear();
+  for (uint64_t s : missing) {
+    if (s == 0 || s > high || st->missing.size() >= opt_.max_missing) continue;
+    st->missing.emplace(s, now_ns);
+  }
+  stats_.missing_now += st->missing.size();
+}
+
+SeqTracker::Verdict SeqTracker::accept(std::string_view source, std::string_view topic,
+                                       uint64_t epoch, uint64_t seq, uint64_t now_ns,
+                                       std::vector<Gap>& gaps) {
+  const std::string key = make_key(source, topic);
   auto it = topics_.find(key);
   if (it == topics_.end()) {
     if (topics_.size() >= opt_.max_topics) {

@@ -54,6 +54,33 @@ class SeqTracker {
 
   const SeqStats& stats() const { return stats_; }
 
+  // --- for the centre's sequence log (seqlog.h) ---
+  // A fresh record that could not be published: missing again, so that the
+  // edge's resend is taken as fresh, not as a duplicate.
+  void forget(std::string_view source, std::string_view topic, uint64_t epoch, uint64_t seq,
+              uint64_t now_ns);
+  // Numbers reported as a gap before a restart: no longer missing, and not
+  // reported again.
+  void settle(std::string_view source, std::string_view topic, uint64_t epoch, uint64_t first,
+              uint64_t count);
+  // One (edge, topic, epoch) as a snapshot holds it: the highest number and
+  // the numbers below it still missing (noticed at now_ns).
+  void restore(std::string_view source, std::string_view topic, uint64_t epoch, uint64_t high,
+               const std::vector<uint64_t>& missing, uint64_t now_ns);
+  template <class F>  // f(source, topic, epoch, high, const std::map<uint64_t, uint64_t>& missing)
+  void for_each(F&& f) const {
+    for (const auto& [key, ts] : topics_) {
+      const size_t nul = key.find('\0');
+      const std::string_view k(key);
+      for (const auto& [epoch, st] : ts.epochs) {
+        f(k.substr(0, nul), k.substr(nul + 1), epoch, st.high, st.missing);
+      }
+    }
+  }
+  size_t topics() const { return topics_.size(); }
+  // Counters back to zero (after a replay), missing_now kept.
+  void reset_stats() { stats_ = SeqStats{.missing_now = stats_.missing_now}; }
+
  private:
   struct EpochState {
     uint64_t high = 0;
@@ -62,6 +89,9 @@ class SeqTracker {
   struct TopicState {
     std::map<uint64_t, EpochState> epochs;
   };
+  static std::string make_key(std::string_view source, std::string_view topic);
+  // The epoch's state, created if there is room (nullptr if not).
+  EpochState* find(std::string_view source, std::string_view topic, uint64_t epoch, bool create);
   // Moves `seqs` (ascending) into gaps as ranges.
   void report(const std::string& key, uint64_t epoch, const std::vector<uint64_t>& seqs,
               std::vector<Gap>& gaps);

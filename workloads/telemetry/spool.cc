@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "telemetry/fileio.h"
 #include "wire.h"  // transport's: wire::crc32c
 
 namespace srdx::telemetry {
@@ -19,55 +20,16 @@ namespace {
 
 constexpr size_t kFrameHeader = 8;
 
-Error sys(const std::string& what) { return {Errc::io, what + ": " + std::strerror(errno)}; }
-
-uint32_t get32(const uint8_t* p) {
-  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
-}
-void put32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-
-bool write_all(int fd, const uint8_t* p, size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
-bool read_all(int fd, uint8_t* p, size_t n, uint64_t off) {
-  while (n > 0) {
-    const ssize_t r = ::pread(fd, p, n, static_cast<off_t>(off));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-    off += static_cast<uint64_t>(r);
-  }
-  return true;
-}
+using fileio::get32;
+using fileio::put32;
+using fileio::read_all;
+using fileio::sys;
+using fileio::write_all;
 
 std::string seg_name(uint64_t first_rid) {
   char b[40];
   std::snprintf(b, sizeof b, "seg-%020" PRIu64 ".log", first_rid);
   return b;
-}
-
-Status fsync_dir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return {sys("open " + dir)};
-  const int r = ::fsync(fd);
-  const int e = errno;
-  ::close(fd);
-  errno = e;
-  if (r != 0) return {sys("fsync " + dir)};
-  return {};
 }
 
 }  // namespace
@@ -102,7 +64,8 @@ Result<std::unique_ptr<Spool>> Spool::open(SpoolOptions opt) {
   if (!ok || ::rename(tmp.c_str(), epath.c_str()) != 0) {
     return R::fail(Errc::io, sys("spool: write " + epath).message);
   }
-  if (Status st = fsync_dir(s->opt_.dir); !st.ok()) return R::fail(Errc::io, st.error.message);
+  if (Status st = fileio::fsync_dir(s->opt_.dir); !st.ok())
+    return R::fail(Errc::io, st.error.message);
   if (Status st = s->recover(); !st.ok()) return R::fail(st.error.code, st.error.message);
   return {std::move(s), {}};
 }
@@ -198,7 +161,7 @@ Status Spool::new_segment(uint64_t first_rid) {
     ::close(seg.fd);
     return {e};
   }
-  if (Status s = fsync_dir(opt_.dir); !s.ok()) {
+  if (Status s = fileio::fsync_dir(opt_.dir); !s.ok()) {
     ::close(seg.fd);
     return s;
   }
