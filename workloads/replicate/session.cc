@@ -596,6 +596,7 @@ struct Source::Impl {
       flush_audit();  // what the barrier confirms is on the record first
       for (auto it = barriers.begin(); it != barriers.end(); ++it) {
         if (it->token == m.value && it->sent) {
+          std::lock_guard<std::mutex> l(pmu);  // Source::tick takes them
           done_barriers.push_back(
               {std::move(it->done), !it->failed, seconds_between(it->asked, now)});
           barriers.erase(it);
