@@ -178,6 +178,10 @@ const std::vector<Opt>& options_table() {
       {"replication", "replication.allowed-regions", "",
        "comma list of regions (e.g. eu-west-3,eu-central-1): a job refuses a peer whose "
        "region= is not one of them (HDS: the EEA); empty: any region"},
+      {"replication", "replication.allow-unencrypted", "off",
+       "on: replicate (and accept replicas) with endpoint.encryption = off, where the network "
+       "below encrypts and authenticates (EFA between Nitro instances, carrier.kind = fabric); "
+       "off: replication needs endpoint.encryption = on"},
       {"replication", "replication.site", "", "this appliance's site name (audit, status)"},
       {"replication", "replication.region", "", "this appliance's region (audit, status)"},
       {"telemetry", "telemetry.role", "off",
@@ -889,6 +893,12 @@ void parse_replication(const Values& v, DaemonConfig& c) {
   }
   r.site = v.get("replication.site");
   r.region = v.get("replication.region");
+  r.allow_unencrypted =
+      parse_bool_or_fail("replication.allow-unencrypted", v.get("replication.allow-unencrypted"));
+  r.encrypted = c.ep.encryption;
+  if (!r.dr_root.empty()) {
+    if (std::string why = r.unencrypted_refusal(); !why.empty()) fail("replication.dr-root", why);
+  }
 }
 
 }  // namespace
@@ -898,6 +908,13 @@ void parse_replication(const Values& v, DaemonConfig& c) {
 std::string format_ip(uint32_t ip) {
   return std::to_string(ip >> 24) + "." + std::to_string((ip >> 16) & 255) + "." +
          std::to_string((ip >> 8) & 255) + "." + std::to_string(ip & 255);
+}
+
+std::string ReplicationConfig::unencrypted_refusal() const {
+  if (encrypted || allow_unencrypted) return {};
+  return "replication carries health records and needs encrypted, authenticated connections: "
+         "endpoint.encryption = on, or replication.allow-unencrypted = on where the network "
+         "below encrypts (EFA between Nitro instances)";
 }
 
 // A site or region name: what a peer name may be (request.h).

@@ -75,6 +75,13 @@ struct ReplicationConfig {
   std::vector<std::string> allowed_regions;
   // This appliance's own site and region (for the audit log and status).
   std::string site, region;
+  // Replication runs only over encrypted, authenticated connections
+  // (endpoint.encryption on), unless this says the network below does it
+  // (EFA between Nitro instances, with the fabric carrier).
+  bool allow_unencrypted = false;
+  bool encrypted = true;  // endpoint.encryption, as parsed
+  // Why replication is refused on this appliance's carrier; empty: it is not.
+  std::string unencrypted_refusal() const;
   bool operator==(const ReplicationConfig&) const = default;
 };
 

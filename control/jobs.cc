@@ -328,6 +328,15 @@ JobManager::Answer JobManager::create(const ReplicationRequest& r) {
     return err(400, "mode: '" + r.mode + "' is not a mode; accepted: durable, received, async");
   }
   if (std::string e = check_source(r.source); !e.empty()) return err(400, e);
+  if (std::string why = cfg_.unencrypted_refusal(); !why.empty()) {
+    SRDX_LOG_WARN("replication job %s refused: %s", r.name.c_str(), why.c_str());
+    audit("refused", r.name, r.peer, why);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++refused_;
+    }
+    return err(403, why);
+  }
   const std::optional<PeerConfig> peer = hooks_.find_peer(r.peer);
   if (!peer) {
     return err(400, "peer: unknown peer '" + r.peer +
@@ -416,6 +425,13 @@ void JobManager::start_job(const std::shared_ptr<Job>& j, bool resumed) {
     const PeerId id = hooks_.peer_id(j->peer);
     std::lock_guard<std::mutex> lock(mu_);
     if (j->stopped) return;
+    if (std::string why = cfg_.unencrypted_refusal(); !why.empty()) {
+      // A job of jobs.json, with the config changed to encryption off since.
+      j->state = "failed";
+      j->error = why;
+      SRDX_LOG_ERROR("replication job %s: %s", j->name.c_str(), j->error.c_str());
+      return;
+    }
     if (id == kNoPeer) {
       j->state = "failed";
       j->error = "peer '" + j->peer + "' is not configured (any more)";

@@ -9,6 +9,9 @@
 #    its status (carrier.name) and is given it with fabric-name= by a SIGHUP.
 #  - config mistakes: fabric with encryption on, a bad fabric-name, fabric-name
 #    with the engine, an unknown carrier: each one clear line, exit 2.
+#  - replication over the fabric (udp;ofi_rxd): refused without encryption
+#    (403, and a DR site's config is an error) unless
+#    replication.allow-unencrypted = on; with it, a tree arrives equal.
 # Usage: fabric.sh SRDXD SRDXCTL
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
@@ -19,7 +22,8 @@ source "$HERE/lib.sh" "$@"
 fabric_config() {
   local n=$1 provider=$2
   shift 2
-  local extra=("[carrier]" "kind = fabric" "provider = $provider"
+  # FABRIC_REPLICATION: lines for the [replication] section.
+  local extra=("${FABRIC_REPLICATION[@]}" "[carrier]" "kind = fabric" "provider = $provider"
     "[endpoint]" "encryption = off" "[peers]")
   local p
   for p in "$@"; do extra+=("peer = $p"); done
@@ -108,6 +112,44 @@ kill -HUP "${PID[a]}"
 wait_for 5 "a lists b again" peer_listed a b
 probe_all a b srdx 100
 ok "udp;ofi_rxd: SIGHUP removes the peer and adds it back"
+
+# ---- replication over the fabric carrier (udp;ofi_rxd) ------------------------------
+# Health records need encrypted connections: a job is refused over a carrier
+# without them, and so is a DR site, unless the operator says the network
+# below encrypts (EFA between Nitro instances).
+mkdir -p "$WORK/tree/sub" "$WORK/b/dr"
+head -c 3000000 /dev/urandom >"$WORK/tree/big.dcm"
+for i in $(seq 20); do head -c $((i * 997)) /dev/urandom >"$WORK/tree/sub/m$i.hl7"; done
+call 403 a POST /v1/replications "{\"name\":\"ehr\",\"source\":\"$WORK/tree\",\"peer\":\"b\"}"
+grep -q "needs encrypted, authenticated connections" "$BODY" || fail "403 without the reason: $(cat "$BODY")"
+FABRIC_REPLICATION=("dr-root = $WORK/b/dr")
+fabric_config x "udp;ofi_rxd"
+rc=0
+"$SRDXD" --check-config --config "${CONFIG[x]}" >"$WORK/check.out" 2>&1 || rc=$?
+[[ $rc == 2 ]] && grep -q "replication.allow-unencrypted = on" "$WORK/check.out" ||
+  fail "an unencrypted DR site was accepted (exit $rc): $(cat "$WORK/check.out")"
+ok "replication over an unencrypted carrier: a job is refused (403), a DR site is a config error"
+
+FABRIC_REPLICATION=("allow-unencrypted = on")
+fabric_config a "udp;ofi_rxd" "$(spec b)"
+FABRIC_REPLICATION=("allow-unencrypted = on" "dr-root = $WORK/b/dr")
+fabric_config b "udp;ofi_rxd" "$(spec a)"
+FABRIC_REPLICATION=()
+for n in a b; do
+  kill -TERM "${PID[$n]}"
+  wait "${PID[$n]}" 2>/dev/null || true
+  node_start "$n"
+done
+ctl_expect 0 a replicate start ehr --source "$WORK/tree" --peer b --once
+job_done() {
+  [[ $(api a GET /v1/replications/ehr) == 200 ]] || return 1
+  [[ $(jv 'd["state"]') != failed ]] || fail "job ehr failed: $(jv 'd["error"]')"
+  [[ $(jv 'd["state"]') == "done" ]]
+}
+wait_for 60 "job ehr done over the fabric" job_done
+diff -r --exclude=.srdx "$WORK/tree" "$WORK/b/dr/ehr" >"$WORK/diff.out" ||
+  fail "DR copy over the fabric differs: $(head -20 "$WORK/diff.out")"
+ok "replication over the fabric carrier (allow-unencrypted = on): 21 files equal at DR"
 
 # ---- shm: endpoints name themselves ---------------------------------------------------
 node_new c

@@ -672,6 +672,30 @@ TEST_F(ConfigTest, ReplicationDefaultsAndValues) {
   EXPECT_EQ(c.replication.audit_log, dir_ + "/a.log");
 }
 
+// Replication carries health records: without encryption a DR site is a
+// config error, and a source refuses jobs (control/jobs.cc), unless the
+// operator says the network below encrypts.
+TEST_F(ConfigTest, ReplicationWithoutEncryptionNeedsItsOwnSwitch) {
+  EXPECT_THAT(error({"--endpoint.encryption", "off", "--replication.dr-root", dir_}),
+              HasSubstr("--replication.dr-root: replication carries health records and needs "
+                        "encrypted, authenticated connections: endpoint.encryption = on, or "
+                        "replication.allow-unencrypted = on"));
+  DaemonConfig c;
+  ParseResult r = parse_config(args({"--endpoint.encryption", "off", "--replication.dr-root", dir_,
+                                     "--replication.allow-unencrypted", "on"}),
+                               c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_TRUE(c.replication.unencrypted_refusal().empty());
+  r = parse_config(args({"--endpoint.encryption", "off"}), c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_FALSE(c.replication.unencrypted_refusal().empty()) << "a source's jobs are refused";
+  r = parse_config(args(), c);
+  ASSERT_EQ(r.outcome, ParseOutcome::run) << r.message;
+  EXPECT_TRUE(c.replication.unencrypted_refusal().empty());
+  EXPECT_THAT(error({"--replication.allow-unencrypted", "maybe"}),
+              HasSubstr("--replication.allow-unencrypted: 'maybe'"));
+}
+
 TEST_F(ConfigTest, ReplicationMistakesAreOneClearLine) {
   EXPECT_EQ(error({"--replication.dr-root", "dr"}),
             "--replication.dr-root: 'dr' is not an absolute path; accepted: /...");
