@@ -100,4 +100,29 @@ QUERY_TCP=${QUERY/transport=\"srdx\"/transport=\"tcp\"}
 quantile_answers "$QUERY_TCP" || fail "the tcp p99 query: $(head -c 500 "$BODY")"
 ok "histogram_quantile over srdx_probe_rtt_seconds: srdx p50 ${p50}s, p99 ${p99}s"
 
+# Every query of the Grafana dashboard is PromQL this Prometheus evaluates
+# (its variables replaced by what Grafana would put there).
+"$PY" - "$HERE/../../dashboards/srdx-grafana.json" "$PROM" <<'PYEOF' || fail "dashboard queries Prometheus refuses (above)"
+import json, sys, urllib.parse, urllib.request
+sys.path.insert(0, sys.argv[1].rsplit("/dashboards/", 1)[0] + "/tests/control")
+from dashboard_check import exprs
+bad, n = [], 0
+for title, expr in exprs(json.load(open(sys.argv[1], encoding="utf-8"))):
+    q = expr
+    for var, value in (("$__rate_interval", "1m"), ("$__range", "5m"), ("$instance", ".*"),
+                       ("$peer", ".*"), ("$source", ".*")):
+        q = q.replace(var, value)
+    url = f"http://{sys.argv[2]}/api/v1/query?" + urllib.parse.urlencode({"query": q})
+    try:
+        status = json.load(urllib.request.urlopen(url, timeout=5))["status"]
+    except Exception as e:  # 400 with the parse error
+        status = str(e)
+    n += 1
+    if status != "success":
+        bad.append(f"{title}: {q}: {status}")
+print("\n".join(bad) or f"{n} dashboard queries evaluated", file=sys.stderr if bad else sys.stdout)
+sys.exit(1 if bad else 0)
+PYEOF
+ok "every dashboard query evaluates"
+
 for p in "$id" "$id_tcp"; do call 200 a DELETE "/v1/probes/$p"; done
