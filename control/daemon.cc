@@ -281,7 +281,9 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
       PeerStats ps;
       if (engine_ && engine_->endpoint().peer_stats(it->second, ps)) {
         failed = ps.messages_queued;
-        earlier_[old.name].add(ps, engine_->endpoint().path_stats(it->second));
+        PeerTotals& e = earlier_[old.name];
+        e.add(ps, engine_->endpoint().path_stats(it->second));
+        e.messages_failed += ps.messages_queued;  // they fail in remove_peer below
       }
       carrier_->remove_peer(it->second, now);
       peer_names_.erase(it->second);
