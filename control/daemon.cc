@@ -242,6 +242,7 @@ void Daemon::refresh_snapshot(Time now) {
       ps.stats.addr = pc.addr;
       ps.stats.up = fabric_->peer_reachable(it->second);
     }
+    if (auto e = earlier_.find(pc.name); e != earlier_.end()) ps.earlier = e->second;
     s.peers.push_back(std::move(ps));
   }
   std::lock_guard<std::mutex> lock(snap_mu_);
@@ -278,7 +279,12 @@ void Daemon::apply_peers(const std::vector<PeerConfig>& peers, Time now) {
     if (it != peer_ids_.end()) {
       pinger_->on_peer_removed(it->second, why);
       PeerStats ps;
-      if (engine_ && engine_->endpoint().peer_stats(it->second, ps)) failed = ps.messages_queued;
+      if (engine_ && engine_->endpoint().peer_stats(it->second, ps)) {
+        failed = ps.messages_queued;
+        PeerTotals& e = earlier_[old.name];
+        e.add(ps, engine_->endpoint().path_stats(it->second));
+        e.messages_failed += ps.messages_queued;  // they fail in remove_peer below
+      }
       carrier_->remove_peer(it->second, now);
       peer_names_.erase(it->second);
       peer_ids_.erase(it);

@@ -113,6 +113,9 @@ class Daemon {
   std::vector<PeerConfig> peers_;
   std::map<std::string, PeerId> peer_ids_;
   std::map<PeerId, std::string> peer_names_;  // the same, the other way
+  // Counters of peers removed by a reload, by name (poller thread): the
+  // metrics continue from them if the name comes back.
+  std::map<std::string, PeerTotals> earlier_;
   Time last_refresh_;
   uint64_t echo_served_ = 0, echo_failed_ = 0, other_flow_ = 0;
   uint64_t echo_refused_ = 0;  // echo requests from peers not configured

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <set>
 
 namespace srdx::ctl {
 
@@ -83,11 +85,17 @@ std::string escape_label(std::string_view v) {
 
 namespace {
 
+// The shortest %g form that reads back as exactly v: 2.5e-05 and 0.001 stay
+// so (the histograms' le labels keep their names), and a wall-clock time
+// such as 1796652567.125 keeps every digit (%.9g made it 1.79665257e+09).
 std::string num(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   if (std::isnan(v)) return "NaN";
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
   return buf;
 }
 std::string num(uint64_t v) { return std::to_string(v); }
@@ -166,6 +174,39 @@ void render_port(Writer& w, const Snapshot& s) {
   }
 }
 
+// Link and poller counters by their field names, but for the two whose
+// names Prometheus conventions refuse: rx_not_for_us ("us" reads as
+// microseconds) and slept_ns (in seconds, as every srdx time).
+void link_counter(Writer& w, std::string_view field, const std::string& kind, uint64_t v) {
+  if (field == "rx_not_for_us") {
+    w.family("srdx_link_rx_not_local_total", "counter",
+             "Packets the link received for another address or port (dropped)");
+    w.sample("srdx_link_rx_not_local_total", label("kind", kind), num(v));
+    return;
+  }
+  const std::string name = "srdx_link_" + std::string(field) + "_total";
+  w.family(name, "counter", ("Link counter " + std::string(field)).c_str());
+  w.sample(name, label("kind", kind), num(v));
+}
+
+void poller_counter(Writer& w, std::string_view field, uint64_t v) {
+  if (field == "slept_ns") {
+    w.family("srdx_poller_slept_seconds_total", "counter",
+             "Seconds the poll loop slept waiting for packets or timers");
+    w.sample("srdx_poller_slept_seconds_total", "", num(static_cast<double>(v) / 1e9));
+    return;
+  }
+  const std::string name = "srdx_poller_" + std::string(field) + "_total";
+  w.family(name, "counter", ("Poll loop counter " + std::string(field)).c_str());
+  w.sample(name, "", num(v));
+}
+
+// A peer's RTT is measured once its smallest RTT is: before, the endpoint
+// shows no min_rtt (0) and the initial RTO as srtt, and the metrics show
+// neither. A path slot likewise, until its entropy delivers an RTT.
+bool measured(const PeerSnapshot& p) { return p.stats.min_rtt.ns() > 0; }
+bool measured(const PathStats& p) { return p.min_rtt.ns() > 0; }
+
 }  // namespace
 
 std::string render_prometheus(const MetricsInput& in) {
@@ -222,20 +263,19 @@ std::string render_prometheus(const MetricsInput& in) {
            "Messages on flows no application serves (dropped)");
   w.sample("srdx_unserved_messages_total", "", num(s.other_flow_dropped));
 
-#define SRDX_LINK_METRIC(f)                                          \
-  w.family("srdx_link_" #f "_total", "counter", "Link counter " #f); \
-  w.sample("srdx_link_" #f "_total", label("kind", s.link_kind), num(s.link.f));
+#define SRDX_LINK_METRIC(f) link_counter(w, #f, s.link_kind, s.link.f);
   SRDX_LINK_COUNTERS(SRDX_LINK_METRIC)
 #undef SRDX_LINK_METRIC
   render_port(w, s);
 
-#define SRDX_POLLER_METRIC(f)                                               \
-  w.family("srdx_poller_" #f "_total", "counter", "Poll loop counter " #f); \
-  w.sample("srdx_poller_" #f "_total", "", num(s.poller.f));
+#define SRDX_POLLER_METRIC(f) poller_counter(w, #f, s.poller.f);
   SRDX_POLLER_COUNTERS(SRDX_POLLER_METRIC)
 #undef SRDX_POLLER_METRIC
 
   // Peers.
+  // Peers: the configured ones (a peer a reload removed has no series; its
+  // counters continue from where they were if it comes back). An empty
+  // value: no sample (an RTT not measured yet).
   struct PeerMetric {
     const char* name;
     const char* type;
@@ -245,65 +285,99 @@ std::string render_prometheus(const MetricsInput& in) {
   static const PeerMetric peer_metrics[] = {
       {"srdx_peer_up", "gauge", "1 when the handshake with the peer is done",
        [](const PeerSnapshot& p) { return std::string(p.stats.up ? "1" : "0"); }},
-      {"srdx_peer_srtt_seconds", "gauge", "Smoothed RTT to the peer",
-       [](const PeerSnapshot& p) { return num(p.stats.srtt.sec()); }},
-      {"srdx_peer_min_rtt_seconds", "gauge", "Smallest RTT seen to the peer",
-       [](const PeerSnapshot& p) { return num(p.stats.min_rtt.sec()); }},
+      {"srdx_peer_srtt_seconds", "gauge",
+       "Smoothed RTT to the peer (no sample until an RTT is measured)",
+       [](const PeerSnapshot& p) { return measured(p) ? num(p.stats.srtt.sec()) : ""; }},
+      {"srdx_peer_min_rtt_seconds", "gauge",
+       "Smallest RTT seen to the peer (no sample until an RTT is measured)",
+       [](const PeerSnapshot& p) { return measured(p) ? num(p.stats.min_rtt.sec()) : ""; }},
       {"srdx_peer_cwnd_bytes", "gauge", "Congestion window",
        [](const PeerSnapshot& p) { return num(p.stats.cwnd_bytes); }},
       {"srdx_peer_inflight_bytes", "gauge", "Bytes in flight",
        [](const PeerSnapshot& p) { return num(p.stats.inflight_bytes); }},
       {"srdx_peer_retransmissions_total", "counter", "Packets retransmitted to the peer",
-       [](const PeerSnapshot& p) { return num(p.stats.retransmissions); }},
+       [](const PeerSnapshot& p) {
+         return num(p.earlier.retransmissions + p.stats.retransmissions);
+       }},
       {"srdx_peer_messages_completed_total", "counter", "Messages the peer acknowledged",
-       [](const PeerSnapshot& p) { return num(p.stats.messages_completed); }},
+       [](const PeerSnapshot& p) {
+         return num(p.earlier.messages_completed + p.stats.messages_completed);
+       }},
       {"srdx_peer_messages_failed_total", "counter", "Messages to the peer that failed",
-       [](const PeerSnapshot& p) { return num(p.stats.messages_failed); }},
+       [](const PeerSnapshot& p) {
+         return num(p.earlier.messages_failed + p.stats.messages_failed);
+       }},
       {"srdx_peer_messages_received_total", "counter", "Messages received from the peer",
-       [](const PeerSnapshot& p) { return num(p.stats.messages_received); }},
+       [](const PeerSnapshot& p) {
+         return num(p.earlier.messages_received + p.stats.messages_received);
+       }},
       {"srdx_peer_bytes_acked_total", "counter", "Bytes the peer acknowledged",
-       [](const PeerSnapshot& p) { return num(p.stats.bytes_acked); }},
+       [](const PeerSnapshot& p) { return num(p.earlier.bytes_acked + p.stats.bytes_acked); }},
       {"srdx_peer_bytes_received_total", "counter", "Bytes received from the peer",
-       [](const PeerSnapshot& p) { return num(p.stats.bytes_received); }},
+       [](const PeerSnapshot& p) {
+         return num(p.earlier.bytes_received + p.stats.bytes_received);
+       }},
   };
   for (const PeerMetric& m : peer_metrics) {
     w.family(m.name, m.type, m.help);
-    for (const PeerSnapshot& p : s.peers) w.sample(m.name, label("peer", p.cfg.name), m.value(p));
+    for (const PeerSnapshot& p : s.peers) {
+      const std::string v = m.value(p);
+      if (!v.empty()) w.sample(m.name, label("peer", p.cfg.name), v);
+    }
   }
 
-  // Paths.
+  // Paths, by slot (path="0" .. endpoint.paths - 1): a slot keeps its
+  // counters when it moves to a fresh entropy, so its series do not churn
+  // (/v1/peers/NAME/paths shows each slot's entropy).
+  using PathTotals = PeerTotals::Path;
   struct PathMetric {
     const char* name;
     const char* type;
     const char* help;
-    std::string (*value)(const PathStats&);
+    std::string (*value)(const PathStats&, const PathTotals&);
   };
   static const PathMetric path_metrics[] = {
-      {"srdx_path_srtt_seconds", "gauge", "Smoothed RTT of the path",
-       [](const PathStats& p) { return num(p.srtt.sec()); }},
-      {"srdx_path_min_rtt_seconds", "gauge", "Smallest RTT of the path",
-       [](const PathStats& p) { return num(p.min_rtt.sec()); }},
+      {"srdx_path_srtt_seconds", "gauge",
+       "Smoothed RTT of the path slot's entropy (no sample until it has one)",
+       [](const PathStats& p, const PathTotals&) { return measured(p) ? num(p.srtt.sec()) : ""; }},
+      {"srdx_path_min_rtt_seconds", "gauge",
+       "Smallest RTT of the path slot's entropy (no sample until it has one)",
+       [](const PathStats& p, const PathTotals&) {
+         return measured(p) ? num(p.min_rtt.sec()) : "";
+       }},
       {"srdx_path_active", "gauge", "1 when the path is active (not on probation or retired)",
-       [](const PathStats& p) { return std::string(p.state == PathState::active ? "1" : "0"); }},
-      {"srdx_path_packets_sent_total", "counter", "Packets sent on the path",
-       [](const PathStats& p) { return num(p.packets_sent); }},
-      {"srdx_path_packets_lost_total", "counter", "Packets lost on the path",
-       [](const PathStats& p) { return num(p.packets_lost); }},
-      {"srdx_path_timeouts_total", "counter", "Retransmission timeouts on the path",
-       [](const PathStats& p) { return num(p.timeouts); }},
+       [](const PathStats& p, const PathTotals&) {
+         return std::string(p.state == PathState::active ? "1" : "0");
+       }},
+      {"srdx_path_packets_sent_total", "counter", "Packets sent on the path slot",
+       [](const PathStats& p, const PathTotals& e) {
+         return num(e.packets_sent + p.packets_sent);
+       }},
+      {"srdx_path_packets_lost_total", "counter", "Packets lost on the path slot",
+       [](const PathStats& p, const PathTotals& e) {
+         return num(e.packets_lost + p.packets_lost);
+       }},
+      {"srdx_path_timeouts_total", "counter", "Retransmission timeouts on the path slot",
+       [](const PathStats& p, const PathTotals& e) { return num(e.timeouts + p.timeouts); }},
   };
+  static const PathTotals kNone;
   for (const PathMetric& m : path_metrics) {
     w.family(m.name, m.type, m.help);
     for (const PeerSnapshot& p : s.peers) {
-      for (const PathStats& ps : p.paths) {
-        w.sample(m.name,
-                 label("peer", p.cfg.name) + "," + label("entropy", std::to_string(ps.entropy)),
-                 m.value(ps));
+      for (size_t i = 0; i < p.paths.size(); ++i) {
+        const std::string v =
+            m.value(p.paths[i], i < p.earlier.paths.size() ? p.earlier.paths[i] : kNone);
+        if (!v.empty())
+          w.sample(m.name, label("peer", p.cfg.name) + "," + label("path", std::to_string(i)), v);
       }
     }
   }
 
-  // Probes.
+  // Probes: the configured peers' series only. A removed peer's stay in
+  // ProbeHistograms, hidden, so that they continue if it comes back.
+  std::set<std::string_view> configured;
+  for (const PeerSnapshot& p : s.peers) configured.insert(p.cfg.name);
+  const auto shown = [&configured](const ProbeKey& k) { return configured.count(k.peer) > 0; };
   w.family("srdx_probes_started_total", "counter", "Probes started (API and periodic)");
   w.sample("srdx_probes_started_total", "", num(in.probes_started));
   auto probe_labels = [](const ProbeKey& k) {
@@ -315,6 +389,7 @@ std::string render_prometheus(const MetricsInput& in) {
            "API; periodic: daemon.probe-every)");
   const std::vector<double>& b = Histogram::bounds();
   for (const auto& [key, h] : in.probes.rtt) {
+    if (!shown(key)) continue;
     const std::string base = probe_labels(key);
     const std::vector<uint64_t> counts = h.buckets();
     uint64_t cum = 0;
@@ -330,13 +405,13 @@ std::string render_prometheus(const MetricsInput& in) {
   w.family("srdx_probe_pings_lost_total", "counter",
            "Probe pings that got no answer in time, by peer, transport and source");
   for (const auto& [key, n] : in.probes.lost) {
-    w.sample("srdx_probe_pings_lost_total", probe_labels(key), num(n));
+    if (shown(key)) w.sample("srdx_probe_pings_lost_total", probe_labels(key), num(n));
   }
   w.family("srdx_probe_failures_total", "counter",
            "Probes (periodic rounds or API probes) that failed on a transport: an error "
            "(connect refused, ping refused) or not one answer, by peer, transport and source");
   for (const auto& [key, n] : in.probes.failed) {
-    w.sample("srdx_probe_failures_total", probe_labels(key), num(n));
+    if (shown(key)) w.sample("srdx_probe_failures_total", probe_labels(key), num(n));
   }
 
   // Replication jobs (source side) and the DR side. Families are always

@@ -69,8 +69,9 @@ class ProbeHistograms {
    private:
     friend class ProbeHistograms;
     ProbeKey key_;
-    // std::map nodes stay put; entries are never erased (whoever adds the
-    // dropping of removed peers' series must keep a Series' entries alive).
+    // std::map nodes stay put; entries are never erased: a peer a reload
+    // removed keeps its entries, which render_prometheus hides until the
+    // peer is configured again (its counters then continue, not restart).
     Histogram* rtt_ = nullptr;
     uint64_t* lost_ = nullptr;
   };

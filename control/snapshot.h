@@ -16,11 +16,39 @@
 
 namespace srdx::ctl {
 
+// What a peer counted before reloads removed it, summed over its earlier
+// incarnations under the same name: the metrics add it to the endpoint's
+// counters, so that a peer removed and added again never goes backwards.
+struct PeerTotals {
+  uint64_t retransmissions = 0, messages_completed = 0, messages_failed = 0;
+  uint64_t messages_received = 0, bytes_acked = 0, bytes_received = 0;
+  struct Path {
+    uint64_t packets_sent = 0, packets_lost = 0, timeouts = 0;
+  };
+  std::vector<Path> paths;  // by path slot (0 .. endpoint.paths - 1)
+
+  void add(const PeerStats& s, const std::vector<PathStats>& slots) {
+    retransmissions += s.retransmissions;
+    messages_completed += s.messages_completed;
+    messages_failed += s.messages_failed;
+    messages_received += s.messages_received;
+    bytes_acked += s.bytes_acked;
+    bytes_received += s.bytes_received;
+    if (paths.size() < slots.size()) paths.resize(slots.size());
+    for (size_t i = 0; i < slots.size(); ++i) {
+      paths[i].packets_sent += slots[i].packets_sent;
+      paths[i].packets_lost += slots[i].packets_lost;
+      paths[i].timeouts += slots[i].timeouts;
+    }
+  }
+};
+
 struct PeerSnapshot {
   PeerConfig cfg;
   bool known = false;  // the endpoint has it (false briefly after a reload)
   PeerStats stats;
-  std::vector<PathStats> paths;
+  std::vector<PathStats> paths;  // by slot: paths[i] is slot i
+  PeerTotals earlier;            // its counters before reloads removed it
 };
 
 struct Snapshot {

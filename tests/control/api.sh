@@ -267,6 +267,7 @@ ok "at most control.max-probes probes at once (429 with Retry-After past it; a c
 # ---- /metrics ------------------------------------------------------------------------------
 call 200 a GET /metrics
 cp "$BODY" "$WORK/metrics.txt"
+prom_lint "$WORK/metrics.txt"
 "$PY" "$HERE/prom_check.py" "$WORK/metrics.txt" \
   --require srdx_packets_sent_total --require srdx_drops_total \
   --require srdx_peer_up --require srdx_peer_srtt_seconds \

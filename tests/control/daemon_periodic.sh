@@ -25,6 +25,7 @@ for t in srdx tcp; do
   wait_for 60 "periodic $t samples for b" \
     metric_at_least a 20 srdx_probe_rtt_seconds_count peer=b transport=$t source=periodic
 done
+prom_lint "$WORK/a.metrics"
 "$PY" "$HERE/prom_check.py" "$WORK/a.metrics" --require srdx_probe_pings_lost_total \
   --require srdx_probe_failures_total >/dev/null || fail "a's /metrics is not valid Prometheus text"
 first=$(mv_of a srdx_probe_rtt_seconds_count peer=b transport=srdx source=periodic)

@@ -87,6 +87,7 @@ probe_all b a srdx 100
 wait_for 5 "a sees b up" peer_up a b
 call 200 a GET /metrics
 cp "$BODY" "$WORK/metrics.txt"
+prom_lint "$WORK/metrics.txt"
 "$PY" "$HERE/prom_check.py" "$WORK/metrics.txt" \
   --require-sample '^srdx_info\{.*carrier="fabric".*\} 1$' \
   --require-sample '^srdx_peer_up\{peer="b"\} 1$' \

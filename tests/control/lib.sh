@@ -321,3 +321,15 @@ metric_at_least() {
   v=$(mv_of "$n" "$@")
   [[ $v != absent ]] && "$PY" -c "import sys; sys.exit(0 if float('$v') >= $min else 1)"
 }
+
+# prom_lint FILE: `promtool check metrics` (Debian prometheus) finds nothing
+# to say about the exposition in FILE (names, units, suffixes, HELP, the
+# text format); prom_check.py checks what it does not (histogram buckets
+# cumulative, +Inf equal to _count, no repeated sample, required families).
+prom_lint() {
+  command -v promtool >/dev/null ||
+    fail "promtool is not installed (package prometheus; scripts/bootstrap installs it)"
+  local out rc=0
+  out=$(promtool check metrics <"$1" 2>&1) || rc=$?
+  [[ $rc == 0 && -z $out ]] || fail "promtool check metrics on $1 (exit $rc): $out"
+}

@@ -11,6 +11,12 @@ with an le label, a +Inf bucket equal to _count, and a _sum. --require names
 families that must be there; --require-sample is a regular expression one
 sample line must match. Prints what is wrong and exits 1, else prints a
 summary and exits 0.
+
+The control tests run `promtool check metrics` (Debian prometheus) too, for
+Prometheus' own parser and naming lint (units, suffixes, HELP); this script
+stays for what promtool does not check: histogram buckets cumulative with
++Inf equal to _count, a sample repeated, and the families and samples a
+test requires.
 """
 import math
 import re

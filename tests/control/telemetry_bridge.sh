@@ -111,6 +111,7 @@ grep -q '^srdx_telemetry_latency_seconds_count{kind="data"}' "$WORK/b.metrics" |
 metrics a >/dev/null
 grep -q '^srdx_telemetry_alarms_total{state="raised"} 1' "$WORK/a.metrics" || fail "metrics: edge alarms"
 for n in a b; do
+  prom_lint "$WORK/$n.metrics"
   "$PY" "$HERE/prom_check.py" "$WORK/$n.metrics" --require srdx_telemetry_up ||
     fail "$n: /metrics is not valid Prometheus text"
 done

@@ -33,11 +33,16 @@ Snapshot sample() {
   p.known = true;
   p.stats.up = true;
   p.stats.srtt = Duration::micros(25);
+  p.stats.min_rtt = Duration::micros(20);
   p.stats.retransmissions = 2;
   PathStats path;
   path.entropy = 7;
   path.srtt = Duration::micros(30);
+  path.min_rtt = Duration::micros(28);
   path.packets_sent = 500;
+  p.paths.push_back(path);
+  path.entropy = 40000;  // slot 1
+  path.packets_sent = 9;
   p.paths.push_back(path);
   s.peers.push_back(p);
   PeerSnapshot q;
@@ -74,8 +79,12 @@ TEST(Prometheus, RendersASample) {
   EXPECT_THAT(t, HasSubstr("srdx_peer_up{peer=\"we\\\"ird\\\\\"} 0\n"));
   EXPECT_THAT(t, HasSubstr("srdx_peer_srtt_seconds{peer=\"b\"} 2.5e-05\n"));
   EXPECT_THAT(t, HasSubstr("srdx_peer_retransmissions_total{peer=\"b\"} 2\n"));
-  EXPECT_THAT(t, HasSubstr("srdx_path_srtt_seconds{peer=\"b\",entropy=\"7\"} 3e-05\n"));
-  EXPECT_THAT(t, HasSubstr("srdx_path_packets_sent_total{peer=\"b\",entropy=\"7\"} 500\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_peer_min_rtt_seconds{peer=\"b\"} 2e-05\n"));
+  // Paths are labelled with their slot, not their entropy (which churns).
+  EXPECT_THAT(t, HasSubstr("srdx_path_srtt_seconds{peer=\"b\",path=\"0\"} 3e-05\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_path_packets_sent_total{peer=\"b\",path=\"0\"} 500\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_path_packets_sent_total{peer=\"b\",path=\"1\"} 9\n"));
+  EXPECT_THAT(t, Not(HasSubstr("entropy=")));
   EXPECT_THAT(t, HasSubstr("# TYPE srdx_probe_rtt_seconds histogram\n"));
   EXPECT_THAT(t, HasSubstr("srdx_probe_rtt_seconds_bucket{peer=\"b\",transport=\"srdx\",source="
                            "\"probe\",le=\"5e-06\"} 1\n"));
@@ -201,6 +210,124 @@ TEST(Prometheus, DpdkPortStateEventsAndEnaAllowances) {
   EXPECT_THAT(t, HasSubstr("# TYPE srdx_link_xstat untyped\n"
                            "srdx_link_xstat{name=\"rx_good_packets\"} 1000\n"
                            "srdx_link_xstat{name=\"rx_q0_errors\"} 1\n"));
+}
+
+// Issue 17's metric names: no abbreviated units (promtool's lint), seconds
+// for times, and a wall-clock start time with all its digits.
+TEST(Prometheus, ConventionalNamesAndExactValues) {
+  Snapshot s = sample();
+  s.poller.slept_ns = 2500000000;
+  s.link.rx_not_for_us = 4;
+  s.start_time = 1796652567.125;
+  MetricsInput in;
+  in.snap = &s;
+  in.uptime_s = 10000000.5;
+  const std::string t = render_prometheus(in);
+  EXPECT_THAT(t, HasSubstr("# TYPE srdx_poller_slept_seconds_total counter\n"
+                           "srdx_poller_slept_seconds_total 2.5\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_link_rx_not_local_total{kind=\"udp\"} 4\n"));
+  EXPECT_THAT(t, HasSubstr("\nsrdx_start_time_seconds 1796652567.125\n"));
+  EXPECT_THAT(t, HasSubstr("\nsrdx_uptime_seconds 10000000.5\n"));
+  EXPECT_THAT(t, Not(HasSubstr("_ns")));
+  EXPECT_THAT(t, Not(HasSubstr("_for_us")));
+}
+
+// A peer (or a path slot) without an RTT measured yet has no RTT samples:
+// not 0, and not the initial RTO the endpoint shows as its srtt.
+TEST(Prometheus, NoRttSampleBeforeOneIsMeasured) {
+  Snapshot s = sample();
+  PeerSnapshot c;
+  c.cfg.name = "c";
+  c.known = true;
+  c.stats.srtt = Duration::millis(1);  // the endpoint's initial RTO stand-in
+  PathStats fresh;                     // a slot that has no RTT
+  fresh.entropy = 9;
+  fresh.packets_sent = 3;
+  c.paths.push_back(fresh);
+  s.peers.push_back(c);
+  MetricsInput in;
+  in.snap = &s;
+  const std::string t = render_prometheus(in);
+  EXPECT_THAT(t, HasSubstr("srdx_peer_up{peer=\"c\"} 0\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_path_packets_sent_total{peer=\"c\",path=\"0\"} 3\n"));
+  for (const char* name :
+       {"srdx_peer_srtt_seconds{peer=\"c\"}", "srdx_peer_min_rtt_seconds{peer=\"c\"}",
+        "srdx_path_srtt_seconds{peer=\"c\"", "srdx_path_min_rtt_seconds{peer=\"c\"",
+        "srdx_peer_srtt_seconds{peer=\"we"}) {
+    EXPECT_THAT(t, Not(HasSubstr(name)));
+  }
+  // The families stay (HELP and TYPE), and a measured peer has its samples.
+  EXPECT_THAT(t, HasSubstr("# TYPE srdx_peer_srtt_seconds gauge\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_peer_srtt_seconds{peer=\"b\"} 2.5e-05\n"));
+}
+
+// A peer a reload removed has no series; added again, its counters continue
+// from what it had counted (the daemon keeps them in PeerSnapshot::earlier),
+// and its probe series come back with their counts.
+TEST(Prometheus, RemovedPeersHiddenAndCountersMonotonicWhenReAdded) {
+  Snapshot s = sample();
+  MetricsInput in;
+  in.snap = &s;
+  Histogram h;
+  h.observe(40e-6);
+  in.probes.rtt[{"b", "srdx", "probe"}] = h;
+  in.probes.rtt[{"gone", "srdx", "probe"}] = h;
+  in.probes.lost[{"gone", "srdx", "probe"}] = 2;
+  in.probes.failed[{"gone", "tcp", "periodic"}] = 1;
+  std::string t = render_prometheus(in);
+  EXPECT_THAT(
+      t, HasSubstr(
+             "srdx_probe_rtt_seconds_count{peer=\"b\",transport=\"srdx\",source=\"probe\"} 1\n"));
+  EXPECT_THAT(t, Not(HasSubstr("peer=\"gone\"")));
+
+  // b re-added: the endpoint's counters restart from 0, the metrics do not.
+  PeerSnapshot& b = s.peers[0];
+  b.earlier.retransmissions = 10;
+  b.earlier.bytes_acked = 1000;
+  b.earlier.paths = {{600, 5, 1}, {20, 0, 0}};
+  b.stats.retransmissions = 1;
+  b.stats.bytes_acked = 7;
+  b.paths[0].packets_sent = 3;
+  b.paths[1].packets_sent = 0;
+  t = render_prometheus(in);
+  EXPECT_THAT(t, HasSubstr("srdx_peer_retransmissions_total{peer=\"b\"} 11\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_peer_bytes_acked_total{peer=\"b\"} 1007\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_path_packets_sent_total{peer=\"b\",path=\"0\"} 603\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_path_packets_lost_total{peer=\"b\",path=\"0\"} 5\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_path_timeouts_total{peer=\"b\",path=\"0\"} 1\n"));
+  EXPECT_THAT(t, HasSubstr("srdx_path_packets_sent_total{peer=\"b\",path=\"1\"} 20\n"));
+
+  // "gone" configured again: its probe series are back, with their counts.
+  PeerSnapshot g;
+  g.cfg.name = "gone";
+  s.peers.push_back(g);
+  t = render_prometheus(in);
+  EXPECT_THAT(
+      t,
+      HasSubstr(
+          "srdx_probe_rtt_seconds_count{peer=\"gone\",transport=\"srdx\",source=\"probe\"} 1\n"));
+  EXPECT_THAT(
+      t, HasSubstr(
+             "srdx_probe_pings_lost_total{peer=\"gone\",transport=\"srdx\",source=\"probe\"} 2\n"));
+  EXPECT_THAT(
+      t, HasSubstr(
+             "srdx_probe_failures_total{peer=\"gone\",transport=\"tcp\",source=\"periodic\"} 1\n"));
+}
+
+// PeerTotals sums a peer's incarnations, slot by slot.
+TEST(Prometheus, PeerTotalsAdd) {
+  PeerTotals t;
+  PeerStats st;
+  st.retransmissions = 2;
+  st.messages_failed = 3;
+  std::vector<PathStats> slots(2);
+  slots[1].packets_lost = 4;
+  t.add(st, slots);
+  t.add(st, {slots[0]});
+  EXPECT_EQ(t.retransmissions, 4u);
+  EXPECT_EQ(t.messages_failed, 6u);
+  ASSERT_EQ(t.paths.size(), 2u);
+  EXPECT_EQ(t.paths[1].packets_lost, 4u);
 }
 
 TEST(Prometheus, EscapeLabel) { EXPECT_EQ(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd"); }
