@@ -181,6 +181,13 @@ std::string render_prometheus(const MetricsInput& in) {
   w.sample("srdx_uptime_seconds", "", num(in.uptime_s));
   w.family("srdx_draining", "gauge", "1 while srdxd drains before exiting");
   w.sample("srdx_draining", "", in.draining ? "1" : "0");
+  w.family("srdx_poller_heartbeat_age_seconds", "gauge",
+           "Seconds since the poll loop last ran an iteration; while it grows, the counters "
+           "here are as old as srdx_snapshot_timestamp_seconds says");
+  w.sample("srdx_poller_heartbeat_age_seconds", "", num(in.heartbeat_age_s));
+  w.family("srdx_snapshot_timestamp_seconds", "gauge",
+           "When the poll loop took the counters served here, in seconds since 1970");
+  w.sample("srdx_snapshot_timestamp_seconds", "", num(s.taken_at));
   w.family("srdx_start_time_seconds", "gauge", "When srdxd started, in seconds since 1970");
   w.sample("srdx_start_time_seconds", "", num(s.start_time));
   w.family("srdx_encryption_enabled", "gauge",
