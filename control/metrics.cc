@@ -187,7 +187,11 @@ std::string render_prometheus(const MetricsInput& in) {
   w.sample("srdx_poller_heartbeat_age_seconds", "", num(in.heartbeat_age_s));
   w.family("srdx_snapshot_timestamp_seconds", "gauge",
            "When the poll loop took the counters served here, in seconds since 1970");
-  w.sample("srdx_snapshot_timestamp_seconds", "", num(s.taken_at));
+  {
+    char at[40];  // milliseconds: %.9g would round a date to 10 s
+    std::snprintf(at, sizeof at, "%.3f", s.taken_at);
+    w.sample("srdx_snapshot_timestamp_seconds", "", at);
+  }
   w.family("srdx_start_time_seconds", "gauge", "When srdxd started, in seconds since 1970");
   w.sample("srdx_start_time_seconds", "", num(s.start_time));
   w.family("srdx_encryption_enabled", "gauge",
