@@ -788,6 +788,29 @@ void Daemon::watch_loop(Time now) {
     SRDX_LOG_WARN("poll loop running again");
   }
   if (watchdog_.due(now, age)) sd_notify(0, "WATCHDOG=1");
+  if (engine_ && cfg_.link.kind == "udp") {
+    // The udp link's local address leaving the host, and coming back.
+    const Snapshot s = snapshot();
+    uint64_t up = 1, unreachable = 0;
+    for (const auto& [name, v] : s.link_backend) {
+      if (name == "link_up") up = v;
+      if (name == "tx_unreachable") unreachable = v;
+    }
+    if (link_up_ == 1 && up == 0) {
+      link_down_at_ = now;
+      SRDX_LOG_ERROR(
+          "link udp %s down: its local address is no longer the host's (%llu sends failed: "
+          "network unreachable); the sockets stay bound, checked every 100 ms, and what was "
+          "lost is retransmitted when it returns",
+          format_addr(s.link_local).c_str(), static_cast<unsigned long long>(unreachable));
+      sd_notifyf(0, "STATUS=link down: %s is gone", format_addr(s.link_local).c_str());
+    } else if (link_up_ == 0 && up == 1) {
+      SRDX_LOG_WARN("link udp %s up again after %s", format_addr(s.link_local).c_str(),
+                    sim::format_duration(now - link_down_at_).c_str());
+      sd_notify(0, "STATUS=running");
+    }
+    link_up_ = static_cast<int>(up);
+  }
   if (ready_sent_ || heartbeat_.last() <= loop_started_) return;
   // The loop has turned at least once over the link. A link that reports
   // its state (dpdk: link_up) must also be up.

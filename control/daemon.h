@@ -149,6 +149,8 @@ class Daemon {
   bool ready_sent_ = false;
   Time loop_started_ = Time::infinite();  // when the poll loop's thread started
   bool stall_logged_ = false;
+  int link_up_ = -1;  // the udp link's state as last logged (-1: not yet seen)
+  Time link_down_at_ = Time::zero();
 
   ProbeHistograms hist_;
   std::unique_ptr<ProbeManager> probes_;

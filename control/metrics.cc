@@ -123,7 +123,9 @@ void render_port(Writer& w, const Snapshot& s) {
     return nullptr;
   };
   if (const uint64_t* up = find("link_up")) {
-    w.family("srdx_link_up", "gauge", "1 while the link's port is up (dpdk link)");
+    w.family("srdx_link_up", "gauge",
+             "1 while the link is up (dpdk: its port's link; udp: its local address is the "
+             "host's)");
     w.sample("srdx_link_up", label("kind", s.link_kind), num(*up));
     w.family("srdx_link_events_total", "counter",
              "Port events of the dpdk link: up, down (link changes seen), lsc (LSC callbacks), "
