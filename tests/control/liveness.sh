@@ -58,7 +58,7 @@ metrics a
 ok "a running loop's heartbeat age is small, the snapshot's time is now"
 
 # ---- a hung poll loop: its thread stopped, the API still answering ---------------------
-"$PY" "$HERE/sdnotify.py" freeze "${PID[a]}" srdx-poll 4 >"$WORK/freeze.out" 2>&1 &
+"$PY" "$HERE/sdnotify.py" freeze "${PID[a]}" srdx-poll "$WORK/release" >"$WORK/freeze.out" 2>&1 &
 freezer=$!
 BACKGROUND+=("$freezer")
 wait_for 5 "the poll thread frozen" grep -q frozen "$WORK/freeze.out"
@@ -81,6 +81,7 @@ grep -q "poll loop stalled: no iteration for .*WATCHDOG=1 withheld" "${LOG[a]}" 
   fail "the log does not say the loop stalled"
 ok "a stopped loop: heartbeat age ${age} s, the snapshot frozen, WATCHDOG=1 withheld, logged"
 
+touch "$WORK/release"
 wait "$freezer" || fail "the freezer failed: $(cat "$WORK/freeze.out")"
 wait_for 5 "the heartbeat fresh again" status_is 'd["loop"]["heartbeat_age_s"] < 1.0'
 wait_for 5 "WATCHDOG=1 again" at_least WATCHDOG=1 $((wd + 1))

@@ -9,10 +9,10 @@
       must fail (the link's socket holds it); it writes "SEQ LINK_BOUND=1" or
       "SEQ LINK_BOUND=0". Runs until killed.
 
-  sdnotify.py freeze PID THREAD_NAME SECONDS
-      Stops one thread of PID (the one whose comm is THREAD_NAME) for SECONDS
-      with ptrace (PTRACE_SEIZE + PTRACE_INTERRUPT), while the process's other
-      threads keep running, then lets it go. This is how a hung poll loop
+  sdnotify.py freeze PID THREAD_NAME RELEASE_FILE
+      Stops one thread of PID (the one whose comm is THREAD_NAME) with ptrace
+      (PTRACE_SEIZE + PTRACE_INTERRUPT), while the process's other threads
+      keep running, and lets it go once RELEASE_FILE exists (at most 60 s). This is how a hung poll loop
       looks from outside: the API still answers. Prints "frozen TID" once the
       thread is stopped. Needs ptrace rights over PID (root, or the same user
       without Yama's restrictions).
@@ -55,7 +55,7 @@ PTRACE_INTERRUPT = 0x4207
 WALL = 0x40000000
 
 
-def freeze(pid, name, seconds):
+def freeze(pid, name, release):
     tid = None
     for t in os.listdir(f"/proc/{pid}/task"):
         with open(f"/proc/{pid}/task/{t}/comm") as f:
@@ -76,7 +76,9 @@ def freeze(pid, name, seconds):
     pt(PTRACE_INTERRUPT)
     os.waitpid(tid, WALL)
     print(f"frozen {tid}", flush=True)
-    time.sleep(seconds)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(release) and time.monotonic() < deadline:
+        time.sleep(0.05)
     pt(PTRACE_DETACH)
 
 
@@ -84,6 +86,6 @@ if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "listen":
         listen(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 0)
     elif len(sys.argv) == 5 and sys.argv[1] == "freeze":
-        freeze(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
+        freeze(int(sys.argv[2]), sys.argv[3], sys.argv[4])
     else:
         sys.exit(__doc__)
