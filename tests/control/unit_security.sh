@@ -12,9 +12,11 @@
 #   - srdxd runs as the udp unit would run it, as far as can be done without
 #     systemd as PID 1: an unprivileged user (nobody when this runs as root),
 #     no capabilities (bounding, inheritable and ambient sets empty),
-#     no_new_privs, ports >= 1024; its API answers and its loop beats.
-#     (The namespaces, the seccomp filter and the mount protections need
-#     systemd itself: not checked here.)
+#     no_new_privs, the unit's SystemCallFilter= as a seccomp filter
+#     (syscall_filter.py, from systemd's own @group lists), ports >= 1024;
+#     its API answers, its loop beats, it probes its peer and drains on
+#     SIGTERM. (The namespaces and the mount protections need systemd
+#     itself: not checked here.)
 #   unit_security.sh SRDXD SRDXCTL UNIT UDP_UNIT
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -94,14 +96,23 @@ REAL_SRDXD=$SRDXD
 SRDXD=$WORK/unprivileged-srdxd
 cat >"$SRDXD" <<EOF
 #!/bin/sh
-exec setpriv ${run_as[*]} --inh-caps=-all --ambient-caps=-all --no-new-privs "$REAL_SRDXD" "\$@"
+exec setpriv ${run_as[*]} --inh-caps=-all --ambient-caps=-all --no-new-privs \\
+  "$PY" "$HERE/syscall_filter.py" "$UDP_UNIT" "$REAL_SRDXD" "\$@"
 EOF
 chmod 755 "$SRDXD"
 node_start a
 SRDXD=$REAL_SRDXD
 node_start b
 pid=${PID[a]}
-# setpriv exec()s srdxd: the pid is srdxd's own.
+# The filter is real: a call the unit leaves out (setpriority, in @resources)
+# fails, one it keeps works.
+"$PY" "$HERE/syscall_filter.py" "$UDP_UNIT" "$PY" -c 'import os; os.setpriority(os.PRIO_PROCESS, 0, 5)' \
+  2>"$WORK/filter.err" && fail "setpriority allowed under the udp unit's filter"
+grep -q "PermissionError" "$WORK/filter.err" || fail "setpriority under the filter: $(cat "$WORK/filter.err")"
+"$PY" "$HERE/syscall_filter.py" "$UDP_UNIT" "$PY" -c 'import os; os.getpid()' 2>/dev/null ||
+  fail "getpid refused under the udp unit's filter"
+grep -q "Seccomp:.*2" "/proc/${PID[a]}/status" || fail "srdxd runs without a seccomp filter"
+# setpriv and python exec() srdxd: the pid is srdxd's own.
 [[ $(readlink "/proc/$pid/exe") == "$(realpath "$REAL_SRDXD")" ]] ||
   fail "pid $pid is not srdxd: $(readlink "/proc/$pid/exe")"
 status=/proc/$pid/status
@@ -117,6 +128,12 @@ ctl_expect 0 a --json probe b --transport both --count 20
   fail "probe from the unprivileged srdxd: $(cat "$WORK/ctl.out")"
 call 200 a GET /v1/status
 expect 'd["loop"]["heartbeat_age_s"] < 1.0' "the unprivileged srdxd's loop beats"
-ok "srdxd as uid $uid with no capabilities and no_new_privs: up, probes b over srdx and tcp"
+kill -TERM "${PID[a]}"
+rc=0
+wait "${PID[a]}" || rc=$?
+unset 'PID[a]'
+[[ $rc == 0 ]] || fail "the unprivileged srdxd after SIGTERM: exit $rc"
+grep -q "stopped: drained for" "${LOG[a]}" || fail "no drain summary: $(tail -n 3 "${LOG[a]}")"
+ok "srdxd as uid $uid with no capabilities, no_new_privs and the unit's syscall filter: up, probes b over srdx and tcp, drains on SIGTERM"
 
 say "all unit checks passed"
