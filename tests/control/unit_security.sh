@@ -15,8 +15,10 @@
 #     no_new_privs, the unit's SystemCallFilter= as a seccomp filter
 #     (syscall_filter.py, from systemd's own @group lists), ports >= 1024;
 #     its API answers, its loop beats, it probes its peer and drains on
-#     SIGTERM. (The namespaces and the mount protections need systemd
-#     itself: not checked here.)
+#     SIGTERM. As root, srdxd on the dpdk link (net_null, --no-huge) under
+#     srdxd.service's capability bounding set and syscall filter. (The
+#     namespaces, devices and mount protections need systemd itself: not
+#     checked here.)
 #   unit_security.sh SRDXD SRDXCTL UNIT UDP_UNIT
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -135,5 +137,89 @@ unset 'PID[a]'
 [[ $rc == 0 ]] || fail "the unprivileged srdxd after SIGTERM: exit $rc"
 grep -q "stopped: drained for" "${LOG[a]}" || fail "no drain summary: $(tail -n 3 "${LOG[a]}")"
 ok "srdxd as uid $uid with no capabilities, no_new_privs and the unit's syscall filter: up, probes b over srdx and tcp, drains on SIGTERM"
+
+# ---- srdxd on the dpdk link as srdxd.service runs it (root) ---------------------------------
+# net_null, --no-huge: EAL's start-up, the port and the poll loop under the
+# unit's capability bounding set and its SystemCallFilter=.
+if [[ $(id -u) != 0 ]]; then
+  say "not root: srdxd on the dpdk link under srdxd.service's limits not checked"
+  say "all unit checks passed"
+  exit 0
+fi
+caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$UNIT")
+bounding=-all
+for c in $caps; do
+  c=${c#CAP_}
+  bounding+=",+${c,,}"
+done
+PREFIX=srdx-unit-test-$$
+export RUNTIME_DIRECTORY=$WORK/run
+mkdir -p "$RUNTIME_DIRECTORY"
+node_new d
+cat >"${CONFIG[d]}" <<EOF
+[link]
+kind = dpdk
+device = net_null0,no-rx=1
+eal = --no-huge -m 256 --no-pci --file-prefix $PREFIX --log-level=lib.eal:warning
+local = 198.18.1.2:${LOCAL_PORT[d]}
+entropy-ports = 49152:8
+neighbour = 198.18.1.3=02:00:00:00:00:02
+[keys]
+private-key-file = ${KEY_FILE[d]}
+[peers]
+peer = b=198.18.1.3:47000,key=${PUBKEY[b]}
+[control]
+listen = ${CONTROL[d]}
+token-file = ${TOKEN_FILE[d]}
+[services]
+tcp-echo = 127.0.0.1:${ECHO_PORT[d]}
+[daemon]
+drain-timeout = 1s
+[replication]
+state-dir = $WORK/d/state
+EOF
+SRDXD=$WORK/root-srdxd
+cat >"$SRDXD" <<EOF
+#!/bin/sh
+exec setpriv --bounding-set=$bounding --inh-caps=-all --ambient-caps=-all --no-new-privs \\
+  "$PY" "$HERE/syscall_filter.py" "$UNIT" "$REAL_SRDXD" "\$@"
+EOF
+chmod 755 "$SRDXD"
+"$SRDXD" --config "${CONFIG[d]}" >>"${LOG[d]}" 2>&1 &
+PID[d]=$!
+up=0
+for _ in $(seq 100); do
+  kill -0 "${PID[d]}" 2>/dev/null || break
+  if [[ $(api d GET /v1/status) == 200 ]]; then
+    up=1
+    break
+  fi
+  sleep 0.1
+done
+if [[ $up == 0 ]]; then
+  # Only DPDK itself failing here (no EAL on this machine) is forgiven: the
+  # same start without the unit's limits must then fail too.
+  unset 'PID[d]'
+  "$REAL_SRDXD" --config "${CONFIG[d]}" >"$WORK/d-plain.log" 2>&1 &
+  plain=$!
+  BACKGROUND+=("$plain")
+  sleep 3
+  if kill -0 "$plain" 2>/dev/null; then
+    fail "srdxd on net_null starts without srdxd.service's limits but not with them: $(tail -n 5 "${LOG[d]}")"
+  fi
+  say "DPDK cannot start on this machine: srdxd on the dpdk link under srdxd.service's limits not checked"
+else
+  expect 'd["link"]["kind"] == "dpdk" and d["loop"]["heartbeat_age_s"] < 1.0' \
+    "srdxd on net_null under the unit's limits"
+  grep -q "Seccomp:.*2" "/proc/${PID[d]}/status" || fail "srdxd on net_null without a seccomp filter"
+  [[ $(awk '$1 == "CapBnd:" {print $2}' "/proc/${PID[d]}/status") != 000001ffffffffff ]] ||
+    fail "srdxd on net_null with every capability"
+  kill -TERM "${PID[d]}"
+  rc=0
+  wait "${PID[d]}" || rc=$?
+  unset 'PID[d]'
+  [[ $rc == 0 ]] || fail "srdxd on net_null after SIGTERM: exit $rc ($(tail -n 3 "${LOG[d]}"))"
+  ok "srdxd on the dpdk link (net_null) with srdxd.service's capabilities ($caps) and syscall filter: up, loop beating, drains"
+fi
 
 say "all unit checks passed"
