@@ -816,7 +816,14 @@ void Daemon::watch_loop(Time now) {
   // its state (dpdk: link_up) must also be up.
   const Snapshot s = snapshot();
   for (const auto& [name, v] : s.link_backend) {
-    if (name == "link_up" && v == 0) return;
+    if (name == "link_up" && v == 0) {
+      if (!waiting_said_) {
+        waiting_said_ = true;
+        SRDX_LOG_INFO("waiting for the link to come up before telling systemd READY=1");
+        sd_notify(0, "STATUS=waiting for the link to come up");
+      }
+      return;
+    }
   }
   ready_sent_ = true;
   sd_notifyf(0, "READY=1\nSTATUS=running: %s %s, %zu peers", s.link_kind.c_str(),

@@ -147,6 +147,7 @@ class Daemon {
   // watchdog ($WATCHDOG_USEC), and what watch_loop() has said.
   WatchdogGate watchdog_{Duration::zero()};
   bool ready_sent_ = false;
+  bool waiting_said_ = false;             // "waiting for the link" logged
   Time loop_started_ = Time::infinite();  // when the poll loop's thread started
   bool stall_logged_ = false;
   int link_up_ = -1;  // the udp link's state as last logged (-1: not yet seen)
