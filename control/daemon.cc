@@ -743,7 +743,7 @@ int Daemon::run() {
   for (;;) {
     watch_loop(dp::monotonic_now());
     // Wake often enough for the watchdog, and soon after start for READY=1.
-    Duration wait = Duration::millis(ready_sent_ ? 200 : 5);
+    Duration wait = Duration::millis(ready_sent_ || waiting_said_ ? 200 : 5);
     if (watchdog_.enabled()) wait = std::min(wait, Duration::nanos(watchdog_.interval().ns() / 4));
     timespec ts{static_cast<time_t>(wait.ns() / 1000000000),
                 static_cast<long>(wait.ns() % 1000000000)};
