@@ -811,7 +811,8 @@ void Daemon::watch_loop(Time now) {
     }
     link_up_ = static_cast<int>(up);
   }
-  if (ready_sent_ || heartbeat_.last() <= loop_started_) return;
+  // (Never after STOPPING=1: a SIGTERM during start-up.)
+  if (ready_sent_ || draining_.load() || heartbeat_.last() <= loop_started_) return;
   // The loop has turned at least once over the link. A link that reports
   // its state (dpdk: link_up) must also be up.
   const Snapshot s = snapshot();
