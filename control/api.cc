@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "loop/clock.h"
 #include "metrics.h"
 #include "request.h"
 
@@ -439,6 +440,7 @@ void ApiServer::route(const httplib::Request& req, const std::string& body,
     in.probes = d_.histograms().copy();
     in.uptime_s = d_.uptime_s();
     in.draining = d_.draining();
+    in.heartbeat_age_s = d_.heartbeat_age().sec();
     in.probes_started = d_.probes().started();
     in.jobs = d_.jobs().metrics();
     in.sink = d_.sink_metrics();
@@ -464,6 +466,11 @@ void ApiServer::route(const httplib::Request& req, const std::string& body,
     json j = {{"version", kVersion},
               {"uptime_s", d_.uptime_s()},
               {"link", link},
+              // A hung poll loop serves its last counters: how old they are.
+              {"loop", {{"heartbeat_age_s", d_.heartbeat_age().sec()}}},
+              {"snapshot",
+               {{"taken_at", s.taken_at},
+                {"age_s", std::max(0.0, (dp::monotonic_now() - s.taken_mono).sec())}}},
               {"carrier",
                {{"kind", s.carrier},
                 {"name", s.carrier_name},

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,6 +39,8 @@ Daemon::Daemon(DaemonConfig cfg, std::vector<std::string> args)
 Daemon::~Daemon() = default;
 
 double Daemon::uptime_s() const { return (dp::monotonic_now() - started_).sec(); }
+
+Duration Daemon::heartbeat_age() const { return heartbeat_.age(dp::monotonic_now()); }
 
 Snapshot Daemon::snapshot() const {
   std::lock_guard<std::mutex> lock(snap_mu_);
@@ -142,6 +145,7 @@ void Daemon::on_event(const Event& ev, Time now) {
 }
 
 void Daemon::on_tick(Time now) {
+  heartbeat_.beat(now);
   if (have_cmds_.load(std::memory_order_relaxed)) {
     std::deque<std::function<void(Time)>> cmds;
     {
@@ -172,6 +176,8 @@ std::string Daemon::peer_label(PeerId id) const {
 void Daemon::refresh_snapshot(Time now) {
   last_refresh_ = now;
   Snapshot s;
+  s.taken_at = dp::wall_seconds();
+  s.taken_mono = now;
   s.instance = instance_;
   s.start_time = start_time_;
   s.carrier = std::string(carrier_->kind());
@@ -588,6 +594,27 @@ int Daemon::run() {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // systemd (none of this does anything without $NOTIFY_SOCKET): the
+  // watchdog's timeout, and the unit's stop timeout, which bounds the drain.
+  heartbeat_.beat(dp::monotonic_now());
+  if (uint64_t usec = 0; sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+    watchdog_ = WatchdogGate(Duration::micros(static_cast<int64_t>(usec)));
+    SRDX_LOG_INFO("systemd watchdog: WATCHDOG=1 every %s while the poll loop runs",
+                  sim::format_duration(watchdog_.interval()).c_str());
+  }
+  if (const std::optional<Duration> stop = stop_timeout_from(std::getenv(kStopTimeoutEnv))) {
+    const Duration limit = drain_limit(*stop);
+    if (cfg_.drain_timeout > limit) {
+      SRDX_LOG_WARN(
+          "daemon.drain-timeout (%s) is longer than the unit's stop timeout allows "
+          "(%s=%s s, TimeoutStopSec=): draining for at most %s, so that systemd does not kill "
+          "srdxd mid-drain",
+          sim::format_duration(cfg_.drain_timeout).c_str(), kStopTimeoutEnv,
+          std::getenv(kStopTimeoutEnv), sim::format_duration(limit).c_str());
+      cfg_.drain_timeout = limit;
+    }
+  }
+
   std::random_device rd;
   try {
     instance_ = dp::random_u64();
@@ -698,7 +725,11 @@ int Daemon::run() {
 
   carrier_->on_event([this](const Event& ev, Time now) { on_event(ev, now); });
   carrier_->on_tick([this](Time now) { on_tick(now); });
+  loop_started_ = dp::monotonic_now();
+  heartbeat_.beat(loop_started_);
   poller_thread_ = std::thread([this] { poller_main(); });
+  // Named, so that ps, top -H and gdb tell it from the API's threads.
+  pthread_setname_np(poller_thread_.native_handle(), "srdx-poll");
   if (cfg_.probe_every > Duration::zero()) {
     periodic_thread_ = std::thread([this] { periodic_main(); });
   }
@@ -714,8 +745,14 @@ int Daemon::run() {
       cfg_.tcp_echo ? format_addr(cfg_.tcp_echo_addr).c_str() : "off", kEchoFlow);
 
   int exit_code = 0;
+  const char* cause = "the poll loop failed";
   for (;;) {
-    timespec ts{0, 200 * 1000 * 1000};
+    watch_loop(dp::monotonic_now());
+    // Wake often enough for the watchdog, and soon after start for READY=1.
+    Duration wait = Duration::millis(ready_sent_ || waiting_said_ ? 200 : 5);
+    if (watchdog_.enabled()) wait = std::min(wait, Duration::nanos(watchdog_.interval().ns() / 4));
+    timespec ts{static_cast<time_t>(wait.ns() / 1000000000),
+                static_cast<long>(wait.ns() % 1000000000)};
     const int sig = sigtimedwait(&sigs, nullptr, &ts);
     // This thread built the link: DPDK's timers (the ENA's watchdog) run here.
     if (engine_) dp::run_link_timers();
@@ -724,19 +761,83 @@ int Daemon::run() {
       break;
     }
     if (sig == SIGHUP) {
+      sd_notify(0, "RELOADING=1\nSTATUS=SIGHUP: re-reading the configuration");
       reload();
+      // (READY=1 again at once: the peers apply on the poll loop's next turn.)
+      sd_notify(0, "READY=1\nSTATUS=running (reloaded)");
     } else if (sig == SIGTERM || sig == SIGINT) {
-      SRDX_LOG_INFO("%s: draining (at most %s)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+      cause = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+      SRDX_LOG_INFO("%s: draining (at most %s)", cause,
                     sim::format_duration(cfg_.drain_timeout).c_str());
       break;
     }
   }
-  const std::string summary = drain_and_stop();
+  sd_notifyf(0, "STOPPING=1\nSTATUS=%s: draining (at most %s)", cause,
+             sim::format_duration(cfg_.drain_timeout).c_str());
+  const std::string summary = drain_and_stop(cause);
   SRDX_LOG_INFO("stopped: %s", summary.c_str());
   return exit_code;
 }
 
-std::string Daemon::drain_and_stop() {
+void Daemon::watch_loop(Time now) {
+  const Duration age = heartbeat_.age(now);
+  if (age >= kLoopStalledAfter && !stall_logged_) {
+    stall_logged_ = true;
+    SRDX_LOG_ERROR(
+        "poll loop stalled: no iteration for %s; /v1/status and /metrics serve counters that "
+        "old (loop.heartbeat_age_s)%s",
+        sim::format_duration(age).c_str(),
+        watchdog_.enabled() ? "; WATCHDOG=1 withheld (systemd restarts srdxd at WatchdogSec=)"
+                            : "");
+  } else if (age < kLoopStalledAfter && stall_logged_) {
+    stall_logged_ = false;
+    SRDX_LOG_WARN("poll loop running again");
+  }
+  if (watchdog_.due(now, age)) sd_notify(0, "WATCHDOG=1");
+  if (engine_ && cfg_.link.kind == "udp") {
+    // The udp link's local address leaving the host, and coming back.
+    const Snapshot s = snapshot();
+    uint64_t up = 1, unreachable = 0;
+    for (const auto& [name, v] : s.link_backend) {
+      if (name == "link_up") up = v;
+      if (name == "tx_unreachable") unreachable = v;
+    }
+    if (link_up_ == 1 && up == 0) {
+      link_down_at_ = now;
+      SRDX_LOG_ERROR(
+          "link udp %s down: its local address is no longer the host's (%llu sends failed: "
+          "network unreachable); the sockets stay bound, checked every 100 ms, and what was "
+          "lost is retransmitted when it returns",
+          format_addr(s.link_local).c_str(), static_cast<unsigned long long>(unreachable));
+      sd_notifyf(0, "STATUS=link down: %s is gone", format_addr(s.link_local).c_str());
+    } else if (link_up_ == 0 && up == 1) {
+      SRDX_LOG_WARN("link udp %s up again after %s", format_addr(s.link_local).c_str(),
+                    sim::format_duration(now - link_down_at_).c_str());
+      sd_notify(0, "STATUS=running");
+    }
+    link_up_ = static_cast<int>(up);
+  }
+  // (Never after STOPPING=1: a SIGTERM during start-up.)
+  if (ready_sent_ || draining_.load() || heartbeat_.last() <= loop_started_) return;
+  // The loop has turned at least once over the link. A link that reports
+  // its state (dpdk: link_up) must also be up.
+  const Snapshot s = snapshot();
+  for (const auto& [name, v] : s.link_backend) {
+    if (name == "link_up" && v == 0) {
+      if (!waiting_said_) {
+        waiting_said_ = true;
+        SRDX_LOG_INFO("waiting for the link to come up before telling systemd READY=1");
+        sd_notify(0, "STATUS=waiting for the link to come up");
+      }
+      return;
+    }
+  }
+  ready_sent_ = true;
+  sd_notifyf(0, "READY=1\nSTATUS=running: %s %s, %zu peers", s.link_kind.c_str(),
+             s.carrier_name.c_str(), s.peers.size());
+}
+
+std::string Daemon::drain_and_stop(const char* cause) {
   const Time started = dp::monotonic_now();
   draining_.store(true);
   // What was in flight when the signal came, to say at the end what became
@@ -749,7 +850,11 @@ std::string Daemon::drain_and_stop() {
   }
   periodic_cv_.notify_all();
   if (periodic_thread_.joinable()) periodic_thread_.join();
-  probes_->cancel_all();
+  // A probe is a measurement, not a message: it ends now, and its reason
+  // says why. Again at every turn below, for one the API admitted as the
+  // signal came (it passed the draining check just before).
+  const std::string why = std::string("srdxd is stopping (") + cause + ")";
+  probes_->cancel_all(why);
   // Wait for in-flight messages (bounded by the drain timeout).
   const Time deadline = dp::monotonic_now() + cfg_.drain_timeout;
   Snapshot after = before;
@@ -758,6 +863,8 @@ std::string Daemon::drain_and_stop() {
     after = snapshot();
     left = after.buffered_messages;
     if (left == 0 && probes_->running() == 0) break;
+    probes_->cancel_all(why);
+    watch_loop(dp::monotonic_now());
     if (dp::monotonic_now() >= deadline) {
       SRDX_LOG_WARN("drain timeout: %llu messages still in flight",
                     static_cast<unsigned long long>(left));

@@ -26,6 +26,7 @@
 #include "fabric_carrier.h"
 #include "jobs.h"
 #include "link.h"
+#include "liveness.h"
 #include "loop/poller.h"
 #include "metrics.h"
 #include "mqtt_bridge.h"
@@ -52,6 +53,9 @@ class Daemon {
   std::optional<PeerConfig> find_peer(const std::string& name) const;
   bool draining() const { return draining_.load(); }
   double uptime_s() const;
+  // How long ago the poll loop last ran an iteration: grows while it hangs
+  // (the snapshot's counters are then that old). /v1/status, /metrics.
+  Duration heartbeat_age() const;
   const DaemonConfig& config() const { return cfg_; }
   // The API's tokens (config().token and read_token at start; a SIGHUP
   // re-reads their files): any thread.
@@ -93,7 +97,11 @@ class Daemon {
   void periodic_main();
   // Returns the summary for the last log line: messages in flight at the
   // signal, completed and failed during the drain, left at its end.
-  std::string drain_and_stop();
+  std::string drain_and_stop(const char* cause);
+  // The main thread's liveness duties, every turn of its loop (and of the
+  // drain's): WATCHDOG=1 while the poll loop beats, READY=1 once it runs
+  // with the link up, a log line when the loop stalls and when it resumes.
+  void watch_loop(Time now);
 
   DaemonConfig cfg_;
   std::vector<std::string> args_;
@@ -135,6 +143,18 @@ class Daemon {
   std::deque<std::function<void(Time)>> cmds_;
   std::atomic<bool> have_cmds_{false};
   std::atomic<bool> draining_{false};
+  // Beaten by the poll loop every iteration (on_tick).
+  Heartbeat heartbeat_;
+
+  // Main thread: systemd's notification socket ($NOTIFY_SOCKET) and
+  // watchdog ($WATCHDOG_USEC), and what watch_loop() has said.
+  WatchdogGate watchdog_{Duration::zero()};
+  bool ready_sent_ = false;
+  bool waiting_said_ = false;             // "waiting for the link" logged
+  Time loop_started_ = Time::infinite();  // when the poll loop's thread started
+  bool stall_logged_ = false;
+  int link_up_ = -1;  // the udp link's state as last logged (-1: not yet seen)
+  Time link_down_at_ = Time::zero();
 
   ProbeHistograms hist_;
   std::unique_ptr<ProbeManager> probes_;

@@ -131,7 +131,9 @@ void render_port(Writer& w, const Snapshot& s) {
     return nullptr;
   };
   if (const uint64_t* up = find("link_up")) {
-    w.family("srdx_link_up", "gauge", "1 while the link's port is up (dpdk link)");
+    w.family("srdx_link_up", "gauge",
+             "1 while the link is up (dpdk: its port's link; udp: its local address is the "
+             "host's)");
     w.sample("srdx_link_up", label("kind", s.link_kind), num(*up));
     w.family("srdx_link_events_total", "counter",
              "Port events of the dpdk link: up, down (link changes seen), lsc (LSC callbacks), "
@@ -222,6 +224,17 @@ std::string render_prometheus(const MetricsInput& in) {
   w.sample("srdx_uptime_seconds", "", num(in.uptime_s));
   w.family("srdx_draining", "gauge", "1 while srdxd drains before exiting");
   w.sample("srdx_draining", "", in.draining ? "1" : "0");
+  w.family("srdx_poller_heartbeat_age_seconds", "gauge",
+           "Seconds since the poll loop last ran an iteration; while it grows, the counters "
+           "here are as old as srdx_snapshot_timestamp_seconds says");
+  w.sample("srdx_poller_heartbeat_age_seconds", "", num(in.heartbeat_age_s));
+  w.family("srdx_snapshot_timestamp_seconds", "gauge",
+           "When the poll loop took the counters served here, in seconds since 1970");
+  {
+    char at[40];  // milliseconds: %.9g would round a date to 10 s
+    std::snprintf(at, sizeof at, "%.3f", s.taken_at);
+    w.sample("srdx_snapshot_timestamp_seconds", "", at);
+  }
   w.family("srdx_start_time_seconds", "gauge", "When srdxd started, in seconds since 1970");
   w.sample("srdx_start_time_seconds", "", num(s.start_time));
   w.family("srdx_encryption_enabled", "gauge",

@@ -112,6 +112,8 @@ struct MetricsInput {
   ProbeMetrics probes;
   double uptime_s = 0;
   bool draining = false;
+  // Seconds since the poll loop's last iteration (grows while it hangs).
+  double heartbeat_age_s = 0;
   uint64_t probes_started = 0;
   std::vector<ReplicationJobMetrics> jobs;
   ReplicationSinkMetrics sink;

@@ -96,6 +96,14 @@ bool Probe::lease_expired() {
   return true;
 }
 
+void Probe::cancel(const std::string& why) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_ == ProbeState::running && reason_.empty()) reason_ = why;
+  }
+  cancel_.store(true);
+}
+
 std::string Probe::reason() const {
   std::lock_guard<std::mutex> lock(mu_);
   return reason_;
@@ -522,9 +530,15 @@ size_t ProbeManager::running() const {
   return n;
 }
 
-void ProbeManager::cancel_all() {
+void ProbeManager::cancel_all(const std::string& why) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [id, p] : probes_) p->cancel();
+  for (auto& [id, p] : probes_) {
+    if (why.empty()) {
+      p->cancel();
+    } else if (!p->finished()) {
+      p->cancel(why);
+    }
+  }
 }
 
 size_t ProbeManager::abort_peer(const std::string& name, const std::string& why) {
@@ -634,6 +648,10 @@ void ProbeManager::run(std::shared_ptr<Probe> p) {
     }
   } else if (p->cancelled() && (rem_srdx || rem_tcp)) {
     p->finish(ProbeState::cancelled);
+    if (const std::string why = p->reason(); p->listed() && !why.empty()) {
+      SRDX_LOG_INFO("probe %llu to %s cancelled: %s", static_cast<unsigned long long>(p->id()),
+                    p->peer().name.c_str(), why.c_str());
+    }
   } else {
     p->finish(ProbeState::done);
   }

@@ -62,6 +62,9 @@ class Probe {
   bool finished() const { return state() != ProbeState::running; }
 
   void cancel() { cancel_.store(true); }
+  // cancel() saying why (srdxd stopping): reason() tells it, the first
+  // reason given is kept.
+  void cancel(const std::string& why);
   // Stops the probe as cancel() does, but it ends failed with `why` (its
   // peer was removed by a reload): the first reason given is kept.
   void abort(const std::string& why);
@@ -202,7 +205,8 @@ class ProbeManager {
   std::vector<std::shared_ptr<Probe>> list() const;
   size_t running() const;
   uint64_t started() const { return started_.load(); }
-  void cancel_all();
+  // Cancels every probe; with `why`, each one's reason() says it.
+  void cancel_all(const std::string& why = {});
   // Aborts every running probe (API and periodic) to peer `name` with `why`.
   // Returns how many.
   size_t abort_peer(const std::string& name, const std::string& why);

@@ -52,6 +52,10 @@ struct PeerSnapshot {
 };
 
 struct Snapshot {
+  // When the poll loop took it: wall-clock seconds since 1970 (status
+  // "snapshot.taken_at") and its monotonic clock (the age, in the API).
+  double taken_at = 0;
+  Time taken_mono = Time::zero();
   uint64_t instance = 0;       // random, chosen when srdxd started: tells two runs apart
   double start_time = 0;       // wall-clock seconds since 1970 when srdxd started
   std::string carrier;         // "engine" or "fabric"

@@ -368,8 +368,7 @@ void UdpLink::reap() {
           stats_.tx_bytes += static_cast<uint64_t>(c->res);
         } else {
           stats_.tx_dropped++;
-          if (c->res == -ECONNREFUSED) counters_.tx_refused++;
-          if (c->res == -ENOBUFS || c->res == -ENOMEM) counters_.tx_no_buffer_space++;
+          note_send_error(c->res);
         }
         free_slot(idx);
       } else if (tag == kTagGso) {
@@ -380,10 +379,11 @@ void UdpLink::reap() {
           stats_.tx_bytes += static_cast<uint64_t>(c->res);
         } else {
           stats_.tx_dropped += g.count;
-          if (c->res == -ECONNREFUSED) counters_.tx_refused++;
-          if (c->res == -ENOBUFS || c->res == -ENOMEM) counters_.tx_no_buffer_space++;
-          if (c->res == -EINVAL || c->res == -EIO || c->res == -ENOPROTOOPT ||
-              c->res == -EOPNOTSUPP) {
+          note_send_error(c->res);
+          // (Not while the address is gone: sends fail then whatever they are.)
+          if (addr_up_ && !addr_suspect_ &&
+              (c->res == -EINVAL || c->res == -EIO || c->res == -ENOPROTOOPT ||
+               c->res == -EOPNOTSUPP)) {
             // This kernel or route cannot segment: single datagrams from now on.
             if (gso_) counters_.gso_refused++;
             gso_ = false;
@@ -414,6 +414,41 @@ void UdpLink::reap() {
     }
     io_uring_cq_advance(ring_.get(), n);
     if (n < kReapBatch) break;
+  }
+  if (addr_suspect_ || !addr_up_) check_address();
+}
+
+void UdpLink::note_send_error(int res) {
+  if (res == -ECONNREFUSED) counters_.tx_refused++;
+  if (res == -ENOBUFS || res == -ENOMEM) counters_.tx_no_buffer_space++;
+  if (res == -ENETUNREACH || res == -EADDRNOTAVAIL || res == -ENETDOWN || res == -EHOSTUNREACH) {
+    counters_.tx_unreachable++;
+    if (cfg_.local.ip != 0) addr_suspect_ = true;
+  }
+}
+
+void UdpLink::check_address() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  const int64_t now = int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+  if (now < addr_next_check_ns_) return;
+  addr_next_check_ns_ = now + 100 * 1000000;  // at most every 100 ms
+  addr_suspect_ = false;
+  // The address is the host's when a fresh socket can bind to it.
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;  // out of descriptors: no verdict this time
+  sockaddr_in sa = sockaddr_of(cfg_.local.ip, 0);
+  const bool here =
+      ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 || errno != EADDRNOTAVAIL;
+  ::close(fd);
+  if (here == addr_up_) return;
+  addr_up_ = here;
+  // (The sockets are still bound. Should the receive have ended meanwhile,
+  // rx_burst() and tx_flush() arm it again, as always.)
+  if (here) {
+    counters_.link_up_events++;
+  } else {
+    counters_.link_down_events++;
   }
   recycle_commit();
 }
@@ -713,7 +748,13 @@ std::vector<std::pair<std::string_view, uint64_t>> UdpLink::backend_counters() c
           {"rx_errors", c.rx_errors},
           {"rx_ring_empty", c.rx_ring_empty},
           {"rx_rearms", c.rx_rearms},
-          {"submit_errors", c.submit_errors}};
+          {"submit_errors", c.submit_errors},
+          {"tx_unreachable", c.tx_unreachable},
+          // The link's state as the dpdk link reports its port's: the API
+          // and the metrics show it (link.up, srdx_link_up).
+          {"link_up", addr_up_ ? 1 : 0},
+          {"link_up_events", c.link_up_events},
+          {"link_down_events", c.link_down_events}};
 }
 
 int UdpLink::wait_fd() const { return ring_ok_ ? ring_->ring_fd : -1; }

@@ -25,6 +25,19 @@
 // tx_buffer() may run dry (counted in tx_no_buffer). Failed sends are
 // counted in tx_dropped, never retried.
 //
+// The local address going away. An interface removed or its address
+// deleted (cfg.local.ip no longer configured on the host) makes every send
+// fail (ENETUNREACH, EADDRNOTAVAIL, ENETDOWN, EHOSTUNREACH: counted in
+// tx_unreachable) while nothing arrives. On such a failure the link checks
+// whether the address is still the host's (a bind() to it on a scratch
+// socket): if not, the link is down (backend counter link_up = 0,
+// link_down_events + 1). While down it checks again every 100 ms; when the
+// address is back, link_up = 1 and link_up_events + 1. The sockets stay
+// bound throughout (the kernel keeps a socket bound to an address that
+// left), so traffic resumes as it returns: what was dropped meanwhile is the
+// engine's to retransmit, as for any lost packet. A link bound to 0.0.0.0
+// never goes down this way.
+//
 // Receive. One multishot recvmsg on the receive socket picks buffers from a
 // provided-buffer ring: every arriving datagram becomes one completion
 // without a system call. rx_burst() only reads the completion queue. Buffers
@@ -77,6 +90,9 @@ struct UdpLinkCounters {
   uint64_t gso_refused = 0;         // GSO sends the kernel refused; GSO is then off
   uint64_t gro_buffers = 0;         // receive buffers that held several datagrams (UDP GRO)
   uint64_t gro_datagrams = 0;       // datagrams those held
+  uint64_t tx_unreachable = 0;      // sends failed: no route from the local address (it left?)
+  uint64_t link_down_events = 0;    // the local address found gone from the host
+  uint64_t link_up_events = 0;      // ... and found back
 };
 
 class UdpLink final : public Link {
@@ -106,6 +122,8 @@ class UdpLink final : public Link {
   bool gso() const { return gso_; }
   // Whether the receive socket accepts coalesced datagrams (UDP GRO).
   bool gro() const { return gro_; }
+  // False while the local address is gone from the host (see above).
+  bool link_up() const { return addr_up_; }
 
  private:
   struct TxSlot;
@@ -130,6 +148,8 @@ class UdpLink final : public Link {
   bool prepare_gso(const uint32_t* slots, size_t n);
   io_uring_sqe* next_sqe();
   void free_slot(uint32_t slot);
+  void note_send_error(int res);
+  void check_address();  // after a reap: is the local address (still, again) the host's?
   uint8_t* rx_buf(uint16_t bid) { return rx_mem_ + size_t{bid} * rx_stride_; }
 
   LinkConfig cfg_;
@@ -189,6 +209,10 @@ class UdpLink final : public Link {
   bool rx_armed_ = false;
   struct RxMsg;
   std::unique_ptr<RxMsg> rx_msg_;  // the msghdr template of the multishot recvmsg
+
+  bool addr_up_ = true;
+  bool addr_suspect_ = false;  // a send failed as if the address were gone
+  int64_t addr_next_check_ns_ = 0;
 
   LinkStats stats_;
   UdpLinkCounters counters_;
