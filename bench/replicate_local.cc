@@ -4,8 +4,10 @@
 //   srdx-replicate-bench SOURCE_DIR DR_DIR [engine|shm] [durable|received|async]
 // Ships SOURCE_DIR once into DR_DIR/bench and prints one JSON line: bytes,
 // files, seconds, MB/s, files/s, chunks. DR_DIR must exist (empty for a full
-// sync; a second run measures an up-to-date pass).
+// sync; a second run measures an up-to-date pass). SRDX_BENCH_AUDIT=DIR adds
+// the audit logs both sites keep in srdxd (DIR/source.jsonl, DIR/dr.jsonl).
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -14,6 +16,7 @@
 #include "engine_carrier.h"
 #include "fabric_carrier.h"
 #include "loop/clock.h"
+#include "replicate/audit.h"
 #include "replicate/session.h"
 
 using namespace srdx;
@@ -56,13 +59,21 @@ int main(int argc, char** argv) {
     auto b = make(kind, 41100);
     const Result<PeerId> peer = a->add_peer(b->local_name());
     if (!peer.ok()) throw std::runtime_error("add_peer");
-    replicate::Sink sink({argv[2], 5}, *b, nullptr);
+    std::unique_ptr<replicate::AuditLog> audit_src, audit_dr;
+    if (const char* dir = std::getenv("SRDX_BENCH_AUDIT")) {
+      for (auto [log, name] : {std::pair{&audit_src, "/source.jsonl"}, {&audit_dr, "/dr.jsonl"}}) {
+        auto opened = replicate::AuditLog::open(std::string(dir) + name);
+        if (!opened.ok()) throw std::runtime_error(opened.error);
+        *log = std::move(opened.value);
+      }
+    }
+    replicate::Sink sink({argv[2], 5}, *b, audit_dr.get());
     replicate::SourceOptions o;
     o.job_id = 1;
     o.job_name = "bench";
     o.source_dir = argv[1];
     o.mode = mode;
-    replicate::Source source(o, *a, peer.value, nullptr);
+    replicate::Source source(o, *a, peer.value, audit_src.get());
     a->on_event([&](const Event& ev, Time now) { source.on_event(ev, now); });
     a->on_tick([&](Time now) { source.tick(now); });
     b->on_event([&](const Event& ev, Time now) { sink.on_event(ev, now); });
