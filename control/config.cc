@@ -158,8 +158,23 @@ const std::vector<Opt>& options_table() {
        "or a dashboard; the same checks (optional; re-read on SIGHUP)"},
       {"control", "control.max-probes", "8",
        "API probes running at once (1..1024); one more gets 429 until one ends"},
+      {"control", "control.request-timeout", "10s",
+       "a connection must send its whole request (line, headers, body) within this long "
+       "of being accepted, however it trickles (1s..300s); else it is closed (408) and "
+       "counted"},
+      {"control", "control.max-connections-per-client", "8",
+       "connections one client IP may hold open or queued at once (1..1024); one more is "
+       "refused (503)"},
+      {"control", "control.workers", "8", "threads serving API requests (1..256)"},
+      {"control", "control.queue", "64",
+       "accepted connections waiting for a worker (0..4096); one more is refused (503)"},
       {"services", "services.tcp-echo", nullptr,
-       "IP:PORT of the TCP echo listener, or off (default: link.local's IP, port 7481)"},
+       "IP:PORT of the TCP echo listener, or off (default: link.local's IP, port 7481; "
+       "with a dpdk link that IP is not the kernel's: the echo is then off, and says so)"},
+      {"services", "services.tcp-echo-idle-timeout", "60s",
+       "a TCP echo connection idle this long is closed (1s..1h)"},
+      {"services", "services.tcp-echo-max-per-source", "8",
+       "TCP echo connections one peer IP may hold at once (1..256); more are reset"},
       {"log", "log.level", "info", "error, warn, info or debug"},
       {"daemon", "daemon.drain-timeout", "5s",
        "SIGTERM: how long to wait for in-flight messages before exiting"},
@@ -690,6 +705,14 @@ void parse_rest(const Values& v, DaemonConfig& c, bool read_token) {
   }
   c.max_probes =
       static_cast<uint32_t>(parse_uint("control.max-probes", v.get("control.max-probes"), 1, 1024));
+  c.api_request_timeout =
+      parse_duration_or_fail("control.request-timeout", v.get("control.request-timeout"),
+                             Duration::seconds(1), Duration::seconds(300));
+  c.api_max_per_client = static_cast<uint32_t>(parse_uint(
+      "control.max-connections-per-client", v.get("control.max-connections-per-client"), 1, 1024));
+  c.api_workers =
+      static_cast<uint32_t>(parse_uint("control.workers", v.get("control.workers"), 1, 256));
+  c.api_queue = static_cast<uint32_t>(parse_uint("control.queue", v.get("control.queue"), 0, 4096));
   c.token_file = v.get("control.token-file");
   if (c.token_file.empty()) fail("control.token-file", "empty; accepted: a file path");
   if (v.has("control.read-token-file")) {
@@ -727,6 +750,18 @@ void parse_rest(const Values& v, DaemonConfig& c, bool read_token) {
     fail("services.tcp-echo", "is control.listen's address " + format_addr(c.control_listen) +
                                   "; accepted: another IP:PORT, or off");
   }
+  if (c.tcp_echo) {
+    if (std::string err = listener_conflict("control.listen", c.control_listen, "services.tcp-echo",
+                                            c.tcp_echo_addr);
+        !err.empty()) {
+      fail("services.tcp-echo", err);
+    }
+  }
+  c.tcp_echo_idle_timeout = parse_duration_or_fail("services.tcp-echo-idle-timeout",
+                                                   v.get("services.tcp-echo-idle-timeout"),
+                                                   Duration::seconds(1), Duration::seconds(3600));
+  c.tcp_echo_max_per_source = static_cast<uint32_t>(parse_uint(
+      "services.tcp-echo-max-per-source", v.get("services.tcp-echo-max-per-source"), 1, 256));
   const std::string level = v.get("log.level");
   if (!parse_log_level(level, c.log_level)) {
     fail("log.level", quote(level) + " is not a log level; accepted: error, warn, info, debug");
@@ -906,6 +941,19 @@ bool valid_place_name(std::string_view name) { return valid_peer_name(name); }
 std::string format_addr(Addr a) { return format_ip(a.ip) + ":" + std::to_string(a.port); }
 
 std::string parse_addr(std::string_view text, Addr& out) { return sim::parse_addr(text, out); }
+
+std::string listener_conflict(const char* option_a, Addr a, const char* option_b, Addr b) {
+  if (a.port != b.port) return {};
+  if (a.ip != b.ip && a.ip != 0 && b.ip != 0) return {};
+  std::string why =
+      a.ip == b.ip ? "the same address"
+      : a.ip == 0
+          ? std::string(option_a) + " takes port " + std::to_string(a.port) + " on every address"
+          : std::string(option_b) + " takes port " + std::to_string(b.port) + " on every address";
+  return std::string(option_a) + " " + format_addr(a) + " and " + option_b + " " + format_addr(b) +
+         " conflict (" + why + "): both are TCP listeners and only one can bind; accepted: " +
+         "another port for one of them, or services.tcp-echo = off";
+}
 
 std::string parse_peer(std::string_view text, PeerConfig& out) {
   const std::string t(text);
