@@ -425,6 +425,16 @@ std::string render_prometheus(const MetricsInput& in) {
   w.sample("srdx_api_forbidden_total", "", num(in.api.forbidden));
   w.family("srdx_api_bad_requests_total", "counter", "Control API requests answered with 4xx");
   w.sample("srdx_api_bad_requests_total", "", num(in.api.bad_requests));
+  w.family("srdx_api_connections_refused_total", "counter",
+           "Control API connections closed unserved: deadline (the whole request not in within "
+           "control.request-timeout), per_client (control.max-connections-per-client), "
+           "queue_full (control.queue)");
+  w.sample("srdx_api_connections_refused_total", label("reason", "deadline"),
+           num(in.api.refused_deadline));
+  w.sample("srdx_api_connections_refused_total", label("reason", "per_client"),
+           num(in.api.refused_per_client));
+  w.sample("srdx_api_connections_refused_total", label("reason", "queue_full"),
+           num(in.api.refused_queue_full));
   return std::move(w.str());
 }
 

@@ -53,6 +53,10 @@ struct Snapshot {
 struct ApiCounters {
   uint64_t requests = 0, unauthorized = 0, bad_requests = 0;
   uint64_t forbidden = 0;  // a read-only token on a POST or DELETE (403)
+  // Connections closed unserved (control/api.cc): the whole request not in
+  // within control.request-timeout (408), over
+  // control.max-connections-per-client, the worker queue full (503).
+  uint64_t refused_deadline = 0, refused_per_client = 0, refused_queue_full = 0;
 };
 
 // Every EndpointStats counter by name (X(name)), drops aside; LinkStats and
