@@ -141,7 +141,9 @@ json counters_json(const Snapshot& s, const ApiCounters& api) {
             {"unserved_messages", s.other_flow_dropped},
             {"tcp_connections", s.tcp_echo_connections},
             {"tcp_bytes", s.tcp_echo_bytes},
-            {"tcp_refused", s.tcp_echo_refused}}},
+            {"tcp_refused", s.tcp_echo_refused},
+            {"tcp_idle_closed", s.tcp_echo_idle_closed},
+            {"tcp_over_cap", s.tcp_echo_over_cap}}},
           {"api",
            {{"requests", api.requests},
             {"unauthorized", api.unauthorized},
@@ -158,7 +160,7 @@ namespace {
 // Where the daemon listens and sends from: the link's local address, the
 // entropy (source) port range, the DPDK device, the TCP echo listener and the
 // control API.
-json ports_json(const DaemonConfig& c, const Snapshot& s) {
+json ports_json(const DaemonConfig& c, const Snapshot& s, const TcpEchoServer& echo) {
   const dp::EntropyPorts& e = c.link.entropy;
   json link = {{"local", format_addr(s.link_local)},
                {"local_port", s.link_local.port},
@@ -170,8 +172,17 @@ json ports_json(const DaemonConfig& c, const Snapshot& s) {
     link["dpdk_device"] = c.link.device;
     link["dpdk_queues"] = c.link.queues;
   }
+  // The echo's state: "listening", "off" (services.tcp-echo = off) or
+  // "unavailable" (a dpdk link's IP the kernel does not have; the reason).
+  json echo_state = {{"state", !c.tcp_echo                   ? "off"
+                               : !echo.unavailable().empty() ? "unavailable"
+                                                             : "listening"}};
+  if (!echo.unavailable().empty()) echo_state["reason"] = echo.unavailable();
+  echo_state["idle_timeout_s"] = c.tcp_echo_idle_timeout.sec();
+  echo_state["max_per_source"] = c.tcp_echo_max_per_source;
   return {{"link", link},
           {"tcp_echo", c.tcp_echo ? json(format_addr(c.tcp_echo_addr)) : json(nullptr)},
+          {"tcp_echo_service", echo_state},
           {"control", format_addr(c.control_listen)}};
 }
 
@@ -864,7 +875,7 @@ void ApiServer::route(const httplib::Request& req, const std::string& body,
                   {"recv_memory_bytes", d_.config().limits.recv_memory_bytes},
                   {"idle_timeout_s", d_.config().limits.idle_timeout.sec()}}},
                 {"buffered_messages", s.buffered_messages}}},
-              {"ports", ports_json(d_.config(), s)},
+              {"ports", ports_json(d_.config(), s, d_.tcp_echo())},
               {"probes_running", d_.probes().running()},
               {"replication",
                {{"dr_root", d_.config().replication.dr_root},

@@ -226,6 +226,8 @@ void Daemon::refresh_snapshot(Time now) {
   s.tcp_echo_connections = tcp_echo_.connections();
   s.tcp_echo_bytes = tcp_echo_.bytes();
   s.tcp_echo_refused = tcp_echo_.refused();
+  s.tcp_echo_idle_closed = tcp_echo_.idle_closed();
+  s.tcp_echo_over_cap = tcp_echo_.over_cap();
   s.other_flow_dropped = other_flow_;
   s.peers.reserve(peers_.size());
   for (const PeerConfig& pc : peers_) {
@@ -677,7 +679,11 @@ int Daemon::run() {
       cfg_.link.local.ip);
 
   if (cfg_.tcp_echo) {
-    if (std::string err = tcp_echo_.start(cfg_.tcp_echo_addr); !err.empty()) {
+    TcpEchoServer::Options eo;
+    eo.idle_timeout = cfg_.tcp_echo_idle_timeout;
+    eo.max_per_source = cfg_.tcp_echo_max_per_source;
+    eo.dpdk_link = cfg_.link.kind == "dpdk";
+    if (std::string err = tcp_echo_.start(cfg_.tcp_echo_addr, eo); !err.empty()) {
       SRDX_LOG_ERROR("%s", err.c_str());
       return 1;
     }

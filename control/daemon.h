@@ -53,6 +53,7 @@ class Daemon {
   bool draining() const { return draining_.load(); }
   double uptime_s() const;
   const DaemonConfig& config() const { return cfg_; }
+  const TcpEchoServer& tcp_echo() const { return tcp_echo_; }
   // The API's tokens (config().token and read_token at start; a SIGHUP
   // re-reads their files): any thread.
   struct Tokens {

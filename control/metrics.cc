@@ -218,6 +218,12 @@ std::string render_prometheus(const MetricsInput& in) {
   w.sample("srdx_tcp_echo_connections_total", "", num(s.tcp_echo_connections));
   w.family("srdx_tcp_echo_bytes_total", "counter", "Bytes the TCP echo wrote back");
   w.sample("srdx_tcp_echo_bytes_total", "", num(s.tcp_echo_bytes));
+  w.family("srdx_tcp_echo_closed_total", "counter",
+           "TCP echo connections the echo ended: idle (services.tcp-echo-idle-timeout), "
+           "per_source_cap (reset: services.tcp-echo-max-per-source)");
+  w.sample("srdx_tcp_echo_closed_total", label("reason", "idle"), num(s.tcp_echo_idle_closed));
+  w.sample("srdx_tcp_echo_closed_total", label("reason", "per_source_cap"),
+           num(s.tcp_echo_over_cap));
   w.family("srdx_unserved_messages_total", "counter",
            "Messages on flows no application serves (dropped)");
   w.sample("srdx_unserved_messages_total", "", num(s.other_flow_dropped));

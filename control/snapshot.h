@@ -48,6 +48,10 @@ struct Snapshot {
   uint64_t tcp_echo_refused = 0;    // TCP echo: connections reset (not a configured peer's IP)
   uint64_t other_flow_dropped = 0;  // messages on flows no application serves
   std::vector<PeerSnapshot> peers;  // configured peers, in config order
+
+  // TCP echo: connections closed after services.tcp-echo-idle-timeout, and
+  // reset because their IP had services.tcp-echo-max-per-source open.
+  uint64_t tcp_echo_idle_closed = 0, tcp_echo_over_cap = 0;
 };
 
 struct ApiCounters {
