@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -183,7 +185,7 @@ json ports_json(const DaemonConfig& c, const Snapshot& s, const TcpEchoServer& e
   return {{"link", link},
           {"tcp_echo", c.tcp_echo ? json(format_addr(c.tcp_echo_addr)) : json(nullptr)},
           {"tcp_echo_service", echo_state},
-          {"control", format_addr(c.control_listen)}};
+          {"control", control_listen_text(c)}};
 }
 
 // The dpdk link's port state for /v1/status, from its backend counters:
@@ -337,6 +339,8 @@ class DeadlineStream : public httplib::Stream {
       const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
       ::inet_ntop(AF_INET6, &a->sin6_addr, b, sizeof b);
       port = ntohs(a->sin6_port);
+    } else if (ss.ss_family == AF_UNIX) {
+      std::snprintf(b, sizeof b, "unix");
     }
     ip = b;
   }
@@ -433,6 +437,10 @@ std::string refusal(int status, const std::string& msg) {
          "\r\nConnection: close\r\n" + (status == 503 ? "Retry-After: 1\r\n" : "") + "\r\n" + body;
 }
 
+// A client for the log: its IP, or the unix socket's (all of whose
+// clients are one "client").
+std::string who(uint32_t ip) { return ip == 0 ? "the unix socket" : format_ip(ip); }
+
 }  // namespace
 
 class GuardedServer : public httplib::Server {
@@ -476,8 +484,7 @@ class GuardedServer : public httplib::Server {
         if (n == 0) per_ip_.erase(ip);
         if (!stopping_) {
           refuse(sock, ip, kPerClient, 503,
-                 "too many connections from " + format_ip(ip) + ": " +
-                     std::to_string(lim_.per_client) +
+                 "too many connections from " + who(ip) + ": " + std::to_string(lim_.per_client) +
                      " already open (control.max-connections-per-client)");
         } else {
           ::close(sock);
@@ -553,7 +560,7 @@ class GuardedServer : public httplib::Server {
     const uint64_t n = refused_[why].fetch_add(1) + 1;
     // Logged at the 1st, 2nd, 4th, 8th... of a reason: a flood cannot flood the log.
     logf((n & (n - 1)) == 0 ? LogLevel::warn : LogLevel::debug,
-         "api: closed a connection from %s unserved (%s; %llu so far)", format_ip(ip).c_str(),
+         "api: closed a connection from %s unserved (%s; %llu so far)", who(ip).c_str(),
          kReasonName[why], static_cast<unsigned long long>(n));
   }
 
@@ -704,10 +711,14 @@ std::string ApiServer::start(Addr listen) {
         SRDX_LOG_ERROR("api: %s", what.c_str());
         error(res, 500, what);
       });
-  const std::string host = format_ip(listen.ip);
-  if (!srv_->bind_to_port(host, listen.port)) {
-    return "--control.listen: cannot listen on " + format_addr(listen) +
-           " (address in use or not local?)";
+  if (const std::string& path = d_.config().control_unix; !path.empty()) {
+    if (std::string err = bind_unix(path); !err.empty()) return "--control.listen: " + err;
+  } else {
+    const std::string host = format_ip(listen.ip);
+    if (!srv_->bind_to_port(host, listen.port)) {
+      return "--control.listen: cannot listen on " + format_addr(listen) +
+             " (address in use or not local?)";
+    }
   }
   thread_ = std::thread([this] { srv_->listen_after_bind(); });
   return {};
@@ -719,6 +730,39 @@ void ApiServer::stop() {
     srv_->stop();
     thread_.join();
   }
+  if (!unix_path_.empty()) {
+    ::unlink(unix_path_.c_str());
+    unix_path_.clear();
+  }
+}
+
+std::string ApiServer::bind_unix(const std::string& path) {
+  // A socket left by a srdxd that died is removed; one that still answers
+  // belongs to a running srdxd; anything else there is not ours to remove.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return "unix:" + path + " exists and is not a socket";
+    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, path.data(), path.size());
+    const bool live =
+        probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    if (probe >= 0) ::close(probe);
+    if (live) return "unix:" + path + " is in use (another srdxd?)";
+    ::unlink(path.c_str());
+  }
+  srv_->set_address_family(AF_UNIX);
+  // The socket is made 0660 before anyone can connect: umask at bind time.
+  const mode_t old = ::umask(0117);
+  const bool ok = srv_->bind_to_port(path, 80);
+  ::umask(old);
+  if (!ok) {
+    return "cannot listen on unix:" + path + ": " + std::strerror(errno) +
+           " (does its directory exist?)";
+  }
+  unix_path_ = path;
+  return {};
 }
 
 bool ApiServer::authorized(const httplib::Request& req, httplib::Response& res) {

@@ -25,6 +25,9 @@
 // control.workers threads serve with at most control.queue connections
 // waiting: one more is answered 503 at once by the accepting thread. Each
 // is counted (srdx_api_connections_refused_total{reason}).
+//
+// control.listen = unix:PATH serves on a unix socket (mode 0660) instead:
+// local control only, its clients sharing the per-client cap.
 #pragma once
 
 #include <atomic>
@@ -71,10 +74,13 @@ class ApiServer {
                    const httplib::ContentReader& reader);
   void dispatch(const httplib::Request& req, const std::string& body, httplib::Response& res);
   void route(const httplib::Request& req, const std::string& body, httplib::Response& res);
+  // control.listen = unix:PATH. Empty on success.
+  std::string bind_unix(const std::string& path);
 
   Daemon& d_;
   std::unique_ptr<GuardedServer> srv_;
   std::thread thread_;
+  std::string unix_path_;  // removed at stop()
   std::atomic<uint64_t> requests_{0}, unauthorized_{0}, bad_requests_{0}, forbidden_{0};
 };
 

@@ -149,7 +149,9 @@ const std::vector<Opt>& options_table() {
        "on: hosts not in [peers] may connect (up to endpoint.max-peers); off: their packets "
        "are dropped (drops reason unknown_peer). Either way the srdx and TCP echo answer "
        "listed peers only. Read at start"},
-      {"control", "control.listen", "127.0.0.1:7480", "IP:PORT of the HTTP/JSON control API"},
+      {"control", "control.listen", "127.0.0.1:7480",
+       "IP:PORT of the HTTP/JSON control API, or unix:PATH (an absolute path: a unix socket, "
+       "mode 0660, for local control only)"},
       {"control", "control.token-file", nullptr,
        "file holding the API bearer token (every request); mode 600 or 640, owned by srdxd's "
        "user or root, no symlink, at least 16 characters (required; re-read on SIGHUP)"},
@@ -698,7 +700,19 @@ void parse_endpoint(const Values& v, DaemonConfig& c) {
 }
 
 void parse_rest(const Values& v, DaemonConfig& c, bool read_token) {
-  c.control_listen = parse_addr_or_fail("control.listen", v.get("control.listen"));
+  const std::string listen = v.get("control.listen");
+  if (listen.rfind("unix:", 0) == 0) {
+    c.control_unix = listen.substr(5);
+    // sockaddr_un's sun_path: 108 bytes with the NUL.
+    if (c.control_unix.empty() || c.control_unix[0] != '/' || c.control_unix.size() > 107 ||
+        c.control_unix.find('\0') != std::string::npos) {
+      fail("control.listen", quote(listen) +
+                                 " is no unix socket path; accepted: unix:/ABSOLUTE/PATH of at "
+                                 "most 107 bytes, e.g. unix:/run/srdx/api.sock");
+    }
+  } else {
+    c.control_listen = parse_addr_or_fail("control.listen", listen);
+  }
   if (!v.has("control.token-file")) {
     fail("control.token-file",
          "required: a file holding the API bearer token, readable by its owner only (chmod 600)");
@@ -746,11 +760,11 @@ void parse_rest(const Values& v, DaemonConfig& c, bool read_token) {
     c.tcp_echo = true;
     c.tcp_echo_addr = Addr{c.link.local.ip, kDefaultTcpEchoPort};
   }
-  if (c.tcp_echo && c.tcp_echo_addr == c.control_listen) {
+  if (c.tcp_echo && c.control_unix.empty() && c.tcp_echo_addr == c.control_listen) {
     fail("services.tcp-echo", "is control.listen's address " + format_addr(c.control_listen) +
                                   "; accepted: another IP:PORT, or off");
   }
-  if (c.tcp_echo) {
+  if (c.tcp_echo && c.control_unix.empty()) {
     if (std::string err = listener_conflict("control.listen", c.control_listen, "services.tcp-echo",
                                             c.tcp_echo_addr);
         !err.empty()) {
@@ -941,6 +955,10 @@ bool valid_place_name(std::string_view name) { return valid_peer_name(name); }
 std::string format_addr(Addr a) { return format_ip(a.ip) + ":" + std::to_string(a.port); }
 
 std::string parse_addr(std::string_view text, Addr& out) { return sim::parse_addr(text, out); }
+
+std::string control_listen_text(const DaemonConfig& c) {
+  return c.control_unix.empty() ? format_addr(c.control_listen) : "unix:" + c.control_unix;
+}
 
 std::string listener_conflict(const char* option_a, Addr a, const char* option_b, Addr b) {
   if (a.port != b.port) return {};

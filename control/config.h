@@ -121,6 +121,9 @@ struct DaemonConfig {
   // keys.private-key-file; the key itself goes to ep.static_key.
   std::string private_key_file;
   Addr control_listen{0x7f000001, kDefaultControlPort};
+  // control.listen = unix:PATH: the API on a unix socket (mode 0660) instead;
+  // control_listen is then unused.
+  std::string control_unix;
   std::string token_file;
   std::string token;  // read from token_file: every request (the write scope)
   // control.read-token-file (optional): a second token for GET and HEAD
@@ -195,6 +198,9 @@ std::string read_appliance_key_file(const std::string& path, PrivateKey& key);
 // later bind of any one address fails, and the reverse). Empty when they
 // can; else why, naming both options.
 std::string listener_conflict(const char* option_a, Addr a, const char* option_b, Addr b);
+
+// control.listen as given: "IP:PORT" or "unix:PATH".
+std::string control_listen_text(const DaemonConfig& c);
 
 // "IP:PORT" (IPv4). Empty on success.
 std::string parse_addr(std::string_view text, Addr& out);

@@ -710,7 +710,7 @@ int Daemon::run() {
       engine_ ? format_addr(engine_->link().local()).c_str() : carrier_->local_name().c_str(),
       cfg_.peers.size(),
       cfg_.ep.accept_unknown_peers ? "others accepted: peers.accept-unknown" : "no others",
-      format_addr(cfg_.control_listen).c_str(),
+      control_listen_text(cfg_).c_str(),
       cfg_.tcp_echo ? format_addr(cfg_.tcp_echo_addr).c_str() : "off", kEchoFlow);
 
   int exit_code = 0;

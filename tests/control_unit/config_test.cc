@@ -207,6 +207,28 @@ TEST_F(ConfigTest, ListenerConflicts) {
   EXPECT_NE(listener_conflict("a", Addr{0x0a000001, 80}, "b", Addr{0, 80}), "");
 }
 
+// control.listen = unix:PATH: the API on a unix socket; no TCP conflict then.
+TEST_F(ConfigTest, ControlOnAUnixSocket) {
+  DaemonConfig c;
+  ASSERT_EQ(parse_config(args({"--control.listen", "unix:/run/srdx/api.sock", "--services.tcp-echo",
+                               "0.0.0.0:7480"}),
+                         c)
+                .outcome,
+            ParseOutcome::run);
+  EXPECT_EQ(c.control_unix, "/run/srdx/api.sock");
+  EXPECT_EQ(control_listen_text(c), "unix:/run/srdx/api.sock");
+  ASSERT_EQ(parse_config(args(), c).outcome, ParseOutcome::run);
+  EXPECT_EQ(c.control_unix, "");
+  EXPECT_EQ(control_listen_text(c), "127.0.0.1:7480");
+  const std::string accepted =
+      " is no unix socket path; accepted: unix:/ABSOLUTE/PATH of at most 107 bytes, e.g. "
+      "unix:/run/srdx/api.sock";
+  EXPECT_EQ(error({"--control.listen", "unix:"}), "--control.listen: 'unix:'" + accepted);
+  EXPECT_EQ(error({"--control.listen", "unix:api.sock"}),
+            "--control.listen: 'unix:api.sock'" + accepted);
+  EXPECT_THAT(error({"--control.listen", "unix:/" + std::string(107, 'a')}), HasSubstr(accepted));
+}
+
 // The control API's and the TCP echo's limits against slow or greedy clients.
 TEST_F(ConfigTest, ListenerLimits) {
   DaemonConfig c;
