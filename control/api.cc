@@ -506,12 +506,11 @@ class GuardedServer : public httplib::Server {
   }
 
   void serve(int sock, uint32_t ip) {
-    bool served = false;
     if (!is_stopping()) {
       DeadlineStream strm(sock, Clock::now() + lim_.request_timeout, lim_.request_timeout);
       tl_stream = &strm;
       bool closed = false;
-      served = process_request(strm, true, closed, nullptr);
+      process_request(strm, /*close_connection=*/true, closed, nullptr);
       tl_stream = nullptr;
       if (strm.deadline_hit()) {
         if (!strm.wrote()) {
@@ -523,7 +522,6 @@ class GuardedServer : public httplib::Server {
         count(ip, kDeadline);
       }
     }
-    (void)served;
     release(sock, ip);
     ::shutdown(sock, SHUT_RDWR);
     ::close(sock);
@@ -552,8 +550,14 @@ class GuardedServer : public httplib::Server {
     const std::string r = refusal(status, msg);
     [[maybe_unused]] ssize_t w = ::send(sock, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     ::shutdown(sock, SHUT_WR);
+    // What the client already sent is discarded first (up to 64 KiB, without
+    // waiting): closing with unread bytes would reset the connection, and
+    // the client could lose the answer.
+    char sink[4096];
+    for (int i = 0; i < 16 && ::recv(sock, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
+    }
+    count(ip, why);  // before the close: counted by the time the client sees it
     ::close(sock);
-    count(ip, why);
   }
 
   void count(uint32_t ip, RefuseReason why) {
