@@ -207,6 +207,30 @@ TEST_F(ConfigTest, ListenerConflicts) {
   EXPECT_NE(listener_conflict("a", Addr{0x0a000001, 80}, "b", Addr{0, 80}), "");
 }
 
+// Found by fuzz/config_fuzz.cc: a section or option name holding one of
+// Boost.Program_options' message placeholders (%canonical_option%) made its
+// error message substitution loop for ever (srdxd --check-config hung).
+TEST_F(ConfigTest, PlaceholderInANameIsRefusedNotAHang) {
+  const std::string conf = dir_ + "/percent.conf";
+  write(conf, "[link]\nkind = udp\n[contro option '%canonical_option%'eers]\npeer = x\n", 0644);
+  DaemonConfig c;
+  ParseResult r = parse_config(args({"--config", conf}), c);
+  EXPECT_EQ(r.outcome, ParseOutcome::error);
+  EXPECT_EQ(r.message, "config file " + conf +
+                           ": line 3: '%' in a section or option name; accepted: letters, digits, "
+                           "'-', '_' and '.'");
+  write(conf, "[link]\nkind%option% = udp\n", 0644);
+  r = parse_config(args({"--config", conf}), c);
+  EXPECT_THAT(r.message, HasSubstr("line 2: '%' in a section or option name"));
+  // The same on the command line.
+  EXPECT_EQ(error({"--x%canonical_option%=1"}),
+            "command line: '--x%canonical_option%': '%' in a section or option name; accepted: "
+            "letters, digits, '-', '_' and '.'");
+  // A '%' in a value is just a value.
+  write(conf, "[link]\nkind = udp\n[telemetry]\nalarm-topic = alarms%value%\n", 0644);
+  EXPECT_EQ(parse_config(args({"--config", conf}), c).message.find("'%' in"), std::string::npos);
+}
+
 // control.listen = unix:PATH: the API on a unix socket; no TCP conflict then.
 TEST_F(ConfigTest, ControlOnAUnixSocket) {
   DaemonConfig c;
