@@ -1,12 +1,28 @@
 #include "api.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <unordered_map>
+#include <vector>
 
 #include "daemon.h"
 #include "log.h"
@@ -128,12 +144,18 @@ json counters_json(const Snapshot& s, const ApiCounters& api) {
             {"unserved_messages", s.other_flow_dropped},
             {"tcp_connections", s.tcp_echo_connections},
             {"tcp_bytes", s.tcp_echo_bytes},
-            {"tcp_refused", s.tcp_echo_refused}}},
+            {"tcp_refused", s.tcp_echo_refused},
+            {"tcp_idle_closed", s.tcp_echo_idle_closed},
+            {"tcp_over_cap", s.tcp_echo_over_cap}}},
           {"api",
            {{"requests", api.requests},
             {"unauthorized", api.unauthorized},
             {"forbidden", api.forbidden},
-            {"bad_requests", api.bad_requests}}}};
+            {"bad_requests", api.bad_requests},
+            {"connections_refused",
+             {{"deadline", api.refused_deadline},
+              {"per_client", api.refused_per_client},
+              {"queue_full", api.refused_queue_full}}}}}};
 }
 
 namespace {
@@ -141,7 +163,7 @@ namespace {
 // Where the daemon listens and sends from: the link's local address, the
 // entropy (source) port range, the DPDK device, the TCP echo listener and the
 // control API.
-json ports_json(const DaemonConfig& c, const Snapshot& s) {
+json ports_json(const DaemonConfig& c, const Snapshot& s, const TcpEchoServer& echo) {
   const dp::EntropyPorts& e = c.link.entropy;
   json link = {{"local", format_addr(s.link_local)},
                {"local_port", s.link_local.port},
@@ -153,9 +175,18 @@ json ports_json(const DaemonConfig& c, const Snapshot& s) {
     link["dpdk_device"] = c.link.device;
     link["dpdk_queues"] = c.link.queues;
   }
+  // The echo's state: "listening", "off" (services.tcp-echo = off) or
+  // "unavailable" (a dpdk link's IP the kernel does not have; the reason).
+  json echo_state = {{"state", !c.tcp_echo                   ? "off"
+                               : !echo.unavailable().empty() ? "unavailable"
+                                                             : "listening"}};
+  if (!echo.unavailable().empty()) echo_state["reason"] = echo.unavailable();
+  echo_state["idle_timeout_s"] = c.tcp_echo_idle_timeout.sec();
+  echo_state["max_per_source"] = c.tcp_echo_max_per_source;
   return {{"link", link},
           {"tcp_echo", c.tcp_echo ? json(format_addr(c.tcp_echo_addr)) : json(nullptr)},
-          {"control", format_addr(c.control_listen)}};
+          {"tcp_echo_service", echo_state},
+          {"control", control_listen_text(c)}};
 }
 
 // The dpdk link's port state for /v1/status, from its backend counters:
@@ -199,13 +230,378 @@ bool split_path(const std::string& path, std::vector<std::string>& out) {
 
 }  // namespace
 
-ApiServer::ApiServer(Daemon& d) : d_(d), srv_(std::make_unique<httplib::Server>()) {}
+// ---- Connections: the whole-request deadline, the per-client cap, the queue ----
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+enum RefuseReason : size_t { kDeadline = 0, kPerClient = 1, kQueueFull = 2, kReasons = 3 };
+
+constexpr const char* kReasonName[kReasons] = {"deadline", "per_client", "queue_full"};
+
+// One connection's byte stream for httplib's request parser: every read
+// waits at most until the request's deadline (and at most kOpTimeout), so
+// a client trickling a byte a second is cut off at the deadline, not kept
+// for ever by per-read timeouts. Writes have their own deadline, counted
+// from the first one (a handler may take long, e.g. a barrier).
+class DeadlineStream : public httplib::Stream {
+ public:
+  static constexpr std::chrono::seconds kOpTimeout{5};
+
+  DeadlineStream(int fd, Clock::time_point read_deadline, std::chrono::milliseconds write_budget)
+      : fd_(fd), read_deadline_(read_deadline), write_budget_(write_budget) {}
+
+  bool is_readable() const override {
+    return len_ > pos_ || wait(POLLIN, std::min(read_deadline_, Clock::now() + kOpTimeout));
+  }
+  bool is_writable() const override {
+    return wait(POLLOUT, std::min(write_deadline(), Clock::now() + kOpTimeout));
+  }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (pos_ < len_) {
+      const size_t n = std::min(size, len_ - pos_);
+      std::memcpy(ptr, buf_.data() + pos_, n);
+      pos_ += n;
+      return static_cast<ssize_t>(n);
+    }
+    const Clock::time_point until = std::min(read_deadline_, Clock::now() + kOpTimeout);
+    if (!wait(POLLIN, until)) {
+      if (Clock::now() >= read_deadline_) deadline_hit_ = true;
+      return -1;
+    }
+    if (size >= buf_.size()) return recv_some(ptr, size);
+    const ssize_t n = recv_some(buf_.data(), buf_.size());
+    if (n <= 0) return n;
+    pos_ = 0;
+    len_ = static_cast<size_t>(n);
+    return read(ptr, size);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!wrote_) {
+      wrote_ = true;
+      first_write_ = Clock::now();
+    }
+    if (!wait(POLLOUT, std::min(write_deadline(), Clock::now() + kOpTimeout))) return -1;
+    for (;;) {
+      const ssize_t n = ::send(fd_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      return n < 0 && errno == EAGAIN ? 0 : n;
+    }
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    address(::getpeername, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    address(::getsockname, ip, port);
+  }
+  socket_t socket() const override { return fd_; }
+
+  bool deadline_hit() const { return deadline_hit_; }
+  bool wrote() const { return wrote_; }
+
+ private:
+  Clock::time_point write_deadline() const {
+    return (wrote_ ? first_write_ : Clock::now()) + write_budget_;
+  }
+  // Whether fd_ is ready for `events` before `until`.
+  bool wait(short events, Clock::time_point until) const {
+    for (;;) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count();
+      if (left <= 0) return false;
+      pollfd p{fd_, events, 0};
+      const int r = ::poll(&p, 1, static_cast<int>(left));
+      if (r > 0) return true;
+      if (r < 0 && errno != EINTR) return false;
+    }
+  }
+  ssize_t recv_some(char* ptr, size_t size) {
+    for (;;) {
+      const ssize_t n = ::recv(fd_, ptr, size, MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      return n;
+    }
+  }
+  void address(int (*get)(int, sockaddr*, socklen_t*), std::string& ip, int& port) const {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    ip.clear();
+    port = 0;
+    if (get(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
+    char b[INET6_ADDRSTRLEN] = {};
+    if (ss.ss_family == AF_INET) {
+      const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+      ::inet_ntop(AF_INET, &a->sin_addr, b, sizeof b);
+      port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+      const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+      ::inet_ntop(AF_INET6, &a->sin6_addr, b, sizeof b);
+      port = ntohs(a->sin6_port);
+    } else if (ss.ss_family == AF_UNIX) {
+      std::snprintf(b, sizeof b, "unix");
+    }
+    ip = b;
+  }
+
+  const int fd_;
+  const Clock::time_point read_deadline_;
+  const std::chrono::milliseconds write_budget_;
+  std::array<char, 4096> buf_{};
+  size_t pos_ = 0, len_ = 0;
+  bool deadline_hit_ = false, wrote_ = false;
+  Clock::time_point first_write_;
+};
+
+// The stream of the request this worker thread serves (for the handlers
+// to tell a deadline from a malformed request).
+thread_local const DeadlineStream* tl_stream = nullptr;
+
+bool deadline_hit() { return tl_stream && tl_stream->deadline_hit(); }
+
+// `threads` workers; submit() refuses once `max_queued` jobs wait.
+class WorkerPool {
+ public:
+  WorkerPool(size_t threads, size_t max_queued) : max_queued_(max_queued) {
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  }
+  ~WorkerPool() { shutdown(); }
+
+  bool submit(std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (shutdown_ || jobs_.size() >= max_queued_ + idle_) return false;
+      jobs_.push_back(std::move(fn));
+    }
+    cv_.notify_one();
+    return true;
+  }
+  // Runs what is queued, then joins the threads.
+  void shutdown() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (shutdown_) return;
+      shutdown_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
+ private:
+  void work() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      ++idle_;
+      cv_.wait(lock, [&] { return shutdown_ || !jobs_.empty(); });
+      --idle_;
+      if (jobs_.empty()) return;  // shut down
+      std::function<void()> fn = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      fn();
+      lock.lock();
+    }
+  }
+
+  const size_t max_queued_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  size_t idle_ = 0;  // workers waiting for a job: what they take at once is not queued
+  bool shutdown_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// httplib's accept loop hands each accepted socket to its task queue as a
+// call of process_and_close_socket(). This queue makes that call at once,
+// in the accepting thread: GuardedServer's admission, which refuses or
+// passes the socket on to the bounded WorkerPool.
+class AdmissionQueue : public httplib::TaskQueue {
+ public:
+  explicit AdmissionQueue(std::function<void()> on_shutdown)
+      : on_shutdown_(std::move(on_shutdown)) {}
+  void enqueue(std::function<void()> fn) override { fn(); }
+  void shutdown() override { on_shutdown_(); }
+
+ private:
+  std::function<void()> on_shutdown_;
+};
+
+// What a refused connection is told, without reading its request.
+std::string refusal(int status, const std::string& msg) {
+  const std::string body = error_json(msg);
+  return "HTTP/1.1 " + std::to_string(status) +
+         (status == 408 ? " Request Timeout" : " Service Unavailable") +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n" + (status == 503 ? "Retry-After: 1\r\n" : "") + "\r\n" + body;
+}
+
+// A client for the log: its IP, or the unix socket's (all of whose
+// clients are one "client").
+std::string who(uint32_t ip) { return ip == 0 ? "the unix socket" : format_ip(ip); }
+
+}  // namespace
+
+class GuardedServer : public httplib::Server {
+ public:
+  struct Limits {
+    std::chrono::milliseconds request_timeout{10000};
+    size_t per_client = 8, workers = 8, queue = 64;
+  };
+
+  explicit GuardedServer(const Limits& l) : lim_(l) {
+    new_task_queue = [this] {
+      pool_ = std::make_unique<WorkerPool>(lim_.workers, lim_.queue);
+      return new AdmissionQueue([this] { close_all(); });
+    };
+  }
+
+  uint64_t refused(RefuseReason r) const { return refused_[r].load(); }
+
+  // Before stop(): connections being served or waiting end at once.
+  void begin_stop() {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    for (int fd : active_) ::shutdown(fd, SHUT_RDWR);
+  }
+
+ private:
+  // In the accepting thread (AdmissionQueue): the per-client cap and the
+  // queue's bound, then a worker serves it.
+  bool process_and_close_socket(socket_t sock) override {
+    sockaddr_in from{};
+    socklen_t len = sizeof from;
+    uint32_t ip = 0;
+    if (::getpeername(sock, reinterpret_cast<sockaddr*>(&from), &len) == 0 &&
+        from.sin_family == AF_INET) {
+      ip = ntohl(from.sin_addr.s_addr);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      size_t& n = per_ip_[ip];
+      if (stopping_ || n >= lim_.per_client) {
+        if (n == 0) per_ip_.erase(ip);
+        if (!stopping_) {
+          refuse(sock, ip, kPerClient, 503,
+                 "too many connections from " + who(ip) + ": " + std::to_string(lim_.per_client) +
+                     " already open (control.max-connections-per-client)");
+        } else {
+          ::close(sock);
+        }
+        return false;
+      }
+      ++n;
+      active_.insert(sock);
+    }
+    if (!pool_->submit([this, sock, ip] { serve(sock, ip); })) {
+      release(sock, ip);
+      refuse(sock, ip, kQueueFull, 503,
+             "busy: " + std::to_string(lim_.workers) + " workers serving and " +
+                 std::to_string(lim_.queue) +
+                 " connections waiting (control.workers, control.queue)");
+      return false;
+    }
+    return true;
+  }
+
+  void serve(int sock, uint32_t ip) {
+    if (!is_stopping()) {
+      DeadlineStream strm(sock, Clock::now() + lim_.request_timeout, lim_.request_timeout);
+      tl_stream = &strm;
+      bool closed = false;
+      process_request(strm, /*close_connection=*/true, closed, nullptr);
+      tl_stream = nullptr;
+      if (strm.deadline_hit()) {
+        if (!strm.wrote()) {
+          // Not even the request line came in time: httplib wrote nothing.
+          const std::string r = refusal(408, deadline_message());
+          [[maybe_unused]] ssize_t w =
+              ::send(sock, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        count(ip, kDeadline);
+      }
+    }
+    release(sock, ip);
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+  }
+
+ public:
+  std::string deadline_message() const {
+    return "request not complete within " + std::to_string(lim_.request_timeout.count() / 1000) +
+           " s (control.request-timeout)";
+  }
+
+ private:
+  bool is_stopping() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stopping_;
+  }
+
+  void release(int sock, uint32_t ip) {
+    std::lock_guard<std::mutex> lock(mu_);
+    active_.erase(sock);
+    auto it = per_ip_.find(ip);
+    if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+  }
+
+  void refuse(int sock, uint32_t ip, RefuseReason why, int status, const std::string& msg) {
+    const std::string r = refusal(status, msg);
+    [[maybe_unused]] ssize_t w = ::send(sock, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::shutdown(sock, SHUT_WR);
+    // What the client already sent is discarded first (up to 64 KiB, without
+    // waiting): closing with unread bytes would reset the connection, and
+    // the client could lose the answer.
+    char sink[4096];
+    for (int i = 0; i < 16 && ::recv(sock, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
+    }
+    count(ip, why);  // before the close: counted by the time the client sees it
+    ::close(sock);
+  }
+
+  void count(uint32_t ip, RefuseReason why) {
+    const uint64_t n = refused_[why].fetch_add(1) + 1;
+    // Logged at the 1st, 2nd, 4th, 8th... of a reason: a flood cannot flood the log.
+    logf((n & (n - 1)) == 0 ? LogLevel::warn : LogLevel::debug,
+         "api: closed a connection from %s unserved (%s; %llu so far)", who(ip).c_str(),
+         kReasonName[why], static_cast<unsigned long long>(n));
+  }
+
+  void close_all() {
+    begin_stop();
+    if (pool_) pool_->shutdown();
+  }
+
+  const Limits lim_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::mutex mu_;
+  std::unordered_map<uint32_t, size_t> per_ip_;  // connections served or queued, by client IP
+  std::set<int> active_;
+  bool stopping_ = false;
+  std::array<std::atomic<uint64_t>, kReasons> refused_{};
+};
+
+ApiServer::ApiServer(Daemon& d) : d_(d) {
+  GuardedServer::Limits l;
+  const DaemonConfig& c = d.config();
+  l.request_timeout =
+      std::chrono::milliseconds(std::max<int64_t>(1, c.api_request_timeout.ns() / 1000000));
+  l.per_client = c.api_max_per_client;
+  l.workers = c.api_workers;
+  l.queue = c.api_queue;
+  srv_ = std::make_unique<GuardedServer>(l);
+}
 
 ApiServer::~ApiServer() { stop(); }
 
 ApiCounters ApiServer::counters() const {
-  return ApiCounters{requests_.load(), unauthorized_.load(), bad_requests_.load(),
-                     forbidden_.load()};
+  ApiCounters c{requests_.load(), unauthorized_.load(), bad_requests_.load(), forbidden_.load()};
+  c.refused_deadline = srv_->refused(kDeadline);
+  c.refused_per_client = srv_->refused(kPerClient);
+  c.refused_queue_full = srv_->refused(kQueueFull);
+  return c;
 }
 
 namespace {
@@ -265,6 +661,7 @@ std::string ApiServer::start(Addr listen) {
   // bytes behind that would be taken for the next request.
   srv_->set_keep_alive_max_count(1);
   srv_->set_payload_max_length(kMaxRequestBody);
+  // Per read and write (DeadlineStream adds the whole-request deadline).
   srv_->set_read_timeout(5, 0);
   srv_->set_write_timeout(5, 0);
   // Every request httplib could parse: counted, the token checked (before
@@ -289,8 +686,11 @@ std::string ApiServer::start(Addr listen) {
                                                                       httplib::Response& res) {
     if (!tl_counted) requests_.fetch_add(1);
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Handled;  // ours
-    if (res.status == 400 && !tl_counted && !known_method(req.method) && req.method != "TRACE" &&
-        req.method != "CONNECT" && method_token(req.method) && req.version.rfind("HTTP/", 0) == 0) {
+    if (deadline_hit()) {
+      error(res, 408, srv_->deadline_message());
+    } else if (res.status == 400 && !tl_counted && !known_method(req.method) &&
+               req.method != "TRACE" && req.method != "CONNECT" && method_token(req.method) &&
+               req.version.rfind("HTTP/", 0) == 0) {
       res.status = 405;
       res.set_header("Allow", kAllowed);
       error(res, 405, "method " + shown(req.method) + " not supported; allowed: " + kAllowed);
@@ -316,10 +716,14 @@ std::string ApiServer::start(Addr listen) {
         SRDX_LOG_ERROR("api: %s", what.c_str());
         error(res, 500, what);
       });
-  const std::string host = format_ip(listen.ip);
-  if (!srv_->bind_to_port(host, listen.port)) {
-    return "--control.listen: cannot listen on " + format_addr(listen) +
-           " (address in use or not local?)";
+  if (const std::string& path = d_.config().control_unix; !path.empty()) {
+    if (std::string err = bind_unix(path); !err.empty()) return "--control.listen: " + err;
+  } else {
+    const std::string host = format_ip(listen.ip);
+    if (!srv_->bind_to_port(host, listen.port)) {
+      return "--control.listen: cannot listen on " + format_addr(listen) +
+             " (address in use or not local?)";
+    }
   }
   thread_ = std::thread([this] { srv_->listen_after_bind(); });
   return {};
@@ -327,9 +731,43 @@ std::string ApiServer::start(Addr listen) {
 
 void ApiServer::stop() {
   if (thread_.joinable()) {
+    srv_->begin_stop();
     srv_->stop();
     thread_.join();
   }
+  if (!unix_path_.empty()) {
+    ::unlink(unix_path_.c_str());
+    unix_path_.clear();
+  }
+}
+
+std::string ApiServer::bind_unix(const std::string& path) {
+  // A socket left by a srdxd that died is removed; one that still answers
+  // belongs to a running srdxd; anything else there is not ours to remove.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return "unix:" + path + " exists and is not a socket";
+    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, path.data(), path.size());
+    const bool live =
+        probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    if (probe >= 0) ::close(probe);
+    if (live) return "unix:" + path + " is in use (another srdxd?)";
+    ::unlink(path.c_str());
+  }
+  srv_->set_address_family(AF_UNIX);
+  // The socket is made 0660 before anyone can connect: umask at bind time.
+  const mode_t old = ::umask(0117);
+  const bool ok = srv_->bind_to_port(path, 80);
+  ::umask(old);
+  if (!ok) {
+    return "cannot listen on unix:" + path + ": " + std::strerror(errno) +
+           " (does its directory exist?)";
+  }
+  unix_path_ = path;
+  return {};
 }
 
 bool ApiServer::authorized(const httplib::Request& req, httplib::Response& res) {
@@ -383,6 +821,8 @@ void ApiServer::handle_body(const httplib::Request& req, httplib::Response& res,
   }
   if (too_large || res.status == 413) {
     error(res, 413, "request body too large; accepted: up to 64 KiB");
+  } else if (!ok && deadline_hit()) {
+    error(res, 408, srv_->deadline_message());
   } else if (!ok) {
     error(res, 400, "could not read the request body");
   } else if (!body.empty() || req.is_multipart_form_data()) {
@@ -490,7 +930,7 @@ void ApiServer::route(const httplib::Request& req, const std::string& body,
                   {"recv_memory_bytes", d_.config().limits.recv_memory_bytes},
                   {"idle_timeout_s", d_.config().limits.idle_timeout.sec()}}},
                 {"buffered_messages", s.buffered_messages}}},
-              {"ports", ports_json(d_.config(), s)},
+              {"ports", ports_json(d_.config(), s, d_.tcp_echo())},
               {"probes_running", d_.probes().running()},
               {"replication",
                {{"dr_root", d_.config().replication.dr_root},

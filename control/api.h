@@ -17,6 +17,17 @@
 // (a body that is not application/json), 429 (more than control.max-probes
 // probes running; Retry-After: 1) or 503. The token is checked before the
 // method and before any body is read. One request per connection.
+//
+// Slow and greedy clients (slowloris): a connection must deliver its whole
+// request within control.request-timeout of a worker taking it, however it
+// trickles, else 408 and closed; one client IP holds at most
+// control.max-connections-per-client connections (served or waiting) and
+// control.workers threads serve with at most control.queue connections
+// waiting: one more is answered 503 at once by the accepting thread. Each
+// is counted (srdx_api_connections_refused_total{reason}).
+//
+// control.listen = unix:PATH serves on a unix socket (mode 0660) instead:
+// local control only, its clients sharing the per-client cap.
 #pragma once
 
 #include <atomic>
@@ -38,6 +49,7 @@ struct Response;
 namespace srdx::ctl {
 
 class Daemon;
+class GuardedServer;
 
 // The JSON of GET /v1/counters, /v1/peers/{name} and /v1/peers/{name}/paths.
 // DPDK telemetry (telemetry.cc) answers from the same documents.
@@ -62,10 +74,13 @@ class ApiServer {
                    const httplib::ContentReader& reader);
   void dispatch(const httplib::Request& req, const std::string& body, httplib::Response& res);
   void route(const httplib::Request& req, const std::string& body, httplib::Response& res);
+  // control.listen = unix:PATH. Empty on success.
+  std::string bind_unix(const std::string& path);
 
   Daemon& d_;
-  std::unique_ptr<httplib::Server> srv_;
+  std::unique_ptr<GuardedServer> srv_;
   std::thread thread_;
+  std::string unix_path_;  // removed at stop()
   std::atomic<uint64_t> requests_{0}, unauthorized_{0}, bad_requests_{0}, forbidden_{0};
 };
 

@@ -149,7 +149,9 @@ const std::vector<Opt>& options_table() {
        "on: hosts not in [peers] may connect (up to endpoint.max-peers); off: their packets "
        "are dropped (drops reason unknown_peer). Either way the srdx and TCP echo answer "
        "listed peers only. Read at start"},
-      {"control", "control.listen", "127.0.0.1:7480", "IP:PORT of the HTTP/JSON control API"},
+      {"control", "control.listen", "127.0.0.1:7480",
+       "IP:PORT of the HTTP/JSON control API, or unix:PATH (an absolute path: a unix socket, "
+       "mode 0660, for local control only)"},
       {"control", "control.token-file", nullptr,
        "file holding the API bearer token (every request); mode 600 or 640, owned by srdxd's "
        "user or root, no symlink, at least 16 characters (required; re-read on SIGHUP)"},
@@ -158,8 +160,23 @@ const std::vector<Opt>& options_table() {
        "or a dashboard; the same checks (optional; re-read on SIGHUP)"},
       {"control", "control.max-probes", "8",
        "API probes running at once (1..1024); one more gets 429 until one ends"},
+      {"control", "control.request-timeout", "10s",
+       "a connection must send its whole request (line, headers, body) within this long "
+       "of being accepted, however it trickles (1s..300s); else it is closed (408) and "
+       "counted"},
+      {"control", "control.max-connections-per-client", "8",
+       "connections one client IP may hold open or queued at once (1..1024); one more is "
+       "refused (503)"},
+      {"control", "control.workers", "8", "threads serving API requests (1..256)"},
+      {"control", "control.queue", "64",
+       "accepted connections waiting for a worker (0..4096); one more is refused (503)"},
       {"services", "services.tcp-echo", nullptr,
-       "IP:PORT of the TCP echo listener, or off (default: link.local's IP, port 7481)"},
+       "IP:PORT of the TCP echo listener, or off (default: link.local's IP, port 7481; "
+       "with a dpdk link that IP is not the kernel's: the echo is then off, and says so)"},
+      {"services", "services.tcp-echo-idle-timeout", "60s",
+       "a TCP echo connection idle this long is closed (1s..1h)"},
+      {"services", "services.tcp-echo-max-per-source", "8",
+       "TCP echo connections one peer IP may hold at once (1..256); more are reset"},
       {"log", "log.level", "info", "error, warn, info or debug"},
       {"daemon", "daemon.drain-timeout", "5s",
        "SIGTERM: how long to wait for in-flight messages before exiting"},
@@ -687,13 +704,33 @@ void parse_endpoint(const Values& v, DaemonConfig& c) {
 }
 
 void parse_rest(const Values& v, DaemonConfig& c, bool read_token) {
-  c.control_listen = parse_addr_or_fail("control.listen", v.get("control.listen"));
+  const std::string listen = v.get("control.listen");
+  if (listen.rfind("unix:", 0) == 0) {
+    c.control_unix = listen.substr(5);
+    // sockaddr_un's sun_path: 108 bytes with the NUL.
+    if (c.control_unix.empty() || c.control_unix[0] != '/' || c.control_unix.size() > 107 ||
+        c.control_unix.find('\0') != std::string::npos) {
+      fail("control.listen", quote(listen) +
+                                 " is no unix socket path; accepted: unix:/ABSOLUTE/PATH of at "
+                                 "most 107 bytes, e.g. unix:/run/srdx/api.sock");
+    }
+  } else {
+    c.control_listen = parse_addr_or_fail("control.listen", listen);
+  }
   if (!v.has("control.token-file")) {
     fail("control.token-file",
          "required: a file holding the API bearer token, readable by its owner only (chmod 600)");
   }
   c.max_probes =
       static_cast<uint32_t>(parse_uint("control.max-probes", v.get("control.max-probes"), 1, 1024));
+  c.api_request_timeout =
+      parse_duration_or_fail("control.request-timeout", v.get("control.request-timeout"),
+                             Duration::seconds(1), Duration::seconds(300));
+  c.api_max_per_client = static_cast<uint32_t>(parse_uint(
+      "control.max-connections-per-client", v.get("control.max-connections-per-client"), 1, 1024));
+  c.api_workers =
+      static_cast<uint32_t>(parse_uint("control.workers", v.get("control.workers"), 1, 256));
+  c.api_queue = static_cast<uint32_t>(parse_uint("control.queue", v.get("control.queue"), 0, 4096));
   c.token_file = v.get("control.token-file");
   if (c.token_file.empty()) fail("control.token-file", "empty; accepted: a file path");
   if (v.has("control.read-token-file")) {
@@ -727,10 +764,22 @@ void parse_rest(const Values& v, DaemonConfig& c, bool read_token) {
     c.tcp_echo = true;
     c.tcp_echo_addr = Addr{c.link.local.ip, kDefaultTcpEchoPort};
   }
-  if (c.tcp_echo && c.tcp_echo_addr == c.control_listen) {
+  if (c.tcp_echo && c.control_unix.empty() && c.tcp_echo_addr == c.control_listen) {
     fail("services.tcp-echo", "is control.listen's address " + format_addr(c.control_listen) +
                                   "; accepted: another IP:PORT, or off");
   }
+  if (c.tcp_echo && c.control_unix.empty()) {
+    if (std::string err = listener_conflict("control.listen", c.control_listen, "services.tcp-echo",
+                                            c.tcp_echo_addr);
+        !err.empty()) {
+      fail("services.tcp-echo", err);
+    }
+  }
+  c.tcp_echo_idle_timeout = parse_duration_or_fail("services.tcp-echo-idle-timeout",
+                                                   v.get("services.tcp-echo-idle-timeout"),
+                                                   Duration::seconds(1), Duration::seconds(3600));
+  c.tcp_echo_max_per_source = static_cast<uint32_t>(parse_uint(
+      "services.tcp-echo-max-per-source", v.get("services.tcp-echo-max-per-source"), 1, 256));
   const std::string level = v.get("log.level");
   if (!parse_log_level(level, c.log_level)) {
     fail("log.level", quote(level) + " is not a log level; accepted: error, warn, info, debug");
@@ -924,6 +973,23 @@ std::string format_addr(Addr a) { return format_ip(a.ip) + ":" + std::to_string(
 
 std::string parse_addr(std::string_view text, Addr& out) { return sim::parse_addr(text, out); }
 
+std::string control_listen_text(const DaemonConfig& c) {
+  return c.control_unix.empty() ? format_addr(c.control_listen) : "unix:" + c.control_unix;
+}
+
+std::string listener_conflict(const char* option_a, Addr a, const char* option_b, Addr b) {
+  if (a.port != b.port) return {};
+  if (a.ip != b.ip && a.ip != 0 && b.ip != 0) return {};
+  std::string why =
+      a.ip == b.ip ? "the same address"
+      : a.ip == 0
+          ? std::string(option_a) + " takes port " + std::to_string(a.port) + " on every address"
+          : std::string(option_b) + " takes port " + std::to_string(b.port) + " on every address";
+  return std::string(option_a) + " " + format_addr(a) + " and " + option_b + " " + format_addr(b) +
+         " conflict (" + why + "): both are TCP listeners and only one can bind; accepted: " +
+         "another port for one of them, or services.tcp-echo = off";
+}
+
 std::string parse_peer(std::string_view text, PeerConfig& out) {
   const std::string t(text);
   const std::string accepted =
@@ -1034,11 +1100,50 @@ std::string help_text() {
   return out.str();
 }
 
+// Boost.Program_options builds its error messages by replacing placeholders
+// such as %canonical_option% with the option's name until none is left: a
+// name that itself contains one never ends (found by fuzz/config_fuzz.cc).
+// No option has a '%' in its name, so such a name is refused before Boost
+// sees it.
+constexpr const char* kPercentInName =
+    ": '%' in a section or option name; accepted: letters, digits, '-', '_' and '.'";
+
+// The config file's text, at most 1 MiB; empty on success, else why. Every
+// [section] and option name is checked for '%' (kPercentInName).
+std::string read_config_text(std::istream& in, std::string& text) {
+  constexpr size_t kMax = 1 << 20;
+  text.clear();
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    text += line;
+    text += '\n';
+    if (text.size() > kMax) return "larger than 1 MiB; accepted: a config file up to 1 MiB";
+    std::string_view l(line);
+    l = l.substr(0, l.find('#'));
+    const std::string_view name = !l.empty() &&
+                                          l.find_first_not_of(" \t") != std::string_view::npos &&
+                                          l[l.find_first_not_of(" \t")] == '['
+                                      ? l
+                                      : l.substr(0, l.find('='));
+    if (name.find('%') != std::string_view::npos) {
+      return "line " + std::to_string(n) + kPercentInName;
+    }
+  }
+  return {};
+}
+
 ParseResult parse_config(const std::vector<std::string>& args, DaemonConfig& out, bool read_token) {
   const Descriptions d;
   ParseResult r;
   po::variables_map vm;
   try {
+    for (const std::string& a : args) {
+      if (a.size() > 1 && a[0] == '-' && a.substr(0, a.find('=')).find('%') != std::string::npos) {
+        throw Invalid{"command line: " + quote(a.substr(0, a.find('='))) + kPercentInName};
+      }
+    }
     try {
       po::store(po::command_line_parser(args).options(d.all).run(), vm);
     } catch (const po::error& e) {
@@ -1071,9 +1176,14 @@ ParseResult parse_config(const std::vector<std::string>& args, DaemonConfig& out
         throw Invalid{"--config: " + c.config_file + ": cannot open (" + std::strerror(errno) +
                       ")" + accepted};
       }
+      std::string text;
+      if (std::string err = read_config_text(in, text); !err.empty()) {
+        throw Invalid{"config file " + c.config_file + ": " + err};
+      }
+      std::istringstream text_in(text);
       po::parsed_options from_file(&d.file_opts);
       try {
-        from_file = po::parse_config_file(in, d.file_opts, false);
+        from_file = po::parse_config_file(text_in, d.file_opts, false);
       } catch (const po::error& e) {
         throw Invalid{"config file " + c.config_file + ": " + e.what()};
       }

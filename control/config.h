@@ -128,6 +128,9 @@ struct DaemonConfig {
   // keys.private-key-file; the key itself goes to ep.static_key.
   std::string private_key_file;
   Addr control_listen{0x7f000001, kDefaultControlPort};
+  // control.listen = unix:PATH: the API on a unix socket (mode 0660) instead;
+  // control_listen is then unused.
+  std::string control_unix;
   std::string token_file;
   std::string token;  // read from token_file: every request (the write scope)
   // control.read-token-file (optional): a second token for GET and HEAD
@@ -135,8 +138,23 @@ struct DaemonConfig {
   std::string read_token_file;
   std::string read_token;
   uint32_t max_probes = 8;  // API probes running at once (each has a thread)
+  // The control API against slow and greedy clients (control/api.cc): a
+  // connection must deliver its whole request (line, headers, body) within
+  // request_timeout of being accepted; one client IP holds at most
+  // max_connections_per_client connections (served or queued); `workers`
+  // threads serve requests and at most `queue` accepted connections wait
+  // for one. What is refused is answered 503 and counted
+  // (srdx_api_connections_refused_total{reason}).
+  Duration api_request_timeout = Duration::seconds(10);
+  uint32_t api_max_per_client = 8;
+  uint32_t api_workers = 8;
+  uint32_t api_queue = 64;
   bool tcp_echo = true;
   Addr tcp_echo_addr;  // default: the link's local IP, port 7481
+  // A TCP echo connection that sends nothing for this long is closed; one
+  // source IP holds at most this many connections (more are reset, counted).
+  Duration tcp_echo_idle_timeout = Duration::seconds(60);
+  uint32_t tcp_echo_max_per_source = 8;
   LogLevel log_level = LogLevel::info;
   Duration drain_timeout = Duration::seconds(5);
   Duration probe_every = Duration::zero();  // 0: no periodic probing
@@ -181,6 +199,15 @@ std::string read_token_file(const std::string& path, std::string& token);
 // The appliance's X25519 private key (loop/secret_file.h), the messages
 // saying how to make one with srdxctl.
 std::string read_appliance_key_file(const std::string& path, PrivateKey& key);
+
+// Whether two TCP listeners cannot both bind: the same port, and the same IP
+// or either on 0.0.0.0 (the wildcard takes the port on every address, so a
+// later bind of any one address fails, and the reverse). Empty when they
+// can; else why, naming both options.
+std::string listener_conflict(const char* option_a, Addr a, const char* option_b, Addr b);
+
+// control.listen as given: "IP:PORT" or "unix:PATH".
+std::string control_listen_text(const DaemonConfig& c);
 
 // "IP:PORT" (IPv4). Empty on success.
 std::string parse_addr(std::string_view text, Addr& out);

@@ -232,6 +232,8 @@ void Daemon::refresh_snapshot(Time now) {
   s.tcp_echo_connections = tcp_echo_.connections();
   s.tcp_echo_bytes = tcp_echo_.bytes();
   s.tcp_echo_refused = tcp_echo_.refused();
+  s.tcp_echo_idle_closed = tcp_echo_.idle_closed();
+  s.tcp_echo_over_cap = tcp_echo_.over_cap();
   s.other_flow_dropped = other_flow_;
   s.peers.reserve(peers_.size());
   for (const PeerConfig& pc : peers_) {
@@ -710,7 +712,11 @@ int Daemon::run() {
       cfg_.link.local.ip);
 
   if (cfg_.tcp_echo) {
-    if (std::string err = tcp_echo_.start(cfg_.tcp_echo_addr); !err.empty()) {
+    TcpEchoServer::Options eo;
+    eo.idle_timeout = cfg_.tcp_echo_idle_timeout;
+    eo.max_per_source = cfg_.tcp_echo_max_per_source;
+    eo.dpdk_link = cfg_.link.kind == "dpdk";
+    if (std::string err = tcp_echo_.start(cfg_.tcp_echo_addr, eo); !err.empty()) {
       SRDX_LOG_ERROR("%s", err.c_str());
       return 1;
     }
@@ -741,7 +747,7 @@ int Daemon::run() {
       engine_ ? format_addr(engine_->link().local()).c_str() : carrier_->local_name().c_str(),
       cfg_.peers.size(),
       cfg_.ep.accept_unknown_peers ? "others accepted: peers.accept-unknown" : "no others",
-      format_addr(cfg_.control_listen).c_str(),
+      control_listen_text(cfg_).c_str(),
       cfg_.tcp_echo ? format_addr(cfg_.tcp_echo_addr).c_str() : "off", kEchoFlow);
 
   int exit_code = 0;

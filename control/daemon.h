@@ -57,6 +57,7 @@ class Daemon {
   // (the snapshot's counters are then that old). /v1/status, /metrics.
   Duration heartbeat_age() const;
   const DaemonConfig& config() const { return cfg_; }
+  const TcpEchoServer& tcp_echo() const { return tcp_echo_; }
   // The API's tokens (config().token and read_token at start; a SIGHUP
   // re-reads their files): any thread.
   struct Tokens {

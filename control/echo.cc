@@ -9,12 +9,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <vector>
 
 #include "config.h"
 #include "log.h"
+#include "sim/units.h"
 
 namespace srdx::ctl {
 
@@ -28,12 +31,15 @@ struct Conn {
   uint16_t port = 0;
   std::vector<uint8_t> pending;  // read but not yet written back
   size_t off = 0;
+  std::chrono::steady_clock::time_point last;  // accepted, or last read from
 };
 }  // namespace
 
 TcpEchoServer::~TcpEchoServer() { stop(); }
 
-std::string TcpEchoServer::start(Addr addr) {
+std::string TcpEchoServer::start(Addr addr, const Options& opt) {
+  opt_ = opt;
+  unavailable_.clear();
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::string("socket: ") + std::strerror(errno);
   const int one = 1;
@@ -43,9 +49,23 @@ std::string TcpEchoServer::start(Addr addr) {
   sa.sin_port = htons(addr.port);
   sa.sin_addr.s_addr = htonl(addr.ip);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 64) != 0) {
-    const std::string e = std::strerror(errno);
+    const int err = errno;
     ::close(fd);
-    return "--services.tcp-echo: cannot listen on " + format_addr(addr) + ": " + e;
+    const std::string why = "cannot listen on " + format_addr(addr) + ": " + std::strerror(err);
+    if (opt.dpdk_link && err == EADDRNOTAVAIL) {
+      // Said once; the daemon runs on without it (a restart would not help).
+      unavailable_ = why +
+                     " (with link.kind = dpdk the link's IP belongs to DPDK, not to the kernel; "
+                     "set services.tcp-echo to one of the host's kernel addresses, or off)";
+      SRDX_LOG_WARN("tcp echo: off: %s", unavailable_.c_str());
+      return {};
+    }
+    return "--services.tcp-echo: " + why;
+  }
+  sockaddr_in bound{};
+  socklen_t blen = sizeof bound;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen) == 0) {
+    port_ = ntohs(bound.sin_port);
   }
   listen_fd_ = fd;
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -75,13 +95,26 @@ void TcpEchoServer::refuse(int fd, uint32_t ip, uint16_t port, const char* what)
   // A reset, not a FIN: the client learns at once that it is not answered.
   const linger lg{1, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  const uint64_t n = refused_.fetch_add(1) + 1;  // counted before the client can see it
   ::close(fd);
-  const uint64_t n = refused_.fetch_add(1) + 1;
   // Logged at the 1st, 2nd, 4th, 8th... refusal: a scan cannot flood the log.
   const bool log = (n & (n - 1)) == 0;
   logf(log ? LogLevel::info : LogLevel::debug,
        "tcp echo: %s %s (not the IP of a configured peer; %llu refused so far)", what,
        format_addr(Addr{ip, port}).c_str(), static_cast<unsigned long long>(n));
+}
+
+void TcpEchoServer::reset_over_cap(int fd, uint32_t ip, uint16_t port) {
+  const linger lg{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  const uint64_t n = over_cap_.fetch_add(1) + 1;
+  ::close(fd);
+  const bool log = (n & (n - 1)) == 0;
+  logf(log ? LogLevel::info : LogLevel::debug,
+       "tcp echo: reset a connection from %s (%zu already open from that IP: "
+       "services.tcp-echo-max-per-source; %llu so far)",
+       format_addr(Addr{ip, port}).c_str(), opt_.max_per_source,
+       static_cast<unsigned long long>(n));
 }
 
 void TcpEchoServer::stop() {
@@ -101,6 +134,7 @@ void TcpEchoServer::run() {
   std::vector<pollfd> pfds;
   std::vector<uint8_t> buf(kBuf);
   uint64_t gen_seen = 0;
+  const auto idle = std::chrono::nanoseconds(opt_.idle_timeout.ns());
   for (;;) {
     pfds.clear();
     pfds.push_back({wake_fd_, POLLIN, 0});
@@ -111,7 +145,15 @@ void TcpEchoServer::run() {
       const short ev = c.pending.empty() ? POLLIN : POLLOUT;
       pfds.push_back({c.fd, ev, 0});
     }
-    if (::poll(pfds.data(), pfds.size(), -1) < 0) {
+    // Wake for the connection that goes idle first.
+    int wait_ms = -1;
+    const auto now0 = std::chrono::steady_clock::now();
+    for (const Conn& c : conns) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(c.last + idle - now0).count();
+      const int l = static_cast<int>(std::clamp<int64_t>(left, 0, 60000));
+      wait_ms = wait_ms < 0 ? l : std::min(wait_ms, l);
+    }
+    if (::poll(pfds.data(), pfds.size(), wait_ms) < 0) {
       if (errno == EINTR) continue;
       SRDX_LOG_ERROR("tcp echo: poll: %s", std::strerror(errno));
       break;
@@ -146,6 +188,7 @@ void TcpEchoServer::run() {
         }
         if (n < 0) continue;
         bytes_.fetch_add(static_cast<uint64_t>(n));
+        c.last = std::chrono::steady_clock::now();
         c.pending.assign(buf.begin(), buf.begin() + n);
         c.off = 0;
       }
@@ -165,7 +208,17 @@ void TcpEchoServer::run() {
         c.off = 0;
       }
     }
+    const auto now = std::chrono::steady_clock::now();
     for (size_t i = conns.size(); i-- > 0;) {
+      if (!dead[i] && now - conns[i].last >= idle) {
+        dead[i] = true;
+        const uint64_t n = idle_closed_.fetch_add(1) + 1;
+        logf((n & (n - 1)) == 0 ? LogLevel::info : LogLevel::debug,
+             "tcp echo: closed a connection from %s idle for %s "
+             "(services.tcp-echo-idle-timeout; %llu so far)",
+             format_addr(Addr{conns[i].ip, conns[i].port}).c_str(),
+             sim::format_duration(opt_.idle_timeout).c_str(), static_cast<unsigned long long>(n));
+      }
       if (dead[i]) {
         ::close(conns[i].fd);
         conns.erase(conns.begin() + static_cast<std::ptrdiff_t>(i));
@@ -183,9 +236,16 @@ void TcpEchoServer::run() {
           refuse(cfd, ip, ntohs(from.sin_port), "refused a connection from");
           continue;
         }
+        const size_t from_ip = static_cast<size_t>(
+            std::count_if(conns.begin(), conns.end(), [&](const Conn& c) { return c.ip == ip; }));
+        if (from_ip >= opt_.max_per_source) {
+          reset_over_cap(cfd, ip, ntohs(from.sin_port));
+          continue;
+        }
         const int one = 1;
         ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        conns.push_back(Conn{cfd, ip, ntohs(from.sin_port), {}, 0});
+        conns.push_back(
+            Conn{cfd, ip, ntohs(from.sin_port), {}, 0, std::chrono::steady_clock::now()});
         connections_.fetch_add(1);
         if (conns.size() >= kMaxConnections) break;
       }

@@ -272,6 +272,12 @@ std::string render_prometheus(const MetricsInput& in) {
   w.sample("srdx_tcp_echo_connections_total", "", num(s.tcp_echo_connections));
   w.family("srdx_tcp_echo_bytes_total", "counter", "Bytes the TCP echo wrote back");
   w.sample("srdx_tcp_echo_bytes_total", "", num(s.tcp_echo_bytes));
+  w.family("srdx_tcp_echo_closed_total", "counter",
+           "TCP echo connections the echo ended: idle (services.tcp-echo-idle-timeout), "
+           "per_source_cap (reset: services.tcp-echo-max-per-source)");
+  w.sample("srdx_tcp_echo_closed_total", label("reason", "idle"), num(s.tcp_echo_idle_closed));
+  w.sample("srdx_tcp_echo_closed_total", label("reason", "per_source_cap"),
+           num(s.tcp_echo_over_cap));
   w.family("srdx_unserved_messages_total", "counter",
            "Messages on flows no application serves (dropped)");
   w.sample("srdx_unserved_messages_total", "", num(s.other_flow_dropped));
@@ -513,6 +519,16 @@ std::string render_prometheus(const MetricsInput& in) {
   w.sample("srdx_api_forbidden_total", "", num(in.api.forbidden));
   w.family("srdx_api_bad_requests_total", "counter", "Control API requests answered with 4xx");
   w.sample("srdx_api_bad_requests_total", "", num(in.api.bad_requests));
+  w.family("srdx_api_connections_refused_total", "counter",
+           "Control API connections closed unserved: deadline (the whole request not in within "
+           "control.request-timeout), per_client (control.max-connections-per-client), "
+           "queue_full (control.queue)");
+  w.sample("srdx_api_connections_refused_total", label("reason", "deadline"),
+           num(in.api.refused_deadline));
+  w.sample("srdx_api_connections_refused_total", label("reason", "per_client"),
+           num(in.api.refused_per_client));
+  w.sample("srdx_api_connections_refused_total", label("reason", "queue_full"),
+           num(in.api.refused_queue_full));
   return std::move(w.str());
 }
 

@@ -367,10 +367,12 @@ bool SrdxPinger::on_message(const Event& ev, Time now) {
     if (it == queues_.end()) continue;
     Peer& p = it->second;
     if (!p.in_flight || p.batches.empty()) continue;
-    if (ev.data.size() != p.payload.size()) continue;
-    if (ev.data.size() >= 16 && std::memcmp(ev.data.data(), p.payload.data(),
-                                            std::min<size_t>(16, p.payload.size())) != 0) {
-      continue;  // an answer to an earlier ping, or to the other lane's
+    // The whole echo, byte for byte: the magic, the sequence number and
+    // every byte after them (a reply whose first bytes match but whose tail
+    // was altered or truncated is no answer).
+    if (ev.data.size() != p.payload.size() ||
+        std::memcmp(ev.data.data(), p.payload.data(), p.payload.size()) != 0) {
+      continue;  // an answer to an earlier ping, or to the other lane's, or damaged
     }
     SrdxBatch& b = *p.batches.front();
     const int64_t rtt = (now - p.sent).ns();

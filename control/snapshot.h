@@ -80,11 +80,19 @@ struct Snapshot {
   uint64_t tcp_echo_refused = 0;    // TCP echo: connections reset (not a configured peer's IP)
   uint64_t other_flow_dropped = 0;  // messages on flows no application serves
   std::vector<PeerSnapshot> peers;  // configured peers, in config order
+
+  // TCP echo: connections closed after services.tcp-echo-idle-timeout, and
+  // reset because their IP had services.tcp-echo-max-per-source open.
+  uint64_t tcp_echo_idle_closed = 0, tcp_echo_over_cap = 0;
 };
 
 struct ApiCounters {
   uint64_t requests = 0, unauthorized = 0, bad_requests = 0;
   uint64_t forbidden = 0;  // a read-only token on a POST or DELETE (403)
+  // Connections closed unserved (control/api.cc): the whole request not in
+  // within control.request-timeout (408), over
+  // control.max-connections-per-client, the worker queue full (503).
+  uint64_t refused_deadline = 0, refused_per_client = 0, refused_queue_full = 0;
 };
 
 // Every EndpointStats counter by name (X(name)), drops aside; LinkStats and

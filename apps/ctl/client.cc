@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -19,6 +20,7 @@ namespace srdx::cli {
 using nlohmann::json;
 
 std::string Endpoint::text() const {
+  if (!unix_path.empty()) return "unix:" + unix_path;
   const bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
@@ -26,6 +28,11 @@ std::string Endpoint::text() const {
 std::optional<Endpoint> parse_endpoint(const std::string& text) {
   Endpoint ep;
   std::string port;
+  if (text.rfind("unix:", 0) == 0) {
+    ep.unix_path = text.substr(5);
+    if (ep.unix_path.empty() || ep.unix_path.size() > 107) return std::nullopt;
+    return ep;
+  }
   if (!text.empty() && text.front() == '[') {
     const size_t close = text.find(']');
     if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
@@ -70,6 +77,18 @@ std::string lowercase(std::string s) {
 // cpp-httplib says only "Connection" when connect() fails; connect once more
 // ourselves to name the reason (refused, no route, timed out).
 std::string connect_failure(const Endpoint& ep) {
+  if (!ep.unix_path.empty()) {
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return lowercase(std::strerror(errno));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, ep.unix_path.data(), ep.unix_path.size());
+    const int rc = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    const int err = errno;
+    close(fd);
+    return rc == 0 ? "connection failed (it accepts now: try again)"
+                   : lowercase(std::strerror(err));
+  }
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* list = nullptr;
@@ -153,7 +172,10 @@ Reply finish(const Endpoint& ep, const httplib::Result& res, const std::string& 
 
 ApiClient::ApiClient(Endpoint endpoint, const std::string& token)
     : endpoint_(std::move(endpoint)),
-      http_(std::make_unique<httplib::Client>(endpoint_.host, endpoint_.port)) {
+      http_(endpoint_.unix_path.empty()
+                ? std::make_unique<httplib::Client>(endpoint_.host, endpoint_.port)
+                : std::make_unique<httplib::Client>(endpoint_.unix_path, 80)) {
+  if (!endpoint_.unix_path.empty()) http_->set_address_family(AF_UNIX);
   http_->set_connection_timeout(kConnectTimeoutS, 0);
   http_->set_read_timeout(kReadTimeoutS, 0);
   http_->set_write_timeout(kReadTimeoutS, 0);

@@ -34,10 +34,12 @@ struct CtlError {
 struct Endpoint {
   std::string host;
   int port = 0;
+  std::string unix_path;  // unix:PATH (host and port unused)
   std::string text() const;
 };
 
-// HOST:PORT or [IPv6]:PORT; nullopt when malformed.
+// HOST:PORT, [IPv6]:PORT or unix:PATH (srdxd's control.listen = unix:PATH);
+// nullopt when malformed.
 std::optional<Endpoint> parse_endpoint(const std::string& text);
 
 // The bearer token: the file's first line without surrounding blanks.

@@ -120,9 +120,10 @@ Exit status:
 po::options_description global_options(bool with_version = true) {
   po::options_description d("Global options");
   d.add_options()("api", po::value<std::string>()->value_name("HOST:PORT"),
-                  "srdxd's control API (default 127.0.0.1:7480, env SRDXCTL_API)")(
-      "token-file", po::value<std::string>()->value_name("FILE"),
-      "bearer token file (default " SRDX_SYSCONFDIR "/srdx/token, env SRDXCTL_TOKEN_FILE)")(
+                  "srdxd's control API, HOST:PORT or unix:PATH (default 127.0.0.1:7480, env "
+                  "SRDXCTL_API)")("token-file", po::value<std::string>()->value_name("FILE"),
+                                  "bearer token file (default " SRDX_SYSCONFDIR
+                                  "/srdx/token, env SRDXCTL_TOKEN_FILE)")(
       "json", po::bool_switch(), "print the daemon's JSON instead of a table")(
       "help,h", po::bool_switch(), "this help");
   if (with_version) d.add_options()("version", po::bool_switch(), "srdxctl's version");
@@ -645,7 +646,7 @@ int run(int argc, char** argv) {
   const std::string api_text =
       vm.count("api") ? vm["api"].as<std::string>() : env_or("SRDXCTL_API", kDefaultApi);
   const auto endpoint = parse_endpoint(api_text);
-  if (!endpoint) usage_error("--api: '" + api_text + "' is not HOST:PORT");
+  if (!endpoint) usage_error("--api: '" + api_text + "' is not HOST:PORT or unix:PATH");
   const std::string token_file = vm.count("token-file")
                                      ? vm["token-file"].as<std::string>()
                                      : env_or("SRDXCTL_TOKEN_FILE", kDefaultTokenFile);

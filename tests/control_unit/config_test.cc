@@ -165,6 +165,127 @@ TEST_F(ConfigTest, MaxProbes) {
             "--control.max-probes: 'lots' is not a whole number; accepted 1..1024");
 }
 
+// Two TCP listeners on one port conflict when their IPs are equal or either
+// is 0.0.0.0: --check-config says so, naming both options.
+TEST_F(ConfigTest, ListenerConflicts) {
+  EXPECT_EQ(error({"--control.listen", "0.0.0.0:9000", "--services.tcp-echo", "127.0.0.1:9000"}),
+            "--services.tcp-echo: control.listen 0.0.0.0:9000 and services.tcp-echo "
+            "127.0.0.1:9000 conflict (control.listen takes port 9000 on every address): both are "
+            "TCP listeners and only one can bind; accepted: another port for one of them, or "
+            "services.tcp-echo = off");
+  EXPECT_EQ(error({"--control.listen", "127.0.0.1:9000", "--services.tcp-echo", "0.0.0.0:9000"}),
+            "--services.tcp-echo: control.listen 127.0.0.1:9000 and services.tcp-echo "
+            "0.0.0.0:9000 conflict (services.tcp-echo takes port 9000 on every address): both "
+            "are TCP listeners and only one can bind; accepted: another port for one of them, or "
+            "services.tcp-echo = off");
+  EXPECT_THAT(error({"--control.listen", "0.0.0.0:9000", "--services.tcp-echo", "0.0.0.0:9000"}),
+              HasSubstr("is control.listen's address 0.0.0.0:9000"));
+  // The default echo (link.local's IP, port 7481) against a wildcard control port 7481.
+  EXPECT_THAT(error({"--control.listen", "0.0.0.0:7481"}),
+              HasSubstr("control.listen 0.0.0.0:7481 and services.tcp-echo 127.0.0.1:7481 "
+                        "conflict"));
+  // No conflict: other IPs on one port, other ports, the echo off.
+  DaemonConfig c;
+  for (const std::vector<std::string>& ok :
+       {std::vector<std::string>{"--control.listen", "127.0.0.1:9000", "--services.tcp-echo",
+                                 "127.0.0.2:9000"},
+        std::vector<std::string>{"--control.listen", "0.0.0.0:9000", "--services.tcp-echo",
+                                 "127.0.0.1:9001"},
+        std::vector<std::string>{"--control.listen", "0.0.0.0:9000", "--services.tcp-echo",
+                                 "off"}}) {
+    EXPECT_EQ(parse_config(args(ok), c).outcome, ParseOutcome::run) << ok[1] << " " << ok[3];
+  }
+  // IPv6 (the any address [::] against an IPv4 one) cannot be configured at
+  // all: every listener is IPv4.
+  EXPECT_EQ(error({"--control.listen", "[::]:9000"}),
+            "--control.listen: '[::]:9000': '[::]' is not an IPv4 address; accepted: IP:PORT");
+  // The rule itself.
+  EXPECT_EQ(listener_conflict("a", Addr{0, 80}, "b", Addr{0x7f000001, 81}), "");
+  EXPECT_EQ(listener_conflict("a", Addr{0x7f000001, 80}, "b", Addr{0x7f000002, 80}), "");
+  EXPECT_NE(listener_conflict("a", Addr{0x7f000001, 80}, "b", Addr{0x7f000001, 80}), "");
+  EXPECT_NE(listener_conflict("a", Addr{0, 80}, "b", Addr{0x0a000001, 80}), "");
+  EXPECT_NE(listener_conflict("a", Addr{0x0a000001, 80}, "b", Addr{0, 80}), "");
+}
+
+// Found by fuzz/config_fuzz.cc: a section or option name holding one of
+// Boost.Program_options' message placeholders (%canonical_option%) made its
+// error message substitution loop for ever (srdxd --check-config hung).
+TEST_F(ConfigTest, PlaceholderInANameIsRefusedNotAHang) {
+  const std::string conf = dir_ + "/percent.conf";
+  write(conf, "[link]\nkind = udp\n[contro option '%canonical_option%'eers]\npeer = x\n", 0644);
+  DaemonConfig c;
+  ParseResult r = parse_config(args({"--config", conf}), c);
+  EXPECT_EQ(r.outcome, ParseOutcome::error);
+  EXPECT_EQ(r.message, "config file " + conf +
+                           ": line 3: '%' in a section or option name; accepted: letters, digits, "
+                           "'-', '_' and '.'");
+  write(conf, "[link]\nkind%option% = udp\n", 0644);
+  r = parse_config(args({"--config", conf}), c);
+  EXPECT_THAT(r.message, HasSubstr("line 2: '%' in a section or option name"));
+  // The same on the command line.
+  EXPECT_EQ(error({"--x%canonical_option%=1"}),
+            "command line: '--x%canonical_option%': '%' in a section or option name; accepted: "
+            "letters, digits, '-', '_' and '.'");
+  // A '%' in a value is just a value.
+  write(conf, "[link]\nkind = udp\n[telemetry]\nalarm-topic = alarms%value%\n", 0644);
+  EXPECT_EQ(parse_config(args({"--config", conf}), c).message.find("'%' in"), std::string::npos);
+}
+
+// control.listen = unix:PATH: the API on a unix socket; no TCP conflict then.
+TEST_F(ConfigTest, ControlOnAUnixSocket) {
+  DaemonConfig c;
+  ASSERT_EQ(parse_config(args({"--control.listen", "unix:/run/srdx/api.sock", "--services.tcp-echo",
+                               "0.0.0.0:7480"}),
+                         c)
+                .outcome,
+            ParseOutcome::run);
+  EXPECT_EQ(c.control_unix, "/run/srdx/api.sock");
+  EXPECT_EQ(control_listen_text(c), "unix:/run/srdx/api.sock");
+  ASSERT_EQ(parse_config(args(), c).outcome, ParseOutcome::run);
+  EXPECT_EQ(c.control_unix, "");
+  EXPECT_EQ(control_listen_text(c), "127.0.0.1:7480");
+  const std::string accepted =
+      " is no unix socket path; accepted: unix:/ABSOLUTE/PATH of at most 107 bytes, e.g. "
+      "unix:/run/srdx/api.sock";
+  EXPECT_EQ(error({"--control.listen", "unix:"}), "--control.listen: 'unix:'" + accepted);
+  EXPECT_EQ(error({"--control.listen", "unix:api.sock"}),
+            "--control.listen: 'unix:api.sock'" + accepted);
+  EXPECT_THAT(error({"--control.listen", "unix:/" + std::string(107, 'a')}), HasSubstr(accepted));
+}
+
+// The control API's and the TCP echo's limits against slow or greedy clients.
+TEST_F(ConfigTest, ListenerLimits) {
+  DaemonConfig c;
+  ASSERT_EQ(parse_config(args(), c).outcome, ParseOutcome::run);
+  EXPECT_EQ(c.api_request_timeout, Duration::seconds(10));
+  EXPECT_EQ(c.api_max_per_client, 8u);
+  EXPECT_EQ(c.api_workers, 8u);
+  EXPECT_EQ(c.api_queue, 64u);
+  EXPECT_EQ(c.tcp_echo_idle_timeout, Duration::seconds(60));
+  EXPECT_EQ(c.tcp_echo_max_per_source, 8u);
+  ASSERT_EQ(parse_config(args({"--control.request-timeout", "2s",
+                               "--control.max-connections-per-client", "3", "--control.workers",
+                               "4", "--control.queue", "0", "--services.tcp-echo-idle-timeout",
+                               "5s", "--services.tcp-echo-max-per-source", "2"}),
+                         c)
+                .outcome,
+            ParseOutcome::run);
+  EXPECT_EQ(c.api_request_timeout, Duration::seconds(2));
+  EXPECT_EQ(c.api_max_per_client, 3u);
+  EXPECT_EQ(c.api_workers, 4u);
+  EXPECT_EQ(c.api_queue, 0u);
+  EXPECT_EQ(c.tcp_echo_idle_timeout, Duration::seconds(5));
+  EXPECT_EQ(c.tcp_echo_max_per_source, 2u);
+  EXPECT_EQ(error({"--control.request-timeout", "100ms"}),
+            "--control.request-timeout: '100ms' is out of range; accepted 1.000 s to 300.000 s");
+  EXPECT_EQ(error({"--control.max-connections-per-client", "0"}),
+            "--control.max-connections-per-client: '0' is out of range; accepted 1..1024");
+  EXPECT_EQ(error({"--control.workers", "0"}),
+            "--control.workers: '0' is out of range; accepted 1..256");
+  EXPECT_EQ(error({"--services.tcp-echo-max-per-source", "1000"}),
+            "--services.tcp-echo-max-per-source: '1000' is out of range; accepted 1..256");
+}
+
 TEST_F(ConfigTest, ConfigFileSectionsAndCommandLineOverride) {
   const std::string conf = dir_ + "/srdxd.conf";
   write(conf,

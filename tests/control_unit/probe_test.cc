@@ -134,5 +134,75 @@ TEST(Probe, LeaseEndsAProbeNobodyReads) {
   EXPECT_EQ(detached->to_json()["lease_s"], 0u);
 }
 
+// A carrier that keeps what the pinger sends and answers nothing itself.
+class FakeCarrier : public carrier::Carrier {
+ public:
+  std::vector<std::vector<uint8_t>> sent;
+  std::string_view kind() const override { return "fake"; }
+  std::string local_name() const override { return "fake"; }
+  Result<PeerId> add_peer(std::string_view) override { return Result<PeerId>{PeerId{1}}; }
+  Result<MsgId> send(PeerId, std::span<const uint8_t> data, const SendOptions&, Time) override {
+    sent.emplace_back(data.begin(), data.end());
+    return Result<MsgId>{MsgId{sent.size()}};
+  }
+  bool peer_reachable(PeerId) const override { return true; }
+  Errc remove_peer(PeerId, Time) override { return Errc::ok; }
+  bool poll_once(Time) override { return false; }
+  void run(const std::atomic<bool>&) override {}
+  int wait_fd() const override { return -1; }
+  Time next_deadline() const override { return Time::infinite(); }
+  carrier::CarrierStats stats() const override { return {}; }
+};
+
+Event echo_of(std::span<const uint8_t> data) {
+  Event ev;
+  ev.type = EventType::message_received;
+  ev.flow = 0xFFFF;
+  ev.peer = PeerId{1};
+  ev.data = data;
+  return ev;
+}
+
+// An echo counts only when it is the whole ping, byte for byte, at any size:
+// one with the right first 8 (or 16) bytes and a wrong tail is no answer.
+TEST(SrdxPinger, EchoMustMatchTheWholePayload) {
+  for (uint32_t size : {1u, 8u, 12u, 16u, 17u, 64u, 1400u}) {
+    SCOPED_TRACE("size " + std::to_string(size));
+    ProbeHistograms hist;
+    auto probe = make_probe(hist);
+    FakeCarrier carrier;
+    SrdxPinger pinger(carrier, 0x0123456789abcdefull);
+    auto batch = std::make_shared<SrdxBatch>();
+    batch->probe = probe;
+    batch->peer = "b";
+    batch->size = size;
+    batch->count = 2;
+    Time now = Time::from_ns(1000000000);
+    pinger.add(batch, PeerId{1}, now);
+    pinger.tick(now);
+    ASSERT_EQ(carrier.sent.size(), 1u);
+    const std::vector<uint8_t> ping = carrier.sent[0];
+    ASSERT_EQ(ping.size(), size);
+
+    if (size > 8) {
+      // The first 8 bytes (the daemon's magic) right, the last byte wrong.
+      std::vector<uint8_t> bad = ping;
+      bad.back() ^= 0x5a;
+      EXPECT_TRUE(pinger.on_message(echo_of(bad), now + Duration::micros(10)));
+      EXPECT_EQ(probe->answered(ProbeTransport::srdx), 0u);
+    }
+    // One byte short, and one byte long.
+    std::vector<uint8_t> shorter(ping.begin(), ping.end() - 1);
+    if (!shorter.empty()) pinger.on_message(echo_of(shorter), now + Duration::micros(15));
+    std::vector<uint8_t> longer = ping;
+    longer.push_back(0);
+    pinger.on_message(echo_of(longer), now + Duration::micros(15));
+    EXPECT_EQ(probe->answered(ProbeTransport::srdx), 0u);
+
+    EXPECT_TRUE(pinger.on_message(echo_of(ping), now + Duration::micros(20)));
+    EXPECT_EQ(probe->answered(ProbeTransport::srdx), 1u);
+  }
+}
+
 }  // namespace
 }  // namespace srdx::ctl
