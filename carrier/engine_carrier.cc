@@ -91,6 +91,7 @@ bool EngineCarrier::poll_once(Time now) { return poller_->poll_once(now); }
 void EngineCarrier::run(const std::atomic<bool>& stop) { poller_->run(stop); }
 
 int EngineCarrier::wait_fd() const { return poller_->link().wait_fd(); }
+void EngineCarrier::wake() { poller_->wake(); }
 
 Time EngineCarrier::next_deadline() const { return poller_->endpoint().next_deadline(); }
 

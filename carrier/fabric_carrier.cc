@@ -22,6 +22,7 @@
 
 #include "fabric_wire.h"
 #include "loop/clock.h"
+#include "loop/waker.h"
 
 namespace srdx::carrier {
 
@@ -908,22 +909,25 @@ class FabricCarrier::Impl {
   void idle_wait(Time now, Time wake) {
     const Duration d = wake - now;
     if (d <= Duration::zero()) return;
+    // The CQ's descriptor where the provider has one (after fi_trywait:
+    // else progress is due, iterate now), and the waker's (dp::Waker: work
+    // handed over by another thread).
+    pollfd p[2] = {{waker_.fd(), POLLIN, 0}, {fd_, POLLIN, 0}};
+    Duration nap = d;
     if (fd_ >= 0) {
       fid* f = &cq_->fid;
-      if (fi_trywait(fabric_, &f, 1) == FI_SUCCESS) {
-        ++fstats_.waits;
-        pollfd pfd{fd_, POLLIN, 0};
-        timespec ts{static_cast<time_t>(d.ns() / 1000000000),
-                    static_cast<long>(d.ns() % 1000000000)};
-        if (ppoll(&pfd, 1, &ts, nullptr) > 0) ++fstats_.wakeups_by_fd;
-      }
-      return;  // fi_trywait said progress is due: iterate now
+      if (fi_trywait(fabric_, &f, 1) != FI_SUCCESS) return;
+    } else {
+      nap = min(d, cfg_.run.max_sleep_without_fd);
     }
+    if (!waker_.prepare_sleep()) return;
     ++fstats_.waits;
-    const Duration nap = min(d, cfg_.run.max_sleep_without_fd);
     timespec ts{static_cast<time_t>(nap.ns() / 1000000000),
                 static_cast<long>(nap.ns() % 1000000000)};
-    nanosleep(&ts, nullptr);
+    if (ppoll(p, fd_ >= 0 ? 2 : 1, &ts, nullptr) > 0 && (p[1].revents & POLLIN)) {
+      ++fstats_.wakeups_by_fd;
+    }
+    waker_.finish_sleep((p[0].revents & POLLIN) != 0);
   }
 
   void run(const std::atomic<bool>& stop) {
@@ -969,6 +973,7 @@ class FabricCarrier::Impl {
   bool mr_local_ = false, mr_endpoint_ = false;
   bool registered_ = false;  // tx_desc_ and rx_desc_ are registrations
   int fd_ = -1;
+  dp::Waker waker_;
   uint32_t tx_depth_ = 0, rx_depth_ = 0;
   size_t seg_bytes_ = 0;
   std::vector<uint8_t> name_;
@@ -1003,6 +1008,7 @@ Result<MsgId> FabricCarrier::send(PeerId peer, std::span<const uint8_t> data,
 bool FabricCarrier::poll_once(Time now) { return impl_->poll_once(now); }
 void FabricCarrier::run(const std::atomic<bool>& stop) { impl_->run(stop); }
 int FabricCarrier::wait_fd() const { return impl_->fd_; }
+void FabricCarrier::wake() { impl_->waker_.wake(); }
 Time FabricCarrier::next_deadline() const { return impl_->next_deadline(); }
 CarrierStats FabricCarrier::stats() const { return impl_->stats_; }
 const FabricStats& FabricCarrier::fabric_stats() const { return impl_->fstats_; }

@@ -100,6 +100,7 @@ class FabricCarrier final : public Carrier {
   bool poll_once(Time now) override;
   void run(const std::atomic<bool>& stop) override;
   int wait_fd() const override;
+  void wake() override;
   Time next_deadline() const override;
   CarrierStats stats() const override;
 

@@ -70,9 +70,12 @@ ReplicationSinkMetrics Daemon::sink_metrics() const {
 }
 
 void Daemon::post(std::function<void(Time)> cmd) {
-  std::lock_guard<std::mutex> lock(cmd_mu_);
-  cmds_.push_back(std::move(cmd));
-  have_cmds_.store(true);
+  {
+    std::lock_guard<std::mutex> lock(cmd_mu_);
+    cmds_.push_back(std::move(cmd));
+    have_cmds_.store(true);
+  }
+  if (carrier_) carrier_->wake();  // run on the loop's next iteration, not after its nap
 }
 
 // ---- poller thread -------------------------------------------------------------------

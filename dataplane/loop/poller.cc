@@ -139,19 +139,24 @@ bool Poller::poll_once(Time now) {
 
 void Poller::sleep_until(Time now, Time wake) {
   if (wake <= now) return;
+  if (!waker_.prepare_sleep()) {
+    ++stats_.wakeups_by_call;  // work was handed to the loop: no sleep
+    return;
+  }
   const Duration d = wake - now;
   timespec ts{};
   ts.tv_sec = static_cast<time_t>(d.ns() / 1000000000);
   ts.tv_nsec = static_cast<long>(d.ns() % 1000000000);
   ++stats_.idle_sleeps;
-  const int fd = link_.wait_fd();
-  if (fd >= 0) {
-    pollfd p{fd, POLLIN, 0};
-    const int r = ppoll(&p, 1, &ts, nullptr);
-    if (r > 0) ++stats_.wakeups_by_link;
-  } else {
-    clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
+  // The link's descriptor (packets arrived) where it has one, and the
+  // waker's (work handed over by another thread).
+  pollfd p[2] = {{waker_.fd(), POLLIN, 0}, {link_.wait_fd(), POLLIN, 0}};
+  const nfds_t n = p[1].fd >= 0 ? 2 : 1;
+  if (ppoll(p, n, &ts, nullptr) > 0) {
+    if (n == 2 && (p[1].revents & POLLIN)) ++stats_.wakeups_by_link;
+    if (p[0].revents & POLLIN) ++stats_.wakeups_by_call;
   }
+  waker_.finish_sleep((p[0].revents & POLLIN) != 0);
   const Time woke = monotonic_now();
   stats_.slept_ns += static_cast<uint64_t>((woke - now).ns());
   if (woke > wake) {

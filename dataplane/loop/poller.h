@@ -54,9 +54,10 @@
 #include <functional>
 #include <vector>
 
-#include "../link.h"  // dataplane/link.h, never sim/link.h (a fabric path) in sim targets
+#include "../link.h"
 #include "srdx/endpoint.h"
 #include "srdx/time.h"
+#include "waker.h"  // same folder  // dataplane/link.h, never sim/link.h (a fabric path) in sim targets
 
 namespace srdx::dp {
 
@@ -99,6 +100,7 @@ struct PollerStats {
   uint64_t idle_iterations = 0;            // did nothing: no packet in or out, no timer, no event
   uint64_t idle_sleeps = 0;                // times the loop went to sleep
   uint64_t wakeups_by_link = 0;            // sleeps ended by the link's fd
+  uint64_t wakeups_by_call = 0;            // sleeps ended (or skipped) by wake()
   uint64_t slept_ns = 0;                   // time spent asleep
   uint64_t rx_bursts = 0, rx_packets = 0;  // non-empty bursts
   uint64_t tx_bursts = 0, tx_packets = 0;  // flushes that sent something; packets sent
@@ -165,6 +167,10 @@ class Poller {
   // descriptor ending the sleep early. run() is this, the clock and the sleep.
   Time step(Time now);
 
+  // Any thread: a sleep of run() ends at once (waker.h). For a thread that
+  // hands the loop work: messages to send on its tick, a command.
+  void wake() { waker_.wake(); }
+
   const PollerStats& stats() const { return stats_; }
   const PollerConfig& config() const { return cfg_; }
   Link& link() { return link_; }
@@ -190,6 +196,7 @@ class Poller {
   uint32_t idle_in_a_row_ = 0;           // step(): idle iterations since the last that did work
   Time last_work_ = Time::zero();        // step(): when an iteration last did work
   std::vector<RxDatagram> rx_;
+  Waker waker_;
 };
 
 }  // namespace srdx::dp

@@ -150,6 +150,7 @@ class FakeCarrier : public carrier::Carrier {
   bool poll_once(Time) override { return false; }
   void run(const std::atomic<bool>&) override {}
   int wait_fd() const override { return -1; }
+  void wake() override {}
   Time next_deadline() const override { return Time::infinite(); }
   carrier::CarrierStats stats() const override { return {}; }
 };

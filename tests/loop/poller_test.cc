@@ -662,6 +662,46 @@ TEST(Poller, RunSleepsWhenIdleAndTheLinkWakesIt) {
 // handler that takes 3 ms) is in the ACK delay it reports: the loop reads
 // the clock again before it transmits. With the iteration's first reading
 // the ACK would say 0, and the sender would take the 3 ms for the network's.
+// wake() from another thread ends the loop's sleep (a worker handing it
+// messages to send on its tick), on a link with a descriptor and on one
+// without (dpdk's case): the loop's next tick runs without waiting out its
+// nap. A wake() that lands while the loop is awake makes it skip its next
+// sleep instead; either way it is counted, and a lost wake-up would leave
+// the count at zero with the 1 s naps alone ending the sleeps.
+TEST(Poller, WakeFromAnotherThreadEndsTheSleep) {
+  for (const bool with_fd : {true, false}) {
+    Endpoint e(endpoint_config(2));
+    FakeLink link(kB, with_fd);
+    PollerConfig pc;
+    pc.spin_iterations = 10;
+    pc.max_sleep = Duration::seconds(1);
+    pc.max_sleep_without_fd = Duration::seconds(1);
+    Poller p(link, e, pc);
+    std::atomic<uint64_t> ticks{0};
+    p.on_tick([&](Time) { ticks.fetch_add(1); });
+    std::atomic<bool> stop{false};
+    std::thread t([&] { p.run(stop); });
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (int i = 0; i < 5; ++i) {
+      // Asleep: the ticks stopped (10 spins, then naps of 1 s).
+      uint64_t seen = ticks.load();
+      do {
+        seen = ticks.load();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      } while (ticks.load() != seen && std::chrono::steady_clock::now() < give_up);
+      p.wake();
+      while (ticks.load() == seen && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+    stop = true;
+    p.wake();
+    t.join();
+    EXPECT_GE(p.stats().wakeups_by_call, 5u) << (with_fd ? "with" : "without") << " a link fd";
+    EXPECT_GT(p.stats().idle_sleeps, 0u);
+  }
+}
+
 TEST(Poller, RunTransmitsWithTheTimeTheIterationTook) {
   Endpoint a(endpoint_config(1)), b(endpoint_config(2));
   FakeLink la(kA, true), lb(kB, true);

@@ -125,9 +125,13 @@ struct Mailbox {
     return d;
   }
   void put_out(Out out) {
-    std::lock_guard<std::mutex> l(mu);
-    outbox.push_back(std::move(out));
-    has_out.store(true, std::memory_order_release);
+    {
+      std::lock_guard<std::mutex> l(mu);
+      outbox.push_back(std::move(out));
+      has_out.store(true, std::memory_order_release);
+    }
+    // The carrier's loop sends it on its next tick: now, not after its nap.
+    if (loop) loop->wake();
   }
   // Carrier thread: sends what is queued; what the carrier cannot take now
   // (would_block) waits for the next tick; a refusal comes back as a failure.
@@ -162,6 +166,7 @@ struct Mailbox {
   }
 
   const int efd;
+  carrier::Carrier* loop = nullptr;  // woken by put_out (Carrier::wake)
   std::mutex mu;
   std::deque<In> inbox;
   std::deque<Out> outbox;
@@ -223,7 +228,9 @@ struct Source::Impl {
   };
 
   Impl(SourceOptions o, carrier::Carrier& c, PeerId p, AuditLog* a)
-      : opt(std::move(o)), carrier(c), peer(p), audit(a) {}
+      : opt(std::move(o)), carrier(c), peer(p), audit(a) {
+    box.loop = &carrier;
+  }
 
   ~Impl() { stop_worker(); }
 
@@ -596,9 +603,12 @@ struct Source::Impl {
       flush_audit();  // what the barrier confirms is on the record first
       for (auto it = barriers.begin(); it != barriers.end(); ++it) {
         if (it->token == m.value && it->sent) {
-          std::lock_guard<std::mutex> l(pmu);  // Source::tick takes them
-          done_barriers.push_back(
-              {std::move(it->done), !it->failed, seconds_between(it->asked, now)});
+          {
+            std::lock_guard<std::mutex> l(pmu);  // Source::tick takes them
+            done_barriers.push_back(
+                {std::move(it->done), !it->failed, seconds_between(it->asked, now)});
+          }
+          carrier.wake();
           barriers.erase(it);
           break;
         }
@@ -1093,6 +1103,7 @@ struct Sink::Impl {
   };
 
   Impl(SinkOptions o, carrier::Carrier& c, AuditLog* a) : opt(std::move(o)), carrier(c), audit(a) {
+    box.loop = &carrier;
     worker = std::thread([this] { run(); });
   }
   ~Impl() {

@@ -168,6 +168,7 @@ void Edge::on_message(const MqttMessage& m) {
   rules_.on_sample(r.topic, r.payload, alarms);
   const uint64_t sample_ns = r.publish_ns;
   admit(std::move(r), l);
+  carrier_.wake();  // the carrier's tick ships it now, not after the loop's nap
   for (const AlarmEvent& a : alarms) {
     if (stopping_.load()) return;
     const Rule& rule = rules_.rules()[a.rule];
@@ -189,6 +190,7 @@ void Edge::on_message(const MqttMessage& m) {
         {rule.text, a.topic, a.raised ? "raised" : "cleared", a.value, now_s});
     if (st_.last_alarms.size() > kLastAlarms) st_.last_alarms.erase(st_.last_alarms.begin());
     admit(std::move(ar), l);
+    carrier_.wake();
   }
 }
 
@@ -484,6 +486,7 @@ void Central::on_published(int mid) {
   if (p == pending_.end()) return;
   if (--p->second.waiting == 0) {
     acks_.push_back(p->second);
+    carrier_.wake();  // the ack goes on the carrier's next tick
     pending_.erase(p);
   }
 }

@@ -101,6 +101,9 @@ class Carrier {
   virtual void run(const std::atomic<bool>& stop) = 0;
   // Readable when something arrived (for a caller's own idle wait), or -1.
   virtual int wait_fd() const = 0;
+  // Any thread: a run() loop sleeping when idle iterates at once (on_tick
+  // then sends what the caller queued). Cheap while it is awake.
+  virtual void wake() = 0;
   // When the carrier next has timer work; Time::infinite() when none.
   virtual Time next_deadline() const = 0;
 
