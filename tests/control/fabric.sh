@@ -142,12 +142,7 @@ for n in a b; do
   node_start "$n"
 done
 ctl_expect 0 a replicate start ehr --source "$WORK/tree" --peer b --once
-job_done() {
-  [[ $(api a GET /v1/replications/ehr) == 200 ]] || return 1
-  [[ $(jv 'd["state"]') != failed ]] || fail "job ehr failed: $(jv 'd["error"]')"
-  [[ $(jv 'd["state"]') == "done" ]]
-}
-wait_for 60 "job ehr done over the fabric" job_done
+wait_for 60 "job ehr done over the fabric" job_state_is a ehr done
 diff -r --exclude=.srdx "$WORK/tree" "$WORK/b/dr/ehr" >"$WORK/diff.out" ||
   fail "DR copy over the fabric differs: $(head -20 "$WORK/diff.out")"
 ok "replication over the fabric carrier (allow-unencrypted = on): 21 files equal at DR"

@@ -333,3 +333,11 @@ prom_lint() {
   out=$(promtool check metrics <"$1" 2>&1) || rc=$?
   [[ $rc == 0 && -z $out ]] || fail "promtool check metrics on $1 (exit $rc): $out"
 }
+
+# job_state_is NODE JOB STATE: the replication job JOB on NODE is in STATE
+# (for wait_for); a failed job fails the test with its error.
+job_state_is() {
+  [[ $(api "$1" GET "/v1/replications/$2") == 200 ]] || return 1
+  [[ $(jv 'd["state"]') != failed ]] || fail "job $2 failed: $(jv 'd["error"]')"
+  [[ $(jv 'd["state"]') == "$3" ]]
+}

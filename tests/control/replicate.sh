@@ -270,12 +270,7 @@ wait_for 60 "job big moving" started_moving
 kill -KILL "${PID[a]}"
 wait "${PID[a]}" 2>/dev/null || true
 node_start a
-job_done() {
-  [[ $(api a GET /v1/replications/big) == 200 ]] || return 1
-  [[ $(jv 'd["state"]') != failed ]] || fail "job big failed: $(jv 'd["error"]')"
-  [[ $(jv 'd["state"]') == "done" ]]
-}
-wait_for 120 "job big done after the restart" job_done
+wait_for 120 "job big done after the restart" job_state_is a big done
 diff -r --exclude=.srdx "$WORK/big" "$WORK/b/dr/big" >"$WORK/diff.out" ||
   fail "DR copy of big differs: $(head -20 "$WORK/diff.out")"
 ctl_expect 0 b replicate verify "$WORK/b/dr/big"

@@ -83,6 +83,24 @@ class Client {
   std::atomic<bool> up_{false};
 };
 
+// An edge's batch made by hand: QoS 1 records of one topic with these
+// sequence numbers.
+std::vector<uint8_t> qos1_batch(uint64_t id, uint64_t epoch, const std::string& topic,
+                                const std::string& payload, const std::vector<uint64_t>& seqs) {
+  Msg m;
+  m.batch_id = id;
+  m.epoch = epoch;
+  for (uint64_t s : seqs) {
+    Record r;
+    r.topic = topic;
+    r.payload.assign(payload.begin(), payload.end());
+    r.qos = 1;
+    r.seq = s;
+    m.records.push_back(r);
+  }
+  return encode(m);
+}
+
 class BridgeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -393,18 +411,7 @@ TEST_F(BridgeTest, CentralDropsDuplicatesAndReportsGaps) {
   start(edge_options(edge_broker.port()), central_broker.port());
   Client sub(central_broker.port(), {"turbine/#"});
   auto batch = [](uint64_t id, std::vector<uint64_t> seqs) {
-    Msg m;
-    m.batch_id = id;
-    m.epoch = 77;
-    for (uint64_t s : seqs) {
-      Record r;
-      r.topic = "turbine/5/temperature";
-      r.payload = {'6', '0'};
-      r.qos = 1;
-      r.seq = s;
-      m.records.push_back(r);
-    }
-    return encode(m);
+    return qos1_batch(id, 77, "turbine/5/temperature", "60", seqs);
   };
   stop_pump();
   SendOptions so;
@@ -438,18 +445,7 @@ TEST_F(BridgeTest, ARestartedCentreDoesNotPublishAgainWhatItPublished) {
   start(edge_options(edge_broker.port()), central_broker.port());
   Client sub(central_broker.port(), {"turbine/#"});
   auto batch = [](uint64_t id, std::vector<uint64_t> seqs) {
-    Msg m;
-    m.batch_id = id;
-    m.epoch = 78;
-    for (uint64_t s : seqs) {
-      Record r;
-      r.topic = "turbine/6/rpm";
-      r.payload = {'1', '2'};
-      r.qos = 1;
-      r.seq = s;
-      m.records.push_back(r);
-    }
-    return encode(m);
+    return qos1_batch(id, 78, "turbine/6/rpm", "12", seqs);
   };
   SendOptions so;
   so.flow = kBulkFlow;
