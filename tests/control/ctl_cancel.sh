@@ -233,7 +233,9 @@ code=$(api a POST /v1/probes '{"peer":"b","transport":"srdx","count":3000,"inter
 read_one=$(jv 'd["id"]')
 wait_for 120 "probe $read_one over" probe_over a "$read_one"
 call 200 a GET "/v1/probes/$read_one"
-expect 'd["state"] == "done" and "reason" not in d and d["results"]["srdx"]["count"] == 3000' \
+# (Every ping settled, answered or lost: a loaded machine may lose a ping to
+# its 1 s deadline; what is checked is that the lease did not end the probe.)
+expect 'd["state"] == "done" and "reason" not in d and d["results"]["srdx"]["count"] + d["results"]["srdx"]["lost"] == 3000' \
   "a probe read every 100 ms outlives its 5 s lease"
 ok "the lease: a probe not read for lease_s ends (reason says so); one that is read runs on"
 
