@@ -40,22 +40,7 @@ node_new a
   echo "state-dir = $WORK/a/state"
 } >"${CONFIG[a]}"
 
-"$SRDXD" --config "${CONFIG[a]}" >>"${LOG[a]}" 2>&1 &
-PID[a]=$!
-for i in $(seq 300); do
-  if ! kill -0 "${PID[a]}" 2>/dev/null; then
-    if grep -q "cannot start the dataplane" "${LOG[a]}"; then
-      echo "SKIP: DPDK could not start here:"
-      grep -v '^$' "${LOG[a]}" | tail -n 5
-      exit 77
-    fi
-    cat "${LOG[a]}" >&2
-    fail "srdxd exited during start-up (the echo's address must not stop it)"
-  fi
-  [[ $(api a GET /v1/status) == 200 ]] && break
-  sleep 0.05
-  [[ $i -eq 300 ]] && fail "srdxd's API did not answer within 15 s"
-done
+dpdk_node_start a "srdxd exited during start-up (the echo's address must not stop it)"
 say "srdxd on net_null, API on ${CONTROL[a]}"
 expect 'd["link"]["kind"] == "dpdk"' "status link kind"
 expect 'd["ports"]["tcp_echo"] == "198.18.1.2:7481"' "the default echo address is the link's IP"

@@ -341,3 +341,26 @@ job_state_is() {
   [[ $(jv 'd["state"]') != failed ]] || fail "job $2 failed: $(jv 'd["error"]')"
   [[ $(jv 'd["state"]') == "$3" ]]
 }
+
+# dpdk_node_start NAME [WHAT]: node_start for a daemon on the dpdk link: a
+# dataplane DPDK cannot start on this machine is a skip (exit 77), any other
+# exit during start-up a failure (WHAT says what it means).
+dpdk_node_start() {
+  local n=$1 what=${2:-srdxd exited during start-up} i
+  "$SRDXD" --config "${CONFIG[$n]}" >>"${LOG[$n]}" 2>&1 &
+  PID[$n]=$!
+  for i in $(seq 300); do
+    if ! kill -0 "${PID[$n]}" 2>/dev/null; then
+      if grep -q "cannot start the dataplane" "${LOG[$n]}"; then
+        echo "SKIP: DPDK could not start here:"
+        grep -v '^$' "${LOG[$n]}" | tail -n 5
+        exit 77
+      fi
+      cat "${LOG[$n]}" >&2
+      fail "$what"
+    fi
+    [[ $(api "$n" GET /v1/status) == 200 ]] && return 0
+    sleep 0.05
+  done
+  fail "srdxd's API did not answer within 15 s"
+}

@@ -64,23 +64,7 @@ drain-timeout = 1s
 state-dir = $WORK/a/state
 EOF
 
-# node_start, except that a dataplane that cannot start is a skip.
-"$SRDXD" --config "${CONFIG[a]}" >>"${LOG[a]}" 2>&1 &
-PID[a]=$!
-for i in $(seq 300); do
-  if ! kill -0 "${PID[a]}" 2>/dev/null; then
-    if grep -q "cannot start the dataplane" "${LOG[a]}"; then
-      echo "SKIP: DPDK could not start here:"
-      grep -v '^$' "${LOG[a]}" | tail -n 5
-      exit 77
-    fi
-    cat "${LOG[a]}" >&2
-    fail "srdxd exited during start-up"
-  fi
-  [[ $(api a GET /v1/status) == 200 ]] && break
-  sleep 0.05
-  [[ $i -eq 300 ]] && fail "srdxd's API did not answer within 15 s"
-done
+dpdk_node_start a
 expect 'd["link"]["kind"] == "dpdk"' "status link kind"
 grep -q "dpdk telemetry: .* registered" "${LOG[a]}" ||
   wait_for 5 "the telemetry commands registered" grep -q "dpdk telemetry: .* registered" "${LOG[a]}"
