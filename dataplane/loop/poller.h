@@ -25,8 +25,9 @@
 // core, lowest latency). With IdleMode::spin_then_sleep, after
 // `spin_iterations` iterations in a row that did nothing, it sleeps until the
 // endpoint's next deadline, at most `max_sleep`, or until the link's
-// wait_fd() becomes readable (packets arrived); a link without a wait_fd is
-// re-polled after at most `max_sleep_without_fd`. This lets two pollers and a
+// wait_fd() becomes readable (packets arrived), or until another thread
+// calls wake() (it handed the loop messages to send or a command: waker.h);
+// a link without a wait_fd is re-polled after at most `max_sleep_without_fd`. This lets two pollers and a
 // kernel router share a 2-core machine. step() is one iteration with that
 // decision but without the clock read and the sleep, so that tests drive
 // the back-off with a clock of their own.
