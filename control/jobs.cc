@@ -528,10 +528,14 @@ JobManager::Answer JobManager::barrier(const std::string& id_or_name,
   if (!w->cv.wait_for(lock, timeout, [&] { return w->done; })) {
     const double waited =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const std::string waiting = src->progress().barrier_waiting;
+    SRDX_LOG_WARN("replication job %s: a barrier timed out after %.1f s, waiting for %s",
+                  name.c_str(), waited, waiting.empty() ? "?" : waiting.c_str());
     return {504,
             {{"ok", false},
              {"job", name},
              {"seconds", waited},
+             {"waiting_for", waiting},
              {"error", "barrier: the DR did not confirm within " +
                            std::to_string(timeout.count() / 1000) +
                            " s (is the peer up? srdxctl replicate status " + name + ")"}}};

@@ -752,6 +752,27 @@ struct Source::Impl {
     }
   }
 
+  // For a barrier that takes long, what it waits for (Progress).
+  std::string describe_wait(const Barrier& b) const {
+    if (!b.rescanned) return "rescanning";
+    if (b.sent) return "the DR's answer";
+    std::string w = std::to_string(b.waits.size()) + " file(s) to commit:";
+    size_t n = 0;
+    for (const std::string& rel : b.waits) {
+      if (++n > 3) {
+        w += " ...";
+        break;
+      }
+      const char* state = active_paths.count(rel)
+                              ? (dirty_again.count(rel) ? "in flight, changed again" : "in flight")
+                          : pending.count(rel) ? "queued"
+                          : refused.count(rel) ? "refused by the DR"
+                                               : "no transfer under way";
+      w += (n > 1 ? ", " : " ") + rel + " (" + state + ")";
+    }
+    return w;
+  }
+
   void publish(Clock::time_point now) {
     Progress p;
     p.files_total = files_total;
@@ -782,6 +803,7 @@ struct Source::Impl {
       rate_at = now;
     }
     p.rate_bytes_per_s = rate;
+    if (!barriers.empty()) p.barrier_waiting = describe_wait(barriers.front());
     std::lock_guard<std::mutex> l(pmu);
     p.error = last_error;
     if (failed) {

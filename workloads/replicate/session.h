@@ -89,6 +89,9 @@ struct Progress {
   uint64_t lag_bytes = 0;
   double rate_bytes_per_s = 0;  // over the last seconds
   double elapsed_s = 0;
+  // What the oldest barrier waits for, when one does: "rescanning", "the
+  // DR's answer", or the files it waits on with their state (at most 3).
+  std::string barrier_waiting;
 };
 
 class Source {
