@@ -378,6 +378,10 @@ struct Source::Impl {
   // to ship (gone and never at DR, not a regular file, unchanged); retry: it
   // could not be read now (an error, not an absence): it stays pending.
   Start start_transfer(const std::string& rel, const Pending& pend, Clock::time_point now) {
+    // What is read from here on holds every write made before this moment:
+    // the time a barrier compares with (Barrier::asked). Not the
+    // iteration's `now`, which a barrier asked during the iteration follows.
+    looked_at = Clock::now();
     const std::string fs = join(opt.source_dir, rel);
     const int fd = open(fs.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     const int open_errno = errno;
@@ -393,7 +397,7 @@ struct Source::Impl {
       // Deleted, renamed away or replaced by a symlink or a non-file: if the
       // DR holds it, it is removed there too (its bytes stay a kept version).
       if (known.count(rel) || dr_paths.count(rel)) {
-        start_removal(rel, now);
+        start_removal(rel, looked_at);
         return Start::started;
       }
       return Start::nothing;
@@ -442,7 +446,7 @@ struct Source::Impl {
     t.fd = fd;
     t.m = std::move(m.value);
     t.last_progress = now;
-    t.started = now;
+    t.started = looked_at;
     t.resent = pend.failures > 0;
     proto::Msg offer;
     offer.type = proto::Type::offer;
@@ -902,7 +906,7 @@ struct Source::Impl {
             detected[rel] = pend.detected;
             break;
           case Start::nothing:
-            settled[rel] = now;  // nothing to ship (unchanged, or gone and never at DR)
+            settled[rel] = looked_at;  // nothing to ship (unchanged, or gone and never at DR)
             break;
           case Start::retry: {
             Pending again = pend;
@@ -987,6 +991,7 @@ struct Source::Impl {
   // When the last transfer of a path that ended committed (or found nothing
   // to ship) started, and when the last refused one did: for barriers.
   std::map<std::string, Clock::time_point> settled, refused;
+  Clock::time_point looked_at;     // start_transfer(): when it opened the file
   std::set<std::string> seen;      // the regular files of the last scan
   std::set<std::string> dr_paths;  // live at DR when it was asked (list), less those removed since
   // The listing's live versions, until each path's first transfer looks.
