@@ -364,3 +364,13 @@ dpdk_node_start() {
   done
   fail "srdxd's API did not answer within 15 s"
 }
+
+# node_term NAME WHAT: SIGTERM to NAME's srdxd, which must exit 0 (WHAT names
+# it in the failure); its log is left for the drain summary.
+node_term() {
+  local n=$1 what=$2 rc=0
+  kill -TERM "${PID[$n]}"
+  wait "${PID[$n]}" || rc=$?
+  unset "PID[$n]"
+  [[ $rc == 0 ]] || fail "$what after SIGTERM: exit $rc, expected 0"
+}

@@ -96,11 +96,7 @@ wait_for 5 "READY=1 after RELOADING=1" at_least READY=1 2
   fail "READY=1 does not follow RELOADING=1: $(cat "$NLOG")"
 ok "SIGHUP: RELOADING=1, then READY=1"
 
-kill -TERM "${PID[a]}"
-rc=0
-wait "${PID[a]}" || rc=$?
-unset 'PID[a]'
-[[ $rc == 0 ]] || fail "srdxd a after SIGTERM: exit $rc"
+node_term a "srdxd a"
 has STOPPING=1 || fail "no STOPPING=1 on SIGTERM: $(cat "$NLOG")"
 grep -q "STATUS=SIGTERM: draining" "$NLOG" || fail "no STATUS= with STOPPING=1"
 ok "SIGTERM: STOPPING=1, exit 0"

@@ -167,21 +167,13 @@ ok "SIGTERM with a stalled peer: the drain timeout ends the wait, $left left, ex
 # A probe running at SIGTERM is cancelled, and an idle daemon stops at once.
 probe=$(probe_start a c both 100000 1000)
 wait_for 10 "a's probe to c under way" probe_past a "$probe" 10
-kill -TERM "${PID[a]}"
-rc=0
-wait "${PID[a]}" || rc=$?
-unset 'PID[a]'
-[[ $rc == 0 ]] || fail "srdxd a after SIGTERM during a probe: exit $rc, expected 0"
+node_term a "srdxd a (SIGTERM during a probe)"
 read -r n completed failed left cancelled <<<"$(drain_summary a)"
 [[ $cancelled == 1 && $left == 0 ]] || fail "a's summary: $cancelled probes cancelled, $left left"
 grep -q "drain timeout" "${LOG[a]}" && fail "a hit its drain timeout with nothing stalled"
 ok "SIGTERM during a probe: the probe cancelled, nothing left, exit 0"
 
-kill -TERM "${PID[c]}"
-rc=0
-wait "${PID[c]}" || rc=$?
-unset 'PID[c]'
-[[ $rc == 0 ]] || fail "idle srdxd c after SIGTERM: exit $rc, expected 0"
+node_term c "idle srdxd c"
 read -r n completed failed left cancelled <<<"$(drain_summary c)"
 [[ $left == 0 && $cancelled == 0 ]] || fail "idle c's summary: $left left, $cancelled probes cancelled"
 ok "SIGTERM when idle: exit 0, nothing left"

@@ -134,11 +134,7 @@ ctl_expect 0 a --json probe b --transport both --count 20
   fail "probe from the unprivileged srdxd: $(cat "$WORK/ctl.out")"
 call 200 a GET /v1/status
 expect 'd["loop"]["heartbeat_age_s"] < 1.0' "the unprivileged srdxd's loop beats"
-kill -TERM "${PID[a]}"
-rc=0
-wait "${PID[a]}" || rc=$?
-unset 'PID[a]'
-[[ $rc == 0 ]] || fail "the unprivileged srdxd after SIGTERM: exit $rc"
+node_term a "the unprivileged srdxd"
 grep -q "stopped: drained for" "${LOG[a]}" || fail "no drain summary: $(tail -n 3 "${LOG[a]}")"
 ok "srdxd as uid $uid with no capabilities, no_new_privs and the unit's syscall filter: up, probes b over srdx and tcp, drains on SIGTERM"
 
@@ -218,11 +214,7 @@ else
   grep -q "Seccomp:.*2" "/proc/${PID[d]}/status" || fail "srdxd on net_null without a seccomp filter"
   [[ $(awk '$1 == "CapBnd:" {print $2}' "/proc/${PID[d]}/status") != 000001ffffffffff ]] ||
     fail "srdxd on net_null with every capability"
-  kill -TERM "${PID[d]}"
-  rc=0
-  wait "${PID[d]}" || rc=$?
-  unset 'PID[d]'
-  [[ $rc == 0 ]] || fail "srdxd on net_null after SIGTERM: exit $rc ($(tail -n 3 "${LOG[d]}"))"
+  node_term d "srdxd on net_null"
   ok "srdxd on the dpdk link (net_null) with srdxd.service's capabilities ($caps) and syscall filter: up, loop beating, drains"
 fi
 
