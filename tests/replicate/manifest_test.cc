@@ -118,6 +118,26 @@ TEST(HashFile, RefusesSymlinkAndBadChunkSize) {
   EXPECT_FALSE(hash_file(link, "f", 1, kChunk).ok());
 }
 
+// A limit reads that many chunks and no further: the source's append check
+// hashes one chunk of a journal, never the journal to its end (a shorter
+// file than `size` proves nothing past the limit was read).
+TEST(HashChunks, LimitReadsOnlyThoseChunks) {
+  TempDir dir;
+  const std::vector<uint8_t> data = pattern(3 * kChunk);
+  const int fd = open(dir.file("f", data).c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  std::vector<Hash> h;
+  ASSERT_TRUE(hash_chunks(fd, 100 * kChunk, kChunk, 1, h, 1).ok());
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0], evp_sha256({data.begin() + kChunk, data.begin() + 2 * kChunk}));
+  h.clear();
+  EXPECT_EQ(hash_chunks(fd, 100 * kChunk, kChunk, 1, h).error.code, Errc::hash_mismatch);
+  h.clear();
+  ASSERT_TRUE(hash_chunks(fd, 3 * kChunk, kChunk, 0, h, 2).ok());
+  EXPECT_EQ(h.size(), 2u);
+  close(fd);
+}
+
 TEST(ExtendManifest, RehashesOnlyFromTheOldPartialChunk) {
   TempDir dir;
   std::vector<uint8_t> data = pattern(2 * kChunk + 100);

@@ -728,6 +728,91 @@ TEST_F(StoreTest, GroupSyncCountsChunksOnlyAfterSettleAndPublishesInSteps) {
   EXPECT_TRUE(store->verify().empty());
 }
 
+// A writer that records what each flush syncs (by inode), for the group
+// sync test below; the syncs themselves are real.
+class RecordingWriter final : public BlockWriter {
+ public:
+  struct Synced {
+    ino_t ino;
+    bool data_only;
+  };
+  Status write(int fd, std::span<const uint8_t> data, uint64_t offset) override {
+    return real_->write(fd, data, offset);
+  }
+  Status sync(int fd) override { return real_->sync(fd); }
+  Status sync_all(std::span<const SyncItem> items) override {
+    calls.emplace_back();
+    for (const SyncItem& it : items) {
+      struct stat sb {};
+      EXPECT_EQ(fstat(it.fd, &sb), 0);
+      calls.back().push_back({sb.st_ino, it.data_only});
+    }
+    return real_->sync_all(items);
+  }
+  std::string_view name() const override { return "recording"; }
+  std::vector<std::vector<Synced>> calls;  // one per flush
+
+ private:
+  std::unique_ptr<BlockWriter> real_ = make_pwrite_writer();
+};
+
+ino_t inode_of(const fs::path& p) {
+  struct stat sb {};
+  EXPECT_EQ(stat(p.c_str(), &sb), 0) << p;
+  return sb.st_ino;
+}
+
+// A group's flush syncs exactly what the group wrote, each inode once: the
+// chunks' file (data), then at the seal the same file again (its mode and
+// mtime: a full fsync), then at the publish the directory it was renamed
+// into and the versions directory holding its manifest. Not the whole
+// filesystem (syncfs waits for every other writer), and nothing at all
+// for a group that wrote nothing.
+TEST_F(StoreTest, GroupSyncFlushSyncsWhatTheGroupWroteEachOnce) {
+  auto rec = std::make_shared<RecordingWriter>();
+  StoreOptions opt;
+  opt.group_sync = true;
+  opt.writer = rec;
+  auto store = open_store(opt);
+  const std::vector<uint8_t> data = pattern(3 * kChunk, 5);
+  Result<Staging> st = store->begin(manifest_of("d/f", 1, data));
+  ASSERT_TRUE(st.ok());
+  for (uint64_t i : {0, 1, 2}) ASSERT_TRUE(st.value.write_chunk(i, chunk(data, i)).ok());
+  ASSERT_TRUE(store->flush().ok());
+  ASSERT_TRUE(st.value.settle().ok());
+  ASSERT_TRUE(st.value.seal().ok());
+  ASSERT_TRUE(store->flush().ok());
+  ASSERT_TRUE(st.value.publish().ok());
+  ASSERT_TRUE(store->flush().ok());
+  ASSERT_TRUE(st.value.cleanup().ok());
+  ASSERT_TRUE(store->flush().ok());
+  ASSERT_TRUE(store->flush().ok());  // nothing written since
+  ASSERT_EQ(rec->calls.size(), 5u);
+  EXPECT_EQ(slurp(root_ / "d/f"), data);
+
+  auto find = [](const std::vector<RecordingWriter::Synced>& call, ino_t ino) {
+    int n = 0;
+    bool data_only = true;
+    for (const auto& s : call) {
+      if (s.ino != ino) continue;
+      ++n;
+      data_only = s.data_only;
+    }
+    return std::pair{n, data_only};
+  };
+  for (const auto& call : rec->calls)
+    for (const auto& s : call) EXPECT_EQ(find(call, s.ino).first, 1) << "an inode synced twice";
+  const ino_t file = inode_of(root_ / "d/f");  // the staged file, renamed into place
+  EXPECT_EQ(find(rec->calls[0], file), (std::pair{1, true}));   // its chunks
+  EXPECT_EQ(find(rec->calls[1], file), (std::pair{1, false}));  // sealed: mode, mtime
+  EXPECT_EQ(find(rec->calls[2], inode_of(root_ / "d")).first, 1);
+  EXPECT_FALSE(find(rec->calls[2], inode_of(root_ / "d")).second);
+  EXPECT_EQ(find(rec->calls[2], inode_of(root_ / ".srdx/versions/d/f")).first, 1);
+  EXPECT_EQ(find(rec->calls[3], inode_of(root_ / ".srdx/staging")).first, 1);  // cleanup
+  EXPECT_TRUE(rec->calls[4].empty());
+  EXPECT_TRUE(store->verify().empty());
+}
+
 TEST_F(StoreTest, ALeftoverSingleChunkStagingIsDroppedAtOpen) {
   {
     auto store = open_store();

@@ -310,11 +310,11 @@ nlohmann::json to_json(const Manifest& m) {
 }
 
 Status hash_chunks(int fd, uint64_t size, uint32_t chunk_size, uint64_t first,
-                   std::vector<Hash>& out) {
+                   std::vector<Hash>& out, uint64_t limit) {
   if (!valid_chunk_size(chunk_size)) return Status::fail(Errc::invalid_argument, "bad chunk size");
   std::vector<uint8_t> buf(std::min<uint64_t>(chunk_size, std::max<uint64_t>(size, 1)));
   const uint64_t n = chunk_count(size, chunk_size);
-  for (uint64_t i = first; i < n; ++i) {
+  for (uint64_t i = first; i < n && i - first < limit; ++i) {
     const uint64_t len = chunk_length(size, chunk_size, i);
     uint64_t got = 0;
     while (got < len) {

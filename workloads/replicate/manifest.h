@@ -112,9 +112,10 @@ Result<Manifest> hash_file(const std::string& fs_path, std::string path, uint64_
 Result<Manifest> extend_manifest(const Manifest& old, int fd, uint64_t new_size,
                                  uint64_t new_version);
 
-// The chunk hashes of chunks [first, count) of the `size` bytes of fd, one
-// chunk buffer at a time; appended to `out`. Shared by the store's verify.
+// The hashes of chunks first, first + 1, ... of the `size` bytes of fd, at
+// most `limit` of them (all to the end by default), one chunk buffer at a
+// time; appended to `out`. Shared by the store's verify.
 Status hash_chunks(int fd, uint64_t size, uint32_t chunk_size, uint64_t first,
-                   std::vector<Hash>& out);
+                   std::vector<Hash>& out, uint64_t limit = UINT64_MAX);
 
 }  // namespace srdx::replicate

@@ -125,10 +125,14 @@ Status write_all(int fd, std::span<const uint8_t> data, uint64_t offset, std::st
   return {};
 }
 
+// How a store makes one file or directory durable: fsync now, or, with
+// group sync, later (Store::Impl::sync gathers it for the group's flush()).
+using SyncFn = std::function<Status(int fd, std::string_view what)>;
+
 // Replaces dirfd/name with `data` atomically and durably: a temporary name,
-// fsync, rename, fsync of the directory.
+// fsync, rename, fsync of the directory (each through `sync`).
 Status write_file_durable(int dirfd, const std::string& name, std::span<const uint8_t> data,
-                          bool sync = true) {
+                          const SyncFn& sync = fsync_fd) {
   const std::string tmp = name + ".tmp";
   Fd fd(openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return {walk_error(errno, "create " + tmp)};
@@ -136,13 +140,11 @@ Status write_file_durable(int dirfd, const std::string& name, std::span<const ui
     unlinkat(dirfd, tmp.c_str(), 0);
     return s;
   }
-  if (sync) {
-    if (Status s = fsync_fd(fd.get(), tmp); !s.ok()) return s;
-  }
+  if (Status s = sync(fd.get(), tmp); !s.ok()) return s;
   if (renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) != 0) {
     return {sys_error(errno, "rename " + tmp)};
   }
-  return sync ? fsync_fd(dirfd, "directory of " + name) : Status{};
+  return sync(dirfd, "directory of " + name);
 }
 
 Result<Manifest> read_manifest(int dirfd, const std::string& name) {
@@ -355,16 +357,56 @@ struct Store::Impl {
     return {std::move(dup), {}};
   }
 
-  // Group sync (StoreOptions::group_sync): the per-operation syncs are left
-  // to flush(); otherwise each happens where it is needed.
+  // Group sync (StoreOptions::group_sync): each per-operation sync is
+  // gathered for flush() (each file or directory once, by inode); otherwise
+  // each happens where it is needed.
   Status sync(int fd, std::string_view what) const {
-    return opt.group_sync ? Status{} : fsync_fd(fd, what);
+    return opt.group_sync ? defer(fd, false) : fsync_fd(fd, what);
   }
-  Status sync_data(int fd) const { return opt.group_sync ? Status{} : writer->sync(fd); }
-  // One sync of the whole filesystem covers every write of the group: data,
-  // progress records, renames and manifests.
+  Status sync_data(int fd) const { return opt.group_sync ? defer(fd, true) : writer->sync(fd); }
+  SyncFn syncer() const {
+    return [this](int fd, std::string_view what) { return sync(fd, what); };
+  }
+  // Group sync only: what a group wrote with no sync of its own (chunk data,
+  // a stamped file) joins the group's flush(). Nothing otherwise.
+  Status later(int fd, bool data_only) const {
+    return opt.group_sync ? defer(fd, data_only) : Status{};
+  }
+  // Every file and directory the group gathered, synced together (one
+  // io_uring batch: the filesystem commits them as one). Not syncfs(2): that
+  // would wait for every other writer of the filesystem too (logs, builds,
+  // the source's own writes on a shared disk), seconds at worst.
   Status flush() const {
-    if (syncfs(rootfd.get()) != 0) return {sys_error(errno, "syncfs " + root)};
+    std::map<std::pair<dev_t, ino_t>, Deferred> now;
+    now.swap(deferred);
+    std::vector<BlockWriter::SyncItem> items;
+    items.reserve(now.size());
+    for (const auto& [id, d] : now) items.push_back({d.fd.get(), d.data_only});
+    if (Status s = writer->sync_all(items); !s.ok()) {
+      return {s.error.code, "sync of " + std::to_string(items.size()) + " file(s) under " + root +
+                                ": " + s.error.message};
+    }
+    return {};
+  }
+  struct Deferred {
+    Fd fd;  // a duplicate: the caller's may be closed before the flush
+    bool data_only = true;
+  };
+  mutable std::map<std::pair<dev_t, ino_t>, Deferred> deferred;
+  Status defer(int fd, bool data_only) const {
+    struct stat sb {};
+    if (fstat(fd, &sb) != 0) return {sys_error(errno, "fstat")};
+    auto [it, fresh] = deferred.try_emplace({sb.st_dev, sb.st_ino});
+    if (fresh) {
+      it->second.fd = Fd(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+      if (!it->second.fd.valid()) {
+        deferred.erase(it);
+        return {sys_error(errno, "dup")};
+      }
+      it->second.data_only = data_only;
+    } else {
+      it->second.data_only = it->second.data_only && data_only;
+    }
     return {};
   }
 
@@ -673,7 +715,7 @@ struct Staging::Impl {
       if (Status w = write_all(progress.get(), present, 0, pname); !w.ok()) return R::fail(w.error);
       if (Status w = store->sync(progress.get(), pname); !w.ok()) return R::fail(w.error);
       const std::vector<uint8_t> bytes = encode(m);
-      if (Status w = write_file_durable(store->staging.get(), mname, bytes, !store->opt.group_sync);
+      if (Status w = write_file_durable(store->staging.get(), mname, bytes, store->syncer());
           !w.ok())
         return R::fail(w.error);
     }
@@ -780,6 +822,9 @@ Status Staging::write_chunk(uint64_t index, std::span<const uint8_t> bytes) {
   }
   if (s.store->opt.group_sync) {
     // Present once settle() runs after the caller's flush().
+    if (s.store->opt.durability == Durability::durable) {
+      if (Status w = s.store->later(s.data.get(), true); !w.ok()) return w;
+    }
     if (std::find(s.unsettled.begin(), s.unsettled.end(), index) == s.unsettled.end())
       s.unsettled.push_back(index);
     return {};
@@ -863,6 +908,8 @@ Status Staging::seal() {
                             " failed verification and was quarantined: " + reason);
   }
   if (Status r = stamp(s.data.get(), m); !r.ok()) return r;
+  // Group sync: its bytes, mode and mtime join the flush before publish().
+  if (Status r = st.later(s.data.get(), false); !r.ok()) return r;
   s.sealed = true;
   return {};
 }
@@ -888,8 +935,8 @@ Status Staging::publish() {
 
   // The version's manifest in versions/: what makes it the live one.
   auto make_live = [&]() -> Status {
-    if (Status r = write_file_durable(vdir.value.get(), manifest_name(m.version), encode(m),
-                                      !st.opt.group_sync);
+    if (Status r =
+            write_file_durable(vdir.value.get(), manifest_name(m.version), encode(m), st.syncer());
         !r.ok()) {
       return r;
     }
@@ -935,6 +982,7 @@ Status Staging::publish() {
       Fd lf(openat(parent.value.get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
       if (!lf.valid() || ftruncate(lf.get(), static_cast<off_t>(live.value->size)) != 0)
         return {sys_error(errno, "truncate " + m.path)};
+      if (Status r = st.sync(lf.get(), m.path); !r.ok()) return r;
     }
     // The previous live version stays readable as versions/<path>/<v>: a hard
     // link, no copy. EEXIST: a crash came between this link and the rename.
@@ -1062,7 +1110,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& root, StoreOptions
   auto impl = std::make_unique<Impl>();
   impl->root = root;
   impl->opt = std::move(opt);
-  impl->writer = impl->opt.writer ? impl->opt.writer : std::shared_ptr(make_default_writer());
+  impl->writer = impl->opt.writer ? impl->opt.writer : std::shared_ptr(make_default_writer(64));
   impl->rootfd = Fd(::open(root.c_str(), kDirFlags));
   if (!impl->rootfd.valid()) return R::fail(walk_error(errno, "open store root " + root));
   for (auto [sub, fd] :
@@ -1163,7 +1211,7 @@ Result<Staging> Store::begin(const Manifest& m, std::optional<uint64_t> base) {
       return fail(w.error);
     if (Status w = st.sync(s->progress.get(), pname); !w.ok()) return fail(w.error);
     const std::vector<uint8_t> bytes = encode(m);
-    if (Status w = write_file_durable(st.staging.get(), mname, bytes, !st.opt.group_sync); !w.ok())
+    if (Status w = write_file_durable(st.staging.get(), mname, bytes, st.syncer()); !w.ok())
       return fail(w.error);
   }
 
@@ -1213,6 +1261,7 @@ Result<Staging> Store::begin(const Manifest& m, std::optional<uint64_t> base) {
         if (!good.empty()) {
           if (st.opt.group_sync) {
             // Counted present by settle(), after the caller's flush().
+            if (Status w = st.later(s->data.get(), true); !w.ok()) return fail(w.error);
             s->unsettled.insert(s->unsettled.end(), good.begin(), good.end());
           } else {
             if (st.opt.durability == Durability::durable) {

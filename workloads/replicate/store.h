@@ -176,8 +176,9 @@ class Store {
   Result<std::vector<Restored>> restore(const std::string& path, const RestorePoint& point,
                                         const std::string& target_dir) const;
 
-  // Group sync: makes every write so far durable (syncfs of the store's
-  // filesystem).
+  // Group sync: makes every write so far durable: each file and directory
+  // the operations since the last flush wrote, synced together (one
+  // io_uring batch), never the whole filesystem.
   Status flush();
 
   const std::string& root() const;

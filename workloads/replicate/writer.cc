@@ -10,6 +10,21 @@
 #endif
 
 namespace srdx::replicate {
+
+Status BlockWriter::sync_all(std::span<const SyncItem> items) {
+  Status first;
+  for (const SyncItem& it : items) {
+    Status s;
+    if (it.data_only) {
+      s = sync(it.fd);
+    } else if (fsync(it.fd) != 0) {
+      s = {sys_error(errno, "fsync")};
+    }
+    if (first.ok() && !s.ok()) first = std::move(s);
+  }
+  return first;
+}
+
 namespace {
 
 class PwriteWriter final : public BlockWriter {
@@ -72,6 +87,38 @@ class UringWriter final : public BlockWriter {
       if (res < 0) return {sys_error(-res, "fdatasync (io_uring)")};
       return {};
     }
+  }
+  // As many at a time as the ring holds: submitted together, then every
+  // completion reaped.
+  Status sync_all(std::span<const SyncItem> items) override {
+    Status first;
+    size_t next = 0;
+    while (next < items.size()) {
+      unsigned queued = 0;
+      while (next < items.size()) {
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+        if (sqe == nullptr) break;
+        io_uring_prep_fsync(sqe, items[next].fd, items[next].data_only ? IORING_FSYNC_DATASYNC : 0);
+        ++next;
+        ++queued;
+      }
+      if (queued == 0) return Status::fail(Errc::io, "fsync: io_uring submission queue full");
+      int r;
+      do {
+        r = io_uring_submit(&ring_);
+      } while (r == -EINTR);
+      if (r < 0) return {sys_error(-r, "fsync (io_uring submit)")};
+      for (unsigned done = 0; done < queued; ++done) {
+        io_uring_cqe* cqe = nullptr;
+        do {
+          r = io_uring_wait_cqe(&ring_, &cqe);
+        } while (r == -EINTR);
+        if (r < 0) return {sys_error(-r, "fsync (io_uring wait)")};
+        if (cqe->res < 0 && first.ok()) first = {sys_error(-cqe->res, "fsync (io_uring)")};
+        io_uring_cqe_seen(&ring_, cqe);
+      }
+    }
+    return first;
   }
   std::string_view name() const override { return "io_uring"; }
 

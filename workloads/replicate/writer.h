@@ -21,6 +21,14 @@ class BlockWriter {
   virtual Status write(int fd, std::span<const uint8_t> data, uint64_t offset) = 0;
   // fdatasync(fd): the written bytes survive a power cut once this succeeds.
   virtual Status sync(int fd) = 0;
+  struct SyncItem {
+    int fd = -1;
+    bool data_only = true;  // fdatasync; false: fsync (a directory, a renamed or stamped file)
+  };
+  // Makes every item durable; all of them are tried, the first failure is
+  // returned. The io_uring writer submits them together, so the filesystem
+  // can commit them in one journal transaction instead of one per file.
+  virtual Status sync_all(std::span<const SyncItem> items);
   virtual std::string_view name() const = 0;
 };
 
