@@ -455,6 +455,59 @@ TEST_P(SessionTest, ARestartedSourcesTransferIsNeverTakenForTheOldOnesOfTheSameN
   EXPECT_NE(stat(dr("x.dcm").c_str(), &st), 0);
 }
 
+TEST_P(SessionTest, ACommitThatOvertakesItsLastChunkWaitsForIt) {
+  // A source commits right after its last chunk, and datagrams arrive in
+  // any order: a commit may come before a chunk. The DR holds it and seals
+  // the version when the chunk is written, instead of refusing it.
+  std::vector<proto::Msg>& answers = capture_answers();
+  const std::vector<uint8_t> data = random_bytes(2 * kChunk + 10, 52);
+  Manifest m;
+  m.path = "late.dcm";
+  m.chunk_size = kChunk;
+  m.size = data.size();
+  for (uint64_t i = 0; i < 3; ++i)
+    m.chunks.push_back(sha256({data.data() + i * kChunk, chunk_length(m.size, kChunk, i)}));
+  m.root = merkle_root(m.chunks);
+  auto piece = [&](uint64_t i) {
+    return std::vector<uint8_t>(
+        data.begin() + static_cast<long>(i * kChunk),
+        data.begin() + static_cast<long>(i * kChunk + chunk_length(m.size, kChunk, i)));
+  };
+  proto::Msg o;
+  o.type = proto::Type::offer;
+  o.job = 3;
+  o.fseq = 9;
+  o.name = "ehr";
+  o.manifest = encode(m);
+  send_raw(proto::encode(o));
+  ASSERT_TRUE(pump([&] { return answers.size() == 1; }));
+  ASSERT_EQ(answers[0].outcome, proto::Outcome::ok) << answers[0].error;
+  send_raw(proto::encode_chunk(3, 9, 0, piece(0)));
+  send_raw(proto::encode_chunk(3, 9, 2, piece(2)));
+  proto::Msg c;
+  c.type = proto::Type::commit;
+  c.job = 3;
+  c.fseq = 9;
+  send_raw(proto::encode(c));
+  ASSERT_TRUE(pump([&] { return answers.size() == 3; }));  // the two chunks' acks
+  // The commit waits: nothing more is answered, nothing is published.
+  const Time until = dp::monotonic_now() + Duration::millis(200);
+  pump([&] { return answers.size() > 3 || dp::monotonic_now() > until; });
+  ASSERT_EQ(answers.size(), 3u);
+  for (size_t i = 1; i < 3; ++i) {
+    EXPECT_EQ(answers[i].type, proto::Type::chunk_ack);
+    EXPECT_EQ(answers[i].outcome, proto::Outcome::ok) << answers[i].error;
+  }
+  struct stat st {};
+  EXPECT_NE(stat(dr("late.dcm").c_str(), &st), 0);
+  send_raw(proto::encode_chunk(3, 9, 1, piece(1)));
+  ASSERT_TRUE(pump([&] { return answers.size() == 5; }));
+  EXPECT_EQ(answers[3].type, proto::Type::chunk_ack);
+  EXPECT_EQ(answers[4].type, proto::Type::committed);
+  EXPECT_EQ(answers[4].outcome, proto::Outcome::ok) << answers[4].error;
+  EXPECT_EQ(read_file(dr("late.dcm")), data);
+}
+
 // What needs the carrier to say when a peer goes down (peer_down): the srdx
 // engine does; the fabric carrier does not (a provider's connection has no
 // such event), where the API's own barrier timeout answers.

@@ -563,6 +563,8 @@ struct Source::Impl {
   }
 
   void finish(Transfer& t, uint64_t version, bool up_to_date, Clock::time_point now) {
+    // Acknowledgements of its chunks still on their way are moot now.
+    for (uint64_t i : std::vector<uint64_t>(t.unacked.begin(), t.unacked.end())) release(t, i);
     settled[t.rel] = t.started;
     Known& k = known[t.rel];
     k.size = t.m.size;
@@ -746,7 +748,11 @@ struct Source::Impl {
         send(proto::encode_chunk(opt.job_id, t.fseq, i, buf), {t.fseq, i + 1, 0});
         t.last_progress = now;
       }
-      if (t.to_send.empty() && t.unacked.empty()) {
+      // The commit follows the last chunk at once, not its acknowledgement:
+      // the DR seals the version when its last chunk is written (in the
+      // same group when they arrive together), so a file costs two round
+      // trips (offer, then chunks and commit), not three.
+      if (t.to_send.empty()) {
         proto::Msg c;
         c.type = proto::Type::commit;
         c.job = opt.job_id;
@@ -1128,6 +1134,10 @@ struct Sink::Impl {
     Staging staging;
     std::string job;  // name
     std::string path;
+    // Its commit came before all its chunks (a source commits right after
+    // its last chunk, and datagrams arrive in any order): sealed when the
+    // last missing chunk is written.
+    bool commit_waiting = false;
   };
 
   Impl(SinkOptions o, carrier::Carrier& c, AuditLog* a) : opt(std::move(o)), carrier(c), audit(a) {
@@ -1204,6 +1214,28 @@ struct Sink::Impl {
     reply(peer, r);
     std::lock_guard<std::mutex> l(smu);
     ++stats.refused;
+  }
+
+  // A complete transfer's commit: verified now, published after the group's
+  // flush (finish_group); a failure is refused and recorded.
+  void seal(PeerId peer, const proto::Msg& in) {
+    auto it = open.find(std::make_tuple(peer, in.job, in.fseq));
+    if (it == open.end()) return;
+    const Manifest m = it->second.staging.manifest();
+    const std::string job = it->second.job;
+    const Status c = it->second.staging.seal();
+    if (c.ok()) {
+      sealed.push_back(it->first);
+      return;
+    }
+    open.erase(it);
+    if (c.error.code == Errc::hash_mismatch) {
+      std::lock_guard<std::mutex> l(smu);
+      ++stats.verify_failures;
+    }
+    record(c.error.code == Errc::hash_mismatch ? "verify_failed" : "refused", job, peer, &m,
+           c.error.message);
+    refuse(peer, proto::Type::committed, in, c.error.message);
   }
 
   void handle(PeerId peer, std::span<const uint8_t> bytes) {
@@ -1300,6 +1332,14 @@ struct Sink::Impl {
           stats.bytes_written += in.data.size();
         }
         written.push_back({it->first, in.value, peer});
+        if (it->second.commit_waiting && it->second.staging.missing_chunks().empty()) {
+          it->second.commit_waiting = false;
+          proto::Msg c;
+          c.type = proto::Type::commit;
+          c.job = in.job;
+          c.fseq = in.fseq;
+          seal(peer, c);
+        }
         return;
       }
       case proto::Type::commit: {
@@ -1307,23 +1347,14 @@ struct Sink::Impl {
         if (it == open.end()) {
           return refuse(peer, proto::Type::committed, in, "no such transfer (offer it again)");
         }
-        const Manifest m = it->second.staging.manifest();
-        const std::string job = it->second.job;
-        const Status c = it->second.staging.seal();
-        if (c.ok()) {
-          sealed.push_back(it->first);
-          return;  // published after the flush (run())
+        if (!it->second.staging.missing_chunks().empty()) {
+          // Its last chunks are still on their way: sealed when they are
+          // written. A source that gives up on it offers it again, which
+          // drops this transfer.
+          it->second.commit_waiting = true;
+          return;
         }
-        open.erase(it);
-        {
-          if (c.error.code == Errc::hash_mismatch) {
-            std::lock_guard<std::mutex> l(smu);
-            ++stats.verify_failures;
-          }
-          record(c.error.code == Errc::hash_mismatch ? "verify_failed" : "refused", job, peer, &m,
-                 c.error.message);
-          return refuse(peer, proto::Type::committed, in, c.error.message);
-        }
+        return seal(peer, in);
       }
       case proto::Type::remove: {
         auto owner = std::find_if(owners.begin(), owners.end(),
