@@ -149,6 +149,23 @@ class SessionTest : public ::testing::TestWithParam<Kind> {
     so.flow = kReplicationFlow;
     ASSERT_TRUE(a_->send(peer_, bytes, so, dp::monotonic_now()).ok());
   }
+  // An offer of m as transfer fseq of job 3 ("ehr"), or its commit.
+  void offer_by_hand(uint64_t fseq, const Manifest& m) {
+    proto::Msg o;
+    o.type = proto::Type::offer;
+    o.job = 3;
+    o.fseq = fseq;
+    o.name = "ehr";
+    o.manifest = encode(m);
+    send_raw(proto::encode(o));
+  }
+  void commit_by_hand(uint64_t fseq) {
+    proto::Msg c;
+    c.type = proto::Type::commit;
+    c.job = 3;
+    c.fseq = fseq;
+    send_raw(proto::encode(c));
+  }
   std::vector<proto::Msg> answers_;
   std::string src(const std::string& rel) const { return src_ + "/" + rel; }
 
@@ -424,15 +441,7 @@ TEST_P(SessionTest, ARestartedSourcesTransferIsNeverTakenForTheOldOnesOfTheSameN
     m.root = merkle_root(m.chunks);
     return m;
   };
-  auto offer = [&](const Manifest& m) {
-    proto::Msg o;
-    o.type = proto::Type::offer;
-    o.job = 3;
-    o.fseq = 5;
-    o.name = "ehr";
-    o.manifest = encode(m);
-    send(proto::encode(o));
-  };
+  auto offer = [&](const Manifest& m) { offer_by_hand(5, m); };
   const std::vector<uint8_t> x = random_bytes(500, 50), y = random_bytes(600, 51);
   offer(manifest("x.dcm", x));
   ASSERT_TRUE(pump([&] { return answers.size() == 1; }));
@@ -442,11 +451,7 @@ TEST_P(SessionTest, ARestartedSourcesTransferIsNeverTakenForTheOldOnesOfTheSameN
   ASSERT_TRUE(pump([&] { return answers.size() == 3; }));
   EXPECT_EQ(answers[2].type, proto::Type::chunk_ack);
   EXPECT_EQ(answers[2].outcome, proto::Outcome::ok) << answers[2].error;
-  proto::Msg c;
-  c.type = proto::Type::commit;
-  c.job = 3;
-  c.fseq = 5;
-  send(proto::encode(c));
+  commit_by_hand(5);
   ASSERT_TRUE(pump([&] { return answers.size() == 4; }));
   EXPECT_EQ(answers[3].type, proto::Type::committed);
   EXPECT_EQ(answers[3].outcome, proto::Outcome::ok) << answers[3].error;
@@ -473,22 +478,12 @@ TEST_P(SessionTest, ACommitThatOvertakesItsLastChunkWaitsForIt) {
         data.begin() + static_cast<long>(i * kChunk),
         data.begin() + static_cast<long>(i * kChunk + chunk_length(m.size, kChunk, i)));
   };
-  proto::Msg o;
-  o.type = proto::Type::offer;
-  o.job = 3;
-  o.fseq = 9;
-  o.name = "ehr";
-  o.manifest = encode(m);
-  send_raw(proto::encode(o));
+  offer_by_hand(9, m);
   ASSERT_TRUE(pump([&] { return answers.size() == 1; }));
   ASSERT_EQ(answers[0].outcome, proto::Outcome::ok) << answers[0].error;
   send_raw(proto::encode_chunk(3, 9, 0, piece(0)));
   send_raw(proto::encode_chunk(3, 9, 2, piece(2)));
-  proto::Msg c;
-  c.type = proto::Type::commit;
-  c.job = 3;
-  c.fseq = 9;
-  send_raw(proto::encode(c));
+  commit_by_hand(9);
   ASSERT_TRUE(pump([&] { return answers.size() == 3; }));  // the two chunks' acks
   // The commit waits: nothing more is answered, nothing is published.
   const Time until = dp::monotonic_now() + Duration::millis(200);
