@@ -137,7 +137,7 @@ bool Poller::poll_once(Time now) {
   return work != 0;
 }
 
-void Poller::sleep_until(Time now, Time wake) {
+void Poller::sleep_until(Time now, Time wake, bool armed) {
   if (wake <= now) return;
   if (!waker_.prepare_sleep()) {
     ++stats_.wakeups_by_call;  // work was handed to the loop: no sleep
@@ -148,6 +148,7 @@ void Poller::sleep_until(Time now, Time wake) {
   ts.tv_sec = static_cast<time_t>(d.ns() / 1000000000);
   ts.tv_nsec = static_cast<long>(d.ns() % 1000000000);
   ++stats_.idle_sleeps;
+  if (armed) ++stats_.armed_sleeps;
   // The link's descriptor (packets arrived) where it has one, and the
   // waker's (work handed over by another thread).
   pollfd p[2] = {{waker_.fd(), POLLIN, 0}, {link_.wait_fd(), POLLIN, 0}};
@@ -227,8 +228,7 @@ void Poller::run(const std::atomic<bool>& stop) {
     }
     note_iteration(monotonic_now() - now);  // this iteration, up to the sleep
     last = Time::infinite();
-    if (armed) ++stats_.armed_sleeps;
-    sleep_until(now, wake);
+    sleep_until(now, wake, armed);
     if (armed) link_.disarm_wait();
   }
   live_clock_ = false;

@@ -188,7 +188,7 @@ class Poller {
   size_t receive(Time now);
   size_t transmit(Time now);
   size_t flush(size_t committed);
-  void sleep_until(Time now, Time wake);
+  void sleep_until(Time now, Time wake, bool armed);
   void note_iteration(Duration d);
 
   Link& link_;
