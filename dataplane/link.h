@@ -75,6 +75,9 @@ struct LinkConfig {
   std::vector<std::pair<uint32_t, std::array<uint8_t, 6>>> static_neighbours;  // ip -> mac
   uint32_t gateway = 0;  // next hop for off-subnet peers (0: on-link)
   uint32_t prefix_len = 24;
+  // Ask the port for Rx interrupts, for an idle poller to sleep on (where
+  // the PMD has them); false: it naps and polls again, as on a PMD without.
+  bool rx_interrupts = true;
 };
 
 class Link {

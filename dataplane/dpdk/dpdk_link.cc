@@ -758,7 +758,7 @@ void DpdkLinkImpl::open() {
   // Rx interrupts, for an idle loop to sleep on (Idle, dpdk_link.h): asked
   // of every port, since no dev_info flag says which PMDs have them. A port
   // that refuses to configure or start with them is started without.
-  conf.intr_conf.rxq = 1;
+  conf.intr_conf.rxq = cfg_.rx_interrupts ? 1 : 0;
   conf_ = conf;
   try {
     start_port();
@@ -778,6 +778,10 @@ void DpdkLinkImpl::open() {
     info_.idle_note = "an idle loop sleeps on Rx interrupts (" + info_.driver + ", " +
                       std::to_string(n_rxq_) + " RX queue" + (n_rxq_ == 1 ? "" : "s") +
                       (rx_intr_enable_ ? ", armed per queue" : "") + ")";
+  } else if (!cfg_.rx_interrupts) {
+    info_.idle_note =
+        "Rx interrupts not asked for: an idle loop naps and polls again (poller "
+        "max_sleep_without_fd)";
   } else {
     info_.idle_note = info_.driver +
                       " has no Rx interrupts: an idle loop naps and polls again (poller "
