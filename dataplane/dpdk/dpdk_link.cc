@@ -1,5 +1,6 @@
 #include "dpdk/dpdk_link.h"
 
+#include <dirent.h>
 #include <net/if.h>
 #include <rte_bus.h>
 #include <rte_dev.h>
@@ -34,6 +35,7 @@ namespace srdx::dp {
 namespace {
 
 constexpr uint32_t kMaxBurst = 256;
+std::vector<int> af_xdp_sockets();
 constexpr uint32_t kMempoolCache = 256;
 constexpr uint32_t kControlMbufs = 512;  // ARP and ICMP replies in flight
 // Port events and link state: the poll loop looks at the clock for them once
@@ -226,6 +228,9 @@ class DpdkLinkImpl final : public DpdkLink {
   // epfd_ after a start, out again before a stop.
   void attach_rx_interrupts();
   void detach_rx_interrupts();
+  // net_af_xdp: the AF_XDP sockets its start made (`before`: those there
+  // already), into epfd_ level-triggered. See Idle in dpdk_link.h.
+  void attach_xsk_sockets(const std::vector<int>& before);
   // Port events, in the poll loop (rx_burst): see dpdk_link.h.
   [[gnu::cold]] void service_port();
   void check_link();
@@ -354,6 +359,7 @@ class DpdkLinkImpl final : public DpdkLink {
   bool rx_intr_enable_ = false;  // the PMD arms per queue (rte_eth_dev_rx_intr_enable)
   bool rx_intr_armed_ = false;
   uint64_t rx_intr_arms_ = 0;
+  std::vector<int> xsk_fds_;  // net_af_xdp: its sockets, in epfd_ instead of interrupt fds
 };
 
 void DpdkLinkImpl::resolve_port() {
@@ -760,6 +766,8 @@ void DpdkLinkImpl::open() {
   // that refuses to configure or start with them is started without.
   conf.intr_conf.rxq = cfg_.rx_interrupts ? 1 : 0;
   conf_ = conf;
+  const bool af_xdp = info_.driver == "net_af_xdp" && cfg_.rx_interrupts;
+  const std::vector<int> xsk_before = af_xdp ? af_xdp_sockets() : std::vector<int>{};
   try {
     start_port();
   } catch (const std::runtime_error& with) {
@@ -774,7 +782,13 @@ void DpdkLinkImpl::open() {
                  dev.c_str(), with.what());
   }
   attach_rx_interrupts();
-  if (rx_intr_) {
+  if (!rx_intr_ && af_xdp) attach_xsk_sockets(xsk_before);
+  if (!xsk_fds_.empty()) {
+    info_.idle_note =
+        "an idle loop sleeps until its AF_XDP sockets have frames (net_af_xdp has no "
+        "Rx interrupts; " +
+        std::to_string(xsk_fds_.size()) + " socket" + (xsk_fds_.size() == 1 ? "" : "s") + ")";
+  } else if (rx_intr_) {
     info_.idle_note = "an idle loop sleeps on Rx interrupts (" + info_.driver + ", " +
                       std::to_string(n_rxq_) + " RX queue" + (n_rxq_ == 1 ? "" : "s") +
                       (rx_intr_enable_ ? ", armed per queue" : "") + ")";
@@ -950,7 +964,25 @@ void DpdkLinkImpl::close() {
   pool_ = nullptr;
 }
 
-namespace {
+// This process's AF_XDP sockets (the kernel says each socket's family:
+// SO_DOMAIN), by descriptor.
+std::vector<int> af_xdp_sockets() {
+  std::vector<int> out;
+  DIR* d = opendir("/proc/self/fd");
+  if (d == nullptr) return out;
+  while (const dirent* e = readdir(d)) {
+    char* end = nullptr;
+    const long fd = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0' || fd == dirfd(d)) continue;
+    int domain = 0;
+    socklen_t len = sizeof domain;
+    if (getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+        domain == AF_XDP)
+      out.push_back(static_cast<int>(fd));
+  }
+  closedir(d);
+  return out;
+}
 
 // Lowers DPDK's ethdev and EAL logging while the link asks a port for what it
 // may not have (rte_eth_dev_rx_intr_ctl_q logs an ERR line for every PMD
@@ -977,8 +1009,6 @@ class QuietDpdkLog {
   int ethdev_;
   int ethdev_level_ = -1, eal_level_ = -1;
 };
-
-}  // namespace
 
 // Puts every RX queue's interrupt event fd into epfd_ (made the first time),
 // when the port was configured for Rx interrupts and the PMD set them up;
@@ -1023,10 +1053,50 @@ void DpdkLinkImpl::attach_rx_interrupts() {
 void DpdkLinkImpl::detach_rx_interrupts() {
   if (!rx_intr_) return;
   disarm_wait();
+  if (!xsk_fds_.empty()) {
+    for (int fd : xsk_fds_) (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    xsk_fds_.clear();
+    rx_intr_ = false;
+    return;
+  }
   QuietDpdkLog quiet;
   for (uint16_t q = 0; q < n_rxq_; ++q)
     (void)rte_eth_dev_rx_intr_ctl_q(info_.port_id, q, epfd_, RTE_INTR_EVENT_DEL, nullptr);
   rx_intr_ = false;
+}
+
+// net_af_xdp has no Rx interrupts in DPDK 22.11 (no rx_queue_intr_enable, no
+// interrupt handle), but each of its RX queues is an AF_XDP socket, readable
+// while its RX ring holds frames (the kernel's xsk_poll), and the kernel
+// wakes its waiters when it fills the ring. The PMD keeps the sockets to
+// itself; the link finds them as the AF_XDP sockets that were not in the
+// process before the port started (one per RX queue, or none is used), and
+// only polls them, never reads or writes them: level-triggered in epfd_,
+// so there is nothing to arm. They close with the port: the link takes them
+// out of epfd_ before it stops the port and does not look for them again
+// after a restart (an idle loop then naps).
+void DpdkLinkImpl::attach_xsk_sockets(const std::vector<int>& before) {
+  if (!started_) return;
+  std::vector<int> made;
+  for (int fd : af_xdp_sockets()) {
+    if (std::find(before.begin(), before.end(), fd) == before.end()) made.push_back(fd);
+  }
+  if (made.size() != n_rxq_) return;
+  if (epfd_ < 0) {
+    epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epfd_ < 0) return;
+  }
+  for (size_t i = 0; i < made.size(); ++i) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = made[i];
+    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, made[i], &ev) != 0) {
+      for (size_t j = 0; j < i; ++j) (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, made[j], nullptr);
+      return;
+    }
+  }
+  xsk_fds_ = std::move(made);
+  rx_intr_ = true;
 }
 
 bool DpdkLinkImpl::arm_wait() {
@@ -1035,6 +1105,8 @@ bool DpdkLinkImpl::arm_wait() {
     for (uint16_t q = 0; q < n_rxq_; ++q) (void)rte_eth_dev_rx_intr_enable(info_.port_id, q);
   }
   rx_intr_armed_ = true;
+  ++rx_intr_arms_;
+  if (!xsk_fds_.empty()) return true;  // level-triggered: nothing stale to empty
   // Empty epfd_ of the edges that came while the loop was busy (and, for an
   // eventfd, read its count): what they announced has been received.
   // What arrives from here raises a new edge; what arrived just before,
@@ -1042,7 +1114,6 @@ bool DpdkLinkImpl::arm_wait() {
   rte_epoll_event ev[8];
   while (rte_epoll_wait(epfd_, ev, 8, 0) == 8) {
   }
-  ++rx_intr_arms_;
   return true;
 }
 

@@ -194,6 +194,49 @@ TEST(DpdkIdle, TapPortsSleepOnRxInterruptsAndWakeOnEachPacket) {
       << log;
 }
 
+// net_af_xdp has no Rx interrupts in DPDK 22.11; the link sleeps on its
+// AF_XDP sockets instead (dpdk_link.h, Idle): the same ping-pong over a veth
+// pair, one port on each end.
+TEST(DpdkIdle, AfXdpPortsSleepOnTheirSocketsAndWakeOnEachPacket) {
+  ASSERT_TRUE(sh("ip link add srdxv0 type veth peer name srdxv1"));
+  ASSERT_TRUE(sh("ip link set srdxv0 up"));
+  ASSERT_TRUE(sh("ip link set srdxv1 up"));
+  LinkConfig ca = test::config("net_af_xdp0,iface=srdxv0", kIpA);
+  LinkConfig cb = test::config("net_af_xdp1,iface=srdxv1", kIpB);
+  ca.queue_depth = cb.queue_depth = 1024;  // net_af_xdp refuses 256 (its fill ring)
+  ::testing::internal::CaptureStderr();
+  constexpr uint32_t kPings = 40;
+  {
+    test::Node a(ca, 5), b(cb, 6);
+    for (test::Node* n : {&a, &b}) {
+      const DpdkPortInfo info = as_dpdk(n->link.get())->port_info();
+      EXPECT_EQ(info.driver, "net_af_xdp");
+      EXPECT_TRUE(info.rx_interrupts) << info.idle_note;
+      EXPECT_GE(n->link->wait_fd(), 0);
+      sleepy(*n, IdleMode::spin_then_sleep);
+    }
+    PingPong pp(a, b);
+    for (uint32_t i = 0; i < kPings; ++i) {
+      ASSERT_TRUE(pp.once()) << "no echo for ping " << i;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    a.stop();
+    b.stop();
+    EXPECT_EQ(pp.pings.load(), kPings);
+    EXPECT_EQ(pp.echoes.load(), kPings);
+    EXPECT_EQ(pp.bad.load(), 0u);
+    EXPECT_EQ(pp.failed.load(), 0u);
+    const PollerStats sb = b.poller->stats();
+    EXPECT_GT(sb.idle_sleeps, kPings / 2);
+    EXPECT_GE(sb.wakeups_by_link, kPings / 2) << "pings ended B's sleeps";
+    EXPECT_EQ(sb.armed_sleeps, sb.idle_sleeps);
+  }
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("sleeps until its AF_XDP sockets have frames"), std::string::npos) << log;
+  sh("ip link del srdxv0");
+}
+
 TEST(DpdkIdle, BusyPollNeverSleepsOrArms) {
   LinkConfig ca = test::config("net_tap2,iface=srdxi2", kIpA);
   LinkConfig cb = test::config("net_tap3,iface=srdxi3", kIpB);
