@@ -643,6 +643,8 @@ void DpdkLinkImpl::restart_port() {
     started_ = false;
   }
   const int rc = rte_eth_dev_reset(port);  // -ENOTSUP: the PMD has none; stopped is enough
+  const bool af_xdp = info_.driver == "net_af_xdp" && info_.rx_interrupts;
+  const std::vector<int> xsk_before = af_xdp ? af_xdp_sockets() : std::vector<int>{};
   std::string failed;
   if (rc != 0 && rc != -ENOTSUP) {
     failed = std::string("rte_eth_dev_reset: ") + rte_strerror(-rc);
@@ -667,6 +669,7 @@ void DpdkLinkImpl::restart_port() {
   ++health_.resets_done;
   resolve_xstats();
   attach_rx_interrupts();
+  if (!rx_intr_ && af_xdp) attach_xsk_sockets(xsk_before);
   if (info_.rx_interrupts && !rx_intr_) {
     std::fprintf(stderr, "dpdk link '%s': no Rx interrupts after the restart: an idle loop naps\n",
                  cfg_.device.c_str());
