@@ -35,7 +35,6 @@ namespace srdx::dp {
 namespace {
 
 constexpr uint32_t kMaxBurst = 256;
-std::vector<int> af_xdp_sockets();
 constexpr uint32_t kMempoolCache = 256;
 constexpr uint32_t kControlMbufs = 512;  // ARP and ICMP replies in flight
 // Port events and link state: the poll loop looks at the clock for them once
@@ -55,6 +54,9 @@ struct PortEventFlags {
   std::atomic<uint32_t> pending{0};
   std::atomic<uint64_t> lsc{0}, reset{0}, removal{0};
 };
+
+// This process's AF_XDP sockets, by descriptor (defined below).
+std::vector<int> af_xdp_sockets();
 
 // The callback DPDK calls for kPortEvents: counts and flags, nothing more
 // (it runs on the interrupt thread, beside the poll loop).
@@ -1076,8 +1078,8 @@ void DpdkLinkImpl::detach_rx_interrupts() {
 // process before the port started (one per RX queue, or none is used), and
 // only polls them, never reads or writes them: level-triggered in epfd_,
 // so there is nothing to arm. They close with the port: the link takes them
-// out of epfd_ before it stops the port and does not look for them again
-// after a restart (an idle loop then naps).
+// out of epfd_ before it stops the port, and looks for them again after a
+// restart (when the count does not match, an idle loop naps, and says so).
 void DpdkLinkImpl::attach_xsk_sockets(const std::vector<int>& before) {
   if (!started_) return;
   std::vector<int> made;
