@@ -1,6 +1,7 @@
 // Idle on Rx interrupts (dpdk_link.h, Idle): two dpdk links on net_tap ports
 // (the PMD here that has Rx interrupts in DPDK 22.11), joined by a kernel
-// bridge in a network namespace this test makes (and deletes) for itself.
+// bridge in a network namespace this test makes (and deletes) for itself,
+// and two on net_af_xdp over a veth pair there.
 // Each link is run by the poll loop that ships (Poller::run on its own
 // thread) with long sleeps, so that only an interrupt, not a timeout, can
 // wake a loop promptly:
@@ -8,6 +9,8 @@
 //  - in a ping-pong with pauses between pings, both loops go to sleep armed
 //    and are woken by the link (PollerStats idle_sleeps, armed_sleeps,
 //    wakeups_by_link), and every ping and echo arrives exactly once;
+//  - the same ping-pong over net_af_xdp on a veth pair, which has no Rx
+//    interrupts: the links sleep on the PMD's AF_XDP sockets;
 //  - with IdleMode::busy_poll the loop never sleeps or arms.
 // Needs root (namespaces, interfaces): exits 77 (skipped) without it.
 #include <fcntl.h>
@@ -19,6 +22,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -204,10 +208,22 @@ TEST(DpdkIdle, AfXdpPortsSleepOnTheirSocketsAndWakeOnEachPacket) {
   LinkConfig ca = test::config("net_af_xdp0,iface=srdxv0", kIpA);
   LinkConfig cb = test::config("net_af_xdp1,iface=srdxv1", kIpB);
   ca.queue_depth = cb.queue_depth = 1024;  // net_af_xdp refuses 256 (its fill ring)
+  // A kernel without AF_XDP (or XDP on veth) cannot run this: said and
+  // skipped, as the fabric tests fall back to net_af_packet there.
+  std::unique_ptr<test::Node> na, nb;
+  try {
+    na = std::make_unique<test::Node>(ca, 5);
+    nb = std::make_unique<test::Node>(cb, 6);
+  } catch (const std::runtime_error& e) {
+    na.reset();
+    sh("ip link del srdxv0");
+    GTEST_SKIP() << "net_af_xdp cannot attach to a veth here: " << e.what();
+  }
   ::testing::internal::CaptureStderr();
   constexpr uint32_t kPings = 40;
   {
-    test::Node a(ca, 5), b(cb, 6);
+    test::Node& a = *na;
+    test::Node& b = *nb;
     for (test::Node* n : {&a, &b}) {
       const DpdkPortInfo info = as_dpdk(n->link.get())->port_info();
       EXPECT_EQ(info.driver, "net_af_xdp");
@@ -231,9 +247,12 @@ TEST(DpdkIdle, AfXdpPortsSleepOnTheirSocketsAndWakeOnEachPacket) {
     EXPECT_GT(sb.idle_sleeps, kPings / 2);
     EXPECT_GE(sb.wakeups_by_link, kPings / 2) << "pings ended B's sleeps";
     EXPECT_EQ(sb.armed_sleeps, sb.idle_sleeps);
+    EXPECT_NE(as_dpdk(b.link.get())->port_info().idle_note.find("sleeps until its AF_XDP sockets"),
+              std::string::npos);
   }
-  const std::string log = ::testing::internal::GetCapturedStderr();
-  EXPECT_NE(log.find("sleeps until its AF_XDP sockets have frames"), std::string::npos) << log;
+  na.reset();
+  nb.reset();
+  (void)::testing::internal::GetCapturedStderr();
   sh("ip link del srdxv0");
 }
 
