@@ -75,6 +75,9 @@ struct LinkConfig {
   std::vector<std::pair<uint32_t, std::array<uint8_t, 6>>> static_neighbours;  // ip -> mac
   uint32_t gateway = 0;  // next hop for off-subnet peers (0: on-link)
   uint32_t prefix_len = 24;
+  // Ask the port for Rx interrupts, for an idle poller to sleep on (where
+  // the PMD has them); false: it naps and polls again, as on a PMD without.
+  bool rx_interrupts = true;
 };
 
 class Link {
@@ -97,6 +100,17 @@ class Link {
   // A file descriptor that becomes readable when packets arrive (for an idle
   // poller to sleep on), or -1 when the link can only be polled.
   virtual int wait_fd() const { return -1; }
+  // For a link whose wait_fd() fires only once armed (the dpdk link on Rx
+  // interrupts): true. An idle poller then calls arm_wait() before it sleeps,
+  // polls the link once more (a packet that arrived between its last look and
+  // the arming may raise no interrupt: l3fwd-power's race), sleeps only when
+  // that found nothing, and calls disarm_wait() when it wakes. arm_wait()
+  // returns false when the link cannot be armed now (a stopped port): then
+  // the poller naps as for a link without wait_fd(). Links whose wait_fd()
+  // is always live (udp: a readable socket) keep the defaults.
+  virtual bool wait_needs_arming() const { return false; }
+  virtual bool arm_wait() { return true; }
+  virtual void disarm_wait() {}
   virtual LinkStats stats() const = 0;
   // What this backend counts beyond LinkStats, by name (for reports).
   virtual std::vector<std::pair<std::string_view, uint64_t>> backend_counters() const { return {}; }

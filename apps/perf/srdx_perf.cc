@@ -292,7 +292,10 @@ struct OptionGroups {
         "queues", po::value<std::string>()->default_value("1"),
         "RX and TX queues (1..64), at most what the port has; more than one uses RSS")(
         "neighbour", po::value<std::vector<std::string>>()->composing(),
-        "IP=MAC: a static neighbour entry; repeatable");
+        "IP=MAC: a static neighbour entry; repeatable")(
+        "rx-interrupts", po::value<std::string>()->default_value("on"),
+        "on: with --idle sleep, sleep on the port's Rx interrupts where the PMD has them "
+        "(net_tap, ENA, virtio); off: nap and poll again (as on a PMD without)");
     run.add_options()("count", po::value<std::string>(), "messages to send (default 10000)")(
         "bytes", po::value<std::string>(),
         "bytes to send instead of --count: 1GiB, 500MB; the last message may be shorter")(
@@ -422,6 +425,9 @@ Options parse_options(const po::variables_map& vm) {
     o.link.prefix_len =
         static_cast<uint32_t>(parse_uint("prefix-len", get(vm, "prefix-len"), 1, 32));
     o.link.queues = static_cast<uint16_t>(parse_uint("queues", get(vm, "queues"), 1, 64));
+    const std::string intr = get(vm, "rx-interrupts");
+    if (intr != "on" && intr != "off") fail("rx-interrupts", "'" + intr + "'; accepted: on, off");
+    o.link.rx_interrupts = intr == "on";
     if (vm.count("neighbour")) {
       for (const std::string& n : vm["neighbour"].as<std::vector<std::string>>()) {
         const size_t eq = n.find('=');
@@ -742,6 +748,8 @@ void add_loop_json(Json& j, const dp::Poller& poller, const dp::Link& link) {
   j.begin("poller");
   j.field("iterations", p.iterations).field("idle_sleeps", p.idle_sleeps);
   j.field("wakeups_by_link", p.wakeups_by_link);
+  j.field("armed_sleeps", p.armed_sleeps)
+      .field("arm_rechecks_found_work", p.arm_rechecks_found_work);
   j.field("slept_s", static_cast<double>(p.slept_ns) / 1e9);
   j.field("rx_bursts", p.rx_bursts).field("tx_bursts", p.tx_bursts);
   j.field("partial_tx", p.partial_tx).field("tx_dropped", p.tx_dropped);

@@ -1,13 +1,16 @@
 #include "dpdk/dpdk_link.h"
 
+#include <dirent.h>
 #include <net/if.h>
 #include <rte_bus.h>
 #include <rte_dev.h>
+#include <rte_epoll.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_prefetch.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -51,6 +54,9 @@ struct PortEventFlags {
   std::atomic<uint32_t> pending{0};
   std::atomic<uint64_t> lsc{0}, reset{0}, removal{0};
 };
+
+// This process's AF_XDP sockets, by descriptor (defined below).
+std::vector<int> af_xdp_sockets();
 
 // The callback DPDK calls for kPortEvents: counts and flags, nothing more
 // (it runs on the interrupt thread, beside the poll loop).
@@ -191,6 +197,10 @@ class DpdkLinkImpl final : public DpdkLink {
   void tx_commit(size_t len, const TxPath& path) override;
   size_t tx_flush() override;
   LinkStats stats() const override;
+  int wait_fd() const override { return rx_intr_ ? epfd_ : -1; }
+  bool wait_needs_arming() const override { return rx_intr_; }
+  bool arm_wait() override;
+  void disarm_wait() override;
 
   DpdkPortInfo port_info() const override { return info_; }
   DpdkPortCounters port_counters() const override;
@@ -216,6 +226,13 @@ class DpdkLinkImpl final : public DpdkLink {
   void name_counters();
   void start_port();
   void close();
+  // Rx interrupts (see dpdk_link.h, Idle): each RX queue's event fd into
+  // epfd_ after a start, out again before a stop.
+  void attach_rx_interrupts();
+  void detach_rx_interrupts();
+  // net_af_xdp: the AF_XDP sockets its start made (`before`: those there
+  // already), into epfd_ level-triggered. See Idle in dpdk_link.h.
+  void attach_xsk_sockets(const std::vector<int>& before);
   // Port events, in the poll loop (rx_burst): see dpdk_link.h.
   [[gnu::cold]] void service_port();
   void check_link();
@@ -335,6 +352,16 @@ class DpdkLinkImpl final : public DpdkLink {
   std::vector<std::string> xstat_counter_names_;  // backend_counters()' names for them
   mutable std::vector<uint64_t> xstat_values_;
   mutable uint64_t xstats_read_ns_ = 0;
+
+  // Idle on Rx interrupts: an epoll fd holding every RX queue's event fd
+  // (wait_fd()), made once and kept for the link's life; rx_intr_ while the
+  // queues are in it.
+  int epfd_ = -1;
+  bool rx_intr_ = false;
+  bool rx_intr_enable_ = false;  // the PMD arms per queue (rte_eth_dev_rx_intr_enable)
+  bool rx_intr_armed_ = false;
+  uint64_t rx_intr_arms_ = 0;
+  std::vector<int> xsk_fds_;  // net_af_xdp: its sockets, in epfd_ instead of interrupt fds
 };
 
 void DpdkLinkImpl::resolve_port() {
@@ -434,6 +461,8 @@ std::vector<std::pair<std::string_view, uint64_t>> DpdkLinkImpl::backend_counter
   out.emplace_back("rx_queues", n_rxq_);
   out.emplace_back("tx_queues", n_txq_);
   out.emplace_back("rss", info_.rss ? 1 : 0);
+  out.emplace_back("rx_interrupts", rx_intr_ ? 1 : 0);
+  out.emplace_back("rx_interrupt_arms", rx_intr_arms_);
   size_t k = 0;
   for (uint16_t q = 0; q < n_rxq_; ++q) {
     const QueueState& qs = queues_[q];
@@ -610,11 +639,14 @@ void DpdkLinkImpl::restart_port() {
     return;
   }
   drop_pending_tx();
+  detach_rx_interrupts();
   if (started_) {
     (void)rte_eth_dev_stop(port);
     started_ = false;
   }
   const int rc = rte_eth_dev_reset(port);  // -ENOTSUP: the PMD has none; stopped is enough
+  const bool af_xdp = info_.driver == "net_af_xdp" && info_.rx_interrupts;
+  const std::vector<int> xsk_before = af_xdp ? af_xdp_sockets() : std::vector<int>{};
   std::string failed;
   if (rc != 0 && rc != -ENOTSUP) {
     failed = std::string("rte_eth_dev_reset: ") + rte_strerror(-rc);
@@ -638,6 +670,12 @@ void DpdkLinkImpl::restart_port() {
   restart_pending_ = false;
   ++health_.resets_done;
   resolve_xstats();
+  attach_rx_interrupts();
+  if (!rx_intr_ && af_xdp) attach_xsk_sockets(xsk_before);
+  if (info_.rx_interrupts && !rx_intr_) {
+    std::fprintf(stderr, "dpdk link '%s': no Rx interrupts after the restart: an idle loop naps\n",
+                 cfg_.device.c_str());
+  }
   std::fprintf(stderr, "dpdk link '%s': port %s and started again (%u RX, %u TX queues)\n",
                cfg_.device.c_str(), rc == 0 ? "reset" : "stopped (the PMD has no reset)",
                unsigned{n_rxq_}, unsigned{n_txq_});
@@ -650,6 +688,7 @@ void DpdkLinkImpl::on_removal() {
   health_.link_speed_mbps = 0;
   restart_pending_ = false;
   drop_pending_tx();
+  detach_rx_interrupts();
   if (started_) (void)rte_eth_dev_stop(info_.port_id);
   started_ = false;
   std::fprintf(stderr,
@@ -727,8 +766,48 @@ void DpdkLinkImpl::open() {
       health_.kernel_interface = ifr_fd_ >= 0;
     }
   }
+  // Rx interrupts, for an idle loop to sleep on (Idle, dpdk_link.h): asked
+  // of every port, since no dev_info flag says which PMDs have them. A port
+  // that refuses to configure or start with them is started without.
+  conf.intr_conf.rxq = cfg_.rx_interrupts ? 1 : 0;
   conf_ = conf;
-  start_port();
+  const bool af_xdp = info_.driver == "net_af_xdp" && cfg_.rx_interrupts;
+  const std::vector<int> xsk_before = af_xdp ? af_xdp_sockets() : std::vector<int>{};
+  try {
+    start_port();
+  } catch (const std::runtime_error& with) {
+    // Again without; if that fails too, its error is the one to report.
+    if (started_) (void)rte_eth_dev_stop(port);
+    started_ = false;
+    conf_.intr_conf.rxq = 0;
+    start_port();
+    std::fprintf(stderr,
+                 "dpdk link '%s': the port did not start with Rx interrupts (%s); it did "
+                 "without\n",
+                 dev.c_str(), with.what());
+  }
+  attach_rx_interrupts();
+  if (!rx_intr_ && af_xdp) attach_xsk_sockets(xsk_before);
+  if (!xsk_fds_.empty()) {
+    info_.idle_note =
+        "an idle loop sleeps until its AF_XDP sockets have frames (net_af_xdp has no "
+        "Rx interrupts; " +
+        std::to_string(xsk_fds_.size()) + " socket" + (xsk_fds_.size() == 1 ? "" : "s") + ")";
+  } else if (rx_intr_) {
+    info_.idle_note = "an idle loop sleeps on Rx interrupts (" + info_.driver + ", " +
+                      std::to_string(n_rxq_) + " RX queue" + (n_rxq_ == 1 ? "" : "s") +
+                      (rx_intr_enable_ ? ", armed per queue" : "") + ")";
+  } else if (!cfg_.rx_interrupts) {
+    info_.idle_note =
+        "Rx interrupts not asked for: an idle loop naps and polls again (poller "
+        "max_sleep_without_fd)";
+  } else {
+    info_.idle_note = info_.driver +
+                      " has no Rx interrupts: an idle loop naps and polls again (poller "
+                      "max_sleep_without_fd)";
+  }
+  info_.rx_interrupts = rx_intr_;
+  std::fprintf(stderr, "dpdk link '%s': %s\n", dev.c_str(), info_.idle_note.c_str());
 
   uint16_t mtu = 0;
   info_.mtu = rte_eth_dev_get_mtu(port, &mtu) == 0 ? mtu : cfg_.mtu;
@@ -878,6 +957,9 @@ void DpdkLinkImpl::close() {
   }
   if (ifr_fd_ >= 0) ::close(ifr_fd_);
   ifr_fd_ = -1;
+  detach_rx_interrupts();
+  if (epfd_ >= 0) ::close(epfd_);
+  epfd_ = -1;
   if (started_) rte_eth_dev_stop(info_.port_id);
   if (configured_ || info_.owns_device) rte_eth_dev_close(info_.port_id);
   if (device_ != nullptr) rte_dev_remove(device_);
@@ -885,6 +967,166 @@ void DpdkLinkImpl::close() {
   started_ = configured_ = false;
   device_ = nullptr;
   pool_ = nullptr;
+}
+
+// This process's AF_XDP sockets (the kernel says each socket's family:
+// SO_DOMAIN), by descriptor.
+std::vector<int> af_xdp_sockets() {
+  std::vector<int> out;
+  DIR* d = opendir("/proc/self/fd");
+  if (d == nullptr) return out;
+  while (const dirent* e = readdir(d)) {
+    char* end = nullptr;
+    const long fd = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0' || fd == dirfd(d)) continue;
+    int domain = 0;
+    socklen_t len = sizeof domain;
+    if (getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+        domain == AF_XDP)
+      out.push_back(static_cast<int>(fd));
+  }
+  closedir(d);
+  return out;
+}
+
+// Lowers DPDK's ethdev and EAL logging while the link asks a port for what it
+// may not have (rte_eth_dev_rx_intr_ctl_q logs an ERR line for every PMD
+// without Rx interrupts); restored when it goes.
+class QuietDpdkLog {
+ public:
+  QuietDpdkLog() : ethdev_(rte_log_register("lib.ethdev")) {
+    if (ethdev_ >= 0) {
+      ethdev_level_ = rte_log_get_level(static_cast<uint32_t>(ethdev_));
+      rte_log_set_level(static_cast<uint32_t>(ethdev_), RTE_LOG_CRIT);
+    }
+    eal_level_ = rte_log_get_level(RTE_LOGTYPE_EAL);
+    rte_log_set_level(RTE_LOGTYPE_EAL, RTE_LOG_CRIT);
+  }
+  ~QuietDpdkLog() {
+    if (ethdev_ >= 0 && ethdev_level_ >= 0)
+      rte_log_set_level(static_cast<uint32_t>(ethdev_), static_cast<uint32_t>(ethdev_level_));
+    if (eal_level_ >= 0) rte_log_set_level(RTE_LOGTYPE_EAL, static_cast<uint32_t>(eal_level_));
+  }
+  QuietDpdkLog(const QuietDpdkLog&) = delete;
+  QuietDpdkLog& operator=(const QuietDpdkLog&) = delete;
+
+ private:
+  int ethdev_;
+  int ethdev_level_ = -1, eal_level_ = -1;
+};
+
+// Puts every RX queue's interrupt event fd into epfd_ (made the first time),
+// when the port was configured for Rx interrupts and the PMD set them up;
+// otherwise rx_intr_ stays false and wait_fd() is -1 (an idle loop naps).
+// DPDK adds each fd edge-triggered: arm_wait() empties epfd_ of what came
+// while the loop was busy. A PMD with a per-queue enable (ENA, virtio: an
+// eventfd that fires once armed) is armed by arm_wait() and disarmed after;
+// one without (net_tap: the fd is its queue's tap descriptor, readable
+// while frames wait) needs no arming.
+void DpdkLinkImpl::attach_rx_interrupts() {
+  rx_intr_ = false;
+  rx_intr_enable_ = false;
+  rx_intr_armed_ = false;
+  if (conf_.intr_conf.rxq == 0 || !started_) return;
+  if (epfd_ < 0) {
+    epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epfd_ < 0) return;
+  }
+  const uint16_t port = info_.port_id;
+  QuietDpdkLog quiet;
+  uint16_t added = 0;
+  for (; added < n_rxq_; ++added) {
+    if (rte_eth_dev_rx_intr_ctl_q(port, added, epfd_, RTE_INTR_EVENT_ADD, nullptr) != 0) break;
+  }
+  if (added != n_rxq_) {
+    for (uint16_t q = 0; q < added; ++q)
+      (void)rte_eth_dev_rx_intr_ctl_q(port, q, epfd_, RTE_INTR_EVENT_DEL, nullptr);
+    return;
+  }
+  const int rc = rte_eth_dev_rx_intr_enable(port, 0);
+  if (rc == 0) {
+    rx_intr_enable_ = true;
+    for (uint16_t q = 0; q < n_rxq_; ++q) (void)rte_eth_dev_rx_intr_disable(port, q);
+  } else if (rc != -ENOTSUP) {
+    for (uint16_t q = 0; q < n_rxq_; ++q)
+      (void)rte_eth_dev_rx_intr_ctl_q(port, q, epfd_, RTE_INTR_EVENT_DEL, nullptr);
+    return;
+  }
+  rx_intr_ = true;
+}
+
+void DpdkLinkImpl::detach_rx_interrupts() {
+  if (!rx_intr_) return;
+  disarm_wait();
+  if (!xsk_fds_.empty()) {
+    for (int fd : xsk_fds_) (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    xsk_fds_.clear();
+    rx_intr_ = false;
+    return;
+  }
+  QuietDpdkLog quiet;
+  for (uint16_t q = 0; q < n_rxq_; ++q)
+    (void)rte_eth_dev_rx_intr_ctl_q(info_.port_id, q, epfd_, RTE_INTR_EVENT_DEL, nullptr);
+  rx_intr_ = false;
+}
+
+// net_af_xdp has no Rx interrupts in DPDK 22.11 (no rx_queue_intr_enable, no
+// interrupt handle), but each of its RX queues is an AF_XDP socket, readable
+// while its RX ring holds frames (the kernel's xsk_poll), and the kernel
+// wakes its waiters when it fills the ring. The PMD keeps the sockets to
+// itself; the link finds them as the AF_XDP sockets that were not in the
+// process before the port started (one per RX queue, or none is used), and
+// only polls them, never reads or writes them: level-triggered in epfd_,
+// so there is nothing to arm. They close with the port: the link takes them
+// out of epfd_ before it stops the port, and looks for them again after a
+// restart (when the count does not match, an idle loop naps, and says so).
+void DpdkLinkImpl::attach_xsk_sockets(const std::vector<int>& before) {
+  if (!started_) return;
+  std::vector<int> made;
+  for (int fd : af_xdp_sockets()) {
+    if (std::find(before.begin(), before.end(), fd) == before.end()) made.push_back(fd);
+  }
+  if (made.size() != n_rxq_) return;
+  if (epfd_ < 0) {
+    epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epfd_ < 0) return;
+  }
+  for (size_t i = 0; i < made.size(); ++i) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = made[i];
+    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, made[i], &ev) != 0) {
+      for (size_t j = 0; j < i; ++j) (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, made[j], nullptr);
+      return;
+    }
+  }
+  xsk_fds_ = std::move(made);
+  rx_intr_ = true;
+}
+
+bool DpdkLinkImpl::arm_wait() {
+  if (!rx_intr_ || !started_) return false;
+  if (rx_intr_enable_ && !rx_intr_armed_) {
+    for (uint16_t q = 0; q < n_rxq_; ++q) (void)rte_eth_dev_rx_intr_enable(info_.port_id, q);
+  }
+  rx_intr_armed_ = true;
+  ++rx_intr_arms_;
+  if (!xsk_fds_.empty()) return true;  // level-triggered: nothing stale to empty
+  // Empty epfd_ of the edges that came while the loop was busy (and, for an
+  // eventfd, read its count): what they announced has been received.
+  // What arrives from here raises a new edge; what arrived just before,
+  // the poller's next look finds.
+  rte_epoll_event ev[8];
+  while (rte_epoll_wait(epfd_, ev, 8, 0) == 8) {
+  }
+  return true;
+}
+
+void DpdkLinkImpl::disarm_wait() {
+  if (!rx_intr_armed_) return;
+  rx_intr_armed_ = false;
+  if (!rx_intr_enable_) return;
+  for (uint16_t q = 0; q < n_rxq_; ++q) (void)rte_eth_dev_rx_intr_disable(info_.port_id, q);
 }
 
 size_t DpdkLinkImpl::rx_burst(std::span<RxDatagram> out) {

@@ -57,6 +57,25 @@
 //    object and closes cleanly.
 // raise_port_event() does what the PMD's interrupt does (the same callback):
 // no PMD on this machine raises RESET or RMV by itself.
+//
+// Idle (Rx interrupts). The port is configured with intr_conf.rxq = 1 (and
+// started without when it refuses; LinkConfig::rx_interrupts = false asks
+// for none), and each RX queue's interrupt event fd
+// (rte_eth_dev_rx_intr_ctl_q) goes into one epoll fd: wait_fd(). An idle
+// Poller arms the link (arm_wait(): per-queue rte_eth_dev_rx_intr_enable
+// where the PMD has it, and the stale edges emptied), polls once more, sleeps
+// on wait_fd() and disarms it when it wakes, like DPDK's l3fwd-power. In
+// DPDK 22.11, of the PMDs on this machine, net_tap has Rx interrupts (its
+// queue's tap descriptor), and so do net_ena, virtio and net_vhost; none of
+// net_af_xdp, net_af_packet, net_memif, net_ring and net_null has any.
+// net_af_xdp gets the same through its AF_XDP sockets: the sockets its start
+// made (one per RX queue) are polled, level-triggered, in wait_fd(); the
+// link never reads or writes them (docs/dpdk-idle.md). On the others
+// wait_fd() is -1 and an idle loop naps (PollerConfig::max_sleep_without_fd).
+// The log says which at start (DpdkPortInfo::idle_note), and
+// backend_counters() rx_interrupts (1: an idle loop sleeps until a frame
+// comes) and rx_interrupt_arms. After a port restart they are looked for
+// again (a link that finds none naps from then on, and says so).
 #pragma once
 
 #include <array>
@@ -89,6 +108,11 @@ struct DpdkPortInfo {
   bool tx_ip_checksum_offload = false, tx_udp_checksum_offload = false;
   bool rx_checksum_offload = false;  // some RX checksum is verified by the device
   bool owns_device = false;          // probed by the link, removed when it goes
+  // Idle: the port's RX queues raise interrupts that wait_fd() reports (an
+  // idle poller sleeps until a frame arrives), or not (it naps and polls
+  // again); idle_note says which, as logged when the port started.
+  bool rx_interrupts = false;
+  std::string idle_note;
 };
 
 // The ENA's allowance counters (ENA PMD xstats; DPDK 22.11 "ENI" statistics),

@@ -137,7 +137,7 @@ bool Poller::poll_once(Time now) {
   return work != 0;
 }
 
-void Poller::sleep_until(Time now, Time wake) {
+void Poller::sleep_until(Time now, Time wake, bool armed) {
   if (wake <= now) return;
   if (!waker_.prepare_sleep()) {
     ++stats_.wakeups_by_call;  // work was handed to the loop: no sleep
@@ -148,6 +148,7 @@ void Poller::sleep_until(Time now, Time wake) {
   ts.tv_sec = static_cast<time_t>(d.ns() / 1000000000);
   ts.tv_nsec = static_cast<long>(d.ns() % 1000000000);
   ++stats_.idle_sleeps;
+  if (armed) ++stats_.armed_sleeps;
   // The link's descriptor (packets arrived) where it has one, and the
   // waker's (work handed over by another thread).
   pollfd p[2] = {{waker_.fd(), POLLIN, 0}, {link_.wait_fd(), POLLIN, 0}};
@@ -198,14 +199,37 @@ void Poller::run(const std::atomic<bool>& stop) {
   live_clock_ = true;
   Time last = Time::infinite();  // the previous iteration's clock read, if no sleep followed it
   while (!stop.load(std::memory_order_relaxed)) {
-    const Time now = monotonic_now();
+    Time now = monotonic_now();
     if (!last.is_infinite()) note_iteration(now - last);
     last = now;
-    const Time wake = step(now);
+    Time wake = step(now);
     if (wake <= now) continue;
+    bool armed = false;
+    if (link_.wait_needs_arming() && link_.wait_fd() >= 0) {
+      if (!link_.arm_wait()) {
+        wake = min(wake, now + cfg_.max_sleep_without_fd);  // nothing would wake us: a nap
+      } else {
+        // Armed: look once more, since what arrived between the last look
+        // and the arming may raise no interrupt. Sleep only if it found none.
+        armed = true;
+        const Time again = monotonic_now();
+        const Time wake_again = step(again);
+        if (wake_again <= again) {
+          link_.disarm_wait();
+          ++stats_.arm_rechecks_found_work;
+          note_iteration(again - now);
+          last = again;
+          continue;
+        }
+        note_iteration(again - now);
+        now = again;
+        wake = wake_again;
+      }
+    }
     note_iteration(monotonic_now() - now);  // this iteration, up to the sleep
     last = Time::infinite();
-    sleep_until(now, wake);
+    sleep_until(now, wake, armed);
+    if (armed) link_.disarm_wait();
   }
   live_clock_ = false;
 }

@@ -27,10 +27,13 @@
 // endpoint's next deadline, at most `max_sleep`, or until the link's
 // wait_fd() becomes readable (packets arrived), or until another thread
 // calls wake() (it handed the loop messages to send or a command: waker.h);
-// a link without a wait_fd is re-polled after at most `max_sleep_without_fd`. This lets two pollers and a
-// kernel router share a 2-core machine. step() is one iteration with that
-// decision but without the clock read and the sleep, so that tests drive
-// the back-off with a clock of their own.
+// a link without a wait_fd is re-polled after at most `max_sleep_without_fd`.
+// A link whose wait_fd() must be armed first (the dpdk link on Rx
+// interrupts, link.h) is armed, polled once more, and only then slept on,
+// and disarmed on waking; if it cannot be armed, the loop naps as without
+// a wait_fd. This lets two pollers and a kernel router share a 2-core machine. step() is one
+// iteration with that decision but without the clock read and the sleep, so that tests drive the
+// back-off with a clock of their own.
 //
 // Arrival times: a datagram's RxPath::arrival is the link's receive
 // timestamp (the udp link's kernel time); for a link without one, run()
@@ -98,11 +101,15 @@ struct PollerConfig {
 
 struct PollerStats {
   uint64_t iterations = 0;
-  uint64_t idle_iterations = 0;            // did nothing: no packet in or out, no timer, no event
-  uint64_t idle_sleeps = 0;                // times the loop went to sleep
-  uint64_t wakeups_by_link = 0;            // sleeps ended by the link's fd
-  uint64_t wakeups_by_call = 0;            // sleeps ended (or skipped) by wake()
-  uint64_t slept_ns = 0;                   // time spent asleep
+  uint64_t idle_iterations = 0;  // did nothing: no packet in or out, no timer, no event
+  uint64_t idle_sleeps = 0;      // times the loop went to sleep
+  uint64_t wakeups_by_link = 0;  // sleeps ended by the link's fd
+  uint64_t wakeups_by_call = 0;  // sleeps ended (or skipped) by wake()
+  uint64_t slept_ns = 0;         // time spent asleep
+  // Links whose wait_fd() must be armed (link.h: the dpdk link on Rx
+  // interrupts): sleeps that went armed, and re-polls just after arming that
+  // found work (the loop did not sleep then).
+  uint64_t armed_sleeps = 0, arm_rechecks_found_work = 0;
   uint64_t rx_bursts = 0, rx_packets = 0;  // non-empty bursts
   uint64_t tx_bursts = 0, tx_packets = 0;  // flushes that sent something; packets sent
   uint64_t partial_tx = 0;                 // flushes that sent fewer than were committed
@@ -181,7 +188,7 @@ class Poller {
   size_t receive(Time now);
   size_t transmit(Time now);
   size_t flush(size_t committed);
-  void sleep_until(Time now, Time wake);
+  void sleep_until(Time now, Time wake, bool armed);
   void note_iteration(Duration d);
 
   Link& link_;

@@ -651,7 +651,16 @@ TEST(DpdkLinkQueues, MoreQueuesThanThePortHasAreClampedAndSaid) {
     const DpdkPortInfo info = as_dpdk(link.get())->port_info();
     EXPECT_EQ(info.rx_queues, 1);
     EXPECT_EQ(info.tx_queues, 1);
-    EXPECT_EQ(info.queue_note + "\n", log);
+    EXPECT_EQ(log.rfind(info.queue_note + "\n", 0), 0u) << log;  // the queue line first
+    // Then the idle line: net_ring has no Rx interrupts, so an idle loop naps.
+    EXPECT_FALSE(info.rx_interrupts);
+    EXPECT_NE(log.find("net_ring has no Rx interrupts: an idle loop naps"), std::string::npos)
+        << log;
+    EXPECT_NE(log.find(info.idle_note), std::string::npos) << log;
+    EXPECT_EQ(link->wait_fd(), -1);
+    EXPECT_FALSE(link->wait_needs_arming());
+    EXPECT_FALSE(link->arm_wait());
+    EXPECT_EQ(counter(*link, "rx_interrupts"), 0u);
     EXPECT_EQ(counter(*link, "rx_queues"), 1u);
     for (int i = 0; i < 10; ++i)
       ASSERT_TRUE(send(*link, "x", {kIpB, kPort}, static_cast<uint16_t>(i)));

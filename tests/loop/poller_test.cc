@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -662,6 +663,104 @@ TEST(Poller, RunSleepsWhenIdleAndTheLinkWakesIt) {
 // handler that takes 3 ms) is in the ACK delay it reports: the loop reads
 // the clock again before it transmits. With the iteration's first reading
 // the ACK would say 0, and the sender would take the 3 ms for the network's.
+// A link whose descriptor must be armed before the loop sleeps on it (the
+// dpdk link on Rx interrupts). Its descriptor never fires here: it stands
+// for the edge lost when a datagram lands between the loop's last look and
+// the arming. The first arm_wait() injects such a datagram; only the look
+// the loop takes after arming can find it.
+class ArmedLink : public FakeLink {
+ public:
+  explicit ArmedLink(Addr local) : FakeLink(local), silent_(eventfd(0, EFD_CLOEXEC)) {}
+  ~ArmedLink() override { close(silent_); }
+  int wait_fd() const override { return silent_; }
+  bool wait_needs_arming() const override { return true; }
+  bool arm_wait() override {
+    EXPECT_FALSE(armed_) << "armed twice without a disarm";
+    ++arms;
+    if (!can_arm) return false;
+    armed_ = true;
+    if (arms == 1 && on_first_arm) on_first_arm();
+    return true;
+  }
+  void disarm_wait() override {
+    EXPECT_TRUE(armed_) << "disarmed without an arm";
+    armed_ = false;
+    ++disarms;
+  }
+  bool armed() const { return armed_; }
+
+  bool can_arm = true;
+  std::function<void()> on_first_arm;
+  std::atomic<uint64_t> arms{0};
+  uint64_t disarms = 0;
+
+ private:
+  int silent_;
+  bool armed_ = false;
+};
+
+// run() on such a link: arms before each sleep, disarms after it, and
+// polls once between arming and sleeping, which finds the datagram that
+// came in the meantime (the loop then does not sleep).
+TEST(Poller, RunArmsTheLinkPollsAgainThenSleepsAndDisarms) {
+  Endpoint b(endpoint_config(2)), a(endpoint_config(1));
+  ArmedLink lb(kB);
+  FakeLink la(kA);  // takes what B answers
+  lb.peer = &la;
+  PollerConfig pc;
+  pc.spin_iterations = 10;
+  pc.max_sleep = Duration::millis(5);
+  Poller pb(lb, b, pc);
+  b.add_peer(kA);
+  const auto [hello, from] = first_packet(a);
+  ASSERT_FALSE(hello.empty());
+  lb.on_first_arm = [&, hello = hello, from = from] { lb.inject(hello, from); };
+  std::atomic<bool> stop{false};
+  std::thread t([&] { pb.run(stop); });
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (lb.arms.load() < 5 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  stop = true;
+  t.join();
+  const PollerStats& s = pb.stats();
+  EXPECT_EQ(lb.pending(), 0u);
+  EXPECT_EQ(s.rx_packets, 1u);
+  EXPECT_EQ(s.arm_rechecks_found_work, 1u) << "the look after arming found the datagram";
+  EXPECT_FALSE(lb.armed()) << "left armed";
+  EXPECT_EQ(lb.disarms, lb.arms.load());
+  EXPECT_EQ(s.armed_sleeps, s.idle_sleeps) << "every sleep went armed";
+  EXPECT_GT(s.armed_sleeps, 0u);
+  EXPECT_EQ(s.armed_sleeps + s.arm_rechecks_found_work, lb.arms.load());
+}
+
+// A link that cannot be armed now (a stopped port) is not slept on: the loop
+// naps as for a link without a descriptor, and nothing is disarmed.
+TEST(Poller, RunNapsWhenTheLinkCannotBeArmed) {
+  Endpoint b(endpoint_config(2));
+  ArmedLink lb(kB);
+  lb.can_arm = false;
+  PollerConfig pc;
+  pc.spin_iterations = 10;
+  pc.max_sleep = Duration::seconds(1);
+  pc.max_sleep_without_fd = Duration::micros(50);
+  Poller pb(lb, b, pc);
+  std::atomic<bool> stop{false};
+  std::thread t([&] { pb.run(stop); });
+  // Ten refusals are ten naps: with 1 s sleeps this would take ten seconds
+  // and the 60 s guard would end it with fewer.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (lb.arms.load() < 10 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  stop = true;
+  t.join();
+  EXPECT_GE(lb.arms.load(), 10u);
+  EXPECT_EQ(lb.disarms, 0u);
+  EXPECT_EQ(pb.stats().armed_sleeps, 0u);
+  EXPECT_GT(pb.stats().idle_sleeps, 0u);
+}
+
 // wake() from another thread ends the loop's sleep (a worker handing it
 // messages to send on its tick), on a link with a descriptor and on one
 // without (dpdk's case): the loop's next tick runs without waiting out its
