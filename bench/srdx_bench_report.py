@@ -892,8 +892,8 @@ def figures(all_recs):
             compare("%s 64 B ping-pong p50 RTT vs plain UDP (sockperf), %s" % (tr, sc), "(measured)", a,
                     "%s pingpong %s" % (tr, sc), u, "udp pingpong " + sc, "p50",
                     lambda a, b: div(a["rtt_us"]["p50"], b["rtt_us"]["p50"]), lambda v: None,
-                    lambda a, b, v: "%s vs %s us (this / plain UDP)" % (us(a["rtt_us"]["p50"]),
-                                                                        us(b["rtt_us"]["p50"])))
+                    lambda a, b, v: "%s vs %s us: %.2fx plain UDP's" % (us(a["rtt_us"]["p50"]),
+                                                                        us(b["rtt_us"]["p50"]), v))
     for sc in ("clean", "rate"):
         t = idx.get(("tcp", "bulk", sc, 65536))
         for tr in SRDX + ("mptcp",):
@@ -912,9 +912,9 @@ def figures(all_recs):
             else:
                 ac, tc = a["cpu"], t["cpu"]
                 add(name, "(measured)", round(v, 2), None,
-                    "%.2f vs %.2f s/GB (tx %.2f + rx %.2f vs tx %.2f + rx %.2f); this / TCP" % (
+                    "%.2f vs %.2f s/GB (tx %.2f + rx %.2f vs tx %.2f + rx %.2f): %.2fx TCP's" % (
                         av, tv, cpu_per_gb(ac["sender"]), cpu_per_gb(ac["receiver"]),
-                        cpu_per_gb(tc["sender"]), cpu_per_gb(tc["receiver"])))
+                        cpu_per_gb(tc["sender"]), cpu_per_gb(tc["receiver"]), v))
     # The cost of encryption (issue 10: one row reports it): measured, no target.
     for c in encryption_cost(all_recs):
         if c["workload"] == "pingpong" and c["measure"] != "rtt_p50_us":
