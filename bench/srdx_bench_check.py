@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Validates an srdx-bench result directory: DIR/results.json against
 bench/srdx-bench.schema.json and DIR/meta.json against its meta definition,
-and that every file a record names exists. Exit 0 valid, 1 not, 2 usage.
+that every file a record names exists, and that every bulk run that
+completed has its CPU cost at both ends: user and system seconds per GB,
+finite, their sum > 0. Exit 0 valid, 1 not, 2 usage.
 
   bench/srdx_bench_check.py DIR
 """
 import json
+import math
 import os
 import sys
 
@@ -15,6 +18,28 @@ except ImportError:
     sys.exit("srdx_bench_check: needs python3-jsonschema (apt-get install python3-jsonschema)")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def cpu_problems(r):
+    """Why a completed bulk record's CPU cost is missing or implausible ([] if fine)."""
+    if not isinstance(r, dict) or r.get("workload") not in ("bulk", "bulk-flows") or not r.get("ok") \
+            or r.get("transport") == "udp":
+        return []
+    cpu = r.get("cpu")
+    if not isinstance(cpu, dict):
+        return ["no cpu (a completed bulk run reports its CPU cost at both ends)"]
+    out = []
+    for end in ("sender", "receiver"):
+        e = cpu.get(end)
+        if not isinstance(e, dict):
+            out.append("cpu.%s missing" % end)
+            continue
+        vals = [e.get("user_s_per_gb"), e.get("sys_s_per_gb")]
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0 for v in vals):
+            out.append("cpu.%s: user and system s/GB not finite and >= 0 (%s)" % (end, vals))
+        elif not sum(vals) > 0:
+            out.append("cpu.%s: user + system s/GB is %s, not > 0" % (end, sum(vals)))
+    return out
 
 
 def main(argv):
@@ -42,6 +67,9 @@ def main(argv):
                     p = r.get(k) if isinstance(r, dict) else None
                     if isinstance(p, str) and not os.path.exists(os.path.join(out, p)):
                         errors.append("results.json: at /%d/%s: %s does not exist" % (i, k, p))
+                for e in cpu_problems(r):
+                    errors.append("results.json: at /%d (%s %s %s): %s" % (
+                        i, r.get("transport"), r.get("workload"), r.get("scenario"), e))
     for e in errors:
         print(e, file=sys.stderr)
     if errors:

@@ -9,6 +9,7 @@ tables and plots:  bench/srdx_bench_report.py --out DIR [--cc bbr ...]
 """
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
@@ -17,9 +18,9 @@ import sys
 import time
 import traceback
 
-SCHEMA = "srdx-bench/6"
+SCHEMA = "srdx-bench/7"
 
-TRANSPORTS = ("srdx-udp", "srdx-dpdk", "srdx-fabric", "fi_pingpong", "tcp", "mptcp")
+TRANSPORTS = ("srdx-udp", "srdx-dpdk", "srdx-fabric", "fi_pingpong", "tcp", "mptcp", "udp")
 SRDX = ("srdx-udp", "srdx-dpdk")  # the srdx engine (encrypted, the encryption-cost pairs, its figures)
 PERF = SRDX + ("srdx-fabric",)  # srdx-perf runs (its JSON, its receiver's checks)
 FABRIC_PROVIDER = "udp;ofi_rxd"
@@ -303,6 +304,7 @@ def impl_name(tr, paths, dpdk_pmd):
                        "does reliability; no encryption: the fabric carrier has none)" % FABRIC_PROVIDER,
         "fi_pingpong": "fi_pingpong -e rdm -p '%s' -S 64 (libfabric's own test, the anchor for srdx-fabric; "
                        "mean RTT = 2 x usec/xfer, no percentiles)" % FABRIC_PROVIDER,
+        "udp": "plain kernel UDP: sockperf ping-pong (one message outstanding, no reliability, no encryption)",
     }[tr]
 
 
@@ -357,7 +359,7 @@ def broken_record(args, fields, exc):
         "retransmissions": None, "duration_s": None, "wall_s": None, "dead_after_s": None,
         "lost_messages": None, "undelivered_messages": None, "failed_messages": None,
         "raw": raw if raw.startswith("raw/") and raw.endswith(".json") else "raw/unknown.json",
-        "samples": None, "timeline": None, "failure": None, "paths": None,
+        "samples": None, "timeline": None, "failure": None, "paths": None, "cpu": None,
         "error": "the report could not read this run: %s: %s" % (type(exc).__name__, exc),
     }
 
@@ -382,7 +384,7 @@ def fipp_record(args, fields):
         "rtt_us": None, "retransmissions": None, "duration_s": time_s,
         "wall_s": round(float(t1) - float(t0), 3), "dead_after_s": None, "lost_messages": None,
         "undelivered_messages": None, "failed_messages": None, "raw": os.path.relpath(sfile, args.out),
-        "samples": None, "timeline": None, "failure": None, "paths": int(paths),
+        "samples": None, "timeline": None, "failure": None, "paths": int(paths), "cpu": None,
         "error": None if ok else (j.get("error") or run_error(sfile, j, rc)),
         "fi_pingpong": {"usec_per_xfer": usec, "mean_rtt_us": None if usec is None else round(2 * usec, 2),
                         "iterations": j.get("iterations"), "provider": j.get("provider", FABRIC_PROVIDER),
@@ -436,7 +438,7 @@ def build_record(args, recs, fields):
         "transport": tr,
         "impl": impl_name(tr, paths, args.dpdk_pmd) + ("" if encryption is not False or tr not in SRDX
                                                         else ", --no-encryption"),
-        "cc": None if tr in PERF else j.get("cc", args.cc),
+        "cc": None if tr in PERF or tr == "udp" else j.get("cc", args.cc),
         "encryption": encryption,
         "cost_pair": None if pair == "-" else int(pair),
         "workload": wl,
@@ -460,8 +462,11 @@ def build_record(args, recs, fields):
         "timeline": None,
         "failure": None,
         "paths": paths,
+        "cpu": None,
         "error": None if ok else run_error(sfile, j, rc),
     }
+    if wl != "pingpong" and rc != "reuse" and tr != "udp":
+        rec["cpu"] = {"sender": cpu_end(j), "receiver": cpu_end(rj)}
     if tr in SRDX and j:
         e = j.get("endpoint") or {}
         rec["handshakes"] = e.get("handshakes_completed")
@@ -480,9 +485,35 @@ def build_record(args, recs, fields):
         src = next((r for r in main_records(recs) if r["transport"] == tr and r["workload"] == "bulk"
                     and r["scenario"] == sc and r["size"] == int(size)), None)
         if src:
-            for k in ("lost_messages", "undelivered_messages", "failed_messages", "timeline", "failure", "error"):
+            for k in ("lost_messages", "undelivered_messages", "failed_messages", "timeline", "failure", "error", "cpu"):
                 rec[k] = src[k]
     return rec
+
+
+def cpu_end(j):
+    """One end's CPU cost from its tool's JSON ("cpu": getrusage over the
+    run's window), or None when the tool said nothing (it died, or is older)."""
+    c = j.get("cpu") if isinstance(j, dict) else None
+    if not isinstance(c, dict):
+        return None
+    out = {}
+    for k in ("user_s", "sys_s", "user_s_per_gb", "sys_s_per_gb"):
+        v = c.get(k)
+        out[k] = v if isinstance(v, (int, float)) and math.isfinite(v) else None
+    out["bytes"] = c.get("bytes") if isinstance(c.get("bytes"), int) else None
+    return out
+
+
+def cpu_per_gb(end):
+    """user+sys seconds per GB at one end, or None."""
+    if not end or end.get("user_s_per_gb") is None or end.get("sys_s_per_gb") is None:
+        return None
+    return end["user_s_per_gb"] + end["sys_s_per_gb"]
+
+
+def div_sum(a, b):
+    """a + b, or None when either is missing."""
+    return None if a is None or b is None else a + b
 
 
 def main_records(recs):
@@ -555,9 +586,11 @@ def table(all_recs, args):
             "loss": "every path at %s and 1%% loss" % args.rate,
             "dead": "every path at %s, path 2 dies in the middle of each run" % args.rate,
             "dead6of8": "8 paths at %s, paths 3-8 die together in the run" % args.rate}
-    cols = "%-14s %6s %-11s | %9s %7s | %8s %8s %9s %10s | %6s | %s"
-    head = cols % ("workload", "size", "transport", "goodput", "x tcp", "p50", "p99", "p99.9", "tcp/x p99.9",
-                   "rtx", "note")
+    print("cpu s/GB: CPU seconds (user+sys, getrusage over the run) per GB (1e9 B) moved, at the sender (tx) and "
+          "the receiver (rx); bulk runs")
+    cols = "%-14s %6s %-11s | %9s %7s | %7s %7s | %8s %8s %9s %10s | %6s | %s"
+    head = cols % ("workload", "size", "transport", "goodput", "x tcp", "cpu tx", "cpu rx", "p50", "p99", "p99.9",
+                   "tcp/x p99.9", "rtx", "note")
     for sc in SCENARIOS:
         keys = sorted({(k[1], k[3]) for k in idx if k[2] == sc}, key=lambda x: (WORKLOADS.index(x[0]), x[1]))
         if not keys:
@@ -598,8 +631,10 @@ def table(all_recs, args):
                     note.append("%d not delivered by the timeout" % r["undelivered_messages"])
                 if not r["ok"] and r.get("error"):
                     note.append("FAILED: " + r["error"][:120])
+                cpu = r.get("cpu") or {}
                 print(cols % (name, size, tr, gp,
                               ratio(r["goodput_gbps"], t and t["goodput_gbps"]) if tr != "tcp" else "",
+                              g(cpu_per_gb(cpu.get("sender")), "%.2f"), g(cpu_per_gb(cpu.get("receiver")), "%.2f"),
                               us(rt.get("p50")), us(rt.get("p99")), us(rt.get("p99.9")),
                               ratio(tt.get("p99.9"), rt.get("p99.9")) if tr != "tcp" and rt else "",
                               g(r["retransmissions"], "%d"), "; ".join(note)))
@@ -845,6 +880,41 @@ def figures(all_recs):
             add(name, "(measured)", round(v, 2), None,
                 "%s vs %s us mean RTT (srdx-fabric p50 %s us); srdx-perf / fi_pingpong = %.2f" % (
                     us(am), us(bm), us(a["rtt_us"].get("p50")), v))
+    # Issue 12: the plain UDP floor (sockperf) under srdx's and TCP's 64 B
+    # ping-pong, and the CPU each bulk run costs per GB against TCP's:
+    # measured, no target.
+    for sc in ("clean", "rate"):
+        u = idx.get(("udp", "pingpong", sc, 64))
+        if u is None:
+            continue
+        for tr in SRDX + ("tcp",):
+            a = idx.get((tr, "pingpong", sc, 64))
+            compare("%s 64 B ping-pong p50 RTT vs plain UDP (sockperf), %s" % (tr, sc), "(measured)", a,
+                    "%s pingpong %s" % (tr, sc), u, "udp pingpong " + sc, "p50",
+                    lambda a, b: div(a["rtt_us"]["p50"], b["rtt_us"]["p50"]), lambda v: None,
+                    lambda a, b, v: "%s vs %s us: %.2fx plain UDP's" % (us(a["rtt_us"]["p50"]),
+                                                                        us(b["rtt_us"]["p50"]), v))
+    for sc in ("clean", "rate"):
+        t = idx.get(("tcp", "bulk", sc, 65536))
+        for tr in SRDX + ("mptcp",):
+            a = idx.get((tr, "bulk", sc, 65536))
+            if a is None:
+                continue
+            name = "%s one flow CPU s/GB (user+sys, sender + receiver) vs TCP, %s" % (tr, sc)
+            both = lambda r: (None if not r or not r.get("ok") else
+                              div_sum(cpu_per_gb((r.get("cpu") or {}).get("sender")),
+                                      cpu_per_gb((r.get("cpu") or {}).get("receiver"))))
+            av, tv = both(a), both(t)
+            v = div(av, tv)
+            if v is None:
+                add(name, "(measured)", None, None, why_not(("%s bulk %s" % (tr, sc), a, av is not None),
+                                                            ("tcp bulk " + sc, t, tv is not None)))
+            else:
+                ac, tc = a["cpu"], t["cpu"]
+                add(name, "(measured)", round(v, 2), None,
+                    "%.2f vs %.2f s/GB (tx %.2f + rx %.2f vs tx %.2f + rx %.2f): %.2fx TCP's" % (
+                        av, tv, cpu_per_gb(ac["sender"]), cpu_per_gb(ac["receiver"]),
+                        cpu_per_gb(tc["sender"]), cpu_per_gb(tc["receiver"]), v))
     # The cost of encryption (issue 10: one row reports it): measured, no target.
     for c in encryption_cost(all_recs):
         if c["workload"] == "pingpong" and c["measure"] != "rtt_p50_us":
@@ -889,7 +959,7 @@ def plots(all_recs, args):
     names = {"srdx-udp": "srdx (udp link)", "srdx-dpdk": "srdx (dpdk, %s)" % args.dpdk_pmd,
              "tcp": "kernel TCP (%s)" % args.cc, "mptcp": "MPTCP (%s)" % args.cc,
              "srdx-fabric": "srdx-perf over libfabric (%s, no encryption)" % FABRIC_PROVIDER,
-             "fi_pingpong": "fi_pingpong (%s)" % FABRIC_PROVIDER}
+             "fi_pingpong": "fi_pingpong (%s)" % FABRIC_PROVIDER, "udp": "plain UDP (sockperf)"}
     for sc in SCENARIOS:
         lines = []
         for r in recs:

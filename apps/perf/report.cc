@@ -1,5 +1,7 @@
 #include "perf/report.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -117,12 +119,41 @@ Json& Json::percentiles(const char* k, const Percentiles& p) {
   return end();
 }
 
+Json& Json::raw(const char* k, const std::string& json) {
+  key(k);
+  out_ += json;
+  return *this;
+}
+
 void Table::section(const std::string& title) { out_ += title + "\n"; }
 
 void Table::row(const std::string& name, const std::string& value) {
   std::string line = "  " + name + " ";
   while (line.size() < 32) line += '.';
   out_ += line + " " + value + "\n";
+}
+
+CpuTime cpu_now() {
+  rusage u{};
+  if (getrusage(RUSAGE_SELF, &u) != 0) return {};
+  auto sec = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return {sec(u.ru_utime), sec(u.ru_stime)};
+}
+
+std::string cpu_json(const CpuTime& run, const CpuTime& process, uint64_t bytes) {
+  const double gb = static_cast<double>(bytes) / 1e9;
+  const double none = std::nan("");
+  Json j;
+  j.begin();
+  j.field("user_s", run.user_s).field("sys_s", run.sys_s);
+  j.field("user_s_per_gb", gb > 0 ? run.user_s / gb : none);
+  j.field("sys_s_per_gb", gb > 0 ? run.sys_s / gb : none);
+  j.field("bytes", bytes);
+  j.field("process_user_s", process.user_s).field("process_sys_s", process.sys_s);
+  j.end();
+  return j.str();
 }
 
 std::string fmt(const char* format, double v) {

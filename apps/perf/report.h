@@ -28,6 +28,8 @@ class Json {
   Json& field(const char* key, uint64_t v);
   Json& field(const char* key, bool v);
   Json& percentiles(const char* key, const Percentiles& p);
+  // A value that is JSON already (an object from cpu_json).
+  Json& raw(const char* key, const std::string& json);
   const std::string& str() const { return out_; }
 
  private:
@@ -46,6 +48,21 @@ class Table {
  private:
   std::string out_;
 };
+
+// CPU time this process has used so far, every thread (getrusage
+// RUSAGE_SELF): user and system seconds. A run's cost is the difference of
+// two readings.
+struct CpuTime {
+  double user_s = 0, sys_s = 0;
+};
+CpuTime cpu_now();
+inline CpuTime operator-(const CpuTime& a, const CpuTime& b) {
+  return {a.user_s - b.user_s, a.sys_s - b.sys_s};
+}
+// The JSON object srdx-perf and srdx-tcpperf print as "cpu": user and system
+// seconds over the run (the window its goodput is measured over), the same
+// per GB moved (1e9 bytes; null when nothing moved), and the whole process's.
+std::string cpu_json(const CpuTime& run, const CpuTime& process, uint64_t bytes);
 
 std::string fmt(const char* format, double v);
 std::string format_us(double us);

@@ -797,6 +797,16 @@ std::string path_summary(const Endpoint& ep, PeerId peer) {
 
 // `ep`: the engine's endpoint, or null over the fabric (whose provider's
 // retransmissions and windows are its own).
+// "0.120 + 0.340 s (1.79 + 5.07 s/GB)": the run's CPU time and per GB moved.
+std::string cpu_row(const CpuTime& c, uint64_t bytes) {
+  std::string r = fmt("%.3f", c.user_s) + " + " + fmt("%.3f s", c.sys_s);
+  if (bytes > 0) {
+    const double gb = static_cast<double>(bytes) / 1e9;
+    r += " (" + fmt("%.2f", c.user_s / gb) + " + " + fmt("%.2f s/GB)", c.sys_s / gb);
+  }
+  return r;
+}
+
 void progress_line(const char* role, Duration elapsed, uint64_t msgs, uint64_t bytes,
                    double bps_now, const Endpoint* ep) {
   std::string peer;
@@ -917,6 +927,7 @@ class Sender {
         if (ev.cookie == kHeaderCookie) {
           header_done_ = true;
           start_ = now;
+          cpu_start_ = cpu_now();
           last_progress_ = now;
           return;
         }
@@ -1037,6 +1048,13 @@ class Sender {
     bytes_at_progress_ = bytes_done_;
   }
 
+  // CPU time over the run (from the header's completion to the last
+  // message's); to now when the run did not finish, zero before it started.
+  CpuTime run_cpu() const {
+    if (!header_done_) return {};
+    return (finished_ ? cpu_end_ : cpu_now()) - cpu_start_;
+  }
+
   std::string report(bool json) {
     const Duration elapsed = (finished_ ? end_ : dp::monotonic_now()) - start_;
     const double secs = header_done_ ? std::max(elapsed.sec(), 1e-9) : 0;
@@ -1067,6 +1085,7 @@ class Sender {
       j.field("elapsed_s", secs).field("msg_rate", rate);
       j.field("goodput_bps", goodput).field("goodput_gbps", goodput / 1e9);
       j.field("retransmissions", s.retransmissions);
+      j.raw("cpu", cpu_json(run_cpu(), cpu_now(), bytes_done_));
       j.field("latency_kind", lat_kind);
       j.percentiles("latency_us", lat);
       if (ep_) {
@@ -1095,6 +1114,7 @@ class Sender {
     t.row("elapsed", fmt("%.3f s", secs));
     t.row("message rate", fmt("%.0f msg/s", rate));
     t.row("goodput", sim::format_rate(goodput));
+    t.row("cpu (user + sys)", cpu_row(run_cpu(), bytes_done_));
     if (ep_) {
       t.row("retransmissions", std::to_string(s.retransmissions) + " (RTO events " +
                                    std::to_string(s.rto_events) + ", reorder losses " +
@@ -1164,6 +1184,7 @@ class Sender {
     if (completed_ + failed_ == o_.count) {
       finished_ = true;
       end_ = now;
+      cpu_end_ = cpu_now();
     }
   }
 
@@ -1186,6 +1207,7 @@ class Sender {
   uint64_t next_ = 0, completed_ = 0, failed_ = 0, bytes_done_ = 0;
   uint64_t peer_ups_ = 0, peer_downs_ = 0;
   Time start_, end_, last_progress_;
+  CpuTime cpu_start_, cpu_end_;  // at start_ and end_: the run's CPU time
   uint64_t bytes_at_progress_ = 0;
   std::string error_, fail_reason_;
 };
@@ -1251,7 +1273,10 @@ class Receiver {
       }
       cover(seed, ev.data.size());
     }
-    if (start_ == Time()) start_ = now;
+    if (start_ == Time()) {
+      start_ = now;
+      cpu_start_ = cpu_now();
+    }
     uint64_t index = 0;
     const Decoded d = pattern_->check(ev.data, index);
     const uint64_t limit = have_header_ ? header_.count : uint64_t{1} << 32;
@@ -1270,7 +1295,10 @@ class Receiver {
       const Result<MsgId> r = c_.send(ev.peer, ev.data, SendOptions{}, now);
       if (!r.ok()) ++echo_failures_;
     }
-    if (done() && end_ == Time()) end_ = now;
+    if (done() && end_ == Time()) {
+      end_ = now;
+      cpu_end_ = cpu_now();
+    }
   }
 
   void progress(Time now) {
@@ -1296,6 +1324,13 @@ class Receiver {
     }
     if (quiet_since_ == Time()) quiet_since_ = now;
     return now - quiet_since_ >= quiet;
+  }
+
+  // CPU time over the run (from the first message to the last one of the
+  // run); to now when the run did not complete, zero before it started.
+  CpuTime run_cpu() const {
+    if (start_ == Time()) return {};
+    return (end_ != Time() ? cpu_end_ : cpu_now()) - cpu_start_;
   }
 
   std::string report(bool json) {
@@ -1326,6 +1361,7 @@ class Receiver {
       j.field("bytes", bytes_).field("elapsed_s", secs);
       j.field("goodput_bps", goodput).field("goodput_gbps", goodput / 1e9);
       j.field("echo_failures", echo_failures_);
+      j.raw("cpu", cpu_json(run_cpu(), cpu_now(), bytes_));
       j.field("sender_finished", sender_finished_).field("sender_failed", sender_failed_);
       if (ep_) {
         add_encryption_json(j, *ep_);
@@ -1353,6 +1389,7 @@ class Receiver {
                               : ""));
     t.row("elapsed", fmt("%.3f s", secs));
     t.row("goodput", sim::format_rate(goodput));
+    t.row("cpu (user + sys)", cpu_row(run_cpu(), bytes_));
     if (ep_) {
       t.row("out-of-order packets", std::to_string(s.out_of_order_packets));
       t.row("duplicate fragments", std::to_string(s.duplicate_fragments));
@@ -1409,7 +1446,10 @@ class Receiver {
     } else if (ep_->peer_stats(peer, ps)) {
       sender_ = format_addr(ps.addr);
     }
-    if (start_ == Time()) start_ = now;
+    if (start_ == Time()) {
+      start_ = now;
+      cpu_start_ = cpu_now();
+    }
   }
 
   const Options& o_;
@@ -1426,6 +1466,7 @@ class Receiver {
   uint64_t bytes_ = 0, duplicates_ = 0, corrupt_ = 0, echo_failures_ = 0;
   uint64_t peer_ups_ = 0, peer_downs_ = 0;
   Time start_, end_, last_data_, last_progress_, quiet_since_;
+  CpuTime cpu_start_, cpu_end_;  // at start_ and end_ (or the last data): the run's CPU time
   uint64_t bytes_at_progress_ = 0, rx_seen_ = 0;
   std::string sender_;
 };

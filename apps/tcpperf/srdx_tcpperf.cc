@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -119,13 +120,20 @@ uint64_t parse_size(const std::string& s) {
   double v = std::strtod(s.c_str(), &end);
   std::string u = end;
   double m = 1;
-  if (u.empty() || u == "B") m = 1;
-  else if (u == "K" || u == "KiB") m = 1024.0;
-  else if (u == "M" || u == "MiB") m = 1024.0 * 1024;
-  else if (u == "G" || u == "GiB") m = 1024.0 * 1024 * 1024;
-  else if (u == "KB") m = 1e3;
-  else if (u == "MB") m = 1e6;
-  else if (u == "GB") m = 1e9;
+  if (u.empty() || u == "B")
+    m = 1;
+  else if (u == "K" || u == "KiB")
+    m = 1024.0;
+  else if (u == "M" || u == "MiB")
+    m = 1024.0 * 1024;
+  else if (u == "G" || u == "GiB")
+    m = 1024.0 * 1024 * 1024;
+  else if (u == "KB")
+    m = 1e3;
+  else if (u == "MB")
+    m = 1e6;
+  else if (u == "GB")
+    m = 1e9;
   else {
     std::fprintf(stderr, "srdx-tcpperf: bad size '%s'\n", s.c_str());
     std::exit(2);
@@ -154,7 +162,8 @@ sockaddr_in parse_addr(const std::string& s, bool need_port) {
   a.sin_family = AF_INET;
   auto colon = s.rfind(':');
   std::string ip = colon == std::string::npos ? s : s.substr(0, colon);
-  if (colon != std::string::npos) a.sin_port = htons(static_cast<uint16_t>(std::atoi(s.c_str() + colon + 1)));
+  if (colon != std::string::npos)
+    a.sin_port = htons(static_cast<uint16_t>(std::atoi(s.c_str() + colon + 1)));
   else if (need_port) {
     std::fprintf(stderr, "srdx-tcpperf: '%s' needs IP:PORT\n", s.c_str());
     std::exit(2);
@@ -182,24 +191,36 @@ Options parse(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--local") o.local = val();
-    else if (a == "--peer") o.peer = val();
-    else if (a == "--count") o.count = parse_size(val());
-    else if (a == "--bytes") o.bytes = parse_size(val());
-    else if (a == "--size") o.size = parse_size(val());
-    else if (a == "--pingpong") o.pingpong = true;
-    else if (a == "--flows") o.flows = std::atoi(val().c_str());
-    else if (a == "--timeout") o.timeout_s = parse_time(val());
-    else if (a == "--json") o.json = true;
-    else if (a == "--mptcp") o.mptcp = true;
+    if (a == "--local")
+      o.local = val();
+    else if (a == "--peer")
+      o.peer = val();
+    else if (a == "--count")
+      o.count = parse_size(val());
+    else if (a == "--bytes")
+      o.bytes = parse_size(val());
+    else if (a == "--size")
+      o.size = parse_size(val());
+    else if (a == "--pingpong")
+      o.pingpong = true;
+    else if (a == "--flows")
+      o.flows = std::atoi(val().c_str());
+    else if (a == "--timeout")
+      o.timeout_s = parse_time(val());
+    else if (a == "--json")
+      o.json = true;
+    else if (a == "--mptcp")
+      o.mptcp = true;
     else if (a == "--samples")
       o.samples = val();
     else if (a == "--timeline")
       o.timeline = val();
     else if (a == "--timeline-interval")
       o.timeline_s = parse_time(val());
-    else if (a == "-q" || a == "--quiet") o.quiet = true;
-    else if (a == "-h" || a == "--help") usage(0);
+    else if (a == "-q" || a == "--quiet")
+      o.quiet = true;
+    else if (a == "-h" || a == "--help")
+      usage(0);
     else {
       std::fprintf(stderr, "srdx-tcpperf: unknown option %s\n", a.c_str());
       usage(2);
@@ -255,7 +276,8 @@ bool wait_fd(int fd, short ev, Clock::time_point deadline, bool has_deadline) {
   for (;;) {
     int ms = -1;
     if (has_deadline) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (left <= 0) return false;
       ms = static_cast<int>(std::min<long long>(left, 1000));
     }
@@ -307,6 +329,38 @@ bool write_series(const Options& o, const std::vector<double>& rtt_us) {
   return false;
 }
 
+// CPU seconds this process has used, every thread (getrusage RUSAGE_SELF).
+struct CpuTime {
+  double user_s = 0, sys_s = 0;
+};
+CpuTime cpu_now() {
+  rusage u{};
+  if (getrusage(RUSAGE_SELF, &u) != 0) return {};
+  auto sec = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return {sec(u.ru_utime), sec(u.ru_stime)};
+}
+
+std::string num(double v);
+
+// The "cpu" object of --json, srdx-perf's: user and system seconds over the
+// run (the window of elapsed_s), per GB moved (1e9 bytes; null when nothing
+// moved), and the whole process's.
+std::string cpu_json(const CpuTime& run, uint64_t bytes) {
+  const CpuTime p = cpu_now();
+  const double gb = static_cast<double>(bytes) / 1e9;
+  std::string s = "{\"user_s\":" + num(run.user_s) + ",\"sys_s\":" + num(run.sys_s);
+  s += ",\"user_s_per_gb\":" + num(gb > 0 ? run.user_s / gb : NAN);
+  s += ",\"sys_s_per_gb\":" + num(gb > 0 ? run.sys_s / gb : NAN);
+  s += ",\"bytes\":" + std::to_string(bytes);
+  s += ",\"process_user_s\":" + num(p.user_s) + ",\"process_sys_s\":" + num(p.sys_s) + "}";
+  return s;
+}
+CpuTime operator-(const CpuTime& a, const CpuTime& b) {
+  return {a.user_s - b.user_s, a.sys_s - b.sys_s};
+}
+
 // ---------------------------------------------------------------- receiver
 
 void serve(int fd, const Header& h, std::atomic<uint64_t>& bytes_total) {
@@ -342,9 +396,12 @@ int run_recv(const Options& o) {
     std::fprintf(stderr, "srdx-tcpperf recv: %s: %s\n", o.local.c_str(), std::strerror(errno));
     return 1;
   }
-  std::fprintf(stderr, "srdx-tcpperf recv: listening on %s (%s, %s)\n", o.local.c_str(), proto_name(), cc_name().c_str());
+  std::fprintf(stderr, "srdx-tcpperf recv: listening on %s (%s, %s)\n", o.local.c_str(),
+               proto_name(), cc_name().c_str());
   auto start = Clock::now();
-  auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.timeout_s));
+  const CpuTime cpu0 = cpu_now();
+  auto deadline = start + std::chrono::duration_cast<Clock::duration>(
+                              std::chrono::duration<double>(o.timeout_s));
   bool has_dl = o.timeout_s > 0;
   std::vector<std::thread> workers;
   std::atomic<uint64_t> bytes{0};
@@ -360,7 +417,8 @@ int run_recv(const Options& o) {
     if (fd < 0) continue;
     set_nodelay(fd);
     Header h{};
-    if (!read_all(fd, reinterpret_cast<char*>(&h), sizeof h, deadline, has_dl) || h.magic != kMagic) {
+    if (!read_all(fd, reinterpret_cast<char*>(&h), sizeof h, deadline, has_dl) ||
+        h.magic != kMagic) {
       ::close(fd);
       continue;
     }
@@ -379,15 +437,21 @@ int run_recv(const Options& o) {
   // left a connection that lost the race with this accept loop on one path.
   ::close(ls);
   double el = std::chrono::duration<double>(Clock::now() - start).count();
+  const CpuTime cpu_run = cpu_now() - cpu0;
   if (!write_series(o, {})) ok = false;
   if (o.json)
-    std::printf("{\"role\":\"recv\",\"ok\":%s,\"transport\":\"%s\",\"cc\":\"%s\",\"local\":\"%s\",\"mode\":\"%s\","
-                "\"flows\":%u,\"size\":%u,\"bytes\":%llu,\"elapsed_s\":%.6g}\n",
-                ok ? "true" : "false", proto_name(), cc_name().c_str(), o.local.c_str(), first.mode ? "pingpong" : "bulk", accepted,
-                first.size, static_cast<unsigned long long>(bytes.load()), el);
+    std::printf(
+        "{\"role\":\"recv\",\"ok\":%s,\"transport\":\"%s\",\"cc\":\"%s\",\"local\":\"%s\",\"mode\":"
+        "\"%s\","
+        "\"flows\":%u,\"size\":%u,\"bytes\":%llu,\"elapsed_s\":%.6g,\"cpu\":%s}\n",
+        ok ? "true" : "false", proto_name(), cc_name().c_str(), o.local.c_str(),
+        first.mode ? "pingpong" : "bulk", accepted, first.size,
+        static_cast<unsigned long long>(bytes.load()), el, cpu_json(cpu_run, bytes.load()).c_str());
   else
-    std::printf("srdx-tcpperf recv: %s, %u flow(s), %llu bytes in %.3f s\n", ok ? "ok" : "incomplete", accepted,
-                static_cast<unsigned long long>(bytes.load()), el);
+    std::printf(
+        "srdx-tcpperf recv: %s, %u flow(s), %llu bytes in %.3f s, cpu %.3f user + %.3f sys s\n",
+        ok ? "ok" : "incomplete", accepted, static_cast<unsigned long long>(bytes.load()), el,
+        cpu_run.user_s, cpu_run.sys_s);
   return ok ? 0 : 1;
 }
 
@@ -418,8 +482,9 @@ int connect_to(const Options& o) {
   return fd;
 }
 
-void run_flow(const Options& o, int fd, uint64_t amount, Clock::time_point start, Clock::time_point deadline,
-              bool has_dl, std::atomic<uint64_t>* progress, FlowResult& r) {
+void run_flow(const Options& o, int fd, uint64_t amount, Clock::time_point start,
+              Clock::time_point deadline, bool has_dl, std::atomic<uint64_t>* progress,
+              FlowResult& r) {
   std::vector<char> buf(o.size);
   for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<char>(i * 131 + 7);
   if (o.pingpong) {
@@ -491,7 +556,8 @@ std::string num(double v) {
 
 int run_send(const Options& o) {
   auto begin = Clock::now();
-  auto deadline = begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.timeout_s));
+  auto deadline = begin + std::chrono::duration_cast<Clock::duration>(
+                              std::chrono::duration<double>(o.timeout_s));
   bool has_dl = o.timeout_s > 0;
   int n = o.flows;
   std::vector<int> fds;
@@ -503,27 +569,32 @@ int run_send(const Options& o) {
       if (fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     if (fd < 0) {
-      std::fprintf(stderr, "srdx-tcpperf send: connect %s: %s\n", o.peer.c_str(), std::strerror(errno));
+      std::fprintf(stderr, "srdx-tcpperf send: connect %s: %s\n", o.peer.c_str(),
+                   std::strerror(errno));
       return 1;
     }
     fds.push_back(fd);
   }
   std::vector<uint64_t> amount(n);
   for (int i = 0; i < n; ++i) {
-    amount[i] = o.pingpong ? o.count : o.bytes / n + (static_cast<uint64_t>(i) < o.bytes % n ? 1 : 0);
-    Header h{kMagic, o.pingpong ? 1u : 0u, static_cast<uint32_t>(o.size), amount[i], static_cast<uint32_t>(n), 0};
+    amount[i] =
+        o.pingpong ? o.count : o.bytes / n + (static_cast<uint64_t>(i) < o.bytes % n ? 1 : 0);
+    Header h{kMagic,    o.pingpong ? 1u : 0u,     static_cast<uint32_t>(o.size),
+             amount[i], static_cast<uint32_t>(n), 0};
     if (!write_all(fds[i], reinterpret_cast<const char*>(&h), sizeof h, deadline, has_dl)) {
       std::fprintf(stderr, "srdx-tcpperf send: header: %s\n", std::strerror(errno));
       return 1;
     }
   }
   std::fprintf(stderr, "srdx-tcpperf send: listening on %s (%s, %s): %d flow(s) to %s\n",
-               o.local.empty() ? "-" : o.local.c_str(), proto_name(), cc_name().c_str(), n, o.peer.c_str());
+               o.local.empty() ? "-" : o.local.c_str(), proto_name(), cc_name().c_str(), n,
+               o.peer.c_str());
   std::vector<FlowResult> res(n);
   std::atomic<uint64_t> progress{0};
   std::atomic<bool> done{false};
   uint64_t want = o.pingpong ? o.count * o.size : o.bytes;
   auto start = Clock::now();
+  const CpuTime cpu0 = cpu_now();
   std::thread meter;
   if (!o.quiet)
     meter = std::thread([&] {
@@ -531,15 +602,17 @@ int run_send(const Options& o) {
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
         double el = std::chrono::duration<double>(Clock::now() - start).count();
         double b = static_cast<double>(progress.load());
-        std::fprintf(stderr, "\rsrdx-tcpperf: %5.1f%%  %.3f Gbit/s  %.1f s   ", 100.0 * b / static_cast<double>(want),
-                     b * 8 / el / 1e9, el);
+        std::fprintf(stderr, "\rsrdx-tcpperf: %5.1f%%  %.3f Gbit/s  %.1f s   ",
+                     100.0 * b / static_cast<double>(want), b * 8 / el / 1e9, el);
       }
       std::fputs("\n", stderr);
     });
   std::vector<std::thread> th;
   for (int i = 0; i < n; ++i)
-    th.emplace_back(run_flow, std::cref(o), fds[i], amount[i], start, deadline, has_dl, &progress, std::ref(res[i]));
+    th.emplace_back(run_flow, std::cref(o), fds[i], amount[i], start, deadline, has_dl, &progress,
+                    std::ref(res[i]));
   for (auto& t : th) t.join();
+  const CpuTime cpu_run = cpu_now() - cpu0;
   done = true;
   if (meter.joinable()) meter.join();
   for (int fd : fds) ::close(fd);
@@ -566,7 +639,8 @@ int run_send(const Options& o) {
   if (o.json) {
     std::string s = "{\"role\":\"send\",\"ok\":";
     s += ok ? "true" : "false";
-    s += ",\"transport\":\"" + std::string(proto_name()) + "\",\"cc\":\"" + cc_name() + "\",\"mode\":\"";
+    s += ",\"transport\":\"" + std::string(proto_name()) + "\",\"cc\":\"" + cc_name() +
+         "\",\"mode\":\"";
     s += o.pingpong ? "pingpong" : "bulk";
     s += "\",\"local\":\"" + o.local + "\",\"peer\":\"" + o.peer + "\"";
     s += ",\"flows\":" + std::to_string(n) + ",\"size\":" + std::to_string(o.size);
@@ -575,10 +649,13 @@ int run_send(const Options& o) {
     s += ",\"msg_rate\":" + num(elapsed > 0 ? static_cast<double>(completed) / elapsed : 0);
     s += ",\"goodput_bps\":" + num(gbps * 1e9) + ",\"goodput_gbps\":" + num(gbps);
     s += ",\"retransmissions\":" + std::to_string(retrans);
+    s += ",\"cpu\":" + cpu_json(cpu_run, bytes);
     if (o.pingpong) {
       s += ",\"latency_kind\":\"rtt\",\"latency_us\":{\"samples\":" + std::to_string(rtt.size());
-      s += ",\"min\":" + num(rtt.empty() ? NAN : rtt.front()) + ",\"mean\":" + num(rtt.empty() ? NAN : mean);
-      s += ",\"p50\":" + num(pct(rtt, 50)) + ",\"p90\":" + num(pct(rtt, 90)) + ",\"p99\":" + num(pct(rtt, 99));
+      s += ",\"min\":" + num(rtt.empty() ? NAN : rtt.front()) +
+           ",\"mean\":" + num(rtt.empty() ? NAN : mean);
+      s += ",\"p50\":" + num(pct(rtt, 50)) + ",\"p90\":" + num(pct(rtt, 90)) +
+           ",\"p99\":" + num(pct(rtt, 99));
       s += ",\"p99.9\":" + num(pct(rtt, 99.9)) + ",\"p99.99\":" + num(pct(rtt, 99.99));
       s += ",\"max\":" + num(rtt.empty() ? NAN : rtt.back()) + "}";
     } else {
@@ -588,9 +665,11 @@ int run_send(const Options& o) {
     for (int i = 0; i < n; ++i) {
       auto& r = res[i];
       if (i) s += ",";
-      s += "{\"ok\":" + std::string(r.ok ? "true" : "false") + ",\"bytes_completed\":" + std::to_string(r.bytes);
+      s += "{\"ok\":" + std::string(r.ok ? "true" : "false") +
+           ",\"bytes_completed\":" + std::to_string(r.bytes);
       s += ",\"elapsed_s\":" + num(r.elapsed_s);
-      s += ",\"goodput_gbps\":" + num(r.elapsed_s > 0 ? static_cast<double>(r.bytes) * 8 / r.elapsed_s / 1e9 : 0);
+      s += ",\"goodput_gbps\":" +
+           num(r.elapsed_s > 0 ? static_cast<double>(r.bytes) * 8 / r.elapsed_s / 1e9 : 0);
       s += ",\"retransmissions\":" + std::to_string(r.retrans);
       if (!r.error.empty()) s += ",\"error\":\"" + r.error + "\"";
       s += "}";
@@ -598,18 +677,22 @@ int run_send(const Options& o) {
     s += "]}";
     std::puts(s.c_str());
   } else {
-    std::printf("srdx-tcpperf send: %s (%s, %s), %d flow(s)\n", ok ? "ok" : "INCOMPLETE", proto_name(), cc_name().c_str(), n);
+    std::printf("srdx-tcpperf send: %s (%s, %s), %d flow(s)\n", ok ? "ok" : "INCOMPLETE",
+                proto_name(), cc_name().c_str(), n);
     std::printf("  goodput          %.3f Gbit/s (%llu bytes in %.3f s)\n", gbps,
                 static_cast<unsigned long long>(bytes), elapsed);
     std::printf("  retransmissions  %llu\n", static_cast<unsigned long long>(retrans));
+    std::printf("  cpu              %.3f user + %.3f sys s\n", cpu_run.user_s, cpu_run.sys_s);
     for (int i = 0; i < n && n > 1; ++i)
-      std::printf("  flow %-3d         %.3f Gbit/s%s\n", i,
-                  res[i].elapsed_s > 0 ? static_cast<double>(res[i].bytes) * 8 / res[i].elapsed_s / 1e9 : 0,
-                  res[i].ok ? "" : " (incomplete)");
+      std::printf(
+          "  flow %-3d         %.3f Gbit/s%s\n", i,
+          res[i].elapsed_s > 0 ? static_cast<double>(res[i].bytes) * 8 / res[i].elapsed_s / 1e9 : 0,
+          res[i].ok ? "" : " (incomplete)");
     if (o.pingpong)
-      std::printf("  RTT us           p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  p99.99 %.1f  max %.1f\n",
-                  pct(rtt, 50), pct(rtt, 90), pct(rtt, 99), pct(rtt, 99.9), pct(rtt, 99.99),
-                  rtt.empty() ? NAN : rtt.back());
+      std::printf(
+          "  RTT us           p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  p99.99 %.1f  max %.1f\n",
+          pct(rtt, 50), pct(rtt, 90), pct(rtt, 99), pct(rtt, 99.9), pct(rtt, 99.99),
+          rtt.empty() ? NAN : rtt.back());
     for (auto& r : res)
       if (!r.error.empty()) {
         std::printf("  error            %s\n", r.error.c_str());
