@@ -64,8 +64,7 @@ bool same(const Packet& a, const Packet& b) {
       if (x.dst_cid != y.dst_cid || x.largest_pn != y.largest_pn ||
           x.ack_delay_ns != y.ack_delay_ns || x.ack_seq != y.ack_seq ||
           x.max_msg_id != y.max_msg_id || x.msg_floor != y.msg_floor ||
-          x.free_buffer != y.free_buffer || x.range_count != y.range_count ||
-          x.reserved != y.reserved) {
+          x.free_buffer != y.free_buffer || x.range_count != y.range_count || x.share != y.share) {
         return false;
       }
       for (uint16_t i = 0; i < x.range_count; ++i) {
@@ -116,7 +115,6 @@ void check_invariants(const Packet& p, size_t size, bool sealed) {
       break;
     case Type::ack:
       check(dst_cid(p) == p.ack.dst_cid, "dst_cid() of an ack");
-      check(p.ack.reserved == 0, "ack reserved");
       break;
     case Type::retry:
       check(dst_cid(p) == p.retry.dst_cid, "dst_cid() of a retry");

@@ -31,6 +31,22 @@ void Congestion::reset() {
   loss_cut_by_ = Time::zero();
   last_decrease_ = Time::zero();
   next_send_ = Time::zero();
+  share_ = 0;
+  last_share_cut_ = Time::zero();
+}
+
+bool Congestion::over_share() const { return share_ > 1.0 + tuning::kShareSlack; }
+
+void Congestion::on_share(double share, Duration srtt, Time now) {
+  share_ = share;
+  if (!over_share()) return;
+  // Only while a queue stands: below it the bottleneck has room, and a
+  // sender over the mean is one whose peers send less than they could.
+  if (standing_ <= target() / 2) return;
+  // The next interval's figure must show the last cut before another.
+  if (now - last_share_cut_ < tuning::kShareInterval + srtt) return;
+  cwnd_ = std::max(cwnd_ / share, std::max(cwnd_ * (1.0 - cfg_.cc_max_decrease), min_window()));
+  last_share_cut_ = now;
 }
 
 Duration Congestion::noise_allowance() const {
@@ -116,6 +132,9 @@ void Congestion::on_delay(uint32_t bytes, Duration queue_delay, Duration srtt, T
   }
   const Duration goal = target();
   if (standing_ <= goal) {
+    // Over its share of a receiver that is shared, a sender leaves the
+    // room to the others (on_share).
+    if (over_share() && standing_ > goal / 2) return;
     // About cc_additive_increase packets per window's worth of ACKs; below
     // one packet, that much per ACK (one ACK then takes more than an RTT).
     // A connection whose RTT is longer than kCcIncreaseRtt grows by as much

@@ -85,6 +85,9 @@ class Congestion {
   // far below the path's rate.
   void undo_loss(Time sent);
   void reset();
+  // Feature kShare: the receiver says this connection sent `share` times the
+  // mean of its active peers in its last interval (0: no figure).
+  void on_share(double share, Duration srtt, Time now);
 
   uint64_t cwnd() const { return static_cast<uint64_t>(cwnd_); }
   // The window in bytes with its fraction, which matters below one packet.
@@ -93,6 +96,7 @@ class Congestion {
   double min_window() const { return mss_ * tuning::kCcMinWindowPackets; }
 
  private:
+  bool over_share() const;
   void on_delay(uint32_t bytes, Duration queue_delay, Duration srtt, Time now);
   void decrease(double factor, Time now);
 
@@ -126,6 +130,8 @@ class Congestion {
   double cwnd_before_timeout_ = 0;   // 0: nothing to undo
   double cwnd_before_loss_ = 0;      // 0: nothing to undo
   Time loss_cut_by_ = Time::zero();  // send time of the packet whose loss made the last cut
+  double share_ = 0;                 // the receiver's latest figure (0: none)
+  Time last_share_cut_ = Time::zero();
 };
 
 }  // namespace srdx

@@ -212,8 +212,8 @@ DecodeError decode_ack(Reader& r, Ack& a) {
   a.msg_floor = r.u64();
   a.free_buffer = r.u64();
   a.range_count = r.u16();
-  a.reserved = r.u16();
-  if (a.reserved != 0 || a.range_count > tuning::kMaxAckRanges || a.dst_cid == 0) {
+  a.share = r.u16();
+  if (a.range_count > tuning::kMaxAckRanges || a.dst_cid == 0) {
     return DecodeError::bad_field;
   }
   // No ranges: a pure update of credit and floor, acknowledging nothing.
@@ -531,7 +531,7 @@ size_t encode_ack(std::span<uint8_t> buf, const Common& c, const Ack& a) {
   w.u64(a.msg_floor);
   w.u64(a.free_buffer);
   w.u16(count);
-  w.u16(a.reserved);
+  w.u16(a.share);
   for (uint16_t i = 0; i < count; ++i) {
     w.u32(gaps[i]);
     w.u32(lens[i]);

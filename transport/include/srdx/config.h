@@ -183,6 +183,13 @@ inline constexpr int64_t kCcNoiseAllowance = 2;
 // The loss rate a loss is weighed by is counted over windows of one srtt,
 // at least this long.
 inline constexpr Duration kCcLossWindowMin = 10_us;
+// Feature `share` (docs/protocol.md, congestion control): a receiver
+// measures what each of its peers sends over intervals of kShareInterval and
+// tells each its rate against the mean of those that sent. A sender more
+// than kShareSlack over the mean while its delay shows a queue stops growing
+// and shrinks to the mean, at most once per kShareInterval plus an srtt.
+inline constexpr Duration kShareInterval = 200_us;
+inline constexpr double kShareSlack = 0.1;
 // The most of a packet's wait in the receiving host (RxPath::arrival) that
 // round-trip samples leave out: a timestamp from a clock gone wrong must not
 // make a late ACK look early.
