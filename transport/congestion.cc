@@ -101,11 +101,14 @@ void Congestion::on_delay(uint32_t bytes, Duration queue_delay, Duration srtt, T
   // bottleneck from it (16 senders into 4 x 64 KiB queues: Jain's index 0.58).
   if (queue_delay < win_min_) win_min_ = queue_delay;
   win_sum_ += queue_delay;
-  if (++win_samples_ >= tuning::kCcStandingSamples) {
+  if (win_samples_ == 0) block_start_ = now;
+  ++win_samples_;
+  if (win_samples_ >= tuning::kCcStandingSamples ||
+      (win_samples_ >= 2 && now - block_start_ >= srtt)) {
     // How far the block's mean sits above its least: the noise the least
     // of kCcStandingSamples samples still carries (host scheduling, jitter
     // in both directions), which the target tolerates (target()).
-    const Duration spread = win_sum_ / tuning::kCcStandingSamples - win_min_;
+    const Duration spread = win_sum_ / win_samples_ - win_min_;
     noise_ += (spread - noise_) / tuning::kCcNoiseGainDiv;
     // The standing queue: the least over the last block, or over the last
     // few when the noise is large against the target (about one block per

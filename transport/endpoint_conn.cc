@@ -97,6 +97,7 @@ void Endpoint::Impl::on_hello(Peer& p, Addr from, bool is_ack, Time now) {
   }
   if (p.local_cid == 0) p.local_cid = secrets_.next_cid();
   establish(p, src, h, now);
+  p.start_grant = start_grant(h, now);
   p.hello_ack_due = true;
   want_ctrl(p);
 }
@@ -119,6 +120,8 @@ void Endpoint::Impl::establish(Peer& p, uint64_t remote_cid, const wire::Hello& 
   p.hello_sent_at = Time::infinite();
   p.hello_resent = false;
   p.features = h.features & offered_features();
+  // The receiver's initial window for us (hello_ack, feature kShare).
+  if ((p.features & wire::feature::kShare) && h.initial_window) p.cc.start_window(h.initial_window);
   p.peer_max_payload = h.max_payload;
   p.peer_max_message = h.max_message;
   p.peer_max_msg_id = p.sq.floor() + h.recv_msg_window;

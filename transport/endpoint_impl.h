@@ -201,7 +201,8 @@ struct Peer {
   uint64_t share_bytes = 0;
   bool share_listed = false;
   uint16_t share_adv = 0;
-  uint32_t rx_gen = 0;  // bumped when the connection ends: older deliveries' charges are void
+  uint32_t start_grant = 0;  // the initial window our hello_ack gives (0: none)
+  uint32_t rx_gen = 0;       // bumped when the connection ends: older deliveries' charges are void
 
   PeerStats st;
   uint64_t retransmissions = 0;
@@ -585,6 +586,10 @@ class Endpoint::Impl final : public Reassembly::Sink {
   std::vector<PeerId> share_now_, share_last_;
   Time share_end_ = Time::zero();
   void count_share(Peer& p, uint32_t bytes, Time now);
+  // Feature kShare: when the connections we answered started (the last
+  // tuning::kStartWindow of them), and the initial window we give a new one.
+  RingQueue<Time> starts_{16};
+  uint32_t start_grant(const wire::Hello& offer, Time now);
   std::vector<SentPacket*> expired_;  // scan_rto's scratch list
   wire::Packet pkt_, pkt2_;  // a datagram's packets (pkt2_: the data after a coalesced ack)
   wire::Data pkt_out_;

@@ -89,6 +89,22 @@ void Endpoint::Impl::count_share(Peer& p, uint32_t bytes, Time now) {
   p.share_bytes += bytes;
 }
 
+// Feature kShare: the window a connection starting now gets (hello_ack
+// initial_window). n connections starting into one receiver at once would
+// otherwise send n initial windows in their first round trip, before any
+// feedback (64 x 64 KiB into 256 KiB of switch queues: most of it dropped).
+// 0 (no figure) when the peer did not offer the feature: an older peer
+// refuses a nonzero field there.
+uint32_t Endpoint::Impl::start_grant(const wire::Hello& offer, Time now) {
+  if (!(offer.features & offered_features() & wire::feature::kShare)) return 0;
+  while (starts_.size() &&
+         (now - starts_[0] >= tuning::kStartWindow || starts_.size() >= tuning::kStartsKept))
+    starts_.pop();
+  starts_.push(now);
+  const uint64_t n = starts_.size() + std::max(share_now_.size(), share_last_.size());
+  return static_cast<uint32_t>(std::clamp<uint64_t>(cfg_.cc_initial_window / n, 1, 0xffffffffu));
+}
+
 // Returns false when the ACK was dropped: not of this connection.
 bool Endpoint::Impl::on_ack(Peer& p, const wire::Packet& pkt, uint16_t entropy, Time now) {
   const wire::Ack& a = pkt.ack;

@@ -25,6 +25,7 @@ size_t Endpoint::Impl::control_packet(Peer& p, std::span<uint8_t> buf, TxPath& p
     p.hello_ack_due = false;
     wire::Hello h;
     fill_hello(h, p, false);
+    h.initial_window = p.start_grant;
     ++stats_.handshake_packets_sent;
     return wire::encode_hello(buf, common(p, wire::Type::hello_ack), h);
   }

@@ -115,7 +115,7 @@ struct Hello {
   uint32_t max_payload = 0;  // largest data payload the sender accepts
   uint64_t max_message = 0;  // largest message the sender accepts
   uint32_t recv_msg_window = 0;
-  uint32_t reserved = 0;
+  uint32_t initial_window = 0;  // hello_ack with feature kShare: the window to start with (0: none)
   uint64_t recv_buffer = 0;
   // hello: the cookie from the receiver's retry (zeros: none yet). hello_ack: zeros.
   uint8_t cookie[kCookieSize] = {};

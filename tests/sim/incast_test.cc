@@ -80,8 +80,12 @@ Figures run(const ScenarioConfig& c, const char* name) {
 // that queue (16:1 deep queues: base RTTs of 21.3 to 26.3 us, Jain's index
 // 0.866; 64:1 shallow: 26 to 64 us, 0.70). The handshake's round trip as
 // the first base RTT and the receiver's fair-share figure (feature share,
-// docs/protocol.md) brought every run to 0.97 or more.
-// Where issue 11's figure is still missed, the assertion is the measured value.
+// docs/protocol.md) brought every run to 0.998 or more. Repairs at 64:1
+// (1.66% into 256 KiB queues, 13.3% into 64 KiB) were the first round trip's
+// 64 initial windows, now divided by the receiver among the connections
+// that start together (hello_ack initial_window), and windows of a few
+// packets that judged the queue only every few RTTs (congestion.cc): 0.003%
+// and 0.81%. Every figure of issue 11 is met: these assert its targets.
 TEST(Incast, SixteenToOneDeepQueues) {
   const Figures f = run(incast(16, 256u << 10), "16:1, 256 KiB");
   EXPECT_LE(f.retransmitted, 0.01);
@@ -98,19 +102,14 @@ TEST(Incast, SixteenToOneShallowQueues) {
 
 TEST(Incast, SixtyFourToOneDeepQueues) {
   const Figures f = run(incast(64, 256u << 10), "64:1, 256 KiB");
-  // Issue 11 asks 1%; measured 1.65%: most of it the first RTT, when 64
-  // initial windows of 64 KiB (4 MiB) meet 1 MiB of queues.
-  EXPECT_LE(f.retransmitted, 0.0165);
+  EXPECT_LE(f.retransmitted, 0.01);
   EXPECT_GE(f.goodput, 0.90);
   EXPECT_GE(f.fairness, 0.95);
 }
 
 TEST(Incast, SixtyFourToOneShallowQueues) {
   const Figures f = run(incast(64, 64u << 10), "64:1, 64 KiB");
-  // Issue 11 asks 1%; measured 3.47% (before: 47% of the data packets;
-  // 13.3% before the fair share): the first RTT's 4 MiB into 256 KiB of
-  // queues.
-  EXPECT_LE(f.retransmitted, 0.035);
+  EXPECT_LE(f.retransmitted, 0.01);
   EXPECT_GE(f.goodput, 0.90);
   EXPECT_GE(f.fairness, 0.95);
 }
@@ -121,8 +120,8 @@ TEST(Incast, SixtyFourToOneShallowQueues) {
 // capacity) while both have work. A target that grew with the base RTT let
 // the long flow keep 1 ms of queue, which the short one took for congestion;
 // with a fixed target and growth of one packet per RTT whatever the RTT,
-// the long flow got 0.10 of its share (RTT-fair growth, config.h: 0.33;
-// with the receiver's fair share, feature share: 0.55).
+// the long flow got 0.10 of its share (RTT-fair growth, config.h: 0.37;
+// with the receiver's fair share, feature share: 0.56).
 TEST(Incast, ShortAndLongRttShareTheBottleneck) {
   ScenarioConfig c = incast(2, 256u << 10);
   c.net.link.rate_bps = 1 * kGbit;

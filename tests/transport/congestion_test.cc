@@ -442,6 +442,34 @@ TEST(Congestion, WithoutAQueueTheShareDoesNotMatter) {
   EXPECT_EQ(g.cc.window(), w);
 }
 
+// A window of a few packets gets fewer than 8 samples per RTT: its block
+// ends after one srtt once it holds 2, so it sees a queue within an RTT.
+TEST(Congestion, ASmallWindowJudgesEachRtt) {
+  Fixture f;
+  samples(f.cc, 2, 50_us, kT0, kShortSrtt);
+  const double before = f.cc.window();
+  samples(f.cc, 1, 50_us, kT0 + kShortSrtt, kShortSrtt);  // the block ends: standing 50us
+  EXPECT_NEAR(f.cc.window(), before * 0.6, 1.0);
+  // Within the srtt, fewer than 8 samples do not end a block.
+  Fixture g;
+  samples(g.cc, 1, 50_us, kT0, kShortSrtt);
+  const double w = g.cc.window();
+  samples(g.cc, 6, 50_us, kT0 + kShortSrtt / 2, kShortSrtt);
+  EXPECT_GT(g.cc.window(), w);
+}
+
+// Feature share: the receiver's window for a connection's start only lowers
+// the window, and never below the minimum.
+TEST(Congestion, StartWindowOnlyLowers) {
+  Fixture f;
+  f.cc.start_window(16384);
+  EXPECT_EQ(f.cc.cwnd(), 16384u);
+  f.cc.start_window(1u << 20);
+  EXPECT_EQ(f.cc.cwnd(), 16384u);
+  f.cc.start_window(1);
+  EXPECT_EQ(f.cc.window(), f.cc.min_window());
+}
+
 TEST(Congestion, ResetRestoresTheInitialState) {
   Fixture f;
   f.cc.on_sent(1500, kT0, kSrtt);

@@ -137,8 +137,8 @@ constexpr size_t kType = 3, kFlags = 4, kHeaderLen = 6, kChecksum = 8, kReserved
 // Every type's own header starts with dst_cid.
 constexpr size_t kDstCid = kBody;
 // hello
-constexpr size_t kMaxPayload = kBody + 12, kRecvMsgWindow = kBody + 24, kHelloReserved = kBody + 28,
-                 kHelloCookie = kBody + 40;
+constexpr size_t kMaxPayload = kBody + 12, kRecvMsgWindow = kBody + 24,
+                 kHelloInitialWindow = kBody + 28, kHelloCookie = kBody + 40;
 // ack
 constexpr size_t kLargest = kBody + 8, kFreeBuffer = kBody + 40, kRangeCount = kBody + 48,
                  kAckShare = kBody + 50, kRanges = kBody + 52;
@@ -247,7 +247,7 @@ void expect_same(const Hello& a, const Hello& b) {
   EXPECT_EQ(a.max_payload, b.max_payload);
   EXPECT_EQ(a.max_message, b.max_message);
   EXPECT_EQ(a.recv_msg_window, b.recv_msg_window);
-  EXPECT_EQ(a.reserved, b.reserved);
+  EXPECT_EQ(a.initial_window, b.initial_window);
   EXPECT_EQ(a.recv_buffer, b.recv_buffer);
   expect_same_cookie(a.cookie, b.cookie);
 }
@@ -1036,10 +1036,13 @@ TEST(WireDecode, BadHelloFields) {
     b = *pkt;
     patch(b, off::kRecvMsgWindow, 0, 4);
     EXPECT_EQ(dec(b), DecodeError::bad_field);
-    for (uint32_t reserved : {1u, 0x80000000u}) {
+    // initial_window (feature share) is a byte count: every value is valid.
+    for (uint32_t window : {1u, 0x80000000u, 0xffffffffu}) {
       b = *pkt;
-      patch(b, off::kHelloReserved, reserved, 4);
-      EXPECT_EQ(dec(b), DecodeError::bad_field) << reserved;
+      patch(b, off::kHelloInitialWindow, window, 4);
+      Packet p;
+      ASSERT_EQ(decode(b, p), DecodeError::ok) << window;
+      EXPECT_EQ(p.hello.initial_window, window);
     }
   }
 }

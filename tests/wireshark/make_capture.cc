@@ -330,7 +330,7 @@ int main(int argc, char** argv) {
   E(fr, "srdx.hello.max_payload", "1400");
   E(fr, "srdx.hello.max_message", dec(16u << 20));
   E(fr, "srdx.hello.recv_msg_window", "256");
-  E(fr, "srdx.hello.reserved", "0x00000000");
+  E(fr, "srdx.hello.initial_window", "0");
   E(fr, "srdx.hello.recv_buffer", dec(4u << 20));
   E(fr, "srdx.cookie", hex(Bytes(16, 0)));
   E(fr, "_ws.col.Info", "hello cid=" + cid(kCidA) + " dst=0");

@@ -110,7 +110,10 @@ local f = {
   max_message = ProtoField.uint64("srdx.hello.max_message", "Max message", base.DEC),
   recv_msg_window = ProtoField.uint32("srdx.hello.recv_msg_window", "Receive message window",
                                       base.DEC),
-  hello_reserved = ProtoField.uint32("srdx.hello.reserved", "Reserved", base.HEX),
+  -- hello_ack (feature share): the window the receiver gives the sender to
+  -- start with, bytes (0: none).
+  hello_initial_window = ProtoField.uint32("srdx.hello.initial_window", "Initial window (bytes)",
+                                           base.DEC),
   recv_buffer = ProtoField.uint64("srdx.hello.recv_buffer", "Receive buffer", base.DEC),
   cookie = ProtoField.bytes("srdx.cookie", "Cookie"),
   noise = ProtoField.bytes("srdx.noise", "Noise IK handshake message"),
@@ -321,14 +324,11 @@ local function dissect_hello(r, tree, c)
   local max_payload, mp_item = r:add(tree, f.max_payload, 36, 4)
   r:add(tree, f.max_message, 40, 8)
   local window, w_item = r:add(tree, f.recv_msg_window, 48, 4)
-  local reserved, res_item = r:add(tree, f.hello_reserved, 52, 4)
+  r:add(tree, f.hello_initial_window, 52, 4)
   r:add(tree, f.recv_buffer, 56, 8)
   local cookie = r:add(tree, f.cookie, 64, 16)
   if max_payload == 0 then expert(mp_item, ef.bad_field, "max_payload is 0") end
   if window == 0 then expert(w_item, ef.bad_field, "recv_msg_window is 0") end
-  if reserved ~= nil and reserved ~= 0 then
-    expert(res_item, ef.bad_field, "hello reserved field is not zero")
-  end
 
   local name = type_names[c.type]
   local info = name .. " cid=" .. cid_str(c.src_cid) .. " dst=" .. cid_str(dst)
