@@ -43,7 +43,7 @@ bool same(const Packet& a, const Packet& b) {
       const Hello &x = a.hello, &y = b.hello;
       return x.dst_cid == y.dst_cid && x.features == y.features && x.max_payload == y.max_payload &&
              x.max_message == y.max_message && x.recv_msg_window == y.recv_msg_window &&
-             x.reserved == y.reserved && x.recv_buffer == y.recv_buffer &&
+             x.initial_window == y.initial_window && x.recv_buffer == y.recv_buffer &&
              std::memcmp(x.cookie, y.cookie, kCookieSize) == 0 &&
              x.noise.size() == y.noise.size() &&
              (x.noise.empty() || std::memcmp(x.noise.data(), y.noise.data(), x.noise.size()) == 0);
@@ -64,8 +64,7 @@ bool same(const Packet& a, const Packet& b) {
       if (x.dst_cid != y.dst_cid || x.largest_pn != y.largest_pn ||
           x.ack_delay_ns != y.ack_delay_ns || x.ack_seq != y.ack_seq ||
           x.max_msg_id != y.max_msg_id || x.msg_floor != y.msg_floor ||
-          x.free_buffer != y.free_buffer || x.range_count != y.range_count ||
-          x.reserved != y.reserved) {
+          x.free_buffer != y.free_buffer || x.range_count != y.range_count || x.share != y.share) {
         return false;
       }
       for (uint16_t i = 0; i < x.range_count; ++i) {
@@ -108,15 +107,13 @@ void check_invariants(const Packet& p, size_t size, bool sealed) {
                                                                     : kNoise2Size),
             "noise length");
       check(size == kCommonHeaderSize + kHelloSize + p.hello.noise.size(), "hello length");
-      check(p.hello.reserved == 0 && p.hello.max_payload != 0 && p.hello.recv_msg_window != 0,
-            "hello fields");
+      check(p.hello.max_payload != 0 && p.hello.recv_msg_window != 0, "hello fields");
       break;
     case Type::data:
       check(dst_cid(p) == p.data.dst_cid, "dst_cid() of a data packet");
       break;
     case Type::ack:
       check(dst_cid(p) == p.ack.dst_cid, "dst_cid() of an ack");
-      check(p.ack.reserved == 0, "ack reserved");
       break;
     case Type::retry:
       check(dst_cid(p) == p.retry.dst_cid, "dst_cid() of a retry");

@@ -31,6 +31,22 @@ void Congestion::reset() {
   loss_cut_by_ = Time::zero();
   last_decrease_ = Time::zero();
   next_send_ = Time::zero();
+  share_ = 0;
+  last_share_cut_ = Time::zero();
+}
+
+bool Congestion::over_share() const { return share_ > 1.0 + tuning::kShareSlack; }
+
+void Congestion::on_share(double share, Duration srtt, Time now) {
+  share_ = share;
+  if (!over_share()) return;
+  // Only while a queue stands: below it the bottleneck has room, and a
+  // sender over the mean is one whose peers send less than they could.
+  if (standing_ <= target() / 2) return;
+  // The next interval's figure must show the last cut before another.
+  if (now - last_share_cut_ < tuning::kShareInterval + srtt) return;
+  cwnd_ = std::max(cwnd_ / share, std::max(cwnd_ * (1.0 - cfg_.cc_max_decrease), min_window()));
+  last_share_cut_ = now;
 }
 
 Duration Congestion::noise_allowance() const {
@@ -85,11 +101,14 @@ void Congestion::on_delay(uint32_t bytes, Duration queue_delay, Duration srtt, T
   // bottleneck from it (16 senders into 4 x 64 KiB queues: Jain's index 0.58).
   if (queue_delay < win_min_) win_min_ = queue_delay;
   win_sum_ += queue_delay;
-  if (++win_samples_ >= tuning::kCcStandingSamples) {
+  if (win_samples_ == 0) block_start_ = now;
+  ++win_samples_;
+  if (win_samples_ >= tuning::kCcStandingSamples ||
+      (win_samples_ >= 2 && now - block_start_ >= srtt)) {
     // How far the block's mean sits above its least: the noise the least
     // of kCcStandingSamples samples still carries (host scheduling, jitter
     // in both directions), which the target tolerates (target()).
-    const Duration spread = win_sum_ / tuning::kCcStandingSamples - win_min_;
+    const Duration spread = win_sum_ / win_samples_ - win_min_;
     noise_ += (spread - noise_) / tuning::kCcNoiseGainDiv;
     // The standing queue: the least over the last block, or over the last
     // few when the noise is large against the target (about one block per
@@ -116,6 +135,9 @@ void Congestion::on_delay(uint32_t bytes, Duration queue_delay, Duration srtt, T
   }
   const Duration goal = target();
   if (standing_ <= goal) {
+    // Over its share of a receiver that is shared, a sender leaves the
+    // room to the others (on_share).
+    if (over_share() && standing_ > goal / 2) return;
     // About cc_additive_increase packets per window's worth of ACKs; below
     // one packet, that much per ACK (one ACK then takes more than an RTT).
     // A connection whose RTT is longer than kCcIncreaseRtt grows by as much

@@ -24,6 +24,12 @@
 // of the window per RTT, so a lossy fabric is not mistaken for a congested
 // one. Either signal shrinks the window at most once per RTT.
 //
+// Fan-in (feature kShare, docs/protocol.md): the receiver says how this
+// connection's rate compares with the mean of its active senders, and a
+// sender over it while a queue stands gives the difference back
+// (on_share); the receiver's hello_ack also sets the window a connection
+// starts with when many start together (start_window).
+//
 // Pacing: sends leave at gain x window / srtt. Below one packet per window
 // the pacer spaces packets more than an RTT apart (a window of a quarter
 // packet sends one packet every four RTTs): with hundreds of senders into
@@ -85,6 +91,14 @@ class Congestion {
   // far below the path's rate.
   void undo_loss(Time sent);
   void reset();
+  // Feature kShare: the receiver says this connection sent `share` times the
+  // mean of its active peers in its last interval (0: no figure).
+  void on_share(double share, Duration srtt, Time now);
+  // Feature kShare: the receiver's window for a connection's start (hello_ack);
+  // only ever lowers the window (to at least min_window()).
+  void start_window(uint64_t bytes) {
+    cwnd_ = std::max(std::min(cwnd_, static_cast<double>(bytes)), min_window());
+  }
 
   uint64_t cwnd() const { return static_cast<uint64_t>(cwnd_); }
   // The window in bytes with its fraction, which matters below one packet.
@@ -93,6 +107,7 @@ class Congestion {
   double min_window() const { return mss_ * tuning::kCcMinWindowPackets; }
 
  private:
+  bool over_share() const;
   void on_delay(uint32_t bytes, Duration queue_delay, Duration srtt, Time now);
   void decrease(double factor, Time now);
 
@@ -108,6 +123,7 @@ class Congestion {
   Duration win_min_ = Duration::infinite();
   Duration win_sum_ = Duration::zero();
   uint32_t win_samples_ = 0;
+  Time block_start_ = Time::zero();
   Duration noise_ = Duration::zero();  // smoothed (block mean - block least)
   // The least of each of the last kBlocks blocks, a ring; block_next_ the
   // slot the next one goes to.
@@ -126,6 +142,8 @@ class Congestion {
   double cwnd_before_timeout_ = 0;   // 0: nothing to undo
   double cwnd_before_loss_ = 0;      // 0: nothing to undo
   Time loss_cut_by_ = Time::zero();  // send time of the packet whose loss made the last cut
+  double share_ = 0;                 // the receiver's latest figure (0: none)
+  Time last_share_cut_ = Time::zero();
 };
 
 }  // namespace srdx

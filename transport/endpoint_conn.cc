@@ -97,6 +97,7 @@ void Endpoint::Impl::on_hello(Peer& p, Addr from, bool is_ack, Time now) {
   }
   if (p.local_cid == 0) p.local_cid = secrets_.next_cid();
   establish(p, src, h, now);
+  p.start_grant = start_grant(h, now);
   p.hello_ack_due = true;
   want_ctrl(p);
 }
@@ -106,7 +107,21 @@ void Endpoint::Impl::establish(Peer& p, uint64_t remote_cid, const wire::Hello& 
   SRDX_ASSERT(p.sent.count() == 0 && p.rx.partial_messages() == 0);
   p.remote_cid = remote_cid;
   p.last_heard = max(p.last_heard, now);
+  // The handshake's round trip, taken before any data queues behind it, is
+  // the congestion control's first base RTT: a sender that starts into a
+  // queue others built would otherwise take that queue for empty and keep
+  // it (docs/protocol.md, congestion control). Our hello's answer only, and
+  // only when the timer did not send it again (a late answer to the first
+  // would look short).
+  if (!p.hello_sent_at.is_infinite() && !p.hello_resent && now > p.hello_sent_at) {
+    const Duration rtt = now - p.hello_sent_at;
+    p.net_min_rtt = min(p.net_min_rtt, rtt > rx_lag_ ? rtt - rx_lag_ : rtt);
+  }
+  p.hello_sent_at = Time::infinite();
+  p.hello_resent = false;
   p.features = h.features & offered_features();
+  // The receiver's initial window for us (hello_ack, feature kShare).
+  if ((p.features & wire::feature::kShare) && h.initial_window) p.cc.start_window(h.initial_window);
   p.peer_max_payload = h.max_payload;
   p.peer_max_message = h.max_message;
   p.peer_max_msg_id = p.sq.floor() + h.recv_msg_window;

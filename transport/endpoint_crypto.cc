@@ -148,6 +148,7 @@ void Endpoint::Impl::respond(Peer& p, crypto::NoiseIK& hs, Time now) {
   wire::Hello a;
   fill_hello(a, p, false);
   a.dst_cid = src;
+  a.initial_window = start_grant(h, now);
   uint8_t tr[wire::kHelloTranscriptSize];
   wire::hello_transcript(c, a, tr);
   uint8_t m2[wire::kNoise2Size];

@@ -148,6 +148,10 @@ struct Peer {
   // The least network RTT (without ACK delay and host waits) of this
   // connection: the zero of the congestion control's queueing delay.
   Duration net_min_rtt = Duration::infinite();
+  // When our latest hello of this handshake left, and whether the timer sent
+  // one again (then an answer may be to an earlier one: no RTT sample).
+  Time hello_sent_at = Time::infinite();
+  bool hello_resent = false;
   RingQueue<Retx> retx{kRetxInitial};
   uint64_t next_pn = 0;
   uint64_t peer_max_msg_id = 0;
@@ -191,7 +195,14 @@ struct Peer {
   uint8_t ack_copies = 0;
   uint16_t ack_copy_entropy = 0;  // the next copy's entropy (0: not a copy)
   uint64_t last_adv_free = 0, last_adv_max_msg = 0;
-  uint32_t rx_gen = 0;  // bumped when the connection ends: older deliveries' charges are void
+  // Feature kShare: the bytes of data this peer sent us in the current
+  // interval (share_listed: it is in Impl::share_now_), and the share our
+  // ACKs carry, from the last interval (wire::Ack::share).
+  uint64_t share_bytes = 0;
+  bool share_listed = false;
+  uint16_t share_adv = 0;
+  uint32_t start_grant = 0;  // the initial window our hello_ack gives (0: none)
+  uint32_t rx_gen = 0;       // bumped when the connection ends: older deliveries' charges are void
 
   PeerStats st;
   uint64_t retransmissions = 0;
@@ -570,6 +581,15 @@ class Endpoint::Impl final : public Reassembly::Sink {
   std::vector<PeerId> due_;  // on_timer's scratch list
   RingQueue<StatelessReply> stateless_{tuning::kMaxStatelessReplies};
   Peer* delivering_ = nullptr;
+  // Feature kShare: the peers that sent data in the current interval (until
+  // share_end_) and those whose ACKs carry a share from the last one.
+  std::vector<PeerId> share_now_, share_last_;
+  Time share_end_ = Time::zero();
+  void count_share(Peer& p, uint32_t bytes, Time now);
+  // Feature kShare: when the connections we answered started (the last
+  // tuning::kStartWindow of them), and the initial window we give a new one.
+  RingQueue<Time> starts_{16};
+  uint32_t start_grant(const wire::Hello& offer, Time now);
   std::vector<SentPacket*> expired_;  // scan_rto's scratch list
   wire::Packet pkt_, pkt2_;  // a datagram's packets (pkt2_: the data after a coalesced ack)
   wire::Data pkt_out_;

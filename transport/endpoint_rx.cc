@@ -27,6 +27,8 @@ void Endpoint::Impl::on_data(Peer& p, const wire::Packet& pkt, uint16_t entropy,
     case Reassembly::Verdict::accepted:
       break;
   }
+  if (p.features & wire::feature::kShare)
+    count_share(p, d.payload_len + wire::kCommonHeaderSize + wire::kDataSize, now);
   if (p.acks.any() && d.pn < p.acks.largest()) ++stats_.out_of_order_packets;
   p.acks.on_packet(d.pn, now, rx_lag_);
   p.ack_entropy = entropy;
@@ -53,6 +55,56 @@ void Endpoint::Impl::on_data(Peer& p, const wire::Packet& pkt, uint16_t entropy,
   }
 }
 
+// Feature kShare: what each peer sends us, against the mean of those that
+// sent in the same interval of tuning::kShareInterval. At each interval's
+// end every active peer's share is fixed for the ACKs of the next; a peer
+// alone, or one that went quiet, gets none (0). Costs what the active peers
+// cost, not the table.
+void Endpoint::Impl::count_share(Peer& p, uint32_t bytes, Time now) {
+  if (now >= share_end_) {
+    for (const PeerId id : share_last_)
+      if (Peer* q = peer(id)) q->share_adv = 0;
+    uint64_t total = 0;
+    for (const PeerId id : share_now_)
+      if (const Peer* q = peer(id)) total += q->share_bytes;
+    const uint64_t n = share_now_.size();
+    for (const PeerId id : share_now_) {
+      Peer* q = peer(id);
+      if (!q) continue;
+      if (n >= 2 && total > 0) {
+        const uint64_t s = q->share_bytes * n * wire::kShareOne / total;
+        q->share_adv = static_cast<uint16_t>(std::clamp<uint64_t>(s, 1, 0xffff));
+      }
+      q->share_bytes = 0;
+      q->share_listed = false;
+    }
+    share_last_.swap(share_now_);
+    share_now_.clear();
+    share_end_ = now + tuning::kShareInterval;
+  }
+  if (!p.share_listed) {
+    p.share_listed = true;
+    share_now_.push_back(p.id);
+  }
+  p.share_bytes += bytes;
+}
+
+// Feature kShare: the window a connection starting now gets (hello_ack
+// initial_window). n connections starting into one receiver at once would
+// otherwise send n initial windows in their first round trip, before any
+// feedback (64 x 64 KiB into 256 KiB of switch queues: most of it dropped).
+// 0 (no figure) when the peer did not offer the feature: an older peer
+// refuses a nonzero field there.
+uint32_t Endpoint::Impl::start_grant(const wire::Hello& offer, Time now) {
+  if (!(offer.features & offered_features() & wire::feature::kShare)) return 0;
+  while (starts_.size() &&
+         (now - starts_[0] >= tuning::kStartWindow || starts_.size() >= tuning::kStartsKept))
+    starts_.pop();
+  starts_.push(now);
+  const uint64_t n = starts_.size() + std::max(share_now_.size(), share_last_.size());
+  return static_cast<uint32_t>(std::clamp<uint64_t>(cfg_.cc_initial_window / n, 1, 0xffffffffu));
+}
+
 // Returns false when the ACK was dropped: not of this connection.
 bool Endpoint::Impl::on_ack(Peer& p, const wire::Packet& pkt, uint16_t entropy, Time now) {
   const wire::Ack& a = pkt.ack;
@@ -64,6 +116,8 @@ bool Endpoint::Impl::on_ack(Peer& p, const wire::Packet& pkt, uint16_t entropy, 
     p.last_ack_seq_rx = a.ack_seq;
     p.peer_max_msg_id = std::max(p.peer_max_msg_id, a.max_msg_id);
     p.peer_free = a.free_buffer;
+    if (p.features & wire::feature::kShare)
+      p.cc.on_share(static_cast<double>(a.share) / wire::kShareOne, p.paths.srtt(), now);
     if (p.peer_free >= p.started_unseen) p.probe_next = Time::infinite();
     complete_delivered_ordered(p);
   }

@@ -45,6 +45,7 @@ bool Endpoint::Impl::on_peer_timer(Peer& p, Time now) {
   }
   if (p.state == PeerState::connecting && now >= p.hello_next) {
     p.hello_due = true;
+    p.hello_resent = true;
     p.hello_interval = min(p.hello_interval * 2, cfg_.peer_timeout / 4);
     p.hello_next = now + p.hello_interval;
     want_ctrl(p);

@@ -25,6 +25,7 @@ size_t Endpoint::Impl::control_packet(Peer& p, std::span<uint8_t> buf, TxPath& p
     p.hello_ack_due = false;
     wire::Hello h;
     fill_hello(h, p, false);
+    h.initial_window = p.start_grant;
     ++stats_.handshake_packets_sent;
     return wire::encode_hello(buf, common(p, wire::Type::hello_ack), h);
   }
@@ -37,6 +38,7 @@ size_t Endpoint::Impl::control_packet(Peer& p, std::span<uint8_t> buf, TxPath& p
       p.last_heard = max(p.last_heard, now);
     }
     ++stats_.handshake_packets_sent;
+    if (p.state == PeerState::connecting) p.hello_sent_at = now;
     if (cfg_.encryption && p.state == PeerState::connecting) return noise_hello(p, buf);
     wire::Hello h;
     fill_hello(h, p, p.state == PeerState::connecting && p.have_cookie);
@@ -63,6 +65,7 @@ size_t Endpoint::Impl::control_packet(Peer& p, std::span<uint8_t> buf, TxPath& p
     a.ack_seq = ++p.ack_seq_tx;
     a.max_msg_id = p.rx.max_msg_id();
     a.free_buffer = p.rx.free_bytes();
+    a.share = (p.features & wire::feature::kShare) ? p.share_adv : 0;
     a.msg_floor = p.sq.floor();
     p.last_adv_free = p.rx.free_bytes();
     p.last_adv_max_msg = a.max_msg_id;

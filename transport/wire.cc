@@ -158,10 +158,10 @@ DecodeError decode_hello(Reader& r, Hello& h) {
   h.max_payload = r.u32();
   h.max_message = r.u64();
   h.recv_msg_window = r.u32();
-  h.reserved = r.u32();
+  h.initial_window = r.u32();
   h.recv_buffer = r.u64();
   r.bytes(h.cookie, kCookieSize);
-  if (h.reserved != 0 || h.max_payload == 0 || h.recv_msg_window == 0) {
+  if (h.max_payload == 0 || h.recv_msg_window == 0) {
     return DecodeError::bad_field;
   }
   return DecodeError::ok;
@@ -212,8 +212,8 @@ DecodeError decode_ack(Reader& r, Ack& a) {
   a.msg_floor = r.u64();
   a.free_buffer = r.u64();
   a.range_count = r.u16();
-  a.reserved = r.u16();
-  if (a.reserved != 0 || a.range_count > tuning::kMaxAckRanges || a.dst_cid == 0) {
+  a.share = r.u16();
+  if (a.range_count > tuning::kMaxAckRanges || a.dst_cid == 0) {
     return DecodeError::bad_field;
   }
   // No ranges: a pure update of credit and floor, acknowledging nothing.
@@ -416,7 +416,7 @@ size_t encode_hello(std::span<uint8_t> buf, const Common& c, const Hello& h) {
   w.u32(h.max_payload);
   w.u64(h.max_message);
   w.u32(h.recv_msg_window);
-  w.u32(h.reserved);
+  w.u32(h.initial_window);
   w.u64(h.recv_buffer);
   w.bytes(h.cookie, kCookieSize);
   assert(w.pos() == buf.data() + kHelloHeaderLen);
@@ -433,7 +433,7 @@ void hello_transcript(const Common& c, const Hello& h, uint8_t out[kHelloTranscr
   w.u32(h.max_payload);
   w.u64(h.max_message);
   w.u32(h.recv_msg_window);
-  w.u32(h.reserved);
+  w.u32(h.initial_window);
   w.u64(h.recv_buffer);
   std::memset(w.pos(), 0, kCookieSize);
 }
@@ -531,7 +531,7 @@ size_t encode_ack(std::span<uint8_t> buf, const Common& c, const Ack& a) {
   w.u64(a.msg_floor);
   w.u64(a.free_buffer);
   w.u16(count);
-  w.u16(a.reserved);
+  w.u16(a.share);
   for (uint16_t i = 0; i < count; ++i) {
     w.u32(gaps[i]);
     w.u32(lens[i]);

@@ -60,7 +60,12 @@ inline constexpr uint32_t kAckEcho = 1u << 4;
 // control of the data's sender leaves host time out of its RTT samples
 // (docs/protocol.md, congestion control).
 inline constexpr uint32_t kRxWait = 1u << 5;
-inline constexpr uint32_t kSupported = kOrdered | kCoalesce | kAckEcho | kRxWait;
+// ACKs carry the data sender's share of what the ACK's sender received from
+// all its peers in its last measurement interval (Ack::share), so that the
+// senders of an incast even out their rates (docs/protocol.md, congestion
+// control).
+inline constexpr uint32_t kShare = 1u << 6;
+inline constexpr uint32_t kSupported = kOrdered | kCoalesce | kAckEcho | kRxWait | kShare;
 }  // namespace feature
 
 // Flags in the common header.
@@ -110,7 +115,7 @@ struct Hello {
   uint32_t max_payload = 0;  // largest data payload the sender accepts
   uint64_t max_message = 0;  // largest message the sender accepts
   uint32_t recv_msg_window = 0;
-  uint32_t reserved = 0;
+  uint32_t initial_window = 0;  // hello_ack with feature kShare: the window to start with (0: none)
   uint64_t recv_buffer = 0;
   // hello: the cookie from the receiver's retry (zeros: none yet). hello_ack: zeros.
   uint8_t cookie[kCookieSize] = {};
@@ -180,10 +185,15 @@ struct Ack {
   uint64_t msg_floor = 0;     // the ACK sender's own send floor (see Data)
   uint64_t free_buffer = 0;   // receive buffer still free, in bytes
   uint16_t range_count = 0;
-  uint16_t reserved = 0;
+  // With feature kShare: the data sender's rate over the mean rate of the
+  // ACK sender's active peers in its last interval, in 1/kShareOne units
+  // (saturating); 0 when there is no such figure (one sender alone, or none
+  // measured yet). Zero without the feature.
+  uint16_t share = 0;
   AckRange ranges[tuning::kMaxAckRanges];  // descending, disjoint
 };
 inline constexpr size_t kAckSize = 52;
+inline constexpr uint16_t kShareOne = 256;  // Ack::share of a sender at exactly the mean
 inline constexpr size_t kAckRangeSize = 8;
 
 // sealed: a clear 24-byte header, the encrypted datagram, a 16-byte tag.

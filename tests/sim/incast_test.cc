@@ -75,50 +75,43 @@ Figures run(const ScenarioConfig& c, const char* name) {
 // packets the senders sent (12.9%, 36.1%, 17.0% and 34.3% of every packet,
 // ACKs included, as issue 11 counted them).
 
-// The figures below are measured with the path steering of issue 11 (ACKs
-// over echoed paths, blame by later ACKs, probation), which moved them from
-// what this congestion control gave alone: 16:1 deep-queue fairness 0.983 ->
-// 0.854, 64:1 shallow-queue repairs 6.0% -> 13.3% (its fairness 0.36 ->
-// 0.70), the long-RTT flow's share 0.35 -> 0.33. Where that leaves issue
-// 11's figure missed, the assertion is the measured value.
+// Fairness: a delay-based sender's share depends on the base RTT it
+// measured, and one that measured it behind a queue others had built kept
+// that queue (16:1 deep queues: base RTTs of 21.3 to 26.3 us, Jain's index
+// 0.866; 64:1 shallow: 26 to 64 us, 0.70). The handshake's round trip as
+// the first base RTT and the receiver's fair-share figure (feature share,
+// docs/protocol.md) brought every run to 0.998 or more. Repairs at 64:1
+// (1.66% into 256 KiB queues, 13.3% into 64 KiB) were the first round trip's
+// 64 initial windows, now divided by the receiver among the connections
+// that start together (hello_ack initial_window), and windows of a few
+// packets that judged the queue only every few RTTs (congestion.cc): 0.003%
+// and 0.81%. Every figure of issue 11 is met: these assert its targets.
 TEST(Incast, SixteenToOneDeepQueues) {
   const Figures f = run(incast(16, 256u << 10), "16:1, 256 KiB");
   EXPECT_LE(f.retransmitted, 0.01);
-  EXPECT_GE(f.goodput, 0.89);
-  // Issue 11 asks 0.95; measured 0.866 (0.854 before host waits were left out).
-  EXPECT_GE(f.fairness, 0.85);
+  EXPECT_GE(f.goodput, 0.90);
+  EXPECT_GE(f.fairness, 0.95);
 }
 
 TEST(Incast, SixteenToOneShallowQueues) {
   const Figures f = run(incast(16, 64u << 10), "16:1, 64 KiB");
   EXPECT_LE(f.retransmitted, 0.01);
-  EXPECT_GE(f.goodput, 0.89);
-  // Issue 11 asks 0.95; measured 0.877 (before: see above). Short of it:
-  // a sender whose whole burst is dropped waits out RTO rounds that each
-  // declare one packet lost (endpoint_timers.cc), and falls behind.
-  EXPECT_GE(f.fairness, 0.84);
+  EXPECT_GE(f.goodput, 0.90);
+  EXPECT_GE(f.fairness, 0.95);
 }
 
 TEST(Incast, SixtyFourToOneDeepQueues) {
   const Figures f = run(incast(64, 256u << 10), "64:1, 256 KiB");
-  // Issue 11 asks 1%; measured 1.66% (1.50% before a spurious loss undid
-  // its cut, congestion.h): most of it the first RTT, when 64 initial
-  // windows of 64 KiB (4 MiB) meet 1 MiB of queues.
-  EXPECT_LE(f.retransmitted, 0.017);
-  EXPECT_GE(f.goodput, 0.89);
+  EXPECT_LE(f.retransmitted, 0.01);
+  EXPECT_GE(f.goodput, 0.90);
   EXPECT_GE(f.fairness, 0.95);
 }
 
 TEST(Incast, SixtyFourToOneShallowQueues) {
   const Figures f = run(incast(64, 64u << 10), "64:1, 64 KiB");
-  // Issue 11 asks 1% and 0.95; measured 13.3% and 0.70 (before: 47% of the
-  // data packets). Short of it: the first RTT's 4 MiB into 256 KiB of
-  // queues, and then senders whose every packet in flight was dropped wait
-  // out RTO rounds that each declare one packet lost (endpoint_timers.cc)
-  // while the others take the bottleneck.
-  EXPECT_LE(f.retransmitted, 0.135);
-  EXPECT_GE(f.goodput, 0.89);
-  EXPECT_GE(f.fairness, 0.69);
+  EXPECT_LE(f.retransmitted, 0.01);
+  EXPECT_GE(f.goodput, 0.90);
+  EXPECT_GE(f.fairness, 0.95);
 }
 
 // A flow with a 20 us RTT and one with a 1 ms RTT (490 us more each way
@@ -127,7 +120,8 @@ TEST(Incast, SixtyFourToOneShallowQueues) {
 // capacity) while both have work. A target that grew with the base RTT let
 // the long flow keep 1 ms of queue, which the short one took for congestion;
 // with a fixed target and growth of one packet per RTT whatever the RTT,
-// the long flow got 0.10 of its share (now: RTT-fair growth, config.h).
+// the long flow got 0.10 of its share (RTT-fair growth, config.h: 0.37;
+// with the receiver's fair share, feature share: 0.56).
 TEST(Incast, ShortAndLongRttShareTheBottleneck) {
   ScenarioConfig c = incast(2, 256u << 10);
   c.net.link.rate_bps = 1 * kGbit;
@@ -142,14 +136,13 @@ TEST(Incast, ShortAndLongRttShareTheBottleneck) {
   const double short_share = static_cast<double>(r.sender_bytes[0]) / fair;
   const double long_share = static_cast<double>(r.sender_bytes[1]) / fair;
   std::printf(
-      "[mixed RTT] over %.1f ms: the 20 us flow got %.2f of its fair share, the 1 ms "
-      "flow %.2f (at least 0.33 each); goodput %.2f Gbit/s; retransmissions %llu\n",
+      "[mixed RTT] over %.1f ms: the 20 us flow got %.4f of its fair share, the 1 ms "
+      "flow %.4f (at least 0.33 each); goodput %.2f Gbit/s; retransmissions %llu\n",
       r.contended.us() / 1000, short_share, long_share, r.goodput_bps / 1e9,
       static_cast<unsigned long long>(r.sender_retransmissions));
   EXPECT_GE(r.contended, 50_ms) << "both flows must share the bottleneck for a while";
   EXPECT_GE(short_share, 1.0 / 3);
-  // Issue 11 asks 1/3; measured 0.3305 (missed by 1%).
-  EXPECT_GE(long_share, 0.33);
+  EXPECT_GE(long_share, 1.0 / 3);
 }
 
 }  // namespace

@@ -394,6 +394,82 @@ TEST(Congestion, PacingBeforeAnRttUsesRtoInitialAndNoneWhenDisabled) {
   EXPECT_EQ(g.cc.next_send_time(), Time::zero());
 }
 
+// Feature share: a receiver's figure of this sender's rate against the mean
+// of its active senders (1.0: the mean).
+TEST(Congestion, OverItsShareWithAQueueShrinksToTheMean) {
+  Fixture f;
+  samples(f.cc, 8, 20_us, kT0);  // a standing queue of 20us: under 25, over half
+  const double before = f.cc.window();
+  f.cc.on_share(2.0, kSrtt, kT0 + 1_ms);
+  EXPECT_NEAR(f.cc.window(), before / 2, 1);
+  // Once per kShareInterval + srtt: the next figure must show the cut.
+  f.cc.on_share(2.0, kSrtt, kT0 + 1_ms + tuning::kShareInterval);
+  EXPECT_NEAR(f.cc.window(), before / 2, 1);
+  f.cc.on_share(1.5, kSrtt, kT0 + 1_ms + tuning::kShareInterval + kSrtt);
+  EXPECT_NEAR(f.cc.window(), before / 3, 1);
+  // Never by more than cc_max_decrease at once.
+  f.cc.on_share(8.0, kSrtt, kT0 + 3_ms);
+  EXPECT_NEAR(f.cc.window(), before / 6, 1);
+}
+
+TEST(Congestion, OverItsShareItStopsGrowing) {
+  Fixture f;
+  samples(f.cc, 8, 20_us, kT0);
+  f.cc.on_share(1.0 + tuning::kShareSlack * 2, kSrtt, kT0);  // cut once
+  const double w = f.cc.window();
+  samples(f.cc, 16, 20_us, kT0 + 10_us, kShortSrtt);
+  EXPECT_EQ(f.cc.window(), w);
+  // Back within the slack of the mean: it grows again.
+  f.cc.on_share(1.0 + tuning::kShareSlack / 2, kSrtt, kT0 + 20_us);
+  samples(f.cc, 8, 20_us, kT0 + 30_us, kShortSrtt);
+  EXPECT_GT(f.cc.window(), w);
+}
+
+TEST(Congestion, WithoutAQueueTheShareDoesNotMatter) {
+  Fixture f;
+  samples(f.cc, 8, 5_us, kT0);  // the bottleneck has room: its peers send less than they could
+  const double before = f.cc.window();
+  f.cc.on_share(2.0, kSrtt, kT0 + 1_ms);
+  EXPECT_EQ(f.cc.window(), before);
+  samples(f.cc, 8, 5_us, kT0 + 1_ms, kShortSrtt);
+  EXPECT_GT(f.cc.window(), before);
+  // Under the mean, or no figure (0: alone): nothing happens either.
+  Fixture g;
+  samples(g.cc, 8, 20_us, kT0);
+  const double w = g.cc.window();
+  g.cc.on_share(0.5, kSrtt, kT0 + 1_ms);
+  g.cc.on_share(0.0, kSrtt, kT0 + 2_ms);
+  EXPECT_EQ(g.cc.window(), w);
+}
+
+// A window of a few packets gets fewer than 8 samples per RTT: its block
+// ends after one srtt once it holds 2, so it sees a queue within an RTT.
+TEST(Congestion, ASmallWindowJudgesEachRtt) {
+  Fixture f;
+  samples(f.cc, 2, 50_us, kT0, kShortSrtt);
+  const double before = f.cc.window();
+  samples(f.cc, 1, 50_us, kT0 + kShortSrtt, kShortSrtt);  // the block ends: standing 50us
+  EXPECT_NEAR(f.cc.window(), before * 0.6, 1.0);
+  // Within the srtt, fewer than 8 samples do not end a block.
+  Fixture g;
+  samples(g.cc, 1, 50_us, kT0, kShortSrtt);
+  const double w = g.cc.window();
+  samples(g.cc, 6, 50_us, kT0 + kShortSrtt / 2, kShortSrtt);
+  EXPECT_GT(g.cc.window(), w);
+}
+
+// Feature share: the receiver's window for a connection's start only lowers
+// the window, and never below the minimum.
+TEST(Congestion, StartWindowOnlyLowers) {
+  Fixture f;
+  f.cc.start_window(16384);
+  EXPECT_EQ(f.cc.cwnd(), 16384u);
+  f.cc.start_window(1u << 20);
+  EXPECT_EQ(f.cc.cwnd(), 16384u);
+  f.cc.start_window(1);
+  EXPECT_EQ(f.cc.window(), f.cc.min_window());
+}
+
 TEST(Congestion, ResetRestoresTheInitialState) {
   Fixture f;
   f.cc.on_sent(1500, kT0, kSrtt);

@@ -437,6 +437,35 @@ TEST(Endpoint, PeerUpOnBothSidesWithTheirConnectionIds) {
   EXPECT_EQ(w.events_a[0].ev.peer, w.peer_b());
 }
 
+// Feature share: the answering side gives the new connection its own
+// initial window divided among the connections starting or sending to it
+// (one here), and ACKs carry no share while one sender is alone.
+TEST(Endpoint, TheHelloAckSetsTheInitialWindowAndALoneSenderHasNoShare) {
+  EndpointConfig b = Wire2::config(2);
+  b.cc_initial_window = 16u << 10;
+  Wire2 w(Wire2::config(1), b);
+  w.send_a("hi");
+  w.run_until(at(100_us));
+  bool hello_ack = false, ack = false;
+  for (const Sent& s : w.log) {
+    if (s.is(wire::Type::hello_ack)) {
+      hello_ack = true;
+      EXPECT_NE(s.pkt.hello.features & wire::feature::kShare, 0u);
+      EXPECT_EQ(s.pkt.hello.initial_window, 16u << 10);
+    } else if (s.is(wire::Type::hello)) {
+      EXPECT_EQ(s.pkt.hello.initial_window, 0u) << "only a hello_ack gives a window";
+    } else if (s.is(wire::Type::ack)) {
+      ack = true;
+      EXPECT_EQ((s.coalesced ? s.ack : s.pkt).ack.share, 0u);
+    }
+  }
+  EXPECT_TRUE(hello_ack);
+  EXPECT_TRUE(ack);
+  PeerStats pa;
+  ASSERT_TRUE(w.A().peer_stats(w.peer_b(), pa));
+  EXPECT_LE(pa.cwnd_bytes, (16u << 10) + 1500) << "A starts at B's window, not its own 64 KiB";
+}
+
 // ---- messages -----------------------------------------------------------------
 
 TEST(Endpoint, EmptyMessageIsDeliveredIntact) {

@@ -137,11 +137,11 @@ constexpr size_t kType = 3, kFlags = 4, kHeaderLen = 6, kChecksum = 8, kReserved
 // Every type's own header starts with dst_cid.
 constexpr size_t kDstCid = kBody;
 // hello
-constexpr size_t kMaxPayload = kBody + 12, kRecvMsgWindow = kBody + 24, kHelloReserved = kBody + 28,
-                 kHelloCookie = kBody + 40;
+constexpr size_t kMaxPayload = kBody + 12, kRecvMsgWindow = kBody + 24,
+                 kHelloInitialWindow = kBody + 28, kHelloCookie = kBody + 40;
 // ack
 constexpr size_t kLargest = kBody + 8, kFreeBuffer = kBody + 40, kRangeCount = kBody + 48,
-                 kAckReserved = kBody + 50, kRanges = kBody + 52;
+                 kAckShare = kBody + 50, kRanges = kBody + 52;
 // retry
 constexpr size_t kRetryCookie = kBody + 8;
 // close
@@ -247,7 +247,7 @@ void expect_same(const Hello& a, const Hello& b) {
   EXPECT_EQ(a.max_payload, b.max_payload);
   EXPECT_EQ(a.max_message, b.max_message);
   EXPECT_EQ(a.recv_msg_window, b.recv_msg_window);
-  EXPECT_EQ(a.reserved, b.reserved);
+  EXPECT_EQ(a.initial_window, b.initial_window);
   EXPECT_EQ(a.recv_buffer, b.recv_buffer);
   expect_same_cookie(a.cookie, b.cookie);
 }
@@ -274,7 +274,7 @@ void expect_same(const Ack& a, const Ack& b) {
   EXPECT_EQ(a.max_msg_id, b.max_msg_id);
   EXPECT_EQ(a.msg_floor, b.msg_floor);
   EXPECT_EQ(a.free_buffer, b.free_buffer);
-  EXPECT_EQ(a.reserved, b.reserved);
+  EXPECT_EQ(a.share, b.share);
   ASSERT_EQ(a.range_count, b.range_count);
   for (int i = 0; i < a.range_count; ++i) {
     EXPECT_EQ(a.ranges[i].lo, b.ranges[i].lo) << i;
@@ -419,6 +419,7 @@ TEST(WireRoundTrip, AckAtBoundaries) {
   hi.max_msg_id = kMax64;
   hi.msg_floor = kMax64;
   hi.free_buffer = kMax64;
+  hi.share = 0xffff;
   hi.range_count = 1;
   hi.ranges[0] = {kMax64 - kMax32 + 1, kMax64};  // the longest range: 2^32-1 pns
   Ack update = hi;                               // no ranges: a pure credit and msg_floor update
@@ -683,7 +684,7 @@ TEST(WireGolden, AckPacketBytes) {
       0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,  // 56 msg_floor
       0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78,  // 64 free_buffer
       0x00, 0x02,                                      // 72 range_count
-      0x00, 0x00,                                      // 74 reserved
+      0x00, 0x00,                                      // 74 share
       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0a,  // 76 gap 0, len 10
       0x00, 0x00, 0x00, 0x0b, 0x00, 0x00, 0x00, 0x50,  // 84 gap 11, len 80
   };
@@ -1035,10 +1036,13 @@ TEST(WireDecode, BadHelloFields) {
     b = *pkt;
     patch(b, off::kRecvMsgWindow, 0, 4);
     EXPECT_EQ(dec(b), DecodeError::bad_field);
-    for (uint32_t reserved : {1u, 0x80000000u}) {
+    // initial_window (feature share) is a byte count: every value is valid.
+    for (uint32_t window : {1u, 0x80000000u, 0xffffffffu}) {
       b = *pkt;
-      patch(b, off::kHelloReserved, reserved, 4);
-      EXPECT_EQ(dec(b), DecodeError::bad_field) << reserved;
+      patch(b, off::kHelloInitialWindow, window, 4);
+      Packet p;
+      ASSERT_EQ(decode(b, p), DecodeError::ok) << window;
+      EXPECT_EQ(p.hello.initial_window, window);
     }
   }
 }
@@ -1252,8 +1256,14 @@ TEST(WireDecode, BadAckFields) {
   const Valid v;
   const size_t r0 = off::kRanges, r1 = off::kRanges + 8;  // (gap, len) of ranges 0 and 1
   Bytes b = v.ack;
-  patch(b, off::kAckReserved, 1, 2);
-  EXPECT_EQ(dec(b), DecodeError::bad_field) << "reserved";
+  // share (feature share) is a ratio: every 16-bit value is valid.
+  for (uint16_t share : {uint16_t{1}, uint16_t{256}, uint16_t{0xffff}}) {
+    b = v.ack;
+    patch(b, off::kAckShare, share, 2);
+    Packet p;
+    ASSERT_EQ(decode(b, p), DecodeError::ok) << share;
+    EXPECT_EQ(p.ack.share, share);
+  }
   b = v.ack;
   patch(b, off::kDstCid, 0, 8);
   EXPECT_EQ(dec(b), DecodeError::bad_field) << "dst_cid 0";

@@ -326,10 +326,11 @@ int main(int argc, char** argv) {
   E(fr, "srdx.features.ordered", "1");
   E(fr, "srdx.features.coalesce", "1");
   E(fr, "srdx.features.auth_tag", "0");
+  E(fr, "srdx.features.share", "0");
   E(fr, "srdx.hello.max_payload", "1400");
   E(fr, "srdx.hello.max_message", dec(16u << 20));
   E(fr, "srdx.hello.recv_msg_window", "256");
-  E(fr, "srdx.hello.reserved", "0x00000000");
+  E(fr, "srdx.hello.initial_window", "0");
   E(fr, "srdx.hello.recv_buffer", dec(4u << 20));
   E(fr, "srdx.cookie", hex(Bytes(16, 0)));
   E(fr, "_ws.col.Info", "hello cid=" + cid(kCidA) + " dst=0");
@@ -450,6 +451,7 @@ int main(int argc, char** argv) {
   a7.msg_floor = 3;
   a7.free_buffer = 4194000;
   a7.range_count = 4;
+  a7.share = 300;              // feature share: 300/256 of the mean
   a7.ranges[0] = {991, 1000};  // gap 0, len 10
   a7.ranges[1] = {900, 979};   // gap 11, len 80
   a7.ranges[2] = {850, 880};   // gap 19, len 31
@@ -466,7 +468,7 @@ int main(int argc, char** argv) {
   E(fr, "srdx.ack.msg_floor", "3");
   E(fr, "srdx.ack.free_buffer", "4194000");
   E(fr, "srdx.ack.range_count", "4");
-  E(fr, "srdx.ack.reserved", "0x0000");
+  E(fr, "srdx.ack.share", "300");
   E(fr, "srdx.ack.range.gap", "0,11,19,839");
   E(fr, "srdx.ack.range.len", "10,80,31,8");
   {

@@ -61,6 +61,7 @@ local CK_BAD, CK_GOOD, CK_UNVERIFIED = 0, 1, 2
 local FLAG_ORDERED, FLAG_RETRANSMISSION, FLAG_ACK_NOW, FLAG_COALESCED = 0x1, 0x2, 0x4, 0x8
 local FLAGS_KNOWN = 0x000f
 local FEAT_ORDERED, FEAT_SEALED, FEAT_COALESCE, FEAT_ACK_ECHO, FEAT_RX_WAIT = 0x1, 0x2, 0x4, 0x10, 0x20
+local FEAT_SHARE = 0x40
 
 ------------------------------------------------------------------------------
 -- Fields
@@ -102,13 +103,17 @@ local f = {
   feat_coalesce = ProtoField.bool("srdx.features.coalesce", "coalesce", 32, nil, FEAT_COALESCE),
   feat_ack_echo = ProtoField.bool("srdx.features.ack_echo", "ack_echo", 32, nil, FEAT_ACK_ECHO),
   feat_rx_wait = ProtoField.bool("srdx.features.rx_wait", "rx_wait", 32, nil, FEAT_RX_WAIT),
+  feat_share = ProtoField.bool("srdx.features.share", "share", 32, nil, FEAT_SHARE),
   feat_unassigned = ProtoField.uint32("srdx.features.unassigned", "Unassigned", base.HEX, nil,
-                                      0xffffffc8),
+                                      0xffffff88),
   max_payload = ProtoField.uint32("srdx.hello.max_payload", "Max payload", base.DEC),
   max_message = ProtoField.uint64("srdx.hello.max_message", "Max message", base.DEC),
   recv_msg_window = ProtoField.uint32("srdx.hello.recv_msg_window", "Receive message window",
                                       base.DEC),
-  hello_reserved = ProtoField.uint32("srdx.hello.reserved", "Reserved", base.HEX),
+  -- hello_ack (feature share): the window the receiver gives the sender to
+  -- start with, bytes (0: none).
+  hello_initial_window = ProtoField.uint32("srdx.hello.initial_window", "Initial window (bytes)",
+                                           base.DEC),
   recv_buffer = ProtoField.uint64("srdx.hello.recv_buffer", "Receive buffer", base.DEC),
   cookie = ProtoField.bytes("srdx.cookie", "Cookie"),
   noise = ProtoField.bytes("srdx.noise", "Noise IK handshake message"),
@@ -143,7 +148,9 @@ local f = {
   ack_msg_floor = ProtoField.uint64("srdx.ack.msg_floor", "Message floor", base.DEC),
   free_buffer = ProtoField.uint64("srdx.ack.free_buffer", "Free buffer (bytes)", base.DEC),
   range_count = ProtoField.uint16("srdx.ack.range_count", "Range count", base.DEC),
-  ack_reserved = ProtoField.uint16("srdx.ack.reserved", "Reserved", base.HEX),
+  -- Ack (feature share): the data sender's rate over the mean of the
+  -- receiver's active senders, in 1/256 units (0: no figure).
+  ack_share = ProtoField.uint16("srdx.ack.share", "Share of the mean (1/256)", base.DEC),
   range = ProtoField.bytes("srdx.ack.range", "Range"),
   range_gap = ProtoField.uint32("srdx.ack.range.gap", "Gap", base.DEC),
   range_len = ProtoField.uint32("srdx.ack.range.len", "Length", base.DEC),
@@ -311,19 +318,17 @@ local function dissect_hello(r, tree, c)
     fitem:add(f.feat_coalesce, r:range(32, 4))
     fitem:add(f.feat_ack_echo, r:range(32, 4))
     fitem:add(f.feat_rx_wait, r:range(32, 4))
+    fitem:add(f.feat_share, r:range(32, 4))
     fitem:add(f.feat_unassigned, r:range(32, 4))
   end
   local max_payload, mp_item = r:add(tree, f.max_payload, 36, 4)
   r:add(tree, f.max_message, 40, 8)
   local window, w_item = r:add(tree, f.recv_msg_window, 48, 4)
-  local reserved, res_item = r:add(tree, f.hello_reserved, 52, 4)
+  r:add(tree, f.hello_initial_window, 52, 4)
   r:add(tree, f.recv_buffer, 56, 8)
   local cookie = r:add(tree, f.cookie, 64, 16)
   if max_payload == 0 then expert(mp_item, ef.bad_field, "max_payload is 0") end
   if window == 0 then expert(w_item, ef.bad_field, "recv_msg_window is 0") end
-  if reserved ~= nil and reserved ~= 0 then
-    expert(res_item, ef.bad_field, "hello reserved field is not zero")
-  end
 
   local name = type_names[c.type]
   local info = name .. " cid=" .. cid_str(c.src_cid) .. " dst=" .. cid_str(dst)
@@ -453,11 +458,10 @@ local function dissect_ack(r, tree, c)
   r:add(tree, f.ack_msg_floor, 56, 8)
   r:add(tree, f.free_buffer, 64, 8)
   local count, rc_item = r:add(tree, f.range_count, 72, 2)
-  local reserved, res_item = r:add(tree, f.ack_reserved, 74, 2)
+  r:add(tree, f.ack_share, 74, 2)
   if r.short then return "ack (truncated)" end
 
   if dst == ZERO64 then expert(dst_item, ef.bad_field, "dst_cid is 0") end
-  if reserved ~= 0 then expert(res_item, ef.bad_field, "reserved is not zero") end
   if count > MAX_ACK_RANGES then
     expert(rc_item, ef.bad_field, "more than " .. MAX_ACK_RANGES .. " ranges")
   end

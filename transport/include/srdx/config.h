@@ -165,7 +165,9 @@ inline constexpr double kDefaultCcBeta = 0.8;
 inline constexpr double kDefaultCcMaxDecrease = 0.5;
 inline constexpr double kPacingGain = 1.5;
 // The queueing delay the window reacts to is the least of the last
-// kCcStandingSamples packets': a standing queue, not per-packet noise. In the
+// kCcStandingSamples packets' (or of one srtt's, when at least 2 but fewer
+// arrive in it: a window of a few packets): a standing queue, not
+// per-packet noise. In the
 // simulator at 4 x 200 Mbit/s with 200 us of jitter per path (a busy host),
 // the mean of the samples held goodput at 395 Mbit/s of 800; the least over
 // one srtt got 743. A count, not one srtt's samples, so that windows of
@@ -183,6 +185,19 @@ inline constexpr int64_t kCcNoiseAllowance = 2;
 // The loss rate a loss is weighed by is counted over windows of one srtt,
 // at least this long.
 inline constexpr Duration kCcLossWindowMin = 10_us;
+// Feature `share` (docs/protocol.md, congestion control): a receiver
+// measures what each of its peers sends over intervals of kShareInterval and
+// tells each its rate against the mean of those that sent. A sender more
+// than kShareSlack over the mean while its delay shows a queue stops growing
+// and shrinks to the mean, at most once per kShareInterval plus an srtt.
+inline constexpr Duration kShareInterval = 200_us;
+inline constexpr double kShareSlack = 0.1;
+// A receiver answering a handshake gives the new connection its own
+// cc_initial_window divided by the connections that start or send to it
+// now: those it answered in the last kStartWindow (at most kStartsKept of
+// them) and those that sent data in its last or current share interval.
+inline constexpr Duration kStartWindow = 1_ms;
+inline constexpr size_t kStartsKept = 1024;
 // The most of a packet's wait in the receiving host (RxPath::arrival) that
 // round-trip samples leave out: a timestamp from a clock gone wrong must not
 // make a late ACK look early.
