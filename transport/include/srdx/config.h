@@ -167,10 +167,9 @@ inline constexpr double kPacingGain = 1.5;
 // The queueing delay the window reacts to is the least of the last
 // kCcStandingSamples packets' (or of one srtt's, when at least 2 but fewer
 // arrive in it: a window of a few packets): a standing queue, not
-// per-packet noise. In the
-// simulator at 4 x 200 Mbit/s with 200 us of jitter per path (a busy host),
-// the mean of the samples held goodput at 395 Mbit/s of 800; the least over
-// one srtt got 743. A count, not one srtt's samples, so that windows of
+// per-packet noise. In the simulator at 4 x 200 Mbit/s with 200 us of
+// jitter per path (a busy host), the mean of the samples held goodput at
+// 395 Mbit/s of 800; the least over one srtt got 743. A count, not one srtt's samples, so that windows of
 // every size judge the same queue alike (congestion.cc).
 inline constexpr uint32_t kCcStandingSamples = 8;
 // Measurement noise: an EWMA, gain 1 / kCcNoiseGainDiv, of each block's mean
