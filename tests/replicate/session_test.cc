@@ -8,6 +8,7 @@
 // protocol codec.
 #include "replicate/session.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -261,6 +262,42 @@ TEST_P(SessionTest, ARestartedSourceOffersOnlyWhatTheDrDoesNotHoldAsItIs) {
   EXPECT_EQ(read_file(dr("f3")), read_file(src("f3")));
   EXPECT_EQ(read_file(dr("new")), read_file(src("new")));
   EXPECT_EQ(source_->progress().files_done, 21u);  // 19 quick-checked, 2 shipped
+}
+
+// inotify says IN_CREATE and IN_MODIFY while a file is being written: it
+// ships when it is closed, not half written (before, a new file was often
+// offered empty on its creation and its content waited for that transfer).
+// One left open ships once quiet for the settle time. The settle time is
+// long here so that a slow machine cannot pass the test by luck.
+TEST_P(SessionTest, AFileBeingWrittenShipsWhenClosedNotHalfWritten) {
+  SourceOptions o = options(true);
+  o.settle = Duration::seconds(3);
+  o.settle_max = Duration::seconds(6);
+  start(o);
+  ASSERT_TRUE(until_state(JobState::watching)) << source_->progress().error;
+  const uint64_t offers = sink_->stats().offers;
+  const std::vector<uint8_t> data = random_bytes(kChunk * 4 + 5, 60);
+  const size_t half = kChunk * 2;
+  const int fd = open(src("slow.dcm").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, data.data(), half), static_cast<ssize_t>(half));
+  const Time until = dp::monotonic_now() + Duration::millis(300);
+  pump([&] { return dp::monotonic_now() > until; });
+  EXPECT_EQ(sink_->stats().offers, offers) << "a half-written file was offered";
+  ASSERT_EQ(write(fd, data.data() + half, data.size() - half),
+            static_cast<ssize_t>(data.size() - half));
+  close(fd);
+  ASSERT_TRUE(pump([&] { return read_file(dr("slow.dcm")) == data; }));
+  EXPECT_EQ(sink_->stats().offers - offers, 1u);
+
+  // Written and left open (a journal): shipped once quiet, without a close.
+  const int jfd = open(src("open.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(jfd, 0);
+  ASSERT_EQ(write(jfd, data.data(), half), static_cast<ssize_t>(half));
+  ASSERT_EQ(fsync(jfd), 0);
+  ASSERT_TRUE(pump([&] { return read_file(dr("open.log")).size() == half; }));
+  EXPECT_EQ(read_file(dr("open.log")), std::vector<uint8_t>(data.begin(), data.begin() + half));
+  close(jfd);
 }
 
 TEST_P(SessionTest, AnAppendShipsOnlyTheNewChunksAndABarrierSeesIt) {

@@ -276,7 +276,10 @@ struct Source::Impl {
     return false;
   }
 
-  void mark(const std::string& rel, Clock::time_point now) {
+  // A changed file, to ship. `closed`: inotify said it was closed after
+  // writing (or moved, removed): one that was settling ships now. A rescan
+  // leaves a settling file to settle.
+  void mark(const std::string& rel, Clock::time_point now, bool closed = false) {
     if (active_paths.count(rel)) {
       dirty_again.insert(rel);
       return;
@@ -286,7 +289,29 @@ struct Source::Impl {
       it->second.detected = now;
       it->second.not_before = now;
       queue.push_back(rel);
+    } else if (closed && it->second.failures == 0) {
+      it->second.not_before = std::min(it->second.not_before, now);  // was settling: now
     }
+  }
+
+  // A file being written (IN_CREATE, IN_MODIFY): it ships once quiet for
+  // opt.settle, at most opt.settle_max after it was first seen (mark(), on
+  // IN_CLOSE_WRITE, ships it at once).
+  void mark_settling(const std::string& rel, Clock::time_point now) {
+    if (active_paths.count(rel)) {
+      dirty_again.insert(rel);
+      return;
+    }
+    auto [it, fresh] = pending.try_emplace(rel);
+    if (fresh) {
+      it->second.detected = now;
+      queue.push_back(rel);
+    }
+    const Clock::time_point quiet = now + std::chrono::nanoseconds(opt.settle.ns());
+    const Clock::time_point cap =
+        it->second.detected + std::chrono::nanoseconds(opt.settle_max.ns());
+    it->second.not_before =
+        fresh ? std::min(quiet, cap) : std::max(it->second.not_before, std::min(quiet, cap));
   }
 
   // Walks the tree (symlinks are not followed, nor shipped); marks every
@@ -368,7 +393,12 @@ struct Source::Impl {
           if (e->mask & (IN_CREATE | IN_MOVED_TO)) scan(now);  // a new directory: watch, ship
           continue;
         }
-        if (included(rel) && validate_path(rel).ok()) mark(rel, now);
+        if (!included(rel) || !validate_path(rel).ok()) continue;
+        if (e->mask & (IN_CREATE | IN_MODIFY)) {
+          mark_settling(rel, now);  // still being written, maybe
+        } else {
+          mark(rel, now, true);  // closed after writing, moved, removed, its mode changed
+        }
       }
     }
   }
@@ -959,7 +989,15 @@ struct Source::Impl {
       // Sleep until an answer, a file event, a timeout or a rescan.
       pollfd fds[2] = {{box.efd, POLLIN, 0}, {ino, POLLIN, 0}};
       int wait_ms = 100;
-      if (!queue.empty()) wait_ms = 20;  // a paused retry
+      if (!queue.empty()) {
+        // A paused retry or a settling file: until the first is due.
+        wait_ms = 20;
+        const Clock::time_point t = Clock::now();
+        for (const auto& [rel, pend] : pending) {
+          const auto ms = std::chrono::ceil<std::chrono::milliseconds>(pend.not_before - t).count();
+          wait_ms = static_cast<int>(std::clamp<int64_t>(ms, 1, wait_ms));
+        }
+      }
       poll(fds, ino >= 0 ? 2 : 1, wait_ms);
       box.drain_wake();
       flush_audit();

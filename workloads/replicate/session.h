@@ -65,6 +65,13 @@ struct SourceOptions {
   // (inotify, and a full rescan every rescan_every as a safety net).
   bool continuous = false;
   Duration rescan_every = Duration::seconds(10);
+  // A file that inotify says is being written (created, modified) ships once
+  // it has been quiet this long, or at once when it is closed after writing;
+  // never later than settle_max after the first such event. Without it, a
+  // new file was often shipped empty or half written on its creation, and
+  // its real content waited for that transfer to commit.
+  Duration settle = Duration::millis(5);
+  Duration settle_max = Duration::millis(100);
   // A message unanswered this long counts as lost: the file is offered again.
   Duration message_timeout = Duration::seconds(10);
   // The peer's identity for the audit log.
