@@ -1189,8 +1189,19 @@ struct Sink::Impl {
   }
 
   // Answers wait for the end of the group (run()): nothing is acknowledged
-  // before the flush that makes it durable.
-  void reply(PeerId peer, const proto::Msg& m) { held.push_back({peer, m}); }
+  // before the flush that makes it durable, and a refusal not before its
+  // audit record. Except an offer's state that accepts it: it
+  // acknowledges nothing (what it says is missing comes from the durable
+  // progress record; a live version it calls up to date was flushed by the
+  // group that published it), and holding it made every file wait for a
+  // whole group of other files' syncs before its chunks could start.
+  void reply(PeerId peer, const proto::Msg& m) {
+    if (m.type == proto::Type::state && m.outcome != proto::Outcome::refused) {
+      box.put_out({peer, kSinkTag | (next_seq++ & kSeqMask), proto::encode(m)});
+      return;
+    }
+    held.push_back({peer, m});
+  }
 
   std::string peer_name(PeerId p) {
     std::lock_guard<std::mutex> l(smu);
