@@ -760,9 +760,18 @@ std::vector<std::pair<std::string_view, uint64_t>> UdpLink::backend_counters() c
 int UdpLink::wait_fd() const { return ring_ok_ ? ring_->ring_fd : -1; }
 
 LinkStats UdpLink::stats() const {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  const int64_t now = int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+  if (now >= drops_next_read_ns_) {
+    drops_next_read_ns_ = now + 250 * 1000000;
+    kernel_rx_dropped_ = socket_drops(rx_fd_);
+    kernel_tx_socket_drops_ = 0;
+    for (int fd : tx_fds_) kernel_tx_socket_drops_ += socket_drops(fd);
+  }
   LinkStats s = stats_;
-  s.rx_dropped = socket_drops(rx_fd_);
-  for (int fd : tx_fds_) s.rx_not_for_us += socket_drops(fd);
+  s.rx_dropped = kernel_rx_dropped_;
+  s.rx_not_for_us += kernel_tx_socket_drops_;
   return s;
 }
 

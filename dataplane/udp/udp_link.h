@@ -213,6 +213,12 @@ class UdpLink final : public Link {
   bool addr_up_ = true;
   bool addr_suspect_ = false;  // a send failed as if the address were gone
   int64_t addr_next_check_ns_ = 0;
+  // The kernel's drop counts of the sockets (SO_MEMINFO, one getsockopt per
+  // socket: 65 calls), read by stats() at most every 250 ms. srdxd takes a
+  // snapshot every 10 ms on the poll thread; reading them each time cost the
+  // loop about 1.5k syscalls a second.
+  mutable uint64_t kernel_rx_dropped_ = 0, kernel_tx_socket_drops_ = 0;
+  mutable int64_t drops_next_read_ns_ = 0;
 
   LinkStats stats_;
   UdpLinkCounters counters_;
