@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "perf/report.h"
 #include "perf/series.h"
 
 namespace {
@@ -329,36 +330,12 @@ bool write_series(const Options& o, const std::vector<double>& rtt_us) {
   return false;
 }
 
-// CPU seconds this process has used, every thread (getrusage RUSAGE_SELF).
-struct CpuTime {
-  double user_s = 0, sys_s = 0;
-};
-CpuTime cpu_now() {
-  rusage u{};
-  if (getrusage(RUSAGE_SELF, &u) != 0) return {};
-  auto sec = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return {sec(u.ru_utime), sec(u.ru_stime)};
-}
-
-std::string num(double v);
-
-// The "cpu" object of --json, srdx-perf's: user and system seconds over the
-// run (the window of elapsed_s), per GB moved (1e9 bytes; null when nothing
-// moved), and the whole process's.
+// CPU seconds over the run and the "cpu" object of --json: srdx-perf's
+// (perf/report.h), so both tools report them alike.
+using srdx::perf::cpu_now;
+using srdx::perf::CpuTime;
 std::string cpu_json(const CpuTime& run, uint64_t bytes) {
-  const CpuTime p = cpu_now();
-  const double gb = static_cast<double>(bytes) / 1e9;
-  std::string s = "{\"user_s\":" + num(run.user_s) + ",\"sys_s\":" + num(run.sys_s);
-  s += ",\"user_s_per_gb\":" + num(gb > 0 ? run.user_s / gb : NAN);
-  s += ",\"sys_s_per_gb\":" + num(gb > 0 ? run.sys_s / gb : NAN);
-  s += ",\"bytes\":" + std::to_string(bytes);
-  s += ",\"process_user_s\":" + num(p.user_s) + ",\"process_sys_s\":" + num(p.sys_s) + "}";
-  return s;
-}
-CpuTime operator-(const CpuTime& a, const CpuTime& b) {
-  return {a.user_s - b.user_s, a.sys_s - b.sys_s};
+  return srdx::perf::cpu_json(run, cpu_now(), bytes);
 }
 
 // ---------------------------------------------------------------- receiver

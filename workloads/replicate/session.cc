@@ -276,42 +276,35 @@ struct Source::Impl {
     return false;
   }
 
-  // A changed file, to ship. `closed`: inotify said it was closed after
-  // writing (or moved, removed): one that was settling ships now. A rescan
-  // leaves a settling file to settle.
-  void mark(const std::string& rel, Clock::time_point now, bool closed = false) {
-    if (active_paths.count(rel)) {
-      dirty_again.insert(rel);
-      return;
-    }
-    auto [it, fresh] = pending.try_emplace(rel);
-    if (fresh) {
-      it->second.detected = now;
-      it->second.not_before = now;
-      queue.push_back(rel);
-    } else if (closed && it->second.failures == 0) {
-      it->second.not_before = std::min(it->second.not_before, now);  // was settling: now
-    }
-  }
+  // How a changed file is scheduled: now (a rescan, a barrier), now even if
+  // it was settling (inotify: closed after writing, moved, removed), or once
+  // quiet (inotify: being written).
+  enum class Mark { changed, closed, writing };
 
-  // A file being written (IN_CREATE, IN_MODIFY): it ships once quiet for
-  // opt.settle, at most opt.settle_max after it was first seen (mark(), on
-  // IN_CLOSE_WRITE, ships it at once).
-  void mark_settling(const std::string& rel, Clock::time_point now) {
+  // A changed file, to ship. One in flight goes again once its transfer
+  // ends. A file being written (IN_CREATE, IN_MODIFY) ships once quiet for
+  // opt.settle, at most opt.settle_max after it was first seen; closed
+  // after writing (IN_CLOSE_WRITE), at once. A rescan leaves a settling
+  // file to settle.
+  void mark(const std::string& rel, Clock::time_point now, Mark how = Mark::changed) {
     if (active_paths.count(rel)) {
       dirty_again.insert(rel);
       return;
     }
     auto [it, fresh] = pending.try_emplace(rel);
+    Pending& p = it->second;
     if (fresh) {
-      it->second.detected = now;
+      p.detected = now;
+      p.not_before = now;
       queue.push_back(rel);
     }
-    const Clock::time_point quiet = now + std::chrono::nanoseconds(opt.settle.ns());
-    const Clock::time_point cap =
-        it->second.detected + std::chrono::nanoseconds(opt.settle_max.ns());
-    it->second.not_before =
-        fresh ? std::min(quiet, cap) : std::max(it->second.not_before, std::min(quiet, cap));
+    if (how == Mark::writing) {
+      const Clock::time_point quiet = now + std::chrono::nanoseconds(opt.settle.ns());
+      const Clock::time_point cap = p.detected + std::chrono::nanoseconds(opt.settle_max.ns());
+      p.not_before = fresh ? std::min(quiet, cap) : std::max(p.not_before, std::min(quiet, cap));
+    } else if (how == Mark::closed && p.failures == 0) {
+      p.not_before = std::min(p.not_before, now);  // was settling: now
+    }
   }
 
   // Walks the tree (symlinks are not followed, nor shipped); marks every
@@ -394,11 +387,9 @@ struct Source::Impl {
           continue;
         }
         if (!included(rel) || !validate_path(rel).ok()) continue;
-        if (e->mask & (IN_CREATE | IN_MODIFY)) {
-          mark_settling(rel, now);  // still being written, maybe
-        } else {
-          mark(rel, now, true);  // closed after writing, moved, removed, its mode changed
-        }
+        // Still being written, maybe; or closed after writing, moved,
+        // removed, its mode changed.
+        mark(rel, now, e->mask & (IN_CREATE | IN_MODIFY) ? Mark::writing : Mark::closed);
       }
     }
   }
