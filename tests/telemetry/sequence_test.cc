@@ -64,8 +64,41 @@ TEST(TelemetrySequence, GapsAfterTheTimeoutAsRanges) {
   EXPECT_EQ(gaps[2].count, 2u);
   EXPECT_EQ(t.stats().gap_messages, 5u);
   EXPECT_EQ(t.stats().gap_events, 3u);
-  // A number declared lost that still comes is a duplicate, not a second count.
+  // A number declared lost that still comes is delivered (late), once, and
+  // the gap it was part of is not counted again or taken back.
+  EXPECT_EQ(t.accept("e", "t/1", 4, 2, 12 * kSec, gaps), V::fresh);
   EXPECT_EQ(t.accept("e", "t/1", 4, 2, 12 * kSec, gaps), V::duplicate);
+  EXPECT_EQ(t.stats().gap_messages, 5u);
+  EXPECT_EQ(t.stats().after_gap, 1u);
+}
+
+// A number reported as a gap that arrives after all (an edge's spool that
+// drained later than gap_timeout) is delivered once, not dropped as a
+// duplicate: the edge drops a record only once it is acknowledged, so a
+// record dropped here would be lost.
+TEST(TelemetrySequence, ANumberReportedAsAGapIsDeliveredIfItComesAfterAll) {
+  SeqOptions o;
+  o.gap_timeout_ns = 10 * kSec;
+  SeqTracker t(o);
+  std::vector<Gap> gaps;
+  t.accept("e", "a", 1, 1, 0, gaps);
+  t.accept("e", "a", 1, 5, 0, gaps);  // 2..4 missing
+  t.expire(20 * kSec, gaps);
+  ASSERT_EQ(gaps.size(), 1u);
+  EXPECT_EQ(gaps[0].count, 3u);
+  EXPECT_EQ(t.accept("e", "a", 1, 3, 21 * kSec, gaps), V::fresh);
+  EXPECT_EQ(t.accept("e", "a", 1, 3, 21 * kSec, gaps), V::duplicate);  // once
+  EXPECT_EQ(t.accept("e", "a", 1, 1, 21 * kSec, gaps), V::duplicate);  // seen, not a gap
+  EXPECT_EQ(t.stats().after_gap, 1u);
+  EXPECT_EQ(t.stats().duplicates, 2u);
+  // Numbers pushed out by a jump beyond max_missing too.
+  SeqOptions small;
+  small.max_missing = 2;
+  SeqTracker u(small);
+  u.accept("e", "a", 1, 1, 0, gaps);
+  u.accept("e", "a", 1, 5, 0, gaps);  // 2 reported at once, 3 and 4 missing
+  EXPECT_EQ(u.accept("e", "a", 1, 2, 0, gaps), V::fresh);
+  EXPECT_EQ(u.stats().after_gap, 1u);
 }
 
 TEST(TelemetrySequence, HugeJumpIsBounded) {

@@ -60,9 +60,16 @@ void SeqTracker::settle(std::string_view source, std::string_view topic, uint64_
   if (!st || count == 0) return;
   auto from = st->missing.lower_bound(first);
   auto to = first + count < first ? st->missing.end() : st->missing.lower_bound(first + count);
-  const auto n = static_cast<uint64_t>(std::distance(from, to));
+  std::vector<uint64_t> seqs;
+  for (auto m = from; m != to; ++m) seqs.push_back(m->first);
   st->missing.erase(from, to);
-  stats_.missing_now -= std::min(stats_.missing_now, n);
+  stats_.missing_now -= std::min<uint64_t>(stats_.missing_now, seqs.size());
+  give_up(*st, seqs);
+}
+
+void SeqTracker::give_up(EpochState& st, const std::vector<uint64_t>& seqs) const {
+  for (uint64_t s : seqs) st.given_up.insert(s);
+  while (st.given_up.size() > opt_.max_missing) st.given_up.erase(st.given_up.begin());
 }
 
 void SeqTracker::restore(std::string_view source, std::string_view topic, uint64_t epoch,
@@ -111,6 +118,13 @@ SeqTracker::Verdict SeqTracker::accept(std::string_view source, std::string_view
   if (seq <= st.high) {
     auto m = st.missing.find(seq);
     if (m == st.missing.end()) {
+      if (st.given_up.erase(seq)) {
+        // Reported as a gap, and here after all: delivered (late).
+        ++stats_.after_gap;
+        ++stats_.late;
+        ++stats_.accepted;
+        return Verdict::fresh;
+      }
       ++stats_.duplicates;
       return Verdict::duplicate;
     }
@@ -130,13 +144,23 @@ SeqTracker::Verdict SeqTracker::accept(std::string_view source, std::string_view
     const uint64_t drop = skipped - opt_.max_missing;
     for (const auto& [s, t] : st.missing) lost.push_back(s);
     st.missing.clear();
-    if (!lost.empty()) report(key, epoch, lost, gaps);
+    if (!lost.empty()) {
+      report(key, epoch, lost, gaps);
+      give_up(st, lost);
+    }
     lost.clear();
     // Report the dropped block as one range without materialising it.
     const size_t nul = key.find('\0');
     gaps.push_back({key.substr(0, nul), key.substr(nul + 1), epoch, st.high + 1, drop});
     stats_.gap_messages += drop;
     ++stats_.gap_events;
+    // The newest of the dropped block may still come (give_up keeps at
+    // most max_missing numbers anyway).
+    std::vector<uint64_t> newest;
+    for (uint64_t s = st.high + 1 + drop - std::min<uint64_t>(drop, opt_.max_missing);
+         s < st.high + 1 + drop; ++s)
+      newest.push_back(s);
+    give_up(st, newest);
     first_kept = st.high + 1 + drop;
   }
   for (uint64_t s = first_kept; s < seq; ++s) {
@@ -147,7 +171,10 @@ SeqTracker::Verdict SeqTracker::accept(std::string_view source, std::string_view
     lost.push_back(st.missing.begin()->first);
     st.missing.erase(st.missing.begin());
   }
-  if (!lost.empty()) report(key, epoch, lost, gaps);
+  if (!lost.empty()) {
+    report(key, epoch, lost, gaps);
+    give_up(st, lost);
+  }
   st.high = seq;
   ++stats_.accepted;
   return Verdict::fresh;
@@ -166,7 +193,10 @@ void SeqTracker::expire(uint64_t now_ns, std::vector<Gap>& gaps) {
           ++m;
         }
       }
-      if (!lost.empty()) report(key, epoch, lost, gaps);
+      if (!lost.empty()) {
+        report(key, epoch, lost, gaps);
+        give_up(st, lost);
+      }
     }
   }
 }

@@ -6,7 +6,12 @@
 // spool drains older records after live ones, the carrier delivers out of
 // order), so a missing number becomes a gap only after gap_timeout, or when
 // a topic has more than max_missing numbers outstanding. Gaps are counted
-// and handed to the caller to log, as ranges.
+// and handed to the caller to log, as ranges. A number reported as a gap
+// that arrives after all (an edge's spool drained later than gap_timeout)
+// is still delivered, never taken for a duplicate: the edge only drops a
+// record once the centre has acknowledged it, so a record dropped here
+// would be lost (at most max_missing such numbers are remembered per
+// epoch, the newest).
 //
 // Bounded: at most max_topics (edge, topic) pairs and max_epochs epochs each;
 // records past those bounds are delivered and counted as untracked.
@@ -14,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -36,6 +42,7 @@ struct Gap {
 
 struct SeqStats {
   uint64_t accepted = 0, duplicates = 0, late = 0, untracked = 0;
+  uint64_t after_gap = 0;  // of the late: numbers that had been reported as a gap
   uint64_t gap_messages = 0, gap_events = 0;
   uint64_t missing_now = 0;
 };
@@ -85,7 +92,11 @@ class SeqTracker {
   struct EpochState {
     uint64_t high = 0;
     std::map<uint64_t, uint64_t> missing;  // seq -> when noticed
+    std::set<uint64_t> given_up;           // reported as gaps, may still come
   };
+  // Remembers seqs as reported gaps that may still arrive (the newest
+  // max_missing of them).
+  void give_up(EpochState& st, const std::vector<uint64_t>& seqs) const;
   struct TopicState {
     std::map<uint64_t, EpochState> epochs;
   };
