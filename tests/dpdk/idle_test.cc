@@ -30,6 +30,7 @@
 #include "dpdk/dpdk_link.h"
 #include "dpdk/eal.h"
 #include "link_test_util.h"
+#include "netns_env.h"
 #include "transfer_util.h"
 
 namespace srdx::dp {
@@ -38,41 +39,14 @@ namespace {
 constexpr uint32_t kIpA = 0xc6120101;  // 198.18.1.1
 constexpr uint32_t kIpB = 0xc6120102;  // 198.18.1.2
 
-const std::string& netns() {
-  static const std::string name = "srdx-idle-" + std::to_string(getpid());
-  return name;
-}
+using test::sh;
 
-bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
-
-class NetnsEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    if (geteuid() != 0) {
-      std::printf("dpdk_idle: needs root (network namespaces, interfaces): skipped\n");
-      std::fflush(stdout);
-      std::_Exit(77);
-    }
-    ASSERT_TRUE(sh("ip netns add " + netns()));
-    made_ = true;
-    const int fd = open(("/run/netns/" + netns()).c_str(), O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(setns(fd, CLONE_NEWNET), 0);
-    close(fd);
-    sh("sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
-    sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1");
-    ASSERT_TRUE(sh("ip link add srdxbr type bridge"));
-    ASSERT_TRUE(sh("ip link set srdxbr up"));
-    eal_init({"--no-huge", "-m", "256", "--no-pci", "--log-level=lib.eal:warning"}, "net_tap0");
-  }
-  void TearDown() override {
-    if (made_) sh("ip netns del " + netns());
-  }
-
- private:
-  bool made_ = false;
-};
-[[maybe_unused]] const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new NetnsEnvironment);
+[[maybe_unused]] const auto* const kEnv =
+    ::testing::AddGlobalTestEnvironment(new test::NetnsEnvironment("srdx-idle-", "dpdk_idle", [] {
+      ASSERT_TRUE(sh("ip link add srdxbr type bridge"));
+      ASSERT_TRUE(sh("ip link set srdxbr up"));
+      eal_init({"--no-huge", "-m", "256", "--no-pci", "--log-level=lib.eal:warning"}, "net_tap0");
+    }));
 
 // The tap interface the port made, put on the bridge and up. net_tap gives
 // the interface the port's MAC; the bridge would keep frames for its own

@@ -22,6 +22,7 @@
 #include "dpdk/dpdk_link.h"
 #include "dpdk/eal.h"
 #include "link_test_util.h"
+#include "netns_env.h"
 #include "transfer_util.h"
 
 namespace srdx::dp {
@@ -30,48 +31,16 @@ namespace {
 constexpr uint32_t kIpA = 0xc6120001;  // 198.18.0.1
 constexpr uint32_t kIpB = 0xc6120002;  // 198.18.0.2
 
-const std::string& netns() {
-  static const std::string name = "srdx-ev-" + std::to_string(getpid());
-  return name;
-}
+using test::sh;
 
-// Runs a shell command in the namespace (the process is in it); true on exit 0.
-bool sh(const std::string& cmd) {
-  const int rc = std::system((cmd + " >/dev/null 2>&1").c_str());
-  return rc == 0;
-}
-
-class NetnsEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    if (geteuid() != 0) {
-      std::printf("dpdk_port_events: needs root (network namespaces, interfaces): skipped\n");
-      std::fflush(stdout);
-      std::_Exit(77);
-    }
-    ASSERT_TRUE(sh("ip netns add " + netns()));
-    made_ = true;
-    const int fd = open(("/run/netns/" + netns()).c_str(), O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(setns(fd, CLONE_NEWNET), 0);
-    close(fd);
-    // No IPv6 chatter on the test's interfaces: only what the links send.
-    sh("sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
-    sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1");
-    ASSERT_TRUE(sh("ip link add srdxa type veth peer name srdxb"));
-    ASSERT_TRUE(sh("ip link set srdxa up"));
-    ASSERT_TRUE(sh("ip link set srdxb up"));
-    eal_init({"--no-huge", "-m", "256", "--no-pci", "--log-level=lib.eal:warning"},
-             "net_af_packet0");
-  }
-  void TearDown() override {
-    if (made_) sh("ip netns del " + netns());
-  }
-
- private:
-  bool made_ = false;
-};
-[[maybe_unused]] const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new NetnsEnvironment);
+[[maybe_unused]] const auto* const kEnv = ::testing::AddGlobalTestEnvironment(
+    new test::NetnsEnvironment("srdx-ev-", "dpdk_port_events", [] {
+      ASSERT_TRUE(sh("ip link add srdxa type veth peer name srdxb"));
+      ASSERT_TRUE(sh("ip link set srdxa up"));
+      ASSERT_TRUE(sh("ip link set srdxb up"));
+      eal_init({"--no-huge", "-m", "256", "--no-pci", "--log-level=lib.eal:warning"},
+               "net_af_packet0");
+    }));
 
 TEST(PortEventsAfPacket, LinkDownAndUpMidTransferLosesNoMessage) {
   LinkConfig ca = test::config("net_af_packet0,iface=srdxa", kIpA);
