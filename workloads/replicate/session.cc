@@ -917,6 +917,9 @@ struct Source::Impl {
       for (uint64_t f : stale) abort(f, now, "no answer from the DR");
       // New transfers.
       const bool hold = list_token != 0 && now < list_hold_until;
+      // The earliest a file passed over here (a paused retry, a settling
+      // file) is due: how long the worker may sleep.
+      Clock::time_point next_due = Clock::time_point::max();
       for (size_t n = hold ? 0 : queue.size();
            n > 0 && active.size() < kFilesInFlight && !failed_now(); --n) {
         const std::string rel = queue.front();
@@ -924,6 +927,7 @@ struct Source::Impl {
         auto p = pending.find(rel);
         if (p == pending.end()) continue;
         if (p->second.not_before > now) {
+          next_due = std::min(next_due, p->second.not_before);
           queue.push_back(rel);
           continue;
         }
@@ -981,11 +985,12 @@ struct Source::Impl {
       pollfd fds[2] = {{box.efd, POLLIN, 0}, {ino, POLLIN, 0}};
       int wait_ms = 100;
       if (!queue.empty()) {
-        // A paused retry or a settling file: until the first is due.
+        // A paused retry or a settling file: until the first is due (20 ms
+        // at most, also when the loop above could not look at them all).
         wait_ms = 20;
-        const Clock::time_point t = Clock::now();
-        for (const auto& [rel, pend] : pending) {
-          const auto ms = std::chrono::ceil<std::chrono::milliseconds>(pend.not_before - t).count();
+        if (next_due != Clock::time_point::max()) {
+          const auto ms =
+              std::chrono::ceil<std::chrono::milliseconds>(next_due - Clock::now()).count();
           wait_ms = static_cast<int>(std::clamp<int64_t>(ms, 1, wait_ms));
         }
       }
