@@ -121,11 +121,30 @@ struct PingPong {
   }
 };
 
+// kPings pings with a pause after each echo (both loops go idle and to
+// sleep before the next), then stops both loops: every ping and echo
+// arrived exactly once. B's loop stats, for what its sleeps were.
+constexpr uint32_t kPings = 40;
+PollerStats paused_pingpong(test::Node& a, test::Node& b) {
+  PingPong pp(a, b);
+  for (uint32_t i = 0; i < kPings; ++i) {
+    EXPECT_TRUE(pp.once()) << "no echo for ping " << i;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a late duplicate would show
+  a.stop();
+  b.stop();
+  EXPECT_EQ(pp.pings.load(), kPings);
+  EXPECT_EQ(pp.echoes.load(), kPings);
+  EXPECT_EQ(pp.bad.load(), 0u);
+  EXPECT_EQ(pp.failed.load(), 0u);
+  return b.poller->stats();
+}
+
 TEST(DpdkIdle, TapPortsSleepOnRxInterruptsAndWakeOnEachPacket) {
   LinkConfig ca = test::config("net_tap0,iface=srdxi0", kIpA);
   LinkConfig cb = test::config("net_tap1,iface=srdxi1", kIpB);
   ::testing::internal::CaptureStderr();
-  constexpr uint32_t kPings = 40;
   {
     test::Node a(ca, 1), b(cb, 2);
     bridge("srdxi0");
@@ -139,20 +158,7 @@ TEST(DpdkIdle, TapPortsSleepOnRxInterruptsAndWakeOnEachPacket) {
       EXPECT_EQ(counter(*n->link, "rx_interrupts"), 1u);
       sleepy(*n, IdleMode::spin_then_sleep);
     }
-    PingPong pp(a, b);
-    for (uint32_t i = 0; i < kPings; ++i) {
-      ASSERT_TRUE(pp.once()) << "no echo for ping " << i;
-      // Both loops go idle and to sleep (50 idle spins) before the next.
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a late duplicate would show
-    a.stop();
-    b.stop();
-    EXPECT_EQ(pp.pings.load(), kPings);
-    EXPECT_EQ(pp.echoes.load(), kPings);
-    EXPECT_EQ(pp.bad.load(), 0u);
-    EXPECT_EQ(pp.failed.load(), 0u);
-    const PollerStats sa = a.poller->stats(), sb = b.poller->stats();
+    const PollerStats sb = paused_pingpong(a, b), sa = a.poller->stats();
     // B sleeps between pings and each ping wakes it through its link: at
     // least most of them (the loop may be awake for a timer when one lands).
     EXPECT_GT(sb.idle_sleeps, kPings / 2);
@@ -194,7 +200,6 @@ TEST(DpdkIdle, AfXdpPortsSleepOnTheirSocketsAndWakeOnEachPacket) {
     GTEST_SKIP() << "net_af_xdp cannot attach to a veth here: " << e.what();
   }
   ::testing::internal::CaptureStderr();
-  constexpr uint32_t kPings = 40;
   {
     test::Node& a = *na;
     test::Node& b = *nb;
@@ -205,19 +210,7 @@ TEST(DpdkIdle, AfXdpPortsSleepOnTheirSocketsAndWakeOnEachPacket) {
       EXPECT_GE(n->link->wait_fd(), 0);
       sleepy(*n, IdleMode::spin_then_sleep);
     }
-    PingPong pp(a, b);
-    for (uint32_t i = 0; i < kPings; ++i) {
-      ASSERT_TRUE(pp.once()) << "no echo for ping " << i;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    a.stop();
-    b.stop();
-    EXPECT_EQ(pp.pings.load(), kPings);
-    EXPECT_EQ(pp.echoes.load(), kPings);
-    EXPECT_EQ(pp.bad.load(), 0u);
-    EXPECT_EQ(pp.failed.load(), 0u);
-    const PollerStats sb = b.poller->stats();
+    const PollerStats sb = paused_pingpong(a, b);
     EXPECT_GT(sb.idle_sleeps, kPings / 2);
     EXPECT_GE(sb.wakeups_by_link, kPings / 2) << "pings ended B's sleeps";
     EXPECT_EQ(sb.armed_sleeps, sb.idle_sleeps);
