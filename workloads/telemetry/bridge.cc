@@ -452,11 +452,42 @@ Status Central::open_state() {
     log_ = std::move(r.value);
     st_.seqlog_enabled = true;
     st_.seqlog = log_->stats();
+    if (!opt_.fsync_always) syncer_ = std::thread([this] { syncer_main(); });
   }
   return {};
 }
+
 void Central::stop() {
   if (mqtt_) mqtt_->stop();
+  if (syncer_.joinable()) {
+    {
+      std::lock_guard<std::mutex> l(sync_mu_);
+      sync_stop_ = true;
+    }
+    sync_cv_.notify_all();
+    syncer_.join();
+  }
+}
+
+void Central::syncer_main() {
+  std::unique_lock<std::mutex> sl(sync_mu_);
+  while (true) {
+    sync_cv_.wait(sl, [this] { return sync_stop_ || sync_fd_ >= 0; });
+    const int fd = sync_fd_;
+    sync_fd_ = -1;
+    if (fd < 0) break;  // stopping, nothing left to sync
+    sl.unlock();
+    const int rc = ::fdatasync(fd);
+    const int err = errno;
+    ::close(fd);
+    if (rc != 0) {
+      std::lock_guard<std::mutex> l(mu_);
+      if (st_.seqlog_errors++ == 0 && opt_.log) {
+        opt_.log("telemetry: sequence log: fdatasync: " + std::string(std::strerror(err)));
+      }
+    }
+    sl.lock();
+  }
 }
 
 void Central::name_peer(PeerId peer, std::string name) {
@@ -592,8 +623,23 @@ void Central::tick(Time now) {
     }
     const bool sync = now - last_sync_ >= opt_.sync_interval;
     if (log_->pending() || sync) {
-      const Status s = log_->flush(sync);
-      if (sync) last_sync_ = now;
+      // With fsync = always, flush() fdatasyncs before the acks below go;
+      // else the write(2) is what the acks wait for, and the periodic
+      // fdatasync goes to the syncer thread.
+      const Status s = log_->flush(false);
+      if (sync) {
+        last_sync_ = now;
+        if (syncer_.joinable()) {
+          if (const int fd = log_->take_sync_fd(); fd >= 0) {
+            std::lock_guard<std::mutex> l(sync_mu_);
+            // A descriptor not yet synced is of the same file (or of one a
+            // compaction replaced, already synced): the newer one will do.
+            if (sync_fd_ >= 0) ::close(sync_fd_);
+            sync_fd_ = fd;
+            sync_cv_.notify_one();
+          }
+        }
+      }
       std::lock_guard<std::mutex> l(mu_);
       st_.seqlog = log_->stats();
       if (!s.ok()) {

@@ -227,6 +227,10 @@ class Central {
   };
   void on_published(int mid);
   void note_gaps(std::vector<Gap>& gaps);  // under mu_
+  // The periodic fdatasync of the sequence log (fsync = interval) runs on
+  // its own thread: on the carrier thread it held every batch behind the
+  // disk (tens of ms on a busy disk) every sync_interval.
+  void syncer_main();
 
   CentralOptions opt_;
   carrier::Carrier& carrier_;
@@ -245,6 +249,11 @@ class Central {
   std::unique_ptr<SeqLog> log_;
   std::vector<Gap> gaps_to_log_;  // under mu_
   Time last_sync_;
+  std::thread syncer_;
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  int sync_fd_ = -1;  // under sync_mu_: a descriptor of the log to fdatasync
+  bool sync_stop_ = false;
 };
 
 }  // namespace srdx::telemetry

@@ -199,6 +199,16 @@ Status SeqLog::flush(bool sync) {
   return {};
 }
 
+int SeqLog::take_sync_fd() {
+  if (!dirty_ || fd_ < 0) return -1;
+  const int fd = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+  if (fd >= 0) {
+    dirty_ = false;
+    ++st_.syncs;
+  }
+  return fd;
+}
+
 Status SeqLog::compact() {
   const std::string tmp = path_ + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -66,6 +66,11 @@ class SeqLog {
   // Writes what is buffered; fdatasync when `sync` (or fsync_always). Then
   // compacts if the file has grown past compact_bytes.
   Status flush(bool sync);
+  // For an fdatasync on another thread (the periodic one of fsync =
+  // interval, off the carrier thread): a duplicate of the log's descriptor
+  // if anything was written since the last sync, else -1; the caller
+  // fdatasyncs and closes it. Counted as a sync.
+  int take_sync_fd();
   bool pending() const { return !buf_.empty(); }
 
   SeqLogStats stats() const;
