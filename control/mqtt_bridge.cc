@@ -152,6 +152,7 @@ json MqttBridgeService::status_json() const {
               {"epoch", s.epoch},
               {"messages_in", s.received},
               {"messages_in_qos1", s.received_qos1},
+              {"redeliveries_dropped", s.redeliveries_dropped},
               {"rate_in_per_s", up_s > 0 ? static_cast<double>(s.received) / up_s : 0},
               {"records_sent", s.sent_records},
               {"records_acked", s.acked_records},
@@ -271,6 +272,9 @@ std::string MqttBridgeService::prometheus() const {
           static_cast<double>(s.spool.backlog));
     counter("srdx_telemetry_spool_full_stalls_total",
             "QoS 1 messages that waited for room in a full spool.", s.full_stalls);
+    counter("srdx_telemetry_redeliveries_dropped_total",
+            "QoS 1 messages the edge broker sent again (same packet id) after the edge had them.",
+            s.redeliveries_dropped);
     o << "# HELP srdx_telemetry_alarms_total Alarms raised and cleared by the edge's rules.\n"
          "# TYPE srdx_telemetry_alarms_total counter\n"
       << "srdx_telemetry_alarms_total{state=\"raised\"} " << s.alarms_raised

@@ -94,6 +94,13 @@ Result<std::unique_ptr<Edge>> Edge::create(EdgeOptions opt, carrier::Carrier& ca
     self->st_.broker_connected = up;
     if (!up) self->st_.last_error = why;
   };
+  h.session = [self](bool present) {
+    std::lock_guard<std::mutex> l(self->mu_);
+    // A fresh session: the broker sends nothing again, and numbers its
+    // packets from the start.
+    if (!present) self->session_start_ = self->deliveries_;
+  };
+  e->mids_.resize(65536);
   e->mqtt_ = std::make_unique<MqttClient>(e->opt_.mqtt, std::move(h));
   return {std::move(e), {}};
 }
@@ -144,6 +151,8 @@ void Edge::syncer_main() {
   }
 }
 
+void Edge::drop_broker_connection() { mqtt_->abort_connection(); }
+
 void Edge::on_message(const MqttMessage& m) {
   Record r;
   r.topic.assign(m.topic);
@@ -153,6 +162,21 @@ void Edge::on_message(const MqttMessage& m) {
   std::unique_lock<std::mutex> l(mu_);
   ++st_.received;
   if (r.qos == 1) ++st_.received_qos1;
+  MidSlot* slot = nullptr;
+  uint64_t hash = 0;
+  if (r.qos == 1 && m.mid > 0 && static_cast<size_t>(m.mid) < mids_.size()) {
+    const std::string_view p(reinterpret_cast<const char*>(m.payload.data()), m.payload.size());
+    hash = std::hash<std::string_view>{}(m.topic) * 0x9e3779b97f4a7c15ull ^
+           std::hash<std::string_view>{}(p);
+    slot = &mids_[static_cast<size_t>(m.mid)];
+    ++deliveries_;
+    if (slot->delivery > session_start_ && deliveries_ - slot->delivery <= kMidWindow &&
+        slot->hash == hash) {
+      // Numbered already: its first delivery is in the spool.
+      ++st_.redeliveries_dropped;
+      return;
+    }
+  }
   if (m.payload.size() > kMaxPayloadBytes) {
     ++st_.dropped_too_large;
     st_.last_error = "message on '" + r.topic.substr(0, 200) + "' of " +
@@ -167,7 +191,7 @@ void Edge::on_message(const MqttMessage& m) {
   std::vector<AlarmEvent> alarms;
   rules_.on_sample(r.topic, r.payload, alarms);
   const uint64_t sample_ns = r.publish_ns;
-  admit(std::move(r), l);
+  if (admit(std::move(r), l) && slot) *slot = {hash, deliveries_};
   carrier_.wake();  // the carrier's tick ships it now, not after the loop's nap
   for (const AlarmEvent& a : alarms) {
     if (stopping_.load()) return;
@@ -192,14 +216,18 @@ void Edge::on_message(const MqttMessage& m) {
     admit(std::move(ar), l);
     carrier_.wake();
   }
+  if (opt_.after_message) {
+    l.unlock();
+    opt_.after_message(*this, m);
+  }
 }
 
-void Edge::admit(Record r, std::unique_lock<std::mutex>& l) {
+bool Edge::admit(Record r, std::unique_lock<std::mutex>& l) {
   auto it = seq_.find(r.topic);
   if (it == seq_.end()) {
     if (seq_.size() >= opt_.max_topics) {
       ++st_.dropped_topic_limit;
-      return;
+      return false;
     }
     it = seq_.emplace(r.topic, 0).first;
   }
@@ -208,14 +236,14 @@ void Edge::admit(Record r, std::unique_lock<std::mutex>& l) {
   const bool live = reachable_.load() && live_.size() < opt_.live_queue;
   if (r.qos == 0 && live) {
     (r.alarm ? alarms_ : live_).push_back({0, epoch, std::move(r)});
-    return;
+    return true;
   }
   bool stalled = false;
   while (true) {
     Result<uint64_t> rid = spool_->append(epoch, r, !live);
     if (rid.ok()) {
       if (live) (r.alarm ? alarms_ : live_).push_back({rid.value, epoch, std::move(r)});
-      return;
+      return true;
     }
     if (rid.error.code != Errc::full || r.qos == 0) {
       if (rid.error.code == Errc::full) {
@@ -223,7 +251,7 @@ void Edge::admit(Record r, std::unique_lock<std::mutex>& l) {
       } else {
         st_.last_error = rid.error.message;
       }
-      if (r.qos == 0) return;
+      if (r.qos == 0) return false;
     }
     // QoS 1 and no room: wait (the broker keeps the message unacknowledged).
     if (!stalled) {
@@ -232,7 +260,7 @@ void Edge::admit(Record r, std::unique_lock<std::mutex>& l) {
     }
     if (stopping_.load()) {
       mqtt_->abort_connection();
-      return;
+      return false;
     }
     room_cv_.wait_for(l, std::chrono::milliseconds(100));
   }

@@ -63,6 +63,8 @@ struct LatencyHistogram {
   double quantile(double q) const;
 };
 
+class Edge;
+
 struct EdgeOptions {
   MqttOptions mqtt;
   SpoolOptions spool;
@@ -75,6 +77,9 @@ struct EdgeOptions {
   Duration sync_interval = Duration::millis(100);
   size_t max_topics = 100000;  // distinct topics numbered; more are dropped (counted)
   size_t live_queue = 20000;   // records waiting for the carrier; past it they spool
+  // Tests only: called on the MQTT network thread after a message was
+  // handled (numbered and queued or spooled), before its PUBACK is written.
+  std::function<void(Edge&, const MqttMessage&)> after_message;
 };
 
 struct LastAlarm {
@@ -91,6 +96,9 @@ struct EdgeStatus {
   uint64_t dropped_qos0_full = 0, dropped_too_large = 0, dropped_bad_topic = 0;
   uint64_t dropped_topic_limit = 0;
   uint64_t full_stalls = 0;  // QoS 1 messages that waited for spool room
+  // QoS 1 messages the broker sent again (same packet id, topic and payload
+  // within the session) after the edge had numbered them: not numbered twice.
+  uint64_t redeliveries_dropped = 0;
   uint64_t alarms_raised = 0, alarms_cleared = 0;
   uint64_t inflight_batches = 0, live_queued = 0;
   uint64_t topics = 0;
@@ -115,6 +123,9 @@ class Edge {
   void tick(Time now);
 
   EdgeStatus status() const;
+  // Shuts the broker connection down at once (the client reconnects): what
+  // the broker has not had a PUBACK for, it sends again.
+  void drop_broker_connection();
 
  private:
   struct Item {
@@ -129,8 +140,9 @@ class Edge {
   };
   Edge(EdgeOptions opt, carrier::Carrier& carrier, PeerId central);
   void on_message(const MqttMessage& m);
-  // Under mu_: numbers and queues one record (spool first for QoS 1).
-  void admit(Record r, std::unique_lock<std::mutex>& l);
+  // Under mu_: numbers and queues one record (spool first for QoS 1); false
+  // if it was dropped (counted) instead.
+  bool admit(Record r, std::unique_lock<std::mutex>& l);
   void send_batch(std::vector<Item>& items, uint16_t flow, Time now, bool resend);
   void syncer_main();
 
@@ -144,6 +156,18 @@ class Edge {
   std::condition_variable room_cv_;
   std::unique_ptr<Spool> spool_;
   std::unordered_map<std::string, uint64_t> seq_;
+  // Redeliveries: per packet id, the (topic, payload) hash and the number of
+  // the QoS 1 delivery that used it last. A broker numbers its packets to a
+  // client in turn, so an id seen again within kMidWindow deliveries of the
+  // same session, with the same topic and payload, is the same message sent
+  // again (after a reconnect, its PUBACK lost). A new session (no session
+  // present) starts afresh.
+  static constexpr uint64_t kMidWindow = 32768;
+  struct MidSlot {
+    uint64_t hash = 0, delivery = 0;
+  };
+  std::vector<MidSlot> mids_;
+  uint64_t deliveries_ = 0, session_start_ = 0;
   std::deque<Item> alarms_, live_;
   std::atomic<bool> reachable_{false};
   std::atomic<bool> stopping_{false};

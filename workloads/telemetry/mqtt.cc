@@ -28,7 +28,7 @@ MqttClient::MqttClient(MqttOptions opt, Handlers h) : opt_(std::move(opt)), h_(s
     // (duplicates).
     mosquitto_int_option(mosq_, MOSQ_OPT_RECEIVE_MAXIMUM, 65535);
   }
-  mosquitto_connect_callback_set(mosq_, &MqttClient::on_connect);
+  mosquitto_connect_with_flags_callback_set(mosq_, &MqttClient::on_connect);
   mosquitto_disconnect_callback_set(mosq_, &MqttClient::on_disconnect);
   mosquitto_message_callback_set(mosq_, &MqttClient::on_message);
   mosquitto_publish_callback_set(mosq_, &MqttClient::on_publish);
@@ -93,7 +93,7 @@ Result<int> MqttClient::publish(const std::string& topic, std::span<const uint8_
   return {mid, {}};
 }
 
-void MqttClient::on_connect(mosquitto* m, void* self_v, int rc) {
+void MqttClient::on_connect(mosquitto* m, void* self_v, int rc, int flags) {
   auto* self = static_cast<MqttClient*>(self_v);
   if (rc != 0) {
     if (self->h_.connection) {
@@ -103,6 +103,7 @@ void MqttClient::on_connect(mosquitto* m, void* self_v, int rc) {
     return;
   }
   self->connected_ = true;
+  if (self->h_.session) self->h_.session((flags & 1) != 0);
   for (const std::string& f : self->opt_.filters) {
     const int options = self->opt_.protocol == 5 ? MQTT_SUB_OPT_RETAIN_AS_PUBLISHED : 0;
     mosquitto_subscribe_v5(m, nullptr, f.c_str(), self->opt_.sub_qos, options, nullptr);
@@ -127,6 +128,7 @@ void MqttClient::on_message(mosquitto*, void* self_v, const mosquitto_message* m
                                          static_cast<size_t>(m->payloadlen));
   msg.qos = m->qos;
   msg.retain = m->retain;
+  msg.mid = m->qos > 0 ? m->mid : 0;
   self->h_.message(msg);
 }
 

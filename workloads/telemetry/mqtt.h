@@ -45,6 +45,10 @@ struct MqttMessage {
   std::span<const uint8_t> payload;
   int qos = 0;
   bool retain = false;
+  // The packet identifier (QoS 1; 0 for QoS 0). A broker that sends a QoS 1
+  // message again within a session (after a reconnect, for one whose
+  // PUBACK it did not get) uses the same one.
+  int mid = 0;
 };
 
 class MqttClient {
@@ -56,6 +60,9 @@ class MqttClient {
     std::function<void(int mid)> published;
     // Connected (true) or lost (false, why).
     std::function<void(bool up, const std::string& why)> connection;
+    // Connected, before the subscriptions: whether the broker kept a
+    // session for this client id (CONNACK's session present flag).
+    std::function<void(bool session_present)> session;
   };
 
   MqttClient(MqttOptions opt, Handlers h);
@@ -80,7 +87,7 @@ class MqttClient {
   void abort_connection();
 
  private:
-  static void on_connect(mosquitto*, void*, int rc);
+  static void on_connect(mosquitto*, void*, int rc, int flags);
   static void on_disconnect(mosquitto*, void*, int rc);
   static void on_message(mosquitto*, void*, const mosquitto_message* m);
   static void on_publish(mosquitto*, void*, int mid);
