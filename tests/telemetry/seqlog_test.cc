@@ -166,6 +166,46 @@ TEST_F(TelemetrySeqLog, CompactionKeepsHighsAndMissingNumbers) {
   EXPECT_EQ(publish(*c, "turbine/9/vibration", 2001), V::fresh);
 }
 
+// A number reported as a gap is still published once if it comes after
+// all (sequence.h); a compacted log keeps that, as it keeps the missing.
+TEST_F(TelemetrySeqLog, CompactionKeepsNumbersReportedAsGaps) {
+  {
+    auto c = open(opts(4096));
+    for (uint64_t s : {1, 5, 9}) ASSERT_EQ(publish(*c, "t", s), V::fresh);  // 2-4, 6-8 missing
+    ASSERT_EQ(publish(*c, "t", 7), V::fresh);
+    std::vector<Gap> gaps;
+    c->seq.expire(10 * kSecond, gaps);  // 2-4, 6 and 8 reported
+    ASSERT_EQ(gaps.size(), 3u);
+    for (const Gap& g : gaps) c->log->gap(g);
+    ASSERT_EQ(publish(*c, "t", 12), V::fresh);  // 10 and 11 missing, not yet gaps
+    // Enough other numbers to compact the log.
+    for (uint64_t s = 1; s <= 400; ++s) ASSERT_EQ(publish(*c, "u", s), V::fresh);
+    ASSERT_TRUE(c->log->flush(false).ok());
+    ASSERT_GT(c->log->stats().compactions, 0u);
+  }
+  auto c = open(opts(4096));
+  EXPECT_EQ(c->seq.stats().missing_now, 2u);  // 10 and 11
+  std::vector<Gap> gaps;
+  c->seq.expire(0, gaps);
+  EXPECT_TRUE(gaps.empty()) << "reported before the restart, not again";
+  for (uint64_t s : {3, 6, 10}) {
+    EXPECT_EQ(publish(*c, "t", s), V::fresh) << s;
+    EXPECT_EQ(publish(*c, "t", s), V::duplicate) << s;
+  }
+  EXPECT_EQ(publish(*c, "t", 7), V::duplicate);
+  EXPECT_EQ(publish(*c, "u", 400), V::duplicate);
+  EXPECT_EQ(c->seq.stats().missing_now, 1u);  // 11
+  ASSERT_TRUE(c->log->flush(false).ok());
+  // Compacted again, and read back once more.
+  for (uint64_t s = 401; s <= 800; ++s) ASSERT_EQ(publish(*c, "u", s), V::fresh);
+  ASSERT_TRUE(c->log->flush(false).ok());
+  c.reset();
+  c = open(opts(4096));
+  EXPECT_EQ(publish(*c, "t", 2), V::fresh);
+  EXPECT_EQ(publish(*c, "t", 3), V::duplicate);
+  EXPECT_EQ(publish(*c, "t", 8), V::fresh);
+}
+
 TEST_F(TelemetrySeqLog, AFailedPublishMakesTheNumberFreshAgain) {
   SeqTracker t;
   std::vector<Gap> gaps;

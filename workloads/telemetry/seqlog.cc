@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <set>
 
 #include "telemetry/fileio.h"
 #include "wire.h"  // transport's: wire::crc32c
@@ -215,21 +217,47 @@ Status SeqLog::compact() {
   if (fd < 0) return {sys("sequence log: open " + tmp)};
   std::vector<uint8_t> out;
   bool ok = true;
+  auto put_frame = [&](const std::vector<uint8_t>& body) {
+    const size_t at = out.size();
+    out.resize(at + kHeader);
+    fileio::put32(out.data() + at, static_cast<uint32_t>(body.size()));
+    fileio::put32(out.data() + at + 4, wire::crc32c(body));
+    out.insert(out.end(), body.begin(), body.end());
+  };
+  std::vector<uint64_t> listed;
   mine_.for_each([&](std::string_view source, std::string_view topic, uint64_t epoch, uint64_t high,
-                     const std::map<uint64_t, uint64_t>& missing) {
+                     const std::map<uint64_t, uint64_t>& missing,
+                     const std::set<uint64_t>& given_up) {
+    // The state lists the missing numbers and those given up (reported as
+    // gaps, delivered if they come after all); gap frames for the latter
+    // follow, which settle them again on replay, as the frames they replace
+    // did. (A reader that knows only state and gap frames reads it alike.)
+    listed.clear();
+    for (const auto& [s, t] : missing) listed.push_back(s);
+    listed.insert(listed.end(), given_up.begin(), given_up.end());
+    std::sort(listed.begin(), listed.end());
     body_.clear();
     body_.push_back(kState);
     put64(body_, epoch);
     put64(body_, high);
-    put32v(body_, static_cast<uint32_t>(missing.size()));
-    for (const auto& [s, t] : missing) put64(body_, s);
+    put32v(body_, static_cast<uint32_t>(listed.size()));
+    for (uint64_t s : listed) put64(body_, s);
     put_str(body_, source);
     put_str(body_, topic);
-    const size_t at = out.size();
-    out.resize(at + kHeader);
-    fileio::put32(out.data() + at, static_cast<uint32_t>(body_.size()));
-    fileio::put32(out.data() + at + 4, wire::crc32c(body_));
-    out.insert(out.end(), body_.begin(), body_.end());
+    put_frame(body_);
+    for (auto it = given_up.begin(); it != given_up.end();) {
+      const uint64_t first = *it;
+      uint64_t count = 1;
+      for (++it; it != given_up.end() && *it == first + count; ++it) ++count;
+      body_.clear();
+      body_.push_back(kGap);
+      put64(body_, epoch);
+      put64(body_, first);
+      put64(body_, count);
+      put_str(body_, source);
+      put_str(body_, topic);
+      put_frame(body_);
+    }
     if (out.size() >= (1u << 20)) {
       ok = ok && fileio::write_all(fd, out.data(), out.size());
       out.clear();

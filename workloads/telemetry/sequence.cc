@@ -79,8 +79,10 @@ void SeqTracker::restore(std::string_view source, std::string_view topic, uint64
   stats_.missing_now -= std::min<uint64_t>(stats_.missing_now, st->missing.size());
   st->high = high;
   st->missing.clear();
+  // Up to twice max_missing: a compacted log's state frame lists the numbers
+  // given up too (each followed by its gap frames, which settle them).
   for (uint64_t s : missing) {
-    if (s == 0 || s > high || st->missing.size() >= opt_.max_missing) continue;
+    if (s == 0 || s > high || st->missing.size() >= 2 * opt_.max_missing) continue;
     st->missing.emplace(s, now_ns);
   }
   stats_.missing_now += st->missing.size();

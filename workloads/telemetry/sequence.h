@@ -74,13 +74,16 @@ class SeqTracker {
   // the numbers below it still missing (noticed at now_ns).
   void restore(std::string_view source, std::string_view topic, uint64_t epoch, uint64_t high,
                const std::vector<uint64_t>& missing, uint64_t now_ns);
-  template <class F>  // f(source, topic, epoch, high, const std::map<uint64_t, uint64_t>& missing)
+  // f(source, topic, epoch, high, const std::map<uint64_t, uint64_t>& missing,
+  //   const std::set<uint64_t>& given_up): given_up, the numbers reported as
+  //   gaps that are delivered if they come after all.
+  template <class F>
   void for_each(F&& f) const {
     for (const auto& [key, ts] : topics_) {
       const size_t nul = key.find('\0');
       const std::string_view k(key);
       for (const auto& [epoch, st] : ts.epochs) {
-        f(k.substr(0, nul), k.substr(nul + 1), epoch, st.high, st.missing);
+        f(k.substr(0, nul), k.substr(nul + 1), epoch, st.high, st.missing, st.given_up);
       }
     }
   }
