@@ -54,7 +54,9 @@ int cmd_telemetry(ApiClient& api, const std::vector<std::string>& args, bool as_
       topics += (topics.empty() ? "" : " ") + t.get<std::string>();
     line("topics", topics + " (" + format_value(at(d, "topics_seen")) + " seen)");
     line("messages in", format_value(at(d, "messages_in")) + " (" +
-                            format_value(at(d, "messages_in_qos1")) + " QoS 1)");
+                            format_value(at(d, "messages_in_qos1")) + " QoS 1, " +
+                            format_value(at(d, "redeliveries_dropped")) +
+                            " sent again by the broker and dropped)");
     line("records sent", format_value(at(d, "records_sent")) + ", acknowledged " +
                              format_value(at(d, "records_acked")));
     line("lag", format_value(at(d, "lag_records")) + " records not yet acknowledged");
