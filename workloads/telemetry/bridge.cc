@@ -99,6 +99,8 @@ Result<std::unique_ptr<Edge>> Edge::create(EdgeOptions opt, carrier::Carrier& ca
     // A fresh session: the broker sends nothing again, and numbers its
     // packets from the start.
     if (!present) self->session_start_ = self->deliveries_;
+    ++self->connection_;
+    self->replaying_ = present;
   };
   e->mids_.resize(65536);
   e->mqtt_ = std::make_unique<MqttClient>(e->opt_.mqtt, std::move(h));
@@ -170,11 +172,14 @@ void Edge::on_message(const MqttMessage& m) {
            std::hash<std::string_view>{}(p);
     slot = &mids_[static_cast<size_t>(m.mid)];
     ++deliveries_;
-    if (slot->delivery > session_start_ && deliveries_ - slot->delivery <= kMidWindow &&
-        slot->hash == hash) {
-      // Numbered already: its first delivery is in the spool.
-      ++st_.redeliveries_dropped;
-      return;
+    if (replaying_) {
+      if (slot->delivery > session_start_ && deliveries_ - slot->delivery <= kMidWindow &&
+          slot->connection < connection_ && slot->hash == hash) {
+        // Numbered already: its first delivery is in the spool.
+        ++st_.redeliveries_dropped;
+        return;
+      }
+      replaying_ = false;  // the first new message: the replay is over
     }
   }
   if (m.payload.size() > kMaxPayloadBytes) {
@@ -191,7 +196,7 @@ void Edge::on_message(const MqttMessage& m) {
   std::vector<AlarmEvent> alarms;
   rules_.on_sample(r.topic, r.payload, alarms);
   const uint64_t sample_ns = r.publish_ns;
-  if (admit(std::move(r), l) && slot) *slot = {hash, deliveries_};
+  if (admit(std::move(r), l) && slot) *slot = {hash, deliveries_, connection_};
   carrier_.wake();  // the carrier's tick ships it now, not after the loop's nap
   for (const AlarmEvent& a : alarms) {
     if (stopping_.load()) return;

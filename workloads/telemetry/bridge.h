@@ -156,18 +156,23 @@ class Edge {
   std::condition_variable room_cv_;
   std::unique_ptr<Spool> spool_;
   std::unordered_map<std::string, uint64_t> seq_;
-  // Redeliveries: per packet id, the (topic, payload) hash and the number of
-  // the QoS 1 delivery that used it last. A broker numbers its packets to a
-  // client in turn, so an id seen again within kMidWindow deliveries of the
-  // same session, with the same topic and payload, is the same message sent
-  // again (after a reconnect, its PUBACK lost). A new session (no session
-  // present) starts afresh.
+  // Redeliveries: per packet id, the (topic, payload) hash, the number of
+  // the QoS 1 delivery that used it last and the connection it came on. A
+  // broker sends a message again only on a reconnect that resumes the
+  // session, before anything new (MQTT 3.1.1 4.4, 5.0 4.4): so right after
+  // such a reconnect, a message whose id, topic and payload match a delivery
+  // of an earlier connection within kMidWindow deliveries is that message
+  // again (its PUBACK was lost); the first one that does not match ends the
+  // replay. Within one connection nothing is dropped, so a broker that
+  // reuses ids at once (the lowest free one) cannot make a new message look
+  // like an old one there. A new session (no session present) starts afresh.
   static constexpr uint64_t kMidWindow = 32768;
   struct MidSlot {
-    uint64_t hash = 0, delivery = 0;
+    uint64_t hash = 0, delivery = 0, connection = 0;
   };
   std::vector<MidSlot> mids_;
-  uint64_t deliveries_ = 0, session_start_ = 0;
+  uint64_t deliveries_ = 0, session_start_ = 0, connection_ = 0;
+  bool replaying_ = false;  // after a reconnect into the same session
   std::deque<Item> alarms_, live_;
   std::atomic<bool> reachable_{false};
   std::atomic<bool> stopping_{false};
