@@ -159,7 +159,7 @@ class Edge {
   // Redeliveries: per packet id, the (topic, payload) hash, the number of
   // the QoS 1 delivery that used it last and the connection it came on. A
   // broker sends a message again only on a reconnect that resumes the
-  // session, before anything new (MQTT 3.1.1 4.4, 5.0 4.4): so right after
+  // session, in the order it first sent it (MQTT 4.4, 4.6): so right after
   // such a reconnect, a message whose id, topic and payload match a delivery
   // of an earlier connection within kMidWindow deliveries is that message
   // again (its PUBACK was lost); the first one that does not match ends the
