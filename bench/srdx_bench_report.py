@@ -1196,7 +1196,8 @@ def main(argv):
         print("figures (issue targets):")
         for fg in figs:
             met = {True: "met", False: "MISSED", None: "-"}[fg["met"]]
-            print("  %-66s %-22s %-7s %s" % (fg["figure"], fg["target"], met, fg["detail"]))
+            val = "-" if fg["measured"] is None else "%g" % fg["measured"]
+            print("  %-66s %-22s %-7s %-7s %s" % (fg["figure"], fg["target"], met, val, fg["detail"]))
         if meta["skipped"]:
             print()
             print("not run:")
