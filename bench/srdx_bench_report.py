@@ -551,7 +551,7 @@ def usable(r, key="goodput_gbps"):
     """Whether a record can enter a ratio: it completed and has the number."""
     if not r or not r.get("ok"):
         return False
-    if key == "p99.9" or key == "p50":
+    if key in ("p50", "p99", "p99.9"):
         return isinstance((r.get("rtt_us") or {}).get(key), (int, float))
     return isinstance(r.get(key), (int, float))
 
@@ -755,18 +755,45 @@ def encryption_cost(recs):
     return out
 
 
-def figures(all_recs):
-    """The issue's figures: target, measured, met. A figure whose runs failed
-    is listed with measured null, met null and why (never a crash)."""
+def issue12_goodput_target(mtu):
+    """Issue 12's clean one-flow goodput target for this run's MTU, as
+    (text, minimum ratio to TCP), or None where the issue sets none."""
+    if mtu == 1500:
+        return ">= 0.5x", 0.5
+    if mtu >= 9000:
+        return ">= 1.0x", 1.0
+    return None
+
+
+def figures(all_recs, mtu=1500):
+    """The issues' figures: target, measured, met. A figure whose runs failed
+    is listed with measured null, met null and why (never a crash); so is a
+    target whose transport or scenario did not run ("not measured: ...").
+    mtu: the run's --mtu, which decides issue 12's goodput and CPU targets."""
     recs = main_records(all_recs)
     idx = {(r["transport"], r["workload"], r["scenario"], r["size"]): r for r in recs}
+    scenarios_run = {r["scenario"] for r in all_recs}
     out = []
 
     def add(name, target, value, met, detail):
         out.append({"figure": name, "target": target, "measured": value, "met": met, "detail": detail})
 
-    def compare(name, target, a, a_label, b, b_label, key, value_of, met_of, detail_of):
-        """A ratio figure of records a (this transport) and b (the reference)."""
+    def not_measured(name, target, scenario, *named):
+        """A target with a record missing: why, never a crash."""
+        if scenario not in scenarios_run:
+            why = "the %s scenario was not run (--scenarios)" % scenario
+        else:
+            why = why_not(*named).replace("ratio omitted: ", "")
+        add(name, target, None, None, "not measured: " + why)
+
+    def compare(name, target, a, a_label, b, b_label, key, value_of, met_of, detail_of, always=False):
+        """A ratio figure of records a (this transport) and b (the reference).
+        always: a target of the issue, listed as not measured when a or b
+        did not run; otherwise no figure when a did not run."""
+        if always and (a is None or b is None):
+            not_measured(name, target, a_label.split()[-1], (a_label, a, a is not None and usable(a, key)),
+                         (b_label, b, b is not None and usable(b, key)))
+            return
         if a is None:
             return  # the transport did not run at all: no figure
         if usable(a, key) and usable(b, key):
@@ -782,8 +809,8 @@ def figures(all_recs):
         s = idx.get((tr, "bulk", "rate", 65536))
         gp = lambda a, b: div(a["goodput_gbps"], b["goodput_gbps"])
         gd = lambda a, b, v: "%.3f vs %.3f Gbit/s" % (a["goodput_gbps"], b["goodput_gbps"])
-        compare("%s one flow vs one TCP flow, paths rate-limited" % tr, ">= 3.5x", s, tr + " bulk rate",
-                t, "tcp bulk rate", "goodput_gbps", gp, lambda v: v >= 3.5, gd)
+        compare("%s one flow vs one TCP flow, paths rate-limited" % tr, ">= 3.6x", s, tr + " bulk rate",
+                t, "tcp bulk rate", "goodput_gbps", gp, lambda v: v >= 3.6, gd, always=True)
         if m is not None:
             compare("%s one flow vs one MPTCP connection, paths rate-limited" % tr, ">= 1x", s, tr + " bulk rate",
                     m, "mptcp bulk rate", "goodput_gbps", gp, lambda v: v >= 1, gd)
@@ -839,11 +866,32 @@ def figures(all_recs):
                 f["after_gbps"], f["before_gbps"], f["surviving_capacity_gbps"],
                 "never" if f.get("recovery_ms") is None else "%.0f ms" % f["recovery_ms"], f["verdict"],
                 r.get("lost_messages"), "" if r["ok"] else "; FAILED: %s" % r.get("error")))
+    # Issue 12 on the clean fabric: 64 B ping-pong p50 against the floors
+    # (plain UDP for the udp link, 0.8x TCP for the dpdk link), p99 against
+    # TCP's on both links, one-flow goodput against TCP at this MTU.
     t = idx.get(("tcp", "pingpong", "clean", 64))
-    s = idx.get(("srdx-dpdk", "pingpong", "clean", 64))
-    compare("srdx-dpdk 64 B ping-pong p50 RTT on the clean fabric vs TCP", "<= 1x", s, "srdx-dpdk pingpong clean",
-            t, "tcp pingpong clean", "p50", lambda a, b: div(a["rtt_us"]["p50"], b["rtt_us"]["p50"]),
-            lambda v: v <= 1, lambda a, b, v: "%s vs %s us" % (us(a["rtt_us"]["p50"]), us(b["rtt_us"]["p50"])))
+    u = idx.get(("udp", "pingpong", "clean", 64))
+    rtt_ratio = lambda k: (lambda a, b: div(a["rtt_us"][k], b["rtt_us"][k]))
+    rtt_detail = lambda k: (lambda a, b, v: "%s vs %s us" % (us(a["rtt_us"][k]), us(b["rtt_us"][k])))
+    compare("srdx-udp 64 B ping-pong p50 RTT on the clean fabric vs plain UDP (sockperf)", "<= 1.0x",
+            idx.get(("srdx-udp", "pingpong", "clean", 64)), "srdx-udp pingpong clean", u, "udp pingpong clean",
+            "p50", rtt_ratio("p50"), lambda v: v <= 1.0, rtt_detail("p50"), always=True)
+    compare("srdx-dpdk 64 B ping-pong p50 RTT on the clean fabric vs TCP", "<= 0.8x",
+            idx.get(("srdx-dpdk", "pingpong", "clean", 64)), "srdx-dpdk pingpong clean", t, "tcp pingpong clean",
+            "p50", rtt_ratio("p50"), lambda v: v <= 0.8, rtt_detail("p50"), always=True)
+    for tr in SRDX:
+        compare("%s 64 B ping-pong p99 RTT on the clean fabric vs TCP" % tr, "<= 1x",
+                idx.get((tr, "pingpong", "clean", 64)), tr + " pingpong clean", t, "tcp pingpong clean", "p99",
+                rtt_ratio("p99"), lambda v: v <= 1, rtt_detail("p99"), always=True)
+    tb = idx.get(("tcp", "bulk", "clean", 65536))
+    gt = issue12_goodput_target(mtu)
+    for tr in SRDX:
+        compare("%s one flow vs one TCP flow on the clean fabric, MTU %d" % (tr, mtu),
+                gt[0] if gt else "(measured: issue 12 sets targets at MTU 1500 and 9000)",
+                idx.get((tr, "bulk", "clean", 65536)), tr + " bulk clean", tb, "tcp bulk clean", "goodput_gbps",
+                lambda a, b: div(a["goodput_gbps"], b["goodput_gbps"]),
+                (lambda v: v >= gt[1]) if gt else (lambda v: None),
+                lambda a, b, v: "%.3f vs %.3f Gbit/s" % (a["goodput_gbps"], b["goodput_gbps"]), always=gt is not None)
     # Issue 13's figures: the libfabric carrier against the srdx engine over
     # the udp link, in one run (measured, no target: srdx-fabric / srdx-udp).
     for sc in ("clean", "loss"):
@@ -888,6 +936,8 @@ def figures(all_recs):
         if u is None:
             continue
         for tr in SRDX + ("tcp",):
+            if (tr, sc) == ("srdx-udp", "clean"):
+                continue  # issue 12's target, above
             a = idx.get((tr, "pingpong", sc, 64))
             compare("%s 64 B ping-pong p50 RTT vs plain UDP (sockperf), %s" % (tr, sc), "(measured)", a,
                     "%s pingpong %s" % (tr, sc), u, "udp pingpong " + sc, "p50",
@@ -898,20 +948,26 @@ def figures(all_recs):
         t = idx.get(("tcp", "bulk", sc, 65536))
         for tr in SRDX + ("mptcp",):
             a = idx.get((tr, "bulk", sc, 65536))
-            if a is None:
-                continue
             name = "%s one flow CPU s/GB (user+sys, sender + receiver) vs TCP, %s" % (tr, sc)
+            # Issue 12: at MTU 9000, on the clean fabric, <= 1.5x TCP's.
+            targeted = tr in SRDX and sc == "clean" and mtu >= 9000
+            target = "<= 1.5x" if targeted else "(measured)"
+            if a is None:
+                if targeted:
+                    not_measured(name, target, sc, ("%s bulk %s" % (tr, sc), a, False),
+                                 ("tcp bulk " + sc, t, t is not None and t.get("ok")))
+                continue
             both = lambda r: (None if not r or not r.get("ok") else
                               div_sum(cpu_per_gb((r.get("cpu") or {}).get("sender")),
                                       cpu_per_gb((r.get("cpu") or {}).get("receiver"))))
             av, tv = both(a), both(t)
             v = div(av, tv)
             if v is None:
-                add(name, "(measured)", None, None, why_not(("%s bulk %s" % (tr, sc), a, av is not None),
-                                                            ("tcp bulk " + sc, t, tv is not None)))
+                add(name, target, None, None, why_not(("%s bulk %s" % (tr, sc), a, av is not None),
+                                                      ("tcp bulk " + sc, t, tv is not None)))
             else:
                 ac, tc = a["cpu"], t["cpu"]
-                add(name, "(measured)", round(v, 2), None,
+                add(name, target, round(v, 2), (v <= 1.5) if targeted else None,
                     "%.2f vs %.2f s/GB (tx %.2f + rx %.2f vs tx %.2f + rx %.2f): %.2fx TCP's" % (
                         av, tv, cpu_per_gb(ac["sender"]), cpu_per_gb(ac["receiver"]),
                         cpu_per_gb(tc["sender"]), cpu_per_gb(tc["receiver"]), v))
@@ -1105,7 +1161,7 @@ def main(argv):
     recs = attempt("reading the runs", build_records, args)
     with open(os.path.join(args.out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(recs, f, indent=1)
-    figs = attempt("figures", figures, recs)
+    figs = attempt("figures", figures, recs, args.mtu)
     cost = attempt("encryption cost", encryption_cost, recs)
     failed = [{"transport": r["transport"], "workload": r["workload"], "scenario": r["scenario"],
                "size": r["size"], "encryption": r.get("encryption"), "cost_pair": r.get("cost_pair"), "raw": r["raw"],
@@ -1140,7 +1196,8 @@ def main(argv):
         print("figures (issue targets):")
         for fg in figs:
             met = {True: "met", False: "MISSED", None: "-"}[fg["met"]]
-            print("  %-62s %-22s %-7s %s" % (fg["figure"], fg["target"], met, fg["detail"]))
+            val = "-" if fg["measured"] is None else "%g" % fg["measured"]
+            print("  %-66s %-22s %-7s %-7s %s" % (fg["figure"], fg["target"], met, val, fg["detail"]))
         if meta["skipped"]:
             print()
             print("not run:")

@@ -114,6 +114,7 @@ size_t Poller::transmit(Time now) {
 bool Poller::poll_once(Time now) {
   ++stats_.iterations;
   size_t work = receive(now);
+  size_t handled = work;  // packets and events: work whose time must count
   if (ep_.next_deadline() <= now) {
     ++stats_.timer_calls;
     ep_.on_timer(now);
@@ -123,15 +124,19 @@ bool Poller::poll_once(Time now) {
   while (!events_paused_ && ep_.poll_event(ev)) {
     ++stats_.events;
     ++work;
+    ++handled;
     if (on_event_) on_event_(ev, now);
   }
   if (on_tick_) on_tick_(now);
-  // In run(), the clock again when this iteration received or handled
-  // anything: what was done since `now` (decrypting, the handlers' work on
-  // a message) is this host's time, and the ACK delay we report and the
-  // send times of what leaves now must count it, or round-trip samples
-  // read it as the network's queue.
-  if (live_clock_ && work > 0) now = max(now, monotonic_now());
+  // In run(), the clock again when this iteration received packets or
+  // handed events up: what was done since `now` (decrypting, the handlers'
+  // work on a message) is this host's time, and the ACK delay we report and
+  // the send times of what leaves now must count it, or round-trip samples
+  // read it as the network's queue. Not after a timer alone (the pacer's,
+  // typically, once per iteration in a paced bulk flow): on_timer() is short,
+  // and a second clock read per iteration costs more than it corrects (a
+  // hypervisor exit on some VMs; issue 12).
+  if (live_clock_ && handled > 0) now = max(now, monotonic_now());
   work += transmit(now);
   if (work == 0) ++stats_.idle_iterations;
   return work != 0;

@@ -453,6 +453,18 @@ void UdpLink::check_address() {
   recycle_commit();
 }
 
+void UdpLink::recalibrate_stamps() {
+  timespec c{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &c);
+  const int64_t coarse = int64_t{c.tv_sec} * 1000000000 + c.tv_nsec;
+  if (coarse < rt_next_ns_) return;
+  rt_next_ns_ = coarse + kStampRecalibrateNs;
+  timespec rt{}, mono{};
+  clock_gettime(CLOCK_REALTIME, &rt);
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  rt_to_mono_ = (rt.tv_sec - mono.tv_sec) * 1000000000ll + (rt.tv_nsec - mono.tv_nsec);
+}
+
 // A kernel receive time (CLOCK_REALTIME) on the loop's clock (CLOCK_MONOTONIC);
 // zero for a timestamp that is missing.
 Time UdpLink::arrival_of(const timespec& ts) const {
@@ -471,12 +483,7 @@ size_t UdpLink::rx_burst(std::span<RxDatagram> out) {
     submit();
   }
 
-  if (stamps_) {
-    timespec rt{}, mono{};
-    clock_gettime(CLOCK_REALTIME, &rt);
-    clock_gettime(CLOCK_MONOTONIC, &mono);
-    rt_to_mono_ = (rt.tv_sec - mono.tv_sec) * 1000000000ll + (rt.tv_nsec - mono.tv_nsec);
-  }
+  if (stamps_ && rx_count_ > 0) recalibrate_stamps();  // (a GRO cut has its arrival)
   // The rest of a coalesced buffer a previous call did not finish.
   size_t n = emit_gro(out, 0);
   msghdr* mh = &rx_msg_->msg;

@@ -177,9 +177,16 @@ class UdpLink final : public Link {
   bool gso_ = true;
   bool gro_ = false;
   // Kernel receive timestamps (SO_TIMESTAMPNS, CLOCK_REALTIME) on the
-  // receiving socket; rt_to_mono_ converts them, taken once per rx_burst().
+  // receiving socket; rt_to_mono_ converts them. The two clocks run at the
+  // same rate (NTP slews both), so their difference changes only when the
+  // wall clock is stepped: rx_burst() takes it again at most every
+  // kStampRecalibrateNs (by the coarse clock, which costs no TSC read), and
+  // only when datagrams wait, not two precise clock reads per call.
   bool stamps_ = false;
   int64_t rt_to_mono_ = 0;
+  int64_t rt_next_ns_ = 0;  // CLOCK_MONOTONIC_COARSE: when to take rt_to_mono_ again
+  static constexpr int64_t kStampRecalibrateNs = 10 * 1000000;
+  void recalibrate_stamps();
   Time arrival_of(const timespec& ts) const;
   // A coalesced receive buffer being cut into datagrams by rx_burst().
   struct GroCut {
