@@ -111,6 +111,8 @@ const std::vector<Opt>& options_table() {
       {"engine", "engine.idle", "sleep",
        "poll loop when idle: sleep (spin, then sleep on the link) or busy (a core)"},
       {"engine", "engine.max-sleep", "1ms", "poll loop: longest single sleep"},
+      {"engine", "engine.spin", "200",
+       "poll loop: idle iterations polled before it sleeps (1..1000000; fewer spare a shared core)"},
       {"engine", "engine.spin-time", "0us",
        "poll loop: keep spinning this long after the last work before sleeping (0us..1s)"},
       {"endpoint", "endpoint.max-peers", "1024",
@@ -545,6 +547,8 @@ void parse_engine(const Values& v, DaemonConfig& c) {
   }
   c.poll.max_sleep = parse_duration_or_fail("engine.max-sleep", v.get("engine.max-sleep"),
                                             Duration::micros(1), Duration::millis(100));
+  c.poll.spin_iterations =
+      static_cast<uint32_t>(parse_uint("engine.spin", v.get("engine.spin"), 1, 1000000));
   c.poll.spin_time = parse_duration_or_fail("engine.spin-time", v.get("engine.spin-time"),
                                             Duration::zero(), Duration::seconds(1));
   c.poll.burst = c.link.burst;

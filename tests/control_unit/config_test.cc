@@ -127,6 +127,8 @@ TEST_F(ConfigTest, AcceptUnknownPeersAndEndpointLimits) {
 }
 
 TEST_F(ConfigTest, EndpointLimitsRefused) {
+  EXPECT_EQ(error({"--engine.spin", "0"}),
+            "--engine.spin: '0' is out of range; accepted 1..1000000");
   EXPECT_EQ(error({"--endpoint.max-peers", "0"}),
             "--endpoint.max-peers: '0' is out of range; accepted 1..1048576");
   EXPECT_EQ(error({"--endpoint.recv-memory", "1MiB"}),
@@ -292,7 +294,7 @@ TEST_F(ConfigTest, ConfigFileSectionsAndCommandLineOverride) {
         "# a comment\n"
         "[link]\nkind = udp\nlocal = 198.18.1.1:47000\nentropy-ports = 40000:16\nmtu = 9001\n"
         "[engine]\npaths = 32\nrto-min = 100us\nmessage-timeout = 500ms\ncc-target = 80us\n"
-        "pacing = off\nspin-time = 40us\n"
+        "pacing = off\nspin-time = 40us\nspin = 20\n"
         "[peers]\npeer = b=198.18.2.2:47000,tcp=7500" +
             with_key() + "\npeer = c=198.18.3.3:47000" + with_key() + "\n" + keys_section() +
             "[control]\nlisten = 127.0.0.1:9000\ntoken_file = " + token_ +
@@ -314,6 +316,7 @@ TEST_F(ConfigTest, ConfigFileSectionsAndCommandLineOverride) {
   EXPECT_EQ(c.ep.cc_target_delay, Duration::micros(80));
   EXPECT_FALSE(c.ep.pacing);
   EXPECT_EQ(c.poll.spin_time, Duration::micros(40));
+  EXPECT_EQ(c.poll.spin_iterations, 20u);
   ASSERT_EQ(c.peers.size(), 2u);
   EXPECT_EQ(c.peers[0].name, "b");
   EXPECT_EQ(c.peers[0].tcp_port, 7500);
