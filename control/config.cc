@@ -112,7 +112,8 @@ const std::vector<Opt>& options_table() {
        "poll loop when idle: sleep (spin, then sleep on the link) or busy (a core)"},
       {"engine", "engine.max-sleep", "1ms", "poll loop: longest single sleep"},
       {"engine", "engine.spin", "200",
-       "poll loop: idle iterations polled before it sleeps (1..1000000; fewer spare a shared core)"},
+       "poll loop: idle iterations polled before it sleeps (1..1000000; fewer spare a shared "
+       "core)"},
       {"engine", "engine.spin-time", "0us",
        "poll loop: keep spinning this long after the last work before sleeping (0us..1s)"},
       {"endpoint", "endpoint.max-peers", "1024",

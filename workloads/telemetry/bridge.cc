@@ -344,15 +344,15 @@ void Edge::tick(Time now) {
   // by the first send), and again once it is up.
   const bool reachable = !down_ || carrier_.peer_reachable(central_);
   reachable_ = reachable;
-  // Batches unanswered too long go back to the backlog.
-  for (auto it = inflight_.begin(); it != inflight_.end();) {
-    if (now - it->second.sent > opt_.ack_timeout) {
-      std::lock_guard<std::mutex> l(mu_);
-      for (uint64_t rid : it->second.rids) spool_->nack(rid);
-      it = inflight_.erase(it);
-    } else {
-      ++it;
-    }
+  // Batches unanswered too long go back to the backlog. Batch ids are given
+  // in the order batches are sent, at this loop's (nondecreasing) time, so
+  // the oldest come first and the walk stops at the first one still in time:
+  // this runs every loop iteration, idle ones included.
+  for (auto it = inflight_.begin();
+       it != inflight_.end() && now - it->second.sent > opt_.ack_timeout;) {
+    std::lock_guard<std::mutex> l(mu_);
+    for (uint64_t rid : it->second.rids) spool_->nack(rid);
+    it = inflight_.erase(it);
   }
   inflight_count_ = inflight_.size();
   std::vector<Item> alarms, live;
