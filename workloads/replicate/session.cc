@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -25,7 +24,6 @@
 #include <unordered_map>
 
 #include "replicate/protocol.h"
-#include "replicate/writer.h"
 
 namespace srdx::replicate {
 
@@ -1167,85 +1165,6 @@ bool Source::finished() const {
 
 // ---- Sink ----------------------------------------------------------------------------
 
-// A group's syncs run here, on a thread of their own with an io_uring ring
-// of its own, while the Sink's worker takes the next group's offers and
-// chunks (Sink::Impl::sync_stores). One batch at a time.
-class SyncThread {
- public:
-  explicit SyncThread(Mailbox& box) : box_(box), writer_(make_default_writer(64)) {
-    th_ = std::thread([this] { main(); });
-    pthread_setname_np(th_.native_handle(), "repl-sync");
-  }
-  ~SyncThread() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      stop_ = true;
-    }
-    cv_.notify_one();
-    th_.join();
-  }
-  void start(std::vector<std::pair<Store*, FlushJob>> jobs) {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      jobs_ = std::move(jobs);
-      results_.clear();
-      busy_ = true;
-    }
-    cv_.notify_one();
-  }
-  bool done() {
-    std::lock_guard<std::mutex> l(mu_);
-    return !busy_;
-  }
-  std::map<Store*, Status> take() {
-    std::lock_guard<std::mutex> l(mu_);
-    return std::move(results_);
-  }
-
- private:
-  void main() {
-    std::unique_lock<std::mutex> l(mu_);
-    while (true) {
-      cv_.wait(l, [this] { return stop_ || (busy_ && !jobs_.empty()); });
-      if (stop_) return;
-      std::vector<std::pair<Store*, FlushJob>> jobs = std::move(jobs_);
-      jobs_.clear();
-      l.unlock();
-      std::map<Store*, Status> r;
-      for (auto& [st, job] : jobs) r[st] = job.run(*writer_);
-      jobs.clear();  // closes the jobs' descriptors
-      l.lock();
-      results_ = std::move(r);
-      busy_ = false;
-      box_.wake();  // the worker polls the mailbox's eventfd
-    }
-  }
-  Mailbox& box_;
-  std::unique_ptr<BlockWriter> writer_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::pair<Store*, FlushJob>> jobs_;
-  std::map<Store*, Status> results_;
-  bool busy_ = false, stop_ = false;
-  std::thread th_;
-};
-
-// A message's type, job and file sequence from its header (version u8,
-// type u8, job u64, then fseq u64 for the per-file types), without decoding
-// it; false if it is too short (decode() then refuses it).
-bool peek_header(std::span<const uint8_t> b, proto::Type& type, uint64_t& job, uint64_t& fseq) {
-  if (b.size() < 18) return false;
-  auto u64 = [&](size_t at) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | b[at + static_cast<size_t>(i)];
-    return v;
-  };
-  type = static_cast<proto::Type>(b[1]);
-  job = u64(2);
-  fseq = u64(10);
-  return true;
-}
-
 struct Sink::Impl {
   struct Open {
     Staging staging;
@@ -1398,11 +1317,9 @@ struct Sink::Impl {
         }
         // An earlier offer of the same path (the source gave up on it) is
         // dropped: its staging stays on disk, and begin() resumes it.
-        // (Not one of the group whose syncs are under way: sync_stores.
-        // That one ends as it would have; this offer then finds it live.)
         for (auto it = open.begin(); it != open.end();) {
           const bool same = std::get<0>(it->first) == peer && std::get<1>(it->first) == in.job &&
-                            it->second.path == m.value.path && !group_keys.count(it->first);
+                            it->second.path == m.value.path;
           it = same ? open.erase(it) : std::next(it);
         }
         Result<std::vector<VersionInfo>> vs = st.value->list_versions(m.value.path);
@@ -1575,17 +1492,6 @@ struct Sink::Impl {
   // durable; then the chunks count as present and the versions are renamed
   // into place; a second flush makes that durable; then every answer goes.
   void finish_group() {
-    // The group's lists: messages taken while its syncs run (sync_stores)
-    // start the next group's.
-    const std::vector<Written> written = std::exchange(this->written, {});
-    const std::vector<Key> sealed = std::exchange(this->sealed, {});
-    const std::vector<Key> copied = std::exchange(this->copied, {});
-    const std::vector<Removed> removed = std::exchange(this->removed, {});
-    std::vector<std::pair<PeerId, proto::Msg>> held = std::exchange(this->held, {});
-    for (const Written& w : written) group_keys.insert(w.key);
-    for (const Key& k : sealed) group_keys.insert(k);
-    for (const Key& k : copied) group_keys.insert(k);
-    meanwhile_s = 0;
     std::set<Store*> touched;
     auto store_of = [&](const Key& k) -> Store* {
       auto it = open.find(k);
@@ -1606,7 +1512,8 @@ struct Sink::Impl {
       if (Store* st = store_of(k)) touched.insert(st);
     for (const Removed& r : removed) touched.insert(r.store);
     const Clock::time_point t_sync1 = Clock::now();
-    std::map<Store*, Status> flushed = sync_stores(touched);
+    std::map<Store*, Status> flushed;
+    for (Store* st : touched) flushed[st] = st->flush();
     const Clock::time_point t_publish = Clock::now();
     auto flush_error = [&](const Key& k) -> std::string {
       Store* st = store_of(k);
@@ -1662,7 +1569,8 @@ struct Sink::Impl {
       refuse_held(out, peer, proto::Type::committed, job, fseq, 0, why);
     }
     const Clock::time_point t_sync2 = Clock::now();
-    std::map<Store*, Status> flushed2 = sync_stores(published);
+    std::map<Store*, Status> flushed2;
+    for (Store* st : published) flushed2[st] = st->flush();
     const Clock::time_point t_cleanup = Clock::now();
     for (const Key& k : ok_commits) {
       const auto [peer, job, fseq] = k;
@@ -1707,18 +1615,21 @@ struct Sink::Impl {
       m.value = r.version;
       out.push_back({peer, m});
     }
+    removed.clear();
     // Offers' states, refusals and barriers (answered in order after all the
     // group's commits) go after the group's acks.
     for (auto& h : held) out.push_back(std::move(h));
-    group_keys.clear();
+    held.clear();
+    written.clear();
+    sealed.clear();
+    copied.clear();
     const Clock::time_point t_audit = Clock::now();
     flush_audit();
     {
       const Clock::time_point t_end = Clock::now();
       std::lock_guard<std::mutex> l(smu);
       ++stats.groups;
-      stats.sync_s +=
-          seconds_between(t_sync1, t_publish) + seconds_between(t_sync2, t_cleanup) - meanwhile_s;
+      stats.sync_s += seconds_between(t_sync1, t_publish) + seconds_between(t_sync2, t_cleanup);
       stats.publish_s += seconds_between(t_publish, t_sync2) + seconds_between(t_cleanup, t_audit);
       stats.audit_s += seconds_between(t_audit, t_end);
     }
@@ -1727,55 +1638,9 @@ struct Sink::Impl {
     }
   }
 
-  // Syncs what each store's group wrote on the sync thread; meanwhile takes
-  // the next group's offers and chunks of other transfers (the costly part
-  // of receiving: creating staging files, writing and hashing chunks). What
-  // touches the group's own transfers (their chunks, commits), removals,
-  // listings and barriers wait in `later` until the group is answered, in
-  // their order.
-  std::map<Store*, Status> sync_stores(const std::set<Store*>& stores) {
-    if (stores.empty()) return {};
-    std::vector<std::pair<Store*, FlushJob>> jobs;
-    for (Store* st : stores) jobs.emplace_back(st, st->take_flush());
-    syncer.start(std::move(jobs));
-    while (!syncer.done()) {
-      receive_meanwhile();
-      if (syncer.done()) break;
-      pollfd fd{box.efd, POLLIN, 0};
-      poll(&fd, 1, 100);
-      box.drain_wake();
-    }
-    return syncer.take();
-  }
-  void receive_meanwhile() {
-    std::deque<Mailbox::In> batch = box.take_in();
-    if (batch.empty()) return;
-    const Clock::time_point t0 = Clock::now();
-    for (Mailbox::In& in : batch) {
-      if (in.type != EventType::message_received) continue;
-      proto::Type type{};
-      uint64_t job = 0, fseq = 0;
-      const bool now =
-          peek_header(in.data, type, job, fseq) &&
-          (type == proto::Type::offer ||
-           (type == proto::Type::chunk && !group_keys.count(std::make_tuple(in.peer, job, fseq))));
-      if (now) {
-        handle(in.peer, in.data);
-      } else {
-        later.push_back(std::move(in));
-      }
-    }
-    const double s = seconds_between(t0, Clock::now());
-    meanwhile_s += s;
-    std::lock_guard<std::mutex> l(smu);
-    stats.receive_s += s;
-  }
-  double meanwhile_s = 0;  // of the current group's sync_stores: receiving
-
   void run() {
     while (!stopping.load()) {
-      std::deque<Mailbox::In> batch = std::exchange(later, {});
-      for (Mailbox::In& in : box.take_in()) batch.push_back(std::move(in));
+      std::deque<Mailbox::In> batch = box.take_in();
       const Clock::time_point t0 = Clock::now();
       for (Mailbox::In& in : batch) {
         if (in.type == EventType::message_received) handle(in.peer, in.data);
@@ -1785,15 +1650,7 @@ struct Sink::Impl {
         std::lock_guard<std::mutex> l(smu);
         stats.receive_s += s;
       }
-      if (!batch.empty() || !written.empty() || !sealed.empty() || !copied.empty() ||
-          !removed.empty() || !held.empty()) {
-        finish_group();
-      }
-      // Taken while the group synced: the next group now.
-      if (!later.empty() || !written.empty() || !sealed.empty() || !copied.empty() ||
-          !held.empty()) {
-        continue;
-      }
+      if (!batch.empty() || !copied.empty() || !removed.empty()) finish_group();
       pollfd fd{box.efd, POLLIN, 0};
       poll(&fd, 1, 100);
       box.drain_wake();
@@ -1831,11 +1688,6 @@ struct Sink::Impl {
   };
   std::vector<Removed> removed;
   std::vector<std::pair<PeerId, proto::Msg>> held;
-  // The transfers of the group whose syncs are under way, and the messages
-  // that wait for its end (sync_stores).
-  std::set<Key> group_keys;
-  std::deque<Mailbox::In> later;
-  SyncThread syncer{box};
 
   // Shared (smu).
   mutable std::mutex smu;

@@ -34,7 +34,6 @@ class Fd {
   ~Fd() { reset(); }
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
   void reset() {
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
@@ -43,16 +42,6 @@ class Fd {
  private:
   int fd_ = -1;
 };
-
-// One batch of syncs (Store::flush, FlushJob::run); the error names the store.
-Status sync_items(BlockWriter& w, const std::string& root,
-                  std::span<const BlockWriter::SyncItem> items) {
-  if (Status s = w.sync_all(items); !s.ok()) {
-    return {s.error.code, "sync of " + std::to_string(items.size()) + " file(s) under " + root +
-                              ": " + s.error.message};
-  }
-  return {};
-}
 
 constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
@@ -393,7 +382,11 @@ struct Store::Impl {
     std::vector<BlockWriter::SyncItem> items;
     items.reserve(now.size());
     for (const auto& [id, d] : now) items.push_back({d.fd.get(), d.data_only});
-    return sync_items(*writer, root, items);
+    if (Status s = writer->sync_all(items); !s.ok()) {
+      return {s.error.code, "sync of " + std::to_string(items.size()) + " file(s) under " + root +
+                                ": " + s.error.message};
+    }
+    return {};
   }
   struct Deferred {
     Fd fd;  // a duplicate: the caller's may be closed before the flush
@@ -1103,34 +1096,6 @@ std::vector<std::pair<std::string, VersionInfo>> Store::live_versions() const {
 }
 
 Status Store::flush() { return impl_->flush(); }
-
-FlushJob Store::take_flush() {
-  FlushJob job;
-  job.root_ = impl_->root;
-  std::map<std::pair<dev_t, ino_t>, Impl::Deferred> now;
-  now.swap(impl_->deferred);
-  job.items_.reserve(now.size());
-  for (auto& [id, d] : now) job.items_.push_back({d.fd.release(), d.data_only});
-  return job;
-}
-
-FlushJob::FlushJob(FlushJob&& o) noexcept
-    : root_(std::move(o.root_)), items_(std::exchange(o.items_, {})) {}
-FlushJob& FlushJob::operator=(FlushJob&& o) noexcept {
-  if (this != &o) {
-    reset();
-    root_ = std::move(o.root_);
-    items_ = std::exchange(o.items_, {});
-  }
-  return *this;
-}
-FlushJob::~FlushJob() { reset(); }
-void FlushJob::reset() {
-  for (const BlockWriter::SyncItem& it : items_)
-    if (it.fd >= 0) close(it.fd);
-  items_.clear();
-}
-Status FlushJob::run(BlockWriter& w) const { return sync_items(w, root_, items_); }
 
 // ---------------------------------------------------------------------------
 

@@ -140,28 +140,6 @@ class Staging {
   std::unique_ptr<Impl> impl_;
 };
 
-// What a group wrote, taken from a Store to be synced elsewhere
-// (Store::take_flush): each file and directory once, as duplicates of the
-// store's descriptors, closed with the job.
-class FlushJob {
- public:
-  FlushJob() = default;
-  FlushJob(FlushJob&& o) noexcept;
-  FlushJob& operator=(FlushJob&& o) noexcept;
-  FlushJob(const FlushJob&) = delete;
-  FlushJob& operator=(const FlushJob&) = delete;
-  ~FlushJob();
-  // Syncs every item with w (one batch); the first failure, naming the store.
-  Status run(BlockWriter& w) const;
-  size_t size() const { return items_.size(); }
-
- private:
-  friend class Store;
-  void reset();
-  std::string root_;
-  std::vector<BlockWriter::SyncItem> items_;  // their descriptors are the job's
-};
-
 class Store {
  public:
   // Opens (creating .srdx/ and its folders) the store at root, which must
@@ -202,12 +180,6 @@ class Store {
   // the operations since the last flush wrote, synced together (one
   // io_uring batch), never the whole filesystem.
   Status flush();
-  // flush() in two halves, for a caller that goes on working while the disk
-  // syncs: take_flush() takes what flush() would sync (the store gathers
-  // anew from here), and FlushJob::run() syncs it on any thread with a
-  // writer of the caller's own (the store's writer is not shared across
-  // threads). flush() = take_flush().run(the store's writer).
-  FlushJob take_flush();
 
   const std::string& root() const;
   std::string_view writer_name() const;
