@@ -117,6 +117,17 @@ def proc_cpu(pid):
         return 0.0, 0.0
 
 
+def proc_cpu_with_children(pid):
+    """CPU seconds of a process and of its children it has reaped (an rsync
+    daemon's or sshd's per-connection processes), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+        return sum(int(x) for x in fields[11:15]) / _TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def thread_cpu(pid):
     """{thread name: user+system CPU seconds} of a process's threads (threads
     of one name summed), from /proc/PID/task."""
