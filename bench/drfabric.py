@@ -117,6 +117,42 @@ def proc_cpu(pid):
         return 0.0, 0.0
 
 
+def proc_cpu_with_children(pid):
+    """CPU seconds of a process and of its children it has reaped (an rsync
+    daemon's or sshd's per-connection processes), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+        return sum(int(x) for x in fields[11:15]) / _TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def thread_cpu(pid):
+    """{thread name: user+system CPU seconds} of a process's threads (threads
+    of one name summed), from /proc/PID/task."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                head, _, rest = f.read().rpartition(")")
+            name = head.partition("(")[2]
+            fields = rest.split()
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / _TICK
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def thread_cpu_delta(before, after):
+    return {k: round(v - before.get(k, 0.0), 2) for k, v in after.items()
+            if v - before.get(k, 0.0) > 0}
+
+
 def tree_bytes(path):
     """Bytes and files of the regular files under path (.srdx excluded)."""
     total = files = 0
@@ -405,6 +441,10 @@ class Node:
     def cpu_seconds(self):
         """User and system CPU seconds of the daemon so far (all its threads)."""
         return proc_cpu(self.proc.pid) if self.proc else (0.0, 0.0)
+
+    def thread_cpu(self):
+        """{thread name: CPU seconds so far} (worker, carrier loop, API, ...)."""
+        return thread_cpu(self.proc.pid) if self.proc else {}
 
     def tail_log(self, n=20):
         try:

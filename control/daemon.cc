@@ -66,6 +66,11 @@ ReplicationSinkMetrics Daemon::sink_metrics() const {
   m.verify_failures = s.verify_failures;
   m.refused = s.refused;
   m.malformed = s.malformed;
+  m.groups = s.groups;
+  m.receive_s = s.receive_s;
+  m.sync_s = s.sync_s;
+  m.publish_s = s.publish_s;
+  m.audit_s = s.audit_s;
   return m;
 }
 

@@ -502,10 +502,24 @@ std::string render_prometheus(const MetricsInput& in) {
        &ReplicationSinkMetrics::refused},
       {"srdx_replication_sink_malformed_total", "Malformed replication messages received",
        &ReplicationSinkMetrics::malformed},
+      {"srdx_replication_sink_groups_total",
+       "Groups of messages this DR ended (each: its flushes, then its answers)",
+       &ReplicationSinkMetrics::groups},
   };
   for (const SinkMetric& m : sink_metrics) {
     w.family(m.name, "counter", m.help);
     if (in.sink.present) w.sample(m.name, "", num(in.sink.*m.field));
+  }
+  w.family("srdx_replication_sink_worker_seconds_total", "counter",
+           "Seconds the DR's replication worker spent, by phase: receive (offers, chunk writes, "
+           "seals), sync (the groups' flushes), publish (renames, manifests, cleanup), audit");
+  if (in.sink.present) {
+    const std::pair<const char*, double> phases[] = {{"receive", in.sink.receive_s},
+                                                     {"sync", in.sink.sync_s},
+                                                     {"publish", in.sink.publish_s},
+                                                     {"audit", in.sink.audit_s}};
+    for (const auto& [phase, v] : phases)
+      w.sample("srdx_replication_sink_worker_seconds_total", label("phase", phase), num(v));
   }
 
   // Control API.

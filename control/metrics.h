@@ -104,6 +104,8 @@ struct ReplicationSinkMetrics {
   bool present = false;
   uint64_t offers = 0, chunks_written = 0, bytes_written = 0, commits = 0;
   uint64_t verify_failures = 0, refused = 0, malformed = 0;
+  uint64_t groups = 0;
+  double receive_s = 0, sync_s = 0, publish_s = 0, audit_s = 0;
 };
 
 struct MetricsInput {

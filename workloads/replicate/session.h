@@ -137,6 +137,12 @@ struct SinkOptions {
 struct SinkStats {
   uint64_t offers = 0, chunks_written = 0, bytes_written = 0, commits = 0;
   uint64_t verify_failures = 0, refused = 0, malformed = 0;
+  // Where the worker's time goes: groups ended, and seconds spent handling
+  // messages (offers, chunk writes, seals), in the group's two flushes
+  // (the syncs), publishing (renames, manifests, cleanup) and writing the
+  // group's audit records. The rest of the time it waited for messages.
+  uint64_t groups = 0;
+  double receive_s = 0, sync_s = 0, publish_s = 0, audit_s = 0;
 };
 
 class Sink {
