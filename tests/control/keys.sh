@@ -96,8 +96,12 @@ for n in a b; do
   wait "${PID[$n]}" || fail "srdxd $n did not stop cleanly"
   unset "PID[$n]"
 done
-node_config a b -- "[endpoint]" "rekey-packets = 1000"
-node_config b a -- "[endpoint]" "rekey-packets = 1000"
+# The subject is rekeying, not liveness: a generous peer and message timeout,
+# so that a sanitizer build on a busy machine (a 200 ms pause is the default
+# peer timeout) cannot turn a scheduling stall into a peer-down here.
+slow=("[engine]" "peer-timeout = 10s" "message-timeout = 60s")
+node_config a b -- "[endpoint]" "rekey-packets = 1000" "${slow[@]}"
+node_config b a -- "[endpoint]" "rekey-packets = 1000" "${slow[@]}"
 node_start a
 node_start b
 # Two probes at once, 4000-byte messages (3 packets each), 3000 pings each.
