@@ -58,6 +58,27 @@ struct Reader {
   }
 };
 
+// Appends one frame (len, crc32c, body) to out.
+void put_frame(std::vector<uint8_t>& out, const std::vector<uint8_t>& body) {
+  const size_t at = out.size();
+  out.resize(at + kHeader);
+  fileio::put32(out.data() + at, static_cast<uint32_t>(body.size()));
+  fileio::put32(out.data() + at + 4, wire::crc32c(body));
+  out.insert(out.end(), body.begin(), body.end());
+}
+
+// A gap frame's body: numbers first..first+count-1 given up.
+void gap_body(std::vector<uint8_t>& body, std::string_view source, std::string_view topic,
+              uint64_t epoch, uint64_t first, uint64_t count) {
+  body.clear();
+  body.push_back(kGap);
+  put64(body, epoch);
+  put64(body, first);
+  put64(body, count);
+  put_str(body, source);
+  put_str(body, topic);
+}
+
 }  // namespace
 
 SeqLog::SeqLog(SeqLogOptions opt)
@@ -143,11 +164,7 @@ Status SeqLog::replay(SeqTracker& into, uint64_t now_ns) {
 }
 
 void SeqLog::frame(const std::vector<uint8_t>& body) {
-  const size_t at = buf_.size();
-  buf_.resize(at + kHeader);
-  fileio::put32(buf_.data() + at, static_cast<uint32_t>(body.size()));
-  fileio::put32(buf_.data() + at + 4, wire::crc32c(body));
-  buf_.insert(buf_.end(), body.begin(), body.end());
+  put_frame(buf_, body);
   ++st_.frames;
 }
 
@@ -165,13 +182,7 @@ void SeqLog::seen(std::string_view source, std::string_view topic, uint64_t epoc
 
 void SeqLog::gap(const Gap& g) {
   mine_.settle(g.source, g.topic, g.epoch, g.first, g.count);
-  body_.clear();
-  body_.push_back(kGap);
-  put64(body_, g.epoch);
-  put64(body_, g.first);
-  put64(body_, g.count);
-  put_str(body_, g.source);
-  put_str(body_, g.topic);
+  gap_body(body_, g.source, g.topic, g.epoch, g.first, g.count);
   frame(body_);
 }
 
@@ -217,13 +228,6 @@ Status SeqLog::compact() {
   if (fd < 0) return {sys("sequence log: open " + tmp)};
   std::vector<uint8_t> out;
   bool ok = true;
-  auto put_frame = [&](const std::vector<uint8_t>& body) {
-    const size_t at = out.size();
-    out.resize(at + kHeader);
-    fileio::put32(out.data() + at, static_cast<uint32_t>(body.size()));
-    fileio::put32(out.data() + at + 4, wire::crc32c(body));
-    out.insert(out.end(), body.begin(), body.end());
-  };
   std::vector<uint64_t> listed;
   mine_.for_each([&](std::string_view source, std::string_view topic, uint64_t epoch, uint64_t high,
                      const std::map<uint64_t, uint64_t>& missing,
@@ -244,19 +248,13 @@ Status SeqLog::compact() {
     for (uint64_t s : listed) put64(body_, s);
     put_str(body_, source);
     put_str(body_, topic);
-    put_frame(body_);
+    put_frame(out, body_);
     for (auto it = given_up.begin(); it != given_up.end();) {
       const uint64_t first = *it;
       uint64_t count = 1;
       for (++it; it != given_up.end() && *it == first + count; ++it) ++count;
-      body_.clear();
-      body_.push_back(kGap);
-      put64(body_, epoch);
-      put64(body_, first);
-      put64(body_, count);
-      put_str(body_, source);
-      put_str(body_, topic);
-      put_frame(body_);
+      gap_body(body_, source, topic, epoch, first, count);
+      put_frame(out, body_);
     }
     if (out.size() >= (1u << 20)) {
       ok = ok && fileio::write_all(fd, out.data(), out.size());
