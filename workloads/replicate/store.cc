@@ -523,6 +523,9 @@ struct Store::Impl {
     for (const auto& [name, is_dir] : entries) {
       if (is_dir || !name.ends_with(kManifestSuffix)) continue;
       const std::string id = name.substr(0, name.size() - kManifestSuffix.size());
+      // A plain reference for the lambda: clang before 16 cannot capture a
+      // structured binding.
+      const std::string& manifest_file = name;
       auto drop = [&] {
         if (auto t = tails.find(id); t != tails.end()) {
           unlinkat(staging.get(), t->second.first.c_str(), 0);
@@ -530,7 +533,7 @@ struct Store::Impl {
         }
         unlinkat(staging.get(), id.c_str(), 0);
         unlinkat(staging.get(), (id + ".progress").c_str(), 0);
-        unlinkat(staging.get(), name.c_str(), 0);
+        unlinkat(staging.get(), manifest_file.c_str(), 0);
       };
       Result<Manifest> m = read_manifest(staging.get(), name);
       if (!m.ok()) {
