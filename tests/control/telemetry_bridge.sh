@@ -156,7 +156,21 @@ say "b killed; restarting it"
 node_start b
 wait "$PUBPID" || fail "the publisher failed"
 got() { grep '^turbine/9/vibration 1 0 m-' "$SUB" | awk '{print $4}' | sort -u | wc -l; }
-wait_for 60 "all $N QoS 1 messages at the central subscriber (have $(got))" test "$(got)" -eq "$N"
+deadline=$((SECONDS + 60))
+until [[ $(got) -eq $N ]]; do
+  if ((SECONDS >= deadline)); then
+    # What is missing, and what each side says of it, for a post-mortem.
+    missing=$(comm -23 <(sort "$WORK/payloads") \
+      <(grep '^turbine/9/vibration 1 0 m-' "$SUB" | awk '{print $4}' | sort -u))
+    echo "missing $(wc -l <<<"$missing") of $N: $(head -20 <<<"$missing" | tr '\n' ' ')" >&2
+    for n in a b; do
+      api "$n" GET /v1/telemetry >/dev/null || true
+      echo "$n: GET /v1/telemetry: $(head -c 3000 "$BODY")" >&2
+    done
+    fail "all $N QoS 1 messages at the central subscriber: have $(got) after 60 s"
+  fi
+  sleep 0.2
+done
 dups=$(( $(grep -c '^turbine/9/vibration ' "$SUB") - N ))
 telemetry a
 expect 'd["spool"]["recovered"] >= 0 and d["epoch"] >= 2' "edge epoch after restart"

@@ -467,6 +467,35 @@ TEST_F(BridgeTest, CentralDropsDuplicatesAndReportsGaps) {
   ASSERT_TRUE(Client::wait_for([&] { return sub.count() >= 5; }));
 }
 
+// An edge's resend of a batch whose first copy the centre published but the
+// broker has not confirmed yet (PUBACK): the copies are duplicates, but the
+// resend is acknowledged only after the first copy's PUBACK. Acknowledged at
+// once, the edge would drop the records from its spool while they may still
+// sit in the centre's MQTT queue, lost if the centre were killed then.
+TEST_F(BridgeTest, ADuplicateOfAnUnconfirmedRecordWaitsForItsPuback) {
+  Broker edge_broker, central_broker;
+  start(edge_options(edge_broker.port()), central_broker.port());
+  ASSERT_TRUE(Client::wait_for([&] { return central_->status().broker_connected; }));
+  auto batch = [](uint64_t id) { return qos1_batch(id, 79, "turbine/8/rpm", "9", {1, 2}); };
+  SendOptions so;
+  so.flow = kBulkFlow;
+  so.cookie = 1;  // not the edge's: its answers are ignored by the edge
+  central_broker.pause();
+  ASSERT_TRUE(a_->send(peer_, batch(3000), so, dp::monotonic_now()).ok());
+  ASSERT_TRUE(Client::wait_for([&] { return central_->status().published >= 2; }));
+  ASSERT_TRUE(a_->send(peer_, batch(3001), so, dp::monotonic_now()).ok());
+  const bool dups = Client::wait_for([&] { return central_->status().seq.duplicates >= 2; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const uint64_t acks_while_paused = central_->status().acks_sent;
+  central_broker.resume();
+  ASSERT_TRUE(dups);
+  EXPECT_EQ(acks_while_paused, 0u) << "a batch was acknowledged before the broker confirmed it";
+  ASSERT_TRUE(Client::wait_for([&] { return central_->status().acks_sent >= 2; }));
+  const CentralStatus cs = central_->status();
+  EXPECT_EQ(cs.published, 2u);
+  EXPECT_EQ(cs.acks_sent, 2u);
+}
+
 // A centre killed after publishing a batch but before the edge saw its
 // acknowledgement: the edge sends the batch again to the restarted centre,
 // which drops what it had published (its sequence log) and publishes only

@@ -78,6 +78,9 @@ class Broker {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
+  // SIGSTOP / SIGCONT: a broker that holds its answers (PUBACKs) meanwhile.
+  void pause() { ::kill(pid_, SIGSTOP); }
+  void resume() { ::kill(pid_, SIGCONT); }
   void kill_now() {
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);

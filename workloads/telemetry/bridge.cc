@@ -545,15 +545,33 @@ void Central::on_published(int mid) {
   std::lock_guard<std::mutex> l(mu_);
   auto m = mids_.find(mid);
   if (m == mids_.end()) return;
-  auto p = pending_.find(m->second);
+  auto u = unconfirmed_.find(m->second);
   mids_.erase(m);
-  if (p == pending_.end()) return;
-  if (--p->second.waiting == 0) {
-    acks_.push_back(p->second);
-    carrier_.wake();  // the ack goes on the carrier's next tick
-    pending_.erase(p);
+  if (u == unconfirmed_.end()) return;
+  for (const uint64_t key : u->second) {
+    auto p = pending_.find(key);
+    if (p == pending_.end()) continue;  // a batch with a publish error: never acknowledged
+    if (--p->second.waiting == 0) {
+      acks_.push_back(std::move(p->second));
+      carrier_.wake();  // the ack goes on the carrier's next tick
+      pending_.erase(p);
+    }
   }
+  unconfirmed_.erase(u);
 }
+
+namespace {
+std::string record_key(std::string_view source, std::string_view topic, uint64_t epoch,
+                       uint64_t seq) {
+  std::string k;
+  k.reserve(source.size() + topic.size() + 18);
+  k.append(source).push_back('\0');
+  k.append(topic).push_back('\0');
+  k.append(reinterpret_cast<const char*>(&epoch), sizeof epoch);
+  k.append(reinterpret_cast<const char*>(&seq), sizeof seq);
+  return k;
+}
+}  // namespace
 
 bool Central::on_event(const Event& ev, Time now) {
   (void)now;
@@ -575,8 +593,15 @@ bool Central::on_event(const Event& ev, Time now) {
   std::vector<Gap> gaps;
   for (const Record& r : m.value.records) {
     ++st_.records;
+    std::string rkey;
+    if (r.qos == 1) rkey = record_key(source, r.topic, m.value.epoch, r.seq);
     if (seq_.accept(source, r.topic, m.value.epoch, r.seq, now_ns, gaps) ==
         SeqTracker::Verdict::duplicate) {
+      if (auto u = unconfirmed_.find(rkey); r.qos == 1 && u != unconfirmed_.end()) {
+        // Its first copy is not confirmed yet: this batch waits for it too.
+        u->second.push_back(key);
+        ++pb.waiting;
+      }
       continue;
     }
     Result<int> mid = mqtt_->publish(r.topic, r.payload, r.qos, r.retain);
@@ -608,7 +633,8 @@ bool Central::on_event(const Event& ev, Time now) {
       }
     }
     if (r.qos == 1) {
-      mids_[mid.value] = key;
+      unconfirmed_[rkey].push_back(key);
+      mids_[mid.value] = std::move(rkey);
       ++pb.waiting;
     }
     if (!r.alarm && (st_.latest.size() < kMaxLatest || st_.latest.count(r.topic))) {
@@ -624,12 +650,10 @@ bool Central::on_event(const Event& ev, Time now) {
     acks_.push_back(pb);
   } else if (pb.waiting < (1u << 30)) {
     pending_[key] = pb;
-  } else {
-    // Publish errors: forget the mids of this batch's published records.
-    for (auto it = mids_.begin(); it != mids_.end();) {
-      it = it->second == key ? mids_.erase(it) : std::next(it);
-    }
   }
+  // else publish errors: this batch is not acknowledged (the edge sends it
+  // again); its records that did go stay unconfirmed until their PUBACKs, so
+  // that the resend's copies of them wait for those.
   return true;
 }
 

@@ -270,8 +270,16 @@ class Central {
   std::map<PeerId, std::string> names_;
   uint64_t next_key_ = 1;
   std::unordered_map<uint64_t, PendingBatch> pending_;  // key -> batch
-  std::unordered_map<int, uint64_t> mids_;              // mid -> key
-  std::deque<PendingBatch> acks_;                       // ready to send
+  // A QoS 1 record published and not yet confirmed by the broker (PUBACK),
+  // by (source, topic, epoch, seq): the batches waiting on it. A copy of it
+  // that comes again meanwhile (an edge's resend after a restart or an ack
+  // timeout) is a duplicate, but its batch is acknowledged only once the
+  // first copy is confirmed: acknowledged at once, the edge would drop it
+  // from its spool while it may still sit in libmosquitto's queue, and a
+  // kill -9 of the centre then would lose it.
+  std::unordered_map<std::string, std::vector<uint64_t>> unconfirmed_;
+  std::unordered_map<int, std::string> mids_;  // mid -> unconfirmed_ key
+  std::deque<PendingBatch> acks_;              // ready to send
   CentralStatus st_;
   Time last_expire_;
   // Carrier thread (opened by start() before the carrier runs).
