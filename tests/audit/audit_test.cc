@@ -242,6 +242,46 @@ TEST_F(AuditTest, HeadLaggingByTheLastLineIsAccepted) {
   EXPECT_TRUE(v.head_checked);
 }
 
+TEST_F(AuditTest, HeadIsUpdatedInPlaceAndAnOlderHeadIsTakenOver) {
+  // An older srdxd's head: the short JSON, no padding. Still read, and
+  // replaced by one of the fixed size on the next append.
+  write_n(2);
+  const std::string head = audit_head_path(path_);
+  const std::string last_hash = parse_audit_line(lines().back()).value.hash;
+  std::ofstream(head, std::ios::trunc) << "{\"hash\":\"" << last_hash << "\",\"seq\":2}\n";
+  ASSERT_TRUE(verify_audit(path_, true).ok);
+  auto log = open_log();
+  ASSERT_TRUE(log->append(shipped(2)).ok());
+  struct stat first {};
+  ASSERT_EQ(::stat(head.c_str(), &first), 0);
+  EXPECT_EQ(static_cast<size_t>(first.st_size), kAuditHeadBytes);
+  // Later appends write the same file in place: same inode, same size, and
+  // it names the newest line.
+  for (int i = 3; i < 6; ++i) ASSERT_TRUE(log->append(shipped(i)).ok());
+  struct stat later {};
+  ASSERT_EQ(::stat(head.c_str(), &later), 0);
+  EXPECT_EQ(later.st_ino, first.st_ino);
+  EXPECT_EQ(static_cast<size_t>(later.st_size), kAuditHeadBytes);
+  std::ifstream in(head);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(text.find("\"seq\":6"), std::string::npos) << text;
+  EXPECT_NE(text.find(parse_audit_line(lines().back()).value.hash), std::string::npos) << text;
+  const AuditVerify v = verify_audit(path_, true);
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_TRUE(v.head_checked);
+  EXPECT_EQ(v.records, 6u);
+  // A reopened log keeps updating it in place, and a deleted last line is
+  // still found through it.
+  log.reset();
+  ASSERT_TRUE(open_log()->append(shipped(6)).ok());
+  ASSERT_EQ(::stat(head.c_str(), &later), 0);
+  EXPECT_EQ(later.st_ino, first.st_ino);
+  auto ls = lines();
+  ls.pop_back();
+  write_lines(ls);
+  EXPECT_FALSE(verify_audit(path_).ok);
+}
+
 TEST_F(AuditTest, TornLastLineIsCutOffAndRecorded) {
   write_n(5);
   // A crash in the middle of the write of line 6: half of it reached the file.

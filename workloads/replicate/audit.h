@@ -61,6 +61,9 @@ inline constexpr std::string_view kAuditGenesis =
 // A line longer than this is refused on append and on reading: the recovery
 // reads only the tail, and a bound keeps that read small.
 inline constexpr size_t kAuditMaxLine = 16 * 1024;
+// The head file's size (<path>.head): {"hash":"<hex>","seq":N}, padded with
+// spaces, then '\n'.
+inline constexpr size_t kAuditHeadBytes = 128;
 
 // The canonical line (without '\n') for `line`, its hash filled in: the bytes
 // append() writes. Fails on a record that is not valid (bad event name, bad
@@ -93,7 +96,9 @@ class AuditLog {
   AuditLog& operator=(const AuditLog&) = delete;
 
   // Writes the record as one line and fdatasyncs before returning its seq,
-  // then rewrites the head file (write, fsync, rename). Thread-safe: appends
+  // then updates the head file in place (written, not synced: see
+  // docs/audit.md; its first version is written, synced and renamed into
+  // place). Thread-safe: appends
   // are serialized, so the chain stays linear. After a failed write or sync
   // every later append fails too (reopen to recover). If only the head update
   // fails, the error says so and value still carries the durable seq.
@@ -115,6 +120,7 @@ class AuditLog {
 
   std::string path_;
   int fd_ = -1;
+  int head_fd_ = -1;  // <path>.head, once it has kAuditHeadBytes
   mutable std::mutex mu_;
   uint64_t seq_ = 0;
   std::string prev_{kAuditGenesis};  // hex SHA-256 of the last line
