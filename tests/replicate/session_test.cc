@@ -321,6 +321,13 @@ TEST_P(SessionTest, AnAppendShipsOnlyTheNewChunksAndABarrierSeesIt) {
   EXPECT_TRUE(ok);
   EXPECT_EQ(read_file(dr("wal.log")), journal);
   EXPECT_LE(source_->progress().chunks_sent - sent, 4u);
+  // Progress counts the appended version as done, and never more than its
+  // total (it once read 2 files done of 1, 200%).
+  ASSERT_TRUE(pump([&] { return source_->progress().state == JobState::watching; }));
+  const Progress pr = source_->progress();
+  EXPECT_EQ(pr.files_done, 2u);
+  EXPECT_EQ(pr.files_total, 2u);
+  EXPECT_EQ(pr.bytes_done, pr.bytes_total);
   // Kept versions: the first and the appended one.
   const replicate::Result<std::vector<Problem>> v = verify(dr_ + "/ehr");
   ASSERT_TRUE(v.ok());

@@ -831,6 +831,12 @@ struct Source::Impl {
     }
     p.lag_seconds = seconds_between(oldest, now);
     p.lag_bytes = lag_bytes;
+    // A continuous job commits every new version of a file (an append
+    // counts its file again, whole): once those outrun the scans' totals,
+    // the totals are what is done plus what is still to ship, so that done
+    // never reads more than its total (157%, 1073/1053 files).
+    p.files_total = std::max(p.files_total, p.files_done + p.files_failed + p.files_pending);
+    p.bytes_total = std::max(p.bytes_total, p.bytes_done + lag_bytes);
     p.elapsed_s = seconds_between(started, now);
     if (now - rate_at >= std::chrono::seconds(1)) {
       rate = static_cast<double>(rate_bytes) / seconds_between(rate_at, now);

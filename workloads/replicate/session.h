@@ -85,9 +85,12 @@ struct Progress {
   JobState state = JobState::starting;
   std::string error;  // why failed
   uint64_t files_total = 0, files_done = 0, files_failed = 0, files_pending = 0;
-  uint64_t bytes_total = 0;  // of the files seen in this pass
-  uint64_t bytes_done = 0;   // committed at DR (or found up to date)
-  uint64_t bytes_sent = 0;   // chunk bytes put on the wire
+  // Totals: what the scans saw, or done + still to ship when more (a
+  // continuous job's later versions); done: committed at DR (or found up to
+  // date), each version counted whole.
+  uint64_t bytes_total = 0;
+  uint64_t bytes_done = 0;
+  uint64_t bytes_sent = 0;  // chunk bytes put on the wire
   uint64_t chunks_sent = 0, chunks_resent = 0;
   uint64_t chunks_skipped = 0;  // the DR had them already (resume, append-only prefix)
   uint64_t verify_failures = 0;
