@@ -28,15 +28,15 @@ fail() {
 
 rc=0
 SRDX_DEMO_SRDXD=$SRDXD SRDX_DEMO_SRDXCTL=$SRDXCTL \
-  timeout 120 "$DEMO" --size 1M --big-size 32M --seed 3 >"$OUT" 2>&1 || rc=$?
-[[ $rc == 0 ]] || fail "scripts/dr-demo --size 1M --big-size 32M: exit $rc, expected 0"
+  timeout 120 "$DEMO" --size 1M --big-size 64M --seed 3 >"$OUT" 2>&1 || rc=$?
+[[ $rc == 0 ]] || fail "scripts/dr-demo --size 1M --big-size 64M: exit $rc, expected 0"
 for want in \
   '^  ok: both srdxd running' \
   '^  ok: [0-9]+ files, .* \(no real patient data' \
   '^  ok: caught up in .* files at DR-ROOT/ehr, diff -r equal$' \
-  '^  \$ kill -9 [0-9]+   # the primary.s srdxd, at ' \
+  '^  \$ kill -9 [0-9]+   # the primary.s srdxd \(the last poll: ' \
   'log: .* replication: 1 jobs resumed from ' \
-  '^  ok: killed at .* resumed, CT series equal at DR; re-sent beyond in flight: [0-9]+ chunks = (0|1)\.[0-9]+% of the file' \
+  '^  ok: killed mid-file \([0-9]+/64 chunks durable at DR\); resumed, CT series equal at DR; re-sent beyond in flight: [0-9]+ chunks = (0|1)\.[0-9]+% of the file' \
   '^    barrier ok: everything written to job ehr before now is durable at DR' \
   '^  ok: barrier answered in .* ms; the DR.s journal equals the primary.s' \
   ': 1 problems$' \
@@ -51,7 +51,8 @@ for want in \
 done
 [[ $(grep -Ec '^  ok    [0-7]\. ' "$OUT") == 8 ]] || fail "the summary does not list 8 steps as ok"
 grep -q "FAILED" "$OUT" && fail "a FAILED line in a passing run"
-echo "ok: scripts/dr-demo (1M tree, 32M CT series) passed every step"
+sed -n '/^=== summary/,$p' "$OUT"
+echo "ok: scripts/dr-demo (1M tree, 64M CT series) passed every step"
 
 # Usage errors: exit 2 with a clear line, nothing started.
 usage_error() { # usage_error PATTERN ARGS...
@@ -64,7 +65,7 @@ usage_error() { # usage_error PATTERN ARGS...
 usage_error "unknown argument '--frobnicate'" --frobnicate
 usage_error "--size needs a value" --size
 usage_error "--size: 'big' is not a size" --size big
-usage_error "--big-size must be at least 32M" --big-size 16M
+usage_error "--big-size must be at least 64M" --big-size 32M
 usage_error "--seed: 'x' is not a whole number" --seed x
 "$DEMO" --help >"$OUT" 2>&1 || fail "--help: exit $?"
 for want in "1. dataset" "3. kill -9" "7. audit" "--big-size SIZE" "SRDX_BUILD_DIR" "SRDX_DEMO_KEEP"; do
