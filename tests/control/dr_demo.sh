@@ -28,7 +28,7 @@ fail() {
 
 rc=0
 SRDX_DEMO_SRDXD=$SRDXD SRDX_DEMO_SRDXCTL=$SRDXCTL \
-  timeout 120 "$DEMO" --size 1M --big-size 64M --seed 3 >"$OUT" 2>&1 || rc=$?
+  timeout 170 "$DEMO" --size 1M --big-size 64M --seed 3 >"$OUT" 2>&1 || rc=$?
 [[ $rc == 0 ]] || fail "scripts/dr-demo --size 1M --big-size 64M: exit $rc, expected 0"
 for want in \
   '^  ok: both srdxd running' \
