@@ -318,7 +318,7 @@ json JobManager::job_json_locked(const Job& j) const {
               {"progress", progress_json(p)}};
   // Caught up: every file seen is committed at DR and nothing is waiting.
   // files_done counts every version committed (a continuous job's changed
-  // files count again), files_total the files of the last scan: at least.
+  // files count again); files_total is at least that (session.cc, publish).
   doc["caught_up"] = (state == "done" || state == "watching") && p.files_done >= p.files_total &&
                      p.files_pending == 0 && p.lag_bytes == 0;
   return doc;
